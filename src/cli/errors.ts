@@ -1,0 +1,15 @@
+import { DataError } from '../data/dataset.js';
+import { ModelFileError } from '../io/safetensors.js';
+
+/** A mistake in how the command was called: one line on stderr, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Errors that are the user's input, not our bug: printed on one line, exit 2. */
+export function isUserError(e: unknown): e is Error {
+  return e instanceof UsageError || e instanceof DataError || e instanceof ModelFileError;
+}
+
+/** Exit codes (DESIGN.md): 0 success, 1 a failed check, 2 bad input or usage. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;

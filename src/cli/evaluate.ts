@@ -1,0 +1,67 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { loadModel } from '../io/safetensors.js';
+import { evaluate } from '../train/metrics.js';
+import { DataError } from '../data/dataset.js';
+import { Output, percent, style } from './output.js';
+import { addBackendOption, addDataOptions, kernels, loadData, type DataOptions } from './options.js';
+import type { BackendName } from '../linalg/index.js';
+
+interface EvaluateOptions extends DataOptions {
+  model: string;
+  split: 'train' | 'test';
+  json: boolean;
+  backend: BackendName;
+}
+
+export function evaluateCommand(): Command {
+  const cmd = new Command('evaluate').description('accuracy and confusion matrix of a saved model');
+  cmd.requiredOption('--model <file>', 'a model saved by `backprop train --save`');
+  addDataOptions(cmd);
+  cmd
+    .option('--split <name>', 'which examples: test or train', (v) => {
+      if (v !== 'test' && v !== 'train') throw new InvalidArgumentError('expected test or train.');
+      return v;
+    }, 'test')
+    .option('--json', 'print one JSON result on stdout', false);
+  addBackendOption(cmd);
+  return cmd.action((opts: EvaluateOptions) => runEvaluate(opts));
+}
+
+function runEvaluate(opts: EvaluateOptions): void {
+  const out = new Output(opts.json);
+  const { network: net } = loadModel(opts.model);
+  const ds = loadData({ ...opts, seed: 0 });
+  const ex = opts.split === 'train' ? ds.train : ds.test;
+  if (ex.dim !== net.sizes[0]) {
+    throw new DataError(`--model ${opts.model} expects ${net.sizes[0]} inputs but ${ds.name} has ${ex.dim} values per example`);
+  }
+  const classes = net.sizes[net.depth];
+  for (const l of ex.labels) {
+    if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);
+  }
+  const r = evaluate(net, ex, kernels(opts));
+  const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
+  out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${ds.name} ${opts.split}`);
+  out.line('');
+  out.line('confusion matrix (rows: true class, columns: predicted)');
+  const w = Math.max(5, ...r.confusion.flat().map((c) => String(c).length + 1));
+  const label = Math.max(...names.map((n) => n.length));
+  out.line(' '.repeat(label + 1) + names.map((_, i) => String(i).padStart(w)).join('') + '   recall');
+  r.confusion.forEach((row, i) => {
+    const n = row.reduce((a, b) => a + b, 0);
+    const cells = row.map((c, j) => (i === j ? style.good(String(c).padStart(w)) : c ? style.warn(String(c).padStart(w)) : style.dim(String(c).padStart(w))));
+    out.line(`${names[i].padStart(label)} ${cells.join('')}   ${n ? percent(row[i] / n, 1) : '-'}`);
+  });
+  out.result({
+    command: 'evaluate',
+    model: opts.model,
+    data: ds.name,
+    split: opts.split,
+    accuracy: r.accuracy,
+    correct: r.correct,
+    count: r.count,
+    loss: r.loss,
+    classNames: names,
+    confusion: r.confusion,
+  });
+}

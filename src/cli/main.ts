@@ -1,0 +1,43 @@
+import { Command, CommanderError } from 'commander';
+import { trainCommand } from './train.js';
+import { evaluateCommand } from './evaluate.js';
+import { EXIT, isUserError } from './errors.js';
+
+export function program(): Command {
+  const p = new Command('backprop')
+    .description('Hand-written matrix backpropagation for small neural networks, checked against TensorFlow.js')
+    .version('0.1.0')
+    .configureOutput({ outputError: (str, write) => write(`backprop: ${str.replace(/^error: /, 'error: ')}`) })
+    .exitOverride((err: CommanderError) => {
+      throw err;
+    });
+  p.addCommand(trainCommand());
+  p.addCommand(evaluateCommand());
+  for (const c of p.commands) {
+    c.exitOverride((err: CommanderError) => {
+      throw err;
+    });
+    c.configureOutput({ outputError: (str, write) => write(`backprop ${c.name()}: ${str}`) });
+  }
+  return p;
+}
+
+/** Runs the CLI: user mistakes print one line and exit 2; nothing prints a stack unless BACKPROP_DEBUG is set. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    if (isUserError(e)) {
+      process.stderr.write(`backprop: error: ${e.message.split('\n')[0]}\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    const err = e as Error;
+    process.stderr.write(`backprop: internal error: ${err?.message ?? String(e)}${process.env.BACKPROP_DEBUG ? '\n' + err?.stack : ' (set BACKPROP_DEBUG=1 for the stack)'}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}

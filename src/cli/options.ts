@@ -1,0 +1,135 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadEmbedded } from '../data/embedded.js';
+import { loadIdxDirectory } from '../data/idx.js';
+import { splitDataset, type Dataset } from '../data/dataset.js';
+import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
+import { COST_ALIASES, type CostName } from '../nn/costs.js';
+import { INITS, type Architecture, type InitName } from '../nn/network.js';
+import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
+import { UsageError } from './errors.js';
+
+// Argument parsers for commander: each throws InvalidArgumentError with what was expected.
+
+export function positiveNumber(v: string): number {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x <= 0 || v.trim() === '') throw new InvalidArgumentError('expected a positive number.');
+  return x;
+}
+
+export function nonNegativeNumber(v: string): number {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0 || v.trim() === '') throw new InvalidArgumentError('expected a number ≥ 0.');
+  return x;
+}
+
+export function positiveInt(v: string): number {
+  const x = Number(v);
+  if (!Number.isInteger(x) || x <= 0) throw new InvalidArgumentError('expected a positive integer.');
+  return x;
+}
+
+export function nonNegativeInt(v: string): number {
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new InvalidArgumentError('expected an integer from 0 to 4294967295.');
+  return x;
+}
+
+export function sizeList(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  const xs = parts.map(Number);
+  if (parts.some((s) => s === '') || xs.some((x) => !Number.isInteger(x) || x <= 0)) {
+    throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 784,30,10.');
+  }
+  return xs;
+}
+
+export function activationName(v: string): ActivationName {
+  if (!isActivationName(v)) throw new InvalidArgumentError(`expected one of ${ACTIVATIONS.join(', ')}.`);
+  return v;
+}
+
+export function costName(v: string): CostName {
+  const c = COST_ALIASES[v];
+  if (!c) throw new InvalidArgumentError(`expected one of quadratic, cross-entropy, log-likelihood.`);
+  return c;
+}
+
+export function initName(v: string): InitName {
+  if (!(INITS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${INITS.join(', ')}.`);
+  return v as InitName;
+}
+
+export function backendName(v: string): BackendName {
+  if (!(BACKENDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${BACKENDS.join(', ')}.`);
+  return v as BackendName;
+}
+
+/** Options that pick and cut the data (train, evaluate, gradcheck). */
+export interface DataOptions {
+  data: string;
+  limit?: number;
+  testLimit?: number;
+  validation?: number;
+  seed: number;
+}
+
+export function addDataOptions(cmd: Command): Command {
+  return cmd
+    .option('--data <embedded|DIR>', 'dataset: "embedded" (10,000 MNIST digits shipped with the package) or a directory of MNIST-style IDX files', 'embedded')
+    .option('--limit <n>', 'use only the first n training examples', positiveInt)
+    .option('--test-limit <n>', 'use only the first n test examples', positiveInt);
+}
+
+export function loadData(opts: DataOptions): Dataset {
+  const ds = opts.data === 'embedded' ? loadEmbedded() : loadIdxDirectory(opts.data);
+  return splitDataset(ds, { limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, seed: opts.seed });
+}
+
+/** Network shape flags shared by train and gradcheck. */
+export interface NetworkOptions {
+  layers?: number[];
+  hidden?: number[];
+  activation: ActivationName;
+  outputActivation: ActivationName;
+  cost: CostName;
+  init?: InitName;
+}
+
+export function addNetworkOptions(cmd: Command, defaultHidden: string): Command {
+  return cmd
+    .option('--layers <sizes>', 'all layer sizes, input first, e.g. 784,30,10 (must match the data)', sizeList)
+    .option('--hidden <sizes>', `hidden layer sizes; input and output come from the data (default: ${defaultHidden})`, sizeList)
+    .option('--activation <name>', `hidden activation: ${ACTIVATIONS.filter((a) => a !== 'softmax').join(', ')}`, activationName, 'relu')
+    .option('--output-activation <name>', 'output activation', activationName, 'softmax')
+    .option('--cost <name>', 'cost: quadratic, cross-entropy, log-likelihood', costName, 'log-likelihood')
+    .option('--init <name>', 'weight init: normal (N(0,1), as network.py), xavier, he (default: he for relu, xavier otherwise)', initName);
+}
+
+/** The architecture asked for, checked against the data's input size and classes. */
+export function architecture(opts: NetworkOptions, inputs: number, classes: number, defaultHidden: number[]): Architecture {
+  if (opts.layers && opts.hidden) throw new UsageError('give either --layers or --hidden, not both');
+  let sizes: number[];
+  if (opts.layers) {
+    sizes = opts.layers;
+    if (sizes.length < 2) throw new UsageError('--layers needs at least an input and an output size, e.g. 784,10');
+    if (sizes[0] !== inputs) throw new UsageError(`--layers starts with ${sizes[0]} inputs but the data has ${inputs} values per example`);
+    if (sizes[sizes.length - 1] < classes) {
+      throw new UsageError(`--layers ends with ${sizes[sizes.length - 1]} outputs but the data has ${classes} classes`);
+    }
+  } else {
+    sizes = [inputs, ...(opts.hidden ?? defaultHidden), classes];
+  }
+  return { sizes, activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost };
+}
+
+export function defaultInit(activation: ActivationName): InitName {
+  return activation === 'relu' || activation === 'leaky-relu' ? 'he' : 'xavier';
+}
+
+export function addBackendOption(cmd: Command): Command {
+  return cmd.option('--backend <name>', `kernel provider: ${BACKENDS.join(', ')}`, backendName, 'auto');
+}
+
+export function kernels(opts: { backend: BackendName }): Kernels {
+  return getKernels(opts.backend);
+}

@@ -1,0 +1,110 @@
+import type { Matrix } from '../linalg/index.js';
+import { Rng } from '../nn/rng.js';
+
+/** Examples as rows: image i is features[i*dim .. (i+1)*dim), values in [0, 1]. */
+export interface Examples {
+  readonly features: Float32Array;
+  readonly labels: Uint8Array;
+  readonly count: number;
+  readonly dim: number;
+}
+
+/** A dataset split into training and test examples. */
+export interface Dataset {
+  readonly name: string;
+  readonly classes: number;
+  readonly classNames?: readonly string[];
+  /** Image shape [rows, cols] when the examples are images. */
+  readonly shape?: readonly [number, number];
+  readonly train: Examples;
+  readonly test: Examples;
+  /** Held out from train by --validation. */
+  readonly validation?: Examples;
+}
+
+/** Thrown for bad data: the CLI prints its message on one line and exits 2. */
+export class DataError extends Error {
+  override name = 'DataError';
+}
+
+export function examples(features: Float32Array, labels: Uint8Array, dim: number): Examples {
+  if (features.length !== labels.length * dim) {
+    throw new DataError(`${labels.length} labels but ${features.length / dim} images of ${dim} values`);
+  }
+  return { features, labels, count: labels.length, dim };
+}
+
+/** The examples at the given indices, copied. */
+export function take(ex: Examples, indices: ArrayLike<number>): Examples {
+  const { dim } = ex;
+  const features = new Float32Array(indices.length * dim);
+  const labels = new Uint8Array(indices.length);
+  for (let r = 0; r < indices.length; r++) {
+    const i = indices[r];
+    features.set(ex.features.subarray(i * dim, (i + 1) * dim), r * dim);
+    labels[r] = ex.labels[i];
+  }
+  return examples(features, labels, dim);
+}
+
+/** Examples [start, end) without copying. */
+export function slice(ex: Examples, start: number, end: number): Examples {
+  return examples(ex.features.subarray(start * ex.dim, end * ex.dim), ex.labels.subarray(start, end), ex.dim);
+}
+
+export interface SplitOptions {
+  /** Keep only the first N training examples (after the validation split). */
+  limit?: number;
+  /** Keep only the first N test examples. */
+  testLimit?: number;
+  /** Hold out this many (≥ 1) or this fraction (< 1) of the training examples, chosen by seed. */
+  validation?: number;
+  seed?: number;
+}
+
+/**
+ * Applies --validation, --limit and --test-limit. The validation examples are
+ * a seeded random sample of the training set, so they never overlap it.
+ */
+export function splitDataset(ds: Dataset, opts: SplitOptions): Dataset {
+  let train = ds.train;
+  let validation: Examples | undefined;
+  if (opts.validation) {
+    const n = opts.validation < 1 ? Math.round(opts.validation * train.count) : Math.floor(opts.validation);
+    if (n <= 0 || n >= train.count) {
+      throw new DataError(`--validation ${opts.validation} must leave examples on both sides of ${train.count} training examples`);
+    }
+    const order = new Rng(opts.seed ?? 0).shuffle(identity(train.count));
+    validation = take(train, order.subarray(0, n));
+    train = take(train, order.subarray(n).sort());
+  }
+  if (opts.limit !== undefined && opts.limit < train.count) train = slice(train, 0, opts.limit);
+  const test = opts.testLimit !== undefined && opts.testLimit < ds.test.count ? slice(ds.test, 0, opts.testLimit) : ds.test;
+  return { ...ds, train, test, validation };
+}
+
+export function identity(n: number): Uint32Array {
+  const a = new Uint32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
+
+/**
+ * Fills a batch: column j of A^0 is example order[start + j], column j of Y is
+ * its one-hot label. x and y must have (end − start) columns.
+ */
+export function fillBatch(ex: Examples, order: ArrayLike<number>, start: number, x: Matrix, y: Matrix): void {
+  const m = x.cols;
+  const { dim, features, labels } = ex;
+  const X = x.data, Y = y.data;
+  if (x.rows !== dim) throw new DataError(`the network expects ${x.rows} inputs but the examples have ${dim}`);
+  Y.fill(0);
+  for (let j = 0; j < m; j++) {
+    const idx = order[start + j];
+    const base = idx * dim;
+    for (let i = 0; i < dim; i++) X[i * m + j] = features[base + i];
+    const label = labels[idx];
+    if (label >= y.rows) throw new DataError(`label ${label} is outside the ${y.rows} output classes`);
+    Y[label * m + j] = 1;
+  }
+}

@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { Matrix, type Float } from '../linalg/index.js';
+import { isActivationName } from '../nn/activations.js';
+import { COSTS, type CostName } from '../nn/costs.js';
+import { Network, type Architecture } from '../nn/network.js';
+import { writeFileAtomic } from './atomic.js';
+
+/** Thrown for a model file that cannot be used: the CLI prints it on one line and exits 2. */
+export class ModelFileError extends Error {
+  override name = 'ModelFileError';
+}
+
+/** Largest header we accept (the format's own readers use 100 MB). */
+const MAX_HEADER = 100_000_000;
+
+interface TensorInfo {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/**
+ * Encodes a network as safetensors: an 8-byte little-endian header length,
+ * a JSON header, then the raw little-endian tensors W1, b1, W2, b2, ...
+ * The architecture lives in `__metadata__` (string values only, as the format
+ * requires). The output depends only on the network and `extra`, so the same
+ * weights always give the same bytes.
+ */
+export function encodeSafetensors(net: Network, extra: Record<string, string> = {}): Uint8Array {
+  const dtype = net.dtype === 'float64' ? 'F64' : 'F32';
+  const bytesPer = net.dtype === 'float64' ? 8 : 4;
+  const header: Record<string, unknown> = {
+    __metadata__: {
+      format: 'backprop',
+      version: '1',
+      sizes: net.sizes.join(','),
+      activation: net.arch.activation,
+      output_activation: net.arch.outputActivation,
+      cost: net.arch.cost,
+      ...extra,
+    },
+  };
+  const tensors: Float[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[], data: Float) => {
+    const size = data.length * bytesPer;
+    header[name] = { dtype, shape, data_offsets: [offset, offset + size] };
+    tensors.push(data);
+    offset += size;
+  };
+  for (let l = 1; l <= net.depth; l++) {
+    const W = net.weights[l - 1];
+    add(`W${l}`, [W.rows, W.cols], W.data);
+    add(`b${l}`, [net.biases[l - 1].length], net.biases[l - 1]);
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8); // align the data to 8 bytes
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let pos = 8 + headerBytes.length;
+  for (const t of tensors) {
+    const tv = new DataView(out.buffer, pos, t.length * bytesPer);
+    for (let i = 0; i < t.length; i++) {
+      if (bytesPer === 8) tv.setFloat64(i * 8, t[i], true);
+      else tv.setFloat32(i * 4, t[i], true);
+    }
+    pos += t.length * bytesPer;
+  }
+  return out;
+}
+
+export function saveModel(path: string, net: Network, extra: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(net, extra));
+}
+
+export interface LoadedModel {
+  network: Network;
+  metadata: Record<string, string>;
+}
+
+export function loadModel(path: string): LoadedModel {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new ModelFileError(`--model ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  return decodeSafetensors(buf, path);
+}
+
+/** Parses and validates a safetensors model written by backprop; `name` is used in errors. */
+export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
+  const fail = (msg: string): never => {
+    throw new ModelFileError(`${name}: ${msg}`);
+  };
+  if (buf.length < 8) fail(`${buf.length} bytes is too short for a safetensors file`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = view.getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER)) fail(`header length ${n} is larger than the ${MAX_HEADER}-byte limit`);
+  const headerLen = Number(n);
+  if (8 + headerLen > buf.length) fail(`header length ${headerLen} runs past the end of the ${buf.length}-byte file`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, headerLen).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return fail('header is not valid JSON');
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  const meta = header.__metadata__ as Record<string, string> | undefined;
+  if (!meta || typeof meta !== 'object' || meta.format !== 'backprop') fail('not a backprop model (no __metadata__.format = "backprop")');
+  const m = meta as Record<string, string>;
+  const sizes = String(m.sizes ?? '').split(',').map(Number);
+  if (sizes.length < 2 || sizes.some((s) => !Number.isInteger(s) || s <= 0)) fail(`__metadata__.sizes "${m.sizes}" is not a list of positive integers`);
+  for (const key of ['activation', 'output_activation'] as const) {
+    if (!isActivationName(m[key])) fail(`__metadata__.${key} "${m[key]}" is not a known activation`);
+  }
+  if (!(COSTS as readonly string[]).includes(m.cost)) fail(`__metadata__.cost "${m.cost}" is not a known cost`);
+  const arch: Architecture = {
+    sizes,
+    activation: m.activation as Architecture['activation'],
+    outputActivation: m.output_activation as Architecture['activation'],
+    cost: m.cost as CostName,
+  };
+  const dataStart = 8 + headerLen;
+  const dataLen = buf.length - dataStart;
+  const spans: [number, number, string][] = [];
+  const read = (key: string, shape: number[]): Float => {
+    const info = header[key] as TensorInfo | undefined;
+    if (!info || typeof info !== 'object') return fail(`tensor ${key} is missing`);
+    if (!Array.isArray(info.shape) || info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+      fail(`tensor ${key} has shape [${info.shape}], expected [${shape}] for sizes ${sizes.join(',')}`);
+    }
+    const bytesPer = info.dtype === 'F32' ? 4 : info.dtype === 'F64' ? 8 : fail(`tensor ${key} has dtype ${info.dtype}, expected F32 or F64`);
+    const [s, e] = Array.isArray(info.data_offsets) ? info.data_offsets : [NaN, NaN];
+    const count = shape.reduce((p, d) => p * d, 1);
+    if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > dataLen || e - s !== count * bytesPer) {
+      fail(`tensor ${key} data_offsets [${s}, ${e}] do not hold ${count} ${info.dtype} values inside ${dataLen} data bytes`);
+    }
+    spans.push([s, e, key]);
+    const tv = new DataView(buf.buffer, buf.byteOffset + dataStart + s, e - s);
+    const out = bytesPer === 8 ? new Float64Array(count) : new Float32Array(count);
+    for (let i = 0; i < count; i++) out[i] = bytesPer === 8 ? tv.getFloat64(8 * i, true) : tv.getFloat32(4 * i, true);
+    return out;
+  };
+  const weights: Matrix[] = [];
+  const biases: Float[] = [];
+  for (let l = 1; l < sizes.length; l++) {
+    const W = read(`W${l}`, [sizes[l], sizes[l - 1]]);
+    weights.push(new Matrix(sizes[l], sizes[l - 1], W));
+    biases.push(read(`b${l}`, [sizes[l]]));
+  }
+  if (new Set(weights.map((w) => w.dtype).concat(biases.map((b) => (b instanceof Float64Array ? 'float64' : 'float32')))).size > 1) {
+    fail('tensors mix F32 and F64');
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i][0] < spans[i - 1][1]) fail(`tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
+  }
+  return { network: new Network(arch, weights, biases), metadata: m };
+}

@@ -1,0 +1,90 @@
+import type { Kernels, Trans } from './kernels.js';
+import { gemmShape } from './kernels.js';
+import type { Float, Matrix } from './matrix.js';
+
+/**
+ * The js provider: hand-written typed-array loops. It is the reference every
+ * other provider is tested against, and the fastest choice for tiny matrices.
+ * Loop orders keep the innermost loop on contiguous memory.
+ */
+export const jsKernels: Kernels = {
+  name: 'js',
+
+  gemm(transA: Trans, transB: Trans, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): void {
+    const { m, n, k } = gemmShape(transA, transB, a, b, c);
+    const A = a.data;
+    const B = b.data;
+    const C = c.data;
+    const lda = a.cols;
+    const ldb = b.cols;
+    scale(C, m * n, beta);
+    if (alpha === 0 || k === 0) return;
+    if (!transB) {
+      // C[i,:] += alpha · op(A)[i,p] · B[p,:] — the inner loop runs along rows of B and C.
+      rowStream(A, lda, transA, B, C, m, n, k, alpha);
+    } else {
+      // op(B) = Bᵀ: copy Bᵀ into a scratch buffer once (O(k·n)), then run the
+      // row-streaming loop above, whose inner loop is long and contiguous.
+      const T = scratchFor(B, k * n);
+      for (let j = 0; j < n; j++) {
+        const bj = j * ldb;
+        for (let p = 0; p < k; p++) T[p * n + j] = B[bj + p];
+      }
+      rowStream(A, lda, transA, T, C, m, n, k, alpha);
+    }
+  },
+
+  rowSums(x: Matrix, alpha: number, beta: number, out: Float): void {
+    if (out.length !== x.rows) throw new Error(`rowSums: out has ${out.length} entries, X has ${x.rows} rows`);
+    const X = x.data;
+    const n = x.cols;
+    for (let i = 0; i < x.rows; i++) {
+      let s = 0;
+      for (let j = i * n, end = j + n; j < end; j++) s += X[j];
+      out[i] = alpha * s + (beta === 0 ? 0 : beta * out[i]);
+    }
+  },
+};
+
+/**
+ * C[i,:] += alpha · Σ_p op(A)[i,p] · B[p,:] with B k×n row-major (leading
+ * dimension n). Four rows of B per pass over C[i,:] cut loads and stores of C.
+ */
+function rowStream(A: Float, lda: number, transA: boolean, B: Float, C: Float, m: number, n: number, k: number, alpha: number): void {
+  const a = (i: number, p: number) => alpha * (transA ? A[p * lda + i] : A[i * lda + p]);
+  for (let i = 0; i < m; i++) {
+    const ci = i * n;
+    let p = 0;
+    for (; p + 3 < k; p += 4) {
+      const a0 = a(i, p), a1 = a(i, p + 1), a2 = a(i, p + 2), a3 = a(i, p + 3);
+      if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
+      const b0 = p * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
+      for (let j = 0; j < n; j++) C[ci + j] += a0 * B[b0 + j] + a1 * B[b1 + j] + a2 * B[b2 + j] + a3 * B[b3 + j];
+    }
+    for (; p < k; p++) {
+      const ap = a(i, p);
+      if (ap === 0) continue;
+      const bp = p * n;
+      for (let j = 0; j < n; j++) C[ci + j] += ap * B[bp + j];
+    }
+  }
+}
+
+function scale(x: Float, len: number, beta: number): void {
+  if (beta === 1) return;
+  if (beta === 0) x.fill(0, 0, len);
+  else for (let i = 0; i < len; i++) x[i] *= beta;
+}
+
+let scratch32 = new Float32Array(0);
+let scratch64 = new Float64Array(0);
+
+/** A reusable buffer of B's precision with at least len entries (grown, never shrunk). */
+function scratchFor(b: Float, len: number): Float {
+  if (b instanceof Float64Array) {
+    if (scratch64.length < len) scratch64 = new Float64Array(len);
+    return scratch64;
+  }
+  if (scratch32.length < len) scratch32 = new Float32Array(len);
+  return scratch32;
+}

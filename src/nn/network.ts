@@ -1,0 +1,96 @@
+import { Matrix, type DType, type Float } from '../linalg/index.js';
+import { activation, type Activation, type ActivationName } from './activations.js';
+import { cost, type Cost, type CostName } from './costs.js';
+import type { Rng } from './rng.js';
+
+export const INITS = ['normal', 'xavier', 'he'] as const;
+export type InitName = (typeof INITS)[number];
+
+/** What a network is, independent of its numbers (stored in model files). */
+export interface Architecture {
+  /** Units per layer, input first: [784, 30, 10]. */
+  sizes: number[];
+  /** Activation of the hidden layers. */
+  activation: ActivationName;
+  /** Activation of the output layer. */
+  outputActivation: ActivationName;
+  cost: CostName;
+}
+
+/**
+ * A fully connected network: W^l is n_l × n_(l-1), b^l has n_l entries, for
+ * l = 1..L. Arrays are 0-based: weights[0] is W^1.
+ */
+export class Network {
+  readonly sizes: number[];
+  readonly activations: Activation[];
+  readonly cost: Cost;
+  readonly weights: Matrix[];
+  readonly biases: Float[];
+
+  constructor(readonly arch: Architecture, weights: Matrix[], biases: Float[]) {
+    const { sizes } = arch;
+    if (sizes.length < 2) throw new Error('a network needs at least an input and an output layer');
+    const L = sizes.length - 1;
+    if (weights.length !== L || biases.length !== L) throw new Error(`expected ${L} weight matrices and bias vectors`);
+    for (let l = 0; l < L; l++) {
+      const W = weights[l];
+      if (W.rows !== sizes[l + 1] || W.cols !== sizes[l]) {
+        throw new Error(`W${l + 1} is ${W.rows}x${W.cols}, expected ${sizes[l + 1]}x${sizes[l]}`);
+      }
+      if (biases[l].length !== sizes[l + 1]) throw new Error(`b${l + 1} has ${biases[l].length} entries, expected ${sizes[l + 1]}`);
+    }
+    this.sizes = sizes.slice();
+    this.activations = sizes.slice(1).map((_, l) => activation(l === L - 1 ? arch.outputActivation : arch.activation));
+    this.cost = cost(arch.cost);
+    this.weights = weights;
+    this.biases = biases;
+  }
+
+  /** Number of weight layers L. */
+  get depth(): number {
+    return this.sizes.length - 1;
+  }
+
+  get dtype(): DType {
+    return this.weights[0].dtype;
+  }
+
+  /** Total number of parameters P. */
+  get parameterCount(): number {
+    let p = 0;
+    for (let l = 1; l < this.sizes.length; l++) p += this.sizes[l] * (this.sizes[l - 1] + 1);
+    return p;
+  }
+
+  /** A deep copy, optionally in another precision. */
+  clone(dtype: DType = this.dtype): Network {
+    return new Network(
+      { ...this.arch, sizes: this.sizes.slice() },
+      this.weights.map((W) => W.as(dtype)),
+      this.biases.map((b) => (dtype === 'float64' ? Float64Array.from(b) : Float32Array.from(b))),
+    );
+  }
+
+  /**
+   * A new network with random weights: `normal` is N(0, 1) for W and b as in
+   * Nielsen's network.py; `xavier` is N(0, 1/n_in); `he` is N(0, 2/n_in).
+   * Biases are N(0, 1) for `normal` and 0 otherwise.
+   */
+  static create(arch: Architecture, init: InitName, rng: Rng, dtype: DType = 'float32'): Network {
+    const weights: Matrix[] = [];
+    const biases: Float[] = [];
+    for (let l = 1; l < arch.sizes.length; l++) {
+      const nIn = arch.sizes[l - 1];
+      const nOut = arch.sizes[l];
+      const std = init === 'normal' ? 1 : init === 'xavier' ? Math.sqrt(1 / nIn) : Math.sqrt(2 / nIn);
+      const W = Matrix.zeros(nOut, nIn, dtype);
+      for (let i = 0; i < W.data.length; i++) W.data[i] = std * rng.normal();
+      const b = dtype === 'float64' ? new Float64Array(nOut) : new Float32Array(nOut);
+      if (init === 'normal') for (let i = 0; i < nOut; i++) b[i] = rng.normal();
+      weights.push(W);
+      biases.push(b);
+    }
+    return new Network(arch, weights, biases);
+  }
+}

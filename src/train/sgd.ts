@@ -1,0 +1,126 @@
+import { Matrix, type Kernels } from '../linalg/index.js';
+import { backprop, Gradients, Workspace } from '../nn/backprop.js';
+import type { Network } from '../nn/network.js';
+import type { Rng } from '../nn/rng.js';
+import { fillBatch, identity, type Examples } from '../data/dataset.js';
+import { argmaxColumn, evaluate } from './metrics.js';
+
+export interface SgdOptions {
+  /** η */
+  lr: number;
+  /** m */
+  batchSize: number;
+  epochs: number;
+  /** λ of the L2 penalty (λ/2)‖W‖², added to the mean batch cost; 0 for none. */
+  weightDecay: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  /** Mean cost of the training batches during the epoch. */
+  loss: number;
+  /** Accuracy on the training batches as they were trained (running, as Keras reports it). */
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  validationLoss?: number;
+  validationAccuracy?: number;
+  seconds: number;
+}
+
+export interface TrainCallbacks {
+  onEpochStart?(epoch: number, batches: number): void;
+  onBatch?(epoch: number, batch: number, loss: number): void;
+  onEpochEnd?(metrics: EpochMetrics): void;
+}
+
+/**
+ * Mini-batch stochastic gradient descent. Each epoch draws a fresh permutation
+ * of the training examples from rng, then for every batch of m examples:
+ *   W ← W − η (∂C/∂W + λW),   b ← b − η ∂C/∂b
+ * where ∂C/∂W = (1/m) Σ_x δ_x a_xᵀ comes from backprop. Same rng state and
+ * inputs give bit-identical weights.
+ */
+export class SgdTrainer {
+  private readonly grads: Gradients;
+  private readonly workspaces = new Map<number, { ws: Workspace; y: Matrix }>();
+
+  constructor(
+    readonly net: Network,
+    readonly opts: SgdOptions,
+    readonly kernels: Kernels,
+  ) {
+    this.grads = new Gradients(net);
+  }
+
+  /** Buffers for a batch size, created once (the last batch of an epoch may be smaller). */
+  private buffers(m: number): { ws: Workspace; y: Matrix } {
+    let b = this.workspaces.get(m);
+    if (!b) {
+      b = { ws: new Workspace(this.net, m), y: Matrix.zeros(this.net.sizes[this.net.depth], m, this.net.dtype) };
+      this.workspaces.set(m, b);
+    }
+    return b;
+  }
+
+  /** Trains on the batch order[start, start + m); returns the summed cost and the number classified right. */
+  step(ex: Examples, order: ArrayLike<number>, start: number, m: number): { total: number; correct: number } {
+    const { ws, y } = this.buffers(m);
+    fillBatch(ex, order, start, ws.input, y);
+    const total = backprop(this.net, ws, y, this.grads, this.kernels);
+    let correct = 0;
+    for (let j = 0; j < m; j++) if (argmaxColumn(ws.output, j) === ex.labels[order[start + j]]) correct++;
+    this.update();
+    return { total, correct };
+  }
+
+  /** W ← W − η (∂C/∂W + λW),  b ← b − η ∂C/∂b */
+  private update(): void {
+    const { lr, weightDecay } = this.opts;
+    const shrink = 1 - lr * weightDecay;
+    for (let l = 0; l < this.net.depth; l++) {
+      const W = this.net.weights[l].data, gW = this.grads.gradW[l].data;
+      if (shrink === 1) for (let i = 0; i < W.length; i++) W[i] -= lr * gW[i];
+      else for (let i = 0; i < W.length; i++) W[i] = shrink * W[i] - lr * gW[i];
+      const b = this.net.biases[l], gb = this.grads.gradB[l];
+      for (let i = 0; i < b.length; i++) b[i] -= lr * gb[i];
+    }
+  }
+
+  /** Runs all epochs; evaluates on test (and validation) after each. */
+  fit(train: Examples, test: Examples, rng: Rng, cb: TrainCallbacks = {}, validation?: Examples): EpochMetrics[] {
+    const history: EpochMetrics[] = [];
+    const { batchSize, epochs } = this.opts;
+    const order = identity(train.count);
+    const batches = Math.ceil(train.count / batchSize);
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const t0 = performance.now();
+      rng.shuffle(order);
+      cb.onEpochStart?.(epoch, batches);
+      let total = 0;
+      let correct = 0;
+      for (let b = 0; b < batches; b++) {
+        const start = b * batchSize;
+        const m = Math.min(batchSize, train.count - start);
+        const r = this.step(train, order, start, m);
+        total += r.total;
+        correct += r.correct;
+        cb.onBatch?.(epoch, b + 1, total / (start + m));
+      }
+      const testEval = evaluate(this.net, test, this.kernels);
+      const valEval = validation ? evaluate(this.net, validation, this.kernels) : undefined;
+      const metrics: EpochMetrics = {
+        epoch,
+        loss: total / train.count,
+        trainAccuracy: correct / train.count,
+        testLoss: testEval.loss,
+        testAccuracy: testEval.accuracy,
+        ...(valEval ? { validationLoss: valEval.loss, validationAccuracy: valEval.accuracy } : {}),
+        seconds: (performance.now() - t0) / 1000,
+      };
+      history.push(metrics);
+      cb.onEpochEnd?.(metrics);
+    }
+    return history;
+  }
+}
