@@ -45,8 +45,8 @@ function runEvaluate(opts: EvaluateOptions): void {
   out.line('');
   out.line('confusion matrix (rows: true class, columns: predicted)');
   const w = Math.max(5, ...r.confusion.flat().map((c) => String(c).length + 1));
-  const label = Math.max(...names.map((n) => n.length));
-  out.line(' '.repeat(label + 1) + names.map((_, i) => String(i).padStart(w)).join('') + '   recall');
+  const label = Math.max(4, ...names.map((n) => n.length));
+  out.line('true'.padStart(label) + ' ' + names.map((_, i) => String(i).padStart(w)).join('') + '   recall');
   r.confusion.forEach((row, i) => {
     const n = row.reduce((a, b) => a + b, 0);
     const cells = row.map((c, j) => (i === j ? style.good(String(c).padStart(w)) : c ? style.warn(String(c).padStart(w)) : style.dim(String(c).padStart(w))));

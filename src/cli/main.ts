@@ -24,6 +24,13 @@ export function program(): Command {
 
 /** Runs the CLI: user mistakes print one line and exit 2; nothing prints a stack unless BACKPROP_DEBUG is set. */
 export async function main(argv: string[]): Promise<void> {
+  // `backprop ... | head` closes the pipe early: that is not an error.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   try {
     await program().parseAsync(argv);
   } catch (e) {

@@ -1,0 +1,106 @@
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, FASHION, FIXTURES } from '../helpers.js';
+
+const TINY = join(FIXTURES, 'tiny-mnist');
+const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-cli-'));
+
+describe('backprop train', () => {
+  it('plain `backprop train` reaches ≥ 94% on the 2,000 held-out embedded digits', () => {
+    const r = cli(['train', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.test).toBe(2000);
+    expect(res.testAccuracy).toBeGreaterThanOrEqual(0.94);
+    expect(res.epochs).toHaveLength(10);
+    expect(res.seconds).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(/epoch 10\/10 .*test/);
+  }, 180_000);
+
+  it("Nielsen's chapter-1 setup learns (≥ 75% within 20 epochs)", () => {
+    const r = cli(['train', '--layers', '784,30,10', '--activation', 'sigmoid', '--output-activation', 'sigmoid', '--cost', 'quadratic',
+      '--init', 'normal', '--lr', '3', '--batch-size', '10', '--epochs', '20', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).testAccuracy).toBeGreaterThanOrEqual(0.75);
+  }, 180_000);
+
+  it.skipIf(!existsSync(FASHION))('Fashion-MNIST from Debian reaches ≥ 85% in 5 epochs', () => {
+    const r = cli(['train', '--data', FASHION, '--epochs', '5', '--json'], { timeout: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.test).toBe(10000);
+    expect(res.testAccuracy).toBeGreaterThanOrEqual(0.85);
+  }, 300_000);
+
+  it('the same seed saves byte-identical models; evaluate reproduces the test accuracy', () => {
+    const d = tmp();
+    const args = ['train', '--limit', '1000', '--epochs', '2', '--hidden', '30', '--json'];
+    const a = cli([...args, '--seed', '7', '--save', join(d, 'a.safetensors')]);
+    const b = cli([...args, '--seed', '7', '--save', join(d, 'b.safetensors')]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(readFileSync(join(d, 'a.safetensors')).equals(readFileSync(join(d, 'b.safetensors')))).toBe(true);
+    const c = cli([...args, '--seed', '8', '--save', join(d, 'c.safetensors')]);
+    expect(c.code).toBe(0);
+    expect(readFileSync(join(d, 'a.safetensors')).equals(readFileSync(join(d, 'c.safetensors')))).toBe(false);
+
+    const e = cli(['evaluate', '--model', join(d, 'a.safetensors'), '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    const ev = JSON.parse(e.stdout);
+    expect(ev.accuracy).toBe(JSON.parse(a.stdout).testAccuracy);
+    expect(ev.confusion.flat().reduce((s: number, x: number) => s + x, 0)).toBe(2000);
+    expect(ev.confusion.reduce((s: number, row: number[], i: number) => s + row[i], 0)).toBe(ev.correct);
+    const human = cli(['evaluate', '--model', join(d, 'a.safetensors')]);
+    expect(human.stdout).toMatch(/confusion matrix/);
+    expect(human.stdout.split('\n').filter((l) => /^\s*\d\s+\d+/.test(l))).toHaveLength(10);
+  }, 120_000);
+
+  it('trains on an IDX directory and reports validation accuracy', () => {
+    const r = cli(['train', '--data', TINY, '--epochs', '2', '--validation', '20', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect([res.train, res.validation, res.test]).toEqual([100, 20, 60]);
+    expect(res.epochs[1].validationAccuracy).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('bad input: one line on stderr, exit code 2, no stack trace', () => {
+  const d = tmp();
+  for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte.gz']) copyFileSync(join(TINY, f), join(d, f));
+  writeFileSync(join(d, 't10k-labels-idx1-ubyte'), Buffer.from([0, 0, 8, 1, 0, 0, 0, 59, ...new Array(59).fill(1)])); // 59 labels for 60 images
+  const corrupt = tmp();
+  for (const f of ['train-images-idx3-ubyte', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) copyFileSync(join(TINY, f), join(corrupt, f));
+  writeFileSync(join(corrupt, 'train-labels-idx1-ubyte'), Buffer.from('PK\x03\x04 this is a zip'));
+  const truncated = tmp();
+  for (const f of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) copyFileSync(join(TINY, f), join(truncated, f));
+  writeFileSync(join(truncated, 'train-images-idx3-ubyte'), readFileSync(join(TINY, 'train-images-idx3-ubyte')).subarray(0, 5000));
+  const notModel = join(tmp(), 'x.safetensors');
+  writeFileSync(notModel, 'hello world, not a model');
+
+  const cases: [string, string[], RegExp][] = [
+    ['count mismatch', ['train', '--data', d], /60 images but t10k-labels-idx1-ubyte has 59 labels/],
+    ['corrupted header', ['train', '--data', corrupt], /train-labels-idx1-ubyte: not an IDX file \(magic number 0x504b0304/],
+    ['truncated file', ['train', '--data', truncated], /truncated: header says 120x28x28 ubyte values/],
+    ['missing directory', ['train', '--data', '/nope'], /--data \/nope: no such directory/],
+    ['negative learning rate', ['train', '--lr', '-1'], /--lr <eta>.*'-1' is invalid.*positive number/],
+    ['zero batch size', ['train', '--batch-size', '0'], /--batch-size.*positive integer/],
+    ['zero epochs', ['train', '--epochs', '0'], /--epochs.*positive integer/],
+    ['unknown activation', ['train', '--activation', 'swish'], /expected one of sigmoid, relu/],
+    ['unknown cost', ['train', '--cost', 'hinge'], /expected one of quadratic/],
+    ['layers not matching the data', ['train', '--layers', '100,10'], /--layers starts with 100 inputs but the data has 784/],
+    ['too few outputs', ['train', '--layers', '784,30,5'], /ends with 5 outputs but the data has 10 classes/],
+    ['unknown option', ['train', '--learning-rate', '1'], /unknown option '--learning-rate'/],
+    ['unknown command', ['fly'], /unknown command 'fly'/],
+    ['model that is not safetensors', ['evaluate', '--model', notModel], /x\.safetensors: header length .* (larger|past)/],
+    ['missing model', ['evaluate', '--model', '/nope.safetensors'], /--model \/nope\.safetensors: cannot read \(ENOENT\)/],
+  ];
+  for (const [what, args, msg] of cases)
+    it(what, () => {
+      const r = cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+});

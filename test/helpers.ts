@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Matrix } from '../src/linalg/index.js';
+import { Rng } from '../src/nn/rng.js';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BIN = fileURLToPath(new URL('../bin/backprop', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../datasets/fixtures', import.meta.url));
+export const FASHION = '/usr/share/datasets/fashion-mnist';
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the compiled CLI (built by `npm install`/`npm ci` via the prepare script). */
+export function cli(args: string[], opts: { cwd?: string; timeout?: number } = {}): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 120_000,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function randomMatrix(rng: Rng, rows: number, cols: number, dtype: 'float32' | 'float64' = 'float64'): Matrix {
+  const m = Matrix.zeros(rows, cols, dtype);
+  for (let i = 0; i < m.data.length; i++) m.data[i] = rng.normal();
+  return m;
+}
+
+/** One-hot targets for labels, one column per example. */
+export function oneHot(labels: number[], classes: number, dtype: 'float32' | 'float64' = 'float64'): Matrix {
+  const y = Matrix.zeros(classes, labels.length, dtype);
+  labels.forEach((l, j) => y.set(l, j, 1));
+  return y;
+}

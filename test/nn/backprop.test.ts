@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { Matrix, jsKernels } from '../../src/linalg/index.js';
+import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
+import { Network, type Architecture } from '../../src/nn/network.js';
+import { Rng } from '../../src/nn/rng.js';
+import type { ActivationName } from '../../src/nn/activations.js';
+import type { CostName } from '../../src/nn/costs.js';
+import { numericalGradients } from '../../src/check/finite-diff.js';
+import { compare } from '../../src/check/compare.js';
+import { oneHot, randomMatrix } from '../helpers.js';
+
+const sig = (z: number) => 1 / (1 + Math.exp(-z));
+
+describe('the four equations on a 2-2-1 network, by hand', () => {
+  // W1 = [[0.1, 0.2], [0.3, 0.4]], b1 = [0.5, 0.6], W2 = [[0.7, 0.8]], b2 = [0.9]; sigmoid, quadratic cost.
+  const arch: Architecture = { sizes: [2, 2, 1], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' };
+  const net = () =>
+    new Network(arch, [Matrix.from(2, 2, [0.1, 0.2, 0.3, 0.4], 'float64'), Matrix.from(1, 2, [0.7, 0.8], 'float64')], [
+      Float64Array.from([0.5, 0.6]),
+      Float64Array.from([0.9]),
+    ]);
+
+  it('one example: z, a, δ and the gradients match the chain rule written out', () => {
+    const x = [1, 2];
+    const y = 1;
+    // forward, written out
+    const z1 = [0.1 * x[0] + 0.2 * x[1] + 0.5, 0.3 * x[0] + 0.4 * x[1] + 0.6];
+    const a1 = z1.map(sig);
+    const z2 = 0.7 * a1[0] + 0.8 * a1[1] + 0.9;
+    const a2 = sig(z2);
+    // BP1: δ2 = (a − y) σ'(z2);  BP2: δ1 = W2ᵀ δ2 ⊙ σ'(z1)
+    const d2 = (a2 - y) * a2 * (1 - a2);
+    const d1 = [0.7 * d2 * a1[0] * (1 - a1[0]), 0.8 * d2 * a1[1] * (1 - a1[1])];
+
+    const n = net();
+    const ws = new Workspace(n, 1);
+    ws.input.data.set(x);
+    const g = new Gradients(n);
+    const total = backprop(n, ws, Matrix.from(1, 1, [y], 'float64'), g, jsKernels);
+
+    expect(total).toBeCloseTo(0.5 * (a2 - y) ** 2, 15);
+    expect(Array.from(ws.z[1].data)).toEqual(z1.map((v) => expect.closeTo(v, 15)));
+    expect(ws.a[2].data[0]).toBeCloseTo(a2, 15);
+    expect(ws.delta[2].data[0]).toBeCloseTo(d2, 15);
+    expect(ws.delta[1].data[0]).toBeCloseTo(d1[0], 15);
+    expect(ws.delta[1].data[1]).toBeCloseTo(d1[1], 15);
+    // BP3/BP4: ∂C/∂b = δ, ∂C/∂W = δ aᵀ
+    expect(g.gradB[1][0]).toBeCloseTo(d2, 15);
+    expect(Array.from(g.gradW[1].data)).toEqual([d2 * a1[0], d2 * a1[1]].map((v) => expect.closeTo(v, 15)));
+    expect(Array.from(g.gradW[0].data)).toEqual([d1[0] * x[0], d1[0] * x[1], d1[1] * x[0], d1[1] * x[1]].map((v) => expect.closeTo(v, 15)));
+    expect(Array.from(g.gradB[0])).toEqual(d1.map((v) => expect.closeTo(v, 15)));
+  });
+
+  it('a batch of two gives the mean of the per-example gradients', () => {
+    const n = net();
+    const per = [[1, 2, 1], [-1, 0.5, 0]].map(([x0, x1, y]) => {
+      const ws = new Workspace(n, 1);
+      ws.input.data.set([x0, x1]);
+      const g = new Gradients(n);
+      backprop(n, ws, Matrix.from(1, 1, [y], 'float64'), g, jsKernels);
+      return g;
+    });
+    const ws = new Workspace(n, 2);
+    ws.input.data.set([1, -1, 2, 0.5]); // columns are examples
+    const g = new Gradients(n);
+    backprop(n, ws, Matrix.from(1, 2, [1, 0], 'float64'), g, jsKernels);
+    for (let l = 0; l < 2; l++) {
+      g.gradW[l].data.forEach((v, i) => expect(v).toBeCloseTo((per[0].gradW[l].data[i] + per[1].gradW[l].data[i]) / 2, 15));
+      g.gradB[l].forEach((v, i) => expect(v).toBeCloseTo((per[0].gradB[l][i] + per[1].gradB[l][i]) / 2, 15));
+    }
+  });
+});
+
+describe('backprop against centered finite differences (float64, allclose rtol 1e-6)', () => {
+  const hidden: ActivationName[] = ['sigmoid', 'tanh', 'relu', 'leaky-relu'];
+  const combos: [ActivationName, CostName][] = [
+    ['sigmoid', 'quadratic'],
+    ['softmax', 'quadratic'],
+    ['linear', 'quadratic'],
+    ['sigmoid', 'cross-entropy'],
+    ['softmax', 'cross-entropy'],
+    ['softmax', 'log-likelihood'],
+    ['sigmoid', 'log-likelihood'],
+  ];
+  for (const act of hidden)
+    for (const [out, cost] of combos)
+      it(`${act} hidden, ${out} output, ${cost}`, () => {
+        const rng = new Rng(act.length * 31 + out.length * 7 + cost.length);
+        const sizes = [5, 4, 3, 4];
+        const net = Network.create({ sizes, activation: act, outputActivation: out, cost }, 'xavier', rng, 'float64');
+        for (const b of net.biases) for (let i = 0; i < b.length; i++) b[i] = 0.1 * rng.normal();
+        const m = 3;
+        const x = randomMatrix(rng, sizes[0], m);
+        const y = oneHot([0, 3, 1], sizes[3]);
+        const ws = new Workspace(net, m);
+        ws.input.data.set(x.data);
+        const g = new Gradients(net);
+        backprop(net, ws, y, g, jsKernels);
+        const num = numericalGradients(net, x, y, 1e-6);
+        for (let l = 0; l < net.depth; l++) {
+          const dW = compare(g.gradW[l].data, num.gradW[l], 1e-6, 1e-9);
+          const db = compare(g.gradB[l], num.gradB[l], 1e-6, 1e-9);
+          expect(dW.violations, `W${l + 1} ${JSON.stringify(dW)}`).toBe(0);
+          expect(db.violations, `b${l + 1} ${JSON.stringify(db)}`).toBe(0);
+        }
+      });
+
+  it('a wrong backward pass (f′(z) dropped) is caught', () => {
+    const rng = new Rng(3);
+    const net = Network.create({ sizes: [4, 3, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' }, 'normal', rng, 'float64');
+    const x = randomMatrix(rng, 4, 2);
+    const y = oneHot([0, 1], 2);
+    const ws = new Workspace(net, 2);
+    ws.input.data.set(x.data);
+    const g = new Gradients(net);
+    // Break BP2 by making the hidden activation's backward pass forget f'(z).
+    const broken = Object.create(net) as Network;
+    Object.defineProperty(broken, 'activations', {
+      value: [{ ...net.activations[0], backward: (_z: Matrix, _a: Matrix, gr: Matrix, d: Matrix) => d.data.set(gr.data) }, net.activations[1]],
+    });
+    backprop(broken, ws, y, g, jsKernels);
+    const num = numericalGradients(net, x, y, 1e-6);
+    expect(compare(g.gradW[0].data, num.gradW[0], 1e-6, 1e-9).violations).toBeGreaterThan(0);
+  });
+});
