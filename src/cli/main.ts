@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { trainCommand } from './train.js';
 import { evaluateCommand } from './evaluate.js';
+import { gradcheckCommand } from './gradcheck.js';
 import { EXIT, isUserError } from './errors.js';
 
 export function program(): Command {
@@ -13,6 +14,7 @@ export function program(): Command {
     });
   p.addCommand(trainCommand());
   p.addCommand(evaluateCommand());
+  p.addCommand(gradcheckCommand());
   for (const c of p.commands) {
     c.exitOverride((err: CommanderError) => {
       throw err;

@@ -70,6 +70,9 @@ export function outputDelta(net: Network, ws: Workspace, y: Matrix): Matrix {
   return delta;
 }
 
+/** A way to compute ∂C/∂W and ∂C/∂b into grads (backprop, or a deliberately broken variant); returns Σ_x C_x. */
+export type GradientMethod = (net: Network, ws: Workspace, y: Matrix, grads: Gradients, kernels: Kernels) => number;
+
 /**
  * One forward and backward pass over the batch in ws.input with one-hot
  * targets y. Fills grads with the gradients of the mean cost C = (1/m) Σ_x C_x

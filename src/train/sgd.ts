@@ -1,5 +1,5 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { backprop, Gradients, Workspace } from '../nn/backprop.js';
+import { backprop, Gradients, Workspace, type GradientMethod } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 import type { Rng } from '../nn/rng.js';
 import { fillBatch, identity, type Examples } from '../data/dataset.js';
@@ -49,6 +49,8 @@ export class SgdTrainer {
     readonly net: Network,
     readonly opts: SgdOptions,
     readonly kernels: Kernels,
+    /** How gradients are computed: backprop (a broken variant only in gradient-check demonstrations). */
+    private readonly gradient: GradientMethod = backprop,
   ) {
     this.grads = new Gradients(net);
   }
@@ -67,7 +69,7 @@ export class SgdTrainer {
   step(ex: Examples, order: ArrayLike<number>, start: number, m: number): { total: number; correct: number } {
     const { ws, y } = this.buffers(m);
     fillBatch(ex, order, start, ws.input, y);
-    const total = backprop(this.net, ws, y, this.grads, this.kernels);
+    const total = this.gradient(this.net, ws, y, this.grads, this.kernels);
     let correct = 0;
     for (let j = 0; j < m; j++) if (argmaxColumn(ws.output, j) === ex.labels[order[start + j]]) correct++;
     this.update();

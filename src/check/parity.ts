@@ -1,0 +1,70 @@
+import { Matrix, type Kernels } from '../linalg/index.js';
+import type { Network } from '../nn/network.js';
+import type { GradientMethod } from '../nn/backprop.js';
+import { Rng } from '../nn/rng.js';
+import { SgdTrainer } from '../train/sgd.js';
+import { fillBatch, identity, type Examples } from '../data/dataset.js';
+import { tfTrain } from './tfjs-oracle.js';
+
+/** Largest weight difference allowed after K steps (float32 on both sides). */
+export const PARITY_TOLERANCE = 1e-4;
+
+export interface ParityReport {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  /** max |W_ours − W_tfjs| over every weight and bias after the last step. */
+  maxWeightDiff: number;
+  /** The same, per tensor (W1, b1, ...). */
+  perTensor: { name: string; maxDiff: number }[];
+  pass: boolean;
+}
+
+/**
+ * Runs K mini-batch SGD steps with our trainer and K steps of tf.train.sgd
+ * from the same float32 weights on the same batches, and compares the weights.
+ */
+export async function trainParity(
+  network: Network,
+  train: Examples,
+  opts: { steps: number; batchSize: number; lr: number; seed: number },
+  kernels: Kernels,
+  gradient?: GradientMethod,
+): Promise<ParityReport> {
+  const { steps, batchSize: m, lr } = opts;
+  const start = network.clone('float32');
+  // The batches: consecutive slices of seeded permutations of the training set.
+  const rng = new Rng(opts.seed);
+  const order = new Uint32Array(steps * m);
+  for (let filled = 0; filled < order.length; filled += train.count) {
+    const perm = rng.shuffle(identity(train.count));
+    order.set(perm.subarray(0, Math.min(train.count, order.length - filled)), filled);
+  }
+  const ours = start.clone();
+  const trainer = new SgdTrainer(ours, { lr, batchSize: m, epochs: 1, weightDecay: 0 }, kernels, gradient);
+  const batches: { x: Matrix; y: Matrix }[] = [];
+  const classes = start.sizes[start.depth];
+  for (let k = 0; k < steps; k++) {
+    trainer.step(train, order, k * m, m);
+    const x = Matrix.zeros(train.dim, m);
+    const y = Matrix.zeros(classes, m);
+    fillBatch(train, order, k * m, x, y);
+    batches.push({ x, y });
+  }
+  const theirs = await tfTrain(start, batches, lr);
+  const perTensor: { name: string; maxDiff: number }[] = [];
+  const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let d = 0;
+    for (let i = 0; i < a.length; i++) {
+      const e = Math.abs(a[i] - b[i]);
+      if (!(e <= d)) d = e; // NaN propagates
+    }
+    return d;
+  };
+  for (let l = 0; l < ours.depth; l++) {
+    perTensor.push({ name: `W${l + 1}`, maxDiff: diff(ours.weights[l].data, theirs.W[l]) });
+    perTensor.push({ name: `b${l + 1}`, maxDiff: diff(ours.biases[l], theirs.b[l]) });
+  }
+  const maxWeightDiff = perTensor.reduce((d, t) => (t.maxDiff > d || Number.isNaN(t.maxDiff) ? t.maxDiff : d), 0);
+  return { steps, batchSize: m, lr, maxWeightDiff, perTensor, pass: maxWeightDiff <= PARITY_TOLERANCE };
+}

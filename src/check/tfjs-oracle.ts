@@ -1,0 +1,130 @@
+import type * as TF from '@tensorflow/tfjs';
+import type { Matrix } from '../linalg/index.js';
+import type { ActivationName } from '../nn/activations.js';
+import { LEAKY_SLOPE } from '../nn/activations.js';
+import type { CostName } from '../nn/costs.js';
+import type { Network } from '../nn/network.js';
+
+type Tf = typeof TF;
+
+let loaded: Promise<{ tf: Tf; backend: string }> | undefined;
+
+/**
+ * TensorFlow.js, the reference oracle: @tensorflow/tfjs-node where it is
+ * installed (an optional dependency), otherwise @tensorflow/tfjs on its CPU
+ * backend. Loaded on first use only: tfjs is never on the training path.
+ */
+export function loadTf(): Promise<{ tf: Tf; backend: string }> {
+  loaded ??= (async () => {
+    let tf: Tf;
+    try {
+      const name = '@tensorflow/tfjs-node';
+      tf = (await import(name)) as Tf;
+    } catch {
+      tf = await import('@tensorflow/tfjs');
+      await tf.setBackend('cpu');
+    }
+    tf.env().set('PROD', true); // no console banner suggesting tfjs-node; we know
+    await tf.ready();
+    return { tf, backend: tf.getBackend() };
+  })();
+  return loaded;
+}
+
+function activate(tf: Tf, name: ActivationName, z: TF.Tensor2D): TF.Tensor2D {
+  switch (name) {
+    case 'sigmoid':
+      return tf.sigmoid(z);
+    case 'relu':
+      return tf.relu(z);
+    case 'tanh':
+      return tf.tanh(z);
+    case 'leaky-relu':
+      return tf.leakyRelu(z, LEAKY_SLOPE);
+    case 'softmax':
+      return tf.softmax(z); // over the last axis: one example per row here
+    case 'linear':
+      return z;
+  }
+}
+
+/** The mean cost written with tfjs ops, on examples as rows. */
+function meanCost(tf: Tf, name: CostName, a: TF.Tensor2D, y: TF.Tensor2D): TF.Scalar {
+  const m = a.shape[0];
+  switch (name) {
+    case 'quadratic':
+      return tf.div(tf.mul(0.5, tf.sum(tf.square(tf.sub(a, y)))), m);
+    case 'cross-entropy':
+      return tf.div(tf.neg(tf.sum(tf.add(tf.mul(y, tf.log(a)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, a)))))), m);
+    case 'log-likelihood':
+      return tf.div(tf.neg(tf.sum(tf.mul(y, tf.log(a)))), m);
+  }
+}
+
+/** The network's loss as a tfjs function of its variables; A^0 and Y come in with examples as rows. */
+function lossFn(tf: Tf, net: Network, W: TF.Variable[], b: TF.Variable[], x: TF.Tensor2D, y: TF.Tensor2D): () => TF.Scalar {
+  return () => {
+    let a = x;
+    for (let l = 0; l < net.depth; l++) {
+      // Zᵀ = Aᵀ Wᵀ + 1 bᵀ: the same Z = W A + b 1ᵀ with examples as rows.
+      const z = tf.add(tf.matMul(a, W[l], false, true), b[l]) as TF.Tensor2D;
+      a = activate(tf, net.activations[l].name, z);
+    }
+    return meanCost(tf, net.cost.name, a, y);
+  };
+}
+
+/** A column-major batch (our layout) as a row-per-example tfjs tensor. */
+function rows(tf: Tf, m: Matrix): TF.Tensor2D {
+  return tf.transpose(tf.tensor2d(Float32Array.from(m.data), [m.rows, m.cols]));
+}
+
+function variables(tf: Tf, net: Network): { W: TF.Variable[]; b: TF.Variable[] } {
+  return {
+    W: net.weights.map((w, l) => tf.variable(tf.tensor2d(Float32Array.from(w.data), [w.rows, w.cols]), true, `W${l + 1}`)),
+    b: net.biases.map((v, l) => tf.variable(tf.tensor1d(Float32Array.from(v)), true, `b${l + 1}`)),
+  };
+}
+
+export interface TfGradients {
+  loss: number;
+  gradW: Float32Array[];
+  gradB: Float32Array[];
+}
+
+/** ∂C/∂W^l and ∂C/∂b^l by tfjs automatic differentiation (tf.variableGrads), in float32. */
+export async function tfGradients(net: Network, x: Matrix, y: Matrix): Promise<TfGradients> {
+  const { tf } = await loadTf();
+  return tf.tidy(() => {
+    const { W, b } = variables(tf, net);
+    const f = lossFn(tf, net, W, b, rows(tf, x), rows(tf, y));
+    const { value, grads } = tf.variableGrads(f, [...W, ...b]);
+    const out = {
+      loss: value.dataSync()[0],
+      gradW: W.map((v) => grads[v.name].dataSync() as Float32Array),
+      gradB: b.map((v) => grads[v.name].dataSync() as Float32Array),
+    };
+    [...W, ...b].forEach((v) => v.dispose());
+    return out;
+  });
+}
+
+/**
+ * K steps of tf.train.sgd from the network's weights on the given batches;
+ * returns the weights and biases afterwards (float32).
+ */
+export async function tfTrain(net: Network, batches: { x: Matrix; y: Matrix }[], lr: number): Promise<{ W: Float32Array[]; b: Float32Array[] }> {
+  const { tf } = await loadTf();
+  const { W, b } = variables(tf, net);
+  const opt = tf.train.sgd(lr);
+  for (const batch of batches) {
+    tf.tidy(() => {
+      const f = lossFn(tf, net, W, b, rows(tf, batch.x), rows(tf, batch.y));
+      opt.minimize(f, false, [...W, ...b]);
+    });
+  }
+  const out = { W: W.map((v) => v.dataSync() as Float32Array), b: b.map((v) => v.dataSync() as Float32Array) };
+  [...W, ...b].forEach((v) => v.dispose());
+  opt.dispose();
+  return out;
+}

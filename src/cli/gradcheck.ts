@@ -1,0 +1,197 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { Matrix, type BackendName } from '../linalg/index.js';
+import { Network } from '../nn/network.js';
+import { Rng } from '../nn/rng.js';
+import { fillBatch, identity } from '../data/dataset.js';
+import { loadModel } from '../io/safetensors.js';
+import { BUGS, type BugName } from '../check/bugs.js';
+import { GRADCHECK_DEFAULTS, gradcheck, timeBackpropVsFiniteDifferences, TOLERANCES, type MethodResult, type TensorReport } from '../check/gradcheck.js';
+import { PARITY_TOLERANCE, trainParity } from '../check/parity.js';
+import { loadTf } from '../check/tfjs-oracle.js';
+import { EXIT, UsageError } from './errors.js';
+import { Output, style } from './output.js';
+import {
+  addBackendOption,
+  addDataOptions,
+  addNetworkOptions,
+  architecture,
+  defaultInit,
+  kernels,
+  loadData,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+  type DataOptions,
+  type NetworkOptions,
+} from './options.js';
+
+const DEFAULT_HIDDEN = [30, 30];
+
+interface GradcheckCliOptions extends DataOptions, NetworkOptions {
+  model?: string;
+  batchSize: number;
+  eps: number;
+  coords: number;
+  rtol: number;
+  atol: number;
+  tfTol: number;
+  tfjs: boolean;
+  trainSteps?: number;
+  lr: number;
+  bug?: BugName;
+  json: boolean;
+  backend: BackendName;
+}
+
+export function gradcheckCommand(): Command {
+  const cmd = new Command('gradcheck').description(
+    'check the hand-written gradients against finite differences (float64) and TensorFlow.js autodiff (float32)',
+  );
+  addNetworkOptions(cmd, DEFAULT_HIDDEN.join(','));
+  cmd.option('--model <file>', 'check a saved model instead of a new network');
+  addDataOptions(cmd);
+  cmd
+    .option('--batch-size <m>', 'examples in the batch whose cost is differentiated', positiveInt, 10)
+    .option('--seed <n>', 'seed for the network, the batch and the sampled coordinates', nonNegativeInt, 1)
+    .option('--eps <h>', 'step of the centered differences (C(θ+h) − C(θ−h)) / 2h', positiveNumber, GRADCHECK_DEFAULTS.eps)
+    .option('--coords <n>', 'check tensors of ≤ n entries fully, larger ones at n random entries', positiveInt, GRADCHECK_DEFAULTS.coords)
+    .option('--rtol <r>', 'finite differences: relative tolerance of |Δ| ≤ atol + rtol·|g|', positiveNumber, TOLERANCES.finiteDifferences.rtol)
+    .option('--atol <a>', 'finite differences: absolute tolerance', positiveNumber, TOLERANCES.finiteDifferences.atol)
+    .option('--tf-tol <t>', 'tfjs (float32): largest tensor-level relative error ‖Δ‖/‖g‖', positiveNumber, TOLERANCES.tfjs.tensorRel)
+    .option('--no-tfjs', 'skip the TensorFlow.js oracle')
+    .option('--train-steps <k>', 'also run k SGD steps here and in tfjs (tf.train.sgd) from the same weights and compare', positiveInt)
+    .option('--lr <eta>', 'learning rate of --train-steps', positiveNumber, 0.1)
+    .option('--bug <name>', `inject a classic backprop bug to see the check fail: ${Object.keys(BUGS).join(', ')}`, (v) => {
+      if (!(v in BUGS)) throw new InvalidArgumentError(`expected one of ${Object.keys(BUGS).join(', ')}.`);
+      return v as BugName;
+    })
+    .option('--json', 'print one JSON result on stdout', false);
+  addBackendOption(cmd);
+  return cmd.action(async (opts: GradcheckCliOptions) => {
+    process.exitCode = await runGradcheck(opts);
+  });
+}
+
+const sci = (x: number) => (Number.isFinite(x) ? x.toExponential(1) : String(x));
+const num = (x: number) => (x < 1e-3 ? x.toExponential() : String(x));
+const verdict = (pass: boolean) => (pass ? style.good('PASS') : style.bad('FAIL'));
+
+async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
+  const out = new Output(opts.json);
+  const ds = loadData(opts);
+  let net: Network;
+  let init: string | undefined;
+  if (opts.model) {
+    if (opts.layers || opts.hidden) throw new UsageError('--model gives the architecture: drop --layers/--hidden');
+    net = loadModel(opts.model).network;
+    if (net.sizes[0] !== ds.train.dim) {
+      throw new UsageError(`--model ${opts.model} expects ${net.sizes[0]} inputs but ${ds.name} has ${ds.train.dim} values per example`);
+    }
+  } else {
+    const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN);
+    init = opts.init ?? defaultInit(arch.activation);
+    net = Network.create(arch, init as Parameters<typeof Network.create>[1], new Rng(opts.seed), 'float64');
+  }
+  if (opts.batchSize > ds.train.count) throw new UsageError(`--batch-size ${opts.batchSize} is larger than the ${ds.train.count} training examples`);
+
+  // A batch of real examples, chosen by seed.
+  const order = new Rng(opts.seed ^ 0x5eed).shuffle(identity(ds.train.count));
+  const x = Matrix.zeros(ds.train.dim, opts.batchSize, 'float64');
+  const y = Matrix.zeros(net.sizes[net.depth], opts.batchSize, 'float64');
+  fillBatch(ds.train, order, 0, x, y);
+
+  const method = opts.bug ? BUGS[opts.bug] : undefined;
+  const report = await gradcheck(net, x, y, {
+    eps: opts.eps,
+    coords: opts.coords,
+    rtol: opts.rtol,
+    atol: opts.atol,
+    tfTensorRel: opts.tfTol,
+    seed: opts.seed,
+    tfjs: opts.tfjs,
+    method,
+  });
+  const tfBackend = opts.tfjs ? (await loadTf()).backend : undefined;
+  const timing = timeBackpropVsFiniteDifferences(net, x, y);
+  const parity = opts.trainSteps
+    ? await trainParity(net, ds.train, { steps: opts.trainSteps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed }, kernels(opts), method)
+    : undefined;
+  const pass = report.pass && (parity?.pass ?? true);
+
+  const a = net.arch;
+  out.line(
+    style.bold('backprop gradcheck') +
+      ` ${net.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost}` +
+      (init ? `, init ${init}` : `, ${opts.model}`) +
+      ` · ${x.cols} ${ds.name} examples · P = ${net.parameterCount.toLocaleString('en-US')} parameters · mean cost ${report.loss.toFixed(6)}` +
+      (opts.bug ? style.warn(` · injected bug: ${opts.bug}`) : ''),
+  );
+  out.line(
+    style.dim(
+      `finite differences: float64, h = ${num(opts.eps)}, PASS when every |Δ| ≤ ${num(opts.atol)} + ${num(opts.rtol)}·|g|` +
+        (opts.tfjs ? ` · tfjs autodiff (${tfBackend}, float32): PASS when ‖Δ‖/‖g‖ ≤ ${num(opts.tfTol)}` : '') +
+        ` · Δ = method − backprop`,
+    ),
+  );
+  for (const t of report.tensors) printTensor(out, t, opts);
+  out.line('');
+  out.line(
+    `why backprop: one forward+backward pass takes ${ms(timing.backprop)}; finite differences need 2P = ${(2 * timing.parameters).toLocaleString('en-US')} forward passes` +
+      ` × ${ms(timing.forward)} = ${secs(timing.finiteDifferencesAll)} — backprop is ${Math.round(timing.speedup).toLocaleString('en-US')}× faster`,
+  );
+  if (parity) {
+    out.line(
+      `training parity: ${parity.steps} SGD steps (m = ${parity.batchSize}, η = ${parity.lr}) here and with tf.train.sgd from the same weights:` +
+        ` max |ΔW| = ${sci(parity.maxWeightDiff)} (≤ ${num(PARITY_TOLERANCE)}) ${verdict(parity.pass)}`,
+    );
+  }
+  const failed = report.tensors.flatMap((t) => [
+    ...(t.finiteDifferences.pass ? [] : [`${t.name} (finite differences)`]),
+    ...(t.tfjs && !t.tfjs.pass ? [`${t.name} (tfjs)`] : []),
+  ]);
+  if (parity && !parity.pass) failed.push('training parity');
+  out.line(pass ? style.good('PASS: the hand-written gradients agree with every oracle') : style.bad(`FAIL: ${failed.join(', ')}`));
+  out.result({
+    command: 'gradcheck',
+    architecture: { ...net.arch, init, parameters: net.parameterCount },
+    model: opts.model,
+    data: ds.name,
+    batch: x.cols,
+    loss: report.loss,
+    eps: opts.eps,
+    coords: opts.coords,
+    bug: opts.bug,
+    tolerances: { finiteDifferences: { rtol: opts.rtol, atol: opts.atol }, tfjs: { tensorRel: opts.tfTol } },
+    tfjsBackend: tfBackend,
+    tensors: report.tensors,
+    timing,
+    trainParity: parity,
+    pass,
+  });
+  return pass ? EXIT.ok : EXIT.failed;
+}
+
+function printTensor(out: Output, t: TensorReport, opts: GradcheckCliOptions): void {
+  const fd = t.finiteDifferences;
+  out.line('');
+  out.line(
+    style.bold(t.name) +
+      ` ${t.shape.join('×')} · ${t.size.toLocaleString('en-US')} entries` +
+      (fd.checked < t.size ? ` · finite differences at ${fd.checked} random entries` : ''),
+  );
+  out.line(style.dim(`  ${'method'.padEnd(30)}${'max |Δ|'.padStart(10)}${'max rel'.padStart(10)}${'‖Δ‖/‖g‖'.padStart(10)}   result`));
+  const row = (name: string, r: MethodResult) =>
+    out.line(`  ${name.padEnd(30)}${sci(r.maxAbs).padStart(10)}${sci(r.maxRel).padStart(10)}${sci(r.tensorRel).padStart(10)}   ${verdict(r.pass)}`);
+  row('finite differences (float64)', fd);
+  if (t.tfjs) row('tfjs autodiff (float32)', t.tfjs);
+  else if (!opts.tfjs) out.line(style.dim(`  ${'tfjs autodiff (float32)'.padEnd(30)}skipped (--no-tfjs)`));
+  out.line(style.dim(`  ${'computation graph (float64)'.padEnd(30)}pending: the graph engine is issue #4`));
+}
+
+function ms(s: number): string {
+  return s < 1e-3 ? `${(s * 1e6).toFixed(0)} µs` : `${(s * 1e3).toFixed(2)} ms`;
+}
+
+function secs(s: number): string {
+  return s < 60 ? `${s.toFixed(2)} s` : `${(s / 60).toFixed(1)} min`;
+}
