@@ -1,4 +1,5 @@
 import { Matrix, jsKernels, type Float } from '../linalg/index.js';
+import { forward, topologicalOrder, type Node as GraphNode } from '../autodiff/node.js';
 import { feedforward, Workspace } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 
@@ -43,4 +44,19 @@ export function numericalGradients(
     gradW: net.weights.map((W, l) => one(W.data, coords?.W[l])),
     gradB: net.biases.map((b, l) => one(b, coords?.b[l])),
   };
+}
+
+/**
+ * Centered finite difference of a scalar graph with respect to one scalar
+ * variable node, re-running the graph's forward pass; the value is restored.
+ */
+export function graphDifference(root: GraphNode, variable: GraphNode, h: number, order = topologicalOrder(root)): number {
+  const saved = variable.value.data[0];
+  variable.value.data[0] = saved + h;
+  const plus = forward(root, order).scalar;
+  variable.value.data[0] = saved - h;
+  const minus = forward(root, order).scalar;
+  variable.value.data[0] = saved;
+  forward(root, order);
+  return (plus - minus) / (2 * h);
 }

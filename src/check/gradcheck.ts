@@ -5,12 +5,15 @@ import { Rng } from '../nn/rng.js';
 import { compare, type Difference } from './compare.js';
 import { centeredDifference } from './finite-diff.js';
 import { tfGradients } from './tfjs-oracle.js';
+import { graphGradients } from './graph-oracle.js';
 
 /** Documented tolerances (README): allclose |x − y| ≤ atol + rtol·|y|, as torch.autograd.gradcheck. */
 export const TOLERANCES = {
   finiteDifferences: { rtol: 1e-6, atol: 1e-9 },
   /** tfjs runs in float32: the tensor-level relative error ‖x − y‖/‖y‖ must be ≤ this. */
   tfjs: { tensorRel: 1e-4 },
+  /** The graph engine computes the same float64 quantities in another order: allclose at rtol 1e-10. */
+  graph: { rtol: 1e-10, atol: 1e-14 },
 } as const;
 
 export interface GradcheckOptions {
@@ -42,8 +45,8 @@ export interface TensorReport {
   size: number;
   finiteDifferences: MethodResult;
   tfjs?: MethodResult;
-  /** The computation-graph engine: its own issue (#4). */
-  graph: 'pending';
+  /** The computation-graph engine (src/autodiff), float64. */
+  graph: MethodResult;
 }
 
 export interface GradcheckReport {
@@ -66,7 +69,8 @@ export function chooseCoords(size: number, coords: number, rng: Rng): number[] {
 /**
  * Checks ∂C/∂W^l and ∂C/∂b^l of the batch (x: inputs as columns, y: one-hot
  * targets) computed by `method` (backprop) in float64 against centered finite
- * differences in float64 and against TensorFlow.js autodiff in float32.
+ * differences in float64, against our computation-graph engine in float64
+ * and against TensorFlow.js autodiff in float32.
  */
 export async function gradcheck(network: Network, x: Matrix, y: Matrix, opts: GradcheckOptions): Promise<GradcheckReport> {
   const net = network.clone('float64');
@@ -78,23 +82,26 @@ export async function gradcheck(network: Network, x: Matrix, y: Matrix, opts: Gr
   const total = (opts.method ?? backprop)(net, ws, y64, grads, jsKernels);
 
   const tf = opts.tfjs ? await tfGradients(net, x64, y64) : undefined;
+  const graph = graphGradients(net, x64, y64);
   const rng = new Rng(opts.seed);
   const fdWs = new Workspace(net, x.cols);
   fdWs.input.data.set(x64.data);
 
   const tensors: TensorReport[] = [];
-  const check = (name: string, shape: number[], param: Float, ours: Float, tfGrad?: Float32Array) => {
+  const check = (name: string, shape: number[], param: Float, ours: Float, graphGrad: Float, tfGrad?: Float32Array) => {
     const idx = chooseCoords(param.length, opts.coords, rng);
     const fd = new Float64Array(idx.length);
     idx.forEach((i, n) => (fd[n] = centeredDifference(net, fdWs, y64, param, i, opts.eps)));
     const sub = Float64Array.from(idx, (i) => ours[i]);
     const d = compare(sub, fd, opts.rtol, opts.atol);
+    const { rtol, atol } = TOLERANCES.graph;
+    const gd = compare(graphGrad, ours, rtol, atol);
     const report: TensorReport = {
       name,
       shape,
       size: param.length,
       finiteDifferences: { ...d, checked: idx.length, pass: d.violations === 0 },
-      graph: 'pending',
+      graph: { ...gd, checked: ours.length, pass: gd.violations === 0 },
     };
     if (tfGrad) {
       // tfjs (float32) against our float64 gradient as the reference.
@@ -105,10 +112,10 @@ export async function gradcheck(network: Network, x: Matrix, y: Matrix, opts: Gr
   };
   for (let l = 0; l < net.depth; l++) {
     const W = net.weights[l];
-    check(`W${l + 1}`, [W.rows, W.cols], W.data, grads.gradW[l].data, tf?.gradW[l]);
-    check(`b${l + 1}`, [W.rows], net.biases[l], grads.gradB[l], tf?.gradB[l]);
+    check(`W${l + 1}`, [W.rows, W.cols], W.data, grads.gradW[l].data, graph.gradW[l], tf?.gradW[l]);
+    check(`b${l + 1}`, [W.rows], net.biases[l], grads.gradB[l], graph.gradB[l], tf?.gradB[l]);
   }
-  const pass = tensors.every((t) => t.finiteDifferences.pass && (t.tfjs?.pass ?? true));
+  const pass = tensors.every((t) => t.finiteDifferences.pass && t.graph.pass && (t.tfjs?.pass ?? true));
   return { parameters: net.parameterCount, batch: x.cols, loss: total / x.cols, tensors, pass };
 }
 

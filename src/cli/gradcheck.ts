@@ -45,7 +45,7 @@ interface GradcheckCliOptions extends DataOptions, NetworkOptions {
 
 export function gradcheckCommand(): Command {
   const cmd = new Command('gradcheck').description(
-    'check the hand-written gradients against finite differences (float64) and TensorFlow.js autodiff (float32)',
+    'check the hand-written gradients against finite differences, the computation-graph engine (float64) and TensorFlow.js autodiff (float32)',
   );
   addNetworkOptions(cmd, DEFAULT_HIDDEN.join(','));
   cmd.option('--model <file>', 'check a saved model instead of a new network');
@@ -130,6 +130,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     style.dim(
       `finite differences: float64, h = ${num(opts.eps)}, PASS when every |Δ| ≤ ${num(opts.atol)} + ${num(opts.rtol)}·|g|` +
         (opts.tfjs ? ` · tfjs autodiff (${tfBackend}, float32): PASS when ‖Δ‖/‖g‖ ≤ ${num(opts.tfTol)}` : '') +
+        ` · graph: |Δ| ≤ ${num(TOLERANCES.graph.atol)} + ${num(TOLERANCES.graph.rtol)}·|g|` +
         ` · Δ = method − backprop`,
     ),
   );
@@ -148,6 +149,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   const failed = report.tensors.flatMap((t) => [
     ...(t.finiteDifferences.pass ? [] : [`${t.name} (finite differences)`]),
     ...(t.tfjs && !t.tfjs.pass ? [`${t.name} (tfjs)`] : []),
+    ...(t.graph.pass ? [] : [`${t.name} (graph)`]),
   ]);
   if (parity && !parity.pass) failed.push('training parity');
   out.line(pass ? style.good('PASS: the hand-written gradients agree with every oracle') : style.bad(`FAIL: ${failed.join(', ')}`));
@@ -161,7 +163,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     eps: opts.eps,
     coords: opts.coords,
     bug: opts.bug,
-    tolerances: { finiteDifferences: { rtol: opts.rtol, atol: opts.atol }, tfjs: { tensorRel: opts.tfTol } },
+    tolerances: { finiteDifferences: { rtol: opts.rtol, atol: opts.atol }, tfjs: { tensorRel: opts.tfTol }, graph: TOLERANCES.graph },
     tfjsBackend: tfBackend,
     tensors: report.tensors,
     timing,
@@ -185,7 +187,7 @@ function printTensor(out: Output, t: TensorReport, opts: GradcheckCliOptions): v
   row('finite differences (float64)', fd);
   if (t.tfjs) row('tfjs autodiff (float32)', t.tfjs);
   else if (!opts.tfjs) out.line(style.dim(`  ${'tfjs autodiff (float32)'.padEnd(30)}skipped (--no-tfjs)`));
-  out.line(style.dim(`  ${'computation graph (float64)'.padEnd(30)}pending: the graph engine is issue #4`));
+  row('computation graph (float64)', t.graph);
 }
 
 function ms(s: number): string {

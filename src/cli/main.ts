@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { trainCommand } from './train.js';
 import { evaluateCommand } from './evaluate.js';
 import { gradcheckCommand } from './gradcheck.js';
+import { gradCommand } from './grad.js';
 import { EXIT, isUserError } from './errors.js';
 
 export function program(): Command {
@@ -15,6 +16,7 @@ export function program(): Command {
   p.addCommand(trainCommand());
   p.addCommand(evaluateCommand());
   p.addCommand(gradcheckCommand());
+  p.addCommand(gradCommand());
   for (const c of p.commands) {
     c.exitOverride((err: CommanderError) => {
       throw err;

@@ -43,6 +43,8 @@ describe('gradcheck', () => {
       expect(t.finiteDifferences.maxAbs).toBeLessThan(1e-9);
       expect(t.tfjs!.tensorRel).toBeLessThan(1e-5);
       expect(t.tfjs!.tensorRel).toBeGreaterThan(0); // float32 against float64: not bit-equal, so it really compared
+      expect(t.graph.pass).toBe(true);
+      expect(t.graph.tensorRel).toBeLessThan(1e-12);
     }
   });
 
@@ -52,6 +54,7 @@ describe('gradcheck', () => {
       expect(r.pass).toBe(false);
       expect(r.tensors.some((t) => !t.finiteDifferences.pass)).toBe(true);
       expect(r.tensors.some((t) => !t.tfjs!.pass)).toBe(true);
+      expect(r.tensors.some((t) => !t.graph.pass)).toBe(true);
     });
 
   it('does not change the network it checks', async () => {
@@ -72,7 +75,7 @@ describe('backprop gradcheck (CLI) on 784-30-30-10 with real digits', () => {
         expect(res.pass).toBe(true);
         expect(res.tensors).toHaveLength(6);
         for (const t of res.tensors) {
-          expect(t.finiteDifferences.pass && t.tfjs.pass).toBe(true);
+          expect(t.finiteDifferences.pass && t.tfjs.pass && t.graph.pass).toBe(true);
           expect(t.finiteDifferences.checked).toBe(Math.min(t.size, 200));
         }
         expect(res.timing.parameters).toBe(24790);

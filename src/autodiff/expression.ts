@@ -1,0 +1,123 @@
+import type { ConstantNode, FunctionNode, MathNode, OperatorNode, ParenthesisNode, SymbolNode } from 'mathjs';
+import { Node } from './node.js';
+import * as g from './ops.js';
+
+/** A mistake in the expression or its values: the CLI prints it on one line and exits 2. */
+export class ExpressionError extends Error {
+  override name = 'ExpressionError';
+}
+
+/** An expression as our computation graph: the root, one variable node per name, and each node's source text. */
+export interface Expression {
+  root: Node;
+  variables: Map<string, Node>;
+  /** The sub-expression each node computes, for messages and the graph view. */
+  text: Map<Node, string>;
+}
+
+const CONSTANTS: Record<string, number> = { pi: Math.PI, e: Math.E, tau: 2 * Math.PI };
+const FUNCTIONS = ['sin', 'cos', 'tan', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu'] as const;
+
+/**
+ * Parses an expression with mathjs's parser (a well-kept one) and builds our
+ * own graph from its syntax tree. Identical sub-expressions become one node,
+ * so the graph is a DAG: in x*x + x, the node x has three parents.
+ */
+export async function parseExpression(source: string, at: Record<string, number>): Promise<Expression> {
+  const { parse } = await import('mathjs');
+  let tree: MathNode;
+  try {
+    tree = parse(source);
+  } catch (e) {
+    const err = e as Error & { char?: number };
+    const where = err.char !== undefined ? ` at character ${err.char}` : '';
+    const msg = err.message.replace(/\s*\(char \d+\)$/, '');
+    throw new ExpressionError(`syntax error${where} of "${source}": ${msg}`);
+  }
+  const variables = new Map<string, Node>();
+  const text = new Map<Node, string>();
+  const shared = new Map<string, Node>();
+
+  const build = (t: MathNode): Node => {
+    if (t.type === 'ParenthesisNode') return build((t as ParenthesisNode).content);
+    const key = t.toString();
+    const known = shared.get(key);
+    if (known) return known;
+    const n = convert(t);
+    shared.set(key, n);
+    if (!text.has(n)) text.set(n, key);
+    return n;
+  };
+
+  const convert = (t: MathNode): Node => {
+    switch (t.type) {
+      case 'ConstantNode': {
+        const v: unknown = (t as ConstantNode).value;
+        const x = typeof v === 'number' ? v : Number(v);
+        if (typeof v === 'boolean' || typeof v === 'string' || !Number.isFinite(x)) {
+          throw new ExpressionError(`"${t.toString()}" is not a number`);
+        }
+        return g.constant(x);
+      }
+      case 'SymbolNode': {
+        const name = (t as SymbolNode).name;
+        if (name in at) {
+          let v = variables.get(name);
+          if (!v) variables.set(name, (v = g.variable(name, at[name])));
+          return v;
+        }
+        if (name in CONSTANTS) return g.constant(CONSTANTS[name], name);
+        throw new ExpressionError(`"${name}" has no value: give it with --at ${name}=<number>`);
+      }
+      case 'OperatorNode': {
+        const o = t as OperatorNode<never, never>;
+        const args = o.args.map(build);
+        const fn = o.fn as string;
+        if (args.length === 1 && fn === 'unaryMinus') return g.neg(args[0]);
+        if (args.length === 1 && fn === 'unaryPlus') return args[0];
+        if (args.length === 2) {
+          const [a, b] = args;
+          switch (fn) {
+            case 'add': return g.add(a, b);
+            case 'subtract': return g.sub(a, b);
+            case 'multiply': return g.mul(a, b);
+            case 'divide': return g.div(a, b);
+            case 'pow': return g.pow(a, b);
+          }
+        }
+        throw new ExpressionError(`operator "${o.op}" is not supported (use + - * / ^)`);
+      }
+      case 'FunctionNode': {
+        const f = t as FunctionNode;
+        const name = f.fn.name;
+        const args = f.args.map(build);
+        const one = () => {
+          if (args.length !== 1) throw new ExpressionError(`${name}() takes one argument, got ${args.length}`);
+          return args[0];
+        };
+        switch (name as (typeof FUNCTIONS)[number]) {
+          case 'sin': return g.sin(one());
+          case 'cos': return g.cos(one());
+          case 'tan': { const x = one(); return g.div(g.sin(x), g.cos(x)); }
+          case 'exp': return g.exp(one());
+          case 'log':
+            if (args.length === 2) return g.div(g.log(args[0]), g.log(args[1])); // log(x, base)
+            return g.log(one());
+          case 'sqrt': return g.pow(one(), g.constant(0.5));
+          case 'tanh': return g.tanh(one());
+          case 'sigmoid': return g.sigmoid(one());
+          case 'relu': return g.relu(one());
+        }
+        throw new ExpressionError(`unknown function ${name}(): supported are ${FUNCTIONS.join(', ')}`);
+      }
+      default:
+        throw new ExpressionError(`"${t.toString()}" (${t.type}) is not supported: use numbers, variables, + - * / ^ and ${FUNCTIONS.join(', ')}`);
+    }
+  };
+
+  const root = build(tree);
+  for (const name of Object.keys(at)) {
+    if (!variables.has(name)) throw new ExpressionError(`--at ${name}: "${name}" does not appear in the expression`);
+  }
+  return { root, variables, text };
+}

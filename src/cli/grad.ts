@@ -1,0 +1,113 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { backward, topologicalOrder } from '../autodiff/node.js';
+import { ExpressionError, parseExpression, type Expression } from '../autodiff/expression.js';
+import { dot, fmt, textTree } from '../autodiff/render.js';
+import { graphDifference } from '../check/finite-diff.js';
+import { compare } from '../check/compare.js';
+import { EXIT, UsageError } from './errors.js';
+import { Output, style } from './output.js';
+
+/** Tolerance of --check: allclose |analytic − numeric| ≤ atol + rtol·|numeric|. */
+export const GRAD_CHECK = { rtol: 1e-6, atol: 1e-8 };
+
+interface GradOptions {
+  at?: Record<string, number>;
+  check: boolean;
+  graph?: true | 'text' | 'dot';
+  json: boolean;
+}
+
+/** Parses --at x=1,y=2. */
+export function assignments(v: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/.exec(part);
+    const x = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isFinite(x) || m[2].trim() === '') throw new InvalidArgumentError(`"${part}" is not name=number (e.g. x=1,y=2).`);
+    if (m[1] in out) throw new InvalidArgumentError(`${m[1]} is given twice.`);
+    out[m[1]] = x;
+  }
+  return out;
+}
+
+export function gradCommand(): Command {
+  return new Command('grad')
+    .description('value and every partial derivative of an expression, by reverse-mode autodiff on a computation graph')
+    .argument('<expression>', 'e.g. "x*y + sin(x)"; + - * / ^, sin cos tan exp log sqrt tanh sigmoid relu, pi, e')
+    .option('--at <values>', 'the point, e.g. x=1,y=2', assignments)
+    .option('--check', 'compare every derivative with centered finite differences', false)
+    .option('--graph [format]', 'print the computation graph with values and gradients: text (default) or dot', (v) => {
+      if (v !== 'text' && v !== 'dot') throw new InvalidArgumentError('expected text or dot.');
+      return v;
+    })
+    .option('--json', 'print one JSON result on stdout', false)
+    .action(async (source: string, opts: GradOptions) => {
+      process.exitCode = await runGrad(source, opts);
+    });
+}
+
+async function runGrad(source: string, opts: GradOptions): Promise<number> {
+  const out = new Output(opts.json);
+  let expr: Expression;
+  try {
+    expr = await parseExpression(source, opts.at ?? {});
+  } catch (e) {
+    if (e instanceof ExpressionError) throw new UsageError(e.message);
+    throw e;
+  }
+  const { root, variables, text } = expr;
+  const order = topologicalOrder(root);
+  if (!root.isScalar) throw new UsageError('the expression must have a scalar value');
+  backward(root, order);
+  const names = [...variables.keys()].sort();
+  const bad = order.find((n) => !Number.isFinite(n.scalar));
+  if (bad) {
+    const point = names.map((n) => `${n}=${opts.at![n]}`).join(', ');
+    throw new UsageError(`non-finite result: ${text.get(bad) ?? bad.op} = ${bad.scalar} at ${point || 'no variables'}`);
+  }
+  const gradient = Object.fromEntries(names.map((n) => [n, variables.get(n)!.grad.data[0]]));
+  for (const n of names) {
+    if (!Number.isFinite(gradient[n])) throw new UsageError(`non-finite derivative: ∂/∂${n} = ${gradient[n]} (the expression is not differentiable there)`);
+  }
+
+  out.line(`${style.bold('f')} = ${source}`);
+  if (names.length) out.line(`at ${names.map((n) => `${n} = ${fmt(opts.at![n])}`).join(', ')}`);
+  out.line(`value   ${fmt(root.scalar)}`);
+  for (const n of names) out.line(`∂f/∂${n}`.padEnd(8) + fmt(gradient[n]));
+  out.line(style.dim(`${order.length} nodes, one forward and one backward pass`));
+
+  let check: { h: Record<string, number>; numeric: Record<string, number>; absError: Record<string, number>; pass: boolean } | undefined;
+  if (opts.check) {
+    const h: Record<string, number> = {};
+    const numeric: Record<string, number> = {};
+    const absError: Record<string, number> = {};
+    let pass = true;
+    for (const n of names) {
+      h[n] = 1e-6 * Math.max(1, Math.abs(opts.at![n]));
+      numeric[n] = graphDifference(root, variables.get(n)!, h[n], order);
+      absError[n] = Math.abs(gradient[n] - numeric[n]);
+      const ok = compare([gradient[n]], [numeric[n]], GRAD_CHECK.rtol, GRAD_CHECK.atol).violations === 0;
+      pass &&= ok;
+      out.line(
+        `check ∂f/∂${n}: finite differences ${fmt(numeric[n])} (h = ${h[n].toExponential(0)}), |Δ| = ${absError[n].toExponential(1)} ` +
+          (ok ? style.good('PASS') : style.bad('FAIL')),
+      );
+    }
+    check = { h, numeric, absError, pass };
+  }
+  if (opts.graph) {
+    out.line('');
+    out.line(opts.graph === 'dot' ? dot(root, text) : textTree(root, text));
+  }
+  out.result({
+    command: 'grad',
+    expression: source,
+    at: opts.at ?? {},
+    value: root.scalar,
+    gradient,
+    nodes: order.length,
+    check: check && { ...check, tolerance: GRAD_CHECK },
+    graph: opts.graph ? (opts.graph === 'dot' ? dot(root, text) : textTree(root, text)) : undefined,
+  });
+  return check && !check.pass ? EXIT.failed : EXIT.ok;
+}
