@@ -33,7 +33,7 @@ export function numericalGradients(
   eps: number,
   coords?: { W: number[][]; b: number[][] },
 ): { gradW: Float64Array[]; gradB: Float64Array[] } {
-  const ws = new Workspace(net, x.cols);
+  const ws = new Workspace(net, x.rows);
   ws.input.data.set(x.data);
   const one = (param: Float, idx: number[] | undefined) => {
     const out = new Float64Array(idx ? idx.length : param.length);

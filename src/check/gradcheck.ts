@@ -67,7 +67,7 @@ export function chooseCoords(size: number, coords: number, rng: Rng): number[] {
 }
 
 /**
- * Checks ∂C/∂W^l and ∂C/∂b^l of the batch (x: inputs as columns, y: one-hot
+ * Checks ∂C/∂W^l and ∂C/∂b^l of the batch (x: inputs as rows, y: one-hot
  * targets) computed by `method` (backprop) in float64 against centered finite
  * differences in float64, against our computation-graph engine in float64
  * and against TensorFlow.js autodiff in float32.
@@ -76,7 +76,7 @@ export async function gradcheck(network: Network, x: Matrix, y: Matrix, opts: Gr
   const net = network.clone('float64');
   const x64 = x.as('float64');
   const y64 = y.as('float64');
-  const ws = new Workspace(net, x.cols);
+  const ws = new Workspace(net, x.rows);
   ws.input.data.set(x64.data);
   const grads = new Gradients(net);
   const total = (opts.method ?? backprop)(net, ws, y64, grads, jsKernels);
@@ -84,7 +84,7 @@ export async function gradcheck(network: Network, x: Matrix, y: Matrix, opts: Gr
   const tf = opts.tfjs ? await tfGradients(net, x64, y64) : undefined;
   const graph = graphGradients(net, x64, y64);
   const rng = new Rng(opts.seed);
-  const fdWs = new Workspace(net, x.cols);
+  const fdWs = new Workspace(net, x.rows);
   fdWs.input.data.set(x64.data);
 
   const tensors: TensorReport[] = [];
@@ -116,7 +116,7 @@ export async function gradcheck(network: Network, x: Matrix, y: Matrix, opts: Gr
     check(`b${l + 1}`, [W.rows], net.biases[l], grads.gradB[l], graph.gradB[l], tf?.gradB[l]);
   }
   const pass = tensors.every((t) => t.finiteDifferences.pass && t.graph.pass && (t.tfjs?.pass ?? true));
-  return { parameters: net.parameterCount, batch: x.cols, loss: total / x.cols, tensors, pass };
+  return { parameters: net.parameterCount, batch: x.rows, loss: total / x.rows, tensors, pass };
 }
 
 export interface Timing {
@@ -134,7 +134,7 @@ export interface Timing {
 /** Times backprop against finite differences for all P parameters (2P forward passes), in float64 on js kernels. */
 export function timeBackpropVsFiniteDifferences(network: Network, x: Matrix, y: Matrix): Timing {
   const net = network.clone('float64');
-  const ws = new Workspace(net, x.cols);
+  const ws = new Workspace(net, x.rows);
   ws.input.data.set(x.as('float64').data);
   const y64 = y.as('float64');
   const grads = new Gradients(net);

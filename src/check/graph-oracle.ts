@@ -10,11 +10,11 @@ import * as g from '../autodiff/ops.js';
  * way to get ∂C/∂W^l and ∂C/∂b^l, in float64.
  */
 export function mlpLossGraph(net: Network, x: Matrix, y: Matrix): { loss: Node; W: Node[]; b: Node[] } {
-  const m = x.cols;
+  const m = x.rows;
   const W = net.weights.map((w, l) => g.variable(`W${l + 1}`, w.as('float64')));
   const b = net.biases.map((v, l) => g.variable(`b${l + 1}`, Matrix.from(v.length, 1, v, 'float64')));
   const Y = g.constant(y.as('float64'), 'Y');
-  let a: Node = g.constant(x.as('float64'), 'A0');
+  let a: Node = g.transpose(g.constant(x.as('float64'), 'X')); // A^0 = Xᵀ: inputs come one example per row
   const L = net.depth;
   const fusedOutput = net.activations[L - 1].name === 'softmax' && net.cost.name === 'log-likelihood';
   let z: Node | undefined;

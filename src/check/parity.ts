@@ -46,7 +46,7 @@ export async function trainParity(
   const classes = start.sizes[start.depth];
   for (let k = 0; k < steps; k++) {
     trainer.step(train, order, k * m, m);
-    const x = Matrix.zeros(train.dim, m);
+    const x = Matrix.zeros(m, train.dim);
     const y = Matrix.zeros(classes, m);
     fillBatch(train, order, k * m, x, y);
     batches.push({ x, y });

@@ -22,7 +22,8 @@ export function loadTf(): Promise<{ tf: Tf; backend: string }> {
       tf = (await import(name)) as Tf;
     } catch {
       tf = await import('@tensorflow/tfjs');
-      await tf.setBackend('cpu');
+      // The CPU backend unless a kernel provider already made tfjs use wasm.
+      if (tf.engine().backendName === null) await tf.setBackend('cpu');
     }
     tf.env().set('PROD', true); // no console banner suggesting tfjs-node; we know
     await tf.ready();
@@ -61,7 +62,7 @@ function meanCost(tf: Tf, name: CostName, a: TF.Tensor2D, y: TF.Tensor2D): TF.Sc
   }
 }
 
-/** The network's loss as a tfjs function of its variables; A^0 and Y come in with examples as rows. */
+/** The network's loss as a tfjs function of its variables; X and Yᵀ come in with examples as rows. */
 function lossFn(tf: Tf, net: Network, W: TF.Variable[], b: TF.Variable[], x: TF.Tensor2D, y: TF.Tensor2D): () => TF.Scalar {
   return () => {
     let a = x;
@@ -74,9 +75,9 @@ function lossFn(tf: Tf, net: Network, W: TF.Variable[], b: TF.Variable[], x: TF.
   };
 }
 
-/** A column-major batch (our layout) as a row-per-example tfjs tensor. */
-function rows(tf: Tf, m: Matrix): TF.Tensor2D {
-  return tf.transpose(tf.tensor2d(Float32Array.from(m.data), [m.rows, m.cols]));
+/** A matrix as a tfjs float32 tensor. */
+function tensor(tf: Tf, m: Matrix): TF.Tensor2D {
+  return tf.tensor2d(Float32Array.from(m.data), [m.rows, m.cols]);
 }
 
 function variables(tf: Tf, net: Network): { W: TF.Variable[]; b: TF.Variable[] } {
@@ -97,7 +98,7 @@ export async function tfGradients(net: Network, x: Matrix, y: Matrix): Promise<T
   const { tf } = await loadTf();
   return tf.tidy(() => {
     const { W, b } = variables(tf, net);
-    const f = lossFn(tf, net, W, b, rows(tf, x), rows(tf, y));
+    const f = lossFn(tf, net, W, b, tensor(tf, x), tf.transpose(tensor(tf, y)));
     const { value, grads } = tf.variableGrads(f, [...W, ...b]);
     const out = {
       loss: value.dataSync()[0],
@@ -119,7 +120,7 @@ export async function tfTrain(net: Network, batches: { x: Matrix; y: Matrix }[],
   const opt = tf.train.sgd(lr);
   for (const batch of batches) {
     tf.tidy(() => {
-      const f = lossFn(tf, net, W, b, rows(tf, batch.x), rows(tf, batch.y));
+      const f = lossFn(tf, net, W, b, tensor(tf, batch.x), tf.transpose(tensor(tf, batch.y)));
       opt.minimize(f, false, [...W, ...b]);
     });
   }

@@ -27,7 +27,7 @@ export function evaluateCommand(): Command {
   return cmd.action((opts: EvaluateOptions) => runEvaluate(opts));
 }
 
-function runEvaluate(opts: EvaluateOptions): void {
+async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const out = new Output(opts.json);
   const { network: net } = loadModel(opts.model);
   const ds = loadData({ ...opts, seed: 0 });
@@ -39,7 +39,7 @@ function runEvaluate(opts: EvaluateOptions): void {
   for (const l of ex.labels) {
     if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);
   }
-  const r = evaluate(net, ex, kernels(opts));
+  const r = evaluate(net, ex, await kernels(opts));
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${ds.name} ${opts.split}`);
   out.line('');

@@ -96,7 +96,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
 
   // A batch of real examples, chosen by seed.
   const order = new Rng(opts.seed ^ 0x5eed).shuffle(identity(ds.train.count));
-  const x = Matrix.zeros(ds.train.dim, opts.batchSize, 'float64');
+  const x = Matrix.zeros(opts.batchSize, ds.train.dim, 'float64');
   const y = Matrix.zeros(net.sizes[net.depth], opts.batchSize, 'float64');
   fillBatch(ds.train, order, 0, x, y);
 
@@ -114,7 +114,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   const tfBackend = opts.tfjs ? (await loadTf()).backend : undefined;
   const timing = timeBackpropVsFiniteDifferences(net, x, y);
   const parity = opts.trainSteps
-    ? await trainParity(net, ds.train, { steps: opts.trainSteps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed }, kernels(opts), method)
+    ? await trainParity(net, ds.train, { steps: opts.trainSteps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed }, await kernels(opts), method)
     : undefined;
   const pass = report.pass && (parity?.pass ?? true);
 
@@ -123,7 +123,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     style.bold('backprop gradcheck') +
       ` ${net.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost}` +
       (init ? `, init ${init}` : `, ${opts.model}`) +
-      ` · ${x.cols} ${ds.name} examples · P = ${net.parameterCount.toLocaleString('en-US')} parameters · mean cost ${report.loss.toFixed(6)}` +
+      ` · ${x.rows} ${ds.name} examples · P = ${net.parameterCount.toLocaleString('en-US')} parameters · mean cost ${report.loss.toFixed(6)}` +
       (opts.bug ? style.warn(` · injected bug: ${opts.bug}`) : ''),
   );
   out.line(
@@ -158,7 +158,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     architecture: { ...net.arch, init, parameters: net.parameterCount },
     model: opts.model,
     data: ds.name,
-    batch: x.cols,
+    batch: x.rows,
     loss: report.loss,
     eps: opts.eps,
     coords: opts.coords,

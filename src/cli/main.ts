@@ -3,6 +3,8 @@ import { trainCommand } from './train.js';
 import { evaluateCommand } from './evaluate.js';
 import { gradcheckCommand } from './gradcheck.js';
 import { gradCommand } from './grad.js';
+import { benchCommand } from './bench.js';
+import { infoCommand } from './info.js';
 import { EXIT, isUserError } from './errors.js';
 
 export function program(): Command {
@@ -17,6 +19,8 @@ export function program(): Command {
   p.addCommand(evaluateCommand());
   p.addCommand(gradcheckCommand());
   p.addCommand(gradCommand());
+  p.addCommand(benchCommand());
+  p.addCommand(infoCommand());
   for (const c of p.commands) {
     c.exitOverride((err: CommanderError) => {
       throw err;

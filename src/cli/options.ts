@@ -130,6 +130,6 @@ export function addBackendOption(cmd: Command): Command {
   return cmd.option('--backend <name>', `kernel provider: ${BACKENDS.join(', ')}`, backendName, 'auto');
 }
 
-export function kernels(opts: { backend: BackendName }): Kernels {
+export function kernels(opts: { backend: BackendName }): Promise<Kernels> {
   return getKernels(opts.backend);
 }

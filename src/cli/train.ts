@@ -53,13 +53,13 @@ export function trainCommand(): Command {
   return cmd.action((opts: TrainOptions) => runTrain(opts));
 }
 
-function runTrain(opts: TrainOptions): void {
+async function runTrain(opts: TrainOptions): Promise<void> {
   const out = new Output(opts.json);
   const t0 = performance.now();
   const ds = loadData(opts);
   const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
   const init = opts.init ?? defaultInit(arch.activation);
-  const k = kernels(opts);
+  const k = await kernels(opts);
   const rng = new Rng(opts.seed);
   const net = Network.create(arch, init, rng);
   const trainer = new SgdTrainer(net, { lr: opts.lr, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay }, k);

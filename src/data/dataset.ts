@@ -90,19 +90,19 @@ export function identity(n: number): Uint32Array {
 }
 
 /**
- * Fills a batch: column j of A^0 is example order[start + j], column j of Y is
- * its one-hot label. x and y must have (end − start) columns.
+ * Fills a batch: row j of X = (A^0)ᵀ is example order[start + j] (a
+ * contiguous copy), column j of Y is its one-hot label. X has m rows of dim
+ * values, Y has m columns.
  */
 export function fillBatch(ex: Examples, order: ArrayLike<number>, start: number, x: Matrix, y: Matrix): void {
-  const m = x.cols;
+  const m = x.rows;
   const { dim, features, labels } = ex;
   const X = x.data, Y = y.data;
-  if (x.rows !== dim) throw new DataError(`the network expects ${x.rows} inputs but the examples have ${dim}`);
+  if (x.cols !== dim) throw new DataError(`the network expects ${x.cols} inputs but the examples have ${dim}`);
   Y.fill(0);
   for (let j = 0; j < m; j++) {
     const idx = order[start + j];
-    const base = idx * dim;
-    for (let i = 0; i < dim; i++) X[i * m + j] = features[base + i];
+    X.set(features.subarray(idx * dim, (idx + 1) * dim), j * dim);
     const label = labels[idx];
     if (label >= y.rows) throw new DataError(`label ${label} is outside the ${y.rows} output classes`);
     Y[label * m + j] = 1;

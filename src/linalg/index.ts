@@ -1,19 +1,69 @@
 import { jsKernels } from './js.js';
 import type { Kernels } from './kernels.js';
+import { loadBlas } from './blas.js';
+import { loadTensorflow } from './tensorflow.js';
+import { loadWasm } from './wasm.js';
 
 export { Matrix } from './matrix.js';
 export type { DType, Float } from './matrix.js';
 export type { Kernels } from './kernels.js';
 export { jsKernels } from './js.js';
 
-export const BACKENDS = ['auto', 'js'] as const;
+export const PROVIDERS = ['blas', 'tensorflow', 'wasm', 'js'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+export const BACKENDS = ['auto', ...PROVIDERS] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-/** Chooses a kernel provider once; it is then passed down (DESIGN.md). */
-export function getKernels(name: BackendName = 'auto'): Kernels {
-  switch (name) {
-    case 'auto':
-    case 'js':
-      return jsKernels;
+/** A provider that loaded, or why it did not. */
+export type Loaded = { name: ProviderName; kernels: Kernels; detail?: string } | { name: ProviderName; error: string };
+
+const cache = new Map<ProviderName, Promise<Loaded>>();
+
+/** Tries to load one provider (once per process). */
+export function loadProvider(name: ProviderName): Promise<Loaded> {
+  let p = cache.get(name);
+  if (!p) {
+    p = (async (): Promise<Loaded> => {
+      switch (name) {
+        case 'js':
+          return { name, kernels: jsKernels };
+        case 'blas': {
+          const r = loadBlas();
+          return 'error' in r ? { name, error: r.error } : { name, kernels: r.kernels, detail: r.library + (r.config ? ` (${r.config.trim()})` : '') };
+        }
+        case 'tensorflow': {
+          const r = await loadTensorflow();
+          return 'error' in r ? { name, error: r.error } : { name, kernels: r };
+        }
+        case 'wasm': {
+          const r = await loadWasm();
+          return 'error' in r ? { name, error: r.error } : { name, kernels: r };
+        }
+      }
+    })();
+    cache.set(name, p);
   }
+  return p;
+}
+
+/** Thrown when an explicitly requested provider cannot load. */
+export class BackendUnavailableError extends Error {
+  override name = 'BackendUnavailableError';
+}
+
+/**
+ * Chooses a kernel provider once; it is then passed down (DESIGN.md).
+ * `auto` prefers blas, then tensorflow, then wasm, then js.
+ */
+export async function getKernels(name: BackendName = 'auto'): Promise<Kernels> {
+  if (name !== 'auto') {
+    const r = await loadProvider(name);
+    if ('error' in r) throw new BackendUnavailableError(`--backend ${name}: ${r.error}`);
+    return r.kernels;
+  }
+  for (const p of PROVIDERS) {
+    const r = await loadProvider(p);
+    if ('kernels' in r) return r.kernels;
+  }
+  return jsKernels;
 }

@@ -3,24 +3,35 @@ import type { Network } from './network.js';
 
 /**
  * Buffers for one batch size m, reused batch after batch so the training step
- * allocates nothing. Indices follow the equations: a[0] is the input A^0,
- * z[l], a[l] and delta[l] belong to layer l = 1..L (z[0], delta[0] unused).
+ * allocates nothing. Indices follow the equations: z[l], a[l] and delta[l]
+ * belong to layer l = 1..L. The input A^0 (n_0 × m, one example per column)
+ * is stored as its transpose X = (A^0)ᵀ, one example per row: a batch is
+ * then m contiguous copies from the dataset instead of a transpose, and
+ * layer 1 multiplies by Xᵀ through gemm's transpose flag (a[0] stays empty).
  */
 export class Workspace {
   readonly z: Matrix[];
   readonly a: Matrix[];
   readonly delta: Matrix[];
+  /** X = (A^0)ᵀ: the input batch, one example per row. */
+  readonly x: Matrix;
 
   constructor(net: Network, readonly m: number) {
     const dtype = net.dtype;
-    this.z = net.sizes.map((n) => Matrix.zeros(n, m, dtype));
-    this.a = net.sizes.map((n) => Matrix.zeros(n, m, dtype));
+    this.z = net.sizes.map((n, l) => Matrix.zeros(l === 0 ? 0 : n, m, dtype));
+    this.a = net.sizes.map((n, l) => Matrix.zeros(l === 0 ? 0 : n, m, dtype));
+    this.x = Matrix.zeros(m, net.sizes[0], dtype);
     this.delta = net.sizes.map((n) => Matrix.zeros(n, m, dtype));
   }
 
-  /** A^0, the input batch (one example per column): fill it before feedforward. */
+  /** The input batch X = (A^0)ᵀ, one example per row: fill it before feedforward. */
   get input(): Matrix {
-    return this.a[0];
+    return this.x;
+  }
+
+  /** A^(l−1) for layer l's products, with its transpose flag: layer 1 reads Xᵀ. */
+  previous(l: number): [Matrix, boolean] {
+    return l === 1 ? [this.x, true] : [this.a[l - 1], false];
   }
 
   /** A^L, the output after feedforward. */
@@ -44,9 +55,9 @@ export class Gradients {
 export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matrix {
   for (let l = 1; l <= net.depth; l++) {
     const z = ws.z[l];
-    broadcastColumns(net.biases[l - 1], z); // Z ← b 1ᵀ
-    kernels.gemm(false, false, 1, net.weights[l - 1], ws.a[l - 1], 1, z); // Z ← W A + Z
-    net.activations[l - 1].forward(z, ws.a[l]);
+    const [prev, isX] = ws.previous(l);
+    kernels.gemm(false, isX, 1, net.weights[l - 1], prev, 0, z); // Z ← W A  (A^0 = Xᵀ)
+    net.activations[l - 1].forward(z, net.biases[l - 1], ws.a[l]); // Z ← Z + b 1ᵀ, A ← f(Z)
   }
   return ws.output;
 }
@@ -74,13 +85,11 @@ export function outputDelta(net: Network, ws: Workspace, y: Matrix): Matrix {
 export type GradientMethod = (net: Network, ws: Workspace, y: Matrix, grads: Gradients, kernels: Kernels) => number;
 
 /**
- * One forward and backward pass over the batch in ws.input with one-hot
- * targets y. Fills grads with the gradients of the mean cost C = (1/m) Σ_x C_x
- * and returns the summed cost Σ_x C_x.
+ * The forward pass, then δ^L and the δ recursion down to δ^1, for the batch
+ * in ws.input with one-hot targets y. Returns the summed cost Σ_x C_x.
  */
-export function backprop(net: Network, ws: Workspace, y: Matrix, grads: Gradients, kernels: Kernels): number {
+export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels): number {
   const L = net.depth;
-  const m = ws.m;
   feedforward(net, ws, kernels);
   const total = net.cost.total(ws.a[L], y);
   outputDelta(net, ws, y);
@@ -89,16 +98,40 @@ export function backprop(net: Network, ws: Workspace, y: Matrix, grads: Gradient
     kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, ws.delta[l]);
     net.activations[l - 1].backward(ws.z[l], ws.a[l], ws.delta[l], ws.delta[l]);
   }
-  for (let l = 1; l <= L; l++) {
+  return total;
+}
+
+/**
+ * One forward and backward pass over the batch in ws.input with one-hot
+ * targets y. Fills grads with the gradients of the mean cost C = (1/m) Σ_x C_x
+ * and returns the summed cost Σ_x C_x.
+ */
+export function backprop(net: Network, ws: Workspace, y: Matrix, grads: Gradients, kernels: Kernels): number {
+  const m = ws.m;
+  const total = deltas(net, ws, y, kernels);
+  for (let l = 1; l <= net.depth; l++) {
     // ∂C/∂W^l = δ^l (A^(l−1))ᵀ / m,   ∂C/∂b^l = δ^l 1 / m
-    kernels.gemm(false, true, 1 / m, ws.delta[l], ws.a[l - 1], 0, grads.gradW[l - 1]);
+    const [prev, isX] = ws.previous(l);
+    kernels.gemm(false, !isX, 1 / m, ws.delta[l], prev, 0, grads.gradW[l - 1]); // (A^0)ᵀ = X
     kernels.rowSums(ws.delta[l], 1 / m, 0, grads.gradB[l - 1]);
   }
   return total;
 }
 
-/** Z ← b 1ᵀ: every column of Z is the bias vector. */
-function broadcastColumns(b: Float, z: Matrix): void {
-  const Z = z.data, m = z.cols;
-  for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * m, (i + 1) * m);
+/**
+ * One step of SGD with the update folded into the gradient products, as BLAS
+ * users write it: W^l ← (1 − ηλ) W^l − (η/m) δ^l (A^(l−1))ᵀ is one gemm with
+ * beta = 1 − ηλ, and b^l ← b^l − (η/m) δ^l 1. Every δ is computed before any
+ * W changes. The same update as backprop() followed by W ← W − η(∂C/∂W + λW),
+ * without materialising ∂C/∂W. Returns Σ_x C_x.
+ */
+export function sgdStep(net: Network, ws: Workspace, y: Matrix, lr: number, weightDecay: number, kernels: Kernels): number {
+  const step = -lr / ws.m;
+  const total = deltas(net, ws, y, kernels);
+  for (let l = 1; l <= net.depth; l++) {
+    const [prev, isX] = ws.previous(l);
+    kernels.gemm(false, !isX, step, ws.delta[l], prev, 1 - lr * weightDecay, net.weights[l - 1]);
+    kernels.rowSums(ws.delta[l], step, 1, net.biases[l - 1]);
+  }
+  return total;
 }

@@ -1,5 +1,5 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { backprop, Gradients, Workspace, type GradientMethod } from '../nn/backprop.js';
+import { backprop, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 import type { Rng } from '../nn/rng.js';
 import { fillBatch, identity, type Examples } from '../data/dataset.js';
@@ -42,8 +42,11 @@ export interface TrainCallbacks {
  * inputs give bit-identical weights.
  */
 export class SgdTrainer {
-  private readonly grads: Gradients;
+  /** Only for a gradient method other than backprop (sgdStep needs no gradient buffers). */
+  private grads?: Gradients;
   private readonly workspaces = new Map<number, { ws: Workspace; y: Matrix }>();
+  /** The example order, reshuffled in place every epoch. */
+  private order?: Uint32Array;
 
   constructor(
     readonly net: Network,
@@ -51,9 +54,7 @@ export class SgdTrainer {
     readonly kernels: Kernels,
     /** How gradients are computed: backprop (a broken variant only in gradient-check demonstrations). */
     private readonly gradient: GradientMethod = backprop,
-  ) {
-    this.grads = new Gradients(net);
-  }
+  ) {}
 
   /** Buffers for a batch size, created once (the last batch of an epoch may be smaller). */
   private buffers(m: number): { ws: Workspace; y: Matrix } {
@@ -69,52 +70,67 @@ export class SgdTrainer {
   step(ex: Examples, order: ArrayLike<number>, start: number, m: number): { total: number; correct: number } {
     const { ws, y } = this.buffers(m);
     fillBatch(ex, order, start, ws.input, y);
-    const total = this.gradient(this.net, ws, y, this.grads, this.kernels);
+    let total: number;
+    if (this.gradient === backprop) {
+      total = sgdStep(this.net, ws, y, this.opts.lr, this.opts.weightDecay, this.kernels);
+    } else {
+      this.grads ??= new Gradients(this.net);
+      total = this.gradient(this.net, ws, y, this.grads, this.kernels);
+      this.update(this.grads);
+    }
     let correct = 0;
     for (let j = 0; j < m; j++) if (argmaxColumn(ws.output, j) === ex.labels[order[start + j]]) correct++;
-    this.update();
     return { total, correct };
   }
 
-  /** W ← W − η (∂C/∂W + λW),  b ← b − η ∂C/∂b */
-  private update(): void {
+  /** W ← W − η (∂C/∂W + λW),  b ← b − η ∂C/∂b (for a gradient method other than backprop). */
+  private update(grads: Gradients): void {
     const { lr, weightDecay } = this.opts;
     const shrink = 1 - lr * weightDecay;
     for (let l = 0; l < this.net.depth; l++) {
-      const W = this.net.weights[l].data, gW = this.grads.gradW[l].data;
+      const W = this.net.weights[l].data, gW = grads.gradW[l].data;
       if (shrink === 1) for (let i = 0; i < W.length; i++) W[i] -= lr * gW[i];
       else for (let i = 0; i < W.length; i++) W[i] = shrink * W[i] - lr * gW[i];
-      const b = this.net.biases[l], gb = this.grads.gradB[l];
+      const b = this.net.biases[l], gb = grads.gradB[l];
       for (let i = 0; i < b.length; i++) b[i] -= lr * gb[i];
     }
+  }
+
+  /**
+   * One pass over the training examples in a fresh seeded order; returns the
+   * mean cost and the accuracy of the batches as they were trained.
+   */
+  trainEpoch(train: Examples, rng: Rng, epoch = 1, cb: TrainCallbacks = {}): { loss: number; accuracy: number } {
+    const { batchSize } = this.opts;
+    if (!this.order || this.order.length !== train.count) this.order = identity(train.count);
+    const order = rng.shuffle(this.order);
+    const batches = Math.ceil(train.count / batchSize);
+    cb.onEpochStart?.(epoch, batches);
+    let total = 0;
+    let correct = 0;
+    for (let b = 0; b < batches; b++) {
+      const start = b * batchSize;
+      const m = Math.min(batchSize, train.count - start);
+      const r = this.step(train, order, start, m);
+      total += r.total;
+      correct += r.correct;
+      cb.onBatch?.(epoch, b + 1, total / (start + m));
+    }
+    return { loss: total / train.count, accuracy: correct / train.count };
   }
 
   /** Runs all epochs; evaluates on test (and validation) after each. */
   fit(train: Examples, test: Examples, rng: Rng, cb: TrainCallbacks = {}, validation?: Examples): EpochMetrics[] {
     const history: EpochMetrics[] = [];
-    const { batchSize, epochs } = this.opts;
-    const order = identity(train.count);
-    const batches = Math.ceil(train.count / batchSize);
-    for (let epoch = 1; epoch <= epochs; epoch++) {
+    for (let epoch = 1; epoch <= this.opts.epochs; epoch++) {
       const t0 = performance.now();
-      rng.shuffle(order);
-      cb.onEpochStart?.(epoch, batches);
-      let total = 0;
-      let correct = 0;
-      for (let b = 0; b < batches; b++) {
-        const start = b * batchSize;
-        const m = Math.min(batchSize, train.count - start);
-        const r = this.step(train, order, start, m);
-        total += r.total;
-        correct += r.correct;
-        cb.onBatch?.(epoch, b + 1, total / (start + m));
-      }
+      const { loss, accuracy } = this.trainEpoch(train, rng, epoch, cb);
       const testEval = evaluate(this.net, test, this.kernels);
       const valEval = validation ? evaluate(this.net, validation, this.kernels) : undefined;
       const metrics: EpochMetrics = {
         epoch,
-        loss: total / train.count,
-        trainAccuracy: correct / train.count,
+        loss,
+        trainAccuracy: accuracy,
         testLoss: testEval.loss,
         testAccuracy: testEval.accuracy,
         ...(valEval ? { validationLoss: valEval.loss, validationAccuracy: valEval.accuracy } : {}),

@@ -31,7 +31,7 @@ describe('compare (allclose)', () => {
 describe('gradcheck', () => {
   const rng = new Rng(4);
   const net = Network.create({ sizes: [6, 5, 4, 3], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', rng, 'float64');
-  const x = randomMatrix(rng, 6, 4);
+  const x = randomMatrix(rng, 4, 6); // 4 examples as rows
   const y = oneHot([0, 2, 1, 2], 3);
 
   it('passes the correct gradients against finite differences and tfjs', async () => {

@@ -104,3 +104,41 @@ describe('bad input: one line on stderr, exit code 2, no stack trace', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 });
+
+describe('kernel providers from the CLI', () => {
+  it('backprop info lists every provider; blas and wasm load here, js always', () => {
+    const r = cli(['info', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    const by = Object.fromEntries(res.providers.map((p: { name: string }) => [p.name, p]));
+    expect(Object.keys(by)).toEqual(['blas', 'tensorflow', 'wasm', 'js']);
+    expect(by.js.available).toBe(true);
+    expect(by.js.gflops).toBeGreaterThan(0);
+    expect(by.wasm.available).toBe(true);
+    // .ci/run installs libopenblas0-pthread, so the system CBLAS must load in CI.
+    expect(by.blas.available, by.blas.error).toBe(true);
+    expect(by.blas.detail).toMatch(/libopenblas|libblas|mkl|blis/);
+    expect(res.auto).toBe('blas');
+  });
+
+  it('every --backend trains to the same result within float32 tolerance', () => {
+    const acc = ['js', 'blas', 'wasm'].map((b) => {
+      const r = cli(['train', '--backend', b, '--limit', '2000', '--epochs', '1', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).testAccuracy;
+    });
+    expect(Math.max(...acc) - Math.min(...acc)).toBeLessThanOrEqual(0.002);
+  });
+
+  it('an unknown or unavailable backend is a one-line error, exit 2', () => {
+    const r = cli(['train', '--backend', 'cuda']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/expected one of auto, blas, tensorflow, wasm, js/);
+    const t = cli(['train', '--backend', 'tensorflow', '--epochs', '1']);
+    if (t.code !== 0) {
+      expect(t.code).toBe(2);
+      expect(t.stderr.trim().split('\n')).toHaveLength(1);
+      expect(t.stderr).toMatch(/--backend tensorflow: @tensorflow\/tfjs-node is not installed/);
+    }
+  });
+});

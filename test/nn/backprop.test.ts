@@ -61,7 +61,7 @@ describe('the four equations on a 2-2-1 network, by hand', () => {
       return g;
     });
     const ws = new Workspace(n, 2);
-    ws.input.data.set([1, -1, 2, 0.5]); // columns are examples
+    ws.input.data.set([1, 2, -1, 0.5]); // X = (A^0)ᵀ: rows are examples
     const g = new Gradients(n);
     backprop(n, ws, Matrix.from(1, 2, [1, 0], 'float64'), g, jsKernels);
     for (let l = 0; l < 2; l++) {
@@ -90,7 +90,7 @@ describe('backprop against centered finite differences (float64, allclose rtol 1
         const net = Network.create({ sizes, activation: act, outputActivation: out, cost }, 'xavier', rng, 'float64');
         for (const b of net.biases) for (let i = 0; i < b.length; i++) b[i] = 0.1 * rng.normal();
         const m = 3;
-        const x = randomMatrix(rng, sizes[0], m);
+        const x = randomMatrix(rng, m, sizes[0]); // X = (A^0)ᵀ, one example per row
         const y = oneHot([0, 3, 1], sizes[3]);
         const ws = new Workspace(net, m);
         ws.input.data.set(x.data);
@@ -108,7 +108,7 @@ describe('backprop against centered finite differences (float64, allclose rtol 1
   it('a wrong backward pass (f′(z) dropped) is caught', () => {
     const rng = new Rng(3);
     const net = Network.create({ sizes: [4, 3, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' }, 'normal', rng, 'float64');
-    const x = randomMatrix(rng, 4, 2);
+    const x = randomMatrix(rng, 2, 4);
     const y = oneHot([0, 1], 2);
     const ws = new Workspace(net, 2);
     ws.input.data.set(x.data);

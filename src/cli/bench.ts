@@ -1,0 +1,181 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadProvider, PROVIDERS, type ProviderName } from '../linalg/index.js';
+import { Network, type Architecture, type InitName } from '../nn/network.js';
+import { Rng } from '../nn/rng.js';
+import { SgdTrainer } from '../train/sgd.js';
+import { loadIdxDirectory } from '../data/idx.js';
+import type { Examples } from '../data/dataset.js';
+import { UsageError } from './errors.js';
+import { Output, style } from './output.js';
+import { positiveInt } from './options.js';
+
+/** The two configurations of issue #6: Nielsen's small net and a wider ReLU net. */
+export const BENCH_CONFIGS: Record<string, { arch: Architecture; init: InitName; batchSize: number; lr: number; label: string }> = {
+  N: {
+    label: '784-30-10 sigmoid, quadratic, m=10, η=3',
+    arch: { sizes: [784, 30, 10], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' },
+    init: 'normal',
+    batchSize: 10,
+    lr: 3,
+  },
+  W: {
+    label: '784-256-128-10 relu, softmax log-likelihood, m=128, η=0.1',
+    arch: { sizes: [784, 256, 128, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' },
+    init: 'he',
+    batchSize: 128,
+    lr: 0.1,
+  },
+};
+
+/** Floating-point operations of one epoch: forward W·A, gradients δ·Aᵀ, and Wᵀ·δ for layers 2..L (2 flops per multiply-add). */
+export function epochFlops(sizes: number[], examples: number): number {
+  let all = 0, recursion = 0;
+  for (let l = 1; l < sizes.length; l++) {
+    all += sizes[l] * sizes[l - 1];
+    if (l >= 2) recursion += sizes[l] * sizes[l - 1];
+  }
+  return 2 * examples * (2 * all + recursion);
+}
+
+interface BenchOptions {
+  data: string;
+  configs: string[];
+  backends: ProviderName[];
+  repeats: number;
+  torch: boolean;
+  torchThreads: number;
+  tfjsLayers: boolean;
+  json: boolean;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('seconds per training epoch on Fashion-MNIST for each kernel provider (and PyTorch / tfjs-layers with flags)')
+    .option('--data <dir>', 'an MNIST-style IDX directory with 60,000 training images', '/usr/share/datasets/fashion-mnist')
+    .option('--configs <list>', 'configurations: N (784-30-10 sigmoid, m=10) and/or W (784-256-128-10 relu, m=128)', (v) => {
+      const xs = v.split(',').map((s) => s.trim().toUpperCase());
+      if (xs.some((x) => !(x in BENCH_CONFIGS))) throw new InvalidArgumentError('expected N, W or N,W.');
+      return xs;
+    }, ['N', 'W'])
+    .option('--backends <list>', `providers to time (default: every one that loads): ${PROVIDERS.join(', ')}`, (v) => {
+      const xs = v.split(',').map((s) => s.trim());
+      if (xs.some((x) => !(PROVIDERS as readonly string[]).includes(x))) throw new InvalidArgumentError(`expected some of ${PROVIDERS.join(', ')}.`);
+      return xs as ProviderName[];
+    }, [...PROVIDERS])
+    .option('--repeats <n>', 'epochs timed per provider; the median is reported', positiveInt, 3)
+    .option('--torch', 'also time PyTorch on the same configurations (Debian python3-torch)', false)
+    .option('--torch-threads <n>', 'PyTorch threads (torch.set_num_threads)', positiveInt, 1)
+    .option('--tfjs-layers', 'also time tfjs-layers model.fit on the wasm backend for configuration W', false)
+    .option('--json', 'print one JSON result on stdout', false)
+    .action(async (opts: BenchOptions) => runBench(opts));
+}
+
+async function runBench(opts: BenchOptions): Promise<void> {
+  const out = new Output(opts.json);
+  if (!existsSync(opts.data)) throw new UsageError(`--data ${opts.data}: no such directory (install Debian's dataset-fashion-mnist or pass an IDX directory)`);
+  const train = loadIdxDirectory(opts.data).train;
+  out.line(style.bold('backprop bench') + ` · one epoch on ${train.count.toLocaleString('en-US')} examples of ${opts.data} · median of ${opts.repeats}`);
+
+  const providers: { name: ProviderName; detail?: string }[] = [];
+  for (const name of opts.backends) {
+    const r = await loadProvider(name);
+    if ('error' in r) out.line(style.dim(`  ${name}: not available (${r.error})`));
+    else providers.push({ name, detail: r.detail });
+  }
+  const results: Record<string, Record<string, { seconds: number; runs: number[]; gflops: number } | unknown>> = {};
+  for (const key of opts.configs) {
+    const cfg = BENCH_CONFIGS[key];
+    const flops = epochFlops(cfg.arch.sizes, train.count);
+    out.line('');
+    out.line(`${style.bold(key)}: ${cfg.label} · ${(flops / 1e9).toFixed(1)} GFLOP per epoch`);
+    const row: Record<string, { seconds: number; runs: number[]; gflops: number } | unknown> = {};
+    for (const p of providers) {
+      const r = await loadProvider(p.name);
+      if (!('kernels' in r)) continue;
+      const runs: number[] = [];
+      for (let i = 0; i < opts.repeats; i++) runs.push(timeEpoch(cfg, train, r.kernels));
+      const s = median(runs);
+      row[p.name] = { seconds: s, runs, gflops: flops / s / 1e9 };
+      out.line(`  ${p.name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS`);
+    }
+    if (opts.torch) {
+      const t = runTorch(opts.data, key, opts.repeats, opts.torchThreads);
+      row.torch = t;
+      if ('error' in t) out.line(style.warn(`  PyTorch: ${t.error}`));
+      else {
+        out.line(`  ${'PyTorch'.padEnd(12)}${t.seconds.toFixed(3).padStart(8)} s   ${(flops / t.seconds / 1e9).toFixed(1).padStart(6)} GFLOPS   (torch ${t.version}, ${t.threads} thread${t.threads > 1 ? 's' : ''})`);
+        for (const p of providers) {
+          const ours = row[p.name] as { seconds: number };
+          out.line(style.dim(`    ${p.name} / PyTorch = ${(ours.seconds / t.seconds).toFixed(2)}`));
+        }
+      }
+    }
+    if (opts.tfjsLayers && key === 'W') {
+      const s = await timeTfjsLayers(train, cfg);
+      row.tfjsLayers = { seconds: s, backend: 'wasm' };
+      out.line(`  ${'tfjs-layers'.padEnd(12)}${s.toFixed(3).padStart(8)} s   model.fit on the wasm backend (1 epoch)`);
+      for (const p of providers) {
+        const ours = row[p.name] as { seconds: number };
+        out.line(style.dim(`    tfjs-layers / ${p.name} = ${(s / ours.seconds).toFixed(1)}× faster here`));
+      }
+    }
+    results[key] = row;
+  }
+  out.result({ command: 'bench', data: opts.data, examples: train.count, repeats: opts.repeats, providers, results });
+}
+
+/** Seconds of one training epoch from a fresh network (same seed each time). */
+function timeEpoch(cfg: (typeof BENCH_CONFIGS)[string], train: Examples, kernels: import('../linalg/index.js').Kernels): number {
+  const rng = new Rng(1);
+  const net = Network.create(cfg.arch, cfg.init, rng);
+  const trainer = new SgdTrainer(net, { lr: cfg.lr, batchSize: cfg.batchSize, epochs: 1, weightDecay: 0 }, kernels);
+  const t0 = performance.now();
+  trainer.trainEpoch(train, rng);
+  return (performance.now() - t0) / 1000;
+}
+
+type TorchResult = { seconds: number; runs: number[]; version: string; threads: number } | { error: string };
+
+function runTorch(data: string, config: string, repeats: number, threads: number): TorchResult {
+  const python = process.env.BACKPROP_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  const script = fileURLToPath(new URL('../../src/cli/torch_reference.py', import.meta.url));
+  const r = spawnSync(python, [script, '--data', data, '--config', config, '--repeats', String(repeats), '--threads', String(threads)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
+    return { error: `${python} failed (${why}); install Debian's python3-torch and libopenblas0-pthread` };
+  }
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; seconds: number[] };
+  return { seconds: median(j.seconds), runs: j.seconds, version: j.torch, threads: j.threads };
+}
+
+/** tfjs-layers' own training loop on the wasm backend, for the same network as W. */
+async function timeTfjsLayers(train: Examples, cfg: (typeof BENCH_CONFIGS)[string]): Promise<number> {
+  const tf = await import('@tensorflow/tfjs');
+  await import('@tensorflow/tfjs-backend-wasm');
+  await tf.setBackend('wasm');
+  tf.env().set('PROD', true);
+  const [, h1, h2, outN] = cfg.arch.sizes;
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [784], units: h1, activation: 'relu' }),
+      tf.layers.dense({ units: h2, activation: 'relu' }),
+      tf.layers.dense({ units: outN, activation: 'softmax' }),
+    ],
+  });
+  model.compile({ optimizer: tf.train.sgd(cfg.lr), loss: 'categoricalCrossentropy' });
+  const x = tf.tensor2d(train.features, [train.count, train.dim]);
+  const y = tf.oneHot(tf.tensor1d(train.labels, 'int32'), outN);
+  const t0 = performance.now();
+  await model.fit(x, y, { batchSize: cfg.batchSize, epochs: 1, shuffle: true, verbose: 0 });
+  const s = (performance.now() - t0) / 1000;
+  tf.dispose([x, y]);
+  return s;
+}
+

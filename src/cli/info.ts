@@ -1,0 +1,44 @@
+import { Command } from 'commander';
+import { loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
+import { Output, style } from './output.js';
+
+/** Measured float32 GFLOPS of one gemm shape: the first layer of 784-256-… on a batch of 128. */
+export function measureGflops(k: Kernels, m = 256, n = 128, kk = 784): number {
+  const a = Matrix.zeros(m, kk), b = Matrix.zeros(kk, n), c = Matrix.zeros(m, n);
+  for (let i = 0; i < a.data.length; i++) a.data[i] = Math.sin(i);
+  for (let i = 0; i < b.data.length; i++) b.data[i] = Math.cos(i);
+  k.gemm(false, false, 1, a, b, 0, c); // warm up
+  let runs = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 300 || runs < 3) {
+    k.gemm(false, false, 1, a, b, 0, c);
+    runs++;
+  }
+  return (2 * m * n * kk * runs) / ((performance.now() - t0) / 1000) / 1e9;
+}
+
+export function infoCommand(): Command {
+  return new Command('info')
+    .description('which kernel providers load here, the library found, and their measured GFLOPS')
+    .option('--json', 'print one JSON result on stdout', false)
+    .action(async (opts: { json: boolean }) => {
+      const out = new Output(opts.json);
+      out.line(`${style.bold('backprop')} on Node ${process.version} (${process.platform}-${process.arch})`);
+      out.line(`kernel providers, in the order --backend auto tries them (gemm 256x784 · 784x128, float32):`);
+      const providers = [];
+      let chosen: string | undefined;
+      for (const name of PROVIDERS) {
+        const r = await loadProvider(name);
+        if ('error' in r) {
+          out.line(`  ${name.padEnd(11)} ${style.dim('not available: ' + r.error)}`);
+          providers.push({ name, available: false, error: r.error });
+        } else {
+          const gflops = measureGflops(r.kernels);
+          chosen ??= name;
+          out.line(`  ${name.padEnd(11)} ${style.good(gflops.toFixed(1).padStart(7) + ' GFLOPS')}${r.detail ? '  ' + style.dim(r.detail) : ''}${chosen === name ? '  ← auto' : ''}`);
+          providers.push({ name, available: true, gflops, detail: r.detail });
+        }
+      }
+      out.result({ command: 'info', node: process.version, platform: `${process.platform}-${process.arch}`, auto: chosen, providers });
+    });
+}
