@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Matrix } from '../src/linalg/index.js';
 import { Rng } from '../src/nn/rng.js';
@@ -36,4 +36,13 @@ export function oneHot(labels: number[], classes: number, dtype: 'float32' | 'fl
   const y = Matrix.zeros(classes, labels.length, dtype);
   labels.forEach((l, j) => y.set(l, j, 1));
   return y;
+}
+
+/** Runs the CLI without blocking the event loop (for tests that serve HTTP in this process). */
+export function cliAsync(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }

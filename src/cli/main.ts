@@ -5,11 +5,13 @@ import { gradcheckCommand } from './gradcheck.js';
 import { gradCommand } from './grad.js';
 import { benchCommand } from './bench.js';
 import { infoCommand } from './info.js';
+import { datasetsCommand } from './datasets.js';
 import { EXIT, isUserError } from './errors.js';
 
 export function program(): Command {
   const p = new Command('backprop')
     .description('Hand-written matrix backpropagation for small neural networks, checked against TensorFlow.js')
+    .enablePositionalOptions()
     .version('0.1.0')
     .configureOutput({ outputError: (str, write) => write(`backprop: ${str.replace(/^error: /, 'error: ')}`) })
     .exitOverride((err: CommanderError) => {
@@ -21,6 +23,7 @@ export function program(): Command {
   p.addCommand(gradCommand());
   p.addCommand(benchCommand());
   p.addCommand(infoCommand());
+  p.addCommand(datasetsCommand());
   for (const c of p.commands) {
     c.exitOverride((err: CommanderError) => {
       throw err;

