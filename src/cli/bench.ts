@@ -2,10 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadProvider, PROVIDERS, type ProviderName } from '../linalg/index.js';
+import { loadProvider, PROVIDERS, type Kernels, type ProviderName } from '../linalg/index.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { SgdTrainer } from '../train/sgd.js';
+import { initialState, runTraining } from '../train/session.js';
 import { loadIdxDirectory } from '../data/idx.js';
 import type { Examples } from '../data/dataset.js';
 import { UsageError } from './errors.js';
@@ -98,7 +99,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
       const r = await loadProvider(p.name);
       if (!('kernels' in r)) continue;
       const runs: number[] = [];
-      for (let i = 0; i < opts.repeats; i++) runs.push(timeEpoch(cfg, train, r.kernels));
+      for (let i = 0; i < opts.repeats; i++) runs.push(await timeEpoch(cfg, train, r.kernels));
       const s = median(runs);
       row[p.name] = { seconds: s, runs, gflops: flops / s / 1e9 };
       out.line(`  ${p.name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS`);
@@ -130,12 +131,13 @@ async function runBench(opts: BenchOptions): Promise<void> {
 }
 
 /** Seconds of one training epoch from a fresh network (same seed each time). */
-function timeEpoch(cfg: (typeof BENCH_CONFIGS)[string], train: Examples, kernels: import('../linalg/index.js').Kernels): number {
+async function timeEpoch(cfg: (typeof BENCH_CONFIGS)[string], train: Examples, kernels: Kernels): Promise<number> {
   const rng = new Rng(1);
   const net = Network.create(cfg.arch, cfg.init, rng);
   const trainer = new SgdTrainer(net, { lr: cfg.lr, batchSize: cfg.batchSize, epochs: 1, weightDecay: 0 }, kernels);
+  const state = initialState(train.count);
   const t0 = performance.now();
-  trainer.trainEpoch(train, rng);
+  await runTraining(trainer, train, rng, state, { epochs: 1, evaluate: false });
   return (performance.now() - t0) / 1000;
 }
 

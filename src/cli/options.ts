@@ -2,7 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadEmbedded } from '../data/embedded.js';
 import { loadIdxDirectory } from '../data/idx.js';
 import { resolveData, verifyDataset } from '../data/catalog.js';
-import { splitDataset, type Dataset } from '../data/dataset.js';
+import { loadCsvDataset } from '../data/csv.js';
+import { DataError, splitDataset, type Dataset } from '../data/dataset.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
 import { INITS, type Architecture, type InitName } from '../nn/network.js';
@@ -76,7 +77,7 @@ export interface DataOptions {
 
 export function addDataOptions(cmd: Command): Command {
   return cmd
-    .option('--data <NAME|DIR>', 'dataset: embedded (10,000 MNIST digits shipped with the package), a name from `backprop datasets` (mnist, fashion-mnist, kmnist) or a directory of MNIST-style IDX files', 'embedded')
+    .option('--data <NAME|DIR>', 'dataset: embedded (10,000 MNIST digits shipped with the package), a name from `backprop datasets` (mnist, fashion-mnist, kmnist), a directory of MNIST-style IDX files, or a CSV file (label,v1,...,vD)', 'embedded')
     .option('--limit <n>', 'use only the first n training examples', positiveInt)
     .option('--test-limit <n>', 'use only the first n test examples', positiveInt);
 }
@@ -89,10 +90,14 @@ export function addDataOptions(cmd: Command): Command {
 export function loadData(opts: DataOptions): Dataset {
   const r = resolveData(opts.data);
   let ds: Dataset;
-  if (!r.dir) ds = loadEmbedded();
+  if (r.csv) ds = loadCsvDataset(r.csv);
+  else if (!r.dir) ds = loadEmbedded();
   else {
     if (r.entry) verifyDataset(r.dir, r.entry);
     ds = loadIdxDirectory(r.dir, r.entry?.name ?? r.name);
+    if (r.entry && ds.classes > r.entry.classes.length) {
+      throw new DataError(`${r.dir}: label ${ds.classes - 1} is outside the ${r.entry.classes.length} classes of ${r.entry.name}`);
+    }
     if (r.entry && r.entry.classes.length === ds.classes) ds = { ...ds, classNames: r.entry.classes };
   }
   return splitDataset(ds, { limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, seed: opts.seed });

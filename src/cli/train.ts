@@ -2,8 +2,11 @@ import { Command } from 'commander';
 import { Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { saveModel } from '../io/safetensors.js';
-import { SgdTrainer, type EpochMetrics } from '../train/sgd.js';
+import { readCheckpoint, writeCheckpoint } from '../io/checkpoint.js';
+import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
+import { initialState, runTraining, type TrainState } from '../train/session.js';
+import { EXIT, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import { epochProgress } from './progress.js';
 import {
@@ -22,9 +25,13 @@ import {
   type NetworkOptions,
 } from './options.js';
 import type { BackendName } from '../linalg/index.js';
+import type { Architecture, InitName } from '../nn/network.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
 export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 10, seed: 1 };
+
+/** Where an interrupted run without --checkpoint saves itself. */
+export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 
 interface TrainOptions extends DataOptions, NetworkOptions {
   lr: number;
@@ -32,9 +39,31 @@ interface TrainOptions extends DataOptions, NetworkOptions {
   epochs: number;
   weightDecay: number;
   save?: string;
+  checkpoint?: string;
+  resume?: string;
   json: boolean;
   backend: BackendName;
 }
+
+/** What a checkpoint records of the run, to continue it identically. */
+interface RunOptions {
+  data: string;
+  limit?: number;
+  testLimit?: number;
+  validation?: number;
+  arch: Architecture;
+  init: InitName;
+  lr: number;
+  batchSize: number;
+  epochs: number;
+  weightDecay: number;
+  seed: number;
+  backend: string;
+  save?: string;
+}
+
+/** Flags that --resume takes from the checkpoint instead. */
+const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed'];
 
 export function trainCommand(): Command {
   const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
@@ -48,79 +77,149 @@ export function trainCommand(): Command {
     .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW)', nonNegativeNumber, 0)
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
     .option('--save <file>', 'write the trained model (safetensors) to file')
+    .option('--checkpoint <dir>', 'write a checkpoint (weights, RNG state, position, metrics) at each epoch end')
+    .option('--resume <dir>', 'continue a checkpointed or interrupted run; it ends with the weights an uninterrupted run would have')
     .option('--json', 'print one JSON result on stdout (human text goes to stderr)', false);
   addBackendOption(cmd);
-  return cmd.action((opts: TrainOptions) => runTrain(opts));
+  return cmd.action(async function (this: Command, opts: TrainOptions) {
+    if (opts.resume) {
+      const given = RESUME_TAKES.filter((k) => this.getOptionValueSource(k) === 'cli');
+      if (given.length) throw new UsageError(`--resume takes the run's options from the checkpoint: drop --${given.map(kebab).join(', --')}`);
+    }
+    process.exitCode = await runTrain(opts, (k) => this.getOptionValueSource(k) === 'cli');
+  });
 }
 
-async function runTrain(opts: TrainOptions): Promise<void> {
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Promise<number> {
   const out = new Output(opts.json);
   const t0 = performance.now();
-  const ds = loadData(opts);
-  const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
-  const init = opts.init ?? defaultInit(arch.activation);
-  const k = await kernels(opts);
-  const rng = new Rng(opts.seed);
-  const net = Network.create(arch, init, rng);
-  const trainer = new SgdTrainer(net, { lr: opts.lr, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay }, k);
+
+  // A new run, or the continuation of a checkpointed one.
+  let run: RunOptions;
+  let net: Network;
+  let rng: Rng;
+  let state: TrainState | undefined;
+  const ckptDir = opts.checkpoint ?? opts.resume;
+  if (opts.resume) {
+    const c = readCheckpoint<RunOptions>(opts.resume);
+    run = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
+    if (given('backend')) run.backend = opts.backend;
+    net = c.network;
+    rng = new Rng(c.rng);
+    state = c.state;
+  } else {
+    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: opts.lr, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, save: opts.save };
+  }
+  const ds = loadData({ data: run.data, limit: run.limit, testLimit: run.testLimit, validation: run.validation, seed: run.seed });
+  if (!opts.resume) {
+    run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
+    run.init = opts.init ?? defaultInit(run.arch.activation);
+    rng = new Rng(run.seed);
+    net = Network.create(run.arch, run.init, rng);
+  }
+  state ??= initialState(ds.train.count);
+  if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${run.data} now has ${ds.train.count}`);
+  const k = await kernels({ backend: run.backend as BackendName });
+  run.backend = k.name; // resume on the same provider: the same seed then gives the same weights
+  const trainer = new SgdTrainer(net!, { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay }, k);
+  const arch = net!.arch;
 
   out.line(
-    style.bold(`backprop train`) +
+    style.bold(opts.resume ? `backprop train --resume ${opts.resume}` : 'backprop train') +
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
       (ds.validation ? ` / ${ds.validation.count} validation` : '') +
-      ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${init}` +
-      ` · η=${opts.lr} m=${opts.batchSize}` +
-      (opts.weightDecay ? ` λ=${opts.weightDecay}` : '') +
-      ` · seed ${opts.seed} · ${k.name} kernels`,
+      ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
+      ` · η=${run.lr} m=${run.batchSize}` +
+      (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
+      ` · seed ${run.seed} · ${k.name} kernels` +
+      (opts.resume ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
-  const progress = epochProgress(out.interactive, opts.epochs);
-  const width = String(opts.epochs).length;
-  let history: EpochMetrics[];
+  for (const m of state.history) out.line(style.dim(epochLine(m, run.epochs)));
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(EXIT.interrupted); // a second Ctrl-C: stop now
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  const progress = epochProgress(out.interactive, run.epochs);
+  let result;
   try {
-    history = trainer.fit(ds.train, ds.test, rng, {
+    result = await runTraining(trainer, ds.train, rng!, state, {
       ...progress,
+      epochs: run.epochs,
+      test: ds.test,
+      validation: ds.validation,
+      shouldStop: () => interrupted,
       onEpochEnd(m) {
         progress.onEpochEnd?.(m);
-        out.line(
-          `epoch ${String(m.epoch).padStart(width)}/${opts.epochs}  loss ${m.loss.toFixed(4)}  train ${percent(m.trainAccuracy)}` +
-            (m.validationAccuracy !== undefined ? `  val ${percent(m.validationAccuracy)}` : '') +
-            `  test ${percent(m.testAccuracy)}  ${style.dim(seconds(m.seconds))}`,
-        );
+        out.line(epochLine(m, run.epochs));
       },
-    }, ds.validation);
+      onCheckpoint: opts.checkpoint || opts.resume ? (s) => writeCheckpoint(ckptDir!, net, rng.state(), s, run) : undefined,
+    });
   } finally {
     progress.stop();
+    process.off('SIGINT', onSigint);
   }
-  const final = evaluate(net, ds.test, k);
+
+  if (result.status === 'interrupted') {
+    const dir = ckptDir ?? DEFAULT_CHECKPOINT;
+    writeCheckpoint(dir, net!, rng!.state(), state, run);
+    process.stderr.write(`interrupted at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
+    return EXIT.interrupted;
+  }
+  if (result.status === 'diverged') {
+    process.stderr.write(
+      `backprop: error: training diverged at epoch ${result.epoch}, batch ${result.batch} (${result.what}): try a smaller learning rate, e.g. --lr ${run.lr / 10}` +
+        (ckptDir ? `; the last good checkpoint is kept in ${ckptDir}` : '') +
+        '\n',
+    );
+    return EXIT.failed;
+  }
+  const final = evaluate(net!, ds.test, k);
   const total = (performance.now() - t0) / 1000;
-  if (opts.save) {
-    saveModel(opts.save, net, {
+  if (run.save) {
+    saveModel(run.save, net!, {
       data: ds.name,
-      init,
-      epochs: String(opts.epochs),
-      lr: String(opts.lr),
-      batch_size: String(opts.batchSize),
-      weight_decay: String(opts.weightDecay),
-      seed: String(opts.seed),
+      init: run.init,
+      epochs: String(run.epochs),
+      lr: String(run.lr),
+      batch_size: String(run.batchSize),
+      weight_decay: String(run.weightDecay),
+      seed: String(run.seed),
       test_accuracy: String(final.accuracy),
     });
   }
   out.line(
-    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${opts.epochs} epochs in ${seconds(total)}` +
-      (opts.save ? ` · model saved to ${opts.save}` : ''),
+    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${run.epochs} epochs in ${seconds(total)}` +
+      (run.save ? ` · model saved to ${run.save}` : ''),
   );
   out.result({
     command: 'train',
     data: ds.name,
-    architecture: { ...arch, init, parameters: net.parameterCount },
-    options: { lr: opts.lr, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: k.name },
+    architecture: { ...arch, init: run.init, parameters: net!.parameterCount },
+    options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, seed: run.seed, backend: k.name },
     train: ds.train.count,
     test: ds.test.count,
     validation: ds.validation?.count,
-    epochs: history,
+    epochs: state.history,
     testAccuracy: final.accuracy,
     testLoss: final.loss,
     seconds: total,
-    model: opts.save,
+    model: run.save,
+    checkpoint: ckptDir,
   });
+  return EXIT.ok;
+}
+
+function epochLine(m: TrainState['history'][number], epochs: number): string {
+  const width = String(epochs).length;
+  return (
+    `epoch ${String(m.epoch).padStart(width)}/${epochs}  loss ${m.loss.toFixed(4)}  train ${percent(m.trainAccuracy)}` +
+    (m.validationAccuracy !== undefined ? `  val ${percent(m.validationAccuracy)}` : '') +
+    (m.testAccuracy !== undefined ? `  test ${percent(m.testAccuracy)}` : '') +
+    `  ${style.dim(seconds(m.seconds))}`
+  );
 }

@@ -79,8 +79,10 @@ export function hasIdxFiles(dir: string, entry?: CatalogEntry): boolean {
 const DEFAULT_NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 
 export interface Resolved {
-  /** embedded, or a directory of IDX files. */
+  /** A directory of IDX files (absent for embedded and CSV). */
   dir?: string;
+  /** A CSV file of labelled rows. */
+  csv?: string;
   name: string;
   entry?: CatalogEntry;
   where: string;
@@ -92,6 +94,10 @@ export interface Resolved {
  */
 export function resolveData(spec: string): Resolved {
   if (spec === 'embedded') return { name: 'embedded', entry: catalogEntry('embedded'), where: 'npm package' };
+  if (spec.toLowerCase().endsWith('.csv')) {
+    if (!existsSync(spec)) throw new DataError(`--data ${spec}: no such file`);
+    return { csv: spec, name: spec, where: 'path' };
+  }
   if (existsSync(spec) && statSync(spec).isDirectory()) {
     const base = resolve(spec).split('/').pop() ?? spec;
     return { dir: spec, name: base, entry: catalogEntry(base), where: 'path' };

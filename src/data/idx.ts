@@ -24,20 +24,25 @@ const TYPES: Record<number, { type: IdxType; size: number }> = {
 
 /** Reads an IDX file, raw or gzip-compressed (detected by its magic bytes, not its name). */
 export function readIdxFile(path: string): IdxArray {
-  let buf: Buffer;
+  let buf: Uint8Array;
   try {
     buf = readFileSync(path);
   } catch (e) {
     throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
+  return decodeIdx(buf, path);
+}
+
+/** Parses IDX bytes, gunzipping them first when they start with the gzip magic bytes. */
+export function decodeIdx(buf: Uint8Array, name: string): IdxArray {
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
       buf = gunzipSync(buf);
     } catch (e) {
-      throw new DataError(`${path}: corrupt or truncated gzip data (${(e as Error).message})`);
+      throw new DataError(`${name}: corrupt or truncated gzip data (${(e as Error).message})`);
     }
   }
-  return parseIdx(buf, path);
+  return parseIdx(buf, name);
 }
 
 /** Parses the bytes of an (uncompressed) IDX file; `name` is used in error messages. */

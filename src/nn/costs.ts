@@ -15,9 +15,9 @@ export const COST_ALIASES: Record<string, CostName> = {
   nll: 'log-likelihood',
 };
 
-/** ln that stays finite when a float32 activation rounds to exactly 0 or 1. */
+/** ln that stays finite when a float32 activation rounds to exactly 0 (but lets NaN through, so divergence shows). */
 function ln(x: number): number {
-  return Math.log(x > 1e-300 ? x : 1e-300);
+  return Math.log(x < 1e-300 ? 1e-300 : x);
 }
 
 /**

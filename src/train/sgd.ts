@@ -1,9 +1,8 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
 import { backprop, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
-import type { Rng } from '../nn/rng.js';
-import { fillBatch, identity, type Examples } from '../data/dataset.js';
-import { argmaxColumn, evaluate } from './metrics.js';
+import { fillBatch, type Examples } from '../data/dataset.js';
+import { argmaxColumn } from './metrics.js';
 
 export interface SgdOptions {
   /** η */
@@ -21,8 +20,8 @@ export interface EpochMetrics {
   loss: number;
   /** Accuracy on the training batches as they were trained (running, as Keras reports it). */
   trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
+  testLoss?: number;
+  testAccuracy?: number;
   validationLoss?: number;
   validationAccuracy?: number;
   seconds: number;
@@ -35,8 +34,8 @@ export interface TrainCallbacks {
 }
 
 /**
- * Mini-batch stochastic gradient descent. Each epoch draws a fresh permutation
- * of the training examples from rng, then for every batch of m examples:
+ * Mini-batch stochastic gradient descent, one batch at a time (runTraining in
+ * session.ts drives the epochs). For every batch of m examples:
  *   W ← W − η (∂C/∂W + λW),   b ← b − η ∂C/∂b
  * where ∂C/∂W = (1/m) Σ_x δ_x a_xᵀ comes from backprop. Same rng state and
  * inputs give bit-identical weights.
@@ -45,8 +44,6 @@ export class SgdTrainer {
   /** Only for a gradient method other than backprop (sgdStep needs no gradient buffers). */
   private grads?: Gradients;
   private readonly workspaces = new Map<number, { ws: Workspace; y: Matrix }>();
-  /** The example order, reshuffled in place every epoch. */
-  private order?: Uint32Array;
 
   constructor(
     readonly net: Network,
@@ -94,51 +91,5 @@ export class SgdTrainer {
       const b = this.net.biases[l], gb = grads.gradB[l];
       for (let i = 0; i < b.length; i++) b[i] -= lr * gb[i];
     }
-  }
-
-  /**
-   * One pass over the training examples in a fresh seeded order; returns the
-   * mean cost and the accuracy of the batches as they were trained.
-   */
-  trainEpoch(train: Examples, rng: Rng, epoch = 1, cb: TrainCallbacks = {}): { loss: number; accuracy: number } {
-    const { batchSize } = this.opts;
-    if (!this.order || this.order.length !== train.count) this.order = identity(train.count);
-    const order = rng.shuffle(this.order);
-    const batches = Math.ceil(train.count / batchSize);
-    cb.onEpochStart?.(epoch, batches);
-    let total = 0;
-    let correct = 0;
-    for (let b = 0; b < batches; b++) {
-      const start = b * batchSize;
-      const m = Math.min(batchSize, train.count - start);
-      const r = this.step(train, order, start, m);
-      total += r.total;
-      correct += r.correct;
-      cb.onBatch?.(epoch, b + 1, total / (start + m));
-    }
-    return { loss: total / train.count, accuracy: correct / train.count };
-  }
-
-  /** Runs all epochs; evaluates on test (and validation) after each. */
-  fit(train: Examples, test: Examples, rng: Rng, cb: TrainCallbacks = {}, validation?: Examples): EpochMetrics[] {
-    const history: EpochMetrics[] = [];
-    for (let epoch = 1; epoch <= this.opts.epochs; epoch++) {
-      const t0 = performance.now();
-      const { loss, accuracy } = this.trainEpoch(train, rng, epoch, cb);
-      const testEval = evaluate(this.net, test, this.kernels);
-      const valEval = validation ? evaluate(this.net, validation, this.kernels) : undefined;
-      const metrics: EpochMetrics = {
-        epoch,
-        loss,
-        trainAccuracy: accuracy,
-        testLoss: testEval.loss,
-        testAccuracy: testEval.accuracy,
-        ...(valEval ? { validationLoss: valEval.loss, validationAccuracy: valEval.accuracy } : {}),
-        seconds: (performance.now() - t0) / 1000,
-      };
-      history.push(metrics);
-      cb.onEpochEnd?.(metrics);
-    }
-    return history;
   }
 }

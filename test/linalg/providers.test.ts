@@ -3,6 +3,7 @@ import { jsKernels, loadProvider, Matrix, PROVIDERS, type Kernels } from '../../
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
+import { initialState, runTraining } from '../../src/train/session.js';
 import { examples } from '../../src/data/dataset.js';
 import { randomMatrix } from '../helpers.js';
 
@@ -52,20 +53,20 @@ for (const r of loaded) {
       expect(c.data.every((v) => Number.isFinite(v))).toBe(true);
     });
 
-    it('training: same seed → identical weights; equal to js within float32 tolerance', (ctx) => {
+    it('training: same seed → identical weights; equal to js within float32 tolerance', async (ctx) => {
       if (!kernels) return ctx.skip(`${r.name} cannot load here: ${why}`);
       const rng = new Rng(3);
       const n = 600, dim = 100;
       const f = new Float32Array(n * dim).map(() => rng.uniform());
       const l = new Uint8Array(n).map((_, i) => (f[i * dim] + f[i * dim + 1] > 1 ? 1 : 0));
       const ex = examples(f, l, dim);
-      const run = (k: Kernels) => {
+      const run = async (k: Kernels) => {
         const r2 = new Rng(9);
         const net = Network.create({ sizes: [dim, 64, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', r2);
-        new SgdTrainer(net, { lr: 0.1, batchSize: 50, epochs: 1, weightDecay: 1e-4 }, k).trainEpoch(ex, r2);
+        await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 50, epochs: 1, weightDecay: 1e-4 }, k), ex, r2, initialState(n), { epochs: 1 });
         return net.weights.flatMap((w) => Array.from(w.data));
       };
-      const a = run(kernels), b = run(kernels), js = run(jsKernels);
+      const a = await run(kernels), b = await run(kernels), js = await run(jsKernels);
       expect(a).toEqual(b);
       const worst = a.reduce((w, v, i) => Math.max(w, Math.abs(v - js[i])), 0);
       expect(worst).toBeLessThan(1e-4);

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels } from '../../src/linalg/index.js';
-import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
+import { backprop, Gradients, Workspace, type GradientMethod } from '../../src/nn/backprop.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
 import { examples, fillBatch, splitDataset, type Dataset } from '../../src/data/dataset.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { evaluate } from '../../src/train/metrics.js';
+import { initialState, runTraining } from '../../src/train/session.js';
 
 /** Two Gaussian blobs in 2-D, separated along x = y. */
 function blobs(n: number, seed: number) {
@@ -45,34 +46,39 @@ describe('mini-batch SGD', () => {
     }
   });
 
-  it('reaches 100% on a separable problem', () => {
+  it('reaches 100% on a separable problem', async () => {
     const rng = new Rng(11);
     const train = blobs(200, 2);
     const test = blobs(100, 3);
     const net = Network.create({ sizes: [2, 8, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'cross-entropy' }, 'xavier', rng);
     const before = evaluate(net, test, jsKernels).accuracy;
-    const history = new SgdTrainer(net, { lr: 1, batchSize: 10, epochs: 20, weightDecay: 0 }, jsKernels).fit(train, test, rng);
+    const state = initialState(train.count);
+    const r = await runTraining(new SgdTrainer(net, { lr: 1, batchSize: 10, epochs: 20, weightDecay: 0 }, jsKernels), train, rng, state, { epochs: 20, test });
+    expect(r.status).toBe('done');
+    const history = state.history;
     expect(before).toBeLessThan(1);
     expect(history.at(-1)!.testAccuracy).toBe(1);
     expect(history.at(-1)!.loss).toBeLessThan(history[0].loss);
   });
 
-  it('same seed and inputs give bit-identical weights; another seed does not', () => {
-    const run = (seed: number) => {
+  it('same seed and inputs give bit-identical weights; another seed does not', async () => {
+    const run = async (seed: number) => {
       const rng = new Rng(seed);
       const net = Network.create({ sizes: [2, 5, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', rng);
-      new SgdTrainer(net, { lr: 0.1, batchSize: 7, epochs: 3, weightDecay: 1e-3 }, jsKernels).fit(blobs(50, 4), blobs(10, 5), rng);
+      const train = blobs(50, 4);
+      await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 7, epochs: 3, weightDecay: 1e-3 }, jsKernels), train, rng, initialState(50), { epochs: 3 });
       return Buffer.concat(net.weights.map((w) => Buffer.from(w.data.buffer)));
     };
-    expect(run(1).equals(run(1))).toBe(true);
-    expect(run(1).equals(run(2))).toBe(false);
+    expect((await run(1)).equals(await run(1))).toBe(true);
+    expect((await run(1)).equals(await run(2))).toBe(false);
   });
 
-  it('the last, smaller batch of an epoch is trained too', () => {
+  it('the last, smaller batch of an epoch is trained too', async () => {
     const rng = new Rng(1);
     const net = Network.create({ sizes: [2, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', rng);
     const seen: number[] = [];
-    new SgdTrainer(net, { lr: 0.1, batchSize: 4, epochs: 1, weightDecay: 0 }, jsKernels).fit(blobs(10, 1), blobs(2, 2), rng, {
+    await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 4, epochs: 1, weightDecay: 0 }, jsKernels), blobs(10, 1), rng, initialState(10), {
+      epochs: 1,
       onBatch: (_e, b) => seen.push(b),
     });
     expect(seen).toEqual([1, 2, 3]);
@@ -90,5 +96,74 @@ describe('splitting', () => {
   });
   it('rejects a validation split that leaves nothing to train on', () => {
     expect(() => splitDataset(ds, { validation: 100 })).toThrow(/--validation 100 must leave examples/);
+  });
+});
+
+describe('interrupting and continuing (runTraining)', () => {
+  const arch = { sizes: [2, 6, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' } as const;
+  const opts = { lr: 0.3, batchSize: 8, epochs: 4, weightDecay: 1e-3 };
+  it('stopping after any batch and continuing from the state gives the same weights bit for bit', async () => {
+    const train = blobs(100, 7);
+    const straight = async () => {
+      const rng = new Rng(5);
+      const net = Network.create({ ...arch }, 'xavier', rng);
+      await runTraining(new SgdTrainer(net, opts, jsKernels), train, rng, initialState(100), { epochs: 4 });
+      return net;
+    };
+    const want = await straight();
+    const straightHistory = async () => {
+      const rng = new Rng(5);
+      const net = Network.create({ ...arch }, 'xavier', rng);
+      const s = initialState(100);
+      await runTraining(new SgdTrainer(net, opts, jsKernels), train, rng, s, { epochs: 4 });
+      return s.history;
+    };
+    for (const stopAfter of [1, 13, 26, 40]) {
+      const rng = new Rng(5);
+      const net = Network.create({ ...arch }, 'xavier', rng);
+      const state = initialState(100);
+      let batches = 0;
+      const trainer = new SgdTrainer(net, opts, jsKernels);
+      const r1 = await runTraining(trainer, train, rng, state, {
+        epochs: 4,
+        yieldMs: 0, // ask shouldStop after every batch
+        onBatch: () => batches++,
+        shouldStop: () => batches >= stopAfter,
+      });
+      expect(r1.status).toBe('interrupted');
+      expect(batches).toBe(stopAfter);
+      const saved = new Rng(rng.state());
+      const copy = net.clone();
+      const state2 = { ...state, order: state.order.slice(), history: [...state.history] };
+      await runTraining(new SgdTrainer(copy, opts, jsKernels), train, saved, state2, { epochs: 4 });
+      expect(state2.history.map((h) => h.loss)).toEqual((await straightHistory()).map((h) => h.loss));
+      copy.weights.forEach((w, l) => expect(Array.from(w.data)).toEqual(Array.from(want.weights[l].data)));
+    }
+  });
+
+  it('a NaN loss stops the run as diverged, naming epoch and batch', async () => {
+    const rng = new Rng(1);
+    const net = Network.create({ sizes: [2, 4, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', rng);
+    const r = await runTraining(new SgdTrainer(net, { lr: 1e30, batchSize: 5, epochs: 3, weightDecay: 0 }, jsKernels), blobs(50, 1), rng, initialState(50), { epochs: 3 });
+    expect(r.status).toBe('diverged');
+    if (r.status === 'diverged') {
+      expect(r.epoch).toBe(1);
+      expect(r.batch).toBeGreaterThan(0);
+    }
+  });
+
+  it('a run that diverges in epoch 2 keeps the epoch-1 checkpoint: no checkpoint is written after the NaN', async () => {
+    const rng = new Rng(1);
+    const net = Network.create({ sizes: [2, 4, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', rng);
+    let calls = 0;
+    // A gradient that turns NaN on the 20th batch (epoch 2 of 10-batch epochs).
+    const poisoned: GradientMethod = (n, ws, y, g, k) => (++calls === 20 ? NaN : backprop(n, ws, y, g, k));
+    const checkpoints: number[] = [];
+    const r = await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 5, epochs: 3, weightDecay: 0 }, jsKernels, poisoned), blobs(50, 1), rng, initialState(50), {
+      epochs: 3,
+      onCheckpoint: (s) => void checkpoints.push(s.epoch),
+    });
+    expect(r).toEqual({ status: 'diverged', epoch: 2, batch: 10, what: 'the loss is NaN' });
+    expect(checkpoints).toEqual([2]); // written once, at the end of epoch 1 (pointing at epoch 2)
   });
 });

@@ -1,0 +1,92 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { DataError, examples, slice, type Dataset, type Examples } from './dataset.js';
+
+/**
+ * Reads a CSV of labelled examples, one per line: label,v1,...,vD (the layout
+ * of Kaggle's mnist_train.csv). A first line whose label is not a number is a
+ * header. Values above 1 (pixels 0–255) are scaled to [0, 1].
+ */
+export function readCsv(path: string): { examples: Examples; maxLabel: number } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const lines = text.split(/\r?\n/);
+  let first = 0;
+  while (first < lines.length && lines[first].trim() === '') first++;
+  if (first < lines.length && Number.isNaN(Number(lines[first].split(',')[0]))) first++; // header
+  const rows: number[][] = [];
+  let width = -1;
+  let max = 0;
+  for (let i = first; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    const cells = line.split(',');
+    if (width < 0) width = cells.length;
+    if (cells.length !== width) {
+      throw new DataError(`${path}:${i + 1}: expected ${width} values (a label and ${width - 1} features) like the first row, found ${cells.length}`);
+    }
+    const row = new Array<number>(width);
+    for (let j = 0; j < width; j++) {
+      const s = cells[j].trim();
+      const v = Number(s);
+      if (s === '' || !Number.isFinite(v)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is not a number`);
+      row[j] = v;
+      if (j > 0 && v > max) max = v;
+    }
+    if (!Number.isInteger(row[0]) || row[0] < 0 || row[0] > 255) {
+      throw new DataError(`${path}:${i + 1}: label ${cells[0]} is not a class index from 0 to 255`);
+    }
+    rows.push(row);
+  }
+  if (width < 2 || rows.length === 0) throw new DataError(`${path}: no rows of the form label,v1,...,vD`);
+  const dim = width - 1;
+  const scale = max > 1 ? 1 / 255 : 1;
+  if (max > 255) throw new DataError(`${path}: feature values go up to ${max}; expected [0, 1] or pixels 0–255`);
+  const features = new Float32Array(rows.length * dim);
+  const labels = new Uint8Array(rows.length);
+  let maxLabel = 0;
+  rows.forEach((r, n) => {
+    labels[n] = r[0];
+    maxLabel = Math.max(maxLabel, r[0]);
+    for (let j = 0; j < dim; j++) features[n * dim + j] = r[j + 1] * scale;
+  });
+  return { examples: examples(features, labels, dim), maxLabel };
+}
+
+/**
+ * A CSV dataset: FILE for training, and for testing the file named like it
+ * with "train" replaced by "test" (mnist_train.csv → mnist_test.csv) when it
+ * exists, otherwise the last 20% of FILE.
+ */
+export function loadCsvDataset(path: string): Dataset {
+  const train = readCsv(path);
+  const sibling = basename(path).includes('train') ? join(dirname(path), basename(path).replace('train', 'test')) : undefined;
+  let trainEx = train.examples;
+  let testEx: Examples;
+  let maxLabel = train.maxLabel;
+  if (sibling && existsSync(sibling)) {
+    const test = readCsv(sibling);
+    if (test.examples.dim !== trainEx.dim) {
+      throw new DataError(`${sibling} has ${test.examples.dim} features per row but ${path} has ${trainEx.dim}`);
+    }
+    testEx = test.examples;
+    maxLabel = Math.max(maxLabel, test.maxLabel);
+  } else {
+    const cut = Math.floor(trainEx.count * 0.8);
+    if (cut === 0 || cut === trainEx.count) throw new DataError(`${path}: ${trainEx.count} rows is too few to hold out a test set`);
+    testEx = slice(trainEx, cut, trainEx.count);
+    trainEx = slice(trainEx, 0, cut);
+  }
+  const side = Math.round(Math.sqrt(trainEx.dim));
+  return {
+    name: basename(path),
+    classes: Math.max(2, maxLabel + 1),
+    ...(side * side === trainEx.dim ? { shape: [side, side] as const } : {}),
+    train: trainEx,
+    test: testEx,
+  };
+}

@@ -1,0 +1,119 @@
+import type { Examples } from '../data/dataset.js';
+import { identity } from '../data/dataset.js';
+import type { Rng } from '../nn/rng.js';
+import { evaluate } from './metrics.js';
+import type { EpochMetrics, SgdTrainer, TrainCallbacks } from './sgd.js';
+
+/**
+ * Where a run is: everything needed to continue it and end with exactly the
+ * weights of an uninterrupted run (the weights themselves live in the network).
+ */
+export interface TrainState {
+  /** The epoch in progress, or the next one when batch = 0 (1-based). */
+  epoch: number;
+  /** The next batch of `epoch`; 0 means the epoch has not started (its shuffle is still to come). */
+  batch: number;
+  /** The example order: this epoch's permutation once it has started. */
+  order: Uint32Array;
+  /** Σ_x C_x, examples classified right and examples seen so far in this epoch. */
+  totalLoss: number;
+  correct: number;
+  seen: number;
+  /** Seconds spent in this epoch before an interruption. */
+  seconds: number;
+  history: EpochMetrics[];
+}
+
+export function initialState(trainCount: number): TrainState {
+  return { epoch: 1, batch: 0, order: identity(trainCount), totalLoss: 0, correct: 0, seen: 0, seconds: 0, history: [] };
+}
+
+export type RunResult =
+  | { status: 'done' }
+  | { status: 'interrupted' }
+  | { status: 'diverged'; epoch: number; batch: number; what: string };
+
+export interface RunOptions extends TrainCallbacks {
+  epochs: number;
+  test?: Examples;
+  validation?: Examples;
+  /** Evaluate on test/validation after each epoch (default true). */
+  evaluate?: boolean;
+  /** Asked between batches (after yielding to the event loop, so signals arrive): stop now? */
+  shouldStop?: () => boolean;
+  /** Milliseconds between yields to the event loop (default 50). */
+  yieldMs?: number;
+  /** Called at each epoch end with the state to persist. */
+  onCheckpoint?: (state: TrainState) => void | Promise<void>;
+}
+
+function finite(net: SgdTrainer['net']): boolean {
+  for (const W of net.weights) for (const v of W.data) if (!Number.isFinite(v)) return false;
+  for (const b of net.biases) for (const v of b) if (!Number.isFinite(v)) return false;
+  return true;
+}
+
+/**
+ * Runs mini-batch SGD from `state` to the last epoch. Each epoch shuffles the
+ * order with rng (in place), then trains batch after batch; a NaN or infinite
+ * loss or weight stops the run as diverged. Every ~50 ms it yields to the
+ * event loop so that SIGINT can be handled: shouldStop() then ends the run
+ * after the current batch, with `state` pointing at the next one.
+ */
+export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng, state: TrainState, opts: RunOptions): Promise<RunResult> {
+  const m = trainer.opts.batchSize;
+  const batches = Math.ceil(train.count / m);
+  let lastYield = performance.now();
+  for (; state.epoch <= opts.epochs; state.epoch++, state.batch = 0) {
+    if (state.batch === 0) {
+      rng.shuffle(state.order);
+      Object.assign(state, { totalLoss: 0, correct: 0, seen: 0, seconds: 0 });
+    }
+    let t0 = performance.now();
+    opts.onEpochStart?.(state.epoch, batches);
+    for (let b = state.batch; b < batches; b++) {
+      const start = b * m;
+      const size = Math.min(m, train.count - start);
+      const r = trainer.step(train, state.order, start, size);
+      if (!Number.isFinite(r.total)) return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${r.total}` };
+      state.totalLoss += r.total;
+      state.correct += r.correct;
+      state.seen += size;
+      state.batch = b + 1;
+      opts.onBatch?.(state.epoch, b + 1, state.totalLoss / state.seen);
+      if (performance.now() - lastYield >= (opts.yieldMs ?? 50) && b + 1 < batches) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+        if (opts.shouldStop?.()) {
+          state.seconds += (performance.now() - t0) / 1000;
+          return { status: 'interrupted' };
+        }
+      }
+    }
+    if (!finite(trainer.net)) return { status: 'diverged', epoch: state.epoch, batch: batches, what: 'a weight is not finite' };
+    const seconds = state.seconds + (performance.now() - t0) / 1000;
+    const metrics: EpochMetrics = { epoch: state.epoch, loss: state.totalLoss / state.seen, trainAccuracy: state.correct / state.seen, seconds };
+    if (opts.evaluate !== false && opts.test) {
+      const t = evaluate(trainer.net, opts.test, trainer.kernels);
+      Object.assign(metrics, { testLoss: t.loss, testAccuracy: t.accuracy });
+      if (opts.validation) {
+        const v = evaluate(trainer.net, opts.validation, trainer.kernels);
+        Object.assign(metrics, { validationLoss: v.loss, validationAccuracy: v.accuracy });
+      }
+      metrics.seconds = state.seconds + (performance.now() - t0) / 1000;
+    }
+    state.history.push(metrics);
+    opts.onEpochEnd?.(metrics);
+    if (opts.onCheckpoint) {
+      // The state as the next epoch will find it.
+      await opts.onCheckpoint({ ...state, epoch: state.epoch + 1, batch: 0, totalLoss: 0, correct: 0, seen: 0, seconds: 0 });
+    }
+    t0 = performance.now();
+    if (opts.shouldStop?.() && state.epoch < opts.epochs) {
+      state.epoch++;
+      state.batch = 0;
+      return { status: 'interrupted' };
+    }
+  }
+  return { status: 'done' };
+}

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN, cli, ROOT } from '../helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-resume-'));
+
+/** Starts a run, sends SIGINT once `when` matches its stderr (plus a delay), and waits for it to exit. */
+function interruptWhen(args: string[], when: RegExp, delayMs: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    let stderr = '';
+    let sent = false;
+    const watch = (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && when.test(stderr)) {
+        sent = true;
+        setTimeout(() => p.kill('SIGINT'), delayMs);
+      }
+    };
+    p.stderr.on('data', watch);
+    p.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('durable runs', () => {
+  // The js provider keeps an epoch slow enough (about a second) to interrupt in the middle.
+  const run = ['train', '--backend', 'js', '--epochs', '3', '--hidden', '64', '--json'];
+
+  it('SIGINT mid-epoch writes a checkpoint and exits 130; --resume ends with the weights of an uninterrupted run', async () => {
+    const d = tmp();
+    const straight = cli([...run, '--save', join(d, 'straight.safetensors')]);
+    expect(straight.code, straight.stderr).toBe(0);
+
+    const ck = join(d, 'ck');
+    const r = await interruptWhen([...run, '--checkpoint', ck, '--save', join(d, 'resumed.safetensors')], /epoch 1\/3/, 300);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/interrupted at epoch 2, batch \d+: checkpoint written to .*ck; continue with: backprop train --resume .*ck/);
+    const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
+    expect(state.state.epoch).toBe(2);
+    expect(state.state.batch).toBeGreaterThan(0); // in the middle of epoch 2
+    expect(state.state.history).toHaveLength(1);
+    expect(existsSync(join(d, 'resumed.safetensors'))).toBe(false);
+
+    const resumed = cli(['train', '--resume', ck, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/from epoch 2, batch \d+/);
+    expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);
+    const a = JSON.parse(straight.stdout), b = JSON.parse(resumed.stdout);
+    expect(b.epochs.map((e: { loss: number }) => e.loss)).toEqual(a.epochs.map((e: { loss: number }) => e.loss));
+    expect(b.testAccuracy).toBe(a.testAccuracy);
+  }, 120_000);
+
+  it('--checkpoint writes a checkpoint at each epoch end; --resume --epochs extends the run', () => {
+    const d = tmp();
+    const ck = join(d, 'ck');
+    const first = cli(['train', '--epochs', '2', '--limit', '1000', '--checkpoint', ck, '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
+    expect([state.state.epoch, state.state.batch, state.generation]).toEqual([3, 0, 2]);
+    const more = cli(['train', '--resume', ck, '--epochs', '4', '--json']);
+    expect(more.code, more.stderr).toBe(0);
+    const straight = cli(['train', '--epochs', '4', '--limit', '1000', '--json']);
+    expect(JSON.parse(more.stdout).epochs.map((e: { loss: number }) => e.loss)).toEqual(JSON.parse(straight.stdout).epochs.map((e: { loss: number }) => e.loss));
+  });
+
+  it('divergence stops the run naming epoch and batch, suggests a smaller learning rate, exit 1, writes nothing bad', () => {
+    const d = tmp();
+    const ck = join(d, 'ck');
+    const r = cli(['train', '--lr', '1e6', '--epochs', '2', '--checkpoint', ck, '--save', join(d, 'm.safetensors')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/training diverged at epoch 1, batch \d+ \(the loss is NaN\): try a smaller learning rate, e\.g\. --lr 100000/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(join(d, 'm.safetensors'))).toBe(false);
+    expect(existsSync(join(ck, 'state.json'))).toBe(false); // nothing good to keep yet
+  });
+});
