@@ -3,10 +3,13 @@ import { loadModel } from '../io/safetensors.js';
 import { evaluate } from '../train/metrics.js';
 import { DataError } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
-import { addBackendOption, addDataOptions, kernels, loadData, type DataOptions } from './options.js';
+import { addBackendOption, addDataOptions, kernels, loadData, positiveInt, type DataOptions } from './options.js';
+import { outputs } from './predict.js';
+import { asciiRow } from '../report/ascii.js';
 import type { BackendName } from '../linalg/index.js';
 
 interface EvaluateOptions extends DataOptions {
+  misclassified?: number;
   model: string;
   split: 'train' | 'test';
   json: boolean;
@@ -22,6 +25,7 @@ export function evaluateCommand(): Command {
       if (v !== 'test' && v !== 'train') throw new InvalidArgumentError('expected test or train.');
       return v;
     }, 'test')
+    .option('--misclassified <n>', 'show the n worst mistakes (lowest output for the true class) as images', positiveInt)
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
   return cmd.action((opts: EvaluateOptions) => runEvaluate(opts));
@@ -39,7 +43,8 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   for (const l of ex.labels) {
     if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);
   }
-  const r = evaluate(net, ex, await kernels(opts));
+  const k = await kernels(opts);
+  const r = evaluate(net, ex, k);
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${ds.name} ${opts.split}`);
   out.line('');
@@ -52,7 +57,33 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
     const cells = row.map((c, j) => (i === j ? style.good(String(c).padStart(w)) : c ? style.warn(String(c).padStart(w)) : style.dim(String(c).padStart(w))));
     out.line(`${names[i].padStart(label)} ${cells.join('')}   ${n ? percent(row[i] / n, 1) : '-'}`);
   });
+  // The worst mistakes: the wrong predictions that gave the true class the lowest output.
+  let worst: { index: number; trueLabel: number; predicted: number; trueOutput: number; predictedOutput: number }[] = [];
+  if (opts.misclassified) {
+    for (let i = 0; i < ex.count; i++) {
+      if (r.predictions[i] === ex.labels[i]) continue;
+      const a = outputs(net, ex.features.subarray(i * ex.dim, (i + 1) * ex.dim), k);
+      worst.push({ index: i, trueLabel: ex.labels[i], predicted: r.predictions[i], trueOutput: a[ex.labels[i]], predictedOutput: a[r.predictions[i]] });
+    }
+    worst = worst.sort((x, y) => x.trueOutput - y.trueOutput).slice(0, opts.misclassified);
+    out.line('');
+    out.line(`the ${worst.length} worst mistakes of ${r.count - r.correct} (lowest output for the true class):`);
+    const side = ds.shape?.[1] ?? Math.round(Math.sqrt(ex.dim));
+    for (let s = 0; s < worst.length; s += 4) {
+      out.line('');
+      out.line(
+        asciiRow(
+          worst.slice(s, s + 4).map((w) => ({
+            pixels: ex.features.subarray(w.index * ex.dim, (w.index + 1) * ex.dim),
+            caption: `#${w.index} true ${names[w.trueLabel]} → ${names[w.predicted]} (${percent(w.predictedOutput, 0)})`,
+          })),
+          side,
+        ),
+      );
+    }
+  }
   out.result({
+    misclassified: opts.misclassified ? worst : undefined,
     command: 'evaluate',
     model: opts.model,
     data: ds.name,

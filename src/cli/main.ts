@@ -6,6 +6,8 @@ import { gradCommand } from './grad.js';
 import { benchCommand } from './bench.js';
 import { infoCommand } from './info.js';
 import { datasetsCommand } from './datasets.js';
+import { exportCommand } from './export.js';
+import { predictCommand } from './predict.js';
 import { EXIT, isUserError } from './errors.js';
 
 export function program(): Command {
@@ -24,6 +26,8 @@ export function program(): Command {
   p.addCommand(benchCommand());
   p.addCommand(infoCommand());
   p.addCommand(datasetsCommand());
+  p.addCommand(predictCommand());
+  p.addCommand(exportCommand());
   for (const c of p.commands) {
     c.exitOverride((err: CommanderError) => {
       throw err;

@@ -1,0 +1,23 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { loadModel } from '../io/safetensors.js';
+import { exportTfjs } from '../io/tfjs-export.js';
+import { Output } from './output.js';
+
+export function exportCommand(): Command {
+  return new Command('export')
+    .description('write a saved model in another format: tfjs (TensorFlow.js Layers model.json + weights)')
+    .requiredOption('--model <file>', 'a model saved by `backprop train --save`')
+    .option('--format <name>', 'tfjs', (v) => {
+      if (v !== 'tfjs') throw new InvalidArgumentError('expected tfjs.');
+      return v;
+    }, 'tfjs')
+    .requiredOption('--out <dir>', 'directory for model.json and weights.bin')
+    .option('--json', 'print one JSON result on stdout', false)
+    .action(async (opts: { model: string; format: 'tfjs'; out: string; json: boolean }) => {
+      const out = new Output(opts.json);
+      const { network } = loadModel(opts.model);
+      const files = await exportTfjs(network.clone('float32'), opts.out);
+      out.line(`wrote ${files.modelJson} and ${files.weights}: a TensorFlow.js Layers model (tf.loadLayersModel('file://${files.modelJson}') in tfjs-node)`);
+      out.result({ command: 'export', format: opts.format, model: opts.model, ...files });
+    });
+}

@@ -1,0 +1,82 @@
+import { existsSync } from 'node:fs';
+import { Command } from 'commander';
+import { Matrix, type BackendName } from '../linalg/index.js';
+import { feedforward, Workspace } from '../nn/backprop.js';
+import type { Network } from '../nn/network.js';
+import { loadModel } from '../io/safetensors.js';
+import { catalogEntry } from '../data/catalog.js';
+import { DataError } from '../data/dataset.js';
+import { readImage, toMnist } from '../data/image.js';
+import { asciiImage } from '../report/ascii.js';
+import { addBackendOption, kernels, loadData } from './options.js';
+import { Output, percent, style } from './output.js';
+
+interface PredictOptions {
+  model: string;
+  show?: boolean;
+  json: boolean;
+  backend: BackendName;
+}
+
+/** An input: an image file, or SPEC:index / SPEC:train:index into a dataset (SPEC = embedded, a name or an IDX directory). */
+function readInput(input: string, dim: number): { pixels: Float32Array; label?: number; source: string } {
+  if (existsSync(input)) {
+    const pixels = toMnist(readImage(input), input);
+    if (pixels.length !== dim) throw new DataError(`${input}: images become 784 pixels but the model expects ${dim} inputs`);
+    return { pixels, source: 'image' };
+  }
+  const m = /^(.*?)(?::(train|test))?:(\d+)$/.exec(input);
+  if (!m) throw new DataError(`${input}: no such file, and not SPEC:index (e.g. embedded:0, fashion-mnist:42, DIR:train:7)`);
+  const ds = loadData({ data: m[1], seed: 0 });
+  const ex = m[2] === 'train' ? ds.train : ds.test;
+  const i = Number(m[3]);
+  if (i >= ex.count) throw new DataError(`${input}: index ${i} is past the ${ex.count} ${m[2] ?? 'test'} examples of ${ds.name}`);
+  if (ex.dim !== dim) throw new DataError(`${input}: ${ds.name} has ${ex.dim} values per example but the model expects ${dim}`);
+  return { pixels: ex.features.slice(i * ex.dim, (i + 1) * ex.dim), label: ex.labels[i], source: ds.name };
+}
+
+/** A^L for one example. */
+export function outputs(net: Network, x: Float32Array, k: Awaited<ReturnType<typeof kernels>>): number[] {
+  const ws = new Workspace(net, 1);
+  ws.input.data.set(x);
+  return Array.from(feedforward(net, ws, k).data);
+}
+
+export function predictCommand(): Command {
+  const cmd = new Command('predict')
+    .description('classify images (PNG or PGM) or dataset examples with a saved model')
+    .requiredOption('--model <file>', 'a model saved by `backprop train --save`')
+    .argument('<input...>', 'image files, or SPEC:index (embedded:0, fashion-mnist:42, DIR:train:7)')
+    .option('--show', 'draw each 28×28 input as text (the default on a terminal)')
+    .option('--no-show', 'do not draw the inputs')
+    .option('--json', 'print one JSON result on stdout', false);
+  addBackendOption(cmd);
+  return cmd.action(async (inputs: string[], opts: PredictOptions) => {
+    const out = new Output(opts.json);
+    const { network: net, metadata } = loadModel(opts.model);
+    const k = await kernels(opts);
+    const classes = net.sizes[net.depth];
+    const names = catalogEntry(metadata.data ?? '')?.classes ?? Array.from({ length: classes }, (_, i) => String(i));
+    const probabilities = net.arch.outputActivation === 'softmax';
+    const show = opts.show ?? Boolean(process.stdout.isTTY);
+    const results = [];
+    for (const input of inputs) {
+      const { pixels, label, source } = readInput(input, net.sizes[0]);
+      const a = outputs(net, pixels, k);
+      const best = a.indexOf(Math.max(...a));
+      results.push({ input, source, label: best, className: names[best], ...(label !== undefined ? { trueLabel: label, correct: label === best } : {}), [probabilities ? 'probabilities' : 'outputs']: a });
+      out.line(
+        `${style.bold(input)} → ${style.bold(names[best] ?? String(best))}` +
+          (probabilities ? ` (${percent(a[best], 1)})` : '') +
+          (label !== undefined ? (label === best ? style.good(`  ✓ true ${names[label]}`) : style.bad(`  ✗ true ${names[label]}`)) : ''),
+      );
+      const order = a.map((v, i) => [v, i] as const).sort((x, y) => y[0] - x[0]);
+      for (const [v, i] of order.slice(0, Math.min(classes, 10))) {
+        const bar = '█'.repeat(Math.round(20 * Math.max(0, Math.min(1, v))));
+        out.line(`  ${(names[i] ?? String(i)).padStart(12)} ${probabilities ? percent(v, 1).padStart(6) : v.toFixed(3).padStart(7)} ${style.dim(bar)}`);
+      }
+      if (show && net.sizes[0] === 784) out.line(asciiImage(pixels, 28));
+    }
+    out.result({ command: 'predict', model: opts.model, classNames: names, predictions: results });
+  });
+}

@@ -1,0 +1,55 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as TF from '@tensorflow/tfjs';
+import type { Network } from '../nn/network.js';
+import { LEAKY_SLOPE } from '../nn/activations.js';
+import { writeFileAtomic } from './atomic.js';
+
+/**
+ * Writes the network as a TensorFlow.js Layers model (model.json + one
+ * weights file) that tf.loadLayersModel loads as a Sequential of Dense layers.
+ * The model is built with tfjs-layers itself and saved through a custom
+ * handler, so the format is tfjs's own. Dense kernels are Wᵀ (inputs × units):
+ * Keras computes x·kernel + b on rows, we compute W·a + b on columns.
+ */
+export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJson: string; weights: string }> {
+  const tf: typeof TF = await import('@tensorflow/tfjs');
+  const model = tf.sequential();
+  const weights: TF.Tensor[] = [];
+  net.weights.forEach((W, l) => {
+    const act = net.activations[l].name;
+    const keras = act === 'leaky-relu' ? 'linear' : act; // leaky ReLU is its own layer in Keras
+    model.add(
+      tf.layers.dense({
+        units: W.rows,
+        activation: keras as 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'linear',
+        ...(l === 0 ? { inputShape: [W.cols] } : {}),
+        name: `dense_${l + 1}`,
+      }),
+    );
+    if (act === 'leaky-relu') model.add(tf.layers.leakyReLU({ alpha: LEAKY_SLOPE, name: `leaky_relu_${l + 1}` }));
+    weights.push(tf.transpose(tf.tensor2d(Float32Array.from(W.data), [W.rows, W.cols])), tf.tensor1d(Float32Array.from(net.biases[l])));
+  });
+  model.setWeights(weights);
+  tf.dispose(weights);
+  mkdirSync(outDir, { recursive: true });
+  const modelJson = join(outDir, 'model.json');
+  const weightsFile = join(outDir, 'weights.bin');
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData as ArrayBuffer;
+      writeFileAtomic(weightsFile, new Uint8Array(data));
+      const json = {
+        format: 'layers-model',
+        generatedBy: 'backprop',
+        convertedBy: null,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+      };
+      writeFileAtomic(modelJson, JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
+    }),
+  );
+  model.dispose();
+  return { modelJson, weights: weightsFile };
+}
