@@ -7,6 +7,7 @@ import { benchCommand } from './bench.js';
 import { infoCommand } from './info.js';
 import { datasetsCommand } from './datasets.js';
 import { exportCommand } from './export.js';
+import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { EXIT, isUserError } from './errors.js';
 
@@ -23,6 +24,7 @@ export function program(): Command {
   p.addCommand(evaluateCommand());
   p.addCommand(gradcheckCommand());
   p.addCommand(gradCommand());
+  p.addCommand(compareCommand());
   p.addCommand(benchCommand());
   p.addCommand(infoCommand());
   p.addCommand(datasetsCommand());

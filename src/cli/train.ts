@@ -6,6 +6,8 @@ import { readCheckpoint, writeCheckpoint } from '../io/checkpoint.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type TrainState } from '../train/session.js';
+import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../analysis/layers.js';
+import { identity } from '../data/dataset.js';
 import { EXIT, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import { epochProgress } from './progress.js';
@@ -42,6 +44,7 @@ interface TrainOptions extends DataOptions, NetworkOptions {
   checkpoint?: string;
   resume?: string;
   json: boolean;
+  monitor: boolean;
   backend: BackendName;
 }
 
@@ -79,6 +82,7 @@ export function trainCommand(): Command {
     .option('--save <file>', 'write the trained model (safetensors) to file')
     .option('--checkpoint <dir>', 'write a checkpoint (weights, RNG state, position, metrics) at each epoch end')
     .option('--resume <dir>', 'continue a checkpointed or interrupted run; it ends with the weights an uninterrupted run would have')
+    .option('--monitor', 'each epoch, print per-layer learning speed and saturated/dead units, and warn when a layer stops learning', false)
     .option('--json', 'print one JSON result on stdout (human text goes to stderr)', false);
   addBackendOption(cmd);
   return cmd.action(async function (this: Command, opts: TrainOptions) {
@@ -138,6 +142,24 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   );
   for (const m of state.history) out.line(style.dim(epochLine(m, run.epochs)));
 
+  // --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples.
+  const monitorBatch = opts.monitor ? evaluationBatch(net!, ds.train, new Rng(run.seed + 2).shuffle(identity(ds.train.count)), 1000) : undefined;
+  const monitorLog: { epoch: number; layers: LayerStats[]; warnings: string[] }[] = [];
+  const monitor = (epoch: number) => {
+    if (!monitorBatch) return;
+    const layers = layerStats(net!, monitorBatch, k);
+    const warnings = stalledLayers(layers);
+    monitorLog.push({ epoch, layers, warnings });
+    out.line(
+      style.dim(`  layers: `) +
+        layers
+          .map((l) => `${l.layer}: ‖∂C/∂b‖ ${l.speed.toExponential(1)}${l.saturated !== undefined ? ` ${percent(l.saturated, 0)} sat` : ''}${l.dead !== undefined ? ` ${percent(l.dead, 0)} dead` : ''}`)
+          .join(style.dim(' · ')),
+    );
+    for (const w of warnings) out.line(style.warn(`  ⚠ ${w}`));
+  };
+  if (!opts.resume || state.history.length === 0) monitor(0);
+
   let interrupted = false;
   const onSigint = () => {
     if (interrupted) process.exit(EXIT.interrupted); // a second Ctrl-C: stop now
@@ -156,6 +178,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       onEpochEnd(m) {
         progress.onEpochEnd?.(m);
         out.line(epochLine(m, run.epochs));
+        monitor(m.epoch);
       },
       onCheckpoint: opts.checkpoint || opts.resume ? (s) => writeCheckpoint(ckptDir!, net, rng.state(), s, run) : undefined,
     });
@@ -210,6 +233,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     seconds: total,
     model: run.save,
     checkpoint: ckptDir,
+    monitor: opts.monitor ? monitorLog : undefined,
   });
   return EXIT.ok;
 }

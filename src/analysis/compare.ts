@@ -1,0 +1,90 @@
+import type { Kernels } from '../linalg/index.js';
+import type { ActivationName } from '../nn/activations.js';
+import type { CostName } from '../nn/costs.js';
+import { Network, type InitName } from '../nn/network.js';
+import { Rng } from '../nn/rng.js';
+import { identity, type Dataset } from '../data/dataset.js';
+import { evaluate } from '../train/metrics.js';
+import { SgdTrainer } from '../train/sgd.js';
+import { initialState, runTraining } from '../train/session.js';
+import { evaluationBatch, layerStats, type LayerStats } from './layers.js';
+
+export interface CompareSpec {
+  activation: ActivationName;
+  init: InitName;
+  lr: number;
+}
+
+export interface CompareConfig {
+  runs: CompareSpec[];
+  hidden: number[];
+  outputActivation: ActivationName;
+  cost: CostName;
+  batchSize: number;
+  epochs: number;
+  /** Also measure every N batches (0: at initialisation and epoch ends only). */
+  every: number;
+  seed: number;
+  /** Examples in the evaluation batch the statistics are measured on. */
+  evalSize: number;
+}
+
+/** One measurement: after `step` batches (epoch = step / batches per epoch). */
+export interface Snapshot {
+  step: number;
+  epoch: number;
+  /** Mean cost and accuracy on the test set. */
+  testLoss: number;
+  testAccuracy: number;
+  layers: LayerStats[];
+}
+
+export interface CompareRun extends CompareSpec {
+  sizes: number[];
+  snapshots: Snapshot[];
+  /** Layer statistics with activation histograms, at initialisation and at the end. */
+  initial: LayerStats[];
+  final: LayerStats[];
+  diverged?: string;
+}
+
+/**
+ * Trains the same architecture once per activation on identical data and
+ * batches: one seed draws the initial weights (scaled by each run's init) and
+ * a separate seeded stream shuffles, so every run sees the same batches in the
+ * same order. Measures the layers at initialisation, every `every` batches and
+ * at each epoch end.
+ */
+export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernels: Kernels, onEpoch?: (run: CompareSpec, epoch: number) => void): Promise<CompareRun[]> {
+  const runs: CompareRun[] = [];
+  const evalOrder = new Rng(cfg.seed + 2).shuffle(identity(ds.train.count));
+  const batchesPerEpoch = Math.ceil(ds.train.count / cfg.batchSize);
+  for (const spec of cfg.runs) {
+    const sizes = [ds.train.dim, ...cfg.hidden, ds.classes];
+    const net = Network.create({ sizes, activation: spec.activation, outputActivation: cfg.outputActivation, cost: cfg.cost }, spec.init, new Rng(cfg.seed));
+    const batch = evaluationBatch(net, ds.train, evalOrder, cfg.evalSize);
+    const snapshot = (step: number): Snapshot => {
+      const t = evaluate(net, ds.test, kernels);
+      return { step, epoch: step / batchesPerEpoch, testLoss: t.loss, testAccuracy: t.accuracy, layers: layerStats(net, batch, kernels) };
+    };
+    const run: CompareRun = { ...spec, sizes, snapshots: [snapshot(0)], initial: layerStats(net, batch, kernels, true), final: [] };
+    const trainer = new SgdTrainer(net, { lr: spec.lr, batchSize: cfg.batchSize, epochs: cfg.epochs, weightDecay: 0 }, kernels);
+    let step = 0;
+    const result = await runTraining(trainer, ds.train, new Rng(cfg.seed + 1), initialState(ds.train.count), {
+      epochs: cfg.epochs,
+      evaluate: false,
+      onBatch() {
+        step++;
+        if (cfg.every > 0 && step % cfg.every === 0 && step % batchesPerEpoch !== 0) run.snapshots.push(snapshot(step));
+      },
+      onEpochEnd(m) {
+        run.snapshots.push(snapshot(step));
+        onEpoch?.(spec, m.epoch);
+      },
+    });
+    if (result.status === 'diverged') run.diverged = `diverged at epoch ${result.epoch}, batch ${result.batch} (${result.what})`;
+    run.final = layerStats(net, batch, kernels, true);
+    runs.push(run);
+  }
+  return runs;
+}

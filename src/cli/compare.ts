@@ -1,0 +1,152 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
+import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
+import { INITS, type InitName } from '../nn/network.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { compareReport } from '../report/html.js';
+import { sparkline, table } from '../report/terminal.js';
+import { UsageError } from './errors.js';
+import { Output, percent, style } from './output.js';
+import { activationName, addBackendOption, addDataOptions, costName, kernels, loadData, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
+import type { BackendName } from '../linalg/index.js';
+import type { CostName } from '../nn/costs.js';
+
+interface CompareOptions extends DataOptions {
+  activations: ActivationName[];
+  hidden: number[];
+  epochs: number;
+  lr: string;
+  init?: string;
+  cost: CostName;
+  outputActivation: ActivationName;
+  batchSize: number;
+  every: number;
+  evalSize: number;
+  report?: string;
+  json: boolean;
+  backend: BackendName;
+}
+
+/** "0.1" for all, or "sigmoid=0.5,relu=0.05" per activation (the others keep the default). */
+function perActivation<T>(v: string | undefined, acts: ActivationName[], parse: (s: string) => T, fallback: (a: ActivationName) => T, flag: string): Record<string, T> {
+  const out: Record<string, T> = Object.fromEntries(acts.map((a) => [a, fallback(a)]));
+  if (v === undefined) return out;
+  if (!v.includes('=')) {
+    for (const a of acts) out[a] = parse(v);
+    return out;
+  }
+  for (const part of v.split(',')) {
+    const [a, x] = part.split('=');
+    if (!acts.includes(a as ActivationName)) throw new UsageError(`${flag} ${v}: "${a}" is not one of --activations ${acts.join(',')}`);
+    out[a] = parse(x);
+  }
+  return out;
+}
+
+export function compareCommand(): Command {
+  const cmd = new Command('compare').description('train the same network once per activation and compare saturation and per-layer learning speed (NNDL ch. 5)');
+  addDataOptions(cmd);
+  cmd
+    .option('--activations <list>', `hidden activations to compare (${ACTIVATIONS.filter((a) => a !== 'softmax' && a !== 'linear').join(', ')})`, (v) => {
+      const xs = v.split(',').map((s) => s.trim());
+      for (const x of xs) if (!isActivationName(x) || x === 'softmax') throw new InvalidArgumentError(`"${x}" is not a hidden activation (sigmoid, relu, tanh, leaky-relu).`);
+      if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('each activation once.');
+      return xs as ActivationName[];
+    }, ['sigmoid', 'relu'] as ActivationName[])
+    .option('--hidden <sizes>', 'hidden layer sizes', sizeList, [30, 30, 30, 30])
+    .option('--epochs <n>', 'epochs per run', positiveInt, 3)
+    .option('--lr <eta>', 'learning rate: one for all, or per activation as sigmoid=0.5,relu=0.05', '0.1')
+    .option('--init <name>', `weight init (${INITS.join(', ')}): one for all, or per activation; default normal (N(0,1), Nielsen's) for sigmoid/tanh, he for ReLU`)
+    .option('--cost <name>', 'cost: cross-entropy (default), quadratic (to see the output-layer slowdown), log-likelihood', costName, 'cross-entropy')
+    .option('--output-activation <name>', 'output activation', activationName, 'sigmoid')
+    .option('--batch-size <m>', 'mini-batch size', positiveInt, 10)
+    .option('--every <n>', 'also measure every n batches (0: at initialisation and each epoch end)', nonNegativeInt, 0)
+    .option('--eval-size <n>', 'examples in the fixed batch the layer statistics are measured on', positiveInt, 1000)
+    .option('--seed <n>', 'seed of the weights, the batches and the evaluation batch', nonNegativeInt, 1)
+    .option('--report <file.html>', 'write a self-contained HTML report with charts')
+    .option('--json', 'print every series as JSON on stdout', false);
+  addBackendOption(cmd);
+  return cmd.action(async (opts: CompareOptions) => runCompare(opts));
+}
+
+async function runCompare(opts: CompareOptions): Promise<void> {
+  const out = new Output(opts.json);
+  const ds = loadData(opts);
+  const acts = opts.activations;
+  const lr = perActivation(opts.lr, acts, (s) => {
+    const x = Number(s);
+    if (!(x > 0) || !Number.isFinite(x)) throw new UsageError(`--lr ${opts.lr}: "${s}" is not a positive number`);
+    return x;
+  }, () => 0.1, '--lr');
+  const init = perActivation<InitName>(opts.init, acts, (s) => {
+    if (!(INITS as readonly string[]).includes(s)) throw new UsageError(`--init ${opts.init}: "${s}" is not one of ${INITS.join(', ')}`);
+    return s as InitName;
+  }, (a) => (a === 'relu' || a === 'leaky-relu' ? 'he' : 'normal'), '--init');
+  const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
+  const k = await kernels(opts);
+  const sizes = [ds.train.dim, ...opts.hidden, ds.classes];
+  const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
+  out.line(style.bold('backprop compare') + ' ' + heading);
+  out.line(style.dim(`runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`));
+  const runs = await compareActivations(ds, { runs: specs, hidden: opts.hidden, outputActivation: opts.outputActivation, cost: opts.cost, batchSize: opts.batchSize, epochs: opts.epochs, every: opts.every, seed: opts.seed, evalSize: opts.evalSize }, k, (s, e) => {
+    if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
+  });
+  printRuns(out, runs);
+  if (opts.report) {
+    const html = await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading);
+    writeFileAtomic(opts.report, html);
+    out.line(`report written to ${opts.report}`);
+  }
+  out.result({ command: 'compare', data: ds.name, sizes, cost: opts.cost, outputActivation: opts.outputActivation, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed, runs, report: opts.report });
+}
+
+const sci = (x: number) => x.toExponential(2);
+
+function printRuns(out: Output, runs: CompareRun[]): void {
+  const hidden = runs[0].initial.filter((l) => l.hidden).map((l) => l.layer);
+  out.line('');
+  out.line(style.bold("speed of learning ‖∂C/∂b^l‖ per hidden layer (Nielsen, NNDL ch. 5)"));
+  const rows: string[][] = [];
+  for (const r of runs)
+    for (const [when, stats] of [['init', r.initial], ['end', r.final]] as const) {
+      const ls = stats.filter((l) => l.hidden);
+      const ratio = ls[0].speed / ls[ls.length - 1].speed;
+      const flag = ratio < 0.1 ? style.warn(' vanishing') : ratio > 10 ? style.warn(' exploding') : '';
+      rows.push([`${r.activation} ${when}`, ...ls.map((l) => sci(l.speed)), ratio.toPrecision(3) + flag]);
+    }
+  out.line(table(['', ...hidden.map((l) => `layer ${l}`), 'first/last'], rows));
+
+  out.line('');
+  out.line(style.bold('saturated (sigmoid/tanh: f′(z) < 1% of max) or dead (ReLU: z ≤ 0 on every example) units; output layer'));
+  const srows: string[][] = [];
+  for (const r of runs)
+    for (const [when, stats] of [['init', r.initial], ['end', r.final]] as const) {
+      const outL = stats[stats.length - 1];
+      srows.push([
+        `${r.activation} ${when}`,
+        ...stats.filter((l) => l.hidden).map((l) => (l.saturated !== undefined ? `${percent(l.saturated, 0)} sat` : l.dead !== undefined ? `${percent(l.dead, 0)} dead` : '-')),
+        `${outL.saturated !== undefined ? percent(outL.saturated, 0) + ' sat, ' : ''}‖δ^L‖ ${outL.outputDelta!.toPrecision(3)}`,
+      ]);
+    }
+  out.line(table(['', ...hidden.map((l) => `layer ${l}`), 'output'], srows));
+
+  out.line('');
+  out.line(style.bold('test accuracy and cost, side by side'));
+  const epochs = runs[0].snapshots.map((s) => s.epoch);
+  out.line(
+    table(
+      ['epoch', ...runs.flatMap((r) => [`${r.activation} acc`, 'cost'])],
+      epochs.map((e, i) => [Number.isInteger(e) ? String(e) : e.toFixed(2), ...runs.flatMap((r) => [percent(r.snapshots[i]?.testAccuracy ?? NaN), (r.snapshots[i]?.testLoss ?? NaN).toFixed(4)])]),
+    ),
+  );
+  out.line('');
+  out.line(style.bold('curves') + style.dim(' (each from initialisation to the end; speeds on a log scale shared by all runs)'));
+  const allSpeeds = runs.flatMap((r) => r.snapshots.flatMap((s) => s.layers.filter((l) => l.hidden).map((l) => Math.log10(Math.max(l.speed, 1e-30)))));
+  const lo = Math.min(...allSpeeds), hi = Math.max(...allSpeeds);
+  for (const r of runs) {
+    out.line(`  ${r.activation.padEnd(10)} accuracy ${sparkline(r.snapshots.map((s) => s.testAccuracy), { lo: 0, hi: 1 })}  ${percent(r.snapshots[r.snapshots.length - 1].testAccuracy)}${r.diverged ? style.bad('  ' + r.diverged) : ''}`);
+    for (const l of hidden) {
+      out.line(`  ${''.padEnd(10)} layer ${l}  ${sparkline(r.snapshots.map((s) => s.layers[l - 1].speed), { log: true, lo, hi })}  ‖∂C/∂b‖ ${sci(r.snapshots[0].layers[l - 1].speed)} → ${sci(r.snapshots[r.snapshots.length - 1].layers[l - 1].speed)}`);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { jsKernels, Matrix } from '../../src/linalg/index.js';
+import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
+import { Network } from '../../src/nn/network.js';
+import { Rng } from '../../src/nn/rng.js';
+import { layerStats, stalledLayers } from '../../src/analysis/layers.js';
+import { cli } from '../helpers.js';
+
+describe('layer statistics', () => {
+  it('speed is ‖∂C/∂b^l‖ from backprop; saturation and dead units are counted by their definitions', () => {
+    const rng = new Rng(4);
+    const net = Network.create({ sizes: [3, 4, 2], activation: 'relu', outputActivation: 'sigmoid', cost: 'cross-entropy' }, 'he', rng, 'float64');
+    // Unit 0 of layer 1 can never fire: weights and bias pushed negative on positive inputs.
+    net.weights[0].data.set([-5, -5, -5], 0);
+    net.biases[0][0] = -1;
+    const ws = new Workspace(net, 5);
+    ws.input.data.set(Array.from({ length: 15 }, () => rng.uniform()));
+    const y = Matrix.from(2, 5, [1, 0, 1, 0, 1, 0, 1, 0, 1, 0], 'float64');
+    const stats = layerStats(net, { ws, y }, jsKernels, true);
+    const g = new Gradients(net);
+    backprop(net, ws, y, g, jsKernels);
+    expect(stats[0].speed).toBeCloseTo(Math.hypot(...g.gradB[0]), 12);
+    expect(stats[1].gradW).toBeCloseTo(Math.hypot(...g.gradW[1].data), 12);
+    expect(stats[0].dead).toBeGreaterThanOrEqual(0.25); // unit 0 at least
+    const Z = ws.z[1];
+    let dead = 0;
+    for (let i = 0; i < 4; i++) if ([0, 1, 2, 3, 4].every((j) => Z.get(i, j) <= 0)) dead++;
+    expect(stats[0].dead).toBe(dead / 4);
+    let sat = 0;
+    for (const a of ws.a[2].data) if (a * (1 - a) < 0.0025) sat++;
+    expect(stats[1].saturated).toBe(sat / 10);
+    expect(stats[0].histogram!.counts.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(stats[1].outputDelta).toBeGreaterThan(0);
+  });
+
+  it('warns about layers that stopped learning', () => {
+    expect(stalledLayers([{ layer: 1, hidden: true, activation: 'sigmoid', speed: 1e-5, gradW: 0, meanAbsZ: 9, saturated: 0.95 }])[0]).toMatch(/layer 1 \(sigmoid\): 95% of its units are saturated/);
+    expect(stalledLayers([{ layer: 2, hidden: true, activation: 'relu', speed: 0, gradW: 0, meanAbsZ: 1, dead: 0.92 }])[0]).toMatch(/92% of its units are dead/);
+    expect(stalledLayers([{ layer: 1, hidden: true, activation: 'relu', speed: 0.1, gradW: 0, meanAbsZ: 1, dead: 0.1 }])).toEqual([]);
+  });
+});
+
+describe('backprop compare', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backprop-compare-'));
+  it('sigmoid with N(0,1) init: layer 1 learns < 1/10 as fast as layer 4 at initialisation; ReLU with He init stays within 5×', () => {
+    const r = cli(['compare', '--hidden', '30,30,30,30', '--epochs', '1', '--json', '--report', join(dir, 'r.html')]);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    const by = Object.fromEntries(res.runs.map((x: { activation: string }) => [x.activation, x]));
+    expect(by.sigmoid.init).toBe('normal');
+    expect(by.relu.init).toBe('he');
+    const speeds = (run: { initial: { hidden: boolean; speed: number }[] }) => run.initial.filter((l) => l.hidden).map((l) => l.speed);
+    const s = speeds(by.sigmoid), q = speeds(by.relu);
+    expect(s).toHaveLength(4);
+    expect(s[0] / s[3]).toBeLessThan(0.1);
+    expect(Math.max(...q) / Math.min(...q)).toBeLessThan(5);
+    // the human output shows both
+    expect(r.stderr).toMatch(/sigmoid init .* vanishing/);
+    expect(r.stderr).toMatch(/relu init/);
+    // identical batches: both runs took the same number of steps and measured at the same points
+    expect(by.sigmoid.snapshots.map((x: { step: number }) => x.step)).toEqual(by.relu.snapshots.map((x: { step: number }) => x.step));
+    expect(readFileSync(join(dir, 'r.html'), 'utf8')).toMatch(/<svg/);
+  });
+
+  it('--every adds measurements inside epochs; --lr and --init per activation; tanh and leaky-relu allowed', () => {
+    const r = cli(['compare', '--activations', 'tanh,leaky-relu', '--hidden', '20,20', '--epochs', '1', '--limit', '1000', '--every', '25', '--lr', 'tanh=0.05,leaky-relu=0.02', '--init', 'xavier', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse(r.stdout).runs;
+    expect(runs.map((x: { lr: number }) => x.lr)).toEqual([0.05, 0.02]);
+    expect(runs.map((x: { init: string }) => x.init)).toEqual(['xavier', 'xavier']);
+    expect(runs[0].snapshots.map((x: { step: number }) => x.step)).toEqual([0, 25, 50, 75, 100]);
+    expect(runs[0].snapshots[1].layers[0].saturated).toBeDefined();
+    expect(runs[1].snapshots[1].layers[0].dead).toBeDefined();
+  });
+
+  it('rejects a bad activation list and per-activation values for activations not compared', () => {
+    const a = cli(['compare', '--activations', 'sigmoid,softmax']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/"softmax" is not a hidden activation/);
+    const b = cli(['compare', '--lr', 'tanh=0.1']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--lr tanh=0\.1: "tanh" is not one of --activations sigmoid,relu/);
+  });
+});
+
+describe('backprop train --monitor', () => {
+  it('prints per-layer speed and saturation each epoch and warns when a layer stops learning', () => {
+    const r = cli(['train', '--monitor', '--epochs', '1', '--activation', 'sigmoid', '--init', 'normal', '--hidden', '30', '--lr', '30', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/layers: 1: ‖∂C\/∂b‖ \d\.\de-?\d+ \d+% sat · 2: ‖∂C\/∂b‖/);
+    expect(r.stderr).toMatch(/⚠ layer 1 \(sigmoid\): \d+% of its units are saturated/);
+    const res = JSON.parse(r.stdout);
+    expect(res.monitor).toHaveLength(2); // at initialisation and after epoch 1
+    expect(res.monitor[1].warnings.length).toBeGreaterThan(0);
+  });
+});

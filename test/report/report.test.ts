@@ -1,0 +1,58 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('the compare report in headless Chromium (Debian chromium, installed by .ci/run)', () => {
+  it('opens without errors or network requests and shows every chart as a non-empty SVG', async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'backprop-report-'));
+    const file = join(dir, 'report.html');
+    const r = cli(['compare', '--epochs', '1', '--limit', '2000', '--every', '50', '--report', file]);
+    expect(r.code, r.stderr).toBe(0);
+    const html = readFileSync(file, 'utf8');
+    expect(html).not.toMatch(/<script|<link|src=/); // self-contained, nothing to fetch
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      page.on('request', (q) => requests.push(q.url()));
+      await page.goto(`file://${file}`);
+      const charts = await page.$$eval('figure.chart > svg', (els) =>
+        els.map((e) => {
+          const b = e.getBoundingClientRect();
+          return { width: b.width, height: b.height, marks: e.querySelectorAll('path, rect, line').length, text: e.textContent ?? '' };
+        }),
+      );
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([`file://${file}`]);
+      expect(await page.$$eval('h2', (h) => h.map((x) => x.textContent))).toEqual([
+        'Speed of learning at initialisation and at the end',
+        'Learning curves',
+        'Speed of learning per hidden layer',
+        'Saturated and dead units',
+        'Activation histograms',
+      ]);
+      expect(charts).toHaveLength(4);
+      for (const c of charts) {
+        expect(c.width).toBeGreaterThan(200);
+        expect(c.height).toBeGreaterThan(100);
+        expect(c.marks).toBeGreaterThan(20);
+      }
+      expect(charts[1].text).toMatch(/layer 1/);
+      expect(charts[1].text).toMatch(/sigmoid/);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+});
