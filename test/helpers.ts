@@ -46,3 +46,16 @@ export function cliAsync(args: string[], env: Record<string, string> = {}): Prom
     });
   });
 }
+
+/** A safetensors file with its JSON header rewritten by `edit` (to make bad model files). */
+export function withHeader(bytes: Uint8Array, edit: (h: Record<string, any>) => void): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const h = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString());
+  edit(h);
+  const json = Buffer.from(JSON.stringify(h));
+  const out = Buffer.alloc(8 + json.length + bytes.length - 8 - n);
+  out.writeBigUInt64LE(BigInt(json.length));
+  json.copy(out, 8);
+  Buffer.from(bytes.subarray(8 + n)).copy(out, 8 + json.length);
+  return out;
+}

@@ -122,7 +122,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
       out.line(`  ${'tfjs-layers'.padEnd(12)}${s.toFixed(3).padStart(8)} s   model.fit on the wasm backend (1 epoch)`);
       for (const p of providers) {
         const ours = row[p.name] as { seconds: number };
-        out.line(style.dim(`    tfjs-layers / ${p.name} = ${(s / ours.seconds).toFixed(1)}× faster here`));
+        out.line(style.dim(`    ${p.name} epoch is ${(s / ours.seconds).toFixed(1)}× faster than tfjs-layers'`));
       }
     }
     results[key] = row;

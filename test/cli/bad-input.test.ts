@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
-import { cli, FIXTURES } from '../helpers.js';
+import { cli, FIXTURES, withHeader } from '../helpers.js';
 
 // Every user mistake: exit code 2, one line on stderr that names the file or
 // flag and what was expected, no stack trace, and nothing written.
@@ -39,16 +39,8 @@ function file(name: string, data: Buffer | string): string {
 }
 
 const model = encodeSafetensors(Network.create({ sizes: [784, 8, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', new Rng(1)));
-const headerLen = Number(new DataView(model.buffer).getBigUint64(0, true));
 function modelWith(edit: (h: Record<string, any>) => void): string {
-  const h = JSON.parse(Buffer.from(model.subarray(8, 8 + headerLen)).toString());
-  edit(h);
-  const json = Buffer.from(JSON.stringify(h));
-  const out = Buffer.alloc(8 + json.length + model.length - 8 - headerLen);
-  out.writeBigUInt64LE(BigInt(json.length));
-  json.copy(out, 8);
-  Buffer.from(model.subarray(8 + headerLen)).copy(out, 8 + json.length);
-  return file('m.safetensors', out);
+  return file('m.safetensors', Buffer.from(withHeader(model, edit)));
 }
 const labels = readFileSync(join(TINY, 'train-labels-idx1-ubyte'));
 const csvRow = (label: string, n = 784) => `${label},${new Array(n).fill(0).join(',')}`;

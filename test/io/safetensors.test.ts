@@ -5,21 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, loadModel, ModelFileError, saveModel } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
+import { withHeader } from '../helpers.js';
 
 const net = () => Network.create({ sizes: [4, 3, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', new Rng(9));
-
-/** Rewrites the JSON header of a valid file. */
-function withHeader(bytes: Uint8Array, edit: (h: Record<string, any>) => void): Uint8Array {
-  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
-  const h = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString());
-  edit(h);
-  const json = Buffer.from(JSON.stringify(h));
-  const out = Buffer.alloc(8 + json.length + bytes.length - 8 - n);
-  out.writeBigUInt64LE(BigInt(json.length));
-  json.copy(out, 8);
-  Buffer.from(bytes.subarray(8 + n)).copy(out, 8 + json.length);
-  return out;
-}
 
 describe('safetensors model files', () => {
   it('round-trips weights, biases and architecture exactly', () => {
