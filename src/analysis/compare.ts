@@ -68,7 +68,7 @@ export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernel
       return { step, epoch: step / batchesPerEpoch, testLoss: t.loss, testAccuracy: t.accuracy, layers: layerStats(net, batch, kernels) };
     };
     const run: CompareRun = { ...spec, sizes, snapshots: [snapshot(0)], initial: layerStats(net, batch, kernels, true), final: [] };
-    const trainer = new SgdTrainer(net, { lr: spec.lr, batchSize: cfg.batchSize, epochs: cfg.epochs, weightDecay: 0 }, kernels);
+    const trainer = new SgdTrainer(net, { lr: spec.lr, batchSize: cfg.batchSize, weightDecay: 0 }, kernels);
     let step = 0;
     const result = await runTraining(trainer, ds.train, new Rng(cfg.seed + 1), initialState(ds.train.count), {
       epochs: cfg.epochs,

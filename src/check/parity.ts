@@ -41,7 +41,7 @@ export async function trainParity(
     order.set(perm.subarray(0, Math.min(train.count, order.length - filled)), filled);
   }
   const ours = start.clone();
-  const trainer = new SgdTrainer(ours, { lr, batchSize: m, epochs: 1, weightDecay: 0 }, kernels, gradient);
+  const trainer = new SgdTrainer(ours, { lr, batchSize: m, weightDecay: 0 }, kernels, gradient);
   const batches: { x: Matrix; y: Matrix }[] = [];
   const classes = start.sizes[start.depth];
   for (let k = 0; k < steps; k++) {

@@ -134,7 +134,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
 async function timeEpoch(cfg: (typeof BENCH_CONFIGS)[string], train: Examples, kernels: Kernels): Promise<number> {
   const rng = new Rng(1);
   const net = Network.create(cfg.arch, cfg.init, rng);
-  const trainer = new SgdTrainer(net, { lr: cfg.lr, batchSize: cfg.batchSize, epochs: 1, weightDecay: 0 }, kernels);
+  const trainer = new SgdTrainer(net, { lr: cfg.lr, batchSize: cfg.batchSize, weightDecay: 0 }, kernels);
   const state = initialState(train.count);
   const t0 = performance.now();
   await runTraining(trainer, train, rng, state, { epochs: 1, evaluate: false });

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { Matrix, type BackendName } from '../linalg/index.js';
-import { Network } from '../nn/network.js';
+import { Network, type InitName } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { fillBatch, identity } from '../data/dataset.js';
 import { loadModel } from '../io/safetensors.js';
@@ -80,7 +80,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   const out = new Output(opts.json);
   const ds = loadData(opts);
   let net: Network;
-  let init: string | undefined;
+  let init: InitName | undefined;
   if (opts.model) {
     if (opts.layers || opts.hidden) throw new UsageError('--model gives the architecture: drop --layers/--hidden');
     net = loadModel(opts.model).network;
@@ -90,7 +90,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   } else {
     const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN);
     init = opts.init ?? defaultInit(arch.activation);
-    net = Network.create(arch, init as Parameters<typeof Network.create>[1], new Rng(opts.seed), 'float64');
+    net = Network.create(arch, init, new Rng(opts.seed), 'float64');
   }
   if (opts.batchSize > ds.train.count) throw new UsageError(`--batch-size ${opts.batchSize} is larger than the ${ds.train.count} training examples`);
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import { Matrix, type BackendName } from '../linalg/index.js';
+import type { BackendName } from '../linalg/index.js';
 import { feedforward, Workspace } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 import { loadModel } from '../io/safetensors.js';

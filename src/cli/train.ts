@@ -127,7 +127,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${run.data} now has ${ds.train.count}`);
   const k = await kernels({ backend: run.backend as BackendName });
   run.backend = k.name; // resume on the same provider: the same seed then gives the same weights
-  const trainer = new SgdTrainer(net!, { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay }, k);
+  const trainer = new SgdTrainer(net!, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay }, k);
   const arch = net!.arch;
 
   out.line(

@@ -9,7 +9,6 @@ export interface SgdOptions {
   lr: number;
   /** m */
   batchSize: number;
-  epochs: number;
   /** λ of the L2 penalty (λ/2)‖W‖², added to the mean batch cost; 0 for none. */
   weightDecay: number;
 }

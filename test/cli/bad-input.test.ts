@@ -32,7 +32,7 @@ function dirWith(name: string, data: Buffer, dirName?: string): string {
   return d;
 }
 
-function file(name: string, data: Buffer | string): string {
+function file(name: string, data: Uint8Array | string): string {
   const p = join(tmp(), name);
   writeFileSync(p, data);
   return p;

@@ -63,7 +63,7 @@ for (const r of loaded) {
       const run = async (k: Kernels) => {
         const r2 = new Rng(9);
         const net = Network.create({ sizes: [dim, 64, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', r2);
-        await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 50, epochs: 1, weightDecay: 1e-4 }, k), ex, r2, initialState(n), { epochs: 1 });
+        await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 50, weightDecay: 1e-4 }, k), ex, r2, initialState(n), { epochs: 1 });
         return net.weights.flatMap((w) => Array.from(w.data));
       };
       const a = await run(kernels), b = await run(kernels), js = await run(jsKernels);

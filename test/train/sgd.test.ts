@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels } from '../../src/linalg/index.js';
 import { backprop, Gradients, Workspace, type GradientMethod } from '../../src/nn/backprop.js';
-import { Network } from '../../src/nn/network.js';
+import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
 import { examples, fillBatch, splitDataset, type Dataset } from '../../src/data/dataset.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
@@ -30,7 +30,7 @@ describe('mini-batch SGD', () => {
     const ex = blobs(4, 1);
     const order = [0, 1, 2, 3];
     const lr = 0.5, lambda = 0.1;
-    new SgdTrainer(net, { lr, batchSize: 4, epochs: 1, weightDecay: lambda }, jsKernels).step(ex, order, 0, 4);
+    new SgdTrainer(net, { lr, batchSize: 4, weightDecay: lambda }, jsKernels).step(ex, order, 0, 4);
     // the same gradients computed separately
     const ws = new Workspace(before, 4);
     const y = Matrix.zeros(2, 4, 'float64');
@@ -53,7 +53,7 @@ describe('mini-batch SGD', () => {
     const net = Network.create({ sizes: [2, 8, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'cross-entropy' }, 'xavier', rng);
     const before = evaluate(net, test, jsKernels).accuracy;
     const state = initialState(train.count);
-    const r = await runTraining(new SgdTrainer(net, { lr: 1, batchSize: 10, epochs: 20, weightDecay: 0 }, jsKernels), train, rng, state, { epochs: 20, test });
+    const r = await runTraining(new SgdTrainer(net, { lr: 1, batchSize: 10, weightDecay: 0 }, jsKernels), train, rng, state, { epochs: 20, test });
     expect(r.status).toBe('done');
     const history = state.history;
     expect(before).toBeLessThan(1);
@@ -66,7 +66,7 @@ describe('mini-batch SGD', () => {
       const rng = new Rng(seed);
       const net = Network.create({ sizes: [2, 5, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', rng);
       const train = blobs(50, 4);
-      await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 7, epochs: 3, weightDecay: 1e-3 }, jsKernels), train, rng, initialState(50), { epochs: 3 });
+      await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 7, weightDecay: 1e-3 }, jsKernels), train, rng, initialState(50), { epochs: 3 });
       return Buffer.concat(net.weights.map((w) => Buffer.from(w.data.buffer)));
     };
     expect((await run(1)).equals(await run(1))).toBe(true);
@@ -77,7 +77,7 @@ describe('mini-batch SGD', () => {
     const rng = new Rng(1);
     const net = Network.create({ sizes: [2, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', rng);
     const seen: number[] = [];
-    await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 4, epochs: 1, weightDecay: 0 }, jsKernels), blobs(10, 1), rng, initialState(10), {
+    await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 4, weightDecay: 0 }, jsKernels), blobs(10, 1), rng, initialState(10), {
       epochs: 1,
       onBatch: (_e, b) => seen.push(b),
     });
@@ -100,8 +100,8 @@ describe('splitting', () => {
 });
 
 describe('interrupting and continuing (runTraining)', () => {
-  const arch = { sizes: [2, 6, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' } as const;
-  const opts = { lr: 0.3, batchSize: 8, epochs: 4, weightDecay: 1e-3 };
+  const arch: Architecture = { sizes: [2, 6, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' };
+  const opts = { lr: 0.3, batchSize: 8, weightDecay: 1e-3 };
   it('stopping after any batch and continuing from the state gives the same weights bit for bit', async () => {
     const train = blobs(100, 7);
     const straight = async () => {
@@ -144,7 +144,7 @@ describe('interrupting and continuing (runTraining)', () => {
   it('a NaN loss stops the run as diverged, naming epoch and batch', async () => {
     const rng = new Rng(1);
     const net = Network.create({ sizes: [2, 4, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', rng);
-    const r = await runTraining(new SgdTrainer(net, { lr: 1e30, batchSize: 5, epochs: 3, weightDecay: 0 }, jsKernels), blobs(50, 1), rng, initialState(50), { epochs: 3 });
+    const r = await runTraining(new SgdTrainer(net, { lr: 1e30, batchSize: 5, weightDecay: 0 }, jsKernels), blobs(50, 1), rng, initialState(50), { epochs: 3 });
     expect(r.status).toBe('diverged');
     if (r.status === 'diverged') {
       expect(r.epoch).toBe(1);
@@ -159,7 +159,7 @@ describe('interrupting and continuing (runTraining)', () => {
     // A gradient that turns NaN on the 20th batch (epoch 2 of 10-batch epochs).
     const poisoned: GradientMethod = (n, ws, y, g, k) => (++calls === 20 ? NaN : backprop(n, ws, y, g, k));
     const checkpoints: number[] = [];
-    const r = await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 5, epochs: 3, weightDecay: 0 }, jsKernels, poisoned), blobs(50, 1), rng, initialState(50), {
+    const r = await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 5, weightDecay: 0 }, jsKernels, poisoned), blobs(50, 1), rng, initialState(50), {
       epochs: 3,
       onCheckpoint: (s) => void checkpoints.push(s.epoch),
     });
