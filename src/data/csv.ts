@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DataError, examples, slice, type Dataset, type Examples } from './dataset.js';
+import { DataError, examples, readDataFile, slice, type Dataset, type Examples } from './dataset.js';
 
 /**
  * Reads a CSV of labelled examples, one per line: label,v1,...,vD (the layout
@@ -8,12 +8,7 @@ import { DataError, examples, slice, type Dataset, type Examples } from './datas
  * header. Values above 1 (pixels 0–255) are scaled to [0, 1].
  */
 export function readCsv(path: string): { examples: Examples; maxLabel: number } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readDataFile(path).toString('utf8');
   const lines = text.split(/\r?\n/);
   let first = 0;
   while (first < lines.length && lines[first].trim() === '') first++;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Matrix } from '../linalg/index.js';
 import { Rng } from '../nn/rng.js';
 
@@ -25,6 +26,15 @@ export interface Dataset {
 /** Thrown for bad data: the CLI prints its message on one line and exits 2. */
 export class DataError extends Error {
   override name = 'DataError';
+}
+
+/** The bytes of a data file, or a DataError naming it and why it cannot be read. */
+export function readDataFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
 }
 
 export function examples(features: Float32Array, labels: Uint8Array, dim: number): Examples {

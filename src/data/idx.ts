@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DataError, examples, type Dataset, type Examples } from './dataset.js';
+import { DataError, examples, readDataFile, type Dataset, type Examples } from './dataset.js';
 
 /** An IDX array: big-endian header (0, 0, type, ndims, then ndims uint32 sizes) then the data. */
 export interface IdxArray {
@@ -24,13 +24,7 @@ const TYPES: Record<number, { type: IdxType; size: number }> = {
 
 /** Reads an IDX file, raw or gzip-compressed (detected by its magic bytes, not its name). */
 export function readIdxFile(path: string): IdxArray {
-  let buf: Uint8Array;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return decodeIdx(buf, path);
+  return decodeIdx(readDataFile(path), path);
 }
 
 /** Parses IDX bytes, gunzipping them first when they start with the gzip magic bytes. */

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import { DataError } from './dataset.js';
+import { DataError, readDataFile } from './dataset.js';
 
 /** A greyscale image, values in [0, 1], row-major. */
 export interface Grey {
@@ -11,12 +10,7 @@ export interface Grey {
 
 /** Reads a PNG (any colour type; transparency is composed over white) or a PGM (P2/P5). */
 export function readImage(path: string): Grey {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const buf = readDataFile(path);
   if (buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return decodePng(buf, path);
   if (buf[0] === 0x50 && (buf[1] === 0x32 || buf[1] === 0x35)) return decodePgm(buf, path);
   throw new DataError(`${path}: not a PNG or PGM image`);

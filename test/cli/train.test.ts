@@ -40,6 +40,7 @@ describe('backprop train', () => {
     const a = cli([...args, '--seed', '7', '--save', join(d, 'a.safetensors')]);
     const b = cli([...args, '--seed', '7', '--save', join(d, 'b.safetensors')]);
     expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
     expect(readFileSync(join(d, 'a.safetensors')).equals(readFileSync(join(d, 'b.safetensors')))).toBe(true);
     const c = cli([...args, '--seed', '8', '--save', join(d, 'c.safetensors')]);
     expect(c.code).toBe(0);
