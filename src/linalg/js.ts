@@ -48,22 +48,46 @@ export const jsKernels: Kernels = {
 
 /**
  * C[i,:] += alpha · Σ_p op(A)[i,p] · B[p,:] with B k×n row-major (leading
- * dimension n). Four rows of B per pass over C[i,:] cut loads and stores of C.
+ * dimension n). Register blocking: a 4×4 block of op(A) is held in locals
+ * while one pass over j updates four rows of C from four rows of B, so each
+ * load of B and of C serves four multiply-adds (about 2× the plain loop).
  */
 function rowStream(A: Float, lda: number, transA: boolean, B: Float, C: Float, m: number, n: number, k: number, alpha: number): void {
   const a = (i: number, p: number) => alpha * (transA ? A[p * lda + i] : A[i * lda + p]);
-  for (let i = 0; i < m; i++) {
-    const ci = i * n;
+  let i = 0;
+  for (; i + 3 < m; i += 4) {
+    const c0 = i * n, c1 = c0 + n, c2 = c1 + n, c3 = c2 + n;
     let p = 0;
     for (; p + 3 < k; p += 4) {
-      const a0 = a(i, p), a1 = a(i, p + 1), a2 = a(i, p + 2), a3 = a(i, p + 3);
-      if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
+      const a00 = a(i, p), a01 = a(i, p + 1), a02 = a(i, p + 2), a03 = a(i, p + 3);
+      const a10 = a(i + 1, p), a11 = a(i + 1, p + 1), a12 = a(i + 1, p + 2), a13 = a(i + 1, p + 3);
+      const a20 = a(i + 2, p), a21 = a(i + 2, p + 1), a22 = a(i + 2, p + 2), a23 = a(i + 2, p + 3);
+      const a30 = a(i + 3, p), a31 = a(i + 3, p + 1), a32 = a(i + 3, p + 2), a33 = a(i + 3, p + 3);
       const b0 = p * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
-      for (let j = 0; j < n; j++) C[ci + j] += a0 * B[b0 + j] + a1 * B[b1 + j] + a2 * B[b2 + j] + a3 * B[b3 + j];
+      for (let j = 0; j < n; j++) {
+        const x0 = B[b0 + j], x1 = B[b1 + j], x2 = B[b2 + j], x3 = B[b3 + j];
+        C[c0 + j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        C[c1 + j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        C[c2 + j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
+        C[c3 + j] += a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3;
+      }
     }
     for (; p < k; p++) {
+      const a0 = a(i, p), a1 = a(i + 1, p), a2 = a(i + 2, p), a3 = a(i + 3, p);
+      const bp = p * n;
+      for (let j = 0; j < n; j++) {
+        const x = B[bp + j];
+        C[c0 + j] += a0 * x;
+        C[c1 + j] += a1 * x;
+        C[c2 + j] += a2 * x;
+        C[c3 + j] += a3 * x;
+      }
+    }
+  }
+  for (; i < m; i++) {
+    const ci = i * n;
+    for (let p = 0; p < k; p++) {
       const ap = a(i, p);
-      if (ap === 0) continue;
       const bp = p * n;
       for (let j = 0; j < n; j++) C[ci + j] += ap * B[bp + j];
     }
