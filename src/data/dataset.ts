@@ -112,7 +112,7 @@ export function fillBatch(ex: Examples, order: ArrayLike<number>, start: number,
   Y.fill(0);
   for (let j = 0; j < m; j++) {
     const idx = order[start + j];
-    X.set(features.subarray(idx * dim, (idx + 1) * dim), j * dim);
+    X.set(features.subarray(idx * dim, (idx + 1) * dim), j * dim); // a memcpy; the view object is young-generation garbage
     const label = labels[idx];
     if (label >= y.rows) throw new DataError(`label ${label} is outside the ${y.rows} output classes`);
     Y[label * m + j] = 1;

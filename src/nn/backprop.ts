@@ -29,9 +29,9 @@ export class Workspace {
     return this.x;
   }
 
-  /** A^(l−1) for layer l's products, with its transpose flag: layer 1 reads Xᵀ. */
-  previous(l: number): [Matrix, boolean] {
-    return l === 1 ? [this.x, true] : [this.a[l - 1], false];
+  /** A^(l−1) as stored for layer l's products: X for layer 1 (used transposed), a[l−1] above. */
+  previous(l: number): Matrix {
+    return l === 1 ? this.x : this.a[l - 1];
   }
 
   /** A^L, the output after feedforward. */
@@ -55,8 +55,7 @@ export class Gradients {
 export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matrix {
   for (let l = 1; l <= net.depth; l++) {
     const z = ws.z[l];
-    const [prev, isX] = ws.previous(l);
-    kernels.gemm(false, isX, 1, net.weights[l - 1], prev, 0, z); // Z ← W A  (A^0 = Xᵀ)
+    kernels.gemm(false, l === 1, 1, net.weights[l - 1], ws.previous(l), 0, z); // Z ← W A  (A^0 = Xᵀ)
     net.activations[l - 1].forward(z, net.biases[l - 1], ws.a[l]); // Z ← Z + b 1ᵀ, A ← f(Z)
   }
   return ws.output;
@@ -111,8 +110,7 @@ export function backprop(net: Network, ws: Workspace, y: Matrix, grads: Gradient
   const total = deltas(net, ws, y, kernels);
   for (let l = 1; l <= net.depth; l++) {
     // ∂C/∂W^l = δ^l (A^(l−1))ᵀ / m,   ∂C/∂b^l = δ^l 1 / m
-    const [prev, isX] = ws.previous(l);
-    kernels.gemm(false, !isX, 1 / m, ws.delta[l], prev, 0, grads.gradW[l - 1]); // (A^0)ᵀ = X
+    kernels.gemm(false, l !== 1, 1 / m, ws.delta[l], ws.previous(l), 0, grads.gradW[l - 1]); // (A^0)ᵀ = X
     kernels.rowSums(ws.delta[l], 1 / m, 0, grads.gradB[l - 1]);
   }
   return total;
@@ -129,8 +127,7 @@ export function sgdStep(net: Network, ws: Workspace, y: Matrix, lr: number, weig
   const step = -lr / ws.m;
   const total = deltas(net, ws, y, kernels);
   for (let l = 1; l <= net.depth; l++) {
-    const [prev, isX] = ws.previous(l);
-    kernels.gemm(false, !isX, step, ws.delta[l], prev, 1 - lr * weightDecay, net.weights[l - 1]);
+    kernels.gemm(false, l !== 1, step, ws.delta[l], ws.previous(l), 1 - lr * weightDecay, net.weights[l - 1]);
     kernels.rowSums(ws.delta[l], step, 1, net.biases[l - 1]);
   }
   return total;

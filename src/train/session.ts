@@ -74,10 +74,10 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
     for (let b = state.batch; b < batches; b++) {
       const start = b * m;
       const size = Math.min(m, train.count - start);
-      const r = trainer.step(train, state.order, start, size);
-      if (!Number.isFinite(r.total)) return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${r.total}` };
-      state.totalLoss += r.total;
-      state.correct += r.correct;
+      const total = trainer.step(train, state.order, start, size);
+      if (!Number.isFinite(total)) return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total}` };
+      state.totalLoss += total;
+      state.correct += trainer.correct;
       state.seen += size;
       state.batch = b + 1;
       opts.onBatch?.(state.epoch, b + 1, state.totalLoss / state.seen);

@@ -62,8 +62,11 @@ export class SgdTrainer {
     return b;
   }
 
-  /** Trains on the batch order[start, start + m); returns the summed cost and the number classified right. */
-  step(ex: Examples, order: ArrayLike<number>, start: number, m: number): { total: number; correct: number } {
+  /** Examples of the last step that the network (before the update) classified right. */
+  correct = 0;
+
+  /** Trains on the batch order[start, start + m); returns the summed cost Σ_x C_x (and sets `correct`). */
+  step(ex: Examples, order: ArrayLike<number>, start: number, m: number): number {
     const { ws, y } = this.buffers(m);
     fillBatch(ex, order, start, ws.input, y);
     let total: number;
@@ -76,7 +79,8 @@ export class SgdTrainer {
     }
     let correct = 0;
     for (let j = 0; j < m; j++) if (argmaxColumn(ws.output, j) === ex.labels[order[start + j]]) correct++;
-    return { total, correct };
+    this.correct = correct;
+    return total;
   }
 
   /** W ← W − η (∂C/∂W + λW),  b ← b − η ∂C/∂b (for a gradient method other than backprop). */
