@@ -95,25 +95,35 @@ async function runBench(opts: BenchOptions): Promise<void> {
     out.line('');
     out.line(`${style.bold(key)}: ${cfg.label} · ${(flops / 1e9).toFixed(1)} GFLOP per epoch`);
     const row: Record<string, { seconds: number; runs: number[]; gflops: number } | unknown> = {};
-    for (const p of providers) {
-      const r = await loadProvider(p.name);
-      if (!('kernels' in r)) continue;
-      const runs: number[] = [];
-      for (let i = 0; i < opts.repeats; i++) runs.push(await timeEpoch(cfg, train, r.kernels));
-      const s = median(runs);
-      row[p.name] = { seconds: s, runs, gflops: flops / s / 1e9 };
-      out.line(`  ${p.name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS`);
+    // Rounds: every provider, then PyTorch, once per round; ratios are paired
+    // per round, so that drift in this machine's speed hits both sides alike.
+    const times: Record<string, number[]> = {};
+    const torchRuns: number[] = [];
+    let torchInfo: TorchResult | undefined;
+    for (let round = 0; round < opts.repeats; round++) {
+      for (const p of providers) {
+        const r = await loadProvider(p.name);
+        if ('kernels' in r) (times[p.name] ??= []).push(await timeEpoch(cfg, train, r.kernels));
+      }
+      if (opts.torch && !(torchInfo && 'error' in torchInfo)) {
+        torchInfo = runTorch(opts.data, key, 1, opts.torchThreads);
+        if (!('error' in torchInfo)) torchRuns.push(torchInfo.seconds);
+      }
     }
-    if (opts.torch) {
-      const t = runTorch(opts.data, key, opts.repeats, opts.torchThreads);
-      row.torch = t;
-      if ('error' in t) out.line(style.warn(`  PyTorch: ${t.error}`));
-      else {
-        out.line(`  ${'PyTorch'.padEnd(12)}${t.seconds.toFixed(3).padStart(8)} s   ${(flops / t.seconds / 1e9).toFixed(1).padStart(6)} GFLOPS   (torch ${t.version}, ${t.threads} thread${t.threads > 1 ? 's' : ''})`);
-        for (const p of providers) {
-          const ours = row[p.name] as { seconds: number };
-          out.line(style.dim(`    ${p.name} / PyTorch = ${(ours.seconds / t.seconds).toFixed(2)}`));
-        }
+    for (const [name, runs] of Object.entries(times)) {
+      const s = median(runs);
+      row[name] = { seconds: s, runs, gflops: flops / s / 1e9 };
+      out.line(`  ${name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS`);
+    }
+    if (torchInfo && 'error' in torchInfo) out.line(style.warn(`  PyTorch: ${torchInfo.error}`));
+    else if (torchInfo) {
+      const t = median(torchRuns);
+      row.torch = { seconds: t, runs: torchRuns, version: torchInfo.version, threads: torchInfo.threads };
+      out.line(`  ${'PyTorch'.padEnd(12)}${t.toFixed(3).padStart(8)} s   ${(flops / t / 1e9).toFixed(1).padStart(6)} GFLOPS   (torch ${torchInfo.version}, ${torchInfo.threads} thread${torchInfo.threads > 1 ? 's' : ''})`);
+      for (const [name, runs] of Object.entries(times)) {
+        const ratios = runs.map((x, i) => x / torchRuns[i]);
+        (row[name] as Record<string, unknown>).torchRatio = median(ratios);
+        out.line(style.dim(`    ${name} / PyTorch = ${median(ratios).toFixed(2)} (paired by round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`));
       }
     }
     if (opts.tfjsLayers && key === 'W') {
