@@ -1,5 +1,8 @@
 import chalk from 'chalk';
 
+// https://no-color.org: a non-empty NO_COLOR turns colours off (chalk itself only reads FORCE_COLOR and the TTY).
+if (process.env.NO_COLOR) chalk.level = 0;
+
 /**
  * Where a command writes: with --json, the one JSON result goes to stdout and
  * all human text to stderr; without it, human text goes to stdout.

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, FASHION, FIXTURES } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, cli, FASHION, FIXTURES, ROOT } from '../helpers.js';
 
 const TINY = join(FIXTURES, 'tiny-mnist');
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-cli-'));
@@ -101,5 +102,16 @@ describe('kernel providers from the CLI', () => {
       expect(t.stderr.trim().split('\n')).toHaveLength(1);
       expect(t.stderr).toMatch(/--backend tensorflow: @tensorflow\/tfjs-node is not installed/);
     }
+  });
+});
+
+describe('colours', () => {
+  it('FORCE_COLOR colours the output and NO_COLOR turns it off', () => {
+    const args = ['train', '--epochs', '1', '--limit', '300'];
+    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '1', NO_COLOR: '' } });
+    expect(r.stdout).toMatch(/\u001b\[32mtest accuracy/);
+    const n = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '1', NO_COLOR: '1' } });
+    expect(n.stdout).toMatch(/^test accuracy/m);
+    expect(n.stdout).not.toMatch(/\u001b\[/);
   });
 });
