@@ -7,7 +7,7 @@ import type { Network } from './network.js';
  * belong to layer l = 1..L. The input A^0 (n_0 × m, one example per column)
  * is stored as its transpose X = (A^0)ᵀ, one example per row: a batch is
  * then m contiguous copies from the dataset instead of a transpose, and
- * layer 1 multiplies by Xᵀ through gemm's transpose flag (a[0] stays empty).
+ * layer 1 multiplies by Xᵀ through gemm's transpose flag (z[0], a[0], delta[0] stay empty).
  */
 export class Workspace {
   readonly z: Matrix[];
@@ -21,7 +21,7 @@ export class Workspace {
     this.z = net.sizes.map((n, l) => Matrix.zeros(l === 0 ? 0 : n, m, dtype));
     this.a = net.sizes.map((n, l) => Matrix.zeros(l === 0 ? 0 : n, m, dtype));
     this.x = Matrix.zeros(m, net.sizes[0], dtype);
-    this.delta = net.sizes.map((n) => Matrix.zeros(n, m, dtype));
+    this.delta = net.sizes.map((n, l) => Matrix.zeros(l === 0 ? 0 : n, m, dtype)); // δ^0 is never needed
   }
 
   /** The input batch X = (A^0)ᵀ, one example per row: fill it before feedforward. */
