@@ -26,8 +26,8 @@ function interruptWhen(args: string[], when: RegExp, delayMs: number): Promise<{
 }
 
 describe('durable runs', () => {
-  // The js provider keeps an epoch slow enough (about a second) to interrupt in the middle.
-  const run = ['train', '--backend', 'js', '--epochs', '3', '--hidden', '64', '--json'];
+  // The js provider keeps an epoch slow enough (about 1.7 s here) to interrupt in the middle.
+  const run = ['train', '--backend', 'js', '--epochs', '3', '--hidden', '256', '--json'];
 
   it('SIGINT mid-epoch writes a checkpoint and exits 130; --resume ends with the weights of an uninterrupted run', async () => {
     const d = tmp();
@@ -35,7 +35,7 @@ describe('durable runs', () => {
     expect(straight.code, straight.stderr).toBe(0);
 
     const ck = join(d, 'ck');
-    const r = await interruptWhen([...run, '--checkpoint', ck, '--save', join(d, 'resumed.safetensors')], /epoch 1\/3/, 300);
+    const r = await interruptWhen([...run, '--checkpoint', ck, '--save', join(d, 'resumed.safetensors')], /epoch 1\/3/, 500);
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/interrupted at epoch 2, batch \d+: checkpoint written to .*ck; continue with: backprop train --resume .*ck/);
     const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
