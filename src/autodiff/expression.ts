@@ -24,6 +24,7 @@ const FUNCTIONS = ['sin', 'cos', 'tan', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid',
  * so the graph is a DAG: in x*x + x, the node x has three parents.
  */
 export async function parseExpression(source: string, at: Record<string, number>): Promise<Expression> {
+  if (source.trim() === '') throw new ExpressionError('the expression is empty (e.g. "x*y + sin(x)")');
   const { parse } = await import('mathjs');
   let tree: MathNode;
   try {

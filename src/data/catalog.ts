@@ -104,6 +104,9 @@ export function resolveData(spec: string): Resolved {
   }
   const entry = catalogEntry(spec);
   if (!entry) {
+    if (existsSync(spec)) {
+      throw new DataError(`--data ${spec}: a file, not a directory (expected "embedded", a dataset name, a directory of IDX files or a .csv file)`);
+    }
     if (spec.includes('/') || spec.startsWith('.')) {
       throw new DataError(`--data ${spec}: no such directory (expected "embedded", a dataset name or a directory with MNIST-style IDX files)`);
     }

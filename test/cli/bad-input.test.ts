@@ -75,6 +75,7 @@ const cases: [string, () => string[], RegExp][] = [
   ['--layers that do not match the data', () => ['train', '--layers', '100,10'], /--layers starts with 100 inputs but the data has 784 values per example/],
   ['--resume without a checkpoint', () => ['train', '--resume', tmp()], /--resume .*: no checkpoint there \(state\.json is missing\)/],
   ['--resume with options of its own', () => ['train', '--resume', tmp(), '--lr', '1'], /--resume takes the run's options from the checkpoint: drop --lr/],
+  ['--data pointing at a file', () => ['train', '--data', join(FIXTURES, '..', '..', 'test', 'fixtures', 'digit-7.png')], /--data .*digit-7\.png: a file, not a directory/],
   ['unknown dataset name', () => ['train', '--data', 'cifar'], /--data cifar: unknown dataset \(known: embedded, fashion-mnist, kmnist, mnist; or give a directory\)/],
 ];
 

@@ -47,6 +47,7 @@ describe('backprop grad', () => {
     ['non-finite value', ['log(x)', '--at', 'x=0'], /non-finite result: log\(x\) = -Infinity at x=0/],
     ['non-finite derivative', ['sqrt(x)', '--at', 'x=0'], /non-finite derivative: ∂\/∂x = Infinity/],
     ['bad --at', ['x', '--at', 'x=abc'], /"x=abc" is not name=number/],
+    ['empty expression', [''], /the expression is empty/],
   ];
   for (const [what, args, msg] of errors)
     it(`${what}: one line, exit 2`, () => {
