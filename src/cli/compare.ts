@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, type InitName } from '../nn/network.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { compareReport } from '../report/html.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
@@ -71,6 +71,7 @@ export function compareCommand(): Command {
 
 async function runCompare(opts: CompareOptions): Promise<void> {
   const out = new Output(opts.json);
+  if (opts.report) checkOutputFile(opts.report, '--report');
   const ds = loadData(opts);
   const acts = opts.activations;
   const lr = perActivation(opts.lr, acts, (s) => {

@@ -1,6 +1,7 @@
 import { DataError } from '../data/dataset.js';
 import { ModelFileError } from '../io/safetensors.js';
 import { BackendUnavailableError } from '../linalg/index.js';
+import { OutputPathError } from '../io/atomic.js';
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -9,7 +10,7 @@ export class UsageError extends Error {
 
 /** Errors that are the user's input, not our bug: printed on one line, exit 2. */
 export function isUserError(e: unknown): e is Error {
-  return e instanceof UsageError || e instanceof DataError || e instanceof ModelFileError || e instanceof BackendUnavailableError;
+  return e instanceof UsageError || e instanceof DataError || e instanceof ModelFileError || e instanceof BackendUnavailableError || e instanceof OutputPathError;
 }
 
 /** Exit codes (DESIGN.md): 0 success, 1 a failed check, 2 bad input or usage. */

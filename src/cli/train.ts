@@ -3,6 +3,7 @@ import { Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { saveModel } from '../io/safetensors.js';
 import { readCheckpoint, writeCheckpoint } from '../io/checkpoint.js';
+import { checkOutputFile, ensureOutputDir } from '../io/atomic.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type TrainState } from '../train/session.js';
@@ -116,6 +117,9 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   } else {
     run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: opts.lr, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, save: opts.save };
   }
+  // Fail before the work, not after it: every output path must be writable now.
+  if (run.save) checkOutputFile(run.save, '--save');
+  if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   const ds = loadData({ data: run.data, limit: run.limit, testLimit: run.testLimit, validation: run.validation, seed: run.seed });
   if (!opts.resume) {
     run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);

@@ -26,7 +26,7 @@ export interface CheckpointFile<O> {
  * removed. A crash at any point leaves the previous checkpoint intact.
  */
 export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, state: TrainState, options: O): void {
-  mkdirSync(dir, { recursive: true });
+  if (!existsSync(dir)) mkdirSync(dir);
   let generation = 1;
   try {
     generation = (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { generation: number }).generation + 1;

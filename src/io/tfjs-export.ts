@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import type { Network } from '../nn/network.js';
 import { LEAKY_SLOPE } from '../nn/activations.js';
-import { writeFileAtomic } from './atomic.js';
+import { ensureOutputDir, writeFileAtomic } from './atomic.js';
 
 /**
  * Writes the network as a TensorFlow.js Layers model (model.json + one
@@ -14,6 +13,7 @@ import { writeFileAtomic } from './atomic.js';
  */
 export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJson: string; weights: string }> {
   const tf: typeof TF = await import('@tensorflow/tfjs');
+  tf.env().set('PROD', true); // no console banner about tfjs-node
   const model = tf.sequential();
   const weights: TF.Tensor[] = [];
   net.weights.forEach((W, l) => {
@@ -32,7 +32,7 @@ export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJ
   });
   model.setWeights(weights);
   tf.dispose(weights);
-  mkdirSync(outDir, { recursive: true });
+  ensureOutputDir(outDir, '--out');
   const modelJson = join(outDir, 'model.json');
   const weightsFile = join(outDir, 'weights.bin');
   await model.save(

@@ -76,6 +76,11 @@ const cases: [string, () => string[], RegExp][] = [
   ['--resume without a checkpoint', () => ['train', '--resume', tmp()], /--resume .*: no checkpoint there \(state\.json is missing\)/],
   ['--resume with options of its own', () => ['train', '--resume', tmp(), '--lr', '1'], /--resume takes the run's options from the checkpoint: drop --lr/],
   ['--data pointing at a file', () => ['train', '--data', join(FIXTURES, '..', '..', 'test', 'fixtures', 'digit-7.png')], /--data .*digit-7\.png: a file, not a directory/],
+  ['--save into a missing directory (checked before training)', () => ['train', '--save', '/nonexistent-backprop/m.safetensors'], /--save \/nonexistent-backprop\/m\.safetensors: the directory \/nonexistent-backprop does not exist/],
+  ['--save naming a directory', () => ['train', '--save', tmp()], /--save .*: is a directory, expected a file name/],
+  ['--checkpoint under a missing directory', () => ['train', '--checkpoint', '/nonexistent-backprop/a/ck'], /--checkpoint .*: the directory \/nonexistent-backprop\/a does not exist/],
+  ['--report into a missing directory', () => ['compare', '--report', '/nonexistent-backprop/r.html'], /--report .*: the directory \/nonexistent-backprop does not exist/],
+  ['export --out under a missing directory', () => ['export', '--model', file('m.safetensors', model), '--out', '/nonexistent-backprop/web'], /--out \/nonexistent-backprop\/web: the directory \/nonexistent-backprop does not exist/],
   ['unknown dataset name', () => ['train', '--data', 'cifar'], /--data cifar: unknown dataset \(known: embedded, fashion-mnist, kmnist, mnist; or give a directory\)/],
 ];
 
