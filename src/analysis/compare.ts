@@ -3,7 +3,7 @@ import type { ActivationName } from '../nn/activations.js';
 import type { CostName } from '../nn/costs.js';
 import { Network, type InitName } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
-import { identity, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { evaluate } from '../train/metrics.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { initialState, runTraining } from '../train/session.js';
@@ -57,12 +57,11 @@ export interface CompareRun extends CompareSpec {
  */
 export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernels: Kernels, onEpoch?: (run: CompareSpec, epoch: number) => void): Promise<CompareRun[]> {
   const runs: CompareRun[] = [];
-  const evalOrder = new Rng(cfg.seed + 2).shuffle(identity(ds.train.count));
   const batchesPerEpoch = Math.ceil(ds.train.count / cfg.batchSize);
   for (const spec of cfg.runs) {
     const sizes = [ds.train.dim, ...cfg.hidden, ds.classes];
     const net = Network.create({ sizes, activation: spec.activation, outputActivation: cfg.outputActivation, cost: cfg.cost }, spec.init, new Rng(cfg.seed));
-    const batch = evaluationBatch(net, ds.train, evalOrder, cfg.evalSize);
+    const batch = evaluationBatch(net, ds.train, cfg.seed, cfg.evalSize);
     const snapshot = (step: number): Snapshot => {
       const t = evaluate(net, ds.test, kernels);
       return { step, epoch: step / batchesPerEpoch, testLoss: t.loss, testAccuracy: t.accuracy, layers: layerStats(net, batch, kernels) };

@@ -1,7 +1,8 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
 import { backprop, Gradients, Workspace } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
-import { fillBatch, type Examples } from '../data/dataset.js';
+import { fillBatch, identity, type Examples } from '../data/dataset.js';
+import { Rng } from '../nn/rng.js';
 
 /** Per-layer statistics of one evaluation batch (Nielsen, NNDL ch. 5: the speed of learning). */
 export interface LayerStats {
@@ -31,8 +32,9 @@ const norm = (x: ArrayLike<number>) => {
   return Math.sqrt(s);
 };
 
-/** Fixed evaluation batch: the first `size` examples in `order`. */
-export function evaluationBatch(net: Network, ex: Examples, order: ArrayLike<number>, size: number): { ws: Workspace; y: Matrix } {
+/** The fixed evaluation batch of a run: `size` training examples drawn with the run's seed. */
+export function evaluationBatch(net: Network, ex: Examples, seed: number, size: number): { ws: Workspace; y: Matrix } {
+  const order = new Rng(seed + 2).shuffle(identity(ex.count)); // +2: apart from the init (seed) and shuffle (seed + 1) streams
   const m = Math.min(size, ex.count);
   const ws = new Workspace(net, m);
   const y = Matrix.zeros(net.sizes[net.depth], m, net.dtype);

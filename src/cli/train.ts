@@ -8,7 +8,6 @@ import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type TrainState } from '../train/session.js';
 import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../analysis/layers.js';
-import { identity } from '../data/dataset.js';
 import { EXIT, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import { epochProgress } from './progress.js';
@@ -147,7 +146,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   for (const m of state.history) out.line(style.dim(epochLine(m, run.epochs)));
 
   // --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples.
-  const monitorBatch = opts.monitor ? evaluationBatch(net!, ds.train, new Rng(run.seed + 2).shuffle(identity(ds.train.count)), 1000) : undefined;
+  const monitorBatch = opts.monitor ? evaluationBatch(net!, ds.train, run.seed, 1000) : undefined;
   const monitorLog: { epoch: number; layers: LayerStats[]; warnings: string[] }[] = [];
   const monitor = (epoch: number) => {
     if (!monitorBatch) return;
@@ -205,7 +204,12 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     );
     return EXIT.failed;
   }
-  const final = evaluate(net!, ds.test, k);
+  // The last epoch already measured the final network on the test set.
+  const last = state.history.at(-1);
+  const final =
+    last?.testAccuracy !== undefined && last.testLoss !== undefined
+      ? { accuracy: last.testAccuracy, loss: last.testLoss, correct: Math.round(last.testAccuracy * ds.test.count), count: ds.test.count }
+      : evaluate(net!, ds.test, k);
   const total = (performance.now() - t0) / 1000;
   if (run.save) {
     saveModel(run.save, net!, {
