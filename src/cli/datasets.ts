@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
-import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
+import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, locate, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
 import { fetchDataset } from '../data/fetch.js';
 import { join } from 'node:path';
@@ -29,16 +29,8 @@ function status(e: CatalogEntry): Status {
     if (!hasIdxFiles(t.dir, e)) continue;
     let bytes = 0;
     for (const role of FILE_ROLES) {
-      const f = e.files[role];
-      if (!f) continue;
-      for (const n of [f.name, f.name.replace(/\.gz$/, '')]) {
-        try {
-          bytes += statSync(join(t.dir, n)).size;
-          break;
-        } catch {
-          // try the other spelling
-        }
-      }
+      const path = e.files[role] && locate(t.dir, e.files[role]);
+      if (path) bytes += statSync(path).size;
     }
     try {
       verifyDataset(t.dir, e);

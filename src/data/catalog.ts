@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DataError } from './dataset.js';
+import { IDX_FILES } from './idx.js';
 
 export type FileRole = 'trainImages' | 'trainLabels' | 'testImages' | 'testLabels';
 export const FILE_ROLES: FileRole[] = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
@@ -72,11 +73,9 @@ export function searchPath(name: string): { dir: string; where: string }[] {
 
 /** True when dir holds the four files (raw or .gz). */
 export function hasIdxFiles(dir: string, entry?: CatalogEntry): boolean {
-  const names = entry ? FILE_ROLES.map((r) => entry.files[r]?.name.replace(/\.gz$/, '') ?? '') : DEFAULT_NAMES;
+  const names = entry ? FILE_ROLES.map((r) => entry.files[r]?.name.replace(/\.gz$/, '') ?? '') : Object.values(IDX_FILES);
   return names.every((n) => existsSync(join(dir, n)) || existsSync(join(dir, `${n}.gz`)));
 }
-
-const DEFAULT_NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 
 export interface Resolved {
   /** A directory of IDX files (absent for embedded and CSV). */
