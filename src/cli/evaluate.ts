@@ -4,7 +4,6 @@ import { evaluate } from '../train/metrics.js';
 import { DataError } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
 import { addBackendOption, addDataOptions, kernels, loadData, positiveInt, type DataOptions } from './options.js';
-import { outputs } from './predict.js';
 import { asciiRow } from '../report/ascii.js';
 import type { BackendName } from '../linalg/index.js';
 
@@ -43,8 +42,7 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   for (const l of ex.labels) {
     if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);
   }
-  const k = await kernels(opts);
-  const r = evaluate(net, ex, k);
+  const r = evaluate(net, ex, await kernels(opts));
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${ds.name} ${opts.split}`);
   out.line('');
@@ -62,8 +60,7 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   if (opts.misclassified) {
     for (let i = 0; i < ex.count; i++) {
       if (r.predictions[i] === ex.labels[i]) continue;
-      const a = outputs(net, ex.features.subarray(i * ex.dim, (i + 1) * ex.dim), k);
-      worst.push({ index: i, trueLabel: ex.labels[i], predicted: r.predictions[i], trueOutput: a[ex.labels[i]], predictedOutput: a[r.predictions[i]] });
+      worst.push({ index: i, trueLabel: ex.labels[i], predicted: r.predictions[i], trueOutput: r.trueOutputs[i], predictedOutput: r.predictedOutputs[i] });
     }
     worst = worst.sort((x, y) => x.trueOutput - y.trueOutput).slice(0, opts.misclassified);
     out.line('');

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import type { BackendName } from '../linalg/index.js';
-import { feedforward, Workspace } from '../nn/backprop.js';
-import type { Network } from '../nn/network.js';
+import { outputs } from '../train/metrics.js';
 import { loadModel } from '../io/safetensors.js';
 import { catalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
@@ -33,13 +32,6 @@ function readInput(input: string, dim: number): { pixels: Float32Array; label?: 
   if (i >= ex.count) throw new DataError(`${input}: index ${i} is past the ${ex.count} ${m[2] ?? 'test'} examples of ${ds.name}`);
   if (ex.dim !== dim) throw new DataError(`${input}: ${ds.name} has ${ex.dim} values per example but the model expects ${dim}`);
   return { pixels: ex.features.slice(i * ex.dim, (i + 1) * ex.dim), label: ex.labels[i], source: ds.name };
-}
-
-/** A^L for one example. */
-export function outputs(net: Network, x: Float32Array, k: Awaited<ReturnType<typeof kernels>>): number[] {
-  const ws = new Workspace(net, 1);
-  ws.input.data.set(x);
-  return Array.from(feedforward(net, ws, k).data);
 }
 
 export function predictCommand(): Command {

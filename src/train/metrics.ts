@@ -13,6 +13,9 @@ export interface Evaluation {
   confusion: number[][];
   /** Predicted class of every example. */
   predictions: Uint8Array;
+  /** A^L of every example for its true class and for the predicted one. */
+  trueOutputs: Float64Array;
+  predictedOutputs: Float64Array;
 }
 
 /** Index of the largest entry of column j. */
@@ -28,6 +31,8 @@ export function evaluate(net: Network, ex: Examples, kernels: Kernels, chunk = 1
   const classes = net.sizes[net.depth];
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   const predictions = new Uint8Array(ex.count);
+  const trueOutputs = new Float64Array(ex.count);
+  const predictedOutputs = new Float64Array(ex.count);
   const order = identity(ex.count);
   let total = 0;
   let correct = 0;
@@ -46,9 +51,18 @@ export function evaluate(net: Network, ex: Examples, kernels: Kernels, chunk = 1
       const p = argmaxColumn(out, j);
       const t = ex.labels[start + j];
       predictions[start + j] = p;
+      trueOutputs[start + j] = out.get(t, j);
+      predictedOutputs[start + j] = out.get(p, j);
       confusion[t][p]++;
       if (p === t) correct++;
     }
   }
-  return { loss: total / ex.count, accuracy: ex.count ? correct / ex.count : 0, correct, count: ex.count, confusion, predictions };
+  return { loss: total / ex.count, accuracy: ex.count ? correct / ex.count : 0, correct, count: ex.count, confusion, predictions, trueOutputs, predictedOutputs };
+}
+
+/** A^L of one example (x: its n_0 inputs). */
+export function outputs(net: Network, x: ArrayLike<number>, kernels: Kernels): number[] {
+  const ws = new Workspace(net, 1);
+  ws.input.data.set(x);
+  return Array.from(feedforward(net, ws, kernels).data);
 }

@@ -7,9 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel } from '../../src/io/safetensors.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
-import { evaluate } from '../../src/train/metrics.js';
+import { evaluate, outputs } from '../../src/train/metrics.js';
 import { jsKernels } from '../../src/linalg/index.js';
-import { outputs } from '../../src/cli/predict.js';
 import { cli } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'backprop-interop-'));
