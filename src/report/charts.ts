@@ -16,6 +16,21 @@ export async function renderSvg(spec: VlSpec): Promise<string> {
 const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: { font: 'sans-serif', view: { stroke: '#ddd' } } };
 const layerName = (l: number) => `layer ${l}`;
 
+/** One panel per activation: a line per hidden layer of `y` against the epoch. */
+function perLayerOverEpochs(values: object[], y: Record<string, unknown>, height: number, extra: Record<string, unknown> = {}): VlSpec {
+  return {
+    ...base,
+    data: { values },
+    facet: { column: { field: 'activation', type: 'nominal', title: null } },
+    spec: {
+      width: 300,
+      height,
+      mark: { type: 'line', point: true },
+      encoding: { x: { field: 'epoch', type: 'quantitative' }, y, color: { field: 'layer', type: 'nominal' }, ...extra },
+    },
+  };
+}
+
 /** The charts of a compare report, as Vega-Lite specs. */
 export function compareCharts(runs: CompareRun[]): { title: string; caption: string; spec: VlSpec }[] {
   const curves = runs.flatMap((r) => r.snapshots.map((s) => ({ activation: r.activation, epoch: s.epoch, 'test accuracy': s.testAccuracy, 'test cost': s.testLoss })));
@@ -61,41 +76,17 @@ export function compareCharts(runs: CompareRun[]): { title: string; caption: str
     {
       title: 'Speed of learning per hidden layer',
       caption: "‖∂C/∂b^l‖ = ‖δ^l‖ on a fixed batch (Nielsen, NNDL ch. 5), log scale. With sigmoid the early layers learn orders of magnitude more slowly: the vanishing gradient.",
-      spec: {
-        ...base,
-        data: { values: speeds },
-        facet: { column: { field: 'activation', type: 'nominal', title: null } },
-        spec: {
-          width: 300,
-          height: 220,
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: { field: 'epoch', type: 'quantitative' },
-            y: { field: 'speed', type: 'quantitative', scale: { type: 'log' }, title: '‖∂C/∂b‖ (log)' },
-            color: { field: 'layer', type: 'nominal' },
-          },
-        },
-      },
+      spec: perLayerOverEpochs(speeds, { field: 'speed', type: 'quantitative', scale: { type: 'log' }, title: '‖∂C/∂b‖ (log)' }, 220),
     },
     {
       title: 'Saturated and dead units',
       caption: "Sigmoid/tanh: the share of (unit, example) pairs with f′(z) < 1% of its maximum. ReLU: the share of units with z ≤ 0 on every example of the batch.",
-      spec: {
-        ...base,
-        data: { values: fractions.length ? fractions : [{ activation: '-', epoch: 0, layer: '-', fraction: 0, kind: '-' }] },
-        facet: { column: { field: 'activation', type: 'nominal', title: null } },
-        spec: {
-          width: 300,
-          height: 200,
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: { field: 'epoch', type: 'quantitative' },
-            y: { field: 'fraction', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] } },
-            color: { field: 'layer', type: 'nominal' },
-            strokeDash: { field: 'kind', type: 'nominal' },
-          },
-        },
-      },
+      spec: perLayerOverEpochs(
+        fractions.length ? fractions : [{ activation: '-', epoch: 0, layer: '-', fraction: 0, kind: '-' }],
+        { field: 'fraction', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] } },
+        200,
+        { strokeDash: { field: 'kind', type: 'nominal' } },
+      ),
     },
     {
       title: 'Activation histograms',
