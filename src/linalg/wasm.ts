@@ -1,18 +1,193 @@
-import type { Kernels } from './kernels.js';
-import { tfjsKernels } from './tfjs-gemm.js';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Kernels, Trans } from './kernels.js';
+import { gemmShape } from './kernels.js';
+import { jsKernels } from './js.js';
+import type { Matrix } from './matrix.js';
+
+/** Below this many multiply-adds (m·n·k) the copies into wasm memory cost more than the js loops. */
+export const WASM_MIN_WORK = 32_768;
+/** Below this many multiply-adds one thread finishes before a second one would have woken up. */
+export const WASM_PARALLEL_WORK = 1 << 19;
+/** The micro-kernel's tile (scripts/wasm-gemm.mjs): rows of A and columns of B per step. */
+const MR = 4;
+const NR = 8;
+const MAX_THREADS = 16;
+
+// The control block shared with the workers (Int32 slots of a SharedArrayBuffer).
+const SEQ = 0; // job number, bumped by the main thread to start a job
+const DONE = 1; // workers that finished the current job
+const FAILED = 2; // set by a worker whose kernel threw
+const N = 3, K = 4, LDA = 5, B = 6, LDB = 7, LDC = 8, ALPHA = 9, BETA = 10; // the job (ALPHA, BETA as float32)
+const SLOT = 16; // worker w's rows: [SLOT + 3w] = row count, then A and C addresses
+const CONTROL_INTS = SLOT + 3 * MAX_THREADS;
+/** Iterations a waiting thread polls before it sleeps in Atomics.wait (tens of µs). */
+const SPIN = 20_000;
 
 /**
- * The wasm provider: @tensorflow/tfjs-backend-wasm (XNNPACK), whose .wasm
- * files ship inside the npm package, so it works offline.
+ * The pool thread: instantiates the kernel on the shared memory, then runs
+ * its slice of every job. It blocks in Atomics.wait between jobs and never
+ * returns; the main thread unrefs it, so it does not keep the process alive.
  */
-export async function loadWasm(): Promise<Kernels | { error: string }> {
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { module, memory, control, index } = workerData;
+const { nn } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const I = new Int32Array(control), F = new Float32Array(control);
+const s = ${SLOT} + 3 * index;
+let seen = 0;
+parentPort.postMessage('ready');
+for (;;) {
+  for (let spin = 0; Atomics.load(I, ${SEQ}) === seen; spin++) if (spin > ${SPIN}) Atomics.wait(I, ${SEQ}, seen);
+  seen = Atomics.load(I, ${SEQ});
   try {
-    const tf = await import('@tensorflow/tfjs');
-    await import('@tensorflow/tfjs-backend-wasm');
-    tf.env().set('PROD', true);
-    if (!(await tf.setBackend('wasm'))) return { error: 'the tfjs wasm backend did not initialise' };
-    return tfjsKernels(tf, 'wasm', 'wasm');
+    if (I[s] > 0) nn(I[s], I[${N}], I[${K}], I[s + 1], I[${LDA}], I[${B}], I[${LDB}], I[s + 2], I[${LDC}], F[${ALPHA}], F[${BETA}]);
   } catch (e) {
-    return { error: `@tensorflow/tfjs-backend-wasm does not load: ${(e as Error).message.split('\n')[0]}` };
+    Atomics.store(I, ${FAILED}, 1);
   }
+  Atomics.add(I, ${DONE}, 1);
+  Atomics.notify(I, ${DONE});
+}
+`;
+
+type Nn = (m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, alpha: number, beta: number) => void;
+
+/**
+ * The wasm provider: our own float32 GEMM kernel in WebAssembly SIMD
+ * (assets/gemm.wasm, assembled from scripts/wasm-gemm.mjs), run on the main
+ * thread plus worker_threads over one shared WebAssembly.Memory. Nothing is
+ * downloaded or compiled at install; any Node with wasm SIMD runs it.
+ *
+ * Threads: $BACKPROP_WASM_THREADS, else the machine's available parallelism.
+ */
+export async function loadWasm(threads?: number): Promise<{ kernels: Kernels; threads: number } | { error: string }> {
+  const want = threads === undefined ? wasmThreads() : { threads };
+  if ('error' in want) return want;
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(readFileSync(new URL('../../assets/gemm.wasm', import.meta.url)));
+  } catch (e) {
+    return { error: `the wasm GEMM kernel does not compile here (WebAssembly SIMD and threads are needed): ${(e as Error).message.split('\n')[0]}` };
+  }
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+  const nn = (new WebAssembly.Instance(module, { env: { memory } }).exports as { nn: Nn }).nn;
+  const control = new SharedArrayBuffer(4 * CONTROL_INTS);
+  const workers: Worker[] = [];
+  try {
+    for (let index = 1; index < want.threads; index++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control, index } });
+      workers.push(w);
+      await new Promise<void>((resolve, reject) => {
+        w.once('message', () => resolve());
+        w.once('error', reject);
+      });
+      w.unref();
+    }
+  } catch (e) {
+    for (const w of workers) void w.terminate();
+    return { error: `wasm worker threads do not start: ${(e as Error).message.split('\n')[0]}` };
+  }
+  return { kernels: wasmKernels(nn, memory, control, want.threads), threads: want.threads };
+}
+
+/** The thread count asked for by $BACKPROP_WASM_THREADS, or the machine's parallelism. */
+export function wasmThreads(env: NodeJS.ProcessEnv = process.env): { threads: number } | { error: string } {
+  const v = env.BACKPROP_WASM_THREADS;
+  if (v === undefined || v === '') return { threads: Math.min(MAX_THREADS, availableParallelism()) };
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) return { error: `BACKPROP_WASM_THREADS=${v}: expected a whole number from 1 to ${MAX_THREADS}` };
+  return { threads: n };
+}
+
+const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
+
+/**
+ * gemm: op(A) and op(B) are copied into wasm memory (transposed on the way
+ * when the flag is set; A's rows padded to a multiple of 4 and B's columns
+ * to a multiple of 8 with zeros), C too when beta ≠ 0; the rows of C are
+ * split between the threads; C is copied back.
+ */
+function wasmKernels(nn: Nn, memory: WebAssembly.Memory, control: SharedArrayBuffer, threads: number): Kernels {
+  const I = new Int32Array(control), F = new Float32Array(control);
+  let heap = new Float32Array(memory.buffer);
+  /** Makes room for `floats` float32 values at address 0 and returns a view of all of memory. */
+  const reserve = (floats: number): Float32Array => {
+    const bytes = floats * 4;
+    if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+    if (heap.length * 4 !== memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
+    return heap;
+  };
+  let seq = 0;
+  return {
+    name: 'wasm',
+    gemm(transA: Trans, transB: Trans, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): void {
+      const { m, n, k } = gemmShape(transA, transB, a, b, c);
+      if (c.data instanceof Float64Array || m * n * k < WASM_MIN_WORK) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
+      const mp = roundUp(m, MR), np = roundUp(n, NR);
+      // Float offsets of op(A) (mp × k), op(B) (k × np) and C (mp × np), 16-byte aligned.
+      const oa = 0, ob = roundUp(mp * k, 4), oc = ob + roundUp(k * np, 4);
+      const H = reserve(oc + mp * np);
+      copyIn(a, transA, H, oa, k);
+      if (mp > m) H.fill(0, oa + m * k, oa + mp * k);
+      copyIn(b, transB, H, ob, np);
+      if (beta !== 0) copyIn(c, false, H, oc, np);
+      // Rows of C per thread, in whole tiles; one thread for small products.
+      const parts = m * n * k < WASM_PARALLEL_WORK ? 1 : Math.min(threads, mp / MR);
+      const per = roundUp(mp / parts, MR);
+      if (parts > 1) {
+        I[N] = np; I[K] = k; I[LDA] = 4 * k; I[B] = 4 * ob; I[LDB] = 4 * np; I[LDC] = 4 * np;
+        F[ALPHA] = alpha; F[BETA] = beta;
+        for (let w = 1; w < threads; w++) {
+          const r0 = Math.min(mp, w * per), r1 = w < parts ? Math.min(mp, r0 + per) : r0;
+          I[SLOT + 3 * w] = r1 - r0;
+          I[SLOT + 3 * w + 1] = 4 * (oa + r0 * k);
+          I[SLOT + 3 * w + 2] = 4 * (oc + r0 * np);
+        }
+        Atomics.store(I, DONE, 0);
+        Atomics.store(I, SEQ, ++seq);
+        Atomics.notify(I, SEQ);
+      }
+      nn(parts > 1 ? per : mp, np, k, 4 * oa, 4 * k, 4 * ob, 4 * np, 4 * oc, 4 * np, alpha, beta);
+      if (parts > 1) {
+        for (let spin = 0, d; (d = Atomics.load(I, DONE)) < threads - 1; spin++) if (spin > SPIN) Atomics.wait(I, DONE, d, 1000);
+        if (Atomics.load(I, FAILED)) throw new Error('wasm gemm: a worker thread failed');
+      }
+      copyOut(H, oc, np, c);
+    },
+    rowSums: jsKernels.rowSums,
+  };
+}
+
+/** op(X) (transposed when `trans`) into H at float offset `at`, rows `ld` floats apart (zero-padded). */
+function copyIn(x: Matrix, trans: Trans, H: Float32Array, at: number, ld: number): void {
+  const X = x.data;
+  if (!trans) {
+    const r = x.rows, c = x.cols;
+    if (ld === c) H.set(X, at);
+    else
+      for (let i = 0; i < r; i++) {
+        H.set(X.subarray(i * c, (i + 1) * c), at + i * ld);
+        H.fill(0, at + i * ld + c, at + (i + 1) * ld);
+      }
+    return;
+  }
+  // Xᵀ: row j of the copy is column j of X; blocked for cache locality.
+  const r = x.rows, c = x.cols, S = 32;
+  for (let i0 = 0; i0 < r; i0 += S)
+    for (let j0 = 0; j0 < c; j0 += S) {
+      const i1 = Math.min(r, i0 + S), j1 = Math.min(c, j0 + S);
+      for (let j = j0; j < j1; j++) {
+        const row = at + j * ld;
+        for (let i = i0; i < i1; i++) H[row + i] = X[i * c + j];
+      }
+    }
+  if (ld > r) for (let j = 0; j < c; j++) H.fill(0, at + j * ld + r, at + (j + 1) * ld);
+}
+
+/** C ← the m × n result at H[at], rows `ld` floats apart. */
+function copyOut(H: Float32Array, at: number, ld: number, c: Matrix): void {
+  const C = c.data, m = c.rows, n = c.cols;
+  if (ld === n) C.set(H.subarray(at, at + m * n));
+  else for (let i = 0; i < m; i++) C.set(H.subarray(at + i * ld, at + i * ld + n), i * n);
 }

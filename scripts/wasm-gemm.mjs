@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// The wasm provider's GEMM kernel, written as WebAssembly text and assembled
+// with wabt into assets/gemm.wasm (committed, ~1 KB; test/linalg/wasm.test.ts
+// checks that it is exactly what this script assembles).
+//
+//   node scripts/wasm-gemm.mjs          rewrites assets/gemm.wasm
+//   node scripts/wasm-gemm.mjs --wat    prints the text
+//
+// One export, nn(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
+//   C ← alpha·A·B + beta·C  (beta = 0: C is not read, as in BLAS)
+// on row-major float32 matrices in the imported shared memory. Pointers and
+// leading dimensions are in bytes. m must be a multiple of MR = 4 and n of
+// NR = 8 (src/linalg/wasm.ts pads the operands it copies in); k is any size.
+//
+// The micro-kernel keeps a 4×8 tile of C in eight f32x4 registers; for each
+// k it loads 8 values of B's row k (two v128 loads) and broadcasts one value
+// of each of A's 4 rows (f32x4.splat), 8 multiplies and 8 adds. Nothing is
+// packed: A's rows are read in place and B's row segments are contiguous, so
+// a call costs no O(k·n) preparation (XNNPACK, through tfjs-backend-wasm's
+// exports, repacks B on every call). Tiles sweep j inside i, so the 4 rows of
+// A stay in L1 while B streams from L2.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const MR = 4;
+export const NR = 8;
+
+export function gemmWat() {
+  const rows = [...Array(MR).keys()];
+  const acc = (r, h) => `$c${r}${h}`;
+  const accs = rows.flatMap((r) => [acc(r, 0), acc(r, 1)]);
+  const get = (x) => `(local.get ${x})`;
+  const step = rows
+    .map((r) => `
+            (local.set $s (f32x4.splat (f32.load ${r === 0 ? get('$ap') : `(i32.add ${get('$ap')} ${get(`$lda${r}`)})`})))
+            (local.set ${acc(r, 0)} (f32x4.add ${get(acc(r, 0))} (f32x4.mul ${get('$s')} ${get('$b0')})))
+            (local.set ${acc(r, 1)} (f32x4.add ${get(acc(r, 1))} (f32x4.mul ${get('$s')} ${get('$b1')})))`)
+    .join('');
+  // C's tile: alpha·acc, plus beta·C when beta ≠ 0.
+  const store = (withC) => rows
+    .map((r) => [0, 1].map((h) => {
+      const ax = `(f32x4.mul ${get('$va')} ${get(acc(r, h))})`;
+      const value = withC ? `(f32x4.add ${ax} (f32x4.mul ${get('$vb')} (v128.load offset=${16 * h} ${get('$cp')})))` : ax;
+      return `
+          (v128.store offset=${16 * h} ${get('$cp')} ${value})`;
+    }).join('') + `
+          (local.set $cp (i32.add ${get('$cp')} ${get('$ldc')}))`)
+    .join('');
+  return `(module
+  (import "env" "memory" (memory 1 65536 shared))
+  (func (export "nn")
+    (param $m i32) (param $n i32) (param $k i32)
+    (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
+    (param $alpha f32) (param $beta f32)
+    (local $i i32) (local $j i32) (local $arow i32) (local $aend i32) (local $ap i32) (local $bp i32) (local $cp i32)
+    ${rows.slice(1).map((r) => `(local $lda${r} i32)`).join(' ')}
+    (local $va v128) (local $vb v128) (local $s v128) (local $b0 v128) (local $b1 v128)
+    ${accs.map((x) => `(local ${x} v128)`).join(' ')}
+    (local.set $va (f32x4.splat ${get('$alpha')}))
+    (local.set $vb (f32x4.splat ${get('$beta')}))
+    ${rows.slice(1).map((r) => `(local.set $lda${r} (i32.mul ${get('$lda')} (i32.const ${r})))`).join('\n    ')}
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u ${get('$i')} ${get('$m')}))
+      (local.set $arow (i32.add ${get('$a')} (i32.mul ${get('$i')} ${get('$lda')})))
+      (local.set $aend (i32.add ${get('$arow')} (i32.shl ${get('$k')} (i32.const 2))))
+      (local.set $j (i32.const 0))
+      (block $cols_done (loop $cols
+        (br_if $cols_done (i32.ge_u ${get('$j')} ${get('$n')}))
+        ${accs.map((x) => `(local.set ${x} (v128.const i32x4 0 0 0 0))`).join('\n        ')}
+        (local.set $ap ${get('$arow')})
+        (local.set $bp (i32.add ${get('$b')} (i32.shl ${get('$j')} (i32.const 2))))
+        (block $k_done (loop $k
+            (br_if $k_done (i32.ge_u ${get('$ap')} ${get('$aend')}))
+            (local.set $b0 (v128.load ${get('$bp')}))
+            (local.set $b1 (v128.load offset=16 ${get('$bp')}))${step}
+            (local.set $ap (i32.add ${get('$ap')} (i32.const 4)))
+            (local.set $bp (i32.add ${get('$bp')} ${get('$ldb')}))
+            (br $k)))
+        (local.set $cp (i32.add (i32.add ${get('$c')} (i32.mul ${get('$i')} ${get('$ldc')})) (i32.shl ${get('$j')} (i32.const 2))))
+        (if (f32.eq ${get('$beta')} (f32.const 0))
+          (then${store(false)})
+          (else${store(true)}))
+        (local.set $j (i32.add ${get('$j')} (i32.const ${NR})))
+        (br $cols)))
+      (local.set $i (i32.add ${get('$i')} (i32.const ${MR})))
+      (br $rows)))))
+`;
+}
+
+/** The assembled module's bytes. */
+export async function assembleGemm() {
+  const wabt = await (await import('wabt')).default();
+  const mod = wabt.parseWat('gemm.wat', gemmWat(), { simd: true, threads: true });
+  try {
+    // (wabt's validate() ignores the threads feature; WebAssembly.compile validates instead)
+    return Uint8Array.from(mod.toBinary({ write_debug_names: false }).buffer);
+  } finally {
+    mod.destroy();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--wat')) process.stdout.write(gemmWat());
+  else {
+    const out = fileURLToPath(new URL('../assets/gemm.wasm', import.meta.url));
+    const bytes = await assembleGemm();
+    writeFileSync(out, bytes);
+    console.log(`${out}: ${bytes.length} bytes`);
+  }
+}
