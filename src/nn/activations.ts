@@ -1,4 +1,4 @@
-import type { Float, Matrix } from '../linalg/index.js';
+import type { Matrix } from '../linalg/index.js';
 
 export const ACTIVATIONS = ['sigmoid', 'relu', 'tanh', 'leaky-relu', 'softmax', 'linear'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
@@ -14,10 +14,10 @@ export const LEAKY_SLOPE = 0.01;
 export interface Activation {
   readonly name: ActivationName;
   /**
-   * Z ← Z + b 1ᵀ and A ← f(Z) in one pass (the bias add fused with the
-   * activation); element-wise, or per column (per example) for softmax.
+   * A ← f(Z); element-wise, or per column (per example) for softmax. Z
+   * already holds W A + b 1ᵀ: feedforward puts the bias in first, as gemm's C.
    */
-  forward(z: Matrix, b: Float, a: Matrix): void;
+  forward(z: Matrix, a: Matrix): void;
   /** δ ← J_f(Z)ᵀ g: for element-wise f, δ = g ⊙ f'(Z). `delta` may alias `g`. */
   backward(z: Matrix, a: Matrix, g: Matrix, delta: Matrix): void;
   /** f'(z) of one unit given z and a = f(z); undefined for softmax. */
@@ -26,21 +26,14 @@ export interface Activation {
   readonly maxPrime: number;
 }
 
-// Each element-wise activation is written out as its own loops (rather than
+// Each element-wise activation is written out as its own loop (rather than
 // one generic loop calling f): the loops stay monomorphic, so V8 inlines them.
-// Row i of Z (one unit over the m examples of the batch) gets bias b_i.
 
 export const sigmoid: Activation = {
   name: 'sigmoid',
-  forward(z, b, a) {
-    const Z = z.data, A = a.data, m = z.cols;
-    for (let i = 0, k = 0; i < z.rows; i++) {
-      const bi = b[i];
-      for (const end = k + m; k < end; k++) {
-        const v = (Z[k] += bi);
-        A[k] = 1 / (1 + Math.exp(-v));
-      }
-    }
+  forward(z, a) {
+    const Z = z.data, A = a.data;
+    for (let k = 0; k < Z.length; k++) A[k] = 1 / (1 + Math.exp(-Z[k]));
   },
   // δ = g ⊙ σ'(z), σ'(z) = a(1 − a)
   backward(_z, a, g, delta) {
@@ -53,30 +46,21 @@ export const sigmoid: Activation = {
 
 export const relu: Activation = {
   name: 'relu',
-  forward(z, b, a) {
-    const Z = z.data, A = a.data, m = z.cols;
+  forward(z, a) {
+    const Z = z.data, A = a.data;
     if (Z instanceof Float32Array && A instanceof Float32Array) {
       // Branch-free (z's sign is random, a branch would mispredict half the
-      // time): max(z, 0) keeps z's bits where they read as a positive int32.
+      // time): max(z, 0) keeps z's bits unless the sign bit is set, and
+      // bits >> 31 is all ones exactly then (−0 becomes +0).
       const Zi = new Int32Array(Z.buffer, Z.byteOffset, Z.length);
       const Ai = new Int32Array(A.buffer, A.byteOffset, A.length);
-      for (let i = 0, k = 0; i < z.rows; i++) {
-        const bi = b[i];
-        for (const end = k + m; k < end; k++) {
-          Z[k] += bi;
-          const bits = Zi[k];
-          Ai[k] = bits & -(bits > 0);
-        }
+      for (let k = 0; k < Zi.length; k++) {
+        const bits = Zi[k];
+        Ai[k] = bits & ~(bits >> 31);
       }
       return;
     }
-    for (let i = 0, k = 0; i < z.rows; i++) {
-      const bi = b[i];
-      for (const end = k + m; k < end; k++) {
-        const v = (Z[k] += bi);
-        A[k] = v > 0 ? v : 0;
-      }
-    }
+    for (let k = 0; k < Z.length; k++) A[k] = Z[k] > 0 ? Z[k] : 0;
   },
   // δ = g ⊙ [z > 0]
   backward(z, _a, g, delta) {
@@ -98,15 +82,9 @@ export const relu: Activation = {
 
 export const tanh: Activation = {
   name: 'tanh',
-  forward(z, b, a) {
-    const Z = z.data, A = a.data, m = z.cols;
-    for (let i = 0, k = 0; i < z.rows; i++) {
-      const bi = b[i];
-      for (const end = k + m; k < end; k++) {
-        const v = (Z[k] += bi);
-        A[k] = Math.tanh(v);
-      }
-    }
+  forward(z, a) {
+    const Z = z.data, A = a.data;
+    for (let k = 0; k < Z.length; k++) A[k] = Math.tanh(Z[k]);
   },
   // δ = g ⊙ (1 − a²)
   backward(_z, a, g, delta) {
@@ -119,15 +97,9 @@ export const tanh: Activation = {
 
 export const leakyRelu: Activation = {
   name: 'leaky-relu',
-  forward(z, b, a) {
-    const Z = z.data, A = a.data, m = z.cols;
-    for (let i = 0, k = 0; i < z.rows; i++) {
-      const bi = b[i];
-      for (const end = k + m; k < end; k++) {
-        const v = (Z[k] += bi);
-        A[k] = v > 0 ? v : LEAKY_SLOPE * v;
-      }
-    }
+  forward(z, a) {
+    const Z = z.data, A = a.data;
+    for (let k = 0; k < Z.length; k++) A[k] = Z[k] > 0 ? Z[k] : LEAKY_SLOPE * Z[k];
   },
   // δ = g ⊙ (z > 0 ? 1 : slope)
   backward(z, _a, g, delta) {
@@ -140,15 +112,8 @@ export const leakyRelu: Activation = {
 
 export const linear: Activation = {
   name: 'linear',
-  forward(z, b, a) {
-    const Z = z.data, A = a.data, m = z.cols;
-    for (let i = 0, k = 0; i < z.rows; i++) {
-      const bi = b[i];
-      for (const end = k + m; k < end; k++) {
-        const v = (Z[k] += bi);
-        A[k] = v;
-      }
-    }
+  forward(z, a) {
+    if (a !== z) a.data.set(z.data);
   },
   backward(_z, _a, g, delta) {
     if (delta !== g) delta.data.set(g.data);
@@ -160,9 +125,8 @@ export const linear: Activation = {
 /** Softmax over each column (one example per column), stabilised by the column max. */
 export const softmax: Activation = {
   name: 'softmax',
-  forward(z, b, a) {
+  forward(z, a) {
     const Z = z.data, A = a.data, n = z.rows, m = z.cols;
-    for (let i = 0; i < n; i++) for (let k = i * m; k < (i + 1) * m; k++) Z[k] += b[i];
     for (let j = 0; j < m; j++) {
       let max = -Infinity;
       for (let i = 0; i < n; i++) max = Math.max(max, Z[i * m + j]);

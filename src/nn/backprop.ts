@@ -51,12 +51,17 @@ export class Gradients {
   }
 }
 
-/** Z^l = W^l A^(l−1) + b^l 1ᵀ,  A^l = f_l(Z^l), for l = 1..L; returns A^L. */
+/**
+ * Z^l = W^l A^(l−1) + b^l 1ᵀ,  A^l = f_l(Z^l), for l = 1..L; returns A^L.
+ * The bias goes in first, as gemm's C with beta = 1 (the way BLAS users
+ * write a dense layer), so no element-wise pass adds it afterwards.
+ */
 export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matrix {
   for (let l = 1; l <= net.depth; l++) {
-    const z = ws.z[l];
-    kernels.gemm(false, l === 1, 1, net.weights[l - 1], ws.previous(l), 0, z); // Z ← W A  (A^0 = Xᵀ)
-    net.activations[l - 1].forward(z, net.biases[l - 1], ws.a[l]); // Z ← Z + b 1ᵀ, A ← f(Z)
+    const z = ws.z[l], Z = z.data, b = net.biases[l - 1], m = z.cols;
+    for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * m, (i + 1) * m); // Z ← b 1ᵀ
+    kernels.gemm(false, l === 1, 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ)
+    net.activations[l - 1].forward(z, ws.a[l]); // A ← f(Z)
   }
   return ws.output;
 }
