@@ -5,6 +5,7 @@
 //
 //   node scripts/wasm-gemm.mjs          rewrites assets/gemm.wasm
 //   node scripts/wasm-gemm.mjs --wat    prints the text
+//   node scripts/wasm-gemm.mjs --check  exits 1 unless assets/gemm.wasm is what this assembles
 //
 // One export, nn(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
 //   C ← alpha·A·B + beta·C  (beta = 0: C is not read, as in BLAS)
@@ -19,7 +20,7 @@
 // a call costs no O(k·n) preparation (XNNPACK, through tfjs-backend-wasm's
 // exports, repacks B on every call). Tiles sweep j inside i, so the 4 rows of
 // A stay in L1 while B streams from L2.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const MR = 4;
@@ -100,9 +101,13 @@ export async function assembleGemm() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = fileURLToPath(new URL('../assets/gemm.wasm', import.meta.url));
   if (process.argv.includes('--wat')) process.stdout.write(gemmWat());
-  else {
-    const out = fileURLToPath(new URL('../assets/gemm.wasm', import.meta.url));
+  else if (process.argv.includes('--check')) {
+    const same = Buffer.from(await assembleGemm()).equals(readFileSync(out));
+    console.log(same ? `${out} is up to date` : `${out} differs from scripts/wasm-gemm.mjs: run node scripts/wasm-gemm.mjs`);
+    process.exitCode = same ? 0 : 1;
+  } else {
     const bytes = await assembleGemm();
     writeFileSync(out, bytes);
     console.log(`${out}: ${bytes.length} bytes`);

@@ -15,12 +15,12 @@ export interface Run {
 }
 
 /** Runs the compiled CLI (built by `npm install`/`npm ci` via the prepare script). */
-export function cli(args: string[], opts: { cwd?: string; timeout?: number } = {}): Run {
+export function cli(args: string[], opts: { cwd?: string; timeout?: number; env?: Record<string, string> } = {}): Run {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     timeout: opts.timeout ?? 120_000,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...opts.env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

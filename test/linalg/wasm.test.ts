@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { jsKernels, Matrix, type Kernels } from '../../src/linalg/index.js';
+import { loadWasm, WASM_PARALLEL_WORK, wasmThreads } from '../../src/linalg/wasm.js';
+import { Rng } from '../../src/nn/rng.js';
+import { cli, randomMatrix, ROOT } from '../helpers.js';
+
+// The wasm provider's own properties; test/linalg/providers.test.ts holds it
+// to the js provider's answers like every other provider.
+
+async function kernels(threads: number): Promise<Kernels> {
+  const r = await loadWasm(threads);
+  if ('error' in r) throw new Error(r.error);
+  expect(r.threads).toBe(threads);
+  return r.kernels;
+}
+
+function product(k: Kernels, tA: boolean, tB: boolean, a: Matrix, b: Matrix, c0: Matrix, alpha: number, beta: number): Float32Array {
+  const c = c0.clone();
+  k.gemm(tA, tB, alpha, a, b, beta, c);
+  return c.data as Float32Array;
+}
+
+describe('wasm provider', () => {
+  it('assets/gemm.wasm is exactly what scripts/wasm-gemm.mjs assembles', () => {
+    const r = spawnSync(process.execPath, ['scripts/wasm-gemm.mjs', '--check'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
+  it('1, 2 and 3 threads give bit-identical products (each element is summed by one thread in the same order)', async () => {
+    const [one, two, three] = [await kernels(1), await kernels(2), await kernels(3)];
+    const rng = new Rng(5);
+    // 203 rows: the row split leaves a ragged last slice; n = 77 pads B's columns.
+    const [m, n, k] = [203, 77, 300];
+    expect(m * n * k).toBeGreaterThan(WASM_PARALLEL_WORK);
+    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const a = tA ? randomMatrix(rng, k, m, 'float32') : randomMatrix(rng, m, k, 'float32');
+      const b = tB ? randomMatrix(rng, n, k, 'float32') : randomMatrix(rng, k, n, 'float32');
+      const c0 = randomMatrix(rng, m, n, 'float32');
+      for (const [alpha, beta] of [[1, 0], [-0.25, 0.75]]) {
+        const want = product(one, tA, tB, a, b, c0, alpha, beta);
+        expect(product(two, tA, tB, a, b, c0, alpha, beta)).toEqual(want);
+        expect(product(three, tA, tB, a, b, c0, alpha, beta)).toEqual(want);
+      }
+    }
+  });
+
+  it('grows its shared memory while the worker threads hold it, and stays right', async () => {
+    const wasm = await kernels(2);
+    const rng = new Rng(9);
+    const small = randomMatrix(rng, 128, 128, 'float32');
+    wasm.gemm(false, false, 1, small, small, 0, Matrix.zeros(128, 128)); // workers run on the first memory size
+    // 4 MB at start; these operands need about 7 MB.
+    const [m, n, k] = [640, 720, 800];
+    const a = randomMatrix(rng, m, k, 'float32'), b = randomMatrix(rng, k, n, 'float32');
+    const got = Matrix.zeros(m, n), want = Matrix.zeros(m, n);
+    wasm.gemm(false, false, 1, a, b, 0, got);
+    jsKernels.gemm(false, false, 1, a, b, 0, want);
+    let worst = 0;
+    for (let i = 0; i < want.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i] - want.data[i]));
+    expect(worst).toBeLessThan(1e-3); // sums of 800 products of N(0,1) values, |c| ~ 28
+    // rows split between the threads: the last row came from the worker
+    expect(got.data[(m - 1) * n + 5]).toBeCloseTo(want.data[(m - 1) * n + 5], 3);
+  });
+
+  it('$BACKPROP_WASM_THREADS sets the thread count; a bad value is a clear error', () => {
+    expect(wasmThreads({ BACKPROP_WASM_THREADS: '3' })).toEqual({ threads: 3 });
+    expect(wasmThreads({})).toHaveProperty('threads');
+    for (const bad of ['0', '1.5', 'many', '99'])
+      expect(wasmThreads({ BACKPROP_WASM_THREADS: bad })).toEqual({ error: expect.stringMatching(/^BACKPROP_WASM_THREADS=.*: expected a whole number from 1 to \d+$/) });
+  });
+
+  it('the CLI reports a bad $BACKPROP_WASM_THREADS in one line and exits 2', () => {
+    const r = cli(['train', '--backend', 'wasm', '--epochs', '1', '--limit', '100'], { env: { BACKPROP_WASM_THREADS: 'lots' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--backend wasm: BACKPROP_WASM_THREADS=lots: expected a whole number/);
+    expect(r.stdout).toBe('');
+  });
+});
