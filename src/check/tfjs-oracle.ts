@@ -22,7 +22,7 @@ export function loadTf(): Promise<{ tf: Tf; backend: string }> {
       tf = (await import(name)) as Tf;
     } catch {
       tf = await import('@tensorflow/tfjs');
-      // The CPU backend unless a kernel provider already made tfjs use wasm.
+      // The CPU backend, unless this process already chose one (bench --tfjs-layers picks wasm).
       if (tf.engine().backendName === null) await tf.setBackend('cpu');
     }
     tf.env().set('PROD', true); // no console banner suggesting tfjs-node; we know
