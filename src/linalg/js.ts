@@ -39,8 +39,18 @@ export const jsKernels: Kernels = {
     const X = x.data;
     const n = x.cols;
     for (let i = 0; i < x.rows; i++) {
-      let s = 0;
-      for (let j = i * n, end = j + n; j < end; j++) s += X[j];
+      // Four running sums (in float64), so that each add need not wait for the one before.
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      const start = i * n, end = start + n, end4 = start + (n & ~3);
+      let j = start;
+      for (; j < end4; j += 4) {
+        s0 += X[j];
+        s1 += X[j + 1];
+        s2 += X[j + 2];
+        s3 += X[j + 3];
+      }
+      for (; j < end; j++) s0 += X[j];
+      const s = (s0 + s1) + (s2 + s3);
       out[i] = alpha * s + (beta === 0 ? 0 : beta * out[i]);
     }
   },
