@@ -1,13 +1,26 @@
 #!/usr/bin/env node
-// The wasm provider's GEMM kernel, written as WebAssembly text and assembled
-// with wabt into assets/gemm.wasm (committed, ~1 KB; test/linalg/wasm.test.ts
-// checks that it is exactly what this script assembles).
+// Our WebAssembly SIMD kernels, written as WebAssembly text and assembled
+// with wabt into two modules (committed, ~1 KB each; test/linalg/wasm.test.ts
+// checks that they are exactly what this script assembles):
+//   assets/gemm.wasm      the GEMM, on a shared memory it imports (the wasm
+//                         provider's main thread and workers all use it)
+//   assets/relu.wasm      the ReLU passes, on a memory of its own that it
+//                         exports (a Workspace's buffers live in it; not
+//                         shared, since JS's fill() is 2x slower on shared memory)
 //
-//   node scripts/wasm-gemm.mjs          rewrites assets/gemm.wasm
-//   node scripts/wasm-gemm.mjs --wat    prints the text
-//   node scripts/wasm-gemm.mjs --check  exits 1 unless assets/gemm.wasm is what this assembles
+//   node scripts/wasm-kernels.mjs          rewrites both
+//   node scripts/wasm-kernels.mjs --wat    prints their text
+//   node scripts/wasm-kernels.mjs --check  exits 1 unless both are what this assembles
 //
-// One export, nn(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
+// relu_forward(z, a, n) and relu_backward(z, g, d, n) are the ReLU passes of
+// src/nn/activations.ts on n float32 values, bit for bit the same as its js
+// loops (which treat the floats' bits as int32):
+//   forward   a = z & ~(z >> 31)      max(z, 0), −0 → +0
+//   backward  d = g & (z > 0 ? ~0 : 0)  g ⊙ [z > 0]
+// four values per v128 op, then the n mod 4 rest one at a time.
+//
+// The GEMM for the wasm provider (src/linalg/wasm.ts) is
+// nn(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
 //   C ← alpha·A·B + beta·C  (beta = 0: C is not read, as in BLAS)
 // on row-major float32 matrices in the imported shared memory. Pointers and
 // leading dimensions are in bytes. m must be a multiple of MR = 4 and n of
@@ -25,6 +38,42 @@ import { fileURLToPath } from 'node:url';
 
 export const MR = 4;
 export const NR = 8;
+
+/** An element-wise pass over n int32 lanes: `vec` and `one` build the stored value from loaded ones. */
+function elementwise(name, params, vec, one) {
+  const get = (x) => `(local.get ${x})`;
+  const ptrs = params.map((p) => `$${p}`);
+  const out = ptrs[ptrs.length - 1];
+  const bump = (by) => ptrs.map((p) => `(local.set ${p} (i32.add ${get(p)} (i32.const ${by})))`).join(' ');
+  return `
+  (func (export "${name}") ${ptrs.map((p) => `(param ${p} i32)`).join(' ')} (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add ${get(out)} (i32.shl (i32.and ${get('$n')} (i32.const -4)) (i32.const 2))))
+    (block $v_done (loop $v
+      (br_if $v_done (i32.ge_u ${get(out)} ${get('$end')}))
+      (v128.store ${get(out)} ${vec((p) => `(v128.load ${get(`$${p}`)})`)})
+      ${bump(16)}
+      (br $v)))
+    (local.set $end (i32.add ${get('$end')} (i32.shl (i32.and ${get('$n')} (i32.const 3)) (i32.const 2))))
+    (block $s_done (loop $s
+      (br_if $s_done (i32.ge_u ${get(out)} ${get('$end')}))
+      (i32.store ${get(out)} ${one((p) => `(i32.load ${get(`$${p}`)})`)})
+      ${bump(4)}
+      (br $s))))`;
+}
+
+export function reluWat() {
+  return [
+    // a = z & ~(z >> 31)
+    elementwise('relu_forward', ['z', 'a'],
+      (load) => `(v128.andnot ${load('z')} (i32x4.shr_s ${load('z')} (i32.const 31)))`,
+      (load) => `(i32.and ${load('z')} (i32.xor (i32.shr_s ${load('z')} (i32.const 31)) (i32.const -1)))`),
+    // d = g & -(z > 0)
+    elementwise('relu_backward', ['z', 'g', 'd'],
+      (load) => `(v128.and ${load('g')} (i32x4.gt_s ${load('z')} (v128.const i32x4 0 0 0 0)))`,
+      (load) => `(i32.and ${load('g')} (i32.sub (i32.const 0) (i32.gt_s ${load('z')} (i32.const 0))))`),
+  ].join('');
+}
 
 export function gemmWat() {
   const rows = [...Array(MR).keys()];
@@ -47,8 +96,7 @@ export function gemmWat() {
     }).join('') + `
           (local.set $cp (i32.add ${get('$cp')} ${get('$ldc')}))`)
     .join('');
-  return `(module
-  (import "env" "memory" (memory 1 65536 shared))
+  return `
   (func (export "nn")
     (param $m i32) (param $n i32) (param $k i32)
     (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
@@ -84,14 +132,25 @@ export function gemmWat() {
         (local.set $j (i32.add ${get('$j')} (i32.const ${NR})))
         (br $cols)))
       (local.set $i (i32.add ${get('$i')} (i32.const ${MR})))
-      (br $rows)))))
-`;
+      (br $rows))))`;
 }
 
-/** The assembled module's bytes. */
-export async function assembleGemm() {
+/** The two modules' text, by file name under assets/. */
+export function modulesWat() {
+  return {
+    'gemm.wasm': `(module
+  (import "env" "memory" (memory 1 65536 shared))${gemmWat()})
+`,
+    'relu.wasm': `(module
+  (memory (export "memory") 1 65536)${reluWat()})
+`,
+  };
+}
+
+/** A module's bytes, from its text. */
+export async function assemble(wat) {
   const wabt = await (await import('wabt')).default();
-  const mod = wabt.parseWat('gemm.wat', gemmWat(), { simd: true, threads: true });
+  const mod = wabt.parseWat('kernels.wat', wat, { simd: true, threads: true });
   try {
     // (wabt's validate() ignores the threads feature; WebAssembly.compile validates instead)
     return Uint8Array.from(mod.toBinary({ write_debug_names: false }).buffer);
@@ -101,15 +160,22 @@ export async function assembleGemm() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const out = fileURLToPath(new URL('../assets/gemm.wasm', import.meta.url));
-  if (process.argv.includes('--wat')) process.stdout.write(gemmWat());
-  else if (process.argv.includes('--check')) {
-    const same = Buffer.from(await assembleGemm()).equals(readFileSync(out));
-    console.log(same ? `${out} is up to date` : `${out} differs from scripts/wasm-gemm.mjs: run node scripts/wasm-gemm.mjs`);
-    process.exitCode = same ? 0 : 1;
-  } else {
-    const bytes = await assembleGemm();
-    writeFileSync(out, bytes);
-    console.log(`${out}: ${bytes.length} bytes`);
+  let stale = 0;
+  for (const [name, wat] of Object.entries(modulesWat())) {
+    const out = fileURLToPath(new URL(`../assets/${name}`, import.meta.url));
+    if (process.argv.includes('--wat')) {
+      process.stdout.write(`;; assets/${name}\n${wat}`);
+      continue;
+    }
+    const bytes = Buffer.from(await assemble(wat));
+    if (process.argv.includes('--check')) {
+      const same = bytes.equals(readFileSync(out));
+      if (!same) stale++;
+      console.log(same ? `${out} is up to date` : `${out} differs from scripts/wasm-kernels.mjs: run node scripts/wasm-kernels.mjs`);
+    } else {
+      writeFileSync(out, bytes);
+      console.log(`${out}: ${bytes.length} bytes`);
+    }
   }
+  process.exitCode = stale ? 1 : 0;
 }

@@ -1,16 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Kernels, Trans } from './kernels.js';
 import { gemmShape } from './kernels.js';
 import { jsKernels } from './js.js';
 import type { Matrix } from './matrix.js';
+import { wasmModule } from './simd.js';
 
 /** Below this many multiply-adds (m·n·k) the copies into wasm memory cost more than the js loops. */
 export const WASM_MIN_WORK = 32_768;
 /** Below this many multiply-adds one thread finishes before a second one would have woken up. */
 export const WASM_PARALLEL_WORK = 1 << 19;
-/** The micro-kernel's tile (scripts/wasm-gemm.mjs): rows of A and columns of B per step. */
+/** The micro-kernel's tile (scripts/wasm-kernels.mjs): rows of A and columns of B per step. */
 const MR = 4;
 const NR = 8;
 const MAX_THREADS = 16;
@@ -55,7 +55,7 @@ type Nn = (m: number, n: number, k: number, a: number, lda: number, b: number, l
 
 /**
  * The wasm provider: our own float32 GEMM kernel in WebAssembly SIMD
- * (assets/gemm.wasm, assembled from scripts/wasm-gemm.mjs), run on the main
+ * (assets/gemm.wasm, assembled from scripts/wasm-kernels.mjs), run on the main
  * thread plus worker_threads over one shared WebAssembly.Memory. Nothing is
  * downloaded or compiled at install; any Node with wasm SIMD runs it.
  *
@@ -64,12 +64,9 @@ type Nn = (m: number, n: number, k: number, a: number, lda: number, b: number, l
 export async function loadWasm(threads?: number): Promise<{ kernels: Kernels; threads: number } | { error: string }> {
   const want = threads === undefined ? wasmThreads() : { threads };
   if ('error' in want) return want;
-  let module: WebAssembly.Module;
-  try {
-    module = await WebAssembly.compile(readFileSync(new URL('../../assets/gemm.wasm', import.meta.url)));
-  } catch (e) {
-    return { error: `the wasm GEMM kernel does not compile here (WebAssembly SIMD and threads are needed): ${(e as Error).message.split('\n')[0]}` };
-  }
+  const compiled = wasmModule('gemm.wasm');
+  if ('error' in compiled) return { error: `the wasm GEMM kernel does not compile here (WebAssembly SIMD and threads are needed): ${compiled.error}` };
+  const { module } = compiled;
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
   const nn = (new WebAssembly.Instance(module, { env: { memory } }).exports as { nn: Nn }).nn;
   const control = new SharedArrayBuffer(4 * CONTROL_INTS);

@@ -1,4 +1,5 @@
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
+import { float32Block } from '../linalg/simd.js';
 import type { Network } from './network.js';
 
 /**
@@ -17,11 +18,15 @@ export class Workspace {
   readonly x: Matrix;
 
   constructor(net: Network, readonly m: number) {
-    const dtype = net.dtype;
-    this.z = net.sizes.map((n, l) => Matrix.zeros(l === 0 ? 0 : n, m, dtype));
-    this.a = net.sizes.map((n, l) => Matrix.zeros(l === 0 ? 0 : n, m, dtype));
-    this.x = Matrix.zeros(m, net.sizes[0], dtype);
-    this.delta = net.sizes.map((n, l) => Matrix.zeros(l === 0 ? 0 : n, m, dtype)); // δ^0 is never needed
+    const rows = net.sizes.map((n, l) => (l === 0 ? 0 : n)); // z^0, a^0, δ^0 are never needed
+    // float32 buffers share one WebAssembly memory, where the ReLU passes run as SIMD (src/linalg/simd.ts)
+    const block = net.dtype === 'float32' ? float32Block([...rows, ...rows, ...rows, m * net.sizes[0]].map((r, i) => (i < 3 * rows.length ? r * m : r))) : undefined;
+    let next = 0;
+    const matrix = (r: number, c: number) => (block ? new Matrix(r, c, block[next++]) : Matrix.zeros(r, c, net.dtype));
+    this.z = rows.map((r) => matrix(r, m));
+    this.a = rows.map((r) => matrix(r, m));
+    this.delta = rows.map((r) => matrix(r, m));
+    this.x = matrix(m, net.sizes[0]);
   }
 
   /** The input batch X = (A^0)ᵀ, one example per row: fill it before feedforward. */

@@ -22,8 +22,8 @@ function product(k: Kernels, tA: boolean, tB: boolean, a: Matrix, b: Matrix, c0:
 }
 
 describe('wasm provider', () => {
-  it('assets/gemm.wasm is exactly what scripts/wasm-gemm.mjs assembles', () => {
-    const r = spawnSync(process.execPath, ['scripts/wasm-gemm.mjs', '--check'], { cwd: ROOT, encoding: 'utf8' });
+  it('assets/gemm.wasm and assets/relu.wasm are exactly what scripts/wasm-kernels.mjs assembles', () => {
+    const r = spawnSync(process.execPath, ['scripts/wasm-kernels.mjs', '--check'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 
