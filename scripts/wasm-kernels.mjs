@@ -20,11 +20,15 @@
 // four values per v128 op, then the n mod 4 rest one at a time.
 //
 // The GEMM for the wasm provider (src/linalg/wasm.ts) is
-// nn(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
+// nn(m, n, k, a, ars, acs, b, ldb, c, ldc, alpha, beta):
 //   C ← alpha·A·B + beta·C  (beta = 0: C is not read, as in BLAS)
-// on row-major float32 matrices in the imported shared memory. Pointers and
-// leading dimensions are in bytes. m must be a multiple of MR = 4 and n of
-// NR = 8 (src/linalg/wasm.ts pads the operands it copies in); k is any size.
+// on float32 matrices in the imported shared memory: A(i, p) is at
+// a + i·ars + p·acs (so a transposed A is read in place: swap the strides),
+// B and C are row-major with leading dimensions ldb and ldc. Addresses and
+// strides are in bytes. m must be a multiple of MR = 4 and n of NR = 8
+// (src/linalg/wasm.ts pads the operands it copies in); k is any size.
+// transpose(src, rows, cols, lds, dst, ldd) writes dst(j, i) = src(i, j)
+// (4×4 blocks through i32x4 shuffles), for a transposed B.
 //
 // The micro-kernel keeps a 4×8 tile of C in eight f32x4 registers; for each
 // k it loads 8 values of B's row k (two v128 loads) and broadcasts one value
@@ -35,6 +39,55 @@
 // a call costs no O(k·n) preparation (XNNPACK, through tfjs-backend-wasm's
 // exports, repacks B on every call). Tiles sweep j inside i, so the 4 rows of
 // A stay in L1 while B streams from L2.
+
+/** dst(j, i) = src(i, j) for a rows × cols float32 matrix; strides in bytes. */
+export function transposeWat() {
+  const get = (x) => `(local.get ${x})`;
+  const lane = (L) => [0, 1, 2, 3].map((b) => 4 * L + b).join(' ');
+  const shuffle = (x, y, lanes) => `(i8x16.shuffle ${lanes.map(lane).join(' ')} ${get(x)} ${get(y)})`;
+  const at = (base, r, stride) => (r === 0 ? get(base) : `(i32.add ${get(base)} (i32.mul ${get(stride)} (i32.const ${r})))`);
+  return `
+  (func (export "transpose") (param $src i32) (param $rows i32) (param $cols i32) (param $lds i32) (param $dst i32) (param $ldd i32)
+    (local $i i32) (local $j i32) (local $rows4 i32) (local $cols4 i32) (local $s i32) (local $d i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $rows4 (i32.and ${get('$rows')} (i32.const -4)))
+    (local.set $cols4 (i32.and ${get('$cols')} (i32.const -4)))
+    ;; 4×4 blocks
+    (block $bi_done (loop $bi
+      (br_if $bi_done (i32.ge_u ${get('$i')} ${get('$rows4')}))
+      (local.set $j (i32.const 0))
+      (block $bj_done (loop $bj
+        (br_if $bj_done (i32.ge_u ${get('$j')} ${get('$cols4')}))
+        (local.set $s (i32.add (i32.add ${get('$src')} (i32.mul ${get('$i')} ${get('$lds')})) (i32.shl ${get('$j')} (i32.const 2))))
+        (local.set $d (i32.add (i32.add ${get('$dst')} (i32.mul ${get('$j')} ${get('$ldd')})) (i32.shl ${get('$i')} (i32.const 2))))
+        ${[0, 1, 2, 3].map((r) => `(local.set $r${r} (v128.load ${at('$s', r, '$lds')}))`).join('\n        ')}
+        (local.set $t0 ${shuffle('$r0', '$r1', [0, 4, 1, 5])})
+        (local.set $t1 ${shuffle('$r0', '$r1', [2, 6, 3, 7])})
+        (local.set $t2 ${shuffle('$r2', '$r3', [0, 4, 1, 5])})
+        (local.set $t3 ${shuffle('$r2', '$r3', [2, 6, 3, 7])})
+        (v128.store ${at('$d', 0, '$ldd')} ${shuffle('$t0', '$t2', [0, 1, 4, 5])})
+        (v128.store ${at('$d', 1, '$ldd')} ${shuffle('$t0', '$t2', [2, 3, 6, 7])})
+        (v128.store ${at('$d', 2, '$ldd')} ${shuffle('$t1', '$t3', [0, 1, 4, 5])})
+        (v128.store ${at('$d', 3, '$ldd')} ${shuffle('$t1', '$t3', [2, 3, 6, 7])})
+        (local.set $j (i32.add ${get('$j')} (i32.const 4)))
+        (br $bj)))
+      (local.set $i (i32.add ${get('$i')} (i32.const 4)))
+      (br $bi)))
+    ;; the rest, one value at a time: columns cols4.. of rows ..rows4, then rows rows4.. whole
+    (local.set $i (i32.const 0))
+    (block $ei_done (loop $ei
+      (br_if $ei_done (i32.ge_u ${get('$i')} ${get('$rows')}))
+      (local.set $j (select (i32.const 0) ${get('$cols4')} (i32.ge_u ${get('$i')} ${get('$rows4')})))
+      (block $ej_done (loop $ej
+        (br_if $ej_done (i32.ge_u ${get('$j')} ${get('$cols')}))
+        (f32.store
+          (i32.add (i32.add ${get('$dst')} (i32.mul ${get('$j')} ${get('$ldd')})) (i32.shl ${get('$i')} (i32.const 2)))
+          (f32.load (i32.add (i32.add ${get('$src')} (i32.mul ${get('$i')} ${get('$lds')})) (i32.shl ${get('$j')} (i32.const 2)))))
+        (local.set $j (i32.add ${get('$j')} (i32.const 1)))
+        (br $ej)))
+      (local.set $i (i32.add ${get('$i')} (i32.const 1)))
+      (br $ei))))`;
+}
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -84,7 +137,7 @@ export function gemmWat() {
   const get = (x) => `(local.get ${x})`;
   const step = rows
     .map((r) => `
-            (local.set $s (v128.load32_splat ${r === 0 ? get('$ap') : `(i32.add ${get('$ap')} ${get(`$lda${r}`)})`}))
+            (local.set $s (v128.load32_splat ${r === 0 ? get('$ap') : `(i32.add ${get('$ap')} ${get(`$ars${r}`)})`}))
             (local.set ${acc(r, 0)} (f32x4.add ${get(acc(r, 0))} (f32x4.mul ${get('$s')} ${get('$b0')})))
             (local.set ${acc(r, 1)} (f32x4.add ${get(acc(r, 1))} (f32x4.mul ${get('$s')} ${get('$b1')})))`)
     .join('');
@@ -101,19 +154,19 @@ export function gemmWat() {
   return `
   (func (export "nn")
     (param $m i32) (param $n i32) (param $k i32)
-    (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
+    (param $a i32) (param $ars i32) (param $acs i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
     (param $alpha f32) (param $beta f32)
     (local $i i32) (local $j i32) (local $arow i32) (local $aend i32) (local $ap i32) (local $bp i32) (local $cp i32)
-    ${rows.slice(1).map((r) => `(local $lda${r} i32)`).join(' ')}
+    ${rows.slice(1).map((r) => `(local $ars${r} i32)`).join(' ')}
     (local $va v128) (local $vb v128) (local $s v128) (local $b0 v128) (local $b1 v128)
     ${accs.map((x) => `(local ${x} v128)`).join(' ')}
     (local.set $va (f32x4.splat ${get('$alpha')}))
     (local.set $vb (f32x4.splat ${get('$beta')}))
-    ${rows.slice(1).map((r) => `(local.set $lda${r} (i32.mul ${get('$lda')} (i32.const ${r})))`).join('\n    ')}
+    ${rows.slice(1).map((r) => `(local.set $ars${r} (i32.mul ${get('$ars')} (i32.const ${r})))`).join('\n    ')}
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u ${get('$i')} ${get('$m')}))
-      (local.set $arow (i32.add ${get('$a')} (i32.mul ${get('$i')} ${get('$lda')})))
-      (local.set $aend (i32.add ${get('$arow')} (i32.shl ${get('$k')} (i32.const 2))))
+      (local.set $arow (i32.add ${get('$a')} (i32.mul ${get('$i')} ${get('$ars')})))
+      (local.set $aend (i32.add ${get('$arow')} (i32.mul ${get('$k')} ${get('$acs')})))
       (local.set $j (i32.const 0))
       (block $cols_done (loop $cols
         (br_if $cols_done (i32.ge_u ${get('$j')} ${get('$n')}))
@@ -124,7 +177,7 @@ export function gemmWat() {
             (br_if $k_done (i32.ge_u ${get('$ap')} ${get('$aend')}))
             (local.set $b0 (v128.load ${get('$bp')}))
             (local.set $b1 (v128.load offset=16 ${get('$bp')}))${step}
-            (local.set $ap (i32.add ${get('$ap')} (i32.const 4)))
+            (local.set $ap (i32.add ${get('$ap')} ${get('$acs')}))
             (local.set $bp (i32.add ${get('$bp')} ${get('$ldb')}))
             (br $k)))
         (local.set $cp (i32.add (i32.add ${get('$c')} (i32.mul ${get('$i')} ${get('$ldc')})) (i32.shl ${get('$j')} (i32.const 2))))
@@ -141,7 +194,7 @@ export function gemmWat() {
 export function modulesWat() {
   return {
     'gemm.wasm': `(module
-  (import "env" "memory" (memory 1 65536 shared))${gemmWat()})
+  (import "env" "memory" (memory 1 65536 shared))${gemmWat()}${transposeWat()})
 `,
     'relu.wasm': `(module
   (memory (export "memory") 1 65536)${reluWat()})

@@ -19,7 +19,7 @@ const MAX_THREADS = 16;
 const SEQ = 0; // job number, bumped by the main thread to start a job
 const DONE = 1; // workers that finished the current job
 const FAILED = 2; // set by a worker whose kernel threw
-const N = 3, K = 4, LDA = 5, B = 6, LDB = 7, LDC = 8, ALPHA = 9, BETA = 10; // the job (ALPHA, BETA as float32)
+const N = 3, K = 4, ACS = 5, B = 6, LDB = 7, LDC = 8, ALPHA = 9, BETA = 10, ARS = 11; // the job (ALPHA, BETA as float32)
 const SLOT = 16; // worker w's rows: [SLOT + 3w] = row count, then A and C addresses
 const CONTROL_INTS = SLOT + 3 * MAX_THREADS;
 /** Iterations a waiting thread polls before it sleeps in Atomics.wait (tens of µs). */
@@ -42,7 +42,7 @@ for (;;) {
   for (let spin = 0; Atomics.load(I, ${SEQ}) === seen; spin++) if (spin > ${SPIN}) Atomics.wait(I, ${SEQ}, seen);
   seen = Atomics.load(I, ${SEQ});
   try {
-    if (I[s] > 0) nn(I[s], I[${N}], I[${K}], I[s + 1], I[${LDA}], I[${B}], I[${LDB}], I[s + 2], I[${LDC}], F[${ALPHA}], F[${BETA}]);
+    if (I[s] > 0) nn(I[s], I[${N}], I[${K}], I[s + 1], I[${ARS}], I[${ACS}], I[${B}], I[${LDB}], I[s + 2], I[${LDC}], F[${ALPHA}], F[${BETA}]);
   } catch (e) {
     Atomics.store(I, ${FAILED}, 1);
   }
@@ -51,7 +51,12 @@ for (;;) {
 }
 `;
 
-type Nn = (m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, alpha: number, beta: number) => void;
+interface Gemm {
+  /** C ← alpha·A·B + beta·C with A(i, p) at a + i·ars + p·acs; see scripts/wasm-kernels.mjs. */
+  nn(m: number, n: number, k: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, alpha: number, beta: number): void;
+  /** dst(j, i) ← src(i, j). */
+  transpose(src: number, rows: number, cols: number, lds: number, dst: number, ldd: number): void;
+}
 
 /**
  * The wasm provider: our own float32 GEMM kernel in WebAssembly SIMD
@@ -68,7 +73,7 @@ export async function loadWasm(threads?: number): Promise<{ kernels: Kernels; th
   if ('error' in compiled) return { error: `the wasm GEMM kernel does not compile here (WebAssembly SIMD and threads are needed): ${compiled.error}` };
   const { module } = compiled;
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
-  const nn = (new WebAssembly.Instance(module, { env: { memory } }).exports as { nn: Nn }).nn;
+  const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Gemm;
   const control = new SharedArrayBuffer(4 * CONTROL_INTS);
   const workers: Worker[] = [];
   try {
@@ -85,7 +90,7 @@ export async function loadWasm(threads?: number): Promise<{ kernels: Kernels; th
     for (const w of workers) void w.terminate();
     return { error: `wasm worker threads do not start: ${(e as Error).message.split('\n')[0]}` };
   }
-  return { kernels: wasmKernels(nn, memory, control, want.threads), threads: want.threads };
+  return { kernels: wasmKernels(gemm, memory, control, want.threads), threads: want.threads };
 }
 
 /** The thread count asked for by $BACKPROP_WASM_THREADS, or the machine's parallelism. */
@@ -100,12 +105,13 @@ export function wasmThreads(env: NodeJS.ProcessEnv = process.env): { threads: nu
 const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
 
 /**
- * gemm: op(A) and op(B) are copied into wasm memory (transposed on the way
- * when the flag is set; A's rows padded to a multiple of 4 and B's columns
- * to a multiple of 8 with zeros), C too when beta ≠ 0; the rows of C are
- * split between the threads; C is copied back.
+ * gemm: A and B are copied into wasm memory (A's rows padded to a multiple
+ * of 4 and B's columns to a multiple of 8 with zeros), C too when beta ≠ 0;
+ * a transposed A is read in place through its strides, a transposed B is
+ * transposed there by the kernel module; the rows of C are split between
+ * the threads; C is copied back.
  */
-function wasmKernels(nn: Nn, memory: WebAssembly.Memory, control: SharedArrayBuffer, threads: number): Kernels {
+function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedArrayBuffer, threads: number): Kernels {
   const I = new Int32Array(control), F = new Float32Array(control);
   let heap = new Float32Array(memory.buffer);
   /** Makes room for `floats` float32 values at address 0 and returns a view of all of memory. */
@@ -122,30 +128,43 @@ function wasmKernels(nn: Nn, memory: WebAssembly.Memory, control: SharedArrayBuf
       const { m, n, k } = gemmShape(transA, transB, a, b, c);
       if (c.data instanceof Float64Array || m * n * k < WASM_MIN_WORK) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
       const mp = roundUp(m, MR), np = roundUp(n, NR);
-      // Float offsets of op(A) (mp × k), op(B) (k × np) and C (mp × np), 16-byte aligned.
-      const oa = 0, ob = roundUp(mp * k, 4), oc = ob + roundUp(k * np, 4);
-      const H = reserve(oc + mp * np);
-      copyIn(a, transA, H, oa, k);
-      if (mp > m) H.fill(0, oa + m * k, oa + mp * k);
-      copyIn(b, transB, H, ob, np);
-      if (beta !== 0) copyIn(c, false, H, oc, np);
+      // Float offsets, 16-byte aligned: A (mp × k, or k × mp when transposed),
+      // op(B) (k × np), C (mp × np), and B as given when it is to be transposed.
+      const oa = 0, ob = roundUp(mp * k, 4), oc = ob + roundUp(k * np, 4), os = oc + roundUp(mp * np, 4);
+      const H = reserve(transB ? os + n * k : os);
+      // A(i, p) at oa + i·ars + p·acs (in floats here)
+      let ars: number, acs: number;
+      if (transA) {
+        copyIn(a, H, oa, mp); // k × m, rows padded to mp
+        ars = 1; acs = mp;
+      } else {
+        copyIn(a, H, oa, k);
+        if (mp > m) H.fill(0, oa + m * k, oa + mp * k);
+        ars = k; acs = 1;
+      }
+      if (transB) {
+        H.set(b.data, os); // n × k
+        kernel.transpose(4 * os, n, k, 4 * k, 4 * ob, 4 * np);
+        if (np > n) for (let p = 0; p < k; p++) H.fill(0, ob + p * np + n, ob + (p + 1) * np);
+      } else copyIn(b, H, ob, np);
+      if (beta !== 0) copyIn(c, H, oc, np);
       // Rows of C per thread, in whole tiles; one thread for small products.
       const parts = m * n * k < WASM_PARALLEL_WORK ? 1 : Math.min(threads, mp / MR);
       const per = roundUp(mp / parts, MR);
       if (parts > 1) {
-        I[N] = np; I[K] = k; I[LDA] = 4 * k; I[B] = 4 * ob; I[LDB] = 4 * np; I[LDC] = 4 * np;
+        I[N] = np; I[K] = k; I[ARS] = 4 * ars; I[ACS] = 4 * acs; I[B] = 4 * ob; I[LDB] = 4 * np; I[LDC] = 4 * np;
         F[ALPHA] = alpha; F[BETA] = beta;
         for (let w = 1; w < threads; w++) {
           const r0 = Math.min(mp, w * per), r1 = w < parts ? Math.min(mp, r0 + per) : r0;
           I[SLOT + 3 * w] = r1 - r0;
-          I[SLOT + 3 * w + 1] = 4 * (oa + r0 * k);
+          I[SLOT + 3 * w + 1] = 4 * (oa + r0 * ars);
           I[SLOT + 3 * w + 2] = 4 * (oc + r0 * np);
         }
         Atomics.store(I, DONE, 0);
         Atomics.store(I, SEQ, ++seq);
         Atomics.notify(I, SEQ);
       }
-      nn(parts > 1 ? per : mp, np, k, 4 * oa, 4 * k, 4 * ob, 4 * np, 4 * oc, 4 * np, alpha, beta);
+      kernel.nn(parts > 1 ? per : mp, np, k, 4 * oa, 4 * ars, 4 * acs, 4 * ob, 4 * np, 4 * oc, 4 * np, alpha, beta);
       if (parts > 1) {
         for (let spin = 0, d; (d = Atomics.load(I, DONE)) < threads - 1; spin++) if (spin > SPIN) Atomics.wait(I, DONE, d, 1000);
         if (Atomics.load(I, FAILED)) throw new Error('wasm gemm: a worker thread failed');
@@ -156,30 +175,15 @@ function wasmKernels(nn: Nn, memory: WebAssembly.Memory, control: SharedArrayBuf
   };
 }
 
-/** op(X) (transposed when `trans`) into H at float offset `at`, rows `ld` floats apart (zero-padded). */
-function copyIn(x: Matrix, trans: Trans, H: Float32Array, at: number, ld: number): void {
-  const X = x.data;
-  if (!trans) {
-    const r = x.rows, c = x.cols;
-    if (ld === c) H.set(X, at);
-    else
-      for (let i = 0; i < r; i++) {
-        H.set(X.subarray(i * c, (i + 1) * c), at + i * ld);
-        H.fill(0, at + i * ld + c, at + (i + 1) * ld);
-      }
-    return;
-  }
-  // Xᵀ: row j of the copy is column j of X; blocked for cache locality.
-  const r = x.rows, c = x.cols, S = 32;
-  for (let i0 = 0; i0 < r; i0 += S)
-    for (let j0 = 0; j0 < c; j0 += S) {
-      const i1 = Math.min(r, i0 + S), j1 = Math.min(c, j0 + S);
-      for (let j = j0; j < j1; j++) {
-        const row = at + j * ld;
-        for (let i = i0; i < i1; i++) H[row + i] = X[i * c + j];
-      }
+/** X into H at float offset `at`, rows `ld` floats apart (zero-padded past X's columns). */
+function copyIn(x: Matrix, H: Float32Array, at: number, ld: number): void {
+  const X = x.data, r = x.rows, c = x.cols;
+  if (ld === c) H.set(X, at);
+  else
+    for (let i = 0; i < r; i++) {
+      H.set(X.subarray(i * c, (i + 1) * c), at + i * ld);
+      H.fill(0, at + i * ld + c, at + (i + 1) * ld);
     }
-  if (ld > r) for (let j = 0; j < c; j++) H.fill(0, at + j * ld + r, at + (j + 1) * ld);
 }
 
 /** C ← the m × n result at H[at], rows `ld` floats apart. */
