@@ -19,7 +19,7 @@ const MAX_THREADS = 16;
 const SEQ = 0; // job number, bumped by the main thread to start a job
 const DONE = 1; // workers that finished the current job
 const FAILED = 2; // set by a worker whose kernel threw
-const N = 3, K = 4, ACS = 5, B = 6, LDB = 7, LDC = 8, ALPHA = 9, BETA = 10, ARS = 11; // the job (ALPHA, BETA as float32)
+const N = 3, K = 4, ARS = 5, ACS = 6, B = 7, LDB = 8, LDC = 9, ALPHA = 10, BETA = 11; // the job (ALPHA, BETA as float32)
 const SLOT = 16; // worker w's rows: [SLOT + 3w] = row count, then A and C addresses
 const CONTROL_INTS = SLOT + 3 * MAX_THREADS;
 /** Iterations a waiting thread polls before it sleeps in Atomics.wait (tens of µs). */
