@@ -19,14 +19,16 @@ export class Workspace {
 
   constructor(net: Network, readonly m: number) {
     const rows = net.sizes.map((n, l) => (l === 0 ? 0 : n)); // z^0, a^0, δ^0 are never needed
+    const shapes: [number, number][] = [...rows, ...rows, ...rows].map((r) => [r, m]);
+    shapes.push([m, net.sizes[0]]);
     // float32 buffers share one WebAssembly memory, where the ReLU passes run as SIMD (src/linalg/simd.ts)
-    const block = net.dtype === 'float32' ? float32Block([...rows, ...rows, ...rows, m * net.sizes[0]].map((r, i) => (i < 3 * rows.length ? r * m : r))) : undefined;
-    let next = 0;
-    const matrix = (r: number, c: number) => (block ? new Matrix(r, c, block[next++]) : Matrix.zeros(r, c, net.dtype));
-    this.z = rows.map((r) => matrix(r, m));
-    this.a = rows.map((r) => matrix(r, m));
-    this.delta = rows.map((r) => matrix(r, m));
-    this.x = matrix(m, net.sizes[0]);
+    const data = net.dtype === 'float32' ? float32Block(shapes.map(([r, c]) => r * c)) : shapes.map(([r, c]) => new Float64Array(r * c));
+    const matrices = shapes.map(([r, c], i) => new Matrix(r, c, data[i]));
+    const L = rows.length;
+    this.z = matrices.slice(0, L);
+    this.a = matrices.slice(L, 2 * L);
+    this.delta = matrices.slice(2 * L, 3 * L);
+    this.x = matrices[3 * L];
   }
 
   /** The input batch X = (A^0)ᵀ, one example per row: fill it before feedforward. */
