@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
+import { autoProvider, loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
 import { Output, style } from './output.js';
 
 /** Measured float32 GFLOPS of one gemm shape: the first layer of 784-256-… on a batch of 128. */
@@ -24,9 +24,9 @@ export function infoCommand(): Command {
     .action(async (opts: { json: boolean }) => {
       const out = new Output(opts.json);
       out.line(`${style.bold('backprop')} on Node ${process.version} (${process.platform}-${process.arch})`);
-      out.line(`kernel providers, in the order --backend auto tries them (gemm 256x784 · 784x128, float32):`);
+      out.line(`kernel providers, in the order --backend auto tries them (a BLAS not known to be tuned after wasm; gemm 256x784 · 784x128, float32):`);
       const providers = [];
-      let chosen: string | undefined;
+      const chosen = (await autoProvider()).name;
       for (const name of PROVIDERS) {
         const r = await loadProvider(name);
         if ('error' in r) {
@@ -34,9 +34,9 @@ export function infoCommand(): Command {
           providers.push({ name, available: false, error: r.error });
         } else {
           const gflops = measureGflops(r.kernels);
-          chosen ??= name;
-          out.line(`  ${name.padEnd(11)} ${style.good(gflops.toFixed(1).padStart(7) + ' GFLOPS')}${r.detail ? '  ' + style.dim(r.detail) : ''}${chosen === name ? '  ← auto' : ''}`);
-          providers.push({ name, available: true, gflops, detail: r.detail });
+          const detail = [r.detail, r.demoted].filter(Boolean).join('; ');
+          out.line(`  ${name.padEnd(11)} ${style.good(gflops.toFixed(1).padStart(7) + ' GFLOPS')}${detail ? '  ' + style.dim(detail) : ''}${chosen === name ? '  ← auto' : ''}`);
+          providers.push({ name, available: true, gflops, detail: r.detail, demoted: r.demoted });
         }
       }
       out.result({ command: 'info', node: process.version, platform: `${process.platform}-${process.arch}`, auto: chosen, providers });

@@ -45,9 +45,18 @@ export interface BlasProvider {
   kernels: Kernels;
   /** The library that was loaded. */
   library: string;
+  /** A tuned BLAS recognised by its own symbols (or Accelerate by its path); undefined for any other, such as the reference BLAS. */
+  vendor?: 'OpenBLAS' | 'MKL' | 'BLIS' | 'Accelerate';
   /** OpenBLAS's build configuration, when it says. */
   config?: string;
 }
+
+/** A symbol only each tuned BLAS exports, to tell it from the reference BLAS (which is 10× slower than our wasm kernel). */
+const VENDOR_SYMBOLS: [NonNullable<BlasProvider['vendor']>, string][] = [
+  ['OpenBLAS', 'const char *openblas_get_config()'],
+  ['MKL', 'int MKL_Get_Max_Threads()'],
+  ['BLIS', 'const char *bli_info_get_version_str()'],
+];
 
 /**
  * The blas provider: the system CBLAS (OpenBLAS, MKL, BLIS, Accelerate, the
@@ -73,13 +82,19 @@ export function loadBlas(): BlasProvider | { error: string } {
         `${t === 's' ? 'float' : 'double'} beta, ${t === 's' ? 'float' : 'double'} *c, int ldc)`;
       const sgemm = lib.func(decl('s')) as GemmFn;
       const dgemm = lib.func(decl('d')) as GemmFn;
+      let vendor: BlasProvider['vendor'] = path.includes('Accelerate.framework') ? 'Accelerate' : undefined;
       let config: string | undefined;
-      try {
-        config = String(lib.func('const char *openblas_get_config()')());
-      } catch {
-        // not OpenBLAS
+      for (const [name, symbol] of VENDOR_SYMBOLS) {
+        if (vendor) break;
+        try {
+          const f = lib.func(symbol);
+          vendor = name;
+          if (name === 'OpenBLAS') config = String(f());
+        } catch {
+          // not this one
+        }
       }
-      return { kernels: blasKernels(sgemm, dgemm), library: path, config };
+      return { kernels: blasKernels(sgemm, dgemm), library: path, vendor, config };
     } catch (e) {
       tried.push(`${path} (${(e as Error).message.split('\n')[0]})`);
     }

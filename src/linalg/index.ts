@@ -14,8 +14,17 @@ export type ProviderName = (typeof PROVIDERS)[number];
 export const BACKENDS = ['auto', ...PROVIDERS] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-/** A provider that loaded, or why it did not. */
-export type Loaded = { name: ProviderName; kernels: Kernels; detail?: string } | { name: ProviderName; error: string };
+/**
+ * A provider that loaded, or why it did not. `demoted` says why auto tries it
+ * only after the others (a BLAS that is not a known tuned one).
+ */
+export type Loaded = Available | { name: ProviderName; error: string };
+export interface Available {
+  name: ProviderName;
+  kernels: Kernels;
+  detail?: string;
+  demoted?: string;
+}
 
 const cache = new Map<ProviderName, Promise<Loaded>>();
 
@@ -29,7 +38,11 @@ export function loadProvider(name: ProviderName): Promise<Loaded> {
           return { name, kernels: jsKernels };
         case 'blas': {
           const r = loadBlas();
-          return 'error' in r ? { name, error: r.error } : { name, kernels: r.kernels, detail: r.library + (r.config ? ` (${r.config.trim()})` : '') };
+          if ('error' in r) return { name, error: r.error };
+          const detail = r.library + (r.config ? ` (${r.config.trim()})` : r.vendor ? ` (${r.vendor})` : '');
+          return r.vendor
+            ? { name, kernels: r.kernels, detail }
+            : { name, kernels: r.kernels, detail, demoted: 'not a known tuned BLAS (OpenBLAS, MKL, BLIS, Accelerate), perhaps the reference one: auto tries it after wasm' };
         }
         case 'tensorflow': {
           const r = await loadTensorflow();
@@ -52,18 +65,28 @@ export class BackendUnavailableError extends Error {
 }
 
 /**
- * Chooses a kernel provider once; it is then passed down (DESIGN.md).
- * `auto` prefers blas, then tensorflow, then wasm, then js.
+ * The provider `--backend auto` takes: the first that loads in PROVIDERS
+ * order (blas, tensorflow, wasm, js), except that a BLAS not known to be tuned
+ * comes after wasm (the reference BLAS runs ~5 GFLOPS, our wasm kernel ~50).
  */
+export async function autoProvider(): Promise<Available> {
+  const usable: Available[] = [];
+  for (const p of PROVIDERS) {
+    const r = await loadProvider(p);
+    if ('kernels' in r) {
+      if (!r.demoted) return r;
+      usable.push(r);
+    }
+  }
+  return usable[0]; // js always loads, so only a demoted provider can come before it here
+}
+
+/** Chooses a kernel provider once; it is then passed down (DESIGN.md). */
 export async function getKernels(name: BackendName = 'auto'): Promise<Kernels> {
   if (name !== 'auto') {
     const r = await loadProvider(name);
     if ('error' in r) throw new BackendUnavailableError(`--backend ${name}: ${r.error}`);
     return r.kernels;
   }
-  for (const p of PROVIDERS) {
-    const r = await loadProvider(p);
-    if ('kernels' in r) return r.kernels;
-  }
-  return jsKernels;
+  return (await autoProvider()).kernels;
 }
