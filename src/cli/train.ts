@@ -224,7 +224,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     });
   }
   out.line(
-    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${run.epochs} epochs in ${seconds(total)}` +
+    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${run.epochs} epoch${run.epochs === 1 ? '' : 's'} in ${seconds(total)}` +
       (run.save ? ` · model saved to ${run.save}` : ''),
   );
   out.result({
