@@ -1,6 +1,11 @@
 import type * as TF from '@tensorflow/tfjs';
-import type { Kernels } from './kernels.js';
-import { tfjsKernels } from './tfjs-gemm.js';
+import type { Kernels, Trans } from './kernels.js';
+import { gemmShape } from './kernels.js';
+import { jsKernels } from './js.js';
+import type { Matrix } from './matrix.js';
+
+/** Below this many multiply-adds the tensor round trip costs more than the js loops. */
+export const TFJS_MIN_WORK = 32_768;
 
 /**
  * The tensorflow provider: @tensorflow/tfjs-node (libtensorflow), an optional
@@ -13,8 +18,33 @@ export async function loadTensorflow(): Promise<Kernels | { error: string }> {
     const tf = (await import(name)) as typeof TF;
     tf.env().set('PROD', true);
     if (!(await tf.setBackend('tensorflow'))) return { error: 'the tfjs-node backend did not initialise' };
-    return tfjsKernels(tf, 'tensorflow', 'tensorflow');
+    return tensorflowKernels(tf);
   } catch (e) {
     return { error: `@tensorflow/tfjs-node is not installed or does not load (${(e as Error).message.split('\n')[0]})` };
   }
+}
+
+/**
+ * gemm is tf.matMul (transposes included, done by libtensorflow) on tensors
+ * made from our buffers, float32 only (tfjs has no float64 matmul), so
+ * float64 and tiny products stay on the js loops.
+ */
+function tensorflowKernels(tf: typeof TF): Kernels {
+  return {
+    name: 'tensorflow',
+    gemm(transA: Trans, transB: Trans, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): void {
+      const { m, n, k } = gemmShape(transA, transB, a, b, c);
+      if (c.data instanceof Float64Array || m * n * k < TFJS_MIN_WORK) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
+      if (tf.getBackend() !== 'tensorflow') void tf.setBackend('tensorflow'); // another user of tfjs may have switched it
+      const product = tf.tidy(() =>
+        tf.matMul(tf.tensor2d(a.data as Float32Array, [a.rows, a.cols]), tf.tensor2d(b.data as Float32Array, [b.rows, b.cols]), transA, transB),
+      );
+      const P = product.dataSync();
+      product.dispose();
+      const C = c.data;
+      if (beta === 0) for (let i = 0; i < C.length; i++) C[i] = alpha * P[i];
+      else for (let i = 0; i < C.length; i++) C[i] = alpha * P[i] + beta * C[i];
+    },
+    rowSums: jsKernels.rowSums,
+  };
 }
