@@ -27,9 +27,9 @@ export interface GaOptions {
 
 export const GA_DEFAULTS: Omit<GaOptions, 'init'> = {
   population: 50,
-  generations: 4000,
+  generations: 3000,
   mutationRate: 0.01,
-  sigma: 0.02,
+  sigma: 0.05,
   elite: 2,
   fitnessBatch: 256,
   tournament: 3,
