@@ -24,36 +24,52 @@ import type { FitContext, FitResult, Learner, TracePoint } from './learner.js';
  * grow, of the empirical kernel Σ_θ ∂f(x)/∂θ · ∂f(x')/∂θ of the network in
  * the NTK parameterisation (see empiricalNtk below).
  *
- * Entry (i, j) of the result is Θ(a_i, b_j); the first step, AᵀB, is one gemm.
- * When `symmetric` (a and b are the same examples) only j ≥ i is computed
- * element-wise and mirrored.
+ * Entry (i, j) of the result is Θ(a_i, b_j); the first step, AᵀB, goes
+ * through gemm. When `symmetric` (a and b are the same examples) only the
+ * lower triangle j ≤ i is computed, a block of rows at a time (about half the
+ * gemm work), and mirrored unless `lowerOnly` (the Cholesky reads only it).
  */
-export function ntkKernel(a: Examples, b: Examples, hidden: number, kernels: Kernels, symmetric = false): Matrix {
+export function ntkKernel(a: Examples, b: Examples, hidden: number, kernels: Kernels, symmetric = false, lowerOnly = false): Matrix {
   const d = a.dim, na = a.count, nb = b.count;
   const xa = Matrix.from(na, d, a.features, 'float64');
   const xb = symmetric ? xa : Matrix.from(nb, d, b.features, 'float64');
   const out = Matrix.zeros(na, nb, 'float64');
-  kernels.gemm(false, true, 2 / d, xa, xb, 0, out); // K^1 = σ² x_aᵀ x_b / n_0
   const diagA = selfKernel(xa), diagB = symmetric ? diagA : selfKernel(xb);
   const T = out.data;
-  const INV_PI = 1 / Math.PI;
-  for (let i = 0; i < na; i++) {
-    const row = i * nb;
-    for (let j = symmetric ? i : 0; j < nb; j++) {
-      let k = T[row + j], theta = k; // K^1, Θ^1
-      const norm = Math.sqrt(diagA[i] * diagB[j]);
-      for (let h = 0; h < hidden; h++) {
-        const c = norm > 0 ? Math.min(1, Math.max(-1, k / norm)) : 0;
-        const t = Math.acos(c);
-        const kdot = (Math.PI - t) * INV_PI; // σ²/2π · (π − θ), σ² = 2
-        k = norm * (Math.sqrt(1 - c * c) + (Math.PI - t) * c) * INV_PI; // σ²/2π · √(..) (sin θ + (π − θ) cos θ)
-        theta = theta * kdot + k;
-      }
-      T[row + j] = theta;
+  const block = 512;
+  const tmp = new Float64Array(Math.min(block, na) * nb);
+  for (let i0 = 0; i0 < na; i0 += block) {
+    const rb = Math.min(block, na - i0), cols = symmetric ? i0 + rb : nb;
+    const rows = new Matrix(rb, d, xa.data.subarray(i0 * d, (i0 + rb) * d));
+    const against = new Matrix(cols, d, xb.data.subarray(0, cols * d));
+    const K1 = new Matrix(rb, cols, tmp.subarray(0, rb * cols));
+    kernels.gemm(false, true, 2 / d, rows, against, 0, K1); // K^1 = σ² x_aᵀ x_b / n_0
+    for (let r = 0; r < rb; r++) {
+      const i = i0 + r;
+      const end = symmetric ? i + 1 : nb;
+      recursion(tmp.subarray(r * cols, r * cols + end), diagA[i], diagB, hidden);
+      T.set(tmp.subarray(r * cols, r * cols + end), i * nb);
     }
   }
-  if (symmetric) for (let i = 0; i < na; i++) for (let j = 0; j < i; j++) T[i * nb + j] = T[j * nb + i];
+  if (symmetric && !lowerOnly) for (let i = 0; i < na; i++) for (let j = 0; j < i; j++) T[j * nb + i] = T[i * nb + j];
   return out;
+}
+
+/** The arc-cosine recursion above along one row: k[j] holds K^1(x_i, x_j) and gets Θ^(H+1)(x_i, x_j). */
+function recursion(k: Float64Array, diagI: number, diagB: Float64Array, hidden: number): void {
+  const INV_PI = 1 / Math.PI;
+  for (let j = 0; j < k.length; j++) {
+    let kh = k[j], theta = kh; // K^1, Θ^1
+    const norm = Math.sqrt(diagI * diagB[j]);
+    for (let h = 0; h < hidden; h++) {
+      const c = norm > 0 ? Math.min(1, Math.max(-1, kh / norm)) : 0;
+      const t = Math.acos(c);
+      const kdot = (Math.PI - t) * INV_PI; // σ²/2π · (π − θ), σ² = 2
+      kh = norm * (Math.sqrt(1 - c * c) + (Math.PI - t) * c) * INV_PI; // σ²/2π · √(..) (sin θ + (π − θ) cos θ)
+      theta = theta * kdot + kh;
+    }
+    k[j] = theta;
+  }
 }
 
 /** K^1(x, x) = 2‖x‖²/n_0 for each row x (kept at every depth by σ² = 2). */
@@ -150,7 +166,7 @@ export class NtkLearner implements Learner {
     const train: Examples = n === full.count ? full : { ...full, features: full.features.subarray(0, n * full.dim), labels: full.labels.subarray(0, n), count: n };
     this.train = train;
     this.kernels = ctx.kernels;
-    const K = ntkKernel(train, train, this.opts.hidden, ctx.kernels, true);
+    const K = ntkKernel(train, train, this.opts.hidden, ctx.kernels, true, true); // lower triangle
     let mean = 0;
     for (let i = 0; i < n; i++) mean += K.data[i * n + i] / n;
     const lambda = this.opts.ridge * mean;

@@ -40,10 +40,11 @@ export class NotPositiveDefiniteError extends Error {
 }
 
 /**
- * Solves A X = B with A symmetric positive definite. `a` (n × n, float64) is
- * overwritten by its Cholesky factor; `bt` holds Bᵀ, one right-hand side per
- * row (r × n, float64), and is overwritten by Xᵀ. The row-major storage of a
- * symmetric A is its column-major storage too, and Bᵀ row-major is B
+ * Solves A X = B with A symmetric positive definite. Only the lower
+ * triangle of `a` (n × n, float64, row-major) is read, and it is
+ * overwritten by the Cholesky factor L; `bt` holds Bᵀ, one right-hand side
+ * per row (r × n, float64), and is overwritten by Xᵀ. Row-major lower is
+ * column-major upper, so LAPACK gets uplo = 'U'; Bᵀ row-major is B
  * column-major, so LAPACK takes both as they are. Uses LAPACK when `kernels`
  * is the blas provider and its library has dposv; returns what solved it.
  */
@@ -55,7 +56,7 @@ export function solvePositiveDefinite(a: Matrix, bt: Matrix, kernels: Kernels, o
     const l = loadLapack();
     if ('dposv' in l) {
       const info = new Int32Array(1);
-      l.dposv('L', new Int32Array([n]), new Int32Array([bt.rows]), a.data, new Int32Array([n]), bt.data, new Int32Array([n]), info, 1);
+      l.dposv('U', new Int32Array([n]), new Int32Array([bt.rows]), a.data, new Int32Array([n]), bt.data, new Int32Array([n]), info, 1);
       if (info[0] > 0) throw new NotPositiveDefiniteError(info[0]);
       if (info[0] < 0) throw new Error(`dposv: argument ${-info[0]} is invalid`);
       return `LAPACK dposv (${l.library})`;
