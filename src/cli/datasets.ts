@@ -1,8 +1,8 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
 import { Command } from 'commander';
 import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, locate, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
-import { fetchDataset } from '../data/fetch.js';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { UsageError } from './errors.js';
@@ -75,6 +75,8 @@ export function datasetsCommand(): Command {
       if (!Object.keys(entry.files).length) throw new UsageError(`${name} ships with the package: nothing to fetch`);
       if (opts.mirror && !/^https?:\/\//.test(opts.mirror)) throw new UsageError(`--mirror ${opts.mirror}: expected an http:// or https:// URL`);
       const dir = join(cacheRoot(), name);
+      const { fetchDataset } = await import('../data/fetch.js');
+      const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
       const bar = out.interactive
         ? new cliProgress.SingleBar({ format: '{file} [{bar}] {percentage}% {value}/{total} bytes', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic)
         : undefined;
