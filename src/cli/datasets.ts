@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import { Output, style } from './output.js';
+import { addQuietOption, examples } from './options.js';
 
 interface Status {
   name: string;
@@ -47,6 +48,10 @@ export function datasetsCommand(): Command {
     .description('the dataset catalogue: what is present where and verified; fetch the rest')
     .enablePositionalOptions()
     .option('--json', 'print one JSON result on stdout', false)
+    .addHelpText('after', examples([
+      ['what is present where, and verified against its checksums', 'backprop datasets'],
+      ['download Fashion-MNIST into the user cache, then train on it', 'backprop datasets fetch fashion-mnist && backprop train --data fashion-mnist'],
+    ]))
     .action((opts: { json: boolean }) => {
       const out = new Output(opts.json);
       const rows = catalog().map(status);
@@ -68,8 +73,13 @@ export function datasetsCommand(): Command {
     .argument('<name>', 'mnist, fashion-mnist or kmnist')
     .option('--mirror <url>', 'base URL to download from instead of the official one')
     .option('--json', 'print one JSON result on stdout', false)
-    .action(async (name: string, opts: { mirror?: string; json: boolean }) => {
-      const out = new Output(opts.json);
+    .addHelpText('after', examples([
+      ['download KMNIST, resuming a partial download, and verify it', 'backprop datasets fetch kmnist'],
+      ['from another server with the same files', 'backprop datasets fetch mnist --mirror http://yann.lecun.com/exdb/mnist/'],
+    ]));
+  addQuietOption(cmd.commands[0])
+    .action(async (name: string, opts: { mirror?: string; json: boolean; quiet: boolean }) => {
+      const out = new Output(opts.json, opts.quiet);
       const entry = catalogEntry(name);
       if (!entry) throw new UsageError(`unknown dataset "${name}" (known: ${catalog().map((e) => e.name).join(', ')})`);
       if (!Object.keys(entry.files).length) throw new UsageError(`${name} ships with the package: nothing to fetch`);
@@ -81,7 +91,7 @@ export function datasetsCommand(): Command {
         ? new cliProgress.SingleBar({ format: '{file} [{bar}] {percentage}% {value}/{total} bytes', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic)
         : undefined;
       let current = '';
-      out.line(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
+      out.note(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
       try {
         const files = await fetchDataset(entry, dir, {
           mirror: opts.mirror,

@@ -11,6 +11,7 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { EXIT, isUserError, reportError } from './errors.js';
+import { examples } from './options.js';
 
 /** The version in package.json, the one source of it. */
 export function version(): string {
@@ -60,13 +61,11 @@ export function program(): Command {
   p.addCommand(exportCommand());
   p.addHelpText(
     'after',
-    `
-Examples:
-  $ backprop train --save model.safetensors      train on the embedded digits (about 95% in seconds)
-  $ backprop evaluate --model model.safetensors  accuracy and confusion matrix of the saved model
-  $ backprop gradcheck                           check the gradients against three oracles
-
-Every command takes --json (the result as JSON on stdout) and --help.`,
+    examples([
+      ['train on the embedded digits (about 95% in seconds) and save the model', 'backprop train --save model.safetensors'],
+      ['its accuracy and confusion matrix', 'backprop evaluate --model model.safetensors'],
+      ['the hand-written gradients against three oracles', 'backprop gradcheck'],
+    ]) + '\n\nEvery command takes --help, and --json for its result as JSON on stdout.',
   );
   conventions(p);
   return p;

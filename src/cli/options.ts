@@ -83,9 +83,9 @@ export function choiceOption<T>(flags: string, description: string, values: read
   return defaultValue === undefined ? o : o.default(defaultValue);
 }
 
-/** Examples at the end of a command's --help: what each does, then the command line. */
-export function addExamples(cmd: Command, examples: [what: string, command: string][]): Command {
-  return cmd.addHelpText('after', `\nExamples:\n${examples.map(([what, c]) => `  # ${what}\n  $ ${c}`).join('\n')}`);
+/** Examples for the end of a command's --help (addHelpText('after', …)): what each does, then the command line. */
+export function examples(list: [what: string, command: string][]): string {
+  return `\nExamples:\n${list.map(([what, c]) => `  # ${what}\n  $ ${c}`).join('\n')}`;
 }
 
 /** --quiet: the result line (and errors) only; no heading, progress or per-epoch lines. */

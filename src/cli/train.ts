@@ -14,11 +14,11 @@ import { epochProgress } from './progress.js';
 import {
   addBackendOption,
   addDataOptions,
-  addExamples,
   addNetworkOptions,
   addQuietOption,
   architecture,
   defaultInit,
+  examples,
   kernels,
   loadData,
   nonNegativeInt,
@@ -89,11 +89,11 @@ export function trainCommand(): Command {
     .option('--json', 'print one JSON result on stdout (human text goes to stderr)', false);
   addQuietOption(cmd);
   addBackendOption(cmd);
-  addExamples(cmd, [
+  cmd.addHelpText('after', examples([
     ['784-100-10 ReLU on the 10,000 embedded digits: about 95% in a few seconds', 'backprop train --save model.safetensors'],
     ["Nielsen's network.py, with each layer's speed of learning after every epoch", 'backprop train --hidden 30 --activation sigmoid --output-activation sigmoid --cost quadratic --init normal --lr 3 --epochs 5 --monitor'],
     ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
-  ]);
+  ]));
   return cmd.action(async function (this: Command, opts: TrainOptions) {
     if (opts.resume) {
       const given = RESUME_TAKES.filter((k) => this.getOptionValueSource(k) === 'cli');
