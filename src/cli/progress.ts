@@ -63,11 +63,12 @@ export function epochProgress(enabled: boolean, epochs: number): TrainCallbacks 
   let batches = 0;
   let active = false;
   let last = 0;
-  const blank = { speed: '-', loss: '-', acc: '-', left: '-:--' };
+  // The pace and the ETA carry over from one epoch to the next; loss and accuracy are the epoch's own.
+  let pace = { speed: '-', left: '-:--' };
   return {
     onEpochStart(epoch, n) {
       batches = n;
-      bar.start(n, 0, { epoch, ...blank, spent: clock((performance.now() - t0) / 1000) });
+      bar.start(n, 0, { epoch, ...pace, loss: '-', acc: '-', spent: clock((performance.now() - t0) / 1000) });
       active = true;
     },
     onBatch(epoch, batch, loss, accuracy, seen) {
@@ -77,13 +78,8 @@ export function epochProgress(enabled: boolean, epochs: number): TrainCallbacks 
       last = now;
       const elapsed = (now - t0) / 1000;
       const p = runProgress({ epochs, batches, epoch, batch, from, examplesPerBatch: seen !== undefined ? seen / batch : 0, elapsed });
-      bar.update(batch, {
-        speed: seen !== undefined ? rate(p.examplesPerSecond) : '-',
-        loss: loss.toFixed(4),
-        acc: accuracy !== undefined ? percent(accuracy, 1) : '-',
-        spent: clock(elapsed),
-        left: clock(p.eta),
-      });
+      pace = { speed: seen !== undefined ? rate(p.examplesPerSecond) : '-', left: clock(p.eta) };
+      bar.update(batch, { ...pace, loss: loss.toFixed(4), acc: accuracy !== undefined ? percent(accuracy, 1) : '-', spent: clock(elapsed) });
     },
     onEpochEnd() {
       bar.stop();
