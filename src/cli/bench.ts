@@ -63,7 +63,7 @@ export function benchCommand(): Command {
       if (xs.some((x) => !(x in BENCH_CONFIGS))) throw new InvalidArgumentError('expected N, W or N,W.');
       return xs;
     }, ['N', 'W'])
-    .option('--backends <list>', `providers to time (default: every one that loads): ${PROVIDERS.join(', ')}`, (v) => {
+    .option('--backends <list>', `providers to time, some of ${PROVIDERS.join(', ')} (those that do not load here are skipped)`, (v) => {
       const xs = v.split(',').map((s) => s.trim());
       if (xs.some((x) => !(PROVIDERS as readonly string[]).includes(x))) throw new InvalidArgumentError(`expected some of ${PROVIDERS.join(', ')}.`);
       return xs as ProviderName[];

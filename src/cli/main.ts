@@ -18,6 +18,9 @@ export function version(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
+/** 0.2 as 0.2, 0.00001 as 1e-5. */
+const number = (x: number) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
+
 /**
  * How --help describes an option: its text, then the values it takes (from
  * commander's Option.choices) and its default, written the same way for every
@@ -28,7 +31,7 @@ export function optionDescription(o: Option): string {
   if (o.argChoices) extra.push(`choices: ${o.argChoices.join(', ')}`);
   const d: unknown = o.defaultValue;
   if (o.defaultValueDescription) extra.push(`default: ${o.defaultValueDescription}`);
-  else if (d !== undefined && typeof d !== 'boolean') extra.push(`default: ${Array.isArray(d) ? d.join(',') : String(d)}`);
+  else if (d !== undefined && typeof d !== 'boolean') extra.push(`default: ${Array.isArray(d) ? d.join(',') : typeof d === 'number' ? number(d) : String(d)}`);
   return extra.length ? `${o.description} (${extra.join('; ')})` : o.description;
 }
 

@@ -8,7 +8,7 @@ import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type TrainState } from '../train/session.js';
 import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../analysis/layers.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, reportError, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import { epochProgress } from './progress.js';
 import {
@@ -206,10 +206,11 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     return EXIT.interrupted;
   }
   if (result.status === 'diverged') {
-    process.stderr.write(
-      `backprop: error: training diverged at epoch ${result.epoch}, batch ${result.batch} (${result.what}): try a smaller learning rate, e.g. --lr ${run.lr / 10}` +
-        (ckptDir ? `; the last good checkpoint is kept in ${ckptDir}` : '') +
-        '\n',
+    reportError(
+      `training diverged at epoch ${result.epoch}, batch ${result.batch} (${result.what}): try a smaller learning rate, e.g. --lr ${run.lr / 10}` +
+        (ckptDir ? `; the last good checkpoint is kept in ${ckptDir}` : ''),
+      EXIT.failed,
+      opts.json,
     );
     return EXIT.failed;
   }

@@ -66,6 +66,14 @@ describe('errors', () => {
     });
   }
 
+  it('a run that diverges (exit 1) reports the same way', () => {
+    const r = cli(['train', '--lr', '1e6', '--epochs', '1', '--json']);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.at(-2)).toMatch(/^backprop: error: training diverged at epoch 1, batch \d+ \(the loss is NaN\)/);
+    expect(JSON.parse(lines.at(-1)!)).toEqual({ error: lines.at(-2)!.replace(/^backprop: error: /, ''), exitCode: 1 });
+  });
+
   it('an unknown command', () => {
     const r = cli(['trian', '--json']);
     expect(r.code).toBe(2);
