@@ -48,7 +48,9 @@ export function compareCharts(runs: CompareRun[]): Chart[] {
       }),
     ),
   );
-  const panel = { width: 330, height: 230 };
+  // Panels per activation side by side, wrapped so that the page needs no scrolling: 1, 2, 3, or 2 × 2.
+  const columns = activations.length === 3 ? 3 : Math.min(activations.length, 2);
+  const panel = { width: columns === 3 ? 250 : 330, height: 230 };
   const lines = { type: 'line', point: true };
   return [
     {
@@ -73,7 +75,8 @@ export function compareCharts(runs: CompareRun[]): Chart[] {
         ...BASE,
         title: title('Speed of learning per hidden layer', '‖∂C/∂bˡ‖ per layer against epochs; darker lines are layers nearer the input'),
         data: { values: speeds },
-        facet: { column: { field: 'activation', type: 'nominal', sort: activations, header: coloredHeader('activation', Object.fromEntries(activations.map((a) => [a, colorOf(a)]))) } },
+        facet: { field: 'activation', type: 'nominal', sort: activations, header: coloredHeader('activation', Object.fromEntries(activations.map((a) => [a, colorOf(a)]))) },
+        columns,
         spec: { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: logAxis('speed', '‖∂C/∂bˡ‖ (log scale)', speeds.map((s) => s.speed)), color: layerColor(hidden) } },
       },
     },
@@ -86,7 +89,8 @@ export function compareCharts(runs: CompareRun[]): Chart[] {
         ...BASE,
         title: title('Saturated and dead units', 'share of each hidden layer that has stopped learning, against epochs'),
         data: { values: fractions.length ? fractions : [{ activation: '-', panel: '-', epoch: 0, layer: '-', fraction: 0 }] },
-        facet: { column: { field: 'panel', type: 'nominal', sort: activations.map(panelName), header: coloredHeader('panel', Object.fromEntries(activations.map((a) => [panelName(a), colorOf(a)]))) } },
+        facet: { field: 'panel', type: 'nominal', sort: activations.map(panelName), header: coloredHeader('panel', Object.fromEntries(activations.map((a) => [panelName(a), colorOf(a)]))) },
+        columns,
         spec: { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: shareAxis('fraction', 'share of the layer'), color: layerColor(hidden) } },
       },
     },
