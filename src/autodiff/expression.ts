@@ -1,6 +1,7 @@
 import type { ConstantNode, FunctionNode, MathNode, OperatorNode, ParenthesisNode, SymbolNode } from 'mathjs';
 import { Node } from './node.js';
 import * as g from './ops.js';
+import { mathjsParse } from './mathjs-parse.js';
 
 /** A mistake in the expression or its values: the CLI prints it on one line and exits 2. */
 export class ExpressionError extends Error {
@@ -25,7 +26,7 @@ const FUNCTIONS = ['sin', 'cos', 'tan', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid',
  */
 export async function parseExpression(source: string, at: Record<string, number>): Promise<Expression> {
   if (source.trim() === '') throw new ExpressionError('the expression is empty (e.g. "x*y + sin(x)")');
-  const { parse } = await import('mathjs');
+  const parse = mathjsParse();
   let tree: MathNode;
   try {
     tree = parse(source);

@@ -11,7 +11,7 @@ import { loadIdxDirectory } from '../data/idx.js';
 import type { Examples } from '../data/dataset.js';
 import { UsageError } from './errors.js';
 import { Output, style } from './output.js';
-import { positiveInt } from './options.js';
+import { examples, positiveInt } from './options.js';
 
 /** The two configurations of issue #6: Nielsen's small net and a wider ReLU net. */
 export const BENCH_CONFIGS: Record<string, { arch: Architecture; init: InitName; batchSize: number; lr: number; label: string }> = {
@@ -63,7 +63,7 @@ export function benchCommand(): Command {
       if (xs.some((x) => !(x in BENCH_CONFIGS))) throw new InvalidArgumentError('expected N, W or N,W.');
       return xs;
     }, ['N', 'W'])
-    .option('--backends <list>', `providers to time (default: every one that loads): ${PROVIDERS.join(', ')}`, (v) => {
+    .option('--backends <list>', `providers to time, some of ${PROVIDERS.join(', ')} (those that do not load here are skipped)`, (v) => {
       const xs = v.split(',').map((s) => s.trim());
       if (xs.some((x) => !(PROVIDERS as readonly string[]).includes(x))) throw new InvalidArgumentError(`expected some of ${PROVIDERS.join(', ')}.`);
       return xs as ProviderName[];
@@ -73,6 +73,11 @@ export function benchCommand(): Command {
     .option('--torch-threads <n>', 'PyTorch threads (torch.set_num_threads)', positiveInt, 1)
     .option('--tfjs-layers', 'also time tfjs-layers model.fit on the wasm backend for configuration W', false)
     .option('--json', 'print one JSON result on stdout', false)
+    .addHelpText('after', examples([
+      ['every kernel provider on configurations N and W (what npm run bench runs)', 'backprop bench'],
+      ['configuration W against PyTorch, paired round by round', 'backprop bench --configs W --repeats 5 --torch'],
+      ['only the WebAssembly and plain JavaScript kernels', 'backprop bench --backends wasm,js'],
+    ]))
     .action(async (opts: BenchOptions) => runBench(opts));
 }
 

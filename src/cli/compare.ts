@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, type InitName } from '../nn/network.js';
@@ -7,7 +7,7 @@ import { compareReport } from '../report/html.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
-import { activationName, addBackendOption, addDataOptions, costName, kernels, loadData, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
+import { activationName, addBackendOption, addDataOptions, addQuietOption, choiceOption, costName, COSTS, examples, kernels, loadData, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
 import type { BackendName } from '../linalg/index.js';
 import type { CostName } from '../nn/costs.js';
 
@@ -24,6 +24,7 @@ interface CompareOptions extends DataOptions {
   evalSize: number;
   report?: string;
   json: boolean;
+  quiet: boolean;
   backend: BackendName;
 }
 
@@ -56,21 +57,27 @@ export function compareCommand(): Command {
     .option('--hidden <sizes>', 'hidden layer sizes', sizeList, [30, 30, 30, 30])
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
     .option('--lr <eta>', 'learning rate: one for all, or per activation as sigmoid=0.5,relu=0.05', '0.1')
-    .option('--init <name>', `weight init (${INITS.join(', ')}): one for all, or per activation; default normal (N(0,1), Nielsen's) for sigmoid/tanh, he for ReLU`)
-    .option('--cost <name>', 'cost: cross-entropy (default), quadratic (to see the output-layer slowdown), log-likelihood', costName, 'cross-entropy')
-    .option('--output-activation <name>', 'output activation', activationName, 'sigmoid')
+    .addOption(new Option('--init <name>', `weight init (${INITS.join(', ')}): one for all, or per activation as sigmoid=xavier,relu=he`).default(undefined, "normal, N(0,1) as Nielsen's, for sigmoid and tanh; he for relu and leaky-relu"))
+    .addOption(choiceOption('--cost <name>', 'cost C (quadratic shows the output-layer slowdown)', COSTS, costName, 'cross-entropy'))
+    .addOption(choiceOption('--output-activation <name>', 'output activation', ACTIVATIONS, activationName, 'sigmoid'))
     .option('--batch-size <m>', 'mini-batch size', positiveInt, 10)
     .option('--every <n>', 'also measure every n batches (0: at initialisation and each epoch end)', nonNegativeInt, 0)
     .option('--eval-size <n>', 'examples in the fixed batch the layer statistics are measured on', positiveInt, 1000)
     .option('--seed <n>', 'seed of the weights, the batches and the evaluation batch', nonNegativeInt, 1)
     .option('--report <file.html>', 'write a self-contained HTML report with charts')
     .option('--json', 'print every series as JSON on stdout', false);
+  addQuietOption(cmd);
   addBackendOption(cmd);
+  cmd.addHelpText('after', examples([
+    ["sigmoid against ReLU in a 784-30-30-30-30-10 net, and an HTML report with the charts", 'backprop compare --report report.html'],
+    ['four activations, measured every 100 batches as well as each epoch', 'backprop compare --activations sigmoid,relu,tanh,leaky-relu --every 100'],
+    ['a learning rate per activation, with the quadratic cost', 'backprop compare --cost quadratic --lr sigmoid=0.5,relu=0.05'],
+  ]));
   return cmd.action(async (opts: CompareOptions) => runCompare(opts));
 }
 
 async function runCompare(opts: CompareOptions): Promise<void> {
-  const out = new Output(opts.json);
+  const out = new Output(opts.json, opts.quiet);
   if (opts.report) checkOutputFile(opts.report, '--report');
   const ds = loadData(opts);
   const acts = opts.activations;
@@ -87,8 +94,8 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const k = await kernels(opts);
   const sizes = [ds.train.dim, ...opts.hidden, ds.classes];
   const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
-  out.line(style.bold('backprop compare') + ' ' + heading);
-  out.line(style.dim(`runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`));
+  out.note(style.bold('backprop compare') + ' ' + heading);
+  out.note(style.dim(`runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`));
   const runs = await compareActivations(ds, { runs: specs, hidden: opts.hidden, outputActivation: opts.outputActivation, cost: opts.cost, batchSize: opts.batchSize, epochs: opts.epochs, every: opts.every, seed: opts.seed, evalSize: opts.evalSize }, k, (s, e) => {
     if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
   });

@@ -1,12 +1,13 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
 import { Command } from 'commander';
 import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, locate, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
-import { fetchDataset } from '../data/fetch.js';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import { Output, style } from './output.js';
+import { addQuietOption, examples } from './options.js';
 
 interface Status {
   name: string;
@@ -47,6 +48,10 @@ export function datasetsCommand(): Command {
     .description('the dataset catalogue: what is present where and verified; fetch the rest')
     .enablePositionalOptions()
     .option('--json', 'print one JSON result on stdout', false)
+    .addHelpText('after', examples([
+      ['what is present where, and verified against its checksums', 'backprop datasets'],
+      ['download Fashion-MNIST into the user cache, then train on it', 'backprop datasets fetch fashion-mnist && backprop train --data fashion-mnist'],
+    ]))
     .action((opts: { json: boolean }) => {
       const out = new Output(opts.json);
       const rows = catalog().map(status);
@@ -68,18 +73,25 @@ export function datasetsCommand(): Command {
     .argument('<name>', 'mnist, fashion-mnist or kmnist')
     .option('--mirror <url>', 'base URL to download from instead of the official one')
     .option('--json', 'print one JSON result on stdout', false)
-    .action(async (name: string, opts: { mirror?: string; json: boolean }) => {
-      const out = new Output(opts.json);
+    .addHelpText('after', examples([
+      ['download KMNIST, resuming a partial download, and verify it', 'backprop datasets fetch kmnist'],
+      ['from another server with the same files', 'backprop datasets fetch mnist --mirror http://yann.lecun.com/exdb/mnist/'],
+    ]));
+  addQuietOption(cmd.commands[0])
+    .action(async (name: string, opts: { mirror?: string; json: boolean; quiet: boolean }) => {
+      const out = new Output(opts.json, opts.quiet);
       const entry = catalogEntry(name);
       if (!entry) throw new UsageError(`unknown dataset "${name}" (known: ${catalog().map((e) => e.name).join(', ')})`);
       if (!Object.keys(entry.files).length) throw new UsageError(`${name} ships with the package: nothing to fetch`);
       if (opts.mirror && !/^https?:\/\//.test(opts.mirror)) throw new UsageError(`--mirror ${opts.mirror}: expected an http:// or https:// URL`);
       const dir = join(cacheRoot(), name);
+      const { fetchDataset } = await import('../data/fetch.js');
+      const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
       const bar = out.interactive
         ? new cliProgress.SingleBar({ format: '{file} [{bar}] {percentage}% {value}/{total} bytes', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic)
         : undefined;
       let current = '';
-      out.line(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
+      out.note(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
       try {
         const files = await fetchDataset(entry, dir, {
           mirror: opts.mirror,

@@ -15,3 +15,16 @@ export function isUserError(e: unknown): e is Error {
 
 /** Exit codes (DESIGN.md): 0 success, 1 a failed check, 2 bad input or usage. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+/** Every error the CLI reports starts with this. */
+export const ERROR_PREFIX = 'backprop: error: ';
+
+/**
+ * Reports an error on stderr: one line `backprop: error: …`, and with --json
+ * also one line `{"error": …, "exitCode": …}` for programs that read stderr.
+ */
+export function reportError(message: string, exitCode: number, json: boolean): void {
+  const text = message.replace(/\s*\n\s*/g, ' ').trim();
+  process.stderr.write(`${ERROR_PREFIX}${text}\n`);
+  if (json) process.stderr.write(JSON.stringify({ error: text, exitCode }) + '\n');
+}

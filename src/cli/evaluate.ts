@@ -1,9 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { evaluate } from '../train/metrics.js';
 import { DataError } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
-import { addBackendOption, addDataOptions, kernels, loadData, positiveInt, type DataOptions } from './options.js';
+import { addBackendOption, addDataOptions, choiceOption, examples, kernels, loadData, oneOf, positiveInt, type DataOptions } from './options.js';
 import { asciiRow } from '../report/ascii.js';
 import type { BackendName } from '../linalg/index.js';
 
@@ -20,13 +20,15 @@ export function evaluateCommand(): Command {
   cmd.requiredOption('--model <file>', 'a model saved by `backprop train --save`');
   addDataOptions(cmd);
   cmd
-    .option('--split <name>', 'which examples: test or train', (v) => {
-      if (v !== 'test' && v !== 'train') throw new InvalidArgumentError('expected test or train.');
-      return v;
-    }, 'test')
+    .addOption(choiceOption('--split <name>', 'which examples', ['test', 'train'], oneOf(['test', 'train'] as const), 'test'))
     .option('--misclassified <n>', 'show the n worst mistakes (lowest output for the true class) as images', positiveInt)
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
+  cmd.addHelpText('after', examples([
+    ['accuracy, mean cost and confusion matrix on the test examples', 'backprop evaluate --model model.safetensors'],
+    ['the same, and the 8 worst mistakes drawn as text', 'backprop evaluate --model model.safetensors --misclassified 8'],
+    ['on the training examples, as JSON', 'backprop evaluate --model model.safetensors --split train --json'],
+  ]));
   return cmd.action((opts: EvaluateOptions) => runEvaluate(opts));
 }
 

@@ -1,18 +1,20 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { exportTfjs } from '../io/tfjs-export.js';
 import { Output } from './output.js';
+import { choiceOption, examples, oneOf } from './options.js';
 
 export function exportCommand(): Command {
   return new Command('export')
     .description('write a saved model in another format: tfjs (TensorFlow.js Layers model.json + weights)')
     .requiredOption('--model <file>', 'a model saved by `backprop train --save`')
-    .option('--format <name>', 'tfjs', (v) => {
-      if (v !== 'tfjs') throw new InvalidArgumentError('expected tfjs.');
-      return v;
-    }, 'tfjs')
+    .addOption(choiceOption('--format <name>', 'the format to write', ['tfjs'], oneOf(['tfjs'] as const), 'tfjs'))
     .requiredOption('--out <dir>', 'directory for model.json and weights.bin')
     .option('--json', 'print one JSON result on stdout', false)
+    .addHelpText('after', examples([
+      ['a TensorFlow.js Layers model: web-model/model.json and web-model/weights.bin', 'backprop export --model model.safetensors --out web-model'],
+      ['the same, with the paths as JSON on stdout', 'backprop export --model model.safetensors --out web-model --json'],
+    ]))
     .action(async (opts: { model: string; format: 'tfjs'; out: string; json: boolean }) => {
       const out = new Output(opts.json);
       const { network } = loadModel(opts.model);

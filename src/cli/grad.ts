@@ -6,6 +6,7 @@ import { graphDifference } from '../check/finite-diff.js';
 import { compare } from '../check/compare.js';
 import { EXIT, UsageError } from './errors.js';
 import { Output, style } from './output.js';
+import { choiceOption, examples, oneOf } from './options.js';
 
 /** Tolerance of --check: allclose |analytic − numeric| ≤ atol + rtol·|numeric|. */
 export const GRAD_CHECK = { rtol: 1e-6, atol: 1e-8 };
@@ -36,11 +37,13 @@ export function gradCommand(): Command {
     .argument('<expression>', 'e.g. "x*y + sin(x)"; + - * / ^, sin cos tan exp log sqrt tanh sigmoid relu, pi, e')
     .option('--at <values>', 'the point, e.g. x=1,y=2', assignments)
     .option('--check', 'compare every derivative with centered finite differences', false)
-    .option('--graph [format]', 'print the computation graph with values and gradients: text (default) or dot', (v) => {
-      if (v !== 'text' && v !== 'dot') throw new InvalidArgumentError('expected text or dot.');
-      return v;
-    })
+    .addOption(choiceOption('--graph [format]', 'print the computation graph with values and gradients (text when no format is given)', ['text', 'dot'], oneOf(['text', 'dot'] as const)))
     .option('--json', 'print one JSON result on stdout', false)
+    .addHelpText('after', examples([
+      ['the value, and ∂f/∂x and ∂f/∂y each checked against finite differences', 'backprop grad "x*y + sin(x)" --at x=1,y=2 --check'],
+      ['one sigmoid neuron, with every node of its graph: value and gradient', 'backprop grad "sigmoid(w*x + b)" --at w=0.5,x=2,b=-1 --graph'],
+      ['the graph in Graphviz dot', 'backprop grad "log(exp(a) + exp(b))" --at a=1,b=2 --graph dot'],
+    ]))
     .action(async (source: string, opts: GradOptions) => {
       process.exitCode = await runGrad(source, opts);
     });

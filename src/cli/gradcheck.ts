@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { Matrix, type BackendName } from '../linalg/index.js';
 import { Network, type InitName } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
@@ -15,10 +15,13 @@ import {
   addDataOptions,
   addNetworkOptions,
   architecture,
+  choiceOption,
+  examples,
   defaultInit,
   kernels,
   loadData,
   nonNegativeInt,
+  oneOf,
   positiveInt,
   positiveNumber,
   type DataOptions,
@@ -61,12 +64,14 @@ export function gradcheckCommand(): Command {
     .option('--no-tfjs', 'skip the TensorFlow.js oracle')
     .option('--train-steps <k>', 'also run k SGD steps here and in tfjs (tf.train.sgd) from the same weights and compare', positiveInt)
     .option('--lr <eta>', 'learning rate of --train-steps', positiveNumber, 0.1)
-    .option('--bug <name>', `inject a classic backprop bug to see the check fail: ${Object.keys(BUGS).join(', ')}`, (v) => {
-      if (!(v in BUGS)) throw new InvalidArgumentError(`expected one of ${Object.keys(BUGS).join(', ')}.`);
-      return v as BugName;
-    })
+    .addOption(choiceOption('--bug <name>', 'inject a classic backprop bug to see the check fail', Object.keys(BUGS), oneOf(Object.keys(BUGS) as BugName[])))
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
+  cmd.addHelpText('after', examples([
+    ['a new 784-30-30-10 network against finite differences, the graph engine and TensorFlow.js', 'backprop gradcheck'],
+    ['see the check fail: backprop without the f′(z) factor of δ', 'backprop gradcheck --bug drop-fprime'],
+    ['a saved model, and 5 SGD steps here and in tf.train.sgd compared', 'backprop gradcheck --model model.safetensors --train-steps 5'],
+  ]));
   return cmd.action(async (opts: GradcheckCliOptions) => {
     process.exitCode = await runGradcheck(opts);
   });

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { autoProvider, loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
 import { Output, style } from './output.js';
+import { examples } from './options.js';
 
 /** Measured float32 GFLOPS of one gemm shape: the first layer of 784-256-… on a batch of 128. */
 export function measureGflops(k: Kernels, m = 256, n = 128, kk = 784): number {
@@ -21,6 +22,10 @@ export function infoCommand(): Command {
   return new Command('info')
     .description('which kernel providers load here, the library found, and their measured GFLOPS')
     .option('--json', 'print one JSON result on stdout', false)
+    .addHelpText('after', examples([
+      ['the providers that load here, their GFLOPS and the one --backend auto takes', 'backprop info'],
+      ['then train on one of them', 'backprop train --backend wasm'],
+    ]))
     .action(async (opts: { json: boolean }) => {
       const out = new Output(opts.json);
       out.line(`${style.bold('backprop')} on Node ${process.version} (${process.platform}-${process.arch})`);

@@ -1,4 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, type Help, type Option } from 'commander';
 import { trainCommand } from './train.js';
 import { evaluateCommand } from './evaluate.js';
 import { gradcheckCommand } from './gradcheck.js';
@@ -10,17 +11,48 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { learnersCommand } from './learners.js';
-import { EXIT, isUserError } from './errors.js';
+import { EXIT, isUserError, reportError } from './errors.js';
+import { examples } from './options.js';
+
+/** The version in package.json, the one source of it. */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** 0.2 as 0.2, 0.00001 as 1e-5. */
+const number = (x: number) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
+
+/**
+ * How --help describes an option: its text, then the values it takes (from
+ * commander's Option.choices) and its default, written the same way for every
+ * option: `(choices: a, b; default: a)`. Flags (on/off) show no default.
+ */
+export function optionDescription(o: Option): string {
+  const extra: string[] = [];
+  if (o.argChoices) extra.push(`choices: ${o.argChoices.join(', ')}`);
+  const d: unknown = o.defaultValue;
+  if (o.defaultValueDescription) extra.push(`default: ${o.defaultValueDescription}`);
+  else if (d !== undefined && typeof d !== 'boolean') extra.push(`default: ${Array.isArray(d) ? d.join(',') : typeof d === 'number' ? number(d) : String(d)}`);
+  return extra.length ? `${o.description} (${extra.join('; ')})` : o.description;
+}
+
+const HELP: Partial<Help> = { optionDescription, showGlobalOptions: false };
+
+/** Errors from commander go through main's catch, which prints them one way for every command. */
+function conventions(c: Command): void {
+  c.exitOverride((err: CommanderError) => {
+    throw err;
+  });
+  c.configureOutput({ outputError: () => {} });
+  c.configureHelp(HELP);
+  for (const sub of c.commands) conventions(sub);
+}
 
 export function program(): Command {
   const p = new Command('backprop')
     .description('Hand-written matrix backpropagation for small neural networks, checked against TensorFlow.js')
     .enablePositionalOptions()
-    .version('0.1.0')
-    .configureOutput({ outputError: (str, write) => write(`backprop: ${str.replace(/^error: /, 'error: ')}`) })
-    .exitOverride((err: CommanderError) => {
-      throw err;
-    });
+    .version(version());
   p.addCommand(trainCommand());
   p.addCommand(evaluateCommand());
   p.addCommand(gradcheckCommand());
@@ -32,16 +64,29 @@ export function program(): Command {
   p.addCommand(predictCommand());
   p.addCommand(exportCommand());
   p.addCommand(learnersCommand());
-  for (const c of p.commands) {
-    c.exitOverride((err: CommanderError) => {
-      throw err;
-    });
-    c.configureOutput({ outputError: (str, write) => write(`backprop ${c.name()}: ${str}`) });
-  }
+  p.addHelpText(
+    'after',
+    examples([
+      ['train on the embedded digits (about 95% in seconds) and save the model', 'backprop train --save model.safetensors'],
+      ['its accuracy and confusion matrix', 'backprop evaluate --model model.safetensors'],
+      ['the hand-written gradients against three oracles', 'backprop gradcheck'],
+    ]) + '\n\nEvery command takes --help, and --json for its result as JSON on stdout.',
+  );
+  conventions(p);
   return p;
 }
 
-/** Runs the CLI: user mistakes print one line and exit 2; nothing prints a stack unless BACKPROP_DEBUG is set. */
+/** True when the command line asks for --json (before a `--` that ends the options). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * Runs the CLI: every error is one line `backprop: error: …` on stderr (and a
+ * JSON object after it with --json); user mistakes exit 2; nothing prints a
+ * stack unless BACKPROP_DEBUG is set.
+ */
 export async function main(argv: string[]): Promise<void> {
   // `backprop ... | head` closes the pipe early: that is not an error.
   for (const s of [process.stdout, process.stderr]) {
@@ -50,20 +95,24 @@ export async function main(argv: string[]): Promise<void> {
       throw e;
     });
   }
+  const json = wantsJson(argv);
   try {
     await program().parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      // commander.help: `backprop` alone, which has printed the help already.
+      if (e.exitCode !== 0 && e.code !== 'commander.help') reportError(e.message.replace(/^error: /, ''), EXIT.usage, json);
       return;
     }
     if (isUserError(e)) {
-      process.stderr.write(`backprop: error: ${e.message.split('\n')[0]}\n`);
       process.exitCode = EXIT.usage;
+      reportError(e.message.split('\n')[0], EXIT.usage, json);
       return;
     }
     const err = e as Error;
-    process.stderr.write(`backprop: internal error: ${err?.message ?? String(e)}${process.env.BACKPROP_DEBUG ? '\n' + err?.stack : ' (set BACKPROP_DEBUG=1 for the stack)'}\n`);
     process.exitCode = EXIT.failed;
+    reportError(`internal error: ${err?.message ?? String(e)}${process.env.BACKPROP_DEBUG ? '' : ' (set BACKPROP_DEBUG=1 for the stack)'}`, EXIT.failed, json);
+    if (process.env.BACKPROP_DEBUG) process.stderr.write(`${err?.stack}\n`);
   }
 }

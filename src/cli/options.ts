@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadEmbedded } from '../data/embedded.js';
 import { loadIdxDirectory } from '../data/idx.js';
 import { resolveData, verifyDataset } from '../data/catalog.js';
@@ -66,6 +66,33 @@ export function backendName(v: string): BackendName {
   return v as BackendName;
 }
 
+/** A parser that accepts one of `values`. */
+export function oneOf<T extends string>(values: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}.`);
+    return v as T;
+  };
+}
+
+/**
+ * An option that takes one of a few names: commander lists them in --help
+ * (Option.choices); `parse` checks a value (and may map an alias to its name).
+ */
+export function choiceOption<T>(flags: string, description: string, values: readonly string[], parse: (v: string) => T, defaultValue?: T): Option {
+  const o = new Option(flags, description).choices(values).argParser(parse);
+  return defaultValue === undefined ? o : o.default(defaultValue);
+}
+
+/** Examples for the end of a command's --help (addHelpText('after', …)): what each does, then the command line. */
+export function examples(list: [what: string, command: string][]): string {
+  return `\nExamples:\n${list.map(([what, c]) => `  # ${what}\n  $ ${c}`).join('\n')}`;
+}
+
+/** --quiet: the result line (and errors) only; no heading, progress or per-epoch lines. */
+export function addQuietOption(cmd: Command): Command {
+  return cmd.option('-q, --quiet', 'print only the result (and errors): no progress bar, heading or per-epoch lines', false);
+}
+
 /** Options that pick and cut the data (train, evaluate, gradcheck). */
 export interface DataOptions {
   data: string;
@@ -116,12 +143,15 @@ export interface NetworkOptions {
 export function addNetworkOptions(cmd: Command, defaultHidden: string): Command {
   return cmd
     .option('--layers <sizes>', 'all layer sizes, input first, e.g. 784,30,10 (must match the data)', sizeList)
-    .option('--hidden <sizes>', `hidden layer sizes; input and output come from the data (default: ${defaultHidden})`, sizeList)
-    .option('--activation <name>', `hidden activation: ${ACTIVATIONS.filter((a) => a !== 'softmax').join(', ')}`, activationName, 'relu')
-    .option('--output-activation <name>', 'output activation', activationName, 'softmax')
-    .option('--cost <name>', 'cost: quadratic, cross-entropy, log-likelihood', costName, 'log-likelihood')
-    .option('--init <name>', 'weight init: normal (N(0,1), as network.py), xavier, he (default: he for relu, xavier otherwise)', initName);
+    .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(sizeList).default(undefined, defaultHidden))
+    .addOption(choiceOption('--activation <name>', 'hidden activation', ACTIVATIONS, activationName, 'relu'))
+    .addOption(choiceOption('--output-activation <name>', 'output activation', ACTIVATIONS, activationName, 'softmax'))
+    .addOption(choiceOption('--cost <name>', 'cost C', COSTS, costName, 'log-likelihood'))
+    .addOption(choiceOption('--init <name>', 'weight init: normal is N(0,1) as in network.py', INITS, initName).default(undefined, 'he for relu and leaky-relu, xavier otherwise'));
 }
+
+/** The costs by their names in --help (costName also takes aliases such as mse and nll). */
+export const COSTS: readonly CostName[] = ['quadratic', 'cross-entropy', 'log-likelihood'];
 
 /** The architecture asked for, checked against the data's input size and classes. */
 export function architecture(opts: NetworkOptions, inputs: number, classes: number, defaultHidden: number[]): Architecture {
@@ -145,7 +175,7 @@ export function defaultInit(activation: ActivationName): InitName {
 }
 
 export function addBackendOption(cmd: Command): Command {
-  return cmd.option('--backend <name>', `kernel provider: ${BACKENDS.join(', ')}`, backendName, 'auto');
+  return cmd.addOption(choiceOption('--backend <name>', 'kernel provider (see `backprop info`)', BACKENDS, backendName, 'auto'));
 }
 
 export function kernels(opts: { backend: BackendName }): Promise<Kernels> {

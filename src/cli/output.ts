@@ -5,14 +5,23 @@ if (process.env.NO_COLOR) chalk.level = 0;
 
 /**
  * Where a command writes: with --json, the one JSON result goes to stdout and
- * all human text to stderr; without it, human text goes to stdout.
+ * all human text to stderr; without it, human text goes to stdout. With
+ * --quiet, only the result: no progress and no narration (note).
  */
 export class Output {
-  constructor(readonly json: boolean) {}
+  constructor(
+    readonly json: boolean,
+    readonly quiet = false,
+  ) {}
 
-  /** A line of human text. */
+  /** A line of human text that belongs to the result. */
   line(text = ''): void {
     (this.json ? process.stderr : process.stdout).write(text + '\n');
+  }
+
+  /** A line that narrates the run (a heading, one per epoch): dropped by --quiet. */
+  note(text = ''): void {
+    if (!this.quiet) this.line(text);
   }
 
   /** The machine-readable result (only with --json). */
@@ -20,10 +29,18 @@ export class Output {
     if (this.json) process.stdout.write(JSON.stringify(value, null, 2) + '\n');
   }
 
-  /** True when progress bars may be drawn: stderr is a terminal. */
+  /** True when progress bars may be drawn: not --quiet, and stderr can redraw a line. */
   get interactive(): boolean {
-    return Boolean(process.stderr.isTTY);
+    return !this.quiet && canRedraw(process.stderr, process.env);
   }
+}
+
+/**
+ * Whether a stream takes cursor-control codes (a line redrawn in place, a
+ * hidden cursor): a terminal, and not one that declares itself dumb.
+ */
+export function canRedraw(stream: { isTTY?: boolean }, env: Record<string, string | undefined>): boolean {
+  return Boolean(stream.isTTY) && env.TERM !== 'dumb';
 }
 
 export const style = {
@@ -40,4 +57,13 @@ export function percent(x: number, digits = 2): string {
 
 export function seconds(s: number): string {
   return s < 10 ? `${s.toFixed(2)}s` : `${s.toFixed(1)}s`;
+}
+
+/** A duration as m:ss, or h:mm:ss from an hour. */
+export function clock(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '-:--';
+  const t = Math.round(s);
+  const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
+  const mm = h ? String(m).padStart(2, '0') : String(m);
+  return `${h ? `${h}:` : ''}${mm}:${String(sec).padStart(2, '0')}`;
 }

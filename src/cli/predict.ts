@@ -7,7 +7,7 @@ import { catalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
 import { readImage, toMnist } from '../data/image.js';
 import { asciiImage } from '../report/ascii.js';
-import { addBackendOption, kernels, loadData } from './options.js';
+import { addBackendOption, examples, kernels, loadData } from './options.js';
 import { Output, percent, style } from './output.js';
 
 interface PredictOptions {
@@ -43,6 +43,11 @@ export function predictCommand(): Command {
     .option('--no-show', 'do not draw the inputs')
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
+  cmd.addHelpText('after', examples([
+    ['an image file (PNG or PGM, any size: it is scaled to 28×28 like MNIST)', 'backprop predict --model model.safetensors test/fixtures/digit-7.png'],
+    ['test examples 0 and 1 of the embedded digits, without drawing them', 'backprop predict --model model.safetensors embedded:0 embedded:1 --no-show'],
+    ['a training example of Fashion-MNIST, as JSON', 'backprop predict --model model.safetensors fashion-mnist:train:42 --json'],
+  ]));
   return cmd.action(async (inputs: string[], opts: PredictOptions) => {
     const out = new Output(opts.json);
     const { network: net, metadata } = loadModel(opts.model);

@@ -1,4 +1,5 @@
-import { PNG } from 'pngjs';
+import { createRequire } from 'node:module';
+import type { PNG } from 'pngjs';
 import { DataError, readDataFile } from './dataset.js';
 
 /** A greyscale image, values in [0, 1], row-major. */
@@ -19,7 +20,8 @@ export function readImage(path: string): Grey {
 function decodePng(buf: Buffer, path: string): Grey {
   let png: PNG;
   try {
-    png = PNG.sync.read(buf);
+    // pngjs loads on first use: only predict reads images.
+    png = (createRequire(import.meta.url)('pngjs') as typeof import('pngjs')).PNG.sync.read(buf);
   } catch (e) {
     throw new DataError(`${path}: corrupt PNG (${(e as Error).message})`);
   }

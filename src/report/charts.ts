@@ -1,4 +1,10 @@
-import type { CompareRun } from '../analysis/compare.js';
+/**
+ * Chart helpers shared by the HTML reports: Vega-Lite specs rendered to SVG
+ * in Node, with one look everywhere — readable text, a title inside every
+ * SVG, one fixed colour per activation in every chart, an ordered palette
+ * for layers (first hidden layer darkest), integer epoch ticks and decade
+ * ticks on log scales.
+ */
 
 /** A Vega-Lite specification (JSON); rendered to SVG by Vega, in Node. */
 export type VlSpec = Record<string, unknown>;
@@ -13,100 +19,138 @@ export async function renderSvg(spec: VlSpec): Promise<string> {
   return svg;
 }
 
-const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: { font: 'sans-serif', view: { stroke: '#ddd' } } };
-const layerName = (l: number) => `layer ${l}`;
+const FONT = 'DejaVu Sans, Verdana, Helvetica, Arial, sans-serif';
 
-/** One panel per activation: a line per hidden layer of `y` against the epoch. */
-function perLayerOverEpochs(values: object[], y: Record<string, unknown>, height: number, extra: Record<string, unknown> = {}): VlSpec {
+/** The look of every chart: text sizes that read at 100% zoom, light grids, thicker lines. */
+export const THEME = {
+  font: FONT,
+  padding: 8,
+  view: { stroke: '#ccc' },
+  title: { fontSize: 17, subtitleFontSize: 13, subtitleColor: '#555', anchor: 'start', offset: 14, subtitlePadding: 4 },
+  axis: { labelFontSize: 12, titleFontSize: 13, titleFontWeight: 'normal', titleColor: '#333', labelColor: '#333', gridColor: '#eee', tickColor: '#999', domainColor: '#999' },
+  legend: { labelFontSize: 13, titleFontSize: 13, titleFontWeight: 'bold', symbolStrokeWidth: 3, symbolSize: 160, rowPadding: 6, labelLimit: 400 },
+  header: { labelFontSize: 14, labelFontWeight: 'bold', labelColor: '#222', titleFontSize: 14 },
+  line: { strokeWidth: 2.2 },
+  point: { size: 28, filled: true },
+  facet: { spacing: 28 },
+  concat: { spacing: 40 },
+};
+
+export const BASE: VlSpec = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: THEME, background: 'white' };
+
+/** A title (and subtitle) drawn inside the SVG, so that a chart saved on its own still says what it shows. */
+export function title(text: string, subtitle?: string): { text: string; subtitle?: string } {
+  return subtitle ? { text, subtitle } : { text };
+}
+
+/**
+ * One colour per activation, the same in every chart of every report
+ * (ColorBrewer Dark2, which has no blue: blues are the layers').
+ */
+export const ACTIVATION_COLORS: Record<string, string> = {
+  sigmoid: '#d95f02',
+  relu: '#1b9e77',
+  tanh: '#7570b3',
+  'leaky-relu': '#e7298a',
+  linear: '#66a61e',
+  softmax: '#a6761d',
+};
+
+/** Colour encoding of the field `activation` with the fixed colours. */
+export function activationColor(activations: string[], legend: Record<string, unknown> | null = { title: 'activation' }): Record<string, unknown> {
+  return { field: 'activation', type: 'nominal', scale: { domain: activations, range: activations.map((a) => ACTIVATION_COLORS[a] ?? '#444') }, legend };
+}
+
+const DARK = [8, 48, 107]; // #08306b
+const LIGHT = [120, 180, 225];
+
+/** n blues from dark (the first layer) to light (the last): an ordered palette. */
+export function layerPalette(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const t = n === 1 ? 0.4 : i / (n - 1);
+    return '#' + DARK.map((d, k) => Math.round(d + t * (LIGHT[k] - d)).toString(16).padStart(2, '0')).join('');
+  });
+}
+
+/** Facet header labels (of `field`) each in its own colour, e.g. an activation's. */
+export function coloredHeader(field: string, colors: Record<string, string>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  // A header label is drawn once per facet, whose value is parent[field].
+  const expr = Object.entries(colors).reduceRight((rest, [v, c]) => `parent[${JSON.stringify(field)}] == ${JSON.stringify(v)} ? '${c}' : ${rest}`, "'#222'");
+  return { labelColor: { expr }, labelFontSize: 15, title: null, ...extra };
+}
+
+export const layerName = (l: number) => `layer ${l}`;
+
+/** Colour encoding of the field `layer` ("layer 1", …) in layer order, with the ordered palette. */
+export function layerColor(layers: number[]): Record<string, unknown> {
+  const names = layers.map(layerName);
+  return { field: 'layer', type: 'ordinal', sort: names, scale: { domain: names, range: layerPalette(layers.length) }, legend: { title: 'hidden layer' } };
+}
+
+/** Up to about `most` whole numbers from 0 to max, in steps of 1, 2, 5, 10, 20, … */
+export function integerTicks(max: number, most = 10): number[] {
+  const top = Math.max(1, Math.ceil(max));
+  let step = 1;
+  for (let k = 0; top / step > most; k++) step = [1, 2, 5][(k + 1) % 3] * 10 ** Math.floor((k + 1) / 3);
+  return Array.from({ length: Math.floor(top / step) + 1 }, (_, i) => i * step);
+}
+
+/** The x encoding of epochs (fractions between, from --every): whole-epoch ticks only, from 0 to the last. */
+export function epochAxis(lastEpoch: number, field = 'epoch'): Record<string, unknown> {
+  const ticks = integerTicks(lastEpoch);
+  return { field, type: 'quantitative', title: 'epoch', scale: { domain: [0, Math.max(lastEpoch, ticks[ticks.length - 1])], nice: false }, axis: { values: ticks, format: 'd' } };
+}
+
+const SUPERSCRIPT: Record<string, string> = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
+
+/** 10^k written 10⁻³, 1, 10, 10². */
+export function powerOfTen(k: number): string {
+  return k === 0 ? '1' : k === 1 ? '10' : '10' + [...String(k)].map((c) => SUPERSCRIPT[c]).join('');
+}
+
+/** The powers of ten that cover [lo, hi] (both > 0). */
+export function decades(lo: number, hi: number): number[] {
+  const a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi));
+  return Array.from({ length: Math.max(1, b - a) + 1 }, (_, i) => a + i);
+}
+
+/** A y (or x) encoding on a log scale with a tick and a label 10ᵏ at each power of ten of the data. */
+export function logAxis(field: string, axisTitle: string, values: number[]): Record<string, unknown> {
+  const positive = values.filter((v) => v > 0 && Number.isFinite(v));
+  const ks = positive.length ? decades(Math.min(...positive), Math.max(...positive)) : [0];
+  const label = ks.reduceRight((rest, k) => `round(log(datum.value) / LN10) == ${k} ? '${powerOfTen(k)}' : ${rest}`, "''");
   return {
-    ...base,
-    data: { values },
-    facet: { column: { field: 'activation', type: 'nominal', title: null } },
-    spec: {
-      width: 300,
-      height,
-      mark: { type: 'line', point: true },
-      encoding: { x: { field: 'epoch', type: 'quantitative' }, y, color: { field: 'layer', type: 'nominal' }, ...extra },
-    },
+    field,
+    type: 'quantitative',
+    title: axisTitle,
+    scale: { type: 'log', domain: [10 ** ks[0], 10 ** ks[ks.length - 1]], nice: false },
+    axis: { values: ks.map((k) => 10 ** k), labelExpr: label, grid: true },
   };
 }
 
-/** The charts of a compare report, as Vega-Lite specs. */
-export function compareCharts(runs: CompareRun[]): { title: string; caption: string; spec: VlSpec }[] {
-  const curves = runs.flatMap((r) => r.snapshots.map((s) => ({ activation: r.activation, epoch: s.epoch, 'test accuracy': s.testAccuracy, 'test cost': s.testLoss })));
-  const speeds = runs.flatMap((r) =>
-    r.snapshots.flatMap((s) => s.layers.filter((l) => l.hidden).map((l) => ({ activation: r.activation, epoch: s.epoch, layer: layerName(l.layer), speed: Math.max(l.speed, 1e-12) }))),
-  );
-  const fractions = runs.flatMap((r) =>
-    r.snapshots.flatMap((s) =>
-      s.layers
-        .filter((l) => l.hidden && (l.saturated !== undefined || l.dead !== undefined))
-        .map((l) => ({ activation: r.activation, epoch: s.epoch, layer: layerName(l.layer), fraction: l.saturated ?? l.dead ?? 0, kind: l.saturated !== undefined ? 'saturated' : 'dead' })),
-    ),
-  );
-  const histograms = runs.flatMap((r) =>
-    (['initial', 'final'] as const).flatMap((when) =>
-      r[when].filter((l) => l.hidden && l.histogram).flatMap((l) => {
-        const h = l.histogram!;
-        const total = h.counts.reduce((a, b) => a + b, 0) || 1;
-        const w = (h.hi - h.lo) / h.counts.length;
-        return h.counts.map((c, i) => ({ activation: r.activation, when: when === 'initial' ? 'at initialisation' : 'after training', layer: layerName(l.layer), a: h.lo + (i + 0.5) * w, share: c / total }));
-      }),
-    ),
-  );
-  return [
-    {
-      title: 'Learning curves',
-      caption: 'Accuracy and mean cost on the test set, at initialisation and after every epoch (and every --every batches).',
-      spec: {
-        ...base,
-        data: { values: curves },
-        hconcat: ['test accuracy', 'test cost'].map((field) => ({
-          width: 320,
-          height: 220,
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: { field: 'epoch', type: 'quantitative' },
-            y: { field, type: 'quantitative', scale: { zero: false } },
-            color: { field: 'activation', type: 'nominal' },
-          },
-        })),
-      },
+/** A y encoding of a share in [0, 1], shown as a percentage. */
+export function shareAxis(field: string, axisTitle: string, max = 1): Record<string, unknown> {
+  return { field, type: 'quantitative', title: axisTitle, scale: { domain: [0, max] }, axis: { format: '.0%' } };
+}
+
+/**
+ * A panel of two histograms overlaid, from rows {a, density, when} where
+ * each histogram is steps (a = left edge of a bin, plus the right edge of the
+ * last one): the first (e.g. before training) as a grey area, the second as a
+ * black outline over it, so that both stay visible where they overlap.
+ */
+export function overlaidHistogram(o: { when: readonly [string, string]; x?: Record<string, unknown>; y?: Record<string, unknown>; xTitle: string; yTitle: string; width?: number; height?: number }): VlSpec {
+  return {
+    width: o.width ?? 190,
+    height: o.height ?? 130,
+    encoding: {
+      x: { field: 'a', type: 'quantitative', title: o.xTitle, scale: { zero: false, nice: false, ...o.x }, axis: { tickCount: 5 } },
+      y: { field: 'density', type: 'quantitative', stack: null, title: o.yTitle, scale: { ...o.y }, axis: { tickCount: 4 } },
+      color: { field: 'when', type: 'nominal', scale: { domain: [...o.when], range: ['#b0b0b0', '#111111'] }, legend: { title: null, orient: 'top', symbolType: 'square' } },
     },
-    {
-      title: 'Speed of learning per hidden layer',
-      caption: "‖∂C/∂b^l‖ = ‖δ^l‖ on a fixed batch (Nielsen, NNDL ch. 5), log scale. With sigmoid the early layers learn orders of magnitude more slowly: the vanishing gradient.",
-      spec: perLayerOverEpochs(speeds, { field: 'speed', type: 'quantitative', scale: { type: 'log' }, title: '‖∂C/∂b‖ (log)' }, 220),
-    },
-    {
-      title: 'Saturated and dead units',
-      caption: "Sigmoid/tanh: the share of (unit, example) pairs with f′(z) < 1% of its maximum. ReLU: the share of units with z ≤ 0 on every example of the batch.",
-      spec: perLayerOverEpochs(
-        fractions.length ? fractions : [{ activation: '-', epoch: 0, layer: '-', fraction: 0, kind: '-' }],
-        { field: 'fraction', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] } },
-        200,
-        { strokeDash: { field: 'kind', type: 'nominal' } },
-      ),
-    },
-    {
-      title: 'Activation histograms',
-      caption: 'The distribution of a^l over the evaluation batch, per hidden layer, at initialisation and after training. Saturated sigmoids pile up at 0 and 1.',
-      spec: {
-        ...base,
-        data: { values: histograms },
-        facet: { row: { field: 'activation', type: 'nominal', title: null }, column: { field: 'layer', type: 'nominal', title: null } },
-        spec: {
-          width: 150,
-          height: 90,
-          mark: { type: 'bar', opacity: 0.7 },
-          encoding: {
-            x: { field: 'a', type: 'quantitative', bin: false, title: 'a' },
-            y: { field: 'share', type: 'quantitative', stack: null, axis: { format: '%' } },
-            color: { field: 'when', type: 'nominal' },
-          },
-        },
-        resolve: { scale: { x: 'independent' } },
-      },
-    },
-  ];
+    layer: [
+      { transform: [{ filter: `datum.when == ${JSON.stringify(o.when[0])}` }], mark: { type: 'area', interpolate: 'step-after', opacity: 0.8 } },
+      { transform: [{ filter: `datum.when == ${JSON.stringify(o.when[1])}` }], mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6 } },
+    ],
+  };
 }

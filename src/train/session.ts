@@ -80,7 +80,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
       state.correct += trainer.correct;
       state.seen += size;
       state.batch = b + 1;
-      opts.onBatch?.(state.epoch, b + 1, state.totalLoss / state.seen);
+      opts.onBatch?.(state.epoch, b + 1, state.totalLoss / state.seen, state.correct / state.seen, state.seen);
       if (performance.now() - lastYield >= (opts.yieldMs ?? 50) && b + 1 < batches) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         lastYield = performance.now();

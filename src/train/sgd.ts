@@ -28,7 +28,8 @@ export interface EpochMetrics {
 
 export interface TrainCallbacks {
   onEpochStart?(epoch: number, batches: number): void;
-  onBatch?(epoch: number, batch: number, loss: number): void;
+  /** After each batch: the epoch's running mean loss and accuracy, and the examples seen in it so far. */
+  onBatch?(epoch: number, batch: number, loss: number, accuracy?: number, seen?: number): void;
   onEpochEnd?(metrics: EpochMetrics): void;
 }
 

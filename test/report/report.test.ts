@@ -36,14 +36,16 @@ describe('the compare report in headless Chromium (Debian chromium, installed by
       );
       expect(errors).toEqual([]);
       expect(requests).toEqual([`file://${file}`]);
-      expect(await page.$$eval('h2', (h) => h.map((x) => x.textContent))).toEqual([
-        'Speed of learning at initialisation and at the end',
-        'Learning curves',
-        'Speed of learning per hidden layer',
-        'Saturated and dead units',
-        'Activation histograms',
-      ]);
+      expect(await page.$$eval('h2', (h) => h.map((x) => x.textContent))).toEqual(['Speed of learning ‖∂C/∂bl‖ at initialisation and at the end']);
       expect(charts).toHaveLength(4);
+      // Each chart carries its title inside the SVG, and a caption below it.
+      expect(charts.map((c) => c.text)).toEqual([
+        expect.stringContaining('Learning curves'),
+        expect.stringContaining('Speed of learning per hidden layer'),
+        expect.stringContaining('Saturated and dead units'),
+        expect.stringContaining('Activation histograms'),
+      ]);
+      expect(await page.$$eval('figure.chart > figcaption', (f) => f.length)).toBe(4);
       for (const c of charts) {
         expect(c.width).toBeGreaterThan(200);
         expect(c.height).toBeGreaterThan(100);

@@ -1,0 +1,126 @@
+import type { CompareRun } from '../analysis/compare.js';
+import { activationColor, ACTIVATION_COLORS, BASE, coloredHeader, epochAxis, layerColor, layerName, logAxis, overlaidHistogram, shareAxis, title, type VlSpec } from './charts.js';
+
+/** A chart of a report: the spec (its title is inside it) and a caption in HTML. */
+export interface Chart {
+  id: string;
+  spec: VlSpec;
+  caption: string;
+}
+
+/** Dead (ReLU family: z ≤ 0 on every example) or saturated (sigmoid, tanh: f′(z) ≈ 0): what the layer statistics measure for an activation. */
+const WHEN = ['at initialisation', 'after training'] as const;
+
+const kindOf = (activation: string) => (activation === 'relu' || activation === 'leaky-relu' ? 'dead' : 'saturated');
+const panelName = (a: string) => `${a}: ${kindOf(a)} units`;
+const colorOf = (a: string) => ACTIVATION_COLORS[a] ?? '#222';
+
+/**
+ * The charts of a compare report (Nielsen, "Neural Networks and Deep
+ * Learning", ch. 5: the speed of learning ‖∂C/∂bˡ‖ per layer, saturation).
+ */
+export function compareCharts(runs: CompareRun[]): Chart[] {
+  const activations = runs.map((r) => r.activation);
+  const hidden = runs[0]?.initial.filter((l) => l.hidden).map((l) => l.layer) ?? [];
+  const lastEpoch = Math.max(0, ...runs.flatMap((r) => r.snapshots.map((s) => s.epoch)));
+  const curves = runs.flatMap((r) => r.snapshots.map((s) => ({ activation: r.activation, epoch: s.epoch, accuracy: s.testAccuracy, cost: s.testLoss })));
+  const speeds = runs.flatMap((r) =>
+    r.snapshots.flatMap((s) => s.layers.filter((l) => l.hidden).map((l) => ({ activation: r.activation, epoch: s.epoch, layer: layerName(l.layer), speed: Math.max(l.speed, 1e-12) }))),
+  );
+  const fractions = runs.flatMap((r) =>
+    r.snapshots.flatMap((s) =>
+      s.layers
+        .filter((l) => l.hidden && (l.saturated !== undefined || l.dead !== undefined))
+        .map((l) => ({ activation: r.activation, panel: panelName(r.activation), epoch: s.epoch, layer: layerName(l.layer), fraction: l.saturated ?? l.dead ?? 0 })),
+    ),
+  );
+  const histograms = runs.flatMap((r) =>
+    (['initial', 'final'] as const).flatMap((when) =>
+      r[when].filter((l) => l.hidden && l.histogram).flatMap((l) => {
+        const h = l.histogram!;
+        const total = h.counts.reduce((a, b) => a + b, 0) || 1;
+        const w = (h.hi - h.lo) / h.counts.length;
+        const base = { activation: r.activation, when: WHEN[when === 'initial' ? 0 : 1], layer: layerName(l.layer) };
+        // Density (share per unit of a), so that histograms binned over different ranges compare:
+        // each bin from its left edge, and its right edge closing the last one.
+        const steps = h.counts.map((c, i) => ({ ...base, a: h.lo + i * w, density: c / total / w }));
+        return [...steps, { ...base, a: h.hi, density: h.counts[h.counts.length - 1] / total / w }];
+      }),
+    ),
+  );
+  // Panels per activation side by side, wrapped so that the page needs no scrolling: 1, 2, 3, or 2 × 2.
+  const columns = activations.length === 3 ? 3 : Math.min(activations.length, 2);
+  const panel = { width: columns === 3 ? 250 : 330, height: 230 };
+  const lines = { type: 'line', point: true };
+  return [
+    {
+      id: 'learning-curves',
+      caption: 'Accuracy and mean cost C on the 2,000 test examples, at initialisation (epoch 0), after every epoch and every <code>--every</code> batches. The cost is on a log scale: its first drop is steep.',
+      spec: {
+        ...BASE,
+        title: title('Learning curves', 'test accuracy and test cost against epochs, one line per activation'),
+        data: { values: curves },
+        hconcat: [
+          { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: shareAxis('accuracy', 'test accuracy'), color: activationColor(activations) } },
+          { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: logAxis('cost', 'test cost C (log scale)', curves.map((c) => c.cost)), color: activationColor(activations) } },
+        ],
+      },
+    },
+    {
+      id: 'learning-speed',
+      caption:
+        'The speed of learning of hidden layer <i>l</i>, ‖∂C/∂b<sup><i>l</i></sup>‖ = ‖δ<sup><i>l</i></sup>‖, on a fixed batch of training examples (Nielsen, <i>Neural Networks and Deep Learning</i>, ch. 5), log scale shared by the panels. ' +
+        'With sigmoid, δ<sup><i>l</i></sup> = (W<sup><i>l</i>+1</sup>)<sup>T</sup>δ<sup><i>l</i>+1</sup> ⊙ σ′(z<sup><i>l</i></sup>) shrinks at each layer back from the output (σ′ ≤ ¼): the early layers learn orders of magnitude more slowly, the vanishing gradient.',
+      spec: {
+        ...BASE,
+        title: title('Speed of learning per hidden layer', '‖∂C/∂bˡ‖ per layer against epochs; darker lines are layers nearer the input'),
+        data: { values: speeds },
+        facet: { field: 'activation', type: 'nominal', sort: activations, header: coloredHeader('activation', Object.fromEntries(activations.map((a) => [a, colorOf(a)]))) },
+        columns,
+        spec: { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: logAxis('speed', '‖∂C/∂bˡ‖ (log scale)', speeds.map((s) => s.speed)), color: layerColor(hidden) } },
+      },
+    },
+    {
+      id: 'saturation',
+      caption:
+        'Saturated units (sigmoid, tanh): the share of (unit, example) pairs with f′(z) below 1% of its largest value, where δ = … ⊙ f′(z) ≈ 0 and the unit barely learns. ' +
+        'Dead units (ReLU, leaky ReLU): the share of units with z ≤ 0 on every example of the batch, whose gradient is 0 (or α for leaky ReLU) everywhere.',
+      spec: {
+        ...BASE,
+        title: title('Saturated and dead units', 'share of each hidden layer that has stopped learning, against epochs'),
+        data: { values: fractions.length ? fractions : [{ activation: '-', panel: '-', epoch: 0, layer: '-', fraction: 0 }] },
+        facet: { field: 'panel', type: 'nominal', sort: activations.map(panelName), header: coloredHeader('panel', Object.fromEntries(activations.map((a) => [panelName(a), colorOf(a)]))) },
+        columns,
+        spec: { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: shareAxis('fraction', 'share of the layer'), color: layerColor(hidden) } },
+      },
+    },
+    {
+      id: 'histograms',
+      caption:
+        'The distribution of the activations a<sup><i>l</i></sup> over the evaluation batch, per hidden layer, at initialisation (grey) and after training (dark), overlaid. ' +
+        'Densities, so that histograms binned over different ranges compare. Saturated sigmoids pile up at 0 and 1. ' +
+        'ReLU activations are unbounded and grow during training, so their rows spread a on a symlog scale and the density on a square-root scale; the spike at 0 is the units that are off for an example.',
+      spec: {
+        ...BASE,
+        title: title('Activation histograms', 'density of the values aˡ over the evaluation batch, per hidden layer; grey at initialisation, black after training'),
+        data: { values: histograms },
+        vconcat: activations.map((a) => {
+          const bounded = a === 'sigmoid' || a === 'tanh';
+          return {
+            title: { text: a, color: colorOf(a), fontSize: 15, anchor: 'start', offset: 6 },
+            transform: [{ filter: `datum.activation == ${JSON.stringify(a)}` }],
+            facet: { column: { field: 'layer', type: 'nominal', sort: hidden.map(layerName), header: { labelFontSize: 13, title: null } } },
+            spec: overlaidHistogram({
+              x: bounded ? undefined : { type: 'symlog' },
+              y: bounded ? undefined : { type: 'sqrt' },
+              xTitle: bounded ? 'aˡ' : 'aˡ (symlog scale)',
+              yTitle: bounded ? 'density' : 'density (√ scale)',
+              when: WHEN,
+            }),
+            resolve: { scale: { x: 'independent', y: 'shared' } },
+          };
+        }),
+      },
+    },
+  ];
+}
