@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
-import { INITS, type InitName } from '../nn/network.js';
+import { INITS, pairingProblem, type InitName } from '../nn/network.js';
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { compareReport } from '../report/html.js';
 import { sparkline, table } from '../report/terminal.js';
@@ -71,6 +71,10 @@ export function compareCommand(): Command {
 
 async function runCompare(opts: CompareOptions): Promise<void> {
   const out = new Output(opts.json);
+  for (const activation of opts.activations) {
+    const refused = pairingProblem({ activation, outputActivation: opts.outputActivation, cost: opts.cost });
+    if (refused) throw new UsageError(refused);
+  }
   if (opts.report) checkOutputFile(opts.report, '--report');
   const ds = loadData(opts);
   const acts = opts.activations;

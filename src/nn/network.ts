@@ -18,6 +18,19 @@ export interface Architecture {
 }
 
 /**
+ * Why a network of this architecture makes no sense to train, as one line
+ * naming an alternative; undefined when it does. Refused: softmax as a hidden
+ * activation, and an output activation whose values the cost cannot take
+ * (Cost.refuses).
+ */
+export function pairingProblem(arch: Pick<Architecture, 'activation' | 'outputActivation' | 'cost'>): string | undefined {
+  if (arch.activation === 'softmax') {
+    return '--activation softmax: softmax normalises a whole layer into one distribution, it is an output activation; use --activation relu, sigmoid or tanh for hidden layers';
+  }
+  return cost(arch.cost).refuses(arch.outputActivation);
+}
+
+/**
  * A fully connected network: W^l is n_l × n_(l-1), b^l has n_l entries, for
  * l = 1..L. Arrays are 0-based: weights[0] is W^1.
  */
