@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { Network } from '../nn/network.js';
+import { defaultLearningRate, Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { saveModel } from '../io/safetensors.js';
 import { readCheckpoint, writeCheckpoint } from '../io/checkpoint.js';
@@ -36,7 +36,7 @@ export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 1
 export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 
 interface TrainOptions extends DataOptions, NetworkOptions {
-  lr: number;
+  lr?: number;
   batchSize: number;
   epochs: number;
   weightDecay: number;
@@ -74,7 +74,7 @@ export function trainCommand(): Command {
   cmd.option('--validation <n>', 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch', positiveNumber);
   addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(','));
   cmd
-    .option('--lr <eta>', 'learning rate η', positiveNumber, TRAIN_DEFAULTS.lr)
+    .option('--lr <eta>', `learning rate η (default ${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output)`, positiveNumber)
     .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
     .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
     .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW)', nonNegativeNumber, 0)
@@ -114,7 +114,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     rng = new Rng(c.rng);
     state = c.state;
   } else {
-    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: opts.lr, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, save: opts.save };
+    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: NaN, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, save: opts.save };
   }
   // Fail before the work, not after it: every output path must be writable now.
   if (run.save) checkOutputFile(run.save, '--save');
@@ -123,6 +123,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   if (!opts.resume) {
     run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
     run.init = opts.init ?? defaultInit(run.arch.activation);
+    run.lr = opts.lr ?? defaultLearningRate(run.arch, TRAIN_DEFAULTS.lr);
     rng = new Rng(run.seed);
     net = Network.create(run.arch, run.init, rng);
   }
