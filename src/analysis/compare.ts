@@ -81,7 +81,7 @@ export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernel
         onEpoch?.(spec, m.epoch);
       },
     });
-    if (result.status === 'diverged') run.diverged = `diverged at epoch ${result.epoch}, batch ${result.batch} (${result.what})`;
+    if (result.status === 'diverged') run.diverged = `diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}`;
     run.final = layerStats(net, batch, kernels, true);
     runs.push(run);
   }

@@ -7,6 +7,8 @@ import { checkOutputFile, ensureOutputDir } from '../io/atomic.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type TrainState } from '../train/session.js';
+import { nonFiniteInput } from '../train/diagnose.js';
+import { DataError } from '../data/dataset.js';
 import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../analysis/layers.js';
 import { EXIT, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
@@ -120,6 +122,10 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   if (run.save) checkOutputFile(run.save, '--save');
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   const ds = loadData({ data: run.data, limit: run.limit, testLimit: run.testLimit, validation: run.validation, seed: run.seed });
+  for (const [set, ex] of [['training', ds.train], ['test', ds.test], ['validation', ds.validation]] as const) {
+    const bad = ex && nonFiniteInput(ex);
+    if (bad) throw new DataError(`${run.data}: ${set} example ${bad.example} has input ${bad.input + 1} = ${bad.value} (as float32): expected finite values`);
+  }
   if (!opts.resume) {
     run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
     run.init = opts.init ?? defaultInit(run.arch.activation);
@@ -199,7 +205,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   }
   if (result.status === 'diverged') {
     process.stderr.write(
-      `backprop: error: training diverged at epoch ${result.epoch}, batch ${result.batch} (${result.what}): try a smaller learning rate, e.g. --lr ${run.lr / 10}` +
+      `backprop: error: training diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}` +
         (ckptDir ? `; the last good checkpoint is kept in ${ckptDir}` : '') +
         '\n',
     );
