@@ -19,7 +19,6 @@ import {
   addNetworkOptions,
   architecture,
   defaultInit,
-  kernels,
   loadData,
   nonNegativeInt,
   nonNegativeNumber,
@@ -28,7 +27,9 @@ import {
   type DataOptions,
   type NetworkOptions,
 } from './options.js';
-import type { BackendName } from '../linalg/index.js';
+import type { BackendName, DType } from '../linalg/index.js';
+import { addDtypeOption, providerForDtype } from './precision.js';
+import { jsonProvenance, provenance, provenanceMetadata } from '../io/provenance.js';
 import type { Architecture, InitName } from '../nn/network.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
@@ -48,6 +49,7 @@ interface TrainOptions extends DataOptions, NetworkOptions {
   json: boolean;
   monitor: boolean;
   backend: BackendName;
+  dtype?: DType;
 }
 
 /** What a checkpoint records of the run, to continue it identically. */
@@ -64,11 +66,13 @@ interface RunOptions {
   weightDecay: number;
   seed: number;
   backend: string;
+  /** Absent in checkpoints written before --dtype: those are float32. */
+  dtype?: DType;
   save?: string;
 }
 
 /** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed'];
+const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype'];
 
 export function trainCommand(): Command {
   const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
@@ -87,6 +91,7 @@ export function trainCommand(): Command {
     .option('--monitor', 'each epoch, print per-layer learning speed and saturated/dead units, and warn when a layer stops learning', false)
     .option('--json', 'print one JSON result on stdout (human text goes to stderr)', false);
   addBackendOption(cmd);
+  addDtypeOption(cmd);
   return cmd.action(async function (this: Command, opts: TrainOptions) {
     if (opts.resume) {
       const given = RESUME_TAKES.filter((k) => this.getOptionValueSource(k) === 'cli');
@@ -112,11 +117,12 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     const c = readCheckpoint<RunOptions>(opts.resume);
     run = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
     if (given('backend')) run.backend = opts.backend;
+    run.dtype ??= c.network.dtype;
     net = c.network;
     rng = new Rng(c.rng);
     state = c.state;
   } else {
-    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: NaN, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, save: opts.save };
+    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: NaN, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, dtype: opts.dtype ?? 'float32', save: opts.save };
   }
   // Fail before the work, not after it: every output path must be writable now.
   if (run.save) checkOutputFile(run.save, '--save');
@@ -131,12 +137,15 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     run.init = opts.init ?? defaultInit(run.arch.activation);
     run.lr = opts.lr ?? defaultLearningRate(run.arch, TRAIN_DEFAULTS.lr);
     rng = new Rng(run.seed);
-    net = Network.create(run.arch, run.init, rng);
+    net = Network.create(run.arch, run.init, rng, run.dtype);
   }
   state ??= initialState(ds.train.count);
   if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${run.data} now has ${ds.train.count}`);
-  const k = await kernels({ backend: run.backend as BackendName });
-  run.backend = k.name; // resume on the same provider: the same seed then gives the same weights
+  const provider = await providerForDtype({ backend: run.backend as BackendName }, net!.dtype, out);
+  const k = provider.kernels;
+  run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
+  const { save: _save, ...runOptions } = run; // where the model is written does not change it
+  const prov = provenance(provider, net!.dtype, run.seed, runOptions);
   const trainer = new SgdTrainer(net!, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay }, k);
   const arch = net!.arch;
 
@@ -148,6 +157,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       ` · η=${run.lr} m=${run.batchSize}` +
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
+      (net!.dtype === 'float64' ? ' · float64' : '') +
       (opts.resume ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
   for (const m of state.history) out.line(style.dim(epochLine(m, run.epochs)));
@@ -228,6 +238,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       weight_decay: String(run.weightDecay),
       seed: String(run.seed),
       test_accuracy: String(final.accuracy),
+      ...provenanceMetadata(prov),
     });
   }
   out.line(
@@ -249,6 +260,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     model: run.save,
     checkpoint: ckptDir,
     monitor: opts.monitor ? monitorLog : undefined,
+    ...jsonProvenance(prov),
   });
   return EXIT.ok;
 }
