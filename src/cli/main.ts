@@ -10,12 +10,13 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { EXIT, isUserError } from './errors.js';
+import { packageVersion } from '../io/provenance.js';
 
 export function program(): Command {
   const p = new Command('backprop')
     .description('Hand-written matrix backpropagation for small neural networks, checked against TensorFlow.js')
     .enablePositionalOptions()
-    .version('0.1.0')
+    .version(packageVersion())
     .configureOutput({ outputError: (str, write) => write(`backprop: ${str.replace(/^error: /, 'error: ')}`) })
     .exitOverride((err: CommanderError) => {
       throw err;
