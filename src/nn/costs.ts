@@ -50,8 +50,8 @@ class SoftmaxColumn {
     this.rest = new Float64Array(n);
   }
 
-  /** Loads column j of Z (n × m). */
-  load(Z: ArrayLike<number>, m: number, j: number): void {
+  /** Loads column j of Z (n × m); `lseOnly` skips what only ln(1 − a) and the ratios need. */
+  load(Z: ArrayLike<number>, m: number, j: number, lseOnly = false): void {
     const n = this.n, e1 = this.e1, e2 = this.e2;
     let top = -Infinity, second = -Infinity, topAt = 0;
     for (let i = 0; i < n; i++) {
@@ -65,7 +65,7 @@ class SoftmaxColumn {
     let t1 = 0, t2 = 0;
     for (let i = 0; i < n; i++) {
       t1 += e1[i] = Math.exp(Z[i * m + j] - top);
-      if (i !== topAt) t2 += e2[i] = Math.exp(Z[i * m + j] - second);
+      if (i !== topAt && !lseOnly) t2 += e2[i] = Math.exp(Z[i * m + j] - second);
     }
     // Σ_(k≠i) e^(z_k − top) = t1 − e1_i ≥ 1 for i ≠ topAt (the top term stays in); for topAt, the sum without it, shifted by the second.
     for (let i = 0; i < n; i++) this.rest[i] = i === topAt ? t2 : t1 - e1[i];
@@ -210,7 +210,7 @@ export const logLikelihood: Cost = {
       // −ln a_i = lse − z_i
       const n = z.rows, m = z.cols, col = new SoftmaxColumn(n);
       for (let j = 0; j < m; j++) {
-        col.load(Z, m, j);
+        col.load(Z, m, j, true);
         for (let i = 0; i < n; i++) if (Y[i * m + j] !== 0) s += Y[i * m + j] * (col.lse - Z[i * m + j]);
       }
     } else {

@@ -3,6 +3,7 @@ import { Matrix } from '../../src/linalg/index.js';
 import { backward, forward, topologicalOrder, type Node } from '../../src/autodiff/node.js';
 import * as g from '../../src/autodiff/ops.js';
 import { Rng } from '../../src/nn/rng.js';
+import { cli } from '../helpers.js';
 
 /** sqrt(max(e, 0)): where e < 0, an infinite local derivative (sqrt at 0) meets a zero one (relu below 0). */
 const sqrtRelu = (e: Node) => g.pow(g.relu(e), g.constant(0.5));
@@ -136,4 +137,14 @@ it('matmul with finite gradients equals G Bᵀ and Aᵀ G', () => {
   backward(g.sum(g.matmul(A, B)));
   expect(Array.from(A.grad.data)).toEqual([5, 6, 5, 6]);
   expect(Array.from(B.grad.data)).toEqual([4, 6]);
+});
+
+describe('backprop grad on the command line', () => {
+  it('"sqrt(relu(x))" --at x=-1 --json gives 0', () => {
+    const r = cli(['grad', 'sqrt(relu(x))', '--at', 'x=-1', '--json', '--check']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.value).toBe(0);
+    expect(j.gradient.x).toBe(0);
+  });
 });

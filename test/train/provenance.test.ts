@@ -45,6 +45,16 @@ describe('provenance', () => {
     expect(ej.accuracy).toBe(j.testAccuracy);
   }, 60_000);
 
+  it('compare --json records it too, with its dtype', () => {
+    const r = cli(['compare', '--hidden', '5', '--epochs', '1', '--limit', '300', '--test-limit', '100', '--eval-size', '100', '--dtype', 'float64', '--seed', '3', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.schemaVersion).toBe(SCHEMA_VERSION);
+    expectProvenance(j.provenance, 'float64');
+    expect(j.provenance.seed).toBe(3);
+    expect(j.provenance.options).toMatchObject({ hidden: [5], epochs: 1, limit: 300, activations: ['sigmoid', 'relu'], dtype: 'float64' });
+  }, 60_000);
+
   it('the version comes from package.json', () => {
     expect(packageVersion()).toBe(pkg.version);
     expect(cli(['--version']).stdout.trim()).toBe(pkg.version);
