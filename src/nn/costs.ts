@@ -20,6 +20,17 @@ function ln(x: number): number {
   return Math.log(x < 1e-300 ? 1e-300 : x);
 }
 
+/**
+ * δ = ∇_a C ⊙ f'(z) the textbook way, dividing by a (and 1 − a): only for
+ * the pairings the CLI refuses, when a model or checkpoint written before the
+ * refusal holds one.
+ */
+function textbookDelta(out: Activation, z: Matrix, a: Matrix, y: Matrix, delta: Matrix, gradA: (a: number, y: number) => number): void {
+  const A = a.data, Y = y.data, D = delta.data;
+  for (let i = 0; i < A.length; i++) D[i] = gradA(A[i], Y[i]);
+  out.backward(z, a, delta, delta);
+}
+
 /** softplus(x) = ln(1 + eˣ) = max(x, 0) + ln(1 + e^−|x|): finite for every finite x. ln σ(z) = −softplus(−z), ln(1 − σ(z)) = −softplus(z). */
 export function softplus(x: number): number {
   return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
@@ -108,7 +119,7 @@ export interface Cost {
   refuses(output: ActivationName): string | undefined;
   /** Σ_x C_x over the columns, from Z^L and A^L = f(Z^L). */
   total(out: Activation, z: Matrix, a: Matrix, y: Matrix): number;
-  /** δ^L ← ∂C_x/∂z^L for every column (throws for a pairing it refuses). */
+  /** δ^L ← ∂C_x/∂z^L for every column (for a pairing it refuses, the textbook ∇_a C ⊙ f'(z), unstable). */
   delta(out: Activation, z: Matrix, a: Matrix, y: Matrix, delta: Matrix): void;
 }
 
@@ -189,7 +200,7 @@ export const crossEntropy: Cost = {
         }
       }
     } else {
-      throw new Error(this.refuses(out.name));
+      textbookDelta(out, z, a, y, delta, (a, y) => (a - y) / (a * (1 - a)));
     }
   },
 };
@@ -218,8 +229,8 @@ export const logLikelihood: Cost = {
     }
     return s;
   },
-  delta(out, _z, a, y, delta) {
-    if (out.name !== 'softmax') throw new Error(this.refuses(out.name));
+  delta(out, z, a, y, delta) {
+    if (out.name !== 'softmax') return textbookDelta(out, z, a, y, delta, (a, y) => (y === 0 ? 0 : -y / a));
     // ∂C/∂z_i = a_i Σ_j y_j − y_i = a_i − y_i for one-hot targets
     const A = a.data, Y = y.data, D = delta.data, n = a.rows, m = a.cols;
     for (let j = 0; j < m; j++) {
