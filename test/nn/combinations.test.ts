@@ -9,6 +9,7 @@ import { initialState, runTraining } from '../../src/train/session.js';
 import { architecture, defaultInit, loadData } from '../../src/cli/options.js';
 import { TRAIN_DEFAULTS } from '../../src/cli/train.js';
 import { UsageError } from '../../src/cli/errors.js';
+import { cli } from '../helpers.js';
 
 // Every hidden activation × output activation × cost the CLI can be asked for:
 // accepted ones train 10 epochs at the default learning rate with every loss,
@@ -32,6 +33,18 @@ describe('every activation × output × cost combination', () => {
       expect(msg).toMatch(/use --(activation|output-activation|cost) /);
     });
   }
+
+  it('train and compare refuse before any work: one line on stderr, exit 2', () => {
+    for (const args of [
+      ['train', '--output-activation', 'relu', '--cost', 'cross-entropy'],
+      ['compare', '--output-activation', 'sigmoid', '--cost', 'log-likelihood'],
+    ]) {
+      const r = cli(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^backprop: error: --cost \S+ needs .*use --/);
+    }
+  });
 
   it('trains each accepted one for 10 epochs at its default η on 1000 embedded digits with nothing non-finite', async () => {
     const k = await getKernels('auto');
