@@ -82,7 +82,7 @@ export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTra
   const base = { firstLoss: first, lowestLoss: lowest, lastLoss: last, layer: where?.layer, quantity: where?.quantity };
   const L = net.depth;
   const smaller = `try a smaller learning rate, e.g. --lr ${lr / 10}`;
-  const what = where ? `${where.quantity === 'cost' ? 'the cost' : where.quantity === 'weights' ? `W^${where.layer}` : where.quantity === 'input' ? 'an input' : `${where.quantity === 'delta' ? 'δ' : where.quantity}^${where.layer}`} became ${where.value}` : 'the loss became NaN';
+  const what = where ? `${symbol(where.quantity, where.layer)} became ${where.value}` : 'the loss became NaN';
   if (where?.quantity === 'input') {
     return { ...base, kind: 'non-finite', cause: 'data', message: `an input of the batch is ${where.value}: the data holds a non-finite value` };
   }
@@ -106,11 +106,27 @@ export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTra
     case 'cost':
     case 'delta':
       if (where.layer === L) {
-        return { ...base, kind: 'non-finite', cause: 'pairing', message: `the ${net.cost.name} cost after the ${out} output gave ${what} at layer ${L} from finite z and a${fine}: a numerical fault of this cost/activation pairing, not the learning rate` };
+        return { ...base, kind: 'non-finite', cause: 'pairing', message: `${what} at the output layer (${net.cost.name} cost after a ${out} output) from finite z^${L} and a^${L}${fine}: a numerical fault of this cost/activation pairing, not the learning rate` };
       }
       return { ...base, kind: 'non-finite', cause: 'overflow', message: `δ^${where.layer} overflowed ${net.dtype} back-propagating through W^${where.layer + 1} (|W| up to ${fmt(largest(net.weights[where.layer].data))}; ${what})${fine}: ${smaller}` };
   }
   return { ...base, kind: 'non-finite', cause: 'overflow', message: `${what}${fine}: ${smaller}` };
+}
+
+/** How a message names a quantity: z^2, δ^1, W^2, the cost, an input. */
+function symbol(q: Quantity, layer: number): string {
+  switch (q) {
+    case 'input':
+      return 'an input';
+    case 'cost':
+      return 'the cost';
+    case 'weights':
+      return `W^${layer}`;
+    case 'delta':
+      return `δ^${layer}`;
+    default:
+      return `${q}^${layer}`;
+  }
 }
 
 function fmt(x: number): string {

@@ -47,7 +47,7 @@ describe('divergence diagnosis blames the right thing', () => {
       net.weights[1].data.forEach((v, i, W) => (W[i] = 200 * v)); // saturated outputs from the start
     });
     expect(r.diagnosis).toMatchObject({ kind: 'non-finite', cause: 'pairing', layer: 2, quantity: 'delta' });
-    expect(r.diagnosis.message).toMatch(/the cross-entropy cost after the softmax output gave δ\^2 became NaN at layer 2 from finite z and a/);
+    expect(r.diagnosis.message).toMatch(/^δ\^2 became NaN at the output layer \(cross-entropy cost after a softmax output\) from finite z\^2 and a\^2 on the first batch: /);
     expect(r.diagnosis.message).toMatch(/not the learning rate$/);
   });
 
