@@ -1,4 +1,4 @@
-import type { Kernels } from '../linalg/index.js';
+import type { DType, Kernels } from '../linalg/index.js';
 import type { ActivationName } from '../nn/activations.js';
 import type { CostName } from '../nn/costs.js';
 import { Network, type InitName } from '../nn/network.js';
@@ -27,6 +27,8 @@ export interface CompareConfig {
   seed: number;
   /** Examples in the evaluation batch the statistics are measured on. */
   evalSize: number;
+  /** Number type of the weights and arithmetic (default float32). */
+  dtype?: DType;
 }
 
 /** One measurement: after `step` batches (epoch = step / batches per epoch). */
@@ -60,7 +62,7 @@ export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernel
   const batchesPerEpoch = Math.ceil(ds.train.count / cfg.batchSize);
   for (const spec of cfg.runs) {
     const sizes = [ds.train.dim, ...cfg.hidden, ds.classes];
-    const net = Network.create({ sizes, activation: spec.activation, outputActivation: cfg.outputActivation, cost: cfg.cost }, spec.init, new Rng(cfg.seed));
+    const net = Network.create({ sizes, activation: spec.activation, outputActivation: cfg.outputActivation, cost: cfg.cost }, spec.init, new Rng(cfg.seed), cfg.dtype);
     const batch = evaluationBatch(net, ds.train, cfg.seed, cfg.evalSize);
     const snapshot = (step: number): Snapshot => {
       const t = evaluate(net, ds.test, kernels);
@@ -81,7 +83,7 @@ export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernel
         onEpoch?.(spec, m.epoch);
       },
     });
-    if (result.status === 'diverged') run.diverged = `diverged at epoch ${result.epoch}, batch ${result.batch} (${result.what})`;
+    if (result.status === 'diverged') run.diverged = `diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}`;
     run.final = layerStats(net, batch, kernels, true);
     runs.push(run);
   }

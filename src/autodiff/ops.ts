@@ -5,6 +5,25 @@ import { Node } from './node.js';
 // once (and again by forward()), and whose backward rule adds
 // grad · ∂value/∂child into every child's grad.
 
+/**
+ * One term grad · d of the backward pass, d = ∂value/∂child the local
+ * derivative: exactly 0 where d is exactly 0, whatever grad is (even ∞ or
+ * NaN). A zero local derivative means the value does not move with the child
+ * there (relu below 0, a saturated sigmoid, a factor that is 0), so nothing
+ * flows back through it: the mask PyTorch's relu/threshold backward applies.
+ * Multiplying instead turns ∞ · 0 into NaN: sqrt(relu(x)) at x = −1 has
+ * ∂sqrt/∂relu = ∞ and ∂relu/∂x = 0, and its derivative is 0, not NaN.
+ */
+export function chain(grad: number, d: number): number {
+  return d === 0 ? 0 : grad * d;
+}
+
+/** True when every entry is finite: then no product of the backward pass can be ∞ · 0 unless a value is infinite. */
+function finite(x: ArrayLike<number>): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
+  return true;
+}
+
 const zeros = (rows: number, cols: number) => Matrix.zeros(rows, cols, 'float64');
 
 function toMatrix(v: number | Matrix | ArrayLike<number>[]): Matrix {
@@ -44,7 +63,7 @@ function unary(op: string, x: Node, f: (x: number) => number, df: (x: number, y:
     },
     (self) => {
       const X = x.value.data, Y = self.value.data, G = self.grad.data, GX = x.grad.data;
-      for (let i = 0; i < G.length; i++) GX[i] += G[i] * df(X[i], Y[i]);
+      for (let i = 0; i < G.length; i++) GX[i] += chain(G[i], df(X[i], Y[i]));
     },
   );
 }
@@ -81,8 +100,8 @@ function binary(
       const A = a.value.data, B = b.value.data, Y = self.value.data, G = self.grad.data, GA = a.grad.data, GB = b.grad.data;
       for (let i = 0; i < G.length; i++) {
         const av = A[sa ? 0 : i], bv = B[sb ? 0 : i];
-        GA[sa ? 0 : i] += G[i] * da(av, bv, Y[i]);
-        GB[sb ? 0 : i] += G[i] * db(av, bv, Y[i]);
+        GA[sa ? 0 : i] += chain(G[i], da(av, bv, Y[i]));
+        GB[sb ? 0 : i] += chain(G[i], db(av, bv, Y[i]));
       }
     },
   );
@@ -110,23 +129,41 @@ export const sin = (x: Node) => unary('sin', x, Math.sin, Math.cos);
 export const cos = (x: Node) => unary('cos', x, Math.cos, (v) => -Math.sin(v));
 export const tanh = (x: Node) => unary('tanh', x, Math.tanh, (_v, y) => 1 - y * y);
 export const sigmoid = (x: Node) => unary('sigmoid', x, (v) => 1 / (1 + Math.exp(-v)), (_v, y) => y * (1 - y));
+/** softplus(x) = ln(1 + eˣ) = max(x, 0) + ln(1 + e^−|x|), finite for every finite x; its derivative is σ(x). */
+export const softplus = (x: Node) =>
+  unary('softplus', x, (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))), (v) => 1 / (1 + Math.exp(-v)));
 /** ReLU; its derivative at 0 is taken as 0. */
 export const relu = (x: Node) => unary('relu', x, (v) => (v > 0 ? v : 0), (v) => (v > 0 ? 1 : 0));
 export const leakyRelu = (x: Node, slope: number) =>
   unary('leaky-relu', x, (v) => (v > 0 ? v : slope * v), (v) => (v > 0 ? 1 : slope));
 
-/** A·B, with ∂/∂A = G Bᵀ and ∂/∂B = Aᵀ G. */
+/**
+ * A·B, with ∂/∂A = G Bᵀ and ∂/∂B = Aᵀ G. When G holds an ∞ or NaN the
+ * products are summed term by term, each masked where its local derivative
+ * (an entry of B or A) is 0 (see chain()); otherwise by gemm.
+ */
 export function matmul(a: Node, b: Node): Node {
   if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
+  const n = a.rows, k = a.cols, m = b.cols;
   return node(
     'matmul',
     [a, b],
-    a.rows,
-    b.cols,
+    n,
+    m,
     (self) => jsKernels.gemm(false, false, 1, a.value, b.value, 0, self.value),
     (self) => {
-      jsKernels.gemm(false, true, 1, self.grad, b.value, 1, a.grad);
-      jsKernels.gemm(true, false, 1, a.value, self.grad, 1, b.grad);
+      if (finite(self.grad.data)) {
+        jsKernels.gemm(false, true, 1, self.grad, b.value, 1, a.grad);
+        jsKernels.gemm(true, false, 1, a.value, self.grad, 1, b.grad);
+        return;
+      }
+      const G = self.grad.data, A = a.value.data, B = b.value.data, GA = a.grad.data, GB = b.grad.data;
+      for (let i = 0; i < n; i++)
+        for (let p = 0; p < k; p++)
+          for (let j = 0; j < m; j++) {
+            GA[i * k + p] += chain(G[i * m + j], B[p * m + j]); // ∂(AB)_ij/∂A_ip = B_pj
+            GB[p * m + j] += chain(G[i * m + j], A[i * k + p]); // ∂(AB)_ij/∂B_pj = A_ip
+          }
     },
   );
 }
@@ -216,6 +253,13 @@ export function softmax(z: Node): Node {
     (self) => softmaxColumns(z.value.data, self.value.data, n, m),
     (self) => {
       const S = self.value.data, G = self.grad.data, GZ = z.grad.data;
+      if (!finite(G)) {
+        // term by term, masked where ∂s_i/∂z_k = s_i (δ_ik − s_k) is 0 (see chain())
+        for (let j = 0; j < m; j++)
+          for (let k = 0; k < n; k++)
+            for (let i = 0; i < n; i++) GZ[k * m + j] += chain(G[i * m + j], S[i * m + j] * ((i === k ? 1 : 0) - S[k * m + j]));
+        return;
+      }
       for (let j = 0; j < m; j++) {
         let dot = 0;
         for (let i = 0; i < n; i++) dot += G[i * m + j] * S[i * m + j];
@@ -227,7 +271,9 @@ export function softmax(z: Node): Node {
 
 /**
  * The mean over columns of −ln softmax(z)_y for one-hot targets y (a
- * constant): one fused node, whose backward is (softmax(Z) − Y)/m.
+ * constant): one fused node, whose backward is (softmax(Z) − Y)/m. The value
+ * is taken in log space, −ln s_i = ln Σ_k e^(z_k) − z_i, finite even where s_i
+ * rounds to 0.
  */
 export function softmaxLogLikelihood(z: Node, y: Node): Node {
   if (y.rows !== z.rows || y.cols !== z.cols) throw new Error('softmaxLogLikelihood: targets must match the logits');
@@ -239,15 +285,22 @@ export function softmaxLogLikelihood(z: Node, y: Node): Node {
     1,
     1,
     (self) => {
-      softmaxColumns(z.value.data, s.data, n, m);
-      const S = s.data, Y = y.value.data;
+      const Z = z.value.data, Y = y.value.data;
+      softmaxColumns(Z, s.data, n, m);
       let total = 0;
-      for (let i = 0; i < S.length; i++) if (Y[i] !== 0) total -= Y[i] * Math.log(S[i]);
+      for (let j = 0; j < m; j++) {
+        let max = -Infinity;
+        for (let i = 0; i < n; i++) max = Math.max(max, Z[i * m + j]);
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += Math.exp(Z[i * m + j] - max);
+        const lse = max + Math.log(sum);
+        for (let i = 0; i < n; i++) if (Y[i * m + j] !== 0) total += Y[i * m + j] * (lse - Z[i * m + j]);
+      }
       self.value.data[0] = total / m;
     },
     (self) => {
       const g = self.grad.data[0] / m, S = s.data, Y = y.value.data, GZ = z.grad.data;
-      for (let i = 0; i < S.length; i++) GZ[i] += g * (S[i] - Y[i]);
+      for (let i = 0; i < S.length; i++) GZ[i] += chain(g, S[i] - Y[i]);
     },
   );
 }

@@ -1,11 +1,12 @@
 import { Matrix, jsKernels, type Float } from '../linalg/index.js';
 import { forward, topologicalOrder, type Node as GraphNode } from '../autodiff/node.js';
-import { feedforward, Workspace } from '../nn/backprop.js';
+import { feedforward, totalCost, Workspace } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 
 /** The mean cost C = (1/m) Σ_x C_x of the batch in ws.input with targets y. */
 export function meanCost(net: Network, ws: Workspace, y: Matrix): number {
-  return net.cost.total(feedforward(net, ws, jsKernels), y) / ws.m;
+  feedforward(net, ws, jsKernels);
+  return totalCost(net, ws, y) / ws.m;
 }
 
 /**

@@ -16,23 +16,49 @@ export function mlpLossGraph(net: Network, x: Matrix, y: Matrix): { loss: Node; 
   const Y = g.constant(y.as('float64'), 'Y');
   let a: Node = g.transpose(g.constant(x.as('float64'), 'X')); // A^0 = Xᵀ: inputs come one example per row
   const L = net.depth;
-  const fusedOutput = net.activations[L - 1].name === 'softmax' && net.cost.name === 'log-likelihood';
+  const out = net.activations[L - 1].name;
+  // The cost is written in log space from Z^L where it needs ln a or ln(1 − a), as the network's own cost is (src/nn/costs.ts):
+  // here from elementary nodes, so the graph's gradient is an independent derivation of the same δ^L.
+  const logSpace = (out === 'softmax' && net.cost.name !== 'quadratic') || (out === 'sigmoid' && net.cost.name === 'cross-entropy');
   let z: Node | undefined;
   for (let l = 0; l < L; l++) {
     z = g.addBias(g.matmul(W[l], a), b[l]); // Z = W A + b 1ᵀ
-    if (l === L - 1 && fusedOutput) break;
+    if (l === L - 1 && logSpace) break;
     a = activate(net.activations[l].name, z);
   }
+  const scale = (k: number) => g.constant(k / m);
+  const one = g.constant(1);
   let loss: Node;
-  if (fusedOutput) loss = g.softmaxLogLikelihood(z!, Y);
-  else {
-    const scale = (k: number) => g.constant(k / m);
+  if (logSpace && out === 'sigmoid') {
+    // −[y ln σ(z) + (1 − y) ln(1 − σ(z))] = y softplus(−z) + (1 − y) softplus(z)
+    loss = g.mul(scale(1), g.sum(g.add(g.mul(Y, g.softplus(g.neg(z!))), g.mul(g.sub(one, Y), g.softplus(z!)))));
+  } else if (logSpace) {
+    // ln a = z − c − ln(1ᵀE) and ln(1 − a) = ln((11ᵀ − I)E) − ln(1ᵀE), E = e^(z − c), c each column's max (a constant: the value does not depend on it)
+    const n = z!.rows;
+    const c = z!.value.as('float64');
+    for (let j = 0; j < m; j++) {
+      let max = -Infinity;
+      for (let i = 0; i < n; i++) max = Math.max(max, c.data[i * m + j]);
+      for (let i = 0; i < n; i++) c.data[i * m + j] = max;
+    }
+    const shifted = g.sub(z!, g.constant(c, 'column max'));
+    const E = g.exp(shifted);
+    const ones = Matrix.zeros(n, n, 'float64').data.fill(1);
+    const others = Float64Array.from(ones, (v, i) => (i % (n + 1) === 0 ? 0 : v));
+    const logSum = g.log(g.matmul(g.constant(Matrix.from(n, n, ones, 'float64'), '11ᵀ'), E));
+    const logA = g.sub(shifted, logSum);
+    if (net.cost.name === 'log-likelihood') loss = g.mul(scale(-1), g.sum(g.mul(Y, logA))); // −(1/m) Σ y ln a
+    else {
+      const log1mA = g.sub(g.log(g.matmul(g.constant(Matrix.from(n, n, others, 'float64'), '11ᵀ − I'), E)), logSum);
+      loss = g.mul(scale(-1), g.sum(g.add(g.mul(Y, logA), g.mul(g.sub(one, Y), log1mA))));
+    }
+  } else {
     switch (net.cost.name) {
       case 'quadratic': // (1/m) Σ ½ (a − y)²
         loss = g.mul(scale(0.5), g.sum(g.pow(g.sub(a, Y), g.constant(2))));
         break;
       case 'cross-entropy': // −(1/m) Σ [y ln a + (1 − y) ln(1 − a)]
-        loss = g.mul(scale(-1), g.sum(g.add(g.mul(Y, g.log(a)), g.mul(g.sub(g.constant(1), Y), g.log(g.sub(g.constant(1), a))))));
+        loss = g.mul(scale(-1), g.sum(g.add(g.mul(Y, g.log(a)), g.mul(g.sub(one, Y), g.log(g.sub(one, a))))));
         break;
       case 'log-likelihood': // −(1/m) Σ y ln a
         loss = g.mul(scale(-1), g.sum(g.mul(Y, g.log(a))));

@@ -49,6 +49,26 @@ function activate(tf: Tf, name: ActivationName, z: TF.Tensor2D): TF.Tensor2D {
   }
 }
 
+/**
+ * The mean cost from the output's Z in log space where the pairing needs
+ * ln a or ln(1 − a), as src/nn/costs.ts computes it: tf.logSoftmax; softplus
+ * for sigmoid; for softmax, ln(1 − a_j) = ln Σ_(k≠j) e^(z_k − c) − ln Σ_k e^(z_k − c),
+ * c each row's max. Undefined for the other pairings.
+ */
+function logSpaceCost(tf: Tf, out: ActivationName, cost: CostName, z: TF.Tensor2D, y: TF.Tensor2D): TF.Scalar | undefined {
+  const m = z.shape[0], n = z.shape[1];
+  if (out === 'sigmoid' && cost === 'cross-entropy') {
+    return tf.div<TF.Scalar>(tf.sum(tf.add(tf.mul(y, tf.softplus(tf.neg(z))), tf.mul(tf.sub(1, y), tf.softplus(z)))), m);
+  }
+  if (out !== 'softmax' || cost === 'quadratic') return undefined;
+  const logA = tf.logSoftmax(z);
+  if (cost === 'log-likelihood') return tf.div<TF.Scalar>(tf.neg(tf.sum(tf.mul(y, logA))), m);
+  const E = tf.exp(tf.sub(z, tf.max(z, 1, true)));
+  const others = tf.sub(tf.ones([n, n]), tf.eye(n)) as TF.Tensor2D;
+  const log1mA = tf.sub(tf.log(tf.matMul(E, others)), tf.log(tf.sum(E, 1, true)));
+  return tf.div<TF.Scalar>(tf.neg(tf.sum(tf.add(tf.mul(y, logA), tf.mul(tf.sub(1, y), log1mA)))), m);
+}
+
 /** The mean cost written with tfjs ops, on examples as rows. */
 function meanCost(tf: Tf, name: CostName, a: TF.Tensor2D, y: TF.Tensor2D): TF.Scalar {
   const m = a.shape[0];
@@ -69,6 +89,10 @@ function lossFn(tf: Tf, net: Network, W: TF.Variable[], b: TF.Variable[], x: TF.
     for (let l = 0; l < net.depth; l++) {
       // Zᵀ = Aᵀ Wᵀ + 1 bᵀ: the same Z = W A + b 1ᵀ with examples as rows.
       const z = tf.add(tf.matMul(a, W[l], false, true), b[l]) as TF.Tensor2D;
+      if (l === net.depth - 1) {
+        const stable = logSpaceCost(tf, net.activations[l].name, net.cost.name, z, y);
+        if (stable) return stable;
+      }
       a = activate(tf, net.activations[l].name, z);
     }
     return meanCost(tf, net.cost.name, a, y);

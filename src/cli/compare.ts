@@ -1,14 +1,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
-import { INITS, type InitName } from '../nn/network.js';
+import { INITS, pairingProblem, type InitName } from '../nn/network.js';
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { compareReport } from '../report/html.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
 import { activationName, addBackendOption, addDataOptions, addQuietOption, choiceOption, costName, COSTS, examples, kernels, loadData, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
-import type { BackendName } from '../linalg/index.js';
+import type { BackendName, DType } from '../linalg/index.js';
+import { addDtypeOption, providerForDtype } from './precision.js';
+import { jsonProvenance, provenance } from '../io/provenance.js';
 import type { CostName } from '../nn/costs.js';
 
 interface CompareOptions extends DataOptions {
@@ -26,6 +28,7 @@ interface CompareOptions extends DataOptions {
   json: boolean;
   quiet: boolean;
   backend: BackendName;
+  dtype?: DType;
 }
 
 /** "0.1" for all, or "sigmoid=0.5,relu=0.05" per activation (the others keep the default). */
@@ -68,6 +71,7 @@ export function compareCommand(): Command {
     .option('--json', 'print every series as JSON on stdout', false);
   addQuietOption(cmd);
   addBackendOption(cmd);
+  addDtypeOption(cmd);
   cmd.addHelpText('after', examples([
     ["sigmoid against ReLU in a 784-30-30-30-30-10 net, and an HTML report with the charts", 'backprop compare --report report.html'],
     ['four activations, measured every 100 batches as well as each epoch', 'backprop compare --activations sigmoid,relu,tanh,leaky-relu --every 100'],
@@ -78,6 +82,10 @@ export function compareCommand(): Command {
 
 async function runCompare(opts: CompareOptions): Promise<void> {
   const out = new Output(opts.json, opts.quiet);
+  for (const activation of opts.activations) {
+    const refused = pairingProblem({ activation, outputActivation: opts.outputActivation, cost: opts.cost });
+    if (refused) throw new UsageError(refused);
+  }
   if (opts.report) checkOutputFile(opts.report, '--report');
   const ds = loadData(opts);
   const acts = opts.activations;
@@ -91,12 +99,14 @@ async function runCompare(opts: CompareOptions): Promise<void> {
     return s as InitName;
   }, (a) => (a === 'relu' || a === 'leaky-relu' ? 'he' : 'normal'), '--init');
   const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
-  const k = await kernels(opts);
+  const dtype = opts.dtype ?? 'float32';
+  const provider = await providerForDtype(opts, dtype, out);
+  const k = provider.kernels;
   const sizes = [ds.train.dim, ...opts.hidden, ds.classes];
   const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.note(style.bold('backprop compare') + ' ' + heading);
   out.note(style.dim(`runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`));
-  const runs = await compareActivations(ds, { runs: specs, hidden: opts.hidden, outputActivation: opts.outputActivation, cost: opts.cost, batchSize: opts.batchSize, epochs: opts.epochs, every: opts.every, seed: opts.seed, evalSize: opts.evalSize }, k, (s, e) => {
+  const runs = await compareActivations(ds, { runs: specs, hidden: opts.hidden, outputActivation: opts.outputActivation, cost: opts.cost, batchSize: opts.batchSize, epochs: opts.epochs, every: opts.every, seed: opts.seed, evalSize: opts.evalSize, dtype }, k, (s, e) => {
     if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
   });
   printRuns(out, runs);
@@ -105,7 +115,8 @@ async function runCompare(opts: CompareOptions): Promise<void> {
     writeFileAtomic(opts.report, html);
     out.line(`report written to ${opts.report}`);
   }
-  out.result({ command: 'compare', data: ds.name, sizes, cost: opts.cost, outputActivation: opts.outputActivation, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed, runs, report: opts.report });
+  const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs
+  out.result({ command: 'compare', data: ds.name, sizes, cost: opts.cost, outputActivation: opts.outputActivation, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed, runs, report: opts.report, ...jsonProvenance(provenance(provider, dtype, opts.seed, { ...options, dtype })) });
 }
 
 const sci = (x: number) => x.toExponential(2);

@@ -4,8 +4,10 @@ import { evaluate } from '../train/metrics.js';
 import { DataError } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
 import { addBackendOption, addDataOptions, choiceOption, examples, kernels, loadData, oneOf, positiveInt, type DataOptions } from './options.js';
+import { addDtypeOption, providerForDtype } from './precision.js';
+import { jsonProvenance, provenance } from '../io/provenance.js';
 import { asciiRow } from '../report/ascii.js';
-import type { BackendName } from '../linalg/index.js';
+import type { BackendName, DType } from '../linalg/index.js';
 
 interface EvaluateOptions extends DataOptions {
   misclassified?: number;
@@ -13,6 +15,7 @@ interface EvaluateOptions extends DataOptions {
   split: 'train' | 'test';
   json: boolean;
   backend: BackendName;
+  dtype?: DType;
 }
 
 export function evaluateCommand(): Command {
@@ -24,6 +27,7 @@ export function evaluateCommand(): Command {
     .option('--misclassified <n>', 'show the n worst mistakes (lowest output for the true class) as images', positiveInt)
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
+  addDtypeOption(cmd, "number type of the arithmetic: float32 or float64 (default: the model file's)");
   cmd.addHelpText('after', examples([
     ['accuracy, mean cost and confusion matrix on the test examples', 'backprop evaluate --model model.safetensors'],
     ['the same, and the 8 worst mistakes drawn as text', 'backprop evaluate --model model.safetensors --misclassified 8'],
@@ -34,7 +38,8 @@ export function evaluateCommand(): Command {
 
 async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const out = new Output(opts.json);
-  const { network: net } = loadModel(opts.model);
+  const { network: loaded } = loadModel(opts.model);
+  const net = opts.dtype && opts.dtype !== loaded.dtype ? loaded.clone(opts.dtype) : loaded;
   const ds = loadData({ ...opts, seed: 0 });
   const ex = opts.split === 'train' ? ds.train : ds.test;
   if (ex.dim !== net.sizes[0]) {
@@ -44,7 +49,8 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   for (const l of ex.labels) {
     if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);
   }
-  const r = evaluate(net, ex, await kernels(opts));
+  const provider = await providerForDtype(opts, net.dtype, out);
+  const r = evaluate(net, ex, provider.kernels);
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${ds.name} ${opts.split}`);
   out.line('');
@@ -93,5 +99,6 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
     loss: r.loss,
     classNames: names,
     confusion: r.confusion,
+    ...jsonProvenance(provenance(provider, net.dtype, undefined, { model: opts.model, data: opts.data, limit: opts.limit, testLimit: opts.testLimit, split: opts.split, misclassified: opts.misclassified, backend: opts.backend, dtype: net.dtype })),
   });
 }

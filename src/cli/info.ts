@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { autoProvider, loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
 import { Output, style } from './output.js';
 import { examples } from './options.js';
+import { FLOAT64_PROVIDERS, providerFor } from '../linalg/precision.js';
 
 /** Measured float32 GFLOPS of one gemm shape: the first layer of 784-256-… on a batch of 128. */
 export function measureGflops(k: Kernels, m = 256, n = 128, kk = 784): number {
@@ -44,6 +45,8 @@ export function infoCommand(): Command {
           providers.push({ name, available: true, gflops, detail: r.detail, demoted: r.demoted });
         }
       }
-      out.result({ command: 'info', node: process.version, platform: `${process.platform}-${process.arch}`, auto: chosen, providers });
+      const float64 = (await providerFor('auto', 'float64')).provider.name;
+      out.line(`--dtype float64 runs on ${float64} (${PROVIDERS.filter((p) => !FLOAT64_PROVIDERS.includes(p)).join(' and ')} compute float32 only)`);
+      out.result({ command: 'info', node: process.version, platform: `${process.platform}-${process.arch}`, auto: chosen, float64, providers });
     });
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, type Help, type Option } from 'commander';
 import { trainCommand } from './train.js';
 import { evaluateCommand } from './evaluate.js';
@@ -13,11 +12,8 @@ import { predictCommand } from './predict.js';
 import { learnersCommand } from './learners.js';
 import { EXIT, isUserError, reportError } from './errors.js';
 import { examples } from './options.js';
+import { packageVersion } from '../io/provenance.js';
 
-/** The version in package.json, the one source of it. */
-export function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
 
 /** 0.2 as 0.2, 0.00001 as 1e-5. */
 const number = (x: number) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
@@ -52,7 +48,7 @@ export function program(): Command {
   const p = new Command('backprop')
     .description('Hand-written matrix backpropagation for small neural networks, checked against TensorFlow.js')
     .enablePositionalOptions()
-    .version(version());
+    .version(packageVersion());
   p.addCommand(trainCommand());
   p.addCommand(evaluateCommand());
   p.addCommand(gradcheckCommand());

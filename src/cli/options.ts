@@ -6,7 +6,7 @@ import { loadCsvDataset } from '../data/csv.js';
 import { DataError, splitDataset, type Dataset } from '../data/dataset.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
-import { INITS, type Architecture, type InitName } from '../nn/network.js';
+import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
 import { UsageError } from './errors.js';
 
@@ -167,7 +167,10 @@ export function architecture(opts: NetworkOptions, inputs: number, classes: numb
   } else {
     sizes = [inputs, ...(opts.hidden ?? defaultHidden), classes];
   }
-  return { sizes, activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost };
+  const arch = { sizes, activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost };
+  const refused = pairingProblem(arch);
+  if (refused) throw new UsageError(refused);
+  return arch;
 }
 
 export function defaultInit(activation: ActivationName): InitName {

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { Network } from '../nn/network.js';
+import { defaultLearningRate, Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { saveModel } from '../io/safetensors.js';
 import { readCheckpoint, writeCheckpoint } from '../io/checkpoint.js';
@@ -7,6 +7,8 @@ import { checkOutputFile, ensureOutputDir } from '../io/atomic.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type TrainState } from '../train/session.js';
+import { nonFiniteInput } from '../train/diagnose.js';
+import { DataError } from '../data/dataset.js';
 import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../analysis/layers.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
@@ -19,7 +21,6 @@ import {
   architecture,
   defaultInit,
   examples,
-  kernels,
   loadData,
   nonNegativeInt,
   nonNegativeNumber,
@@ -28,7 +29,9 @@ import {
   type DataOptions,
   type NetworkOptions,
 } from './options.js';
-import type { BackendName } from '../linalg/index.js';
+import type { BackendName, DType } from '../linalg/index.js';
+import { addDtypeOption, providerForDtype } from './precision.js';
+import { jsonProvenance, provenance, provenanceMetadata } from '../io/provenance.js';
 import type { Architecture, InitName } from '../nn/network.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
@@ -38,7 +41,7 @@ export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 1
 export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 
 interface TrainOptions extends DataOptions, NetworkOptions {
-  lr: number;
+  lr?: number;
   batchSize: number;
   epochs: number;
   weightDecay: number;
@@ -49,6 +52,7 @@ interface TrainOptions extends DataOptions, NetworkOptions {
   monitor: boolean;
   quiet: boolean;
   backend: BackendName;
+  dtype?: DType;
 }
 
 /** What a checkpoint records of the run, to continue it identically. */
@@ -65,11 +69,13 @@ interface RunOptions {
   weightDecay: number;
   seed: number;
   backend: string;
+  /** Absent in checkpoints written before --dtype: those are float32. */
+  dtype?: DType;
   save?: string;
 }
 
 /** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed'];
+const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype'];
 
 export function trainCommand(): Command {
   const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
@@ -77,7 +83,7 @@ export function trainCommand(): Command {
   cmd.option('--validation <n>', 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch', positiveNumber);
   addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(','));
   cmd
-    .option('--lr <eta>', 'learning rate η', positiveNumber, TRAIN_DEFAULTS.lr)
+    .option('--lr <eta>', `learning rate η (default ${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output)`, positiveNumber)
     .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
     .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
     .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW)', nonNegativeNumber, 0)
@@ -89,6 +95,7 @@ export function trainCommand(): Command {
     .option('--json', 'print one JSON result on stdout (human text goes to stderr)', false);
   addQuietOption(cmd);
   addBackendOption(cmd);
+  addDtypeOption(cmd);
   cmd.addHelpText('after', examples([
     ['784-100-10 ReLU on the 10,000 embedded digits: about 95% in a few seconds', 'backprop train --save model.safetensors'],
     ["Nielsen's network.py, with each layer's speed of learning after every epoch", 'backprop train --hidden 30 --activation sigmoid --output-activation sigmoid --cost quadratic --init normal --lr 3 --epochs 5 --monitor'],
@@ -119,26 +126,35 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     const c = readCheckpoint<RunOptions>(opts.resume);
     run = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
     if (given('backend')) run.backend = opts.backend;
+    run.dtype ??= c.network.dtype;
     net = c.network;
     rng = new Rng(c.rng);
     state = c.state;
   } else {
-    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: opts.lr, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, save: opts.save };
+    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: NaN, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, dtype: opts.dtype ?? 'float32', save: opts.save };
   }
   // Fail before the work, not after it: every output path must be writable now.
   if (run.save) checkOutputFile(run.save, '--save');
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   const ds = loadData({ data: run.data, limit: run.limit, testLimit: run.testLimit, validation: run.validation, seed: run.seed });
+  for (const [set, ex] of [['training', ds.train], ['test', ds.test], ['validation', ds.validation]] as const) {
+    const bad = ex && nonFiniteInput(ex);
+    if (bad) throw new DataError(`${run.data}: ${set} example ${bad.example} has input ${bad.input + 1} = ${bad.value} (as float32): expected finite values`);
+  }
   if (!opts.resume) {
     run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
     run.init = opts.init ?? defaultInit(run.arch.activation);
+    run.lr = opts.lr ?? defaultLearningRate(run.arch, TRAIN_DEFAULTS.lr);
     rng = new Rng(run.seed);
-    net = Network.create(run.arch, run.init, rng);
+    net = Network.create(run.arch, run.init, rng, run.dtype);
   }
   state ??= initialState(ds.train.count);
   if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${run.data} now has ${ds.train.count}`);
-  const k = await kernels({ backend: run.backend as BackendName });
-  run.backend = k.name; // resume on the same provider: the same seed then gives the same weights
+  const provider = await providerForDtype({ backend: run.backend as BackendName }, net!.dtype, out);
+  const k = provider.kernels;
+  run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
+  const { save: _save, ...runOptions } = run; // where the model is written does not change it
+  const prov = provenance(provider, net!.dtype, run.seed, runOptions);
   const trainer = new SgdTrainer(net!, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay }, k);
   const arch = net!.arch;
 
@@ -150,6 +166,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       ` · η=${run.lr} m=${run.batchSize}` +
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
+      (net!.dtype === 'float64' ? ' · float64' : '') +
       (opts.resume ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
   for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs)));
@@ -207,7 +224,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   }
   if (result.status === 'diverged') {
     reportError(
-      `training diverged at epoch ${result.epoch}, batch ${result.batch} (${result.what}): try a smaller learning rate, e.g. --lr ${run.lr / 10}` +
+      `training diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}` +
         (ckptDir ? `; the last good checkpoint is kept in ${ckptDir}` : ''),
       EXIT.failed,
       opts.json,
@@ -231,6 +248,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       weight_decay: String(run.weightDecay),
       seed: String(run.seed),
       test_accuracy: String(final.accuracy),
+      ...provenanceMetadata(prov),
     });
   }
   out.line(
@@ -252,6 +270,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     model: run.save,
     checkpoint: ckptDir,
     monitor: opts.monitor ? monitorLog : undefined,
+    ...jsonProvenance(prov),
   });
   return EXIT.ok;
 }

@@ -136,7 +136,7 @@ export class GaLearner implements Learner {
       if (!fixedBatch) for (let j = 0; j < B; j++) batch[j] = rng.int(train.count);
       if (!fixedBatch || generation === 0) fill(train, batch, x, y);
       this.forward(cur, x, z, zi, ai, acts, ctx.kernels);
-      for (let i = 0; i < P; i++) fitness[i] = costFn.total(ai[L - 1][i], y) / B;
+      for (let i = 0; i < P; i++) fitness[i] = costFn.total(acts[L - 1], zi[L - 1][i], ai[L - 1][i], y) / B;
       work += P * B;
       flops += 2 * weightCount * P * B;
       order = Array.from({ length: P }, (_, i) => i).sort((p, q) => fitness[p] - fitness[q] || p - q);

@@ -74,22 +74,26 @@ export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matr
 }
 
 /**
- * δ^L = ∇_A C ⊙ f_L'(Z^L), or A^L − Y when the cost cancels f'
- * (softmax + log-likelihood, sigmoid + cross-entropy).
+ * δ^L = ∂C/∂Z^L, which the cost owns (Nielsen's network2.py): ∇_A C ⊙ f_L'(Z^L)
+ * in general, A^L − Y for softmax + log-likelihood and sigmoid + cross-entropy,
+ * always computed in a numerically stable form (src/nn/costs.ts).
  */
 export function outputDelta(net: Network, ws: Workspace, y: Matrix): Matrix {
   const L = net.depth;
-  const out = net.activations[L - 1];
-  const a = ws.a[L];
-  const delta = ws.delta[L];
-  if (net.cost.cancels(out.name)) {
-    const A = a.data, Y = y.data, D = delta.data;
-    for (let i = 0; i < D.length; i++) D[i] = A[i] - Y[i];
-  } else {
-    net.cost.gradA(a, y, delta); // δ ← ∇_A C
-    out.backward(ws.z[L], a, delta, delta); // δ ← δ ⊙ f'(Z^L)
-  }
-  return delta;
+  net.cost.delta(net.activations[L - 1], ws.z[L], ws.a[L], y, ws.delta[L]);
+  return ws.delta[L];
+}
+
+/** Σ_x C_x of the batch after feedforward: the cost of A^L = f_L(Z^L) against y (in log space where the pairing allows). */
+export function totalCost(net: Network, ws: Workspace, y: Matrix): number {
+  const L = net.depth;
+  return net.cost.total(net.activations[L - 1], ws.z[L], ws.a[L], y);
+}
+
+/** True when every entry is finite (neither NaN nor ±∞). */
+export function allFinite(x: ArrayLike<number>): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
+  return true;
 }
 
 /** A way to compute ∂C/∂W and ∂C/∂b into grads (backprop, or a deliberately broken variant); returns Σ_x C_x. */
@@ -102,7 +106,7 @@ export type GradientMethod = (net: Network, ws: Workspace, y: Matrix, grads: Gra
 export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels): number {
   const L = net.depth;
   feedforward(net, ws, kernels);
-  const total = net.cost.total(ws.a[L], y);
+  const total = totalCost(net, ws, y);
   outputDelta(net, ws, y);
   for (let l = L - 1; l >= 1; l--) {
     // δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f_l'(Z^l)
@@ -133,11 +137,14 @@ export function backprop(net: Network, ws: Workspace, y: Matrix, grads: Gradient
  * users write it: W^l ← (1 − ηλ) W^l − (η/m) δ^l (A^(l−1))ᵀ is one gemm with
  * beta = 1 − ηλ, and b^l ← b^l − (η/m) δ^l 1. Every δ is computed before any
  * W changes. The same update as backprop() followed by W ← W − η(∂C/∂W + λW),
- * without materialising ∂C/∂W. Returns Σ_x C_x.
+ * without materialising ∂C/∂W. Returns Σ_x C_x; when the cost or any δ is not
+ * finite it returns NaN and changes nothing, so the weights stay the last good
+ * ones and ws still holds the pass that failed (for diagnoseStep).
  */
 export function sgdStep(net: Network, ws: Workspace, y: Matrix, lr: number, weightDecay: number, kernels: Kernels): number {
   const step = -lr / ws.m;
   const total = deltas(net, ws, y, kernels);
+  if (!Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data))) return NaN;
   for (let l = 1; l <= net.depth; l++) {
     kernels.gemm(false, l !== 1, step, ws.delta[l], ws.previous(l), 1 - lr * weightDecay, net.weights[l - 1]);
     kernels.rowSums(ws.delta[l], step, 1, net.biases[l - 1]);

@@ -18,6 +18,31 @@ export interface Architecture {
 }
 
 /**
+ * Why a network of this architecture makes no sense to train, as one line
+ * naming an alternative; undefined when it does. Refused: softmax as a hidden
+ * activation, and an output activation whose values the cost cannot take
+ * (Cost.refuses).
+ */
+export function pairingProblem(arch: Pick<Architecture, 'activation' | 'outputActivation' | 'cost'>): string | undefined {
+  if (arch.activation === 'softmax') {
+    return '--activation softmax: softmax normalises a whole layer into one distribution, it is an output activation; use --activation relu, sigmoid or tanh for hidden layers';
+  }
+  return cost(arch.cost).refuses(arch.outputActivation);
+}
+
+/**
+ * The default learning rate η for an architecture: `rate` (0.2 for train), or
+ * a tenth of it when the quadratic cost follows an output that does not
+ * saturate (linear, relu, leaky-relu): nothing then bounds a − y or f'(z),
+ * and on the embedded digits 784-100-10 networks with such outputs diverge or
+ * oscillate at η = 0.2 and 0.1, and train at 0.05 and below.
+ */
+export function defaultLearningRate(arch: Pick<Architecture, 'outputActivation' | 'cost'>, rate: number): number {
+  const unbounded = arch.outputActivation === 'linear' || arch.outputActivation === 'relu' || arch.outputActivation === 'leaky-relu';
+  return arch.cost === 'quadratic' && unbounded ? rate / 10 : rate;
+}
+
+/**
  * A fully connected network: W^l is n_l × n_(l-1), b^l has n_l entries, for
  * l = 1..L. Arrays are 0-based: weights[0] is W^1.
  */

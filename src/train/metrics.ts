@@ -1,5 +1,5 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { feedforward, Workspace } from '../nn/backprop.js';
+import { feedforward, totalCost, Workspace } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 import { fillBatch, identity, type Examples } from '../data/dataset.js';
 
@@ -46,7 +46,7 @@ export function evaluate(net: Network, ex: Examples, kernels: Kernels, chunk = 1
     }
     fillBatch(ex, order, start, ws.input, y!);
     const out = feedforward(net, ws, kernels);
-    total += net.cost.total(out, y!);
+    total += totalCost(net, ws, y!);
     for (let j = 0; j < m; j++) {
       const p = argmaxColumn(out, j);
       const t = ex.labels[start + j];

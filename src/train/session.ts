@@ -3,6 +3,7 @@ import { identity } from '../data/dataset.js';
 import type { Rng } from '../nn/rng.js';
 import { evaluate } from './metrics.js';
 import type { EpochMetrics, SgdTrainer, TrainCallbacks } from './sgd.js';
+import { trackLoss, type Diagnosis, type LossTrack } from './diagnose.js';
 
 /**
  * Where a run is: everything needed to continue it and end with exactly the
@@ -31,7 +32,7 @@ export function initialState(trainCount: number): TrainState {
 export type RunResult =
   | { status: 'done' }
   | { status: 'interrupted' }
-  | { status: 'diverged'; epoch: number; batch: number; what: string };
+  | { status: 'diverged'; epoch: number; batch: number; what: string; diagnosis: Diagnosis };
 
 export interface RunOptions extends TrainCallbacks {
   epochs: number;
@@ -56,7 +57,7 @@ function finite(net: SgdTrainer['net']): boolean {
 /**
  * Runs mini-batch SGD from `state` to the last epoch. Each epoch shuffles the
  * order with rng (in place), then trains batch after batch; a NaN or infinite
- * loss or weight stops the run as diverged. Every ~50 ms it yields to the
+ * loss, δ or weight stops the run as diverged, with a diagnosis (diagnose.ts). Every ~50 ms it yields to the
  * event loop so that SIGINT can be handled: shouldStop() then ends the run
  * after the current batch, with `state` pointing at the next one.
  */
@@ -64,6 +65,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
   const m = trainer.opts.batchSize;
   const batches = Math.ceil(train.count / m);
   let lastYield = performance.now();
+  const losses: LossTrack = {};
   for (; state.epoch <= opts.epochs; state.epoch++, state.batch = 0) {
     if (state.batch === 0) {
       rng.shuffle(state.order);
@@ -75,7 +77,8 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
       const start = b * m;
       const size = Math.min(m, train.count - start);
       const total = trainer.step(train, state.order, start, size);
-      if (!Number.isFinite(total)) return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total}` };
+      if (!Number.isFinite(total)) return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total}`, diagnosis: trainer.diagnose(losses) };
+      trackLoss(losses, total / size);
       state.totalLoss += total;
       state.correct += trainer.correct;
       state.seen += size;
@@ -90,7 +93,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
         }
       }
     }
-    if (!finite(trainer.net)) return { status: 'diverged', epoch: state.epoch, batch: batches, what: 'a weight is not finite' };
+    if (!finite(trainer.net)) return { status: 'diverged', epoch: state.epoch, batch: batches, what: 'a weight is not finite', diagnosis: trainer.diagnose(losses) };
     const seconds = state.seconds + (performance.now() - t0) / 1000;
     const metrics: EpochMetrics = { epoch: state.epoch, loss: state.totalLoss / state.seen, trainAccuracy: state.correct / state.seen, seconds };
     if (opts.evaluate !== false && opts.test) {

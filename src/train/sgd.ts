@@ -3,6 +3,7 @@ import { backprop, Gradients, sgdStep, Workspace, type GradientMethod } from '..
 import type { Network } from '../nn/network.js';
 import { fillBatch, type Examples } from '../data/dataset.js';
 import { argmaxColumn } from './metrics.js';
+import { diagnose, type Diagnosis, type LossTrack } from './diagnose.js';
 
 export interface SgdOptions {
   /** η */
@@ -66,9 +67,18 @@ export class SgdTrainer {
   /** Examples of the last step that the network (before the update) classified right. */
   correct = 0;
 
+  /** The buffers of the last step: its forward and backward pass, for diagnose(). */
+  private last?: { ws: Workspace; y: Matrix };
+
+  /** Why the last step went non-finite (sgdStep leaves the weights as they were before it, and its pass in the workspace). */
+  diagnose(losses: LossTrack): Diagnosis {
+    const b = this.last ?? this.buffers(this.opts.batchSize);
+    return diagnose(this.net, b.ws, b.y, losses, this.opts.lr);
+  }
+
   /** Trains on the batch order[start, start + m); returns the summed cost Σ_x C_x (and sets `correct`). */
   step(ex: Examples, order: ArrayLike<number>, start: number, m: number): number {
-    const { ws, y } = this.buffers(m);
+    const { ws, y } = (this.last = this.buffers(m));
     fillBatch(ex, order, start, ws.input, y);
     let total: number;
     if (this.gradient === backprop) {
