@@ -144,7 +144,7 @@ export function addNetworkOptions(cmd: Command, defaultHidden: string): Command 
   return cmd
     .option('--layers <sizes>', 'all layer sizes, input first, e.g. 784,30,10 (must match the data)', sizeList)
     .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(sizeList).default(undefined, defaultHidden))
-    .addOption(choiceOption('--activation <name>', 'hidden activation', ACTIVATIONS, activationName, 'relu'))
+    .addOption(choiceOption('--activation <name>', 'hidden activation', ACTIVATIONS.filter((a) => a !== 'softmax'), activationName, 'relu'))
     .addOption(choiceOption('--output-activation <name>', 'output activation', ACTIVATIONS, activationName, 'softmax'))
     .addOption(choiceOption('--cost <name>', 'cost C', COSTS, costName, 'log-likelihood'))
     .addOption(choiceOption('--init <name>', 'weight init: normal is N(0,1) as in network.py', INITS, initName).default(undefined, 'he for relu and leaky-relu, xavier otherwise'));

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { defaultLearningRate, Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { saveModel } from '../io/safetensors.js';
@@ -83,7 +83,7 @@ export function trainCommand(): Command {
   cmd.option('--validation <n>', 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch', positiveNumber);
   addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(','));
   cmd
-    .option('--lr <eta>', `learning rate η (default ${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output)`, positiveNumber)
+    .addOption(new Option('--lr <eta>', 'learning rate η').argParser(positiveNumber).default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`))
     .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
     .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
     .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW)', nonNegativeNumber, 0)

@@ -14,11 +14,11 @@ describe('--help', () => {
     const r = help('train');
     expect(r.code).toBe(0);
     const text = r.stdout.replace(/\s+/g, ' ');
-    expect(text).toContain('--activation <name> hidden activation (choices: sigmoid, relu, tanh, leaky-relu, softmax, linear; default: relu)');
+    expect(text).toContain('--activation <name> hidden activation (choices: sigmoid, relu, tanh, leaky-relu, linear; default: relu)');
     expect(text).toContain('(choices: quadratic, cross-entropy, log-likelihood; default: log-likelihood)');
     expect(text).toContain('(choices: auto, blas, tensorflow, wasm, js; default: auto)');
     expect(text).toContain('--hidden <sizes> hidden layer sizes; input and output come from the data (default: 100)');
-    expect(text).toContain('--lr <eta> learning rate η (default: 0.2)');
+    expect(text).toContain('--lr <eta> learning rate η (default: 0.2; 0.02 for the quadratic cost after a linear, relu or leaky-relu output)');
     expect(help('evaluate').stdout.replace(/\s+/g, ' ')).toContain('(choices: test, train; default: test)');
     expect(help('gradcheck').stdout.replace(/\s+/g, ' ')).toContain('(choices: drop-fprime, no-mean, sign)');
   });
@@ -70,7 +70,7 @@ describe('errors', () => {
     const r = cli(['train', '--lr', '1e6', '--epochs', '1', '--json']);
     expect(r.code).toBe(1);
     const lines = r.stderr.trimEnd().split('\n');
-    expect(lines.at(-2)).toMatch(/^backprop: error: training diverged at epoch 1, batch \d+ \(the loss is NaN\)/);
+    expect(lines.at(-2)).toMatch(/^backprop: error: training diverged at epoch 1, batch \d+: the loss blew up/);
     expect(JSON.parse(lines.at(-1)!)).toEqual({ error: lines.at(-2)!.replace(/^backprop: error: /, ''), exitCode: 1 });
   });
 
