@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Kernels, Trans } from './kernels.js';
 import { gemmShape } from './kernels.js';
@@ -112,6 +112,7 @@ export function loadBlas(): BlasProvider | { error: string } {
 function loadOne(koffi: Koffi, koffiPath: string, name: string): BlasProvider | { error: string } {
   const path = resolveLibrary(name);
   if (name.includes('/') && !path) return { error: 'no such file' };
+  if (path && statSync(path).isDirectory()) return { error: 'is a directory, not a shared library' };
   let core: CoreChoice | undefined;
   if (path && process.platform === 'linux') {
     core = chooseCore(path, koffiPath);
@@ -140,7 +141,7 @@ function loadOne(koffi: Koffi, koffiPath: string, name: string): BlasProvider | 
     sgemm = lib.func(decl('s')) as GemmFn;
     dgemm = lib.func(decl('d')) as GemmFn;
   } catch {
-    return { error: `${path ?? name} is not a CBLAS: it has no cblas_sgemm and cblas_dgemm` };
+    return { error: 'not a CBLAS library (it has no cblas_sgemm and cblas_dgemm)' };
   }
   let vendor: BlasProvider['vendor'] = name.includes('Accelerate.framework') ? 'Accelerate' : undefined;
   let config: string | undefined, corename: string | undefined;
