@@ -99,14 +99,19 @@ export function loadBlas(): BlasProvider | { error: string } {
   }
   const wanted = process.env.BACKPROP_BLAS;
   const candidates = wanted ? [wanted] : BLAS_CANDIDATES[process.platform] ?? [];
-  const tried: string[] = [];
+  const tried: string[] = [], absent: string[] = [];
   for (const name of candidates) {
     const r = loadOne(koffi, koffiPath, name);
     if ('kernels' in r) return r;
     if (wanted) return { error: `BACKPROP_BLAS=${wanted}: ${r.error}` };
-    tried.push(`${name} (${r.error})`);
+    if (/cannot open shared object file|image not found|no such file/i.test(r.error)) absent.push(name);
+    else tried.push(`${name} (${r.error})`);
   }
-  return { error: `no CBLAS library found; tried ${tried.join(', ') || 'nothing on this platform'}` };
+  const install = process.platform === 'linux' ? '; Debian: apt-get install libopenblas0-pthread' : '';
+  return {
+    error: candidates.length === 0 ? 'no CBLAS library known on this platform; set BACKPROP_BLAS=/path/to/libcblas'
+      : `no CBLAS library found${absent.length ? ` (none of ${absent.join(', ')} is installed${install})` : ''}${tried.length ? `; ${tried.join(', ')}` : ''}`,
+  };
 }
 
 function loadOne(koffi: Koffi, koffiPath: string, name: string): BlasProvider | { error: string } {
