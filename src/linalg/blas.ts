@@ -117,7 +117,9 @@ export function loadBlas(): BlasProvider | { error: string } {
 function loadOne(koffi: Koffi, koffiPath: string, name: string): BlasProvider | { error: string } {
   const path = resolveLibrary(name);
   if (name.includes('/') && !path) return { error: 'no such file' };
-  if (path && statSync(path).isDirectory()) return { error: 'is a directory, not a shared library' };
+  const st = path ? statSync(path) : undefined;
+  if (st?.isDirectory()) return { error: 'is a directory, not a shared library' };
+  if (st && !st.isFile()) return { error: 'not a regular file (a device, FIFO or socket), not a shared library' }; // dlopen would block on a FIFO
   let core: CoreChoice | undefined;
   if (path && process.platform === 'linux') {
     core = chooseCore(path, koffiPath);

@@ -85,7 +85,7 @@ export function coreCandidates(cpu: CpuInfo): CoreCandidate[] {
 /**
  * OpenBLAS cores whose kernels use AVX2 and FMA or better. An older core
  * (Sandybridge, Nehalem, Prescott, …) measured below our wasm kernel here
- * (12–15 GFLOPS against 17–20 on the same loaded machine; Haswell 65,
+ * (12–15 GFLOPS against 15–20 on the same loaded machine; Haswell 65,
  * Cooperlake 71), so `auto` prefers wasm to an OpenBLAS running one of them.
  */
 export const FAST_X86_CORES = new Set(['haswell', 'zen', 'skylakex', 'cooperlake', 'sapphirerapids']);

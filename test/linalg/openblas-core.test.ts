@@ -168,6 +168,7 @@ describe('BACKPROP_BLAS that is not a usable CBLAS (one line, exit 2 with --back
     ['a missing file', join(dir, 'libcblas.so'), /: no such file$/],
     ['a missing relative path', './no/libopenblas.so', /: no such file$/],
     ['a directory', dir, /: is a directory, not a shared library$/],
+    ['a device (/dev/null)', '/dev/null', /: not a regular file \(a device, FIFO or socket\), not a shared library$/],
     ['an empty file', join(dir, 'empty.so'), /: not a shared library \(.*\)$/],
     ['a text file', join(dir, 'text.so'), /: not a shared library \(.*invalid ELF header.*\)$/],
     ['a shared library without CBLAS (libm)', libm, /: not a CBLAS library \(it has no cblas_sgemm and cblas_dgemm\)$/],
