@@ -68,16 +68,8 @@ const VENDOR_SYMBOLS: [NonNullable<BlasProvider['vendor']>, string][] = [
   ['BLIS', 'const char *bli_info_get_version_str()'],
 ];
 
-let loaded: { library: KoffiLibrary; path: string } | undefined;
-
-/**
- * The CBLAS library the blas provider loaded (the koffi handle and its file),
- * for other bindings to the same library (LAPACK in OpenBLAS); undefined until
- * loadBlas() has succeeded.
- */
-export function blasLibrary(): { library: KoffiLibrary; path: string } | undefined {
-  return loaded;
-}
+/** The library loadBlas() loaded last: the file's path and the koffi handle. */
+let loaded: { library: string; lib: KoffiLibrary } | undefined;
 
 /**
  * The blas provider: the system CBLAS (OpenBLAS, MKL, BLIS, Accelerate, the
@@ -166,7 +158,7 @@ function loadOne(koffi: Koffi, koffiPath: string, name: string): BlasProvider | 
     }
   }
   const file = path ?? name;
-  loaded = { library: lib, path: file };
+  loaded = { library: file, lib };
   return { kernels: blasKernels(sgemm, dgemm), library: name, path: existsSync(file) ? realpathSync(file) : file, vendor, config, corename, core };
 }
 
@@ -187,4 +179,17 @@ function blasKernels(sgemm: GemmFn, dgemm: GemmFn): Kernels {
     },
     rowSums: jsKernels.rowSums,
   };
+}
+
+/**
+ * The library the blas provider loads, as a koffi handle, for the LAPACK
+ * routines some BLAS libraries also export (OpenBLAS, MKL): see lapack.ts.
+ * The same handle as the blas provider's (loaded once, with its core type).
+ */
+export function blasLibrary(): { library: string; lib: KoffiLibrary } | { error: string } {
+  if (!loaded) {
+    const r = loadBlas();
+    if ('error' in r) return r;
+  }
+  return loaded!;
 }
