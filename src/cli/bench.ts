@@ -75,10 +75,11 @@ export function benchCommand(): Command {
     .option('--tfjs-layers', 'also time tfjs-layers model.fit on the wasm backend for configuration W', false)
     .option('--startup', 'instead: the median of 10 process starts of `node bin/backprop` for --help, --version, grad and info', false)
     .option('--json', 'print one JSON result on stdout', false)
-    .action(async (opts: BenchOptions) => (opts.startup ? runStartup(opts) : runBench(opts)));
+    .action(async (opts: BenchOptions) => runBench(opts));
 }
 
 async function runBench(opts: BenchOptions): Promise<void> {
+  if (opts.startup) return runStartup(opts);
   const out = new Output(opts.json);
   if (!existsSync(opts.data)) throw new UsageError(`--data ${opts.data}: no such directory (install Debian's dataset-fashion-mnist or pass an IDX directory)`);
   const train = loadIdxDirectory(opts.data).train;

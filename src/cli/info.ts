@@ -1,6 +1,6 @@
+import type { BlasProvider } from '../linalg/blas.js';
 import { Command } from 'commander';
 import { autoProvider, loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
-import type { BlasProvider } from '../linalg/blas.js';
 import { Output, style } from './output.js';
 
 /** Measured float32 GFLOPS of one gemm shape: the first layer of 784-256-… on a batch of 128 (≥ 100 ms and ≥ 3 products after one to warm up, so that `info` stays under a second). */
