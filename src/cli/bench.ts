@@ -11,7 +11,8 @@ import { loadIdxDirectory } from '../data/idx.js';
 import type { Examples } from '../data/dataset.js';
 import { UsageError } from './errors.js';
 import { Output, style } from './output.js';
-import { nonNegativeInt, positiveInt } from './options.js';
+import { positiveInt } from './options.js';
+import { nonNegativeInt } from './options.js';
 
 /** The two configurations of issue #6: Nielsen's small net and a wider ReLU net. */
 export const BENCH_CONFIGS: Record<string, { arch: Architecture; init: InitName; batchSize: number; lr: number; label: string }> = {
