@@ -1,3 +1,4 @@
+import { nonNegativeInt } from './options.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,6 @@ import type { Examples } from '../data/dataset.js';
 import { UsageError } from './errors.js';
 import { Output, style } from './output.js';
 import { positiveInt } from './options.js';
-import { nonNegativeInt } from './options.js';
 
 /** The two configurations of issue #6: Nielsen's small net and a wider ReLU net. */
 export const BENCH_CONFIGS: Record<string, { arch: Architecture; init: InitName; batchSize: number; lr: number; label: string }> = {
