@@ -1,5 +1,9 @@
 import { execFile, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'vitest';
+import { resolveLibrary } from '../src/linalg/openblas-core.js';
 import { Matrix } from '../src/linalg/index.js';
 import { Rng } from '../src/nn/rng.js';
 
@@ -7,6 +11,61 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../bin/backprop', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../datasets/fixtures', import.meta.url));
 export const FASHION = '/usr/share/datasets/fashion-mnist';
+/** Debian's reference BLAS (package libblas3). */
+export const REFERENCE_BLAS = '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3';
+/** Debian's Python, which has python3-numpy and python3-torch (not a pyenv or venv one). */
+export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Something outside npm that some tests need: a Debian package, checked by what the tests use from it. */
+export interface SystemNeed {
+  /** What is missing, in words. */
+  what: string;
+  /** The Debian package that provides it. */
+  apt: string;
+  present: () => boolean;
+}
+
+const once = (f: () => boolean) => {
+  let v: boolean | undefined;
+  return () => (v ??= f());
+};
+const pythonImports = (module: string) => once(() => spawnSync(PYTHON, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 60_000 }).status === 0);
+
+/** The system packages the suite can use; `.ci/run` installs every one. */
+export const SYSTEM = {
+  fashionMnist: { what: `Fashion-MNIST in ${FASHION}`, apt: 'dataset-fashion-mnist', present: once(() => existsSync(join(FASHION, 'train-images-idx3-ubyte.gz'))) },
+  openblas: { what: 'OpenBLAS (libopenblas.so.0)', apt: 'libopenblas0-pthread', present: once(() => resolveLibrary('libopenblas.so.0') !== undefined) },
+  referenceBlas: { what: `the reference BLAS (${REFERENCE_BLAS})`, apt: 'libblas3', present: once(() => existsSync(REFERENCE_BLAS)) },
+  numpy: { what: `numpy for ${PYTHON}`, apt: 'python3-numpy', present: pythonImports('numpy') },
+  chromium: {
+    what: `a Chromium executable at ${CHROMIUM}`, apt: 'chromium', present: once(() => {
+      try {
+        accessSync(CHROMIUM, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+  },
+} satisfies Record<string, SystemNeed>;
+
+/** Set by `.ci/run`, which installs every package above: a missing one then fails the test instead of skipping it. */
+export const REQUIRE_SYSTEM = process.env.BACKPROP_REQUIRE_SYSTEM === '1';
+
+/**
+ * Call first in a test that needs system packages: when one is missing, the
+ * test is skipped with the reason and the command that installs it (so that
+ * `npm test` passes on a machine with only Node.js), or fails with the same
+ * words when BACKPROP_REQUIRE_SYSTEM=1.
+ */
+export function needs(ctx: TestContext, ...what: SystemNeed[]): void {
+  const missing = what.filter((n) => !n.present());
+  if (missing.length === 0) return;
+  const reason = `needs ${missing.map((n) => n.what).join(' and ')}: apt-get install ${missing.map((n) => n.apt).join(' ')}`;
+  if (REQUIRE_SYSTEM) throw new Error(`${reason} (BACKPROP_REQUIRE_SYSTEM=1: every system package must be present)`);
+  ctx.skip(reason);
+}
 
 export interface Run {
   code: number | null;

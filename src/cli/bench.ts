@@ -1,8 +1,9 @@
+import { nonNegativeInt } from './options.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadProvider, PROVIDERS, type Kernels, type ProviderName } from '../linalg/index.js';
+import { autoProvider, loadProvider, PROVIDERS, type Kernels, type ProviderName } from '../linalg/index.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { SgdTrainer } from '../train/sgd.js';
@@ -49,6 +50,7 @@ interface BenchOptions {
   torch: boolean;
   torchThreads: number;
   tfjsLayers: boolean;
+  startup: boolean;
   json: boolean;
 }
 
@@ -70,8 +72,9 @@ export function benchCommand(): Command {
     }, [...PROVIDERS])
     .option('--repeats <n>', 'epochs timed per provider; the median is reported', positiveInt, 3)
     .option('--torch', 'also time PyTorch on the same configurations (Debian python3-torch)', false)
-    .option('--torch-threads <n>', 'PyTorch threads (torch.set_num_threads)', positiveInt, 1)
+    .option('--torch-threads <n>', "PyTorch threads (torch.set_num_threads); 0: PyTorch's own default, as Debian ships it", nonNegativeInt, 0)
     .option('--tfjs-layers', 'also time tfjs-layers model.fit on the wasm backend for configuration W', false)
+    .option('--startup', 'instead: the median of 10 process starts of `node bin/backprop` for --help, --version, grad and info', false)
     .option('--json', 'print one JSON result on stdout', false)
     .addHelpText('after', examples([
       ['every kernel provider on configurations N and W (what npm run bench runs)', 'backprop bench'],
@@ -82,16 +85,22 @@ export function benchCommand(): Command {
 }
 
 async function runBench(opts: BenchOptions): Promise<void> {
+  if (opts.startup) return runStartup(opts);
   const out = new Output(opts.json);
   if (!existsSync(opts.data)) throw new UsageError(`--data ${opts.data}: no such directory (install Debian's dataset-fashion-mnist or pass an IDX directory)`);
   const train = loadIdxDirectory(opts.data).train;
   out.line(style.bold('backprop bench') + ` · one epoch on ${train.count.toLocaleString('en-US')} examples of ${opts.data} · median of ${opts.repeats}`);
 
-  const providers: { name: ProviderName; detail?: string }[] = [];
+  // What a user gets out of the box (--backend auto, no tuning): its row is
+  // marked, and compared with the fastest provider of this run.
+  const providers: { name: ProviderName; kernels: Kernels; detail?: string }[] = [];
+  const auto = await autoProvider();
+  const core = auto.blas?.corename ? `, OpenBLAS core ${auto.blas.corename} (${auto.blas.core?.why ?? 'chosen by OpenBLAS'})` : '';
+  out.line(style.dim(`  --backend auto takes ${auto.name}${core}`));
   for (const name of opts.backends) {
     const r = await loadProvider(name);
     if ('error' in r) out.line(style.dim(`  ${name}: not available (${r.error})`));
-    else providers.push({ name, detail: r.detail });
+    else providers.push({ name, kernels: r.kernels, detail: r.detail });
   }
   const results: Record<string, Record<string, { seconds: number; runs: number[]; gflops: number } | unknown>> = {};
   for (const key of opts.configs) {
@@ -106,10 +115,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
     const torchRuns: number[] = [];
     let torchInfo: TorchResult | undefined;
     for (let round = 0; round < opts.repeats; round++) {
-      for (const p of providers) {
-        const r = await loadProvider(p.name);
-        if ('kernels' in r) (times[p.name] ??= []).push(await timeEpoch(cfg, train, r.kernels));
-      }
+      for (const p of providers) (times[p.name] ??= []).push(await timeEpoch(cfg, train, p.kernels));
       if (opts.torch && !(torchInfo && 'error' in torchInfo)) {
         torchInfo = runTorch(opts.data, key, 1, opts.torchThreads);
         if (!('error' in torchInfo)) torchRuns.push(torchInfo.seconds);
@@ -118,7 +124,13 @@ async function runBench(opts: BenchOptions): Promise<void> {
     for (const [name, runs] of Object.entries(times)) {
       const s = median(runs);
       row[name] = { seconds: s, runs, gflops: flops / s / 1e9 };
-      out.line(`  ${name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS`);
+      out.line(`  ${name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS${name === auto.name ? '   ← auto' : ''}`);
+    }
+    const fastest = Object.entries(times).map(([n, runs]) => [n, median(runs)] as const).sort((a, b) => a[1] - b[1])[0];
+    if (fastest && times[auto.name]) {
+      const ratio = median(times[auto.name]) / fastest[1];
+      row.auto = { provider: auto.name, fastest: fastest[0], ratio };
+      out.line(style.dim(`    auto (${auto.name}) / fastest (${fastest[0]}) = ${ratio.toFixed(2)}`));
     }
     if (torchInfo && 'error' in torchInfo) out.line(style.warn(`  PyTorch: ${torchInfo.error}`));
     else if (torchInfo) {
@@ -142,7 +154,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
     }
     results[key] = row;
   }
-  out.result({ command: 'bench', data: opts.data, examples: train.count, repeats: opts.repeats, providers, results });
+  out.result({ command: 'bench', data: opts.data, examples: train.count, repeats: opts.repeats, auto: auto.name, providers: providers.map(({ name, detail }) => ({ name, detail })), results });
 }
 
 /** Seconds of one training epoch from a fresh network (same seed each time). */
@@ -156,8 +168,40 @@ async function timeEpoch(cfg: (typeof BENCH_CONFIGS)[string], train: Examples, k
   return (performance.now() - t0) / 1000;
 }
 
+/** The commands `--startup` times, and the issue's targets for each (seconds, median of 10 starts). */
+const STARTUP: { args: string[]; target: number }[] = [
+  { args: ['--help'], target: 0.3 },
+  { args: ['--version'], target: 0.3 },
+  { args: ['grad', 'x*y', '--at', 'x=1,y=2'], target: 0.5 },
+  { args: ['info'], target: 1 },
+];
+
+/** Wall-clock seconds of whole process starts of `node bin/backprop ARGS`, run one after another. */
+async function runStartup(opts: BenchOptions): Promise<void> {
+  const out = new Output(opts.json);
+  const bin = fileURLToPath(new URL('../../bin/backprop', import.meta.url));
+  const runs = 10;
+  out.line(style.bold('backprop bench --startup') + ` · median of ${runs} process starts of node bin/backprop (${process.version})`);
+  const results = [];
+  for (const { args, target } of STARTUP) {
+    const seconds: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const r = spawnSync(process.execPath, [bin, ...args], { stdio: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+      seconds.push((performance.now() - t0) / 1000);
+      if (r.status !== 0) throw new UsageError(`--startup: backprop ${args.join(' ')} exited with ${r.status ?? r.signal}`);
+    }
+    const m = median(seconds);
+    results.push({ args, median: m, min: Math.min(...seconds), max: Math.max(...seconds), target, met: m <= target });
+    const shown = args.map((a) => (/[*\s]/.test(a) ? `"${a}"` : a)).join(' ');
+    out.line(`  ${shown.padEnd(28)}${m.toFixed(3).padStart(7)} s   (min ${Math.min(...seconds).toFixed(3)}, max ${Math.max(...seconds).toFixed(3)})   target ≤ ${target} s ${m <= target ? style.good('met') : style.warn('missed')}`);
+  }
+  out.result({ command: 'bench', startup: results, runs });
+}
+
 type TorchResult = { seconds: number; runs: number[]; version: string; threads: number } | { error: string };
 
+/** Debian's PyTorch on the same configuration, in a child with the user's environment as it is (no OPENBLAS_CORETYPE of ours). */
 function runTorch(data: string, config: string, repeats: number, threads: number): TorchResult {
   const python = process.env.BACKPROP_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
   const script = fileURLToPath(new URL('../../src/cli/torch_reference.py', import.meta.url));

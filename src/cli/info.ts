@@ -1,10 +1,11 @@
+import type { BlasProvider } from '../linalg/blas.js';
 import { Command } from 'commander';
 import { autoProvider, loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
 import { Output, style } from './output.js';
 import { examples } from './options.js';
 import { FLOAT64_PROVIDERS, providerFor } from '../linalg/precision.js';
 
-/** Measured float32 GFLOPS of one gemm shape: the first layer of 784-256-… on a batch of 128. */
+/** Measured float32 GFLOPS of one gemm shape: the first layer of 784-256-… on a batch of 128 (≥ 100 ms and ≥ 3 products after one to warm up, so that `info` stays under a second). */
 export function measureGflops(k: Kernels, m = 256, n = 128, kk = 784): number {
   const a = Matrix.zeros(m, kk), b = Matrix.zeros(kk, n), c = Matrix.zeros(m, n);
   for (let i = 0; i < a.data.length; i++) a.data[i] = Math.sin(i);
@@ -12,11 +13,33 @@ export function measureGflops(k: Kernels, m = 256, n = 128, kk = 784): number {
   k.gemm(false, false, 1, a, b, 0, c); // warm up
   let runs = 0;
   const t0 = performance.now();
-  while (performance.now() - t0 < 300 || runs < 3) {
+  while (performance.now() - t0 < 100 || runs < 3) {
     k.gemm(false, false, 1, a, b, 0, c);
     runs++;
   }
   return (2 * m * n * kk * runs) / ((performance.now() - t0) / 1000) / 1e9;
+}
+
+/** What `info` says about the BLAS: its file, the CPU, the OpenBLAS core and why. */
+function blasLines(b: BlasProvider): string[] {
+  const lines = [`file: ${b.path}`];
+  const c = b.core;
+  if (c?.cpu) lines.push(`cpu: ${c.cpu}`);
+  if (b.corename) {
+    const why = !c ? 'chosen by OpenBLAS'
+      : c.source === 'library' ? `chosen by OpenBLAS (${c.why})`
+      : c.why;
+    lines.push(`OpenBLAS core: ${b.corename} — ${why}`);
+  }
+  if (c?.trials && c.trials.length > 1) {
+    for (const t of c.trials) lines.push(`  tried ${t.core ?? "OpenBLAS's own choice"}: ${t.ok ? 'passed' : 'rejected'} (${t.detail})`);
+  } else if (c?.trials?.[0]?.ok) lines.push(`  ${c.trials[0].detail}`);
+  if (c?.cache) lines.push(`  ${c.cache.hit ? 'verdict cached' : 'checked now and cached'} in ${c.cache.file} (${c.cache.at})`);
+  return lines;
+}
+
+function blasJson(b: BlasProvider) {
+  return { path: b.path, vendor: b.vendor, corename: b.corename, core: b.core };
 }
 
 export function infoCommand(): Command {
@@ -30,7 +53,7 @@ export function infoCommand(): Command {
     .action(async (opts: { json: boolean }) => {
       const out = new Output(opts.json);
       out.line(`${style.bold('backprop')} on Node ${process.version} (${process.platform}-${process.arch})`);
-      out.line(`kernel providers, in the order --backend auto tries them (a BLAS not known to be tuned after wasm; gemm 256x784 · 784x128, float32):`);
+      out.line(`kernel providers, in the order --backend auto tries them (a BLAS not known to be tuned, or an OpenBLAS on pre-AVX2 kernels, after wasm; gemm 256x784 · 784x128, float32):`);
       const providers = [];
       const chosen = (await autoProvider()).name;
       for (const name of PROVIDERS) {
@@ -42,7 +65,8 @@ export function infoCommand(): Command {
           const gflops = measureGflops(r.kernels);
           const detail = [r.detail, r.demoted].filter(Boolean).join('; ');
           out.line(`  ${name.padEnd(11)} ${style.good(gflops.toFixed(1).padStart(7) + ' GFLOPS')}${detail ? '  ' + style.dim(detail) : ''}${chosen === name ? '  ← auto' : ''}`);
-          providers.push({ name, available: true, gflops, detail: r.detail, demoted: r.demoted });
+          if (r.blas) for (const l of blasLines(r.blas)) out.line(style.dim(`              ${l}`));
+          providers.push({ name, available: true, gflops, detail: r.detail, demoted: r.demoted, ...(r.blas && blasJson(r.blas)) });
         }
       }
       const float64 = (await providerFor('auto', 'float64')).provider.name;

@@ -3,7 +3,7 @@
 on Fashion-MNIST (60k) for the same two configurations, timed the same way.
 Reads the IDX files with the standard library and numpy; prints one JSON line.
 
-  python3 torch_reference.py --data DIR --config N|W --repeats 3 --threads 1
+  python3 torch_reference.py --data DIR --config N|W --repeats 3 [--threads N]
 """
 import argparse, gzip, json, os, struct, time
 
@@ -39,9 +39,10 @@ def main():
     p.add_argument('--data', required=True)
     p.add_argument('--config', choices=CONFIGS, required=True)
     p.add_argument('--repeats', type=int, default=3)
-    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--threads', type=int, default=0, help="0: PyTorch's own default")
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     x = torch.from_numpy(read_idx(find(a.data, 'train-images-idx3-ubyte')).reshape(-1, 784).astype(np.float32) / 255)
     labels = torch.from_numpy(read_idx(find(a.data, 'train-labels-idx1-ubyte')).astype(np.int64))

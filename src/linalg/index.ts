@@ -1,6 +1,7 @@
 import { jsKernels } from './js.js';
 import type { Kernels } from './kernels.js';
-import { loadBlas } from './blas.js';
+import { loadBlas, type BlasProvider } from './blas.js';
+import { FAST_X86_CORES } from './openblas-core.js';
 import { loadTensorflow } from './tensorflow.js';
 import { loadWasm } from './wasm.js';
 
@@ -24,6 +25,8 @@ export interface Available {
   kernels: Kernels;
   detail?: string;
   demoted?: string;
+  /** For blas: the library, its OpenBLAS core and how it was chosen. */
+  blas?: BlasProvider;
 }
 
 const cache = new Map<ProviderName, Promise<Loaded>>();
@@ -39,10 +42,13 @@ export function loadProvider(name: ProviderName): Promise<Loaded> {
         case 'blas': {
           const r = loadBlas();
           if ('error' in r) return { name, error: r.error };
-          const detail = r.library + (r.config ? ` (${r.config.trim()})` : r.vendor ? ` (${r.vendor})` : '');
-          return r.vendor
-            ? { name, kernels: r.kernels, detail }
-            : { name, kernels: r.kernels, detail, demoted: 'not a known tuned BLAS (OpenBLAS, MKL, BLIS, Accelerate), perhaps the reference one: auto tries it after wasm' };
+          const detail = r.library + (r.config ? ` (${r.config})` : r.vendor ? ` (${r.vendor})` : '');
+          const demoted = !r.vendor
+            ? 'not a known tuned BLAS (OpenBLAS, MKL, BLIS, Accelerate), perhaps the reference one: auto tries it after wasm'
+            : r.corename && (process.arch === 'x64' || process.arch === 'ia32') && !FAST_X86_CORES.has(r.corename.toLowerCase())
+              ? `OpenBLAS runs its ${r.corename} kernels here (older than AVX2), slower than the wasm kernel: auto tries it after wasm`
+              : undefined;
+          return { name, kernels: r.kernels, detail, demoted, blas: r };
         }
         case 'tensorflow': {
           const r = await loadTensorflow();
@@ -67,7 +73,10 @@ export class BackendUnavailableError extends Error {
 /**
  * The provider `--backend auto` takes: the first that loads in PROVIDERS
  * order (blas, tensorflow, wasm, js), except that a BLAS not known to be tuned
- * comes after wasm (the reference BLAS runs ~5 GFLOPS, our wasm kernel ~50).
+ * comes after wasm (the reference BLAS runs ~5 GFLOPS, our wasm kernel ~50),
+ * and so does an OpenBLAS running kernels older than AVX2 on x86 (Prescott
+ * 24 GFLOPS, Cooperlake 148 on one Xeon). A rule from the library and the CPU
+ * features, not a timing, so that every run on one machine chooses alike.
  */
 export async function autoProvider(): Promise<Available> {
   const usable: Available[] = [];

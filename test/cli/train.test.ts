@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { BIN, cli, FASHION, FIXTURES, ROOT } from '../helpers.js';
+import { BIN, cli, FASHION, FIXTURES, needs, ROOT, SYSTEM } from '../helpers.js';
 
 const TINY = join(FIXTURES, 'tiny-mnist');
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-cli-'));
@@ -27,7 +27,8 @@ describe('backprop train', () => {
     expect(JSON.parse(r.stdout).testAccuracy).toBeGreaterThanOrEqual(0.75);
   }, 180_000);
 
-  it.skipIf(!existsSync(FASHION))('Fashion-MNIST from Debian reaches ≥ 85% in 5 epochs', () => {
+  it('Fashion-MNIST from Debian reaches ≥ 85% in 5 epochs', (ctx) => {
+    needs(ctx, SYSTEM.fashionMnist);
     const r = cli(['train', '--data', FASHION, '--epochs', '5', '--json'], { timeout: 300_000 });
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
@@ -68,7 +69,8 @@ describe('backprop train', () => {
 });
 
 describe('kernel providers from the CLI', () => {
-  it('backprop info lists every provider; blas and wasm load here, js always', () => {
+  it('backprop info lists every provider; blas and wasm load here, js always', (ctx) => {
+    needs(ctx, SYSTEM.openblas);
     const r = cli(['info', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
@@ -83,7 +85,8 @@ describe('kernel providers from the CLI', () => {
     expect(res.auto).toBe('blas');
   });
 
-  it('every --backend trains to the same result within float32 tolerance', () => {
+  it('every --backend trains to the same result within float32 tolerance', (ctx) => {
+    needs(ctx, SYSTEM.openblas);
     const acc = ['js', 'blas', 'wasm'].map((b) => {
       const r = cli(['train', '--backend', b, '--limit', '2000', '--epochs', '1', '--json']);
       expect(r.code, r.stderr).toBe(0);

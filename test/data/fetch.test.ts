@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliAsync, FIXTURES } from '../helpers.js';
+import { cliAsync, FIXTURES, needs, SYSTEM } from '../helpers.js';
 
 // A local HTTP server on 127.0.0.1 serves the tiny fixture files as a dataset
 // named "tiny" of a test catalogue; nothing here touches the internet.
@@ -138,7 +138,8 @@ describe('backprop datasets fetch (local server)', () => {
 });
 
 describe('backprop datasets (real catalogue)', () => {
-  it('shows embedded and fashion-mnist present and verified, mnist and kmnist missing with the fetch command', async () => {
+  it('shows embedded and fashion-mnist present and verified, mnist and kmnist missing with the fetch command', async (ctx) => {
+    needs(ctx, SYSTEM.fashionMnist);
     const cache = mkdtempSync(join(tmpdir(), 'backprop-cache-'));
     mkdirSync(join(cache, 'x'), { recursive: true });
     const r = await cliAsync(['datasets', '--json'], { XDG_CACHE_HOME: cache, BACKPROP_DATA: '' });
@@ -151,7 +152,8 @@ describe('backprop datasets (real catalogue)', () => {
     expect(by['fashion-mnist'].classes[0]).toBe('T-shirt/top');
   });
 
-  it('trains on fashion-mnist by name, with its class names in evaluate', async () => {
+  it('trains on fashion-mnist by name, with its class names in evaluate', async (ctx) => {
+    needs(ctx, SYSTEM.fashionMnist);
     const d = mkdtempSync(join(tmpdir(), 'backprop-fm-'));
     const t = await cliAsync(['train', '--data', 'fashion-mnist', '--epochs', '1', '--limit', '5000', '--save', join(d, 'm.safetensors'), '--json']);
     expect(t.code, t.stderr).toBe(0);

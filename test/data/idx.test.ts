@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/dataset.js';
 import { loadIdxDirectory, parseIdx, readIdxFile } from '../../src/data/idx.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
-import { FASHION, FIXTURES } from '../helpers.js';
+import { FASHION, FIXTURES, needs, SYSTEM } from '../helpers.js';
 
 const TINY = join(FIXTURES, 'tiny-mnist');
 
@@ -82,7 +82,8 @@ describe('IDX reader', () => {
     expect(loadIdxDirectory(dir).train.count).toBe(120);
   });
 
-  it.skipIf(!existsSync(FASHION))('reads the real Fashion-MNIST files (Debian dataset-fashion-mnist)', () => {
+  it('reads the real Fashion-MNIST files (Debian dataset-fashion-mnist)', (ctx) => {
+    needs(ctx, SYSTEM.fashionMnist);
     const ds = loadIdxDirectory(FASHION);
     expect(ds.name).toBe('fashion-mnist');
     expect([ds.train.count, ds.test.count, ds.train.dim, ds.classes]).toEqual([60000, 10000, 784, 10]);

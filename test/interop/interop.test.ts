@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { loadModel } from '../../src/io/safetensors.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { evaluate, outputs } from '../../src/train/metrics.js';
 import { jsKernels } from '../../src/linalg/index.js';
-import { cli } from '../helpers.js';
+import { cli, needs, PYTHON, SYSTEM } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'backprop-interop-'));
 const modelFile = join(dir, 'model.safetensors');
@@ -68,12 +68,12 @@ describe('export to TensorFlow.js', () => {
 });
 
 describe('Python + numpy read the safetensors file', () => {
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  it('and reproduce our predictions on all 2,000 test digits (Debian python3-numpy)', () => {
+  it('and reproduce our predictions on all 2,000 test digits (Debian python3-numpy)', (ctx) => {
+    needs(ctx, SYSTEM.numpy);
     const inputs = join(dir, 'inputs.f32');
     writeFileSync(inputs, Buffer.from(test.features.buffer, test.features.byteOffset, test.features.byteLength));
     const script = fileURLToPath(new URL('./numpy_predict.py', import.meta.url));
-    const r = spawnSync(python, [script, modelFile, inputs, String(test.count), '784'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const r = spawnSync(PYTHON, [script, modelFile, inputs, String(test.count), '784'], { encoding: 'utf8', maxBuffer: 1 << 28 });
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout) as { predictions: number[]; outputs: number[][] };
     const mine = ours();

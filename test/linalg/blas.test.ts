@@ -1,12 +1,8 @@
-import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { loadBlas } from '../../src/linalg/blas.js';
 import { Rng } from '../../src/nn/rng.js';
-import { cli, randomMatrix } from '../helpers.js';
-
-// Debian's reference BLAS (package libblas3, installed by .ci/run beside OpenBLAS).
-const REFERENCE = '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3';
+import { cli, needs, randomMatrix, REFERENCE_BLAS as REFERENCE, SYSTEM } from '../helpers.js';
 const saved = process.env.BACKPROP_BLAS;
 afterEach(() => {
   if (saved === undefined) delete process.env.BACKPROP_BLAS;
@@ -14,7 +10,8 @@ afterEach(() => {
 });
 
 describe('blas provider: which BLAS it found', () => {
-  it.skipIf(!existsSync('/usr/lib/x86_64-linux-gnu/libopenblas.so.0'))('OpenBLAS is recognised by its own symbol', () => {
+  it('OpenBLAS is recognised by its own symbol', (ctx) => {
+    needs(ctx, SYSTEM.openblas);
     delete process.env.BACKPROP_BLAS;
     const r = loadBlas();
     if ('error' in r) throw new Error(r.error);
@@ -22,8 +19,9 @@ describe('blas provider: which BLAS it found', () => {
     expect(r.config).toMatch(/OpenBLAS/);
   });
 
-  describe.skipIf(!existsSync(REFERENCE))('the reference BLAS', () => {
-    it('is not taken for a tuned one, and its gemm agrees with js', () => {
+  describe('the reference BLAS', () => {
+    it('is not taken for a tuned one, and its gemm agrees with js', (ctx) => {
+      needs(ctx, SYSTEM.referenceBlas);
       process.env.BACKPROP_BLAS = REFERENCE;
       const r = loadBlas();
       if ('error' in r) throw new Error(r.error);
@@ -41,7 +39,8 @@ describe('blas provider: which BLAS it found', () => {
       }
     });
 
-    it('auto prefers the wasm kernel to it (backprop info says why), and --backend blas still uses it', () => {
+    it('auto prefers the wasm kernel to it (backprop info says why), and --backend blas still uses it', (ctx) => {
+      needs(ctx, SYSTEM.referenceBlas);
       const env = { BACKPROP_BLAS: REFERENCE };
       const info = cli(['info', '--json'], { env });
       expect(info.code, info.stderr).toBe(0);

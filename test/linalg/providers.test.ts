@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { jsKernels, loadProvider, Matrix, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { initialState, runTraining } from '../../src/train/session.js';
 import { examples } from '../../src/data/dataset.js';
-import { randomMatrix } from '../helpers.js';
+import { needs, randomMatrix, SYSTEM } from '../helpers.js';
 
 // Every provider that loads here is held to the js provider's answers. A provider
 // is skipped only when it cannot load, and the skip says why.
@@ -15,10 +15,18 @@ for (const r of loaded) {
   describe(`${r.name} provider conformance against js`, () => {
     const kernels: Kernels | undefined = 'kernels' in r ? r.kernels : undefined;
     const why = 'error' in r ? r.error : '';
+    // blas must load wherever OpenBLAS is installed; the other providers may be absent.
+    const unavailable = (ctx: TestContext) => {
+      if (r.name === 'blas') {
+        needs(ctx, SYSTEM.openblas);
+        throw new Error(`OpenBLAS is installed but the blas provider does not load: ${why}`);
+      }
+      ctx.skip(`${r.name} cannot load here: ${why}`);
+    };
     const shapes: [number, number, number][] = [[1, 1, 1], [1, 300, 7], [300, 1, 5], [17, 33, 65], [64, 64, 64], [129, 257, 31], [256, 128, 784], [5, 3, 1000]];
     for (const dtype of ['float32', 'float64'] as const)
       it(`${dtype}: odd sizes, 1×N, transposes, alpha/beta`, (ctx) => {
-        if (!kernels) return ctx.skip(`${r.name} cannot load here: ${why}`);
+        if (!kernels) return unavailable(ctx);
         const rng = new Rng(21);
         for (const [m, n, k] of shapes)
           for (const tA of [false, true])
@@ -46,7 +54,7 @@ for (const r of loaded) {
       });
 
     it('beta = 0 ignores NaN in C', (ctx) => {
-      if (!kernels) return ctx.skip(`${r.name} cannot load here: ${why}`);
+      if (!kernels) return unavailable(ctx);
       const a = Matrix.from(64, 64, Array.from({ length: 4096 }, (_, i) => (i % 7) - 3));
       const c = Matrix.from(64, 64, new Array(4096).fill(NaN));
       kernels.gemm(false, false, 1, a, a, 0, c);
@@ -54,7 +62,7 @@ for (const r of loaded) {
     });
 
     it('training: same seed → identical weights; equal to js within float32 tolerance', async (ctx) => {
-      if (!kernels) return ctx.skip(`${r.name} cannot load here: ${why}`);
+      if (!kernels) return unavailable(ctx);
       const rng = new Rng(3);
       const n = 600, dim = 100;
       const f = new Float32Array(n * dim).map(() => rng.uniform());

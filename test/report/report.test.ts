@@ -1,15 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { cli } from '../helpers.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { CHROMIUM, cli, needs, SYSTEM } from '../helpers.js';
 
 describe('the compare report in headless Chromium (Debian chromium, installed by .ci/run)', () => {
-  it('opens without errors or network requests and shows every chart as a non-empty SVG', async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`).toBe(true);
+  it('opens without errors or network requests and shows every chart as a non-empty SVG', async (ctx) => {
+    needs(ctx, SYSTEM.chromium);
     const dir = mkdtempSync(join(tmpdir(), 'backprop-report-'));
     const file = join(dir, 'report.html');
     const r = cli(['compare', '--epochs', '1', '--limit', '2000', '--every', '50', '--report', file]);
