@@ -118,3 +118,16 @@ export function withHeader(bytes: Uint8Array, edit: (h: Record<string, any>) => 
   Buffer.from(bytes.subarray(8 + n)).copy(out, 8 + json.length);
   return out;
 }
+
+/**
+ * A provider that did not load: blas must load wherever OpenBLAS is installed
+ * (so its absence is a missing package, and a failure under BACKPROP_REQUIRE_SYSTEM);
+ * the others (tensorflow, an optional npm package) may be absent and skip.
+ */
+export function providerUnavailable(ctx: TestContext, r: { name: string; error: string }): void {
+  if (r.name === 'blas') {
+    needs(ctx, SYSTEM.openblas);
+    throw new Error(`OpenBLAS is installed but the blas provider does not load: ${r.error}`);
+  }
+  ctx.skip(`${r.name} cannot load here: ${r.error}`);
+}

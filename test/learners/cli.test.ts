@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { cli, FASHION } from '../helpers.js';
+import { cli, needs, SYSTEM } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'learners-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,7 +54,7 @@ describe('backprop learners', () => {
   ];
   for (const [args, message] of bad)
     it(`${args.join(' ')}: one line, exit 2, nothing run`, (ctx) => {
-      if (args.includes('fashion-mnist') && !existsSync(FASHION)) return ctx.skip(`${FASHION} is not installed`);
+      if (args.includes('fashion-mnist')) needs(ctx, SYSTEM.fashionMnist);
       const r = cli(['learners', ...args]);
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -5,6 +5,7 @@ import { GA_DEFAULTS, GaLearner, mutate, type GaOptions } from '../../src/learne
 import { loadProvider, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import type { Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
+import { providerUnavailable } from '../helpers.js';
 
 const full = loadEmbedded();
 const ds = { ...full, train: slice(full.train, 0, 300), test: slice(full.test, 0, 200) };
@@ -23,7 +24,7 @@ const bytes = (ga: GaLearner) => Buffer.concat([...ga.network.weights.map((W) =>
 describe('genetic algorithm', () => {
   for (const r of loaded) {
     it(`${r.name} provider: the same seed gives the same final weights, another seed other weights`, async (ctx) => {
-      if (!('kernels' in r)) return ctx.skip(`${r.name} cannot load here: ${r.error}`);
+      if (!('kernels' in r)) return providerUnavailable(ctx, r);
       const a = await run(r.kernels, 7), b = await run(r.kernels, 7), c = await run(r.kernels, 8);
       expect(bytes(a).equals(bytes(b))).toBe(true);
       expect(bytes(a).equals(bytes(c))).toBe(false);
@@ -31,7 +32,7 @@ describe('genetic algorithm', () => {
     }, 60_000);
 
     it(`${r.name} provider: with elitism and a fixed fitness batch the best fitness never gets worse; without elitism it does`, async (ctx) => {
-      if (!('kernels' in r)) return ctx.skip(`${r.name} cannot load here: ${r.error}`);
+      if (!('kernels' in r)) return providerUnavailable(ctx, r);
       // fitness batch ≥ the 300 training examples: every generation is scored on the same examples.
       const fixed: GaOptions = { ...small, generations: 40, fitnessBatch: 1000, sigma: 0.1, mutationRate: 0.05 };
       const elite = (await run(r.kernels, 3, { ...fixed, elite: 2 })).history.bestFitness;

@@ -5,6 +5,7 @@ import { empiricalNtk, NtkLearner, ntkKernel } from '../../src/learners/ntk.js';
 import { jsKernels, loadProvider, Matrix, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
+import { providerUnavailable } from '../helpers.js';
 
 const ds = loadEmbedded();
 const loaded = await Promise.all(PROVIDERS.map((p) => loadProvider(p)));
@@ -60,7 +61,7 @@ describe('neural tangent kernel', () => {
 
   for (const r of loaded)
     it(`kernel regression gives the same predictions with the ${r.name} provider`, async (ctx) => {
-      if (!('kernels' in r)) return ctx.skip(`${r.name} cannot load here: ${r.error}`);
+      if (!('kernels' in r)) return providerUnavailable(ctx, r);
       const train = slice(ds.train, 0, 600), test = slice(ds.test, 0, 300);
       const sub = { ...ds, train, test };
       const ref = new NtkLearner({ hidden: 2, ridge: 1e-4, maxExamples: 10000 }, 10);
