@@ -10,6 +10,7 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { EXIT, isUserError } from './errors.js';
+import { ioReason, WriteFailedError } from '../io/atomic.js';
 
 export function program(): Command {
   const p = new Command('backprop')
@@ -58,6 +59,18 @@ export async function main(argv: string[]): Promise<void> {
     if (isUserError(e)) {
       process.stderr.write(`backprop: error: ${e.message.split('\n')[0]}\n`);
       process.exitCode = EXIT.usage;
+      return;
+    }
+    if (e instanceof WriteFailedError) {
+      process.stderr.write(`backprop: error: ${e.message.split('\n')[0]}\n`);
+      process.exitCode = EXIT.failed;
+      return;
+    }
+    const io = e as NodeJS.ErrnoException;
+    if (io?.syscall && io.code && !process.env.BACKPROP_DEBUG) {
+      // The operating system said no (a full disk, a vanished directory, ...): one line, not a stack.
+      process.stderr.write(`backprop: error: ${io.path ? `${io.path}: ` : ''}${io.syscall} failed (${ioReason(io)})\n`);
+      process.exitCode = EXIT.failed;
       return;
     }
     const err = e as Error;
