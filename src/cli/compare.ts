@@ -2,8 +2,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, type InitName } from '../nn/network.js';
-import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
+import { basename } from 'node:path';
+import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
 import { compareReport } from '../report/html.js';
+import { checkNetworkSize } from '../data/limits.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
@@ -86,6 +88,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
   const k = await kernels(opts);
   const sizes = [ds.train.dim, ...opts.hidden, ds.classes];
+  checkNetworkSize(sizes, Math.max(opts.batchSize, opts.evalSize), '--hidden');
   const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.line(style.bold('backprop compare') + ' ' + heading);
   out.line(style.dim(`runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`));
@@ -95,7 +98,12 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   printRuns(out, runs);
   if (opts.report) {
     const html = await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading);
-    writeFileAtomic(opts.report, html);
+    try {
+      writeFileAtomic(opts.report, html);
+    } catch (e) {
+      const rescued = writeRescue(basename(opts.report), html);
+      throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+    }
     out.line(`report written to ${opts.report}`);
   }
   out.result({ command: 'compare', data: ds.name, sizes, cost: opts.cost, outputActivation: opts.outputActivation, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed, runs, report: opts.report });

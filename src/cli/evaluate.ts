@@ -42,6 +42,9 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   for (const l of ex.labels) {
     if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);
   }
+  if (ds.classNames && classes !== ds.classNames.length) {
+    throw new DataError(`--model ${opts.model} has ${classes} outputs but ${ds.name} has ${ds.classNames.length} classes: the model was trained on other data`);
+  }
   const r = evaluate(net, ex, await kernels(opts));
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${ds.name} ${opts.split}`);

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { exportTfjs } from '../io/tfjs-export.js';
+import { checkOutputDir, ioReason, WriteFailedError } from '../io/atomic.js';
 import { Output } from './output.js';
 
 export function exportCommand(): Command {
@@ -15,8 +16,15 @@ export function exportCommand(): Command {
     .option('--json', 'print one JSON result on stdout', false)
     .action(async (opts: { model: string; format: 'tfjs'; out: string; json: boolean }) => {
       const out = new Output(opts.json);
+      checkOutputDir(opts.out, '--out');
       const { network } = loadModel(opts.model);
-      const files = await exportTfjs(network.clone('float32'), opts.out);
+      let files;
+      try {
+        files = await exportTfjs(network.clone('float32'), opts.out);
+      } catch (e) {
+        if (!(e as NodeJS.ErrnoException).code) throw e;
+        throw new WriteFailedError(`--out ${opts.out}: cannot write (${ioReason(e)}); nothing was written (the model ${opts.model} is unchanged)`);
+      }
       out.line(`wrote ${files.modelJson} and ${files.weights}: a TensorFlow.js Layers model (tf.loadLayersModel('file://${files.modelJson}') in tfjs-node)`);
       out.result({ command: 'export', format: opts.format, model: opts.model, ...files });
     });

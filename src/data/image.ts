@@ -1,5 +1,6 @@
 import { PNG } from 'pngjs';
 import { DataError, readDataFile } from './dataset.js';
+import { checkImageSize } from './limits.js';
 
 /** A greyscale image, values in [0, 1], row-major. */
 export interface Grey {
@@ -17,6 +18,9 @@ export function readImage(path: string): Grey {
 }
 
 function decodePng(buf: Buffer, path: string): Grey {
+  // The size is in the IHDR chunk, which must come first: checked before anything is inflated.
+  if (buf.length < 24 || buf.toString('latin1', 12, 16) !== 'IHDR') throw new DataError(`${path}: corrupt PNG (no IHDR chunk)`);
+  checkImageSize(buf.readUInt32BE(16), buf.readUInt32BE(20), path);
   let png: PNG;
   try {
     png = PNG.sync.read(buf);
@@ -48,18 +52,32 @@ function decodePgm(buf: Buffer, path: string): Grey {
     tokens.push(t);
   }
   const [magic, w, h, max] = [tokens[0], Number(tokens[1]), Number(tokens[2]), Number(tokens[3])];
-  if (![w, h, max].every((x) => Number.isInteger(x) && x > 0) || max > 65535) throw new DataError(`${path}: bad PGM header`);
+  if (magic !== 'P2' && magic !== 'P5') throw new DataError(`${path}: bad PGM header (magic ${magic}, expected P2 or P5)`);
+  if (![w, h, max].every((x) => Number.isInteger(x) && x >= 0) || max > 65535 || max === 0) throw new DataError(`${path}: bad PGM header (width, height and maxval 1–65535 expected)`);
+  checkImageSize(w, h, path);
   const n = w * h;
+  const aboveMax = (k: number, v: number): never => {
+    throw new DataError(`${path}: sample ${v} at index ${k} (row ${Math.floor(k / w)}, column ${k % w}) is above the header's maxval ${max}`);
+  };
   const out = new Float32Array(n);
   if (magic === 'P5') {
     const start = i + 1;
     const bytes = max > 255 ? 2 : 1;
     if (buf.length < start + n * bytes) throw new DataError(`${path}: truncated PGM (${w}x${h} needs ${n * bytes} bytes of pixels)`);
-    for (let k = 0; k < n; k++) out[k] = (bytes === 2 ? buf.readUInt16BE(start + 2 * k) : buf[start + k]) / max;
+    for (let k = 0; k < n; k++) {
+      const v = bytes === 2 ? buf.readUInt16BE(start + 2 * k) : buf[start + k];
+      if (v > max) aboveMax(k, v);
+      out[k] = v / max;
+    }
   } else {
     const values = buf.subarray(i).toString('ascii').replace(/#[^\n]*/g, '').trim().split(/\s+/).map(Number);
     if (values.length < n || values.slice(0, n).some((v) => !Number.isFinite(v))) throw new DataError(`${path}: PGM has fewer than ${n} pixel values`);
-    for (let k = 0; k < n; k++) out[k] = values[k] / max;
+    for (let k = 0; k < n; k++) {
+      const v = values[k];
+      if (!Number.isInteger(v) || v < 0) throw new DataError(`${path}: sample ${v} at index ${k} is not an integer from 0 to ${max}`);
+      if (v > max) aboveMax(k, v);
+      out[k] = v / max;
+    }
   }
   return { width: w, height: h, data: out };
 }

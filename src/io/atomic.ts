@@ -35,7 +35,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
 }
 
 /** fsync of a directory makes the names in it (a rename) durable; file systems that cannot do it say EINVAL/EISDIR. */
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
@@ -147,18 +147,28 @@ export function checkOutputFile(path: string, flag: string): void {
 }
 
 /**
+ * Checks that dir can be an output directory: an existing, writable
+ * directory, or a missing one whose parent is (then it can be created).
+ * Returns whether it exists.
+ */
+export function checkOutputDir(dir: string, flag: string): boolean {
+  const st = statOrUndefined(dir);
+  if (st) {
+    if (!st.isDirectory()) throw new OutputPathError(`${flag} ${dir}: exists and is ${st.isFile() ? 'a file' : kind(st)}, expected a directory`);
+    writableDir(resolve(dir), flag, dir);
+    return true;
+  }
+  writableDir(dirname(resolve(dir)), flag, dir);
+  return false;
+}
+
+/**
  * Makes sure dir exists and is writable, creating it (one level: its parent
  * must exist) when missing. Called before a long run starts. Returns true
  * when it created the directory (so that a failed write can remove it again).
  */
 export function ensureOutputDir(dir: string, flag: string): boolean {
-  const st = statOrUndefined(dir);
-  if (st) {
-    if (!st.isDirectory()) throw new OutputPathError(`${flag} ${dir}: exists and is ${kind(st) === 'not a regular file' ? 'a file' : kind(st)}, expected a directory`);
-    writableDir(resolve(dir), flag, dir);
-    return false;
-  }
-  writableDir(dirname(resolve(dir)), flag, dir);
+  if (checkOutputDir(dir, flag)) return false;
   try {
     mkdirSync(dir);
   } catch (e) {
@@ -185,4 +195,35 @@ export function writeRescue(name: string, data: Uint8Array | string, dirs: (stri
     }
   }
   return undefined;
+}
+
+/**
+ * Writes files into dir as one step: they are written (and fsynced) into a
+ * new staging directory beside it, which is then renamed to dir when dir does
+ * not exist, or whose files are renamed into dir when it does. A failure
+ * removes the staging directory: no half-made output directory is left.
+ */
+export function writeDirectoryAtomic(dir: string, files: { name: string; data: Uint8Array | string }[]): void {
+  const target = resolve(dir);
+  const stage = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  rmSync(stage, { recursive: true, force: true });
+  try {
+    mkdirSync(stage);
+    for (const f of files) writeFileAtomic(join(stage, f.name), f.data);
+    if (statOrUndefined(target)) {
+      for (const f of files) {
+        const existing = statOrUndefined(join(target, f.name));
+        if (existing && !existing.isFile()) throw Object.assign(new Error(`${join(dir, f.name)}: exists and is ${kind(existing)}`), { code: 'EEXIST' });
+      }
+      for (const f of files) renameSync(join(stage, f.name), join(target, f.name));
+      fsyncDir(target);
+      rmSync(stage, { recursive: true, force: true });
+    } else {
+      renameSync(stage, target);
+    }
+    fsyncDir(dirname(target));
+  } catch (e) {
+    rmSync(stage, { recursive: true, force: true });
+    throw e;
+  }
 }

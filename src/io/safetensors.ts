@@ -142,7 +142,10 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     spans.push([s, e, key]);
     const tv = new DataView(buf.buffer, buf.byteOffset + dataStart + s, e - s);
     const out = bytesPer === 8 ? new Float64Array(count) : new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = bytesPer === 8 ? tv.getFloat64(8 * i, true) : tv.getFloat32(4 * i, true);
+    for (let i = 0; i < count; i++) {
+      out[i] = bytesPer === 8 ? tv.getFloat64(8 * i, true) : tv.getFloat32(4 * i, true);
+      if (!Number.isFinite(out[i])) fail(`tensor ${key} holds ${out[i]} at index ${i}: a model's weights must be finite`);
+    }
     return out;
   };
   const weights: Matrix[] = [];
