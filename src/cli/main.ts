@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { trainCommand } from './train.js';
 import { evaluateCommand } from './evaluate.js';
 import { gradcheckCommand } from './gradcheck.js';
-import { gradCommand } from './grad.js';
+import { gradCommand, protectExpression } from './grad.js';
 import { benchCommand } from './bench.js';
 import { infoCommand } from './info.js';
 import { datasetsCommand } from './datasets.js';
@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<void> {
     });
   }
   try {
-    await program().parseAsync(argv);
+    await program().parseAsync(protectExpression(argv));
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
