@@ -2,7 +2,8 @@ import cliProgress from 'cli-progress';
 import { Command } from 'commander';
 import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, locate, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
-import { fetchDataset } from '../data/fetch.js';
+import { fetchDataset, FETCH_LIMITS } from '../data/fetch.js';
+import { positiveNumber } from './options.js';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { UsageError } from './errors.js';
@@ -67,8 +68,10 @@ export function datasetsCommand(): Command {
     .description('download a dataset into the user cache, resuming partial downloads and verifying checksums')
     .argument('<name>', 'mnist, fashion-mnist or kmnist')
     .option('--mirror <url>', 'base URL to download from instead of the official one')
+    .option('--deadline <seconds>', 'give up when the whole download takes longer', positiveNumber, FETCH_LIMITS.deadlineMs / 1000)
+    .option('--stall <seconds>', 'give an attempt up after this long without a byte (then retry)', positiveNumber, FETCH_LIMITS.stallMs / 1000)
     .option('--json', 'print one JSON result on stdout', false)
-    .action(async (name: string, opts: { mirror?: string; json: boolean }) => {
+    .action(async (name: string, opts: { mirror?: string; deadline: number; stall: number; json: boolean }) => {
       const out = new Output(opts.json);
       const entry = catalogEntry(name);
       if (!entry) throw new UsageError(`unknown dataset "${name}" (known: ${catalog().map((e) => e.name).join(', ')})`);
@@ -83,6 +86,8 @@ export function datasetsCommand(): Command {
       try {
         const files = await fetchDataset(entry, dir, {
           mirror: opts.mirror,
+          deadline: opts.deadline * 1000,
+          timeout: opts.stall * 1000,
           onProgress: (p) => {
             if (!bar) return;
             if (p.file !== current) {
@@ -93,7 +98,8 @@ export function datasetsCommand(): Command {
             bar.setTotal(p.total ?? p.received);
             bar.update(p.received, { file: p.file });
           },
-          onRetry: (file, attempt, why) => out.line(style.warn(`  ${file}: ${why}; resuming (attempt ${attempt + 1})`)),
+          onRetry: (file, attempt, why, resumeAt, wait) =>
+            out.line(style.warn(`  ${file}: ${why}; ${resumeAt > 0 ? `resuming at byte ${resumeAt}` : 'retrying'} in ${wait / 1000} s (attempt ${attempt + 1})`)),
         });
         bar?.stop();
         const checks = verifyDataset(dir, entry);
