@@ -32,8 +32,13 @@ export function readIdxFile(path: string): IdxArray {
  * bytes — never to more than the size the IDX header inside declares.
  */
 export function decodeIdx(buf: Uint8Array, name: string): IdxArray {
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipLimited(buf, name, (head) => idxHeader(head, name).bytes);
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipIdx(buf, name);
   return parseIdx(buf, name);
+}
+
+/** Gunzips a compressed IDX file to at most the size its header declares (see gunzipLimited). */
+export function gunzipIdx(buf: Uint8Array, name: string): Buffer {
+  return gunzipLimited(buf, name, (head) => idxHeader(head, name).bytes);
 }
 
 /** The header of IDX bytes (which may be only the start of the file): element type, shape and the file's total size. */
