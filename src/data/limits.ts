@@ -72,12 +72,12 @@ export function checkNetworkSize(sizes: readonly number[], m: number, flag: stri
   const bytes = networkBytes(sizes, m, bytesPer);
   const budget = totalmem() / 2;
   const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e10 ? 1 : 0)} GB`;
+  if (bytes > budget) {
+    throw new DataError(`${flag}: a ${sizes.join('-')} network needs about ${gb(bytes)} to train (estimated), more than half of this machine's ${gb(totalmem())}; use smaller layers`);
+  }
   for (let l = 1; l < sizes.length; l++) {
     if (sizes[l] * sizes[l - 1] > MAX_ELEMENTS) {
       throw new DataError(`${flag}: W${l} would have ${sizes[l]}x${sizes[l - 1]} = ${sizes[l] * sizes[l - 1]} entries, more than the ${MAX_ELEMENTS} an array can hold; use smaller layers`);
     }
-  }
-  if (bytes > budget) {
-    throw new DataError(`${flag}: a ${sizes.join('-')} network needs about ${gb(bytes)} to train (estimated), more than half of this machine's ${gb(totalmem())}; use smaller layers`);
   }
 }
