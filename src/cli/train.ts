@@ -115,13 +115,10 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   if (opts.resume) {
     const c = readCheckpoint<RunOptions>(opts.resume);
     run = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
+    // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
     const done = c.state.epoch - 1;
-    if (run.epochs <= done) {
-      throw new UsageError(
-        given('epochs')
-          ? `--epochs ${run.epochs}: the run in ${opts.resume} has already done ${done} epoch${done === 1 ? '' : 's'}; give more than ${done} to continue it`
-          : `--resume ${opts.resume}: that run is complete (${done} epoch${done === 1 ? '' : 's'}); give --epochs N with N > ${done} to train it further`,
-      );
+    if (given('epochs') && run.epochs <= done) {
+      throw new UsageError(`--epochs ${run.epochs}: the run in ${opts.resume} has already done ${done} epoch${done === 1 ? '' : 's'}; give more than ${done} to continue it`);
     }
     if (given('backend')) run.backend = opts.backend;
     net = c.network;

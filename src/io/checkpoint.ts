@@ -113,6 +113,8 @@ export function lockCheckpoint(dir: string, flag: string): () => void {
         }
       };
       process.on('exit', release);
+      // Temporary files of writes a crashed run never finished: ours to remove now that we hold the lock.
+      for (const f of readdirSync(dir)) if (/^\..+\.\d+\.tmp$/.test(f) && !f.endsWith(`.${process.pid}.tmp`)) rmSync(join(dir, f), { force: true });
       return release;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

@@ -257,8 +257,15 @@ const cases: Case[] = [
     } },
   { what: '--resume --epochs not beyond the epochs done', code: 2, msg: /--epochs 2: the run in .* has already done 2 epochs; give more than 2 to continue it/,
     run: () => ({ args: ['train', '--resume', checkpointWith(() => {}), '--epochs', '2'] }) },
-  { what: '--resume of a complete run without --epochs', code: 2, msg: /--resume .*: that run is complete \(2 epochs\); give --epochs N with N > 2/,
-    run: () => ({ args: ['train', '--resume', checkpointWith(() => {})] }) },
+  { what: '--resume of a complete run (stopped after its last checkpoint) writes its model', code: 0, msg: /^$/,
+    run: () => {
+      const d = tmp();
+      expect(cli([...QUICK, '--epochs', '2', '--save', join(d, 'straight.safetensors')]).code).toBe(0);
+      return {
+        args: ['train', '--resume', checkpointWith(() => {}), '--save', join(d, 'resumed.safetensors')],
+        check: () => expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true),
+      };
+    } },
   { what: 'state.json with a batch size of 0 (no endless loop)', code: 2, msg: /state\.json: options\.batchSize 0 must be a positive integer/,
     run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.batchSize = 0)), '--epochs', '3'] }) },
   { what: 'state.json naming a model file outside the checkpoint', code: 2, msg: /state\.json: model "\.\.\/\.\.\/m\.safetensors" must name a model-N\.safetensors file/,
