@@ -88,7 +88,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
   const k = await kernels(opts);
   const sizes = [ds.train.dim, ...opts.hidden, ds.classes];
-  checkNetworkSize(sizes, Math.max(opts.batchSize, opts.evalSize), '--hidden');
+  checkNetworkSize(sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
   const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.line(style.bold('backprop compare') + ' ' + heading);
   out.line(style.dim(`runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`));

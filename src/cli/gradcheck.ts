@@ -90,7 +90,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     }
   } else {
     const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN);
-    checkNetworkSize(arch.sizes, opts.batchSize, opts.layers ? '--layers' : '--hidden', 8);
+    checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
     init = opts.init ?? defaultInit(arch.activation);
     net = Network.create(arch, init, new Rng(opts.seed), 'float64');
   }

@@ -147,7 +147,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
     const labels = trainingLabelProblem(ds, !given('layers'));
     if (labels) throw new DataError(labels);
-    checkNetworkSize(run.arch.sizes, run.batchSize, given('layers') ? '--layers' : '--hidden');
+    checkNetworkSize(run.arch.sizes, Math.min(run.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
     run.init = opts.init ?? defaultInit(run.arch.activation);
     rng = new Rng(run.seed);
     net = Network.create(run.arch, run.init, rng);

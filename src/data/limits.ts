@@ -73,7 +73,10 @@ export function checkNetworkSize(sizes: readonly number[], m: number, flag: stri
   const budget = totalmem() / 2;
   const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e10 ? 1 : 0)} GB`;
   if (bytes > budget) {
-    throw new DataError(`${flag}: a ${sizes.join('-')} network needs about ${gb(bytes)} to train (estimated), more than half of this machine's ${gb(totalmem())}; use smaller layers`);
+    const batches = m > 1000 ? ` with batches of ${m}` : '';
+    throw new DataError(
+      `${flag}: a ${sizes.join('-')} network${batches} needs about ${gb(bytes)} to train (estimated), more than half of this machine's ${gb(totalmem())}; use smaller layers${batches ? ' or batches' : ''}`,
+    );
   }
   for (let l = 1; l < sizes.length; l++) {
     if (sizes[l] * sizes[l - 1] > MAX_ELEMENTS) {

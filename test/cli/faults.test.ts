@@ -310,6 +310,10 @@ const cases: Case[] = [
     run: () => ({ args: ['train', '--layers', '784,30000000,10', '--limit', '300'] }) },
   { what: 'compare --hidden 100000000', code: 2, msg: /--hidden: a 784-100000000-10 network needs about \d+ GB/,
     run: () => ({ args: ['compare', '--hidden', '100000000', '--limit', '300'] }) },
+  { what: 'gradcheck --hidden 100000000 (float64)', code: 2, msg: /--hidden: a 784-100000000-10 network needs about \d+ GB/,
+    run: () => ({ args: ['gradcheck', '--hidden', '100000000', '--no-tfjs'] }) },
+  { what: 'a batch size beyond the examples costs no more memory than the examples', code: 0, msg: /^$/,
+    run: () => ({ args: [...QUICK, '--epochs', '1', '--batch-size', '1000000000'] }) },
   { what: 'one class in the training labels', code: 2, msg: /all 8 training examples have label 1: training needs at least two classes/,
     run: () => ({ args: ['train', '--data', synth({ trainLabels: idx(0x08, [8], Array(8).fill(1)) })] }) },
 
