@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
 import { Network } from '../nn/network.js';
@@ -232,13 +233,6 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
 
   if (result.status === 'interrupted') {
     const dir = ckptDir ?? interruptDir();
-    if (!ckptDir) {
-      try {
-        lockCheckpoint(dir, 'checkpoint');
-      } catch {
-        // another run is writing there now: the write below then fails over to the temporary directory
-      }
-    }
     checkpoint(dir, state);
     const sig = interrupted ?? 'SIGINT';
     process.stderr.write(`interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
@@ -307,12 +301,25 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
 /** The signals that stop a run cleanly (Ctrl-C, kill, a closed terminal). */
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** Where an interrupted run without --checkpoint goes: ./backprop-checkpoint, or -2, -3, … when that holds another run. */
+/**
+ * Where an interrupted run without --checkpoint goes: ./backprop-checkpoint, or
+ * -2, -3, … when that holds another run's checkpoint or lock (this run takes
+ * the lock). When none can be created, one named by the pid: writing there
+ * then fails over to the temporary directory.
+ */
 function interruptDir(): string {
-  for (let i = 1; ; i++) {
+  for (let i = 1; i <= 100; i++) {
     const dir = i === 1 ? DEFAULT_CHECKPOINT : `${DEFAULT_CHECKPOINT}-${i}`;
-    if (!hasCheckpoint(dir)) return dir;
+    if (hasCheckpoint(dir)) continue;
+    try {
+      mkdirSync(dir, { recursive: true });
+      lockCheckpoint(dir, 'checkpoint');
+      return dir;
+    } catch {
+      // not creatable, or in use: the next name
+    }
   }
+  return `${DEFAULT_CHECKPOINT}-${process.pid}`;
 }
 
 function epochLine(m: TrainState['history'][number], epochs: number): string {
