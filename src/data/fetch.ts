@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { fsyncDir } from '../io/atomic.js';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -199,7 +200,15 @@ export async function fetchFile(base: string, dir: string, f: CatalogFile, opts:
     rmSync(part, { force: true });
     throw new DataError(`${f.name}: checksum mismatch after download (MD5 expected ${f.md5}, got ${md5}); the partial file was removed`);
   }
+  // Durable before it is reported done: the data, then the name.
+  const fd = openSync(part, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(part, dest);
+  fsyncDir(dir);
   return dest;
 }
 
