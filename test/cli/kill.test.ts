@@ -81,56 +81,65 @@ describe('SIGKILL at random moments, at checkpoint writes and during resumes', (
     expect(r.code, r.stderr).toBe(0);
 
     const rng = new Rng(20261127);
-    const blocked: Kill[] = [
-      { at: 'blocked-write', file: 'model' },
-      { at: 'blocked-write', file: 'order' },
-      { at: 'blocked-write', file: 'state' },
-    ];
-    // Three chains of seven kills: random moments (start-up, data loading, training), epoch ends, blocked checkpoint writes.
-    const chains: Kill[][] = [0, 1, 2].map((c) =>
-      Array.from({ length: 7 }, (_, i): Kill => {
-        if (i % 3 === 0) return { at: 'random', ms: 300 + Math.floor(rng.uniform() * 1500) };
-        if (i % 3 === 1) return { at: 'epoch-line' };
-        return blocked[(c + i) % 3];
-      }),
-    );
-
+    const files = ['model', 'order', 'state'] as const;
     let kills = 0;
     let killedResumes = 0;
     let midCheckpoint = 0;
-    for (const [c, schedule] of chains.entries()) {
-      const ck = join(d, `ck-${c}`);
-      const save = join(d, `model-${c}.safetensors`);
-      for (const kill of schedule) {
-        const wasResume = existsSync(join(ck, 'state.json'));
-        const o = await runAndKill(ck, save, kill);
-        if (process.env.KILL_DEBUG) console.log(c, JSON.stringify(kill), o.code, o.signal, o.output.replace(/\n/g, ' | ').slice(0, 400));
-        if (o.signal !== 'SIGKILL') {
-          expect(o.code, o.output).toBe(0); // finished before the kill came: fine, nothing to resume
-          break;
-        }
-        kills++;
-        if (wasResume) killedResumes++;
-        // What the kill left: the last complete checkpoint, perhaps files of an unfinished one.
-        if (existsSync(join(ck, 'state.json'))) {
-          const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
-          const files = readdirSync(ck);
-          expect(files).toContain(state.model);
-          expect(files).toContain(state.order);
-          if (files.some((f) => f.endsWith('.tmp') || f === `model-${state.generation + 1}.safetensors`)) midCheckpoint++;
-        } else if (readdirSync(ck).some((f) => f.endsWith('.tmp') || f.startsWith('model-'))) midCheckpoint++;
-      }
-      // Resume until done (at most a few runs: each finishes what is left).
+    let blocked = 0;
+    let chains = 0;
+    let ck = '';
+    let save = '';
+    /** Resumes the current chain to the end and checks its model against the reference. */
+    const finish = async () => {
       for (let i = 0; i < 4 && !existsSync(save); i++) {
         const o = await runAndKill(ck, save, undefined);
         expect(o.code, o.output).toBe(0);
       }
-      expect(readFileSync(save).equals(readFileSync(reference)), `chain ${c}`).toBe(true);
+      expect(readFileSync(save).equals(readFileSync(reference)), `chain ${chains}`).toBe(true);
       expect(existsSync(join(ck, 'lock'))).toBe(false);
+    };
+    const newChain = () => {
+      chains++;
+      ck = join(d, `ck-${chains}`);
+      save = join(d, `model-${chains}.safetensors`);
+    };
+    newChain();
+    // Kills in turn: a random moment (start-up, data loading, training), the end of an epoch (its
+    // checkpoint being written), a write paused inside writeCheckpoint. A run that finishes before its
+    // kill ends its chain (checked like the others) and a new chain starts.
+    for (let turn = 0; kills < 21 && turn < 60; turn++) {
+      const kill: Kill = turn % 3 === 0 ? { at: 'random', ms: 200 + Math.floor(rng.uniform() * 1000) } : turn % 3 === 1 ? { at: 'epoch-line' } : { at: 'blocked-write', file: files[blocked % 3] };
+      const wasResume = existsSync(join(ck, 'state.json'));
+      const o = await runAndKill(ck, save, kill);
+      if (process.env.KILL_DEBUG) console.log(chains, JSON.stringify(kill), o.code, o.signal, o.output.replace(/\n/g, ' | ').slice(0, 300));
+      if (o.signal !== 'SIGKILL') {
+        expect(o.code, o.output).toBe(0); // it finished before the kill came
+        await finish();
+        newChain();
+        continue;
+      }
+      kills++;
+      if (kill.at === 'blocked-write') blocked++;
+      if (wasResume) killedResumes++;
+      // What the kill left: the last complete checkpoint, perhaps files of an unfinished one.
+      if (existsSync(join(ck, 'state.json'))) {
+        const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
+        const files = readdirSync(ck);
+        expect(files).toContain(state.model);
+        expect(files).toContain(state.order);
+        if (files.some((f) => f.endsWith('.tmp') || f === `model-${state.generation + 1}.safetensors`)) midCheckpoint++;
+      } else if (readdirSync(ck).some((f) => f.endsWith('.tmp') || f.startsWith('model-'))) midCheckpoint++;
+      if (kills % 7 === 0 && kills < 21) {
+        await finish(); // seven kills a chain, then resumed to the end
+        newChain();
+      }
     }
-    console.log(`kill.test: ${kills} SIGKILLs, ${killedResumes} of resumed runs, ${midCheckpoint} left a checkpoint half-written`);
-    expect(kills).toBeGreaterThanOrEqual(20);
+    await finish();
+    console.log(`kill.test: ${kills} SIGKILLs (${blocked} inside a checkpoint write), ${killedResumes} of resumed runs, ${midCheckpoint} left a checkpoint half-written, ${chains} chains`);
+    expect(kills).toBeGreaterThanOrEqual(21);
+    expect(chains).toBeGreaterThanOrEqual(3);
+    expect(blocked).toBeGreaterThanOrEqual(6); // each of the three files at least twice
     expect(killedResumes).toBeGreaterThanOrEqual(6);
-    expect(midCheckpoint).toBeGreaterThanOrEqual(6); // at least the blocked writes
+    expect(midCheckpoint).toBeGreaterThanOrEqual(6);
   }, 240_000);
 });
