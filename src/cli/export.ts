@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { exportTfjs } from '../io/tfjs-export.js';
-import { checkOutputDir, ioReason, WriteFailedError } from '../io/atomic.js';
+import { join } from 'node:path';
+import { checkOutputDir, checkOutputFile, ioReason, WriteFailedError } from '../io/atomic.js';
 import { Output } from './output.js';
 
 export function exportCommand(): Command {
@@ -16,7 +17,7 @@ export function exportCommand(): Command {
     .option('--json', 'print one JSON result on stdout', false)
     .action(async (opts: { model: string; format: 'tfjs'; out: string; json: boolean }) => {
       const out = new Output(opts.json);
-      checkOutputDir(opts.out, '--out');
+      if (checkOutputDir(opts.out, '--out')) for (const f of ['model.json', 'weights.bin']) checkOutputFile(join(opts.out, f), '--out');
       const { network } = loadModel(opts.model);
       let files;
       try {

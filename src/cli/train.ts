@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { encodeSafetensors, saveModel } from '../io/safetensors.js';
@@ -131,6 +131,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   // Fail before the work, not after it: every output path must be writable now,
   // and a checkpoint directory belongs to one run (a lock file keeps out a second writer).
   if (run.save) checkOutputFile(run.save, '--save');
+  if (run.save && ckptDir && resolve(run.save) === resolve(ckptDir)) throw new UsageError(`--save ${run.save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   if (opts.resume && !opts.checkpoint) ensureOutputDir(opts.resume, '--resume');
   if (ckptDir) {

@@ -86,7 +86,18 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
           reject(new FatalFetchError(`${url}: more than ${FETCH_LIMITS.redirects} redirects (a redirect loop?)`));
           return;
         }
-        getInto(new URL(res.headers.location, url).toString(), part, { ...limits, redirects: limits.redirects + 1 }, onData).then(resolvePromise, reject);
+        let next: URL;
+        try {
+          next = new URL(res.headers.location, url);
+        } catch {
+          reject(new FatalFetchError(`${url}: redirects to "${res.headers.location}", which is not a URL`));
+          return;
+        }
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          reject(new FatalFetchError(`${url}: redirects to ${next.protocol} (only http and https are fetched)`));
+          return;
+        }
+        getInto(next.toString(), part, { ...limits, redirects: limits.redirects + 1 }, onData).then(resolvePromise, reject);
         return;
       }
       if (status === 416 && have > 0) {

@@ -1,3 +1,4 @@
+import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { DataError, readDataFile } from './dataset.js';
 import { checkImageSize } from './limits.js';
@@ -20,7 +21,23 @@ export function readImage(path: string): Grey {
 function decodePng(buf: Buffer, path: string): Grey {
   // The size is in the IHDR chunk, which must come first: checked before anything is inflated.
   if (buf.length < 24 || buf.toString('latin1', 12, 16) !== 'IHDR') throw new DataError(`${path}: corrupt PNG (no IHDR chunk)`);
-  checkImageSize(buf.readUInt32BE(16), buf.readUInt32BE(20), path);
+  const [width0, height0] = [buf.readUInt32BE(16), buf.readUInt32BE(20)];
+  checkImageSize(width0, height0, path);
+  // pngjs bounds what it inflates for plain images, not interlaced ones (buf[28] = 1): bound those here.
+  if (buf[28] === 1) {
+    const idat: Buffer[] = [];
+    for (let at = 8; at + 8 <= buf.length; ) {
+      const len = buf.readUInt32BE(at);
+      if (buf.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(buf.subarray(at + 8, at + 8 + len));
+      at += 12 + len;
+    }
+    const most = 2 * height0 * (8 * width0 + 1) + 65536; // 8 bytes a pixel at most (RGBA, 16 bits), twice for the passes' filter bytes
+    try {
+      inflateSync(Buffer.concat(idat), { maxOutputLength: most });
+    } catch (e) {
+      throw new DataError(`${path}: corrupt PNG (${(e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `its image data inflates to more than a ${width0}x${height0} image can hold` : (e as Error).message})`);
+    }
+  }
   let png: PNG;
   try {
     png = PNG.sync.read(buf);

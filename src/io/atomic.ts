@@ -105,11 +105,12 @@ export function ioReason(e: unknown): string {
     EISDIR: 'is a directory',
     EEXIST: 'exists and is not a regular file',
     EFBIG: 'file too large',
+    ENAMETOOLONG: 'file name too long',
   };
-  return err?.code ? `${err.code}: ${why[err.code] ?? err.message}` : String(err?.message ?? e);
+  return err?.code ? `${err.code}: ${why[err.code] ?? err.message.replace(new RegExp(`^${err.code}: `), '')}` : String(err?.message ?? e);
 }
 
-function writableDir(dir: string, flag: string, target: string): void {
+function writableDir(dir: string, flag: string, target: string, probeName = `.backprop-probe-${process.pid}`): void {
   let st;
   try {
     st = statSync(dir);
@@ -122,13 +123,18 @@ function writableDir(dir: string, flag: string, target: string): void {
   } catch (e) {
     throw new OutputPathError(`${flag} ${target}: ${dir} is not writable (${ioReason(e)})`);
   }
-  // access() trusts the permission bits (root passes them all); creating a file is the real test.
-  const probe = join(dir, `.backprop-probe-${process.pid}`);
+  // access() trusts the permission bits (root passes them all); creating a file is the real test
+  // (with the name the write will use, which also catches a name too long for the file system).
+  const probe = join(dir, probeName);
   try {
     closeSync(openSync(probe, 'wx'));
     unlinkSync(probe);
   } catch (e) {
-    rmSync(probe, { force: true });
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // it was never created
+    }
     throw new OutputPathError(`${flag} ${target}: cannot create files in ${dir} (${ioReason(e)})`);
   }
 }
@@ -143,7 +149,8 @@ export function checkOutputFile(path: string, flag: string): void {
   const st = statOrUndefined(path);
   if (st?.isDirectory()) throw new OutputPathError(`${flag} ${path}: is a directory, expected a file name`);
   if (st && !st.isFile()) throw new OutputPathError(`${flag} ${path}: exists and is ${kind(st)}, not a regular file (choose a file name)`);
-  writableDir(dirname(resolveTarget(path)), flag, path);
+  const target = resolveTarget(path);
+  writableDir(dirname(target), flag, path, `.${basename(target)}.${process.pid}.tmp`);
 }
 
 /**
@@ -186,7 +193,7 @@ export function ensureOutputDir(dir: string, flag: string): boolean {
 export function writeRescue(name: string, data: Uint8Array | string, dirs: (string | undefined)[] = []): string | undefined {
   for (const dir of [...dirs, tmpdir(), process.cwd()]) {
     if (!dir) continue;
-    const path = join(dir, `backprop-rescued-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${name}`);
+    const path = join(dir, `backprop-rescued-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${name.slice(-100)}`);
     try {
       writeFileAtomic(path, data);
       return path;

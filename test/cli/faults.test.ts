@@ -1,8 +1,8 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
@@ -166,6 +166,12 @@ const cases: Case[] = [
     run: () => ({ args: [...QUICK, '--save', join(tmp(), 'out/')] }) },
   { what: '--save under a parent that is a file', code: 2, msg: /--save .*plain\/m\.safetensors: .*plain is not a directory/,
     run: () => ({ args: [...QUICK, '--save', join(file('plain', 'x'), 'm.safetensors')] }) },
+  { what: '--save through a symbolic link to /dev/null', code: 2, msg: /--save .*lnk: exists and is a character device/,
+    run: () => { const p = join(tmp(), 'lnk'); symlinkSync('/dev/null', p); return { args: [...QUICK, '--save', p] }; } },
+  { what: '--save with a name too long for the file system', code: 2, msg: /--save a{300}: cannot create files in .* \(ENAMETOOLONG: file name too long\)/,
+    run: () => ({ args: [...QUICK, '--save', 'a'.repeat(300)] }) },
+  { what: '--save naming the checkpoint directory', code: 2, msg: /--save .*ck: that is the checkpoint directory; give the model a file name of its own/,
+    run: () => { const p = join(tmp(), 'ck'); return { args: [...QUICK, '--save', p, '--checkpoint', p] }; } },
   { what: '--checkpoint naming a regular file', code: 2, msg: /--checkpoint .*plain: exists and is a file, expected a directory/,
     run: () => ({ args: [...QUICK, '--checkpoint', file('plain', 'x')] }) },
   { what: '--checkpoint naming a device', code: 2, msg: /--checkpoint \/dev\/null: exists and is a character device, expected a directory/,
@@ -176,6 +182,8 @@ const cases: Case[] = [
     run: () => ({ args: ['compare', '--report', join(tmp(), 'r/')] }) },
   { what: 'export --out naming a file', code: 2, msg: /--out .*m\.safetensors: exists and is a file, expected a directory/,
     run: () => { const m = file('m.safetensors', model); return { args: ['export', '--model', m, '--out', m] }; } },
+  { what: 'export --out whose model.json is a directory', code: 2, msg: /--out .*web\/model\.json: is a directory, expected a file name/,
+    run: () => { const d = join(tmp(), 'web'); mkdirSync(join(d, 'model.json'), { recursive: true }); return { args: ['export', '--model', file('m.safetensors', model), '--out', d] }; } },
   { what: 'export --out under a parent that is a file', code: 2, msg: /--out .*plain\/web: .*plain is not a directory/,
     run: () => ({ args: ['export', '--model', file('m.safetensors', model), '--out', join(file('plain', 'x'), 'web')] }) },
   { what: '--save into a read-only file system: refused before training', code: 2, msg: /--save .*: .*(not writable|cannot create files).*EROFS/, tmpfs: true,
@@ -302,6 +310,13 @@ const cases: Case[] = [
     run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('huge.png', png(100_000, 100_000))] }) },
   { what: 'a PNG of 0x0 pixels', code: 2, msg: /empty\.png: the image is 0x0 pixels/,
     run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('empty.png', png(0, 0))] }) },
+  { what: 'an interlaced PNG whose data inflates far beyond its size', code: 2, msg: /bomb\.png: corrupt PNG \(its image data inflates to more than a 100x100 image can hold\)/,
+    run: () => {
+      const chunk = (type: string, data: Buffer) => { const h = Buffer.alloc(8); h.writeUInt32BE(data.length); h.write(type, 4, 'latin1'); return Buffer.concat([h, data, Buffer.alloc(4)]); };
+      const ihdr = Buffer.from([0, 0, 0, 100, 0, 0, 0, 100, 8, 0, 0, 0, 1]); // 100x100, 8-bit grey, interlaced
+      const bytes = Buffer.concat([png(0, 0).subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64 << 20))), chunk('IEND', Buffer.alloc(0))]);
+      return { args: ['predict', '--model', file('m.safetensors', model), file('bomb.png', bytes)] };
+    } },
   { what: 'a PGM declaring 100000x100000 pixels', code: 2, msg: /huge\.pgm: 100000x100000 = 10000000000 pixels is more than the 16777216-pixel limit/,
     run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('huge.pgm', 'P5 100000 100000 255\n\0\0\0')] }) },
   { what: '--hidden 100000000: the memory needed, refused before allocating', code: 2, msg: /--hidden: a 784-100000000-10 network needs about \d+ GB to train \(estimated\), more than half of this machine's \d+\.?\d* GB/,

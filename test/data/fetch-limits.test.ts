@@ -32,6 +32,8 @@ beforeAll(async () => {
     switch (mode) {
       case 'loop': // redirects to itself, forever
         return void res.writeHead(302, { Location: req.url }).end();
+      case 'ftp': // redirects to a scheme we do not fetch
+        return void res.writeHead(302, { Location: `ftp://127.0.0.1/${name}` }).end();
       case 'big': // says (and sends) 5000 bytes more than the catalogue's size
         return void res.writeHead(200, { 'Content-Length': body.length + 5000 }).end(Buffer.concat([body, Buffer.alloc(5000)]));
       case 'bigchunked': // no Content-Length: the excess shows only while it arrives
@@ -80,6 +82,8 @@ function catalogue(): Record<string, string> {
 const cases: [string, () => string[], RegExp, ((output: string) => void)?][] = [
   ['a redirect loop stops after 5 redirects', () => ['--mirror', `${base}/loop/`], /loop\/train-images-idx3-ubyte\.gz: more than 5 redirects \(a redirect loop\?\)/,
     () => expect(hits.loop).toHaveLength(6)],
+  ['a redirect to another scheme is refused at once', () => ['--mirror', `${base}/ftp/`], /ftp\/train-images-idx3-ubyte\.gz: redirects to ftp: \(only http and https are fetched\)/,
+    () => expect(hits.ftp).toHaveLength(1)],
   ['a body larger than the catalogue says (Content-Length)', () => ['--mirror', `${base}/big/`], new RegExp(`${files[FIRST].length + 5000} bytes is more than the ${files[FIRST].length} bytes expected of this file`)],
   ['a body larger than the catalogue says (no Content-Length)', () => ['--mirror', `${base}/bigchunked/`], new RegExp(`bytes is more than the ${files[FIRST].length} bytes expected of this file`)],
   ['a stalled connection: retried with backoff, then the deadline', () => ['--mirror', `${base}/stall/`, '--stall', '0.3', '--deadline', '3'],
