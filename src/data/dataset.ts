@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Matrix } from '../linalg/index.js';
 import { Rng } from '../nn/rng.js';
 
@@ -63,11 +63,17 @@ export class DataError extends Error {
   override name = 'DataError';
 }
 
-/** The bytes of a data file, or a DataError naming it and why it cannot be read. */
+/**
+ * The bytes of a data file, or a DataError naming it and why it cannot be
+ * read. Only regular files: a device (/dev/zero) or a FIFO would be read
+ * without end.
+ */
 export function readDataFile(path: string): Buffer {
   try {
+    if (!statSync(path).isFile()) throw new DataError(`${path}: not a regular file`);
     return readFileSync(path);
   } catch (e) {
+    if (e instanceof DataError) throw e;
     throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
 }

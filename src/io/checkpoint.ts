@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isActivationName } from '../nn/activations.js';
@@ -204,6 +204,7 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   const path = join(dir, 'state.json');
   if (!existsSync(path)) throw new ModelFileError(`--resume ${dir}: no checkpoint there (state.json is missing)`);
   let file: CheckpointFile<O>;
+  if (!statSync(path).isFile()) throw new ModelFileError(`${path}: not a regular file`);
   try {
     file = JSON.parse(readFileSync(path, 'utf8')) as CheckpointFile<O>;
   } catch {
@@ -243,8 +244,10 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
 
 function readFileOr(path: string): Buffer {
   try {
+    if (!statSync(path).isFile()) throw new ModelFileError(`${path}: not a regular file`);
     return readFileSync(path);
-  } catch {
+  } catch (e) {
+    if (e instanceof ModelFileError) throw e;
     throw new ModelFileError(`${path}: missing from the checkpoint`);
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Matrix, type Float } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
@@ -84,8 +84,10 @@ export interface LoadedModel {
 export function loadModel(path: string): LoadedModel {
   let buf: Buffer;
   try {
+    if (!statSync(path).isFile()) throw new ModelFileError(`--model ${path}: not a regular file`);
     buf = readFileSync(path);
   } catch (e) {
+    if (e instanceof ModelFileError) throw e;
     throw new ModelFileError(`--model ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   return decodeSafetensors(buf, path);
