@@ -41,8 +41,13 @@ export const FETCH_LIMITS = {
   unknownSizeBytes: 200_000_000,
 } as const;
 
-/** An error that retrying will not fix (HTTP status, redirect loop, a body over its size, an unknown host). */
-class FatalFetchError extends DataError {}
+/** An error that retrying will not fix (HTTP status, redirect loop, a body over its size, the deadline). */
+class FatalFetchError extends DataError {
+  /** The bytes downloaded so far are good: a later run resumes from them. */
+  resumable = false;
+}
+
+const deadlineError = (url: string) => Object.assign(new FatalFetchError(`${url}: the download deadline passed`), { resumable: true });
 
 function md5File(path: string): Promise<string> {
   return new Promise((res, rej) => {
@@ -76,7 +81,7 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
     const have = existsSync(part) ? statSync(part).size : 0;
     const lib = url.startsWith('https:') ? https : http;
     const left = limits.deadline - Date.now();
-    if (left <= 0) return reject(new FatalFetchError(`${url}: the download deadline passed`));
+    if (left <= 0) return reject(deadlineError(url));
     const req = lib.get(url, { headers: have ? { Range: `bytes=${have}-` } : {}, timeout: limits.timeout }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
@@ -149,7 +154,7 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
     req.on('timeout', () => req.destroy(new Error(`no data for ${limits.timeout / 1000} s`)));
     req.on('error', reject);
     req.on('close', () => clearTimeout(timer));
-    const timer = setTimeout(() => req.destroy(new FatalFetchError(`${url}: the download deadline passed`)), left);
+    const timer = setTimeout(() => req.destroy(deadlineError(url)), left);
   });
 }
 
@@ -190,6 +195,7 @@ export async function fetchFile(base: string, dir: string, f: CatalogFile, opts:
     } catch (e) {
       if (e instanceof FatalFetchError) {
         if (have() > limits.maxBytes) rmSync(part, { force: true });
+        if (e.resumable && have() > 0) throw new DataError(`${e.message}; ${have()} bytes are kept: run the command again to resume`);
         throw e; // retrying will not help
       }
       lastError = reason(e, url);

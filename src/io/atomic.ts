@@ -206,18 +206,19 @@ export function writeRescue(name: string, data: Uint8Array | string, dirs: (stri
 
 /**
  * Writes files into dir as one step: they are written (and fsynced) into a
- * new staging directory beside it, which is then renamed to dir when dir does
- * not exist, or whose files are renamed into dir when it does. A failure
- * removes the staging directory: no half-made output directory is left.
+ * new staging directory — beside dir, then renamed to dir, when dir does not
+ * exist; inside dir, its files then renamed into place, when it does. A
+ * failure removes the staging directory: no half-made output is left.
  */
 export function writeDirectoryAtomic(dir: string, files: { name: string; data: Uint8Array | string }[]): void {
   const target = resolve(dir);
-  const stage = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  const exists = statOrUndefined(target) !== undefined;
+  const stage = exists ? join(target, `.backprop-staging.${process.pid}.tmp`) : join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
   rmSync(stage, { recursive: true, force: true });
   try {
     mkdirSync(stage);
     for (const f of files) writeFileAtomic(join(stage, f.name), f.data);
-    if (statOrUndefined(target)) {
+    if (exists) {
       for (const f of files) {
         const existing = statOrUndefined(join(target, f.name));
         if (existing && !existing.isFile()) throw Object.assign(new Error(`${join(dir, f.name)}: exists and is ${kind(existing)}`), { code: 'EEXIST' });
