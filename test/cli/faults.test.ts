@@ -430,6 +430,19 @@ describe('signals and file systems that change under a run', () => {
       expect(readFileSync(join(d, 'm.safetensors')).equals(readFileSync(straight))).toBe(true);
     }, 60_000);
 
+  it('a second run into the checkpoint directory of a running one is refused; the first ends unharmed', async () => {
+    const d = tmp();
+    const ck = join(d, 'ck');
+    let second: Run | undefined;
+    const first = await during([...SLOW, '--checkpoint', ck, '--save', join(d, 'm.safetensors')], /epoch 1\/3/, 0, () => {
+      second = cli([...QUICK, '--epochs', '1', '--checkpoint', ck, '--overwrite']);
+    });
+    expect(first.code, first.stderr).toBe(0);
+    oneError(second!, 2, /--checkpoint .*ck: in use by another run \(pid \d+\)/);
+    expect(readFileSync(join(d, 'm.safetensors')).equals(readFileSync(straight))).toBe(true);
+    expect(existsSync(join(ck, 'lock'))).toBe(false);
+  }, 60_000);
+
   it.skipIf(noTmpfs)('a file system that turns read-only during the run: exit 1, one line, the weights rescued byte for byte', async () => {
     const out = join(REMOUNT!, 'm.safetensors');
     const r = await during([...SLOW, '--save', out], /epoch 1\/3/, 0, () => execFileSync('mount', ['-o', 'remount,ro', REMOUNT!]));
