@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
 import { compareReport } from '../report/html.js';
 import { checkNetworkSize } from '../data/limits.js';
+import { DataError, trainingLabelProblem } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
@@ -88,6 +89,8 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
   const k = await kernels(opts);
   const sizes = [ds.train.dim, ...opts.hidden, ds.classes];
+  const labels = trainingLabelProblem(ds, true);
+  if (labels) throw new DataError(labels);
   checkNetworkSize(sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
   const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.line(style.bold('backprop compare') + ' ' + heading);

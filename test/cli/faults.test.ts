@@ -349,6 +349,8 @@ const cases: Case[] = [
     run: () => ({ args: ['train', '--data', file('neg_train.csv', '0,1,2,3\n1,5,-4,0\n0,1,1,1\n1,0,0,0\n0,2,2,2\n')] }) },
   { what: 'labels with gaps would widen the output layer silently', code: 2, msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\); the output layer would have 201 units/,
     run: () => ({ args: ['train', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }) },
+  { what: 'compare: labels with gaps', code: 2, msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\)/,
+    run: () => ({ args: ['compare', '--hidden', '4', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }) },
   { what: 'labels with gaps are accepted when --layers asks for that output layer', code: 0, msg: /^$/,
     run: () => ({ args: ['train', '--epochs', '1', '--layers', '4,8,201', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }) },
   { what: '--model /dev/zero is refused, not read without end', code: 2, msg: /--model \/dev\/zero: not a regular file/,
