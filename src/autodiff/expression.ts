@@ -16,6 +16,9 @@ export interface Expression {
   text: Map<Node, string>;
 }
 
+/** Longest source text kept per node (for messages and the graph view). */
+const TEXT_MAX = 200;
+
 const CONSTANTS: Record<string, number> = { pi: Math.PI, e: Math.E, tau: 2 * Math.PI };
 const FUNCTIONS = ['sin', 'cos', 'tan', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu'] as const;
 
@@ -31,6 +34,7 @@ export async function parseExpression(source: string, at: Record<string, number>
   try {
     tree = parse(source);
   } catch (e) {
+    if (e instanceof RangeError) throw new ExpressionError(`the expression is nested too deeply for the parser (${source.length} characters)`);
     const err = e as Error & { char?: number };
     const where = err.char !== undefined ? ` at character ${err.char}` : '';
     const msg = err.message.replace(/\s*\(char \d+\)$/, '');
@@ -39,16 +43,74 @@ export async function parseExpression(source: string, at: Record<string, number>
   const variables = new Map<string, Node>();
   const text = new Map<Node, string>();
   const shared = new Map<string, Node>();
+  const id = new Map<Node, number>();
+  const built = new Map<MathNode, Node>();
+  const shown = new Map<MathNode, string>();
+  const childrenOf = (t: MathNode): MathNode[] =>
+    t.type === 'ParenthesisNode' ? [(t as ParenthesisNode).content] : t.type === 'OperatorNode' || t.type === 'FunctionNode' ? (t as OperatorNode | FunctionNode).args : [];
 
-  const build = (t: MathNode): Node => {
-    if (t.type === 'ParenthesisNode') return build((t as ParenthesisNode).content);
-    const key = t.toString();
-    const known = shared.get(key);
-    if (known) return known;
-    const n = convert(t);
-    shared.set(key, n);
-    if (!text.has(n)) text.set(n, key);
-    return n;
+  // Identity of a sub-expression: its operation and the ids of its children's
+  // nodes (built first), so the key has constant size and x*y in two places
+  // becomes one node. Building it from each node's full text would cost time
+  // quadratic in the expression's length (and recursion as deep as its tree).
+  const keyOf = (t: MathNode): string => {
+    const kids = childrenOf(t).map((c) => id.get(built.get(c)!)).join(',');
+    switch (t.type) {
+      case 'ConstantNode': return `c:${String((t as ConstantNode).value)}`;
+      case 'SymbolNode': return `s:${(t as SymbolNode).name}`;
+      case 'OperatorNode': return `o:${(t as OperatorNode).fn}(${kids})`;
+      case 'FunctionNode': return `f:${(t as FunctionNode).fn.name}(${kids})`;
+      default: return `?:${t.type}(${kids})`;
+    }
+  };
+
+  // The source text of a sub-expression, from its children's (cut at TEXT_MAX characters: it is for messages).
+  const textOf = (t: MathNode): string => {
+    const kids = childrenOf(t).map((c) => shown.get(c)!);
+    let s: string;
+    switch (t.type) {
+      case 'ParenthesisNode': s = `(${kids[0]})`; break;
+      case 'OperatorNode': {
+        const o = t as OperatorNode;
+        s = kids.length === 1 ? `${o.op}${kids[0]}` : o.implicit ? kids.join(' ') : kids.join(` ${o.op} `);
+        break;
+      }
+      case 'FunctionNode': s = `${(t as FunctionNode).fn.name}(${kids.join(', ')})`; break;
+      case 'SymbolNode': s = (t as SymbolNode).name; break;
+      case 'ConstantNode': s = String((t as ConstantNode).value); break;
+      default: s = t.toString(); // an unsupported kind of node, refused by convert()
+    }
+    return s.length > TEXT_MAX ? s.slice(0, TEXT_MAX - 1) + '…' : s;
+  };
+
+  /** Our node for every node of mathjs's tree, children first, with an explicit stack: long expressions do not recurse. */
+  const build = (top: MathNode): Node => {
+    const stack: [MathNode, boolean][] = [[top, false]];
+    while (stack.length) {
+      const [t, expanded] = stack.pop()!;
+      if (built.has(t)) continue;
+      if (!expanded) {
+        stack.push([t, true]);
+        const kids = childrenOf(t);
+        for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], false]);
+        continue;
+      }
+      shown.set(t, textOf(t));
+      if (t.type === 'ParenthesisNode') {
+        built.set(t, built.get((t as ParenthesisNode).content)!);
+        continue;
+      }
+      const key = keyOf(t);
+      let n = shared.get(key);
+      if (!n) {
+        n = convert(t);
+        shared.set(key, n);
+        if (!id.has(n)) id.set(n, id.size);
+        if (!text.has(n)) text.set(n, shown.get(t)!);
+      }
+      built.set(t, n);
+    }
+    return built.get(top)!;
   };
 
   const convert = (t: MathNode): Node => {
@@ -73,7 +135,7 @@ export async function parseExpression(source: string, at: Record<string, number>
       }
       case 'OperatorNode': {
         const o = t as OperatorNode<never, never>;
-        const args = o.args.map(build);
+        const args = o.args.map((a) => built.get(a)!);
         const fn = o.fn as string;
         if (args.length === 1 && fn === 'unaryMinus') return g.neg(args[0]);
         if (args.length === 1 && fn === 'unaryPlus') return args[0];
@@ -92,7 +154,7 @@ export async function parseExpression(source: string, at: Record<string, number>
       case 'FunctionNode': {
         const f = t as FunctionNode;
         const name = f.fn.name;
-        const args = f.args.map(build);
+        const args = f.args.map((a) => built.get(a)!);
         const one = () => {
           if (args.length !== 1) throw new ExpressionError(`${name}() takes one argument, got ${args.length}`);
           return args[0];
@@ -113,7 +175,7 @@ export async function parseExpression(source: string, at: Record<string, number>
         throw new ExpressionError(`unknown function ${name}(): supported are ${FUNCTIONS.join(', ')}`);
       }
       default:
-        throw new ExpressionError(`"${t.toString()}" (${t.type}) is not supported: use numbers, variables, + - * / ^ and ${FUNCTIONS.join(', ')}`);
+        throw new ExpressionError(`"${shown.get(t)}" (${t.type}) is not supported: use numbers, variables, + - * / ^ and ${FUNCTIONS.join(', ')}`);
     }
   };
 

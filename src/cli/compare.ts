@@ -2,8 +2,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type InitName } from '../nn/network.js';
-import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
+import { basename } from 'node:path';
+import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
 import { compareReport } from '../report/html.js';
+import { checkNetworkSize } from '../data/limits.js';
+import { DataError, trainingLabelProblem } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
@@ -103,6 +106,9 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const provider = await providerForDtype(opts, dtype, out);
   const k = provider.kernels;
   const sizes = [ds.train.dim, ...opts.hidden, ds.classes];
+  const labels = trainingLabelProblem(ds, true);
+  if (labels) throw new DataError(labels);
+  checkNetworkSize(sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
   const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.note(style.bold('backprop compare') + ' ' + heading);
   out.note(style.dim(`runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`));
@@ -112,7 +118,12 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   printRuns(out, runs);
   if (opts.report) {
     const html = await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading);
-    writeFileAtomic(opts.report, html);
+    try {
+      writeFileAtomic(opts.report, html);
+    } catch (e) {
+      const rescued = writeRescue(basename(opts.report), html);
+      throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+    }
     out.line(`report written to ${opts.report}`);
   }
   const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs

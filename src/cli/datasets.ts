@@ -3,11 +3,12 @@ import type cliProgressModule from 'cli-progress';
 import { Command } from 'commander';
 import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, locate, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
+import { FETCH_LIMITS } from '../data/fetch.js';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import { Output, style } from './output.js';
-import { addQuietOption, examples } from './options.js';
+import { addQuietOption, examples, positiveNumber } from './options.js';
 
 interface Status {
   name: string;
@@ -72,13 +73,15 @@ export function datasetsCommand(): Command {
     .description('download a dataset into the user cache, resuming partial downloads and verifying checksums')
     .argument('<name>', 'mnist, fashion-mnist or kmnist')
     .option('--mirror <url>', 'base URL to download from instead of the official one')
+    .option('--deadline <seconds>', 'give up when the whole download takes longer', positiveNumber, FETCH_LIMITS.deadlineMs / 1000)
+    .option('--stall <seconds>', 'give an attempt up after this long without a byte (then retry)', positiveNumber, FETCH_LIMITS.stallMs / 1000)
     .option('--json', 'print one JSON result on stdout', false)
     .addHelpText('after', examples([
       ['download KMNIST, resuming a partial download, and verify it', 'backprop datasets fetch kmnist'],
       ['from another server with the same files', 'backprop datasets fetch mnist --mirror http://yann.lecun.com/exdb/mnist/'],
     ]));
   addQuietOption(cmd.commands[0])
-    .action(async (name: string, opts: { mirror?: string; json: boolean; quiet: boolean }) => {
+    .action(async (name: string, opts: { mirror?: string; deadline: number; stall: number; json: boolean; quiet: boolean }) => {
       const out = new Output(opts.json, opts.quiet);
       const entry = catalogEntry(name);
       if (!entry) throw new UsageError(`unknown dataset "${name}" (known: ${catalog().map((e) => e.name).join(', ')})`);
@@ -95,6 +98,8 @@ export function datasetsCommand(): Command {
       try {
         const files = await fetchDataset(entry, dir, {
           mirror: opts.mirror,
+          deadline: opts.deadline * 1000,
+          timeout: opts.stall * 1000,
           onProgress: (p) => {
             if (!bar) return;
             if (p.file !== current) {
@@ -105,7 +110,8 @@ export function datasetsCommand(): Command {
             bar.setTotal(p.total ?? p.received);
             bar.update(p.received, { file: p.file });
           },
-          onRetry: (file, attempt, why) => out.line(style.warn(`  ${file}: ${why}; resuming (attempt ${attempt + 1})`)),
+          onRetry: (file, attempt, why, resumeAt, wait) =>
+            out.line(style.warn(`  ${file}: ${why}; ${resumeAt > 0 ? `resuming at byte ${resumeAt}` : 'retrying'} in ${wait / 1000} s (attempt ${attempt + 1})`)),
         });
         bar?.stop();
         const checks = verifyDataset(dir, entry);

@@ -49,6 +49,9 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   for (const l of ex.labels) {
     if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);
   }
+  if (ds.classNames && classes !== ds.classNames.length) {
+    throw new DataError(`--model ${opts.model} has ${classes} outputs but ${ds.name} has ${ds.classNames.length} classes: the model was trained on other data`);
+  }
   const provider = await providerForDtype(opts, net.dtype, out);
   const r = evaluate(net, ex, provider.kernels);
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));

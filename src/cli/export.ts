@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { exportTfjs } from '../io/tfjs-export.js';
+import { join } from 'node:path';
+import { checkOutputDir, checkOutputFile, ioReason, WriteFailedError } from '../io/atomic.js';
 import { Output } from './output.js';
 import { choiceOption, examples, oneOf } from './options.js';
 
@@ -17,8 +19,15 @@ export function exportCommand(): Command {
     ]))
     .action(async (opts: { model: string; format: 'tfjs'; out: string; json: boolean }) => {
       const out = new Output(opts.json);
+      if (checkOutputDir(opts.out, '--out')) for (const f of ['model.json', 'weights.bin']) checkOutputFile(join(opts.out, f), '--out');
       const { network } = loadModel(opts.model);
-      const files = await exportTfjs(network.clone('float32'), opts.out);
+      let files;
+      try {
+        files = await exportTfjs(network.clone('float32'), opts.out);
+      } catch (e) {
+        if (!(e as NodeJS.ErrnoException).code) throw e;
+        throw new WriteFailedError(`--out ${opts.out}: cannot write (${ioReason(e)}); nothing was written (the model ${opts.model} is unchanged)`);
+      }
       out.line(`wrote ${files.modelJson} and ${files.weights}: a TensorFlow.js Layers model (tf.loadLayersModel('file://${files.modelJson}') in tfjs-node)`);
       out.result({ command: 'export', format: opts.format, model: opts.model, ...files });
     });

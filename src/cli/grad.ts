@@ -45,8 +45,39 @@ export function gradCommand(): Command {
       ['the graph in Graphviz dot', 'backprop grad "log(exp(a) + exp(b))" --at a=1,b=2 --graph dot'],
     ]))
     .action(async (source: string, opts: GradOptions) => {
-      process.exitCode = await runGrad(source, opts);
+      process.exitCode = await runGrad(source.trim(), opts);
     });
+}
+
+/**
+ * An expression that starts with "-" ("-x^2") would be taken for an unknown
+ * option: in `backprop grad …` arguments, the first one that starts with "-"
+ * and is not one of grad's options (nor a value of --at) is the expression,
+ * and moves, with a leading space, right after `grad`, where the option parser
+ * leaves it alone.
+ */
+export function protectExpression(argv: string[]): string[] {
+  const i0 = argv.indexOf('grad');
+  if (i0 < 0 || argv.slice(2, i0).some((a) => !a.startsWith('-'))) return argv;
+  const cmd = gradCommand();
+  const takesValue = new Set(cmd.options.filter((o) => o.required).map((o) => o.long));
+  const known = new Set(cmd.options.flatMap((o) => [o.long, o.short]).concat(['-h', '--help']));
+  const out = argv.slice();
+  for (let i = i0 + 1; i < out.length; i++) {
+    const a = out[i];
+    if (a === '--') break;
+    if (!a.startsWith('-')) continue;
+    const name = a.split('=')[0];
+    if (known.has(name)) {
+      if (takesValue.has(name) && !a.includes('=')) i++; // its value
+      if (name === '--graph' && (out[i + 1] === 'text' || out[i + 1] === 'dot')) i++;
+      continue;
+    }
+    out.splice(i, 1);
+    out.splice(i0 + 1, 0, ` ${a}`); // first, where no option can take it for its value
+    break;
+  }
+  return out;
 }
 
 async function runGrad(source: string, opts: GradOptions): Promise<number> {

@@ -27,6 +27,7 @@ import {
   type DataOptions,
   type NetworkOptions,
 } from './options.js';
+import { checkNetworkSize } from '../data/limits.js';
 
 const DEFAULT_HIDDEN = [30, 30];
 
@@ -94,6 +95,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     }
   } else {
     const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN);
+    checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
     init = opts.init ?? defaultInit(arch.activation);
     net = Network.create(arch, init, new Rng(opts.seed), 'float64');
   }

@@ -2,7 +2,7 @@ import { Command, CommanderError, type Help, type Option } from 'commander';
 import { trainCommand } from './train.js';
 import { evaluateCommand } from './evaluate.js';
 import { gradcheckCommand } from './gradcheck.js';
-import { gradCommand } from './grad.js';
+import { gradCommand, protectExpression } from './grad.js';
 import { benchCommand } from './bench.js';
 import { infoCommand } from './info.js';
 import { datasetsCommand } from './datasets.js';
@@ -43,6 +43,7 @@ function conventions(c: Command): void {
   c.configureHelp(HELP);
   for (const sub of c.commands) conventions(sub);
 }
+import { ioReason, WriteFailedError } from '../io/atomic.js';
 
 export function program(): Command {
   const p = new Command('backprop')
@@ -93,7 +94,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const json = wantsJson(argv);
   try {
-    await program().parseAsync(argv);
+    await program().parseAsync(protectExpression(argv));
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
@@ -104,6 +105,18 @@ export async function main(argv: string[]): Promise<void> {
     if (isUserError(e)) {
       process.exitCode = EXIT.usage;
       reportError(e.message.split('\n')[0], EXIT.usage, json);
+      return;
+    }
+    if (e instanceof WriteFailedError) {
+      process.exitCode = EXIT.failed;
+      reportError(e.message.split('\n')[0], EXIT.failed, json);
+      return;
+    }
+    const io = e as NodeJS.ErrnoException;
+    if (io?.syscall && io.code && !process.env.BACKPROP_DEBUG) {
+      // The operating system said no (a full disk, a vanished directory, ...): one line, not a stack.
+      process.exitCode = EXIT.failed;
+      reportError(`${io.path ? `${io.path}: ` : ''}${io.syscall} failed (${ioReason(io)})`, EXIT.failed, json);
       return;
     }
     const err = e as Error;

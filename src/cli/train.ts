@@ -1,14 +1,18 @@
 import { Command, Option } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { basename, resolve } from 'node:path';
 import { defaultLearningRate, Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
-import { saveModel } from '../io/safetensors.js';
-import { readCheckpoint, writeCheckpoint } from '../io/checkpoint.js';
-import { checkOutputFile, ensureOutputDir } from '../io/atomic.js';
+import { encodeSafetensors, saveModel } from '../io/safetensors.js';
+import { hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
+import { checkOutputFile, ensureOutputDir, ioReason, writeRescue, WriteFailedError } from '../io/atomic.js';
+import { DataError, trainingLabelProblem } from '../data/dataset.js';
+import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type TrainState } from '../train/session.js';
 import { nonFiniteInput } from '../train/diagnose.js';
-import { DataError } from '../data/dataset.js';
 import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../analysis/layers.js';
 import { EXIT, reportError, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
@@ -48,6 +52,7 @@ interface TrainOptions extends DataOptions, NetworkOptions {
   save?: string;
   checkpoint?: string;
   resume?: string;
+  overwrite: boolean;
   json: boolean;
   monitor: boolean;
   quiet: boolean;
@@ -91,6 +96,7 @@ export function trainCommand(): Command {
     .option('--save <file>', 'write the trained model (safetensors) to file')
     .option('--checkpoint <dir>', 'write a checkpoint (weights, RNG state, position, metrics) at each epoch end')
     .option('--resume <dir>', 'continue a checkpointed or interrupted run; it ends with the weights an uninterrupted run would have')
+    .option('--overwrite', "let --checkpoint replace another run's checkpoint in its directory", false)
     .option('--monitor', 'each epoch, print per-layer learning speed and saturated/dead units, and warn when a layer stops learning', false)
     .option('--json', 'print one JSON result on stdout (human text goes to stderr)', false);
   addQuietOption(cmd);
@@ -125,6 +131,11 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   if (opts.resume) {
     const c = readCheckpoint<RunOptions>(opts.resume);
     run = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
+    // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
+    const done = c.state.epoch - 1;
+    if (given('epochs') && run.epochs <= done) {
+      throw new UsageError(`--epochs ${run.epochs}: the run in ${opts.resume} has already done ${done} epoch${done === 1 ? '' : 's'}; give more than ${done} to continue it`);
+    }
     if (given('backend')) run.backend = opts.backend;
     run.dtype ??= c.network.dtype;
     net = c.network;
@@ -133,9 +144,22 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   } else {
     run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: NaN, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, dtype: opts.dtype ?? 'float32', save: opts.save };
   }
-  // Fail before the work, not after it: every output path must be writable now.
+  // Fail before the work, not after it: every output path must be writable now,
+  // and a checkpoint directory belongs to one run (a lock file keeps out a second writer).
   if (run.save) checkOutputFile(run.save, '--save');
+  if (run.save && ckptDir && resolve(run.save) === resolve(ckptDir)) throw new UsageError(`--save ${run.save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
+  if (opts.resume && !opts.checkpoint) ensureOutputDir(opts.resume, '--resume');
+  if (ckptDir) {
+    const flag = opts.checkpoint ? '--checkpoint' : '--resume';
+    lockCheckpoint(ckptDir, flag);
+    if (opts.checkpoint && opts.checkpoint !== opts.resume && hasCheckpoint(opts.checkpoint)) {
+      if (!opts.overwrite) {
+        throw new UsageError(`--checkpoint ${opts.checkpoint} holds another run's checkpoint: continue it with --resume ${opts.checkpoint}, choose another directory, or add --overwrite to replace it`);
+      }
+      removeCheckpoint(opts.checkpoint);
+    }
+  }
   const ds = loadData({ data: run.data, limit: run.limit, testLimit: run.testLimit, validation: run.validation, seed: run.seed });
   for (const [set, ex] of [['training', ds.train], ['test', ds.test], ['validation', ds.validation]] as const) {
     const bad = ex && nonFiniteInput(ex);
@@ -143,6 +167,9 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   }
   if (!opts.resume) {
     run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
+    const labels = trainingLabelProblem(ds, !given('layers'));
+    if (labels) throw new DataError(labels);
+    checkNetworkSize(run.arch.sizes, Math.min(run.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
     run.init = opts.init ?? defaultInit(run.arch.activation);
     run.lr = opts.lr ?? defaultLearningRate(run.arch, TRAIN_DEFAULTS.lr);
     rng = new Rng(run.seed);
@@ -189,12 +216,26 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   };
   if (!opts.resume || state.history.length === 0) monitor(0);
 
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(EXIT.interrupted); // a second Ctrl-C: stop now
-    interrupted = true;
+  // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) all
+  // finish the batch, write a checkpoint and exit 128 + the signal's number.
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) process.exit(128 + osConstants.signals[interrupted]); // a second signal: stop now
+    interrupted = sig;
   };
-  process.on('SIGINT', onSigint);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
+  const checkpoint = (dir: string, s: TrainState) => {
+    try {
+      writeCheckpoint(dir, net!, rng!.state(), s, run);
+    } catch (e) {
+      const rescued = writeRescueCheckpoint(net!, rng!.state(), s, run);
+      throw new WriteFailedError(
+        `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
+          (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
+      );
+    }
+  };
   const progress = epochProgress(out.interactive, run.epochs);
   let result;
   try {
@@ -203,24 +244,25 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       epochs: run.epochs,
       test: ds.test,
       validation: ds.validation,
-      shouldStop: () => interrupted,
+      shouldStop: () => interrupted !== undefined,
       onEpochEnd(m) {
         progress.onEpochEnd?.(m);
         out.note(epochLine(m, run.epochs));
         monitor(m.epoch);
       },
-      onCheckpoint: opts.checkpoint || opts.resume ? (s) => writeCheckpoint(ckptDir!, net, rng.state(), s, run) : undefined,
+      onCheckpoint: opts.checkpoint || opts.resume ? (s) => checkpoint(ckptDir!, s) : undefined,
     });
   } finally {
     progress.stop();
-    process.off('SIGINT', onSigint);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
 
   if (result.status === 'interrupted') {
-    const dir = ckptDir ?? DEFAULT_CHECKPOINT;
-    writeCheckpoint(dir, net!, rng!.state(), state, run);
-    process.stderr.write(`interrupted at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
-    return EXIT.interrupted;
+    const dir = ckptDir ?? interruptDir();
+    checkpoint(dir, state);
+    const sig = interrupted ?? 'SIGINT';
+    process.stderr.write(`interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
+    return 128 + osConstants.signals[sig];
   }
   if (result.status === 'diverged') {
     reportError(
@@ -239,7 +281,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       : evaluate(net!, ds.test, k);
   const total = (performance.now() - t0) / 1000;
   if (run.save) {
-    saveModel(run.save, net!, {
+    const metadata = {
       data: ds.name,
       init: run.init,
       epochs: String(run.epochs),
@@ -249,7 +291,17 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       seed: String(run.seed),
       test_accuracy: String(final.accuracy),
       ...provenanceMetadata(prov),
-    });
+    };
+    try {
+      saveModel(run.save, net!, metadata);
+    } catch (e) {
+      // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
+      const rescued = writeRescue(basename(run.save), encodeSafetensors(net!, metadata), [ckptDir]);
+      throw new WriteFailedError(
+        `--save ${run.save}: cannot write (${ioReason(e)}); ` +
+          (rescued ? `the trained weights were saved to ${rescued} instead` : ckptDir ? `the last checkpoint in ${ckptDir} holds them` : 'nor anywhere else'),
+      );
+    }
   }
   out.line(
     `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${run.epochs} epoch${run.epochs === 1 ? '' : 's'} in ${seconds(total)}` +
@@ -273,6 +325,30 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     ...jsonProvenance(prov),
   });
   return EXIT.ok;
+}
+
+/** The signals that stop a run cleanly (Ctrl-C, kill, a closed terminal). */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Where an interrupted run without --checkpoint goes: ./backprop-checkpoint, or
+ * -2, -3, … when that holds another run's checkpoint or lock (this run takes
+ * the lock). When none can be created, one named by the pid: writing there
+ * then fails over to the temporary directory.
+ */
+function interruptDir(): string {
+  for (let i = 1; i <= 100; i++) {
+    const dir = i === 1 ? DEFAULT_CHECKPOINT : `${DEFAULT_CHECKPOINT}-${i}`;
+    if (hasCheckpoint(dir)) continue;
+    try {
+      mkdirSync(dir, { recursive: true });
+      lockCheckpoint(dir, 'checkpoint');
+      return dir;
+    } catch {
+      // not creatable, or in use: the next name
+    }
+  }
+  return `${DEFAULT_CHECKPOINT}-${process.pid}`;
 }
 
 function epochLine(m: TrainState['history'][number], epochs: number): string {

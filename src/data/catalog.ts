@@ -3,10 +3,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DataError } from './dataset.js';
-import { IDX_FILES } from './idx.js';
+import { gunzipIdx, IDX_FILES } from './idx.js';
 
 export type FileRole = 'trainImages' | 'trainLabels' | 'testImages' | 'testLabels';
 export const FILE_ROLES: FileRole[] = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
@@ -174,7 +173,7 @@ export function verifyFile(path: string, f: CatalogFile): FileCheck {
     if (f.contentSha256 || !gz) {
       let content: Buffer;
       try {
-        content = gz ? gunzipSync(bytes) : bytes;
+        content = gz ? gunzipIdx(bytes, path) : bytes;
       } catch {
         content = Buffer.alloc(0);
       }

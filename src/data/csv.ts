@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DataError, examples, readDataFile, slice, type Dataset, type Examples } from './dataset.js';
+import { DataError, examples, labelClasses, readDataFile, slice, type Dataset, type Examples } from './dataset.js';
 
 /**
  * Reads a CSV of labelled examples, one per line: label,v1,...,vD (the layout
@@ -29,6 +29,7 @@ export function readCsv(path: string): { examples: Examples; maxLabel: number } 
       const s = cells[j].trim();
       const v = Number(s);
       if (s === '' || !Number.isFinite(v)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is not a number`);
+      if (j > 0 && v < 0) throw new DataError(`${path}:${i + 1}: column ${j + 1} is ${s}; expected values from 0 to 1, or pixels 0–255`);
       row[j] = v;
       if (j > 0 && v > max) max = v;
     }
@@ -77,9 +78,11 @@ export function loadCsvDataset(path: string): Dataset {
     trainEx = slice(trainEx, 0, cut);
   }
   const side = Math.round(Math.sqrt(trainEx.dim));
+  const { missing } = labelClasses([trainEx, testEx]);
   return {
     name: basename(path),
     classes: Math.max(2, maxLabel + 1),
+    ...(missing.length ? { missingClasses: missing } : {}),
     ...(side * side === trainEx.dim ? { shape: [side, side] as const } : {}),
     train: trainEx,
     test: testEx,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Matrix } from '../linalg/index.js';
 import { Rng } from '../nn/rng.js';
 
@@ -21,6 +21,41 @@ export interface Dataset {
   readonly test: Examples;
   /** Held out from train by --validation. */
   readonly validation?: Examples;
+  /** Classes below the largest label that no example has (a gap: the labels are not 0..K-1). */
+  readonly missingClasses?: readonly number[];
+}
+
+/**
+ * The classes of a dataset whose labels are class indices: the largest label
+ * + 1 (at least 2), and the indices below it that no example has.
+ */
+export function labelClasses(sets: readonly Examples[]): { classes: number; missing: number[] } {
+  const seen = new Uint8Array(256);
+  let max = 0;
+  for (const ex of sets) for (const l of ex.labels) { seen[l] = 1; if (l > max) max = l; }
+  const missing: number[] = [];
+  for (let c = 0; c < max; c++) if (!seen[c]) missing.push(c);
+  return { classes: Math.max(2, max + 1), missing };
+}
+
+/**
+ * Why a dataset cannot be trained on as it is, or undefined: fewer than two
+ * classes among the training examples, or (when the output layer is sized
+ * from the data) labels with gaps, which would silently add output units for
+ * classes that never occur.
+ */
+export function trainingLabelProblem(ds: Dataset, outputFromData: boolean): string | undefined {
+  const train = new Set(ds.train.labels);
+  if (train.size < 2) return `${ds.name}: all ${ds.train.count} training examples have label ${ds.train.labels[0]}: training needs at least two classes`;
+  const missing = ds.missingClasses ?? [];
+  if (outputFromData && missing.length) {
+    const shown = missing.length > 5 ? `${missing.slice(0, 5).join(', ')}, … (${missing.length} in all)` : missing.join(', ');
+    return (
+      `${ds.name}: the labels run from 0 to ${ds.classes - 1} but no example has label ${shown}; ` +
+      `the output layer would have ${ds.classes} units. Number the classes 0..K-1, or give --layers ending in ${ds.classes} to train with them as they are`
+    );
+  }
+  return undefined;
 }
 
 /** Thrown for bad data: the CLI prints its message on one line and exits 2. */
@@ -28,11 +63,17 @@ export class DataError extends Error {
   override name = 'DataError';
 }
 
-/** The bytes of a data file, or a DataError naming it and why it cannot be read. */
+/**
+ * The bytes of a data file, or a DataError naming it and why it cannot be
+ * read. Only regular files: a device (/dev/zero) or a FIFO would be read
+ * without end.
+ */
 export function readDataFile(path: string): Buffer {
   try {
+    if (!statSync(path).isFile()) throw new DataError(`${path}: not a regular file`);
     return readFileSync(path);
   } catch (e) {
+    if (e instanceof DataError) throw e;
     throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
 }

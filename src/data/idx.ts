@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { DataError, examples, readDataFile, type Dataset, type Examples } from './dataset.js';
+import { DataError, examples, labelClasses, readDataFile, type Dataset, type Examples } from './dataset.js';
+import { checkImageSize, gunzipLimited } from './limits.js';
 
 /** An IDX array: big-endian header (0, 0, type, ndims, then ndims uint32 sizes) then the data. */
 export interface IdxArray {
@@ -27,20 +27,22 @@ export function readIdxFile(path: string): IdxArray {
   return decodeIdx(readDataFile(path), path);
 }
 
-/** Parses IDX bytes, gunzipping them first when they start with the gzip magic bytes. */
+/**
+ * Parses IDX bytes, gunzipping them first when they start with the gzip magic
+ * bytes — never to more than the size the IDX header inside declares.
+ */
 export function decodeIdx(buf: Uint8Array, name: string): IdxArray {
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf);
-    } catch (e) {
-      throw new DataError(`${name}: corrupt or truncated gzip data (${(e as Error).message})`);
-    }
-  }
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipIdx(buf, name);
   return parseIdx(buf, name);
 }
 
-/** Parses the bytes of an (uncompressed) IDX file; `name` is used in error messages. */
-export function parseIdx(buf: Uint8Array, name: string): IdxArray {
+/** Gunzips a compressed IDX file to at most the size its header declares (see gunzipLimited). */
+export function gunzipIdx(buf: Uint8Array, name: string): Buffer {
+  return gunzipLimited(buf, name, (head) => idxHeader(head, name).bytes);
+}
+
+/** The header of IDX bytes (which may be only the start of the file): element type, shape and the file's total size. */
+function idxHeader(buf: Uint8Array, name: string): { t: { type: IdxType; size: number }; shape: number[]; headerBytes: number; bytes: number } {
   if (buf.length < 4) throw new DataError(`${name}: ${buf.length} bytes is too short for an IDX header (need at least 4)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const magic = view.getUint32(0);
@@ -59,7 +61,14 @@ export function parseIdx(buf: Uint8Array, name: string): IdxArray {
   const shape: number[] = [];
   for (let i = 0; i < ndims; i++) shape.push(view.getUint32(4 + 4 * i));
   const count = shape.reduce((p, d) => p * d, 1);
-  const expected = headerBytes + count * t.size;
+  return { t, shape, headerBytes, bytes: headerBytes + count * t.size };
+}
+
+/** Parses the bytes of an (uncompressed) IDX file; `name` is used in error messages. */
+export function parseIdx(buf: Uint8Array, name: string): IdxArray {
+  const { t, shape, headerBytes, bytes: expected } = idxHeader(buf, name);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const count = shape.reduce((p, d) => p * d, 1);
   if (buf.length < expected) {
     throw new DataError(
       `${name}: truncated: header says ${shape.join('x')} ${t.type} values (${expected} bytes) but the file has ${buf.length} bytes`,
@@ -103,10 +112,22 @@ export function readIdxPair(imagesPath: string, labelsPath: string): { examples:
   if (labels.shape[0] !== n) {
     throw new DataError(`${basename(imagesPath)} has ${n} images but ${basename(labelsPath)} has ${labels.shape[0]} labels`);
   }
+  if (n === 0) throw new DataError(`${imagesPath}: holds 0 images`);
+  checkImageSize(cols, rows, imagesPath);
   const dim = rows * cols;
-  const features = new Float32Array(n * dim);
-  const scale = images.type === 'ubyte' ? 1 / 255 : 1;
   const src = images.data;
+  // Pixels are 0–255 (integers, or floats when the largest is above 1) or 0–1 (floats): anything else is named, not trained on.
+  let max = 0;
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    if (!(v >= 0 && v <= 255)) {
+      throw new DataError(`${imagesPath}: value ${v} at index ${i} (image ${Math.floor(i / dim)}, pixel ${i % dim}): pixels must be finite numbers from 0 to 255, or from 0 to 1`);
+    }
+    if (v > max) max = v;
+  }
+  const float = images.type === 'float32' || images.type === 'float64';
+  const scale = !float || max > 1 ? 1 / 255 : 1;
+  const features = new Float32Array(n * dim);
   for (let i = 0; i < features.length; i++) features[i] = src[i] * scale;
   return { examples: examples(features, labels.data as Uint8Array, dim), shape: [rows, cols] };
 }
@@ -143,11 +164,11 @@ export function loadIdxDirectory(dir: string, name = basename(dir)): Dataset {
   if (train.examples.dim !== test.examples.dim) {
     throw new DataError(`${dir}: training images are ${train.shape.join('x')} but test images are ${test.shape.join('x')}`);
   }
-  let maxLabel = 0;
-  for (const ex of [train.examples, test.examples]) for (const l of ex.labels) maxLabel = Math.max(maxLabel, l);
+  const { classes, missing } = labelClasses([train.examples, test.examples]);
   return {
     name,
-    classes: Math.max(2, maxLabel + 1),
+    classes,
+    ...(missing.length ? { missingClasses: missing } : {}),
     shape: train.shape,
     train: train.examples,
     test: test.examples,

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import type { PNG } from 'pngjs';
+import { inflateSync } from 'node:zlib';
 import { DataError, readDataFile } from './dataset.js';
+import { checkImageSize } from './limits.js';
 
 /** A greyscale image, values in [0, 1], row-major. */
 export interface Grey {
@@ -18,6 +20,25 @@ export function readImage(path: string): Grey {
 }
 
 function decodePng(buf: Buffer, path: string): Grey {
+  // The size is in the IHDR chunk, which must come first: checked before anything is inflated.
+  if (buf.length < 24 || buf.toString('latin1', 12, 16) !== 'IHDR') throw new DataError(`${path}: corrupt PNG (no IHDR chunk)`);
+  const [width0, height0] = [buf.readUInt32BE(16), buf.readUInt32BE(20)];
+  checkImageSize(width0, height0, path);
+  // pngjs bounds what it inflates for plain images, not interlaced ones (buf[28] = 1): bound those here.
+  if (buf[28] === 1) {
+    const idat: Buffer[] = [];
+    for (let at = 8; at + 8 <= buf.length; ) {
+      const len = buf.readUInt32BE(at);
+      if (buf.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(buf.subarray(at + 8, at + 8 + len));
+      at += 12 + len;
+    }
+    const most = 2 * height0 * (8 * width0 + 1) + 65536; // 8 bytes a pixel at most (RGBA, 16 bits), twice for the passes' filter bytes
+    try {
+      inflateSync(Buffer.concat(idat), { maxOutputLength: most });
+    } catch (e) {
+      throw new DataError(`${path}: corrupt PNG (${(e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `its image data inflates to more than a ${width0}x${height0} image can hold` : (e as Error).message})`);
+    }
+  }
   let png: PNG;
   try {
     // pngjs loads on first use: only predict reads images.
@@ -50,18 +71,32 @@ function decodePgm(buf: Buffer, path: string): Grey {
     tokens.push(t);
   }
   const [magic, w, h, max] = [tokens[0], Number(tokens[1]), Number(tokens[2]), Number(tokens[3])];
-  if (![w, h, max].every((x) => Number.isInteger(x) && x > 0) || max > 65535) throw new DataError(`${path}: bad PGM header`);
+  if (magic !== 'P2' && magic !== 'P5') throw new DataError(`${path}: bad PGM header (magic ${magic}, expected P2 or P5)`);
+  if (![w, h, max].every((x) => Number.isInteger(x) && x >= 0) || max > 65535 || max === 0) throw new DataError(`${path}: bad PGM header (width, height and maxval 1–65535 expected)`);
+  checkImageSize(w, h, path);
   const n = w * h;
+  const aboveMax = (k: number, v: number): never => {
+    throw new DataError(`${path}: sample ${v} at index ${k} (row ${Math.floor(k / w)}, column ${k % w}) is above the header's maxval ${max}`);
+  };
   const out = new Float32Array(n);
   if (magic === 'P5') {
     const start = i + 1;
     const bytes = max > 255 ? 2 : 1;
     if (buf.length < start + n * bytes) throw new DataError(`${path}: truncated PGM (${w}x${h} needs ${n * bytes} bytes of pixels)`);
-    for (let k = 0; k < n; k++) out[k] = (bytes === 2 ? buf.readUInt16BE(start + 2 * k) : buf[start + k]) / max;
+    for (let k = 0; k < n; k++) {
+      const v = bytes === 2 ? buf.readUInt16BE(start + 2 * k) : buf[start + k];
+      if (v > max) aboveMax(k, v);
+      out[k] = v / max;
+    }
   } else {
     const values = buf.subarray(i).toString('ascii').replace(/#[^\n]*/g, '').trim().split(/\s+/).map(Number);
     if (values.length < n || values.slice(0, n).some((v) => !Number.isFinite(v))) throw new DataError(`${path}: PGM has fewer than ${n} pixel values`);
-    for (let k = 0; k < n; k++) out[k] = values[k] / max;
+    for (let k = 0; k < n; k++) {
+      const v = values[k];
+      if (!Number.isInteger(v) || v < 0) throw new DataError(`${path}: sample ${v} at index ${k} is not an integer from 0 to ${max}`);
+      if (v > max) aboveMax(k, v);
+      out[k] = v / max;
+    }
   }
   return { width: w, height: h, data: out };
 }

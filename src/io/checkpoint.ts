@@ -1,8 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Network } from '../nn/network.js';
+import { isActivationName } from '../nn/activations.js';
+import { COSTS } from '../nn/costs.js';
+import { INITS, type Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
-import { writeFileAtomic } from './atomic.js';
+import { OutputPathError, writeFileAtomic } from './atomic.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
 
 /** What a checkpoint holds besides the weights: the run's options and its position. */
@@ -29,7 +32,8 @@ export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, 
   if (!existsSync(dir)) mkdirSync(dir);
   let generation = 1;
   try {
-    generation = (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { generation: number }).generation + 1;
+    const g = (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { generation: number }).generation;
+    if (Number.isSafeInteger(g) && g > 0) generation = g + 1;
   } catch {
     // first checkpoint in this directory
   }
@@ -47,6 +51,100 @@ export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, 
   }
 }
 
+/**
+ * Writes the checkpoint into a new directory under the temporary directory
+ * (for when its own directory cannot be written) and returns it, or
+ * undefined when that fails too.
+ */
+export function writeRescueCheckpoint<O>(net: Network, rng: Uint32Array, state: TrainState, options: O): string | undefined {
+  for (const base of [tmpdir(), process.cwd()]) {
+    try {
+      const dir = mkdtempSync(join(base, 'backprop-rescued-checkpoint-'));
+      writeCheckpoint(dir, net, rng, state, options);
+      return dir;
+    } catch {
+      // the next place
+    }
+  }
+  return undefined;
+}
+
+/** True when dir holds a checkpoint (its state.json). */
+export function hasCheckpoint(dir: string): boolean {
+  return existsSync(join(dir, 'state.json'));
+}
+
+/** Removes a checkpoint's files (state.json first, so that it stops being one at once). */
+export function removeCheckpoint(dir: string): void {
+  rmSync(join(dir, 'state.json'), { force: true });
+  for (const f of readdirSync(dir)) if (/^(model|order)-\d+\./.test(f)) rmSync(join(dir, f), { force: true });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes dir/lock for this process: one run writes a checkpoint directory at a
+ * time. The lock file, created with O_EXCL, holds the owner's pid and host; a
+ * lock whose process no longer runs on this host (a crashed or killed run) is
+ * stale and taken over. Returns the function that releases it, which also
+ * runs when the process exits.
+ */
+export function lockCheckpoint(dir: string, flag: string): () => void {
+  const path = join(dir, 'lock');
+  const me = `${process.pid}\n${hostname()}\n`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, me);
+      closeSync(fd);
+      const release = () => {
+        process.off('exit', release);
+        try {
+          if (readFileSync(path, 'utf8') === me) rmSync(path, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+      process.on('exit', release);
+      // Temporary files of writes a crashed run never finished: ours to remove now that we hold the lock.
+      for (const f of readdirSync(dir)) if (/^\..+\.\d+\.tmp$/.test(f) && !f.endsWith(`.${process.pid}.tmp`)) rmSync(join(dir, f), { force: true });
+      return release;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new OutputPathError(`${flag} ${dir}: cannot create its lock file (${code ?? String(e)})`);
+    }
+    let owner = '';
+    try {
+      owner = readFileSync(path, 'utf8');
+    } catch {
+      continue; // released meanwhile
+    }
+    const [pidText, host] = owner.split('\n');
+    const pid = Number(pidText);
+    const stale = host === hostname() && Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || !processAlive(pid));
+    if (!stale) {
+      throw new OutputPathError(
+        `${flag} ${dir}: in use by another run (pid ${pidText}${host && host !== hostname() ? ` on ${host}` : ''}); wait for it to finish, choose another directory, or delete ${path} if that run is gone`,
+      );
+    }
+    // Left by a run that crashed: move it aside (only one taker's rename succeeds), then try again.
+    try {
+      renameSync(path, `${path}.stale-${process.pid}`);
+      rmSync(`${path}.stale-${process.pid}`, { force: true });
+    } catch {
+      // another run took it first
+    }
+  }
+  throw new OutputPathError(`${flag} ${dir}: could not take its lock file ${path}`);
+}
+
 export interface Checkpoint<O> {
   network: Network;
   rng: Uint32Array;
@@ -54,30 +152,102 @@ export interface Checkpoint<O> {
   options: O;
 }
 
+const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+const isNum = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min;
+
+/**
+ * Checks the run options a checkpoint of `backprop train` records, as any
+ * input is checked: a hand-edited batch size of 0 must be an error, not a
+ * loop that never ends. Returns the first problem, or undefined.
+ */
+function runOptionsProblem(o: unknown): string | undefined {
+  if (!o || typeof o !== 'object') return 'options is not an object';
+  const r = o as Record<string, unknown>;
+  if (typeof r.data !== 'string' || r.data === '') return 'options.data must be a dataset name or path';
+  if (!isInt(r.batchSize, 1)) return `options.batchSize ${JSON.stringify(r.batchSize)} must be a positive integer`;
+  if (!isInt(r.epochs, 1)) return `options.epochs ${JSON.stringify(r.epochs)} must be a positive integer`;
+  if (!isNum(r.lr, 0) || r.lr === 0) return `options.lr ${JSON.stringify(r.lr)} must be a positive number`;
+  if (!isNum(r.weightDecay, 0)) return `options.weightDecay ${JSON.stringify(r.weightDecay)} must be a number ≥ 0`;
+  if (!isInt(r.seed, 0)) return `options.seed ${JSON.stringify(r.seed)} must be an integer ≥ 0`;
+  for (const k of ['limit', 'testLimit'] as const) if (r[k] !== undefined && !isInt(r[k], 1)) return `options.${k} ${JSON.stringify(r[k])} must be a positive integer`;
+  if (r.validation !== undefined && (!isNum(r.validation, 0) || r.validation === 0)) return `options.validation ${JSON.stringify(r.validation)} must be a positive number`;
+  if (typeof r.backend !== 'string') return 'options.backend must be a string';
+  if (r.save !== undefined && typeof r.save !== 'string') return 'options.save must be a file name';
+  if (typeof r.init !== 'string' || !(INITS as readonly string[]).includes(r.init)) return `options.init ${JSON.stringify(r.init)} is not one of ${INITS.join(', ')}`;
+  const a = r.arch as Record<string, unknown> | undefined;
+  if (!a || typeof a !== 'object') return 'options.arch is missing';
+  if (!Array.isArray(a.sizes) || a.sizes.length < 2 || !a.sizes.every((s) => isInt(s, 1))) return 'options.arch.sizes must be a list of positive integers';
+  if (typeof a.activation !== 'string' || typeof a.outputActivation !== 'string' || !isActivationName(a.activation) || !isActivationName(a.outputActivation)) return 'options.arch has an unknown activation';
+  if (typeof a.cost !== 'string' || !(COSTS as readonly string[]).includes(a.cost)) return `options.arch.cost ${JSON.stringify(a.cost)} is not a known cost`;
+  return undefined;
+}
+
+function stateProblem(s: unknown): string | undefined {
+  if (!s || typeof s !== 'object') return 'state is not an object';
+  const t = s as Record<string, unknown>;
+  if (!isInt(t.epoch, 1)) return `state.epoch ${JSON.stringify(t.epoch)} must be a positive integer`;
+  if (!isInt(t.batch, 0)) return `state.batch ${JSON.stringify(t.batch)} must be an integer ≥ 0`;
+  for (const k of ['correct', 'seen'] as const) if (!isInt(t[k], 0)) return `state.${k} ${JSON.stringify(t[k])} must be an integer ≥ 0`;
+  for (const k of ['totalLoss', 'seconds'] as const) if (!isNum(t[k], 0)) return `state.${k} ${JSON.stringify(t[k])} must be a finite number ≥ 0`;
+  if ((t.correct as number) > (t.seen as number)) return 'state.correct is larger than state.seen';
+  if (!Array.isArray(t.history)) return 'state.history must be a list';
+  if (t.history.length !== (t.epoch as number) - 1) return `state.history has ${t.history.length} epochs but state.epoch is ${t.epoch}`;
+  for (const m of t.history as unknown[]) {
+    const h = m as Record<string, unknown> | null;
+    if (!h || typeof h !== 'object' || !isInt(h.epoch, 1) || typeof h.loss !== 'number' || !isNum(h.trainAccuracy, 0)) return 'state.history holds an entry that is not an epoch record';
+  }
+  return undefined;
+}
+
 /** Reads a checkpoint written by writeCheckpoint; every inconsistency is a ModelFileError. */
 export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   const path = join(dir, 'state.json');
   if (!existsSync(path)) throw new ModelFileError(`--resume ${dir}: no checkpoint there (state.json is missing)`);
   let file: CheckpointFile<O>;
+  if (!statSync(path).isFile()) throw new ModelFileError(`${path}: not a regular file`);
   try {
     file = JSON.parse(readFileSync(path, 'utf8')) as CheckpointFile<O>;
   } catch {
     throw new ModelFileError(`${path}: not valid JSON`);
   }
-  if (file.format !== 'backprop-checkpoint' || file.version !== 1) throw new ModelFileError(`${path}: not a backprop checkpoint (version 1)`);
-  if (!Array.isArray(file.rng) || file.rng.length !== 4) throw new ModelFileError(`${path}: the RNG state must be 4 numbers`);
+  const fail = (msg: string): never => {
+    throw new ModelFileError(`${path}: ${msg}`);
+  };
+  if (!file || typeof file !== 'object' || file.format !== 'backprop-checkpoint' || file.version !== 1) fail('not a backprop checkpoint (version 1)');
+  if (!isInt(file.generation, 1)) fail(`generation ${JSON.stringify(file.generation)} must be a positive integer`);
+  if (typeof file.model !== 'string' || !/^model-\d+\.safetensors$/.test(file.model)) fail(`model ${JSON.stringify(file.model)} must name a model-N.safetensors file of the checkpoint`);
+  if (typeof file.order !== 'string' || !/^order-\d+\.bin$/.test(file.order)) fail(`order ${JSON.stringify(file.order)} must name an order-N.bin file of the checkpoint`);
+  if (!Array.isArray(file.rng) || file.rng.length !== 4 || !file.rng.every((v) => isInt(v, 0) && v <= 0xffffffff) || file.rng.every((v) => v === 0)) {
+    fail('the RNG state must be 4 uint32, not all 0');
+  }
+  const problem = runOptionsProblem(file.options) ?? stateProblem(file.state);
+  if (problem) fail(problem);
   const network = decodeSafetensors(readFileOr(join(dir, file.model)), join(dir, file.model)).network;
+  const sizes = (file.options as { arch: { sizes: number[] } }).arch.sizes;
+  if (sizes.join(',') !== network.sizes.join(',')) fail(`options.arch.sizes ${sizes.join(',')} do not match the model's ${network.sizes.join(',')}`);
   const ob = readFileOr(join(dir, file.order));
-  if (ob.length % 4) throw new ModelFileError(`${join(dir, file.order)}: ${ob.length} bytes is not a list of uint32`);
+  const orderPath = join(dir, file.order);
+  if (ob.length % 4) throw new ModelFileError(`${orderPath}: ${ob.length} bytes is not a list of uint32`);
   const order = new Uint32Array(ob.length / 4);
-  for (let i = 0; i < order.length; i++) order[i] = ob.readUInt32LE(4 * i);
-  return { network, rng: Uint32Array.from(file.rng), state: { ...file.state, order }, options: file.options };
+  const seen = new Uint8Array(order.length);
+  for (let i = 0; i < order.length; i++) {
+    const v = ob.readUInt32LE(4 * i);
+    if (v >= order.length || seen[v]) throw new ModelFileError(`${orderPath}: not a permutation of 0..${order.length - 1} (entry ${i} is ${v})`);
+    seen[v] = 1;
+    order[i] = v;
+  }
+  const st = file.state as Omit<TrainState, 'order'>;
+  const batchSize = (file.options as { batchSize: number }).batchSize;
+  if (st.batch * batchSize >= order.length && st.batch > 0) fail(`state.batch ${st.batch} is past the end of an epoch of ${order.length} examples in batches of ${batchSize}`);
+  return { network, rng: Uint32Array.from(file.rng), state: { ...st, order }, options: file.options };
 }
 
 function readFileOr(path: string): Buffer {
   try {
+    if (!statSync(path).isFile()) throw new ModelFileError(`${path}: not a regular file`);
     return readFileSync(path);
-  } catch {
+  } catch (e) {
+    if (e instanceof ModelFileError) throw e;
     throw new ModelFileError(`${path}: missing from the checkpoint`);
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Matrix, type Float } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
@@ -84,8 +84,10 @@ export interface LoadedModel {
 export function loadModel(path: string): LoadedModel {
   let buf: Buffer;
   try {
+    if (!statSync(path).isFile()) throw new ModelFileError(`--model ${path}: not a regular file`);
     buf = readFileSync(path);
   } catch (e) {
+    if (e instanceof ModelFileError) throw e;
     throw new ModelFileError(`--model ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   return decodeSafetensors(buf, path);
@@ -142,7 +144,10 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     spans.push([s, e, key]);
     const tv = new DataView(buf.buffer, buf.byteOffset + dataStart + s, e - s);
     const out = bytesPer === 8 ? new Float64Array(count) : new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = bytesPer === 8 ? tv.getFloat64(8 * i, true) : tv.getFloat32(4 * i, true);
+    for (let i = 0; i < count; i++) {
+      out[i] = bytesPer === 8 ? tv.getFloat64(8 * i, true) : tv.getFloat32(4 * i, true);
+      if (!Number.isFinite(out[i])) fail(`tensor ${key} holds ${out[i]} at index ${i}: a model's weights must be finite`);
+    }
     return out;
   };
   const weights: Matrix[] = [];

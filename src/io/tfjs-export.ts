@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import type { Network } from '../nn/network.js';
 import { LEAKY_SLOPE } from '../nn/activations.js';
-import { ensureOutputDir, writeFileAtomic } from './atomic.js';
+import { checkOutputDir, writeDirectoryAtomic } from './atomic.js';
 
 /**
  * Writes the network as a TensorFlow.js Layers model (model.json + one
@@ -32,13 +32,12 @@ export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJ
   });
   model.setWeights(weights);
   tf.dispose(weights);
-  ensureOutputDir(outDir, '--out');
+  checkOutputDir(outDir, '--out');
   const modelJson = join(outDir, 'model.json');
   const weightsFile = join(outDir, 'weights.bin');
+  let files: { name: string; data: Uint8Array | string }[] = [];
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      const data = artifacts.weightData as ArrayBuffer;
-      writeFileAtomic(weightsFile, new Uint8Array(data));
       const json = {
         format: 'layers-model',
         generatedBy: 'backprop',
@@ -46,10 +45,14 @@ export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJ
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
       };
-      writeFileAtomic(modelJson, JSON.stringify(json));
+      files = [
+        { name: 'weights.bin', data: new Uint8Array(artifacts.weightData as ArrayBuffer) },
+        { name: 'model.json', data: JSON.stringify(json) },
+      ];
       return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
     }),
   );
+  writeDirectoryAtomic(outDir, files);
   model.dispose();
   return { modelJson, weights: weightsFile };
 }
