@@ -51,8 +51,9 @@ export function gradCommand(): Command {
 
 /**
  * An expression that starts with "-" ("-x^2") would be taken for an unknown
- * option: in `backprop grad …` arguments, the first one that starts with "-"
- * and is not one of grad's options (nor a value of --at) is the expression,
+ * option: in `backprop grad …` arguments, before any other positional, the
+ * first one that starts with a single "-" and is not one of grad's options
+ * (nor a value of --at) is the expression,
  * and moves, with a leading space, right after `grad`, where the option parser
  * leaves it alone.
  */
@@ -66,13 +67,14 @@ export function protectExpression(argv: string[]): string[] {
   for (let i = i0 + 1; i < out.length; i++) {
     const a = out[i];
     if (a === '--') break;
-    if (!a.startsWith('-')) continue;
+    if (!a.startsWith('-')) break; // the expression is already there: leave the rest to the parser
     const name = a.split('=')[0];
     if (known.has(name)) {
       if (takesValue.has(name) && !a.includes('=')) i++; // its value
       if (name === '--graph' && (out[i + 1] === 'text' || out[i + 1] === 'dot')) i++;
       continue;
     }
+    if (a.startsWith('--')) break; // a misspelt long option, for the parser to name
     out.splice(i, 1);
     out.splice(i0 + 1, 0, ` ${a}`); // first, where no option can take it for its value
     break;
