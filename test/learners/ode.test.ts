@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { OdeNet, type OdeGradient } from '../../src/learners/ode.js';
+import { gradientMemory, memoryTable } from '../../src/learners/ode-memory.js';
 import type { SolverOptions } from '../../src/learners/ode-solvers.js';
 import { Rng } from '../../src/nn/rng.js';
 
@@ -73,5 +74,19 @@ describe('neural ODE gradients', () => {
     // halving h divides the error by about 2⁴ = 16
     expect(errors[0] / errors[1]).toBeGreaterThan(8);
     expect(errors[1] / errors[2]).toBeGreaterThan(8);
+  });
+});
+
+describe('neural ODE gradient memory', () => {
+  it('the adjoint peak stays flat as the number of RK4 steps grows; backprop through the steps grows with it', async () => {
+    const rows = await gradientMemory(jsKernels, [8, 32, 128]);
+    console.log(memoryTable(rows));
+    const adjoint = rows.map((r) => r.adjointPeak), unrolled = rows.map((r) => r.unrolledPeak);
+    expect(Math.max(...adjoint) / Math.min(...adjoint)).toBeLessThan(1.1);
+    // 16× the steps: the stored stages grow 16×, and the measured peak follows them
+    expect(rows[2].unrolledTape).toBe(16 * rows[0].unrolledTape);
+    expect(unrolled[2] / unrolled[0]).toBeGreaterThan(8);
+    expect(unrolled[2]).toBeGreaterThan(rows[2].unrolledTape);
+    expect(rows.every((r) => r.adjointEvaluations === r.unrolledEvaluations)).toBe(true); // RK4: 4 evaluations a step each way
   });
 });
