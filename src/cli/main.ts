@@ -9,6 +9,7 @@ import { datasetsCommand } from './datasets.js';
 import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
+import { learnersCommand } from './learners.js';
 import { EXIT, isUserError } from './errors.js';
 
 export function program(): Command {
@@ -30,6 +31,7 @@ export function program(): Command {
   p.addCommand(datasetsCommand());
   p.addCommand(predictCommand());
   p.addCommand(exportCommand());
+  p.addCommand(learnersCommand());
   for (const c of p.commands) {
     c.exitOverride((err: CommanderError) => {
       throw err;

@@ -120,3 +120,13 @@ function blasKernels(sgemm: GemmFn, dgemm: GemmFn): Kernels {
     rowSums: jsKernels.rowSums,
   };
 }
+
+/**
+ * The library the blas provider loads, as a koffi handle, for the LAPACK
+ * routines some BLAS libraries also export (OpenBLAS, MKL): see lapack.ts.
+ */
+export function blasLibrary(): { library: string; lib: ReturnType<Koffi['load']> } | { error: string } {
+  const r = loadBlas();
+  if ('error' in r) return r;
+  return { library: r.library, lib: (createRequire(import.meta.url)('koffi') as Koffi).load(r.library) };
+}

@@ -1,0 +1,95 @@
+import type { Dataset, Examples } from '../data/dataset.js';
+import { jsKernels, type Kernels } from '../linalg/index.js';
+import { Network, type Architecture, type InitName } from '../nn/network.js';
+import { Rng } from '../nn/rng.js';
+import { evaluate } from '../train/metrics.js';
+import { initialState, runTraining } from '../train/session.js';
+import { SgdTrainer } from '../train/sgd.js';
+import type { FitContext, FitResult, Learner, TracePoint } from './learner.js';
+
+export interface SgdLearnerOptions {
+  lr: number;
+  batchSize: number;
+  epochs: number;
+  init: InitName;
+}
+
+export const SGD_DEFAULTS = { lr: 0.2, batchSize: 32, epochs: 3 };
+
+/**
+ * Mini-batch SGD with the hand-written backprop (Rumelhart, Hinton & Williams
+ * 1986), exactly as `backprop train` runs it (src/train): per batch of m,
+ * W ← W − (η/m) Σ_x δ_x a_xᵀ. Work: a step on m examples is m forward and m
+ * backward passes, counted as 2m example-forwards; its flops ≈ 3 × the
+ * forward's (forward, δ recursion, weight gradients).
+ */
+export class SgdLearner implements Learner {
+  readonly name = 'sgd' as const;
+  private net?: Network;
+  private kernels?: Kernels;
+
+  constructor(readonly arch: Architecture, readonly opts: SgdLearnerOptions) {}
+
+  describe(): string {
+    const o = this.opts;
+    return `SGD + backprop ${this.arch.sizes.join('-')}: η=${o.lr}, m=${o.batchSize}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}, init ${o.init}`;
+  }
+
+  get network(): Network {
+    if (!this.net) throw new Error('sgd: fit() first');
+    return this.net;
+  }
+
+  async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {
+    const rng = new Rng(ctx.seed);
+    const net = Network.create(this.arch, this.opts.init, rng);
+    this.net = net;
+    this.kernels = ctx.kernels;
+    const trainer = new SgdTrainer(net, { lr: this.opts.lr, batchSize: this.opts.batchSize, weightDecay: 0 }, ctx.kernels);
+    const weightCount = net.weights.reduce((s, W) => s + W.data.length, 0);
+    const m = this.opts.batchSize;
+    const trace: TracePoint[] = [];
+    let work = 0, flops = 0, evalSeconds = 0, steps = 0, nextTrace = 0;
+    const t0 = performance.now();
+    const elapsed = () => (performance.now() - t0) / 1000 - evalSeconds;
+    const point = (): void => {
+      const e0 = performance.now();
+      const acc = evaluate(net, ctx.test, ctx.kernels).accuracy;
+      evalSeconds += (performance.now() - e0) / 1000;
+      const p: TracePoint = { seconds: elapsed(), work, flops, testAccuracy: acc };
+      trace.push(p);
+      ctx.onPoint?.(p);
+    };
+    point(); // at initialisation
+    let stop = false;
+    const state = initialState(ds.train.count);
+    await runTraining(trainer, ds.train, rng, state, {
+      epochs: this.opts.epochs,
+      evaluate: false,
+      onBatch: (_epoch, batch) => {
+        const size = Math.min(m, ds.train.count - (batch - 1) * m);
+        steps++;
+        work += 2 * size;
+        flops += 6 * weightCount * size;
+        // Points at geometrically spaced steps (1, 2, 3, … then ×1.15), so early progress is resolved.
+        if (steps >= nextTrace) {
+          point();
+          nextTrace = Math.max(steps + 1, Math.ceil(steps * 1.15));
+        }
+        if (ctx.budget.seconds !== undefined && elapsed() >= ctx.budget.seconds) stop = true;
+      },
+      shouldStop: () => stop || (ctx.shouldStop?.() ?? false),
+    });
+    if (trace[trace.length - 1].work !== work) point();
+    return {
+      trace,
+      parametersUpdated: net.parameterCount,
+      peakBytes: 2 * weightCount * 4 + 3 * net.sizes.slice(1).reduce((s, n) => s + n * m * 4, 0),
+      details: { steps, epochs: state.history.length },
+    };
+  }
+
+  predict(ex: Examples): Uint8Array {
+    return evaluate(this.network, ex, this.kernels ?? jsKernels).predictions;
+  }
+}
