@@ -388,11 +388,11 @@ export class OdeLearner implements Learner {
     measure();
     const order = new Uint32Array(train.count).map((_, i) => i);
     const batches = Math.floor(train.count / m);
-    let epochsRun = 0, stopped = false;
+    let epochsRun = 0, nextTrace = 1, stopped = false;
     for (let epoch = 0; epoch < o.epochs && !stopped; epoch++) {
       rng.shuffle(order);
       for (let b = 0; b < batches; b++) {
-        if (ctx.shouldStop?.() || (ctx.budget.seconds !== undefined && (performance.now() - start) / 1000 >= ctx.budget.seconds)) {
+        if (ctx.shouldStop?.() || (ctx.budget.seconds !== undefined && (performance.now() - start - evalMs) / 1000 >= ctx.budget.seconds)) {
           stopped = true;
           break;
         }
@@ -421,11 +421,16 @@ export class OdeLearner implements Learner {
         }
         // Work: one forward solve and one backward solve of each example (as SGD's forward and backward passes).
         work += 2 * m;
+        // Trace points at geometrically spaced updates (1, 2, 3, … then ×1.3), so early progress is resolved.
+        if (steps >= nextTrace) {
+          measure();
+          nextTrace = Math.max(steps + 1, Math.ceil(steps * 1.3));
+        }
+        if (steps % 20 === 0) await new Promise((r) => setImmediate(r)); // let Ctrl-C through
       }
       if (!stopped) epochsRun++;
-      measure();
-      await new Promise((r) => setImmediate(r));
     }
+    if (trace[trace.length - 1].work !== work) measure();
     const n = o.width * m, stages = (o.solver === 'rk4' ? RK4 : DOPRI5).c.length;
     return {
       trace,

@@ -116,11 +116,11 @@ export class RbmLearner implements Learner {
     measure();
     const batches = Math.floor(train.count / m);
     const order = new Uint32Array(train.count).map((_, i) => i);
-    let epochsRun = 0, updates = 0, stopped = false;
+    let epochsRun = 0, updates = 0, nextTrace = 1, stopped = false;
     for (let epoch = 0; epoch < epochs && !stopped; epoch++) {
       rng.shuffle(order);
       for (let b = 0; b < batches; b++) {
-        if (ctx.shouldStop?.() || (ctx.budget.seconds !== undefined && (performance.now() - start) / 1000 >= ctx.budget.seconds)) {
+        if (ctx.shouldStop?.() || (ctx.budget.seconds !== undefined && (performance.now() - start - evalMs) / 1000 >= ctx.budget.seconds)) {
           stopped = true;
           break;
         }
@@ -159,11 +159,16 @@ export class RbmLearner implements Learner {
         updates++;
         work += m * (1 + 2 * cdK + (chains ? 1 : 0));
         flops += 2 * m * n * H * (1 + 2 * cdK + (chains ? 1 : 0) + 2);
+        // Trace points at geometrically spaced updates (1, 2, 3, … then ×1.3), so early progress is resolved.
+        if (updates >= nextTrace) {
+          measure();
+          nextTrace = Math.max(updates + 1, Math.ceil(updates * 1.3));
+        }
+        if (updates % 50 === 0) await new Promise((r) => setImmediate(r)); // let Ctrl-C through
       }
       if (!stopped) epochsRun++;
-      measure();
-      await new Promise((r) => setImmediate(r)); // let Ctrl-C and progress through
     }
+    if (trace[trace.length - 1].work !== work) measure();
     return {
       trace,
       parametersUpdated: H * n + H + n,

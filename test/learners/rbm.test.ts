@@ -62,7 +62,7 @@ describe('classification RBM', () => {
     const acc = accuracy(rbm.predict(small.test), small.test);
     expect(acc).toBe(r.trace[r.trace.length - 1].testAccuracy);
     expect(acc).toBeGreaterThanOrEqual(0.85);
-    expect(r.trace.map((p) => p.work)).toEqual([0, 1, 2, 3].map((epoch) => epoch * 2000 * 3)); // CD-1: 1 + 2k = 3 passes an example
+    expect(r.trace[r.trace.length - 1].work).toBe(3 * 2000 * 3); // 3 epochs of 2,000; CD-1: 1 + 2k = 3 passes an example
     expect(r.parametersUpdated).toBe(200 * 794 + 200 + 794);
   });
 
