@@ -255,7 +255,7 @@ export class RbmLearner implements Learner {
   /**
    * The learned filters (each hidden unit's 784 image weights, as a 28×28
    * image) and, below them, `count` test digits over what k Gibbs steps make
-   * of them (v → h → v, the label clamped to the true class each half-step),
+   * of them (v → h → v, the label clamped to the true class),
    * as one PNG.
    */
   filtersPng(ex: Examples, shape: readonly [number, number], kernels: Kernels, count = 10, maxFilters = 100, seed = 1): Buffer {
@@ -275,7 +275,7 @@ export class RbmLearner implements Learner {
     );
   }
 
-  /** The first example of each class (up to count) and its image after k = cdK Gibbs steps. */
+  /** The first example of each class (up to count) and its image after k = cdK Gibbs steps v → h → v, its label clamped. */
   reconstruct(ex: Examples, count: number, kernels: Kernels, seed = 1): { originals: Float[]; reconstructions: Float[] } {
     const H = this.v.rows, n = this.v.cols, D = this.dim;
     const picks: number[] = [];
@@ -290,6 +290,10 @@ export class RbmLearner implements Learner {
       this.hiddenProbs(v, p, kernels);
       sample(p, hs, rng);
       this.visibleProbs(hs, v, kernels);
+      picks.forEach((e, j) => {
+        v.data.fill(0, j * n + D, (j + 1) * n); // the label stays clamped to the true class
+        v.data[j * n + D + ex.labels[e]] = 1;
+      });
     }
     return {
       originals: picks.map((e) => ex.features.slice(e * D, (e + 1) * D)),
