@@ -23,6 +23,9 @@ export interface RbmOptions {
 
 export const RBM_DEFAULTS: RbmOptions = { hidden: 500, lr: 0.02, momentum: 0.9, weightDecay: 1e-4, epochs: 10, cdK: 1, persistent: false, batchSize: 20 };
 
+/** Examples per gemm when computing free energies. */
+const FREE_ENERGY_BLOCK = 500;
+
 /** A fast uniform in [0, 1) with 32 random bits, for the many Bernoulli samples of Gibbs sampling. */
 const u32 = (rng: Rng) => rng.nextUint32() * 2.3283064365386963e-10;
 
@@ -100,7 +103,8 @@ export class RbmLearner implements Learner {
     const dV = Matrix.zeros(H, n), dc = Matrix.zeros(H, 1), dbv = Matrix.zeros(n, 1); // momentum buffers (velocities)
     const chains = persistent ? Matrix.zeros(m, n) : undefined;
     if (chains) for (let j = 0; j < m; j++) fillVisible(train, rng.int(train.count), chains.data, j * n, n);
-    const peakBytes = 4 * (2 * H * n + 2 * m * n + 3 * m * H + (chains ? m * n : 0));
+    // V and its velocity; the batch's visible and hidden buffers; the chains; the free-energy block of predict()
+    const peakBytes = 4 * (2 * H * n + 2 * m * n + 3 * m * H + (chains ? m * n : 0) + FREE_ENERGY_BLOCK * (n + H));
 
     const start = performance.now();
     let evalMs = 0;
@@ -225,7 +229,7 @@ export class RbmLearner implements Learner {
    */
   freeEnergies(ex: Examples, kernels: Kernels): Float64Array {
     const H = this.v.rows, n = this.v.cols, D = this.dim, K = this.classes;
-    const block = 500;
+    const block = FREE_ENERGY_BLOCK;
     const xin = Matrix.zeros(block, n), q = Matrix.zeros(block, H);
     const out = new Float64Array(ex.count * K);
     const V = this.v.data;
