@@ -30,7 +30,7 @@ export interface OdeOptions {
 }
 
 export const ODE_DEFAULTS: OdeOptions = {
-  width: 64, hidden: 64, solver: 'rk4', steps: 4, rtol: 1e-3, atol: 1e-4, time: 1, lr: 2e-3, weightDecay: 0, epochs: 10, batchSize: 64, gradient: 'adjoint',
+  width: 64, hidden: 128, solver: 'rk4', steps: 6, rtol: 1e-3, atol: 1e-4, time: 3, lr: 2e-3, weightDecay: 0, epochs: 10, batchSize: 64, gradient: 'adjoint',
 };
 
 /** The parameters of OdeNet as views into one flat array (the gradient has the same layout). */
