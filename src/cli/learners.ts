@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Dataset } from '../data/dataset.js';
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
@@ -26,6 +27,8 @@ export interface LearnerSetup {
   archGiven: boolean;
   init: NonNullable<NetworkOptions['init']>;
   classes: number;
+  /** Training examples after --limit. */
+  trainCount: number;
 }
 
 /**
@@ -101,6 +104,10 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
     create: (o, s) => {
       if (s.archGiven && s.arch.activation !== 'relu') throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
+      const n = Math.min(s.trainCount, num(o, 'kernelLimit')), bytes = 8 * n * n;
+      if (bytes > totalmem() / 2) {
+        throw new UsageError(`--kernel-limit ${num(o, 'kernelLimit')}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${(bytes / 2 ** 30).toFixed(1)} GB), more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GB; use a smaller --kernel-limit`);
+      }
       return new NtkLearner({ hidden, ridge: num(o, 'ridge'), maxExamples: num(o, 'kernelLimit') }, s.classes);
     },
   },
@@ -198,7 +205,7 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
   for (const name of opts.learners) LEARNER_REGISTRY[name]!.checkOutputs?.(opts as unknown as Record<string, unknown>);
   const ds = loadData(opts);
   const arch = architecture(opts, ds.train.dim, ds.classes, []);
-  const setup: LearnerSetup = { arch, archGiven: Boolean(opts.layers || opts.hidden), init: opts.init ?? defaultInit(arch.sizes.length > 2 ? arch.activation : 'linear'), classes: ds.classes };
+  const setup: LearnerSetup = { arch, archGiven: Boolean(opts.layers || opts.hidden), init: opts.init ?? defaultInit(arch.sizes.length > 2 ? arch.activation : 'linear'), classes: ds.classes, trainCount: ds.train.count };
   // Every learner is built (and its flags checked) before any runs: a bad flag costs no work.
   const learners = opts.learners.map((name) => LEARNER_REGISTRY[name]!.create(opts as unknown as Record<string, unknown>, setup));
   const k = await kernels(opts);

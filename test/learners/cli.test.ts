@@ -1,0 +1,65 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { cli, FASHION } from '../helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'learners-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Point { seconds: number; work: number; testAccuracy: number }
+interface Run { name: string; testAccuracy: number; work: number; parametersUpdated: number; trace: Point[] }
+
+describe('backprop learners', () => {
+  it('runs sgd, ga and ntk on the same data: one JSON result, a report, and the work ratio computed from the traces', () => {
+    const report = join(dir, 'learners.html');
+    const r = cli(['learners', '--limit', '600', '--test-limit', '300', '--epochs', '1', '--generations', '40', '--population', '20', '--json', '--report', report]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { learners: Run[]; workRatio: { target: number; ga: number; sgd: number | null; ratio: number | null } };
+    expect(out.learners.map((l) => l.name)).toEqual(['sgd', 'ga', 'ntk']);
+    const [sgd, ga, ntk] = out.learners;
+    expect(ntk.parametersUpdated).toBe(0);
+    expect(ntk.work).toBe(600 * 600 + 300 * 600); // kernel entries: training kernel and the test rows
+    expect(ntk.testAccuracy).toBeGreaterThan(0.85);
+    expect(sgd.parametersUpdated).toBe(784 * 10 + 10);
+    expect(ga.parametersUpdated).toBe(20 * (784 * 10 + 10));
+    expect(ga.work).toBe(40 * 20 * 256); // generations × population × fitness batch
+    // The ratio line: GA's work over SGD's first trace point at GA's final accuracy.
+    const hit = sgd.trace.find((p) => p.testAccuracy >= ga.testAccuracy);
+    expect(out.workRatio.target).toBe(ga.testAccuracy);
+    expect(out.workRatio.sgd).toBe(hit ? hit.work : null);
+    if (hit) expect(out.workRatio.ratio).toBeCloseTo(ga.work / hit.work, 6);
+    // Human text on stderr with --json: the table and a sparkline per learner.
+    expect(r.stderr).toMatch(/learner\s+test acc\s+wall time/);
+    for (const l of out.learners) expect(r.stderr).toMatch(new RegExp(`^  ${l.name}\\s+[▁▂▃▄▅▆▇█]{32}`, 'm'));
+    const html = readFileSync(report, 'utf8');
+    expect(html.match(/<svg/g)?.length).toBe(2);
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org|vega\.github\.io)/);
+  }, 180_000);
+
+  const bad: [string[], RegExp][] = [
+    [['--learners', 'sgd,foo'], /--learners.*"foo" is not a learner/],
+    [['--learners', 'sgd', '--lr', '0'], /--lr.*positive number/],
+    [['--learners', 'sgd', '--batch-size', '2.5'], /--batch-size.*positive integer/],
+    [['--learners', 'ga', '--elite', '50'], /--elite 50 must be smaller than --population 50/],
+    [['--learners', 'ga', '--population', '1'], /--population 1/],
+    [['--learners', 'ga', '--mutation-rate', '2'], /--mutation-rate.*probability/],
+    [['--learners', 'ga', '--sigma', 'x'], /--sigma.*positive number/],
+    [['--learners', 'ga', '--tournament', '60'], /--tournament 60 must not exceed --population 50/],
+    [['--learners', 'ntk', '--ridge', '-1'], /--ridge.*positive number/],
+    [['--learners', 'ntk', '--hidden', '10', '--activation', 'sigmoid'], /--activation sigmoid: .*ReLU/],
+    [['--learners', 'ntk', '--kernel-limit', '0'], /--kernel-limit.*positive integer/],
+    [['--learners', 'ntk', '--kernel-limit', '100000', '--data', 'fashion-mnist'], /--kernel-limit 100000: .*GB/],
+    [['--seconds', '0'], /--seconds.*positive number/],
+  ];
+  for (const [args, message] of bad)
+    it(`${args.join(' ')}: one line, exit 2, nothing run`, (ctx) => {
+      if (args.includes('fashion-mnist') && !existsSync(FASHION)) return ctx.skip(`${FASHION} is not installed`);
+      const r = cli(['learners', ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
+});
