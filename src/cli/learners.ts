@@ -176,20 +176,23 @@ interface LearnersOptions extends DataOptions, NetworkOptions {
   backend: BackendName;
 }
 
+/** What runs without --learners: the energy-based model and the neural ODE take minutes more, so they run when named. */
+const DEFAULT_LEARNERS: LearnerName[] = ['sgd', 'ga', 'ntk'];
+
 export function learnersCommand(): Command {
   const cmd = new Command('learners').description('fit several learners (SGD with backprop, a genetic algorithm, the neural tangent kernel) on the same data and compare what each costs and reaches');
   addDataOptions(cmd);
   addNetworkOptions(cmd, 'none: 784-10; the ntk learner then takes 2 hidden layers');
   const known = Object.keys(LEARNER_REGISTRY);
   cmd
-    .option('--learners <list>', `learners to run, in order (${known.join(', ')})`, (v) => {
+    .option('--learners <list>', `learners to run, in order (${known.join(', ')}; rbm and ode only when named)`, (v) => {
       const xs = v.split(',').map((s) => s.trim());
       for (const x of xs) {
         if (!known.includes(x)) throw new InvalidArgumentError(`"${x}" is not a learner (${known.join(', ')}).`);
       }
       if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('name each learner once.');
       return xs as LearnerName[];
-    }, known as LearnerName[])
+    }, DEFAULT_LEARNERS)
     .option('--seconds <s>', 'wall-clock budget of each learner (the NTK cannot stop inside its solve)', positiveNumber)
     .option('--seed <n>', 'seed of the weights, batches and populations', nonNegativeInt, 1)
     .option('--report <file.html>', 'write a self-contained HTML report with the charts')
