@@ -156,7 +156,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--ode-time <T>', 'ode: end time T of the ODE', positiveNumber, ODE_DEFAULTS.time)
         .option('--ode-gradient <method>', 'ode: adjoint (backwards solve) or unrolled (backprop through the stored steps)', choice(['adjoint', 'unrolled'] as const), ODE_DEFAULTS.gradient)
         .option('--ode-lr <eta>', 'ode: Adam step size', positiveNumber, ODE_DEFAULTS.lr)
-        .option('--ode-weight-decay <lambda>', 'ode: L2 penalty λ', nonNegativeNumber, ODE_DEFAULTS.weightDecay)
+        .option('--ode-weight-decay <lambda>', 'ode: decoupled weight decay λ (AdamW)', nonNegativeNumber, ODE_DEFAULTS.weightDecay)
         .option('--ode-epochs <n>', 'ode: epochs (--seconds may stop it sooner)', positiveInt, ODE_DEFAULTS.epochs)
         .option('--ode-batch-size <m>', 'ode: mini-batch size', positiveInt, ODE_DEFAULTS.batchSize),
     create: (o) =>

@@ -21,7 +21,7 @@ export interface OdeOptions {
   time: number;
   /** Adam's step size. */
   lr: number;
-  /** L2 penalty (λ/2)‖θ‖² added to the cost, so λθ to its gradient. */
+  /** Decoupled weight decay λ (AdamW): each step also shrinks θ by η_t λ θ. */
   weightDecay: number;
   epochs: number;
   batchSize: number;
@@ -407,17 +407,17 @@ export class OdeLearner implements Learner {
         nfeForward += r.forward.nfe;
         nfeBackward += r.backward.nfe;
         tapeBytes = Math.max(tapeBytes, r.tapeBytes);
-        // Adam: m ← β1 m + (1 − β1) g,  v ← β2 v + (1 − β2) g²,  θ ← θ − η_t m̂ / (√v̂ + ε), with η_t
-        // decaying from η to 0 over the run as ½(1 + cos(π t / t_end)) (Loshchilov & Hutter, "SGDR", ICLR 2017).
+        // Adam: m ← β1 m + (1 − β1) g,  v ← β2 v + (1 − β2) g²,  θ ← θ − η_t (m̂ / (√v̂ + ε) + λθ), with η_t
+        // decaying from η to 0 over the run as ½(1 + cos(π t / t_end)) (Loshchilov & Hutter, "SGDR", ICLR 2017)
+        // and the weight decay λθ outside the moments (their AdamW, "Decoupled weight decay regularization", ICLR 2019).
         const lr = 0.5 * o.lr * (1 + Math.cos((Math.PI * steps) / (o.epochs * batches)));
         steps++;
         const c1 = 1 / (1 - Math.pow(beta1, steps)), c2 = 1 / (1 - Math.pow(beta2, steps));
         const th = net.theta;
         for (let i = 0; i < P; i++) {
-          grad[i] += o.weightDecay * th[i];
           mom[i] = beta1 * mom[i] + (1 - beta1) * grad[i];
           vel[i] = beta2 * vel[i] + (1 - beta2) * grad[i] * grad[i];
-          th[i] -= (lr * mom[i] * c1) / (Math.sqrt(vel[i] * c2) + eps);
+          th[i] -= lr * ((mom[i] * c1) / (Math.sqrt(vel[i] * c2) + eps) + o.weightDecay * th[i]);
         }
         // Work: one forward solve and one backward solve of each example (as SGD's forward and backward passes).
         work += 2 * m;
