@@ -1,5 +1,5 @@
 import { totalmem } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Dataset } from '../data/dataset.js';
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
@@ -34,7 +34,10 @@ export interface LearnerSetup {
 /**
  * A learner of the study: its flags (added to the command) and a factory
  * that reads them from the parsed options and checks them (UsageError, one
- * line naming the flag). Adding a learner is one entry here.
+ * line naming the flag). Adding a learner is one entry here. All learners'
+ * flags live on one command, so a flag name can be added only once: a
+ * learner reuses an existing flag (e.g. --epochs) by reading it, or names
+ * its own.
  */
 export interface LearnerEntry {
   addOptions(cmd: Command): void;
@@ -102,7 +105,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--ridge <lambda>', 'ntk: ridge λ, relative to the mean of diag Θ', positiveNumber, NTK_DEFAULTS.ridge)
         .option('--kernel-limit <n>', 'ntk: at most n training examples (the kernel holds n² float64: 8n² bytes)', positiveInt, NTK_DEFAULTS.maxExamples),
     create: (o, s) => {
-      if (s.archGiven && s.arch.activation !== 'relu') throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
+      if (s.arch.activation !== 'relu') throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
       const n = Math.min(s.trainCount, num(o, 'kernelLimit')), bytes = 8 * n * n;
       if (bytes > totalmem() / 2) {
@@ -184,15 +187,17 @@ export function learnersCommand(): Command {
   addDataOptions(cmd);
   addNetworkOptions(cmd, 'none: 784-10; the ntk learner then takes 2 hidden layers');
   const known = Object.keys(LEARNER_REGISTRY);
+  cmd.addOption(
+    new Option('--learners <list>', `learners to run, in order (${known.join(', ')}; rbm and ode only when named)`)
+      .argParser((v: string) => {
+        const xs = v.split(',').map((s) => s.trim());
+        for (const x of xs) if (!known.includes(x)) throw new InvalidArgumentError(`"${x}" is not a learner (${known.join(', ')}).`);
+        if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('name each learner once.');
+        return xs as LearnerName[];
+      })
+      .default(DEFAULT_LEARNERS, DEFAULT_LEARNERS.join(',')),
+  );
   cmd
-    .option('--learners <list>', `learners to run, in order (${known.join(', ')}; rbm and ode only when named)`, (v) => {
-      const xs = v.split(',').map((s) => s.trim());
-      for (const x of xs) {
-        if (!known.includes(x)) throw new InvalidArgumentError(`"${x}" is not a learner (${known.join(', ')}).`);
-      }
-      if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('name each learner once.');
-      return xs as LearnerName[];
-    }, DEFAULT_LEARNERS)
     .option('--seconds <s>', 'wall-clock budget of each learner (the NTK cannot stop inside its solve)', positiveNumber)
     .option('--seed <n>', 'seed of the weights, batches and populations', nonNegativeInt, 1)
     .option('--report <file.html>', 'write a self-contained HTML report with the charts')
