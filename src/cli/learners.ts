@@ -160,12 +160,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--ode-gradient <method>', 'ode: adjoint (backwards solve) or unrolled (backprop through the stored steps)', choice(['adjoint', 'unrolled'] as const), ODE_DEFAULTS.gradient)
         .option('--ode-lr <eta>', 'ode: Adam step size', positiveNumber, ODE_DEFAULTS.lr)
         .option('--ode-weight-decay <lambda>', 'ode: decoupled weight decay λ (AdamW)', nonNegativeNumber, ODE_DEFAULTS.weightDecay)
+        .option('--ode-input-dropout <p>', 'ode: in training, zero each pixel with probability p (from 0 up to 1)', fraction, ODE_DEFAULTS.inputDropout)
         .option('--ode-epochs <n>', 'ode: epochs (--seconds may stop it sooner)', positiveInt, ODE_DEFAULTS.epochs)
         .option('--ode-batch-size <m>', 'ode: mini-batch size', positiveInt, ODE_DEFAULTS.batchSize),
     create: (o) =>
       new OdeLearner({
         width: num(o, 'odeWidth'), hidden: num(o, 'odeHidden'), solver: o.solver as 'rk4' | 'dopri5', steps: num(o, 'odeSteps'), rtol: num(o, 'rtol'), atol: num(o, 'atol'),
-        time: num(o, 'odeTime'), gradient: o.odeGradient as 'adjoint' | 'unrolled', lr: num(o, 'odeLr'), weightDecay: num(o, 'odeWeightDecay'),
+        time: num(o, 'odeTime'), gradient: o.odeGradient as 'adjoint' | 'unrolled', lr: num(o, 'odeLr'), weightDecay: num(o, 'odeWeightDecay'), inputDropout: num(o, 'odeInputDropout'),
         epochs: num(o, 'odeEpochs'), batchSize: num(o, 'odeBatchSize'),
       }),
   },

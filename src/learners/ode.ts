@@ -21,6 +21,8 @@ export interface OdeOptions {
   time: number;
   /** Adam's step size. */
   lr: number;
+  /** Input dropout p (Srivastava et al., "Dropout", JMLR 2014): in training, each pixel is zeroed with probability p and the rest scaled by 1/(1 − p). */
+  inputDropout: number;
   /** Decoupled weight decay λ (AdamW): each step also shrinks θ by η_t λ θ. */
   weightDecay: number;
   epochs: number;
@@ -30,7 +32,7 @@ export interface OdeOptions {
 }
 
 export const ODE_DEFAULTS: OdeOptions = {
-  width: 64, hidden: 128, solver: 'rk4', steps: 6, rtol: 1e-3, atol: 1e-4, time: 3, lr: 2e-3, weightDecay: 0, epochs: 10, batchSize: 64, gradient: 'adjoint',
+  width: 64, hidden: 256, solver: 'rk4', steps: 6, rtol: 1e-3, atol: 1e-4, time: 3, lr: 2e-3, weightDecay: 0, inputDropout: 0.2, epochs: 15, batchSize: 64, gradient: 'adjoint',
 };
 
 /** The parameters of OdeNet as views into one flat array (the gradient has the same layout). */
@@ -361,7 +363,7 @@ export class OdeLearner implements Learner {
   describe(): string {
     const o = this.opts;
     const solver = o.solver === 'rk4' ? `RK4 ${o.steps} steps` : `Dormand–Prince rtol ${o.rtol} atol ${o.atol}`;
-    return `neural ODE, state ${o.width}, f ${o.width}-${o.hidden}-${o.width} tanh, t ∈ [0, ${o.time}], ${solver}, ${o.gradient} gradients, Adam η=${o.lr} m=${o.batchSize}, ${o.epochs} epochs`;
+    return `neural ODE, state ${o.width}, f ${o.width}-${o.hidden}-${o.width} tanh, t ∈ [0, ${o.time}], ${solver}, ${o.gradient} gradients, Adam η=${o.lr} m=${o.batchSize}${o.weightDecay ? ` λ=${o.weightDecay}` : ''}${o.inputDropout ? `, input dropout ${o.inputDropout}` : ''}, ${o.epochs} epochs`;
   }
 
   async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {
@@ -400,6 +402,10 @@ export class OdeLearner implements Learner {
           const e = order[b * m + j];
           x.data.set(train.features.subarray(e * train.dim, (e + 1) * train.dim), j * train.dim);
           labels[j] = train.labels[e];
+        }
+        if (o.inputDropout > 0) {
+          const keep = 1 / (1 - o.inputDropout), X = x.data;
+          for (let i = 0; i < X.length; i++) X[i] = rng.nextUint32() < o.inputDropout * 4294967296 ? 0 : X[i] * keep;
         }
         const before = net.flops;
         const r = net.lossAndGradient(x, labels, solver, o.time, o.gradient, grad);
