@@ -354,7 +354,7 @@ export function solverOptions(o: Pick<OdeOptions, 'solver' | 'steps' | 'rtol' | 
 export class OdeLearner implements Learner {
   readonly name = 'ode' as const;
   readonly opts: OdeOptions;
-  net!: OdeNet;
+  net?: OdeNet;
 
   constructor(opts: Partial<OdeOptions> = {}) {
     this.opts = { ...ODE_DEFAULTS, ...opts };
@@ -453,6 +453,7 @@ export class OdeLearner implements Learner {
   }
 
   predict(ex: Examples): Uint8Array {
+    if (!this.net) throw new Error('ode: fit() first');
     const net = this.net, block = 500, solver = solverOptions(this.opts);
     const out = new Uint8Array(ex.count);
     for (let s = 0; s < ex.count; s += block) {

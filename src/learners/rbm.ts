@@ -205,6 +205,7 @@ export class RbmLearner implements Learner {
   }
 
   predict(ex: Examples, kernels?: Kernels): Uint8Array {
+    if (!this.v) throw new Error('rbm: fit() first');
     const k = kernels ?? this.kernels;
     const scores = this.freeEnergies(ex, k);
     const K = this.classes, out = new Uint8Array(ex.count);
@@ -214,12 +215,6 @@ export class RbmLearner implements Learner {
       out[e] = best;
     }
     return out;
-  }
-
-  /** Sets the kernels predict() uses when called without them (fit() passes its own). */
-  useKernels(kernels: Kernels): this {
-    this.kernels = kernels;
-    return this;
   }
 
   /**
