@@ -163,12 +163,16 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--ode-input-dropout <p>', 'ode: in training, zero each pixel with probability p (from 0 up to 1)', fraction, ODE_DEFAULTS.inputDropout)
         .option('--ode-epochs <n>', 'ode: epochs (--seconds may stop it sooner)', positiveInt, ODE_DEFAULTS.epochs)
         .option('--ode-batch-size <m>', 'ode: mini-batch size', positiveInt, ODE_DEFAULTS.batchSize),
-    create: (o) =>
-      new OdeLearner({
+    create: (o) => {
+      // Training runs in float32 (about 7 significant digits): tighter tolerances cannot be met and the step size underflows.
+      if (o.solver === 'dopri5' && num(o, 'rtol') < 1e-6) throw new UsageError(`--rtol ${num(o, 'rtol')}: the ode learner trains in float32, use --rtol ≥ 1e-6`);
+      if (o.solver === 'dopri5' && num(o, 'atol') < 1e-8) throw new UsageError(`--atol ${num(o, 'atol')}: the ode learner trains in float32, use --atol ≥ 1e-8`);
+      return new OdeLearner({
         width: num(o, 'odeWidth'), hidden: num(o, 'odeHidden'), solver: o.solver as 'rk4' | 'dopri5', steps: num(o, 'odeSteps'), rtol: num(o, 'rtol'), atol: num(o, 'atol'),
         time: num(o, 'odeTime'), gradient: o.odeGradient as 'adjoint' | 'unrolled', lr: num(o, 'odeLr'), weightDecay: num(o, 'odeWeightDecay'), inputDropout: num(o, 'odeInputDropout'),
         epochs: num(o, 'odeEpochs'), batchSize: num(o, 'odeBatchSize'),
-      }),
+      });
+    },
   },
 };
 

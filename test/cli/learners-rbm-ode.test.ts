@@ -39,6 +39,7 @@ describe('backprop learners: rbm and ode', () => {
     [['--solver', 'euler'], /expected one of rk4, dopri5/],
     [['--ode-gradient', 'magic'], /expected one of adjoint, unrolled/],
     [['--rtol', '-1'], /--rtol <r>' argument '-1' is invalid/],
+    [['--learners', 'ode', '--solver', 'dopri5', '--rtol', '1e-30'], /--rtol 1e-30: the ode learner trains in float32, use --rtol ≥ 1e-6/],
     [['--learners', 'rbm', '--filters', '/nonexistent-dir/f.png'], /--filters \/nonexistent-dir\/f.png: the directory \/nonexistent-dir does not exist/],
   ])('%j exits 2 with one line', (args, message) => {
     const r = cli(['learners', ...args]);
