@@ -5,15 +5,17 @@ import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
 import { type Learner, type LearnerName, type TracePoint } from '../learners/learner.js';
 import { NTK_DEFAULTS, NtkLearner } from '../learners/ntk.js';
+import { ODE_DEFAULTS, OdeLearner } from '../learners/ode.js';
+import { RBM_DEFAULTS, RbmLearner } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
-import type { BackendName } from '../linalg/index.js';
+import type { BackendName, Kernels } from '../linalg/index.js';
 import type { Architecture } from '../nn/network.js';
-import { learnersReport, type LearnerRun } from '../report/learners.js';
+import { learnersReport, type Figure, type LearnerRun } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import {
-  addBackendOption, addDataOptions, addNetworkOptions, architecture, defaultInit, kernels, loadData, nonNegativeInt, positiveInt, positiveNumber,
+  addBackendOption, addDataOptions, addNetworkOptions, architecture, defaultInit, kernels, loadData, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
   type DataOptions, type NetworkOptions,
 } from './options.js';
 
@@ -40,9 +42,26 @@ export interface LearnerSetup {
 export interface LearnerEntry {
   addOptions(cmd: Command): void;
   create(opts: Record<string, unknown>, setup: LearnerSetup): Learner;
+  /** Before any learner runs: check the files this learner's flags will write. */
+  checkOutputs?(opts: Record<string, unknown>): void;
+  /** After its fit: write the files its flags ask for, and return pictures for --report. */
+  finish?(learner: Learner, ds: Dataset, kernels: Kernels, opts: Record<string, unknown>): Figure[];
 }
 
 const num = (opts: Record<string, unknown>, key: string) => opts[key] as number;
+
+function fraction(v: string): number {
+  const x = Number(v);
+  if (v.trim() === '' || !(x >= 0 && x < 1)) throw new InvalidArgumentError('expected a number from 0 up to (not including) 1.');
+  return x;
+}
+
+function choice<T extends string>(values: readonly T[]) {
+  return (v: string): T => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}.`);
+    return v as T;
+  };
+}
 
 function unitInterval(v: string): number {
   const x = Number(v);
@@ -95,6 +114,66 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       return new NtkLearner({ hidden, ridge: num(o, 'ridge'), maxExamples: num(o, 'kernelLimit') }, s.classes);
     },
   },
+  rbm: {
+    addOptions: (cmd) =>
+      cmd
+        .option('--rbm-hidden <n>', 'rbm: hidden units', positiveInt, RBM_DEFAULTS.hidden)
+        .option('--rbm-lr <eta>', 'rbm: learning rate of the contrastive-divergence updates', positiveNumber, RBM_DEFAULTS.lr)
+        .option('--rbm-momentum <mu>', 'rbm: momentum, from 0 up to 1', fraction, RBM_DEFAULTS.momentum)
+        .option('--rbm-weight-decay <lambda>', 'rbm: L2 weight decay λ', nonNegativeNumber, RBM_DEFAULTS.weightDecay)
+        .option('--rbm-epochs <n>', 'rbm: epochs (--seconds may stop it sooner)', positiveInt, RBM_DEFAULTS.epochs)
+        .option('--rbm-batch-size <m>', 'rbm: mini-batch size', positiveInt, RBM_DEFAULTS.batchSize)
+        .option('--cd-k <k>', 'rbm: Gibbs steps of contrastive divergence CD-k', positiveInt, RBM_DEFAULTS.cdK)
+        .option('--persistent', 'rbm: persistent chains (PCD) instead of chains restarted at the data', false)
+        .option('--filters <file.png>', 'rbm: write the learned filters and a few reconstructions as a PNG'),
+    create: (o, s) => {
+      if (s.arch.sizes[0] !== 784 && o.filters) throw new UsageError(`--filters ${String(o.filters)}: the filters are drawn as 28×28 images, but the data has ${s.arch.sizes[0]} inputs`);
+      return new RbmLearner({
+        hidden: num(o, 'rbmHidden'), lr: num(o, 'rbmLr'), momentum: num(o, 'rbmMomentum'), weightDecay: num(o, 'rbmWeightDecay'), epochs: num(o, 'rbmEpochs'),
+        batchSize: num(o, 'rbmBatchSize'), cdK: num(o, 'cdK'), persistent: Boolean(o.persistent),
+      });
+    },
+    checkOutputs: (o) => {
+      if (o.filters) checkOutputFile(String(o.filters), '--filters');
+    },
+    finish: (l, ds, k, o) => {
+      if (!(l instanceof RbmLearner)) return [];
+      const png = l.filtersPng(ds.test, [28, 28], k);
+      if (o.filters) writeFileAtomic(String(o.filters), png);
+      return [{
+        title: 'RBM: learned filters and reconstructions',
+        caption: `The image weights of the first ${Math.min(100, l.opts.hidden)} hidden units as 28×28 images (each from its most negative weight, black, to its most positive, white); below, one test digit per class over what ${l.opts.cdK} Gibbs step${l.opts.cdK === 1 ? '' : 's'} (v → h → v) make of it.`,
+        png,
+      }];
+    },
+  },
+  ode: {
+    addOptions: (cmd) =>
+      cmd
+        .option('--ode-width <d>', 'ode: size of the hidden state h(t)', positiveInt, ODE_DEFAULTS.width)
+        .option('--ode-hidden <k>', 'ode: hidden units of f, the network giving dh/dt', positiveInt, ODE_DEFAULTS.hidden)
+        .option('--solver <name>', 'ode: rk4 (fixed steps) or dopri5 (adaptive Dormand–Prince 5(4))', choice(['rk4', 'dopri5'] as const), ODE_DEFAULTS.solver)
+        .option('--ode-steps <n>', 'ode: RK4 steps from t = 0 to T', positiveInt, ODE_DEFAULTS.steps)
+        .option('--rtol <r>', 'ode: dopri5 relative tolerance', positiveNumber, ODE_DEFAULTS.rtol)
+        .option('--atol <a>', 'ode: dopri5 absolute tolerance', positiveNumber, ODE_DEFAULTS.atol)
+        .option('--ode-time <T>', 'ode: end time T of the ODE', positiveNumber, ODE_DEFAULTS.time)
+        .option('--ode-gradient <method>', 'ode: adjoint (backwards solve) or unrolled (backprop through the stored steps)', choice(['adjoint', 'unrolled'] as const), ODE_DEFAULTS.gradient)
+        .option('--ode-lr <eta>', 'ode: Adam step size', positiveNumber, ODE_DEFAULTS.lr)
+        .option('--ode-weight-decay <lambda>', 'ode: decoupled weight decay λ (AdamW)', nonNegativeNumber, ODE_DEFAULTS.weightDecay)
+        .option('--ode-input-dropout <p>', 'ode: in training, zero each pixel with probability p (from 0 up to 1)', fraction, ODE_DEFAULTS.inputDropout)
+        .option('--ode-epochs <n>', 'ode: epochs (--seconds may stop it sooner)', positiveInt, ODE_DEFAULTS.epochs)
+        .option('--ode-batch-size <m>', 'ode: mini-batch size', positiveInt, ODE_DEFAULTS.batchSize),
+    create: (o) => {
+      // Training runs in float32 (about 7 significant digits): tighter tolerances cannot be met and the step size underflows.
+      if (o.solver === 'dopri5' && num(o, 'rtol') < 1e-6) throw new UsageError(`--rtol ${num(o, 'rtol')}: the ode learner trains in float32, use --rtol ≥ 1e-6`);
+      if (o.solver === 'dopri5' && num(o, 'atol') < 1e-8) throw new UsageError(`--atol ${num(o, 'atol')}: the ode learner trains in float32, use --atol ≥ 1e-8`);
+      return new OdeLearner({
+        width: num(o, 'odeWidth'), hidden: num(o, 'odeHidden'), solver: o.solver as 'rk4' | 'dopri5', steps: num(o, 'odeSteps'), rtol: num(o, 'rtol'), atol: num(o, 'atol'),
+        time: num(o, 'odeTime'), gradient: o.odeGradient as 'adjoint' | 'unrolled', lr: num(o, 'odeLr'), weightDecay: num(o, 'odeWeightDecay'), inputDropout: num(o, 'odeInputDropout'),
+        epochs: num(o, 'odeEpochs'), batchSize: num(o, 'odeBatchSize'),
+      });
+    },
+  },
 };
 
 interface LearnersOptions extends DataOptions, NetworkOptions {
@@ -105,20 +184,23 @@ interface LearnersOptions extends DataOptions, NetworkOptions {
   backend: BackendName;
 }
 
+/** What runs without --learners: the energy-based model and the neural ODE take minutes more, so they run when named. */
+const DEFAULT_LEARNERS: LearnerName[] = ['sgd', 'ga', 'ntk'];
+
 export function learnersCommand(): Command {
   const cmd = new Command('learners').description('fit several learners (SGD with backprop, a genetic algorithm, the neural tangent kernel) on the same data and compare what each costs and reaches');
   addDataOptions(cmd);
   addNetworkOptions(cmd, 'none: 784-10; the ntk learner then takes 2 hidden layers');
   const known = Object.keys(LEARNER_REGISTRY);
   cmd.addOption(
-    new Option('--learners <list>', `learners to run, in order (${known.join(', ')})`)
+    new Option('--learners <list>', `learners to run, in order (${known.join(', ')}; rbm and ode only when named)`)
       .argParser((v: string) => {
         const xs = v.split(',').map((s) => s.trim());
         for (const x of xs) if (!known.includes(x)) throw new InvalidArgumentError(`"${x}" is not a learner (${known.join(', ')}).`);
         if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('name each learner once.');
         return xs as LearnerName[];
       })
-      .default(known as LearnerName[], known.join(',')),
+      .default(DEFAULT_LEARNERS, DEFAULT_LEARNERS.join(',')),
   );
   cmd
     .option('--seconds <s>', 'wall-clock budget of each learner (the NTK cannot stop inside its solve)', positiveNumber)
@@ -133,6 +215,7 @@ export function learnersCommand(): Command {
 async function runLearners(opts: LearnersOptions): Promise<void> {
   const out = new Output(opts.json);
   if (opts.report) checkOutputFile(opts.report, '--report');
+  for (const name of opts.learners) LEARNER_REGISTRY[name]!.checkOutputs?.(opts as unknown as Record<string, unknown>);
   const ds = loadData(opts);
   const arch = architecture(opts, ds.train.dim, ds.classes, []);
   const setup: LearnerSetup = { arch, archGiven: Boolean(opts.layers || opts.hidden), init: opts.init ?? defaultInit(arch.sizes.length > 2 ? arch.activation : 'linear'), classes: ds.classes, trainCount: ds.train.count };
@@ -147,6 +230,7 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
   const onSigint = () => (interrupted = true);
   process.once('SIGINT', onSigint);
   const runs: (LearnerRun & { details: Record<string, number | string> })[] = [];
+  const figures: Figure[] = [];
   try {
     for (const l of learners) {
       if (interrupted) break;
@@ -162,6 +246,7 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
       });
       if (out.interactive) process.stderr.write('\r\u001b[K');
       const last = r.trace[r.trace.length - 1];
+      figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts as unknown as Record<string, unknown>) ?? []));
       runs.push({ name: l.name, description: l.describe(), testAccuracy: last.testAccuracy, seconds: last.seconds, work: last.work, flops: last.flops, parametersUpdated: r.parametersUpdated, peakBytes: r.peakBytes, trace: r.trace, details: r.details });
       out.line(style.dim(`  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${Object.keys(r.details).length ? ' · ' + Object.entries(r.details).map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`).join(', ') : ''}`));
     }
@@ -187,7 +272,7 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
     out.line(ratio.text);
   }
   if (opts.report) {
-    const html = await learnersReport(runs, 'backprop learners', `backprop learners ${heading}`, ratio ? [ratio.text] : []);
+    const html = await learnersReport(runs, 'backprop learners', `backprop learners ${heading}`, ratio ? [ratio.text] : [], figures);
     writeFileAtomic(opts.report, html);
     out.line(`report written to ${opts.report}`);
   }

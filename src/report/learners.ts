@@ -14,6 +14,13 @@ export interface LearnerRun {
   trace: TracePoint[];
 }
 
+/** A picture of what a learner learned (the RBM's filters), embedded in the report as a PNG data URL. */
+export interface Figure {
+  title: string;
+  caption: string;
+  png: Uint8Array;
+}
+
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: { font: 'sans-serif', view: { stroke: '#ddd' } } };
 
@@ -39,7 +46,7 @@ export function learnersCharts(runs: LearnerRun[]): { title: string; caption: st
 }
 
 /** One self-contained HTML file: the table and the charts as inline SVG, no scripts, no network requests. */
-export async function learnersReport(runs: LearnerRun[], title: string, description: string, notes: string[]): Promise<string> {
+export async function learnersReport(runs: LearnerRun[], title: string, description: string, notes: string[], figures: Figure[] = []): Promise<string> {
   const sections: string[] = [];
   for (const c of learnersCharts(runs)) {
     sections.push(`<section><h2>${esc(c.title)}</h2><p>${esc(c.caption)}</p><figure class="chart">${await renderSvg(c.spec)}</figure></section>`);
@@ -65,6 +72,7 @@ ${rows}
 </tbody></table>
 ${notes.map((n) => `<p>${esc(n)}</p>`).join('\n')}
 ${sections.join('\n')}
+${figures.map((f) => `<section><h2>${esc(f.title)}</h2><p>${esc(f.caption)}</p><figure><img alt="${esc(f.title)}" style="image-rendering: pixelated; width: 100%; max-width: 870px" src="data:image/png;base64,${Buffer.from(f.png).toString('base64')}"></figure></section>`).join('\n')}
 </body></html>
 `;
 }

@@ -1,0 +1,471 @@
+import type { Dataset, Examples } from '../data/dataset.js';
+import { Matrix, type DType, type Float, type Kernels } from '../linalg/index.js';
+import { Rng } from '../nn/rng.js';
+import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
+import { DOPRI5, odeSolve, RK4, rkStepBackward, stepBackwardWork, type SolveStats, type SolverOptions, type StepRecord } from './ode-solvers.js';
+
+export type OdeGradient = 'adjoint' | 'unrolled';
+
+export interface OdeOptions {
+  /** D: size of the hidden state h(t). */
+  width: number;
+  /** K: hidden units of f, the network that gives dh/dt. */
+  hidden: number;
+  solver: 'rk4' | 'dopri5';
+  /** Fixed RK4 steps from t = 0 to T. */
+  steps: number;
+  /** Dormand–Prince tolerances. */
+  rtol: number;
+  atol: number;
+  /** The end time T. */
+  time: number;
+  /** Adam's step size. */
+  lr: number;
+  /** Input dropout p (Srivastava et al., "Dropout", JMLR 2014): in training, each pixel is zeroed with probability p and the rest scaled by 1/(1 − p). */
+  inputDropout: number;
+  /** Decoupled weight decay λ (AdamW): each step also shrinks θ by η_t λ θ. */
+  weightDecay: number;
+  epochs: number;
+  batchSize: number;
+  /** How the gradient is computed: the adjoint method, or backprop through the stored solver steps. */
+  gradient: OdeGradient;
+}
+
+export const ODE_DEFAULTS: OdeOptions = {
+  width: 64, hidden: 256, solver: 'rk4', steps: 6, rtol: 1e-3, atol: 1e-4, time: 3, lr: 2e-3, weightDecay: 0, inputDropout: 0.2, epochs: 15, batchSize: 64, gradient: 'adjoint',
+};
+
+/** The parameters of OdeNet as views into one flat array (the gradient has the same layout). */
+export interface OdeParams {
+  /** Input map h(0) = A x + a. */
+  A: Matrix;
+  a: Float;
+  /** f(h, t) = W2 tanh(W1 h + w t + b1) + b2. */
+  W1: Matrix;
+  b1: Float;
+  w: Float;
+  W2: Matrix;
+  b2: Float;
+  /** Output logits B h(T) + c, then softmax. */
+  B: Matrix;
+  c: Float;
+}
+
+/** Buffers for a batch of m examples (one per column). */
+interface Work {
+  z: Matrix;
+  s: Matrix;
+  u: Matrix;
+  logits: Matrix;
+}
+
+/**
+ * A neural ODE classifier (Chen, Rubanova, Bettencourt & Duvenaud, "Neural
+ * Ordinary Differential Equations", NeurIPS 2018):
+ *
+ *     h(0) = A x + a,   dh/dt = f(h, t; θ) = W2 tanh(W1 h + w t + b1) + b2,   p(y | x) = softmax(B h(T) + c).
+ *
+ * A batch is a matrix with one example per column, so every product is a gemm
+ * on the kernel seam. Gradients come from the adjoint method or from backprop
+ * through the solver's recorded steps (lossAndGradient).
+ */
+export class OdeNet {
+  readonly theta: Float;
+  readonly p: OdeParams;
+  /** Where f's parameters [W1 b1 w W2 b2] sit in theta (and in a gradient). */
+  readonly fStart: number;
+  readonly fEnd: number;
+  /** Multiply-adds ×2 done so far, counted where they are done. */
+  flops = 0;
+  private works = new Map<number, Work>();
+
+  constructor(readonly inputs: number, readonly width: number, readonly hidden: number, readonly classes: number, readonly dtype: DType, readonly kernels: Kernels) {
+    const sizes = OdeNet.sizes(inputs, width, hidden, classes);
+    const total = sizes.reduce((s, [r, c]) => s + r * c, 0);
+    this.theta = dtype === 'float64' ? new Float64Array(total) : new Float32Array(total);
+    this.p = this.views(this.theta);
+    this.fStart = inputs * width + width;
+    this.fEnd = this.fStart + 2 * hidden * width + 2 * hidden + width;
+  }
+
+  /** Shapes in theta's order: A, a, W1, b1, w, W2, b2, B, c. */
+  static sizes(n: number, D: number, K: number, C: number): [number, number][] {
+    return [[D, n], [D, 1], [K, D], [K, 1], [K, 1], [D, K], [D, 1], [C, D], [C, 1]];
+  }
+
+  /** The parameter views over theta or over a gradient of the same layout. */
+  views(flat: Float): OdeParams {
+    let o = 0;
+    const next = ([r, c]: [number, number]) => new Matrix(r, c, flat.subarray(o, (o += r * c)));
+    const [A, a, W1, b1, w, W2, b2, B, c] = OdeNet.sizes(this.inputs, this.width, this.hidden, this.classes).map(next);
+    return { A, a: a.data, W1, b1: b1.data, w: w.data, W2, b2: b2.data, B, c: c.data };
+  }
+
+  /** Random initial weights: N(0, 1/fan-in) for A, W1 and B, N(0, 0.1²/K) for W2 so that f starts small; biases 0. */
+  init(rng: Rng): this {
+    const fill = (m: Matrix, sd: number) => {
+      for (let i = 0; i < m.data.length; i++) m.data[i] = sd * rng.normal();
+    };
+    const { A, W1, W2, B } = this.p;
+    fill(A, 1 / Math.sqrt(this.inputs));
+    fill(W1, 1 / Math.sqrt(this.width));
+    fill(W2, 0.1 / Math.sqrt(this.hidden));
+    fill(B, 1 / Math.sqrt(this.width));
+    return this;
+  }
+
+  private work(m: number): Work {
+    let w = this.works.get(m);
+    if (!w) {
+      const z = (r: number) => Matrix.zeros(r, m, this.dtype);
+      w = { z: z(this.hidden), s: z(this.hidden), u: z(this.hidden), logits: z(this.classes) };
+      this.works.set(m, w);
+    }
+    return w;
+  }
+
+  /** S = tanh(W1 h + w t + b1 1ᵀ), kept in the batch's work buffers for f and its VJP. */
+  private inner(t: number, h: Matrix, wk: Work): void {
+    const { W1, b1, w } = this.p;
+    const Z = wk.z.data, m = h.cols, S = wk.s.data;
+    for (let i = 0; i < this.hidden; i++) Z.fill(b1[i] + w[i] * t, i * m, (i + 1) * m);
+    this.kernels.gemm(false, false, 1, W1, h, 1, wk.z);
+    for (let i = 0; i < Z.length; i++) S[i] = Math.tanh(Z[i]);
+    this.flops += 2 * this.hidden * this.width * m;
+  }
+
+  /** out = f(h, t) = W2 S + b2 1ᵀ, after inner(). */
+  private outer(out: Matrix, wk: Work): void {
+    const { W2, b2 } = this.p;
+    const O = out.data, m = out.cols;
+    for (let i = 0; i < this.width; i++) O.fill(b2[i], i * m, (i + 1) * m);
+    this.kernels.gemm(false, false, 1, W2, wk.s, 1, out);
+    this.flops += 2 * this.hidden * this.width * m;
+  }
+
+  /** dh/dt = f(h, t; θ) for a batch (D × m). */
+  f(t: number, h: Matrix, out: Matrix): void {
+    const wk = this.work(h.cols);
+    this.inner(t, h, wk);
+    this.outer(out, wk);
+  }
+
+  /**
+   * The vector–Jacobian products of f at (h, t), after inner(): with
+   * U = (W2ᵀ g) ⊙ (1 − S²),
+   *
+   *     gh ← α gᵀ ∂f/∂h = α W1ᵀ U,
+   *     ∂W2 += α g Sᵀ,  ∂b2 += α g 1,  ∂W1 += α U hᵀ,  ∂b1 += α U 1,  ∂w += α t U 1.
+   */
+  private vjpAfterInner(t: number, h: Matrix, g: Matrix, gh: Matrix, alpha: number, grad: OdeParams, wk: Work): void {
+    const k = this.kernels, { W1, W2 } = this.p;
+    const U = wk.u.data, S = wk.s.data, m = h.cols;
+    k.gemm(true, false, 1, W2, g, 0, wk.u);
+    for (let i = 0; i < U.length; i++) U[i] *= 1 - S[i] * S[i];
+    k.gemm(true, false, alpha, W1, wk.u, 0, gh);
+    k.gemm(false, true, alpha, g, wk.s, 1, grad.W2);
+    k.rowSums(g, alpha, 1, grad.b2);
+    k.gemm(false, true, alpha, wk.u, h, 1, grad.W1);
+    k.rowSums(wk.u, alpha, 1, grad.b1);
+    k.rowSums(wk.u, alpha * t, 1, grad.w);
+    this.flops += 8 * this.hidden * this.width * m;
+  }
+
+  /** gh ← gᵀ ∂f/∂h and grad += gᵀ ∂f/∂θ at (h, t). */
+  vjp(t: number, h: Matrix, g: Matrix, gh: Matrix, grad: OdeParams): void {
+    const wk = this.work(h.cols);
+    this.inner(t, h, wk);
+    this.vjpAfterInner(t, h, g, gh, 1, grad, wk);
+  }
+
+  /** h(0) = A x + a 1ᵀ for the batch X (one example per row), D × m. */
+  private inputMap(x: Matrix): Matrix {
+    const h0 = Matrix.zeros(this.width, x.rows, this.dtype);
+    const { A, a } = this.p;
+    for (let i = 0; i < this.width; i++) h0.data.fill(a[i], i * x.rows, (i + 1) * x.rows);
+    this.kernels.gemm(false, true, 1, A, x, 1, h0);
+    this.flops += 2 * this.inputs * this.width * x.rows;
+    return h0;
+  }
+
+  /** The dynamics of the whole batch as a flat state (D·m values). */
+  private dynamics(m: number, probe?: () => void) {
+    const D = this.width;
+    return (t: number, y: Float, dy: Float) => {
+      probe?.();
+      this.f(t, new Matrix(D, m, y), new Matrix(D, m, dy));
+    };
+  }
+
+  /** h(T) from h(0) by the chosen solver. */
+  solveForward(h0: Matrix, opts: SolverOptions, T: number, onStep?: (s: StepRecord) => void, probe?: () => void): { h1: Matrix; stats: SolveStats } {
+    const r = odeSolve(this.dynamics(h0.cols, probe), h0.data, 0, T, opts, onStep);
+    return { h1: new Matrix(this.width, h0.cols, r.y), stats: r.stats };
+  }
+
+  /** P = softmax(B h + c 1ᵀ), column by column, in the batch's logits buffer. */
+  private output(h1: Matrix): Matrix {
+    const { B, c } = this.p;
+    const lg = this.work(h1.cols).logits, L = lg.data, m = h1.cols;
+    for (let i = 0; i < this.classes; i++) L.fill(c[i], i * m, (i + 1) * m);
+    this.kernels.gemm(false, false, 1, B, h1, 1, lg);
+    this.flops += 2 * this.classes * this.width * m;
+    for (let j = 0; j < m; j++) {
+      let max = -Infinity, sum = 0;
+      for (let i = 0; i < this.classes; i++) max = Math.max(max, L[i * m + j]);
+      for (let i = 0; i < this.classes; i++) sum += L[i * m + j] = Math.exp(L[i * m + j] - max);
+      for (let i = 0; i < this.classes; i++) L[i * m + j] /= sum;
+    }
+    return lg;
+  }
+
+  /** Class probabilities (classes × m) for a batch X (one example per row). */
+  probabilities(x: Matrix, opts: SolverOptions, T: number): Matrix {
+    return this.output(this.solveForward(this.inputMap(x), opts, T).h1);
+  }
+
+  /** The mean log-likelihood cost −(1/m) Σ_j log p(y_j | x_j) of a batch. */
+  loss(x: Matrix, labels: ArrayLike<number>, opts: SolverOptions, T: number): number {
+    const P = this.probabilities(x, opts, T), m = x.rows;
+    let total = 0;
+    for (let j = 0; j < m; j++) total -= Math.log(P.data[labels[j] * m + j]);
+    return total / m;
+  }
+
+  /**
+   * The cost of a batch and its gradient with respect to every parameter,
+   * written into grad (theta's layout). The ODE part of the gradient comes
+   * from the adjoint method or from backprop through the recorded steps; the
+   * input and output maps are ordinary layers either way:
+   *
+   *     δ = (P − Y)/m,   ∂B = δ h(T)ᵀ,   ∂c = δ 1,   a(T) = ∂C/∂h(T) = Bᵀ δ,
+   *     [ODE: a(0) = ∂C/∂h(0) and ∂C/∂θ_f from a(T)],
+   *     ∂A = a(0) X,   ∂a = a(0) 1.
+   *
+   * `probe`, if given, is called at every evaluation of f or of the augmented
+   * dynamics (to sample memory use); tapeBytes is the size of the stored steps.
+   */
+  lossAndGradient(
+    x: Matrix, labels: ArrayLike<number>, opts: SolverOptions, T: number, method: OdeGradient, grad: Float, probe?: () => void,
+  ): { loss: number; forward: SolveStats; backward: SolveStats; tapeBytes: number } {
+    const k = this.kernels, m = x.rows, D = this.width;
+    const g = this.views(grad);
+    const tape: StepRecord[] = [];
+    let tapeBytes = 0;
+    const record = method === 'unrolled'
+      ? (s: StepRecord) => {
+          tape.push({ t: s.t, h: s.h, stages: s.stages.map((y) => y.slice()) });
+          tapeBytes += s.stages.reduce((b, y) => b + y.byteLength, 0);
+        }
+      : undefined;
+    const h0 = this.inputMap(x);
+    const { h1, stats: forward } = this.solveForward(h0, opts, T, record, probe);
+    const P = this.output(h1);
+    // δ = (P − Y)/m, overwriting P
+    const delta = P, Dl = delta.data;
+    let loss = 0;
+    for (let j = 0; j < m; j++) loss -= Math.log(Dl[labels[j] * m + j]);
+    for (let i = 0; i < Dl.length; i++) Dl[i] /= m;
+    for (let j = 0; j < m; j++) Dl[labels[j] * m + j] -= 1 / m;
+    k.gemm(false, true, 1, delta, h1, 0, g.B);
+    k.rowSums(delta, 1, 0, g.c);
+    const aT = Matrix.zeros(D, m, this.dtype);
+    k.gemm(true, false, 1, this.p.B, delta, 0, aT);
+    this.flops += 4 * this.classes * D * m;
+
+    let a0: Matrix;
+    let backward: SolveStats;
+    grad.fill(0, this.fStart, this.fEnd);
+    if (method === 'adjoint') {
+      ({ a0, stats: backward } = this.adjoint(h1, aT, opts, T, grad, probe));
+    } else {
+      // Backprop through the recorded steps, last to first: ȳ starts as a(T).
+      const tab = opts.method === 'rk4' ? RK4 : DOPRI5;
+      const yBar = aT.data, work = stepBackwardWork(tab, yBar);
+      const vjp = (t: number, y: Float, gy: Float, out: Float) => {
+        probe?.();
+        this.vjp(t, new Matrix(D, m, y), new Matrix(D, m, gy), new Matrix(D, m, out), g);
+      };
+      backward = { nfe: 0, steps: tape.length, rejected: 0 };
+      for (let i = tape.length - 1; i >= 0; i--) backward.nfe += rkStepBackward(tab, tape[i], vjp, yBar, work);
+      a0 = aT;
+    }
+    k.gemm(false, false, 1, a0, x, 0, g.A);
+    k.rowSums(a0, 1, 0, g.a);
+    this.flops += 2 * this.inputs * D * m;
+    return { loss: loss / m, forward, backward, tapeBytes };
+  }
+
+  /**
+   * The adjoint method (Chen et al. 2018, after Pontryagin): reverse-mode
+   * differentiation in continuous time. The adjoint a(t) = ∂C/∂h(t) obeys
+   * da/dt = −a(t)ᵀ ∂f/∂h, and ∂C/∂θ = ∫₀ᵀ a(t)ᵀ ∂f/∂θ dt. Both are solved
+   * backwards from T to 0 together with h itself (recomputed from h(T), not
+   * stored), as one augmented state, exactly as torchdiffeq does:
+   *
+   *     d/dt [h, a, g_θ] = [f(h, t), −aᵀ ∂f/∂h, −aᵀ ∂f/∂θ],   [h, a, g_θ](T) = [h(T), ∂C/∂h(T), 0],
+   *
+   * so that g_θ(0) = ∂C/∂θ and a(0) = ∂C/∂h(0). Memory: the augmented state
+   * and the solver's stage buffers, whatever the number of steps.
+   */
+  private adjoint(h1: Matrix, aT: Matrix, opts: SolverOptions, T: number, grad: Float, probe?: () => void): { a0: Matrix; stats: SolveStats } {
+    const D = this.width, m = h1.cols, n = D * m, nf = this.fEnd - this.fStart;
+    const y = this.dtype === 'float64' ? new Float64Array(2 * n + nf) : new Float32Array(2 * n + nf);
+    y.set(h1.data, 0);
+    y.set(aT.data, n);
+    const augmented = (t: number, s: Float, ds: Float) => {
+      probe?.();
+      const h = new Matrix(D, m, s.subarray(0, n)), a = new Matrix(D, m, s.subarray(n, 2 * n));
+      const dh = new Matrix(D, m, ds.subarray(0, n)), da = new Matrix(D, m, ds.subarray(n, 2 * n));
+      const dtheta = ds.subarray(2 * n);
+      dtheta.fill(0);
+      const wk = this.work(m);
+      this.inner(t, h, wk);
+      this.outer(dh, wk); // dh/dt = f(h, t)
+      this.vjpAfterInner(t, h, a, da, -1, this.fViews(dtheta), wk); // da/dt = −aᵀ ∂f/∂h,  dg_θ/dt = −aᵀ ∂f/∂θ
+    };
+    const r = odeSolve(augmented, y, T, 0, opts, undefined, [n, n, nf]);
+    grad.set(r.y.subarray(2 * n), this.fStart); // g_θ(0) is f's part of the gradient
+    return { a0: new Matrix(D, m, r.y.slice(n, 2 * n)), stats: r.stats };
+  }
+
+  /** Views of f's parameters over a flat array holding only them ([W1 b1 w W2 b2]). */
+  private fViews(flat: Float): OdeParams {
+    const D = this.width, K = this.hidden;
+    let o = 0;
+    const next = (r: number, c: number) => new Matrix(r, c, flat.subarray(o, (o += r * c)));
+    const W1 = next(K, D), b1 = next(K, 1).data, w = next(K, 1).data, W2 = next(D, K), b2 = next(D, 1).data;
+    const none = Matrix.zeros(0, 0, this.dtype);
+    return { A: none, a: none.data, W1, b1, w, W2, b2, B: none, c: none.data };
+  }
+}
+
+/** The solver settings of a set of options. */
+export function solverOptions(o: Pick<OdeOptions, 'solver' | 'steps' | 'rtol' | 'atol'>): SolverOptions {
+  return o.solver === 'rk4' ? { method: 'rk4', steps: o.steps } : { method: 'dopri5', rtol: o.rtol, atol: o.atol };
+}
+
+/**
+ * The neural ODE as a learner: OdeNet trained on mini-batches with Adam
+ * (Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015),
+ * its gradients from the adjoint method (or, with gradient: 'unrolled', from
+ * backprop through the stored solver steps).
+ */
+export class OdeLearner implements Learner {
+  readonly name = 'ode' as const;
+  readonly opts: OdeOptions;
+  net?: OdeNet;
+
+  constructor(opts: Partial<OdeOptions> = {}) {
+    this.opts = { ...ODE_DEFAULTS, ...opts };
+  }
+
+  describe(): string {
+    const o = this.opts;
+    const solver = o.solver === 'rk4' ? `RK4 ${o.steps} steps` : `Dormand–Prince rtol ${o.rtol} atol ${o.atol}`;
+    return `neural ODE, state ${o.width}, f ${o.width}-${o.hidden}-${o.width} tanh, t ∈ [0, ${o.time}], ${solver}, ${o.gradient} gradients, Adam η=${o.lr} m=${o.batchSize}${o.weightDecay ? ` λ=${o.weightDecay}` : ''}${o.inputDropout ? `, input dropout ${o.inputDropout}` : ''}, ${o.epochs} epochs`;
+  }
+
+  async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {
+    const o = this.opts, m = o.batchSize, train = ds.train;
+    const rng = new Rng(ctx.seed);
+    const net = (this.net = new OdeNet(train.dim, o.width, o.hidden, ds.classes, 'float32', ctx.kernels).init(rng));
+    const solver = solverOptions(o);
+    const P = net.theta.length;
+    const grad = new Float32Array(P), mom = new Float32Array(P), vel = new Float32Array(P);
+    const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    const x = Matrix.zeros(m, train.dim), labels = new Uint8Array(m);
+
+    const start = performance.now();
+    let evalMs = 0, work = 0, trainFlops = 0, steps = 0, nfeForward = 0, nfeBackward = 0, tapeBytes = 0;
+    const trace: TracePoint[] = [];
+    const measure = () => {
+      const t0 = performance.now(), before = net.flops;
+      const p: TracePoint = { seconds: (t0 - start - evalMs) / 1000, work, flops: trainFlops, testAccuracy: accuracy(this.predict(ctx.test), ctx.test) };
+      net.flops = before; // measuring is not training work
+      evalMs += performance.now() - t0;
+      trace.push(p);
+      ctx.onPoint?.(p);
+    };
+    measure();
+    const order = new Uint32Array(train.count).map((_, i) => i);
+    const batches = Math.floor(train.count / m);
+    let epochsRun = 0, nextTrace = 1, stopped = false;
+    for (let epoch = 0; epoch < o.epochs && !stopped; epoch++) {
+      rng.shuffle(order);
+      for (let b = 0; b < batches; b++) {
+        if (ctx.shouldStop?.() || (ctx.budget.seconds !== undefined && (performance.now() - start - evalMs) / 1000 >= ctx.budget.seconds)) {
+          stopped = true;
+          break;
+        }
+        for (let j = 0; j < m; j++) {
+          const e = order[b * m + j];
+          x.data.set(train.features.subarray(e * train.dim, (e + 1) * train.dim), j * train.dim);
+          labels[j] = train.labels[e];
+        }
+        if (o.inputDropout > 0) {
+          const keep = 1 / (1 - o.inputDropout), X = x.data;
+          for (let i = 0; i < X.length; i++) X[i] = rng.nextUint32() < o.inputDropout * 4294967296 ? 0 : X[i] * keep;
+        }
+        const before = net.flops;
+        const r = net.lossAndGradient(x, labels, solver, o.time, o.gradient, grad);
+        trainFlops += net.flops - before;
+        nfeForward += r.forward.nfe;
+        nfeBackward += r.backward.nfe;
+        tapeBytes = Math.max(tapeBytes, r.tapeBytes);
+        // Adam: m ← β1 m + (1 − β1) g,  v ← β2 v + (1 − β2) g²,  θ ← θ − η_t (m̂ / (√v̂ + ε) + λθ), with η_t
+        // decaying from η to 0 over the run as ½(1 + cos(π t / t_end)) (Loshchilov & Hutter, "SGDR", ICLR 2017)
+        // and the weight decay λθ outside the moments (their AdamW, "Decoupled weight decay regularization", ICLR 2019).
+        const lr = 0.5 * o.lr * (1 + Math.cos((Math.PI * steps) / (o.epochs * batches)));
+        steps++;
+        const c1 = 1 / (1 - Math.pow(beta1, steps)), c2 = 1 / (1 - Math.pow(beta2, steps));
+        const th = net.theta;
+        for (let i = 0; i < P; i++) {
+          mom[i] = beta1 * mom[i] + (1 - beta1) * grad[i];
+          vel[i] = beta2 * vel[i] + (1 - beta2) * grad[i] * grad[i];
+          th[i] -= lr * ((mom[i] * c1) / (Math.sqrt(vel[i] * c2) + eps) + o.weightDecay * th[i]);
+        }
+        // Work: one forward solve and one backward solve of each example (as SGD's forward and backward passes).
+        work += 2 * m;
+        // Trace points at geometrically spaced updates (1, 2, 3, … then ×1.3), so early progress is resolved.
+        if (steps >= nextTrace) {
+          measure();
+          nextTrace = Math.max(steps + 1, Math.ceil(steps * 1.3));
+        }
+        if (steps % 20 === 0) await new Promise((r) => setImmediate(r)); // let Ctrl-C through
+      }
+      if (!stopped) epochsRun++;
+    }
+    if (trace[trace.length - 1].work !== work) measure();
+    const n = o.width * m, stages = (o.solver === 'rk4' ? RK4 : DOPRI5).c.length;
+    return {
+      trace,
+      parametersUpdated: P,
+      // θ, its gradient and Adam's two moments; the 2s + 3 state-sized buffers of odeSolve on the
+      // augmented state [h, a, g_θ] (the larger of the two solves); the tape of the unrolled gradient
+      peakBytes: 4 * (4 * P + (2 * stages + 3) * (2 * n + net.fEnd - net.fStart)) + tapeBytes,
+      details: {
+        epochs: epochsRun, updates: steps, solver: o.solver, gradient: o.gradient,
+        'f evaluations forward': nfeForward, 'f evaluations backward': nfeBackward,
+        'evaluations per example': steps ? (nfeForward + nfeBackward) / steps : 0,
+      },
+    };
+  }
+
+  predict(ex: Examples): Uint8Array {
+    if (!this.net) throw new Error('ode: fit() first');
+    const net = this.net, block = 500, solver = solverOptions(this.opts);
+    const out = new Uint8Array(ex.count);
+    for (let s = 0; s < ex.count; s += block) {
+      const rows = Math.min(block, ex.count - s);
+      const x = new Matrix(rows, ex.dim, ex.features.subarray(s * ex.dim, (s + rows) * ex.dim));
+      const P = net.probabilities(x, solver, this.opts.time).data;
+      for (let j = 0; j < rows; j++) {
+        let best = 0;
+        for (let i = 1; i < net.classes; i++) if (P[i * rows + j] > P[best * rows + j]) best = i;
+        out[s + j] = best;
+      }
+    }
+    return out;
+  }
+}
