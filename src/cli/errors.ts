@@ -8,6 +8,11 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A run that could not finish for a reason that is neither a bug nor bad input (a solver that cannot meet its tolerances): one line, exit 1. */
+export class RunFailedError extends Error {
+  override name = 'RunFailedError';
+}
+
 /** Errors that are the user's input, not our bug: printed on one line, exit 2. */
 export function isUserError(e: unknown): e is Error {
   return e instanceof UsageError || e instanceof DataError || e instanceof ModelFileError || e instanceof BackendUnavailableError || e instanceof OutputPathError;

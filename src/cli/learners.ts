@@ -3,16 +3,17 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Dataset } from '../data/dataset.js';
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
-import { type Learner, type LearnerName, type TracePoint } from '../learners/learner.js';
+import { type FitContext, type FitResult, type Learner, type LearnerName, type TracePoint } from '../learners/learner.js';
 import { NTK_DEFAULTS, NtkLearner } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner } from '../learners/ode.js';
+import { SolverError } from '../learners/ode-solvers.js';
 import { RBM_DEFAULTS, RbmLearner } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
 import type { BackendName, Kernels } from '../linalg/index.js';
 import type { Architecture } from '../nn/network.js';
 import { learnersReport, type Figure, type LearnerRun } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
-import { UsageError } from './errors.js';
+import { RunFailedError, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import {
   addBackendOption, addDataOptions, addNetworkOptions, architecture, defaultInit, kernels, loadData, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
@@ -209,7 +210,25 @@ export function learnersCommand(): Command {
     .option('--json', 'print every number as JSON on stdout', false);
   for (const e of Object.values(LEARNER_REGISTRY)) e.addOptions(cmd);
   addBackendOption(cmd);
-  return cmd.action(async (opts: LearnersOptions) => runLearners(opts));
+  return cmd.action(async (opts: LearnersOptions) => {
+    refuseIdleFlags(cmd, opts.learners);
+    await runLearners(opts);
+  });
+}
+
+/**
+ * A learner's own flag (its help text starts with "name:") given on the
+ * command line while --learners does not run that learner would be ignored
+ * silently: refuse it instead, before any work.
+ */
+function refuseIdleFlags(cmd: Command, running: LearnerName[]): void {
+  for (const o of cmd.options) {
+    const owner = /^(\w+): /.exec(o.description)?.[1] as LearnerName | undefined;
+    if (!owner || !(owner in LEARNER_REGISTRY) || running.includes(owner)) continue;
+    if (cmd.getOptionValueSource(o.attributeName()) === 'cli') {
+      throw new UsageError(`${o.long} is an option of the ${owner} learner, which --learners ${running.join(',')} does not run (add ${owner} to --learners)`);
+    }
+  }
 }
 
 async function runLearners(opts: LearnersOptions): Promise<void> {
@@ -234,7 +253,7 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
   try {
     for (const l of learners) {
       if (interrupted) break;
-      const r = await l.fit(ds, {
+      const r = await fitOrFail(l, ds, {
         kernels: k,
         seed: opts.seed,
         budget: { seconds: opts.seconds },
@@ -280,6 +299,16 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
     command: 'learners', data: ds.name, train: ds.train.count, test: ds.test.count, seed: opts.seed, backend: k.name, budgetSeconds: opts.seconds ?? null,
     learners: runs, workRatio: ratio?.value ?? null, interrupted, report: opts.report,
   });
+}
+
+/** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
+async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitResult> {
+  try {
+    return await l.fit(ds, ctx);
+  } catch (e) {
+    if (e instanceof SolverError) throw new RunFailedError(`the ${l.name} learner stopped: ${e.message}; loosen --rtol/--atol or use --solver rk4`);
+    throw e;
+  }
 }
 
 function megabytes(b: number): string {

@@ -10,7 +10,7 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { learnersCommand } from './learners.js';
-import { EXIT, isUserError, reportError } from './errors.js';
+import { EXIT, isUserError, reportError, RunFailedError } from './errors.js';
 import { examples } from './options.js';
 import { packageVersion } from '../io/provenance.js';
 
@@ -107,7 +107,7 @@ export async function main(argv: string[]): Promise<void> {
       reportError(e.message.split('\n')[0], EXIT.usage, json);
       return;
     }
-    if (e instanceof WriteFailedError) {
+    if (e instanceof WriteFailedError || e instanceof RunFailedError) {
       process.exitCode = EXIT.failed;
       reportError(e.message.split('\n')[0], EXIT.failed, json);
       return;

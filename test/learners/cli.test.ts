@@ -51,6 +51,8 @@ describe('backprop learners', () => {
     [['--learners', 'ntk', '--kernel-limit', '0'], /--kernel-limit.*positive integer/],
     [['--learners', 'ntk', '--kernel-limit', '100000', '--data', 'fashion-mnist'], /--kernel-limit 100000: .*GB/],
     [['--seconds', '0'], /--seconds.*positive number/],
+    [['--learners', 'sgd', '--population', '3'], /--population is an option of the ga learner, which --learners sgd does not run/],
+    [['--learners', 'sgd,ga', '--filters', 'f.png'], /--filters is an option of the rbm learner/],
   ];
   for (const [args, message] of bad)
     it(`${args.join(' ')}: one line, exit 2, nothing run`, (ctx) => {
