@@ -18,7 +18,7 @@ interface PredictOptions {
 }
 
 /** An input: an image file, or SPEC:index / SPEC:train:index into a dataset (SPEC = embedded, a name or an IDX directory). */
-function readInput(input: string, dim: number): { pixels: Float32Array; label?: number; source: string } {
+function readInput(input: string, dim: number, modelClasses?: readonly string[], modelData?: string): { pixels: Float32Array; label?: number; source: string } {
   if (existsSync(input)) {
     const pixels = toMnist(readImage(input), input);
     if (pixels.length !== dim) throw new DataError(`${input}: images become 784 pixels but the model expects ${dim} inputs`);
@@ -31,6 +31,11 @@ function readInput(input: string, dim: number): { pixels: Float32Array; label?: 
   const i = Number(m[3]);
   if (i >= ex.count) throw new DataError(`${input}: index ${i} is past the ${ex.count} ${m[2] ?? 'test'} examples of ${ds.name}`);
   if (ex.dim !== dim) throw new DataError(`${input}: ${ds.name} has ${ex.dim} values per example but the model expects ${dim}`);
+  // A digit scored by a clothing model would be named 'Coat': the model's classes must be the data's.
+  const dataClasses = ds.classNames ?? catalogEntry(ds.name)?.classes;
+  if (modelClasses && dataClasses && modelClasses.join('\u0000') !== dataClasses.join('\u0000')) {
+    throw new DataError(`${input}: the model was trained on ${modelData}, whose classes (${modelClasses.slice(0, 3).join(', ')}, …) are not ${ds.name}'s (${dataClasses.slice(0, 3).join(', ')}, …)`);
+  }
   return { pixels: ex.features.slice(i * ex.dim, (i + 1) * ex.dim), label: ex.labels[i], source: ds.name };
 }
 
@@ -53,12 +58,13 @@ export function predictCommand(): Command {
     const { network: net, metadata } = loadModel(opts.model);
     const k = await kernels(opts);
     const classes = net.sizes[net.depth];
-    const names = catalogEntry(metadata.data ?? '')?.classes ?? Array.from({ length: classes }, (_, i) => String(i));
+    const modelClasses = catalogEntry(metadata.data ?? '')?.classes;
+    const names = modelClasses ?? Array.from({ length: classes }, (_, i) => String(i));
     const probabilities = net.arch.outputActivation === 'softmax';
     const show = opts.show ?? Boolean(process.stdout.isTTY);
     const results = [];
     for (const input of inputs) {
-      const { pixels, label, source } = readInput(input, net.sizes[0]);
+      const { pixels, label, source } = readInput(input, net.sizes[0], modelClasses, metadata.data);
       const a = outputs(net, pixels, k);
       const best = a.indexOf(Math.max(...a));
       results.push({ input, source, label: best, className: names[best], ...(label !== undefined ? { trueLabel: label, correct: label === best } : {}), [probabilities ? 'probabilities' : 'outputs']: a });
