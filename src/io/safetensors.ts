@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { Matrix, type Float } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
-import { Network, type Architecture } from '../nn/network.js';
+import { Network, pairingProblem, type Architecture } from '../nn/network.js';
 import { writeFileAtomic } from './atomic.js';
 
 /** Thrown for a model file that cannot be used: the CLI prints it on one line and exits 2. */
@@ -126,6 +126,9 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     outputActivation: m.output_activation as Architecture['activation'],
     cost: m.cost as CostName,
   };
+  // A pairing train refuses (a hidden softmax, a sigmoid output under log-likelihood, …) is refused here too: its outputs and cost mean nothing.
+  const refused = pairingProblem(sizes.length > 2 ? arch : { ...arch, activation: 'relu' });
+  if (refused) fail(`__metadata__ describes a network train refuses: ${refused.replace(/^--\S+ \S+: /, '')}`);
   const dataStart = 8 + headerLen;
   const dataLen = buf.length - dataStart;
   const spans: [number, number, string][] = [];
