@@ -24,20 +24,27 @@ function decodePng(buf: Buffer, path: string): Grey {
   if (buf.length < 24 || buf.toString('latin1', 12, 16) !== 'IHDR') throw new DataError(`${path}: corrupt PNG (no IHDR chunk)`);
   const [width0, height0] = [buf.readUInt32BE(16), buf.readUInt32BE(20)];
   checkImageSize(width0, height0, path);
-  // pngjs bounds what it inflates for plain images, not interlaced ones (buf[28] = 1): bound those here.
-  if (buf[28] === 1) {
-    const idat: Buffer[] = [];
-    for (let at = 8; at + 8 <= buf.length; ) {
-      const len = buf.readUInt32BE(at);
-      if (buf.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(buf.subarray(at + 8, at + 8 + len));
-      at += 12 + len;
-    }
-    const most = 2 * height0 * (8 * width0 + 1) + 65536; // 8 bytes a pixel at most (RGBA, 16 bits), twice for the passes' filter bytes
-    try {
-      inflateSync(Buffer.concat(idat), { maxOutputLength: most });
-    } catch (e) {
-      throw new DataError(`${path}: corrupt PNG (${(e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `its image data inflates to more than a ${width0}x${height0} image can hold` : (e as Error).message})`);
-    }
+  // The image data, inflated here with a bound (pngjs bounds only non-interlaced images) and, for a
+  // non-interlaced image, checked to be complete: height rows of 1 filter byte + ⌈width·bits/8⌉ bytes
+  // (pngjs pads a short one with zeros, which would classify an image that is not there).
+  const idat: Buffer[] = [];
+  for (let at = 8; at + 8 <= buf.length; ) {
+    const len = buf.readUInt32BE(at);
+    if (buf.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(buf.subarray(at + 8, at + 8 + len));
+    at += 12 + len;
+  }
+  const most = 2 * height0 * (8 * width0 + 1) + 65536; // 8 bytes a pixel at most (RGBA, 16 bits), twice for the passes' filter bytes
+  let raw: Buffer;
+  try {
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: most });
+  } catch (e) {
+    throw new DataError(`${path}: corrupt PNG (${(e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `its image data inflates to more than a ${width0}x${height0} image can hold` : (e as Error).message})`);
+  }
+  const channels: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+  const bits = buf[24] * (channels[buf[25]] ?? 0);
+  const expected = height0 * (1 + Math.ceil((width0 * bits) / 8));
+  if (buf[28] === 0 && bits > 0 && raw.length < expected) {
+    throw new DataError(`${path}: corrupt PNG (its image data holds ${raw.length} of the ${expected} bytes a ${width0}x${height0} image needs)`);
   }
   let png: PNG;
   try {
