@@ -83,7 +83,9 @@ export function protectExpression(argv: string[]): string[] {
 }
 
 async function runGrad(source: string, opts: GradOptions): Promise<number> {
-  const out = new Output(opts.json);
+  // `… --graph dot | dot -Tsvg`: without --json, stdout carries the DOT alone and the rest goes to stderr.
+  const dotOnStdout = opts.graph === 'dot' && !opts.json;
+  const out = new Output(opts.json || dotOnStdout);
   let expr: Expression;
   try {
     expr = await parseExpression(source, opts.at ?? {});
@@ -131,11 +133,12 @@ async function runGrad(source: string, opts: GradOptions): Promise<number> {
     }
     check = { h, numeric, absError, pass };
   }
-  if (opts.graph) {
+  if (dotOnStdout) process.stdout.write(dot(root, text) + '\n');
+  else if (opts.graph) {
     out.line('');
     out.line(opts.graph === 'dot' ? dot(root, text) : textTree(root, text));
   }
-  out.result({
+  if (opts.json) out.result({
     command: 'grad',
     expression: source,
     at: opts.at ?? {},
