@@ -10,7 +10,7 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { learnersCommand } from './learners.js';
-import { EXIT, isUserError, reportError, RunFailedError } from './errors.js';
+import { EXIT, isUserError, reportError, RunFailedError, UsageError } from './errors.js';
 import { examples } from './options.js';
 import { packageVersion } from '../io/provenance.js';
 
@@ -70,7 +70,19 @@ export function program(): Command {
     ]) + '\n\nEvery command takes --help, and --json for its result as JSON on stdout.',
   );
   conventions(p);
+  p.hook('preAction', (_root, action) => refuseEmptyValues(action));
   return p;
+}
+
+/**
+ * No option takes an empty string: `--save ""` would save nothing and
+ * `--out ""` write into the current directory, silently. One line, exit 2.
+ */
+function refuseEmptyValues(c: Command): void {
+  for (const o of c.options) {
+    const key = o.attributeName();
+    if (c.getOptionValueSource(key) === 'cli' && c.getOptionValue(key) === '') throw new UsageError(`${o.long}: expected a value, got an empty string`);
+  }
 }
 
 /** True when the command line asks for --json (before a `--` that ends the options). */
@@ -104,7 +116,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (isUserError(e)) {
       process.exitCode = EXIT.usage;
-      reportError(e.message.split('\n')[0], EXIT.usage, json);
+      reportError(e.message, EXIT.usage, json); // reportError joins a multi-line message into one line
       return;
     }
     if (e instanceof WriteFailedError || e instanceof RunFailedError) {
