@@ -1,6 +1,5 @@
 import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Dataset } from '../data/dataset.js';
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
 import { type Learner, type LearnerName, type TracePoint } from '../learners/learner.js';
