@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
-import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
+import { activation, ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type InitName } from '../nn/network.js';
 import { basename } from 'node:path';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
@@ -100,7 +100,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const init = perActivation<InitName>(opts.init, acts, (s) => {
     if (!(INITS as readonly string[]).includes(s)) throw new UsageError(`--init ${opts.init}: "${s}" is not one of ${INITS.join(', ')}`);
     return s as InitName;
-  }, (a) => (a === 'relu' || a === 'leaky-relu' ? 'he' : 'normal'), '--init');
+  }, (a) => (activation(a).stalls === 'dies' ? 'he' : 'normal'), '--init'); // He init for the ReLU family
   const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
   const dtype = opts.dtype ?? 'float32';
   const provider = await providerForDtype(opts, dtype, out);
