@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
-import { activation, ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
+import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type InitName } from '../nn/network.js';
 import { basename } from 'node:path';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
@@ -50,13 +50,16 @@ function perActivation<T>(v: string | undefined, acts: ActivationName[], parse: 
   return out;
 }
 
+/** The activations compare studies: those whose units saturate or die. */
+const STALLING = ACTIVATIONS.filter((a) => activation(a).stalls !== undefined);
+
 export function compareCommand(): Command {
   const cmd = new Command('compare').description('train the same network once per activation and compare saturation and per-layer learning speed (NNDL ch. 5)');
   addDataOptions(cmd);
   cmd
-    .option('--activations <list>', `hidden activations to compare (${ACTIVATIONS.filter((a) => a !== 'softmax' && a !== 'linear').join(', ')})`, (v) => {
+    .option('--activations <list>', `hidden activations to compare (${STALLING.join(', ')})`, (v) => {
       const xs = v.split(',').map((s) => s.trim());
-      for (const x of xs) if (!isActivationName(x) || x === 'softmax') throw new InvalidArgumentError(`"${x}" is not a hidden activation (sigmoid, relu, tanh, leaky-relu).`);
+      for (const x of xs) if (!isActivationName(x) || !HIDDEN_ACTIVATIONS.includes(x)) throw new InvalidArgumentError(`"${x}" is not a hidden activation (${STALLING.join(', ')}).`);
       if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('each activation once.');
       return xs as ActivationName[];
     }, ['sigmoid', 'relu'] as ActivationName[])

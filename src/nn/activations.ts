@@ -183,6 +183,9 @@ export function activation(name: ActivationName): Activation {
   return BY_NAME[name];
 }
 
+/** Activations a hidden layer can have: the element-wise ones (softmax mixes a column, so it is only an output). */
+export const HIDDEN_ACTIVATIONS: readonly ActivationName[] = ACTIVATIONS.filter((a) => BY_NAME[a].prime !== undefined);
+
 export function isActivationName(s: string): s is ActivationName {
   return (ACTIVATIONS as readonly string[]).includes(s);
 }

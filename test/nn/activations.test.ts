@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix } from '../../src/linalg/index.js';
-import { activation, ACTIVATIONS } from '../../src/nn/activations.js';
+import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS } from '../../src/nn/activations.js';
 
 // What each activation says about itself (range, how its units stall) is checked against what it computes.
 const zs = [-40, -8, -3, -1, -0.2, 0, 0.2, 1, 3, 8, 40];
@@ -34,4 +34,10 @@ describe('activation properties', () => {
       expect(Math.max(...zs.map(slope))).toBeCloseTo(act.maxPrime, 6);
     });
   }
+});
+
+describe('hidden activations', () => {
+  it('are the element-wise ones: every activation but softmax', () => {
+    expect([...HIDDEN_ACTIVATIONS]).toEqual(ACTIVATIONS.filter((a) => a !== 'softmax'));
+  });
 });
