@@ -75,12 +75,16 @@ describe('architecture', () => {
   });
 
   it('every folder of src/ has a place in the layers', () => {
-    const folders = readdirSync(src, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const folders = readdirSync(src, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     expect(folders.filter((f) => !(f in RANK))).toEqual([]);
   });
 
   it('no layer imports from its own rank or above, except the known cases', () => {
-    const upward = crossFolderImports().filter(({ from, to }) => RANK[to] >= RANK[from]).map((e) => e.edge);
+    const upward = crossFolderImports()
+      .filter(({ from, to }) => RANK[to] >= RANK[from])
+      .map((e) => e.edge);
     expect([...new Set(upward)].sort()).toEqual(Object.keys(KNOWN).sort());
   });
 

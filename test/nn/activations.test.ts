@@ -17,7 +17,8 @@ describe('activation properties', () => {
         expect(v).toBeLessThanOrEqual(act.range.hi);
       }
       // The bounds are tight: a finite one is approached within 1e-6, an infinite one is left far behind.
-      const min = Math.min(...a.data), max = Math.max(...a.data);
+      const min = Math.min(...a.data),
+        max = Math.max(...a.data);
       expect(Number.isFinite(act.range.lo) ? min - act.range.lo : min).toBeLessThan(Number.isFinite(act.range.lo) ? 1e-6 : -0.3);
       expect(Number.isFinite(act.range.hi) ? act.range.hi - max : -max).toBeLessThan(Number.isFinite(act.range.hi) ? 1e-6 : -30);
     });
