@@ -1,12 +1,13 @@
 // Lint for bugs, not taste: formatting is prettier's job (.prettierrc).
 // Type-aware: the promise rules need the type checker (tsconfig.test.json covers src/ and test/).
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/', 'node_modules/', 'assets/', 'datasets/', 'coverage/', 'reports/', '.stryker-tmp/'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
     languageOptions: {
