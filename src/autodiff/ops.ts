@@ -231,7 +231,12 @@ export function addBias(z: Node, b: Node): Node {
   );
 }
 
-/** Softmax of every column, stabilised by the column maximum. */
+/**
+ * Softmax of every column, stabilised by the column maximum. Restated on
+ * purpose rather than imported from src/nn/activations.ts: the graph engine is
+ * the oracle that checks the network's softmax (src/check/graph-oracle.ts), so
+ * the two must not share code.
+ */
 function softmaxColumns(Z: Float64Array | Float32Array, S: Float64Array | Float32Array, n: number, m: number): void {
   for (let j = 0; j < m; j++) {
     let max = -Infinity;

@@ -1,5 +1,5 @@
 import { Matrix, type Float } from '../linalg/index.js';
-import { LEAKY_SLOPE } from '../nn/activations.js';
+import { LEAKY_SLOPE, sigmoid, softmax, type Activation, type ActivationName } from '../nn/activations.js';
 import type { Network } from '../nn/network.js';
 import { backward, type Node } from '../autodiff/node.js';
 import * as g from '../autodiff/ops.js';
@@ -16,20 +16,20 @@ export function mlpLossGraph(net: Network, x: Matrix, y: Matrix): { loss: Node; 
   const Y = g.constant(y.as('float64'), 'Y');
   let a: Node = g.transpose(g.constant(x.as('float64'), 'X')); // A^0 = Xᵀ: inputs come one example per row
   const L = net.depth;
-  const out = net.activations[L - 1].name;
+  const out = net.activations[L - 1];
   // The cost is written in log space from Z^L where it needs ln a or ln(1 − a), as the network's own cost is (src/nn/costs.ts):
   // here from elementary nodes, so the graph's gradient is an independent derivation of the same δ^L.
-  const logSpace = (out === 'softmax' && net.cost.name !== 'quadratic') || (out === 'sigmoid' && net.cost.name === 'cross-entropy');
+  const logSpace = (out === softmax && net.cost.name !== 'quadratic') || (out === sigmoid && net.cost.name === 'cross-entropy');
   let z: Node | undefined;
   for (let l = 0; l < L; l++) {
     z = g.addBias(g.matmul(W[l], a), b[l]); // Z = W A + b 1ᵀ
     if (l === L - 1 && logSpace) break;
-    a = activate(net.activations[l].name, z);
+    a = activate(net.activations[l], z);
   }
   const scale = (k: number) => g.constant(k / m);
   const one = g.constant(1);
   let loss: Node;
-  if (logSpace && out === 'sigmoid') {
+  if (logSpace && out === sigmoid) {
     // −[y ln σ(z) + (1 − y) ln(1 − σ(z))] = y softplus(−z) + (1 − y) softplus(z)
     loss = g.mul(scale(1), g.sum(g.add(g.mul(Y, g.softplus(g.neg(z!))), g.mul(g.sub(one, Y), g.softplus(z!)))));
   } else if (logSpace) {
@@ -68,21 +68,24 @@ export function mlpLossGraph(net: Network, x: Matrix, y: Matrix): { loss: Node; 
   return { loss, W, b };
 }
 
-function activate(name: string, z: Node): Node {
-  switch (name) {
-    case 'sigmoid':
-      return g.sigmoid(z);
-    case 'relu':
-      return g.relu(z);
-    case 'tanh':
-      return g.tanh(z);
-    case 'leaky-relu':
-      return g.leakyRelu(z, LEAKY_SLOPE);
-    case 'softmax':
-      return g.softmax(z);
-    default:
-      return z;
-  }
+/**
+ * Each activation as the graph engine's own op: deliberately restated from
+ * src/autodiff's elementary derivatives rather than taken from src/nn, so the
+ * gradient it yields is an independent check of the activation's backward.
+ */
+const GRAPH_OPS: Record<ActivationName, (z: Node) => Node> = {
+  sigmoid: g.sigmoid,
+  relu: g.relu,
+  tanh: g.tanh,
+  'leaky-relu': (z) => g.leakyRelu(z, LEAKY_SLOPE),
+  softmax: g.softmax,
+  linear: (z) => z,
+};
+
+function activate(act: Activation, z: Node): Node {
+  const op = Object.hasOwn(GRAPH_OPS, act.name) ? GRAPH_OPS[act.name] : undefined;
+  if (!op) throw new Error(`the graph oracle has no op for the activation "${act.name}"`);
+  return op(z);
 }
 
 /** ∂C/∂W^l and ∂C/∂b^l by the graph engine's backward pass. */

@@ -14,7 +14,7 @@ import { UsageError } from './errors.js';
 import { Output, style } from './output.js';
 import { examples, positiveInt } from './options.js';
 
-/** The two configurations of issue #6: Nielsen's small net and a wider ReLU net. */
+/** The two benchmark configurations (README, "npm run bench"): Nielsen's small net and a wider ReLU net. */
 export const BENCH_CONFIGS: Record<string, { arch: Architecture; init: InitName; batchSize: number; lr: number; label: string }> = {
   N: {
     label: '784-30-10 sigmoid, quadratic, m=10, η=3',
@@ -168,7 +168,7 @@ async function timeEpoch(cfg: (typeof BENCH_CONFIGS)[string], train: Examples, k
   return (performance.now() - t0) / 1000;
 }
 
-/** The commands `--startup` times, and the issue's targets for each (seconds, median of 10 starts). */
+/** The commands `--startup` times, and the target for each (seconds, median of 10 starts). */
 const STARTUP: { args: string[]; target: number }[] = [
   { args: ['--help'], target: 0.3 },
   { args: ['--version'], target: 0.3 },

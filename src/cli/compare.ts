@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
-import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
+import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type InitName } from '../nn/network.js';
 import { basename } from 'node:path';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
@@ -10,7 +10,7 @@ import { DataError, trainingLabelProblem } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
-import { activationName, addBackendOption, addDataOptions, addQuietOption, choiceOption, costName, COSTS, examples, kernels, loadData, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
+import { activationName, addBackendOption, addDataOptions, addQuietOption, choiceOption, costName, COSTS, examples, loadData, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
 import type { BackendName, DType } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
@@ -50,13 +50,16 @@ function perActivation<T>(v: string | undefined, acts: ActivationName[], parse: 
   return out;
 }
 
+/** The activations compare studies: those whose units saturate or die. */
+const STALLING = ACTIVATIONS.filter((a) => activation(a).stalls !== undefined);
+
 export function compareCommand(): Command {
   const cmd = new Command('compare').description('train the same network once per activation and compare saturation and per-layer learning speed (NNDL ch. 5)');
   addDataOptions(cmd);
   cmd
-    .option('--activations <list>', `hidden activations to compare (${ACTIVATIONS.filter((a) => a !== 'softmax' && a !== 'linear').join(', ')})`, (v) => {
+    .option('--activations <list>', `hidden activations to compare (${STALLING.join(', ')})`, (v) => {
       const xs = v.split(',').map((s) => s.trim());
-      for (const x of xs) if (!isActivationName(x) || x === 'softmax') throw new InvalidArgumentError(`"${x}" is not a hidden activation (sigmoid, relu, tanh, leaky-relu).`);
+      for (const x of xs) if (!isActivationName(x) || !HIDDEN_ACTIVATIONS.includes(x)) throw new InvalidArgumentError(`"${x}" is not a hidden activation (${STALLING.join(', ')}).`);
       if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('each activation once.');
       return xs as ActivationName[];
     }, ['sigmoid', 'relu'] as ActivationName[])
@@ -100,7 +103,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const init = perActivation<InitName>(opts.init, acts, (s) => {
     if (!(INITS as readonly string[]).includes(s)) throw new UsageError(`--init ${opts.init}: "${s}" is not one of ${INITS.join(', ')}`);
     return s as InitName;
-  }, (a) => (a === 'relu' || a === 'leaky-relu' ? 'he' : 'normal'), '--init');
+  }, (a) => (activation(a).stalls === 'dies' ? 'he' : 'normal'), '--init'); // He init for the ReLU family
   const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
   const dtype = opts.dtype ?? 'float32';
   const provider = await providerForDtype(opts, dtype, out);

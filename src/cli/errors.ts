@@ -18,7 +18,7 @@ export function isUserError(e: unknown): e is Error {
   return e instanceof UsageError || e instanceof DataError || e instanceof ModelFileError || e instanceof BackendUnavailableError || e instanceof OutputPathError;
 }
 
-/** Exit codes (DESIGN.md): 0 success, 1 a failed check, 2 bad input or usage. */
+/** Exit codes (docs/architecture.md, "Conventions"): 0 success, 1 a failed check, 2 bad input or usage. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 /** Every error the CLI reports starts with this. */

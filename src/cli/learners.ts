@@ -11,6 +11,7 @@ import { RBM_DEFAULTS, RbmLearner } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
 import type { BackendName, Kernels } from '../linalg/index.js';
 import type { Architecture } from '../nn/network.js';
+import { activation, relu } from '../nn/activations.js';
 import { learnersReport, type Figure, type LearnerRun } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
 import { RunFailedError, UsageError } from './errors.js';
@@ -106,7 +107,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--ridge <lambda>', 'ntk: ridge λ, relative to the mean of diag Θ', positiveNumber, NTK_DEFAULTS.ridge)
         .option('--kernel-limit <n>', 'ntk: at most n training examples (the kernel holds n² float64: 8n² bytes)', positiveInt, NTK_DEFAULTS.maxExamples),
     create: (o, s) => {
-      if (s.arch.activation !== 'relu') throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
+      if (activation(s.arch.activation) !== relu) throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
       const n = Math.min(s.trainCount, num(o, 'kernelLimit')), bytes = 8 * n * n;
       if (bytes > totalmem() / 2) {

@@ -7,6 +7,7 @@ import { catalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
 import { readImage, toMnist } from '../data/image.js';
 import { asciiImage } from '../report/ascii.js';
+import { softmax } from '../nn/activations.js';
 import { addBackendOption, examples, kernels, loadData } from './options.js';
 import { Output, percent, style } from './output.js';
 
@@ -60,7 +61,7 @@ export function predictCommand(): Command {
     const classes = net.sizes[net.depth];
     const modelClasses = catalogEntry(metadata.data ?? '')?.classes;
     const names = modelClasses ?? Array.from({ length: classes }, (_, i) => String(i));
-    const probabilities = net.arch.outputActivation === 'softmax';
+    const probabilities = net.activations[net.depth - 1] === softmax;
     const show = opts.show ?? Boolean(process.stdout.isTTY);
     const results = [];
     for (const input of inputs) {

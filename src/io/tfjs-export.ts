@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import type { Network } from '../nn/network.js';
-import { LEAKY_SLOPE } from '../nn/activations.js';
+import { LEAKY_SLOPE, leakyRelu } from '../nn/activations.js';
 import { checkOutputDir, writeDirectoryAtomic } from './atomic.js';
 
 /**
@@ -17,8 +17,8 @@ export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJ
   const model = tf.sequential();
   const weights: TF.Tensor[] = [];
   net.weights.forEach((W, l) => {
-    const act = net.activations[l].name;
-    const keras = act === 'leaky-relu' ? 'linear' : act; // leaky ReLU is its own layer in Keras
+    const leaky = net.activations[l] === leakyRelu; // leaky ReLU is its own layer in Keras, after a linear Dense
+    const keras = leaky ? 'linear' : net.activations[l].name;
     model.add(
       tf.layers.dense({
         units: W.rows,
@@ -27,7 +27,7 @@ export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJ
         name: `dense_${l + 1}`,
       }),
     );
-    if (act === 'leaky-relu') model.add(tf.layers.leakyReLU({ alpha: LEAKY_SLOPE, name: `leaky_relu_${l + 1}` }));
+    if (leaky) model.add(tf.layers.leakyReLU({ alpha: LEAKY_SLOPE, name: `leaky_relu_${l + 1}` }));
     weights.push(tf.transpose(tf.tensor2d(Float32Array.from(W.data), [W.rows, W.cols])), tf.tensor1d(Float32Array.from(net.biases[l])));
   });
   model.setWeights(weights);

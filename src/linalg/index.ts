@@ -90,7 +90,7 @@ export async function autoProvider(): Promise<Available> {
   return usable[0]; // js always loads, so only a demoted provider can come before it here
 }
 
-/** Chooses a kernel provider once; it is then passed down (DESIGN.md). */
+/** Chooses a kernel provider once; it is then passed down (docs/architecture.md, "The kernel seam"). */
 export async function getKernels(name: BackendName = 'auto'): Promise<Kernels> {
   if (name !== 'auto') {
     const r = await loadProvider(name);

@@ -4,7 +4,7 @@ export type DType = 'float32' | 'float64';
 
 /**
  * A dense row-major matrix: element (i, j) lives at data[i * cols + j].
- * A mini-batch is a matrix whose columns are examples (DESIGN.md).
+ * A mini-batch is a matrix whose columns are examples (docs/architecture.md, "The equations").
  */
 export class Matrix {
   constructor(

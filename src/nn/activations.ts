@@ -25,6 +25,16 @@ export interface Activation {
   readonly prime?: (z: number, a: number) => number;
   /** The largest value f' takes (for "saturated": f' < 1% of it). */
   readonly maxPrime: number;
+  /**
+   * How a unit of this activation stops learning: 'saturates' when z is far
+   * from 0 and f'(z) → 0 (sigmoid, tanh); 'dies' when z ≤ 0 on every example
+   * and the unit is off (the ReLU family: no gradient for ReLU, a 1% one for
+   * leaky ReLU); undefined when it has no such failure (linear, softmax: whose
+   * saturation is the cost's business).
+   */
+  readonly stalls?: 'saturates' | 'dies';
+  /** The values a = f(z) can take: [lo, hi], ±Infinity where f is unbounded. */
+  readonly range: { readonly lo: number; readonly hi: number };
 }
 
 // Each element-wise activation is written out as its own loop (rather than
@@ -43,6 +53,8 @@ export const sigmoid: Activation = {
   },
   prime: (_z, a) => a * (1 - a),
   maxPrime: 0.25,
+  stalls: 'saturates',
+  range: { lo: 0, hi: 1 },
 };
 
 export const relu: Activation = {
@@ -81,6 +93,8 @@ export const relu: Activation = {
   },
   prime: (z) => (z > 0 ? 1 : 0),
   maxPrime: 1,
+  stalls: 'dies',
+  range: { lo: 0, hi: Infinity },
 };
 
 export const tanh: Activation = {
@@ -96,6 +110,8 @@ export const tanh: Activation = {
   },
   prime: (_z, a) => 1 - a * a,
   maxPrime: 1,
+  stalls: 'saturates',
+  range: { lo: -1, hi: 1 },
 };
 
 export const leakyRelu: Activation = {
@@ -111,6 +127,8 @@ export const leakyRelu: Activation = {
   },
   prime: (z) => (z > 0 ? 1 : LEAKY_SLOPE),
   maxPrime: 1,
+  stalls: 'dies',
+  range: { lo: -Infinity, hi: Infinity },
 };
 
 export const linear: Activation = {
@@ -123,6 +141,7 @@ export const linear: Activation = {
   },
   prime: () => 1,
   maxPrime: 1,
+  range: { lo: -Infinity, hi: Infinity },
 };
 
 /** Softmax over each column (one example per column), stabilised by the column max. */
@@ -148,6 +167,7 @@ export const softmax: Activation = {
     }
   },
   maxPrime: 0.25,
+  range: { lo: 0, hi: 1 },
 };
 
 const BY_NAME: Record<ActivationName, Activation> = {
@@ -162,6 +182,9 @@ const BY_NAME: Record<ActivationName, Activation> = {
 export function activation(name: ActivationName): Activation {
   return BY_NAME[name];
 }
+
+/** Activations a hidden layer can have: the element-wise ones (softmax mixes a column, so it is only an output). */
+export const HIDDEN_ACTIVATIONS: readonly ActivationName[] = ACTIVATIONS.filter((a) => BY_NAME[a].prime !== undefined);
 
 export function isActivationName(s: string): s is ActivationName {
   return (ACTIVATIONS as readonly string[]).includes(s);

@@ -1,4 +1,5 @@
 import type { CompareRun } from '../analysis/compare.js';
+import { activation, isActivationName } from '../nn/activations.js';
 import { activationColor, ACTIVATION_COLORS, BASE, coloredHeader, epochAxis, layerColor, layerName, logAxis, overlaidHistogram, shareAxis, title, type VlSpec } from './charts.js';
 
 /** A chart of a report: the spec (its title is inside it) and a caption in HTML. */
@@ -11,7 +12,8 @@ export interface Chart {
 /** Dead (ReLU family: z ≤ 0 on every example) or saturated (sigmoid, tanh: f′(z) ≈ 0): what the layer statistics measure for an activation. */
 const WHEN = ['at initialisation', 'after training'] as const;
 
-const kindOf = (activation: string) => (activation === 'relu' || activation === 'leaky-relu' ? 'dead' : 'saturated');
+const act = (name: string) => (isActivationName(name) ? activation(name) : undefined);
+const kindOf = (name: string) => (act(name)?.stalls === 'dies' ? 'dead' : 'saturated');
 const panelName = (a: string) => `${a}: ${kindOf(a)} units`;
 const colorOf = (a: string) => ACTIVATION_COLORS[a] ?? '#222';
 
@@ -105,7 +107,8 @@ export function compareCharts(runs: CompareRun[]): Chart[] {
         title: title('Activation histograms', 'density of the values aˡ over the evaluation batch, per hidden layer; grey at initialisation, black after training'),
         data: { values: histograms },
         vconcat: activations.map((a) => {
-          const bounded = a === 'sigmoid' || a === 'tanh';
+          const range = act(a)?.range;
+          const bounded = range !== undefined && Number.isFinite(range.lo) && Number.isFinite(range.hi);
           return {
             title: { text: a, color: colorOf(a), fontSize: 15, anchor: 'start', offset: 6 },
             transform: [{ filter: `datum.activation == ${JSON.stringify(a)}` }],

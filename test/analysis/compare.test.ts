@@ -6,7 +6,8 @@ import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
-import { layerStats, stalledLayers } from '../../src/analysis/layers.js';
+import { layerStats, stalls } from '../../src/analysis/layers.js';
+import { adviceFor } from '../../src/cli/advice.js';
 import { cli } from '../helpers.js';
 
 describe('layer statistics', () => {
@@ -36,10 +37,15 @@ describe('layer statistics', () => {
     expect(stats[1].outputDelta).toBeGreaterThan(0);
   });
 
-  it('warns about layers that stopped learning', () => {
-    expect(stalledLayers([{ layer: 1, hidden: true, activation: 'sigmoid', speed: 1e-5, gradW: 0, meanAbsZ: 9, saturated: 0.95 }])[0]).toMatch(/layer 1 \(sigmoid\): 95% of its units are saturated/);
-    expect(stalledLayers([{ layer: 2, hidden: true, activation: 'relu', speed: 0, gradW: 0, meanAbsZ: 1, dead: 0.92 }])[0]).toMatch(/92% of its units are dead/);
-    expect(stalledLayers([{ layer: 1, hidden: true, activation: 'relu', speed: 0.1, gradW: 0, meanAbsZ: 1, dead: 0.1 }])).toEqual([]);
+  it('finds the layers that stopped learning, and the CLI words the advice', () => {
+    const saturated = stalls([{ layer: 1, hidden: true, activation: 'sigmoid', speed: 1e-5, gradW: 0, meanAbsZ: 9, saturated: 0.95 }]);
+    expect(saturated).toEqual([{ kind: 'saturated', layer: 1, activation: 'sigmoid', fraction: 0.95 }]);
+    expect(adviceFor(saturated[0])).toMatch(/layer 1 \(sigmoid\): 95% of its units are saturated/);
+    const dead = stalls([{ layer: 2, hidden: true, activation: 'relu', speed: 0, gradW: 0, meanAbsZ: 1, dead: 0.92 }]);
+    expect(dead).toEqual([{ kind: 'dead', layer: 2, activation: 'relu', fraction: 0.92 }]);
+    expect(adviceFor(dead[0])).toMatch(/92% of its units are dead/);
+    expect(adviceFor(stalls([{ layer: 3, hidden: false, activation: 'sigmoid', speed: NaN, gradW: NaN, meanAbsZ: 1 }])[0])).toBe('layer 3: the gradient is NaN; the run is diverging');
+    expect(stalls([{ layer: 1, hidden: true, activation: 'relu', speed: 0.1, gradW: 0, meanAbsZ: 1, dead: 0.1 }])).toEqual([]);
   });
 });
 

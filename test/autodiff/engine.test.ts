@@ -50,7 +50,7 @@ describe('computation graph', () => {
     expect(x.grad.data[0]).toBe(first);
   });
 
-  it('x*y + sin(x) at (1, 2): the issue’s worked example', () => {
+  it('x*y + sin(x) at (1, 2): the README’s worked example', () => {
     const x = g.variable('x', 1), y = g.variable('y', 2);
     const f = g.add(g.mul(x, y), g.sin(x));
     backward(f);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsKernels, Matrix } from '../../src/linalg/index.js';
+import { jsKernels } from '../../src/linalg/index.js';
 import { ACTIVATIONS } from '../../src/nn/activations.js';
 import { COSTS } from '../../src/nn/costs.js';
 import { feedforward, outputDelta, totalCost, Workspace } from '../../src/nn/backprop.js';

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { Matrix } from '../../src/linalg/index.js';
+import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS } from '../../src/nn/activations.js';
+
+// What each activation says about itself (range, how its units stall) is checked against what it computes.
+const zs = [-40, -8, -3, -1, -0.2, 0, 0.2, 1, 3, 8, 40];
+
+describe('activation properties', () => {
+  for (const name of ACTIVATIONS) {
+    const act = activation(name);
+    it(`${name}: its outputs lie in its range, and its range is reached`, () => {
+      const z = Matrix.from(zs.length, 1, zs, 'float64');
+      const a = Matrix.zeros(zs.length, 1, 'float64');
+      act.forward(z, a);
+      for (const v of a.data) {
+        expect(v).toBeGreaterThanOrEqual(act.range.lo);
+        expect(v).toBeLessThanOrEqual(act.range.hi);
+      }
+      // The bounds are tight: a finite one is approached within 1e-6, an infinite one is left far behind.
+      const min = Math.min(...a.data),
+        max = Math.max(...a.data);
+      expect(Number.isFinite(act.range.lo) ? min - act.range.lo : min).toBeLessThan(Number.isFinite(act.range.lo) ? 1e-6 : -0.3);
+      expect(Number.isFinite(act.range.hi) ? act.range.hi - max : -max).toBeLessThan(Number.isFinite(act.range.hi) ? 1e-6 : -30);
+    });
+    it(`${name}: stalls ${act.stalls ?? 'never'} as its slope says`, () => {
+      if (!act.prime) return expect(act.stalls).toBeUndefined(); // softmax: no per-unit slope
+      const slope = (z: number) => {
+        const a = Matrix.zeros(1, 1, 'float64');
+        act.forward(Matrix.from(1, 1, [z], 'float64'), a);
+        return act.prime!(z, a.data[0]);
+      };
+      const saturates = slope(40) < 0.01 * act.maxPrime && slope(-40) < 0.01 * act.maxPrime;
+      const dies = !saturates && slope(-1) < slope(1); // switched off (or nearly) for z < 0 only
+      expect(act.stalls).toBe(saturates ? 'saturates' : dies ? 'dies' : undefined);
+      expect(Math.max(...zs.map(slope))).toBeCloseTo(act.maxPrime, 6);
+    });
+  }
+});
+
+describe('hidden activations', () => {
+  it('are the element-wise ones: every activation but softmax', () => {
+    expect([...HIDDEN_ACTIVATIONS]).toEqual(ACTIVATIONS.filter((a) => a !== 'softmax'));
+  });
+});
