@@ -315,7 +315,7 @@ export function learnersCommand(): Command {
   cmd.addHelpText('after', examples([
     ['SGD, a genetic algorithm and the NTK on the embedded digits, with an HTML report (about a minute)', 'backprop learners --report learners.html'],
     ['a quick look: 1,000 examples, at most 5 seconds per learner', 'backprop learners --limit 1000 --seconds 5'],
-    ['the GA against SGD with a larger population, every number as JSON', 'backprop learners --learners sgd,ga --population 100 --generations 500 --json'],
+    ['the GA against SGD with a larger population, every number as JSON', 'backprop learners --learners sgd,ga --population 100 --generations 200 --json'],
   ]));
   return cmd.action(async (opts: LearnersOptions) => {
     refuseIdleFlags(cmd, opts.learners);
@@ -382,6 +382,7 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
         },
       });
       if (out.interactive) process.stderr.write('\r\u001b[K');
+      await letSignalsThrough(); // a learner that never yields (the NTK's solve) holds back a signal until here
       const last = r.trace[r.trace.length - 1];
       figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts) ?? []));
       runs.push({ name: l.name, description: l.describe(), testAccuracy: last.testAccuracy, seconds: last.seconds, work: last.work, flops: last.flops, parametersUpdated: r.parametersUpdated, peakBytes: r.peakBytes, trace: r.trace, details: r.details });
@@ -429,9 +430,18 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
     learners: runs, workRatio: ratio?.value ?? null, interrupted: interrupted !== undefined, signal: interrupted ?? null, report,
     ...jsonProvenance(provenance(provider, 'float32', opts.seed, options)),
   });
+  await letSignalsThrough(); // one that came while the report was written is still counted, not lost with the handlers
   for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   if (failed) throw failed; // after the JSON: the numbers are on stdout whatever became of the file
   return interrupted ? 128 + osConstants.signals[interrupted] : EXIT.ok;
+}
+
+/**
+ * Returns after the event loop has polled for I/O at least once, so that a
+ * signal that arrived during synchronous work has reached its handler.
+ */
+async function letSignalsThrough(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
 /** The signals that stop a run cleanly (Ctrl-C, kill, a closed terminal). */
