@@ -313,7 +313,7 @@ export function learnersCommand(): Command {
   for (const e of Object.values(LEARNER_REGISTRY)) e.addOptions(cmd);
   addBackendOption(cmd);
   cmd.addHelpText('after', examples([
-    ['SGD, a genetic algorithm and the NTK on the embedded digits, with an HTML report (about a minute)', 'backprop learners --report learners.html'],
+    ['SGD, a genetic algorithm and the NTK on the embedded digits, with an HTML report (a minute or two)', 'backprop learners --report learners.html'],
     ['a quick look: 1,000 examples, at most 5 seconds per learner', 'backprop learners --limit 1000 --seconds 5'],
     ['the GA against SGD with a larger population, every number as JSON', 'backprop learners --learners sgd,ga --population 100 --generations 200 --json'],
   ]));
