@@ -1,23 +1,28 @@
-import { totalmem } from 'node:os';
+import { basename } from 'node:path';
+import { constants as osConstants, totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Dataset } from '../data/dataset.js';
-import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
+import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
+import { checkNetworkSize, MAX_ARRAY } from '../data/limits.js';
+import { jsonProvenance, provenance } from '../io/provenance.js';
+import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
 import { type FitContext, type FitResult, type Learner, type LearnerName, type TracePoint } from '../learners/learner.js';
 import { NTK_DEFAULTS, NtkLearner } from '../learners/ntk.js';
-import { ODE_DEFAULTS, OdeLearner } from '../learners/ode.js';
+import { ODE_DEFAULTS, OdeLearner, OdeNet } from '../learners/ode.js';
 import { SolverError } from '../learners/ode-solvers.js';
 import { RBM_DEFAULTS, RbmLearner } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
 import type { BackendName, Kernels } from '../linalg/index.js';
-import type { Architecture } from '../nn/network.js';
+import { defaultLearningRate, type Architecture } from '../nn/network.js';
+import { filtersPng } from '../report/png-grid.js';
 import { activation, relu } from '../nn/activations.js';
 import { learnersReport, type Figure, type LearnerRun } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
-import { RunFailedError, UsageError } from './errors.js';
+import { EXIT, RunFailedError, UsageError } from './errors.js';
+import { providerForDtype } from './precision.js';
 import { Output, percent, seconds, style } from './output.js';
 import {
-  addBackendOption, addDataOptions, addNetworkOptions, architecture, defaultInit, kernels, loadData, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
+  addBackendOption, addDataOptions, addNetworkOptions, addQuietOption, architecture, defaultInit, examples, loadData, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
   type DataOptions, type NetworkOptions,
 } from './options.js';
 
@@ -31,6 +36,10 @@ export interface LearnerSetup {
   classes: number;
   /** Training examples after --limit. */
   trainCount: number;
+  /** Input values per example and classes of the data. */
+  inputs: number;
+  /** True when the flag (camelCase key) was given on the command line. */
+  given: (key: string) => boolean;
 }
 
 /**
@@ -43,14 +52,93 @@ export interface LearnerSetup {
  */
 export interface LearnerEntry {
   addOptions(cmd: Command): void;
-  create(opts: Record<string, unknown>, setup: LearnerSetup): Learner;
+  /** Builds the learner; refuses (one line, exit 2) flags it cannot use and sizes that would not fit in memory. */
+  create(opts: LearnersOptions, setup: LearnerSetup): Learner;
   /** Before any learner runs: check the files this learner's flags will write. */
-  checkOutputs?(opts: Record<string, unknown>): void;
+  checkOutputs?(opts: LearnersOptions): void;
   /** After its fit: write the files its flags ask for, and return pictures for --report. */
-  finish?(learner: Learner, ds: Dataset, kernels: Kernels, opts: Record<string, unknown>): Figure[];
+  finish?(learner: Learner, ds: Dataset, kernels: Kernels, opts: LearnersOptions): Figure[];
 }
 
-const num = (opts: Record<string, unknown>, key: string) => opts[key] as number;
+/** The sgd learner's flags (--lr absent: defaultLearningRate of the architecture). */
+interface SgdFlags {
+  lr?: number;
+  batchSize: number;
+  epochs: number;
+}
+
+interface GaFlags {
+  population: number;
+  generations: number;
+  mutationRate: number;
+  sigma: number;
+  elite: number;
+  tournament: number;
+  fitnessBatch: number;
+}
+
+interface NtkFlags {
+  ridge: number;
+  kernelLimit: number;
+}
+
+interface RbmFlags {
+  rbmHidden: number;
+  rbmLr: number;
+  rbmMomentum: number;
+  rbmWeightDecay: number;
+  rbmEpochs: number;
+  rbmBatchSize: number;
+  cdK: number;
+  persistent: boolean;
+  filters?: string;
+}
+
+interface OdeFlags {
+  odeWidth: number;
+  odeHidden: number;
+  solver: 'rk4' | 'dopri5';
+  odeSteps: number;
+  rtol: number;
+  atol: number;
+  odeTime: number;
+  odeGradient: 'adjoint' | 'unrolled';
+  odeLr: number;
+  odeWeightDecay: number;
+  odeInputDropout: number;
+  odeEpochs: number;
+  odeBatchSize: number;
+}
+
+/** The parsed options of `backprop learners`: the shared ones and every learner's own. */
+export interface LearnersOptions extends DataOptions, NetworkOptions, SgdFlags, GaFlags, NtkFlags, RbmFlags, OdeFlags {
+  learners: LearnerName[];
+  seconds?: number;
+  report?: string;
+  json: boolean;
+  quiet: boolean;
+  backend: BackendName;
+}
+
+/** The flag that set the architecture, for messages about its size. */
+const archFlag = (o: LearnersOptions) => (o.layers ? '--layers' : '--hidden');
+
+/** Refuses, before any learner runs, a learner whose buffers would take more than half of this machine's memory (or a typed array longer than V8 allows). */
+function checkLearnerSize(flag: string, what: string, bytes: number, largestArray: number, advice: string): void {
+  const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e10 ? 1 : 0)} GB`;
+  if (bytes > totalmem() / 2) throw new DataError(`${flag}: ${what} needs about ${gb(bytes)} (estimated), more than half of this machine's ${gb(totalmem())}; ${advice}`);
+  if (largestArray > MAX_ARRAY) throw new DataError(`${flag}: ${what} needs an array of ${largestArray} entries, more than the ${MAX_ARRAY} an array can hold; ${advice}`);
+}
+
+/** Parameters of a fully connected network of these layer sizes, and its largest weight matrix. */
+function parameterCounts(sizes: readonly number[]): { total: number; largest: number } {
+  let total = 0, largest = 0;
+  for (let l = 1; l < sizes.length; l++) {
+    total += sizes[l] * sizes[l - 1] + sizes[l];
+    largest = Math.max(largest, sizes[l] * sizes[l - 1]);
+  }
+  return { total, largest };
+}
 
 function fraction(v: string): number {
   const x = Number(v);
@@ -75,10 +163,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
   sgd: {
     addOptions: (cmd) =>
       cmd
-        .option('--lr <eta>', 'sgd: learning rate η', positiveNumber, SGD_DEFAULTS.lr)
+        .addOption(new Option('--lr <eta>', 'sgd: learning rate η').argParser(positiveNumber).default(undefined, `${SGD_DEFAULTS.lr}; ${SGD_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`))
         .option('--batch-size <m>', 'sgd: mini-batch size m', positiveInt, SGD_DEFAULTS.batchSize)
         .option('--epochs <n>', 'sgd: epochs', positiveInt, SGD_DEFAULTS.epochs),
-    create: (o, s) => new SgdLearner(s.arch, { lr: num(o, 'lr'), batchSize: num(o, 'batchSize'), epochs: num(o, 'epochs'), init: s.init }),
+    create: (o, s) => {
+      checkNetworkSize(s.arch.sizes, Math.min(o.batchSize, s.trainCount), archFlag(o));
+      return new SgdLearner(s.arch, { lr: o.lr ?? defaultLearningRate(s.arch, SGD_DEFAULTS.lr), batchSize: o.batchSize, epochs: o.epochs, init: s.init });
+    },
   },
   ga: {
     addOptions: (cmd) =>
@@ -91,13 +182,20 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--tournament <k>', 'ga: networks per tournament (selection pressure)', positiveInt, GA_DEFAULTS.tournament)
         .option('--fitness-batch <n>', 'ga: training examples each generation is scored on (fitness = mean cost)', positiveInt, GA_DEFAULTS.fitnessBatch),
     create: (o, s) => {
-      const population = num(o, 'population'), elite = num(o, 'elite');
+      const { population, elite, tournament } = o;
       if (population < 2) throw new UsageError(`--population ${population}: the genetic algorithm needs at least 2 networks to breed`);
       if (elite >= population) throw new UsageError(`--elite ${elite} must be smaller than --population ${population} (otherwise no child is ever bred)`);
-      if (num(o, 'tournament') > population) throw new UsageError(`--tournament ${num(o, 'tournament')} must not exceed --population ${population}`);
+      if (tournament > population) throw new UsageError(`--tournament ${tournament} must not exceed --population ${population}`);
+      // Two generations of population × parameters (parents and children), each layer one population-high matrix; activations of the fitness batch.
+      const p = parameterCounts(s.arch.sizes), batch = Math.min(o.fitnessBatch, s.trainCount);
+      const units = s.arch.sizes.reduce((a, n) => a + n, 0);
+      checkLearnerSize(
+        s.given('population') ? '--population' : archFlag(o),
+        `a population of ${population} ${s.arch.sizes.join('-')} networks (${p.total.toLocaleString('en-US')} parameters each)`,
+        4 * (2 * population * p.total + 2 * population * batch * units), population * Math.max(p.largest, batch * Math.max(...s.arch.sizes.slice(1))), 'use a smaller --population or smaller layers',
+      );
       return new GaLearner(s.arch, {
-        population, generations: num(o, 'generations'), mutationRate: num(o, 'mutationRate'), sigma: num(o, 'sigma'), elite,
-        tournament: num(o, 'tournament'), fitnessBatch: num(o, 'fitnessBatch'), init: s.init,
+        population, generations: o.generations, mutationRate: o.mutationRate, sigma: o.sigma, elite, tournament, fitnessBatch: o.fitnessBatch, init: s.init,
       });
     },
   },
@@ -109,11 +207,11 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
     create: (o, s) => {
       if (activation(s.arch.activation) !== relu) throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
-      const n = Math.min(s.trainCount, num(o, 'kernelLimit')), bytes = 8 * n * n;
+      const n = Math.min(s.trainCount, o.kernelLimit), bytes = 8 * n * n;
       if (bytes > totalmem() / 2) {
-        throw new UsageError(`--kernel-limit ${num(o, 'kernelLimit')}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${(bytes / 2 ** 30).toFixed(1)} GB), more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GB; use a smaller --kernel-limit`);
+        throw new UsageError(`--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${(bytes / 2 ** 30).toFixed(1)} GB), more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GB; use a smaller --kernel-limit`);
       }
-      return new NtkLearner({ hidden, ridge: num(o, 'ridge'), maxExamples: num(o, 'kernelLimit') }, s.classes);
+      return new NtkLearner({ hidden, ridge: o.ridge, maxExamples: o.kernelLimit }, s.classes);
     },
   },
   rbm: {
@@ -129,19 +227,24 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--persistent', 'rbm: persistent chains (PCD) instead of chains restarted at the data', false)
         .option('--filters <file.png>', 'rbm: write the learned filters and a few reconstructions as a PNG'),
     create: (o, s) => {
-      if (s.arch.sizes[0] !== 784 && o.filters) throw new UsageError(`--filters ${String(o.filters)}: the filters are drawn as 28×28 images, but the data has ${s.arch.sizes[0]} inputs`);
+      if (s.inputs !== 784 && o.filters) throw new UsageError(`--filters ${o.filters}: the filters are drawn as 28×28 images, but the data has ${s.inputs} inputs`);
+      // As RbmLearner.fit counts its peak: V and its velocity, the batch's visible and hidden buffers, the chains, the free-energy block.
+      const H = o.rbmHidden, n = s.inputs + s.classes, m = Math.min(o.rbmBatchSize, s.trainCount);
+      checkLearnerSize(
+        s.given('rbmBatchSize') && !s.given('rbmHidden') ? '--rbm-batch-size' : '--rbm-hidden', `an RBM of ${n} visible and ${H} hidden units`,
+        4 * (2 * H * n + 3 * m * n + 3 * m * H + 500 * (n + H)), Math.max(H * n, m * Math.max(n, H), 500 * H), 'use a smaller --rbm-hidden or --rbm-batch-size',
+      );
       return new RbmLearner({
-        hidden: num(o, 'rbmHidden'), lr: num(o, 'rbmLr'), momentum: num(o, 'rbmMomentum'), weightDecay: num(o, 'rbmWeightDecay'), epochs: num(o, 'rbmEpochs'),
-        batchSize: num(o, 'rbmBatchSize'), cdK: num(o, 'cdK'), persistent: Boolean(o.persistent),
+        hidden: H, lr: o.rbmLr, momentum: o.rbmMomentum, weightDecay: o.rbmWeightDecay, epochs: o.rbmEpochs, batchSize: o.rbmBatchSize, cdK: o.cdK, persistent: o.persistent,
       });
     },
     checkOutputs: (o) => {
-      if (o.filters) checkOutputFile(String(o.filters), '--filters');
+      if (o.filters) checkOutputFile(o.filters, '--filters');
     },
     finish: (l, ds, k, o) => {
       if (!(l instanceof RbmLearner)) return [];
-      const png = l.filtersPng(ds.test, [28, 28], k);
-      if (o.filters) writeFileAtomic(String(o.filters), png);
+      const png = filtersPng(l.filterImages(ds.test, k), [28, 28]);
+      if (o.filters) writeFileAtomic(o.filters, png);
       return [{
         title: 'RBM: learned filters and reconstructions',
         caption: `The image weights of the first ${Math.min(100, l.opts.hidden)} hidden units as 28×28 images (each from its most negative weight, black, to its most positive, white); below, one test digit per class over what ${l.opts.cdK} Gibbs step${l.opts.cdK === 1 ? '' : 's'} (v → h → v) make of it.`,
@@ -165,26 +268,25 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--ode-input-dropout <p>', 'ode: in training, zero each pixel with probability p (from 0 up to 1)', fraction, ODE_DEFAULTS.inputDropout)
         .option('--ode-epochs <n>', 'ode: epochs (--seconds may stop it sooner)', positiveInt, ODE_DEFAULTS.epochs)
         .option('--ode-batch-size <m>', 'ode: mini-batch size', positiveInt, ODE_DEFAULTS.batchSize),
-    create: (o) => {
+    create: (o, s) => {
       // Training runs in float32 (about 7 significant digits): tighter tolerances cannot be met and the step size underflows.
-      if (o.solver === 'dopri5' && num(o, 'rtol') < 1e-6) throw new UsageError(`--rtol ${num(o, 'rtol')}: the ode learner trains in float32, use --rtol ≥ 1e-6`);
-      if (o.solver === 'dopri5' && num(o, 'atol') < 1e-8) throw new UsageError(`--atol ${num(o, 'atol')}: the ode learner trains in float32, use --atol ≥ 1e-8`);
+      if (o.solver === 'dopri5' && o.rtol < 1e-6) throw new UsageError(`--rtol ${o.rtol}: the ode learner trains in float32, use --rtol ≥ 1e-6`);
+      if (o.solver === 'dopri5' && o.atol < 1e-8) throw new UsageError(`--atol ${o.atol}: the ode learner trains in float32, use --atol ≥ 1e-8`);
+      // θ with its gradient and Adam's two moments; a batch's input and the solver's stages over the state (h, its adjoint) and f's hidden units.
+      const P = OdeNet.sizes(s.inputs, o.odeWidth, o.odeHidden, s.classes).reduce((a, [r, c]) => a + r * c, 0);
+      const m = Math.min(o.odeBatchSize, s.trainCount), stages = 7;
+      checkLearnerSize(
+        s.given('odeHidden') && !s.given('odeWidth') ? '--ode-hidden' : s.given('odeBatchSize') && !s.given('odeWidth') ? '--ode-batch-size' : '--ode-width',
+        `a neural ODE of width ${o.odeWidth} with ${o.odeHidden} hidden units (${P.toLocaleString('en-US')} parameters)`,
+        4 * (4 * P + m * s.inputs + (2 * stages + 3) * m * (2 * o.odeWidth + o.odeHidden)), Math.max(P, m * s.inputs, m * (2 * o.odeWidth + o.odeHidden)), 'use a smaller --ode-width, --ode-hidden or --ode-batch-size',
+      );
       return new OdeLearner({
-        width: num(o, 'odeWidth'), hidden: num(o, 'odeHidden'), solver: o.solver as 'rk4' | 'dopri5', steps: num(o, 'odeSteps'), rtol: num(o, 'rtol'), atol: num(o, 'atol'),
-        time: num(o, 'odeTime'), gradient: o.odeGradient as 'adjoint' | 'unrolled', lr: num(o, 'odeLr'), weightDecay: num(o, 'odeWeightDecay'), inputDropout: num(o, 'odeInputDropout'),
-        epochs: num(o, 'odeEpochs'), batchSize: num(o, 'odeBatchSize'),
+        width: o.odeWidth, hidden: o.odeHidden, solver: o.solver, steps: o.odeSteps, rtol: o.rtol, atol: o.atol, time: o.odeTime, gradient: o.odeGradient,
+        lr: o.odeLr, weightDecay: o.odeWeightDecay, inputDropout: o.odeInputDropout, epochs: o.odeEpochs, batchSize: o.odeBatchSize,
       });
     },
   },
 };
-
-interface LearnersOptions extends DataOptions, NetworkOptions {
-  learners: LearnerName[];
-  seconds?: number;
-  report?: string;
-  json: boolean;
-  backend: BackendName;
-}
 
 /** What runs without --learners: the energy-based model and the neural ODE take minutes more, so they run when named. */
 const DEFAULT_LEARNERS: LearnerName[] = ['sgd', 'ga', 'ntk'];
@@ -209,11 +311,17 @@ export function learnersCommand(): Command {
     .option('--seed <n>', 'seed of the weights, batches and populations', nonNegativeInt, 1)
     .option('--report <file.html>', 'write a self-contained HTML report with the charts')
     .option('--json', 'print every number as JSON on stdout', false);
+  addQuietOption(cmd);
   for (const e of Object.values(LEARNER_REGISTRY)) e.addOptions(cmd);
   addBackendOption(cmd);
+  cmd.addHelpText('after', examples([
+    ['SGD, a genetic algorithm and the NTK on the embedded digits, with an HTML report (a minute or two)', 'backprop learners --report learners.html'],
+    ['a quick look: 1,000 examples, at most 5 seconds per learner', 'backprop learners --limit 1000 --seconds 5'],
+    ['the GA against SGD with a larger population, every number as JSON', 'backprop learners --learners sgd,ga --population 100 --generations 200 --json'],
+  ]));
   return cmd.action(async (opts: LearnersOptions) => {
     refuseIdleFlags(cmd, opts.learners);
-    await runLearners(opts);
+    process.exitCode = await runLearners(opts, (key) => cmd.getOptionValueSource(key) === 'cli');
   });
 }
 
@@ -232,23 +340,34 @@ function refuseIdleFlags(cmd: Command, running: LearnerName[]): void {
   }
 }
 
-async function runLearners(opts: LearnersOptions): Promise<void> {
-  const out = new Output(opts.json);
+async function runLearners(opts: LearnersOptions, given: (key: string) => boolean): Promise<number> {
+  const out = new Output(opts.json, opts.quiet);
   if (opts.report) checkOutputFile(opts.report, '--report');
-  for (const name of opts.learners) LEARNER_REGISTRY[name]!.checkOutputs?.(opts as unknown as Record<string, unknown>);
+  for (const name of opts.learners) LEARNER_REGISTRY[name]!.checkOutputs?.(opts);
   const ds = loadData(opts);
+  const labels = trainingLabelProblem(ds, !opts.layers);
+  if (labels) throw new DataError(labels);
   const arch = architecture(opts, ds.train.dim, ds.classes, []);
-  const setup: LearnerSetup = { arch, archGiven: Boolean(opts.layers || opts.hidden), init: opts.init ?? defaultInit(arch.sizes.length > 2 ? arch.activation : 'linear'), classes: ds.classes, trainCount: ds.train.count };
-  // Every learner is built (and its flags checked) before any runs: a bad flag costs no work.
-  const learners = opts.learners.map((name) => LEARNER_REGISTRY[name]!.create(opts as unknown as Record<string, unknown>, setup));
-  const k = await kernels(opts);
+  const setup: LearnerSetup = {
+    arch, archGiven: Boolean(opts.layers || opts.hidden), init: opts.init ?? defaultInit(arch.sizes.length > 2 ? arch.activation : 'linear'),
+    classes: ds.classes, trainCount: ds.train.count, inputs: ds.train.dim, given,
+  };
+  // Every learner is built (its flags checked, its memory estimated) before any runs: a bad flag costs no work.
+  const learners = opts.learners.map((name) => LEARNER_REGISTRY[name]!.create(opts, setup));
+  const provider = await providerForDtype(opts, 'float32', out);
+  const k = provider.kernels;
   const heading = `${ds.name}: ${ds.train.count} train / ${ds.test.count} test · seed ${opts.seed} · ${k.name} kernels${opts.seconds ? ` · ≤ ${opts.seconds} s each` : ''}`;
-  out.line(style.bold('backprop learners') + ' ' + heading);
-  for (const l of learners) out.line(style.dim(`  ${l.name.padEnd(4)} ${l.describe()}`));
+  out.note(style.bold('backprop learners') + ' ' + heading);
+  for (const l of learners) out.note(style.dim(`  ${l.name.padEnd(4)} ${l.describe()}`));
 
-  let interrupted = false;
-  const onSigint = () => (interrupted = true);
-  process.once('SIGINT', onSigint);
+  // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) stop the running
+  // learner at its next step; what ran is still printed and written, and the exit code is 128 + the signal's number.
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) process.exit(128 + osConstants.signals[interrupted]); // a second signal: stop now
+    interrupted = sig;
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   const runs: (LearnerRun & { details: Record<string, number | string> })[] = [];
   const figures: Figure[] = [];
   try {
@@ -259,21 +378,23 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
         seed: opts.seed,
         budget: { seconds: opts.seconds },
         test: ds.test,
-        shouldStop: () => interrupted,
+        shouldStop: () => interrupted !== undefined,
         onPoint: (p) => {
           if (out.interactive) process.stderr.write(`\r\u001b[K  ${l.name}: ${percent(p.testAccuracy)} after ${seconds(p.seconds)}`);
         },
       });
       if (out.interactive) process.stderr.write('\r\u001b[K');
+      await letSignalsThrough(); // a learner that never yields (the NTK's solve) holds back a signal until here
       const last = r.trace[r.trace.length - 1];
-      figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts as unknown as Record<string, unknown>) ?? []));
+      figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts) ?? []));
       runs.push({ name: l.name, description: l.describe(), testAccuracy: last.testAccuracy, seconds: last.seconds, work: last.work, flops: last.flops, parametersUpdated: r.parametersUpdated, peakBytes: r.peakBytes, trace: r.trace, details: r.details });
-      out.line(style.dim(`  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${Object.keys(r.details).length ? ' · ' + Object.entries(r.details).map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`).join(', ') : ''}`));
+      out.note(style.dim(`  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${Object.keys(r.details).length ? ' · ' + Object.entries(r.details).map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`).join(', ') : ''}`));
     }
-  } finally {
-    process.removeListener('SIGINT', onSigint);
+  } catch (e) {
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    throw e;
   }
-  if (interrupted) out.line(style.warn('interrupted: the table shows the learners that ran, as far as they got'));
+  if (interrupted) out.line(style.warn(`interrupted${interrupted === 'SIGINT' ? '' : ` by ${interrupted}`}: the table shows the learners that ran, as far as they got`));
 
   out.line('');
   out.line(
@@ -282,7 +403,7 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
       runs.map((r) => [r.name, percent(r.testAccuracy), seconds(r.seconds), r.work.toExponential(2), (r.flops / 1e9).toFixed(1), r.parametersUpdated.toLocaleString('en-US'), megabytes(r.peakBytes)]),
     ),
   );
-  out.line(style.dim('work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1); wall time leaves out the test evaluations that draw the curves; peak memory: the learner\'s own large buffers'));
+  out.note(style.dim('work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1); wall time leaves out the test evaluations that draw the curves; peak memory: the learner\'s own large buffers'));
   out.line('');
   out.line(style.bold('test accuracy against time') + style.dim(' (each from its start to its end, 0–100%)'));
   for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.testAccuracy)} at ${seconds(r.seconds)}`);
@@ -291,16 +412,42 @@ async function runLearners(opts: LearnersOptions): Promise<void> {
     out.line('');
     out.line(ratio.text);
   }
+  let failed: WriteFailedError | undefined;
+  let report = opts.report;
   if (opts.report) {
     const html = await learnersReport(runs, 'backprop learners', `backprop learners ${heading}`, ratio ? [ratio.text] : [], figures);
-    writeFileAtomic(opts.report, html);
-    out.line(`report written to ${opts.report}`);
+    try {
+      writeFileAtomic(opts.report, html);
+      out.line(`report written to ${opts.report}`);
+    } catch (e) {
+      // The runs are done: their report must not be lost to a full disk or a file system gone read-only.
+      const rescued = writeRescue(basename(opts.report), html);
+      report = rescued;
+      failed = new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+    }
   }
+  const { json: _json, quiet: _quiet, report: _report, ...options } = opts; // how and where the results are shown does not change them
   out.result({
     command: 'learners', data: ds.name, train: ds.train.count, test: ds.test.count, seed: opts.seed, backend: k.name, budgetSeconds: opts.seconds ?? null,
-    learners: runs, workRatio: ratio?.value ?? null, interrupted, report: opts.report,
+    learners: runs, workRatio: ratio?.value ?? null, interrupted: interrupted !== undefined, signal: interrupted ?? null, report,
+    ...jsonProvenance(provenance(provider, 'float32', opts.seed, options)),
   });
+  await letSignalsThrough(); // one that came while the report was written is still counted, not lost with the handlers
+  for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+  if (failed) throw failed; // after the JSON: the numbers are on stdout whatever became of the file
+  return interrupted ? 128 + osConstants.signals[interrupted] : EXIT.ok;
 }
+
+/**
+ * Returns after the event loop has polled for I/O at least once, so that a
+ * signal that arrived during synchronous work has reached its handler.
+ */
+async function letSignalsThrough(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** The signals that stop a run cleanly (Ctrl-C, kill, a closed terminal). */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
 async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitResult> {

@@ -65,7 +65,7 @@ export function networkBytes(sizes: readonly number[], m: number, bytesPer = 4):
 }
 
 /** Largest weight matrix a typed array can hold here (V8's limit on a typed array's length). */
-const MAX_ELEMENTS = 2 ** 31 - 1;
+export const MAX_ARRAY = 2 ** 31 - 1;
 
 /** Refuses, with the number, a network that would not fit in half of this machine's memory. */
 export function checkNetworkSize(sizes: readonly number[], m: number, flag: string, bytesPer = 4): void {
@@ -79,8 +79,8 @@ export function checkNetworkSize(sizes: readonly number[], m: number, flag: stri
     );
   }
   for (let l = 1; l < sizes.length; l++) {
-    if (sizes[l] * sizes[l - 1] > MAX_ELEMENTS) {
-      throw new DataError(`${flag}: W${l} would have ${sizes[l]}x${sizes[l - 1]} = ${sizes[l] * sizes[l - 1]} entries, more than the ${MAX_ELEMENTS} an array can hold; use smaller layers`);
+    if (sizes[l] * sizes[l - 1] > MAX_ARRAY) {
+      throw new DataError(`${flag}: W${l} would have ${sizes[l]}x${sizes[l - 1]} = ${sizes[l] * sizes[l - 1]} entries, more than the ${MAX_ARRAY} an array can hold; use smaller layers`);
     }
   }
 }

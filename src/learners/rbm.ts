@@ -1,7 +1,6 @@
 import type { Dataset, Examples } from '../data/dataset.js';
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
 import { Rng } from '../nn/rng.js';
-import { tileGridPng } from '../report/png-grid.js';
 import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
 
 export interface RbmOptions {
@@ -252,26 +251,15 @@ export class RbmLearner implements Learner {
   }
 
   /**
-   * The learned filters (each hidden unit's 784 image weights, as a 28×28
-   * image) and, below them, `count` test digits over what k Gibbs steps make
-   * of them (v → h → v, the label clamped to the true class),
-   * as one PNG.
+   * The learned filters (each hidden unit's image weights, up to maxFilters)
+   * and `count` test digits with what k Gibbs steps make of them (v → h → v,
+   * the label clamped to the true class): the images the report draws.
    */
-  filtersPng(ex: Examples, shape: readonly [number, number], kernels: Kernels, count = 10, maxFilters = 100, seed = 1): Buffer {
+  filterImages(ex: Examples, kernels: Kernels, count = 10, maxFilters = 100, seed = 1): { filters: Float[]; originals: Float[]; reconstructions: Float[] } {
     const H = this.v.rows, n = this.v.cols, D = this.dim;
     const filters: Float[] = [];
     for (let h = 0; h < Math.min(H, maxFilters); h++) filters.push(this.v.data.subarray(h * n, h * n + D));
-    const { originals, reconstructions } = this.reconstruct(ex, count, kernels, seed);
-    return tileGridPng(
-      [
-        { tiles: filters, scale: 'own' },
-        { tiles: originals, scale: 'unit' },
-        { tiles: reconstructions, scale: 'unit' },
-      ],
-      shape,
-      Math.min(10, Math.max(count, Math.ceil(Math.sqrt(filters.length)))),
-      4,
-    );
+    return { filters, ...this.reconstruct(ex, count, kernels, seed) };
   }
 
   /** The first example of each class (up to count) and its image after k = cdK Gibbs steps v → h → v, its label clamped. */

@@ -1,4 +1,5 @@
-import { PNG } from 'pngjs';
+import { createRequire } from 'node:module';
+import type { PNG as PngClass } from 'pngjs';
 
 /** A row of greyscale tiles, each `size` = [rows, cols] values row-major, drawn with its own contrast. */
 export interface TileRow {
@@ -16,6 +17,8 @@ export function tileGridPng(rows: TileRow[], size: readonly [number, number], pe
   const [th, tw] = size;
   const width = perRow * (tw + 1) + 1;
   const height = rows.reduce((h, r) => h + Math.ceil(r.tiles.length / perRow) * (th + 1), 0) + 1 + gap * Math.max(0, rows.length - 1);
+  // pngjs loads on first use: most commands never draw a PNG.
+  const { PNG } = createRequire(import.meta.url)('pngjs') as { PNG: typeof PngClass };
   const png = new PNG({ width, height, colorType: 0 });
   png.data.fill(0);
   const put = (x: number, y: number, v: number) => {
@@ -45,4 +48,19 @@ export function tileGridPng(rows: TileRow[], size: readonly [number, number], pe
     top += Math.ceil(row.tiles.length / perRow) * (th + 1) + gap;
   }
   return PNG.sync.write(png, { colorType: 0 });
+}
+
+/** The RBM's filters in a grid, and below them test digits over their reconstructions. */
+export function filtersPng(images: { filters: ArrayLike<number>[]; originals: ArrayLike<number>[]; reconstructions: ArrayLike<number>[] }, shape: readonly [number, number]): Buffer {
+  const perRow = Math.min(10, Math.max(images.originals.length, Math.ceil(Math.sqrt(images.filters.length))));
+  return tileGridPng(
+    [
+      { tiles: images.filters, scale: 'own' },
+      { tiles: images.originals, scale: 'unit' },
+      { tiles: images.reconstructions, scale: 'unit' },
+    ],
+    shape,
+    perRow,
+    4,
+  );
 }

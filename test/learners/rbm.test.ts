@@ -5,6 +5,7 @@ import { loadEmbedded } from '../../src/data/embedded.js';
 import { getKernels, jsKernels, Matrix } from '../../src/linalg/index.js';
 import { accuracy } from '../../src/learners/learner.js';
 import { RbmLearner } from '../../src/learners/rbm.js';
+import { filtersPng } from '../../src/report/png-grid.js';
 import { Rng } from '../../src/nn/rng.js';
 
 /** A small RBM with random parameters: D image units, K classes, H hidden units. */
@@ -82,7 +83,7 @@ describe('classification RBM', () => {
     const ds = loadEmbedded();
     const rbm = randomRbm(784, 10, 12, 9);
     const test = slice(ds.test, 0, 100);
-    const png = PNG.sync.read(rbm.filtersPng(test, [28, 28], jsKernels));
+    const png = PNG.sync.read(filtersPng(rbm.filterImages(test, jsKernels), [28, 28]));
     // 12 filters on 10 per row → 2 rows; then 10 originals and 10 reconstructions: 4 rows of 29 pixels, 2 gaps of 4, 1 border
     expect([png.width, png.height]).toEqual([10 * 29 + 1, 4 * 29 + 1 + 2 * 4]);
     // Filter 3's brightest and darkest weights are white and black (each tile uses its own contrast)

@@ -1,0 +1,191 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, cli, ROOT, type Run } from '../helpers.js';
+
+// `backprop learners` under the rules `train` keeps: sizes and labels refused
+// before any work, the default learning rate, signals, a full disk, --quiet,
+// examples and provenance.
+
+const dir = mkdtempSync(join(tmpdir(), 'learners-faults-'));
+const mounts: string[] = [];
+afterAll(() => {
+  for (const m of mounts) spawnSync('umount', [m]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const csv = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+/** Labels 0, 1 and 5: 2, 3 and 4 missing. */
+const GAPS = csv('gaps.csv', '0,1,0\n1,0,1\n5,1,1\n0,0,0\n1,1,0\n5,0,1\n0,1,0\n1,0,1\n');
+/** Every training example of class 3. */
+const ONE_CLASS = csv('one.csv', '3,1,0\n3,0,1\n3,1,1\n3,0,0\n');
+
+describe('refused before any learner runs: one line, exit 2, nothing on stdout', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['a GA of huge networks', ['--learners', 'ga', '--hidden', '100000000'], /^backprop: error: --hidden: a population of 50 784-100000000-10 networks \(79,500,000,010 parameters each\) needs about \d+ GB \(estimated\), more than half of this machine's/],
+    ['a huge GA population', ['--learners', 'ga', '--population', '100000000'], /^backprop: error: --population: a population of 100000000 784-10 networks .* needs about \d+ GB/],
+    ['a GA population whose weights overflow one array', ['--learners', 'ga', '--population', '300000', '--hidden', '10', '--fitness-batch', '1'], /--population: .*(needs about \d+(\.\d)? GB|an array of \d+ entries, more than the 2147483647)/],
+    ['a huge SGD network', ['--learners', 'sgd', '--hidden', '100000000'], /^backprop: error: --hidden: a 784-100000000-10 network needs about \d+ GB to train \(estimated\)/],
+    ['a huge --layers network for sgd', ['--learners', 'sgd', '--layers', '784,100000000,10'], /^backprop: error: --layers: a 784-100000000-10 network needs about/],
+    ['a huge RBM', ['--learners', 'rbm', '--rbm-hidden', '100000000'], /^backprop: error: --rbm-hidden: an RBM of 794 visible and 100000000 hidden units needs about \d+ GB/],
+    ['a huge neural ODE', ['--learners', 'ode', '--ode-width', '100000000'], /^backprop: error: --ode-width: a neural ODE of width 100000000 with \d+ hidden units .* needs about \d+ GB/],
+    ['a huge hidden network of the ODE', ['--learners', 'ode', '--ode-hidden', '1000000000'], /^backprop: error: --ode-hidden: a neural ODE .* needs about \d+ GB/],
+    ['one class', ['--limit', '1', '--seconds', '1'], /^backprop: error: embedded: all 1 training examples have label 0: training needs at least two classes/],
+    ['one class in a CSV', ['--learners', 'sgd', '--data', ONE_CLASS], /all \d training examples have label 3: training needs at least two classes/],
+    ['labels with gaps', ['--learners', 'sgd', '--data', GAPS], /gaps\.csv: the labels run from 0 to 5 but no example has label 2, 3, 4; the output layer would have 6 units/],
+  ];
+  for (const [what, args, message] of cases)
+    it(`${what}: ${args.join(' ')}`, () => {
+      const r = cli(['learners', '--limit', '100', '--test-limit', '100', ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/internal error/);
+    });
+
+  it('labels with gaps are accepted when --layers asks for that output layer', () => {
+    const r = cli(['learners', '--learners', 'sgd', '--data', GAPS, '--layers', '2,6', '--epochs', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { learners: { description: string }[] }).learners[0].description).toMatch(/2-6/);
+  });
+});
+
+describe("the sgd learner's default η is train's (defaultLearningRate of the architecture)", () => {
+  const cases: [string[], string][] = [
+    [[], 'η=0.2'],
+    [['--cost', 'quadratic', '--output-activation', 'linear'], 'η=0.02'],
+    [['--cost', 'quadratic', '--output-activation', 'relu'], 'η=0.02'],
+    [['--cost', 'quadratic', '--output-activation', 'sigmoid'], 'η=0.2'],
+    [['--cost', 'quadratic', '--output-activation', 'linear', '--lr', '0.5'], 'η=0.5'],
+  ];
+  for (const [args, eta] of cases)
+    it(`${args.join(' ') || '(defaults)'}: ${eta}`, () => {
+      const r = cli(['learners', '--learners', 'sgd', '--limit', '200', '--test-limit', '100', '--epochs', '1', '--json', ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { learners: { description: string }[] };
+      expect(out.learners[0].description).toContain(`${eta},`);
+    });
+});
+
+describe('conventions', () => {
+  it('--json carries schemaVersion and provenance; --quiet drops the heading and the narration, not the table', () => {
+    const args = ['learners', '--learners', 'sgd', '--limit', '200', '--test-limit', '100', '--epochs', '1'];
+    const json = cli([...args, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const out = JSON.parse(json.stdout) as { schemaVersion: number; provenance: { seed: number; options: Record<string, unknown> }; interrupted: boolean; signal: string | null };
+    expect(out.schemaVersion).toBe(1);
+    expect(out.provenance.seed).toBe(1);
+    expect(out.provenance.options.learners).toEqual(['sgd']);
+    expect(out.interrupted).toBe(false);
+    expect(out.signal).toBeNull();
+
+    const loud = cli(args);
+    const quiet = cli([...args, '-q']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(loud.stdout).toMatch(/^backprop learners embedded/m);
+    expect(loud.stdout).toMatch(/^ {2}sgd done:/m);
+    expect(quiet.stdout).not.toMatch(/^backprop learners|sgd done:|SGD \+ backprop|^work: /m);
+    expect(quiet.stdout).toMatch(/learner\s+test acc\s+wall time/);
+    expect(quiet.stderr).toBe('');
+  });
+});
+
+// ---- a full disk: a small tmpfs (needs root or CAP_SYS_ADMIN) ----
+function mountTmpfs(opts: string): string | undefined {
+  const m = mkdtempSync(join(tmpdir(), 'learners-mnt-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', m], { stdio: 'ignore' });
+    mounts.push(m);
+    return m;
+  } catch {
+    return undefined;
+  }
+}
+const FULL = mountTmpfs('size=8k'); // the report of one learner is tens of KB
+if (!FULL) console.warn('learners/faults.test: cannot mount tmpfs here (not root, or no CAP_SYS_ADMIN): the disk-full case is skipped');
+
+describe('--report on a full disk', () => {
+  it.skipIf(!FULL)('exit 1, one line naming the file and where the report was saved instead; the JSON result still on stdout', () => {
+    const target = join(FULL!, 'l2.html');
+    const r = cli(['learners', '--learners', 'sgd', '--limit', '200', '--test-limit', '100', '--epochs', '1', '--json', '--report', target]);
+    expect(r.code, r.stderr).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('backprop: error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/--report .*l2\.html: cannot write \(ENOSPC: no space left on the device\); the report was saved to \S+ instead$/);
+    const rescued = /saved to (\S+) instead/.exec(errors[0])![1];
+    expect(readFileSync(rescued, 'utf8')).toMatch(/<svg/);
+    const out = JSON.parse(r.stdout) as { report: string; learners: unknown[] };
+    expect(out.learners).toHaveLength(1);
+    expect(out.report).toBe(rescued);
+    expect(existsSync(target)).toBe(false);
+    rmSync(rescued, { force: true });
+  }, 60_000);
+});
+
+// ---- signals ----
+/** Runs `backprop args`; once stderr shows `when`, sends the signals (after delayMs, then gapMs apart). */
+function during(args: string[], when: RegExp, delayMs: number, signals: NodeJS.Signals[], gapMs = 0): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '', stderr = '', sent = false;
+    const watch = () => {
+      if (sent || !when.test(stderr)) return;
+      sent = true;
+      signals.forEach((sig, i) => setTimeout(() => p.kill(sig), delayMs + i * gapMs));
+    };
+    p.stdout.on('data', (d: Buffer) => (stdout += d));
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      watch();
+    });
+    p.on('exit', (code, signal) => resolve({ code: code ?? (signal ? -1 : null), stdout, stderr }));
+  });
+}
+
+describe('signals stop the running learner; what ran is still printed and written', () => {
+  const LONG = ['learners', '--learners', 'sgd,ga', '--generations', '100000', '--limit', '1000', '--test-limit', '200', '--epochs', '1', '--json'];
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)
+    it(`${sig}: exit ${code}, the table, the JSON and the report of both learners`, async () => {
+      const report = join(dir, `${sig}.html`);
+      // "sgd done" is printed before the GA starts: the signal lands in the GA's generations.
+      const r = await during([...LONG, '--report', report], /sgd done/, 500, [sig]);
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stderr).toMatch(sig === 'SIGINT' ? /^interrupted: the table shows/m : new RegExp(`^interrupted by ${sig}: the table shows`, 'm'));
+      expect(r.stderr).toMatch(/learner\s+test acc\s+wall time/);
+      expect(r.stderr).not.toMatch(/error/);
+      const out = JSON.parse(r.stdout) as { interrupted: boolean; signal: string; learners: { name: string; details: { generations?: number } }[]; report: string };
+      expect(out.interrupted).toBe(true);
+      expect(out.signal).toBe(sig);
+      expect(out.learners.map((l) => l.name)).toEqual(['sgd', 'ga']);
+      expect(out.learners[1].details.generations).toBeLessThan(100000);
+      expect(out.report).toBe(report);
+      expect(readFileSync(report, 'utf8')).toMatch(/<svg/);
+    }, 60_000);
+
+  // The NTK's kernel and solve never yield to the event loop: a signal is handled when they return.
+  const NTK = ['learners', '--learners', 'ntk', '--limit', '3000', '--test-limit', '200', '--json'];
+  it('one SIGTERM during the NTK solve is not lost: the solve ends, its row is printed, exit 143', async () => {
+    const r = await during(NTK, /backprop learners/, 300, ['SIGTERM']);
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toMatch(/^interrupted by SIGTERM: the table shows/m);
+    const out = JSON.parse(r.stdout) as { signal: string; learners: { name: string }[] };
+    expect(out.signal).toBe('SIGTERM');
+    expect(out.learners.map((l) => l.name)).toEqual(['ntk']);
+  }, 60_000);
+
+  it('a second signal stops at once: no table, no JSON, no report, exit 143', async () => {
+    const report = join(dir, 'twice.html');
+    const r = await during([...NTK, '--report', report], /backprop learners/, 300, ['SIGTERM', 'SIGTERM'], 100);
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).not.toMatch(/learner\s+test acc|error/);
+    expect(existsSync(report)).toBe(false);
+  }, 60_000);
+});
