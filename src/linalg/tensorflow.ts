@@ -1,3 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import type { Kernels, Trans } from './kernels.js';
 import { gemmShape } from './kernels.js';
@@ -15,6 +18,10 @@ export const TFJS_MIN_WORK = 32_768;
 export async function loadTensorflow(): Promise<Kernels | { error: string }> {
   try {
     const name = '@tensorflow/tfjs-node'; // a variable: the package may be absent at build time too
+    // Where its install script could not download libtensorflow the package is there without its
+    // native binding: importing it would load all of tfjs (~0.8 s) only to fail. Look first.
+    const missing = missingBinding(name);
+    if (missing) return { error: missing };
     const tf = (await import(name)) as typeof TF;
     tf.env().set('PROD', true);
     if (!(await tf.setBackend('tensorflow'))) return { error: 'the tfjs-node backend did not initialise' };
@@ -22,6 +29,19 @@ export async function loadTensorflow(): Promise<Kernels | { error: string }> {
   } catch (e) {
     return { error: `@tensorflow/tfjs-node is not installed or does not load (${(e as Error).message.split('\n')[0]})` };
   }
+}
+
+/** Why the installed tfjs-node cannot load (not installed, or no native binding under lib/), or undefined. */
+function missingBinding(name: string): string | undefined {
+  let dir: string;
+  try {
+    dir = dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
+  } catch {
+    return `${name} is not installed (an optional dependency)`;
+  }
+  const lib = join(dir, 'lib');
+  const found = existsSync(lib) && readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
+  return found ? undefined : `${name} is installed without its native binding (its install script downloads libtensorflow, which failed or did not run)`;
 }
 
 /**
