@@ -1,3 +1,4 @@
+import { loadData } from '../data/load.js';
 import { Command } from 'commander';
 import { Matrix, type BackendName } from '../linalg/index.js';
 import { Network, type InitName } from '../nn/network.js';
@@ -19,7 +20,6 @@ import {
   examples,
   defaultInit,
   kernels,
-  loadData,
   nonNegativeInt,
   oneOf,
   positiveInt,

@@ -1,3 +1,4 @@
+import { loadData } from '../data/load.js';
 import { totalmem } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Dataset } from '../data/dataset.js';
@@ -13,7 +14,7 @@ import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import {
-  addBackendOption, addDataOptions, addNetworkOptions, architecture, defaultInit, kernels, loadData, nonNegativeInt, positiveInt, positiveNumber,
+  addBackendOption, addDataOptions, addNetworkOptions, architecture, defaultInit, kernels, nonNegativeInt, positiveInt, positiveNumber,
   type DataOptions, type NetworkOptions,
 } from './options.js';
 

@@ -1,9 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { loadEmbedded } from '../data/embedded.js';
-import { loadIdxDirectory } from '../data/idx.js';
-import { resolveData, verifyDataset } from '../data/catalog.js';
-import { loadCsvDataset } from '../data/csv.js';
-import { DataError, splitDataset, type Dataset } from '../data/dataset.js';
+import type { DataSelection } from '../data/load.js';
 import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
@@ -93,41 +89,14 @@ export function addQuietOption(cmd: Command): Command {
   return cmd.option('-q, --quiet', 'print only the result (and errors): no progress bar, heading or per-epoch lines', false);
 }
 
-/** Options that pick and cut the data (train, evaluate, gradcheck). */
-export interface DataOptions {
-  data: string;
-  limit?: number;
-  testLimit?: number;
-  validation?: number;
-  seed: number;
-}
+/** Options that pick and cut the data (train, evaluate, gradcheck): loadData (src/data/load.ts) takes them. */
+export type DataOptions = DataSelection;
 
 export function addDataOptions(cmd: Command): Command {
   return cmd
     .option('--data <NAME|DIR>', 'dataset: embedded (10,000 MNIST digits shipped with the package), a name from `backprop datasets` (mnist, fashion-mnist, kmnist), a directory of MNIST-style IDX files, or a CSV file (label,v1,...,vD)', 'embedded')
     .option('--limit <n>', 'use only the first n training examples', positiveInt)
     .option('--test-limit <n>', 'use only the first n test examples', positiveInt);
-}
-
-/**
- * Loads --data: "embedded", a dataset name from the catalogue (searched in
- * $BACKPROP_DATA, the user cache and /usr/share/datasets, and verified
- * against its checksums on first use) or a directory of IDX files.
- */
-export function loadData(opts: DataOptions): Dataset {
-  const r = resolveData(opts.data);
-  let ds: Dataset;
-  if (r.csv) ds = loadCsvDataset(r.csv);
-  else if (!r.dir) ds = loadEmbedded();
-  else {
-    if (r.entry) verifyDataset(r.dir, r.entry);
-    ds = loadIdxDirectory(r.dir, r.entry?.name ?? r.name);
-    if (r.entry && ds.classes > r.entry.classes.length) {
-      throw new DataError(`${r.dir}: label ${ds.classes - 1} is outside the ${r.entry.classes.length} classes of ${r.entry.name}`);
-    }
-    if (r.entry && r.entry.classes.length === ds.classes) ds = { ...ds, classNames: r.entry.classes };
-  }
-  return splitDataset(ds, { limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, seed: opts.seed });
 }
 
 /** Network shape flags shared by train and gradcheck. */

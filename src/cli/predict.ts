@@ -1,3 +1,4 @@
+import { loadData } from '../data/load.js';
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import type { BackendName } from '../linalg/index.js';
@@ -7,7 +8,7 @@ import { catalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
 import { readImage, toMnist } from '../data/image.js';
 import { asciiImage } from '../report/ascii.js';
-import { addBackendOption, examples, kernels, loadData } from './options.js';
+import { addBackendOption, examples, kernels } from './options.js';
 import { Output, percent, style } from './output.js';
 
 interface PredictOptions {

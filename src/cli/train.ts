@@ -1,3 +1,4 @@
+import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -7,11 +8,11 @@ import { Rng } from '../nn/rng.js';
 import { encodeSafetensors, saveModel } from '../io/safetensors.js';
 import { hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
 import { checkOutputFile, ensureOutputDir, ioReason, writeRescue, WriteFailedError } from '../io/atomic.js';
-import { DataError, trainingLabelProblem } from '../data/dataset.js';
+import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { evaluate } from '../train/metrics.js';
-import { initialState, runTraining, type TrainState } from '../train/session.js';
+import { initialState, runTraining, type RunResult, type TrainState } from '../train/session.js';
 import { nonFiniteInput } from '../train/diagnose.js';
 import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../analysis/layers.js';
 import { EXIT, reportError, UsageError } from './errors.js';
@@ -25,7 +26,6 @@ import {
   architecture,
   defaultInit,
   examples,
-  loadData,
   nonNegativeInt,
   nonNegativeNumber,
   positiveInt,
@@ -33,9 +33,9 @@ import {
   type DataOptions,
   type NetworkOptions,
 } from './options.js';
-import type { BackendName, DType } from '../linalg/index.js';
+import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
-import { jsonProvenance, provenance, provenanceMetadata } from '../io/provenance.js';
+import { jsonProvenance, provenance, provenanceMetadata, type Provenance } from '../io/provenance.js';
 import type { Architecture, InitName } from '../nn/network.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
@@ -61,7 +61,7 @@ interface TrainOptions extends DataOptions, NetworkOptions {
 }
 
 /** What a checkpoint records of the run, to continue it identically. */
-interface RunOptions {
+interface RunRecord {
   data: string;
   limit?: number;
   testLimit?: number;
@@ -118,92 +118,153 @@ export function trainCommand(): Command {
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+/**
+ * What one `backprop train` does, decided before any training: the run (new,
+ * or continued from a checkpoint), its data, network, RNG and position, and
+ * where checkpoints go. Every output path is checked and the checkpoint
+ * directory locked here, so that a bad path fails before the work, not after it.
+ */
+interface RunPlan {
+  record: RunRecord;
+  ds: Dataset;
+  net: Network;
+  rng: Rng;
+  state: TrainState;
+  /** Where checkpoints go: --checkpoint, else the --resume directory. */
+  checkpointDir?: string;
+  /** The checkpoint directory this run continues (--resume). */
+  resumedFrom?: string;
+}
+
 async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Promise<number> {
   const out = new Output(opts.json, opts.quiet);
   const t0 = performance.now();
+  const plan = planRun(opts, given);
+  const session = await trainSession(plan, opts, out);
+  return reportRun(plan, session, opts, out, t0);
+}
 
-  // A new run, or the continuation of a checkpointed one.
-  let run: RunOptions;
-  let net: Network;
-  let rng: Rng;
-  let state: TrainState | undefined;
-  const ckptDir = opts.checkpoint ?? opts.resume;
-  if (opts.resume) {
-    const c = readCheckpoint<RunOptions>(opts.resume);
-    run = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
-    // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
-    const done = c.state.epoch - 1;
-    if (given('epochs') && run.epochs <= done) {
-      throw new UsageError(`--epochs ${run.epochs}: the run in ${opts.resume} has already done ${done} epoch${done === 1 ? '' : 's'}; give more than ${done} to continue it`);
-    }
-    if (given('backend')) run.backend = opts.backend;
-    run.dtype ??= c.network.dtype;
-    net = c.network;
-    rng = new Rng(c.rng);
-    state = c.state;
-  } else {
-    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: NaN, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, dtype: opts.dtype ?? 'float32', save: opts.save };
+/** The checkpoint that --resume continues, with the run's options as this invocation changes them (--epochs, --save, --backend). */
+function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boolean): { record: RunRecord; net: Network; rng: Rng; state: TrainState } {
+  const c = readCheckpoint<RunRecord>(dir);
+  const record: RunRecord = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
+  // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
+  const done = c.state.epoch - 1;
+  if (given('epochs') && record.epochs <= done) {
+    throw new UsageError(`--epochs ${record.epochs}: the run in ${dir} has already done ${done} epoch${done === 1 ? '' : 's'}; give more than ${done} to continue it`);
   }
-  // Fail before the work, not after it: every output path must be writable now,
-  // and a checkpoint directory belongs to one run (a lock file keeps out a second writer).
-  if (run.save) checkOutputFile(run.save, '--save');
-  if (run.save && ckptDir && resolve(run.save) === resolve(ckptDir)) throw new UsageError(`--save ${run.save}: that is the checkpoint directory; give the model a file name of its own`);
+  if (given('backend')) record.backend = opts.backend;
+  record.dtype ??= c.network.dtype;
+  return { record, net: c.network, rng: new Rng(c.rng), state: c.state };
+}
+
+/** Every output path writable now, and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
+function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDir: string | undefined): void {
+  if (save) checkOutputFile(save, '--save');
+  if (save && checkpointDir && resolve(save) === resolve(checkpointDir)) throw new UsageError(`--save ${save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   if (opts.resume && !opts.checkpoint) ensureOutputDir(opts.resume, '--resume');
-  if (ckptDir) {
-    const flag = opts.checkpoint ? '--checkpoint' : '--resume';
-    lockCheckpoint(ckptDir, flag);
-    if (opts.checkpoint && opts.checkpoint !== opts.resume && hasCheckpoint(opts.checkpoint)) {
-      if (!opts.overwrite) {
-        throw new UsageError(`--checkpoint ${opts.checkpoint} holds another run's checkpoint: continue it with --resume ${opts.checkpoint}, choose another directory, or add --overwrite to replace it`);
-      }
-      removeCheckpoint(opts.checkpoint);
+  if (!checkpointDir) return;
+  lockCheckpoint(checkpointDir, opts.checkpoint ? '--checkpoint' : '--resume');
+  if (opts.checkpoint && opts.checkpoint !== opts.resume && hasCheckpoint(opts.checkpoint)) {
+    if (!opts.overwrite) {
+      throw new UsageError(`--checkpoint ${opts.checkpoint} holds another run's checkpoint: continue it with --resume ${opts.checkpoint}, choose another directory, or add --overwrite to replace it`);
     }
+    removeCheckpoint(opts.checkpoint);
   }
-  const ds = loadData({ data: run.data, limit: run.limit, testLimit: run.testLimit, validation: run.validation, seed: run.seed });
+}
+
+/** Options → what to do: a new run or the continuation of a checkpointed one, its outputs claimed and its data loaded and checked. */
+function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
+  const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
+  const checkpointDir = opts.checkpoint ?? opts.resume;
+  claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
+  const data = resumed?.record ?? opts;
+  const ds = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
   for (const [set, ex] of [['training', ds.train], ['test', ds.test], ['validation', ds.validation]] as const) {
     const bad = ex && nonFiniteInput(ex);
-    if (bad) throw new DataError(`${run.data}: ${set} example ${bad.example} has input ${bad.input + 1} = ${bad.value} (as float32): expected finite values`);
+    if (bad) throw new DataError(`${data.data}: ${set} example ${bad.example} has input ${bad.input + 1} = ${bad.value} (as float32): expected finite values`);
   }
-  if (!opts.resume) {
-    run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
-    const labels = trainingLabelProblem(ds, !given('layers'));
-    if (labels) throw new DataError(labels);
-    checkNetworkSize(run.arch.sizes, Math.min(run.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
-    run.init = opts.init ?? defaultInit(run.arch.activation);
-    run.lr = opts.lr ?? defaultLearningRate(run.arch, TRAIN_DEFAULTS.lr);
-    rng = new Rng(run.seed);
-    net = Network.create(run.arch, run.init, rng, run.dtype);
+  if (resumed) {
+    const { state } = resumed;
+    if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${data.data} now has ${ds.train.count}`);
+    return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume };
   }
-  state ??= initialState(ds.train.count);
-  if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${run.data} now has ${ds.train.count}`);
-  const provider = await providerForDtype({ backend: run.backend as BackendName }, net!.dtype, out);
+  const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
+  const labels = trainingLabelProblem(ds, !given('layers'));
+  if (labels) throw new DataError(labels);
+  checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
+  const record: RunRecord = {
+    data: opts.data,
+    limit: opts.limit,
+    testLimit: opts.testLimit,
+    validation: opts.validation,
+    arch,
+    init: opts.init ?? defaultInit(arch.activation),
+    lr: opts.lr ?? defaultLearningRate(arch, TRAIN_DEFAULTS.lr),
+    batchSize: opts.batchSize,
+    epochs: opts.epochs,
+    weightDecay: opts.weightDecay,
+    seed: opts.seed,
+    backend: opts.backend,
+    dtype: opts.dtype ?? 'float32',
+    save: opts.save,
+  };
+  const rng = new Rng(record.seed);
+  const net = Network.create(arch, record.init, rng, record.dtype);
+  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir };
+}
+
+/** What the session leaves for the output: how the run ended, on which kernels, and --monitor's record. */
+interface Session {
+  result: RunResult;
+  kernels: Kernels;
+  prov: Provenance;
+  monitorLog?: MonitorEntry[];
+  /** The signal that stopped the run, when one did. */
+  signal?: NodeJS.Signals;
+}
+
+interface MonitorEntry {
+  epoch: number;
+  layers: LayerStats[];
+  warnings: string[];
+}
+
+/**
+ * The session that trains: chooses the kernels, prints the heading, then runs
+ * the epochs with --monitor's per-layer statistics, checkpoints at each epoch
+ * end, and SIGINT, SIGTERM and SIGHUP finishing the batch and stopping the run.
+ */
+async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Promise<Session> {
+  const { record: run, ds, net, rng, state, checkpointDir } = plan;
+  const provider = await providerForDtype({ backend: run.backend as BackendName }, net.dtype, out);
   const k = provider.kernels;
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
-  const prov = provenance(provider, net!.dtype, run.seed, runOptions);
-  const trainer = new SgdTrainer(net!, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay }, k);
-  const arch = net!.arch;
+  const prov = provenance(provider, net.dtype, run.seed, runOptions);
+  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay }, k);
+  const arch = net.arch;
 
   out.note(
-    style.bold(opts.resume ? `backprop train --resume ${opts.resume}` : 'backprop train') +
+    style.bold(plan.resumedFrom ? `backprop train --resume ${plan.resumedFrom}` : 'backprop train') +
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
       (ds.validation ? ` / ${ds.validation.count} validation` : '') +
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
       ` · η=${run.lr} m=${run.batchSize}` +
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
-      (net!.dtype === 'float64' ? ' · float64' : '') +
-      (opts.resume ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
+      (net.dtype === 'float64' ? ' · float64' : '') +
+      (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
   for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs)));
 
   // --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples.
-  const monitorBatch = opts.monitor ? evaluationBatch(net!, ds.train, run.seed, 1000) : undefined;
-  const monitorLog: { epoch: number; layers: LayerStats[]; warnings: string[] }[] = [];
+  const monitorBatch = opts.monitor ? evaluationBatch(net, ds.train, run.seed, 1000) : undefined;
+  const monitorLog: MonitorEntry[] = [];
   const monitor = (epoch: number) => {
     if (!monitorBatch) return;
-    const layers = layerStats(net!, monitorBatch, k);
+    const layers = layerStats(net, monitorBatch, k);
     const warnings = stalledLayers(layers);
     monitorLog.push({ epoch, layers, warnings });
     out.note(
@@ -214,7 +275,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     );
     for (const w of warnings) out.line(style.warn(`  ⚠ ${w}`));
   };
-  if (!opts.resume || state.history.length === 0) monitor(0);
+  if (!plan.resumedFrom || state.history.length === 0) monitor(0);
 
   // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) all
   // finish the batch, write a checkpoint and exit 128 + the signal's number.
@@ -224,22 +285,10 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     interrupted = sig;
   };
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
-  /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
-  const checkpoint = (dir: string, s: TrainState) => {
-    try {
-      writeCheckpoint(dir, net!, rng!.state(), s, run);
-    } catch (e) {
-      const rescued = writeRescueCheckpoint(net!, rng!.state(), s, run);
-      throw new WriteFailedError(
-        `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
-          (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
-      );
-    }
-  };
   const progress = epochProgress(out.interactive, run.epochs);
-  let result;
+  let result: RunResult;
   try {
-    result = await runTraining(trainer, ds.train, rng!, state, {
+    result = await runTraining(trainer, ds.train, rng, state, {
       ...progress,
       epochs: run.epochs,
       test: ds.test,
@@ -250,24 +299,44 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
         out.note(epochLine(m, run.epochs));
         monitor(m.epoch);
       },
-      onCheckpoint: opts.checkpoint || opts.resume ? (s) => checkpoint(ckptDir!, s) : undefined,
+      onCheckpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s) : undefined,
     });
   } finally {
     progress.stop();
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
+  return { result, kernels: k, prov, monitorLog: opts.monitor ? monitorLog : undefined, signal: interrupted };
+}
 
+/** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
+function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState): void {
+  const { net, rng, record } = plan;
+  try {
+    writeCheckpoint(dir, net, rng.state(), s, record);
+  } catch (e) {
+    const rescued = writeRescueCheckpoint(net, rng.state(), s, record);
+    throw new WriteFailedError(
+      `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
+        (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
+    );
+  }
+}
+
+/** The output: a checkpoint for an interrupted run, the diagnosis of a diverged one, or the saved model and the result. Returns the exit code. */
+function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, t0: number): number {
+  const { record: run, ds, net, state, checkpointDir } = plan;
+  const { result, kernels: k, prov } = session;
   if (result.status === 'interrupted') {
-    const dir = ckptDir ?? interruptDir();
-    checkpoint(dir, state);
-    const sig = interrupted ?? 'SIGINT';
+    const dir = checkpointDir ?? interruptDir();
+    saveCheckpoint(plan, dir, state);
+    const sig = session.signal ?? 'SIGINT';
     process.stderr.write(`interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
     return 128 + osConstants.signals[sig];
   }
   if (result.status === 'diverged') {
     reportError(
       `training diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}` +
-        (ckptDir ? `; the last good checkpoint is kept in ${ckptDir}` : ''),
+        (checkpointDir ? `; the last good checkpoint is kept in ${checkpointDir}` : ''),
       EXIT.failed,
       opts.json,
     );
@@ -278,7 +347,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   const final =
     last?.testAccuracy !== undefined && last.testLoss !== undefined
       ? { accuracy: last.testAccuracy, loss: last.testLoss, correct: Math.round(last.testAccuracy * ds.test.count), count: ds.test.count }
-      : evaluate(net!, ds.test, k);
+      : evaluate(net, ds.test, k);
   const total = (performance.now() - t0) / 1000;
   if (run.save) {
     const metadata = {
@@ -293,13 +362,13 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
       ...provenanceMetadata(prov),
     };
     try {
-      saveModel(run.save, net!, metadata);
+      saveModel(run.save, net, metadata);
     } catch (e) {
       // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
-      const rescued = writeRescue(basename(run.save), encodeSafetensors(net!, metadata), [ckptDir]);
+      const rescued = writeRescue(basename(run.save), encodeSafetensors(net, metadata), [checkpointDir]);
       throw new WriteFailedError(
         `--save ${run.save}: cannot write (${ioReason(e)}); ` +
-          (rescued ? `the trained weights were saved to ${rescued} instead` : ckptDir ? `the last checkpoint in ${ckptDir} holds them` : 'nor anywhere else'),
+          (rescued ? `the trained weights were saved to ${rescued} instead` : checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : 'nor anywhere else'),
       );
     }
   }
@@ -310,7 +379,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   out.result({
     command: 'train',
     data: ds.name,
-    architecture: { ...arch, init: run.init, parameters: net!.parameterCount },
+    architecture: { ...net.arch, init: run.init, parameters: net.parameterCount },
     options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, seed: run.seed, backend: k.name },
     train: ds.train.count,
     test: ds.test.count,
@@ -320,8 +389,8 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     testLoss: final.loss,
     seconds: total,
     model: run.save,
-    checkpoint: ckptDir,
-    monitor: opts.monitor ? monitorLog : undefined,
+    checkpoint: checkpointDir,
+    monitor: session.monitorLog,
     ...jsonProvenance(prov),
   });
   return EXIT.ok;

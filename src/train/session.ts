@@ -34,7 +34,7 @@ export type RunResult =
   | { status: 'interrupted' }
   | { status: 'diverged'; epoch: number; batch: number; what: string; diagnosis: Diagnosis };
 
-export interface RunOptions extends TrainCallbacks {
+export interface TrainingLoopOptions extends TrainCallbacks {
   epochs: number;
   test?: Examples;
   validation?: Examples;
@@ -61,7 +61,7 @@ function finite(net: SgdTrainer['net']): boolean {
  * event loop so that SIGINT can be handled: shouldStop() then ends the run
  * after the current batch, with `state` pointing at the next one.
  */
-export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng, state: TrainState, opts: RunOptions): Promise<RunResult> {
+export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng, state: TrainState, opts: TrainingLoopOptions): Promise<RunResult> {
   const m = trainer.opts.batchSize;
   const batches = Math.ceil(train.count / m);
   let lastYield = performance.now();
