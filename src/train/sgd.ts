@@ -1,5 +1,6 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { backprop, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
+import { allFinite, backprop, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
+import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import type { Network } from '../nn/network.js';
 import { fillBatch, type Examples } from '../data/dataset.js';
 import { argmaxColumn } from './metrics.js';
@@ -10,8 +11,10 @@ export interface SgdOptions {
   lr: number;
   /** m */
   batchSize: number;
-  /** λ of the L2 penalty (λ/2)‖W‖², added to the mean batch cost; 0 for none. */
+  /** λ of the L2 penalty (λ/2)‖W‖², added to the mean batch cost; 0 for none (decoupled for adamw). */
   weightDecay: number;
+  /** The update rule (optimizers.ts); plain SGD when absent. */
+  optimizer?: OptimizerConfig;
 }
 
 export interface EpochMetrics {
@@ -38,12 +41,19 @@ export interface TrainCallbacks {
  * Mini-batch stochastic gradient descent, one batch at a time (runTraining in
  * session.ts drives the epochs). For every batch of m examples:
  *   W ← W − η (∂C/∂W + λW),   b ← b − η ∂C/∂b
- * where ∂C/∂W = (1/m) Σ_x δ_x a_xᵀ comes from backprop. Same rng state and
+ * where ∂C/∂W = (1/m) Σ_x δ_x a_xᵀ comes from backprop. Plain SGD runs
+ * fused (sgdStep: the update inside the gradient gemm, no gradient buffers);
+ * another optimizer (momentum, nesterov, adam, adamw: optimizers.ts) takes
+ * ∂C/∂W and ∂C/∂b from backprop and applies its own rule. Same rng state and
  * inputs give bit-identical weights.
  */
 export class SgdTrainer {
-  /** Only for a gradient method other than backprop (sgdStep needs no gradient buffers). */
+  /** Only for a gradient method other than backprop or an optimizer other than sgd (sgdStep needs no gradient buffers). */
   private grads?: Gradients;
+  /** The update rule and its state (velocity, moments), when it is not plain SGD. */
+  readonly optimizer?: Optimizer;
+  /** η of the next step: opts.lr, or what a schedule sets it to between epochs. */
+  lr: number;
   private readonly workspaces = new Map<number, { ws: Workspace; y: Matrix }>();
 
   constructor(
@@ -52,7 +62,10 @@ export class SgdTrainer {
     readonly kernels: Kernels,
     /** How gradients are computed: backprop (a broken variant only in gradient-check demonstrations). */
     private readonly gradient: GradientMethod = backprop,
-  ) {}
+  ) {
+    this.lr = opts.lr;
+    if (opts.optimizer && opts.optimizer.name !== 'sgd') this.optimizer = new Optimizer(opts.optimizer, net);
+  }
 
   /** Buffers for a batch size, created once (the last batch of an epoch may be smaller). */
   private buffers(m: number): { ws: Workspace; y: Matrix } {
@@ -73,7 +86,7 @@ export class SgdTrainer {
   /** Why the last step went non-finite (sgdStep leaves the weights as they were before it, and its pass in the workspace). */
   diagnose(losses: LossTrack): Diagnosis {
     const b = this.last ?? this.buffers(this.opts.batchSize);
-    return diagnose(this.net, b.ws, b.y, losses, this.opts.lr);
+    return diagnose(this.net, b.ws, b.y, losses, this.lr);
   }
 
   /** Trains on the batch order[start, start + m); returns the summed cost Σ_x C_x (and sets `correct`). */
@@ -81,12 +94,16 @@ export class SgdTrainer {
     const { ws, y } = (this.last = this.buffers(m));
     fillBatch(ex, order, start, ws.input, y);
     let total: number;
-    if (this.gradient === backprop) {
-      total = sgdStep(this.net, ws, y, this.opts.lr, this.opts.weightDecay, this.kernels);
+    if (this.gradient === backprop && !this.optimizer) {
+      total = sgdStep(this.net, ws, y, this.lr, this.opts.weightDecay, this.kernels);
     } else {
       this.grads ??= new Gradients(this.net);
       total = this.gradient(this.net, ws, y, this.grads, this.kernels);
-      this.update(this.grads);
+      if (this.optimizer) {
+        // As sgdStep: a non-finite step changes nothing (the weights and the optimizer's state stay the last good ones).
+        if (!Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data))) return NaN;
+        this.optimizer.step(this.grads, this.lr, this.opts.weightDecay);
+      } else this.update(this.grads);
     }
     let correct = 0;
     for (let j = 0; j < m; j++) if (argmaxColumn(ws.output, j) === ex.labels[order[start + j]]) correct++;
@@ -96,7 +113,8 @@ export class SgdTrainer {
 
   /** W ← W − η (∂C/∂W + λW),  b ← b − η ∂C/∂b (for a gradient method other than backprop). */
   private update(grads: Gradients): void {
-    const { lr, weightDecay } = this.opts;
+    const { lr } = this;
+    const { weightDecay } = this.opts;
     const shrink = 1 - lr * weightDecay;
     for (let l = 0; l < this.net.depth; l++) {
       const W = this.net.weights[l].data, gW = grads.gradW[l].data;
