@@ -4,6 +4,7 @@ import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activa
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
+import { OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { UsageError } from './errors.js';
 
 // Argument parsers for commander: each throws InvalidArgumentError with what was expected.
@@ -152,4 +153,42 @@ export function addBackendOption(cmd: Command): Command {
 
 export function kernels(opts: { backend: BackendName }): Promise<Kernels> {
   return getKernels(opts.backend);
+}
+
+/** A number in [0, 1): a decay rate such as μ, β₁ or β₂. */
+export function unitInterval(v: string): number {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0 || x >= 1 || v.trim() === '') throw new InvalidArgumentError('expected a number from 0 up to (not including) 1.');
+  return x;
+}
+
+/** --optimizer and its hyper-parameters (train; gradcheck without --eps, which there is the finite-difference step). */
+export interface OptimizerOptions {
+  optimizer: OptimizerName;
+  momentum?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+}
+
+export function addOptimizerOptions(cmd: Command, withEps: boolean): Command {
+  const d = OPTIMIZER_DEFAULTS;
+  cmd
+    .addOption(choiceOption('--optimizer <name>', 'update rule: sgd, momentum (heavy ball), nesterov, adam or adamw (decoupled weight decay)', OPTIMIZERS, oneOf(OPTIMIZERS), 'sgd'))
+    .addOption(new Option('--momentum <mu>', 'μ of momentum and nesterov: v ← μv + g').argParser(unitInterval).default(undefined, String(d.momentum)))
+    .addOption(new Option('--beta1 <b>', "β₁ of adam and adamw, the first moment's decay").argParser(unitInterval).default(undefined, String(d.beta1)))
+    .addOption(new Option('--beta2 <b>', "β₂ of adam and adamw, the second moment's decay").argParser(unitInterval).default(undefined, String(d.beta2)));
+  if (withEps) cmd.addOption(new Option('--eps <e>', 'ε of adam and adamw: θ ← θ − η m̂/(√v̂ + ε)').argParser(positiveNumber).default(undefined, String(d.eps)));
+  return cmd;
+}
+
+/** The optimizer asked for; a hyper-parameter given for an optimizer that has none of that name is a usage error. */
+export function optimizerConfig(opts: OptimizerOptions): OptimizerConfig {
+  const name = opts.optimizer;
+  const usesMomentum = name === 'momentum' || name === 'nesterov', usesMoments = name === 'adam' || name === 'adamw';
+  for (const [flag, value, used] of [['--momentum', opts.momentum, usesMomentum], ['--beta1', opts.beta1, usesMoments], ['--beta2', opts.beta2, usesMoments], ['--eps', opts.eps, usesMoments]] as const) {
+    if (value !== undefined && !used) throw new UsageError(`${flag} ${value}: --optimizer ${name} has no such parameter; it belongs to --optimizer ${flag === '--momentum' ? 'momentum or nesterov' : 'adam or adamw'}`);
+  }
+  const d = OPTIMIZER_DEFAULTS;
+  return { name, momentum: opts.momentum ?? d.momentum, beta1: opts.beta1 ?? d.beta1, beta2: opts.beta2 ?? d.beta2, eps: opts.eps ?? d.eps };
 }

@@ -11,6 +11,7 @@ import { checkOutputFile, ensureOutputDir, ioReason, writeRescue, WriteFailedErr
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
+import type { Optimizer, OptimizerConfig, OptimizerState } from '../train/optimizers.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type RunResult, type TrainState } from '../train/session.js';
 import { nonFiniteInput } from '../train/diagnose.js';
@@ -26,8 +27,11 @@ import {
   architecture,
   defaultInit,
   examples,
+  addOptimizerOptions,
   nonNegativeInt,
   nonNegativeNumber,
+  optimizerConfig,
+  type OptimizerOptions,
   positiveInt,
   positiveNumber,
   type DataOptions,
@@ -41,10 +45,13 @@ import type { Architecture, InitName } from '../nn/network.js';
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
 export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 10, seed: 1 };
 
+/** The default η of adam and adamw (Kingma & Ba's α = 0.001). */
+const ADAM_LR = 0.001;
+
 /** Where an interrupted run without --checkpoint saves itself. */
 export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 
-interface TrainOptions extends DataOptions, NetworkOptions {
+interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   lr?: number;
   batchSize: number;
   epochs: number;
@@ -72,6 +79,8 @@ interface RunRecord {
   batchSize: number;
   epochs: number;
   weightDecay: number;
+  /** Absent in checkpoints written before --optimizer: those are plain SGD. */
+  optimizer?: OptimizerConfig;
   seed: number;
   backend: string;
   /** Absent in checkpoints written before --dtype: those are float32. */
@@ -80,7 +89,7 @@ interface RunRecord {
 }
 
 /** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype'];
+const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype', 'optimizer', 'momentum', 'beta1', 'beta2', 'eps'];
 
 export function trainCommand(): Command {
   const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
@@ -88,10 +97,12 @@ export function trainCommand(): Command {
   cmd.option('--validation <n>', 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch', positiveNumber);
   addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(','));
   cmd
-    .addOption(new Option('--lr <eta>', 'learning rate η').argParser(positiveNumber).default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`))
+    .addOption(new Option('--lr <eta>', 'learning rate η').argParser(positiveNumber).default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output; ${ADAM_LR} for adam and adamw`))
     .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
     .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
-    .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW)', nonNegativeNumber, 0)
+    .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW); decoupled from the moments for adamw', nonNegativeNumber, 0);
+  addOptimizerOptions(cmd, true);
+  cmd
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
     .option('--save <file>', 'write the trained model (safetensors) to file')
     .option('--checkpoint <dir>', 'write a checkpoint (weights, RNG state, position, metrics) at each epoch end')
@@ -130,6 +141,8 @@ interface RunPlan {
   net: Network;
   rng: Rng;
   state: TrainState;
+  /** The optimizer's velocity or moments, continued from the checkpoint. */
+  optimizerState?: OptimizerState;
   /** Where checkpoints go: --checkpoint, else the --resume directory. */
   checkpointDir?: string;
   /** The checkpoint directory this run continues (--resume). */
@@ -145,7 +158,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
 }
 
 /** The checkpoint that --resume continues, with the run's options as this invocation changes them (--epochs, --save, --backend). */
-function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boolean): { record: RunRecord; net: Network; rng: Rng; state: TrainState } {
+function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boolean): Omit<RunPlan, 'ds' | 'checkpointDir' | 'resumedFrom'> {
   const c = readCheckpoint<RunRecord>(dir);
   const record: RunRecord = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
   // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
@@ -155,7 +168,7 @@ function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boo
   }
   if (given('backend')) record.backend = opts.backend;
   record.dtype ??= c.network.dtype;
-  return { record, net: c.network, rng: new Rng(c.rng), state: c.state };
+  return { record, net: c.network, rng: new Rng(c.rng), state: c.state, optimizerState: c.optimizer };
 }
 
 /** Every output path writable now, and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
@@ -190,6 +203,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${data.data} now has ${ds.train.count}`);
     return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume };
   }
+  const optimizer = optimizerConfig(opts);
   const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
   const labels = trainingLabelProblem(ds, !given('layers'));
   if (labels) throw new DataError(labels);
@@ -201,10 +215,11 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     validation: opts.validation,
     arch,
     init: opts.init ?? defaultInit(arch.activation),
-    lr: opts.lr ?? defaultLearningRate(arch, TRAIN_DEFAULTS.lr),
+    lr: opts.lr ?? (optimizer.name === 'adam' || optimizer.name === 'adamw' ? ADAM_LR : defaultLearningRate(arch, TRAIN_DEFAULTS.lr)),
     batchSize: opts.batchSize,
     epochs: opts.epochs,
     weightDecay: opts.weightDecay,
+    optimizer,
     seed: opts.seed,
     backend: opts.backend,
     dtype: opts.dtype ?? 'float32',
@@ -220,6 +235,8 @@ interface Session {
   result: RunResult;
   kernels: Kernels;
   prov: Provenance;
+  /** The optimizer with its state, when it keeps one (for the checkpoint of an interrupted run). */
+  optimizer?: Optimizer;
   monitorLog?: MonitorEntry[];
   /** The signal that stopped the run, when one did. */
   signal?: NodeJS.Signals;
@@ -243,7 +260,8 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
   const prov = provenance(provider, net.dtype, run.seed, runOptions);
-  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay }, k);
+  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer }, k);
+  if (plan.optimizerState) trainer.optimizer?.restore(plan.optimizerState);
   const arch = net.arch;
 
   out.note(
@@ -251,7 +269,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
       (ds.validation ? ` / ${ds.validation.count} validation` : '') +
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
-      ` · η=${run.lr} m=${run.batchSize}` +
+      ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}η=${run.lr} m=${run.batchSize}` +
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
       (net.dtype === 'float64' ? ' · float64' : '') +
@@ -299,22 +317,22 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
         out.note(epochLine(m, run.epochs));
         monitor(m.epoch);
       },
-      onCheckpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s) : undefined,
+      onCheckpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, trainer.optimizer?.state()) : undefined,
     });
   } finally {
     progress.stop();
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
-  return { result, kernels: k, prov, monitorLog: opts.monitor ? monitorLog : undefined, signal: interrupted };
+  return { result, kernels: k, prov, optimizer: trainer.optimizer, monitorLog: opts.monitor ? monitorLog : undefined, signal: interrupted };
 }
 
 /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
-function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState): void {
+function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState, optimizer: OptimizerState | undefined): void {
   const { net, rng, record } = plan;
   try {
-    writeCheckpoint(dir, net, rng.state(), s, record);
+    writeCheckpoint(dir, net, rng.state(), s, record, optimizer);
   } catch (e) {
-    const rescued = writeRescueCheckpoint(net, rng.state(), s, record);
+    const rescued = writeRescueCheckpoint(net, rng.state(), s, record, optimizer);
     throw new WriteFailedError(
       `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
         (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
@@ -328,7 +346,7 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
   const { result, kernels: k, prov } = session;
   if (result.status === 'interrupted') {
     const dir = checkpointDir ?? interruptDir();
-    saveCheckpoint(plan, dir, state);
+    saveCheckpoint(plan, dir, state, session.optimizer?.state());
     const sig = session.signal ?? 'SIGINT';
     process.stderr.write(`interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
     return 128 + osConstants.signals[sig];
@@ -357,6 +375,7 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
       lr: String(run.lr),
       batch_size: String(run.batchSize),
       weight_decay: String(run.weightDecay),
+      optimizer: optimizerLabel(run.optimizer),
       seed: String(run.seed),
       test_accuracy: String(final.accuracy),
       ...provenanceMetadata(prov),
@@ -380,7 +399,7 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
     command: 'train',
     data: ds.name,
     architecture: { ...net.arch, init: run.init, parameters: net.parameterCount },
-    options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, seed: run.seed, backend: k.name },
+    options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, optimizer: run.optimizer ?? { name: 'sgd' }, seed: run.seed, backend: k.name },
     train: ds.train.count,
     test: ds.test.count,
     validation: ds.validation?.count,
@@ -418,6 +437,13 @@ function interruptDir(): string {
     }
   }
   return `${DEFAULT_CHECKPOINT}-${process.pid}`;
+}
+
+/** The optimizer with the hyper-parameters it uses: "sgd", "momentum μ=0.9", "adam β₁=0.9 β₂=0.999 ε=1e-8". */
+function optimizerLabel(o: OptimizerConfig | undefined): string {
+  if (!o || o.name === 'sgd') return 'sgd';
+  if (o.name === 'momentum' || o.name === 'nesterov') return `${o.name} μ=${o.momentum}`;
+  return `${o.name} β₁=${o.beta1} β₂=${o.beta2} ε=${o.eps}`;
 }
 
 function epochLine(m: TrainState['history'][number], epochs: number): string {
