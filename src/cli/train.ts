@@ -1,16 +1,18 @@
 import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { defaultLearningRate, Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
-import { encodeSafetensors, saveModel } from '../io/safetensors.js';
-import { hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
-import { checkOutputFile, ensureOutputDir, ioReason, writeRescue, WriteFailedError } from '../io/atomic.js';
+import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
+import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
+import { checkOutputFile, ensureOutputDir, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
+import { DEFAULT_DECAY, learningRate, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
+import { copyWeights, EarlyStopping, WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
 import type { Optimizer, OptimizerConfig, OptimizerState } from '../train/optimizers.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type RunResult, type TrainState } from '../train/session.js';
@@ -28,8 +30,10 @@ import {
   defaultInit,
   examples,
   addOptimizerOptions,
+  choiceOption,
   nonNegativeInt,
   nonNegativeNumber,
+  oneOf,
   optimizerConfig,
   type OptimizerOptions,
   positiveInt,
@@ -62,6 +66,12 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   overwrite: boolean;
   json: boolean;
   monitor: boolean;
+  schedule: ScheduleName;
+  warmup: number;
+  decay?: number;
+  stepEvery?: number;
+  earlyStop?: number;
+  monitorMetric: WatchedMetric;
   quiet: boolean;
   backend: BackendName;
   dtype?: DType;
@@ -81,6 +91,10 @@ interface RunRecord {
   weightDecay: number;
   /** Absent in checkpoints written before --optimizer: those are plain SGD. */
   optimizer?: OptimizerConfig;
+  /** Absent in checkpoints written before --schedule: a constant rate. */
+  schedule?: Schedule;
+  /** --early-stop: stop after `patience` epochs without a better `metric`, and keep the best epoch's weights. */
+  earlyStop?: { patience: number; metric: WatchedMetric };
   seed: number;
   backend: string;
   /** Absent in checkpoints written before --dtype: those are float32. */
@@ -89,7 +103,11 @@ interface RunRecord {
 }
 
 /** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype', 'optimizer', 'momentum', 'beta1', 'beta2', 'eps'];
+const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype', 'optimizer', 'momentum', 'beta1', 'beta2', 'eps', 'schedule', 'warmup', 'decay', 'stepEvery', 'earlyStop', 'monitorMetric'];
+
+
+/** The validation split --early-stop takes when --validation is not given. */
+const EARLY_STOP_VALIDATION = 0.1;
 
 export function trainCommand(): Command {
   const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
@@ -102,6 +120,13 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
     .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW); decoupled from the moments for adamw', nonNegativeNumber, 0);
   addOptimizerOptions(cmd, true);
+  cmd
+    .addOption(choiceOption('--schedule <name>', 'learning rate per epoch: constant, step (×γ every --step-every epochs), exponential (×γ each epoch) or cosine (η·½(1+cos πk/K))', SCHEDULES, oneOf(SCHEDULES), 'constant'))
+    .option('--warmup <n>', 'epochs of linear warm-up to η before the schedule', nonNegativeInt, 0)
+    .addOption(new Option('--decay <gamma>', 'γ of --schedule step and exponential').argParser(positiveNumber).default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`))
+    .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'))
+    .option('--early-stop <patience>', `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`, positiveInt)
+    .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss'));
   cmd
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
     .option('--save <file>', 'write the trained model (safetensors) to file')
@@ -116,6 +141,7 @@ export function trainCommand(): Command {
   cmd.addHelpText('after', examples([
     ['784-100-10 ReLU on the 10,000 embedded digits: about 95% in a few seconds', 'backprop train --save model.safetensors'],
     ["Nielsen's network.py, with each layer's speed of learning after every epoch", 'backprop train --hidden 30 --activation sigmoid --output-activation sigmoid --cost quadratic --init normal --lr 3 --epochs 5 --monitor'],
+    ['Adam, a cosine schedule after 2 warm-up epochs, stopping when the validation loss stops improving', 'backprop train --optimizer adam --schedule cosine --warmup 2 --epochs 30 --early-stop 5 --save best.safetensors'],
     ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
   ]));
   return cmd.action(async function (this: Command, opts: TrainOptions) {
@@ -147,6 +173,8 @@ interface RunPlan {
   checkpointDir?: string;
   /** The checkpoint directory this run continues (--resume). */
   resumedFrom?: string;
+  /** True when the validation set was held out for --early-stop without --validation. */
+  heldOut?: boolean;
 }
 
 async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Promise<number> {
@@ -187,12 +215,22 @@ function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDi
   }
 }
 
+/** The schedule asked for; --decay or --step-every for a schedule without them is a usage error. */
+function scheduleConfig(opts: TrainOptions): Schedule {
+  const name = opts.schedule;
+  if (opts.decay !== undefined && name !== 'step' && name !== 'exponential') throw new UsageError(`--decay ${opts.decay}: --schedule ${name} has no decay factor; it belongs to --schedule step or exponential`);
+  if (opts.stepEvery !== undefined && name !== 'step') throw new UsageError(`--step-every ${opts.stepEvery}: it belongs to --schedule step, not ${name}`);
+  if (opts.warmup >= opts.epochs) throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
+  const decay = opts.decay ?? (name === 'exponential' ? DEFAULT_DECAY.exponential : DEFAULT_DECAY.step);
+  return { name, warmup: opts.warmup, decay, stepEvery: opts.stepEvery ?? Math.max(1, Math.floor((opts.epochs - opts.warmup) / 3)) };
+}
+
 /** Options → what to do: a new run or the continuation of a checkpointed one, its outputs claimed and its data loaded and checked. */
 function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
   const checkpointDir = opts.checkpoint ?? opts.resume;
   claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
-  const data = resumed?.record ?? opts;
+  const data = resumed?.record ?? { ...opts, validation: opts.validation ?? (opts.earlyStop ? EARLY_STOP_VALIDATION : undefined) };
   const ds = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
   for (const [set, ex] of [['training', ds.train], ['test', ds.test], ['validation', ds.validation]] as const) {
     const bad = ex && nonFiniteInput(ex);
@@ -204,6 +242,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume };
   }
   const optimizer = optimizerConfig(opts);
+  const schedule = scheduleConfig(opts);
   const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
   const labels = trainingLabelProblem(ds, !given('layers'));
   if (labels) throw new DataError(labels);
@@ -212,7 +251,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     data: opts.data,
     limit: opts.limit,
     testLimit: opts.testLimit,
-    validation: opts.validation,
+    validation: data.validation,
     arch,
     init: opts.init ?? defaultInit(arch.activation),
     lr: opts.lr ?? (optimizer.name === 'adam' || optimizer.name === 'adamw' ? ADAM_LR : defaultLearningRate(arch, TRAIN_DEFAULTS.lr)),
@@ -220,6 +259,8 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     epochs: opts.epochs,
     weightDecay: opts.weightDecay,
     optimizer,
+    schedule,
+    earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
     seed: opts.seed,
     backend: opts.backend,
     dtype: opts.dtype ?? 'float32',
@@ -227,7 +268,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   };
   const rng = new Rng(record.seed);
   const net = Network.create(arch, record.init, rng, record.dtype);
-  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir };
+  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined };
 }
 
 /** What the session leaves for the output: how the run ended, on which kernels, and --monitor's record. */
@@ -237,6 +278,8 @@ interface Session {
   prov: Provenance;
   /** The optimizer with its state, when it keeps one (for the checkpoint of an interrupted run). */
   optimizer?: Optimizer;
+  /** --early-stop: the best epoch and its weights. */
+  early?: EarlyStopping;
   monitorLog?: MonitorEntry[];
   /** The signal that stopped the run, when one did. */
   signal?: NodeJS.Signals;
@@ -262,6 +305,13 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
   const prov = provenance(provider, net.dtype, run.seed, runOptions);
   const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer }, k);
   if (plan.optimizerState) trainer.optimizer?.restore(plan.optimizerState);
+  const schedule = run.schedule;
+  const rate = schedule && (schedule.name !== 'constant' || schedule.warmup > 0) ? (epoch: number) => learningRate(schedule, run.lr, epoch, run.epochs) : undefined;
+  const early = run.earlyStop ? new EarlyStopping(run.earlyStop.metric, run.earlyStop.patience) : undefined;
+  if (early && state.history.length) {
+    early.replay(state.history);
+    if (early.best && checkpointDir) early.bestWeights = readBestModel(checkpointDir, net);
+  }
   const arch = net.arch;
 
   out.note(
@@ -271,11 +321,13 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
       ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}η=${run.lr} m=${run.batchSize}` +
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
+      (rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
+      (early && run.earlyStop ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}` : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
       (net.dtype === 'float64' ? ' · float64' : '') +
       (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
-  for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs)));
+  for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs, rate !== undefined)));
 
   // --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples.
   const monitorBatch = opts.monitor ? evaluationBatch(net, ds.train, run.seed, 1000) : undefined;
@@ -312,24 +364,28 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
       test: ds.test,
       validation: ds.validation,
       shouldStop: () => interrupted !== undefined,
+      rate,
+      stopAfter: early ? (m) => early.shouldStop(m.epoch) : undefined,
       onEpochEnd(m) {
         progress.onEpochEnd?.(m);
-        out.note(epochLine(m, run.epochs));
+        const best = early?.observe(m, net);
+        out.note(epochLine(m, run.epochs, rate !== undefined) + (best ? style.dim('  (best)') : ''));
         monitor(m.epoch);
       },
-      onCheckpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, trainer.optimizer?.state()) : undefined,
+      onCheckpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, trainer.optimizer?.state(), early?.bestWeights) : undefined,
     });
   } finally {
     progress.stop();
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
-  return { result, kernels: k, prov, optimizer: trainer.optimizer, monitorLog: opts.monitor ? monitorLog : undefined, signal: interrupted };
+  return { result, kernels: k, prov, optimizer: trainer.optimizer, early, monitorLog: opts.monitor ? monitorLog : undefined, signal: interrupted };
 }
 
 /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
-function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState, optimizer: OptimizerState | undefined): void {
+function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState, optimizer: OptimizerState | undefined, best: Network | undefined): void {
   const { net, rng, record } = plan;
   try {
+    if (best) writeFileAtomic(join(dir, BEST_MODEL), encodeSafetensors(best));
     writeCheckpoint(dir, net, rng.state(), s, record, optimizer);
   } catch (e) {
     const rescued = writeRescueCheckpoint(net, rng.state(), s, record, optimizer);
@@ -346,7 +402,7 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
   const { result, kernels: k, prov } = session;
   if (result.status === 'interrupted') {
     const dir = checkpointDir ?? interruptDir();
-    saveCheckpoint(plan, dir, state, session.optimizer?.state());
+    saveCheckpoint(plan, dir, state, session.optimizer?.state(), session.early?.bestWeights);
     const sig = session.signal ?? 'SIGINT';
     process.stderr.write(`interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
     return 128 + osConstants.signals[sig];
@@ -360,18 +416,27 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
     );
     return EXIT.failed;
   }
-  // The last epoch already measured the final network on the test set.
-  const last = state.history.at(-1);
+  // --early-stop: the model is the best epoch's, and so is its test accuracy.
+  const early = session.early;
+  const bestEpoch = early?.best && early.bestWeights ? early.best.epoch : undefined;
+  if (early?.bestWeights) copyWeights(early.bestWeights, net);
+  if (result.status === 'stopped' && early?.best) {
+    out.note(`early stop after epoch ${result.epoch}: ${early.metric} has not improved for ${early.since(result.epoch)} epochs since epoch ${early.best.epoch}`);
+  }
+  // The last (or best) epoch already measured the final network on the test set.
+  const last = bestEpoch !== undefined ? state.history.find((m) => m.epoch === bestEpoch) : state.history.at(-1);
   const final =
     last?.testAccuracy !== undefined && last.testLoss !== undefined
       ? { accuracy: last.testAccuracy, loss: last.testLoss, correct: Math.round(last.testAccuracy * ds.test.count), count: ds.test.count }
       : evaluate(net, ds.test, k);
   const total = (performance.now() - t0) / 1000;
+  const epochsRun = state.history.length;
   if (run.save) {
     const metadata = {
       data: ds.name,
       init: run.init,
-      epochs: String(run.epochs),
+      epochs: String(epochsRun),
+      ...(bestEpoch !== undefined ? { best_epoch: String(bestEpoch) } : {}),
       lr: String(run.lr),
       batch_size: String(run.batchSize),
       weight_decay: String(run.weightDecay),
@@ -392,7 +457,8 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
     }
   }
   out.line(
-    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${run.epochs} epoch${run.epochs === 1 ? '' : 's'} in ${seconds(total)}` +
+    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${epochsRun} epoch${epochsRun === 1 ? '' : 's'} in ${seconds(total)}` +
+      (bestEpoch !== undefined && early?.best ? ` · the weights of the best epoch, ${bestEpoch} (${early.metric} ${early.best.value.toFixed(4)})` : '') +
       (run.save ? ` · model saved to ${run.save}` : ''),
   );
   out.result({
@@ -406,6 +472,7 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
     epochs: state.history,
     testAccuracy: final.accuracy,
     testLoss: final.loss,
+    earlyStop: run.earlyStop && early ? { ...run.earlyStop, bestEpoch, best: early.best?.value, stoppedAfter: result.status === 'stopped' ? result.epoch : undefined } : undefined,
     seconds: total,
     model: run.save,
     checkpoint: checkpointDir,
@@ -439,6 +506,21 @@ function interruptDir(): string {
   return `${DEFAULT_CHECKPOINT}-${process.pid}`;
 }
 
+/** "cosine schedule after 2 warm-up epochs", "step schedule ×0.1 every 3 epochs". */
+function scheduleLabel(s: Schedule): string {
+  const what = s.name === 'step' ? `step schedule ×${s.decay} every ${s.stepEvery} epoch${s.stepEvery === 1 ? '' : 's'}` : s.name === 'exponential' ? `exponential schedule ×${s.decay} per epoch` : `${s.name} schedule`;
+  return what + (s.warmup ? ` after ${s.warmup} warm-up epoch${s.warmup === 1 ? '' : 's'}` : '');
+}
+
+/** The best epoch's weights that a checkpoint directory keeps beside the checkpoint, or undefined when it has none. */
+function readBestModel(dir: string, net: Network): Network | undefined {
+  const path = join(dir, BEST_MODEL);
+  if (!existsSync(path)) return undefined;
+  const best = loadModel(path).network;
+  if (best.sizes.join(',') !== net.sizes.join(',')) throw new DataError(`${path}: a ${best.sizes.join('-')} network, but the run's is ${net.sizes.join('-')}`);
+  return best.dtype === net.dtype ? best : best.clone(net.dtype);
+}
+
 /** The optimizer with the hyper-parameters it uses: "sgd", "momentum μ=0.9", "adam β₁=0.9 β₂=0.999 ε=1e-8". */
 function optimizerLabel(o: OptimizerConfig | undefined): string {
   if (!o || o.name === 'sgd') return 'sgd';
@@ -446,10 +528,12 @@ function optimizerLabel(o: OptimizerConfig | undefined): string {
   return `${o.name} β₁=${o.beta1} β₂=${o.beta2} ε=${o.eps}`;
 }
 
-function epochLine(m: TrainState['history'][number], epochs: number): string {
+function epochLine(m: TrainState['history'][number], epochs: number, showRate: boolean): string {
   const width = String(epochs).length;
   return (
-    `epoch ${String(m.epoch).padStart(width)}/${epochs}  loss ${m.loss.toFixed(4)}  train ${percent(m.trainAccuracy)}` +
+    `epoch ${String(m.epoch).padStart(width)}/${epochs}  ` +
+    (showRate && m.lr !== undefined ? `η ${m.lr.toPrecision(3)}  ` : '') +
+    `loss ${m.loss.toFixed(4)}  train ${percent(m.trainAccuracy)}` +
     (m.validationAccuracy !== undefined ? `  val ${percent(m.validationAccuracy)}` : '') +
     (m.testAccuracy !== undefined ? `  test ${percent(m.testAccuracy)}` : '') +
     `  ${style.dim(seconds(m.seconds))}`

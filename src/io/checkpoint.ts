@@ -78,6 +78,9 @@ export function writeRescueCheckpoint<O>(net: Network, rng: Uint32Array, state: 
   return undefined;
 }
 
+/** The weights of the best epoch so far (--early-stop), beside the checkpoint. */
+export const BEST_MODEL = 'best.safetensors';
+
 /** True when dir holds a checkpoint (its state.json). */
 export function hasCheckpoint(dir: string): boolean {
   return existsSync(join(dir, 'state.json'));
@@ -86,6 +89,7 @@ export function hasCheckpoint(dir: string): boolean {
 /** Removes a checkpoint's files (state.json first, so that it stops being one at once). */
 export function removeCheckpoint(dir: string): void {
   rmSync(join(dir, 'state.json'), { force: true });
+  rmSync(join(dir, BEST_MODEL), { force: true });
   for (const f of readdirSync(dir)) if (/^(model|order|optimizer)-\d+\./.test(f)) rmSync(join(dir, f), { force: true });
 }
 

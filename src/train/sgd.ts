@@ -23,6 +23,8 @@ export interface EpochMetrics {
   loss: number;
   /** Accuracy on the training batches as they were trained (running, as Keras reports it). */
   trainAccuracy: number;
+  /** η during the epoch (a schedule changes it from epoch to epoch). */
+  lr?: number;
   testLoss?: number;
   testAccuracy?: number;
   validationLoss?: number;
