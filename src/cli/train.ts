@@ -7,10 +7,11 @@ import { defaultLearningRate, Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
 import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
 import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
-import { checkOutputFile, ensureOutputDir, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
+import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
+import { RunLog } from '../train/run-log.js';
 import { DEFAULT_DECAY, learningRate, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
 import { copyWeights, EarlyStopping, WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
 import type { Optimizer, OptimizerConfig, OptimizerState } from '../train/optimizers.js';
@@ -72,6 +73,9 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   stepEvery?: number;
   earlyStop?: number;
   monitorMetric: WatchedMetric;
+  log?: string;
+  csv?: string;
+  logEvery?: number;
   quiet: boolean;
   backend: BackendName;
   dtype?: DType;
@@ -130,6 +134,9 @@ export function trainCommand(): Command {
   cmd
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
     .option('--save <file>', 'write the trained model (safetensors) to file')
+    .option('--log <file>', 'append one JSON line per epoch (loss, accuracies, η, seconds, examples/s) to file, written as it happens')
+    .option('--csv <file>', 'append the same records as CSV rows (a header first when the file is new)')
+    .option('--log-every <n>', 'also log the running loss and accuracy every n batches', positiveInt)
     .option('--checkpoint <dir>', 'write a checkpoint (weights, RNG state, position, metrics) at each epoch end')
     .option('--resume <dir>', 'continue a checkpointed or interrupted run; it ends with the weights an uninterrupted run would have')
     .option('--overwrite', "let --checkpoint replace another run's checkpoint in its directory", false)
@@ -175,6 +182,8 @@ interface RunPlan {
   resumedFrom?: string;
   /** True when the validation set was held out for --early-stop without --validation. */
   heldOut?: boolean;
+  /** --log and --csv, opened (appending) before the run. */
+  log?: RunLog;
 }
 
 async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Promise<number> {
@@ -202,6 +211,13 @@ function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boo
 /** Every output path writable now, and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
 function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDir: string | undefined): void {
   if (save) checkOutputFile(save, '--save');
+  if (opts.log) checkOutputFile(opts.log, '--log');
+  if (opts.csv) checkOutputFile(opts.csv, '--csv');
+  if (opts.log && opts.csv && resolve(opts.log) === resolve(opts.csv)) throw new UsageError(`--log and --csv are both ${opts.log}: give each its own file`);
+  if (opts.logEvery && !opts.log && !opts.csv) throw new UsageError(`--log-every ${opts.logEvery}: give --log or --csv to write the records to`);
+  for (const [flag, path] of [['--log', opts.log], ['--csv', opts.csv]] as const) {
+    if (path && (path === save || (checkpointDir && resolve(path) === resolve(checkpointDir)))) throw new UsageError(`${flag} ${path}: that is another output of the run; give the log a file of its own`);
+  }
   if (save && checkpointDir && resolve(save) === resolve(checkpointDir)) throw new UsageError(`--save ${save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   if (opts.resume && !opts.checkpoint) ensureOutputDir(opts.resume, '--resume');
@@ -212,6 +228,17 @@ function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDi
       throw new UsageError(`--checkpoint ${opts.checkpoint} holds another run's checkpoint: continue it with --resume ${opts.checkpoint}, choose another directory, or add --overwrite to replace it`);
     }
     removeCheckpoint(opts.checkpoint);
+  }
+}
+
+/** Opens --log and --csv for appending (their paths were checked); an error names the flag. */
+function openLog(opts: TrainOptions): RunLog | undefined {
+  if (!opts.log && !opts.csv) return undefined;
+  try {
+    return new RunLog({ json: opts.log, csv: opts.csv });
+  } catch (e) {
+    const flag = opts.log && !opts.csv ? '--log' : opts.csv && !opts.log ? '--csv' : '--log/--csv';
+    throw new OutputPathError(`${flag}: cannot open for appending (${ioReason(e)})`);
   }
 }
 
@@ -230,6 +257,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
   const checkpointDir = opts.checkpoint ?? opts.resume;
   claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
+  const log = openLog(opts);
   const data = resumed?.record ?? { ...opts, validation: opts.validation ?? (opts.earlyStop ? EARLY_STOP_VALIDATION : undefined) };
   const ds = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
   for (const [set, ex] of [['training', ds.train], ['test', ds.test], ['validation', ds.validation]] as const) {
@@ -239,7 +267,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   if (resumed) {
     const { state } = resumed;
     if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${data.data} now has ${ds.train.count}`);
-    return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume };
+    return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume, log };
   }
   const optimizer = optimizerConfig(opts);
   const schedule = scheduleConfig(opts);
@@ -268,7 +296,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   };
   const rng = new Rng(record.seed);
   const net = Network.create(arch, record.init, rng, record.dtype);
-  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined };
+  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined, log };
 }
 
 /** What the session leaves for the output: how the run ended, on which kernels, and --monitor's record. */
@@ -297,7 +325,7 @@ interface MonitorEntry {
  * end, and SIGINT, SIGTERM and SIGHUP finishing the batch and stopping the run.
  */
 async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Promise<Session> {
-  const { record: run, ds, net, rng, state, checkpointDir } = plan;
+  const { record: run, ds, net, rng, state, checkpointDir, log } = plan;
   const provider = await providerForDtype({ backend: run.backend as BackendName }, net.dtype, out);
   const k = provider.kernels;
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
@@ -366,8 +394,13 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
       shouldStop: () => interrupted !== undefined,
       rate,
       stopAfter: early ? (m) => early.shouldStop(m.epoch) : undefined,
+      onBatch(epoch, batch, loss, accuracy, seen) {
+        progress.onBatch?.(epoch, batch, loss, accuracy, seen);
+        if (log?.active && opts.logEvery && batch % opts.logEvery === 0) log.record({ kind: 'batch', epoch, batch, lr: trainer.lr, loss, trainAccuracy: accuracy });
+      },
       onEpochEnd(m) {
         progress.onEpochEnd?.(m);
+        log?.record(RunLog.epoch(m, ds.train.count));
         const best = early?.observe(m, net);
         out.note(epochLine(m, run.epochs, rate !== undefined) + (best ? style.dim('  (best)') : ''));
         monitor(m.epoch);
@@ -376,8 +409,10 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
     });
   } finally {
     progress.stop();
+    log?.close();
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
+  if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
   return { result, kernels: k, prov, optimizer: trainer.optimizer, early, monitorLog: opts.monitor ? monitorLog : undefined, signal: interrupted };
 }
 
