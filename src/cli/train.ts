@@ -35,6 +35,7 @@ import {
   nonNegativeInt,
   nonNegativeNumber,
   oneOf,
+  unitInterval,
   optimizerConfig,
   type OptimizerOptions,
   positiveInt,
@@ -76,6 +77,7 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   log?: string;
   csv?: string;
   logEvery?: number;
+  dropout?: number;
   quiet: boolean;
   backend: BackendName;
   dtype?: DType;
@@ -97,6 +99,8 @@ interface RunRecord {
   optimizer?: OptimizerConfig;
   /** Absent in checkpoints written before --schedule: a constant rate. */
   schedule?: Schedule;
+  /** p of inverted dropout on the hidden layers (absent: none). */
+  dropout?: number;
   /** --early-stop: stop after `patience` epochs without a better `metric`, and keep the best epoch's weights. */
   earlyStop?: { patience: number; metric: WatchedMetric };
   seed: number;
@@ -107,7 +111,7 @@ interface RunRecord {
 }
 
 /** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype', 'optimizer', 'momentum', 'beta1', 'beta2', 'eps', 'schedule', 'warmup', 'decay', 'stepEvery', 'earlyStop', 'monitorMetric'];
+const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype', 'optimizer', 'momentum', 'beta1', 'beta2', 'eps', 'schedule', 'warmup', 'decay', 'stepEvery', 'earlyStop', 'monitorMetric', 'dropout'];
 
 
 /** The validation split --early-stop takes when --validation is not given. */
@@ -129,6 +133,7 @@ export function trainCommand(): Command {
     .option('--warmup <n>', 'epochs of linear warm-up to η before the schedule', nonNegativeInt, 0)
     .addOption(new Option('--decay <gamma>', 'γ of --schedule step and exponential').argParser(positiveNumber).default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`))
     .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'))
+    .option('--dropout <p>', 'inverted dropout: drop each hidden unit with probability p while training (masks from the seeded RNG); evaluation uses every unit', unitInterval)
     .option('--early-stop <patience>', `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`, positiveInt)
     .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss'));
   cmd
@@ -272,6 +277,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const optimizer = optimizerConfig(opts);
   const schedule = scheduleConfig(opts);
   const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
+  if (opts.dropout && arch.sizes.length < 3) throw new UsageError(`--dropout ${opts.dropout}: the network ${arch.sizes.join('-')} has no hidden layer to drop units from`);
   const labels = trainingLabelProblem(ds, !given('layers'));
   if (labels) throw new DataError(labels);
   checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
@@ -288,6 +294,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     weightDecay: opts.weightDecay,
     optimizer,
     schedule,
+    dropout: opts.dropout || undefined,
     earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
     seed: opts.seed,
     backend: opts.backend,
@@ -331,7 +338,8 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
   const prov = provenance(provider, net.dtype, run.seed, runOptions);
-  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer }, k);
+  const dropout = run.dropout ? { p: run.dropout, rng } : undefined;
+  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer, dropout }, k);
   if (plan.optimizerState) trainer.optimizer?.restore(plan.optimizerState);
   const schedule = run.schedule;
   const rate = schedule && (schedule.name !== 'constant' || schedule.warmup > 0) ? (epoch: number) => learningRate(schedule, run.lr, epoch, run.epochs) : undefined;
@@ -349,6 +357,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
       ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}η=${run.lr} m=${run.batchSize}` +
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
+      (run.dropout ? ` dropout ${run.dropout}` : '') +
       (rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
       (early && run.earlyStop ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}` : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
@@ -475,6 +484,7 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
       lr: String(run.lr),
       batch_size: String(run.batchSize),
       weight_decay: String(run.weightDecay),
+      ...(run.dropout ? { dropout: String(run.dropout) } : {}),
       optimizer: optimizerLabel(run.optimizer),
       seed: String(run.seed),
       test_accuracy: String(final.accuracy),
@@ -500,7 +510,7 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
     command: 'train',
     data: ds.name,
     architecture: { ...net.arch, init: run.init, parameters: net.parameterCount },
-    options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, optimizer: run.optimizer ?? { name: 'sgd' }, seed: run.seed, backend: k.name },
+    options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, optimizer: run.optimizer ?? { name: 'sgd' }, schedule: run.schedule, dropout: run.dropout, earlyStop: run.earlyStop, seed: run.seed, backend: k.name },
     train: ds.train.count,
     test: ds.test.count,
     validation: ds.validation?.count,

@@ -5,6 +5,7 @@ import { isActivationName } from '../nn/activations.js';
 import { COSTS } from '../nn/costs.js';
 import { INITS, type Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
+import { SCHEDULES } from '../train/schedule.js';
 import { OPTIMIZERS, slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
 import { OutputPathError, writeFileAtomic } from './atomic.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
@@ -200,6 +201,14 @@ function runOptionsProblem(o: unknown): string | undefined {
     for (const k of ['momentum', 'beta1', 'beta2'] as const) if (!isNum(o2[k], 0) || (o2[k] as number) >= 1) return `options.optimizer.${k} ${JSON.stringify(o2[k])} must be a number in [0, 1)`;
     if (!isNum(o2.eps, 0) || o2.eps === 0) return `options.optimizer.eps ${JSON.stringify(o2.eps)} must be a positive number`;
   }
+  const sc = r.schedule as Record<string, unknown> | undefined;
+  if (sc !== undefined) {
+    if (!sc || typeof sc !== 'object' || typeof sc.name !== 'string' || !(SCHEDULES as readonly string[]).includes(sc.name)) return `options.schedule.name is not one of ${SCHEDULES.join(', ')}`;
+    if (!isInt(sc.warmup, 0) || !isInt(sc.stepEvery, 1) || !isNum(sc.decay, 0) || sc.decay === 0) return 'options.schedule needs warmup ≥ 0, stepEvery ≥ 1 and decay > 0';
+  }
+  if (r.dropout !== undefined && (!isNum(r.dropout, 0) || r.dropout >= 1)) return `options.dropout ${JSON.stringify(r.dropout)} must be a number in [0, 1)`;
+  const es = r.earlyStop as Record<string, unknown> | undefined;
+  if (es !== undefined && (!es || typeof es !== 'object' || !isInt(es.patience, 1) || (es.metric !== 'val-loss' && es.metric !== 'val-accuracy'))) return 'options.earlyStop needs a patience ≥ 1 and metric val-loss or val-accuracy';
   return undefined;
 }
 

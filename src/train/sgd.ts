@@ -1,7 +1,8 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { allFinite, backprop, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
+import { allFinite, backprop, drawDropoutMasks, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import type { Network } from '../nn/network.js';
+import type { Rng } from '../nn/rng.js';
 import { fillBatch, type Examples } from '../data/dataset.js';
 import { argmaxColumn } from './metrics.js';
 import { diagnose, type Diagnosis, type LossTrack } from './diagnose.js';
@@ -15,6 +16,8 @@ export interface SgdOptions {
   weightDecay: number;
   /** The update rule (optimizers.ts); plain SGD when absent. */
   optimizer?: OptimizerConfig;
+  /** Inverted dropout on the hidden layers: p, the probability of dropping a unit, and the RNG its masks come from. */
+  dropout?: { p: number; rng: Rng };
 }
 
 export interface EpochMetrics {
@@ -56,6 +59,8 @@ export class SgdTrainer {
   readonly optimizer?: Optimizer;
   /** η of the next step: opts.lr, or what a schedule sets it to between epochs. */
   lr: number;
+  /** U(0, 1) from the dropout RNG, bound once (a step allocates nothing). */
+  private readonly uniform: () => number;
   private readonly workspaces = new Map<number, { ws: Workspace; y: Matrix }>();
 
   constructor(
@@ -66,6 +71,12 @@ export class SgdTrainer {
     private readonly gradient: GradientMethod = backprop,
   ) {
     this.lr = opts.lr;
+    const rng = opts.dropout?.rng;
+    this.uniform = rng
+      ? () => rng.uniform()
+      : () => {
+          throw new Error('dropout without its RNG');
+        };
     if (opts.optimizer && opts.optimizer.name !== 'sgd') this.optimizer = new Optimizer(opts.optimizer, net);
   }
 
@@ -74,6 +85,7 @@ export class SgdTrainer {
     let b = this.workspaces.get(m);
     if (!b) {
       b = { ws: new Workspace(this.net, m), y: Matrix.zeros(this.net.sizes[this.net.depth], m, this.net.dtype) };
+      if (this.opts.dropout) b.ws.enableDropout();
       this.workspaces.set(m, b);
     }
     return b;
@@ -95,6 +107,7 @@ export class SgdTrainer {
   step(ex: Examples, order: ArrayLike<number>, start: number, m: number): number {
     const { ws, y } = (this.last = this.buffers(m));
     fillBatch(ex, order, start, ws.input, y);
+    if (this.opts.dropout) drawDropoutMasks(ws, this.opts.dropout.p, this.uniform);
     let total: number;
     if (this.gradient === backprop && !this.optimizer) {
       total = sgdStep(this.net, ws, y, this.lr, this.opts.weightDecay, this.kernels);

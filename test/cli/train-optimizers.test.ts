@@ -76,4 +76,25 @@ describe('train --optimizer', () => {
       expect(p.maxWeightDiff).toBeLessThanOrEqual(1e-4);
     }
   }, 120_000);
+
+  it('--dropout: masks from the seeded RNG (resume bit-identical), evaluation without dropout (evaluate agrees), the seed matters', () => {
+    const d = tmp();
+    const args = [...base, '--dropout', '0.3', '--optimizer', 'adam'];
+    const straight = cli([...args, '--epochs', '2', '--save', join(d, 'straight.safetensors')]);
+    expect(straight.code, straight.stderr).toBe(0);
+    expect(straight.stderr).toMatch(/dropout 0\.3/);
+    const ck = join(d, 'ck');
+    expect(cli([...args, '--epochs', '1', '--checkpoint', ck, '--save', join(d, 'resumed.safetensors')]).code).toBe(0);
+    expect(cli(['train', '--resume', ck, '--epochs', '2']).code).toBe(0);
+    expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);
+    const ev = cli(['evaluate', '--model', join(d, 'straight.safetensors'), '--test-limit', '200', '--json']);
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(JSON.parse(ev.stdout).accuracy).toBe(JSON.parse(straight.stdout).testAccuracy);
+    // Without dropout the same seed trains differently.
+    const plain = cli([...base, '--optimizer', 'adam', '--epochs', '2']);
+    expect(JSON.parse(plain.stdout).epochs[0].loss).not.toBe(JSON.parse(straight.stdout).epochs[0].loss);
+    const none = cli(['train', '--layers', '784,10', '--dropout', '0.5']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--dropout 0\.5: the network 784-10 has no hidden layer/);
+  }, 120_000);
 });
