@@ -12,6 +12,7 @@ import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.j
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { RunLog } from '../train/run-log.js';
+import { trainingReport } from '../report/training.js';
 import { DEFAULT_DECAY, learningRate, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
 import { copyWeights, EarlyStopping, WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
 import type { Optimizer, OptimizerConfig, OptimizerState } from '../train/optimizers.js';
@@ -78,6 +79,7 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   csv?: string;
   logEvery?: number;
   dropout?: number;
+  report?: string;
   quiet: boolean;
   backend: BackendName;
   dtype?: DType;
@@ -142,6 +144,7 @@ export function trainCommand(): Command {
     .option('--log <file>', 'append one JSON line per epoch (loss, accuracies, η, seconds, examples/s) to file, written as it happens')
     .option('--csv <file>', 'append the same records as CSV rows (a header first when the file is new)')
     .option('--log-every <n>', 'also log the running loss and accuracy every n batches', positiveInt)
+    .option('--report <file.html>', 'after the run, write a self-contained HTML report: learning curves, the learning rate and, with --monitor, each layer\'s speed of learning and saturated or dead units')
     .option('--checkpoint <dir>', 'write a checkpoint (weights, RNG state, position, metrics) at each epoch end')
     .option('--resume <dir>', 'continue a checkpointed or interrupted run; it ends with the weights an uninterrupted run would have')
     .option('--overwrite', "let --checkpoint replace another run's checkpoint in its directory", false)
@@ -154,6 +157,7 @@ export function trainCommand(): Command {
     ['784-100-10 ReLU on the 10,000 embedded digits: about 95% in a few seconds', 'backprop train --save model.safetensors'],
     ["Nielsen's network.py, with each layer's speed of learning after every epoch", 'backprop train --hidden 30 --activation sigmoid --output-activation sigmoid --cost quadratic --init normal --lr 3 --epochs 5 --monitor'],
     ['Adam, a cosine schedule after 2 warm-up epochs, stopping when the validation loss stops improving', 'backprop train --optimizer adam --schedule cosine --warmup 2 --epochs 30 --early-stop 5 --save best.safetensors'],
+    ['learning curves and per-layer statistics in an HTML page', 'backprop train --monitor --report run.html'],
     ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
   ]));
   return cmd.action(async function (this: Command, opts: TrainOptions) {
@@ -196,7 +200,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   const t0 = performance.now();
   const plan = planRun(opts, given);
   const session = await trainSession(plan, opts, out);
-  return reportRun(plan, session, opts, out, t0);
+  return await reportRun(plan, session, opts, out, t0);
 }
 
 /** The checkpoint that --resume continues, with the run's options as this invocation changes them (--epochs, --save, --backend). */
@@ -217,11 +221,12 @@ function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boo
 function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDir: string | undefined): void {
   if (save) checkOutputFile(save, '--save');
   if (opts.log) checkOutputFile(opts.log, '--log');
+  if (opts.report) checkOutputFile(opts.report, '--report');
   if (opts.csv) checkOutputFile(opts.csv, '--csv');
   if (opts.log && opts.csv && resolve(opts.log) === resolve(opts.csv)) throw new UsageError(`--log and --csv are both ${opts.log}: give each its own file`);
   if (opts.logEvery && !opts.log && !opts.csv) throw new UsageError(`--log-every ${opts.logEvery}: give --log or --csv to write the records to`);
-  for (const [flag, path] of [['--log', opts.log], ['--csv', opts.csv]] as const) {
-    if (path && (path === save || (checkpointDir && resolve(path) === resolve(checkpointDir)))) throw new UsageError(`${flag} ${path}: that is another output of the run; give the log a file of its own`);
+  for (const [flag, path] of [['--log', opts.log], ['--csv', opts.csv], ['--report', opts.report]] as const) {
+    if (path && ((save && resolve(path) === resolve(save)) || (flag === '--report' && [opts.log, opts.csv].some((f) => f && resolve(f) === resolve(path))) || (checkpointDir && resolve(path) === resolve(checkpointDir)))) throw new UsageError(`${flag} ${path}: that is another output of the run; give it a file of its own`);
   }
   if (save && checkpointDir && resolve(save) === resolve(checkpointDir)) throw new UsageError(`--save ${save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
@@ -441,7 +446,7 @@ function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState, optimizer: Op
 }
 
 /** The output: a checkpoint for an interrupted run, the diagnosis of a diverged one, or the saved model and the result. Returns the exit code. */
-function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, t0: number): number {
+async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, t0: number): Promise<number> {
   const { record: run, ds, net, state, checkpointDir } = plan;
   const { result, kernels: k, prov } = session;
   if (result.status === 'interrupted') {
@@ -501,6 +506,30 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
       );
     }
   }
+  if (opts.report) {
+    const a = net.arch;
+    const html = await trainingReport(
+      `backprop train ${ds.name}`,
+      `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training, ${ds.validation?.count ?? 0} validation and ${ds.test.count} test examples`,
+      [
+        ['optimizer', `${optimizerLabel(run.optimizer)} η=${run.lr} m=${run.batchSize}${run.weightDecay ? ` λ=${run.weightDecay}` : ''}`],
+        ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
+        ['dropout', run.dropout ? String(run.dropout) : 'none'],
+        ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${bestEpoch !== undefined ? `; the weights of epoch ${bestEpoch} kept` : ''}` : 'no'],
+        ['test accuracy', `${percent(final.accuracy)} (${final.correct}/${final.count}) after ${epochsRun} epochs in ${seconds(total)}`],
+        ['seed, kernels', `${run.seed}, ${k.name}`],
+      ],
+      state.history,
+      session.monitorLog,
+    );
+    try {
+      writeFileAtomic(opts.report, html);
+    } catch (e) {
+      const rescued = writeRescue(basename(opts.report), html, [checkpointDir]);
+      throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+    }
+    out.note(`report written to ${opts.report}`);
+  }
   out.line(
     `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${epochsRun} epoch${epochsRun === 1 ? '' : 's'} in ${seconds(total)}` +
       (bestEpoch !== undefined && early?.best ? ` · the weights of the best epoch, ${bestEpoch} (${early.metric} ${early.best.value.toFixed(4)})` : '') +
@@ -520,6 +549,7 @@ function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Out
     earlyStop: run.earlyStop && early ? { ...run.earlyStop, bestEpoch, best: early.best?.value, stoppedAfter: result.status === 'stopped' ? result.epoch : undefined } : undefined,
     seconds: total,
     model: run.save,
+    report: opts.report,
     checkpoint: checkpointDir,
     monitor: session.monitorLog,
     ...jsonProvenance(prov),
