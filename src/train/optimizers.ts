@@ -82,15 +82,16 @@ export class Optimizer {
     const { name, momentum: mu, beta1, beta2, eps } = this.config;
     this.t++;
     const c1 = 1 - beta1 ** this.t, c2 = 1 - beta2 ** this.t;
-    this.params.forEach(({ p, weight }, i) => {
+    for (let i = 0; i < this.params.length; i++) {
+      const { p, weight } = this.params[i];
       const l = i >> 1;
       const g = weight ? grads.gradW[l].data : grads.gradB[l];
       const lambda = weight ? weightDecay : 0;
       const decoupled = name === 'adamw';
       const coupled = decoupled ? 0 : lambda;
       switch (name) {
-        case 'sgd':
-          for (let j = 0; j < p.length; j++) p[j] -= lr * (g[j] + coupled * p[j]);
+        case 'sgd': // as SgdTrainer's unfused update: W ← (1 − ηλ)W − ηg
+          for (let j = 0; j < p.length; j++) p[j] = (1 - lr * coupled) * p[j] - lr * g[j];
           break;
         case 'momentum':
         case 'nesterov': {
@@ -115,7 +116,7 @@ export class Optimizer {
           break;
         }
       }
-    });
+    }
   }
 
   state(): OptimizerState {
