@@ -77,8 +77,7 @@ export function gradcheckCommand(): Command {
   cmd.addHelpText('after', examples([
     ['a new 784-30-30-10 network against finite differences, the graph engine and TensorFlow.js', 'backprop gradcheck'],
     ['see the check fail: backprop without the f′(z) factor of δ', 'backprop gradcheck --bug drop-fprime'],
-    ['a saved model, and 5 SGD steps here and in tf.train.sgd compared', 'backprop gradcheck --model model.safetensors --train-steps 5'],
-    ['20 Adam steps here and in tf.train.adam from the same weights', 'backprop gradcheck --train-steps 20 --optimizer adam --lr 0.001'],
+    ['a saved model, and 20 Adam steps here and in tf.train.adam from the same weights compared', 'backprop gradcheck --model model.safetensors --train-steps 20 --optimizer adam --lr 0.001'],
   ]));
   return cmd.action(async (opts: GradcheckCliOptions) => {
     process.exitCode = await runGradcheck(opts);

@@ -4,7 +4,7 @@ import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activa
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
-import { OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
+import { ADAM_LR, OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { UsageError } from './errors.js';
 
 // Argument parsers for commander: each throws InvalidArgumentError with what was expected.
@@ -174,7 +174,7 @@ export interface OptimizerOptions {
 export function addOptimizerOptions(cmd: Command, withEps: boolean): Command {
   const d = OPTIMIZER_DEFAULTS;
   cmd
-    .addOption(choiceOption('--optimizer <name>', 'update rule: sgd, momentum (heavy ball), nesterov, adam or adamw (decoupled weight decay)', OPTIMIZERS, oneOf(OPTIMIZERS), 'sgd'))
+    .addOption(choiceOption('--optimizer <name>', `update rule: sgd, momentum (heavy ball), nesterov, adam or adamw (decoupled weight decay); --lr defaults to ${ADAM_LR} for adam and adamw`, OPTIMIZERS, oneOf(OPTIMIZERS), 'sgd'))
     .addOption(new Option('--momentum <mu>', 'μ of momentum and nesterov: v ← μv + g').argParser(unitInterval).default(undefined, String(d.momentum)))
     .addOption(new Option('--beta1 <b>', "β₁ of adam and adamw, the first moment's decay").argParser(unitInterval).default(undefined, String(d.beta1)))
     .addOption(new Option('--beta2 <b>', "β₂ of adam and adamw, the second moment's decay").argParser(unitInterval).default(undefined, String(d.beta2)));

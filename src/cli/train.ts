@@ -15,7 +15,7 @@ import { RunLog } from '../train/run-log.js';
 import { trainingReport } from '../report/training.js';
 import { DEFAULT_DECAY, learningRate, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
 import { copyWeights, EarlyStopping, WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
-import type { Optimizer, OptimizerConfig, OptimizerState } from '../train/optimizers.js';
+import { ADAM_LR, type Optimizer, type OptimizerConfig, type OptimizerState } from '../train/optimizers.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining, type RunResult, type TrainState } from '../train/session.js';
 import { nonFiniteInput } from '../train/diagnose.js';
@@ -51,9 +51,6 @@ import type { Architecture, InitName } from '../nn/network.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
 export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 10, seed: 1 };
-
-/** The default η of adam and adamw (Kingma & Ba's α = 0.001). */
-const ADAM_LR = 0.001;
 
 /** Where an interrupted run without --checkpoint saves itself. */
 export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
@@ -125,7 +122,7 @@ export function trainCommand(): Command {
   cmd.option('--validation <n>', 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch', positiveNumber);
   addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(','));
   cmd
-    .addOption(new Option('--lr <eta>', 'learning rate η').argParser(positiveNumber).default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output; ${ADAM_LR} for adam and adamw`))
+    .addOption(new Option('--lr <eta>', 'learning rate η').argParser(positiveNumber).default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`))
     .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
     .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
     .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW); decoupled from the moments for adamw', nonNegativeNumber, 0);
@@ -155,9 +152,7 @@ export function trainCommand(): Command {
   addDtypeOption(cmd);
   cmd.addHelpText('after', examples([
     ['784-100-10 ReLU on the 10,000 embedded digits: about 95% in a few seconds', 'backprop train --save model.safetensors'],
-    ["Nielsen's network.py, with each layer's speed of learning after every epoch", 'backprop train --hidden 30 --activation sigmoid --output-activation sigmoid --cost quadratic --init normal --lr 3 --epochs 5 --monitor'],
-    ['Adam, a cosine schedule after 2 warm-up epochs, stopping when the validation loss stops improving', 'backprop train --optimizer adam --schedule cosine --warmup 2 --epochs 30 --early-stop 5 --save best.safetensors'],
-    ['learning curves and per-layer statistics in an HTML page', 'backprop train --monitor --report run.html'],
+    ['Adam and a cosine schedule, stopping when the validation loss stops improving; learning curves in an HTML page', 'backprop train --optimizer adam --schedule cosine --epochs 30 --early-stop 5 --save best.safetensors --report run.html'],
     ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
   ]));
   return cmd.action(async function (this: Command, opts: TrainOptions) {

@@ -19,6 +19,9 @@ export interface OptimizerConfig {
 /** Kingma & Ba's defaults for Adam (ε = 1e-8), and μ = 0.9 for momentum. */
 export const OPTIMIZER_DEFAULTS: Omit<OptimizerConfig, 'name'> = { momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
+/** The default η of adam and adamw: Kingma & Ba's α = 0.001. */
+export const ADAM_LR = 0.001;
+
 /** How many slot tensors (per parameter) an optimizer keeps: velocity v, or the moments m and v. */
 export function slotCount(name: OptimizerName): number {
   return name === 'sgd' ? 0 : name === 'momentum' || name === 'nesterov' ? 1 : 2;
