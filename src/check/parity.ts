@@ -3,6 +3,7 @@ import type { Network } from '../nn/network.js';
 import type { GradientMethod } from '../nn/backprop.js';
 import { Rng } from '../nn/rng.js';
 import { SgdTrainer } from '../train/sgd.js';
+import { OPTIMIZER_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { fillBatch, identity, type Examples } from '../data/dataset.js';
 import { tfTrain } from './tfjs-oracle.js';
 
@@ -13,6 +14,8 @@ export interface ParityReport {
   steps: number;
   batchSize: number;
   lr: number;
+  optimizer: OptimizerName;
+  weightDecay: number;
   /** max |W_ours − W_tfjs| over every weight and bias after the last step. */
   maxWeightDiff: number;
   /** The same, per tensor (W1, b1, ...). */
@@ -21,17 +24,21 @@ export interface ParityReport {
 }
 
 /**
- * Runs K mini-batch SGD steps with our trainer and K steps of tf.train.sgd
- * from the same float32 weights on the same batches, and compares the weights.
+ * Runs K mini-batch steps with our trainer and K steps of the same optimizer
+ * in tfjs (tf.train.sgd, tf.train.momentum, tf.train.adam; adamw by its
+ * definition, see tfTrain) from the same float32 weights on the same
+ * batches, and compares the weights.
  */
 export async function trainParity(
   network: Network,
   train: Examples,
-  opts: { steps: number; batchSize: number; lr: number; seed: number },
+  opts: { steps: number; batchSize: number; lr: number; seed: number; optimizer?: OptimizerConfig; weightDecay?: number },
   kernels: Kernels,
   gradient?: GradientMethod,
 ): Promise<ParityReport> {
   const { steps, batchSize: m, lr } = opts;
+  const optimizer = opts.optimizer ?? { name: 'sgd', ...OPTIMIZER_DEFAULTS };
+  const weightDecay = opts.weightDecay ?? 0;
   const start = network.clone('float32');
   // The batches: consecutive slices of seeded permutations of the training set.
   const rng = new Rng(opts.seed);
@@ -41,7 +48,7 @@ export async function trainParity(
     order.set(perm.subarray(0, Math.min(train.count, order.length - filled)), filled);
   }
   const ours = start.clone();
-  const trainer = new SgdTrainer(ours, { lr, batchSize: m, weightDecay: 0 }, kernels, gradient);
+  const trainer = new SgdTrainer(ours, { lr, batchSize: m, weightDecay, optimizer }, kernels, gradient);
   const batches: { x: Matrix; y: Matrix }[] = [];
   const classes = start.sizes[start.depth];
   for (let k = 0; k < steps; k++) {
@@ -51,7 +58,7 @@ export async function trainParity(
     fillBatch(train, order, k * m, x, y);
     batches.push({ x, y });
   }
-  const theirs = await tfTrain(start, batches, lr);
+  const theirs = await tfTrain(start, batches, lr, optimizer, weightDecay);
   const perTensor: { name: string; maxDiff: number }[] = [];
   const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
     let d = 0;
@@ -66,5 +73,5 @@ export async function trainParity(
     perTensor.push({ name: `b${l + 1}`, maxDiff: diff(ours.biases[l], theirs.b[l]) });
   }
   const maxWeightDiff = perTensor.reduce((d, t) => (t.maxDiff > d || Number.isNaN(t.maxDiff) ? t.maxDiff : d), 0);
-  return { steps, batchSize: m, lr, maxWeightDiff, perTensor, pass: maxWeightDiff <= PARITY_TOLERANCE };
+  return { steps, batchSize: m, lr, optimizer: optimizer.name, weightDecay, maxWeightDiff, perTensor, pass: maxWeightDiff <= PARITY_TOLERANCE };
 }

@@ -1,3 +1,4 @@
+import { OPTIMIZER_DEFAULTS, type OptimizerConfig } from '../train/optimizers.js';
 import type * as TF from '@tensorflow/tfjs';
 import type { Matrix } from '../linalg/index.js';
 import type { ActivationName } from '../nn/activations.js';
@@ -135,17 +136,37 @@ export async function tfGradients(net: Network, x: Matrix, y: Matrix): Promise<T
 }
 
 /**
- * K steps of tf.train.sgd from the network's weights on the given batches;
- * returns the weights and biases afterwards (float32).
+ * K steps of tf.train.sgd, tf.train.momentum (useNesterov for nesterov) or
+ * tf.train.adam from the network's weights on the given batches; returns the
+ * weights and biases afterwards (float32). L2 weight decay λ on the weights
+ * is the penalty (λ/2)‖W‖² added to the loss, except for adamw, which tfjs
+ * does not have: it is Adam followed by the decoupled decay W ← W − ηλW_old
+ * of its definition (Loshchilov & Hutter 2019).
  */
-export async function tfTrain(net: Network, batches: { x: Matrix; y: Matrix }[], lr: number): Promise<{ W: Float32Array[]; b: Float32Array[] }> {
+export async function tfTrain(
+  net: Network,
+  batches: { x: Matrix; y: Matrix }[],
+  lr: number,
+  optimizer: OptimizerConfig = { name: 'sgd', ...OPTIMIZER_DEFAULTS },
+  weightDecay = 0,
+): Promise<{ W: Float32Array[]; b: Float32Array[] }> {
   const { tf } = await loadTf();
   const { W, b } = variables(tf, net);
-  const opt = tf.train.sgd(lr);
+  const o = optimizer;
+  const opt =
+    o.name === 'sgd'
+      ? tf.train.sgd(lr)
+      : o.name === 'momentum' || o.name === 'nesterov'
+        ? tf.train.momentum(lr, o.momentum, o.name === 'nesterov')
+        : tf.train.adam(lr, o.beta1, o.beta2, o.eps);
+  const coupled = o.name === 'adamw' ? 0 : weightDecay;
   for (const batch of batches) {
     tf.tidy(() => {
-      const f = lossFn(tf, net, W, b, tensor(tf, batch.x), tf.transpose(tensor(tf, batch.y)));
+      const cost = lossFn(tf, net, W, b, tensor(tf, batch.x), tf.transpose(tensor(tf, batch.y)));
+      const f = coupled ? () => tf.add(cost(), tf.mul(coupled / 2, tf.addN(W.map((w) => tf.sum(tf.square(w)))))) as TF.Scalar : cost;
+      const decay = o.name === 'adamw' && weightDecay ? W.map((w) => tf.mul(lr * weightDecay, w)) : undefined;
       opt.minimize(f, false, [...W, ...b]);
+      decay?.forEach((d, l) => W[l].assign(tf.sub(W[l], d)));
     });
   }
   const out = { W: W.map((v) => v.dataSync() as Float32Array), b: b.map((v) => v.dataSync() as Float32Array) };

@@ -1,3 +1,4 @@
+import { loadData } from '../data/load.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
@@ -10,7 +11,7 @@ import { DataError, trainingLabelProblem } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
-import { activationName, addBackendOption, addDataOptions, addQuietOption, choiceOption, costName, COSTS, examples, loadData, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
+import { activationName, addBackendOption, addDataOptions, addQuietOption, choiceOption, costName, COSTS, examples, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
 import type { BackendName, DType } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';

@@ -1,9 +1,10 @@
+import { loadData } from '../data/load.js';
 import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { evaluate } from '../train/metrics.js';
 import { DataError } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
-import { addBackendOption, addDataOptions, choiceOption, examples, loadData, oneOf, positiveInt, type DataOptions } from './options.js';
+import { addBackendOption, addDataOptions, choiceOption, examples, oneOf, positiveInt, type DataOptions } from './options.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { asciiRow } from '../report/ascii.js';

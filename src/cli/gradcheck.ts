@@ -1,3 +1,4 @@
+import { loadData } from '../data/load.js';
 import { Command } from 'commander';
 import { Matrix, type BackendName } from '../linalg/index.js';
 import { Network, type InitName } from '../nn/network.js';
@@ -7,6 +8,7 @@ import { loadModel } from '../io/safetensors.js';
 import { BUGS, type BugName } from '../check/bugs.js';
 import { GRADCHECK_DEFAULTS, gradcheck, timeBackpropVsFiniteDifferences, TOLERANCES, type MethodResult, type TensorReport } from '../check/gradcheck.js';
 import { PARITY_TOLERANCE, trainParity } from '../check/parity.js';
+import type { OptimizerName } from '../train/optimizers.js';
 import { loadTf } from '../check/tfjs-oracle.js';
 import { EXIT, UsageError } from './errors.js';
 import { Output, style } from './output.js';
@@ -19,8 +21,10 @@ import {
   examples,
   defaultInit,
   kernels,
-  loadData,
   nonNegativeInt,
+  addOptimizerOptions,
+  optimizerConfig,
+  type OptimizerOptions,
   oneOf,
   positiveInt,
   positiveNumber,
@@ -31,7 +35,7 @@ import { checkNetworkSize } from '../data/limits.js';
 
 const DEFAULT_HIDDEN = [30, 30];
 
-interface GradcheckCliOptions extends DataOptions, NetworkOptions {
+interface GradcheckCliOptions extends DataOptions, NetworkOptions, Omit<OptimizerOptions, 'eps'> {
   model?: string;
   batchSize: number;
   eps: number;
@@ -63,20 +67,31 @@ export function gradcheckCommand(): Command {
     .option('--atol <a>', 'finite differences: absolute tolerance', positiveNumber, TOLERANCES.finiteDifferences.atol)
     .option('--tf-tol <t>', 'tfjs (float32): largest tensor-level relative error ‖Δ‖/‖g‖', positiveNumber, TOLERANCES.tfjs.tensorRel)
     .option('--no-tfjs', 'skip the TensorFlow.js oracle')
-    .option('--train-steps <k>', 'also run k SGD steps here and in tfjs (tf.train.sgd) from the same weights and compare', positiveInt)
-    .option('--lr <eta>', 'learning rate of --train-steps', positiveNumber, 0.1)
+    .option('--train-steps <k>', 'also run k steps of --optimizer here and in tfjs (tf.train.sgd, tf.train.momentum, tf.train.adam; adamw by its definition) from the same weights and compare', positiveInt)
+    .option('--lr <eta>', 'learning rate of --train-steps', positiveNumber, 0.1);
+  addOptimizerOptions(cmd, false); // --eps is the finite-difference step here: adam's ε is 1e-8
+  cmd
     .addOption(choiceOption('--bug <name>', 'inject a classic backprop bug to see the check fail', Object.keys(BUGS), oneOf(Object.keys(BUGS) as BugName[])))
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
   cmd.addHelpText('after', examples([
     ['a new 784-30-30-10 network against finite differences, the graph engine and TensorFlow.js', 'backprop gradcheck'],
     ['see the check fail: backprop without the f′(z) factor of δ', 'backprop gradcheck --bug drop-fprime'],
-    ['a saved model, and 5 SGD steps here and in tf.train.sgd compared', 'backprop gradcheck --model model.safetensors --train-steps 5'],
+    ['a saved model, and 20 Adam steps here and in tf.train.adam from the same weights compared', 'backprop gradcheck --model model.safetensors --train-steps 20 --optimizer adam --lr 0.001'],
   ]));
   return cmd.action(async (opts: GradcheckCliOptions) => {
     process.exitCode = await runGradcheck(opts);
   });
 }
+
+/** How the parity line names each optimizer, here and in tfjs. */
+const TF_OPTIMIZER: Record<OptimizerName, [string, string]> = {
+  sgd: ['SGD', 'tf.train.sgd'],
+  momentum: ['momentum', 'tf.train.momentum'],
+  nesterov: ['Nesterov', 'tf.train.momentum (useNesterov)'],
+  adam: ['Adam', 'tf.train.adam'],
+  adamw: ['AdamW', 'tf.train.adam and the decoupled decay'],
+};
 
 const sci = (x: number) => (Number.isFinite(x) ? x.toExponential(1) : String(x));
 const num = (x: number) => (x < 1e-3 ? x.toExponential() : String(x));
@@ -108,6 +123,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   fillBatch(ds.train, order, 0, x, y);
 
   const method = opts.bug ? BUGS[opts.bug] : undefined;
+  const optimizer = optimizerConfig({ ...opts, eps: undefined });
   const report = await gradcheck(net, x, y, {
     eps: opts.eps,
     coords: opts.coords,
@@ -121,7 +137,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   const tfBackend = opts.tfjs ? (await loadTf()).backend : undefined;
   const timing = timeBackpropVsFiniteDifferences(net, x, y);
   const parity = opts.trainSteps
-    ? await trainParity(net, ds.train, { steps: opts.trainSteps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed }, await kernels(opts), method)
+    ? await trainParity(net, ds.train, { steps: opts.trainSteps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed, optimizer }, await kernels(opts), method)
     : undefined;
   const pass = report.pass && (parity?.pass ?? true);
 
@@ -149,7 +165,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   );
   if (parity) {
     out.line(
-      `training parity: ${parity.steps} SGD steps (m = ${parity.batchSize}, η = ${parity.lr}) here and with tf.train.sgd from the same weights:` +
+      `training parity: ${parity.steps} ${TF_OPTIMIZER[parity.optimizer][0]} steps (m = ${parity.batchSize}, η = ${parity.lr}) here and with ${TF_OPTIMIZER[parity.optimizer][1]} from the same weights:` +
         ` max |ΔW| = ${sci(parity.maxWeightDiff)} (≤ ${num(PARITY_TOLERANCE)}) ${verdict(parity.pass)}`,
     );
   }

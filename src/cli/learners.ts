@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { constants as osConstants, totalmem } from 'node:os';
+import { loadData } from '../data/load.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize, MAX_ARRAY } from '../data/limits.js';
@@ -22,7 +23,7 @@ import { EXIT, RunFailedError, UsageError } from './errors.js';
 import { providerForDtype } from './precision.js';
 import { Output, percent, seconds, style } from './output.js';
 import {
-  addBackendOption, addDataOptions, addNetworkOptions, addQuietOption, architecture, defaultInit, examples, loadData, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
+  addBackendOption, addDataOptions, addNetworkOptions, addQuietOption, architecture, defaultInit, examples, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
   type DataOptions, type NetworkOptions,
 } from './options.js';
 

@@ -1,3 +1,4 @@
+import { loadData } from '../data/load.js';
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import type { BackendName } from '../linalg/index.js';
@@ -8,7 +9,7 @@ import { DataError } from '../data/dataset.js';
 import { readImage, toMnist } from '../data/image.js';
 import { asciiImage } from '../report/ascii.js';
 import { softmax } from '../nn/activations.js';
-import { addBackendOption, examples, kernels, loadData } from './options.js';
+import { addBackendOption, examples, kernels } from './options.js';
 import { Output, percent, style } from './output.js';
 
 interface PredictOptions {

@@ -1,17 +1,23 @@
+import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { defaultLearningRate, Network } from '../nn/network.js';
 import { Rng } from '../nn/rng.js';
-import { encodeSafetensors, saveModel } from '../io/safetensors.js';
-import { hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
-import { checkOutputFile, ensureOutputDir, ioReason, writeRescue, WriteFailedError } from '../io/atomic.js';
-import { DataError, trainingLabelProblem } from '../data/dataset.js';
+import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
+import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
+import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
+import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
+import { RunLog } from '../train/run-log.js';
+import { trainingReport } from '../report/training.js';
+import { DEFAULT_DECAY, learningRate, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
+import { copyWeights, EarlyStopping, WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
+import { ADAM_LR, type Optimizer, type OptimizerConfig, type OptimizerState } from '../train/optimizers.js';
 import { evaluate } from '../train/metrics.js';
-import { initialState, runTraining, type TrainState } from '../train/session.js';
+import { initialState, runTraining, type RunResult, type TrainState } from '../train/session.js';
 import { nonFiniteInput } from '../train/diagnose.js';
 import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../analysis/layers.js';
 import { EXIT, reportError, UsageError } from './errors.js';
@@ -25,17 +31,22 @@ import {
   architecture,
   defaultInit,
   examples,
-  loadData,
+  addOptimizerOptions,
+  choiceOption,
   nonNegativeInt,
   nonNegativeNumber,
+  oneOf,
+  unitInterval,
+  optimizerConfig,
+  type OptimizerOptions,
   positiveInt,
   positiveNumber,
   type DataOptions,
   type NetworkOptions,
 } from './options.js';
-import type { BackendName, DType } from '../linalg/index.js';
+import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
-import { jsonProvenance, provenance, provenanceMetadata } from '../io/provenance.js';
+import { jsonProvenance, provenance, provenanceMetadata, type Provenance } from '../io/provenance.js';
 import type { Architecture, InitName } from '../nn/network.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
@@ -44,7 +55,7 @@ export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 1
 /** Where an interrupted run without --checkpoint saves itself. */
 export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 
-interface TrainOptions extends DataOptions, NetworkOptions {
+interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   lr?: number;
   batchSize: number;
   epochs: number;
@@ -55,13 +66,24 @@ interface TrainOptions extends DataOptions, NetworkOptions {
   overwrite: boolean;
   json: boolean;
   monitor: boolean;
+  schedule: ScheduleName;
+  warmup: number;
+  decay?: number;
+  stepEvery?: number;
+  earlyStop?: number;
+  monitorMetric: WatchedMetric;
+  log?: string;
+  csv?: string;
+  logEvery?: number;
+  dropout?: number;
+  report?: string;
   quiet: boolean;
   backend: BackendName;
   dtype?: DType;
 }
 
 /** What a checkpoint records of the run, to continue it identically. */
-interface RunOptions {
+interface RunRecord {
   data: string;
   limit?: number;
   testLimit?: number;
@@ -72,6 +94,14 @@ interface RunOptions {
   batchSize: number;
   epochs: number;
   weightDecay: number;
+  /** Absent in checkpoints written before --optimizer: those are plain SGD. */
+  optimizer?: OptimizerConfig;
+  /** Absent in checkpoints written before --schedule: a constant rate. */
+  schedule?: Schedule;
+  /** p of inverted dropout on the hidden layers (absent: none). */
+  dropout?: number;
+  /** --early-stop: stop after `patience` epochs without a better `metric`, and keep the best epoch's weights. */
+  earlyStop?: { patience: number; metric: WatchedMetric };
   seed: number;
   backend: string;
   /** Absent in checkpoints written before --dtype: those are float32. */
@@ -80,7 +110,11 @@ interface RunOptions {
 }
 
 /** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype'];
+const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype', 'optimizer', 'momentum', 'beta1', 'beta2', 'eps', 'schedule', 'warmup', 'decay', 'stepEvery', 'earlyStop', 'monitorMetric', 'dropout'];
+
+
+/** The validation split --early-stop takes when --validation is not given. */
+const EARLY_STOP_VALIDATION = 0.1;
 
 export function trainCommand(): Command {
   const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
@@ -91,9 +125,23 @@ export function trainCommand(): Command {
     .addOption(new Option('--lr <eta>', 'learning rate η').argParser(positiveNumber).default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`))
     .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
     .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
-    .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW)', nonNegativeNumber, 0)
+    .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW); decoupled from the moments for adamw', nonNegativeNumber, 0);
+  addOptimizerOptions(cmd, true);
+  cmd
+    .addOption(choiceOption('--schedule <name>', 'learning rate per epoch: constant, step (×γ every --step-every epochs), exponential (×γ each epoch) or cosine (η·½(1+cos πk/K))', SCHEDULES, oneOf(SCHEDULES), 'constant'))
+    .option('--warmup <n>', 'epochs of linear warm-up to η before the schedule', nonNegativeInt, 0)
+    .addOption(new Option('--decay <gamma>', 'γ of --schedule step and exponential').argParser(positiveNumber).default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`))
+    .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'))
+    .option('--dropout <p>', 'inverted dropout: drop each hidden unit with probability p while training (masks from the seeded RNG); evaluation uses every unit', unitInterval)
+    .option('--early-stop <patience>', `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`, positiveInt)
+    .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss'));
+  cmd
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
     .option('--save <file>', 'write the trained model (safetensors) to file')
+    .option('--log <file>', 'append one JSON line per epoch (loss, accuracies, η, seconds, examples/s) to file, written as it happens')
+    .option('--csv <file>', 'append the same records as CSV rows (a header first when the file is new)')
+    .option('--log-every <n>', 'also log the running loss and accuracy every n batches', positiveInt)
+    .option('--report <file.html>', 'after the run, write a self-contained HTML report: learning curves, the learning rate and, with --monitor, each layer\'s speed of learning and saturated or dead units')
     .option('--checkpoint <dir>', 'write a checkpoint (weights, RNG state, position, metrics) at each epoch end')
     .option('--resume <dir>', 'continue a checkpointed or interrupted run; it ends with the weights an uninterrupted run would have')
     .option('--overwrite', "let --checkpoint replace another run's checkpoint in its directory", false)
@@ -104,7 +152,7 @@ export function trainCommand(): Command {
   addDtypeOption(cmd);
   cmd.addHelpText('after', examples([
     ['784-100-10 ReLU on the 10,000 embedded digits: about 95% in a few seconds', 'backprop train --save model.safetensors'],
-    ["Nielsen's network.py, with each layer's speed of learning after every epoch", 'backprop train --hidden 30 --activation sigmoid --output-activation sigmoid --cost quadratic --init normal --lr 3 --epochs 5 --monitor'],
+    ['Adam and a cosine schedule, stopping when the validation loss stops improving; learning curves in an HTML page', 'backprop train --optimizer adam --schedule cosine --epochs 30 --early-stop 5 --save best.safetensors --report run.html'],
     ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
   ]));
   return cmd.action(async function (this: Command, opts: TrainOptions) {
@@ -118,92 +166,212 @@ export function trainCommand(): Command {
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+/**
+ * What one `backprop train` does, decided before any training: the run (new,
+ * or continued from a checkpoint), its data, network, RNG and position, and
+ * where checkpoints go. Every output path is checked and the checkpoint
+ * directory locked here, so that a bad path fails before the work, not after it.
+ */
+interface RunPlan {
+  record: RunRecord;
+  ds: Dataset;
+  net: Network;
+  rng: Rng;
+  state: TrainState;
+  /** The optimizer's velocity or moments, continued from the checkpoint. */
+  optimizerState?: OptimizerState;
+  /** Where checkpoints go: --checkpoint, else the --resume directory. */
+  checkpointDir?: string;
+  /** The checkpoint directory this run continues (--resume). */
+  resumedFrom?: string;
+  /** True when the validation set was held out for --early-stop without --validation. */
+  heldOut?: boolean;
+  /** --log and --csv, opened (appending) before the run. */
+  log?: RunLog;
+}
+
 async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Promise<number> {
   const out = new Output(opts.json, opts.quiet);
   const t0 = performance.now();
+  const plan = planRun(opts, given);
+  const session = await trainSession(plan, opts, out);
+  return await reportRun(plan, session, opts, out, t0);
+}
 
-  // A new run, or the continuation of a checkpointed one.
-  let run: RunOptions;
-  let net: Network;
-  let rng: Rng;
-  let state: TrainState | undefined;
-  const ckptDir = opts.checkpoint ?? opts.resume;
-  if (opts.resume) {
-    const c = readCheckpoint<RunOptions>(opts.resume);
-    run = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
-    // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
-    const done = c.state.epoch - 1;
-    if (given('epochs') && run.epochs <= done) {
-      throw new UsageError(`--epochs ${run.epochs}: the run in ${opts.resume} has already done ${done} epoch${done === 1 ? '' : 's'}; give more than ${done} to continue it`);
-    }
-    if (given('backend')) run.backend = opts.backend;
-    run.dtype ??= c.network.dtype;
-    net = c.network;
-    rng = new Rng(c.rng);
-    state = c.state;
-  } else {
-    run = { data: opts.data, limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, arch: undefined as unknown as Architecture, init: 'he', lr: NaN, batchSize: opts.batchSize, epochs: opts.epochs, weightDecay: opts.weightDecay, seed: opts.seed, backend: opts.backend, dtype: opts.dtype ?? 'float32', save: opts.save };
+/** The checkpoint that --resume continues, with the run's options as this invocation changes them (--epochs, --save, --backend). */
+function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boolean): Omit<RunPlan, 'ds' | 'checkpointDir' | 'resumedFrom'> {
+  const c = readCheckpoint<RunRecord>(dir);
+  const record: RunRecord = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
+  // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
+  const done = c.state.epoch - 1;
+  if (given('epochs') && record.epochs <= done) {
+    throw new UsageError(`--epochs ${record.epochs}: the run in ${dir} has already done ${done} epoch${done === 1 ? '' : 's'}; give more than ${done} to continue it`);
   }
-  // Fail before the work, not after it: every output path must be writable now,
-  // and a checkpoint directory belongs to one run (a lock file keeps out a second writer).
-  if (run.save) checkOutputFile(run.save, '--save');
-  if (run.save && ckptDir && resolve(run.save) === resolve(ckptDir)) throw new UsageError(`--save ${run.save}: that is the checkpoint directory; give the model a file name of its own`);
+  if (given('backend')) record.backend = opts.backend;
+  record.dtype ??= c.network.dtype;
+  return { record, net: c.network, rng: new Rng(c.rng), state: c.state, optimizerState: c.optimizer };
+}
+
+/** Every output path writable now, and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
+function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDir: string | undefined): void {
+  if (save) checkOutputFile(save, '--save');
+  if (opts.log) checkOutputFile(opts.log, '--log');
+  if (opts.report) checkOutputFile(opts.report, '--report');
+  if (opts.csv) checkOutputFile(opts.csv, '--csv');
+  if (opts.log && opts.csv && resolve(opts.log) === resolve(opts.csv)) throw new UsageError(`--log and --csv are both ${opts.log}: give each its own file`);
+  if (opts.logEvery && !opts.log && !opts.csv) throw new UsageError(`--log-every ${opts.logEvery}: give --log or --csv to write the records to`);
+  for (const [flag, path] of [['--log', opts.log], ['--csv', opts.csv], ['--report', opts.report]] as const) {
+    if (path && ((save && resolve(path) === resolve(save)) || (flag === '--report' && [opts.log, opts.csv].some((f) => f && resolve(f) === resolve(path))) || (checkpointDir && resolve(path) === resolve(checkpointDir)))) throw new UsageError(`${flag} ${path}: that is another output of the run; give it a file of its own`);
+  }
+  if (save && checkpointDir && resolve(save) === resolve(checkpointDir)) throw new UsageError(`--save ${save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   if (opts.resume && !opts.checkpoint) ensureOutputDir(opts.resume, '--resume');
-  if (ckptDir) {
-    const flag = opts.checkpoint ? '--checkpoint' : '--resume';
-    lockCheckpoint(ckptDir, flag);
-    if (opts.checkpoint && opts.checkpoint !== opts.resume && hasCheckpoint(opts.checkpoint)) {
-      if (!opts.overwrite) {
-        throw new UsageError(`--checkpoint ${opts.checkpoint} holds another run's checkpoint: continue it with --resume ${opts.checkpoint}, choose another directory, or add --overwrite to replace it`);
-      }
-      removeCheckpoint(opts.checkpoint);
+  if (!checkpointDir) return;
+  lockCheckpoint(checkpointDir, opts.checkpoint ? '--checkpoint' : '--resume');
+  if (opts.checkpoint && opts.checkpoint !== opts.resume && hasCheckpoint(opts.checkpoint)) {
+    if (!opts.overwrite) {
+      throw new UsageError(`--checkpoint ${opts.checkpoint} holds another run's checkpoint: continue it with --resume ${opts.checkpoint}, choose another directory, or add --overwrite to replace it`);
     }
+    removeCheckpoint(opts.checkpoint);
   }
-  const ds = loadData({ data: run.data, limit: run.limit, testLimit: run.testLimit, validation: run.validation, seed: run.seed });
+}
+
+/** Opens --log and --csv for appending (their paths were checked); an error names the flag. */
+function openLog(opts: TrainOptions): RunLog | undefined {
+  if (!opts.log && !opts.csv) return undefined;
+  try {
+    return new RunLog({ json: opts.log, csv: opts.csv });
+  } catch (e) {
+    const flag = opts.log && !opts.csv ? '--log' : opts.csv && !opts.log ? '--csv' : '--log/--csv';
+    throw new OutputPathError(`${flag}: cannot open for appending (${ioReason(e)})`);
+  }
+}
+
+/** The schedule asked for; --decay or --step-every for a schedule without them is a usage error. */
+function scheduleConfig(opts: TrainOptions): Schedule {
+  const name = opts.schedule;
+  if (opts.decay !== undefined && name !== 'step' && name !== 'exponential') throw new UsageError(`--decay ${opts.decay}: --schedule ${name} has no decay factor; it belongs to --schedule step or exponential`);
+  if (opts.stepEvery !== undefined && name !== 'step') throw new UsageError(`--step-every ${opts.stepEvery}: it belongs to --schedule step, not ${name}`);
+  if (opts.warmup >= opts.epochs) throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
+  const decay = opts.decay ?? (name === 'exponential' ? DEFAULT_DECAY.exponential : DEFAULT_DECAY.step);
+  return { name, warmup: opts.warmup, decay, stepEvery: opts.stepEvery ?? Math.max(1, Math.floor((opts.epochs - opts.warmup) / 3)) };
+}
+
+/** Options → what to do: a new run or the continuation of a checkpointed one, its outputs claimed and its data loaded and checked. */
+function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
+  const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
+  const checkpointDir = opts.checkpoint ?? opts.resume;
+  claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
+  const log = openLog(opts);
+  const data = resumed?.record ?? { ...opts, validation: opts.validation ?? (opts.earlyStop ? EARLY_STOP_VALIDATION : undefined) };
+  const ds = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
   for (const [set, ex] of [['training', ds.train], ['test', ds.test], ['validation', ds.validation]] as const) {
     const bad = ex && nonFiniteInput(ex);
-    if (bad) throw new DataError(`${run.data}: ${set} example ${bad.example} has input ${bad.input + 1} = ${bad.value} (as float32): expected finite values`);
+    if (bad) throw new DataError(`${data.data}: ${set} example ${bad.example} has input ${bad.input + 1} = ${bad.value} (as float32): expected finite values`);
   }
-  if (!opts.resume) {
-    run.arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
-    const labels = trainingLabelProblem(ds, !given('layers'));
-    if (labels) throw new DataError(labels);
-    checkNetworkSize(run.arch.sizes, Math.min(run.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
-    run.init = opts.init ?? defaultInit(run.arch.activation);
-    run.lr = opts.lr ?? defaultLearningRate(run.arch, TRAIN_DEFAULTS.lr);
-    rng = new Rng(run.seed);
-    net = Network.create(run.arch, run.init, rng, run.dtype);
+  if (resumed) {
+    const { state } = resumed;
+    if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${data.data} now has ${ds.train.count}`);
+    return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume, log };
   }
-  state ??= initialState(ds.train.count);
-  if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${run.data} now has ${ds.train.count}`);
-  const provider = await providerForDtype({ backend: run.backend as BackendName }, net!.dtype, out);
+  const optimizer = optimizerConfig(opts);
+  const schedule = scheduleConfig(opts);
+  const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
+  if (opts.dropout && arch.sizes.length < 3) throw new UsageError(`--dropout ${opts.dropout}: the network ${arch.sizes.join('-')} has no hidden layer to drop units from`);
+  const labels = trainingLabelProblem(ds, !given('layers'));
+  if (labels) throw new DataError(labels);
+  checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
+  const record: RunRecord = {
+    data: opts.data,
+    limit: opts.limit,
+    testLimit: opts.testLimit,
+    validation: data.validation,
+    arch,
+    init: opts.init ?? defaultInit(arch.activation),
+    lr: opts.lr ?? (optimizer.name === 'adam' || optimizer.name === 'adamw' ? ADAM_LR : defaultLearningRate(arch, TRAIN_DEFAULTS.lr)),
+    batchSize: opts.batchSize,
+    epochs: opts.epochs,
+    weightDecay: opts.weightDecay,
+    optimizer,
+    schedule,
+    dropout: opts.dropout || undefined,
+    earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
+    seed: opts.seed,
+    backend: opts.backend,
+    dtype: opts.dtype ?? 'float32',
+    save: opts.save,
+  };
+  const rng = new Rng(record.seed);
+  const net = Network.create(arch, record.init, rng, record.dtype);
+  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined, log };
+}
+
+/** What the session leaves for the output: how the run ended, on which kernels, and --monitor's record. */
+interface Session {
+  result: RunResult;
+  kernels: Kernels;
+  prov: Provenance;
+  /** The optimizer with its state, when it keeps one (for the checkpoint of an interrupted run). */
+  optimizer?: Optimizer;
+  /** --early-stop: the best epoch and its weights. */
+  early?: EarlyStopping;
+  monitorLog?: MonitorEntry[];
+  /** The signal that stopped the run, when one did. */
+  signal?: NodeJS.Signals;
+}
+
+interface MonitorEntry {
+  epoch: number;
+  layers: LayerStats[];
+  warnings: string[];
+}
+
+/**
+ * The session that trains: chooses the kernels, prints the heading, then runs
+ * the epochs with --monitor's per-layer statistics, checkpoints at each epoch
+ * end, and SIGINT, SIGTERM and SIGHUP finishing the batch and stopping the run.
+ */
+async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Promise<Session> {
+  const { record: run, ds, net, rng, state, checkpointDir, log } = plan;
+  const provider = await providerForDtype({ backend: run.backend as BackendName }, net.dtype, out);
   const k = provider.kernels;
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
-  const prov = provenance(provider, net!.dtype, run.seed, runOptions);
-  const trainer = new SgdTrainer(net!, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay }, k);
-  const arch = net!.arch;
+  const prov = provenance(provider, net.dtype, run.seed, runOptions);
+  const dropout = run.dropout ? { p: run.dropout, rng } : undefined;
+  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer, dropout }, k);
+  if (plan.optimizerState) trainer.optimizer?.restore(plan.optimizerState);
+  const schedule = run.schedule;
+  const rate = schedule && (schedule.name !== 'constant' || schedule.warmup > 0) ? (epoch: number) => learningRate(schedule, run.lr, epoch, run.epochs) : undefined;
+  const early = run.earlyStop ? new EarlyStopping(run.earlyStop.metric, run.earlyStop.patience) : undefined;
+  if (early && state.history.length) {
+    early.replay(state.history);
+    if (early.best && checkpointDir) early.bestWeights = readBestModel(checkpointDir, net);
+  }
+  const arch = net.arch;
 
   out.note(
-    style.bold(opts.resume ? `backprop train --resume ${opts.resume}` : 'backprop train') +
+    style.bold(plan.resumedFrom ? `backprop train --resume ${plan.resumedFrom}` : 'backprop train') +
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
       (ds.validation ? ` / ${ds.validation.count} validation` : '') +
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
-      ` · η=${run.lr} m=${run.batchSize}` +
+      ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}η=${run.lr} m=${run.batchSize}` +
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
+      (run.dropout ? ` dropout ${run.dropout}` : '') +
+      (rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
+      (early && run.earlyStop ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}` : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
-      (net!.dtype === 'float64' ? ' · float64' : '') +
-      (opts.resume ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
+      (net.dtype === 'float64' ? ' · float64' : '') +
+      (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
-  for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs)));
+  for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs, rate !== undefined)));
 
   // --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples.
-  const monitorBatch = opts.monitor ? evaluationBatch(net!, ds.train, run.seed, 1000) : undefined;
-  const monitorLog: { epoch: number; layers: LayerStats[]; warnings: string[] }[] = [];
+  const monitorBatch = opts.monitor ? evaluationBatch(net, ds.train, run.seed, 1000) : undefined;
+  const monitorLog: MonitorEntry[] = [];
   const monitor = (epoch: number) => {
     if (!monitorBatch) return;
-    const layers = layerStats(net!, monitorBatch, k);
+    const layers = layerStats(net, monitorBatch, k);
     const warnings = stalledLayers(layers);
     monitorLog.push({ epoch, layers, warnings });
     out.note(
@@ -214,7 +382,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     );
     for (const w of warnings) out.line(style.warn(`  ⚠ ${w}`));
   };
-  if (!opts.resume || state.history.length === 0) monitor(0);
+  if (!plan.resumedFrom || state.history.length === 0) monitor(0);
 
   // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) all
   // finish the batch, write a checkpoint and exit 128 + the signal's number.
@@ -224,104 +392,161 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     interrupted = sig;
   };
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
-  /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
-  const checkpoint = (dir: string, s: TrainState) => {
-    try {
-      writeCheckpoint(dir, net!, rng!.state(), s, run);
-    } catch (e) {
-      const rescued = writeRescueCheckpoint(net!, rng!.state(), s, run);
-      throw new WriteFailedError(
-        `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
-          (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
-      );
-    }
-  };
   const progress = epochProgress(out.interactive, run.epochs);
-  let result;
+  let result: RunResult;
   try {
-    result = await runTraining(trainer, ds.train, rng!, state, {
+    result = await runTraining(trainer, ds.train, rng, state, {
       ...progress,
       epochs: run.epochs,
       test: ds.test,
       validation: ds.validation,
       shouldStop: () => interrupted !== undefined,
+      rate,
+      stopAfter: early ? (m) => early.shouldStop(m.epoch) : undefined,
+      onBatch(epoch, batch, loss, accuracy, seen) {
+        progress.onBatch?.(epoch, batch, loss, accuracy, seen);
+        if (log?.active && opts.logEvery && batch % opts.logEvery === 0) log.record({ kind: 'batch', epoch, batch, lr: trainer.lr, loss, trainAccuracy: accuracy });
+      },
       onEpochEnd(m) {
         progress.onEpochEnd?.(m);
-        out.note(epochLine(m, run.epochs));
+        log?.record(RunLog.epoch(m, ds.train.count));
+        const best = early?.observe(m, net);
+        out.note(epochLine(m, run.epochs, rate !== undefined) + (best ? style.dim('  (best)') : ''));
         monitor(m.epoch);
       },
-      onCheckpoint: opts.checkpoint || opts.resume ? (s) => checkpoint(ckptDir!, s) : undefined,
+      onCheckpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, trainer.optimizer?.state(), early?.bestWeights) : undefined,
     });
   } finally {
     progress.stop();
+    log?.close();
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
+  if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
+  return { result, kernels: k, prov, optimizer: trainer.optimizer, early, monitorLog: opts.monitor ? monitorLog : undefined, signal: interrupted };
+}
 
+/** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
+function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState, optimizer: OptimizerState | undefined, best: Network | undefined): void {
+  const { net, rng, record } = plan;
+  try {
+    if (best) writeFileAtomic(join(dir, BEST_MODEL), encodeSafetensors(best));
+    writeCheckpoint(dir, net, rng.state(), s, record, optimizer);
+  } catch (e) {
+    const rescued = writeRescueCheckpoint(net, rng.state(), s, record, optimizer);
+    throw new WriteFailedError(
+      `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
+        (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
+    );
+  }
+}
+
+/** The output: a checkpoint for an interrupted run, the diagnosis of a diverged one, or the saved model and the result. Returns the exit code. */
+async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, t0: number): Promise<number> {
+  const { record: run, ds, net, state, checkpointDir } = plan;
+  const { result, kernels: k, prov } = session;
   if (result.status === 'interrupted') {
-    const dir = ckptDir ?? interruptDir();
-    checkpoint(dir, state);
-    const sig = interrupted ?? 'SIGINT';
+    const dir = checkpointDir ?? interruptDir();
+    saveCheckpoint(plan, dir, state, session.optimizer?.state(), session.early?.bestWeights);
+    const sig = session.signal ?? 'SIGINT';
     process.stderr.write(`interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
     return 128 + osConstants.signals[sig];
   }
   if (result.status === 'diverged') {
     reportError(
       `training diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}` +
-        (ckptDir ? `; the last good checkpoint is kept in ${ckptDir}` : ''),
+        (checkpointDir ? `; the last good checkpoint is kept in ${checkpointDir}` : ''),
       EXIT.failed,
       opts.json,
     );
     return EXIT.failed;
   }
-  // The last epoch already measured the final network on the test set.
-  const last = state.history.at(-1);
+  // --early-stop: the model is the best epoch's, and so is its test accuracy.
+  const early = session.early;
+  const bestEpoch = early?.best && early.bestWeights ? early.best.epoch : undefined;
+  if (early?.bestWeights) copyWeights(early.bestWeights, net);
+  if (result.status === 'stopped' && early?.best) {
+    out.note(`early stop after epoch ${result.epoch}: ${early.metric} has not improved for ${early.since(result.epoch)} epochs since epoch ${early.best.epoch}`);
+  }
+  // The last (or best) epoch already measured the final network on the test set.
+  const last = bestEpoch !== undefined ? state.history.find((m) => m.epoch === bestEpoch) : state.history.at(-1);
   const final =
     last?.testAccuracy !== undefined && last.testLoss !== undefined
       ? { accuracy: last.testAccuracy, loss: last.testLoss, correct: Math.round(last.testAccuracy * ds.test.count), count: ds.test.count }
-      : evaluate(net!, ds.test, k);
+      : evaluate(net, ds.test, k);
   const total = (performance.now() - t0) / 1000;
+  const epochsRun = state.history.length;
   if (run.save) {
     const metadata = {
       data: ds.name,
       init: run.init,
-      epochs: String(run.epochs),
+      epochs: String(epochsRun),
+      ...(bestEpoch !== undefined ? { best_epoch: String(bestEpoch) } : {}),
       lr: String(run.lr),
       batch_size: String(run.batchSize),
       weight_decay: String(run.weightDecay),
+      ...(run.dropout ? { dropout: String(run.dropout) } : {}),
+      optimizer: optimizerLabel(run.optimizer),
       seed: String(run.seed),
       test_accuracy: String(final.accuracy),
       ...provenanceMetadata(prov),
     };
     try {
-      saveModel(run.save, net!, metadata);
+      saveModel(run.save, net, metadata);
     } catch (e) {
       // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
-      const rescued = writeRescue(basename(run.save), encodeSafetensors(net!, metadata), [ckptDir]);
+      const rescued = writeRescue(basename(run.save), encodeSafetensors(net, metadata), [checkpointDir]);
       throw new WriteFailedError(
         `--save ${run.save}: cannot write (${ioReason(e)}); ` +
-          (rescued ? `the trained weights were saved to ${rescued} instead` : ckptDir ? `the last checkpoint in ${ckptDir} holds them` : 'nor anywhere else'),
+          (rescued ? `the trained weights were saved to ${rescued} instead` : checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : 'nor anywhere else'),
       );
     }
   }
+  if (opts.report) {
+    const a = net.arch;
+    const html = await trainingReport(
+      `backprop train ${ds.name}`,
+      `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training, ${ds.validation?.count ?? 0} validation and ${ds.test.count} test examples`,
+      [
+        ['optimizer', `${optimizerLabel(run.optimizer)} η=${run.lr} m=${run.batchSize}${run.weightDecay ? ` λ=${run.weightDecay}` : ''}`],
+        ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
+        ['dropout', run.dropout ? String(run.dropout) : 'none'],
+        ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${bestEpoch !== undefined ? `; the weights of epoch ${bestEpoch} kept` : ''}` : 'no'],
+        ['test accuracy', `${percent(final.accuracy)} (${final.correct}/${final.count}) after ${epochsRun} epochs in ${seconds(total)}`],
+        ['seed, kernels', `${run.seed}, ${k.name}`],
+      ],
+      state.history,
+      session.monitorLog,
+    );
+    try {
+      writeFileAtomic(opts.report, html);
+    } catch (e) {
+      const rescued = writeRescue(basename(opts.report), html, [checkpointDir]);
+      throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+    }
+    out.note(`report written to ${opts.report}`);
+  }
   out.line(
-    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${run.epochs} epoch${run.epochs === 1 ? '' : 's'} in ${seconds(total)}` +
+    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${epochsRun} epoch${epochsRun === 1 ? '' : 's'} in ${seconds(total)}` +
+      (bestEpoch !== undefined && early?.best ? ` · the weights of the best epoch, ${bestEpoch} (${early.metric} ${early.best.value.toFixed(4)})` : '') +
       (run.save ? ` · model saved to ${run.save}` : ''),
   );
   out.result({
     command: 'train',
     data: ds.name,
-    architecture: { ...arch, init: run.init, parameters: net!.parameterCount },
-    options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, seed: run.seed, backend: k.name },
+    architecture: { ...net.arch, init: run.init, parameters: net.parameterCount },
+    options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, optimizer: run.optimizer ?? { name: 'sgd' }, schedule: run.schedule, dropout: run.dropout, earlyStop: run.earlyStop, seed: run.seed, backend: k.name },
     train: ds.train.count,
     test: ds.test.count,
     validation: ds.validation?.count,
     epochs: state.history,
     testAccuracy: final.accuracy,
     testLoss: final.loss,
+    earlyStop: run.earlyStop && early ? { ...run.earlyStop, bestEpoch, best: early.best?.value, stoppedAfter: result.status === 'stopped' ? result.epoch : undefined } : undefined,
     seconds: total,
     model: run.save,
-    checkpoint: ckptDir,
-    monitor: opts.monitor ? monitorLog : undefined,
+    report: opts.report,
+    checkpoint: checkpointDir,
+    monitor: session.monitorLog,
     ...jsonProvenance(prov),
   });
   return EXIT.ok;
@@ -351,10 +576,34 @@ function interruptDir(): string {
   return `${DEFAULT_CHECKPOINT}-${process.pid}`;
 }
 
-function epochLine(m: TrainState['history'][number], epochs: number): string {
+/** "cosine schedule after 2 warm-up epochs", "step schedule ×0.1 every 3 epochs". */
+function scheduleLabel(s: Schedule): string {
+  const what = s.name === 'step' ? `step schedule ×${s.decay} every ${s.stepEvery} epoch${s.stepEvery === 1 ? '' : 's'}` : s.name === 'exponential' ? `exponential schedule ×${s.decay} per epoch` : `${s.name} schedule`;
+  return what + (s.warmup ? ` after ${s.warmup} warm-up epoch${s.warmup === 1 ? '' : 's'}` : '');
+}
+
+/** The best epoch's weights that a checkpoint directory keeps beside the checkpoint, or undefined when it has none. */
+function readBestModel(dir: string, net: Network): Network | undefined {
+  const path = join(dir, BEST_MODEL);
+  if (!existsSync(path)) return undefined;
+  const best = loadModel(path).network;
+  if (best.sizes.join(',') !== net.sizes.join(',')) throw new DataError(`${path}: a ${best.sizes.join('-')} network, but the run's is ${net.sizes.join('-')}`);
+  return best.dtype === net.dtype ? best : best.clone(net.dtype);
+}
+
+/** The optimizer with the hyper-parameters it uses: "sgd", "momentum μ=0.9", "adam β₁=0.9 β₂=0.999 ε=1e-8". */
+function optimizerLabel(o: OptimizerConfig | undefined): string {
+  if (!o || o.name === 'sgd') return 'sgd';
+  if (o.name === 'momentum' || o.name === 'nesterov') return `${o.name} μ=${o.momentum}`;
+  return `${o.name} β₁=${o.beta1} β₂=${o.beta2} ε=${o.eps}`;
+}
+
+function epochLine(m: TrainState['history'][number], epochs: number, showRate: boolean): string {
   const width = String(epochs).length;
   return (
-    `epoch ${String(m.epoch).padStart(width)}/${epochs}  loss ${m.loss.toFixed(4)}  train ${percent(m.trainAccuracy)}` +
+    `epoch ${String(m.epoch).padStart(width)}/${epochs}  ` +
+    (showRate && m.lr !== undefined ? `η ${m.lr.toPrecision(3)}  ` : '') +
+    `loss ${m.loss.toFixed(4)}  train ${percent(m.trainAccuracy)}` +
     (m.validationAccuracy !== undefined ? `  val ${percent(m.validationAccuracy)}` : '') +
     (m.testAccuracy !== undefined ? `  test ${percent(m.testAccuracy)}` : '') +
     `  ${style.dim(seconds(m.seconds))}`

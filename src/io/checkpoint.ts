@@ -5,6 +5,8 @@ import { isActivationName } from '../nn/activations.js';
 import { COSTS } from '../nn/costs.js';
 import { INITS, type Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
+import { SCHEDULES } from '../train/schedule.js';
+import { OPTIMIZERS, slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
 import { OutputPathError, writeFileAtomic } from './atomic.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
 
@@ -18,6 +20,8 @@ export interface CheckpointFile<O> {
   order: string;
   /** The RNG state (xoshiro128**) as four uint32. */
   rng: number[];
+  /** The optimizer's step count and the file of its slots (velocity, moments); absent for plain SGD. */
+  optimizer?: { t: number; file: string };
   options: O;
   state: Omit<TrainState, 'order'>;
 }
@@ -28,7 +32,7 @@ export interface CheckpointFile<O> {
  * last (atomically), is what makes them current; older generations are then
  * removed. A crash at any point leaves the previous checkpoint intact.
  */
-export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, state: TrainState, options: O): void {
+export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, state: TrainState, options: O, optimizer?: OptimizerState): void {
   if (!existsSync(dir)) mkdirSync(dir);
   let generation = 1;
   try {
@@ -43,11 +47,17 @@ export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, 
   const o = Buffer.alloc(state.order.length * 4);
   state.order.forEach((v, i) => o.writeUInt32LE(v, 4 * i));
   writeFileAtomic(join(dir, order), o);
+  let opt: CheckpointFile<O>['optimizer'];
+  if (optimizer && optimizer.slots.length) {
+    // The slots as they are in memory (float32 or float64, little-endian), slot after slot, W¹ b¹ W² b² … in each: bit-exact.
+    opt = { t: optimizer.t, file: `optimizer-${generation}.bin` };
+    writeFileAtomic(join(dir, opt.file), Buffer.concat(optimizer.slots.flat().map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength))));
+  }
   const { order: _order, ...rest } = state;
-  const file: CheckpointFile<O> = { format: 'backprop-checkpoint', version: 1, generation, model, order, rng: Array.from(rng), options, state: rest };
+  const file: CheckpointFile<O> = { format: 'backprop-checkpoint', version: 1, generation, model, order, rng: Array.from(rng), optimizer: opt, options, state: rest };
   writeFileAtomic(join(dir, 'state.json'), JSON.stringify(file, null, 1));
   for (const f of readdirSync(dir)) {
-    if (/^(model|order)-\d+\./.test(f) && f !== model && f !== order) rmSync(join(dir, f), { force: true });
+    if (/^(model|order|optimizer)-\d+\./.test(f) && f !== model && f !== order && f !== opt?.file) rmSync(join(dir, f), { force: true });
   }
 }
 
@@ -56,11 +66,11 @@ export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, 
  * (for when its own directory cannot be written) and returns it, or
  * undefined when that fails too.
  */
-export function writeRescueCheckpoint<O>(net: Network, rng: Uint32Array, state: TrainState, options: O): string | undefined {
+export function writeRescueCheckpoint<O>(net: Network, rng: Uint32Array, state: TrainState, options: O, optimizer?: OptimizerState): string | undefined {
   for (const base of [tmpdir(), process.cwd()]) {
     try {
       const dir = mkdtempSync(join(base, 'backprop-rescued-checkpoint-'));
-      writeCheckpoint(dir, net, rng, state, options);
+      writeCheckpoint(dir, net, rng, state, options, optimizer);
       return dir;
     } catch {
       // the next place
@@ -68,6 +78,9 @@ export function writeRescueCheckpoint<O>(net: Network, rng: Uint32Array, state: 
   }
   return undefined;
 }
+
+/** The weights of the best epoch so far (--early-stop), beside the checkpoint. */
+export const BEST_MODEL = 'best.safetensors';
 
 /** True when dir holds a checkpoint (its state.json). */
 export function hasCheckpoint(dir: string): boolean {
@@ -77,7 +90,8 @@ export function hasCheckpoint(dir: string): boolean {
 /** Removes a checkpoint's files (state.json first, so that it stops being one at once). */
 export function removeCheckpoint(dir: string): void {
   rmSync(join(dir, 'state.json'), { force: true });
-  for (const f of readdirSync(dir)) if (/^(model|order)-\d+\./.test(f)) rmSync(join(dir, f), { force: true });
+  rmSync(join(dir, BEST_MODEL), { force: true });
+  for (const f of readdirSync(dir)) if (/^(model|order|optimizer)-\d+\./.test(f)) rmSync(join(dir, f), { force: true });
 }
 
 function processAlive(pid: number): boolean {
@@ -149,6 +163,8 @@ export interface Checkpoint<O> {
   network: Network;
   rng: Uint32Array;
   state: TrainState;
+  /** The optimizer's state, for a run whose optimizer keeps one. */
+  optimizer?: OptimizerState;
   options: O;
 }
 
@@ -179,6 +195,20 @@ function runOptionsProblem(o: unknown): string | undefined {
   if (!Array.isArray(a.sizes) || a.sizes.length < 2 || !a.sizes.every((s) => isInt(s, 1))) return 'options.arch.sizes must be a list of positive integers';
   if (typeof a.activation !== 'string' || typeof a.outputActivation !== 'string' || !isActivationName(a.activation) || !isActivationName(a.outputActivation)) return 'options.arch has an unknown activation';
   if (typeof a.cost !== 'string' || !(COSTS as readonly string[]).includes(a.cost)) return `options.arch.cost ${JSON.stringify(a.cost)} is not a known cost`;
+  const o2 = r.optimizer as Record<string, unknown> | undefined;
+  if (o2 !== undefined) {
+    if (!o2 || typeof o2 !== 'object' || typeof o2.name !== 'string' || !(OPTIMIZERS as readonly string[]).includes(o2.name)) return `options.optimizer.name is not one of ${OPTIMIZERS.join(', ')}`;
+    for (const k of ['momentum', 'beta1', 'beta2'] as const) if (!isNum(o2[k], 0) || (o2[k] as number) >= 1) return `options.optimizer.${k} ${JSON.stringify(o2[k])} must be a number in [0, 1)`;
+    if (!isNum(o2.eps, 0) || o2.eps === 0) return `options.optimizer.eps ${JSON.stringify(o2.eps)} must be a positive number`;
+  }
+  const sc = r.schedule as Record<string, unknown> | undefined;
+  if (sc !== undefined) {
+    if (!sc || typeof sc !== 'object' || typeof sc.name !== 'string' || !(SCHEDULES as readonly string[]).includes(sc.name)) return `options.schedule.name is not one of ${SCHEDULES.join(', ')}`;
+    if (!isInt(sc.warmup, 0) || !isInt(sc.stepEvery, 1) || !isNum(sc.decay, 0) || sc.decay === 0) return 'options.schedule needs warmup ≥ 0, stepEvery ≥ 1 and decay > 0';
+  }
+  if (r.dropout !== undefined && (!isNum(r.dropout, 0) || r.dropout >= 1)) return `options.dropout ${JSON.stringify(r.dropout)} must be a number in [0, 1)`;
+  const es = r.earlyStop as Record<string, unknown> | undefined;
+  if (es !== undefined && (!es || typeof es !== 'object' || !isInt(es.patience, 1) || (es.metric !== 'val-loss' && es.metric !== 'val-accuracy'))) return 'options.earlyStop needs a patience ≥ 1 and metric val-loss or val-accuracy';
   return undefined;
 }
 
@@ -239,7 +269,29 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   const st = file.state as Omit<TrainState, 'order'>;
   const batchSize = (file.options as { batchSize: number }).batchSize;
   if (st.batch * batchSize >= order.length && st.batch > 0) fail(`state.batch ${st.batch} is past the end of an epoch of ${order.length} examples in batches of ${batchSize}`);
-  return { network, rng: Uint32Array.from(file.rng), state: { ...st, order }, options: file.options };
+  const optimizerName = (file.options as { optimizer?: { name: OptimizerName } }).optimizer?.name ?? 'sgd';
+  return { network, rng: Uint32Array.from(file.rng), state: { ...st, order }, optimizer: readOptimizer(dir, file, network, slotCount(optimizerName)), options: file.options };
+}
+
+/** The optimizer's slots written by writeCheckpoint: `slots` copies of every parameter, in the network's dtype. */
+function readOptimizer(dir: string, file: CheckpointFile<unknown>, net: Network, slots: number): OptimizerState | undefined {
+  const path = join(dir, 'state.json');
+  if (slots === 0) return undefined;
+  const o = file.optimizer;
+  if (!o || typeof o !== 'object' || !isInt(o.t, 0) || typeof o.file !== 'string' || !/^optimizer-\d+\.bin$/.test(o.file)) {
+    throw new ModelFileError(`${path}: optimizer must give the step count t and an optimizer-N.bin file of the checkpoint`);
+  }
+  const b = readFileOr(join(dir, o.file));
+  const params = net.weights.flatMap((W, l) => [W.data, net.biases[l]]);
+  const width = net.dtype === 'float64' ? 8 : 4;
+  const expected = slots * params.reduce((n, p) => n + p.length, 0) * width;
+  if (b.length !== expected) throw new ModelFileError(`${join(dir, o.file)}: ${b.length} bytes, expected ${expected} (${slots} slot${slots === 1 ? '' : 's'} of the ${net.parameterCount} parameters in ${net.dtype})`);
+  let at = 0;
+  const take = (n: number) => {
+    const bytes = Uint8Array.prototype.slice.call(b, at, (at += n * width)); // a copy, aligned
+    return width === 8 ? new Float64Array(bytes.buffer) : new Float32Array(bytes.buffer);
+  };
+  return { t: o.t, slots: Array.from({ length: slots }, () => params.map((p) => take(p.length))) };
 }
 
 function readFileOr(path: string): Buffer {

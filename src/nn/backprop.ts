@@ -16,6 +16,13 @@ export class Workspace {
   readonly delta: Matrix[];
   /** X = (A^0)ᵀ: the input batch, one example per row. */
   readonly x: Matrix;
+  /**
+   * Inverted dropout on the hidden layers (enableDropout): mask[l] holds
+   * M^l / (1 − p), entries 0 or 1/(1 − p), and dropped[l] = A^l ⊙ mask[l],
+   * the activations the next layer sees. Absent: no dropout.
+   */
+  mask?: Matrix[];
+  dropped?: Matrix[];
 
   constructor(net: Network, readonly m: number) {
     const rows = net.sizes.map((n, l) => (l === 0 ? 0 : n)); // z^0, a^0, δ^0 are never needed
@@ -31,6 +38,13 @@ export class Workspace {
     this.x = matrices[3 * L];
   }
 
+  /** Allocates the dropout masks of hidden layers 1..L−1 (fill them before each pass, e.g. with drawDropoutMasks). */
+  enableDropout(): void {
+    const hidden = this.a.slice(0, -1).map((a, l) => (l === 0 ? a : Matrix.zeros(a.rows, a.cols, a.dtype)));
+    this.mask = hidden;
+    this.dropped = hidden.map((a, l) => (l === 0 ? a : Matrix.zeros(a.rows, a.cols, a.dtype)));
+  }
+
   /** The input batch X = (A^0)ᵀ, one example per row: fill it before feedforward. */
   get input(): Matrix {
     return this.x;
@@ -38,7 +52,7 @@ export class Workspace {
 
   /** A^(l−1) as stored for layer l's products: X for layer 1 (used transposed), a[l−1] above. */
   previous(l: number): Matrix {
-    return l === 1 ? this.x : this.a[l - 1];
+    return l === 1 ? this.x : (this.dropped?.[l - 1] ?? this.a[l - 1]);
   }
 
   /** A^L, the output after feedforward. */
@@ -62,6 +76,8 @@ export class Gradients {
  * Z^l = W^l A^(l−1) + b^l 1ᵀ,  A^l = f_l(Z^l), for l = 1..L; returns A^L.
  * The bias goes in first, as gemm's C with beta = 1 (the way BLAS users
  * write a dense layer), so no element-wise pass adds it afterwards.
+ * With dropout masks in ws, each hidden layer passes on Ã^l = A^l ⊙ M^l/(1 − p)
+ * (ws.previous gives Ã to the next layer).
  */
 export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matrix {
   for (let l = 1; l <= net.depth; l++) {
@@ -69,6 +85,7 @@ export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matr
     for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * m, (i + 1) * m); // Z ← b 1ᵀ
     kernels.gemm(false, l === 1, 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ)
     net.activations[l - 1].forward(z, ws.a[l]); // A ← f(Z)
+    if (ws.mask && ws.dropped && l < net.depth) multiply(ws.a[l].data, ws.mask[l].data, ws.dropped[l].data); // Ã ← A ⊙ M/(1 − p)
   }
   return ws.output;
 }
@@ -90,6 +107,28 @@ export function totalCost(net: Network, ws: Workspace, y: Matrix): number {
   return net.cost.total(net.activations[L - 1], ws.z[L], ws.a[L], y);
 }
 
+/** out ← x ⊙ y (element-wise; out may alias x). */
+function multiply(x: Float, y: Float, out: Float): void {
+  for (let i = 0; i < x.length; i++) out[i] = x[i] * y[i];
+}
+
+/**
+ * Draws the masks of inverted dropout (Srivastava, Hinton, Krizhevsky,
+ * Sutskever & Salakhutdinov 2014, "Dropout: A Simple Way to Prevent Neural
+ * Networks from Overfitting"; scaled at training time so that evaluation
+ * uses the weights as they are): each hidden unit of each example is kept
+ * with probability 1 − p, M = 1 with probability 1 − p and 0 otherwise, and
+ * mask = M / (1 − p), so that E[Ã] = A.
+ */
+export function drawDropoutMasks(ws: Workspace, p: number, uniform: () => number): void {
+  if (!ws.mask) return;
+  const keep = 1 / (1 - p);
+  for (let l = 1; l < ws.mask.length; l++) {
+    const m = ws.mask[l].data;
+    for (let i = 0; i < m.length; i++) m[i] = uniform() < p ? 0 : keep;
+  }
+}
+
 /** True when every entry is finite (neither NaN nor ±∞). */
 export function allFinite(x: ArrayLike<number>): boolean {
   for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
@@ -109,8 +148,9 @@ export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels)
   const total = totalCost(net, ws, y);
   outputDelta(net, ws, y);
   for (let l = L - 1; l >= 1; l--) {
-    // δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f_l'(Z^l)
+    // δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f_l'(Z^l), and ⊙ M^l/(1 − p) under dropout (Ã^l = A^l ⊙ M^l/(1 − p) fed layer l + 1)
     kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, ws.delta[l]);
+    if (ws.mask) multiply(ws.delta[l].data, ws.mask[l].data, ws.delta[l].data);
     net.activations[l - 1].backward(ws.z[l], ws.a[l], ws.delta[l], ws.delta[l]);
   }
   return total;

@@ -32,9 +32,11 @@ export function initialState(trainCount: number): TrainState {
 export type RunResult =
   | { status: 'done' }
   | { status: 'interrupted' }
+  /** stopAfter ended the run after `epoch`. */
+  | { status: 'stopped'; epoch: number }
   | { status: 'diverged'; epoch: number; batch: number; what: string; diagnosis: Diagnosis };
 
-export interface RunOptions extends TrainCallbacks {
+export interface TrainingLoopOptions extends TrainCallbacks {
   epochs: number;
   test?: Examples;
   validation?: Examples;
@@ -44,6 +46,10 @@ export interface RunOptions extends TrainCallbacks {
   shouldStop?: () => boolean;
   /** Milliseconds between yields to the event loop (default 50). */
   yieldMs?: number;
+  /** η of an epoch (a learning-rate schedule), set on the trainer as the epoch starts; the trainer's rate stays when absent. */
+  rate?: (epoch: number) => number;
+  /** Asked after each epoch (after its checkpoint): end the run here (early stopping)? */
+  stopAfter?: (metrics: EpochMetrics) => boolean;
   /** Called at each epoch end with the state to persist. */
   onCheckpoint?: (state: TrainState) => void | Promise<void>;
 }
@@ -61,7 +67,7 @@ function finite(net: SgdTrainer['net']): boolean {
  * event loop so that SIGINT can be handled: shouldStop() then ends the run
  * after the current batch, with `state` pointing at the next one.
  */
-export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng, state: TrainState, opts: RunOptions): Promise<RunResult> {
+export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng, state: TrainState, opts: TrainingLoopOptions): Promise<RunResult> {
   const m = trainer.opts.batchSize;
   const batches = Math.ceil(train.count / m);
   let lastYield = performance.now();
@@ -71,6 +77,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
       rng.shuffle(state.order);
       Object.assign(state, { totalLoss: 0, correct: 0, seen: 0, seconds: 0 });
     }
+    if (opts.rate) trainer.lr = opts.rate(state.epoch);
     let t0 = performance.now();
     opts.onEpochStart?.(state.epoch, batches);
     for (let b = state.batch; b < batches; b++) {
@@ -95,7 +102,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
     }
     if (!finite(trainer.net)) return { status: 'diverged', epoch: state.epoch, batch: batches, what: 'a weight is not finite', diagnosis: trainer.diagnose(losses) };
     const seconds = state.seconds + (performance.now() - t0) / 1000;
-    const metrics: EpochMetrics = { epoch: state.epoch, loss: state.totalLoss / state.seen, trainAccuracy: state.correct / state.seen, seconds };
+    const metrics: EpochMetrics = { epoch: state.epoch, loss: state.totalLoss / state.seen, trainAccuracy: state.correct / state.seen, lr: trainer.lr, seconds };
     if (opts.evaluate !== false && opts.test) {
       const t = evaluate(trainer.net, opts.test, trainer.kernels);
       Object.assign(metrics, { testLoss: t.loss, testAccuracy: t.accuracy });
@@ -112,6 +119,12 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
       await opts.onCheckpoint({ ...state, epoch: state.epoch + 1, batch: 0, totalLoss: 0, correct: 0, seen: 0, seconds: 0 });
     }
     t0 = performance.now();
+    if (opts.stopAfter?.(metrics) && state.epoch < opts.epochs) {
+      const epoch = state.epoch;
+      state.epoch++;
+      state.batch = 0;
+      return { status: 'stopped', epoch };
+    }
     if (opts.shouldStop?.() && state.epoch < opts.epochs) {
       state.epoch++;
       state.batch = 0;

@@ -1,6 +1,8 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { backprop, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
+import { allFinite, backprop, drawDropoutMasks, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
+import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import type { Network } from '../nn/network.js';
+import type { Rng } from '../nn/rng.js';
 import { fillBatch, type Examples } from '../data/dataset.js';
 import { argmaxColumn } from './metrics.js';
 import { diagnose, type Diagnosis, type LossTrack } from './diagnose.js';
@@ -10,8 +12,12 @@ export interface SgdOptions {
   lr: number;
   /** m */
   batchSize: number;
-  /** λ of the L2 penalty (λ/2)‖W‖², added to the mean batch cost; 0 for none. */
+  /** λ of the L2 penalty (λ/2)‖W‖², added to the mean batch cost; 0 for none (decoupled for adamw). */
   weightDecay: number;
+  /** The update rule (optimizers.ts); plain SGD when absent. */
+  optimizer?: OptimizerConfig;
+  /** Inverted dropout on the hidden layers: p, the probability of dropping a unit, and the RNG its masks come from. */
+  dropout?: { p: number; rng: Rng };
 }
 
 export interface EpochMetrics {
@@ -20,6 +26,8 @@ export interface EpochMetrics {
   loss: number;
   /** Accuracy on the training batches as they were trained (running, as Keras reports it). */
   trainAccuracy: number;
+  /** η during the epoch (a schedule changes it from epoch to epoch). */
+  lr?: number;
   testLoss?: number;
   testAccuracy?: number;
   validationLoss?: number;
@@ -38,12 +46,21 @@ export interface TrainCallbacks {
  * Mini-batch stochastic gradient descent, one batch at a time (runTraining in
  * session.ts drives the epochs). For every batch of m examples:
  *   W ← W − η (∂C/∂W + λW),   b ← b − η ∂C/∂b
- * where ∂C/∂W = (1/m) Σ_x δ_x a_xᵀ comes from backprop. Same rng state and
+ * where ∂C/∂W = (1/m) Σ_x δ_x a_xᵀ comes from backprop. Plain SGD runs
+ * fused (sgdStep: the update inside the gradient gemm, no gradient buffers);
+ * another optimizer (momentum, nesterov, adam, adamw: optimizers.ts) takes
+ * ∂C/∂W and ∂C/∂b from backprop and applies its own rule. Same rng state and
  * inputs give bit-identical weights.
  */
 export class SgdTrainer {
-  /** Only for a gradient method other than backprop (sgdStep needs no gradient buffers). */
+  /** Only for a gradient method other than backprop or an optimizer other than sgd (sgdStep needs no gradient buffers). */
   private grads?: Gradients;
+  /** The update rule and its state (velocity, moments), when it is not plain SGD. */
+  readonly optimizer?: Optimizer;
+  /** η of the next step: opts.lr, or what a schedule sets it to between epochs. */
+  lr: number;
+  /** U(0, 1) from the dropout RNG, bound once (a step allocates nothing). */
+  private readonly uniform: () => number;
   private readonly workspaces = new Map<number, { ws: Workspace; y: Matrix }>();
 
   constructor(
@@ -52,13 +69,23 @@ export class SgdTrainer {
     readonly kernels: Kernels,
     /** How gradients are computed: backprop (a broken variant only in gradient-check demonstrations). */
     private readonly gradient: GradientMethod = backprop,
-  ) {}
+  ) {
+    this.lr = opts.lr;
+    const rng = opts.dropout?.rng;
+    this.uniform = rng
+      ? () => rng.uniform()
+      : () => {
+          throw new Error('dropout without its RNG');
+        };
+    if (opts.optimizer && opts.optimizer.name !== 'sgd') this.optimizer = new Optimizer(opts.optimizer, net);
+  }
 
   /** Buffers for a batch size, created once (the last batch of an epoch may be smaller). */
   private buffers(m: number): { ws: Workspace; y: Matrix } {
     let b = this.workspaces.get(m);
     if (!b) {
       b = { ws: new Workspace(this.net, m), y: Matrix.zeros(this.net.sizes[this.net.depth], m, this.net.dtype) };
+      if (this.opts.dropout) b.ws.enableDropout();
       this.workspaces.set(m, b);
     }
     return b;
@@ -73,20 +100,25 @@ export class SgdTrainer {
   /** Why the last step went non-finite (sgdStep leaves the weights as they were before it, and its pass in the workspace). */
   diagnose(losses: LossTrack): Diagnosis {
     const b = this.last ?? this.buffers(this.opts.batchSize);
-    return diagnose(this.net, b.ws, b.y, losses, this.opts.lr);
+    return diagnose(this.net, b.ws, b.y, losses, this.lr);
   }
 
   /** Trains on the batch order[start, start + m); returns the summed cost Σ_x C_x (and sets `correct`). */
   step(ex: Examples, order: ArrayLike<number>, start: number, m: number): number {
     const { ws, y } = (this.last = this.buffers(m));
     fillBatch(ex, order, start, ws.input, y);
+    if (this.opts.dropout) drawDropoutMasks(ws, this.opts.dropout.p, this.uniform);
     let total: number;
-    if (this.gradient === backprop) {
-      total = sgdStep(this.net, ws, y, this.opts.lr, this.opts.weightDecay, this.kernels);
+    if (this.gradient === backprop && !this.optimizer) {
+      total = sgdStep(this.net, ws, y, this.lr, this.opts.weightDecay, this.kernels);
     } else {
       this.grads ??= new Gradients(this.net);
       total = this.gradient(this.net, ws, y, this.grads, this.kernels);
-      this.update(this.grads);
+      if (this.optimizer) {
+        // As sgdStep: a non-finite step changes nothing (the weights and the optimizer's state stay the last good ones).
+        if (!Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data))) return NaN;
+        this.optimizer.step(this.grads, this.lr, this.opts.weightDecay);
+      } else this.update(this.grads);
     }
     let correct = 0;
     for (let j = 0; j < m; j++) if (argmaxColumn(ws.output, j) === ex.labels[order[start + j]]) correct++;
@@ -96,7 +128,8 @@ export class SgdTrainer {
 
   /** W ← W − η (∂C/∂W + λW),  b ← b − η ∂C/∂b (for a gradient method other than backprop). */
   private update(grads: Gradients): void {
-    const { lr, weightDecay } = this.opts;
+    const { lr } = this;
+    const { weightDecay } = this.opts;
     const shrink = 1 - lr * weightDecay;
     for (let l = 0; l < this.net.depth; l++) {
       const W = this.net.weights[l].data, gW = grads.gradW[l].data;

@@ -6,7 +6,8 @@ import { defaultLearningRate, Network, pairingProblem } from '../../src/nn/netwo
 import { Rng } from '../../src/nn/rng.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { initialState, runTraining } from '../../src/train/session.js';
-import { architecture, defaultInit, loadData } from '../../src/cli/options.js';
+import { architecture, defaultInit } from '../../src/cli/options.js';
+import { loadData } from '../../src/data/load.js';
 import { TRAIN_DEFAULTS } from '../../src/cli/train.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { cli } from '../helpers.js';

@@ -7,7 +7,7 @@ import { examples, type Examples } from '../../src/data/dataset.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { initialState, runTraining } from '../../src/train/session.js';
 import { nonFiniteInput } from '../../src/train/diagnose.js';
-import { loadData } from '../../src/cli/options.js';
+import { loadData } from '../../src/data/load.js';
 import { cli } from '../helpers.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

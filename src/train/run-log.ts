@@ -1,0 +1,114 @@
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import type { EpochMetrics } from './sgd.js';
+
+/** The columns of --csv, in order: one row per epoch (kind "epoch") and per --log-every batches (kind "batch"). */
+export const CSV_COLUMNS = [
+  'kind',
+  'epoch',
+  'batch',
+  'lr',
+  'loss',
+  'train_accuracy',
+  'validation_loss',
+  'validation_accuracy',
+  'test_loss',
+  'test_accuracy',
+  'seconds',
+  'examples_per_second',
+] as const;
+
+/** One record of the run: an epoch's metrics, or the running means of an epoch so far. */
+export interface LogRecord {
+  kind: 'epoch' | 'batch';
+  epoch: number;
+  batch?: number;
+  lr?: number;
+  loss: number;
+  trainAccuracy?: number;
+  validationLoss?: number;
+  validationAccuracy?: number;
+  testLoss?: number;
+  testAccuracy?: number;
+  seconds?: number;
+  examplesPerSecond?: number;
+}
+
+/**
+ * A record of every run: --log writes one JSON object per line, --csv a row
+ * under a header (written when the file is empty). Both files are opened for
+ * appending before the run starts and each record goes to the operating
+ * system at once (writeSync, no buffer in the process), so a crash or a kill
+ * leaves every record written so far, each line whole.
+ */
+export class RunLog {
+  private readonly fds: { fd: number; format: 'json' | 'csv'; path: string }[] = [];
+  /** Why writing stopped (a full disk…): the run goes on without its log. */
+  failed?: string;
+
+  /** Opens the files (appending); throws the open error for the caller to name the flag. */
+  constructor(files: { json?: string; csv?: string }) {
+    for (const [format, path] of [['json', files.json], ['csv', files.csv]] as const) {
+      if (!path) continue;
+      const fd = openSync(path, 'a');
+      this.fds.push({ fd, format, path });
+      if (format === 'csv' && fstatSync(fd).size === 0) this.write(fd, path, CSV_COLUMNS.join(',') + '\n');
+    }
+  }
+
+  get active(): boolean {
+    return this.fds.length > 0 && !this.failed;
+  }
+
+  static epoch(m: EpochMetrics, examples: number): LogRecord {
+    return {
+      kind: 'epoch',
+      epoch: m.epoch,
+      lr: m.lr,
+      loss: m.loss,
+      trainAccuracy: m.trainAccuracy,
+      validationLoss: m.validationLoss,
+      validationAccuracy: m.validationAccuracy,
+      testLoss: m.testLoss,
+      testAccuracy: m.testAccuracy,
+      seconds: m.seconds,
+      examplesPerSecond: m.seconds > 0 ? examples / m.seconds : undefined,
+    };
+  }
+
+  record(r: LogRecord): void {
+    if (this.failed) return;
+    for (const { fd, format, path } of this.fds) {
+      this.write(fd, path, format === 'json' ? JSON.stringify(r) + '\n' : csvRow(r) + '\n');
+    }
+  }
+
+  private write(fd: number, path: string, text: string): void {
+    try {
+      writeSync(fd, text);
+    } catch (e) {
+      this.failed = `${path}: ${(e as Error).message}`;
+    }
+  }
+
+  close(): void {
+    for (const { fd } of this.fds.splice(0)) closeSync(fd);
+  }
+}
+
+function csvRow(r: LogRecord): string {
+  const cells: Record<(typeof CSV_COLUMNS)[number], string | number | undefined> = {
+    kind: r.kind,
+    epoch: r.epoch,
+    batch: r.batch,
+    lr: r.lr,
+    loss: r.loss,
+    train_accuracy: r.trainAccuracy,
+    validation_loss: r.validationLoss,
+    validation_accuracy: r.validationAccuracy,
+    test_loss: r.testLoss,
+    test_accuracy: r.testAccuracy,
+    seconds: r.seconds,
+    examples_per_second: r.examplesPerSecond,
+  };
+  return CSV_COLUMNS.map((c) => (cells[c] === undefined ? '' : String(cells[c]))).join(',');
+}
