@@ -64,8 +64,9 @@ function finite(net: SgdTrainer['net']): boolean {
  * Runs mini-batch SGD from `state` to the last epoch. Each epoch shuffles the
  * order with rng (in place), then trains batch after batch; a NaN or infinite
  * loss, δ or weight stops the run as diverged, with a diagnosis (diagnose.ts). Every ~50 ms it yields to the
- * event loop so that SIGINT can be handled: shouldStop() then ends the run
- * after the current batch, with `state` pointing at the next one.
+ * event loop (between batches, and at epoch ends, so that epochs of a single
+ * batch yield too) so that signals can be handled: shouldStop() then ends the
+ * run after the current batch, with `state` pointing at the next one.
  */
 export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng, state: TrainState, opts: TrainingLoopOptions): Promise<RunResult> {
   const m = trainer.opts.batchSize;
@@ -124,6 +125,11 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
       state.epoch++;
       state.batch = 0;
       return { status: 'stopped', epoch };
+    }
+    // An epoch of one batch never yields inside the loop above: yield here too, or a signal would never arrive.
+    if (performance.now() - lastYield >= (opts.yieldMs ?? 50)) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
     }
     if (opts.shouldStop?.() && state.epoch < opts.epochs) {
       state.epoch++;

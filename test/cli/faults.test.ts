@@ -432,6 +432,15 @@ describe('signals and file systems that change under a run', () => {
       expect(readFileSync(join(d, 'm.safetensors')).equals(readFileSync(straight))).toBe(true);
     }, 60_000);
 
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
+    it(`${sig} reaches a run whose epochs are one batch each (nothing yields inside such an epoch): exit ${code} with a checkpoint`, async () => {
+      const ck = join(tmp(), 'ck');
+      const r = await during(['train', '--limit', '100', '--batch-size', '100', '--hidden', '5', '--epochs', '100000', '--checkpoint', ck], /epoch\s+\d+\/100000/, 300, (pid) => process.kill(pid, sig));
+      expect(r.code, r.stderr).toBe(code);
+      expect(r.stderr).toMatch(/interrupted.* at epoch \d+, batch 0: checkpoint written to/);
+      expect(existsSync(join(ck, 'state.json'))).toBe(true);
+    }, 60_000);
+
   it('a second run into the checkpoint directory of a running one is refused; the first ends unharmed', async () => {
     const d = tmp();
     const ck = join(d, 'ck');
