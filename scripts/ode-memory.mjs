@@ -5,7 +5,7 @@
 import { jsKernels, Matrix } from '../dist/linalg/index.js';
 import { gradientMemory, memoryTable } from '../dist/learners/ode-memory.js';
 import { OdeNet } from '../dist/learners/ode.js';
-import { Rng } from '../dist/nn/rng.js';
+import { Rng } from '../dist/base/rng.js';
 
 console.log('one gradient of a batch of 64 (state 32, f 32-32-32, float64):');
 console.log(memoryTable(await gradientMemory(jsKernels, [8, 16, 32, 64, 128, 256])));

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'vitest';
 import { resolveLibrary } from '../src/linalg/openblas-core.js';
 import { Matrix } from '../src/linalg/index.js';
-import { Rng } from '../src/nn/rng.js';
+import { Rng } from '../src/base/rng.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../bin/backprop', import.meta.url));

@@ -2,7 +2,7 @@ import type { DType, Kernels } from '../linalg/index.js';
 import type { ActivationName } from '../nn/activations.js';
 import type { CostName } from '../nn/costs.js';
 import { Network, type InitName } from '../nn/network.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import type { Dataset } from '../data/dataset.js';
 import { evaluate } from '../train/metrics.js';
 import { SgdTrainer } from '../train/sgd.js';

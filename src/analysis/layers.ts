@@ -3,7 +3,7 @@ import { backprop, Gradients, Workspace } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 import type { Activation } from '../nn/activations.js';
 import { fillBatch, identity, type Examples } from '../data/dataset.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 
 /** Per-layer statistics of one evaluation batch (Nielsen, NNDL ch. 5: the speed of learning). */
 export interface LayerStats {
@@ -128,10 +128,3 @@ export function stalls(stats: LayerStats[]): Stall[] {
   }
   return out;
 }
-
-/**
- * @deprecated The old wording, for callers not yet switched to
- * `stalls(stats).map(adviceFor)` (src/cli/advice.ts); remove it then, with its
- * entry in test/architecture.test.ts's list of known upward imports.
- */
-export { stalledLayers } from '../cli/advice.js';

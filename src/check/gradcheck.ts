@@ -1,7 +1,7 @@
 import { jsKernels, Matrix, type Float } from '../linalg/index.js';
 import { backprop, feedforward, Gradients, totalCost, Workspace, type GradientMethod } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { compare, type Difference } from './compare.js';
 import { numericalGradients } from './finite-diff.js';
 import { tfGradients } from './tfjs-oracle.js';

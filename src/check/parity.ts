@@ -1,7 +1,7 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
 import type { Network } from '../nn/network.js';
 import type { GradientMethod } from '../nn/backprop.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { OPTIMIZER_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { fillBatch, identity, type Examples } from '../data/dataset.js';

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { autoProvider, loadProvider, PROVIDERS, type Kernels, type ProviderName } from '../linalg/index.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { initialState, runTraining } from '../train/session.js';
 import { loadIdxDirectory } from '../data/idx.js';

@@ -4,7 +4,7 @@ import { compareActivations, type CompareRun, type CompareSpec } from '../analys
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type InitName } from '../nn/network.js';
 import { basename } from 'node:path';
-import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../io/atomic.js';
+import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { compareReport } from '../report/html.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { DataError, trainingLabelProblem } from '../data/dataset.js';

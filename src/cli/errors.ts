@@ -1,7 +1,7 @@
 import { DataError } from '../data/dataset.js';
 import { ModelFileError } from '../io/safetensors.js';
 import { BackendUnavailableError } from '../linalg/index.js';
-import { OutputPathError } from '../io/atomic.js';
+import { OutputPathError } from '../base/atomic.js';
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 export class UsageError extends Error {

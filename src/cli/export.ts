@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { exportTfjs } from '../io/tfjs-export.js';
 import { join } from 'node:path';
-import { checkOutputDir, checkOutputFile, ioReason, WriteFailedError } from '../io/atomic.js';
+import { checkOutputDir, checkOutputFile, ioReason, WriteFailedError } from '../base/atomic.js';
 import { Output } from './output.js';
 import { choiceOption, examples, oneOf } from './options.js';
 

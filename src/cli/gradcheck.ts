@@ -2,7 +2,7 @@ import { loadData } from '../data/load.js';
 import { Command } from 'commander';
 import { Matrix, type BackendName } from '../linalg/index.js';
 import { Network, type InitName } from '../nn/network.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { fillBatch, identity } from '../data/dataset.js';
 import { loadModel } from '../io/safetensors.js';
 import { BUGS, type BugName } from '../check/bugs.js';

@@ -43,7 +43,7 @@ function conventions(c: Command): void {
   c.configureHelp(HELP);
   for (const sub of c.commands) conventions(sub);
 }
-import { ioReason, WriteFailedError } from '../io/atomic.js';
+import { ioReason, WriteFailedError } from '../base/atomic.js';
 
 export function program(): Command {
   const p = new Command('backprop')

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../base/atomic.js';
+import { cacheRoot } from '../base/cache.js';
 import { DataError } from './dataset.js';
 import { gunzipIdx, IDX_FILES } from './idx.js';
 
@@ -55,11 +55,7 @@ export function catalogEntry(name: string): CatalogEntry | undefined {
   return catalog().find((e) => e.name === name);
 }
 
-/** The user cache: $XDG_CACHE_HOME/backprop or ~/.cache/backprop. */
-export function cacheRoot(): string {
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'backprop');
-}
+export { cacheRoot };
 
 /** The directories where NAME may live, in the order they are searched. */
 export function searchPath(name: string): { dir: string; where: string }[] {

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Matrix } from '../linalg/index.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 
 /** Examples as rows: image i is features[i*dim .. (i+1)*dim), values in [0, 1]. */
 export interface Examples {

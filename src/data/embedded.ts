@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { examples, identity, take, type Dataset } from './dataset.js';
 
 /** The fixed seed of the embedded split; changing it changes every published number. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { fsyncDir } from '../io/atomic.js';
+import { fsyncDir } from '../base/atomic.js';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';

@@ -7,7 +7,7 @@ import { INITS, type Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
 import { SCHEDULES } from '../train/schedule.js';
 import { OPTIMIZERS, slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
-import { OutputPathError, writeFileAtomic } from './atomic.js';
+import { OutputPathError, writeFileAtomic } from '../base/atomic.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
 
 /** What a checkpoint holds besides the weights: the run's options and its position. */

@@ -3,7 +3,7 @@ import { Matrix, type Float } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
 import { Network, pairingProblem, type Architecture } from '../nn/network.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../base/atomic.js';
 
 /** Thrown for a model file that cannot be used: the CLI prints it on one line and exits 2. */
 export class ModelFileError extends Error {

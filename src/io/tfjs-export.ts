@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import type { Network } from '../nn/network.js';
 import { LEAKY_SLOPE, leakyRelu } from '../nn/activations.js';
-import { checkOutputDir, writeDirectoryAtomic } from './atomic.js';
+import { checkOutputDir, writeDirectoryAtomic } from '../base/atomic.js';
 
 /**
  * Writes the network as a TensorFlow.js Layers model (model.json + one

@@ -3,7 +3,7 @@ import { jsKernels, Matrix, type Float, type Kernels } from '../linalg/index.js'
 import { activation, type Activation } from '../nn/activations.js';
 import { cost } from '../nn/costs.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { evaluate } from '../train/metrics.js';
 import type { FitContext, FitResult, Learner, TracePoint } from './learner.js';
 

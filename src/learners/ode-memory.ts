@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { OdeNet, type OdeGradient } from './ode.js';
 
 export interface MemoryRow {

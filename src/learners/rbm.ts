@@ -1,6 +1,6 @@
 import type { Dataset, Examples } from '../data/dataset.js';
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
 
 export interface RbmOptions {

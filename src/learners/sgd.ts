@@ -1,7 +1,7 @@
 import type { Dataset, Examples } from '../data/dataset.js';
 import { jsKernels, type Kernels } from '../linalg/index.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
-import { Rng } from '../nn/rng.js';
+import { Rng } from '../base/rng.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining } from '../train/session.js';
 import { SgdTrainer } from '../train/sgd.js';

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { cacheRoot } from '../data/catalog.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { cacheRoot } from '../base/cache.js';
+import { writeFileAtomic } from '../base/atomic.js';
 import { jsKernels } from './js.js';
 import { Matrix } from './matrix.js';
 

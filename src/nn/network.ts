@@ -1,7 +1,7 @@
 import { Matrix, type DType, type Float } from '../linalg/index.js';
 import { activation, type Activation, type ActivationName } from './activations.js';
 import { cost, type Cost, type CostName } from './costs.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../base/rng.js';
 
 export const INITS = ['normal', 'xavier', 'he'] as const;
 export type InitName = (typeof INITS)[number];

@@ -1,6 +1,6 @@
 import type { Examples } from '../data/dataset.js';
 import { identity } from '../data/dataset.js';
-import type { Rng } from '../nn/rng.js';
+import type { Rng } from '../base/rng.js';
 import { evaluate } from './metrics.js';
 import type { EpochMetrics, SgdTrainer, TrainCallbacks } from './sgd.js';
 import { trackLoss, type Diagnosis, type LossTrack } from './diagnose.js';

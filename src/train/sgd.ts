@@ -2,7 +2,7 @@ import { Matrix, type Kernels } from '../linalg/index.js';
 import { allFinite, backprop, drawDropoutMasks, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
 import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import type { Network } from '../nn/network.js';
-import type { Rng } from '../nn/rng.js';
+import type { Rng } from '../base/rng.js';
 import { fillBatch, type Examples } from '../data/dataset.js';
 import { argmaxColumn } from './metrics.js';
 import { diagnose, type Diagnosis, type LossTrack } from './diagnose.js';

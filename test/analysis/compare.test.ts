@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { layerStats, stalls } from '../../src/analysis/layers.js';
 import { adviceFor } from '../../src/cli/advice.js';
 import { cli } from '../helpers.js';

@@ -3,7 +3,7 @@ import { Matrix } from '../../src/linalg/index.js';
 import { backward, forward, topologicalOrder, type Node } from '../../src/autodiff/node.js';
 import * as g from '../../src/autodiff/ops.js';
 import { textTree } from '../../src/autodiff/render.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 
 /** Centered differences of a scalar graph with respect to every entry of a variable. */
 function numeric(root: Node, v: Node, h = 1e-6): number[] {

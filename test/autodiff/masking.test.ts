@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Matrix } from '../../src/linalg/index.js';
 import { backward, forward, topologicalOrder, type Node } from '../../src/autodiff/node.js';
 import * as g from '../../src/autodiff/ops.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { cli } from '../helpers.js';
 
 /** sqrt(max(e, 0)): where e < 0, an infinite local derivative (sqrt at 0) meets a zero one (relu below 0). */

@@ -4,7 +4,7 @@ import { ACTIVATIONS } from '../../src/nn/activations.js';
 import { COSTS } from '../../src/nn/costs.js';
 import { feedforward, outputDelta, totalCost, Workspace } from '../../src/nn/backprop.js';
 import { Network, pairingProblem, type Architecture } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { gradcheck, GRADCHECK_DEFAULTS, TOLERANCES } from '../../src/check/gradcheck.js';
 import { oneHot, randomMatrix } from '../helpers.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { gradcheck, chooseCoords, GRADCHECK_DEFAULTS, TOLERANCES } from '../../src/check/gradcheck.js';
 import { BUGS } from '../../src/check/bugs.js';
 import { compare } from '../../src/check/compare.js';

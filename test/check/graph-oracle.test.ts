@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Matrix } from '../../src/linalg/index.js';
 import { relu, type Activation, type ActivationName } from '../../src/nn/activations.js';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { graphGradients } from '../../src/check/graph-oracle.js';
 
 describe('graph oracle', () => {

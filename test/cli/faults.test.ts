@@ -9,7 +9,7 @@ import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { parseExpression } from '../../src/autodiff/expression.js';
 import { backward, topologicalOrder } from '../../src/autodiff/node.js';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { BIN, cli, FIXTURES, ROOT, type Run } from '../helpers.js';
 
 // Off the happy path: what the operating system, signals, sizes and values can

@@ -5,7 +5,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { cli } from '../helpers.js';
 
 // Mistakes a tester found by hand, each a class: a model used on data with other

@@ -5,7 +5,7 @@ import { DataError } from '../../src/data/dataset.js';
 import { decodeIdx, parseIdx } from '../../src/data/idx.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 
 // Random corruptions of valid files: the readers never crash with anything but
 // their typed error, never hang, and return either the original or a

@@ -4,7 +4,7 @@ import { slice } from '../../src/data/dataset.js';
 import { GA_DEFAULTS, GaLearner, mutate, type GaOptions } from '../../src/learners/ga.js';
 import { loadProvider, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import type { Architecture } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { providerUnavailable } from '../helpers.js';
 
 const full = loadEmbedded();

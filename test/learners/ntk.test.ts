@@ -4,7 +4,7 @@ import { slice } from '../../src/data/dataset.js';
 import { empiricalNtk, NtkLearner, ntkKernel } from '../../src/learners/ntk.js';
 import { jsKernels, loadProvider, Matrix, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { providerUnavailable } from '../helpers.js';
 
 const ds = loadEmbedded();

@@ -3,7 +3,7 @@ import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { OdeNet, type OdeGradient } from '../../src/learners/ode.js';
 import { gradientMemory, memoryTable } from '../../src/learners/ode-memory.js';
 import type { SolverOptions } from '../../src/learners/ode-solvers.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 
 /** A small float64 neural ODE with every parameter N(0, 0.7²), so that f moves h substantially over t ∈ [0, 1]. */
 function smallNet(seed = 1): { net: OdeNet; x: Matrix; labels: number[] } {

@@ -6,7 +6,7 @@ import { getKernels, jsKernels, Matrix } from '../../src/linalg/index.js';
 import { accuracy } from '../../src/learners/learner.js';
 import { RbmLearner } from '../../src/learners/rbm.js';
 import { filtersPng } from '../../src/report/png-grid.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 
 /** A small RBM with random parameters: D image units, K classes, H hidden units. */
 function randomRbm(D: number, K: number, H: number, seed: number): RbmLearner {

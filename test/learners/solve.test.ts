@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cholesky, choleskySolve, loadLapack, NotPositiveDefiniteError, solvePositiveDefinite } from '../../src/linalg/lapack.js';
 import { jsKernels, loadProvider, Matrix, PROVIDERS } from '../../src/linalg/index.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { providerUnavailable, randomMatrix } from '../helpers.js';
 
 const loaded = await Promise.all(PROVIDERS.map((p) => loadProvider(p)));

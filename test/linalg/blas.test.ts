@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { loadBlas } from '../../src/linalg/blas.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { cli, needs, randomMatrix, REFERENCE_BLAS as REFERENCE, SYSTEM } from '../helpers.js';
 const saved = process.env.BACKPROP_BLAS;
 afterEach(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels } from '../../src/linalg/index.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { randomMatrix } from '../helpers.js';
 
 /** C = alpha op(A) op(B) + beta C by the definition, in float64. */

@@ -7,7 +7,7 @@ import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import {
   checkCore, chooseCore, coreCandidates, gemmDisagreement, parseCpuInfo, readCpuInfo, resolveLibrary, type CpuInfo,
 } from '../../src/linalg/openblas-core.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { cli, needs, randomMatrix, ROOT, SYSTEM } from '../helpers.js';
 
 const cpuinfo = (vendor: string, family: number, model: number, flags: string) =>

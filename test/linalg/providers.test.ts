@@ -1,7 +1,7 @@
 import { describe, expect, it, type TestContext } from 'vitest';
 import { jsKernels, loadProvider, Matrix, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { initialState, runTraining } from '../../src/train/session.js';
 import { examples } from '../../src/data/dataset.js';

@@ -4,7 +4,7 @@ import { float32Block, simdReluBackward, simdReluForward } from '../../src/linal
 import { relu } from '../../src/nn/activations.js';
 import { Workspace } from '../../src/nn/backprop.js';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 
 // The ReLU passes run as wasm SIMD on a Workspace's buffers and as js loops on
 // any other float32 arrays: both must give the same bits.

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix, type Kernels } from '../../src/linalg/index.js';
 import { loadWasm, WASM_PARALLEL_WORK, wasmThreads } from '../../src/linalg/wasm.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { cli, randomMatrix, ROOT } from '../helpers.js';
 
 // The wasm provider's own properties; test/linalg/providers.test.ts holds it

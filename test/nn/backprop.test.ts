@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels } from '../../src/linalg/index.js';
 import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { ACTIVATIONS, type ActivationName } from '../../src/nn/activations.js';
 import { COSTS, cost as cost_, type CostName } from '../../src/nn/costs.js';
 import { numericalGradients } from '../../src/check/finite-diff.js';

@@ -3,7 +3,7 @@ import { getKernels } from '../../src/linalg/index.js';
 import { ACTIVATIONS } from '../../src/nn/activations.js';
 import { COSTS } from '../../src/nn/costs.js';
 import { defaultLearningRate, Network, pairingProblem } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { initialState, runTraining } from '../../src/train/session.js';
 import { architecture, defaultInit } from '../../src/cli/options.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { jsKernels } from '../../src/linalg/js.js';
 import { backprop, drawDropoutMasks, feedforward, Gradients, totalCost, Workspace } from '../../src/nn/backprop.js';
 import { oneHot, randomMatrix } from '../helpers.js';

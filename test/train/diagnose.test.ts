@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels, type Matrix } from '../../src/linalg/index.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { crossEntropy, type Cost } from '../../src/nn/costs.js';
 import { examples, type Examples } from '../../src/data/dataset.js';
 import { SgdTrainer } from '../../src/train/sgd.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { jsKernels } from '../../src/linalg/js.js';
 import { Gradients } from '../../src/nn/backprop.js';
 import { trainParity, PARITY_TOLERANCE } from '../../src/check/parity.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { learningRate, type Schedule } from '../../src/train/schedule.js';
 import { EarlyStopping } from '../../src/train/early-stop.js';
 import { Network } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 
 const rates = (s: Partial<Schedule> & Pick<Schedule, 'name'>, epochs: number, lr = 1) =>
   Array.from({ length: epochs }, (_, i) => learningRate({ warmup: 0, decay: 0.1, stepEvery: 1, ...s }, lr, i + 1, epochs));

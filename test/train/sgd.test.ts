@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels } from '../../src/linalg/index.js';
 import { backprop, Gradients, Workspace, type GradientMethod } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
-import { Rng } from '../../src/nn/rng.js';
+import { Rng } from '../../src/base/rng.js';
 import { examples, fillBatch, splitDataset, type Dataset } from '../../src/data/dataset.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { evaluate } from '../../src/train/metrics.js';
