@@ -1,0 +1,198 @@
+// Tests written against the mutants Stryker left alive in src/nn (npm run test:mutation):
+// each asserts a value computed by hand or by centered finite differences.
+import { describe, expect, it } from 'vitest';
+import { jsKernels, Matrix, type DType } from '../../src/linalg/index.js';
+import { backprop, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
+import { activation, ACTIVATIONS, type ActivationName } from '../../src/nn/activations.js';
+import { cost, COSTS, softplus, type CostName } from '../../src/nn/costs.js';
+import { Network, pairingProblem, type Architecture } from '../../src/nn/network.js';
+import { Rng } from '../../src/nn/rng.js';
+import { SgdTrainer } from '../../src/train/sgd.js';
+import type { Examples } from '../../src/data/dataset.js';
+
+/** A column-per-example matrix from its columns. */
+function columns(cols: number[][], dtype: DType = 'float64'): Matrix {
+  const n = cols[0].length, m = cols.length;
+  const x = Matrix.zeros(n, m, dtype);
+  cols.forEach((c, j) => c.forEach((v, i) => x.set(i, j, v)));
+  return x;
+}
+
+function forward(name: ActivationName, z: Matrix): Matrix {
+  const a = Matrix.zeros(z.rows, z.cols, z.dtype);
+  activation(name).forward(z, a);
+  return a;
+}
+
+describe('weight decay shrinks W and never b', () => {
+  const arch: Architecture = { sizes: [2, 3, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' };
+  const lr = 0.5, lambda = 0.2;
+  function stepped(decay: number, viaUpdate: boolean) {
+    const net = Network.create(arch, 'normal', new Rng(9), 'float64');
+    const w0 = net.weights.map((W) => Float64Array.from(W.data));
+    const ex: Examples = { count: 4, dim: 2, features: Float32Array.from([0.1, 0.9, 0.8, 0.2, 0.5, 0.5, 0.3, 0.7]), labels: Uint8Array.from([0, 1, 1, 0]) };
+    // a gradient method other than backprop itself takes SgdTrainer.update's path instead of sgdStep
+    const gradient = viaUpdate ? (n: Network, w: Workspace, y: Matrix, g: Gradients) => backprop(n, w, y, g, jsKernels) : undefined;
+    const trainer = new SgdTrainer(net, { lr, batchSize: 4, weightDecay: decay }, jsKernels, gradient);
+    trainer.step(ex, [0, 1, 2, 3], 0, 4);
+    return { net, w0 };
+  }
+  for (const viaUpdate of [false, true]) {
+    it(`${viaUpdate ? 'SgdTrainer.update' : 'sgdStep'}: b is the same with and without λ; W differs by exactly −ηλW`, () => {
+      const plain = stepped(0, viaUpdate), decayed = stepped(lambda, viaUpdate);
+      for (let l = 0; l < 2; l++) {
+        expect(Array.from(decayed.net.biases[l])).toEqual(Array.from(plain.net.biases[l]));
+        const W0 = plain.w0[l], Wp = plain.net.weights[l].data, Wd = decayed.net.weights[l].data;
+        for (let i = 0; i < W0.length; i++) expect(Wd[i] - Wp[i]).toBeCloseTo(-lr * lambda * W0[i], 12);
+      }
+    });
+  }
+  it('sgdStep with λ = 0 moves W and b by exactly −η ∂C/∂W and −η ∂C/∂b', () => {
+    const net = Network.create(arch, 'normal', new Rng(3), 'float64');
+    const ws = new Workspace(net, 2);
+    ws.input.data.set([0.3, -0.4, 0.9, 0.1]);
+    const y = columns([[1, 0], [0, 1]]);
+    const g = new Gradients(net);
+    backprop(net, ws, y, g, jsKernels);
+    const before = net.clone();
+    const total = sgdStep(net, ws, y, lr, 0, jsKernels);
+    expect(Number.isFinite(total)).toBe(true);
+    for (let l = 0; l < 2; l++) {
+      for (let i = 0; i < g.gradB[l].length; i++) expect(net.biases[l][i]).toBeCloseTo(before.biases[l][i] - lr * g.gradB[l][i], 12);
+      for (let i = 0; i < g.gradW[l].data.length; i++) expect(net.weights[l].data[i]).toBeCloseTo(before.weights[l].data[i] - lr * g.gradW[l].data[i], 12);
+    }
+  });
+});
+
+describe('softmax and log-sum-exp at large logits', () => {
+  const L = Math.log1p(Math.exp(-1)); // ln(1 + e^−1)
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const big of [100, 1000]) {
+      it(`${dtype}, z = (${big}, ${big - 1}, 0) and (−${big}, −${big + 1}, −${2 * big}): a = (1, e^−1, ~0)/(1 + e^−1)`, () => {
+        const z = columns([[big, big - 1, 0], [-big, -big - 1, -2 * big]], dtype);
+        const a = forward('softmax', z);
+        for (let j = 0; j < 2; j++) {
+          expect(a.get(0, j)).toBeCloseTo(1 / (1 + Math.exp(-1)), 6);
+          expect(a.get(1, j)).toBeCloseTo(Math.exp(-1) / (1 + Math.exp(-1)), 6);
+          expect(a.get(2, j)).toBeLessThan(1e-30);
+          expect(a.get(2, j)).toBeGreaterThanOrEqual(0);
+        }
+      });
+      it(`${dtype}, z = (${big}, ${big - 1}, 0): −ln a_i = lse − z_i for log-likelihood and the cross-entropy in log space`, () => {
+        const z = columns([[big, big - 1, 0], [big, big - 1, 0]], dtype);
+        const a = forward('softmax', z);
+        const y = columns([[1, 0, 0], [0, 0, 1]], dtype);
+        const sm = activation('softmax');
+        // −ln a_0 = L, −ln a_2 = big + L
+        expect(cost('log-likelihood').total(sm, z, a, y)).toBeCloseTo(L + big + L, 9);
+        // y = e_0: −ln a_0 − ln(1 − a_1) − ln(1 − a_2) = L + L + 0; y = e_2: (big + L) + (1 + L) + L
+        expect(cost('cross-entropy').total(sm, z, a, y)).toBeCloseTo(2 * L + big + 1 + 3 * L, 9);
+      });
+      it(`${dtype}, sigmoid cross-entropy at z = ±${big}: ln(1 + e^${big}) = ${big} on the wrong side, ~e^−${big} on the right one`, () => {
+        const z = columns([[big, -big], [-big, big]], dtype);
+        const a = forward('sigmoid', z);
+        const y = columns([[0, 1], [0, 1]], dtype);
+        // example 1: y = (0, 1), z = (big, −big): both wrong by `big`; example 2: both right
+        expect(cost('cross-entropy').total(activation('sigmoid'), z, a, y)).toBeCloseTo(2 * big + 2 * softplus(-big), 9);
+      });
+    }
+  }
+  it('softplus(x) = ln(1 + eˣ) on both sides and far out', () => {
+    for (const x of [-3, -0.5, 0, 0.5, 3]) expect(softplus(x)).toBeCloseTo(Math.log(1 + Math.exp(x)), 14);
+    expect(softplus(800)).toBe(800);
+    expect(softplus(-800)).toBe(0);
+    expect(softplus(-40)).toBeCloseTo(Math.exp(-40), 30);
+  });
+});
+
+/** C(z) from the cost's log-space total, in float64. */
+function costAt(c: CostName, out: ActivationName, z: Matrix, y: Matrix): number {
+  return cost(c).total(activation(out), z, forward(out, z), y);
+}
+
+function delta(c: CostName, out: ActivationName, z: Matrix, y: Matrix): Matrix {
+  const a = forward(out, z), d = Matrix.zeros(z.rows, z.cols, z.dtype);
+  cost(c).delta(activation(out), z, a, y, d);
+  return d;
+}
+
+describe("each cost's δ^L = ∂C_x/∂z^L against centered differences, saturated outputs included", () => {
+  // Saturated columns (|z| up to 30) beside moderate ones; targets hit and missed.
+  const zCols = [
+    [30, -25, 0.5],
+    [-30, 28, -0.2],
+    [12, 11.5, -14],
+    [0.3, -0.7, 1.1],
+  ];
+  const yOneHot = [
+    [0, 1, 0],
+    [1, 0, 0],
+    [0, 0, 1],
+    [0, 1, 0],
+  ];
+  const ySoft = [
+    [0.5, 0.25, 0],
+    [0.2, 0.3, 0.1],
+    [0, 0, 0.9],
+    [1, 0, 0],
+  ];
+  const outputs: ActivationName[] = ACTIVATIONS.filter((o) => o !== 'relu' && o !== 'leaky-relu'); // kinks: a centered difference straddles them
+  for (const c of COSTS) {
+    for (const out of outputs) {
+      if (cost(c).refuses(out)) continue;
+      for (const [label, targets] of [['one-hot', yOneHot], ['soft', ySoft]] as const) {
+        it(`${c} × ${out}, ${label} targets`, () => {
+          const z = columns(zCols), y = columns(targets.map((t) => t.slice()));
+          const d = delta(c, out, z, y);
+          const h = 1e-5;
+          for (let k = 0; k < z.data.length; k++) {
+            const zp = z.clone(), zm = z.clone();
+            zp.data[k] += h;
+            zm.data[k] -= h;
+            const fd = (costAt(c, out, zp, y) - costAt(c, out, zm, y)) / (2 * h);
+            expect(Math.abs(d.data[k] - fd), `${c} × ${out} at ${k}: δ ${d.data[k]} vs ${fd}`).toBeLessThan(1e-6 + 1e-6 * Math.abs(fd));
+          }
+        });
+      }
+    }
+  }
+});
+
+describe('the accepted pairings take the log-space δ^L, finite where a float32 output is exactly 0 or 1', () => {
+  it('sigmoid × cross-entropy: δ = a − y when σ(z) rounds to 1 or 0', () => {
+    const z = columns([[20, -120]], 'float32');
+    const a = forward('sigmoid', z);
+    expect(Array.from(a.data)).toEqual([1, 0]); // the textbook (a − y)/(a(1 − a)) · a(1 − a) is 0/0 here
+    const d = delta('cross-entropy', 'sigmoid', z, columns([[0, 1]], 'float32'));
+    expect(Array.from(d.data)).toEqual([1, -1]);
+  });
+  it('softmax × cross-entropy and × log-likelihood: δ is finite and matches float64 at z = (100, 0, −100)', () => {
+    for (const c of ['cross-entropy', 'log-likelihood'] as const) {
+      for (const target of [0, 1, 2]) {
+        const y = [0, 0, 0];
+        y[target] = 1;
+        const d32 = delta(c, 'softmax', columns([[100, 0, -100]], 'float32'), columns([y], 'float32'));
+        const d64 = delta(c, 'softmax', columns([[100, 0, -100]]), columns([y]));
+        for (let i = 0; i < 3; i++) {
+          expect(Number.isFinite(d32.data[i])).toBe(true);
+          expect(d32.data[i]).toBeCloseTo(d64.data[i], 6);
+        }
+        // at this saturation a = (1, 0, 0) to float64 precision, and for log-likelihood δ = a − y
+        if (c === 'log-likelihood') for (let i = 0; i < 3; i++) expect(d64.data[i]).toBeCloseTo((i === 0 ? 1 : 0) - y[i], 12);
+      }
+    }
+  });
+});
+
+describe('pairings and costs by name', () => {
+  it('refuses softmax as a hidden activation and each cost its impossible outputs, with a one-line reason', () => {
+    expect(pairingProblem({ activation: 'softmax', outputActivation: 'softmax', cost: 'log-likelihood' })).toMatch(/^--activation softmax: .*output activation/);
+    expect(pairingProblem({ activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' })).toBeUndefined();
+    expect(pairingProblem({ activation: 'relu', outputActivation: 'sigmoid', cost: 'cross-entropy' })).toBeUndefined();
+    expect(pairingProblem({ activation: 'relu', outputActivation: 'softmax', cost: 'cross-entropy' })).toBeUndefined();
+    expect(pairingProblem({ activation: 'relu', outputActivation: 'relu', cost: 'cross-entropy' })).toMatch(/^--cost cross-entropy needs outputs in \(0, 1\), and a relu output/);
+    expect(pairingProblem({ activation: 'relu', outputActivation: 'sigmoid', cost: 'log-likelihood' })).toMatch(/^--cost log-likelihood needs --output-activation softmax: with sigmoid/);
+    expect(pairingProblem({ activation: 'relu', outputActivation: 'linear', cost: 'log-likelihood' })).toMatch(/^--cost log-likelihood needs --output-activation softmax \(a probability for each class\), and linear outputs/);
+    for (const out of ACTIVATIONS) expect(pairingProblem({ activation: 'tanh', outputActivation: out, cost: 'quadratic' })).toBeUndefined();
+  });
+});
