@@ -13,11 +13,14 @@ export default {
     'src/check/**/*.ts',
     'src/analysis/**/*.ts',
     'src/train/**/*.ts',
-    'src/learners/**/*.ts',
+    // Not yet src/learners: its tests (the NTK at width 4096, the GA) take minutes per mutant once instrumented.
   ],
   // Two cores shared with others: one mutant at a time.
   concurrency: 1,
   timeoutMS: 30_000,
+  // Mutants in code that runs when a module loads (tables, constants) are covered by no single test, so each would
+  // rerun every test: not run, and counted apart in the README (the tables are each used by tests that would fail).
+  ignoreStatic: true,
   // Re-tests only mutants whose code or covering tests changed since the last run (the file is not committed: it is a cache).
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',

@@ -27,16 +27,22 @@ describe('layer statistics by hand', () => {
   //   Z¹ = [[−1, 2], [1, −2]], A¹ = [[0, 2], [1, 0]]
   //   Z² = W² A¹ + b² = [[2.5, 2.5], [−1, 0]], y = [[1, 0], [0, 1]], δ² = A² − Y = [[1.5, 2.5], [−1, −1]]
   //   δ¹ = (W²)ᵀ δ² ⊙ [Z¹ > 0] = [[0, 2.5], [4, 0]]
-  const { net, batch } = tiny('relu', 'linear', [1, -1], [0, 0], [1, 2, 0, -1], [0.5, 0], [-1, 2], [[1, 0], [0, 1]]);
-  const [s1, s2] = layerStats(net, batch, jsKernels, true);
+  // (built inside each test: code run while vitest collects the tests counts for no test in Stryker's coverage)
+  const measured = () => {
+    const { net, batch } = tiny('relu', 'linear', [1, -1], [0, 0], [1, 2, 0, -1], [0.5, 0], [-1, 2], [[1, 0], [0, 1]]);
+    const [s1, s2] = layerStats(net, batch, jsKernels, true);
+    return { net, batch, s1, s2 };
+  };
 
   it('speed = ‖δ 1/m‖ and ‖∂C/∂W‖ per layer', () => {
+    const { s1, s2 } = measured();
     expect(s1.speed).toBeCloseTo(Math.hypot(1.25, 2), 12); // ∂C/∂b¹ = (1.25, 2)
     expect(s2.speed).toBeCloseTo(Math.hypot(2, -1), 12); // ∂C/∂b² = (2, −1)
     expect(s1.gradW).toBeCloseTo(Math.hypot(2.5, -2), 12); // δ¹ xᵀ/m = (2.5, −2)
     expect(s2.gradW).toBeCloseTo(Math.sqrt(2.5 ** 2 + 0.75 ** 2 + 1 + 0.25), 12); // δ² (A¹)ᵀ/m
   });
   it('mean |z|, the output error ‖δ^L_x‖ averaged over examples, and which layer is which', () => {
+    const { s1, s2 } = measured();
     expect(s1.meanAbsZ).toBeCloseTo(1.5, 12);
     expect(s2.meanAbsZ).toBeCloseTo(1.5, 12);
     expect(s2.outputDelta).toBeCloseTo((Math.hypot(1.5, -1) + Math.hypot(2.5, -1)) / 2, 12);
@@ -46,9 +52,11 @@ describe('layer statistics by hand', () => {
     expect(s2.dead).toBeUndefined();
   });
   it('a unit alive on one example only is not dead', () => {
+    const { s1 } = measured();
     expect(s1.dead).toBe(0); // unit 1 fires only on the second example, unit 2 only on the first
   });
   it('histograms: ReLU over [0, max a], linear over [min(0, a), max a], 20 bins, the top edge in the last', () => {
+    const { net, batch, s1, s2 } = measured();
     // A¹ = (0, 2, 1, 0) over [0, 2]: bins 0, 19, 10, 0
     expect(s1.histogram!.lo).toBe(0);
     expect(s1.histogram!.hi).toBe(2);
