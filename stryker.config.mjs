@@ -17,7 +17,7 @@ export default {
   ],
   // Two cores shared with others: one mutant at a time.
   concurrency: 1,
-  timeoutMS: 30_000,
+  timeoutMS: 5_000,
   // Mutants in code that runs when a module loads (tables, constants) are covered by no single test, so each would
   // rerun every test: not run, and counted apart in the README (the tables are each used by tests that would fail).
   ignoreStatic: true,

@@ -17,7 +17,7 @@ export default defineConfig({
       'test/linalg/js.test.ts',
       'test/train/sgd.test.ts',
       'test/train/diagnose.test.ts',
-      'test/mutation/**/*.test.ts',
+      'test/**/mutants.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000,
