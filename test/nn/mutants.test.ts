@@ -5,7 +5,7 @@ import { jsKernels, Matrix, type DType } from '../../src/linalg/index.js';
 import { backprop, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
 import { activation, ACTIVATIONS, type ActivationName } from '../../src/nn/activations.js';
 import { cost, COSTS, softplus, type CostName } from '../../src/nn/costs.js';
-import { Network, pairingProblem, type Architecture } from '../../src/nn/network.js';
+import { defaultLearningRate, Network, pairingProblem, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import type { Examples } from '../../src/data/dataset.js';
@@ -194,5 +194,97 @@ describe('pairings and costs by name', () => {
     expect(pairingProblem({ activation: 'relu', outputActivation: 'sigmoid', cost: 'log-likelihood' })).toMatch(/^--cost log-likelihood needs --output-activation softmax: with sigmoid/);
     expect(pairingProblem({ activation: 'relu', outputActivation: 'linear', cost: 'log-likelihood' })).toMatch(/^--cost log-likelihood needs --output-activation softmax \(a probability for each class\), and linear outputs/);
     for (const out of ACTIVATIONS) expect(pairingProblem({ activation: 'tanh', outputActivation: out, cost: 'quadratic' })).toBeUndefined();
+  });
+});
+
+describe('Network: shapes checked, sizes owned, initialisations as documented', () => {
+  const arch: Architecture = { sizes: [3, 4, 2], activation: 'tanh', outputActivation: 'sigmoid', cost: 'quadratic' };
+  const W = (r: number, c: number) => Matrix.zeros(r, c, 'float64');
+  const b = (n: number) => new Float64Array(n);
+  it('refuses wrong counts and shapes, naming the layer', () => {
+    expect(() => new Network({ ...arch, sizes: [3] }, [], [])).toThrow('a network needs at least an input and an output layer');
+    expect(() => new Network(arch, [W(4, 3)], [b(4), b(2)])).toThrow('expected 2 weight matrices and bias vectors');
+    expect(() => new Network(arch, [W(4, 3), W(2, 4)], [b(4)])).toThrow('expected 2 weight matrices and bias vectors');
+    expect(() => new Network(arch, [W(4, 3), W(3, 4)], [b(4), b(2)])).toThrow('W2 is 3x4, expected 2x4');
+    expect(() => new Network(arch, [W(4, 3), W(2, 5)], [b(4), b(2)])).toThrow('W2 is 2x5, expected 2x4');
+    expect(() => new Network(arch, [W(4, 2), W(2, 4)], [b(4), b(2)])).toThrow('W1 is 4x2, expected 4x3');
+    expect(() => new Network(arch, [W(4, 3), W(2, 4)], [b(4), b(3)])).toThrow('b2 has 3 entries, expected 2');
+    expect(() => new Network(arch, [W(4, 3), W(2, 4)], [b(5), b(2)])).toThrow('b1 has 5 entries, expected 4');
+  });
+  it('one activation per weight layer, the output one last; P = Σ n_l (n_(l−1) + 1); its own copy of the sizes', () => {
+    const sizes = [3, 4, 2];
+    const net = new Network({ ...arch, sizes }, [W(4, 3), W(2, 4)], [b(4), b(2)]);
+    expect(net.activations.map((a) => a.name)).toEqual(['tanh', 'sigmoid']);
+    expect(net.parameterCount).toBe(4 * 4 + 2 * 5);
+    expect(new Network({ ...arch, sizes: [5, 1] }, [W(1, 5)], [b(1)]).parameterCount).toBe(6);
+    sizes.push(9);
+    expect(net.sizes).toEqual([3, 4, 2]);
+    const copy = net.clone();
+    copy.arch.sizes.push(7);
+    expect(net.arch.sizes).toEqual([3, 4, 2, 9]); // the array given; the clone's is its own
+    expect(copy.sizes).toEqual([3, 4, 2]);
+  });
+  it('normal: N(0, 1) for W and b; xavier N(0, 1/n_in) and he N(0, 2/n_in) for W from the same draws, b = 0; float32 unless asked', () => {
+    const normal = Network.create(arch, 'normal', new Rng(5), 'float64');
+    const xavier = Network.create(arch, 'xavier', new Rng(5), 'float64');
+    const he = Network.create(arch, 'he', new Rng(5), 'float64');
+    // layer 1 draws W¹ first with every init
+    normal.weights[0].data.forEach((v, i) => {
+      expect(xavier.weights[0].data[i]).toBeCloseTo(v * Math.sqrt(1 / 3), 14);
+      expect(he.weights[0].data[i]).toBeCloseTo(v * Math.sqrt(2 / 3), 14);
+    });
+    // normal then draws b¹ from the same stream: 4 more N(0, 1) samples, none zero
+    const rng = new Rng(5);
+    for (let i = 0; i < 12; i++) rng.normal();
+    expect(Array.from(normal.biases[0])).toEqual([rng.normal(), rng.normal(), rng.normal(), rng.normal()]);
+    for (const net of [xavier, he]) for (const bl of net.biases) expect(Array.from(bl).every((v) => v === 0)).toBe(true);
+    expect(normal.biases[1].every((v) => v !== 0)).toBe(true);
+    expect(Network.create(arch, 'he', new Rng(5)).dtype).toBe('float32');
+  });
+  it('the default η is a tenth for the quadratic cost after an unbounded output, else the rate given', () => {
+    for (const out of ['linear', 'relu', 'leaky-relu'] as const) expect(defaultLearningRate({ outputActivation: out, cost: 'quadratic' }, 0.2)).toBeCloseTo(0.02, 15);
+    expect(defaultLearningRate({ outputActivation: 'sigmoid', cost: 'quadratic' }, 0.2)).toBe(0.2);
+    expect(defaultLearningRate({ outputActivation: 'softmax', cost: 'log-likelihood' }, 0.2)).toBe(0.2);
+    expect(defaultLearningRate({ outputActivation: 'sigmoid', cost: 'cross-entropy' }, 0.5)).toBe(0.5);
+  });
+  it('the input layer has no z, a or δ buffers; every layer above has n_l × m', () => {
+    const ws = new Workspace(Network.create(arch, 'he', new Rng(1), 'float64'), 5);
+    expect(ws.z.map((z) => [z.rows, z.cols])).toEqual([[0, 5], [4, 5], [2, 5]]);
+    expect([ws.x.rows, ws.x.cols]).toEqual([5, 3]);
+  });
+  it('feedforward puts b^l in every row of Z^l before adding W A', () => {
+    const net = new Network({ ...arch, sizes: [1, 3, 1], outputActivation: 'linear' }, [Matrix.from(3, 1, [0, 0, 0], 'float64'), Matrix.from(1, 3, [1, 10, 100], 'float64')], [Float64Array.from([1, 2, 3]), Float64Array.from([0])]);
+    const ws = new Workspace(net, 2);
+    ws.input.data.set([5, 6]);
+    backprop(net, ws, Matrix.zeros(1, 2, 'float64'), new Gradients(net), jsKernels);
+    expect(Array.from(ws.z[1].data)).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(Array.from(ws.z[2].data)).toEqual([Math.tanh(1) + 10 * Math.tanh(2) + 100 * Math.tanh(3), Math.tanh(1) + 10 * Math.tanh(2) + 100 * Math.tanh(3)]);
+  });
+});
+
+describe('Rng: the xoshiro128** stream of its seed (saved seeds and checkpoints replay it)', () => {
+  // Known answers from an independent implementation of splitmix32 seeding and xoshiro128**.
+  it('state and first outputs for seed 42', () => {
+    const rng = new Rng(42);
+    expect(Array.from(rng.state())).toEqual([939911724, 3948730756, 321366731, 3317318717]);
+    expect([rng.nextUint32(), rng.nextUint32(), rng.nextUint32(), rng.nextUint32()]).toEqual([2837322924, 544945897, 479756282, 3500138142]);
+    const u = new Rng(42);
+    expect([u.uniform(), u.uniform()]).toEqual([0.6606157208001621, 0.1117019639532224]);
+    expect(new Rng(7).normal()).toBeCloseTo(-0.6925843705222114, 14);
+  });
+  it('a restored state continues the stream; normal samples have mean 0 and variance 1', () => {
+    const a = new Rng(3);
+    a.uniform();
+    const b = new Rng(a.state());
+    expect([a.nextUint32(), a.nextUint32()]).toEqual([b.nextUint32(), b.nextUint32()]);
+    const r = new Rng(11), n = 20000;
+    let s = 0, s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const v = r.normal();
+      s += v;
+      s2 += v * v;
+    }
+    expect(Math.abs(s / n)).toBeLessThan(0.03);
+    expect(Math.abs(s2 / n - 1)).toBeLessThan(0.05);
   });
 });
