@@ -9,6 +9,8 @@ import { Rng } from '../../src/nn/rng.js';
 import { evaluationBatch, layerStats, stalledLayers, type LayerStats } from '../../src/analysis/layers.js';
 import { compareActivations } from '../../src/analysis/compare.js';
 import { evaluate } from '../../src/train/metrics.js';
+import { SgdTrainer } from '../../src/train/sgd.js';
+import { initialState, runTraining } from '../../src/train/session.js';
 import type { Dataset, Examples } from '../../src/data/dataset.js';
 
 /** A 1-n-k network with the given weights, quadratic cost, on inputs x (one scalar per example). */
@@ -69,6 +71,44 @@ describe('layer statistics by hand', () => {
     c2[19] = 2; c2[0] = 1; c2[5] = 1;
     expect(s2.histogram!.counts).toEqual(c2);
     expect(layerStats(net, batch, jsKernels)[0].histogram).toBeUndefined();
+  });
+
+  it('histograms: sigmoid and softmax over [0, 1], tanh over [−1, 1], leaky ReLU from its most negative a, all-zero ReLU over [0, 1]', () => {
+    const bins = (a: number[], lo: number, hi: number) => {
+      const c = new Array(20).fill(0);
+      for (const v of a) c[Math.min(19, Math.floor(((v - lo) / (hi - lo)) * 20))]++;
+      return c;
+    };
+    const sig = (z: number) => 1 / (1 + Math.exp(-z));
+    // sigmoid: A¹ = (σ(10), σ(−10), ½, ½), bins 19, 0, 10, 10; softmax of Z² = A¹ (identity W²)
+    const sg = tiny('sigmoid', 'softmax', [10, 0], [0, 0], [1, 0, 0, 1], [0, 0], [1, -1], [[1, 0], [0, 1]]);
+    const [h1, h2] = layerStats(sg.net, sg.batch, jsKernels, true).map((s) => s.histogram!);
+    expect([h1.lo, h1.hi]).toEqual([0, 1]);
+    const c1 = new Array(20).fill(0);
+    c1[19] = 1; c1[0] = 1; c1[10] = 2;
+    expect(h1.counts).toEqual(c1);
+    const p0 = sig(sig(10) - 0.5), p1 = sig(sig(-10) - 0.5); // softmax of two: σ(z₀ − z₁)
+    expect([h2.lo, h2.hi]).toEqual([0, 1]);
+    expect(h2.counts).toEqual(bins([p0, p1, 1 - p0, 1 - p1], 0, 1));
+    // tanh: A¹ = (tanh 4, −tanh 4, 0, 0), bins 19, 0, 10, 10
+    const th = tiny('tanh', 'linear', [4, 0], [0, 0], [1, 1], [0], [1, -1], [[0], [0]]);
+    const t = layerStats(th.net, th.batch, jsKernels, true)[0].histogram!;
+    expect([t.lo, t.hi]).toEqual([-1, 1]);
+    const c3 = new Array(20).fill(0);
+    c3[19] = 1; c3[0] = 1; c3[10] = 2;
+    expect(t.counts).toEqual(c3);
+    // leaky ReLU: Z¹ = [[2, −3], [−2, 3]], A¹ = (2, −0.03, −0.02, 3) over [−0.03, 3]
+    const lk = tiny('leaky-relu', 'linear', [1, -1], [0, 0], [1, 1], [0], [2, -3], [[0], [0]]);
+    const l = layerStats(lk.net, lk.batch, jsKernels, true)[0].histogram!;
+    expect(l.lo).toBeCloseTo(-0.03, 15);
+    expect(l.hi).toBe(3);
+    expect(l.counts).toEqual(bins([2, -0.03, -0.02, 3], l.lo, 3));
+    expect(l.counts[0]).toBe(2);
+    // ReLU, every unit dead: A¹ = 0 everywhere, over [0, 1], all in the first bin
+    const dd = tiny('relu', 'linear', [-1, -1], [0, 0], [1, 1], [0], [1, 2], [[0], [0]]);
+    const d = layerStats(dd.net, dd.batch, jsKernels, true)[0];
+    expect(d.dead).toBe(1);
+    expect([d.histogram!.lo, d.histogram!.hi, d.histogram!.counts[0]]).toEqual([0, 1, 4]);
   });
 
   it('dead units: z ≤ 0 on every example (z = 0 counts as dead), for ReLU and leaky ReLU', () => {
@@ -153,6 +193,10 @@ describe('compareActivations in process', () => {
       expect(run.final[0].histogram).toBeDefined();
       expect(run.final[1].speed).not.toBe(run.initial[1].speed); // it trained
       expect(run.final).toHaveLength(2);
+      // the batches are those of train --seed: the init stream is the seed, the shuffle stream seed + 1
+      const own = Network.create({ sizes: [2, 3, 2], activation: spec.activation, outputActivation: 'sigmoid', cost: 'quadratic' }, spec.init, new Rng(cfg.seed), 'float64');
+      await runTraining(new SgdTrainer(own, { lr: spec.lr, batchSize: 2, weightDecay: 0 }, jsKernels), ds.train, new Rng(cfg.seed + 1), initialState(8), { epochs: 2 });
+      expect(run.final).toEqual(layerStats(own, evaluationBatch(own, ds.train, cfg.seed, cfg.evalSize), jsKernels, true));
     }
   });
 
@@ -161,6 +205,9 @@ describe('compareActivations in process', () => {
     expect(runs[0].diverged).toMatch(/^diverged at epoch 1, batch \d+: /);
     const calm = await compareActivations(ds, { ...cfg, every: 0, epochs: 1, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
     expect(calm[0].snapshots.map((s) => s.step)).toEqual([0, 4]);
+    // every 2 with 4 batches an epoch: the epoch ends are measured once, not again as 'every'
+    const even = await compareActivations(ds, { ...cfg, every: 2, epochs: 2, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
+    expect(even[0].snapshots.map((s) => s.step)).toEqual([0, 2, 4, 6, 8]);
   });
 });
 
