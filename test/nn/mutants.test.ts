@@ -288,3 +288,52 @@ describe('Rng: the xoshiro128** stream of its seed (saved seeds and checkpoints 
     expect(Math.abs(s2 / n - 1)).toBeLessThan(0.05);
   });
 });
+
+describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the refused pairings loaded from old files', () => {
+  it('a −∞ logit is a probability of exactly 0, not a NaN: costs 0 and δ = 0 when the target is the other class', () => {
+    for (const c of ['cross-entropy', 'log-likelihood'] as const) {
+      const z = columns([[0, -Infinity]]), y = columns([[1, 0]]);
+      expect(costAt(c, 'softmax', z, y)).toBe(0);
+      expect(Array.from(delta(c, 'softmax', z, y).data)).toEqual([0, 0]);
+    }
+    // sigmoid: z = −∞ with y = 0 and z = +∞ with y = 1 are right with certainty
+    expect(costAt('cross-entropy', 'sigmoid', columns([[-Infinity, Infinity]]), columns([[0, 1]]))).toBe(0);
+  });
+  it('ReLU and leaky ReLU: f′(0) = 0 (or the slope), as tfjs; the float32 bit-twiddled loops agree with the definition', () => {
+    const zs = [-2, -0, 0, 1e-30, 3.5, -1e-30];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const z = Matrix.from(1, zs.length, zs, dtype), g = Matrix.from(1, zs.length, [1, 2, 3, 4, 5, 6], dtype);
+      const f = (v: number) => (dtype === 'float32' ? Math.fround(v) : v);
+      const a = forward('relu', z), d = Matrix.zeros(1, zs.length, dtype);
+      activation('relu').backward(z, a, g, d);
+      expect(Array.from(a.data).map((v) => v + 0)).toEqual(zs.map((v) => (v > 0 ? f(v) : 0)));
+      expect(Array.from(d.data)).toEqual([0, 0, 0, 4, 5, 0]);
+      const la = forward('leaky-relu', z), ld = Matrix.zeros(1, zs.length, dtype);
+      activation('leaky-relu').backward(z, la, g, ld);
+      expect(Array.from(ld.data)).toEqual([1, 2, 3, 4, 5, 6].map((gv, i) => (zs[i] > 0 ? gv : f(0.01 * gv))));
+    }
+    const relu = activation('relu'), leaky = activation('leaky-relu');
+    expect([relu.prime!(2, 2), relu.prime!(0, 0), relu.prime!(-1, 0)]).toEqual([1, 0, 0]);
+    expect([leaky.prime!(2, 2), leaky.prime!(0, 0), leaky.prime!(-1, -0.01)]).toEqual([1, 0.01, 0.01]);
+  });
+  it('linear: a = z and δ = g, also into other buffers', () => {
+    const z = columns([[1, -2]]), a = Matrix.zeros(2, 1, 'float64'), d = Matrix.zeros(2, 1, 'float64');
+    activation('linear').forward(z, a);
+    activation('linear').backward(z, a, z, d);
+    expect([Array.from(a.data), Array.from(d.data)]).toEqual([[1, -2], [1, -2]]);
+  });
+  it('cross-entropy after a linear output (refused now): the textbook −Σ y ln a + (1 − y) ln(1 − a) and ∇_a C ⊙ f′; ln 0 held at ln 1e−300', () => {
+    const z = columns([[0.25, 0.5], [0.9, 0]]), y = columns([[1, 0], [0, 1]]);
+    const total = cost('cross-entropy').total(activation('linear'), z, z, y);
+    expect(total).toBeCloseTo(-Math.log(0.25) - Math.log(0.5) - Math.log(0.1) - Math.log(1e-300), 9);
+    const d = delta('cross-entropy', 'linear', columns([[0.25, 0.5]]), columns([[1, 0]]));
+    expect(Array.from(d.data)).toEqual([(0.25 - 1) / (0.25 * 0.75), 0.5 / 0.25]);
+    // log-likelihood after sigmoid (refused now): −y/a ⊙ σ′(z)
+    const zs = columns([[0.3, -0.2]]), ys = columns([[1, 0]]);
+    const a = forward('sigmoid', zs);
+    const dl = delta('log-likelihood', 'sigmoid', zs, ys);
+    expect(dl.data[0]).toBeCloseTo((-1 / a.data[0]) * a.data[0] * (1 - a.data[0]), 14);
+    expect(dl.data[1]).toBe(0);
+    expect(cost('log-likelihood').total(activation('sigmoid'), zs, a, ys)).toBeCloseTo(-Math.log(a.data[0]), 14);
+  });
+});
