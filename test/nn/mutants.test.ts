@@ -271,6 +271,9 @@ describe('Rng: the xoshiro128** stream of its seed (saved seeds and checkpoints 
     const u = new Rng(42);
     expect([u.uniform(), u.uniform()]).toEqual([0.6606157208001621, 0.1117019639532224]);
     expect(new Rng(7).normal()).toBeCloseTo(-0.6925843705222114, 14);
+    const r = new Rng(42);
+    expect(Array.from(r.shuffle(Uint32Array.from({ length: 10 }, (_, i) => i)))).toEqual([8, 4, 2, 3, 9, 5, 7, 0, 1, 6]);
+    expect(r.nextUint32()).toBe(2296110748); // nine draws, not ten
   });
   it('a restored state continues the stream; normal samples have mean 0 and variance 1', () => {
     const a = new Rng(3);
@@ -302,15 +305,16 @@ describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the
   it('ReLU and leaky ReLU: f′(0) = 0 (or the slope), as tfjs; the float32 bit-twiddled loops agree with the definition', () => {
     const zs = [-2, -0, 0, 1e-30, 3.5, -1e-30];
     for (const dtype of ['float32', 'float64'] as const) {
-      const z = Matrix.from(1, zs.length, zs, dtype), g = Matrix.from(1, zs.length, [1, 2, 3, 4, 5, 6], dtype);
+      const gs = [1 / 3, 2 / 3, 1 / 7, 4 / 7, 5 / 9, 6 / 11]; // every mantissa bit in use
+      const z = Matrix.from(1, zs.length, zs, dtype), g = Matrix.from(1, zs.length, gs, dtype);
       const f = (v: number) => (dtype === 'float32' ? Math.fround(v) : v);
       const a = forward('relu', z), d = Matrix.zeros(1, zs.length, dtype);
       activation('relu').backward(z, a, g, d);
       expect(Array.from(a.data).map((v) => v + 0)).toEqual(zs.map((v) => (v > 0 ? f(v) : 0)));
-      expect(Array.from(d.data)).toEqual([0, 0, 0, 4, 5, 0]);
+      expect(Array.from(d.data)).toEqual([0, 0, 0, f(4 / 7), f(5 / 9), 0]);
       const la = forward('leaky-relu', z), ld = Matrix.zeros(1, zs.length, dtype);
       activation('leaky-relu').backward(z, la, g, ld);
-      expect(Array.from(ld.data)).toEqual([1, 2, 3, 4, 5, 6].map((gv, i) => (zs[i] > 0 ? gv : f(0.01 * gv))));
+      expect(Array.from(ld.data)).toEqual(gs.map((gv, i) => (zs[i] > 0 ? f(gv) : f(0.01 * f(gv)))));
     }
     const relu = activation('relu'), leaky = activation('leaky-relu');
     expect([relu.prime!(2, 2), relu.prime!(0, 0), relu.prime!(-1, 0)]).toEqual([1, 0, 0]);
