@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { Network } from '../../src/nn/network.js';
+import { backprop } from '../../src/nn/backprop.js';
 import { Rng } from '../../src/nn/rng.js';
 import type { Examples } from '../../src/data/dataset.js';
 import { argmaxColumn, evaluate, outputs } from '../../src/train/metrics.js';
@@ -117,5 +118,77 @@ describe('runTraining', () => {
     expect(r.what).toMatch(/^the loss is (Infinity|NaN)$/);
     expect(r.diagnosis.message.length).toBeGreaterThan(0);
     for (const W of t.net.weights) for (const v of W.data) expect(Number.isFinite(v)).toBe(true);
+  });
+});
+
+describe('SgdTrainer', () => {
+  const train = points(1);
+  it('its update W ← (1 − ηλ)W − η∂C/∂W, b ← b − η∂C/∂b (for another gradient method) gives sgdStep’s weights', () => {
+    for (const weightDecay of [0, 0.1]) {
+      const make = () => Network.create({ sizes: [2, 4, 2], activation: 'tanh', outputActivation: 'sigmoid', cost: 'quadratic' }, 'xavier', new Rng(11), 'float64');
+      const a = new SgdTrainer(make(), { lr: 0.5, batchSize: 5, weightDecay }, jsKernels);
+      const b = new SgdTrainer(make(), { lr: 0.5, batchSize: 5, weightDecay }, jsKernels, (n, w, y, g, k) => backprop(n, w, y, g, k));
+      const order = Uint32Array.from({ length: 12 }, (_, i) => i);
+      for (const start of [0, 5]) {
+        a.step(train, order, start, 5);
+        b.step(train, order, start, 5);
+      }
+      for (let l = 0; l < 2; l++) {
+        a.net.weights[l].data.forEach((v, i) => expect(b.net.weights[l].data[i]).toBeCloseTo(v, 13));
+        a.net.biases[l].forEach((v, i) => expect(b.net.biases[l][i]).toBeCloseTo(v, 13));
+      }
+    }
+  });
+  it('correct counts the batch examples the network classified right before the update; diagnose() before any step answers', () => {
+    const t = trainer();
+    const order = Uint32Array.from([3, 1, 4, 0, 5, 9, 2, 6, 8, 7, 11, 10]);
+    const before = t.net.clone();
+    const batch: Examples = { features: new Float32Array(8), labels: new Uint8Array(4), count: 4, dim: 2 };
+    for (let j = 0; j < 4; j++) {
+      batch.features.set(train.features.subarray(2 * order[2 + j], 2 * order[2 + j] + 2), 2 * j);
+      batch.labels[j] = train.labels[order[2 + j]];
+    }
+    t.step(train, order, 2, 4);
+    expect(t.correct).toBe(evaluate(before, batch, jsKernels).correct);
+    expect(typeof trainer().diagnose({}).message).toBe('string');
+  });
+});
+
+describe('runTraining, more', () => {
+  const train = points(1);
+  it('onBatch reports the running mean loss and accuracy; a diagnosis knows the first batch loss', async () => {
+    const t = trainer(1e200, 'linear');
+    const seen: [number, number][] = [];
+    const r = await runTraining(t, train, new Rng(4), initialState(train.count), { epochs: 1, onBatch: (_e, _b, loss, acc) => seen.push([loss, acc!]) });
+    expect(r.status).toBe('diverged');
+    if (r.status !== 'diverged') return;
+    expect(r.diagnosis.firstLoss).toBe(seen[0][0]);
+    expect(seen[0][1]).toBeGreaterThanOrEqual(0);
+    expect(seen[0][1]).toBeLessThanOrEqual(1);
+    expect(seen[0][1] * 5).toBeCloseTo(Math.round(seen[0][1] * 5), 12); // correct / 5
+  });
+  it('weights that overflow in the last step of an epoch stop the run there: "a weight is not finite"', async () => {
+    // float32 weights of 1e30: the loss (summed in float64) stays finite, the update overflows float32
+    const net = Network.create({ sizes: [2, 2], activation: 'relu', outputActivation: 'linear', cost: 'quadratic' }, 'xavier', new Rng(1), 'float32');
+    net.weights[0].data.fill(1e30);
+    const t = new SgdTrainer(net, { lr: 1e10, batchSize: 12, weightDecay: 0 }, jsKernels);
+    const r = await runTraining(t, train, new Rng(4), initialState(train.count), { epochs: 3 });
+    expect(r.status).toBe('diverged');
+    if (r.status !== 'diverged') return;
+    expect([r.epoch, r.batch, r.what]).toEqual([1, 1, 'a weight is not finite']);
+  });
+  it('asked to stop after the last epoch: done, not interrupted; epoch seconds between 0 and the wall time', async () => {
+    const t0 = performance.now();
+    const state = initialState(train.count);
+    const r = await runTraining(trainer(), train, new Rng(4), state, { epochs: 2, test: points(2, 7), shouldStop: () => state.epoch === 2 && state.batch === 3 });
+    const wall = (performance.now() - t0) / 1000;
+    expect(r).toEqual({ status: 'done' });
+    for (const m of state.history) {
+      expect(m.seconds).toBeGreaterThanOrEqual(0);
+      expect(m.seconds).toBeLessThanOrEqual(wall);
+    }
+  });
+  it('argmaxColumn finds a maximum after the first rise', () => {
+    expect(argmaxColumn(Matrix.from(3, 1, [1, 3, 5], 'float64'), 0)).toBe(2);
   });
 });
