@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix, type DType } from '../../src/linalg/index.js';
 import { backprop, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
-import { activation, ACTIVATIONS, type ActivationName } from '../../src/nn/activations.js';
+import { activation, ACTIVATIONS, isActivationName, type ActivationName } from '../../src/nn/activations.js';
 import { cost, COSTS, softplus, type CostName } from '../../src/nn/costs.js';
 import { defaultLearningRate, Network, pairingProblem, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/nn/rng.js';
@@ -223,6 +223,9 @@ describe('Network: shapes checked, sizes owned, initialisations as documented', 
     copy.arch.sizes.push(7);
     expect(net.arch.sizes).toEqual([3, 4, 2, 9]); // the array given; the clone's is its own
     expect(copy.sizes).toEqual([3, 4, 2]);
+    expect(net.sizes).toEqual([3, 4, 2]);
+    expect(isActivationName('relu')).toBe(true);
+    expect(isActivationName('softplus')).toBe(false);
   });
   it('normal: N(0, 1) for W and b; xavier N(0, 1/n_in) and he N(0, 2/n_in) for W from the same draws, b = 0; float32 unless asked', () => {
     const normal = Network.create(arch, 'normal', new Rng(5), 'float64');
@@ -237,6 +240,7 @@ describe('Network: shapes checked, sizes owned, initialisations as documented', 
     const rng = new Rng(5);
     for (let i = 0; i < 12; i++) rng.normal();
     expect(Array.from(normal.biases[0])).toEqual([rng.normal(), rng.normal(), rng.normal(), rng.normal()]);
+    expect(Array.from(normal.weights[1].data)).toEqual(Array.from({ length: 8 }, () => rng.normal())); // then W², nothing drawn in between
     for (const net of [xavier, he]) for (const bl of net.biases) expect(Array.from(bl).every((v) => v === 0)).toBe(true);
     expect(normal.biases[1].every((v) => v !== 0)).toBe(true);
     expect(Network.create(arch, 'he', new Rng(5)).dtype).toBe('float32');
@@ -338,6 +342,8 @@ describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the
     const dl = delta('log-likelihood', 'sigmoid', zs, ys);
     expect(dl.data[0]).toBeCloseTo((-1 / a.data[0]) * a.data[0] * (1 - a.data[0]), 14);
     expect(dl.data[1]).toBe(0);
+    // soft targets weigh both logs: −[0.5 ln 0.25 + 0.5 ln 0.75]
+    expect(cost('cross-entropy').total(activation('linear'), columns([[0.25]]), columns([[0.25]]), columns([[0.5]]))).toBeCloseTo(-0.5 * Math.log(0.25) - 0.5 * Math.log(0.75), 14);
     expect(cost('log-likelihood').total(activation('sigmoid'), zs, a, ys)).toBeCloseTo(-Math.log(a.data[0]), 14);
   });
 });
