@@ -149,7 +149,25 @@ describe('SgdTrainer', () => {
       batch.labels[j] = train.labels[order[2 + j]];
     }
     t.step(train, order, 2, 4);
-    expect(t.correct).toBe(evaluate(before, batch, jsKernels).correct);
+    const right = evaluate(before, batch, jsKernels).correct;
+    expect(t.correct).toBe(right);
+    // and over every batch of an epoch, with some right and some wrong
+    let total = 0, wrong = 0;
+    for (const start of [0, 4, 8]) {
+      const net = t.net.clone();
+      const ex: Examples = { features: new Float32Array(8), labels: new Uint8Array(4), count: 4, dim: 2 };
+      for (let j = 0; j < 4; j++) {
+        ex.features.set(train.features.subarray(2 * order[start + j], 2 * order[start + j] + 2), 2 * j);
+        ex.labels[j] = train.labels[order[start + j]];
+      }
+      t.step(train, order, start, 4);
+      const e = evaluate(net, ex, jsKernels);
+      expect(t.correct).toBe(e.correct);
+      total += e.correct;
+      wrong += 4 - e.correct;
+    }
+    expect(total).toBeGreaterThan(0);
+    expect(wrong).toBeGreaterThan(0);
     expect(typeof trainer().diagnose({}).message).toBe('string');
   });
 });
@@ -188,7 +206,23 @@ describe('runTraining, more', () => {
       expect(m.seconds).toBeLessThanOrEqual(wall);
     }
   });
+  it('epoch seconds, and the seconds an interrupted epoch carries, lie between 0 and the wall time', async () => {
+    const t0 = performance.now();
+    const state = initialState(train.count);
+    let asks = 0;
+    const r = await runTraining(trainer(), train, new Rng(4), state, { epochs: 2, yieldMs: 0, shouldStop: () => ++asks === 4 });
+    const mid = (performance.now() - t0) / 1000;
+    expect(r).toEqual({ status: 'interrupted' });
+    expect(state.seconds).toBeGreaterThanOrEqual(0);
+    expect(state.seconds).toBeLessThanOrEqual(mid);
+    await runTraining(trainer(), train, new Rng(4), state, { epochs: 2 });
+    const wall = (performance.now() - t0) / 1000;
+    for (const m of state.history) {
+      expect(m.seconds).toBeGreaterThanOrEqual(0);
+      expect(m.seconds).toBeLessThanOrEqual(wall);
+    }
+  });
   it('argmaxColumn finds a maximum after the first rise', () => {
-    expect(argmaxColumn(Matrix.from(3, 1, [1, 3, 5], 'float64'), 0)).toBe(2);
+    expect(argmaxColumn(Matrix.from(3, 2, [0, 1, 0, 3, 0, 5], 'float64'), 1)).toBe(2);
   });
 });
