@@ -1,0 +1,236 @@
+// The statistics that `compare` and `--monitor` print, against values computed by hand
+// on tiny networks (written against the mutants Stryker left alive in src/analysis).
+import { describe, expect, it } from 'vitest';
+import { jsKernels, Matrix } from '../../src/linalg/index.js';
+import { Workspace } from '../../src/nn/backprop.js';
+import type { ActivationName } from '../../src/nn/activations.js';
+import { Network } from '../../src/nn/network.js';
+import { Rng } from '../../src/base/rng.js';
+import { evaluationBatch, layerStats, type LayerStats } from '../../src/analysis/layers.js';
+import { stalledLayers } from '../../src/cli/advice.js';
+import { compareActivations } from '../../src/analysis/compare.js';
+import { evaluate } from '../../src/train/metrics.js';
+import { SgdTrainer } from '../../src/train/sgd.js';
+import { initialState, runTraining } from '../../src/train/session.js';
+import type { Dataset, Examples } from '../../src/data/dataset.js';
+
+/** A 1-n-k network with the given weights, quadratic cost, on inputs x (one scalar per example). */
+function tiny(hidden: ActivationName, output: ActivationName, W1: number[], b1: number[], W2: number[], b2: number[], x: number[], y: number[][]) {
+  const n = b1.length, k = b2.length, m = x.length;
+  const net = new Network({ sizes: [1, n, k], activation: hidden, outputActivation: output, cost: 'quadratic' }, [Matrix.from(n, 1, W1, 'float64'), Matrix.from(k, n, W2, 'float64')], [Float64Array.from(b1), Float64Array.from(b2)]);
+  const ws = new Workspace(net, m);
+  ws.input.data.set(x);
+  const Y = Matrix.zeros(k, m, 'float64');
+  y.forEach((col, j) => col.forEach((v, i) => Y.set(i, j, v)));
+  return { net, batch: { ws, y: Y } };
+}
+
+describe('layer statistics by hand', () => {
+  // 1-2-2, ReLU then linear, quadratic, x = (−1, 2):
+  //   Z¹ = [[−1, 2], [1, −2]], A¹ = [[0, 2], [1, 0]]
+  //   Z² = W² A¹ + b² = [[2.5, 2.5], [−1, 0]], y = [[1, 0], [0, 1]], δ² = A² − Y = [[1.5, 2.5], [−1, −1]]
+  //   δ¹ = (W²)ᵀ δ² ⊙ [Z¹ > 0] = [[0, 2.5], [4, 0]]
+  // (built inside each test: code run while vitest collects the tests counts for no test in Stryker's coverage)
+  const measured = () => {
+    const { net, batch } = tiny('relu', 'linear', [1, -1], [0, 0], [1, 2, 0, -1], [0.5, 0], [-1, 2], [[1, 0], [0, 1]]);
+    const [s1, s2] = layerStats(net, batch, jsKernels, true);
+    return { net, batch, s1, s2 };
+  };
+
+  it('speed = ‖δ 1/m‖ and ‖∂C/∂W‖ per layer', () => {
+    const { s1, s2 } = measured();
+    expect(s1.speed).toBeCloseTo(Math.hypot(1.25, 2), 12); // ∂C/∂b¹ = (1.25, 2)
+    expect(s2.speed).toBeCloseTo(Math.hypot(2, -1), 12); // ∂C/∂b² = (2, −1)
+    expect(s1.gradW).toBeCloseTo(Math.hypot(2.5, -2), 12); // δ¹ xᵀ/m = (2.5, −2)
+    expect(s2.gradW).toBeCloseTo(Math.sqrt(2.5 ** 2 + 0.75 ** 2 + 1 + 0.25), 12); // δ² (A¹)ᵀ/m
+  });
+  it('mean |z|, the output error ‖δ^L_x‖ averaged over examples, and which layer is which', () => {
+    const { s1, s2 } = measured();
+    expect(s1.meanAbsZ).toBeCloseTo(1.5, 12);
+    expect(s2.meanAbsZ).toBeCloseTo(1.5, 12);
+    expect(s2.outputDelta).toBeCloseTo((Math.hypot(1.5, -1) + Math.hypot(2.5, -1)) / 2, 12);
+    expect(s1.outputDelta).toBeUndefined();
+    expect([s1.layer, s1.hidden, s1.activation, s2.layer, s2.hidden, s2.activation]).toEqual([1, true, 'relu', 2, false, 'linear']);
+    expect(s1.saturated).toBeUndefined();
+    expect(s2.dead).toBeUndefined();
+  });
+  it('a unit alive on one example only is not dead', () => {
+    const { s1 } = measured();
+    expect(s1.dead).toBe(0); // unit 1 fires only on the second example, unit 2 only on the first
+  });
+  it('histograms: ReLU over [0, max a], linear over [min(0, a), max a], 20 bins, the top edge in the last', () => {
+    const { net, batch, s1, s2 } = measured();
+    // A¹ = (0, 2, 1, 0) over [0, 2]: bins 0, 19, 10, 0
+    expect(s1.histogram!.lo).toBe(0);
+    expect(s1.histogram!.hi).toBe(2);
+    const c1 = new Array(20).fill(0);
+    c1[0] = 2; c1[10] = 1; c1[19] = 1;
+    expect(s1.histogram!.counts).toEqual(c1);
+    // A² = (2.5, 2.5, −1, 0) over [−1, 2.5]: bins 19, 19, 0, floor(20/3.5) = 5
+    expect([s2.histogram!.lo, s2.histogram!.hi]).toEqual([-1, 2.5]);
+    const c2 = new Array(20).fill(0);
+    c2[19] = 2; c2[0] = 1; c2[5] = 1;
+    expect(s2.histogram!.counts).toEqual(c2);
+    expect(layerStats(net, batch, jsKernels)[0].histogram).toBeUndefined();
+  });
+
+  it('histograms: sigmoid and softmax over [0, 1], tanh over [−1, 1], leaky ReLU from its most negative a, all-zero ReLU over [0, 1]', () => {
+    const bins = (a: number[], lo: number, hi: number) => {
+      const c = new Array(20).fill(0);
+      for (const v of a) c[Math.min(19, Math.floor(((v - lo) / (hi - lo)) * 20))]++;
+      return c;
+    };
+    const sig = (z: number) => 1 / (1 + Math.exp(-z));
+    // sigmoid: A¹ = (σ(10), σ(−10), ½, ½), bins 19, 0, 10, 10; softmax of Z² = A¹ (identity W²)
+    const sg = tiny('sigmoid', 'softmax', [10, 0], [0, 0], [1, 0, 0, 1], [0, 0], [1, -1], [[1, 0], [0, 1]]);
+    const [h1, h2] = layerStats(sg.net, sg.batch, jsKernels, true).map((s) => s.histogram!);
+    expect([h1.lo, h1.hi]).toEqual([0, 1]);
+    const c1 = new Array(20).fill(0);
+    c1[19] = 1; c1[0] = 1; c1[10] = 2;
+    expect(h1.counts).toEqual(c1);
+    const p0 = sig(sig(10) - 0.5), p1 = sig(sig(-10) - 0.5); // softmax of two: σ(z₀ − z₁)
+    expect([h2.lo, h2.hi]).toEqual([0, 1]);
+    expect(h2.counts).toEqual(bins([p0, p1, 1 - p0, 1 - p1], 0, 1));
+    // tanh: A¹ = (tanh 4, −tanh 4, 0, 0), bins 19, 0, 10, 10
+    const th = tiny('tanh', 'linear', [4, 0], [0, 0], [1, 1], [0], [1, -1], [[0], [0]]);
+    const t = layerStats(th.net, th.batch, jsKernels, true)[0].histogram!;
+    expect([t.lo, t.hi]).toEqual([-1, 1]);
+    const c3 = new Array(20).fill(0);
+    c3[19] = 1; c3[0] = 1; c3[10] = 2;
+    expect(t.counts).toEqual(c3);
+    // leaky ReLU: Z¹ = [[2, −3], [−2, 3]], A¹ = (2, −0.03, −0.02, 3) over [−0.03, 3]
+    const lk = tiny('leaky-relu', 'linear', [1, -1], [0, 0], [1, 1], [0], [2, -3], [[0], [0]]);
+    const l = layerStats(lk.net, lk.batch, jsKernels, true)[0].histogram!;
+    expect(l.lo).toBeCloseTo(-0.03, 15);
+    expect(l.hi).toBe(3);
+    expect(l.counts).toEqual(bins([2, -0.03, -0.02, 3], l.lo, 3));
+    expect(l.counts[0]).toBe(2);
+    // ReLU, every unit dead: A¹ = 0 everywhere, over [0, 1], all in the first bin
+    const dd = tiny('relu', 'linear', [-1, -1], [0, 0], [1, 1], [0], [1, 2], [[0], [0]]);
+    const d = layerStats(dd.net, dd.batch, jsKernels, true)[0];
+    expect(d.dead).toBe(1);
+    expect([d.histogram!.lo, d.histogram!.hi, d.histogram!.counts[0]]).toEqual([0, 1, 4]);
+  });
+
+  it('dead units: z ≤ 0 on every example (z = 0 counts as dead), for ReLU and leaky ReLU', () => {
+    // x = (−1, 2); rows of W¹ = (1, −1, 0, 0.5), b¹ = (0, 0, 0, −2): Z¹ = [[−1, 2], [1, −2], [0, 0], [−2.5, −1]]
+    for (const act of ['relu', 'leaky-relu'] as const) {
+      const t = tiny(act, 'linear', [1, -1, 0, 0.5], [0, 0, 0, -2], [1, 1, 1, 1], [0], [-1, 2], [[0], [0]]);
+      expect(layerStats(t.net, t.batch, jsKernels)[0].dead).toBe(2 / 4);
+    }
+  });
+
+  it("saturated: f'(z) < 1% of f's largest slope, σ' = a(1 − a) ≤ 1/4 and tanh' = 1 − a² ≤ 1", () => {
+    // sigmoid, Z¹ = [[10, −10], [4, −4]]: σ'(±10) = 4.5e−5 < 0.0025 (saturated), σ'(±4) = 0.0177 (not)
+    const sg = tiny('sigmoid', 'linear', [10, 4], [0, 0], [1, 1], [0], [1, -1], [[0], [0]]);
+    const sig = (z: number) => 1 / (1 + Math.exp(-z));
+    expect(sig(10) * (1 - sig(10))).toBeLessThan(0.0025);
+    expect(sig(4) * (1 - sig(4))).toBeGreaterThan(0.0025);
+    expect(layerStats(sg.net, sg.batch, jsKernels)[0].saturated).toBe(0.5);
+    // sigmoid, Z¹ = [[0, 0], [−10, −10]] (one-sided): only the second unit
+    const sg2 = tiny('sigmoid', 'linear', [0, -5], [0, 0], [1, 1], [0], [2, 2], [[0], [0]]);
+    expect(layerStats(sg2.net, sg2.batch, jsKernels)[0].saturated).toBe(0.5);
+    // tanh, Z¹ = [[4, −4], [1, −1]]: tanh'(±4) = 0.0013 < 0.01 (saturated), tanh'(±1) = 0.42 (not)
+    const th = tiny('tanh', 'tanh', [4, 1], [0, 0], [0.1, 0.1], [0], [1, -1], [[0], [0]]);
+    const [t1, t2] = layerStats(th.net, th.batch, jsKernels);
+    expect(t1.saturated).toBe(0.5);
+    expect(t2.saturated).toBe(0); // the output: |z| ≤ 0.5
+    // tanh, Z¹ = [[2.5, 3.5]]: tanh'(2.5) = 0.0266 (not), tanh'(3.5) = 0.0036 (saturated)
+    const th2 = tiny('tanh', 'linear', [1], [0], [1], [0], [2.5, 3.5], [[0], [0]]);
+    expect(layerStats(th2.net, th2.batch, jsKernels)[0].saturated).toBe(0.5);
+  });
+});
+
+describe('stalled layers', () => {
+  const base: LayerStats = { layer: 3, hidden: true, activation: 'tanh', speed: 0.1, gradW: 0.1, meanAbsZ: 1 };
+  it('warns above 90% saturated or dead, not at 90%', () => {
+    expect(stalledLayers([{ ...base, saturated: 0.9 }, { ...base, activation: 'relu', dead: 0.9 }])).toEqual([]);
+    const w = stalledLayers([{ ...base, saturated: 0.91 }, { ...base, layer: 4, activation: 'relu', dead: 0.96 }]);
+    expect(w).toHaveLength(2);
+    expect(w[0]).toMatch(/^layer 3 \(tanh\): 91% of its units are saturated/);
+    expect(w[1]).toMatch(/^layer 4 \(relu\): 96% of its units are dead/);
+  });
+  it('says a layer diverges when its speed is not finite, and nothing while it is', () => {
+    expect(stalledLayers([{ ...base, speed: Infinity }])).toEqual(['layer 3: the gradient is Infinity; the run is diverging']);
+    expect(stalledLayers([{ ...base, speed: NaN }])).toEqual(['layer 3: the gradient is NaN; the run is diverging']);
+    expect(stalledLayers([{ ...base, speed: 1e300 }])).toEqual([]);
+  });
+});
+
+/** n points in 2-D, class 1 when x₀ + x₁ > 1. */
+function points(rng: Rng, n: number): Examples {
+  const features = new Float32Array(2 * n), labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    features[2 * i] = rng.uniform();
+    features[2 * i + 1] = rng.uniform();
+    labels[i] = features[2 * i] + features[2 * i + 1] > 1 ? 1 : 0;
+  }
+  return { features, labels, count: n, dim: 2 };
+}
+
+describe('compareActivations in process', () => {
+  const ds: Dataset = { name: 'points', classes: 2, train: points(new Rng(1), 8), test: points(new Rng(2), 6) };
+  const cfg = { runs: [{ activation: 'sigmoid', init: 'normal', lr: 0.5 }, { activation: 'relu', init: 'he', lr: 0.1 }] as const, hidden: [3], outputActivation: 'sigmoid' as const, cost: 'quadratic' as const, batchSize: 2, epochs: 2, every: 3, seed: 5, evalSize: 4, dtype: 'float64' as const };
+
+  it('measures at initialisation, every N batches and at epoch ends, on identical batches; the first snapshot is the untrained network', async () => {
+    const seen: string[] = [];
+    const runs = await compareActivations(ds, { ...cfg, runs: cfg.runs.map((r) => ({ ...r })) }, jsKernels, (spec, epoch) => seen.push(`${spec.activation} ${epoch}`));
+    expect(seen).toEqual(['sigmoid 1', 'sigmoid 2', 'relu 1', 'relu 2']);
+    for (const [i, run] of runs.entries()) {
+      const spec = cfg.runs[i];
+      expect([run.activation, run.init, run.lr, run.diverged]).toEqual([spec.activation, spec.init, spec.lr, undefined]);
+      expect(run.sizes).toEqual([2, 3, 2]);
+      // 4 batches per epoch: steps 0, 3 (every 3), 4 (epoch end), 6, 8 (epoch end; not twice)
+      expect(run.snapshots.map((s) => s.step)).toEqual([0, 3, 4, 6, 8]);
+      expect(run.snapshots.map((s) => s.epoch)).toEqual([0, 0.75, 1, 1.5, 2]);
+      // the untrained network, drawn from the seed, measured on the evaluation batch drawn from it
+      const fresh = Network.create({ sizes: [2, 3, 2], activation: spec.activation, outputActivation: 'sigmoid', cost: 'quadratic' }, spec.init, new Rng(cfg.seed), 'float64');
+      const t = evaluate(fresh, ds.test, jsKernels);
+      expect(run.snapshots[0].testLoss).toBe(t.loss);
+      expect(run.snapshots[0].testAccuracy).toBe(t.accuracy);
+      const initial = layerStats(fresh, evaluationBatch(fresh, ds.train, cfg.seed, cfg.evalSize), jsKernels, true);
+      expect(run.initial).toEqual(initial);
+      expect(run.snapshots[0].layers).toEqual(initial.map(({ histogram: _, ...rest }) => rest));
+      expect(run.final[0].histogram).toBeDefined();
+      expect(run.final[1].speed).not.toBe(run.initial[1].speed); // it trained
+      expect(run.final).toHaveLength(2);
+      // the batches are those of train --seed: the init stream is the seed, the shuffle stream seed + 1
+      const own = Network.create({ sizes: [2, 3, 2], activation: spec.activation, outputActivation: 'sigmoid', cost: 'quadratic' }, spec.init, new Rng(cfg.seed), 'float64');
+      await runTraining(new SgdTrainer(own, { lr: spec.lr, batchSize: 2, weightDecay: 0 }, jsKernels), ds.train, new Rng(cfg.seed + 1), initialState(8), { epochs: 2 });
+      expect(run.final).toEqual(layerStats(own, evaluationBatch(own, ds.train, cfg.seed, cfg.evalSize), jsKernels, true));
+    }
+  });
+
+  it('every = 0 measures at epoch ends only; a diverging run says where', async () => {
+    const runs = await compareActivations(ds, { ...cfg, every: 0, outputActivation: 'linear', runs: [{ activation: 'relu', init: 'normal', lr: 1e200 }] }, jsKernels);
+    expect(runs[0].diverged).toMatch(/^diverged at epoch 1, batch \d+: /);
+    const calm = await compareActivations(ds, { ...cfg, every: 0, epochs: 1, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
+    expect(calm[0].snapshots.map((s) => s.step)).toEqual([0, 4]);
+    // every 2 with 4 batches an epoch: the epoch ends are measured once, not again as 'every'
+    const even = await compareActivations(ds, { ...cfg, every: 2, epochs: 2, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
+    expect(even[0].snapshots.map((s) => s.step)).toEqual([0, 2, 4, 6, 8]);
+  });
+});
+
+describe('the evaluation batch', () => {
+  it('holds min(size, count) distinct training examples with their one-hot labels, the same for the same seed', () => {
+    const ex = points(new Rng(7), 10);
+    const net = Network.create({ sizes: [2, 3, 2], activation: 'relu', outputActivation: 'sigmoid', cost: 'quadratic' }, 'he', new Rng(1), 'float64');
+    const { ws, y } = evaluationBatch(net, ex, 3, 4);
+    expect([ws.m, y.rows, y.cols]).toEqual([4, 2, 4]);
+    const rows = new Set<number>();
+    for (let j = 0; j < 4; j++) {
+      const x0 = ws.input.get(j, 0), x1 = ws.input.get(j, 1);
+      const idx = Array.from({ length: 10 }, (_, i) => i).find((i) => ex.features[2 * i] === x0 && ex.features[2 * i + 1] === x1)!;
+      expect(idx).toBeDefined();
+      rows.add(idx);
+      expect(y.get(ex.labels[idx], j)).toBe(1);
+      expect(y.get(1 - ex.labels[idx], j)).toBe(0);
+    }
+    expect(rows.size).toBe(4);
+    // drawn from its own stream, seed + 2 (the init uses the seed, the shuffle seed + 1)
+    expect([...rows]).toEqual(Array.from(new Rng(3 + 2).shuffle(Uint32Array.from({ length: 10 }, (_, i) => i)).subarray(0, 4)));
+    expect(evaluationBatch(net, ex, 3, 4).ws.input.data).toEqual(ws.input.data);
+    expect(evaluationBatch(net, ex, 3, 50).ws.m).toBe(10);
+  });
+});
