@@ -21,8 +21,9 @@ export function compare(x: ArrayLike<number>, y: ArrayLike<number>, rtol: number
     const d = Math.abs(x[i] - y[i]);
     const ay = Math.abs(y[i]);
     if (!(d <= atol + rtol * ay)) violations++; // NaN counts as a violation
-    if (!(d <= maxAbs)) maxAbs = d;
-    if (ay > floor && !(d / ay <= maxRel)) maxRel = d / ay;
+    // A NaN, once seen, stays: `d <= NaN` is false for every later d, which would overwrite it.
+    if (!(d <= maxAbs) && !Number.isNaN(maxAbs)) maxAbs = d;
+    if (ay > floor && !(d / ay <= maxRel) && !Number.isNaN(maxRel)) maxRel = d / ay;
     diff2 += d * d;
     ref2 += ay * ay;
   }

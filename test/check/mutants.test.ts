@@ -198,3 +198,12 @@ describe('training parity with tf.train.sgd', () => {
     expect(bad.maxWeightDiff).toBe(Math.max(...bad.perTensor.map((t) => t.maxDiff)));
   });
 });
+
+describe('compare() keeps a NaN it has seen', () => {
+  it('a NaN entry followed by finite ones reports NaN as the largest error, not the last finite one', () => {
+    const d = compare([NaN, 1.5, 2], [1, 1, 2], 1e-6, 1e-9);
+    expect(d.maxAbs).toBeNaN();
+    expect(d.maxRel).toBeNaN();
+    expect(d.violations).toBe(2);
+  });
+});
