@@ -29,7 +29,11 @@ const unexplained = [];
 const used = new Set();
 for (const [file, { source, mutants }] of Object.entries(report.files)) {
   const lines = source.split('\n');
-  const mod = file.split('/').slice(0, file.startsWith('src/linalg') ? 3 : 2).join('/').replace(/\.ts$/, '');
+  const mod = file
+    .split('/')
+    .slice(0, file.startsWith('src/linalg') ? 3 : 2)
+    .join('/')
+    .replace(/\.ts$/, '');
   const m = modules.get(mod) ?? { killed: 0, survived: 0, equivalent: 0, ignored: 0, total: 0 };
   modules.set(mod, m);
   for (const mu of mutants) {
@@ -56,8 +60,12 @@ const all = { killed: 0, survived: 0, equivalent: 0, ignored: 0, total: 0 };
 console.log('\nmodule                 mutants  killed  survived  equivalent  static   score');
 for (const [mod, m] of [...modules].sort()) {
   for (const k of Object.keys(all)) all[k] += m[k];
-  console.log(`${mod.padEnd(22)} ${String(m.total).padStart(7)} ${String(m.killed).padStart(7)} ${String(m.survived).padStart(9)} ${String(m.equivalent).padStart(11)} ${String(m.ignored).padStart(7)} ${pct(m).toFixed(1).padStart(6)}%`);
+  console.log(
+    `${mod.padEnd(22)} ${String(m.total).padStart(7)} ${String(m.killed).padStart(7)} ${String(m.survived).padStart(9)} ${String(m.equivalent).padStart(11)} ${String(m.ignored).padStart(7)} ${pct(m).toFixed(1).padStart(6)}%`,
+  );
 }
-console.log(`${'all'.padEnd(22)} ${String(all.total).padStart(7)} ${String(all.killed).padStart(7)} ${String(all.survived).padStart(9)} ${String(all.equivalent).padStart(11)} ${String(all.ignored).padStart(7)} ${pct(all).toFixed(1).padStart(6)}%`);
+console.log(
+  `${'all'.padEnd(22)} ${String(all.total).padStart(7)} ${String(all.killed).padStart(7)} ${String(all.survived).padStart(9)} ${String(all.equivalent).padStart(11)} ${String(all.ignored).padStart(7)} ${pct(all).toFixed(1).padStart(6)}%`,
+);
 if (unexplained.length) console.log(`\nSurvivors neither killed nor listed as equivalent in stryker.config.mjs:\n${unexplained.join('\n')}`);
 process.exit(unexplained.length ? 1 : 0);

@@ -50,7 +50,10 @@ print(json.dumps({'accuracy': acc, 'kernel': t1 - t0, 'solve': t2 - t1, 'predict
 const ds = loadEmbedded();
 const dir = mkdtempSync(join(tmpdir(), 'ntk-'));
 try {
-  for (const [name, ex] of [['train', ds.train], ['test', ds.test]]) {
+  for (const [name, ex] of [
+    ['train', ds.train],
+    ['test', ds.test],
+  ]) {
     writeFileSync(join(dir, name + 'x'), ex.features);
     writeFileSync(join(dir, name + 'y'), ex.labels);
   }
@@ -60,14 +63,18 @@ try {
     if (py.status !== 0) console.log(`round ${r} numpy: failed: ${py.stderr.trim().split('\n').pop()}`);
     else {
       const p = JSON.parse(py.stdout);
-      console.log(`round ${r} numpy ${p.numpy}: ${(100 * p.accuracy).toFixed(2)}% in ${p.total.toFixed(1)} s (kernel ${p.kernel.toFixed(1)} s, ${p.solver} ${p.solve.toFixed(1)} s, predict ${p.predict.toFixed(1)} s)`);
+      console.log(
+        `round ${r} numpy ${p.numpy}: ${(100 * p.accuracy).toFixed(2)}% in ${p.total.toFixed(1)} s (kernel ${p.kernel.toFixed(1)} s, ${p.solver} ${p.solve.toFixed(1)} s, predict ${p.predict.toFixed(1)} s)`,
+      );
     }
     const l = new NtkLearner(NTK_DEFAULTS, ds.classes);
     const t0 = performance.now();
     const fit = await l.fit(ds, { kernels, seed: 1, budget: {}, test: ds.test });
     const total = (performance.now() - t0) / 1000;
     const d = fit.details;
-    console.log(`round ${r} backprop ${kernels.name}: ${(100 * fit.trace[0].testAccuracy).toFixed(2)}% in ${total.toFixed(1)} s (kernel ${d['kernel seconds'].toFixed(1)} s, ${d.solver} ${d['solve seconds'].toFixed(1)} s, predict ${(total - d['kernel seconds'] - d['solve seconds']).toFixed(1)} s)`);
+    console.log(
+      `round ${r} backprop ${kernels.name}: ${(100 * fit.trace[0].testAccuracy).toFixed(2)}% in ${total.toFixed(1)} s (kernel ${d['kernel seconds'].toFixed(1)} s, ${d.solver} ${d['solve seconds'].toFixed(1)} s, predict ${(total - d['kernel seconds'] - d['solve seconds']).toFixed(1)} s)`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -120,13 +120,19 @@ function elementwise(name, params, vec, one) {
 export function reluWat() {
   return [
     // a = z & ~(z >> 31)
-    elementwise('relu_forward', ['z', 'a'],
+    elementwise(
+      'relu_forward',
+      ['z', 'a'],
       (load) => `(v128.andnot ${load('z')} (i32x4.shr_s ${load('z')} (i32.const 31)))`,
-      (load) => `(i32.and ${load('z')} (i32.xor (i32.shr_s ${load('z')} (i32.const 31)) (i32.const -1)))`),
+      (load) => `(i32.and ${load('z')} (i32.xor (i32.shr_s ${load('z')} (i32.const 31)) (i32.const -1)))`,
+    ),
     // d = g & -(z > 0)
-    elementwise('relu_backward', ['z', 'g', 'd'],
+    elementwise(
+      'relu_backward',
+      ['z', 'g', 'd'],
       (load) => `(v128.and ${load('g')} (i32x4.gt_s ${load('z')} (v128.const i32x4 0 0 0 0)))`,
-      (load) => `(i32.and ${load('g')} (i32.sub (i32.const 0) (i32.gt_s ${load('z')} (i32.const 0))))`),
+      (load) => `(i32.and ${load('g')} (i32.sub (i32.const 0) (i32.gt_s ${load('z')} (i32.const 0))))`,
+    ),
   ].join('');
 }
 
@@ -136,33 +142,48 @@ export function gemmWat() {
   const accs = rows.flatMap((r) => [acc(r, 0), acc(r, 1)]);
   const get = (x) => `(local.get ${x})`;
   const step = rows
-    .map((r) => `
+    .map(
+      (r) => `
             (local.set $s (v128.load32_splat ${r === 0 ? get('$ap') : `(i32.add ${get('$ap')} ${get(`$ars${r}`)})`}))
             (local.set ${acc(r, 0)} (f32x4.add ${get(acc(r, 0))} (f32x4.mul ${get('$s')} ${get('$b0')})))
-            (local.set ${acc(r, 1)} (f32x4.add ${get(acc(r, 1))} (f32x4.mul ${get('$s')} ${get('$b1')})))`)
+            (local.set ${acc(r, 1)} (f32x4.add ${get(acc(r, 1))} (f32x4.mul ${get('$s')} ${get('$b1')})))`,
+    )
     .join('');
   // C's tile: alpha·acc, plus beta·C when beta ≠ 0.
-  const store = (withC) => rows
-    .map((r) => [0, 1].map((h) => {
-      const ax = `(f32x4.mul ${get('$va')} ${get(acc(r, h))})`;
-      const value = withC ? `(f32x4.add ${ax} (f32x4.mul ${get('$vb')} (v128.load offset=${16 * h} ${get('$cp')})))` : ax;
-      return `
+  const store = (withC) =>
+    rows
+      .map(
+        (r) =>
+          [0, 1]
+            .map((h) => {
+              const ax = `(f32x4.mul ${get('$va')} ${get(acc(r, h))})`;
+              const value = withC ? `(f32x4.add ${ax} (f32x4.mul ${get('$vb')} (v128.load offset=${16 * h} ${get('$cp')})))` : ax;
+              return `
           (v128.store offset=${16 * h} ${get('$cp')} ${value})`;
-    }).join('') + `
-          (local.set $cp (i32.add ${get('$cp')} ${get('$ldc')}))`)
-    .join('');
+            })
+            .join('') +
+          `
+          (local.set $cp (i32.add ${get('$cp')} ${get('$ldc')}))`,
+      )
+      .join('');
   return `
   (func (export "nn")
     (param $m i32) (param $n i32) (param $k i32)
     (param $a i32) (param $ars i32) (param $acs i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
     (param $alpha f32) (param $beta f32)
     (local $i i32) (local $j i32) (local $arow i32) (local $aend i32) (local $ap i32) (local $bp i32) (local $cp i32)
-    ${rows.slice(1).map((r) => `(local $ars${r} i32)`).join(' ')}
+    ${rows
+      .slice(1)
+      .map((r) => `(local $ars${r} i32)`)
+      .join(' ')}
     (local $va v128) (local $vb v128) (local $s v128) (local $b0 v128) (local $b1 v128)
     ${accs.map((x) => `(local ${x} v128)`).join(' ')}
     (local.set $va (f32x4.splat ${get('$alpha')}))
     (local.set $vb (f32x4.splat ${get('$beta')}))
-    ${rows.slice(1).map((r) => `(local.set $ars${r} (i32.mul ${get('$ars')} (i32.const ${r})))`).join('\n    ')}
+    ${rows
+      .slice(1)
+      .map((r) => `(local.set $ars${r} (i32.mul ${get('$ars')} (i32.const ${r})))`)
+      .join('\n    ')}
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u ${get('$i')} ${get('$m')}))
       (local.set $arow (i32.add ${get('$a')} (i32.mul ${get('$i')} ${get('$ars')})))

@@ -39,7 +39,9 @@ export const SYSTEM = {
   referenceBlas: { what: `the reference BLAS (${REFERENCE_BLAS})`, apt: 'libblas3', present: once(() => existsSync(REFERENCE_BLAS)) },
   numpy: { what: `numpy for ${PYTHON}`, apt: 'python3-numpy', present: pythonImports('numpy') },
   chromium: {
-    what: `a Chromium executable at ${CHROMIUM}`, apt: 'chromium', present: once(() => {
+    what: `a Chromium executable at ${CHROMIUM}`,
+    apt: 'chromium',
+    present: once(() => {
       try {
         accessSync(CHROMIUM, constants.X_OK);
         return true;

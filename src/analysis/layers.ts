@@ -55,7 +55,8 @@ export function layerStats(net: Network, batch: { ws: Workspace; y: Matrix }, ke
   const out: LayerStats[] = [];
   for (let l = 1; l <= net.depth; l++) {
     const act = net.activations[l - 1];
-    const Z = ws.z[l].data, A = ws.a[l].data;
+    const Z = ws.z[l].data,
+      A = ws.a[l].data;
     const n = ws.z[l].rows;
     let absZ = 0;
     for (const v of Z) absZ += Math.abs(v);

@@ -54,13 +54,20 @@ export async function parseExpression(source: string, at: Record<string, number>
   // becomes one node. Building it from each node's full text would cost time
   // quadratic in the expression's length (and recursion as deep as its tree).
   const keyOf = (t: MathNode): string => {
-    const kids = childrenOf(t).map((c) => id.get(built.get(c)!)).join(',');
+    const kids = childrenOf(t)
+      .map((c) => id.get(built.get(c)!))
+      .join(',');
     switch (t.type) {
-      case 'ConstantNode': return `c:${String((t as ConstantNode).value)}`;
-      case 'SymbolNode': return `s:${(t as SymbolNode).name}`;
-      case 'OperatorNode': return `o:${(t as OperatorNode).fn}(${kids})`;
-      case 'FunctionNode': return `f:${(t as FunctionNode).fn.name}(${kids})`;
-      default: return `?:${t.type}(${kids})`;
+      case 'ConstantNode':
+        return `c:${String((t as ConstantNode).value)}`;
+      case 'SymbolNode':
+        return `s:${(t as SymbolNode).name}`;
+      case 'OperatorNode':
+        return `o:${(t as OperatorNode).fn}(${kids})`;
+      case 'FunctionNode':
+        return `f:${(t as FunctionNode).fn.name}(${kids})`;
+      default:
+        return `?:${t.type}(${kids})`;
     }
   };
 
@@ -69,16 +76,25 @@ export async function parseExpression(source: string, at: Record<string, number>
     const kids = childrenOf(t).map((c) => shown.get(c)!);
     let s: string;
     switch (t.type) {
-      case 'ParenthesisNode': s = `(${kids[0]})`; break;
+      case 'ParenthesisNode':
+        s = `(${kids[0]})`;
+        break;
       case 'OperatorNode': {
         const o = t as OperatorNode;
         s = kids.length === 1 ? `${o.op}${kids[0]}` : o.implicit ? kids.join(' ') : kids.join(` ${o.op} `);
         break;
       }
-      case 'FunctionNode': s = `${(t as FunctionNode).fn.name}(${kids.join(', ')})`; break;
-      case 'SymbolNode': s = (t as SymbolNode).name; break;
-      case 'ConstantNode': s = String((t as ConstantNode).value); break;
-      default: s = t.toString(); // an unsupported kind of node, refused by convert()
+      case 'FunctionNode':
+        s = `${(t as FunctionNode).fn.name}(${kids.join(', ')})`;
+        break;
+      case 'SymbolNode':
+        s = (t as SymbolNode).name;
+        break;
+      case 'ConstantNode':
+        s = String((t as ConstantNode).value);
+        break;
+      default:
+        s = t.toString(); // an unsupported kind of node, refused by convert()
     }
     return s.length > TEXT_MAX ? s.slice(0, TEXT_MAX - 1) + '…' : s;
   };
@@ -142,11 +158,16 @@ export async function parseExpression(source: string, at: Record<string, number>
         if (args.length === 2) {
           const [a, b] = args;
           switch (fn) {
-            case 'add': return g.add(a, b);
-            case 'subtract': return g.sub(a, b);
-            case 'multiply': return g.mul(a, b);
-            case 'divide': return g.div(a, b);
-            case 'pow': return g.pow(a, b);
+            case 'add':
+              return g.add(a, b);
+            case 'subtract':
+              return g.sub(a, b);
+            case 'multiply':
+              return g.mul(a, b);
+            case 'divide':
+              return g.div(a, b);
+            case 'pow':
+              return g.pow(a, b);
           }
         }
         throw new ExpressionError(`operator "${o.op}" is not supported (use + - * / ^)`);
@@ -160,17 +181,27 @@ export async function parseExpression(source: string, at: Record<string, number>
           return args[0];
         };
         switch (name as (typeof FUNCTIONS)[number]) {
-          case 'sin': return g.sin(one());
-          case 'cos': return g.cos(one());
-          case 'tan': { const x = one(); return g.div(g.sin(x), g.cos(x)); }
-          case 'exp': return g.exp(one());
+          case 'sin':
+            return g.sin(one());
+          case 'cos':
+            return g.cos(one());
+          case 'tan': {
+            const x = one();
+            return g.div(g.sin(x), g.cos(x));
+          }
+          case 'exp':
+            return g.exp(one());
           case 'log':
             if (args.length === 2) return g.div(g.log(args[0]), g.log(args[1])); // log(x, base)
             return g.log(one());
-          case 'sqrt': return g.pow(one(), g.constant(0.5));
-          case 'tanh': return g.tanh(one());
-          case 'sigmoid': return g.sigmoid(one());
-          case 'relu': return g.relu(one());
+          case 'sqrt':
+            return g.pow(one(), g.constant(0.5));
+          case 'tanh':
+            return g.tanh(one());
+          case 'sigmoid':
+            return g.sigmoid(one());
+          case 'relu':
+            return g.relu(one());
         }
         throw new ExpressionError(`unknown function ${name}(): supported are ${FUNCTIONS.join(', ')}`);
       }

@@ -29,7 +29,8 @@ const zeros = (rows: number, cols: number) => Matrix.zeros(rows, cols, 'float64'
 function toMatrix(v: number | Matrix | ArrayLike<number>[]): Matrix {
   if (typeof v === 'number') return Matrix.from(1, 1, [v], 'float64');
   if (v instanceof Matrix) return v.as('float64');
-  const rows = v.length, cols = rows ? v[0].length : 0;
+  const rows = v.length,
+    cols = rows ? v[0].length : 0;
   const m = zeros(rows, cols);
   v.forEach((r, i) => m.data.set(Array.from(r), i * cols));
   return m;
@@ -58,11 +59,15 @@ function unary(op: string, x: Node, f: (x: number) => number, df: (x: number, y:
     x.rows,
     x.cols,
     (self) => {
-      const X = x.value.data, Y = self.value.data;
+      const X = x.value.data,
+        Y = self.value.data;
       for (let i = 0; i < Y.length; i++) Y[i] = f(X[i]);
     },
     (self) => {
-      const X = x.value.data, Y = self.value.data, G = self.grad.data, GX = x.grad.data;
+      const X = x.value.data,
+        Y = self.value.data,
+        G = self.grad.data,
+        GX = x.grad.data;
       for (let i = 0; i < G.length; i++) GX[i] += chain(G[i], df(X[i], Y[i]));
     },
   );
@@ -73,33 +78,35 @@ function unary(op: string, x: Node, f: (x: number) => number, df: (x: number, y:
  * side is a scalar (1×1) broadcast to the other's shape — its gradient is then
  * the sum over the broadcast.
  */
-function binary(
-  op: string,
-  a: Node,
-  b: Node,
-  f: (a: number, b: number) => number,
-  da: (a: number, b: number, y: number) => number,
-  db: (a: number, b: number, y: number) => number,
-): Node {
+function binary(op: string, a: Node, b: Node, f: (a: number, b: number) => number, da: (a: number, b: number, y: number) => number, db: (a: number, b: number, y: number) => number): Node {
   const sameShape = a.rows === b.rows && a.cols === b.cols;
   if (!sameShape && !a.isScalar && !b.isScalar) {
     throw new Error(`${op}: shapes ${a.rows}x${a.cols} and ${b.rows}x${b.cols} do not match`);
   }
   const [rows, cols] = a.isScalar && !sameShape ? [b.rows, b.cols] : [a.rows, a.cols];
-  const sa = a.isScalar && !sameShape, sb = b.isScalar && !sameShape;
+  const sa = a.isScalar && !sameShape,
+    sb = b.isScalar && !sameShape;
   return node(
     op,
     [a, b],
     rows,
     cols,
     (self) => {
-      const A = a.value.data, B = b.value.data, Y = self.value.data;
+      const A = a.value.data,
+        B = b.value.data,
+        Y = self.value.data;
       for (let i = 0; i < Y.length; i++) Y[i] = f(A[sa ? 0 : i], B[sb ? 0 : i]);
     },
     (self) => {
-      const A = a.value.data, B = b.value.data, Y = self.value.data, G = self.grad.data, GA = a.grad.data, GB = b.grad.data;
+      const A = a.value.data,
+        B = b.value.data,
+        Y = self.value.data,
+        G = self.grad.data,
+        GA = a.grad.data,
+        GB = b.grad.data;
       for (let i = 0; i < G.length; i++) {
-        const av = A[sa ? 0 : i], bv = B[sb ? 0 : i];
+        const av = A[sa ? 0 : i],
+          bv = B[sb ? 0 : i];
         GA[sa ? 0 : i] += chain(G[i], da(av, bv, Y[i]));
         GB[sb ? 0 : i] += chain(G[i], db(av, bv, Y[i]));
       }
@@ -107,10 +114,42 @@ function binary(
   );
 }
 
-export const add = (a: Node, b: Node) => binary('add', a, b, (x, y) => x + y, () => 1, () => 1);
-export const sub = (a: Node, b: Node) => binary('sub', a, b, (x, y) => x - y, () => 1, () => -1);
-export const mul = (a: Node, b: Node) => binary('mul', a, b, (x, y) => x * y, (_x, y) => y, (x) => x);
-export const div = (a: Node, b: Node) => binary('div', a, b, (x, y) => x / y, (_x, y) => 1 / y, (x, y) => -x / (y * y));
+export const add = (a: Node, b: Node) =>
+  binary(
+    'add',
+    a,
+    b,
+    (x, y) => x + y,
+    () => 1,
+    () => 1,
+  );
+export const sub = (a: Node, b: Node) =>
+  binary(
+    'sub',
+    a,
+    b,
+    (x, y) => x - y,
+    () => 1,
+    () => -1,
+  );
+export const mul = (a: Node, b: Node) =>
+  binary(
+    'mul',
+    a,
+    b,
+    (x, y) => x * y,
+    (_x, y) => y,
+    (x) => x,
+  );
+export const div = (a: Node, b: Node) =>
+  binary(
+    'div',
+    a,
+    b,
+    (x, y) => x / y,
+    (_x, y) => 1 / y,
+    (x, y) => -x / (y * y),
+  );
 /** a^b; ∂/∂b = a^b ln a is defined for a > 0 (0 where a^b is 0, NaN below). */
 export const pow = (a: Node, b: Node) =>
   binary(
@@ -122,20 +161,48 @@ export const pow = (a: Node, b: Node) =>
     (x, _y, out) => (x > 0 ? out * Math.log(x) : out === 0 ? 0 : NaN),
   );
 
-export const neg = (x: Node) => unary('neg', x, (v) => -v, () => -1);
+export const neg = (x: Node) =>
+  unary(
+    'neg',
+    x,
+    (v) => -v,
+    () => -1,
+  );
 export const exp = (x: Node) => unary('exp', x, Math.exp, (_v, y) => y);
 export const log = (x: Node) => unary('log', x, Math.log, (v) => 1 / v);
 export const sin = (x: Node) => unary('sin', x, Math.sin, Math.cos);
 export const cos = (x: Node) => unary('cos', x, Math.cos, (v) => -Math.sin(v));
 export const tanh = (x: Node) => unary('tanh', x, Math.tanh, (_v, y) => 1 - y * y);
-export const sigmoid = (x: Node) => unary('sigmoid', x, (v) => 1 / (1 + Math.exp(-v)), (_v, y) => y * (1 - y));
+export const sigmoid = (x: Node) =>
+  unary(
+    'sigmoid',
+    x,
+    (v) => 1 / (1 + Math.exp(-v)),
+    (_v, y) => y * (1 - y),
+  );
 /** softplus(x) = ln(1 + eˣ) = max(x, 0) + ln(1 + e^−|x|), finite for every finite x; its derivative is σ(x). */
 export const softplus = (x: Node) =>
-  unary('softplus', x, (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))), (v) => 1 / (1 + Math.exp(-v)));
+  unary(
+    'softplus',
+    x,
+    (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))),
+    (v) => 1 / (1 + Math.exp(-v)),
+  );
 /** ReLU; its derivative at 0 is taken as 0. */
-export const relu = (x: Node) => unary('relu', x, (v) => (v > 0 ? v : 0), (v) => (v > 0 ? 1 : 0));
+export const relu = (x: Node) =>
+  unary(
+    'relu',
+    x,
+    (v) => (v > 0 ? v : 0),
+    (v) => (v > 0 ? 1 : 0),
+  );
 export const leakyRelu = (x: Node, slope: number) =>
-  unary('leaky-relu', x, (v) => (v > 0 ? v : slope * v), (v) => (v > 0 ? 1 : slope));
+  unary(
+    'leaky-relu',
+    x,
+    (v) => (v > 0 ? v : slope * v),
+    (v) => (v > 0 ? 1 : slope),
+  );
 
 /**
  * A·B, with ∂/∂A = G Bᵀ and ∂/∂B = Aᵀ G. When G holds an ∞ or NaN the
@@ -144,7 +211,9 @@ export const leakyRelu = (x: Node, slope: number) =>
  */
 export function matmul(a: Node, b: Node): Node {
   if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
-  const n = a.rows, k = a.cols, m = b.cols;
+  const n = a.rows,
+    k = a.cols,
+    m = b.cols;
   return node(
     'matmul',
     [a, b],
@@ -157,7 +226,11 @@ export function matmul(a: Node, b: Node): Node {
         jsKernels.gemm(true, false, 1, a.value, self.grad, 1, b.grad);
         return;
       }
-      const G = self.grad.data, A = a.value.data, B = b.value.data, GA = a.grad.data, GB = b.grad.data;
+      const G = self.grad.data,
+        A = a.value.data,
+        B = b.value.data,
+        GA = a.grad.data,
+        GB = b.grad.data;
       for (let i = 0; i < n; i++)
         for (let p = 0; p < k; p++)
           for (let j = 0; j < m; j++) {
@@ -175,11 +248,17 @@ export function transpose(x: Node): Node {
     x.cols,
     x.rows,
     (self) => {
-      const X = x.value.data, Y = self.value.data, r = x.rows, c = x.cols;
+      const X = x.value.data,
+        Y = self.value.data,
+        r = x.rows,
+        c = x.cols;
       for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) Y[j * r + i] = X[i * c + j];
     },
     (self) => {
-      const G = self.grad.data, GX = x.grad.data, r = x.rows, c = x.cols;
+      const G = self.grad.data,
+        GX = x.grad.data,
+        r = x.rows,
+        c = x.cols;
       for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) GX[i * c + j] += G[j * r + i];
     },
   );
@@ -198,7 +277,8 @@ function reduce(op: 'sum' | 'mean', x: Node): Node {
       self.value.data[0] = s * scale;
     },
     (self) => {
-      const g = self.grad.data[0] * scale, GX = x.grad.data;
+      const g = self.grad.data[0] * scale,
+        GX = x.grad.data;
       for (let i = 0; i < GX.length; i++) GX[i] += g;
     },
   );
@@ -217,11 +297,15 @@ export function addBias(z: Node, b: Node): Node {
     z.rows,
     m,
     (self) => {
-      const Z = z.value.data, B = b.value.data, Y = self.value.data;
+      const Z = z.value.data,
+        B = b.value.data,
+        Y = self.value.data;
       for (let i = 0; i < z.rows; i++) for (let j = 0; j < m; j++) Y[i * m + j] = Z[i * m + j] + B[i];
     },
     (self) => {
-      const G = self.grad.data, GZ = z.grad.data, GB = b.grad.data;
+      const G = self.grad.data,
+        GZ = z.grad.data,
+        GB = b.grad.data;
       for (let i = 0; i < z.rows; i++)
         for (let j = 0; j < m; j++) {
           GZ[i * m + j] += G[i * m + j];
@@ -249,7 +333,8 @@ function softmaxColumns(Z: Float64Array | Float32Array, S: Float64Array | Float3
 
 /** Softmax over each column (one example per column); backward: J = diag(s) − s sᵀ per column. */
 export function softmax(z: Node): Node {
-  const n = z.rows, m = z.cols;
+  const n = z.rows,
+    m = z.cols;
   return node(
     'softmax',
     [z],
@@ -257,12 +342,12 @@ export function softmax(z: Node): Node {
     m,
     (self) => softmaxColumns(z.value.data, self.value.data, n, m),
     (self) => {
-      const S = self.value.data, G = self.grad.data, GZ = z.grad.data;
+      const S = self.value.data,
+        G = self.grad.data,
+        GZ = z.grad.data;
       if (!finite(G)) {
         // term by term, masked where ∂s_i/∂z_k = s_i (δ_ik − s_k) is 0 (see chain())
-        for (let j = 0; j < m; j++)
-          for (let k = 0; k < n; k++)
-            for (let i = 0; i < n; i++) GZ[k * m + j] += chain(G[i * m + j], S[i * m + j] * ((i === k ? 1 : 0) - S[k * m + j]));
+        for (let j = 0; j < m; j++) for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) GZ[k * m + j] += chain(G[i * m + j], S[i * m + j] * ((i === k ? 1 : 0) - S[k * m + j]));
         return;
       }
       for (let j = 0; j < m; j++) {
@@ -282,7 +367,8 @@ export function softmax(z: Node): Node {
  */
 export function softmaxLogLikelihood(z: Node, y: Node): Node {
   if (y.rows !== z.rows || y.cols !== z.cols) throw new Error('softmaxLogLikelihood: targets must match the logits');
-  const n = z.rows, m = z.cols;
+  const n = z.rows,
+    m = z.cols;
   const s = zeros(n, m);
   return node(
     'softmax-log-likelihood',
@@ -290,7 +376,8 @@ export function softmaxLogLikelihood(z: Node, y: Node): Node {
     1,
     1,
     (self) => {
-      const Z = z.value.data, Y = y.value.data;
+      const Z = z.value.data,
+        Y = y.value.data;
       softmaxColumns(Z, s.data, n, m);
       let total = 0;
       for (let j = 0; j < m; j++) {
@@ -304,7 +391,10 @@ export function softmaxLogLikelihood(z: Node, y: Node): Node {
       self.value.data[0] = total / m;
     },
     (self) => {
-      const g = self.grad.data[0] / m, S = s.data, Y = y.value.data, GZ = z.grad.data;
+      const g = self.grad.data[0] / m,
+        S = s.data,
+        Y = y.value.data,
+        GZ = z.grad.data;
       for (let i = 0; i < S.length; i++) GZ[i] += chain(g, S[i] - Y[i]);
     },
   );

@@ -52,10 +52,7 @@ export function dot(root: Node, text: Map<Node, string>): string {
   const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
   const lines = ['digraph backprop {', '  rankdir=BT;', '  node [shape=box, fontname="monospace"];'];
   for (const n of order) {
-    const label =
-      n.op === 'constant'
-        ? describe(n, text)
-        : `${describe(n, text)}\\n${n.isScalar ? `value ${fmt(n.scalar)}\\ngrad ${fmt(n.grad.data[0])}` : `${n.rows}x${n.cols}`}`;
+    const label = n.op === 'constant' ? describe(n, text) : `${describe(n, text)}\\n${n.isScalar ? `value ${fmt(n.scalar)}\\ngrad ${fmt(n.grad.data[0])}` : `${n.rows}x${n.cols}`}`;
     const style = n.op === 'variable' ? ', style=filled, fillcolor="#dbeafe"' : n === root ? ', style=filled, fillcolor="#fde68a"' : '';
     lines.push(`  n${id.get(n)} [label="${esc(label).replace(/\\\\n/g, '\\n')}"${style}];`);
   }

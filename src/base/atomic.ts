@@ -21,7 +21,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'w', 0o644);
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

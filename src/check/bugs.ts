@@ -23,7 +23,7 @@ export const BUGS = {
     return total;
   }) as GradientMethod,
   /** The gradient of −C: a sign error, so SGD climbs instead of descending. */
-  'sign': ((net, ws, y, grads, k) => {
+  sign: ((net, ws, y, grads, k) => {
     const total = backprop(net, ws, y, grads, k);
     for (const g of [...grads.gradW.map((w) => w.data), ...grads.gradB]) for (let i = 0; i < g.length; i++) g[i] = -g[i];
     return total;

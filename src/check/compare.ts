@@ -16,7 +16,11 @@ export interface Difference {
 /** Compares x against the reference y with torch.allclose's rule |x − y| ≤ atol + rtol·|y|. */
 export function compare(x: ArrayLike<number>, y: ArrayLike<number>, rtol: number, atol: number, floor = 1e-8): Difference {
   if (x.length !== y.length) throw new Error(`compare: ${x.length} vs ${y.length} entries`);
-  let maxAbs = 0, maxRel = 0, diff2 = 0, ref2 = 0, violations = 0;
+  let maxAbs = 0,
+    maxRel = 0,
+    diff2 = 0,
+    ref2 = 0,
+    violations = 0;
   for (let i = 0; i < x.length; i++) {
     const d = Math.abs(x[i] - y[i]);
     const ay = Math.abs(y[i]);

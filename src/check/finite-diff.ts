@@ -27,13 +27,7 @@ export function centeredDifference(net: Network, ws: Workspace, y: Matrix, param
  * Finite-difference gradient of every parameter listed in `coords` (all of
  * them when omitted), for each W^l and b^l. Run it on a float64 network.
  */
-export function numericalGradients(
-  net: Network,
-  x: Matrix,
-  y: Matrix,
-  eps: number,
-  coords?: { W: number[][]; b: number[][] },
-): { gradW: Float64Array[]; gradB: Float64Array[] } {
+export function numericalGradients(net: Network, x: Matrix, y: Matrix, eps: number, coords?: { W: number[][]; b: number[][] }): { gradW: Float64Array[]; gradB: Float64Array[] } {
   const ws = new Workspace(net, x.rows);
   ws.input.data.set(x.data);
   const one = (param: Float, idx: number[] | undefined) => {

@@ -47,7 +47,8 @@ export function mlpLossGraph(net: Network, x: Matrix, y: Matrix): { loss: Node; 
     const others = Float64Array.from(ones, (v, i) => (i % (n + 1) === 0 ? 0 : v));
     const logSum = g.log(g.matmul(g.constant(Matrix.from(n, n, ones, 'float64'), '11ᵀ'), E));
     const logA = g.sub(shifted, logSum);
-    if (net.cost.name === 'log-likelihood') loss = g.mul(scale(-1), g.sum(g.mul(Y, logA))); // −(1/m) Σ y ln a
+    if (net.cost.name === 'log-likelihood')
+      loss = g.mul(scale(-1), g.sum(g.mul(Y, logA))); // −(1/m) Σ y ln a
     else {
       const log1mA = g.sub(g.log(g.matmul(g.constant(Matrix.from(n, n, others, 'float64'), '11ᵀ − I'), E)), logSum);
       loss = g.mul(scale(-1), g.sum(g.add(g.mul(Y, logA), g.mul(g.sub(one, Y), log1mA))));

@@ -57,7 +57,8 @@ function activate(tf: Tf, name: ActivationName, z: TF.Tensor2D): TF.Tensor2D {
  * c each row's max. Undefined for the other pairings.
  */
 function logSpaceCost(tf: Tf, out: ActivationName, cost: CostName, z: TF.Tensor2D, y: TF.Tensor2D): TF.Scalar | undefined {
-  const m = z.shape[0], n = z.shape[1];
+  const m = z.shape[0],
+    n = z.shape[1];
   if (out === 'sigmoid' && cost === 'cross-entropy') {
     return tf.div<TF.Scalar>(tf.sum(tf.add(tf.mul(y, tf.softplus(tf.neg(z))), tf.mul(tf.sub(1, y), tf.softplus(z)))), m);
   }
@@ -154,11 +155,7 @@ export async function tfTrain(
   const { W, b } = variables(tf, net);
   const o = optimizer;
   const opt =
-    o.name === 'sgd'
-      ? tf.train.sgd(lr)
-      : o.name === 'momentum' || o.name === 'nesterov'
-        ? tf.train.momentum(lr, o.momentum, o.name === 'nesterov')
-        : tf.train.adam(lr, o.beta1, o.beta2, o.eps);
+    o.name === 'sgd' ? tf.train.sgd(lr) : o.name === 'momentum' || o.name === 'nesterov' ? tf.train.momentum(lr, o.momentum, o.name === 'nesterov') : tf.train.adam(lr, o.beta1, o.beta2, o.eps);
   const coupled = o.name === 'adamw' ? 0 : weightDecay;
   for (const batch of batches) {
     tf.tidy(() => {

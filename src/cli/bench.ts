@@ -34,7 +34,8 @@ export const BENCH_CONFIGS: Record<string, { arch: Architecture; init: InitName;
 
 /** Floating-point operations of one epoch: forward W·A, gradients δ·Aᵀ, and Wᵀ·δ for layers 2..L (2 flops per multiply-add). */
 export function epochFlops(sizes: number[], examples: number): number {
-  let all = 0, recursion = 0;
+  let all = 0,
+    recursion = 0;
   for (let l = 1; l < sizes.length; l++) {
     all += sizes[l] * sizes[l - 1];
     if (l >= 2) recursion += sizes[l] * sizes[l - 1];
@@ -60,27 +61,40 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('seconds per training epoch on Fashion-MNIST for each kernel provider (and PyTorch / tfjs-layers with flags)')
     .option('--data <dir>', 'an MNIST-style IDX directory with 60,000 training images', '/usr/share/datasets/fashion-mnist')
-    .option('--configs <list>', 'configurations: N (784-30-10 sigmoid, m=10) and/or W (784-256-128-10 relu, m=128)', (v) => {
-      const xs = v.split(',').map((s) => s.trim().toUpperCase());
-      if (xs.some((x) => !(x in BENCH_CONFIGS))) throw new InvalidArgumentError('expected N, W or N,W.');
-      return xs;
-    }, ['N', 'W'])
-    .option('--backends <list>', `providers to time, some of ${PROVIDERS.join(', ')} (those that do not load here are skipped)`, (v) => {
-      const xs = v.split(',').map((s) => s.trim());
-      if (xs.some((x) => !(PROVIDERS as readonly string[]).includes(x))) throw new InvalidArgumentError(`expected some of ${PROVIDERS.join(', ')}.`);
-      return xs as ProviderName[];
-    }, [...PROVIDERS])
+    .option(
+      '--configs <list>',
+      'configurations: N (784-30-10 sigmoid, m=10) and/or W (784-256-128-10 relu, m=128)',
+      (v) => {
+        const xs = v.split(',').map((s) => s.trim().toUpperCase());
+        if (xs.some((x) => !(x in BENCH_CONFIGS))) throw new InvalidArgumentError('expected N, W or N,W.');
+        return xs;
+      },
+      ['N', 'W'],
+    )
+    .option(
+      '--backends <list>',
+      `providers to time, some of ${PROVIDERS.join(', ')} (those that do not load here are skipped)`,
+      (v) => {
+        const xs = v.split(',').map((s) => s.trim());
+        if (xs.some((x) => !(PROVIDERS as readonly string[]).includes(x))) throw new InvalidArgumentError(`expected some of ${PROVIDERS.join(', ')}.`);
+        return xs as ProviderName[];
+      },
+      [...PROVIDERS],
+    )
     .option('--repeats <n>', 'epochs timed per provider; the median is reported', positiveInt, 3)
     .option('--torch', 'also time PyTorch on the same configurations (Debian python3-torch)', false)
     .option('--torch-threads <n>', "PyTorch threads (torch.set_num_threads); 0: PyTorch's own default, as Debian ships it", nonNegativeInt, 0)
     .option('--tfjs-layers', 'also time tfjs-layers model.fit on the wasm backend for configuration W', false)
     .option('--startup', 'instead: the median of 10 process starts of `node bin/backprop` for --help, --version, grad and info', false)
     .option('--json', 'print one JSON result on stdout', false)
-    .addHelpText('after', examples([
-      ['every kernel provider on configurations N and W (what npm run bench runs)', 'backprop bench'],
-      ['configuration W against PyTorch, paired round by round', 'backprop bench --configs W --repeats 5 --torch'],
-      ['only the WebAssembly and plain JavaScript kernels', 'backprop bench --backends wasm,js'],
-    ]))
+    .addHelpText(
+      'after',
+      examples([
+        ['every kernel provider on configurations N and W (what npm run bench runs)', 'backprop bench'],
+        ['configuration W against PyTorch, paired round by round', 'backprop bench --configs W --repeats 5 --torch'],
+        ['only the WebAssembly and plain JavaScript kernels', 'backprop bench --backends wasm,js'],
+      ]),
+    )
     .action(async (opts: BenchOptions) => runBench(opts));
 }
 
@@ -126,7 +140,9 @@ async function runBench(opts: BenchOptions): Promise<void> {
       row[name] = { seconds: s, runs, gflops: flops / s / 1e9 };
       out.line(`  ${name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS${name === auto.name ? '   ← auto' : ''}`);
     }
-    const fastest = Object.entries(times).map(([n, runs]) => [n, median(runs)] as const).sort((a, b) => a[1] - b[1])[0];
+    const fastest = Object.entries(times)
+      .map(([n, runs]) => [n, median(runs)] as const)
+      .sort((a, b) => a[1] - b[1])[0];
     if (fastest && times[auto.name]) {
       const ratio = median(times[auto.name]) / fastest[1];
       row.auto = { provider: auto.name, fastest: fastest[0], ratio };
@@ -136,7 +152,9 @@ async function runBench(opts: BenchOptions): Promise<void> {
     else if (torchInfo) {
       const t = median(torchRuns);
       row.torch = { seconds: t, runs: torchRuns, version: torchInfo.version, threads: torchInfo.threads };
-      out.line(`  ${'PyTorch'.padEnd(12)}${t.toFixed(3).padStart(8)} s   ${(flops / t / 1e9).toFixed(1).padStart(6)} GFLOPS   (torch ${torchInfo.version}, ${torchInfo.threads} thread${torchInfo.threads > 1 ? 's' : ''})`);
+      out.line(
+        `  ${'PyTorch'.padEnd(12)}${t.toFixed(3).padStart(8)} s   ${(flops / t / 1e9).toFixed(1).padStart(6)} GFLOPS   (torch ${torchInfo.version}, ${torchInfo.threads} thread${torchInfo.threads > 1 ? 's' : ''})`,
+      );
       for (const [name, runs] of Object.entries(times)) {
         const ratios = runs.map((x, i) => x / torchRuns[i]);
         (row[name] as Record<string, unknown>).torchRatio = median(ratios);
@@ -194,7 +212,9 @@ async function runStartup(opts: BenchOptions): Promise<void> {
     const m = median(seconds);
     results.push({ args, median: m, min: Math.min(...seconds), max: Math.max(...seconds), target, met: m <= target });
     const shown = args.map((a) => (/[*\s]/.test(a) ? `"${a}"` : a)).join(' ');
-    out.line(`  ${shown.padEnd(28)}${m.toFixed(3).padStart(7)} s   (min ${Math.min(...seconds).toFixed(3)}, max ${Math.max(...seconds).toFixed(3)})   target ≤ ${target} s ${m <= target ? style.good('met') : style.warn('missed')}`);
+    out.line(
+      `  ${shown.padEnd(28)}${m.toFixed(3).padStart(7)} s   (min ${Math.min(...seconds).toFixed(3)}, max ${Math.max(...seconds).toFixed(3)})   target ≤ ${target} s ${m <= target ? style.good('met') : style.warn('missed')}`,
+    );
   }
   out.result({ command: 'bench', startup: results, runs });
 }
@@ -224,11 +244,7 @@ async function timeTfjsLayers(train: Examples, cfg: (typeof BENCH_CONFIGS)[strin
   tf.env().set('PROD', true);
   const [, h1, h2, outN] = cfg.arch.sizes;
   const model = tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [784], units: h1, activation: 'relu' }),
-      tf.layers.dense({ units: h2, activation: 'relu' }),
-      tf.layers.dense({ units: outN, activation: 'softmax' }),
-    ],
+    layers: [tf.layers.dense({ inputShape: [784], units: h1, activation: 'relu' }), tf.layers.dense({ units: h2, activation: 'relu' }), tf.layers.dense({ units: outN, activation: 'softmax' })],
   });
   model.compile({ optimizer: tf.train.sgd(cfg.lr), loss: 'categoricalCrossentropy' });
   const x = tf.tensor2d(train.features, [train.count, train.dim]);
@@ -239,4 +255,3 @@ async function timeTfjsLayers(train: Examples, cfg: (typeof BENCH_CONFIGS)[strin
   tf.dispose([x, y]);
   return s;
 }
-

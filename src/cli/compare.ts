@@ -58,16 +58,26 @@ export function compareCommand(): Command {
   const cmd = new Command('compare').description('train the same network once per activation and compare saturation and per-layer learning speed (NNDL ch. 5)');
   addDataOptions(cmd);
   cmd
-    .option('--activations <list>', `hidden activations to compare (${STALLING.join(', ')})`, (v) => {
-      const xs = v.split(',').map((s) => s.trim());
-      for (const x of xs) if (!isActivationName(x) || !HIDDEN_ACTIVATIONS.includes(x)) throw new InvalidArgumentError(`"${x}" is not a hidden activation (${STALLING.join(', ')}).`);
-      if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('each activation once.');
-      return xs as ActivationName[];
-    }, ['sigmoid', 'relu'] as ActivationName[])
+    .option(
+      '--activations <list>',
+      `hidden activations to compare (${STALLING.join(', ')})`,
+      (v) => {
+        const xs = v.split(',').map((s) => s.trim());
+        for (const x of xs) if (!isActivationName(x) || !HIDDEN_ACTIVATIONS.includes(x)) throw new InvalidArgumentError(`"${x}" is not a hidden activation (${STALLING.join(', ')}).`);
+        if (new Set(xs).size !== xs.length) throw new InvalidArgumentError('each activation once.');
+        return xs as ActivationName[];
+      },
+      ['sigmoid', 'relu'] as ActivationName[],
+    )
     .option('--hidden <sizes>', 'hidden layer sizes', sizeList, [30, 30, 30, 30])
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
     .option('--lr <eta>', 'learning rate: one for all, or per activation as sigmoid=0.5,relu=0.05', '0.1')
-    .addOption(new Option('--init <name>', `weight init (${INITS.join(', ')}): one for all, or per activation as sigmoid=xavier,relu=he`).default(undefined, "normal, N(0,1) as Nielsen's, for sigmoid and tanh; he for relu and leaky-relu"))
+    .addOption(
+      new Option('--init <name>', `weight init (${INITS.join(', ')}): one for all, or per activation as sigmoid=xavier,relu=he`).default(
+        undefined,
+        "normal, N(0,1) as Nielsen's, for sigmoid and tanh; he for relu and leaky-relu",
+      ),
+    )
     .addOption(choiceOption('--cost <name>', 'cost C (quadratic shows the output-layer slowdown)', COSTS, costName, 'cross-entropy'))
     .addOption(choiceOption('--output-activation <name>', 'output activation', ACTIVATIONS, activationName, 'sigmoid'))
     .option('--batch-size <m>', 'mini-batch size', positiveInt, 10)
@@ -79,11 +89,14 @@ export function compareCommand(): Command {
   addQuietOption(cmd);
   addBackendOption(cmd);
   addDtypeOption(cmd);
-  cmd.addHelpText('after', examples([
-    ["sigmoid against ReLU in a 784-30-30-30-30-10 net, and an HTML report with the charts", 'backprop compare --report report.html'],
-    ['four activations, measured every 100 batches as well as each epoch', 'backprop compare --activations sigmoid,relu,tanh,leaky-relu --every 100'],
-    ['a learning rate per activation, with the quadratic cost', 'backprop compare --cost quadratic --lr sigmoid=0.5,relu=0.05'],
-  ]));
+  cmd.addHelpText(
+    'after',
+    examples([
+      ['sigmoid against ReLU in a 784-30-30-30-30-10 net, and an HTML report with the charts', 'backprop compare --report report.html'],
+      ['four activations, measured every 100 batches as well as each epoch', 'backprop compare --activations sigmoid,relu,tanh,leaky-relu --every 100'],
+      ['a learning rate per activation, with the quadratic cost', 'backprop compare --cost quadratic --lr sigmoid=0.5,relu=0.05'],
+    ]),
+  );
   return cmd.action(async (opts: CompareOptions) => runCompare(opts));
 }
 
@@ -96,15 +109,27 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   if (opts.report) checkOutputFile(opts.report, '--report');
   const ds = loadData(opts);
   const acts = opts.activations;
-  const lr = perActivation(opts.lr, acts, (s) => {
-    const x = Number(s);
-    if (!(x > 0) || !Number.isFinite(x)) throw new UsageError(`--lr ${opts.lr}: "${s}" is not a positive number`);
-    return x;
-  }, () => 0.1, '--lr');
-  const init = perActivation<InitName>(opts.init, acts, (s) => {
-    if (!(INITS as readonly string[]).includes(s)) throw new UsageError(`--init ${opts.init}: "${s}" is not one of ${INITS.join(', ')}`);
-    return s as InitName;
-  }, (a) => (activation(a).stalls === 'dies' ? 'he' : 'normal'), '--init'); // He init for the ReLU family
+  const lr = perActivation(
+    opts.lr,
+    acts,
+    (s) => {
+      const x = Number(s);
+      if (!(x > 0) || !Number.isFinite(x)) throw new UsageError(`--lr ${opts.lr}: "${s}" is not a positive number`);
+      return x;
+    },
+    () => 0.1,
+    '--lr',
+  );
+  const init = perActivation<InitName>(
+    opts.init,
+    acts,
+    (s) => {
+      if (!(INITS as readonly string[]).includes(s)) throw new UsageError(`--init ${opts.init}: "${s}" is not one of ${INITS.join(', ')}`);
+      return s as InitName;
+    },
+    (a) => (activation(a).stalls === 'dies' ? 'he' : 'normal'),
+    '--init',
+  ); // He init for the ReLU family
   const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
   const dtype = opts.dtype ?? 'float32';
   const provider = await providerForDtype(opts, dtype, out);
@@ -115,10 +140,30 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   checkNetworkSize(sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
   const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.note(style.bold('backprop compare') + ' ' + heading);
-  out.note(style.dim(`runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`));
-  const runs = await compareActivations(ds, { runs: specs, hidden: opts.hidden, outputActivation: opts.outputActivation, cost: opts.cost, batchSize: opts.batchSize, epochs: opts.epochs, every: opts.every, seed: opts.seed, evalSize: opts.evalSize, dtype }, k, (s, e) => {
-    if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
-  });
+  out.note(
+    style.dim(
+      `runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`,
+    ),
+  );
+  const runs = await compareActivations(
+    ds,
+    {
+      runs: specs,
+      hidden: opts.hidden,
+      outputActivation: opts.outputActivation,
+      cost: opts.cost,
+      batchSize: opts.batchSize,
+      epochs: opts.epochs,
+      every: opts.every,
+      seed: opts.seed,
+      evalSize: opts.evalSize,
+      dtype,
+    },
+    k,
+    (s, e) => {
+      if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
+    },
+  );
   printRuns(out, runs);
   if (opts.report) {
     const html = await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading);
@@ -131,7 +176,19 @@ async function runCompare(opts: CompareOptions): Promise<void> {
     out.line(`report written to ${opts.report}`);
   }
   const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs
-  out.result({ command: 'compare', data: ds.name, sizes, cost: opts.cost, outputActivation: opts.outputActivation, epochs: opts.epochs, batchSize: opts.batchSize, seed: opts.seed, runs, report: opts.report, ...jsonProvenance(provenance(provider, dtype, opts.seed, { ...options, dtype })) });
+  out.result({
+    command: 'compare',
+    data: ds.name,
+    sizes,
+    cost: opts.cost,
+    outputActivation: opts.outputActivation,
+    epochs: opts.epochs,
+    batchSize: opts.batchSize,
+    seed: opts.seed,
+    runs,
+    report: opts.report,
+    ...jsonProvenance(provenance(provider, dtype, opts.seed, { ...options, dtype })),
+  });
 }
 
 const sci = (x: number) => x.toExponential(2);
@@ -139,10 +196,13 @@ const sci = (x: number) => x.toExponential(2);
 function printRuns(out: Output, runs: CompareRun[]): void {
   const hidden = runs[0].initial.filter((l) => l.hidden).map((l) => l.layer);
   out.line('');
-  out.line(style.bold("speed of learning ‖∂C/∂b^l‖ per hidden layer (Nielsen, NNDL ch. 5)"));
+  out.line(style.bold('speed of learning ‖∂C/∂b^l‖ per hidden layer (Nielsen, NNDL ch. 5)'));
   const rows: string[][] = [];
   for (const r of runs)
-    for (const [when, stats] of [['init', r.initial], ['end', r.final]] as const) {
+    for (const [when, stats] of [
+      ['init', r.initial],
+      ['end', r.final],
+    ] as const) {
       const ls = stats.filter((l) => l.hidden);
       const ratio = ls[0].speed / ls[ls.length - 1].speed;
       const flag = ratio < 0.1 ? style.warn(' vanishing') : ratio > 10 ? style.warn(' exploding') : '';
@@ -154,7 +214,10 @@ function printRuns(out: Output, runs: CompareRun[]): void {
   out.line(style.bold('saturated (sigmoid/tanh: f′(z) < 1% of max) or dead (ReLU: z ≤ 0 on every example) units; output layer'));
   const srows: string[][] = [];
   for (const r of runs)
-    for (const [when, stats] of [['init', r.initial], ['end', r.final]] as const) {
+    for (const [when, stats] of [
+      ['init', r.initial],
+      ['end', r.final],
+    ] as const) {
       const outL = stats[stats.length - 1];
       srows.push([
         `${r.activation} ${when}`,
@@ -176,11 +239,22 @@ function printRuns(out: Output, runs: CompareRun[]): void {
   out.line('');
   out.line(style.bold('curves') + style.dim(' (each from initialisation to the end; speeds on a log scale shared by all runs)'));
   const allSpeeds = runs.flatMap((r) => r.snapshots.flatMap((s) => s.layers.filter((l) => l.hidden).map((l) => Math.log10(Math.max(l.speed, 1e-30)))));
-  const lo = Math.min(...allSpeeds), hi = Math.max(...allSpeeds);
+  const lo = Math.min(...allSpeeds),
+    hi = Math.max(...allSpeeds);
   for (const r of runs) {
-    out.line(`  ${r.activation.padEnd(10)} accuracy ${sparkline(r.snapshots.map((s) => s.testAccuracy), { lo: 0, hi: 1 })}  ${percent(r.snapshots[r.snapshots.length - 1].testAccuracy)}${r.diverged ? style.bad('  ' + r.diverged) : ''}`);
+    out.line(
+      `  ${r.activation.padEnd(10)} accuracy ${sparkline(
+        r.snapshots.map((s) => s.testAccuracy),
+        { lo: 0, hi: 1 },
+      )}  ${percent(r.snapshots[r.snapshots.length - 1].testAccuracy)}${r.diverged ? style.bad('  ' + r.diverged) : ''}`,
+    );
     for (const l of hidden) {
-      out.line(`  ${''.padEnd(10)} layer ${l}  ${sparkline(r.snapshots.map((s) => s.layers[l - 1].speed), { log: true, lo, hi })}  ‖∂C/∂b‖ ${sci(r.snapshots[0].layers[l - 1].speed)} → ${sci(r.snapshots[r.snapshots.length - 1].layers[l - 1].speed)}`);
+      out.line(
+        `  ${''.padEnd(10)} layer ${l}  ${sparkline(
+          r.snapshots.map((s) => s.layers[l - 1].speed),
+          { log: true, lo, hi },
+        )}  ‖∂C/∂b‖ ${sci(r.snapshots[0].layers[l - 1].speed)} → ${sci(r.snapshots[r.snapshots.length - 1].layers[l - 1].speed)}`,
+      );
     }
   }
 }

@@ -29,11 +29,14 @@ export function evaluateCommand(): Command {
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
   addDtypeOption(cmd, "number type of the arithmetic: float32 or float64 (default: the model file's)");
-  cmd.addHelpText('after', examples([
-    ['accuracy, mean cost and confusion matrix on the test examples', 'backprop evaluate --model model.safetensors'],
-    ['the same, and the 8 worst mistakes drawn as text', 'backprop evaluate --model model.safetensors --misclassified 8'],
-    ['on the training examples, as JSON', 'backprop evaluate --model model.safetensors --split train --json'],
-  ]));
+  cmd.addHelpText(
+    'after',
+    examples([
+      ['accuracy, mean cost and confusion matrix on the test examples', 'backprop evaluate --model model.safetensors'],
+      ['the same, and the 8 worst mistakes drawn as text', 'backprop evaluate --model model.safetensors --misclassified 8'],
+      ['on the training examples, as JSON', 'backprop evaluate --model model.safetensors --split train --json'],
+    ]),
+  );
   return cmd.action((opts: EvaluateOptions) => runEvaluate(opts));
 }
 
@@ -103,6 +106,17 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
     loss: r.loss,
     classNames: names,
     confusion: r.confusion,
-    ...jsonProvenance(provenance(provider, net.dtype, undefined, { model: opts.model, data: opts.data, limit: opts.limit, testLimit: opts.testLimit, split: opts.split, misclassified: opts.misclassified, backend: opts.backend, dtype: net.dtype })),
+    ...jsonProvenance(
+      provenance(provider, net.dtype, undefined, {
+        model: opts.model,
+        data: opts.data,
+        limit: opts.limit,
+        testLimit: opts.testLimit,
+        split: opts.split,
+        misclassified: opts.misclassified,
+        backend: opts.backend,
+        dtype: net.dtype,
+      }),
+    ),
   });
 }

@@ -13,10 +13,13 @@ export function exportCommand(): Command {
     .addOption(choiceOption('--format <name>', 'the format to write', ['tfjs'], oneOf(['tfjs'] as const), 'tfjs'))
     .requiredOption('--out <dir>', 'directory for model.json and weights.bin')
     .option('--json', 'print one JSON result on stdout', false)
-    .addHelpText('after', examples([
-      ['a TensorFlow.js Layers model: web-model/model.json and web-model/weights.bin', 'backprop export --model model.safetensors --out web-model'],
-      ['the same, with the paths as JSON on stdout', 'backprop export --model model.safetensors --out web-model --json'],
-    ]))
+    .addHelpText(
+      'after',
+      examples([
+        ['a TensorFlow.js Layers model: web-model/model.json and web-model/weights.bin', 'backprop export --model model.safetensors --out web-model'],
+        ['the same, with the paths as JSON on stdout', 'backprop export --model model.safetensors --out web-model --json'],
+      ]),
+    )
     .action(async (opts: { model: string; format: 'tfjs'; out: string; json: boolean }) => {
       const out = new Output(opts.json);
       if (checkOutputDir(opts.out, '--out')) for (const f of ['model.json', 'weights.bin']) checkOutputFile(join(opts.out, f), '--out');

@@ -21,7 +21,10 @@ interface GradOptions {
 /** Parses --at x=1,y=2. */
 export function assignments(v: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/.exec(part);
     const x = m ? Number(m[2]) : NaN;
     if (!m || !Number.isFinite(x) || m[2].trim() === '') throw new InvalidArgumentError(`"${part}" is not name=number (e.g. x=1,y=2).`);
@@ -39,11 +42,14 @@ export function gradCommand(): Command {
     .option('--check', 'compare every derivative with centered finite differences', false)
     .addOption(choiceOption('--graph [format]', 'print the computation graph with values and gradients (text when no format is given)', ['text', 'dot'], oneOf(['text', 'dot'] as const)))
     .option('--json', 'print one JSON result on stdout', false)
-    .addHelpText('after', examples([
-      ['the value, and ∂f/∂x and ∂f/∂y each checked against finite differences', 'backprop grad "x*y + sin(x)" --at x=1,y=2 --check'],
-      ['one sigmoid neuron, with every node of its graph: value and gradient', 'backprop grad "sigmoid(w*x + b)" --at w=0.5,x=2,b=-1 --graph'],
-      ['the graph in Graphviz dot', 'backprop grad "log(exp(a) + exp(b))" --at a=1,b=2 --graph dot'],
-    ]))
+    .addHelpText(
+      'after',
+      examples([
+        ['the value, and ∂f/∂x and ∂f/∂y each checked against finite differences', 'backprop grad "x*y + sin(x)" --at x=1,y=2 --check'],
+        ['one sigmoid neuron, with every node of its graph: value and gradient', 'backprop grad "sigmoid(w*x + b)" --at w=0.5,x=2,b=-1 --graph'],
+        ['the graph in Graphviz dot', 'backprop grad "log(exp(a) + exp(b))" --at a=1,b=2 --graph dot'],
+      ]),
+    )
     .action(async (source: string, opts: GradOptions) => {
       process.exitCode = await runGrad(source.trim(), opts);
     });
@@ -126,10 +132,7 @@ async function runGrad(source: string, opts: GradOptions): Promise<number> {
       absError[n] = Math.abs(gradient[n] - numeric[n]);
       const ok = compare([gradient[n]], [numeric[n]], GRAD_CHECK.rtol, GRAD_CHECK.atol).violations === 0;
       pass &&= ok;
-      out.line(
-        `check ∂f/∂${n}: finite differences ${fmt(numeric[n])} (h = ${h[n].toExponential(0)}), |Δ| = ${absError[n].toExponential(1)} ` +
-          (ok ? style.good('PASS') : style.bad('FAIL')),
-      );
+      out.line(`check ∂f/∂${n}: finite differences ${fmt(numeric[n])} (h = ${h[n].toExponential(0)}), |Δ| = ${absError[n].toExponential(1)} ` + (ok ? style.good('PASS') : style.bad('FAIL')));
     }
     check = { h, numeric, absError, pass };
   }
@@ -138,15 +141,16 @@ async function runGrad(source: string, opts: GradOptions): Promise<number> {
     out.line('');
     out.line(opts.graph === 'dot' ? dot(root, text) : textTree(root, text));
   }
-  if (opts.json) out.result({
-    command: 'grad',
-    expression: source,
-    at: opts.at ?? {},
-    value: root.scalar,
-    gradient,
-    nodes: order.length,
-    check: check && { ...check, tolerance: GRAD_CHECK },
-    graph: opts.graph ? (opts.graph === 'dot' ? dot(root, text) : textTree(root, text)) : undefined,
-  });
+  if (opts.json)
+    out.result({
+      command: 'grad',
+      expression: source,
+      at: opts.at ?? {},
+      value: root.scalar,
+      gradient,
+      nodes: order.length,
+      check: check && { ...check, tolerance: GRAD_CHECK },
+      graph: opts.graph ? (opts.graph === 'dot' ? dot(root, text) : textTree(root, text)) : undefined,
+    });
   return check && !check.pass ? EXIT.failed : EXIT.ok;
 }

@@ -52,9 +52,7 @@ interface GradcheckCliOptions extends DataOptions, NetworkOptions, Omit<Optimize
 }
 
 export function gradcheckCommand(): Command {
-  const cmd = new Command('gradcheck').description(
-    'check the hand-written gradients against finite differences, the computation-graph engine (float64) and TensorFlow.js autodiff (float32)',
-  );
+  const cmd = new Command('gradcheck').description('check the hand-written gradients against finite differences, the computation-graph engine (float64) and TensorFlow.js autodiff (float32)');
   addNetworkOptions(cmd, DEFAULT_HIDDEN.join(','));
   cmd.option('--model <file>', 'check a saved model instead of a new network');
   addDataOptions(cmd);
@@ -67,18 +65,25 @@ export function gradcheckCommand(): Command {
     .option('--atol <a>', 'finite differences: absolute tolerance', positiveNumber, TOLERANCES.finiteDifferences.atol)
     .option('--tf-tol <t>', 'tfjs (float32): largest tensor-level relative error ‖Δ‖/‖g‖', positiveNumber, TOLERANCES.tfjs.tensorRel)
     .option('--no-tfjs', 'skip the TensorFlow.js oracle')
-    .option('--train-steps <k>', 'also run k steps of --optimizer here and in tfjs (tf.train.sgd, tf.train.momentum, tf.train.adam; adamw by its definition) from the same weights and compare', positiveInt)
+    .option(
+      '--train-steps <k>',
+      'also run k steps of --optimizer here and in tfjs (tf.train.sgd, tf.train.momentum, tf.train.adam; adamw by its definition) from the same weights and compare',
+      positiveInt,
+    )
     .option('--lr <eta>', 'learning rate of --train-steps', positiveNumber, 0.1);
   addOptimizerOptions(cmd, false); // --eps is the finite-difference step here: adam's ε is 1e-8
   cmd
     .addOption(choiceOption('--bug <name>', 'inject a classic backprop bug to see the check fail', Object.keys(BUGS), oneOf(Object.keys(BUGS) as BugName[])))
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
-  cmd.addHelpText('after', examples([
-    ['a new 784-30-30-10 network against finite differences, the graph engine and TensorFlow.js', 'backprop gradcheck'],
-    ['see the check fail: backprop without the f′(z) factor of δ', 'backprop gradcheck --bug drop-fprime'],
-    ['a saved model, and 20 Adam steps here and in tf.train.adam from the same weights compared', 'backprop gradcheck --model model.safetensors --train-steps 20 --optimizer adam --lr 0.001'],
-  ]));
+  cmd.addHelpText(
+    'after',
+    examples([
+      ['a new 784-30-30-10 network against finite differences, the graph engine and TensorFlow.js', 'backprop gradcheck'],
+      ['see the check fail: backprop without the f′(z) factor of δ', 'backprop gradcheck --bug drop-fprime'],
+      ['a saved model, and 20 Adam steps here and in tf.train.adam from the same weights compared', 'backprop gradcheck --model model.safetensors --train-steps 20 --optimizer adam --lr 0.001'],
+    ]),
+  );
   return cmd.action(async (opts: GradcheckCliOptions) => {
     process.exitCode = await runGradcheck(opts);
   });
@@ -199,14 +204,9 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
 function printTensor(out: Output, t: TensorReport, opts: GradcheckCliOptions): void {
   const fd = t.finiteDifferences;
   out.line('');
-  out.line(
-    style.bold(t.name) +
-      ` ${t.shape.join('×')} · ${t.size.toLocaleString('en-US')} entries` +
-      (fd.checked < t.size ? ` · finite differences at ${fd.checked} random entries` : ''),
-  );
+  out.line(style.bold(t.name) + ` ${t.shape.join('×')} · ${t.size.toLocaleString('en-US')} entries` + (fd.checked < t.size ? ` · finite differences at ${fd.checked} random entries` : ''));
   out.line(style.dim(`  ${'method'.padEnd(30)}${'max |Δ|'.padStart(10)}${'max rel'.padStart(10)}${'‖Δ‖/‖g‖'.padStart(10)}   result`));
-  const row = (name: string, r: MethodResult) =>
-    out.line(`  ${name.padEnd(30)}${sci(r.maxAbs).padStart(10)}${sci(r.maxRel).padStart(10)}${sci(r.tensorRel).padStart(10)}   ${verdict(r.pass)}`);
+  const row = (name: string, r: MethodResult) => out.line(`  ${name.padEnd(30)}${sci(r.maxAbs).padStart(10)}${sci(r.maxRel).padStart(10)}${sci(r.tensorRel).padStart(10)}   ${verdict(r.pass)}`);
   row('finite differences (float64)', fd);
   if (t.tfjs) row('tfjs autodiff (float32)', t.tfjs);
   else if (!opts.tfjs) out.line(style.dim(`  ${'tfjs autodiff (float32)'.padEnd(30)}skipped (--no-tfjs)`));

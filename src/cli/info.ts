@@ -7,7 +7,9 @@ import { FLOAT64_PROVIDERS, providerFor } from '../linalg/precision.js';
 
 /** Measured float32 GFLOPS of one gemm shape: the first layer of 784-256-… on a batch of 128 (≥ 100 ms and ≥ 3 products after one to warm up, so that `info` stays under a second). */
 export function measureGflops(k: Kernels, m = 256, n = 128, kk = 784): number {
-  const a = Matrix.zeros(m, kk), b = Matrix.zeros(kk, n), c = Matrix.zeros(m, n);
+  const a = Matrix.zeros(m, kk),
+    b = Matrix.zeros(kk, n),
+    c = Matrix.zeros(m, n);
   for (let i = 0; i < a.data.length; i++) a.data[i] = Math.sin(i);
   for (let i = 0; i < b.data.length; i++) b.data[i] = Math.cos(i);
   k.gemm(false, false, 1, a, b, 0, c); // warm up
@@ -26,9 +28,7 @@ function blasLines(b: BlasProvider): string[] {
   const c = b.core;
   if (c?.cpu) lines.push(`cpu: ${c.cpu}`);
   if (b.corename) {
-    const why = !c ? 'chosen by OpenBLAS'
-      : c.source === 'library' ? `chosen by OpenBLAS (${c.why})`
-      : c.why;
+    const why = !c ? 'chosen by OpenBLAS' : c.source === 'library' ? `chosen by OpenBLAS (${c.why})` : c.why;
     lines.push(`OpenBLAS core: ${b.corename} — ${why}`);
   }
   if (c?.trials && c.trials.length > 1) {
@@ -46,10 +46,13 @@ export function infoCommand(): Command {
   return new Command('info')
     .description('which kernel providers load here, the library found, and their measured GFLOPS')
     .option('--json', 'print one JSON result on stdout', false)
-    .addHelpText('after', examples([
-      ['the providers that load here, their GFLOPS and the one --backend auto takes', 'backprop info'],
-      ['then train on one of them', 'backprop train --backend wasm'],
-    ]))
+    .addHelpText(
+      'after',
+      examples([
+        ['the providers that load here, their GFLOPS and the one --backend auto takes', 'backprop info'],
+        ['then train on one of them', 'backprop train --backend wasm'],
+      ]),
+    )
     .action(async (opts: { json: boolean }) => {
       const out = new Output(opts.json);
       out.line(`${style.bold('backprop')} on Node ${process.version} (${process.platform}-${process.arch})`);

@@ -23,8 +23,19 @@ import { EXIT, RunFailedError, UsageError } from './errors.js';
 import { providerForDtype } from './precision.js';
 import { Output, percent, seconds, style } from './output.js';
 import {
-  addBackendOption, addDataOptions, addNetworkOptions, addQuietOption, architecture, defaultInit, examples, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
-  type DataOptions, type NetworkOptions,
+  addBackendOption,
+  addDataOptions,
+  addNetworkOptions,
+  addQuietOption,
+  architecture,
+  defaultInit,
+  examples,
+  nonNegativeInt,
+  nonNegativeNumber,
+  positiveInt,
+  positiveNumber,
+  type DataOptions,
+  type NetworkOptions,
 } from './options.js';
 
 /** What every learner's factory gets besides its own flags. */
@@ -133,7 +144,8 @@ function checkLearnerSize(flag: string, what: string, bytes: number, largestArra
 
 /** Parameters of a fully connected network of these layer sizes, and its largest weight matrix. */
 function parameterCounts(sizes: readonly number[]): { total: number; largest: number } {
-  let total = 0, largest = 0;
+  let total = 0,
+    largest = 0;
   for (let l = 1; l < sizes.length; l++) {
     total += sizes[l] * sizes[l - 1] + sizes[l];
     largest = Math.max(largest, sizes[l] * sizes[l - 1]);
@@ -164,7 +176,11 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
   sgd: {
     addOptions: (cmd) =>
       cmd
-        .addOption(new Option('--lr <eta>', 'sgd: learning rate η').argParser(positiveNumber).default(undefined, `${SGD_DEFAULTS.lr}; ${SGD_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`))
+        .addOption(
+          new Option('--lr <eta>', 'sgd: learning rate η')
+            .argParser(positiveNumber)
+            .default(undefined, `${SGD_DEFAULTS.lr}; ${SGD_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`),
+        )
         .option('--batch-size <m>', 'sgd: mini-batch size m', positiveInt, SGD_DEFAULTS.batchSize)
         .option('--epochs <n>', 'sgd: epochs', positiveInt, SGD_DEFAULTS.epochs),
     create: (o, s) => {
@@ -188,15 +204,25 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       if (elite >= population) throw new UsageError(`--elite ${elite} must be smaller than --population ${population} (otherwise no child is ever bred)`);
       if (tournament > population) throw new UsageError(`--tournament ${tournament} must not exceed --population ${population}`);
       // Two generations of population × parameters (parents and children), each layer one population-high matrix; activations of the fitness batch.
-      const p = parameterCounts(s.arch.sizes), batch = Math.min(o.fitnessBatch, s.trainCount);
+      const p = parameterCounts(s.arch.sizes),
+        batch = Math.min(o.fitnessBatch, s.trainCount);
       const units = s.arch.sizes.reduce((a, n) => a + n, 0);
       checkLearnerSize(
         s.given('population') ? '--population' : archFlag(o),
         `a population of ${population} ${s.arch.sizes.join('-')} networks (${p.total.toLocaleString('en-US')} parameters each)`,
-        4 * (2 * population * p.total + 2 * population * batch * units), population * Math.max(p.largest, batch * Math.max(...s.arch.sizes.slice(1))), 'use a smaller --population or smaller layers',
+        4 * (2 * population * p.total + 2 * population * batch * units),
+        population * Math.max(p.largest, batch * Math.max(...s.arch.sizes.slice(1))),
+        'use a smaller --population or smaller layers',
       );
       return new GaLearner(s.arch, {
-        population, generations: o.generations, mutationRate: o.mutationRate, sigma: o.sigma, elite, tournament, fitnessBatch: o.fitnessBatch, init: s.init,
+        population,
+        generations: o.generations,
+        mutationRate: o.mutationRate,
+        sigma: o.sigma,
+        elite,
+        tournament,
+        fitnessBatch: o.fitnessBatch,
+        init: s.init,
       });
     },
   },
@@ -208,9 +234,12 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
     create: (o, s) => {
       if (activation(s.arch.activation) !== relu) throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
-      const n = Math.min(s.trainCount, o.kernelLimit), bytes = 8 * n * n;
+      const n = Math.min(s.trainCount, o.kernelLimit),
+        bytes = 8 * n * n;
       if (bytes > totalmem() / 2) {
-        throw new UsageError(`--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${(bytes / 2 ** 30).toFixed(1)} GB), more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GB; use a smaller --kernel-limit`);
+        throw new UsageError(
+          `--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${(bytes / 2 ** 30).toFixed(1)} GB), more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GB; use a smaller --kernel-limit`,
+        );
       }
       return new NtkLearner({ hidden, ridge: o.ridge, maxExamples: o.kernelLimit }, s.classes);
     },
@@ -230,13 +259,25 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
     create: (o, s) => {
       if (s.inputs !== 784 && o.filters) throw new UsageError(`--filters ${o.filters}: the filters are drawn as 28×28 images, but the data has ${s.inputs} inputs`);
       // As RbmLearner.fit counts its peak: V and its velocity, the batch's visible and hidden buffers, the chains, the free-energy block.
-      const H = o.rbmHidden, n = s.inputs + s.classes, m = Math.min(o.rbmBatchSize, s.trainCount);
+      const H = o.rbmHidden,
+        n = s.inputs + s.classes,
+        m = Math.min(o.rbmBatchSize, s.trainCount);
       checkLearnerSize(
-        s.given('rbmBatchSize') && !s.given('rbmHidden') ? '--rbm-batch-size' : '--rbm-hidden', `an RBM of ${n} visible and ${H} hidden units`,
-        4 * (2 * H * n + 3 * m * n + 3 * m * H + 500 * (n + H)), Math.max(H * n, m * Math.max(n, H), 500 * H), 'use a smaller --rbm-hidden or --rbm-batch-size',
+        s.given('rbmBatchSize') && !s.given('rbmHidden') ? '--rbm-batch-size' : '--rbm-hidden',
+        `an RBM of ${n} visible and ${H} hidden units`,
+        4 * (2 * H * n + 3 * m * n + 3 * m * H + 500 * (n + H)),
+        Math.max(H * n, m * Math.max(n, H), 500 * H),
+        'use a smaller --rbm-hidden or --rbm-batch-size',
       );
       return new RbmLearner({
-        hidden: H, lr: o.rbmLr, momentum: o.rbmMomentum, weightDecay: o.rbmWeightDecay, epochs: o.rbmEpochs, batchSize: o.rbmBatchSize, cdK: o.cdK, persistent: o.persistent,
+        hidden: H,
+        lr: o.rbmLr,
+        momentum: o.rbmMomentum,
+        weightDecay: o.rbmWeightDecay,
+        epochs: o.rbmEpochs,
+        batchSize: o.rbmBatchSize,
+        cdK: o.cdK,
+        persistent: o.persistent,
       });
     },
     checkOutputs: (o) => {
@@ -246,11 +287,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       if (!(l instanceof RbmLearner)) return [];
       const png = filtersPng(l.filterImages(ds.test, k), [28, 28]);
       if (o.filters) writeFileAtomic(o.filters, png);
-      return [{
-        title: 'RBM: learned filters and reconstructions',
-        caption: `The image weights of the first ${Math.min(100, l.opts.hidden)} hidden units as 28×28 images (each from its most negative weight, black, to its most positive, white); below, one test digit per class over what ${l.opts.cdK} Gibbs step${l.opts.cdK === 1 ? '' : 's'} (v → h → v) make of it.`,
-        png,
-      }];
+      return [
+        {
+          title: 'RBM: learned filters and reconstructions',
+          caption: `The image weights of the first ${Math.min(100, l.opts.hidden)} hidden units as 28×28 images (each from its most negative weight, black, to its most positive, white); below, one test digit per class over what ${l.opts.cdK} Gibbs step${l.opts.cdK === 1 ? '' : 's'} (v → h → v) make of it.`,
+          png,
+        },
+      ];
     },
   },
   ode: {
@@ -275,15 +318,29 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       if (o.solver === 'dopri5' && o.atol < 1e-8) throw new UsageError(`--atol ${o.atol}: the ode learner trains in float32, use --atol ≥ 1e-8`);
       // θ with its gradient and Adam's two moments; a batch's input and the solver's stages over the state (h, its adjoint) and f's hidden units.
       const P = OdeNet.sizes(s.inputs, o.odeWidth, o.odeHidden, s.classes).reduce((a, [r, c]) => a + r * c, 0);
-      const m = Math.min(o.odeBatchSize, s.trainCount), stages = 7;
+      const m = Math.min(o.odeBatchSize, s.trainCount),
+        stages = 7;
       checkLearnerSize(
         s.given('odeHidden') && !s.given('odeWidth') ? '--ode-hidden' : s.given('odeBatchSize') && !s.given('odeWidth') ? '--ode-batch-size' : '--ode-width',
         `a neural ODE of width ${o.odeWidth} with ${o.odeHidden} hidden units (${P.toLocaleString('en-US')} parameters)`,
-        4 * (4 * P + m * s.inputs + (2 * stages + 3) * m * (2 * o.odeWidth + o.odeHidden)), Math.max(P, m * s.inputs, m * (2 * o.odeWidth + o.odeHidden)), 'use a smaller --ode-width, --ode-hidden or --ode-batch-size',
+        4 * (4 * P + m * s.inputs + (2 * stages + 3) * m * (2 * o.odeWidth + o.odeHidden)),
+        Math.max(P, m * s.inputs, m * (2 * o.odeWidth + o.odeHidden)),
+        'use a smaller --ode-width, --ode-hidden or --ode-batch-size',
       );
       return new OdeLearner({
-        width: o.odeWidth, hidden: o.odeHidden, solver: o.solver, steps: o.odeSteps, rtol: o.rtol, atol: o.atol, time: o.odeTime, gradient: o.odeGradient,
-        lr: o.odeLr, weightDecay: o.odeWeightDecay, inputDropout: o.odeInputDropout, epochs: o.odeEpochs, batchSize: o.odeBatchSize,
+        width: o.odeWidth,
+        hidden: o.odeHidden,
+        solver: o.solver,
+        steps: o.odeSteps,
+        rtol: o.rtol,
+        atol: o.atol,
+        time: o.odeTime,
+        gradient: o.odeGradient,
+        lr: o.odeLr,
+        weightDecay: o.odeWeightDecay,
+        inputDropout: o.odeInputDropout,
+        epochs: o.odeEpochs,
+        batchSize: o.odeBatchSize,
       });
     },
   },
@@ -315,11 +372,14 @@ export function learnersCommand(): Command {
   addQuietOption(cmd);
   for (const e of Object.values(LEARNER_REGISTRY)) e.addOptions(cmd);
   addBackendOption(cmd);
-  cmd.addHelpText('after', examples([
-    ['SGD, a genetic algorithm and the NTK on the embedded digits, with an HTML report (a minute or two)', 'backprop learners --report learners.html'],
-    ['a quick look: 1,000 examples, at most 5 seconds per learner', 'backprop learners --limit 1000 --seconds 5'],
-    ['the GA against SGD with a larger population, every number as JSON', 'backprop learners --learners sgd,ga --population 100 --generations 200 --json'],
-  ]));
+  cmd.addHelpText(
+    'after',
+    examples([
+      ['SGD, a genetic algorithm and the NTK on the embedded digits, with an HTML report (a minute or two)', 'backprop learners --report learners.html'],
+      ['a quick look: 1,000 examples, at most 5 seconds per learner', 'backprop learners --limit 1000 --seconds 5'],
+      ['the GA against SGD with a larger population, every number as JSON', 'backprop learners --learners sgd,ga --population 100 --generations 200 --json'],
+    ]),
+  );
   return cmd.action(async (opts: LearnersOptions) => {
     refuseIdleFlags(cmd, opts.learners);
     process.exitCode = await runLearners(opts, (key) => cmd.getOptionValueSource(key) === 'cli');
@@ -350,8 +410,13 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
   if (labels) throw new DataError(labels);
   const arch = architecture(opts, ds.train.dim, ds.classes, []);
   const setup: LearnerSetup = {
-    arch, archGiven: Boolean(opts.layers || opts.hidden), init: opts.init ?? defaultInit(arch.sizes.length > 2 ? arch.activation : 'linear'),
-    classes: ds.classes, trainCount: ds.train.count, inputs: ds.train.dim, given,
+    arch,
+    archGiven: Boolean(opts.layers || opts.hidden),
+    init: opts.init ?? defaultInit(arch.sizes.length > 2 ? arch.activation : 'linear'),
+    classes: ds.classes,
+    trainCount: ds.train.count,
+    inputs: ds.train.dim,
+    given,
   };
   // Every learner is built (its flags checked, its memory estimated) before any runs: a bad flag costs no work.
   const learners = opts.learners.map((name) => LEARNER_REGISTRY[name]!.create(opts, setup));
@@ -388,8 +453,30 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
       await letSignalsThrough(); // a learner that never yields (the NTK's solve) holds back a signal until here
       const last = r.trace[r.trace.length - 1];
       figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts) ?? []));
-      runs.push({ name: l.name, description: l.describe(), testAccuracy: last.testAccuracy, seconds: last.seconds, work: last.work, flops: last.flops, parametersUpdated: r.parametersUpdated, peakBytes: r.peakBytes, trace: r.trace, details: r.details });
-      out.note(style.dim(`  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${Object.keys(r.details).length ? ' · ' + Object.entries(r.details).map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`).join(', ') : ''}`));
+      runs.push({
+        name: l.name,
+        description: l.describe(),
+        testAccuracy: last.testAccuracy,
+        seconds: last.seconds,
+        work: last.work,
+        flops: last.flops,
+        parametersUpdated: r.parametersUpdated,
+        peakBytes: r.peakBytes,
+        trace: r.trace,
+        details: r.details,
+      });
+      out.note(
+        style.dim(
+          `  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${
+            Object.keys(r.details).length
+              ? ' · ' +
+                Object.entries(r.details)
+                  .map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`)
+                  .join(', ')
+              : ''
+          }`,
+        ),
+      );
     }
   } catch (e) {
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
@@ -404,7 +491,11 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
       runs.map((r) => [r.name, percent(r.testAccuracy), seconds(r.seconds), r.work.toExponential(2), (r.flops / 1e9).toFixed(1), r.parametersUpdated.toLocaleString('en-US'), megabytes(r.peakBytes)]),
     ),
   );
-  out.note(style.dim('work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1); wall time leaves out the test evaluations that draw the curves; peak memory: the learner\'s own large buffers'));
+  out.note(
+    style.dim(
+      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1); wall time leaves out the test evaluations that draw the curves; peak memory: the learner's own large buffers",
+    ),
+  );
   out.line('');
   out.line(style.bold('test accuracy against time') + style.dim(' (each from its start to its end, 0–100%)'));
   for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.testAccuracy)} at ${seconds(r.seconds)}`);
@@ -429,8 +520,18 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
   }
   const { json: _json, quiet: _quiet, report: _report, ...options } = opts; // how and where the results are shown does not change them
   out.result({
-    command: 'learners', data: ds.name, train: ds.train.count, test: ds.test.count, seed: opts.seed, backend: k.name, budgetSeconds: opts.seconds ?? null,
-    learners: runs, workRatio: ratio?.value ?? null, interrupted: interrupted !== undefined, signal: interrupted ?? null, report,
+    command: 'learners',
+    data: ds.name,
+    train: ds.train.count,
+    test: ds.test.count,
+    seed: opts.seed,
+    backend: k.name,
+    budgetSeconds: opts.seconds ?? null,
+    learners: runs,
+    workRatio: ratio?.value ?? null,
+    interrupted: interrupted !== undefined,
+    signal: interrupted ?? null,
+    report,
     ...jsonProvenance(provenance(provider, 'float32', opts.seed, options)),
   });
   await letSignalsThrough(); // one that came while the report was written is still counted, not lost with the handlers
@@ -481,13 +582,19 @@ export function resample(trace: TracePoint[], cols: number): number[] {
  * The work GA needed for its final accuracy against the work SGD needed to
  * first reach it (SGD's first trace point at or above it).
  */
-export function workRatio(runs: { name: string; testAccuracy: number; work: number; seconds: number; trace: TracePoint[] }[]): { text: string; value: { target: number; ga: number; sgd: number | null; ratio: number | null; sgdSeconds: number | null } } | undefined {
-  const ga = runs.find((r) => r.name === 'ga'), sgd = runs.find((r) => r.name === 'sgd');
+export function workRatio(
+  runs: { name: string; testAccuracy: number; work: number; seconds: number; trace: TracePoint[] }[],
+): { text: string; value: { target: number; ga: number; sgd: number | null; ratio: number | null; sgdSeconds: number | null } } | undefined {
+  const ga = runs.find((r) => r.name === 'ga'),
+    sgd = runs.find((r) => r.name === 'sgd');
   if (!ga || !sgd) return undefined;
   const target = ga.testAccuracy;
   const hit = sgd.trace.find((p) => p.testAccuracy >= target);
   if (!hit) {
-    return { text: `SGD did not reach GA's ${percent(target)} within its budget (it ended at ${percent(sgd.testAccuracy)} after ${sgd.work.toExponential(2)} example-forwards; GA used ${ga.work.toExponential(2)})`, value: { target, ga: ga.work, sgd: null, ratio: null, sgdSeconds: null } };
+    return {
+      text: `SGD did not reach GA's ${percent(target)} within its budget (it ended at ${percent(sgd.testAccuracy)} after ${sgd.work.toExponential(2)} example-forwards; GA used ${ga.work.toExponential(2)})`,
+      value: { target, ga: ga.work, sgd: null, ratio: null, sgdSeconds: null },
+    };
   }
   const ratio = ga.work / Math.max(hit.work, 1);
   return {

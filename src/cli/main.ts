@@ -14,7 +14,6 @@ import { EXIT, isUserError, reportError, RunFailedError, UsageError } from './er
 import { examples } from './options.js';
 import { packageVersion } from '../io/provenance.js';
 
-
 /** 0.2 as 0.2, 0.00001 as 1e-5. */
 const number = (x: number) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x));
 
@@ -46,10 +45,7 @@ function conventions(c: Command): void {
 import { ioReason, WriteFailedError } from '../base/atomic.js';
 
 export function program(): Command {
-  const p = new Command('backprop')
-    .description('Hand-written matrix backpropagation for small neural networks, checked against TensorFlow.js')
-    .enablePositionalOptions()
-    .version(packageVersion());
+  const p = new Command('backprop').description('Hand-written matrix backpropagation for small neural networks, checked against TensorFlow.js').enablePositionalOptions().version(packageVersion());
   p.addCommand(trainCommand());
   p.addCommand(evaluateCommand());
   p.addCommand(gradcheckCommand());

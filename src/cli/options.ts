@@ -95,7 +95,11 @@ export type DataOptions = DataSelection;
 
 export function addDataOptions(cmd: Command): Command {
   return cmd
-    .option('--data <NAME|DIR>', 'dataset: embedded (10,000 MNIST digits shipped with the package), a name from `backprop datasets` (mnist, fashion-mnist, kmnist), a directory of MNIST-style IDX files, or a CSV file (label,v1,...,vD)', 'embedded')
+    .option(
+      '--data <NAME|DIR>',
+      'dataset: embedded (10,000 MNIST digits shipped with the package), a name from `backprop datasets` (mnist, fashion-mnist, kmnist), a directory of MNIST-style IDX files, or a CSV file (label,v1,...,vD)',
+      'embedded',
+    )
     .option('--limit <n>', 'use only the first n training examples', positiveInt)
     .option('--test-limit <n>', 'use only the first n test examples', positiveInt);
 }
@@ -114,7 +118,15 @@ export function addNetworkOptions(cmd: Command, defaultHidden: string): Command 
   return cmd
     .option('--layers <sizes>', 'all layer sizes, input first, e.g. 784,30,10 (must match the data)', sizeList)
     .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(sizeList).default(undefined, defaultHidden))
-    .addOption(choiceOption('--activation <name>', 'hidden activation', ACTIVATIONS.filter((a) => a !== 'softmax'), activationName, 'relu'))
+    .addOption(
+      choiceOption(
+        '--activation <name>',
+        'hidden activation',
+        ACTIVATIONS.filter((a) => a !== 'softmax'),
+        activationName,
+        'relu',
+      ),
+    )
     .addOption(choiceOption('--output-activation <name>', 'output activation', ACTIVATIONS, activationName, 'softmax'))
     .addOption(choiceOption('--cost <name>', 'cost C', COSTS, costName, 'log-likelihood'))
     .addOption(choiceOption('--init <name>', 'weight init: normal is N(0,1) as in network.py', INITS, initName).default(undefined, 'he for relu and leaky-relu, xavier otherwise'));
@@ -174,7 +186,15 @@ export interface OptimizerOptions {
 export function addOptimizerOptions(cmd: Command, withEps: boolean): Command {
   const d = OPTIMIZER_DEFAULTS;
   cmd
-    .addOption(choiceOption('--optimizer <name>', `update rule: sgd, momentum (heavy ball), nesterov, adam or adamw (decoupled weight decay); --lr defaults to ${ADAM_LR} for adam and adamw`, OPTIMIZERS, oneOf(OPTIMIZERS), 'sgd'))
+    .addOption(
+      choiceOption(
+        '--optimizer <name>',
+        `update rule: sgd, momentum (heavy ball), nesterov, adam or adamw (decoupled weight decay); --lr defaults to ${ADAM_LR} for adam and adamw`,
+        OPTIMIZERS,
+        oneOf(OPTIMIZERS),
+        'sgd',
+      ),
+    )
     .addOption(new Option('--momentum <mu>', 'μ of momentum and nesterov: v ← μv + g').argParser(unitInterval).default(undefined, String(d.momentum)))
     .addOption(new Option('--beta1 <b>', "β₁ of adam and adamw, the first moment's decay").argParser(unitInterval).default(undefined, String(d.beta1)))
     .addOption(new Option('--beta2 <b>', "β₂ of adam and adamw, the second moment's decay").argParser(unitInterval).default(undefined, String(d.beta2)));
@@ -185,9 +205,16 @@ export function addOptimizerOptions(cmd: Command, withEps: boolean): Command {
 /** The optimizer asked for; a hyper-parameter given for an optimizer that has none of that name is a usage error. */
 export function optimizerConfig(opts: OptimizerOptions): OptimizerConfig {
   const name = opts.optimizer;
-  const usesMomentum = name === 'momentum' || name === 'nesterov', usesMoments = name === 'adam' || name === 'adamw';
-  for (const [flag, value, used] of [['--momentum', opts.momentum, usesMomentum], ['--beta1', opts.beta1, usesMoments], ['--beta2', opts.beta2, usesMoments], ['--eps', opts.eps, usesMoments]] as const) {
-    if (value !== undefined && !used) throw new UsageError(`${flag} ${value}: --optimizer ${name} has no such parameter; it belongs to --optimizer ${flag === '--momentum' ? 'momentum or nesterov' : 'adam or adamw'}`);
+  const usesMomentum = name === 'momentum' || name === 'nesterov',
+    usesMoments = name === 'adam' || name === 'adamw';
+  for (const [flag, value, used] of [
+    ['--momentum', opts.momentum, usesMomentum],
+    ['--beta1', opts.beta1, usesMoments],
+    ['--beta2', opts.beta2, usesMoments],
+    ['--eps', opts.eps, usesMoments],
+  ] as const) {
+    if (value !== undefined && !used)
+      throw new UsageError(`${flag} ${value}: --optimizer ${name} has no such parameter; it belongs to --optimizer ${flag === '--momentum' ? 'momentum or nesterov' : 'adam or adamw'}`);
   }
   const d = OPTIMIZER_DEFAULTS;
   return { name, momentum: opts.momentum ?? d.momentum, beta1: opts.beta1 ?? d.beta1, beta2: opts.beta2 ?? d.beta2, eps: opts.eps ?? d.eps };

@@ -50,11 +50,14 @@ export function predictCommand(): Command {
     .option('--no-show', 'do not draw the inputs')
     .option('--json', 'print one JSON result on stdout', false);
   addBackendOption(cmd);
-  cmd.addHelpText('after', examples([
-    ['an image file (PNG or PGM, any size: it is scaled to 28×28 like MNIST)', 'backprop predict --model model.safetensors test/fixtures/digit-7.png'],
-    ['test examples 0 and 1 of the embedded digits, without drawing them', 'backprop predict --model model.safetensors embedded:0 embedded:1 --no-show'],
-    ['a training example of Fashion-MNIST, as JSON', 'backprop predict --model model.safetensors fashion-mnist:train:42 --json'],
-  ]));
+  cmd.addHelpText(
+    'after',
+    examples([
+      ['an image file (PNG or PGM, any size: it is scaled to 28×28 like MNIST)', 'backprop predict --model model.safetensors test/fixtures/digit-7.png'],
+      ['test examples 0 and 1 of the embedded digits, without drawing them', 'backprop predict --model model.safetensors embedded:0 embedded:1 --no-show'],
+      ['a training example of Fashion-MNIST, as JSON', 'backprop predict --model model.safetensors fashion-mnist:train:42 --json'],
+    ]),
+  );
   return cmd.action(async (inputs: string[], opts: PredictOptions) => {
     const out = new Output(opts.json);
     const { network: net, metadata } = loadModel(opts.model);
@@ -69,7 +72,14 @@ export function predictCommand(): Command {
       const { pixels, label, source } = readInput(input, net.sizes[0], modelClasses, metadata.data);
       const a = outputs(net, pixels, k);
       const best = a.indexOf(Math.max(...a));
-      results.push({ input, source, label: best, className: names[best], ...(label !== undefined ? { trueLabel: label, correct: label === best } : {}), [probabilities ? 'probabilities' : 'outputs']: a });
+      results.push({
+        input,
+        source,
+        label: best,
+        className: names[best],
+        ...(label !== undefined ? { trueLabel: label, correct: label === best } : {}),
+        [probabilities ? 'probabilities' : 'outputs']: a,
+      });
       out.line(
         `${style.bold(input)} → ${style.bold(names[best] ?? String(best))}` +
           (probabilities ? ` (${percent(a[best], 1)})` : '') +

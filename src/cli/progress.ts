@@ -17,15 +17,7 @@ export interface RunProgress {
  * process started (which includes the evaluations after each epoch).
  * `from` is where this process started (a resumed run starts mid-way).
  */
-export function runProgress(p: {
-  epochs: number;
-  batches: number;
-  epoch: number;
-  batch: number;
-  from: { epoch: number; batch: number };
-  examplesPerBatch: number;
-  elapsed: number;
-}): RunProgress {
+export function runProgress(p: { epochs: number; batches: number; epoch: number; batch: number; from: { epoch: number; batch: number }; examplesPerBatch: number; elapsed: number }): RunProgress {
   const done = (p.epoch - 1) * p.batches + p.batch;
   const here = done - ((p.from.epoch - 1) * p.batches + p.from.batch);
   const perSecond = p.elapsed > 0 ? here / p.elapsed : 0;

@@ -111,8 +111,35 @@ interface RunRecord {
 }
 
 /** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = ['data', 'limit', 'testLimit', 'validation', 'layers', 'hidden', 'activation', 'outputActivation', 'cost', 'init', 'lr', 'batchSize', 'weightDecay', 'seed', 'dtype', 'optimizer', 'momentum', 'beta1', 'beta2', 'eps', 'schedule', 'warmup', 'decay', 'stepEvery', 'earlyStop', 'monitorMetric', 'dropout'];
-
+const RESUME_TAKES = [
+  'data',
+  'limit',
+  'testLimit',
+  'validation',
+  'layers',
+  'hidden',
+  'activation',
+  'outputActivation',
+  'cost',
+  'init',
+  'lr',
+  'batchSize',
+  'weightDecay',
+  'seed',
+  'dtype',
+  'optimizer',
+  'momentum',
+  'beta1',
+  'beta2',
+  'eps',
+  'schedule',
+  'warmup',
+  'decay',
+  'stepEvery',
+  'earlyStop',
+  'monitorMetric',
+  'dropout',
+];
 
 /** The validation split --early-stop takes when --validation is not given. */
 const EARLY_STOP_VALIDATION = 0.1;
@@ -123,18 +150,38 @@ export function trainCommand(): Command {
   cmd.option('--validation <n>', 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch', positiveNumber);
   addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(','));
   cmd
-    .addOption(new Option('--lr <eta>', 'learning rate η').argParser(positiveNumber).default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`))
+    .addOption(
+      new Option('--lr <eta>', 'learning rate η')
+        .argParser(positiveNumber)
+        .default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`),
+    )
     .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
     .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
     .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW); decoupled from the moments for adamw', nonNegativeNumber, 0);
   addOptimizerOptions(cmd, true);
   cmd
-    .addOption(choiceOption('--schedule <name>', 'learning rate per epoch: constant, step (×γ every --step-every epochs), exponential (×γ each epoch) or cosine (η·½(1+cos πk/K))', SCHEDULES, oneOf(SCHEDULES), 'constant'))
+    .addOption(
+      choiceOption(
+        '--schedule <name>',
+        'learning rate per epoch: constant, step (×γ every --step-every epochs), exponential (×γ each epoch) or cosine (η·½(1+cos πk/K))',
+        SCHEDULES,
+        oneOf(SCHEDULES),
+        'constant',
+      ),
+    )
     .option('--warmup <n>', 'epochs of linear warm-up to η before the schedule', nonNegativeInt, 0)
-    .addOption(new Option('--decay <gamma>', 'γ of --schedule step and exponential').argParser(positiveNumber).default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`))
+    .addOption(
+      new Option('--decay <gamma>', 'γ of --schedule step and exponential')
+        .argParser(positiveNumber)
+        .default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`),
+    )
     .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'))
     .option('--dropout <p>', 'inverted dropout: drop each hidden unit with probability p while training (masks from the seeded RNG); evaluation uses every unit', unitInterval)
-    .option('--early-stop <patience>', `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`, positiveInt)
+    .option(
+      '--early-stop <patience>',
+      `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`,
+      positiveInt,
+    )
     .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss'));
   cmd
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
@@ -142,7 +189,10 @@ export function trainCommand(): Command {
     .option('--log <file>', 'append one JSON line per epoch (loss, accuracies, η, seconds, examples/s) to file, written as it happens')
     .option('--csv <file>', 'append the same records as CSV rows (a header first when the file is new)')
     .option('--log-every <n>', 'also log the running loss and accuracy every n batches', positiveInt)
-    .option('--report <file.html>', 'after the run, write a self-contained HTML report: learning curves, the learning rate and, with --monitor, each layer\'s speed of learning and saturated or dead units')
+    .option(
+      '--report <file.html>',
+      "after the run, write a self-contained HTML report: learning curves, the learning rate and, with --monitor, each layer's speed of learning and saturated or dead units",
+    )
     .option('--checkpoint <dir>', 'write a checkpoint (weights, RNG state, position, metrics) at each epoch end')
     .option('--resume <dir>', 'continue a checkpointed or interrupted run; it ends with the weights an uninterrupted run would have')
     .option('--overwrite', "let --checkpoint replace another run's checkpoint in its directory", false)
@@ -151,11 +201,17 @@ export function trainCommand(): Command {
   addQuietOption(cmd);
   addBackendOption(cmd);
   addDtypeOption(cmd);
-  cmd.addHelpText('after', examples([
-    ['784-100-10 ReLU on the 10,000 embedded digits: about 95% in a few seconds', 'backprop train --save model.safetensors'],
-    ['Adam and a cosine schedule, stopping when the validation loss stops improving; learning curves in an HTML page', 'backprop train --optimizer adam --schedule cosine --epochs 30 --early-stop 5 --save best.safetensors --report run.html'],
-    ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
-  ]));
+  cmd.addHelpText(
+    'after',
+    examples([
+      ['784-100-10 ReLU on the 10,000 embedded digits: about 95% in a few seconds', 'backprop train --save model.safetensors'],
+      [
+        'Adam and a cosine schedule, stopping when the validation loss stops improving; learning curves in an HTML page',
+        'backprop train --optimizer adam --schedule cosine --epochs 30 --early-stop 5 --save best.safetensors --report run.html',
+      ],
+      ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
+    ]),
+  );
   return cmd.action(async function (this: Command, opts: TrainOptions) {
     if (opts.resume) {
       const given = RESUME_TAKES.filter((k) => this.getOptionValueSource(k) === 'cli');
@@ -221,8 +277,18 @@ function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDi
   if (opts.csv) checkOutputFile(opts.csv, '--csv');
   if (opts.log && opts.csv && resolve(opts.log) === resolve(opts.csv)) throw new UsageError(`--log and --csv are both ${opts.log}: give each its own file`);
   if (opts.logEvery && !opts.log && !opts.csv) throw new UsageError(`--log-every ${opts.logEvery}: give --log or --csv to write the records to`);
-  for (const [flag, path] of [['--log', opts.log], ['--csv', opts.csv], ['--report', opts.report]] as const) {
-    if (path && ((save && resolve(path) === resolve(save)) || (flag === '--report' && [opts.log, opts.csv].some((f) => f && resolve(f) === resolve(path))) || (checkpointDir && resolve(path) === resolve(checkpointDir)))) throw new UsageError(`${flag} ${path}: that is another output of the run; give it a file of its own`);
+  for (const [flag, path] of [
+    ['--log', opts.log],
+    ['--csv', opts.csv],
+    ['--report', opts.report],
+  ] as const) {
+    if (
+      path &&
+      ((save && resolve(path) === resolve(save)) ||
+        (flag === '--report' && [opts.log, opts.csv].some((f) => f && resolve(f) === resolve(path))) ||
+        (checkpointDir && resolve(path) === resolve(checkpointDir)))
+    )
+      throw new UsageError(`${flag} ${path}: that is another output of the run; give it a file of its own`);
   }
   if (save && checkpointDir && resolve(save) === resolve(checkpointDir)) throw new UsageError(`--save ${save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
@@ -251,7 +317,8 @@ function openLog(opts: TrainOptions): RunLog | undefined {
 /** The schedule asked for; --decay or --step-every for a schedule without them is a usage error. */
 function scheduleConfig(opts: TrainOptions): Schedule {
   const name = opts.schedule;
-  if (opts.decay !== undefined && name !== 'step' && name !== 'exponential') throw new UsageError(`--decay ${opts.decay}: --schedule ${name} has no decay factor; it belongs to --schedule step or exponential`);
+  if (opts.decay !== undefined && name !== 'step' && name !== 'exponential')
+    throw new UsageError(`--decay ${opts.decay}: --schedule ${name} has no decay factor; it belongs to --schedule step or exponential`);
   if (opts.stepEvery !== undefined && name !== 'step') throw new UsageError(`--step-every ${opts.stepEvery}: it belongs to --schedule step, not ${name}`);
   if (opts.warmup >= opts.epochs) throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
   const decay = opts.decay ?? (name === 'exponential' ? DEFAULT_DECAY.exponential : DEFAULT_DECAY.step);
@@ -266,7 +333,11 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const log = openLog(opts);
   const data = resumed?.record ?? { ...opts, validation: opts.validation ?? (opts.earlyStop ? EARLY_STOP_VALIDATION : undefined) };
   const ds = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
-  for (const [set, ex] of [['training', ds.train], ['test', ds.test], ['validation', ds.validation]] as const) {
+  for (const [set, ex] of [
+    ['training', ds.train],
+    ['test', ds.test],
+    ['validation', ds.validation],
+  ] as const) {
     const bad = ex && nonFiniteInput(ex);
     if (bad) throw new DataError(`${data.data}: ${set} example ${bad.example} has input ${bad.input + 1} = ${bad.value} (as float32): expected finite values`);
   }
@@ -360,7 +431,9 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
       (run.dropout ? ` dropout ${run.dropout}` : '') +
       (rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
-      (early && run.earlyStop ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}` : '') +
+      (early && run.earlyStop
+        ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}`
+        : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
       (net.dtype === 'float64' ? ' · float64' : '') +
       (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
@@ -378,7 +451,9 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
     out.note(
       style.dim(`  layers: `) +
         layers
-          .map((l) => `${l.layer}: ‖∂C/∂b‖ ${l.speed.toExponential(1)}${l.saturated !== undefined ? ` ${percent(l.saturated, 0)} sat` : ''}${l.dead !== undefined ? ` ${percent(l.dead, 0)} dead` : ''}`)
+          .map(
+            (l) => `${l.layer}: ‖∂C/∂b‖ ${l.speed.toExponential(1)}${l.saturated !== undefined ? ` ${percent(l.saturated, 0)} sat` : ''}${l.dead !== undefined ? ` ${percent(l.dead, 0)} dead` : ''}`,
+          )
           .join(style.dim(' · ')),
     );
     for (const w of warnings) out.line(style.warn(`  ⚠ ${w}`));
@@ -449,13 +524,14 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     const dir = checkpointDir ?? interruptDir();
     saveCheckpoint(plan, dir, state, session.optimizer?.state(), session.early?.bestWeights);
     const sig = session.signal ?? 'SIGINT';
-    process.stderr.write(`interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`);
+    process.stderr.write(
+      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`,
+    );
     return 128 + osConstants.signals[sig];
   }
   if (result.status === 'diverged') {
     reportError(
-      `training diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}` +
-        (checkpointDir ? `; the last good checkpoint is kept in ${checkpointDir}` : ''),
+      `training diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}` + (checkpointDir ? `; the last good checkpoint is kept in ${checkpointDir}` : ''),
       EXIT.failed,
       opts.json,
     );
@@ -535,7 +611,18 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     command: 'train',
     data: ds.name,
     architecture: { ...net.arch, init: run.init, parameters: net.parameterCount },
-    options: { lr: run.lr, batchSize: run.batchSize, epochs: run.epochs, weightDecay: run.weightDecay, optimizer: run.optimizer ?? { name: 'sgd' }, schedule: run.schedule, dropout: run.dropout, earlyStop: run.earlyStop, seed: run.seed, backend: k.name },
+    options: {
+      lr: run.lr,
+      batchSize: run.batchSize,
+      epochs: run.epochs,
+      weightDecay: run.weightDecay,
+      optimizer: run.optimizer ?? { name: 'sgd' },
+      schedule: run.schedule,
+      dropout: run.dropout,
+      earlyStop: run.earlyStop,
+      seed: run.seed,
+      backend: k.name,
+    },
     train: ds.train.count,
     test: ds.test.count,
     validation: ds.validation?.count,
@@ -579,7 +666,12 @@ function interruptDir(): string {
 
 /** "cosine schedule after 2 warm-up epochs", "step schedule ×0.1 every 3 epochs". */
 function scheduleLabel(s: Schedule): string {
-  const what = s.name === 'step' ? `step schedule ×${s.decay} every ${s.stepEvery} epoch${s.stepEvery === 1 ? '' : 's'}` : s.name === 'exponential' ? `exponential schedule ×${s.decay} per epoch` : `${s.name} schedule`;
+  const what =
+    s.name === 'step'
+      ? `step schedule ×${s.decay} every ${s.stepEvery} epoch${s.stepEvery === 1 ? '' : 's'}`
+      : s.name === 'exponential'
+        ? `exponential schedule ×${s.decay} per epoch`
+        : `${s.name} schedule`;
   return what + (s.warmup ? ` after ${s.warmup} warm-up epoch${s.warmup === 1 ? '' : 's'}` : '');
 }
 

@@ -104,13 +104,16 @@ export function resolveData(spec: string): Resolved {
     if (spec.includes('/') || spec.startsWith('.')) {
       throw new DataError(`--data ${spec}: no such directory (expected "embedded", a dataset name or a directory with MNIST-style IDX files)`);
     }
-    throw new DataError(`--data ${spec}: unknown dataset (known: ${catalog().map((e) => e.name).join(', ')}; or give a directory)`);
+    throw new DataError(
+      `--data ${spec}: unknown dataset (known: ${catalog()
+        .map((e) => e.name)
+        .join(', ')}; or give a directory)`,
+    );
   }
   const tried = searchPath(spec);
   for (const t of tried) if (hasIdxFiles(t.dir, entry)) return { dir: t.dir, name: spec, entry, where: t.where };
   throw new DataError(
-    `--data ${spec}: not found in ${tried.map((t) => t.dir).join(', ')}; get it with \`backprop datasets fetch ${spec}\`` +
-      (entry.system ? ` or ${entry.system.split(' (')[0]}` : ''),
+    `--data ${spec}: not found in ${tried.map((t) => t.dir).join(', ')}; get it with \`backprop datasets fetch ${spec}\`` + (entry.system ? ` or ${entry.system.split(' (')[0]}` : ''),
   );
 }
 

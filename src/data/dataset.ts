@@ -32,7 +32,11 @@ export interface Dataset {
 export function labelClasses(sets: readonly Examples[]): { classes: number; missing: number[] } {
   const seen = new Uint8Array(256);
   let max = 0;
-  for (const ex of sets) for (const l of ex.labels) { seen[l] = 1; if (l > max) max = l; }
+  for (const ex of sets)
+    for (const l of ex.labels) {
+      seen[l] = 1;
+      if (l > max) max = l;
+    }
   const missing: number[] = [];
   for (let c = 0; c < max; c++) if (!seen[c]) missing.push(c);
   return { classes: Math.max(2, max + 1), missing };
@@ -148,7 +152,8 @@ export function identity(n: number): Uint32Array {
 export function fillBatch(ex: Examples, order: ArrayLike<number>, start: number, x: Matrix, y: Matrix): void {
   const m = x.rows;
   const { dim, features, labels } = ex;
-  const X = x.data, Y = y.data;
+  const X = x.data,
+    Y = y.data;
   if (x.cols !== dim) throw new DataError(`the network expects ${x.cols} inputs but the examples have ${dim}`);
   Y.fill(0);
   for (let j = 0; j < m; j++) {

@@ -48,9 +48,7 @@ function idxHeader(buf: Uint8Array, name: string): { t: { type: IdxType; size: n
   const magic = view.getUint32(0);
   const t = TYPES[buf[2]];
   if (buf[0] !== 0 || buf[1] !== 0 || !t) {
-    throw new DataError(
-      `${name}: not an IDX file (magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x0000TTNN with type 08, 09, 0B, 0C, 0D or 0E)`,
-    );
+    throw new DataError(`${name}: not an IDX file (magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x0000TTNN with type 08, 09, 0B, 0C, 0D or 0E)`);
   }
   const ndims = buf[3];
   if (ndims < 1) throw new DataError(`${name}: IDX header declares 0 dimensions`);
@@ -70,9 +68,7 @@ export function parseIdx(buf: Uint8Array, name: string): IdxArray {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const count = shape.reduce((p, d) => p * d, 1);
   if (buf.length < expected) {
-    throw new DataError(
-      `${name}: truncated: header says ${shape.join('x')} ${t.type} values (${expected} bytes) but the file has ${buf.length} bytes`,
-    );
+    throw new DataError(`${name}: truncated: header says ${shape.join('x')} ${t.type} values (${expected} bytes) but the file has ${buf.length} bytes`);
   }
   if (buf.length > expected) {
     throw new DataError(`${name}: ${buf.length - expected} unexpected bytes after the ${shape.join('x')} ${t.type} values`);

@@ -28,7 +28,7 @@ function decodePng(buf: Buffer, path: string): Grey {
   // non-interlaced image, checked to be complete: height rows of 1 filter byte + ⌈width·bits/8⌉ bytes
   // (pngjs pads a short one with zeros, which would classify an image that is not there).
   const idat: Buffer[] = [];
-  for (let at = 8; at + 8 <= buf.length; ) {
+  for (let at = 8; at + 8 <= buf.length;) {
     const len = buf.readUInt32BE(at);
     if (buf.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(buf.subarray(at + 8, at + 8 + len));
     at += 12 + len;
@@ -38,7 +38,9 @@ function decodePng(buf: Buffer, path: string): Grey {
   try {
     raw = inflateSync(Buffer.concat(idat), { maxOutputLength: most });
   } catch (e) {
-    throw new DataError(`${path}: corrupt PNG (${(e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `its image data inflates to more than a ${width0}x${height0} image can hold` : (e as Error).message})`);
+    throw new DataError(
+      `${path}: corrupt PNG (${(e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? `its image data inflates to more than a ${width0}x${height0} image can hold` : (e as Error).message})`,
+    );
   }
   const channels: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
   const bits = buf[24] * (channels[buf[25]] ?? 0);
@@ -96,7 +98,13 @@ function decodePgm(buf: Buffer, path: string): Grey {
       out[k] = v / max;
     }
   } else {
-    const values = buf.subarray(i).toString('ascii').replace(/#[^\n]*/g, '').trim().split(/\s+/).map(Number);
+    const values = buf
+      .subarray(i)
+      .toString('ascii')
+      .replace(/#[^\n]*/g, '')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     if (values.length < n || values.slice(0, n).some((v) => !Number.isFinite(v))) throw new DataError(`${path}: PGM has fewer than ${n} pixel values`);
     for (let k = 0; k < n; k++) {
       const v = values[k];
@@ -126,23 +134,33 @@ export function toMnist(img: Grey, name: string): Float32Array {
   let max = 0;
   for (const v of ink) max = Math.max(max, v);
   if (max <= 0.05) throw new DataError(`${name}: no ink found (the image is blank)`);
-  let x0 = w, x1 = -1, y0 = h, y1 = -1;
+  let x0 = w,
+    x1 = -1,
+    y0 = h,
+    y1 = -1;
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++)
       if (ink[y * w + x] > 0.2 * max) {
-        x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-        y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
       }
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const bw = x1 - x0 + 1,
+    bh = y1 - y0 + 1;
   const scale = 20 / Math.max(bw, bh);
-  const tw = Math.max(1, Math.round(bw * scale)), th = Math.max(1, Math.round(bh * scale));
+  const tw = Math.max(1, Math.round(bw * scale)),
+    th = Math.max(1, Math.round(bh * scale));
   // Box filter: each target pixel averages the source area it covers.
   const small = new Float32Array(tw * th);
   for (let ty = 0; ty < th; ty++)
     for (let tx = 0; tx < tw; tx++) {
-      const sx0 = x0 + (tx * bw) / tw, sx1 = x0 + ((tx + 1) * bw) / tw;
-      const sy0 = y0 + (ty * bh) / th, sy1 = y0 + ((ty + 1) * bh) / th;
-      let sum = 0, area = 0;
+      const sx0 = x0 + (tx * bw) / tw,
+        sx1 = x0 + ((tx + 1) * bw) / tw;
+      const sy0 = y0 + (ty * bh) / th,
+        sy1 = y0 + ((ty + 1) * bh) / th;
+      let sum = 0,
+        area = 0;
       for (let y = Math.floor(sy0); y < Math.ceil(sy1); y++)
         for (let x = Math.floor(sx0); x < Math.ceil(sx1); x++) {
           const a = (Math.min(sx1, x + 1) - Math.max(sx0, x)) * (Math.min(sy1, y + 1) - Math.max(sy0, y));
@@ -151,13 +169,23 @@ export function toMnist(img: Grey, name: string): Float32Array {
         }
       small[ty * tw + tx] = area ? sum / area : 0;
     }
-  let mass = 0, cx = 0, cy = 0;
-  for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) { const v = small[y * tw + x]; mass += v; cx += v * x; cy += v * y; }
-  const ox = Math.round(14 - (mass ? cx / mass : tw / 2) - 0.5), oy = Math.round(14 - (mass ? cy / mass : th / 2) - 0.5);
+  let mass = 0,
+    cx = 0,
+    cy = 0;
+  for (let y = 0; y < th; y++)
+    for (let x = 0; x < tw; x++) {
+      const v = small[y * tw + x];
+      mass += v;
+      cx += v * x;
+      cy += v * y;
+    }
+  const ox = Math.round(14 - (mass ? cx / mass : tw / 2) - 0.5),
+    oy = Math.round(14 - (mass ? cy / mass : th / 2) - 0.5);
   const out = new Float32Array(784);
   for (let y = 0; y < th; y++)
     for (let x = 0; x < tw; x++) {
-      const X = Math.min(27, Math.max(0, x + ox)), Y = Math.min(27, Math.max(0, y + oy));
+      const X = Math.min(27, Math.max(0, x + ox)),
+        Y = Math.min(27, Math.max(0, y + oy));
       out[Y * 28 + X] = Math.max(out[Y * 28 + X], Math.min(1, small[y * tw + x] / max));
     }
   return out;

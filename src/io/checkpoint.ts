@@ -193,7 +193,8 @@ function runOptionsProblem(o: unknown): string | undefined {
   const a = r.arch as Record<string, unknown> | undefined;
   if (!a || typeof a !== 'object') return 'options.arch is missing';
   if (!Array.isArray(a.sizes) || a.sizes.length < 2 || !a.sizes.every((s) => isInt(s, 1))) return 'options.arch.sizes must be a list of positive integers';
-  if (typeof a.activation !== 'string' || typeof a.outputActivation !== 'string' || !isActivationName(a.activation) || !isActivationName(a.outputActivation)) return 'options.arch has an unknown activation';
+  if (typeof a.activation !== 'string' || typeof a.outputActivation !== 'string' || !isActivationName(a.activation) || !isActivationName(a.outputActivation))
+    return 'options.arch has an unknown activation';
   if (typeof a.cost !== 'string' || !(COSTS as readonly string[]).includes(a.cost)) return `options.arch.cost ${JSON.stringify(a.cost)} is not a known cost`;
   const o2 = r.optimizer as Record<string, unknown> | undefined;
   if (o2 !== undefined) {
@@ -208,7 +209,8 @@ function runOptionsProblem(o: unknown): string | undefined {
   }
   if (r.dropout !== undefined && (!isNum(r.dropout, 0) || r.dropout >= 1)) return `options.dropout ${JSON.stringify(r.dropout)} must be a number in [0, 1)`;
   const es = r.earlyStop as Record<string, unknown> | undefined;
-  if (es !== undefined && (!es || typeof es !== 'object' || !isInt(es.patience, 1) || (es.metric !== 'val-loss' && es.metric !== 'val-accuracy'))) return 'options.earlyStop needs a patience ≥ 1 and metric val-loss or val-accuracy';
+  if (es !== undefined && (!es || typeof es !== 'object' || !isInt(es.patience, 1) || (es.metric !== 'val-loss' && es.metric !== 'val-accuracy')))
+    return 'options.earlyStop needs a patience ≥ 1 and metric val-loss or val-accuracy';
   return undefined;
 }
 
@@ -285,7 +287,8 @@ function readOptimizer(dir: string, file: CheckpointFile<unknown>, net: Network,
   const params = net.weights.flatMap((W, l) => [W.data, net.biases[l]]);
   const width = net.dtype === 'float64' ? 8 : 4;
   const expected = slots * params.reduce((n, p) => n + p.length, 0) * width;
-  if (b.length !== expected) throw new ModelFileError(`${join(dir, o.file)}: ${b.length} bytes, expected ${expected} (${slots} slot${slots === 1 ? '' : 's'} of the ${net.parameterCount} parameters in ${net.dtype})`);
+  if (b.length !== expected)
+    throw new ModelFileError(`${join(dir, o.file)}: ${b.length} bytes, expected ${expected} (${slots} slot${slots === 1 ? '' : 's'} of the ${net.parameterCount} parameters in ${net.dtype})`);
   let at = 0;
   const take = (n: number) => {
     const bytes = Uint8Array.prototype.slice.call(b, at, (at += n * width)); // a copy, aligned

@@ -114,7 +114,9 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
   const meta = header.__metadata__ as Record<string, string> | undefined;
   if (!meta || typeof meta !== 'object' || meta.format !== 'backprop') fail('not a backprop model (no __metadata__.format = "backprop")');
   const m = meta as Record<string, string>;
-  const sizes = String(m.sizes ?? '').split(',').map(Number);
+  const sizes = String(m.sizes ?? '')
+    .split(',')
+    .map(Number);
   if (sizes.length < 2 || sizes.some((s) => !Number.isInteger(s) || s <= 0)) fail(`__metadata__.sizes "${m.sizes}" is not a list of positive integers`);
   for (const key of ['activation', 'output_activation'] as const) {
     if (!isActivationName(m[key])) fail(`__metadata__.${key} "${m[key]}" is not a known activation`);

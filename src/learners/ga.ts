@@ -65,7 +65,10 @@ export class GaLearner implements Learner {
   private kernels?: Kernels;
   history: GaHistory = { bestFitness: [] };
 
-  constructor(readonly arch: Architecture, readonly opts: GaOptions) {}
+  constructor(
+    readonly arch: Architecture,
+    readonly opts: GaOptions,
+  ) {}
 
   describe(): string {
     const o = this.opts;
@@ -94,7 +97,8 @@ export class GaLearner implements Learner {
     // Two populations (this generation, the next), each one matrix per layer.
     const template = Network.create(arch, opts.init, new Rng(0)); // shapes only
     const pops = [0, 1].map(() => new Population(template, P));
-    let cur = pops[0], next = pops[1];
+    let cur = pops[0],
+      next = pops[1];
     for (let i = 0; i < P; i++) {
       const net = Network.create(arch, opts.init, rng);
       for (let l = 0; l < L; l++) {
@@ -116,7 +120,10 @@ export class GaLearner implements Learner {
 
     const trace: TracePoint[] = [];
     const weightCount = sizes.slice(1).reduce((s, n, l) => s + n * sizes[l], 0);
-    let work = 0, flops = 0, evalSeconds = 0, nextTrace = 0;
+    let work = 0,
+      flops = 0,
+      evalSeconds = 0,
+      nextTrace = 0;
     const t0 = performance.now();
     const elapsed = () => (performance.now() - t0) / 1000 - evalSeconds;
     const point = (): void => {
@@ -169,11 +176,14 @@ export class GaLearner implements Learner {
 
   /** Z^1 = W^1_all Xᵀ + b 1ᵀ for all networks at once; later layers one network at a time. */
   private forward(pop: Population, x: Matrix, z: Matrix[], zi: Matrix[][], ai: Matrix[][], acts: Activation[], kernels: Kernels): void {
-    const P = pop.size, B = x.rows;
+    const P = pop.size,
+      B = x.rows;
     for (let l = 0; l < z.length; l++) {
-      const Z = z[l].data, bAll = pop.bAll[l];
+      const Z = z[l].data,
+        bAll = pop.bAll[l];
       for (let r = 0; r < bAll.length; r++) Z.fill(bAll[r], r * B, (r + 1) * B); // Z ← b 1ᵀ
-      if (l === 0) kernels.gemm(false, true, 1, pop.wAll[0], x, 1, z[0]); // Z ← W_all Xᵀ + Z
+      if (l === 0)
+        kernels.gemm(false, true, 1, pop.wAll[0], x, 1, z[0]); // Z ← W_all Xᵀ + Z
       else for (let i = 0; i < P; i++) kernels.gemm(false, false, 1, pop.w[l][i], ai[l - 1][i], 1, zi[l][i]);
       for (let i = 0; i < P; i++) acts[l].forward(zi[l][i], ai[l][i]); // per network (softmax mixes a column)
     }
@@ -182,7 +192,8 @@ export class GaLearner implements Learner {
   /** Elites copied; every other child = neuron crossover of two tournament winners, then mutation. */
   private breed(cur: Population, next: Population, order: number[], fitness: Float64Array, rng: Rng): void {
     const { opts } = this;
-    const P = cur.size, L = cur.w.length;
+    const P = cur.size,
+      L = cur.w.length;
     const elite = Math.min(opts.elite, P);
     for (let e = 0; e < elite; e++) next.copy(e, cur, order[e]);
     const tournament = (): number => {
@@ -194,10 +205,13 @@ export class GaLearner implements Learner {
       return best;
     };
     for (let c = elite; c < P; c++) {
-      const p1 = tournament(), p2 = tournament();
+      const p1 = tournament(),
+        p2 = tournament();
       for (let l = 0; l < L; l++) {
-        const n = cur.w[l][c].rows, k = cur.w[l][c].cols;
-        const W = next.w[l][c].data, b = next.b[l][c];
+        const n = cur.w[l][c].rows,
+          k = cur.w[l][c].cols;
+        const W = next.w[l][c].data,
+          b = next.b[l][c];
         for (let r = 0; r < n; r++) {
           const p = rng.uniform() < 0.5 ? p1 : p2; // neuron r of layer l comes whole from one parent
           W.set(cur.w[l][p].data.subarray(r * k, (r + 1) * k), r * k);
@@ -233,7 +247,8 @@ export function mutate(genes: Float, rate: number, sigma: number, rng: Rng): voi
 
 /** X gets the batch's examples as rows, Y their one-hot labels as columns. */
 function fill(ex: Examples, batch: Uint32Array, x: Matrix, y: Matrix): void {
-  const { dim } = ex, B = batch.length;
+  const { dim } = ex,
+    B = batch.length;
   y.data.fill(0);
   for (let j = 0; j < B; j++) {
     x.data.set(ex.features.subarray(batch[j] * dim, (batch[j] + 1) * dim), j * dim);
@@ -248,7 +263,10 @@ class Population {
   readonly w: Matrix[][];
   readonly b: Float32Array[][];
 
-  constructor(template: Network, readonly size: number) {
+  constructor(
+    template: Network,
+    readonly size: number,
+  ) {
     this.wAll = template.weights.map((W) => Matrix.zeros(size * W.rows, W.cols));
     this.bAll = template.biases.map((b): Float32Array => new Float32Array(size * b.length));
     this.w = this.wAll.map((W, l) => {
@@ -270,6 +288,10 @@ class Population {
 
   /** Network i, viewing the population's memory. */
   network(arch: Architecture, i: number): Network {
-    return new Network(arch, this.w.map((ws) => ws[i]), this.b.map((bs) => bs[i]));
+    return new Network(
+      arch,
+      this.w.map((ws) => ws[i]),
+      this.b.map((bs) => bs[i]),
+    );
   }
 }

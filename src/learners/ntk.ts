@@ -30,16 +30,20 @@ import type { FitContext, FitResult, Learner, TracePoint } from './learner.js';
  * gemm work), and mirrored unless `lowerOnly` (the Cholesky reads only it).
  */
 export function ntkKernel(a: Examples, b: Examples, hidden: number, kernels: Kernels, symmetric = false, lowerOnly = false): Matrix {
-  const d = a.dim, na = a.count, nb = b.count;
+  const d = a.dim,
+    na = a.count,
+    nb = b.count;
   const xa = Matrix.from(na, d, a.features, 'float64');
   const xb = symmetric ? xa : Matrix.from(nb, d, b.features, 'float64');
   const out = Matrix.zeros(na, nb, 'float64');
-  const diagA = selfKernel(xa), diagB = symmetric ? diagA : selfKernel(xb);
+  const diagA = selfKernel(xa),
+    diagB = symmetric ? diagA : selfKernel(xb);
   const T = out.data;
   const block = 512;
   const tmp = new Float64Array(Math.min(block, na) * nb);
   for (let i0 = 0; i0 < na; i0 += block) {
-    const rb = Math.min(block, na - i0), cols = symmetric ? i0 + rb : nb;
+    const rb = Math.min(block, na - i0),
+      cols = symmetric ? i0 + rb : nb;
     const rows = new Matrix(rb, d, xa.data.subarray(i0 * d, (i0 + rb) * d));
     const against = new Matrix(cols, d, xb.data.subarray(0, cols * d));
     const K1 = new Matrix(rb, cols, tmp.subarray(0, rb * cols));
@@ -59,7 +63,8 @@ export function ntkKernel(a: Examples, b: Examples, hidden: number, kernels: Ker
 function recursion(k: Float64Array, diagI: number, diagB: Float64Array, hidden: number): void {
   const INV_PI = 1 / Math.PI;
   for (let j = 0; j < k.length; j++) {
-    let kh = k[j], theta = kh; // K^1, Θ^1
+    let kh = k[j],
+      theta = kh; // K^1, Θ^1
     const norm = Math.sqrt(diagI * diagB[j]);
     for (let h = 0; h < hidden; h++) {
       const c = norm > 0 ? Math.min(1, Math.max(-1, kh / norm)) : 0;
@@ -74,7 +79,9 @@ function recursion(k: Float64Array, diagI: number, diagB: Float64Array, hidden: 
 
 /** K^1(x, x) = 2‖x‖²/n_0 for each row x (kept at every depth by σ² = 2). */
 function selfKernel(x: Matrix): Float64Array {
-  const out = new Float64Array(x.rows), d = x.cols, X = x.data;
+  const out = new Float64Array(x.rows),
+    d = x.cols,
+    X = x.data;
   for (let i = 0; i < x.rows; i++) {
     let s = 0;
     for (let p = 0; p < d; p++) s += X[i * d + p] * X[i * d + p];
@@ -94,7 +101,8 @@ function selfKernel(x: Matrix): Float64Array {
  * element-wise product. `x` is one example per row (float64).
  */
 export function empiricalNtk(net: Network, x: Matrix, unit: number, kernels: Kernels, sigma2 = 2): Matrix {
-  const n = x.rows, L = net.depth;
+  const n = x.rows,
+    L = net.depth;
   const a: Matrix[] = [x]; // a[l]: one example per row (A^l transposed)
   const z: Matrix[] = [x];
   for (let l = 1; l <= L; l++) {
@@ -116,7 +124,8 @@ export function empiricalNtk(net: Network, x: Matrix, unit: number, kernels: Ker
     net.activations[l - 1].backward(z[l], a[l], delta[l], delta[l]);
   }
   const theta = Matrix.zeros(n, n, 'float64');
-  const dd = Matrix.zeros(n, n, 'float64'), aa = Matrix.zeros(n, n, 'float64');
+  const dd = Matrix.zeros(n, n, 'float64'),
+    aa = Matrix.zeros(n, n, 'float64');
   for (let l = 1; l <= L; l++) {
     kernels.gemm(false, true, 1, delta[l], delta[l], 0, dd); // δ^l_x · δ^l_x'
     kernels.gemm(false, true, 1, a[l - 1], a[l - 1], 0, aa); // a^(l−1)_x · a^(l−1)_x'
@@ -152,7 +161,10 @@ export class NtkLearner implements Learner {
   private kernels?: Kernels;
   solver = '';
 
-  constructor(readonly opts: NtkOptions, readonly classes: number) {}
+  constructor(
+    readonly opts: NtkOptions,
+    readonly classes: number,
+  ) {}
 
   describe(): string {
     const o = this.opts;
@@ -181,11 +193,13 @@ export class NtkLearner implements Learner {
     const predictions = this.predict(ctx.test);
     let correct = 0;
     for (let i = 0; i < ctx.test.count; i++) if (predictions[i] === ctx.test.labels[i]) correct++;
-    const d = train.dim, nt = ctx.test.count, H = this.opts.hidden;
+    const d = train.dim,
+      nt = ctx.test.count,
+      H = this.opts.hidden;
     const point: TracePoint = {
       seconds: (performance.now() - t0) / 1000,
       work: n * n + nt * n, // kernel entries: the training kernel and the test rows
-      flops: 2 * d * (n * n + nt * n) + (2 * n * n * n) / 3 + 4 * n * n * this.classes + 2 * nt * n * this.classes + 12 * H * (n * n / 2 + nt * n),
+      flops: 2 * d * (n * n + nt * n) + (2 * n * n * n) / 3 + 4 * n * n * this.classes + 2 * nt * n * this.classes + 12 * H * ((n * n) / 2 + nt * n),
       testAccuracy: nt ? correct / nt : 0,
     };
     ctx.onPoint?.(point);
@@ -193,14 +207,15 @@ export class NtkLearner implements Learner {
       trace: [point],
       parametersUpdated: 0,
       peakBytes: 8 * (n * n + n * d + Math.min(nt, 1000) * (n + d) + this.classes * n),
-      details: { 'training examples': n, 'kernel seconds': +kernelSeconds.toFixed(3), 'solve seconds': +(fitSeconds - kernelSeconds).toFixed(3), solver: this.solver, 'λ': lambda },
+      details: { 'training examples': n, 'kernel seconds': +kernelSeconds.toFixed(3), 'solve seconds': +(fitSeconds - kernelSeconds).toFixed(3), solver: this.solver, λ: lambda },
     };
   }
 
   /** f(x) = Θ(x, X) α for 1,000 examples at a time; the class is the argmax. */
   predict(ex: Examples): Uint8Array {
     if (!this.train || !this.alpha || !this.kernels) throw new Error('ntk: fit() first');
-    const C = this.classes, out = new Uint8Array(ex.count);
+    const C = this.classes,
+      out = new Uint8Array(ex.count);
     const chunk = 1000;
     for (let s = 0; s < ex.count; s += chunk) {
       const m = Math.min(chunk, ex.count - s);

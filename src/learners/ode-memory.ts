@@ -58,7 +58,8 @@ export async function gradientMemory(kernels: Kernels, stepsList: readonly numbe
   await measure(stepsList[0], 'unrolled');
   const rows: MemoryRow[] = [];
   for (const steps of stepsList) {
-    const adjoint = await measure(steps, 'adjoint'), unrolled = await measure(steps, 'unrolled');
+    const adjoint = await measure(steps, 'adjoint'),
+      unrolled = await measure(steps, 'unrolled');
     rows.push({
       steps,
       adjointPeak: adjoint.peak,
@@ -79,8 +80,14 @@ export function memoryTable(rows: MemoryRow[]): string {
   const mf = (f: number) => `${(f / 1e6).toFixed(1)} MFLOP`;
   const head = ['RK4 steps', 'adjoint peak', 'unrolled peak', 'unrolled tape', 'evals adjoint', 'evals unrolled', 'work adjoint', 'work unrolled'];
   const body = rows.map((r) => [
-    String(r.steps), kb(r.adjointPeak), kb(r.unrolledPeak), kb(r.unrolledTape),
-    String(r.adjointEvaluations), String(r.unrolledEvaluations), mf(r.adjointFlops), mf(r.unrolledFlops),
+    String(r.steps),
+    kb(r.adjointPeak),
+    kb(r.unrolledPeak),
+    kb(r.unrolledTape),
+    String(r.adjointEvaluations),
+    String(r.unrolledEvaluations),
+    mf(r.adjointFlops),
+    mf(r.unrolledFlops),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   return [head, ...body].map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');

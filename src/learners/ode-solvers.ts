@@ -87,7 +87,8 @@ const like = (y: Float, n = y.length): Float => (y instanceof Float64Array ? new
  * torchdiffeq uses for a state made of several tensors). groups are lengths summing to y.length.
  */
 export function errorRatio(err: Float, y: Float, y1: Float, rtol: number, atol: number, groups: readonly number[]): number {
-  let worst = 0, start = 0;
+  let worst = 0,
+    start = 0;
   for (const len of groups) {
     let s = 0;
     for (let i = start; i < start + len; i++) {
@@ -111,12 +112,20 @@ export function errorRatio(err: Float, y: Float, y1: Float, rtol: number, atol: 
  * h ← h · min(10, max(0.2, 0.9 · ratio^(−1/5))) after each step.
  */
 export function odeSolve(
-  f: Dynamics, y0: Float, t0: number, t1: number, opts: SolverOptions,
-  onStep?: (s: StepRecord) => void, groups: readonly number[] = [y0.length],
+  f: Dynamics,
+  y0: Float,
+  t0: number,
+  t1: number,
+  opts: SolverOptions,
+  onStep?: (s: StepRecord) => void,
+  groups: readonly number[] = [y0.length],
 ): { y: Float; stats: SolveStats } {
   const tab = opts.method === 'rk4' ? RK4 : DOPRI5;
-  const n = y0.length, s = tab.c.length;
-  const y = like(y0), ynew = like(y0), tmp = like(y0);
+  const n = y0.length,
+    s = tab.c.length;
+  const y = like(y0),
+    ynew = like(y0),
+    tmp = like(y0);
   y.set(y0);
   const k = Array.from({ length: s }, () => like(y0));
   const stages = Array.from({ length: s }, () => like(y0));
@@ -202,13 +211,11 @@ export function odeSolve(
 }
 
 /** Hairer, Nørsett & Wanner II.4: a first step from the sizes of y, f(y) and f's change over a tiny Euler step. */
-function initialStep(
-  f: Dynamics, t0: number, y: Float, f0: Float, order: number, rtol: number, atol: number,
-  groups: readonly number[], y1: Float, f1: Float, stats: SolveStats,
-): number {
+function initialStep(f: Dynamics, t0: number, y: Float, f0: Float, order: number, rtol: number, atol: number, groups: readonly number[], y1: Float, f1: Float, stats: SolveStats): number {
   const zero = like(y);
   const scaled = (v: Float) => errorRatio(v, zero, y, rtol, atol, groups); // ‖v / (atol + rtol|y|)‖
-  const d0 = scaled(y), d1 = scaled(f0);
+  const d0 = scaled(y),
+    d1 = scaled(f0);
   const h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * (d0 / d1);
   for (let i = 0; i < y.length; i++) y1[i] = y[i] + h0 * f0[i];
   f(t0 + h0, y1, f1);
@@ -236,13 +243,16 @@ export type Vjp = (t: number, y: Float, g: Float, gy: Float) => void;
  * The step sizes are treated as constants, as they are in the forward pass.
  */
 export function rkStepBackward(tab: Tableau, rec: StepRecord, vjp: Vjp, yBar: Float, work: { kBar: Float[]; Ybar: Float }): number {
-  const s = tab.c.length, n = yBar.length, { h } = rec;
+  const s = tab.c.length,
+    n = yBar.length,
+    { h } = rec;
   const { kBar, Ybar } = work;
   const used: boolean[] = [];
   let evaluations = 0;
   for (let i = 0; i < s; i++) {
     used[i] = tab.b[i] !== 0;
-    const w = h * tab.b[i], K = kBar[i];
+    const w = h * tab.b[i],
+      K = kBar[i];
     for (let q = 0; q < n; q++) K[q] = w * yBar[q];
   }
   for (let i = s - 1; i >= 0; i--) {
@@ -253,7 +263,8 @@ export function rkStepBackward(tab: Tableau, rec: StepRecord, vjp: Vjp, yBar: Fl
     const ai = tab.a[i];
     for (let j = 0; j < i; j++) {
       if (ai[j] === 0) continue;
-      const w = h * ai[j], K = kBar[j];
+      const w = h * ai[j],
+        K = kBar[j];
       for (let q = 0; q < n; q++) K[q] += w * Ybar[q];
       used[j] = true;
     }

@@ -32,7 +32,19 @@ export interface OdeOptions {
 }
 
 export const ODE_DEFAULTS: OdeOptions = {
-  width: 64, hidden: 256, solver: 'rk4', steps: 6, rtol: 1e-3, atol: 1e-4, time: 3, lr: 2e-3, weightDecay: 0, inputDropout: 0.2, epochs: 15, batchSize: 64, gradient: 'adjoint',
+  width: 64,
+  hidden: 256,
+  solver: 'rk4',
+  steps: 6,
+  rtol: 1e-3,
+  atol: 1e-4,
+  time: 3,
+  lr: 2e-3,
+  weightDecay: 0,
+  inputDropout: 0.2,
+  epochs: 15,
+  batchSize: 64,
+  gradient: 'adjoint',
 };
 
 /** The parameters of OdeNet as views into one flat array (the gradient has the same layout). */
@@ -79,7 +91,14 @@ export class OdeNet {
   flops = 0;
   private works = new Map<number, Work>();
 
-  constructor(readonly inputs: number, readonly width: number, readonly hidden: number, readonly classes: number, readonly dtype: DType, readonly kernels: Kernels) {
+  constructor(
+    readonly inputs: number,
+    readonly width: number,
+    readonly hidden: number,
+    readonly classes: number,
+    readonly dtype: DType,
+    readonly kernels: Kernels,
+  ) {
     const sizes = OdeNet.sizes(inputs, width, hidden, classes);
     const total = sizes.reduce((s, [r, c]) => s + r * c, 0);
     this.theta = dtype === 'float64' ? new Float64Array(total) : new Float32Array(total);
@@ -90,7 +109,17 @@ export class OdeNet {
 
   /** Shapes in theta's order: A, a, W1, b1, w, W2, b2, B, c. */
   static sizes(n: number, D: number, K: number, C: number): [number, number][] {
-    return [[D, n], [D, 1], [K, D], [K, 1], [K, 1], [D, K], [D, 1], [C, D], [C, 1]];
+    return [
+      [D, n],
+      [D, 1],
+      [K, D],
+      [K, 1],
+      [K, 1],
+      [D, K],
+      [D, 1],
+      [C, D],
+      [C, 1],
+    ];
   }
 
   /** The parameter views over theta or over a gradient of the same layout. */
@@ -127,7 +156,9 @@ export class OdeNet {
   /** S = tanh(W1 h + w t + b1 1ᵀ), kept in the batch's work buffers for f and its VJP. */
   private inner(t: number, h: Matrix, wk: Work): void {
     const { W1, b1, w } = this.p;
-    const Z = wk.z.data, m = h.cols, S = wk.s.data;
+    const Z = wk.z.data,
+      m = h.cols,
+      S = wk.s.data;
     for (let i = 0; i < this.hidden; i++) Z.fill(b1[i] + w[i] * t, i * m, (i + 1) * m);
     this.kernels.gemm(false, false, 1, W1, h, 1, wk.z);
     for (let i = 0; i < Z.length; i++) S[i] = Math.tanh(Z[i]);
@@ -137,7 +168,8 @@ export class OdeNet {
   /** out = f(h, t) = W2 S + b2 1ᵀ, after inner(). */
   private outer(out: Matrix, wk: Work): void {
     const { W2, b2 } = this.p;
-    const O = out.data, m = out.cols;
+    const O = out.data,
+      m = out.cols;
     for (let i = 0; i < this.width; i++) O.fill(b2[i], i * m, (i + 1) * m);
     this.kernels.gemm(false, false, 1, W2, wk.s, 1, out);
     this.flops += 2 * this.hidden * this.width * m;
@@ -158,8 +190,11 @@ export class OdeNet {
    *     ∂W2 += α g Sᵀ,  ∂b2 += α g 1,  ∂W1 += α U hᵀ,  ∂b1 += α U 1,  ∂w += α t U 1.
    */
   private vjpAfterInner(t: number, h: Matrix, g: Matrix, gh: Matrix, alpha: number, grad: OdeParams, wk: Work): void {
-    const k = this.kernels, { W1, W2 } = this.p;
-    const U = wk.u.data, S = wk.s.data, m = h.cols;
+    const k = this.kernels,
+      { W1, W2 } = this.p;
+    const U = wk.u.data,
+      S = wk.s.data,
+      m = h.cols;
     k.gemm(true, false, 1, W2, g, 0, wk.u);
     for (let i = 0; i < U.length; i++) U[i] *= 1 - S[i] * S[i];
     k.gemm(true, false, alpha, W1, wk.u, 0, gh);
@@ -206,12 +241,15 @@ export class OdeNet {
   /** P = softmax(B h + c 1ᵀ), column by column, in the batch's logits buffer. */
   private output(h1: Matrix): Matrix {
     const { B, c } = this.p;
-    const lg = this.work(h1.cols).logits, L = lg.data, m = h1.cols;
+    const lg = this.work(h1.cols).logits,
+      L = lg.data,
+      m = h1.cols;
     for (let i = 0; i < this.classes; i++) L.fill(c[i], i * m, (i + 1) * m);
     this.kernels.gemm(false, false, 1, B, h1, 1, lg);
     this.flops += 2 * this.classes * this.width * m;
     for (let j = 0; j < m; j++) {
-      let max = -Infinity, sum = 0;
+      let max = -Infinity,
+        sum = 0;
       for (let i = 0; i < this.classes; i++) max = Math.max(max, L[i * m + j]);
       for (let i = 0; i < this.classes; i++) sum += L[i * m + j] = Math.exp(L[i * m + j] - max);
       for (let i = 0; i < this.classes; i++) L[i * m + j] /= sum;
@@ -226,7 +264,8 @@ export class OdeNet {
 
   /** The mean log-likelihood cost −(1/m) Σ_j log p(y_j | x_j) of a batch. */
   loss(x: Matrix, labels: ArrayLike<number>, opts: SolverOptions, T: number): number {
-    const P = this.probabilities(x, opts, T), m = x.rows;
+    const P = this.probabilities(x, opts, T),
+      m = x.rows;
     let total = 0;
     for (let j = 0; j < m; j++) total -= Math.log(P.data[labels[j] * m + j]);
     return total / m;
@@ -246,23 +285,33 @@ export class OdeNet {
    * dynamics (to sample memory use); tapeBytes is the size of the stored steps.
    */
   lossAndGradient(
-    x: Matrix, labels: ArrayLike<number>, opts: SolverOptions, T: number, method: OdeGradient, grad: Float, probe?: () => void,
+    x: Matrix,
+    labels: ArrayLike<number>,
+    opts: SolverOptions,
+    T: number,
+    method: OdeGradient,
+    grad: Float,
+    probe?: () => void,
   ): { loss: number; forward: SolveStats; backward: SolveStats; tapeBytes: number } {
-    const k = this.kernels, m = x.rows, D = this.width;
+    const k = this.kernels,
+      m = x.rows,
+      D = this.width;
     const g = this.views(grad);
     const tape: StepRecord[] = [];
     let tapeBytes = 0;
-    const record = method === 'unrolled'
-      ? (s: StepRecord) => {
-          tape.push({ t: s.t, h: s.h, stages: s.stages.map((y) => y.slice()) });
-          tapeBytes += s.stages.reduce((b, y) => b + y.byteLength, 0);
-        }
-      : undefined;
+    const record =
+      method === 'unrolled'
+        ? (s: StepRecord) => {
+            tape.push({ t: s.t, h: s.h, stages: s.stages.map((y) => y.slice()) });
+            tapeBytes += s.stages.reduce((b, y) => b + y.byteLength, 0);
+          }
+        : undefined;
     const h0 = this.inputMap(x);
     const { h1, stats: forward } = this.solveForward(h0, opts, T, record, probe);
     const P = this.output(h1);
     // δ = (P − Y)/m, overwriting P
-    const delta = P, Dl = delta.data;
+    const delta = P,
+      Dl = delta.data;
     let loss = 0;
     for (let j = 0; j < m; j++) loss -= Math.log(Dl[labels[j] * m + j]);
     for (let i = 0; i < Dl.length; i++) Dl[i] /= m;
@@ -281,7 +330,8 @@ export class OdeNet {
     } else {
       // Backprop through the recorded steps, last to first: ȳ starts as a(T).
       const tab = opts.method === 'rk4' ? RK4 : DOPRI5;
-      const yBar = aT.data, work = stepBackwardWork(tab, yBar);
+      const yBar = aT.data,
+        work = stepBackwardWork(tab, yBar);
       const vjp = (t: number, y: Float, gy: Float, out: Float) => {
         probe?.();
         this.vjp(t, new Matrix(D, m, y), new Matrix(D, m, gy), new Matrix(D, m, out), g);
@@ -309,14 +359,19 @@ export class OdeNet {
    * and the solver's stage buffers, whatever the number of steps.
    */
   private adjoint(h1: Matrix, aT: Matrix, opts: SolverOptions, T: number, grad: Float, probe?: () => void): { a0: Matrix; stats: SolveStats } {
-    const D = this.width, m = h1.cols, n = D * m, nf = this.fEnd - this.fStart;
+    const D = this.width,
+      m = h1.cols,
+      n = D * m,
+      nf = this.fEnd - this.fStart;
     const y = this.dtype === 'float64' ? new Float64Array(2 * n + nf) : new Float32Array(2 * n + nf);
     y.set(h1.data, 0);
     y.set(aT.data, n);
     const augmented = (t: number, s: Float, ds: Float) => {
       probe?.();
-      const h = new Matrix(D, m, s.subarray(0, n)), a = new Matrix(D, m, s.subarray(n, 2 * n));
-      const dh = new Matrix(D, m, ds.subarray(0, n)), da = new Matrix(D, m, ds.subarray(n, 2 * n));
+      const h = new Matrix(D, m, s.subarray(0, n)),
+        a = new Matrix(D, m, s.subarray(n, 2 * n));
+      const dh = new Matrix(D, m, ds.subarray(0, n)),
+        da = new Matrix(D, m, ds.subarray(n, 2 * n));
       const dtheta = ds.subarray(2 * n);
       dtheta.fill(0);
       const wk = this.work(m);
@@ -331,10 +386,15 @@ export class OdeNet {
 
   /** Views of f's parameters over a flat array holding only them ([W1 b1 w W2 b2]). */
   private fViews(flat: Float): OdeParams {
-    const D = this.width, K = this.hidden;
+    const D = this.width,
+      K = this.hidden;
     let o = 0;
     const next = (r: number, c: number) => new Matrix(r, c, flat.subarray(o, (o += r * c)));
-    const W1 = next(K, D), b1 = next(K, 1).data, w = next(K, 1).data, W2 = next(D, K), b2 = next(D, 1).data;
+    const W1 = next(K, D),
+      b1 = next(K, 1).data,
+      w = next(K, 1).data,
+      W2 = next(D, K),
+      b2 = next(D, 1).data;
     const none = Matrix.zeros(0, 0, this.dtype);
     return { A: none, a: none.data, W1, b1, w, W2, b2, B: none, c: none.data };
   }
@@ -367,20 +427,34 @@ export class OdeLearner implements Learner {
   }
 
   async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {
-    const o = this.opts, m = o.batchSize, train = ds.train;
+    const o = this.opts,
+      m = o.batchSize,
+      train = ds.train;
     const rng = new Rng(ctx.seed);
     const net = (this.net = new OdeNet(train.dim, o.width, o.hidden, ds.classes, 'float32', ctx.kernels).init(rng));
     const solver = solverOptions(o);
     const P = net.theta.length;
-    const grad = new Float32Array(P), mom = new Float32Array(P), vel = new Float32Array(P);
-    const beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-    const x = Matrix.zeros(m, train.dim), labels = new Uint8Array(m);
+    const grad = new Float32Array(P),
+      mom = new Float32Array(P),
+      vel = new Float32Array(P);
+    const beta1 = 0.9,
+      beta2 = 0.999,
+      eps = 1e-8;
+    const x = Matrix.zeros(m, train.dim),
+      labels = new Uint8Array(m);
 
     const start = performance.now();
-    let evalMs = 0, work = 0, trainFlops = 0, steps = 0, nfeForward = 0, nfeBackward = 0, tapeBytes = 0;
+    let evalMs = 0,
+      work = 0,
+      trainFlops = 0,
+      steps = 0,
+      nfeForward = 0,
+      nfeBackward = 0,
+      tapeBytes = 0;
     const trace: TracePoint[] = [];
     const measure = () => {
-      const t0 = performance.now(), before = net.flops;
+      const t0 = performance.now(),
+        before = net.flops;
       const p: TracePoint = { seconds: (t0 - start - evalMs) / 1000, work, flops: trainFlops, testAccuracy: accuracy(this.predict(ctx.test), ctx.test) };
       net.flops = before; // measuring is not training work
       evalMs += performance.now() - t0;
@@ -390,7 +464,9 @@ export class OdeLearner implements Learner {
     measure();
     const order = new Uint32Array(train.count).map((_, i) => i);
     const batches = Math.floor(train.count / m);
-    let epochsRun = 0, nextTrace = 1, stopped = false;
+    let epochsRun = 0,
+      nextTrace = 1,
+      stopped = false;
     for (let epoch = 0; epoch < o.epochs && !stopped; epoch++) {
       rng.shuffle(order);
       for (let b = 0; b < batches; b++) {
@@ -404,7 +480,8 @@ export class OdeLearner implements Learner {
           labels[j] = train.labels[e];
         }
         if (o.inputDropout > 0) {
-          const keep = 1 / (1 - o.inputDropout), X = x.data;
+          const keep = 1 / (1 - o.inputDropout),
+            X = x.data;
           for (let i = 0; i < X.length; i++) X[i] = rng.nextUint32() < o.inputDropout * 4294967296 ? 0 : X[i] * keep;
         }
         const before = net.flops;
@@ -418,7 +495,8 @@ export class OdeLearner implements Learner {
         // and the weight decay λθ outside the moments (their AdamW, "Decoupled weight decay regularization", ICLR 2019).
         const lr = 0.5 * o.lr * (1 + Math.cos((Math.PI * steps) / (o.epochs * batches)));
         steps++;
-        const c1 = 1 / (1 - Math.pow(beta1, steps)), c2 = 1 / (1 - Math.pow(beta2, steps));
+        const c1 = 1 / (1 - Math.pow(beta1, steps)),
+          c2 = 1 / (1 - Math.pow(beta2, steps));
         const th = net.theta;
         for (let i = 0; i < P; i++) {
           mom[i] = beta1 * mom[i] + (1 - beta1) * grad[i];
@@ -437,7 +515,8 @@ export class OdeLearner implements Learner {
       if (!stopped) epochsRun++;
     }
     if (trace[trace.length - 1].work !== work) measure();
-    const n = o.width * m, stages = (o.solver === 'rk4' ? RK4 : DOPRI5).c.length;
+    const n = o.width * m,
+      stages = (o.solver === 'rk4' ? RK4 : DOPRI5).c.length;
     return {
       trace,
       parametersUpdated: P,
@@ -445,8 +524,12 @@ export class OdeLearner implements Learner {
       // augmented state [h, a, g_θ] (the larger of the two solves); the tape of the unrolled gradient
       peakBytes: 4 * (4 * P + (2 * stages + 3) * (2 * n + net.fEnd - net.fStart)) + tapeBytes,
       details: {
-        epochs: epochsRun, updates: steps, solver: o.solver, gradient: o.gradient,
-        'f evaluations forward': nfeForward, 'f evaluations backward': nfeBackward,
+        epochs: epochsRun,
+        updates: steps,
+        solver: o.solver,
+        gradient: o.gradient,
+        'f evaluations forward': nfeForward,
+        'f evaluations backward': nfeBackward,
         'evaluations per example': steps ? (nfeForward + nfeBackward) / steps : 0,
       },
     };
@@ -454,7 +537,9 @@ export class OdeLearner implements Learner {
 
   predict(ex: Examples): Uint8Array {
     if (!this.net) throw new Error('ode: fit() first');
-    const net = this.net, block = 500, solver = solverOptions(this.opts);
+    const net = this.net,
+      block = 500,
+      solver = solverOptions(this.opts);
     const out = new Uint8Array(ex.count);
     for (let s = 0; s < ex.count; s += block) {
       const rows = Math.min(block, ex.count - s);

@@ -97,9 +97,15 @@ export class RbmLearner implements Learner {
     }
 
     // The batch: v0 (data), p0 = p(h | v0), the chain's visible state vk and hidden probabilities pk, a hidden sample hs.
-    const v0 = Matrix.zeros(m, n), vk = Matrix.zeros(m, n), p0 = Matrix.zeros(m, H), pk = Matrix.zeros(m, H), hs = Matrix.zeros(m, H);
+    const v0 = Matrix.zeros(m, n),
+      vk = Matrix.zeros(m, n),
+      p0 = Matrix.zeros(m, H),
+      pk = Matrix.zeros(m, H),
+      hs = Matrix.zeros(m, H);
     const ones = Matrix.from(m, 1, new Float32Array(m).fill(1));
-    const dV = Matrix.zeros(H, n), dc = Matrix.zeros(H, 1), dbv = Matrix.zeros(n, 1); // momentum buffers (velocities)
+    const dV = Matrix.zeros(H, n),
+      dc = Matrix.zeros(H, 1),
+      dbv = Matrix.zeros(n, 1); // momentum buffers (velocities)
     const chains = persistent ? Matrix.zeros(m, n) : undefined;
     if (chains) for (let j = 0; j < m; j++) fillVisible(train, rng.int(train.count), chains.data, j * n, n);
     // V and its velocity; the batch's visible and hidden buffers; the chains; the free-energy block of predict()
@@ -107,7 +113,8 @@ export class RbmLearner implements Learner {
 
     const start = performance.now();
     let evalMs = 0;
-    let work = 0, flops = 0;
+    let work = 0,
+      flops = 0;
     const trace: TracePoint[] = [];
     const measure = () => {
       const t0 = performance.now();
@@ -119,7 +126,10 @@ export class RbmLearner implements Learner {
     measure();
     const batches = Math.floor(train.count / m);
     const order = new Uint32Array(train.count).map((_, i) => i);
-    let epochsRun = 0, updates = 0, nextTrace = 1, stopped = false;
+    let epochsRun = 0,
+      updates = 0,
+      nextTrace = 1,
+      stopped = false;
     for (let epoch = 0; epoch < epochs && !stopped; epoch++) {
       rng.shuffle(order);
       for (let b = 0; b < batches; b++) {
@@ -145,7 +155,8 @@ export class RbmLearner implements Learner {
         // ΔV ← μ ΔV + (η/m)(p0ᵀ v0 − pkᵀ vk) − ηλV,   V ← V + ΔV
         kernels.gemm(true, false, lr / m, p0, v0, momentum, dV);
         kernels.gemm(true, false, -lr / m, pk, vk, 1, dV);
-        const V = this.v.data, D = dV.data;
+        const V = this.v.data,
+          D = dV.data;
         for (let i = 0; i < V.length; i++) {
           D[i] -= lr * weightDecay * V[i];
           V[i] += D[i];
@@ -182,7 +193,8 @@ export class RbmLearner implements Learner {
 
   /** P = σ(V_in Vᵀ + 1 cᵀ): p(h = 1 | v) for each row v of V_in. */
   hiddenProbs(vin: Matrix, p: Matrix, kernels: Kernels): void {
-    const P = p.data, H = p.cols;
+    const P = p.data,
+      H = p.cols;
     for (let r = 0; r < p.rows; r++) P.set(this.c, r * H);
     kernels.gemm(false, true, 1, vin, this.v, 1, p);
     for (let i = 0; i < P.length; i++) P[i] = 1 / (1 + Math.exp(-P[i]));
@@ -190,13 +202,16 @@ export class RbmLearner implements Learner {
 
   /** R = h V + 1 [b; d]ᵀ, then σ on the image units and softmax over the label group: p(x | h), p(y | h). */
   visibleProbs(h: Matrix, r: Matrix, kernels: Kernels): void {
-    const R = r.data, n = r.cols, D = this.dim;
+    const R = r.data,
+      n = r.cols,
+      D = this.dim;
     for (let row = 0; row < r.rows; row++) R.set(this.bv, row * n);
     kernels.gemm(false, false, 1, h, this.v, 1, r);
     for (let row = 0; row < r.rows; row++) {
       const o = row * n;
       for (let i = 0; i < D; i++) R[o + i] = 1 / (1 + Math.exp(-R[o + i]));
-      let max = -Infinity, sum = 0;
+      let max = -Infinity,
+        sum = 0;
       for (let i = D; i < n; i++) max = Math.max(max, R[o + i]);
       for (let i = D; i < n; i++) sum += R[o + i] = Math.exp(R[o + i] - max);
       for (let i = D; i < n; i++) R[o + i] /= sum;
@@ -207,7 +222,8 @@ export class RbmLearner implements Learner {
     if (!this.v) throw new Error('rbm: fit() first');
     const k = kernels ?? this.kernels;
     const scores = this.freeEnergies(ex, k);
-    const K = this.classes, out = new Uint8Array(ex.count);
+    const K = this.classes,
+      out = new Uint8Array(ex.count);
     for (let e = 0; e < ex.count; e++) {
       let best = 0;
       for (let y = 1; y < K; y++) if (scores[e * K + y] < scores[e * K + best]) best = y;
@@ -222,14 +238,19 @@ export class RbmLearner implements Learner {
    * so it is left out. W x + c for a block of examples is one gemm.
    */
   freeEnergies(ex: Examples, kernels: Kernels): Float64Array {
-    const H = this.v.rows, n = this.v.cols, D = this.dim, K = this.classes;
+    const H = this.v.rows,
+      n = this.v.cols,
+      D = this.dim,
+      K = this.classes;
     const block = FREE_ENERGY_BLOCK;
-    const xin = Matrix.zeros(block, n), q = Matrix.zeros(block, H);
+    const xin = Matrix.zeros(block, n),
+      q = Matrix.zeros(block, H);
     const out = new Float64Array(ex.count * K);
     const V = this.v.data;
     for (let s = 0; s < ex.count; s += block) {
       const rows = Math.min(block, ex.count - s);
-      const xb = rows === block ? xin : Matrix.zeros(rows, n), qb = rows === block ? q : Matrix.zeros(rows, H);
+      const xb = rows === block ? xin : Matrix.zeros(rows, n),
+        qb = rows === block ? q : Matrix.zeros(rows, H);
       for (let j = 0; j < rows; j++) xb.data.set(ex.features.subarray((s + j) * D, (s + j + 1) * D), j * n); // label units 0
       this.hiddenInputs(xb, qb, kernels);
       const Q = qb.data;
@@ -256,7 +277,9 @@ export class RbmLearner implements Learner {
    * the label clamped to the true class): the images the report draws.
    */
   filterImages(ex: Examples, kernels: Kernels, count = 10, maxFilters = 100, seed = 1): { filters: Float[]; originals: Float[]; reconstructions: Float[] } {
-    const H = this.v.rows, n = this.v.cols, D = this.dim;
+    const H = this.v.rows,
+      n = this.v.cols,
+      D = this.dim;
     const filters: Float[] = [];
     for (let h = 0; h < Math.min(H, maxFilters); h++) filters.push(this.v.data.subarray(h * n, h * n + D));
     return { filters, ...this.reconstruct(ex, count, kernels, seed) };
@@ -264,14 +287,18 @@ export class RbmLearner implements Learner {
 
   /** The first example of each class (up to count) and its image after k = cdK Gibbs steps v → h → v, its label clamped. */
   reconstruct(ex: Examples, count: number, kernels: Kernels, seed = 1): { originals: Float[]; reconstructions: Float[] } {
-    const H = this.v.rows, n = this.v.cols, D = this.dim;
+    const H = this.v.rows,
+      n = this.v.cols,
+      D = this.dim;
     const picks: number[] = [];
     for (let y = 0; y < this.classes && picks.length < count; y++) {
       const i = ex.labels.indexOf(y);
       if (i >= 0) picks.push(i);
     }
     const rng = new Rng(seed);
-    const v = Matrix.zeros(picks.length, n), p = Matrix.zeros(picks.length, H), hs = Matrix.zeros(picks.length, H);
+    const v = Matrix.zeros(picks.length, n),
+      p = Matrix.zeros(picks.length, H),
+      hs = Matrix.zeros(picks.length, H);
     picks.forEach((e, j) => fillVisible(ex, e, v.data, j * n, n));
     for (let step = 0; step < this.opts.cdK; step++) {
       this.hiddenProbs(v, p, kernels);
@@ -299,17 +326,20 @@ function fillVisible(ex: Examples, e: number, out: Float32Array | Float64Array, 
 
 /** h ~ Bernoulli(p), element-wise. */
 function sample(p: Matrix, h: Matrix, rng: Rng): void {
-  const P = p.data, S = h.data;
+  const P = p.data,
+    S = h.data;
   for (let i = 0; i < P.length; i++) S[i] = u32(rng) < P[i] ? 1 : 0;
 }
 
 /** Replaces the probabilities of a visible batch by a sample: Bernoulli pixels, one class drawn from the label softmax. */
 function sampleVisible(v: Matrix, D: number, rng: Rng): void {
-  const V = v.data, n = v.cols;
+  const V = v.data,
+    n = v.cols;
   for (let r = 0; r < v.rows; r++) {
     const o = r * n;
     for (let i = 0; i < D; i++) V[o + i] = u32(rng) < V[o + i] ? 1 : 0;
-    let u = u32(rng), chosen = n - 1;
+    let u = u32(rng),
+      chosen = n - 1;
     for (let i = D; i < n; i++) {
       u -= V[o + i];
       if (u < 0 && chosen === n - 1) chosen = i;

@@ -28,7 +28,10 @@ export class SgdLearner implements Learner {
   private net?: Network;
   private kernels?: Kernels;
 
-  constructor(readonly arch: Architecture, readonly opts: SgdLearnerOptions) {}
+  constructor(
+    readonly arch: Architecture,
+    readonly opts: SgdLearnerOptions,
+  ) {}
 
   describe(): string {
     const o = this.opts;
@@ -49,7 +52,11 @@ export class SgdLearner implements Learner {
     const weightCount = net.weights.reduce((s, W) => s + W.data.length, 0);
     const m = this.opts.batchSize;
     const trace: TracePoint[] = [];
-    let work = 0, flops = 0, evalSeconds = 0, steps = 0, nextTrace = 0;
+    let work = 0,
+      flops = 0,
+      evalSeconds = 0,
+      steps = 0,
+      nextTrace = 0;
     const t0 = performance.now();
     const elapsed = () => (performance.now() - t0) / 1000 - evalSeconds;
     const point = (): void => {

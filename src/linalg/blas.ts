@@ -8,21 +8,8 @@ import { chooseCore, resolveLibrary, type CoreChoice } from './openblas-core.js'
 
 /** Where to look for a CBLAS, in order; $BACKPROP_BLAS (a path) comes first. */
 export const BLAS_CANDIDATES: Record<string, string[]> = {
-  linux: [
-    'libopenblas.so.0',
-    'libopenblas.so',
-    'libmkl_rt.so.2',
-    'libmkl_rt.so',
-    'libblis.so.4',
-    'libcblas.so.3',
-    'libblas.so.3',
-  ],
-  darwin: [
-    '/System/Library/Frameworks/Accelerate.framework/Accelerate',
-    '/opt/homebrew/opt/openblas/lib/libopenblas.dylib',
-    '/usr/local/opt/openblas/lib/libopenblas.dylib',
-    'libopenblas.dylib',
-  ],
+  linux: ['libopenblas.so.0', 'libopenblas.so', 'libmkl_rt.so.2', 'libmkl_rt.so', 'libblis.so.4', 'libcblas.so.3', 'libblas.so.3'],
+  darwin: ['/System/Library/Frameworks/Accelerate.framework/Accelerate', '/opt/homebrew/opt/openblas/lib/libopenblas.dylib', '/usr/local/opt/openblas/lib/libopenblas.dylib', 'libopenblas.dylib'],
   win32: ['libopenblas.dll', 'openblas.dll', 'mkl_rt.2.dll', 'mkl_rt.dll'],
 };
 
@@ -34,9 +21,20 @@ const TRANS = 112;
 export const BLAS_MIN_WORK = 2048;
 
 type GemmFn = (
-  order: number, ta: number, tb: number, m: number, n: number, k: number,
-  alpha: number, a: Float32Array | Float64Array, lda: number, b: Float32Array | Float64Array, ldb: number,
-  beta: number, c: Float32Array | Float64Array, ldc: number,
+  order: number,
+  ta: number,
+  tb: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array | Float64Array,
+  lda: number,
+  b: Float32Array | Float64Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array | Float64Array,
+  ldc: number,
 ) => void;
 
 interface KoffiLibrary {
@@ -90,8 +88,9 @@ export function loadBlas(): BlasProvider | { error: string } {
     return { error: `koffi does not load: ${(e as Error).message}` };
   }
   const wanted = process.env.BACKPROP_BLAS;
-  const candidates = wanted ? [wanted] : BLAS_CANDIDATES[process.platform] ?? [];
-  const tried: string[] = [], absent: string[] = [];
+  const candidates = wanted ? [wanted] : (BLAS_CANDIDATES[process.platform] ?? []);
+  const tried: string[] = [],
+    absent: string[] = [];
   for (const name of candidates) {
     const r = loadOne(koffi, koffiPath, name);
     if ('kernels' in r) return r;
@@ -101,8 +100,10 @@ export function loadBlas(): BlasProvider | { error: string } {
   }
   const install = process.platform === 'linux' ? '; Debian: apt-get install libopenblas0-pthread' : '';
   return {
-    error: candidates.length === 0 ? 'no CBLAS library known on this platform; set BACKPROP_BLAS=/path/to/libcblas'
-      : `no CBLAS library found${absent.length ? ` (none of ${absent.join(', ')} is installed${install})` : ''}${tried.length ? `; ${tried.join(', ')}` : ''}`,
+    error:
+      candidates.length === 0
+        ? 'no CBLAS library known on this platform; set BACKPROP_BLAS=/path/to/libcblas'
+        : `no CBLAS library found${absent.length ? ` (none of ${absent.join(', ')} is installed${install})` : ''}${tried.length ? `; ${tried.join(', ')}` : ''}`,
   };
 }
 
@@ -169,13 +170,10 @@ function blasKernels(sgemm: GemmFn, dgemm: GemmFn): Kernels {
       const { m, n, k } = gemmShape(transA, transB, a, b, c);
       if (m * n * k < BLAS_MIN_WORK || k === 0) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
       const f64 = c.data instanceof Float64Array;
-      if ((a.data instanceof Float64Array) !== f64 || (b.data instanceof Float64Array) !== f64) {
+      if (a.data instanceof Float64Array !== f64 || b.data instanceof Float64Array !== f64) {
         throw new Error('blas gemm: A, B and C must have the same precision');
       }
-      (f64 ? dgemm : sgemm)(
-        ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k,
-        alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols,
-      );
+      (f64 ? dgemm : sgemm)(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols);
     },
     rowSums: jsKernels.rowSums,
   };

@@ -40,8 +40,13 @@ export const jsKernels: Kernels = {
     const n = x.cols;
     for (let i = 0; i < x.rows; i++) {
       // Four running sums (in float64), so that each add need not wait for the one before.
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      const start = i * n, end = start + n, end4 = start + (n & ~3);
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
+      const start = i * n,
+        end = start + n,
+        end4 = start + (n & ~3);
       let j = start;
       for (; j < end4; j += 4) {
         s0 += X[j];
@@ -50,7 +55,7 @@ export const jsKernels: Kernels = {
         s3 += X[j + 3];
       }
       for (; j < end; j++) s0 += X[j];
-      const s = (s0 + s1) + (s2 + s3);
+      const s = s0 + s1 + (s2 + s3);
       out[i] = alpha * s + (beta === 0 ? 0 : beta * out[i]);
     }
   },
@@ -66,16 +71,37 @@ function rowStream(A: Float, lda: number, transA: boolean, B: Float, C: Float, m
   const a = (i: number, p: number) => alpha * (transA ? A[p * lda + i] : A[i * lda + p]);
   let i = 0;
   for (; i + 3 < m; i += 4) {
-    const c0 = i * n, c1 = c0 + n, c2 = c1 + n, c3 = c2 + n;
+    const c0 = i * n,
+      c1 = c0 + n,
+      c2 = c1 + n,
+      c3 = c2 + n;
     let p = 0;
     for (; p + 3 < k; p += 4) {
-      const a00 = a(i, p), a01 = a(i, p + 1), a02 = a(i, p + 2), a03 = a(i, p + 3);
-      const a10 = a(i + 1, p), a11 = a(i + 1, p + 1), a12 = a(i + 1, p + 2), a13 = a(i + 1, p + 3);
-      const a20 = a(i + 2, p), a21 = a(i + 2, p + 1), a22 = a(i + 2, p + 2), a23 = a(i + 2, p + 3);
-      const a30 = a(i + 3, p), a31 = a(i + 3, p + 1), a32 = a(i + 3, p + 2), a33 = a(i + 3, p + 3);
-      const b0 = p * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
+      const a00 = a(i, p),
+        a01 = a(i, p + 1),
+        a02 = a(i, p + 2),
+        a03 = a(i, p + 3);
+      const a10 = a(i + 1, p),
+        a11 = a(i + 1, p + 1),
+        a12 = a(i + 1, p + 2),
+        a13 = a(i + 1, p + 3);
+      const a20 = a(i + 2, p),
+        a21 = a(i + 2, p + 1),
+        a22 = a(i + 2, p + 2),
+        a23 = a(i + 2, p + 3);
+      const a30 = a(i + 3, p),
+        a31 = a(i + 3, p + 1),
+        a32 = a(i + 3, p + 2),
+        a33 = a(i + 3, p + 3);
+      const b0 = p * n,
+        b1 = b0 + n,
+        b2 = b1 + n,
+        b3 = b2 + n;
       for (let j = 0; j < n; j++) {
-        const x0 = B[b0 + j], x1 = B[b1 + j], x2 = B[b2 + j], x3 = B[b3 + j];
+        const x0 = B[b0 + j],
+          x1 = B[b1 + j],
+          x2 = B[b2 + j],
+          x3 = B[b3 + j];
         C[c0 + j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
         C[c1 + j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
         C[c2 + j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
@@ -83,7 +109,10 @@ function rowStream(A: Float, lda: number, transA: boolean, B: Float, C: Float, m
       }
     }
     for (; p < k; p++) {
-      const a0 = a(i, p), a1 = a(i + 1, p), a2 = a(i + 2, p), a3 = a(i + 3, p);
+      const a0 = a(i, p),
+        a1 = a(i + 1, p),
+        a2 = a(i + 2, p),
+        a3 = a(i + 3, p);
       const bp = p * n;
       for (let j = 0; j < n; j++) {
         const x = B[bp + j];

@@ -26,9 +26,7 @@ export function gemmShape(transA: Trans, transB: Trans, a: Matrix, b: Matrix, c:
   const kb = transB ? b.cols : b.rows;
   const n = transB ? b.rows : b.cols;
   if (k !== kb || c.rows !== m || c.cols !== n) {
-    throw new Error(
-      `gemm shape mismatch: op(A) ${m}x${k}, op(B) ${kb}x${n}, C ${c.rows}x${c.cols}`,
-    );
+    throw new Error(`gemm shape mismatch: op(A) ${m}x${k}, op(B) ${kb}x${n}, C ${c.rows}x${c.cols}`);
   }
   return { m, n, k };
 }

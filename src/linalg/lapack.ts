@@ -75,11 +75,13 @@ export function solvePositiveDefinite(a: Matrix, bt: Matrix, kernels: Kernels, o
  *   A_ij ← A_ij − L_ik L_jkᵀ for j ≤ i (the trailing update: gemm)
  */
 export function cholesky(a: Matrix, kernels: Kernels, nb = 128): void {
-  const n = a.rows, A = a.data;
+  const n = a.rows,
+    A = a.data;
   const panel = new Float64Array(n * nb);
   const update = new Float64Array(nb * n);
   for (let k0 = 0; k0 < n; k0 += nb) {
-    const kb = Math.min(nb, n - k0), k1 = k0 + kb;
+    const kb = Math.min(nb, n - k0),
+      k1 = k0 + kb;
     // L_kk = chol(A_kk)
     for (let j = k0; j < k1; j++) {
       let d = A[j * n + j];
@@ -107,13 +109,15 @@ export function cholesky(a: Matrix, kernels: Kernels, nb = 128): void {
     }
     // A_22 ← A_22 − P Pᵀ, lower triangle only, nb rows at a time: U = P_rows P_{0:end}ᵀ
     for (let i0 = 0; i0 < m; i0 += nb) {
-      const rb = Math.min(nb, m - i0), cols = i0 + rb;
+      const rb = Math.min(nb, m - i0),
+        cols = i0 + rb;
       const U = new Matrix(rb, cols, update.subarray(0, rb * cols));
       const Prows = new Matrix(rb, kb, panel.subarray(i0 * kb, (i0 + rb) * kb));
       const Pcols = new Matrix(cols, kb, panel.subarray(0, cols * kb));
       kernels.gemm(false, true, 1, Prows, Pcols, 0, U);
       for (let i = 0; i < rb; i++) {
-        const r = (k1 + i0 + i) * n + k1, u = i * cols;
+        const r = (k1 + i0 + i) * n + k1,
+          u = i * cols;
         for (let j = 0; j <= i0 + i; j++) A[r + j] -= U.data[u + j];
       }
     }
@@ -122,7 +126,9 @@ export function cholesky(a: Matrix, kernels: Kernels, nb = 128): void {
 
 /** Given L (lower triangle of `l`) with A = L Lᵀ, overwrites each row b of `bt` by A⁻¹ b: L y = b, then Lᵀ x = y. */
 export function choleskySolve(l: Matrix, bt: Matrix): void {
-  const n = l.rows, L = l.data, r = bt.rows;
+  const n = l.rows,
+    L = l.data,
+    r = bt.rows;
   const xs = Array.from({ length: r }, (_, t) => bt.data.subarray(t * n, (t + 1) * n));
   // Row i of L is read once for all right-hand sides (it stays in cache).
   for (let i = 0; i < n; i++) {

@@ -30,7 +30,8 @@ export interface CpuInfo {
 export function parseCpuInfo(text: string): CpuInfo | undefined {
   const block = text.split(/\n\s*\n/)[0];
   const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(block)?.[1].trim();
-  const vendor = field('vendor_id'), flags = field('flags');
+  const vendor = field('vendor_id'),
+    flags = field('flags');
   if (!vendor || flags === undefined) return undefined;
   return {
     vendor,
@@ -147,12 +148,15 @@ export function chooseCore(path: string, koffiPath: string, opts: { candidates?:
   const real = realpathSync(path);
   const st = statSync(real);
   const key = createHash('sha256')
-    .update(JSON.stringify({
-      check: CHECK_VERSION, arch: process.arch,
-      cpu: [cpu.vendor, cpu.family, cpu.model, cpu.stepping, cpu.modelName, [...cpu.flags].sort().join(' ')],
-      library: [real, st.size, st.mtimeMs, st.ino],
-      candidates: candidates.map((c) => c.core),
-    }))
+    .update(
+      JSON.stringify({
+        check: CHECK_VERSION,
+        arch: process.arch,
+        cpu: [cpu.vendor, cpu.family, cpu.model, cpu.stepping, cpu.modelName, [...cpu.flags].sort().join(' ')],
+        library: [real, st.size, st.mtimeMs, st.ino],
+        candidates: candidates.map((c) => c.core),
+      }),
+    )
     .digest('hex')
     .slice(0, 24);
   const file = join(cacheRoot(), 'openblas-core.json');
@@ -175,8 +179,11 @@ export function chooseCore(path: string, koffiPath: string, opts: { candidates?:
     break;
   }
   choice ??= {
-    source: 'library', cpu: cpuText, trials,
-    why: 'no core computes gemm right', failed: `OpenBLAS at ${real} computes wrong gemm results on this CPU with every core tried (${trials.map((t) => `${t.core ?? 'its own choice'}: ${t.detail}`).join('; ')})`,
+    source: 'library',
+    cpu: cpuText,
+    trials,
+    why: 'no core computes gemm right',
+    failed: `OpenBLAS at ${real} computes wrong gemm results on this CPU with every core tried (${trials.map((t) => `${t.core ?? 'its own choice'}: ${t.detail}`).join('; ')})`,
   };
   const at = new Date().toISOString();
   writeCache(file, key, { ...choice, at });
@@ -197,7 +204,9 @@ function readCache(file: string): Record<string, CacheEntry> {
 /** Adds one verdict (keeping the 20 newest); a cache that cannot be written only costs a re-check next time. */
 function writeCache(file: string, key: string, entry: CacheEntry): void {
   try {
-    const entries = Object.entries({ ...readCache(file), [key]: entry }).sort((a, b) => b[1].at.localeCompare(a[1].at)).slice(0, 20);
+    const entries = Object.entries({ ...readCache(file), [key]: entry })
+      .sort((a, b) => b[1].at.localeCompare(a[1].at))
+      .slice(0, 20);
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileAtomic(file, JSON.stringify({ about: 'backprop: OpenBLAS core types verified per CPU and library file', entries: Object.fromEntries(entries) }, null, 1) + '\n');
   } catch {
@@ -319,7 +328,9 @@ export function gemmDisagreement(ta: boolean, tb: boolean, alpha: number, a: Mat
 function librarySearchPath(): string[] {
   const dirs = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
   try {
-    for (const f of readdirSync('/etc/ld.so.conf.d').filter((f) => f.endsWith('.conf')).sort()) {
+    for (const f of readdirSync('/etc/ld.so.conf.d')
+      .filter((f) => f.endsWith('.conf'))
+      .sort()) {
       for (const line of readFileSync(join('/etc/ld.so.conf.d', f), 'utf8').split('\n')) {
         const d = line.replace(/#.*/, '').trim();
         if (isAbsolute(d)) dirs.push(d);
@@ -335,5 +346,7 @@ function librarySearchPath(): string[] {
 export function resolveLibrary(name: string): string | undefined {
   if (name.includes('/')) return existsSync(name) ? name : undefined;
   if (process.platform !== 'linux') return undefined;
-  return librarySearchPath().map((d) => join(d, name)).find((p) => existsSync(p));
+  return librarySearchPath()
+    .map((d) => join(d, name))
+    .find((p) => existsSync(p));
 }

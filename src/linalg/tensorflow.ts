@@ -56,9 +56,7 @@ function tensorflowKernels(tf: typeof TF): Kernels {
       const { m, n, k } = gemmShape(transA, transB, a, b, c);
       if (c.data instanceof Float64Array || m * n * k < TFJS_MIN_WORK) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
       if (tf.getBackend() !== 'tensorflow') void tf.setBackend('tensorflow'); // another user of tfjs may have switched it
-      const product = tf.tidy(() =>
-        tf.matMul(tf.tensor2d(a.data as Float32Array, [a.rows, a.cols]), tf.tensor2d(b.data as Float32Array, [b.rows, b.cols]), transA, transB),
-      );
+      const product = tf.tidy(() => tf.matMul(tf.tensor2d(a.data as Float32Array, [a.rows, a.cols]), tf.tensor2d(b.data as Float32Array, [b.rows, b.cols]), transA, transB));
       const P = product.dataSync();
       product.dispose();
       const C = c.data;

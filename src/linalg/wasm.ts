@@ -19,7 +19,15 @@ const MAX_THREADS = 16;
 const SEQ = 0; // job number, bumped by the main thread to start a job
 const DONE = 1; // workers that finished the current job
 const FAILED = 2; // set by a worker whose kernel threw
-const N = 3, K = 4, ARS = 5, ACS = 6, B = 7, LDB = 8, LDC = 9, ALPHA = 10, BETA = 11; // the job (ALPHA, BETA as float32)
+const N = 3,
+  K = 4,
+  ARS = 5,
+  ACS = 6,
+  B = 7,
+  LDB = 8,
+  LDC = 9,
+  ALPHA = 10,
+  BETA = 11; // the job (ALPHA, BETA as float32)
 const SLOT = 16; // worker w's rows: [SLOT + 3w] = row count, then A and C addresses
 const CONTROL_INTS = SLOT + 3 * MAX_THREADS;
 /** Iterations a waiting thread polls before it sleeps in Atomics.wait (tens of µs). */
@@ -112,7 +120,8 @@ const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
  * the threads; C is copied back.
  */
 function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedArrayBuffer, threads: number): Kernels {
-  const I = new Int32Array(control), F = new Float32Array(control);
+  const I = new Int32Array(control),
+    F = new Float32Array(control);
   let heap = new Float32Array(memory.buffer);
   /** Makes room for `floats` float32 values at address 0 and returns a view of all of memory. */
   const reserve = (floats: number): Float32Array => {
@@ -127,20 +136,26 @@ function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedAr
     gemm(transA: Trans, transB: Trans, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): void {
       const { m, n, k } = gemmShape(transA, transB, a, b, c);
       if (c.data instanceof Float64Array || m * n * k < WASM_MIN_WORK) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
-      const mp = roundUp(m, MR), np = roundUp(n, NR);
+      const mp = roundUp(m, MR),
+        np = roundUp(n, NR);
       // Float offsets, 16-byte aligned: A (mp × k, or k × mp when transposed),
       // op(B) (k × np), C (mp × np), and B as given when it is to be transposed.
-      const oa = 0, ob = roundUp(mp * k, 4), oc = ob + roundUp(k * np, 4), os = oc + roundUp(mp * np, 4);
+      const oa = 0,
+        ob = roundUp(mp * k, 4),
+        oc = ob + roundUp(k * np, 4),
+        os = oc + roundUp(mp * np, 4);
       const H = reserve(transB ? os + n * k : os);
       // A(i, p) at oa + i·ars + p·acs (in floats here)
       let ars: number, acs: number;
       if (transA) {
         copyIn(a, H, oa, mp); // k × m, rows padded to mp
-        ars = 1; acs = mp;
+        ars = 1;
+        acs = mp;
       } else {
         copyIn(a, H, oa, k);
         if (mp > m) H.fill(0, oa + m * k, oa + mp * k);
-        ars = k; acs = 1;
+        ars = k;
+        acs = 1;
       }
       if (transB) {
         H.set(b.data, os); // n × k
@@ -152,10 +167,18 @@ function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedAr
       const parts = m * n * k < WASM_PARALLEL_WORK ? 1 : Math.min(threads, mp / MR);
       const per = roundUp(mp / parts, MR);
       if (parts > 1) {
-        I[N] = np; I[K] = k; I[ARS] = 4 * ars; I[ACS] = 4 * acs; I[B] = 4 * ob; I[LDB] = 4 * np; I[LDC] = 4 * np;
-        F[ALPHA] = alpha; F[BETA] = beta;
+        I[N] = np;
+        I[K] = k;
+        I[ARS] = 4 * ars;
+        I[ACS] = 4 * acs;
+        I[B] = 4 * ob;
+        I[LDB] = 4 * np;
+        I[LDC] = 4 * np;
+        F[ALPHA] = alpha;
+        F[BETA] = beta;
         for (let w = 1; w < threads; w++) {
-          const r0 = Math.min(mp, w * per), r1 = w < parts ? Math.min(mp, r0 + per) : r0;
+          const r0 = Math.min(mp, w * per),
+            r1 = w < parts ? Math.min(mp, r0 + per) : r0;
           I[SLOT + 3 * w] = r1 - r0;
           I[SLOT + 3 * w + 1] = 4 * (oa + r0 * ars);
           I[SLOT + 3 * w + 2] = 4 * (oc + r0 * np);
@@ -177,7 +200,9 @@ function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedAr
 
 /** X into H at float offset `at`, rows `ld` floats apart (zero-padded past X's columns). */
 function copyIn(x: Matrix, H: Float32Array, at: number, ld: number): void {
-  const X = x.data, r = x.rows, c = x.cols;
+  const X = x.data,
+    r = x.rows,
+    c = x.cols;
   if (ld === c) H.set(X, at);
   else
     for (let i = 0; i < r; i++) {
@@ -188,7 +213,9 @@ function copyIn(x: Matrix, H: Float32Array, at: number, ld: number): void {
 
 /** C ← the m × n result at H[at], rows `ld` floats apart. */
 function copyOut(H: Float32Array, at: number, ld: number, c: Matrix): void {
-  const C = c.data, m = c.rows, n = c.cols;
+  const C = c.data,
+    m = c.rows,
+    n = c.cols;
   if (ld === n) C.set(H.subarray(at, at + m * n));
   else for (let i = 0; i < m; i++) C.set(H.subarray(at + i * ld, at + i * ld + n), i * n);
 }

@@ -43,12 +43,15 @@ export interface Activation {
 export const sigmoid: Activation = {
   name: 'sigmoid',
   forward(z, a) {
-    const Z = z.data, A = a.data;
+    const Z = z.data,
+      A = a.data;
     for (let k = 0; k < Z.length; k++) A[k] = 1 / (1 + Math.exp(-Z[k]));
   },
   // δ = g ⊙ σ'(z), σ'(z) = a(1 − a)
   backward(_z, a, g, delta) {
-    const A = a.data, G = g.data, D = delta.data;
+    const A = a.data,
+      G = g.data,
+      D = delta.data;
     for (let i = 0; i < A.length; i++) D[i] = G[i] * A[i] * (1 - A[i]);
   },
   prime: (_z, a) => a * (1 - a),
@@ -60,7 +63,8 @@ export const sigmoid: Activation = {
 export const relu: Activation = {
   name: 'relu',
   forward(z, a) {
-    const Z = z.data, A = a.data;
+    const Z = z.data,
+      A = a.data;
     if (simdReluForward(Z, A)) return; // the same bits, four at a time, when Z and A are in a Workspace's wasm memory
     if (Z instanceof Float32Array && A instanceof Float32Array) {
       // Branch-free (z's sign is random, a branch would mispredict half the
@@ -78,7 +82,9 @@ export const relu: Activation = {
   },
   // δ = g ⊙ [z > 0]
   backward(z, _a, g, delta) {
-    const Z = z.data, G = g.data, D = delta.data;
+    const Z = z.data,
+      G = g.data,
+      D = delta.data;
     if (simdReluBackward(Z, G, D)) return; // as SIMD, the same bits
     if (Z instanceof Float32Array && G instanceof Float32Array && D instanceof Float32Array) {
       // The same, without a branch per element (the sign of z is random, so a
@@ -100,12 +106,15 @@ export const relu: Activation = {
 export const tanh: Activation = {
   name: 'tanh',
   forward(z, a) {
-    const Z = z.data, A = a.data;
+    const Z = z.data,
+      A = a.data;
     for (let k = 0; k < Z.length; k++) A[k] = Math.tanh(Z[k]);
   },
   // δ = g ⊙ (1 − a²)
   backward(_z, a, g, delta) {
-    const A = a.data, G = g.data, D = delta.data;
+    const A = a.data,
+      G = g.data,
+      D = delta.data;
     for (let i = 0; i < A.length; i++) D[i] = G[i] * (1 - A[i] * A[i]);
   },
   prime: (_z, a) => 1 - a * a,
@@ -117,12 +126,15 @@ export const tanh: Activation = {
 export const leakyRelu: Activation = {
   name: 'leaky-relu',
   forward(z, a) {
-    const Z = z.data, A = a.data;
+    const Z = z.data,
+      A = a.data;
     for (let k = 0; k < Z.length; k++) A[k] = Z[k] > 0 ? Z[k] : LEAKY_SLOPE * Z[k];
   },
   // δ = g ⊙ (z > 0 ? 1 : slope)
   backward(z, _a, g, delta) {
-    const Z = z.data, G = g.data, D = delta.data;
+    const Z = z.data,
+      G = g.data,
+      D = delta.data;
     for (let i = 0; i < Z.length; i++) D[i] = Z[i] > 0 ? G[i] : LEAKY_SLOPE * G[i];
   },
   prime: (z) => (z > 0 ? 1 : LEAKY_SLOPE),
@@ -148,7 +160,10 @@ export const linear: Activation = {
 export const softmax: Activation = {
   name: 'softmax',
   forward(z, a) {
-    const Z = z.data, A = a.data, n = z.rows, m = z.cols;
+    const Z = z.data,
+      A = a.data,
+      n = z.rows,
+      m = z.cols;
     for (let j = 0; j < m; j++) {
       let max = -Infinity;
       for (let i = 0; i < n; i++) max = Math.max(max, Z[i * m + j]);
@@ -159,7 +174,11 @@ export const softmax: Activation = {
   },
   // δ_i = a_i (g_i − Σ_k g_k a_k): the softmax Jacobian (diag(a) − a aᵀ) times g.
   backward(_z, a, g, delta) {
-    const A = a.data, G = g.data, D = delta.data, n = a.rows, m = a.cols;
+    const A = a.data,
+      G = g.data,
+      D = delta.data,
+      n = a.rows,
+      m = a.cols;
     for (let j = 0; j < m; j++) {
       let dot = 0;
       for (let i = 0; i < n; i++) dot += G[i * m + j] * A[i * m + j];

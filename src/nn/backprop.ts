@@ -24,7 +24,10 @@ export class Workspace {
   mask?: Matrix[];
   dropped?: Matrix[];
 
-  constructor(net: Network, readonly m: number) {
+  constructor(
+    net: Network,
+    readonly m: number,
+  ) {
     const rows = net.sizes.map((n, l) => (l === 0 ? 0 : n)); // z^0, a^0, δ^0 are never needed
     const shapes: [number, number][] = [...rows, ...rows, ...rows].map((r) => [r, m]);
     shapes.push([m, net.sizes[0]]);
@@ -81,7 +84,10 @@ export class Gradients {
  */
 export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matrix {
   for (let l = 1; l <= net.depth; l++) {
-    const z = ws.z[l], Z = z.data, b = net.biases[l - 1], m = z.cols;
+    const z = ws.z[l],
+      Z = z.data,
+      b = net.biases[l - 1],
+      m = z.cols;
     for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * m, (i + 1) * m); // Z ← b 1ᵀ
     kernels.gemm(false, l === 1, 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ)
     net.activations[l - 1].forward(z, ws.a[l]); // A ← f(Z)

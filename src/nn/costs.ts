@@ -26,7 +26,9 @@ function ln(x: number): number {
  * refusal holds one.
  */
 function textbookDelta(out: Activation, z: Matrix, a: Matrix, y: Matrix, delta: Matrix, gradA: (a: number, y: number) => number): void {
-  const A = a.data, Y = y.data, D = delta.data;
+  const A = a.data,
+    Y = y.data,
+    D = delta.data;
   for (let i = 0; i < A.length; i++) D[i] = gradA(A[i], Y[i]);
   out.backward(z, a, delta, delta);
 }
@@ -63,8 +65,12 @@ class SoftmaxColumn {
 
   /** Loads column j of Z (n × m); `lseOnly` skips what only ln(1 − a) and the ratios need. */
   load(Z: ArrayLike<number>, m: number, j: number, lseOnly = false): void {
-    const n = this.n, e1 = this.e1, e2 = this.e2;
-    let top = -Infinity, second = -Infinity, topAt = 0;
+    const n = this.n,
+      e1 = this.e1,
+      e2 = this.e2;
+    let top = -Infinity,
+      second = -Infinity,
+      topAt = 0;
     for (let i = 0; i < n; i++) {
       const v = Z[i * m + j];
       if (v > top) {
@@ -73,7 +79,8 @@ class SoftmaxColumn {
         topAt = i;
       } else if (v > second) second = v;
     }
-    let t1 = 0, t2 = 0;
+    let t1 = 0,
+      t2 = 0;
     for (let i = 0; i < n; i++) {
       t1 += e1[i] = Math.exp(Z[i * m + j] - top);
       if (i !== topAt && !lseOnly) t2 += e2[i] = Math.exp(Z[i * m + j] - second);
@@ -128,13 +135,16 @@ export const quadratic: Cost = {
   name: 'quadratic',
   refuses: () => undefined,
   total(_out, _z, a, y) {
-    const A = a.data, Y = y.data;
+    const A = a.data,
+      Y = y.data;
     let s = 0;
     for (let i = 0; i < A.length; i++) s += (A[i] - Y[i]) * (A[i] - Y[i]);
     return s / 2;
   },
   delta(out, z, a, y, delta) {
-    const A = a.data, Y = y.data, D = delta.data;
+    const A = a.data,
+      Y = y.data,
+      D = delta.data;
     for (let i = 0; i < A.length; i++) D[i] = A[i] - Y[i]; // ∇_a C = a − y
     out.backward(z, a, delta, delta); // δ = ∇_a C ⊙ f'(z)
   },
@@ -148,7 +158,9 @@ export const crossEntropy: Cost = {
       ? undefined
       : `--cost cross-entropy needs outputs in (0, 1), and a ${output} output is not (ln a or ln(1 − a) is undefined): use --output-activation sigmoid, or --cost quadratic with ${output}`,
   total(out, z, a, y) {
-    const Z = z.data, A = a.data, Y = y.data;
+    const Z = z.data,
+      A = a.data,
+      Y = y.data;
     let s = 0;
     if (out.name === 'sigmoid') {
       // ln a = −softplus(−z), ln(1 − a) = −softplus(z)
@@ -158,7 +170,9 @@ export const crossEntropy: Cost = {
       }
     } else if (out.name === 'softmax') {
       // ln a_i = z_i − lse, ln(1 − a_i) = ln Σ_(k≠i) e^(z_k) − lse
-      const n = z.rows, m = z.cols, col = new SoftmaxColumn(n);
+      const n = z.rows,
+        m = z.cols,
+        col = new SoftmaxColumn(n);
       for (let j = 0; j < m; j++) {
         col.load(Z, m, j);
         for (let i = 0; i < n; i++) {
@@ -176,7 +190,10 @@ export const crossEntropy: Cost = {
     return s;
   },
   delta(out, z, a, y, delta) {
-    const Z = z.data, A = a.data, Y = y.data, D = delta.data;
+    const Z = z.data,
+      A = a.data,
+      Y = y.data,
+      D = delta.data;
     if (out.name === 'sigmoid') {
       // ∂C/∂z = ∇_a C ⊙ σ'(z) = (a − y)/(a(1 − a)) · a(1 − a) = a − y
       for (let i = 0; i < A.length; i++) D[i] = A[i] - Y[i];
@@ -184,7 +201,10 @@ export const crossEntropy: Cost = {
       // ∂C/∂z_i = Σ_j r_j (δ_ij − a_i) with r_j = a_j ∂C/∂a_j = (a_j − y_j)/(1 − a_j); since r_i (1 − a_i) = a_i − y_i,
       //   δ_i = (a_i − y_i) − Σ_(j≠i) [(1 − y_j) a_j a_i/(1 − a_j) − y_j a_i],
       // where a_i/(1 − a_j) ≤ 1 for i ≠ j comes from log space (SoftmaxColumn.ratio): every term is bounded, nothing divides by 1 − a.
-      const n = z.rows, m = z.cols, col = new SoftmaxColumn(n), p = new Float64Array(n);
+      const n = z.rows,
+        m = z.cols,
+        col = new SoftmaxColumn(n),
+        p = new Float64Array(n);
       for (let j = 0; j < m; j++) {
         col.load(Z, m, j);
         for (let i = 0; i < n; i++) p[i] = col.a(i); // a_i in float64
@@ -212,14 +232,18 @@ export const logLikelihood: Cost = {
     output === 'softmax'
       ? undefined
       : output === 'sigmoid'
-        ? '--cost log-likelihood needs --output-activation softmax: with sigmoid it only raises the true class\'s output, so every output can go to 1 and the cost to 0 (use --cost cross-entropy for a sigmoid output)'
+        ? "--cost log-likelihood needs --output-activation softmax: with sigmoid it only raises the true class's output, so every output can go to 1 and the cost to 0 (use --cost cross-entropy for a sigmoid output)"
         : `--cost log-likelihood needs --output-activation softmax (a probability for each class), and ${output} outputs are not probabilities: use --output-activation softmax, or --cost quadratic with ${output}`,
   total(out, z, a, y) {
-    const Z = z.data, A = a.data, Y = y.data;
+    const Z = z.data,
+      A = a.data,
+      Y = y.data;
     let s = 0;
     if (out.name === 'softmax') {
       // −ln a_i = lse − z_i
-      const n = z.rows, m = z.cols, col = new SoftmaxColumn(n);
+      const n = z.rows,
+        m = z.cols,
+        col = new SoftmaxColumn(n);
       for (let j = 0; j < m; j++) {
         col.load(Z, m, j, true);
         for (let i = 0; i < n; i++) if (Y[i * m + j] !== 0) s += Y[i * m + j] * (col.lse - Z[i * m + j]);
@@ -232,7 +256,11 @@ export const logLikelihood: Cost = {
   delta(out, z, a, y, delta) {
     if (out.name !== 'softmax') return textbookDelta(out, z, a, y, delta, (a, y) => (y === 0 ? 0 : -y / a));
     // ∂C/∂z_i = a_i Σ_j y_j − y_i = a_i − y_i for one-hot targets
-    const A = a.data, Y = y.data, D = delta.data, n = a.rows, m = a.cols;
+    const A = a.data,
+      Y = y.data,
+      D = delta.data,
+      n = a.rows,
+      m = a.cols;
     for (let j = 0; j < m; j++) {
       let sy = 0;
       for (let i = 0; i < n; i++) sy += Y[i * m + j];

@@ -53,7 +53,11 @@ export class Network {
   readonly weights: Matrix[];
   readonly biases: Float[];
 
-  constructor(readonly arch: Architecture, weights: Matrix[], biases: Float[]) {
+  constructor(
+    readonly arch: Architecture,
+    weights: Matrix[],
+    biases: Float[],
+  ) {
     const { sizes } = arch;
     if (sizes.length < 2) throw new Error('a network needs at least an input and an output layer');
     const L = sizes.length - 1;

@@ -20,6 +20,12 @@ export function asciiRow(images: { pixels: ArrayLike<number>; caption: string }[
   const colWidth = 2 * width + 2;
   const rows = Math.max(...blocks.map((b) => b.length));
   const out: string[] = [];
-  for (let r = 0; r < rows; r++) out.push(blocks.map((b) => (b[r] ?? '').padEnd(colWidth)).join('').trimEnd());
+  for (let r = 0; r < rows; r++)
+    out.push(
+      blocks
+        .map((b) => (b[r] ?? '').padEnd(colWidth))
+        .join('')
+        .trimEnd(),
+    );
   return out.join('\n');
 }

@@ -68,7 +68,14 @@ const LIGHT = [120, 180, 225];
 export function layerPalette(n: number): string[] {
   return Array.from({ length: n }, (_, i) => {
     const t = n === 1 ? 0.4 : i / (n - 1);
-    return '#' + DARK.map((d, k) => Math.round(d + t * (LIGHT[k] - d)).toString(16).padStart(2, '0')).join('');
+    return (
+      '#' +
+      DARK.map((d, k) =>
+        Math.round(d + t * (LIGHT[k] - d))
+          .toString(16)
+          .padStart(2, '0'),
+      ).join('')
+    );
   });
 }
 
@@ -110,7 +117,8 @@ export function powerOfTen(k: number): string {
 
 /** The powers of ten that cover [lo, hi] (both > 0). */
 export function decades(lo: number, hi: number): number[] {
-  const a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi));
+  const a = Math.floor(Math.log10(lo)),
+    b = Math.ceil(Math.log10(hi));
   return Array.from({ length: Math.max(1, b - a) + 1 }, (_, i) => a + i);
 }
 
@@ -139,7 +147,15 @@ export function shareAxis(field: string, axisTitle: string, max = 1): Record<str
  * last one): the first (e.g. before training) as a grey area, the second as a
  * black outline over it, so that both stay visible where they overlap.
  */
-export function overlaidHistogram(o: { when: readonly [string, string]; x?: Record<string, unknown>; y?: Record<string, unknown>; xTitle: string; yTitle: string; width?: number; height?: number }): VlSpec {
+export function overlaidHistogram(o: {
+  when: readonly [string, string];
+  x?: Record<string, unknown>;
+  y?: Record<string, unknown>;
+  xTitle: string;
+  yTitle: string;
+  width?: number;
+  height?: number;
+}): VlSpec {
   return {
     width: o.width ?? 190,
     height: o.height ?? 130,

@@ -38,16 +38,18 @@ export function compareCharts(runs: CompareRun[]): Chart[] {
   );
   const histograms = runs.flatMap((r) =>
     (['initial', 'final'] as const).flatMap((when) =>
-      r[when].filter((l) => l.hidden && l.histogram).flatMap((l) => {
-        const h = l.histogram!;
-        const total = h.counts.reduce((a, b) => a + b, 0) || 1;
-        const w = (h.hi - h.lo) / h.counts.length;
-        const base = { activation: r.activation, when: WHEN[when === 'initial' ? 0 : 1], layer: layerName(l.layer) };
-        // Density (share per unit of a), so that histograms binned over different ranges compare:
-        // each bin from its left edge, and its right edge closing the last one.
-        const steps = h.counts.map((c, i) => ({ ...base, a: h.lo + i * w, density: c / total / w }));
-        return [...steps, { ...base, a: h.hi, density: h.counts[h.counts.length - 1] / total / w }];
-      }),
+      r[when]
+        .filter((l) => l.hidden && l.histogram)
+        .flatMap((l) => {
+          const h = l.histogram!;
+          const total = h.counts.reduce((a, b) => a + b, 0) || 1;
+          const w = (h.hi - h.lo) / h.counts.length;
+          const base = { activation: r.activation, when: WHEN[when === 'initial' ? 0 : 1], layer: layerName(l.layer) };
+          // Density (share per unit of a), so that histograms binned over different ranges compare:
+          // each bin from its left edge, and its right edge closing the last one.
+          const steps = h.counts.map((c, i) => ({ ...base, a: h.lo + i * w, density: c / total / w }));
+          return [...steps, { ...base, a: h.hi, density: h.counts[h.counts.length - 1] / total / w }];
+        }),
     ),
   );
   // Panels per activation side by side, wrapped so that the page needs no scrolling: 1, 2, 3, or 2 × 2.
@@ -57,14 +59,27 @@ export function compareCharts(runs: CompareRun[]): Chart[] {
   return [
     {
       id: 'learning-curves',
-      caption: 'Accuracy and mean cost C on the 2,000 test examples, at initialisation (epoch 0), after every epoch and every <code>--every</code> batches. The cost is on a log scale: its first drop is steep.',
+      caption:
+        'Accuracy and mean cost C on the 2,000 test examples, at initialisation (epoch 0), after every epoch and every <code>--every</code> batches. The cost is on a log scale: its first drop is steep.',
       spec: {
         ...BASE,
         title: title('Learning curves', 'test accuracy and test cost against epochs, one line per activation'),
         data: { values: curves },
         hconcat: [
           { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: shareAxis('accuracy', 'test accuracy'), color: activationColor(activations) } },
-          { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: logAxis('cost', 'test cost C (log scale)', curves.map((c) => c.cost)), color: activationColor(activations) } },
+          {
+            ...panel,
+            mark: lines,
+            encoding: {
+              x: epochAxis(lastEpoch),
+              y: logAxis(
+                'cost',
+                'test cost C (log scale)',
+                curves.map((c) => c.cost),
+              ),
+              color: activationColor(activations),
+            },
+          },
         ],
       },
     },
@@ -79,7 +94,19 @@ export function compareCharts(runs: CompareRun[]): Chart[] {
         data: { values: speeds },
         facet: { field: 'activation', type: 'nominal', sort: activations, header: coloredHeader('activation', Object.fromEntries(activations.map((a) => [a, colorOf(a)]))) },
         columns,
-        spec: { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: logAxis('speed', '‖∂C/∂bˡ‖ (log scale)', speeds.map((s) => s.speed)), color: layerColor(hidden) } },
+        spec: {
+          ...panel,
+          mark: lines,
+          encoding: {
+            x: epochAxis(lastEpoch),
+            y: logAxis(
+              'speed',
+              '‖∂C/∂bˡ‖ (log scale)',
+              speeds.map((s) => s.speed),
+            ),
+            color: layerColor(hidden),
+          },
+        },
       },
     },
     {

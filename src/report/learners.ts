@@ -26,7 +26,9 @@ const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', confi
 
 /** Test accuracy against wall time and against work, one line per learner, log-scaled x. */
 export function learnersCharts(runs: LearnerRun[]): { title: string; caption: string; spec: VlSpec }[] {
-  const values = runs.flatMap((r) => r.trace.filter((p) => p.seconds > 0 && p.work > 0).map((p) => ({ learner: r.name, seconds: p.seconds, work: p.work, flops: p.flops, 'test accuracy': p.testAccuracy })));
+  const values = runs.flatMap((r) =>
+    r.trace.filter((p) => p.seconds > 0 && p.work > 0).map((p) => ({ learner: r.name, seconds: p.seconds, work: p.work, flops: p.flops, 'test accuracy': p.testAccuracy })),
+  );
   const chart = (field: string, title: string): VlSpec => ({
     ...base,
     data: { values },
@@ -40,8 +42,16 @@ export function learnersCharts(runs: LearnerRun[]): { title: string; caption: st
     },
   });
   return [
-    { title: 'Test accuracy against wall time', caption: 'Seconds of fitting (log scale), not counting the test evaluations that draw the curve. The NTK is one point: nothing is known before its solve ends.', spec: chart('seconds', 'seconds (log)') },
-    { title: 'Test accuracy against work', caption: 'Work in example-forwards (log scale): one example through the model once. An SGD step on m examples counts 2m (forward and backward), a GA generation P·B, an NTK kernel entry 1.', spec: chart('work', 'example-forwards (log)') },
+    {
+      title: 'Test accuracy against wall time',
+      caption: 'Seconds of fitting (log scale), not counting the test evaluations that draw the curve. The NTK is one point: nothing is known before its solve ends.',
+      spec: chart('seconds', 'seconds (log)'),
+    },
+    {
+      title: 'Test accuracy against work',
+      caption: 'Work in example-forwards (log scale): one example through the model once. An SGD step on m examples counts 2m (forward and backward), a GA generation P·B, an NTK kernel entry 1.',
+      spec: chart('work', 'example-forwards (log)'),
+    },
   ];
 }
 
@@ -52,7 +62,10 @@ export async function learnersReport(runs: LearnerRun[], title: string, descript
     sections.push(`<section><h2>${esc(c.title)}</h2><p>${esc(c.caption)}</p><figure class="chart">${await renderSvg(c.spec)}</figure></section>`);
   }
   const rows = runs
-    .map((r) => `<tr><th>${esc(r.name)}</th><td>${(100 * r.testAccuracy).toFixed(2)}%</td><td>${r.seconds.toFixed(2)} s</td><td>${r.work.toExponential(2)}</td><td>${(r.flops / 1e9).toFixed(1)}</td><td>${r.parametersUpdated.toLocaleString('en-US')}</td><td>${(r.peakBytes / 2 ** 20).toFixed(1)} MB</td><td class="d">${esc(r.description)}</td></tr>`)
+    .map(
+      (r) =>
+        `<tr><th>${esc(r.name)}</th><td>${(100 * r.testAccuracy).toFixed(2)}%</td><td>${r.seconds.toFixed(2)} s</td><td>${r.work.toExponential(2)}</td><td>${(r.flops / 1e9).toFixed(1)}</td><td>${r.parametersUpdated.toLocaleString('en-US')}</td><td>${(r.peakBytes / 2 ** 20).toFixed(1)} MB</td><td class="d">${esc(r.description)}</td></tr>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>

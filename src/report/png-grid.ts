@@ -30,7 +30,8 @@ export function tileGridPng(rows: TileRow[], size: readonly [number, number], pe
   let top = 0;
   for (const row of rows) {
     row.tiles.forEach((t, i) => {
-      let lo = 0, hi = 1;
+      let lo = 0,
+        hi = 1;
       if (row.scale === 'own') {
         lo = Infinity;
         hi = -Infinity;
@@ -40,7 +41,8 @@ export function tileGridPng(rows: TileRow[], size: readonly [number, number], pe
         }
       }
       const span = hi > lo ? hi - lo : 1;
-      const x0 = 1 + (i % perRow) * (tw + 1), y0 = top + 1 + Math.floor(i / perRow) * (th + 1);
+      const x0 = 1 + (i % perRow) * (tw + 1),
+        y0 = top + 1 + Math.floor(i / perRow) * (th + 1);
       for (let r = 0; r < th; r++) {
         for (let c = 0; c < tw; c++) put(x0 + c, y0 + r, Math.round(255 * Math.min(1, Math.max(0, (t[r * tw + c] - lo) / span))));
       }

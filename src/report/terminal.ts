@@ -3,7 +3,8 @@ const BARS = '▁▂▃▄▅▆▇█';
 /** A one-line chart of a series; `log` plots log10 (for speeds spanning decades). */
 export function sparkline(values: number[], opts: { log?: boolean; lo?: number; hi?: number } = {}): string {
   const v = values.map((x) => (opts.log ? Math.log10(Math.max(x, 1e-30)) : x));
-  const lo = opts.lo ?? Math.min(...v), hi = opts.hi ?? Math.max(...v);
+  const lo = opts.lo ?? Math.min(...v),
+    hi = opts.hi ?? Math.max(...v);
   return v.map((x) => BARS[hi > lo ? Math.min(7, Math.max(0, Math.round(((x - lo) / (hi - lo)) * 7))) : 3]).join('');
 }
 

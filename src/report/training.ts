@@ -53,7 +53,19 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
         title: title('Learning curves', 'cost (log scale) and accuracy against epochs, one line per data set'),
         data: { values: points },
         hconcat: [
-          { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: logAxis('loss', 'mean cost C (log scale)', points.map((p) => p.loss ?? 0)), color: setColor(present) } },
+          {
+            ...panel,
+            mark: lines,
+            encoding: {
+              x: epochAxis(lastEpoch),
+              y: logAxis(
+                'loss',
+                'mean cost C (log scale)',
+                points.map((p) => p.loss ?? 0),
+              ),
+              color: setColor(present),
+            },
+          },
           { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: { ...shareAxis('accuracy', 'accuracy'), scale: { zero: false } }, color: setColor(present) } },
         ],
       },
@@ -85,14 +97,23 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
     );
     charts.push({
       id: 'learning-speed',
-      caption: 'The speed of learning of hidden layer <i>l</i>, ‖∂C/∂b<sup><i>l</i></sup>‖ = ‖δ<sup><i>l</i></sup>‖, on a fixed batch of training examples, at initialisation (epoch 0) and after every epoch (Nielsen, ch. 5). Layers that learn orders of magnitude more slowly than the others are the vanishing gradient.',
+      caption:
+        'The speed of learning of hidden layer <i>l</i>, ‖∂C/∂b<sup><i>l</i></sup>‖ = ‖δ<sup><i>l</i></sup>‖, on a fixed batch of training examples, at initialisation (epoch 0) and after every epoch (Nielsen, ch. 5). Layers that learn orders of magnitude more slowly than the others are the vanishing gradient.',
       spec: {
         ...BASE,
         title: title('Speed of learning per hidden layer', '‖∂C/∂bˡ‖ against epochs; darker lines are layers nearer the input'),
         data: { values: speeds },
         ...panel,
         mark: lines,
-        encoding: { x: epochAxis(lastEpoch), y: logAxis('speed', '‖∂C/∂bˡ‖ (log scale)', speeds.map((s) => s.speed)), color: layerColor(hidden) },
+        encoding: {
+          x: epochAxis(lastEpoch),
+          y: logAxis(
+            'speed',
+            '‖∂C/∂bˡ‖ (log scale)',
+            speeds.map((s) => s.speed),
+          ),
+          color: layerColor(hidden),
+        },
       },
     });
     if (fractions.length) {

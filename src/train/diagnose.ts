@@ -101,14 +101,29 @@ export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTra
       if (where.layer === 1 && input > HUGE_INPUT) {
         return { ...base, kind: 'non-finite', cause: 'data', message: `layer 1 overflowed (${what})${fine}: the inputs reach ${fmt(input)}; scale them to [0, 1]` };
       }
-      return { ...base, kind: 'non-finite', cause: 'overflow', message: `layer ${where.layer} overflowed ${net.dtype} (${what}, its weights reach |W| = ${fmt(largest(net.weights[where.layer - 1].data))})${fine}: ${smaller}${net.dtype === 'float32' ? ', or --dtype float64' : ''}` };
+      return {
+        ...base,
+        kind: 'non-finite',
+        cause: 'overflow',
+        message: `layer ${where.layer} overflowed ${net.dtype} (${what}, its weights reach |W| = ${fmt(largest(net.weights[where.layer - 1].data))})${fine}: ${smaller}${net.dtype === 'float32' ? ', or --dtype float64' : ''}`,
+      };
     }
     case 'cost':
     case 'delta':
       if (where.layer === L) {
-        return { ...base, kind: 'non-finite', cause: 'pairing', message: `${what} at the output layer (${net.cost.name} cost after a ${out} output) from finite z^${L} and a^${L}${fine}: a numerical fault of this cost/activation pairing, not the learning rate` };
+        return {
+          ...base,
+          kind: 'non-finite',
+          cause: 'pairing',
+          message: `${what} at the output layer (${net.cost.name} cost after a ${out} output) from finite z^${L} and a^${L}${fine}: a numerical fault of this cost/activation pairing, not the learning rate`,
+        };
       }
-      return { ...base, kind: 'non-finite', cause: 'overflow', message: `δ^${where.layer} overflowed ${net.dtype} back-propagating through W^${where.layer + 1} (|W| up to ${fmt(largest(net.weights[where.layer].data))}; ${what})${fine}: ${smaller}` };
+      return {
+        ...base,
+        kind: 'non-finite',
+        cause: 'overflow',
+        message: `δ^${where.layer} overflowed ${net.dtype} back-propagating through W^${where.layer + 1} (|W| up to ${fmt(largest(net.weights[where.layer].data))}; ${what})${fine}: ${smaller}`,
+      };
   }
   return { ...base, kind: 'non-finite', cause: 'overflow', message: `${what}${fine}: ${smaller}` };
 }

@@ -20,7 +20,8 @@ export interface Evaluation {
 
 /** Index of the largest entry of column j. */
 export function argmaxColumn(a: Matrix, j: number): number {
-  const A = a.data, m = a.cols;
+  const A = a.data,
+    m = a.cols;
   let best = 0;
   for (let i = 1; i < a.rows; i++) if (A[i * m + j] > A[best * m + j]) best = i;
   return best;

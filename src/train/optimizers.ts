@@ -84,7 +84,8 @@ export class Optimizer {
   step(grads: Gradients, lr: number, weightDecay: number): void {
     const { name, momentum: mu, beta1, beta2, eps } = this.config;
     this.t++;
-    const c1 = 1 - beta1 ** this.t, c2 = 1 - beta2 ** this.t;
+    const c1 = 1 - beta1 ** this.t,
+      c2 = 1 - beta2 ** this.t;
     for (let i = 0; i < this.params.length; i++) {
       const { p, weight } = this.params[i];
       const l = i >> 1;
@@ -108,7 +109,8 @@ export class Optimizer {
         }
         case 'adam':
         case 'adamw': {
-          const m = this.slots[0][i], v = this.slots[1][i];
+          const m = this.slots[0][i],
+            v = this.slots[1][i];
           const decay = decoupled ? lambda : 0;
           for (let j = 0; j < p.length; j++) {
             const gj = g[j] + coupled * p[j];

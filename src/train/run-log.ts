@@ -47,7 +47,10 @@ export class RunLog {
 
   /** Opens the files (appending); throws the open error for the caller to name the flag. */
   constructor(files: { json?: string; csv?: string }) {
-    for (const [format, path] of [['json', files.json], ['csv', files.csv]] as const) {
+    for (const [format, path] of [
+      ['json', files.json],
+      ['csv', files.csv],
+    ] as const) {
       if (!path) continue;
       const fd = openSync(path, 'a');
       this.fds.push({ fd, format, path });

@@ -32,7 +32,8 @@ export const DEFAULT_DECAY: Record<'step' | 'exponential', number> = { step: 0.1
  */
 export function learningRate(s: Schedule, lr: number, epoch: number, epochs: number): number {
   if (epoch <= s.warmup) return (lr * epoch) / (s.warmup + 1);
-  const k = epoch - s.warmup, K = Math.max(1, epochs - s.warmup);
+  const k = epoch - s.warmup,
+    K = Math.max(1, epochs - s.warmup);
   switch (s.name) {
     case 'constant':
       return lr;

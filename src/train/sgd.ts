@@ -132,10 +132,12 @@ export class SgdTrainer {
     const { weightDecay } = this.opts;
     const shrink = 1 - lr * weightDecay;
     for (let l = 0; l < this.net.depth; l++) {
-      const W = this.net.weights[l].data, gW = grads.gradW[l].data;
+      const W = this.net.weights[l].data,
+        gW = grads.gradW[l].data;
       if (shrink === 1) for (let i = 0; i < W.length; i++) W[i] -= lr * gW[i];
       else for (let i = 0; i < W.length; i++) W[i] = shrink * W[i] - lr * gW[i];
-      const b = this.net.biases[l], gb = grads.gradB[l];
+      const b = this.net.biases[l],
+        gb = grads.gradB[l];
       for (let i = 0; i < b.length; i++) b[i] -= lr * gb[i];
     }
   }

@@ -59,7 +59,8 @@ describe('backprop compare', () => {
     expect(by.sigmoid.init).toBe('normal');
     expect(by.relu.init).toBe('he');
     const speeds = (run: { initial: { hidden: boolean; speed: number }[] }) => run.initial.filter((l) => l.hidden).map((l) => l.speed);
-    const s = speeds(by.sigmoid), q = speeds(by.relu);
+    const s = speeds(by.sigmoid),
+      q = speeds(by.relu);
     expect(s).toHaveLength(4);
     expect(s[0] / s[3]).toBeLessThan(0.1);
     expect(Math.max(...q) / Math.min(...q)).toBeLessThan(5);
@@ -72,7 +73,24 @@ describe('backprop compare', () => {
   });
 
   it('--every adds measurements inside epochs; --lr and --init per activation; tanh and leaky-relu allowed', () => {
-    const r = cli(['compare', '--activations', 'tanh,leaky-relu', '--hidden', '20,20', '--epochs', '1', '--limit', '1000', '--every', '25', '--lr', 'tanh=0.05,leaky-relu=0.02', '--init', 'xavier', '--json']);
+    const r = cli([
+      'compare',
+      '--activations',
+      'tanh,leaky-relu',
+      '--hidden',
+      '20,20',
+      '--epochs',
+      '1',
+      '--limit',
+      '1000',
+      '--every',
+      '25',
+      '--lr',
+      'tanh=0.05,leaky-relu=0.02',
+      '--init',
+      'xavier',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const runs = JSON.parse(r.stdout).runs;
     expect(runs.map((x: { lr: number }) => x.lr)).toEqual([0.05, 0.02]);

@@ -16,8 +16,14 @@ import type { Dataset, Examples } from '../../src/data/dataset.js';
 
 /** A 1-n-k network with the given weights, quadratic cost, on inputs x (one scalar per example). */
 function tiny(hidden: ActivationName, output: ActivationName, W1: number[], b1: number[], W2: number[], b2: number[], x: number[], y: number[][]) {
-  const n = b1.length, k = b2.length, m = x.length;
-  const net = new Network({ sizes: [1, n, k], activation: hidden, outputActivation: output, cost: 'quadratic' }, [Matrix.from(n, 1, W1, 'float64'), Matrix.from(k, n, W2, 'float64')], [Float64Array.from(b1), Float64Array.from(b2)]);
+  const n = b1.length,
+    k = b2.length,
+    m = x.length;
+  const net = new Network(
+    { sizes: [1, n, k], activation: hidden, outputActivation: output, cost: 'quadratic' },
+    [Matrix.from(n, 1, W1, 'float64'), Matrix.from(k, n, W2, 'float64')],
+    [Float64Array.from(b1), Float64Array.from(b2)],
+  );
   const ws = new Workspace(net, m);
   ws.input.data.set(x);
   const Y = Matrix.zeros(k, m, 'float64');
@@ -32,7 +38,19 @@ describe('layer statistics by hand', () => {
   //   δ¹ = (W²)ᵀ δ² ⊙ [Z¹ > 0] = [[0, 2.5], [4, 0]]
   // (built inside each test: code run while vitest collects the tests counts for no test in Stryker's coverage)
   const measured = () => {
-    const { net, batch } = tiny('relu', 'linear', [1, -1], [0, 0], [1, 2, 0, -1], [0.5, 0], [-1, 2], [[1, 0], [0, 1]]);
+    const { net, batch } = tiny(
+      'relu',
+      'linear',
+      [1, -1],
+      [0, 0],
+      [1, 2, 0, -1],
+      [0.5, 0],
+      [-1, 2],
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    );
     const [s1, s2] = layerStats(net, batch, jsKernels, true);
     return { net, batch, s1, s2 };
   };
@@ -64,12 +82,16 @@ describe('layer statistics by hand', () => {
     expect(s1.histogram!.lo).toBe(0);
     expect(s1.histogram!.hi).toBe(2);
     const c1 = new Array(20).fill(0);
-    c1[0] = 2; c1[10] = 1; c1[19] = 1;
+    c1[0] = 2;
+    c1[10] = 1;
+    c1[19] = 1;
     expect(s1.histogram!.counts).toEqual(c1);
     // A² = (2.5, 2.5, −1, 0) over [−1, 2.5]: bins 19, 19, 0, floor(20/3.5) = 5
     expect([s2.histogram!.lo, s2.histogram!.hi]).toEqual([-1, 2.5]);
     const c2 = new Array(20).fill(0);
-    c2[19] = 2; c2[0] = 1; c2[5] = 1;
+    c2[19] = 2;
+    c2[0] = 1;
+    c2[5] = 1;
     expect(s2.histogram!.counts).toEqual(c2);
     expect(layerStats(net, batch, jsKernels)[0].histogram).toBeUndefined();
   });
@@ -82,13 +104,28 @@ describe('layer statistics by hand', () => {
     };
     const sig = (z: number) => 1 / (1 + Math.exp(-z));
     // sigmoid: A¹ = (σ(10), σ(−10), ½, ½), bins 19, 0, 10, 10; softmax of Z² = A¹ (identity W²)
-    const sg = tiny('sigmoid', 'softmax', [10, 0], [0, 0], [1, 0, 0, 1], [0, 0], [1, -1], [[1, 0], [0, 1]]);
+    const sg = tiny(
+      'sigmoid',
+      'softmax',
+      [10, 0],
+      [0, 0],
+      [1, 0, 0, 1],
+      [0, 0],
+      [1, -1],
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    );
     const [h1, h2] = layerStats(sg.net, sg.batch, jsKernels, true).map((s) => s.histogram!);
     expect([h1.lo, h1.hi]).toEqual([0, 1]);
     const c1 = new Array(20).fill(0);
-    c1[19] = 1; c1[0] = 1; c1[10] = 2;
+    c1[19] = 1;
+    c1[0] = 1;
+    c1[10] = 2;
     expect(h1.counts).toEqual(c1);
-    const p0 = sig(sig(10) - 0.5), p1 = sig(sig(-10) - 0.5); // softmax of two: σ(z₀ − z₁)
+    const p0 = sig(sig(10) - 0.5),
+      p1 = sig(sig(-10) - 0.5); // softmax of two: σ(z₀ − z₁)
     expect([h2.lo, h2.hi]).toEqual([0, 1]);
     expect(h2.counts).toEqual(bins([p0, p1, 1 - p0, 1 - p1], 0, 1));
     // tanh: A¹ = (tanh 4, −tanh 4, 0, 0), bins 19, 0, 10, 10
@@ -96,7 +133,9 @@ describe('layer statistics by hand', () => {
     const t = layerStats(th.net, th.batch, jsKernels, true)[0].histogram!;
     expect([t.lo, t.hi]).toEqual([-1, 1]);
     const c3 = new Array(20).fill(0);
-    c3[19] = 1; c3[0] = 1; c3[10] = 2;
+    c3[19] = 1;
+    c3[0] = 1;
+    c3[10] = 2;
     expect(t.counts).toEqual(c3);
     // leaky ReLU: Z¹ = [[2, −3], [−2, 3]], A¹ = (2, −0.03, −0.02, 3) over [−0.03, 3]
     const lk = tiny('leaky-relu', 'linear', [1, -1], [0, 0], [1, 1], [0], [2, -3], [[0], [0]]);
@@ -144,8 +183,16 @@ describe('layer statistics by hand', () => {
 describe('stalled layers', () => {
   const base: LayerStats = { layer: 3, hidden: true, activation: 'tanh', speed: 0.1, gradW: 0.1, meanAbsZ: 1 };
   it('warns above 90% saturated or dead, not at 90%', () => {
-    expect(stalledLayers([{ ...base, saturated: 0.9 }, { ...base, activation: 'relu', dead: 0.9 }])).toEqual([]);
-    const w = stalledLayers([{ ...base, saturated: 0.91 }, { ...base, layer: 4, activation: 'relu', dead: 0.96 }]);
+    expect(
+      stalledLayers([
+        { ...base, saturated: 0.9 },
+        { ...base, activation: 'relu', dead: 0.9 },
+      ]),
+    ).toEqual([]);
+    const w = stalledLayers([
+      { ...base, saturated: 0.91 },
+      { ...base, layer: 4, activation: 'relu', dead: 0.96 },
+    ]);
     expect(w).toHaveLength(2);
     expect(w[0]).toMatch(/^layer 3 \(tanh\): 91% of its units are saturated/);
     expect(w[1]).toMatch(/^layer 4 \(relu\): 96% of its units are dead/);
@@ -159,7 +206,8 @@ describe('stalled layers', () => {
 
 /** n points in 2-D, class 1 when x₀ + x₁ > 1. */
 function points(rng: Rng, n: number): Examples {
-  const features = new Float32Array(2 * n), labels = new Uint8Array(n);
+  const features = new Float32Array(2 * n),
+    labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     features[2 * i] = rng.uniform();
     features[2 * i + 1] = rng.uniform();
@@ -170,7 +218,21 @@ function points(rng: Rng, n: number): Examples {
 
 describe('compareActivations in process', () => {
   const ds: Dataset = { name: 'points', classes: 2, train: points(new Rng(1), 8), test: points(new Rng(2), 6) };
-  const cfg = { runs: [{ activation: 'sigmoid', init: 'normal', lr: 0.5 }, { activation: 'relu', init: 'he', lr: 0.1 }] as const, hidden: [3], outputActivation: 'sigmoid' as const, cost: 'quadratic' as const, batchSize: 2, epochs: 2, every: 3, seed: 5, evalSize: 4, dtype: 'float64' as const };
+  const cfg = {
+    runs: [
+      { activation: 'sigmoid', init: 'normal', lr: 0.5 },
+      { activation: 'relu', init: 'he', lr: 0.1 },
+    ] as const,
+    hidden: [3],
+    outputActivation: 'sigmoid' as const,
+    cost: 'quadratic' as const,
+    batchSize: 2,
+    epochs: 2,
+    every: 3,
+    seed: 5,
+    evalSize: 4,
+    dtype: 'float64' as const,
+  };
 
   it('measures at initialisation, every N batches and at epoch ends, on identical batches; the first snapshot is the untrained network', async () => {
     const seen: string[] = [];
@@ -220,7 +282,8 @@ describe('the evaluation batch', () => {
     expect([ws.m, y.rows, y.cols]).toEqual([4, 2, 4]);
     const rows = new Set<number>();
     for (let j = 0; j < 4; j++) {
-      const x0 = ws.input.get(j, 0), x1 = ws.input.get(j, 1);
+      const x0 = ws.input.get(j, 0),
+        x1 = ws.input.get(j, 1);
       const idx = Array.from({ length: 10 }, (_, i) => i).find((i) => ex.features[2 * i] === x0 && ex.features[2 * i + 1] === x1)!;
       expect(idx).toBeDefined();
       rows.add(idx);

@@ -29,7 +29,13 @@ function expectGradients(root: Node, vars: Node[]) {
   }
 }
 
-const rand = (rng: Rng, r: number, c: number) => Matrix.from(r, c, Array.from({ length: r * c }, () => rng.normal()), 'float64');
+const rand = (rng: Rng, r: number, c: number) =>
+  Matrix.from(
+    r,
+    c,
+    Array.from({ length: r * c }, () => rng.normal()),
+    'float64',
+  );
 
 describe('computation graph', () => {
   it('x·x + x gives 2x + 1: gradients accumulate over a node’s parents', () => {
@@ -51,7 +57,8 @@ describe('computation graph', () => {
   });
 
   it('x*y + sin(x) at (1, 2): the README’s worked example', () => {
-    const x = g.variable('x', 1), y = g.variable('y', 2);
+    const x = g.variable('x', 1),
+      y = g.variable('y', 2);
     const f = g.add(g.mul(x, y), g.sin(x));
     backward(f);
     expect(f.scalar).toBeCloseTo(2.8414709848, 10);
@@ -88,8 +95,15 @@ describe('computation graph', () => {
 
   const rng = new Rng(12);
   const scalarOps: [string, (x: Node) => Node, number][] = [
-    ['neg', g.neg, 0.7], ['exp', g.exp, 0.3], ['log', g.log, 1.7], ['sin', g.sin, 0.4], ['cos', g.cos, 0.4],
-    ['tanh', g.tanh, -0.6], ['sigmoid', g.sigmoid, 0.9], ['relu', g.relu, 0.8], ['relu<0', g.relu, -0.8],
+    ['neg', g.neg, 0.7],
+    ['exp', g.exp, 0.3],
+    ['log', g.log, 1.7],
+    ['sin', g.sin, 0.4],
+    ['cos', g.cos, 0.4],
+    ['tanh', g.tanh, -0.6],
+    ['sigmoid', g.sigmoid, 0.9],
+    ['relu', g.relu, 0.8],
+    ['relu<0', g.relu, -0.8],
     ['leaky-relu', (x) => g.leakyRelu(x, 0.01), -0.5],
   ];
   for (const [name, op, at] of scalarOps)
@@ -98,7 +112,13 @@ describe('computation graph', () => {
       expectGradients(g.mul(op(x), g.constant(1.5)), [x]);
     });
 
-  for (const [name, op] of [['add', g.add], ['sub', g.sub], ['mul', g.mul], ['div', g.div], ['pow', g.pow]] as const)
+  for (const [name, op] of [
+    ['add', g.add],
+    ['sub', g.sub],
+    ['mul', g.mul],
+    ['div', g.div],
+    ['pow', g.pow],
+  ] as const)
     it(`${name} of matrices and with a broadcast scalar`, () => {
       const a = g.variable('a', Matrix.from(2, 2, [0.5, 1.2, 0.8, 2.1], 'float64'));
       const b = g.variable('b', Matrix.from(2, 2, [1.1, 0.4, 1.9, 0.7], 'float64'));
@@ -107,7 +127,9 @@ describe('computation graph', () => {
     });
 
   it('matmul, transpose, addBias, mean', () => {
-    const A = g.variable('A', rand(rng, 3, 4)), B = g.variable('B', rand(rng, 4, 2)), b = g.variable('b', rand(rng, 3, 1));
+    const A = g.variable('A', rand(rng, 3, 4)),
+      B = g.variable('B', rand(rng, 4, 2)),
+      b = g.variable('b', rand(rng, 3, 1));
     expectGradients(g.mean(g.tanh(g.addBias(g.matmul(A, B), b))), [A, B, b]);
     expectGradients(g.sum(g.sin(g.transpose(g.matmul(A, B)))), [A, B]);
   });

@@ -64,30 +64,47 @@ function randomExpr(rng: Rng, depth: number, x: Node, y: Node): Node {
   }
   const sub = () => randomExpr(rng, depth - 1, x, y);
   switch (rng.int(16)) {
-    case 0: return g.add(sub(), sub());
-    case 1: return g.sub(sub(), sub());
-    case 2: return g.mul(sub(), sub());
-    case 3: return g.div(sub(), g.add(g.constant(1.5), g.mul(sub(), sub()))); // 1.5 + e²: no pole
-    case 4: return g.neg(sub());
-    case 5: return g.sin(sub());
-    case 6: return g.tanh(sub());
-    case 7: return g.sigmoid(sub());
-    case 8: return g.relu(sub());
-    case 9: return g.leakyRelu(sub(), 0.01);
-    case 10: return g.softplus(sub());
-    case 11: return g.pow(sub(), g.constant(2));
-    case 12: return g.exp(g.mul(g.constant(0.3), sub()));
-    case 13: return g.log(g.add(g.constant(1e-3), sqrtRelu(sub()))); // log near 0 where relu is 0
-    default: return sqrtRelu(sub());
+    case 0:
+      return g.add(sub(), sub());
+    case 1:
+      return g.sub(sub(), sub());
+    case 2:
+      return g.mul(sub(), sub());
+    case 3:
+      return g.div(sub(), g.add(g.constant(1.5), g.mul(sub(), sub()))); // 1.5 + e²: no pole
+    case 4:
+      return g.neg(sub());
+    case 5:
+      return g.sin(sub());
+    case 6:
+      return g.tanh(sub());
+    case 7:
+      return g.sigmoid(sub());
+    case 8:
+      return g.relu(sub());
+    case 9:
+      return g.leakyRelu(sub(), 0.01);
+    case 10:
+      return g.softplus(sub());
+    case 11:
+      return g.pow(sub(), g.constant(2));
+    case 12:
+      return g.exp(g.mul(g.constant(0.3), sub()));
+    case 13:
+      return g.log(g.add(g.constant(1e-3), sqrtRelu(sub()))); // log near 0 where relu is 0
+    default:
+      return sqrtRelu(sub());
   }
 }
 
 describe('random expressions against finite differences, where relu, max-like and sqrt-like branches meet infinities', () => {
   it('the engine agrees with centered differences wherever the function is smooth, and is never NaN there', () => {
     const rng = new Rng(2024);
-    let checked = 0, masked = 0;
+    let checked = 0,
+      masked = 0;
     for (let trial = 0; trial < 600; trial++) {
-      const x = g.variable('x', 0), y = g.variable('y', 0);
+      const x = g.variable('x', 0),
+        y = g.variable('y', 0);
       const f = randomExpr(rng, 4, x, y);
       const order = topologicalOrder(f);
       const reluInputs = order.filter((n) => n.op === 'relu').map((n) => n.children[0]);

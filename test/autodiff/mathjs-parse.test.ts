@@ -35,7 +35,8 @@ describe('the parser-only mathjs instance', () => {
   it('parses as the full mathjs does', () => {
     const parse = mathjsParse();
     for (const src of ['x*y + sin(x)', '-x^2^3 / (1 - y)', '2x + 3.5e-2', 'sigmoid(relu(x) - tanh(y))', 'a.b', '[1, 2]', 'x = 3', 'f(x) = x', '1e400', '"text"', 'x ? y : 1', 'pi * e']) {
-      const ours = parse(src), theirs = full.parse(src);
+      const ours = parse(src),
+        theirs = full.parse(src);
       expect(ours.type, src).toBe(theirs.type);
       expect(ours.toString(), src).toBe(theirs.toString());
     }

@@ -8,9 +8,7 @@ import { Rng } from '../../src/base/rng.js';
 import { gradcheck, GRADCHECK_DEFAULTS, TOLERANCES } from '../../src/check/gradcheck.js';
 import { oneHot, randomMatrix } from '../helpers.js';
 
-const accepted = ACTIVATIONS.flatMap((activation) =>
-  ACTIVATIONS.flatMap((outputActivation) => COSTS.map((cost) => ({ activation, outputActivation, cost }))),
-).filter((c) => !pairingProblem(c));
+const accepted = ACTIVATIONS.flatMap((activation) => ACTIVATIONS.flatMap((outputActivation) => COSTS.map((cost) => ({ activation, outputActivation, cost })))).filter((c) => !pairingProblem(c));
 
 /**
  * A 4-5-4 network and a batch of 3 whose pre-activations reach |z| = zmax in

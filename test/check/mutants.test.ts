@@ -46,7 +46,8 @@ function tinyNet(dtype: 'float32' | 'float64' = 'float64') {
 }
 function tinyBatch() {
   const rng = new Rng(22);
-  const x = Matrix.zeros(5, 3, 'float64'), y = Matrix.zeros(2, 5, 'float64');
+  const x = Matrix.zeros(5, 3, 'float64'),
+    y = Matrix.zeros(2, 5, 'float64');
   for (let i = 0; i < x.data.length; i++) x.data[i] = rng.normal();
   for (let j = 0; j < 5; j++) y.set(j % 2, j, 1);
   return { x, y };
@@ -61,12 +62,14 @@ function gradients(net: Network, x: Matrix, y: Matrix, method = backprop) {
 
 describe('finite differences', () => {
   it('meanCost is Σ_x C_x / m; a centered difference is (C(θ+ε) − C(θ−ε))/2ε and leaves θ as it was', () => {
-    const net = tinyNet(), { x, y } = tinyBatch();
+    const net = tinyNet(),
+      { x, y } = tinyBatch();
     const ws = new Workspace(net, 5);
     ws.input.data.set(x.data);
     const { total } = gradients(net, x, y);
     expect(meanCost(net, ws, y)).toBeCloseTo(total / 5, 14);
-    const W = net.weights[1].data, saved = W[3];
+    const W = net.weights[1].data,
+      saved = W[3];
     const eps = 1e-3;
     W[3] = saved + eps;
     const plus = meanCost(net, ws, y);
@@ -77,7 +80,8 @@ describe('finite differences', () => {
     expect(W[3]).toBe(saved);
   });
   it('numericalGradients: every entry, or only the listed ones in their order', () => {
-    const net = tinyNet(), { x, y } = tinyBatch();
+    const net = tinyNet(),
+      { x, y } = tinyBatch();
     const { grads } = gradients(net, x, y);
     const all = numericalGradients(net, x, y, 1e-6);
     for (let l = 0; l < 2; l++) {
@@ -137,7 +141,8 @@ describe('gradcheck', () => {
   });
   const opts = { ...GRADCHECK_DEFAULTS, coords: 5, ...TOLERANCES.finiteDifferences, tfTensorRel: TOLERANCES.tfjs.tensorRel, seed: 3, tfjs: false };
   it('reports each tensor with its shape, the entries differenced and the mean loss; passes backprop', async () => {
-    const net = tinyNet('float32'), { x, y } = tinyBatch();
+    const net = tinyNet('float32'),
+      { x, y } = tinyBatch();
     const r = await gradcheck(net, x, y, opts);
     expect(r.pass).toBe(true);
     expect([r.parameters, r.batch]).toEqual([3 * 4 + 4 + 4 * 2 + 2, 5]);
@@ -183,7 +188,8 @@ describe('gradcheck', () => {
 });
 
 describe('training parity with tf.train.sgd', () => {
-  const rng = new Rng(5), n = 9;
+  const rng = new Rng(5),
+    n = 9;
   const train: Examples = { features: Float32Array.from({ length: 3 * n }, () => rng.normal()), labels: Uint8Array.from({ length: n }, (_, i) => i % 2), count: n, dim: 3 };
   it('passes our SGD (batches wrapping past the end of the set) and fails it with a planted bug', async () => {
     const ok = await trainParity(tinyNet('float32'), train, { steps: 4, batchSize: 4, lr: 0.5, seed: 1 }, jsKernels);

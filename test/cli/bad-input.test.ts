@@ -49,23 +49,111 @@ const cases: [string, () => string[], RegExp][] = [
   ['IDX magic number', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', Buffer.from('PK\x03\x04 zip'))], /train-labels-idx1-ubyte: not an IDX file \(magic number 0x504b0304/],
   ['IDX element type', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idx(0x07, [120], Buffer.alloc(120)))], /not an IDX file .*expected 0x0000TTNN/],
   ['IDX dimension count', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idx(0x08, [120, 1], Buffer.alloc(120)))], /expected 1 dimension \(count\), found 2/],
-  ['IDX size against file length', () => ['train', '--data', dirWith('train-images-idx3-ubyte', readFileSync(join(TINY, 'train-images-idx3-ubyte')).subarray(0, 5000))], /truncated: header says 120x28x28 ubyte values \(94096 bytes\) but the file has 5000 bytes/],
+  [
+    'IDX size against file length',
+    () => ['train', '--data', dirWith('train-images-idx3-ubyte', readFileSync(join(TINY, 'train-images-idx3-ubyte')).subarray(0, 5000))],
+    /truncated: header says 120x28x28 ubyte values \(94096 bytes\) but the file has 5000 bytes/,
+  ],
   ['IDX trailing bytes', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', Buffer.concat([labels, Buffer.alloc(3)]))], /3 unexpected bytes after the 120 ubyte values/],
-  ['truncated gzip', () => ['train', '--data', dirWith('t10k-images-idx3-ubyte.gz', readFileSync(join(TINY, 't10k-images-idx3-ubyte.gz')).subarray(0, 3000))], /t10k-images-idx3-ubyte\.gz: corrupt or truncated gzip data/],
-  ['corrupt gzip', () => ['train', '--data', dirWith('t10k-labels-idx1-ubyte.gz', (() => { const g = gzipSync(idx(0x08, [60], Buffer.alloc(60))); g[g.length - 6] ^= 0xff; return g; })())], /corrupt or truncated gzip data/],
-  ['image/label count mismatch', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idx(0x08, [119], labels.subarray(8, 127)))], /train-images-idx3-ubyte has 120 images but train-labels-idx1-ubyte has 119 labels/],
-  ['labels outside the model classes', () => ['evaluate', '--model', file('m.safetensors', model), '--data', dirWith('t10k-labels-idx1-ubyte.gz', gzipSync(idx(0x08, [60], Buffer.alloc(60, 12))))], /has label 12 but --model .*m\.safetensors has only 10 outputs/],
-  ['labels outside the class range of --layers', () => ['train', '--layers', '784,30,10', '--data', dirWith('train-labels-idx1-ubyte', idx(0x08, [120], Buffer.alloc(120, 12)))], /--layers ends with 10 outputs but the data has 13 classes/],
-  ['images that do not fit the input layer', () => ['evaluate', '--model', file('m.safetensors', model), '--data', file('small_train.csv', [csvRow('1', 100), csvRow('2', 100), csvRow('1', 100), csvRow('0', 100), csvRow('1', 100)].join('\n'))], /expects 784 inputs but small_train\.csv has 100 values per example/],
-  ['CSV row of the wrong width', () => ['train', '--data', file('w_train.csv', `${csvRow('1')}\n${csvRow('2', 783)}\n`)], /w_train\.csv:2: expected 785 values \(a label and 784 features\) like the first row, found 784/],
+  [
+    'truncated gzip',
+    () => ['train', '--data', dirWith('t10k-images-idx3-ubyte.gz', readFileSync(join(TINY, 't10k-images-idx3-ubyte.gz')).subarray(0, 3000))],
+    /t10k-images-idx3-ubyte\.gz: corrupt or truncated gzip data/,
+  ],
+  [
+    'corrupt gzip',
+    () => [
+      'train',
+      '--data',
+      dirWith(
+        't10k-labels-idx1-ubyte.gz',
+        (() => {
+          const g = gzipSync(idx(0x08, [60], Buffer.alloc(60)));
+          g[g.length - 6] ^= 0xff;
+          return g;
+        })(),
+      ),
+    ],
+    /corrupt or truncated gzip data/,
+  ],
+  [
+    'image/label count mismatch',
+    () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idx(0x08, [119], labels.subarray(8, 127)))],
+    /train-images-idx3-ubyte has 120 images but train-labels-idx1-ubyte has 119 labels/,
+  ],
+  [
+    'labels outside the model classes',
+    () => ['evaluate', '--model', file('m.safetensors', model), '--data', dirWith('t10k-labels-idx1-ubyte.gz', gzipSync(idx(0x08, [60], Buffer.alloc(60, 12))))],
+    /has label 12 but --model .*m\.safetensors has only 10 outputs/,
+  ],
+  [
+    'labels outside the class range of --layers',
+    () => ['train', '--layers', '784,30,10', '--data', dirWith('train-labels-idx1-ubyte', idx(0x08, [120], Buffer.alloc(120, 12)))],
+    /--layers ends with 10 outputs but the data has 13 classes/,
+  ],
+  [
+    'images that do not fit the input layer',
+    () => [
+      'evaluate',
+      '--model',
+      file('m.safetensors', model),
+      '--data',
+      file('small_train.csv', [csvRow('1', 100), csvRow('2', 100), csvRow('1', 100), csvRow('0', 100), csvRow('1', 100)].join('\n')),
+    ],
+    /expects 784 inputs but small_train\.csv has 100 values per example/,
+  ],
+  [
+    'CSV row of the wrong width',
+    () => ['train', '--data', file('w_train.csv', `${csvRow('1')}\n${csvRow('2', 783)}\n`)],
+    /w_train\.csv:2: expected 785 values \(a label and 784 features\) like the first row, found 784/,
+  ],
   ['CSV non-number', () => ['train', '--data', file('n_train.csv', `1,0,0.5,abc\n2,0,0,0\n`)], /n_train\.csv:1: column 4 "abc" is not a number/],
   ['CSV label not a class index', () => ['train', '--data', file('l_train.csv', `1.5,0,0\n2,0,0\n`)], /l_train\.csv:1: label 1\.5 is not a class index/],
-  ['safetensors header too large', () => ['evaluate', '--model', file('h.safetensors', (() => { const b = Buffer.from(model); b.writeBigUInt64LE(1n << 40n); return b; })())], /h\.safetensors: header length 1099511627776 is larger than the 100000000-byte limit/],
-  ['safetensors header not JSON', () => ['evaluate', '--model', file('j.safetensors', (() => { const b = Buffer.from(model); b[9] = 0x7b; b[10] = 0x7b; return b; })())], /j\.safetensors: header is not valid JSON/],
-  ['safetensors offsets outside the file', () => ['evaluate', '--model', modelWith((h) => (h.b2.data_offsets = [999_000, 999_040]))], /tensor b2 data_offsets \[999000, 999040\] do not hold 10 F32 values/],
+  [
+    'safetensors header too large',
+    () => [
+      'evaluate',
+      '--model',
+      file(
+        'h.safetensors',
+        (() => {
+          const b = Buffer.from(model);
+          b.writeBigUInt64LE(1n << 40n);
+          return b;
+        })(),
+      ),
+    ],
+    /h\.safetensors: header length 1099511627776 is larger than the 100000000-byte limit/,
+  ],
+  [
+    'safetensors header not JSON',
+    () => [
+      'evaluate',
+      '--model',
+      file(
+        'j.safetensors',
+        (() => {
+          const b = Buffer.from(model);
+          b[9] = 0x7b;
+          b[10] = 0x7b;
+          return b;
+        })(),
+      ),
+    ],
+    /j\.safetensors: header is not valid JSON/,
+  ],
+  [
+    'safetensors offsets outside the file',
+    () => ['evaluate', '--model', modelWith((h) => (h.b2.data_offsets = [999_000, 999_040]))],
+    /tensor b2 data_offsets \[999000, 999040\] do not hold 10 F32 values/,
+  ],
   ['safetensors overlapping tensors', () => ['evaluate', '--model', modelWith((h) => (h.b1.data_offsets = [0, 32]))], /tensors W1 and b1 overlap/],
   ['safetensors dtype', () => ['evaluate', '--model', modelWith((h) => (h.W2.dtype = 'BF16'))], /tensor W2 has dtype BF16, expected F32 or F64/],
-  ['safetensors shape against the metadata', () => ['evaluate', '--model', modelWith((h) => (h.__metadata__.sizes = '784,9,10'))], /tensor W1 has shape \[8,784\], expected \[9,784\] for sizes 784,9,10/],
+  [
+    'safetensors shape against the metadata',
+    () => ['evaluate', '--model', modelWith((h) => (h.__metadata__.sizes = '784,9,10'))],
+    /tensor W1 has shape \[8,784\], expected \[9,784\] for sizes 784,9,10/,
+  ],
   ['non-positive learning rate', () => ['train', '--lr', '0'], /--lr <eta>.*'0' is invalid\. expected a positive number/],
   ['non-positive batch size', () => ['train', '--batch-size', '-3'], /--batch-size <m>.*expected a positive integer/],
   ['non-positive epochs', () => ['train', '--epochs', '0'], /--epochs <n>.*expected a positive integer/],
@@ -76,11 +164,19 @@ const cases: [string, () => string[], RegExp][] = [
   ['--resume without a checkpoint', () => ['train', '--resume', tmp()], /--resume .*: no checkpoint there \(state\.json is missing\)/],
   ['--resume with options of its own', () => ['train', '--resume', tmp(), '--lr', '1'], /--resume takes the run's options from the checkpoint: drop --lr/],
   ['--data pointing at a file', () => ['train', '--data', join(FIXTURES, '..', '..', 'test', 'fixtures', 'digit-7.png')], /--data .*digit-7\.png: a file, not a directory/],
-  ['--save into a missing directory (checked before training)', () => ['train', '--save', '/nonexistent-backprop/m.safetensors'], /--save \/nonexistent-backprop\/m\.safetensors: the directory \/nonexistent-backprop does not exist/],
+  [
+    '--save into a missing directory (checked before training)',
+    () => ['train', '--save', '/nonexistent-backprop/m.safetensors'],
+    /--save \/nonexistent-backprop\/m\.safetensors: the directory \/nonexistent-backprop does not exist/,
+  ],
   ['--save naming a directory', () => ['train', '--save', tmp()], /--save .*: is a directory, expected a file name/],
   ['--checkpoint under a missing directory', () => ['train', '--checkpoint', '/nonexistent-backprop/a/ck'], /--checkpoint .*: the directory \/nonexistent-backprop\/a does not exist/],
   ['--report into a missing directory', () => ['compare', '--report', '/nonexistent-backprop/r.html'], /--report .*: the directory \/nonexistent-backprop does not exist/],
-  ['export --out under a missing directory', () => ['export', '--model', file('m.safetensors', model), '--out', '/nonexistent-backprop/web'], /--out \/nonexistent-backprop\/web: the directory \/nonexistent-backprop does not exist/],
+  [
+    'export --out under a missing directory',
+    () => ['export', '--model', file('m.safetensors', model), '--out', '/nonexistent-backprop/web'],
+    /--out \/nonexistent-backprop\/web: the directory \/nonexistent-backprop does not exist/,
+  ],
   ['unknown dataset name', () => ['train', '--data', 'cifar'], /--data cifar: unknown dataset \(known: embedded, fashion-mnist, kmnist, mnist; or give a directory\)/],
 ];
 

@@ -126,7 +126,12 @@ describe('progress on stderr', () => {
     const env: Record<string, string | undefined> = { ...process.env, TERM: term, COLUMNS: '160' };
     delete env.NO_COLOR;
     delete env.FORCE_COLOR;
-    const r = spawnSync(SCRIPT, ['-q', '-e', '-c', `stty cols 160; '${process.execPath}' '${BIN}' train --epochs 2 --limit 4000 --batch-size 8`, '/dev/null'], { encoding: 'utf8', env, timeout: 120_000, cwd: ROOT });
+    const r = spawnSync(SCRIPT, ['-q', '-e', '-c', `stty cols 160; '${process.execPath}' '${BIN}' train --epochs 2 --limit 4000 --batch-size 8`, '/dev/null'], {
+      encoding: 'utf8',
+      env,
+      timeout: 120_000,
+      cwd: ROOT,
+    });
     return r;
   };
 

@@ -120,10 +120,22 @@ function tinyCatalogue(): Record<string, string> {
   const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
   const names = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
   for (const n of names) copyFileSync(join(TINY, n), join(data, 'tiny', n));
-  const md5 = (n: string) => createHash('md5').update(readFileSync(join(TINY, n))).digest('hex');
+  const md5 = (n: string) =>
+    createHash('md5')
+      .update(readFileSync(join(TINY, n)))
+      .digest('hex');
   const entry = {
-    name: 'tiny', title: 'tiny', description: 'fixture', classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], shape: [28, 28],
-    train: 120, test: 60, licence: 'MIT', urls: [], homepage: '', citation: '',
+    name: 'tiny',
+    title: 'tiny',
+    description: 'fixture',
+    classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    shape: [28, 28],
+    train: 120,
+    test: 60,
+    licence: 'MIT',
+    urls: [],
+    homepage: '',
+    citation: '',
     files: Object.fromEntries(names.map((n, i) => [roles[i], { name: n, md5: md5(n) }])),
   };
   writeFileSync(join(cat, 'tiny.json'), JSON.stringify(entry));
@@ -158,37 +170,104 @@ interface Case {
 
 const cases: Case[] = [
   // 1. Writing results when the OS says no
-  { what: '--save /dev/null: a device is not replaced', code: 2, msg: /--save \/dev\/null: exists and is a character device, not a regular file/,
-    run: () => ({ args: [...QUICK, '--save', '/dev/null'], check: () => expect(statSync('/dev/null').isCharacterDevice()).toBe(true) }) },
-  { what: '--save naming a FIFO', code: 2, msg: /--save .*fifo: exists and is a FIFO/,
-    run: () => { const p = join(tmp(), 'fifo'); execFileSync('mkfifo', [p]); return { args: [...QUICK, '--save', p] }; } },
-  { what: '--save with a trailing slash', code: 2, msg: /--save .*out\/: expected a file name, not a directory path/,
-    run: () => ({ args: [...QUICK, '--save', join(tmp(), 'out/')] }) },
-  { what: '--save under a parent that is a file', code: 2, msg: /--save .*plain\/m\.safetensors: .*plain is not a directory/,
-    run: () => ({ args: [...QUICK, '--save', join(file('plain', 'x'), 'm.safetensors')] }) },
-  { what: '--save through a symbolic link to /dev/null', code: 2, msg: /--save .*lnk: exists and is a character device/,
-    run: () => { const p = join(tmp(), 'lnk'); symlinkSync('/dev/null', p); return { args: [...QUICK, '--save', p] }; } },
-  { what: '--save with a name too long for the file system', code: 2, msg: /--save a{300}: cannot create files in .* \(ENAMETOOLONG: file name too long\)/,
-    run: () => ({ args: [...QUICK, '--save', 'a'.repeat(300)] }) },
-  { what: '--save naming the checkpoint directory', code: 2, msg: /--save .*ck: that is the checkpoint directory; give the model a file name of its own/,
-    run: () => { const p = join(tmp(), 'ck'); return { args: [...QUICK, '--save', p, '--checkpoint', p] }; } },
-  { what: '--checkpoint naming a regular file', code: 2, msg: /--checkpoint .*plain: exists and is a file, expected a directory/,
-    run: () => ({ args: [...QUICK, '--checkpoint', file('plain', 'x')] }) },
-  { what: '--checkpoint naming a device', code: 2, msg: /--checkpoint \/dev\/null: exists and is a character device, expected a directory/,
-    run: () => ({ args: [...QUICK, '--checkpoint', '/dev/null'] }) },
-  { what: 'compare --report /dev/null', code: 2, msg: /--report \/dev\/null: exists and is a character device/,
-    run: () => ({ args: ['compare', '--report', '/dev/null'] }) },
-  { what: 'compare --report with a trailing slash', code: 2, msg: /--report .*r\/: expected a file name/,
-    run: () => ({ args: ['compare', '--report', join(tmp(), 'r/')] }) },
-  { what: 'export --out naming a file', code: 2, msg: /--out .*m\.safetensors: exists and is a file, expected a directory/,
-    run: () => { const m = file('m.safetensors', model); return { args: ['export', '--model', m, '--out', m] }; } },
-  { what: 'export --out whose model.json is a directory', code: 2, msg: /--out .*web\/model\.json: is a directory, expected a file name/,
-    run: () => { const d = join(tmp(), 'web'); mkdirSync(join(d, 'model.json'), { recursive: true }); return { args: ['export', '--model', file('m.safetensors', model), '--out', d] }; } },
-  { what: 'export --out under a parent that is a file', code: 2, msg: /--out .*plain\/web: .*plain is not a directory/,
-    run: () => ({ args: ['export', '--model', file('m.safetensors', model), '--out', join(file('plain', 'x'), 'web')] }) },
-  { what: '--save into a read-only file system: refused before training', code: 2, msg: /--save .*: .*(not writable|cannot create files).*EROFS/, tmpfs: true,
-    run: () => ({ args: [...QUICK, '--save', join(READONLY!, 'm.safetensors')] }) },
-  { what: '--save on a full disk: the weights are rescued, byte for byte, and load', code: 1, tmpfs: true,
+  {
+    what: '--save /dev/null: a device is not replaced',
+    code: 2,
+    msg: /--save \/dev\/null: exists and is a character device, not a regular file/,
+    run: () => ({ args: [...QUICK, '--save', '/dev/null'], check: () => expect(statSync('/dev/null').isCharacterDevice()).toBe(true) }),
+  },
+  {
+    what: '--save naming a FIFO',
+    code: 2,
+    msg: /--save .*fifo: exists and is a FIFO/,
+    run: () => {
+      const p = join(tmp(), 'fifo');
+      execFileSync('mkfifo', [p]);
+      return { args: [...QUICK, '--save', p] };
+    },
+  },
+  { what: '--save with a trailing slash', code: 2, msg: /--save .*out\/: expected a file name, not a directory path/, run: () => ({ args: [...QUICK, '--save', join(tmp(), 'out/')] }) },
+  {
+    what: '--save under a parent that is a file',
+    code: 2,
+    msg: /--save .*plain\/m\.safetensors: .*plain is not a directory/,
+    run: () => ({ args: [...QUICK, '--save', join(file('plain', 'x'), 'm.safetensors')] }),
+  },
+  {
+    what: '--save through a symbolic link to /dev/null',
+    code: 2,
+    msg: /--save .*lnk: exists and is a character device/,
+    run: () => {
+      const p = join(tmp(), 'lnk');
+      symlinkSync('/dev/null', p);
+      return { args: [...QUICK, '--save', p] };
+    },
+  },
+  {
+    what: '--save with a name too long for the file system',
+    code: 2,
+    msg: /--save a{300}: cannot create files in .* \(ENAMETOOLONG: file name too long\)/,
+    run: () => ({ args: [...QUICK, '--save', 'a'.repeat(300)] }),
+  },
+  {
+    what: '--save naming the checkpoint directory',
+    code: 2,
+    msg: /--save .*ck: that is the checkpoint directory; give the model a file name of its own/,
+    run: () => {
+      const p = join(tmp(), 'ck');
+      return { args: [...QUICK, '--save', p, '--checkpoint', p] };
+    },
+  },
+  {
+    what: '--checkpoint naming a regular file',
+    code: 2,
+    msg: /--checkpoint .*plain: exists and is a file, expected a directory/,
+    run: () => ({ args: [...QUICK, '--checkpoint', file('plain', 'x')] }),
+  },
+  {
+    what: '--checkpoint naming a device',
+    code: 2,
+    msg: /--checkpoint \/dev\/null: exists and is a character device, expected a directory/,
+    run: () => ({ args: [...QUICK, '--checkpoint', '/dev/null'] }),
+  },
+  { what: 'compare --report /dev/null', code: 2, msg: /--report \/dev\/null: exists and is a character device/, run: () => ({ args: ['compare', '--report', '/dev/null'] }) },
+  { what: 'compare --report with a trailing slash', code: 2, msg: /--report .*r\/: expected a file name/, run: () => ({ args: ['compare', '--report', join(tmp(), 'r/')] }) },
+  {
+    what: 'export --out naming a file',
+    code: 2,
+    msg: /--out .*m\.safetensors: exists and is a file, expected a directory/,
+    run: () => {
+      const m = file('m.safetensors', model);
+      return { args: ['export', '--model', m, '--out', m] };
+    },
+  },
+  {
+    what: 'export --out whose model.json is a directory',
+    code: 2,
+    msg: /--out .*web\/model\.json: is a directory, expected a file name/,
+    run: () => {
+      const d = join(tmp(), 'web');
+      mkdirSync(join(d, 'model.json'), { recursive: true });
+      return { args: ['export', '--model', file('m.safetensors', model), '--out', d] };
+    },
+  },
+  {
+    what: 'export --out under a parent that is a file',
+    code: 2,
+    msg: /--out .*plain\/web: .*plain is not a directory/,
+    run: () => ({ args: ['export', '--model', file('m.safetensors', model), '--out', join(file('plain', 'x'), 'web')] }),
+  },
+  {
+    what: '--save into a read-only file system: refused before training',
+    code: 2,
+    msg: /--save .*: .*(not writable|cannot create files).*EROFS/,
+    tmpfs: true,
+    run: () => ({ args: [...QUICK, '--save', join(READONLY!, 'm.safetensors')] }),
+  },
+  {
+    what: '--save on a full disk: the weights are rescued, byte for byte, and load',
+    code: 1,
+    tmpfs: true,
     msg: /--save .*m\.safetensors: cannot write \(ENOSPC: no space left on the device\); the trained weights were saved to \S+ instead/,
     run: () => {
       const straight = join(tmp(), 'straight.safetensors');
@@ -202,8 +281,12 @@ const cases: Case[] = [
           expect(readdirSync(FULL!)).toEqual([]);
         },
       };
-    } },
-  { what: '--checkpoint on a full disk: the checkpoint is rescued and resumes to the same weights', code: 1, tmpfs: true,
+    },
+  },
+  {
+    what: '--checkpoint on a full disk: the checkpoint is rescued and resumes to the same weights',
+    code: 1,
+    tmpfs: true,
     msg: /checkpoint .*ck: cannot write \(ENOSPC: no space left on the device\); the checkpoint was written to \S+ instead; continue with: backprop train --resume \S+/,
     run: () => {
       const d = tmp();
@@ -218,19 +301,30 @@ const cases: Case[] = [
           rmSync(join(FULL!, 'ck'), { recursive: true, force: true });
         },
       };
-    } },
-  { what: 'export --out on a full disk: no half-made directory is left', code: 1, tmpfs: true,
+    },
+  },
+  {
+    what: 'export --out on a full disk: no half-made directory is left',
+    code: 1,
+    tmpfs: true,
     msg: /--out .*web: cannot write \(ENOSPC: no space left on the device\); nothing was written/,
-    run: () => ({ args: ['export', '--model', file('m.safetensors', encodeSafetensors(net([784, 100, 10]))), '--out', join(FULL!, 'web')], check: () => expect(readdirSync(FULL!)).toEqual([]) }) },
-  { what: 'compare --report on a full disk: the report is rescued', code: 1, tmpfs: true,
+    run: () => ({ args: ['export', '--model', file('m.safetensors', encodeSafetensors(net([784, 100, 10]))), '--out', join(FULL!, 'web')], check: () => expect(readdirSync(FULL!)).toEqual([]) }),
+  },
+  {
+    what: 'compare --report on a full disk: the report is rescued',
+    code: 1,
+    tmpfs: true,
     msg: /--report .*r\.html: cannot write \(ENOSPC: no space left on the device\); the report was saved to \S+ instead/,
     run: () => ({
       args: ['compare', '--limit', '200', '--test-limit', '100', '--hidden', '8', '--epochs', '1', '--eval-size', '100', '--report', join(FULL!, 'r.html')],
       check: (r) => expect(readFileSync(/saved to (\S+) instead/.exec(r.stderr)![1], 'utf8')).toMatch(/<svg/),
-    }) },
+    }),
+  },
 
   // 2. Signals and sharing
-  { what: "a new run into another run's checkpoint directory is refused; the checkpoint stays and resumes", code: 2,
+  {
+    what: "a new run into another run's checkpoint directory is refused; the checkpoint stays and resumes",
+    code: 2,
     msg: /--checkpoint .*ck holds another run's checkpoint: continue it with --resume .*ck, choose another directory, or add --overwrite/,
     run: () => {
       const d = checkpointWith(() => {});
@@ -242,30 +336,56 @@ const cases: Case[] = [
           expect(cli(['train', '--resume', d, '--epochs', '3']).code).toBe(0);
         },
       };
-    } },
-  { what: '--overwrite replaces the old checkpoint', code: 0, msg: /^$/,
+    },
+  },
+  {
+    what: '--overwrite replaces the old checkpoint',
+    code: 0,
+    msg: /^$/,
     run: () => {
       const d = checkpointWith(() => {});
       return { args: [...QUICK, '--epochs', '1', '--checkpoint', d, '--overwrite'], check: () => expect(JSON.parse(readFileSync(join(d, 'state.json'), 'utf8')).generation).toBe(1) };
-    } },
-  { what: 'a checkpoint directory locked by a running process is refused', code: 2, msg: /--checkpoint .*: in use by another run \(pid \d+\)/,
+    },
+  },
+  {
+    what: 'a checkpoint directory locked by a running process is refused',
+    code: 2,
+    msg: /--checkpoint .*: in use by another run \(pid \d+\)/,
     run: () => {
       const d = join(tmp(), 'ck');
       mkdirSync(d);
       writeFileSync(join(d, 'lock'), `${process.pid}\n${hostname()}\n`); // this test process: alive
       return { args: [...QUICK, '--epochs', '1', '--checkpoint', d], check: () => expect(existsSync(join(d, 'state.json'))).toBe(false) };
-    } },
-  { what: 'a lock left by a crashed run is taken over', code: 0, msg: /^$/,
+    },
+  },
+  {
+    what: 'a lock left by a crashed run is taken over',
+    code: 0,
+    msg: /^$/,
     run: () => {
       const d = join(tmp(), 'ck');
       mkdirSync(d);
       const dead = spawnSync('true').pid; // exited: its pid names no process
       writeFileSync(join(d, 'lock'), `${dead}\n${hostname()}\n`);
-      return { args: [...QUICK, '--epochs', '1', '--checkpoint', d], check: () => { expect(existsSync(join(d, 'state.json'))).toBe(true); expect(existsSync(join(d, 'lock'))).toBe(false); } };
-    } },
-  { what: '--resume --epochs not beyond the epochs done', code: 2, msg: /--epochs 2: the run in .* has already done 2 epochs; give more than 2 to continue it/,
-    run: () => ({ args: ['train', '--resume', checkpointWith(() => {}), '--epochs', '2'] }) },
-  { what: '--resume of a complete run (stopped after its last checkpoint) writes its model', code: 0, msg: /^$/,
+      return {
+        args: [...QUICK, '--epochs', '1', '--checkpoint', d],
+        check: () => {
+          expect(existsSync(join(d, 'state.json'))).toBe(true);
+          expect(existsSync(join(d, 'lock'))).toBe(false);
+        },
+      };
+    },
+  },
+  {
+    what: '--resume --epochs not beyond the epochs done',
+    code: 2,
+    msg: /--epochs 2: the run in .* has already done 2 epochs; give more than 2 to continue it/,
+    run: () => ({ args: ['train', '--resume', checkpointWith(() => {}), '--epochs', '2'] }),
+  },
+  {
+    what: '--resume of a complete run (stopped after its last checkpoint) writes its model',
+    code: 0,
+    msg: /^$/,
     run: () => {
       const d = tmp();
       expect(cli([...QUICK, '--epochs', '2', '--save', join(d, 'straight.safetensors')]).code).toBe(0);
@@ -273,109 +393,275 @@ const cases: Case[] = [
         args: ['train', '--resume', checkpointWith(() => {}), '--save', join(d, 'resumed.safetensors')],
         check: () => expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true),
       };
-    } },
-  { what: 'state.json with a batch size of 0 (no endless loop)', code: 2, msg: /state\.json: options\.batchSize 0 must be a positive integer/,
-    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.batchSize = 0)), '--epochs', '3'] }) },
-  { what: 'state.json naming a model file outside the checkpoint', code: 2, msg: /state\.json: model "\.\.\/\.\.\/m\.safetensors" must name a model-N\.safetensors file/,
-    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.model = '../../m.safetensors')), '--epochs', '3'] }) },
-  { what: 'state.json with an all-zero RNG state', code: 2, msg: /state\.json: the RNG state must be 4 uint32, not all 0/,
-    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.rng = [0, 0, 0, 0])), '--epochs', '3'] }) },
-  { what: 'state.json with a negative learning rate', code: 2, msg: /state\.json: options\.lr -1 must be a positive number/,
-    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.lr = -1)), '--epochs', '3'] }) },
-  { what: 'state.json whose history does not match its epoch', code: 2, msg: /state\.json: state\.history has 2 epochs but state\.epoch is 7/,
-    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.state.epoch = 7)), '--epochs', '9'] }) },
-  { what: 'state.json with a batch past the end of the epoch', code: 2, msg: /state\.json: state\.batch 99 is past the end of an epoch of 300 examples/,
-    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.state.batch = 99)), '--epochs', '3'] }) },
-  { what: 'state.json whose layer sizes differ from the model', code: 2, msg: /state\.json: options\.arch\.sizes 784,9,10 do not match the model's 784,8,10/,
-    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.arch.sizes = [784, 9, 10])), '--epochs', '3'] }) },
-  { what: 'an order file that is not a permutation', code: 2, msg: /order-2\.bin: not a permutation of 0\.\.299 \(entry 1 is 0\)/,
-    run: () => ({ args: ['train', '--resume', checkpointWith((s, d) => writeFileSync(join(d, s.order), Buffer.alloc(1200))), '--epochs', '3'] }) },
+    },
+  },
+  {
+    what: 'state.json with a batch size of 0 (no endless loop)',
+    code: 2,
+    msg: /state\.json: options\.batchSize 0 must be a positive integer/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.batchSize = 0)), '--epochs', '3'] }),
+  },
+  {
+    what: 'state.json naming a model file outside the checkpoint',
+    code: 2,
+    msg: /state\.json: model "\.\.\/\.\.\/m\.safetensors" must name a model-N\.safetensors file/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.model = '../../m.safetensors')), '--epochs', '3'] }),
+  },
+  {
+    what: 'state.json with an all-zero RNG state',
+    code: 2,
+    msg: /state\.json: the RNG state must be 4 uint32, not all 0/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.rng = [0, 0, 0, 0])), '--epochs', '3'] }),
+  },
+  {
+    what: 'state.json with a negative learning rate',
+    code: 2,
+    msg: /state\.json: options\.lr -1 must be a positive number/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.lr = -1)), '--epochs', '3'] }),
+  },
+  {
+    what: 'state.json whose history does not match its epoch',
+    code: 2,
+    msg: /state\.json: state\.history has 2 epochs but state\.epoch is 7/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.state.epoch = 7)), '--epochs', '9'] }),
+  },
+  {
+    what: 'state.json with a batch past the end of the epoch',
+    code: 2,
+    msg: /state\.json: state\.batch 99 is past the end of an epoch of 300 examples/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.state.batch = 99)), '--epochs', '3'] }),
+  },
+  {
+    what: 'state.json whose layer sizes differ from the model',
+    code: 2,
+    msg: /state\.json: options\.arch\.sizes 784,9,10 do not match the model's 784,8,10/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.arch.sizes = [784, 9, 10])), '--epochs', '3'] }),
+  },
+  {
+    what: 'an order file that is not a permutation',
+    code: 2,
+    msg: /order-2\.bin: not a permutation of 0\.\.299 \(entry 1 is 0\)/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s, d) => writeFileSync(join(d, s.order), Buffer.alloc(1200))), '--epochs', '3'] }),
+  },
 
   // 3. Sizes and amounts
-  { what: 'a gzip bomb: a small .gz inflating far beyond its header', code: 2, msg: /train-images-idx3-ubyte\.gz: decompresses to more than the 48 bytes its header declares/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(Buffer.concat([idx(0x08, [8, 2, 2], pixels(32)), Buffer.alloc(64 << 20)])) })] }) },
-  { what: 'an IDX header declaring 4 billion images', code: 2, msg: /train-images-idx3-ubyte\.gz: its header declares \d+ bytes, more than the 2147483648-byte limit/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [4_000_000_000, 28, 28], [])) })] }) },
-  { what: 'an IDX header declaring more than its gzip data can hold', code: 2, msg: /truncated: its header declares 78400016 bytes but \d+ bytes of gzip data hold at most \d+/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [100_000, 28, 28], pixels(10))) })] }) },
-  { what: 'images of 0x0 pixels', code: 2, msg: /train-images-idx3-ubyte: the image is 0x0 pixels: it has no pixels/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x08, [8, 0, 0], []) })] }) },
-  { what: 'zero training images', code: 2, msg: /train-images-idx3-ubyte: holds 0 images/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x08, [0, 2, 2], []), trainLabels: idx(0x08, [0], []) })] }) },
-  { what: 'zero test images (evaluate)', code: 2, msg: /t10k-images-idx3-ubyte: holds 0 images/,
-    run: () => ({ args: ['evaluate', '--model', file('m.safetensors', encodeSafetensors(net([4, 3, 2]))), '--data', synth({ testImages: idx(0x08, [0, 2, 2], []), testLabels: idx(0x08, [0], []) })] }) },
-  { what: 'IDX images above the pixel limit', code: 2, msg: /train-images-idx3-ubyte\.gz: 5000x5000 = 25000000 pixels is more than the 16777216-pixel limit/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [1, 5000, 5000], Buffer.alloc(25_000_000))), trainLabels: idx(0x08, [1], [0]) })] }) },
-  { what: 'a PNG declaring 100000x100000 pixels (refused before decoding)', code: 2, msg: /huge\.png: 100000x100000 = 10000000000 pixels is more than the 16777216-pixel limit/,
-    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('huge.png', png(100_000, 100_000))] }) },
-  { what: 'a PNG of 0x0 pixels', code: 2, msg: /empty\.png: the image is 0x0 pixels/,
-    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('empty.png', png(0, 0))] }) },
-  { what: 'an interlaced PNG whose data inflates far beyond its size', code: 2, msg: /bomb\.png: corrupt PNG \(its image data inflates to more than a 100x100 image can hold\)/,
+  {
+    what: 'a gzip bomb: a small .gz inflating far beyond its header',
+    code: 2,
+    msg: /train-images-idx3-ubyte\.gz: decompresses to more than the 48 bytes its header declares/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(Buffer.concat([idx(0x08, [8, 2, 2], pixels(32)), Buffer.alloc(64 << 20)])) })] }),
+  },
+  {
+    what: 'an IDX header declaring 4 billion images',
+    code: 2,
+    msg: /train-images-idx3-ubyte\.gz: its header declares \d+ bytes, more than the 2147483648-byte limit/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [4_000_000_000, 28, 28], [])) })] }),
+  },
+  {
+    what: 'an IDX header declaring more than its gzip data can hold',
+    code: 2,
+    msg: /truncated: its header declares 78400016 bytes but \d+ bytes of gzip data hold at most \d+/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [100_000, 28, 28], pixels(10))) })] }),
+  },
+  {
+    what: 'images of 0x0 pixels',
+    code: 2,
+    msg: /train-images-idx3-ubyte: the image is 0x0 pixels: it has no pixels/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x08, [8, 0, 0], []) })] }),
+  },
+  {
+    what: 'zero training images',
+    code: 2,
+    msg: /train-images-idx3-ubyte: holds 0 images/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x08, [0, 2, 2], []), trainLabels: idx(0x08, [0], []) })] }),
+  },
+  {
+    what: 'zero test images (evaluate)',
+    code: 2,
+    msg: /t10k-images-idx3-ubyte: holds 0 images/,
+    run: () => ({ args: ['evaluate', '--model', file('m.safetensors', encodeSafetensors(net([4, 3, 2]))), '--data', synth({ testImages: idx(0x08, [0, 2, 2], []), testLabels: idx(0x08, [0], []) })] }),
+  },
+  {
+    what: 'IDX images above the pixel limit',
+    code: 2,
+    msg: /train-images-idx3-ubyte\.gz: 5000x5000 = 25000000 pixels is more than the 16777216-pixel limit/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [1, 5000, 5000], Buffer.alloc(25_000_000))), trainLabels: idx(0x08, [1], [0]) })] }),
+  },
+  {
+    what: 'a PNG declaring 100000x100000 pixels (refused before decoding)',
+    code: 2,
+    msg: /huge\.png: 100000x100000 = 10000000000 pixels is more than the 16777216-pixel limit/,
+    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('huge.png', png(100_000, 100_000))] }),
+  },
+  { what: 'a PNG of 0x0 pixels', code: 2, msg: /empty\.png: the image is 0x0 pixels/, run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('empty.png', png(0, 0))] }) },
+  {
+    what: 'an interlaced PNG whose data inflates far beyond its size',
+    code: 2,
+    msg: /bomb\.png: corrupt PNG \(its image data inflates to more than a 100x100 image can hold\)/,
     run: () => {
-      const chunk = (type: string, data: Buffer) => { const h = Buffer.alloc(8); h.writeUInt32BE(data.length); h.write(type, 4, 'latin1'); return Buffer.concat([h, data, Buffer.alloc(4)]); };
+      const chunk = (type: string, data: Buffer) => {
+        const h = Buffer.alloc(8);
+        h.writeUInt32BE(data.length);
+        h.write(type, 4, 'latin1');
+        return Buffer.concat([h, data, Buffer.alloc(4)]);
+      };
       const ihdr = Buffer.from([0, 0, 0, 100, 0, 0, 0, 100, 8, 0, 0, 0, 1]); // 100x100, 8-bit grey, interlaced
       const bytes = Buffer.concat([png(0, 0).subarray(0, 8), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(64 << 20))), chunk('IEND', Buffer.alloc(0))]);
       return { args: ['predict', '--model', file('m.safetensors', model), file('bomb.png', bytes)] };
-    } },
-  { what: 'a PGM declaring 100000x100000 pixels', code: 2, msg: /huge\.pgm: 100000x100000 = 10000000000 pixels is more than the 16777216-pixel limit/,
-    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('huge.pgm', 'P5 100000 100000 255\n\0\0\0')] }) },
-  { what: '--hidden 100000000: the memory needed, refused before allocating', code: 2, msg: /--hidden: a 784-100000000-10 network needs about \d+ GB to train \(estimated\), more than half of this machine's \d+\.?\d* GB/,
-    run: () => ({ args: ['train', '--hidden', '100000000', '--limit', '300'] }) },
-  { what: '--layers with a huge hidden layer', code: 2, msg: /--layers: a 784-30000000-10 network needs about \d+ GB/,
-    run: () => ({ args: ['train', '--layers', '784,30000000,10', '--limit', '300'] }) },
-  { what: 'compare --hidden 100000000', code: 2, msg: /--hidden: a 784-100000000-10 network needs about \d+ GB/,
-    run: () => ({ args: ['compare', '--hidden', '100000000', '--limit', '300'] }) },
-  { what: 'gradcheck --hidden 100000000 (float64)', code: 2, msg: /--hidden: a 784-100000000-10 network needs about \d+ GB/,
-    run: () => ({ args: ['gradcheck', '--hidden', '100000000', '--no-tfjs'] }) },
-  { what: 'a batch size beyond the examples costs no more memory than the examples', code: 0, msg: /^$/,
-    run: () => ({ args: [...QUICK, '--epochs', '1', '--batch-size', '1000000000'] }) },
-  { what: 'one class in the training labels', code: 2, msg: /all 8 training examples have label 1: training needs at least two classes/,
-    run: () => ({ args: ['train', '--data', synth({ trainLabels: idx(0x08, [8], Array(8).fill(1)) })] }) },
+    },
+  },
+  {
+    what: 'a PGM declaring 100000x100000 pixels',
+    code: 2,
+    msg: /huge\.pgm: 100000x100000 = 10000000000 pixels is more than the 16777216-pixel limit/,
+    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('huge.pgm', 'P5 100000 100000 255\n\0\0\0')] }),
+  },
+  {
+    what: '--hidden 100000000: the memory needed, refused before allocating',
+    code: 2,
+    msg: /--hidden: a 784-100000000-10 network needs about \d+ GB to train \(estimated\), more than half of this machine's \d+\.?\d* GB/,
+    run: () => ({ args: ['train', '--hidden', '100000000', '--limit', '300'] }),
+  },
+  {
+    what: '--layers with a huge hidden layer',
+    code: 2,
+    msg: /--layers: a 784-30000000-10 network needs about \d+ GB/,
+    run: () => ({ args: ['train', '--layers', '784,30000000,10', '--limit', '300'] }),
+  },
+  { what: 'compare --hidden 100000000', code: 2, msg: /--hidden: a 784-100000000-10 network needs about \d+ GB/, run: () => ({ args: ['compare', '--hidden', '100000000', '--limit', '300'] }) },
+  {
+    what: 'gradcheck --hidden 100000000 (float64)',
+    code: 2,
+    msg: /--hidden: a 784-100000000-10 network needs about \d+ GB/,
+    run: () => ({ args: ['gradcheck', '--hidden', '100000000', '--no-tfjs'] }),
+  },
+  { what: 'a batch size beyond the examples costs no more memory than the examples', code: 0, msg: /^$/, run: () => ({ args: [...QUICK, '--epochs', '1', '--batch-size', '1000000000'] }) },
+  {
+    what: 'one class in the training labels',
+    code: 2,
+    msg: /all 8 training examples have label 1: training needs at least two classes/,
+    run: () => ({ args: ['train', '--data', synth({ trainLabels: idx(0x08, [8], Array(8).fill(1)) })] }),
+  },
 
   // 4. Values
-  { what: 'NaN pixels in float32 images', code: 2, msg: /train-images-idx3-ubyte: value NaN at index 5 \(image 1, pixel 1\): pixels must be finite numbers from 0 to 255/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0d, [8, 2, 2], f32(Array.from({ length: 32 }, (_, i) => (i === 5 ? NaN : 0.5)))) })] }) },
-  { what: 'infinite pixels', code: 2, msg: /t10k-images-idx3-ubyte: value Infinity at index 2 \(image 0, pixel 2\)/,
-    run: () => ({ args: ['train', '--data', synth({ testImages: idx(0x0d, [4, 2, 2], f32(Array.from({ length: 16 }, (_, i) => (i === 2 ? Infinity : 0.5)))) })] }) },
-  { what: 'negative pixels', code: 2, msg: /train-images-idx3-ubyte: value -0\.5 at index 9 \(image 2, pixel 1\)/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0d, [8, 2, 2], f32(Array.from({ length: 32 }, (_, i) => (i === 9 ? -0.5 : 0.25)))) })] }) },
-  { what: 'int32 pixels far outside 0-255', code: 2, msg: /train-images-idx3-ubyte: value 70000 at index 30 \(image 7, pixel 2\)/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0c, [8, 2, 2], i32(Array.from({ length: 32 }, (_, i) => (i === 30 ? 70000 : 100)))) })] }) },
-  { what: 'a P5 PGM sample above maxval', code: 2, msg: /over\.pgm: sample 200 at index 2 \(row 1, column 0\) is above the header's maxval 100/,
-    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('over.pgm', Buffer.concat([Buffer.from('P5 2 2 100\n'), Buffer.from([0, 50, 200, 10])]))] }) },
-  { what: 'a P2 PGM sample above maxval', code: 2, msg: /over2\.pgm: sample 101 at index 3 \(row 1, column 1\) is above the header's maxval 100/,
-    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('over2.pgm', 'P2\n2 2\n100\n0 50 10 101\n')] }) },
-  { what: 'a negative CSV value', code: 2, msg: /neg_train\.csv:2: column 3 is -4; expected values from 0 to 1, or pixels 0–255/,
-    run: () => ({ args: ['train', '--data', file('neg_train.csv', '0,1,2,3\n1,5,-4,0\n0,1,1,1\n1,0,0,0\n0,2,2,2\n')] }) },
-  { what: 'labels with gaps would widen the output layer silently', code: 2, msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\); the output layer would have 201 units/,
-    run: () => ({ args: ['train', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }) },
-  { what: 'compare: labels with gaps', code: 2, msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\)/,
-    run: () => ({ args: ['compare', '--hidden', '4', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }) },
-  { what: 'labels with gaps are accepted when --layers asks for that output layer', code: 0, msg: /^$/,
-    run: () => ({ args: ['train', '--epochs', '1', '--layers', '4,8,201', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }) },
-  { what: '--model /dev/zero is refused, not read without end', code: 2, msg: /--model \/dev\/zero: not a regular file/,
-    run: () => ({ args: ['evaluate', '--model', '/dev/zero'] }) },
-  { what: 'an image that is a FIFO is refused, not waited on', code: 2, msg: /img\.png: not a regular file/,
-    run: () => { const p = join(tmp(), 'img.png'); execFileSync('mkfifo', [p]); return { args: ['predict', '--model', file('m.safetensors', model), p] }; } },
-  { what: 'a model with a NaN weight is refused on load', code: 2, msg: /m\.safetensors: tensor W1 holds NaN at index 5: a model's weights must be finite/,
-    run: () => ({ args: ['evaluate', '--model', modelWithValue(5, NaN)] }) },
-  { what: 'a model with an infinite bias is refused on load', code: 2, msg: /m\.safetensors: tensor b1 holds -Infinity at index 3/,
-    run: () => ({ args: ['evaluate', '--model', modelWithValue(784 * 8 + 3, -Infinity)] }) },
-  { what: "evaluate: a model whose outputs are not the named dataset's classes", code: 2, msg: /--model .*m\.safetensors has 13 outputs but tiny has 10 classes/,
-    run: () => ({ args: ['evaluate', '--model', file('m.safetensors', encodeSafetensors(net([784, 8, 13]))), '--data', 'tiny'], env: tinyCatalogue() }) },
+  {
+    what: 'NaN pixels in float32 images',
+    code: 2,
+    msg: /train-images-idx3-ubyte: value NaN at index 5 \(image 1, pixel 1\): pixels must be finite numbers from 0 to 255/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0d, [8, 2, 2], f32(Array.from({ length: 32 }, (_, i) => (i === 5 ? NaN : 0.5)))) })] }),
+  },
+  {
+    what: 'infinite pixels',
+    code: 2,
+    msg: /t10k-images-idx3-ubyte: value Infinity at index 2 \(image 0, pixel 2\)/,
+    run: () => ({ args: ['train', '--data', synth({ testImages: idx(0x0d, [4, 2, 2], f32(Array.from({ length: 16 }, (_, i) => (i === 2 ? Infinity : 0.5)))) })] }),
+  },
+  {
+    what: 'negative pixels',
+    code: 2,
+    msg: /train-images-idx3-ubyte: value -0\.5 at index 9 \(image 2, pixel 1\)/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0d, [8, 2, 2], f32(Array.from({ length: 32 }, (_, i) => (i === 9 ? -0.5 : 0.25)))) })] }),
+  },
+  {
+    what: 'int32 pixels far outside 0-255',
+    code: 2,
+    msg: /train-images-idx3-ubyte: value 70000 at index 30 \(image 7, pixel 2\)/,
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0c, [8, 2, 2], i32(Array.from({ length: 32 }, (_, i) => (i === 30 ? 70000 : 100)))) })] }),
+  },
+  {
+    what: 'a P5 PGM sample above maxval',
+    code: 2,
+    msg: /over\.pgm: sample 200 at index 2 \(row 1, column 0\) is above the header's maxval 100/,
+    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('over.pgm', Buffer.concat([Buffer.from('P5 2 2 100\n'), Buffer.from([0, 50, 200, 10])]))] }),
+  },
+  {
+    what: 'a P2 PGM sample above maxval',
+    code: 2,
+    msg: /over2\.pgm: sample 101 at index 3 \(row 1, column 1\) is above the header's maxval 100/,
+    run: () => ({ args: ['predict', '--model', file('m.safetensors', model), file('over2.pgm', 'P2\n2 2\n100\n0 50 10 101\n')] }),
+  },
+  {
+    what: 'a negative CSV value',
+    code: 2,
+    msg: /neg_train\.csv:2: column 3 is -4; expected values from 0 to 1, or pixels 0–255/,
+    run: () => ({ args: ['train', '--data', file('neg_train.csv', '0,1,2,3\n1,5,-4,0\n0,1,1,1\n1,0,0,0\n0,2,2,2\n')] }),
+  },
+  {
+    what: 'labels with gaps would widen the output layer silently',
+    code: 2,
+    msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\); the output layer would have 201 units/,
+    run: () => ({ args: ['train', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
+  },
+  {
+    what: 'compare: labels with gaps',
+    code: 2,
+    msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\)/,
+    run: () => ({ args: ['compare', '--hidden', '4', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
+  },
+  {
+    what: 'labels with gaps are accepted when --layers asks for that output layer',
+    code: 0,
+    msg: /^$/,
+    run: () => ({ args: ['train', '--epochs', '1', '--layers', '4,8,201', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
+  },
+  { what: '--model /dev/zero is refused, not read without end', code: 2, msg: /--model \/dev\/zero: not a regular file/, run: () => ({ args: ['evaluate', '--model', '/dev/zero'] }) },
+  {
+    what: 'an image that is a FIFO is refused, not waited on',
+    code: 2,
+    msg: /img\.png: not a regular file/,
+    run: () => {
+      const p = join(tmp(), 'img.png');
+      execFileSync('mkfifo', [p]);
+      return { args: ['predict', '--model', file('m.safetensors', model), p] };
+    },
+  },
+  {
+    what: 'a model with a NaN weight is refused on load',
+    code: 2,
+    msg: /m\.safetensors: tensor W1 holds NaN at index 5: a model's weights must be finite/,
+    run: () => ({ args: ['evaluate', '--model', modelWithValue(5, NaN)] }),
+  },
+  {
+    what: 'a model with an infinite bias is refused on load',
+    code: 2,
+    msg: /m\.safetensors: tensor b1 holds -Infinity at index 3/,
+    run: () => ({ args: ['evaluate', '--model', modelWithValue(784 * 8 + 3, -Infinity)] }),
+  },
+  {
+    what: "evaluate: a model whose outputs are not the named dataset's classes",
+    code: 2,
+    msg: /--model .*m\.safetensors has 13 outputs but tiny has 10 classes/,
+    run: () => ({ args: ['evaluate', '--model', file('m.safetensors', encodeSafetensors(net([784, 8, 13]))), '--data', 'tiny'], env: tinyCatalogue() }),
+  },
 
   // 7. Expressions
-  { what: 'grad: an expression starting with "-"', code: 0, msg: /^$/,
-    run: () => ({ args: ['grad', '-x^2', '--at', 'x=3', '--json'], check: (r) => expect(JSON.parse(r.stdout)).toMatchObject({ value: -9, gradient: { x: -6 } }) }) },
-  { what: 'grad: a "-" expression after the options', code: 0, msg: /^$/,
-    run: () => ({ args: ['grad', '--at', 'x=2,y=5', '--json', '-x*y'], check: (r) => expect(JSON.parse(r.stdout)).toMatchObject({ value: -10, gradient: { x: -5, y: -2 } }) }) },
-  { what: 'grad: a 2,000-term sum', code: 0, msg: /^$/,
+  {
+    what: 'grad: an expression starting with "-"',
+    code: 0,
+    msg: /^$/,
+    run: () => ({ args: ['grad', '-x^2', '--at', 'x=3', '--json'], check: (r) => expect(JSON.parse(r.stdout)).toMatchObject({ value: -9, gradient: { x: -6 } }) }),
+  },
+  {
+    what: 'grad: a "-" expression after the options',
+    code: 0,
+    msg: /^$/,
+    run: () => ({ args: ['grad', '--at', 'x=2,y=5', '--json', '-x*y'], check: (r) => expect(JSON.parse(r.stdout)).toMatchObject({ value: -10, gradient: { x: -5, y: -2 } }) }),
+  },
+  {
+    what: 'grad: a 2,000-term sum',
+    code: 0,
+    msg: /^$/,
     run: () => ({
       args: ['grad', Array.from({ length: 2000 }, (_, i) => `x*${i + 1}`).join(' + '), '--at', 'x=2', '--json'],
       check: (r) => expect(JSON.parse(r.stdout).gradient.x).toBe(2001000), // Σ i
-    }) },
-  { what: 'grad: parentheses nested 20,000 deep', code: 2, msg: /the expression is nested too deeply for the parser \(40001 characters\)/,
-    run: () => ({ args: ['grad', '('.repeat(20000) + 'x' + ')'.repeat(20000), '--at', 'x=1'] }) },
+    }),
+  },
+  {
+    what: 'grad: parentheses nested 20,000 deep',
+    code: 2,
+    msg: /the expression is nested too deeply for the parser \(40001 characters\)/,
+    run: () => ({ args: ['grad', '('.repeat(20000) + 'x' + ')'.repeat(20000), '--at', 'x=1'] }),
+  },
 ];
 
 describe(`${cases.length} faults: exit code, one error line naming the file or flag, nothing lost`, () => {
@@ -412,13 +698,22 @@ describe('signals and file systems that change under a run', () => {
           setTimeout(() => act(p.pid!), delayMs);
         }
       };
-      p.stdout.on('data', (d: Buffer) => { stdout += d; watch(); });
-      p.stderr.on('data', (d: Buffer) => { stderr += d; watch(); });
+      p.stdout.on('data', (d: Buffer) => {
+        stdout += d;
+        watch();
+      });
+      p.stderr.on('data', (d: Buffer) => {
+        stderr += d;
+        watch();
+      });
       p.on('exit', (code) => resolve({ code, stdout, stderr }));
     });
   }
 
-  for (const [sig, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const)
+  for (const [sig, code] of [
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)
     it(`${sig} finishes the batch, writes a checkpoint, exits ${code}; the resumed run ends with the uninterrupted weights`, async () => {
       const d = tmp();
       const ck = join(d, 'ck');
@@ -432,10 +727,15 @@ describe('signals and file systems that change under a run', () => {
       expect(readFileSync(join(d, 'm.safetensors')).equals(readFileSync(straight))).toBe(true);
     }, 60_000);
 
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)
     it(`${sig} reaches a run whose epochs are one batch each (nothing yields inside such an epoch): exit ${code} with a checkpoint`, async () => {
       const ck = join(tmp(), 'ck');
-      const r = await during(['train', '--limit', '100', '--batch-size', '100', '--hidden', '5', '--epochs', '100000', '--checkpoint', ck], /epoch\s+\d+\/100000/, 300, (pid) => process.kill(pid, sig));
+      const r = await during(['train', '--limit', '100', '--batch-size', '100', '--hidden', '5', '--epochs', '100000', '--checkpoint', ck], /epoch\s+\d+\/100000/, 300, (pid) =>
+        process.kill(pid, sig),
+      );
       expect(r.code, r.stderr).toBe(code);
       expect(r.stderr).toMatch(/interrupted.* at epoch \d+, batch 0: checkpoint written to/);
       expect(existsSync(join(ck, 'state.json'))).toBe(true);
@@ -454,15 +754,19 @@ describe('signals and file systems that change under a run', () => {
     expect(existsSync(join(ck, 'lock'))).toBe(false);
   }, 60_000);
 
-  it.skipIf(noTmpfs)('a file system that turns read-only during the run: exit 1, one line, the weights rescued byte for byte', async () => {
-    const out = join(REMOUNT!, 'm.safetensors');
-    const r = await during([...SLOW, '--save', out], /epoch 1\/3/, 0, () => execFileSync('mount', ['-o', 'remount,ro', REMOUNT!]));
-    execFileSync('mount', ['-o', 'remount,rw', REMOUNT!]);
-    oneError(r, 1, /--save .*m\.safetensors: cannot write \(EROFS: read-only file system\); the trained weights were saved to \S+ instead/);
-    const rescued = /saved to (\S+) instead/.exec(r.stderr)![1];
-    expect(readFileSync(rescued).equals(readFileSync(straight))).toBe(true);
-    expect(existsSync(out)).toBe(false);
-  }, 60_000);
+  it.skipIf(noTmpfs)(
+    'a file system that turns read-only during the run: exit 1, one line, the weights rescued byte for byte',
+    async () => {
+      const out = join(REMOUNT!, 'm.safetensors');
+      const r = await during([...SLOW, '--save', out], /epoch 1\/3/, 0, () => execFileSync('mount', ['-o', 'remount,ro', REMOUNT!]));
+      execFileSync('mount', ['-o', 'remount,rw', REMOUNT!]);
+      oneError(r, 1, /--save .*m\.safetensors: cannot write \(EROFS: read-only file system\); the trained weights were saved to \S+ instead/);
+      const rescued = /saved to (\S+) instead/.exec(r.stderr)![1];
+      expect(readFileSync(rescued).equals(readFileSync(straight))).toBe(true);
+      expect(existsSync(out)).toBe(false);
+    },
+    60_000,
+  );
 });
 
 describe('grad on long expressions, in process', () => {

@@ -8,12 +8,39 @@ import { cli } from '../helpers.js';
 describe('backprop learners: rbm and ode', () => {
   it('runs both on a small subset: JSON for each, the filters PNG, and the report with the filters inline', () => {
     const dir = mkdtempSync(join(tmpdir(), 'learners-'));
-    const png = join(dir, 'filters.png'), html = join(dir, 'r.html');
+    const png = join(dir, 'filters.png'),
+      html = join(dir, 'r.html');
     const r = cli([
-      'learners', '--learners', 'rbm,ode', '--limit', '400', '--test-limit', '100', '--json',
-      '--rbm-hidden', '20', '--rbm-epochs', '1', '--cd-k', '2', '--filters', png,
-      '--ode-width', '8', '--ode-hidden', '8', '--ode-epochs', '1', '--solver', 'dopri5', '--rtol', '1e-2', '--atol', '1e-3',
-      '--report', html,
+      'learners',
+      '--learners',
+      'rbm,ode',
+      '--limit',
+      '400',
+      '--test-limit',
+      '100',
+      '--json',
+      '--rbm-hidden',
+      '20',
+      '--rbm-epochs',
+      '1',
+      '--cd-k',
+      '2',
+      '--filters',
+      png,
+      '--ode-width',
+      '8',
+      '--ode-hidden',
+      '8',
+      '--ode-epochs',
+      '1',
+      '--solver',
+      'dopri5',
+      '--rtol',
+      '1e-2',
+      '--atol',
+      '1e-3',
+      '--report',
+      html,
     ]);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     expect(r.code).toBe(0);

@@ -48,7 +48,8 @@ describe('durable runs', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/from epoch 2, batch \d+/);
     expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);
-    const a = JSON.parse(straight.stdout), b = JSON.parse(resumed.stdout);
+    const a = JSON.parse(straight.stdout),
+      b = JSON.parse(resumed.stdout);
     expect(b.epochs.map((e: { loss: number }) => e.loss)).toEqual(a.epochs.map((e: { loss: number }) => e.loss));
     expect(b.testAccuracy).toBe(a.testAccuracy);
   }, 120_000);
@@ -71,7 +72,9 @@ describe('durable runs', () => {
     const ck = join(d, 'ck');
     const r = cli(['train', '--lr', '1e6', '--epochs', '2', '--checkpoint', ck, '--save', join(d, 'm.safetensors')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/training diverged at epoch 1, batch \d+: the loss blew up: it rose from \S+ at its lowest to \S+, then .* became (NaN|-?Infinity); try a smaller learning rate, e\.g\. --lr 100000/);
+    expect(r.stderr).toMatch(
+      /training diverged at epoch 1, batch \d+: the loss blew up: it rose from \S+ at its lowest to \S+, then .* became (NaN|-?Infinity); try a smaller learning rate, e\.g\. --lr 100000/,
+    );
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(existsSync(join(d, 'm.safetensors'))).toBe(false);
     expect(existsSync(join(ck, 'state.json'))).toBe(false); // nothing good to keep yet

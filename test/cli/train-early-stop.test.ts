@@ -9,7 +9,28 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-es-'));
 
 describe('train --schedule and --early-stop', () => {
   it('the rate of each epoch is in the metrics (step schedule after a warm-up)', () => {
-    const r = cli(['train', '--limit', '500', '--test-limit', '100', '--hidden', '16', '--epochs', '5', '--lr', '0.4', '--schedule', 'step', '--warmup', '1', '--step-every', '2', '--decay', '0.5', '--json']);
+    const r = cli([
+      'train',
+      '--limit',
+      '500',
+      '--test-limit',
+      '100',
+      '--hidden',
+      '16',
+      '--epochs',
+      '5',
+      '--lr',
+      '0.4',
+      '--schedule',
+      'step',
+      '--warmup',
+      '1',
+      '--step-every',
+      '2',
+      '--decay',
+      '0.5',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).epochs.map((e: { lr: number }) => e.lr)).toEqual([0.2, 0.4, 0.4, 0.2, 0.2]);
     expect(r.stderr).toMatch(/step schedule ×0\.5 every 2 epochs after 1 warm-up epoch/);
@@ -54,7 +75,8 @@ describe('train --schedule and --early-stop', () => {
     const resumed = cli(['train', '--resume', ck, '--epochs', '40', '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout).earlyStop.bestEpoch).toBe(best);
-    const a = loadModel(join(d, 'a.safetensors')).network, b = loadModel(join(d, 'b.safetensors')).network;
+    const a = loadModel(join(d, 'a.safetensors')).network,
+      b = loadModel(join(d, 'b.safetensors')).network;
     a.weights.forEach((W, l) => expect(Buffer.from(b.weights[l].data.buffer).equals(Buffer.from(W.data.buffer))).toBe(true));
   }, 120_000);
 

@@ -21,7 +21,8 @@ function csv(path: string): { header: string[]; rows: Record<string, string>[] }
 describe('train --log / --csv', () => {
   it('one JSON line per epoch and per --log-every batches, the same rows in CSV under a header, both appended', () => {
     const d = tmp();
-    const log = join(d, 'run.jsonl'), table = join(d, 'run.csv');
+    const log = join(d, 'run.jsonl'),
+      table = join(d, 'run.csv');
     const args = ['train', '--limit', '640', '--test-limit', '100', '--hidden', '16', '--epochs', '2', '--validation', '100', '--log', log, '--csv', table, '--log-every', '4', '--json'];
     const r = cli(args);
     expect(r.code, r.stderr).toBe(0);
@@ -50,9 +51,13 @@ describe('train --log / --csv', () => {
 
   it('a run killed (SIGKILL) in the middle leaves files that parse, line by line', async () => {
     const d = tmp();
-    const log = join(d, 'run.jsonl'), table = join(d, 'run.csv');
+    const log = join(d, 'run.jsonl'),
+      table = join(d, 'run.csv');
     await new Promise<void>((resolve) => {
-      const p = spawn(process.execPath, [BIN, 'train', '--backend', 'js', '--hidden', '128', '--epochs', '5', '--log', log, '--csv', table, '--log-every', '10'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+      const p = spawn(process.execPath, [BIN, 'train', '--backend', 'js', '--hidden', '128', '--epochs', '5', '--log', log, '--csv', table, '--log-every', '10'], {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: '1' },
+      });
       let err = '';
       p.stderr.on('data', (b: Buffer) => {
         err += b.toString();

@@ -68,7 +68,10 @@ describe('train --optimizer', () => {
   }, 120_000);
 
   it('gradcheck --train-steps 20 --optimizer adam and nesterov: parity with tf.train.adam / tf.train.momentum', () => {
-    for (const [o, lr] of [['adam', '0.001'], ['nesterov', '0.05']]) {
+    for (const [o, lr] of [
+      ['adam', '0.001'],
+      ['nesterov', '0.05'],
+    ]) {
       const r = cli(['gradcheck', '--hidden', '16', '--coords', '3', '--train-steps', '20', '--optimizer', o, '--lr', lr, '--json']);
       expect(r.code, r.stderr).toBe(0);
       const p = JSON.parse(r.stdout).trainParity;

@@ -21,8 +21,26 @@ describe('backprop train', () => {
   }, 180_000);
 
   it("Nielsen's chapter-1 setup learns (≥ 75% within 20 epochs)", () => {
-    const r = cli(['train', '--layers', '784,30,10', '--activation', 'sigmoid', '--output-activation', 'sigmoid', '--cost', 'quadratic',
-      '--init', 'normal', '--lr', '3', '--batch-size', '10', '--epochs', '20', '--json']);
+    const r = cli([
+      'train',
+      '--layers',
+      '784,30,10',
+      '--activation',
+      'sigmoid',
+      '--output-activation',
+      'sigmoid',
+      '--cost',
+      'quadratic',
+      '--init',
+      'normal',
+      '--lr',
+      '3',
+      '--batch-size',
+      '10',
+      '--epochs',
+      '20',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).testAccuracy).toBeGreaterThanOrEqual(0.75);
   }, 180_000);

@@ -42,10 +42,26 @@ function shortPng(bytes: number): Buffer {
 
 describe('found by hand: one line, exit 2', () => {
   const cases: [string, string[], RegExp][] = [
-    ['a clothing model on a digit', ['predict', '--model', file('fashion.safetensors', model(digits, { data: 'fashion-mnist' })), 'embedded:0', '--no-show'], /embedded:0: the model was trained on fashion-mnist, whose classes \(T-shirt\/top, .*\) are not embedded's \(0, 1, 2/],
-    ['a model with a hidden softmax', ['evaluate', '--model', file('hidden-softmax.safetensors', model({ ...digits, sizes: [784, 8, 10], activation: 'softmax' }))], /hidden-softmax.safetensors: .*softmax .* output activation/],
-    ['a model pairing a sigmoid output with log-likelihood', ['evaluate', '--model', file('sigmoid-ll.safetensors', model({ ...digits, outputActivation: 'sigmoid' }))], /sigmoid-ll.safetensors: .*log-likelihood needs --output-activation softmax/],
-    ['a PNG whose image data is short', ['predict', '--model', file('ok.safetensors', model(digits)), file('short.png', shortPng(10)), '--no-show'], /short.png: corrupt PNG \(its image data holds 10 of the 812 bytes a 28x28 image needs\)/],
+    [
+      'a clothing model on a digit',
+      ['predict', '--model', file('fashion.safetensors', model(digits, { data: 'fashion-mnist' })), 'embedded:0', '--no-show'],
+      /embedded:0: the model was trained on fashion-mnist, whose classes \(T-shirt\/top, .*\) are not embedded's \(0, 1, 2/,
+    ],
+    [
+      'a model with a hidden softmax',
+      ['evaluate', '--model', file('hidden-softmax.safetensors', model({ ...digits, sizes: [784, 8, 10], activation: 'softmax' }))],
+      /hidden-softmax.safetensors: .*softmax .* output activation/,
+    ],
+    [
+      'a model pairing a sigmoid output with log-likelihood',
+      ['evaluate', '--model', file('sigmoid-ll.safetensors', model({ ...digits, outputActivation: 'sigmoid' }))],
+      /sigmoid-ll.safetensors: .*log-likelihood needs --output-activation softmax/,
+    ],
+    [
+      'a PNG whose image data is short',
+      ['predict', '--model', file('ok.safetensors', model(digits)), file('short.png', shortPng(10)), '--no-show'],
+      /short.png: corrupt PNG \(its image data holds 10 of the 812 bytes a 28x28 image needs\)/,
+    ],
     ['a parser message that spans lines', ['grad', 'x; x', '--at', 'x=1'], /^backprop: error: "x; x" \(BlockNode\) is not supported/],
     ['--save ""', ['train', '--save', '', '--limit', '100', '--epochs', '1'], /--save: expected a value, got an empty string/],
     ['--save=', ['train', '--save=', '--limit', '100', '--epochs', '1'], /--save: expected a value, got an empty string/],

@@ -43,7 +43,8 @@ beforeAll(async () => {
       case 'stall': // 100 bytes, then silence
         res.writeHead(200, { 'Content-Length': body.length });
         return void res.write(body.subarray(0, 100));
-      case 'trickle': { // a byte every 50 ms: never stalls, never ends in time
+      case 'trickle': {
+        // a byte every 50 ms: never stalls, never ends in time
         res.writeHead(200, { 'Content-Length': body.length });
         let i = 0;
         const t = setInterval(() => (i < body.length && !res.destroyed ? res.write(body.subarray(i, ++i)) : clearInterval(t)), 50);
@@ -71,8 +72,17 @@ function catalogue(): Record<string, string> {
   const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
   const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
   const entry = {
-    name: 'tiny', title: 'tiny', description: 'fixture', classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], shape: [28, 28],
-    train: 120, test: 60, licence: 'MIT', urls: ['https://example.invalid/'], homepage: '', citation: '',
+    name: 'tiny',
+    title: 'tiny',
+    description: 'fixture',
+    classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    shape: [28, 28],
+    train: 120,
+    test: 60,
+    licence: 'MIT',
+    urls: ['https://example.invalid/'],
+    homepage: '',
+    citation: '',
     files: Object.fromEntries(NAMES.map((n, i) => [roles[i], { name: `${n}.gz`, size: files[`${n}.gz`].length, md5: md5(files[`${n}.gz`]) }])),
   };
   writeFileSync(join(dir, 'tiny.json'), JSON.stringify(entry));
@@ -80,35 +90,66 @@ function catalogue(): Record<string, string> {
 }
 
 const cases: [string, () => string[], RegExp, ((output: string) => void)?][] = [
-  ['a redirect loop stops after 5 redirects', () => ['--mirror', `${base}/loop/`], /loop\/train-images-idx3-ubyte\.gz: more than 5 redirects \(a redirect loop\?\)/,
-    () => expect(hits.loop).toHaveLength(6)],
-  ['a redirect to another scheme is refused at once', () => ['--mirror', `${base}/ftp/`], /ftp\/train-images-idx3-ubyte\.gz: redirects to ftp: \(only http and https are fetched\)/,
-    () => expect(hits.ftp).toHaveLength(1)],
-  ['a body larger than the catalogue says (Content-Length)', () => ['--mirror', `${base}/big/`], new RegExp(`${files[FIRST].length + 5000} bytes is more than the ${files[FIRST].length} bytes expected of this file`)],
+  [
+    'a redirect loop stops after 5 redirects',
+    () => ['--mirror', `${base}/loop/`],
+    /loop\/train-images-idx3-ubyte\.gz: more than 5 redirects \(a redirect loop\?\)/,
+    () => expect(hits.loop).toHaveLength(6),
+  ],
+  [
+    'a redirect to another scheme is refused at once',
+    () => ['--mirror', `${base}/ftp/`],
+    /ftp\/train-images-idx3-ubyte\.gz: redirects to ftp: \(only http and https are fetched\)/,
+    () => expect(hits.ftp).toHaveLength(1),
+  ],
+  [
+    'a body larger than the catalogue says (Content-Length)',
+    () => ['--mirror', `${base}/big/`],
+    new RegExp(`${files[FIRST].length + 5000} bytes is more than the ${files[FIRST].length} bytes expected of this file`),
+  ],
   ['a body larger than the catalogue says (no Content-Length)', () => ['--mirror', `${base}/bigchunked/`], new RegExp(`bytes is more than the ${files[FIRST].length} bytes expected of this file`)],
-  ['a stalled connection: retried with backoff, then the deadline', () => ['--mirror', `${base}/stall/`, '--stall', '0.3', '--deadline', '3'],
+  [
+    'a stalled connection: retried with backoff, then the deadline',
+    () => ['--mirror', `${base}/stall/`, '--stall', '0.3', '--deadline', '3'],
     /stall\/train-images-idx3-ubyte\.gz: download failed \(no data for 0\.3 s; the download deadline passed\); 100 bytes are kept: run the command again to resume/,
-    (output) => expect(output).toMatch(/no data for 0\.3 s; resuming at byte 100 in 0\.5 s \(attempt 2\)/)],
-  ['a connection that trickles forever ends at the deadline', () => ['--mirror', `${base}/trickle/`, '--deadline', '1'], /trickle\/train-images-idx3-ubyte\.gz: the download deadline passed; \d+ bytes are kept: run the command again to resume/],
-  ['a host that does not resolve is named as such, never "resuming"', () => ['--mirror', 'http://nonexistent.invalid/', '--deadline', '3'], /download failed \(cannot resolve the host name nonexistent\.invalid \(E(NOTFOUND|AI_AGAIN)\): no network, or no DNS/,
-    (output) => expect(output).not.toMatch(/resuming/)],
-  ['retries back off: 0.5 s, 1 s, 2 s between attempts', () => ['--mirror', `${base}/drop/`, '--deadline', '4'], /drop\/train-images-idx3-ubyte\.gz: download failed \(.*\); \d+ bytes are kept/,
+    (output) => expect(output).toMatch(/no data for 0\.3 s; resuming at byte 100 in 0\.5 s \(attempt 2\)/),
+  ],
+  [
+    'a connection that trickles forever ends at the deadline',
+    () => ['--mirror', `${base}/trickle/`, '--deadline', '1'],
+    /trickle\/train-images-idx3-ubyte\.gz: the download deadline passed; \d+ bytes are kept: run the command again to resume/,
+  ],
+  [
+    'a host that does not resolve is named as such, never "resuming"',
+    () => ['--mirror', 'http://nonexistent.invalid/', '--deadline', '3'],
+    /download failed \(cannot resolve the host name nonexistent\.invalid \(E(NOTFOUND|AI_AGAIN)\): no network, or no DNS/,
+    (output) => expect(output).not.toMatch(/resuming/),
+  ],
+  [
+    'retries back off: 0.5 s, 1 s, 2 s between attempts',
+    () => ['--mirror', `${base}/drop/`, '--deadline', '4'],
+    /drop\/train-images-idx3-ubyte\.gz: download failed \(.*\); \d+ bytes are kept/,
     () => {
       const t = hits.drop;
       expect(t.length).toBe(4); // the next wait (4 s) would pass the deadline
       [500, 1000, 2000].forEach((ms, i) => expect(t[i + 1] - t[i]).toBeGreaterThanOrEqual(ms - 20));
-    }],
+    },
+  ],
 ];
 
 describe('datasets fetch within its limits: exit 2, one error line', () => {
   for (const [what, args, msg, check] of cases)
-    it(what, async () => {
-      const r = await cliAsync(['datasets', 'fetch', 'tiny', ...args()], catalogue());
-      expect(r.code, r.stderr).toBe(2);
-      const errors = r.stderr.split('\n').filter((l) => /^backprop.*error/.test(l));
-      expect(errors, r.stderr).toHaveLength(1);
-      expect(errors[0]).toMatch(msg);
-      expect(r.stderr).not.toMatch(/\bat .*\.(js|ts):\d+/);
-      check?.(r.stdout + r.stderr);
-    }, 30_000);
+    it(
+      what,
+      async () => {
+        const r = await cliAsync(['datasets', 'fetch', 'tiny', ...args()], catalogue());
+        expect(r.code, r.stderr).toBe(2);
+        const errors = r.stderr.split('\n').filter((l) => /^backprop.*error/.test(l));
+        expect(errors, r.stderr).toHaveLength(1);
+        expect(errors[0]).toMatch(msg);
+        expect(r.stderr).not.toMatch(/\bat .*\.(js|ts):\d+/);
+        check?.(r.stdout + r.stderr);
+      },
+      30_000,
+    );
 });

@@ -57,8 +57,17 @@ function catalogue(): { env: Record<string, string>; cache: string } {
   const dir = mkdtempSync(join(tmpdir(), 'backprop-cat-'));
   const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
   const entry = {
-    name: 'tiny', title: 'tiny', description: 'fixture', classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], shape: [28, 28],
-    train: 120, test: 60, licence: 'MIT', urls: ['https://example.invalid/'], homepage: '', citation: '',
+    name: 'tiny',
+    title: 'tiny',
+    description: 'fixture',
+    classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    shape: [28, 28],
+    train: 120,
+    test: 60,
+    licence: 'MIT',
+    urls: ['https://example.invalid/'],
+    homepage: '',
+    citation: '',
     files: Object.fromEntries(NAMES.map((n, i) => [roles[i], { name: `${n}.gz`, md5: md5(files[`${n}.gz`]) }])),
   };
   writeFileSync(join(dir, 'tiny.json'), JSON.stringify(entry));

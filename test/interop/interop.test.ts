@@ -59,7 +59,9 @@ describe('export to TensorFlow.js', () => {
     const out = join(dir, 'tfjs-leaky');
     expect(cli(['export', '--model', f, '--out', out]).code).toBe(0);
     const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
-    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(readFileSync(join(out, 'weights.bin'))).buffer }));
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(readFileSync(join(out, 'weights.bin'))).buffer }),
+    );
     expect(model.layers.map((l) => l.getClassName())).toEqual(['Dense', 'LeakyReLU', 'Dense']);
     const theirs = (model.predict(tf.tensor2d(test.features.subarray(0, 200 * 784), [200, 784])) as tf.Tensor2D).arraySync();
     const mine = ours(f);
@@ -85,7 +87,12 @@ describe('Python + numpy read the safetensors file', () => {
 });
 
 describe('backprop predict', () => {
-  for (const [file, digit] of [['digit-7.png', 7], ['digit-0.png', 0], ['digit-4.png', 4], ['digit-4.pgm', 4]] as const)
+  for (const [file, digit] of [
+    ['digit-7.png', 7],
+    ['digit-0.png', 0],
+    ['digit-4.png', 4],
+    ['digit-4.pgm', 4],
+  ] as const)
     it(`a hand-drawn ${digit} (${file}, larger than 28×28, off-centre, black on white) is classified as ${digit}`, () => {
       const r = cli(['predict', '--model', modelFile, join(FIX, file), '--json']);
       expect(r.code, r.stderr).toBe(0);

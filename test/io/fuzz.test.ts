@@ -30,7 +30,8 @@ const corruption = (len: number) =>
     fc.record({ kind: fc.constant('overwrite' as const), at: fc.nat(len - 1), bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
   );
 
-type Corruption = { kind: 'flip'; at: number[]; mask: number } | { kind: 'truncate'; to: number } | { kind: 'insert'; at: number; bytes: Uint8Array } | { kind: 'overwrite'; at: number; bytes: Uint8Array };
+type Corruption =
+  { kind: 'flip'; at: number[]; mask: number } | { kind: 'truncate'; to: number } | { kind: 'insert'; at: number; bytes: Uint8Array } | { kind: 'overwrite'; at: number; bytes: Uint8Array };
 
 function corrupt(buf: Uint8Array, c: Corruption): Uint8Array {
   const b = Uint8Array.from(buf);

@@ -36,9 +36,33 @@ describe('safetensors model files', () => {
 
   const corruptions: [string, (b: Uint8Array) => Uint8Array, RegExp][] = [
     ['too short', (b) => b.subarray(0, 5), /too short/],
-    ['huge header length', (b) => { const c = b.slice(); new DataView(c.buffer).setBigUint64(0, 1n << 40n, true); return c; }, /larger than/],
-    ['header past the end', (b) => { const c = b.slice(); new DataView(c.buffer).setBigUint64(0, BigInt(b.length), true); return c; }, /runs past the end/],
-    ['header not JSON', (b) => { const c = b.slice(); c[8] = 0x41; return c; }, /not valid JSON/],
+    [
+      'huge header length',
+      (b) => {
+        const c = b.slice();
+        new DataView(c.buffer).setBigUint64(0, 1n << 40n, true);
+        return c;
+      },
+      /larger than/,
+    ],
+    [
+      'header past the end',
+      (b) => {
+        const c = b.slice();
+        new DataView(c.buffer).setBigUint64(0, BigInt(b.length), true);
+        return c;
+      },
+      /runs past the end/,
+    ],
+    [
+      'header not JSON',
+      (b) => {
+        const c = b.slice();
+        c[8] = 0x41;
+        return c;
+      },
+      /not valid JSON/,
+    ],
     ['not ours', (b) => withHeader(b, (h) => delete h.__metadata__), /not a backprop model/],
     ['missing tensor', (b) => withHeader(b, (h) => delete h.b2), /tensor b2 is missing/],
     ['wrong shape', (b) => withHeader(b, (h) => (h.W1.shape = [4, 3])), /W1 has shape \[4,3\], expected \[3,4\]/],

@@ -7,8 +7,18 @@ import { cli, needs, SYSTEM } from '../helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'learners-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Point { seconds: number; work: number; testAccuracy: number }
-interface Run { name: string; testAccuracy: number; work: number; parametersUpdated: number; trace: Point[] }
+interface Point {
+  seconds: number;
+  work: number;
+  testAccuracy: number;
+}
+interface Run {
+  name: string;
+  testAccuracy: number;
+  work: number;
+  parametersUpdated: number;
+  trace: Point[];
+}
 
 describe('backprop learners', () => {
   it('runs sgd, ga and ntk on the same data: one JSON result, a report, and the work ratio computed from the traces', () => {

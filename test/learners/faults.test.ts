@@ -28,9 +28,17 @@ const ONE_CLASS = csv('one.csv', '3,1,0\n3,0,1\n3,1,1\n3,0,0\n');
 
 describe('refused before any learner runs: one line, exit 2, nothing on stdout', () => {
   const cases: [string, string[], RegExp][] = [
-    ['a GA of huge networks', ['--learners', 'ga', '--hidden', '100000000'], /^backprop: error: --hidden: a population of 50 784-100000000-10 networks \(79,500,000,010 parameters each\) needs about \d+ GB \(estimated\), more than half of this machine's/],
+    [
+      'a GA of huge networks',
+      ['--learners', 'ga', '--hidden', '100000000'],
+      /^backprop: error: --hidden: a population of 50 784-100000000-10 networks \(79,500,000,010 parameters each\) needs about \d+ GB \(estimated\), more than half of this machine's/,
+    ],
     ['a huge GA population', ['--learners', 'ga', '--population', '100000000'], /^backprop: error: --population: a population of 100000000 784-10 networks .* needs about \d+ GB/],
-    ['a GA population whose weights overflow one array', ['--learners', 'ga', '--population', '300000', '--hidden', '10', '--fitness-batch', '1'], /--population: .*(needs about \d+(\.\d)? GB|an array of \d+ entries, more than the 2147483647)/],
+    [
+      'a GA population whose weights overflow one array',
+      ['--learners', 'ga', '--population', '300000', '--hidden', '10', '--fitness-batch', '1'],
+      /--population: .*(needs about \d+(\.\d)? GB|an array of \d+ entries, more than the 2147483647)/,
+    ],
     ['a huge SGD network', ['--learners', 'sgd', '--hidden', '100000000'], /^backprop: error: --hidden: a 784-100000000-10 network needs about \d+ GB to train \(estimated\)/],
     ['a huge --layers network for sgd', ['--learners', 'sgd', '--layers', '784,100000000,10'], /^backprop: error: --layers: a 784-100000000-10 network needs about/],
     ['a huge RBM', ['--learners', 'rbm', '--rbm-hidden', '100000000'], /^backprop: error: --rbm-hidden: an RBM of 794 visible and 100000000 hidden units needs about \d+ GB/],
@@ -112,21 +120,25 @@ const FULL = mountTmpfs('size=8k'); // the report of one learner is tens of KB
 if (!FULL) console.warn('learners/faults.test: cannot mount tmpfs here (not root, or no CAP_SYS_ADMIN): the disk-full case is skipped');
 
 describe('--report on a full disk', () => {
-  it.skipIf(!FULL)('exit 1, one line naming the file and where the report was saved instead; the JSON result still on stdout', () => {
-    const target = join(FULL!, 'l2.html');
-    const r = cli(['learners', '--learners', 'sgd', '--limit', '200', '--test-limit', '100', '--epochs', '1', '--json', '--report', target]);
-    expect(r.code, r.stderr).toBe(1);
-    const errors = r.stderr.split('\n').filter((l) => l.startsWith('backprop: error:'));
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(/--report .*l2\.html: cannot write \(ENOSPC: no space left on the device\); the report was saved to \S+ instead$/);
-    const rescued = /saved to (\S+) instead/.exec(errors[0])![1];
-    expect(readFileSync(rescued, 'utf8')).toMatch(/<svg/);
-    const out = JSON.parse(r.stdout) as { report: string; learners: unknown[] };
-    expect(out.learners).toHaveLength(1);
-    expect(out.report).toBe(rescued);
-    expect(existsSync(target)).toBe(false);
-    rmSync(rescued, { force: true });
-  }, 60_000);
+  it.skipIf(!FULL)(
+    'exit 1, one line naming the file and where the report was saved instead; the JSON result still on stdout',
+    () => {
+      const target = join(FULL!, 'l2.html');
+      const r = cli(['learners', '--learners', 'sgd', '--limit', '200', '--test-limit', '100', '--epochs', '1', '--json', '--report', target]);
+      expect(r.code, r.stderr).toBe(1);
+      const errors = r.stderr.split('\n').filter((l) => l.startsWith('backprop: error:'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/--report .*l2\.html: cannot write \(ENOSPC: no space left on the device\); the report was saved to \S+ instead$/);
+      const rescued = /saved to (\S+) instead/.exec(errors[0])![1];
+      expect(readFileSync(rescued, 'utf8')).toMatch(/<svg/);
+      const out = JSON.parse(r.stdout) as { report: string; learners: unknown[] };
+      expect(out.learners).toHaveLength(1);
+      expect(out.report).toBe(rescued);
+      expect(existsSync(target)).toBe(false);
+      rmSync(rescued, { force: true });
+    },
+    60_000,
+  );
 });
 
 // ---- signals ----
@@ -134,7 +146,9 @@ describe('--report on a full disk', () => {
 function during(args: string[], when: RegExp, delayMs: number, signals: NodeJS.Signals[], gapMs = 0): Promise<Run> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '', stderr = '', sent = false;
+    let stdout = '',
+      stderr = '',
+      sent = false;
     const watch = () => {
       if (sent || !when.test(stderr)) return;
       sent = true;
@@ -151,7 +165,11 @@ function during(args: string[], when: RegExp, delayMs: number, signals: NodeJS.S
 
 describe('signals stop the running learner; what ran is still printed and written', () => {
   const LONG = ['learners', '--learners', 'sgd,ga', '--generations', '100000', '--limit', '1000', '--test-limit', '200', '--epochs', '1', '--json'];
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const)
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)
     it(`${sig}: exit ${code}, the table, the JSON and the report of both learners`, async () => {
       const report = join(dir, `${sig}.html`);
       // "sgd done" is printed before the GA starts: the signal lands in the GA's generations.

@@ -19,13 +19,19 @@ async function run(kernels: Kernels, seed: number, opts: GaOptions = small): Pro
   return ga;
 }
 
-const bytes = (ga: GaLearner) => Buffer.concat([...ga.network.weights.map((W) => Buffer.from(W.data.buffer, W.data.byteOffset, W.data.byteLength)), ...ga.network.biases.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]);
+const bytes = (ga: GaLearner) =>
+  Buffer.concat([
+    ...ga.network.weights.map((W) => Buffer.from(W.data.buffer, W.data.byteOffset, W.data.byteLength)),
+    ...ga.network.biases.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
+  ]);
 
 describe('genetic algorithm', () => {
   for (const r of loaded) {
     it(`${r.name} provider: the same seed gives the same final weights, another seed other weights`, async (ctx) => {
       if (!('kernels' in r)) return providerUnavailable(ctx, r);
-      const a = await run(r.kernels, 7), b = await run(r.kernels, 7), c = await run(r.kernels, 8);
+      const a = await run(r.kernels, 7),
+        b = await run(r.kernels, 7),
+        c = await run(r.kernels, 8);
       expect(bytes(a).equals(bytes(b))).toBe(true);
       expect(bytes(a).equals(bytes(c))).toBe(false);
       expect(a.history.bestFitness).toEqual(b.history.bestFitness);

@@ -11,7 +11,8 @@ const ds = loadEmbedded();
 const loaded = await Promise.all(PROVIDERS.map((p) => loadProvider(p)));
 
 function relativeError(a: Matrix, b: Matrix): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.data.length; i++) {
     num += (a.data[i] - b.data[i]) ** 2;
     den += b.data[i] ** 2;
@@ -49,9 +50,12 @@ describe('neural tangent kernel', () => {
   it('matches the arc-cosine formula computed by hand for one pair, and its diagonal keeps 2‖x‖²/n_0 scaled by depth', () => {
     const a = slice(ds.train, 0, 2);
     const K = ntkKernel(a, a, 1, jsKernels, true);
-    const x0 = a.features.subarray(0, 784), x1 = a.features.subarray(784, 1568);
+    const x0 = a.features.subarray(0, 784),
+      x1 = a.features.subarray(784, 1568);
     const dot = (u: Float32Array, v: Float32Array) => u.reduce((s, ui, i) => s + ui * v[i], 0);
-    const k00 = (2 * dot(x0, x0)) / 784, k11 = (2 * dot(x1, x1)) / 784, k01 = (2 * dot(x0, x1)) / 784;
+    const k00 = (2 * dot(x0, x0)) / 784,
+      k11 = (2 * dot(x1, x1)) / 784,
+      k01 = (2 * dot(x0, x1)) / 784;
     const t = Math.acos(k01 / Math.sqrt(k00 * k11));
     const k2 = (Math.sqrt(k00 * k11) * (Math.sin(t) + (Math.PI - t) * Math.cos(t))) / Math.PI;
     expect(K.get(0, 1)).toBeCloseTo(k01 * ((Math.PI - t) / Math.PI) + k2, 10);
@@ -62,14 +66,16 @@ describe('neural tangent kernel', () => {
   for (const r of loaded)
     it(`kernel regression gives the same predictions with the ${r.name} provider`, async (ctx) => {
       if (!('kernels' in r)) return providerUnavailable(ctx, r);
-      const train = slice(ds.train, 0, 600), test = slice(ds.test, 0, 300);
+      const train = slice(ds.train, 0, 600),
+        test = slice(ds.test, 0, 300);
       const sub = { ...ds, train, test };
       const ref = new NtkLearner({ hidden: 2, ridge: 1e-4, maxExamples: 10000 }, 10);
       await ref.fit(sub, { kernels: jsKernels, seed: 1, budget: {}, test });
       const l = new NtkLearner({ hidden: 2, ridge: 1e-4, maxExamples: 10000 }, 10);
       const fit = await l.fit(sub, { kernels: r.kernels, seed: 1, budget: {}, test });
       expect(fit.parametersUpdated).toBe(0);
-      const p = l.predict(test), q = ref.predict(test);
+      const p = l.predict(test),
+        q = ref.predict(test);
       let same = 0;
       for (let i = 0; i < p.length; i++) if (p[i] === q[i]) same++;
       expect(same).toBe(p.length);

@@ -38,7 +38,9 @@ function finiteDifferences(net: OdeNet, x: Matrix, labels: number[], opts: Solve
 
 /** ‖a − b‖ / max(‖a‖, ‖b‖). */
 function relativeError(a: Float64Array, b: Float64Array): number {
-  let d = 0, na = 0, nb = 0;
+  let d = 0,
+    na = 0,
+    nb = 0;
   for (let i = 0; i < a.length; i++) {
     d += (a[i] - b[i]) ** 2;
     na += a[i] ** 2;
@@ -81,7 +83,8 @@ describe('neural ODE gradient memory', () => {
   it('the adjoint peak stays flat as the number of RK4 steps grows; backprop through the steps grows with it', async () => {
     const rows = await gradientMemory(jsKernels, [8, 32, 128]);
     console.log(memoryTable(rows));
-    const adjoint = rows.map((r) => r.adjointPeak), unrolled = rows.map((r) => r.unrolledPeak);
+    const adjoint = rows.map((r) => r.adjointPeak),
+      unrolled = rows.map((r) => r.unrolledPeak);
     expect(Math.max(...adjoint) / Math.min(...adjoint)).toBeLessThan(1.1);
     // 16× the steps: the stored stages grow 16×, and the measured peak follows them
     expect(rows[2].unrolledTape).toBe(16 * rows[0].unrolledTape);

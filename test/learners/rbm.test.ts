@@ -23,14 +23,17 @@ function randomRbm(D: number, K: number, H: number, seed: number): RbmLearner {
 
 describe('classification RBM', () => {
   it('free energy equals −log Σ_h e^(−E(x, y, h)) summed over all 2^H hidden states', () => {
-    const D = 6, K = 3, H = 5;
+    const D = 6,
+      K = 3,
+      H = 5;
     const rbm = randomRbm(D, K, H, 3);
     const rng = new Rng(4);
     const n = 4;
     const x = Float32Array.from({ length: n * D }, () => rng.uniform());
     const ex = examples(x, new Uint8Array(n), D);
     const F = rbm.freeEnergies(ex, jsKernels);
-    const V = rbm.v.data, N = D + K;
+    const V = rbm.v.data,
+      N = D + K;
     for (let e = 0; e < n; e++) {
       for (let y = 0; y < K; y++) {
         // E(x, y, h) = −hᵀWx − hᵀU_y − bᵀx − d_y − cᵀh, summed over every h ∈ {0,1}^H
@@ -88,7 +91,8 @@ describe('classification RBM', () => {
     expect([png.width, png.height]).toEqual([10 * 29 + 1, 4 * 29 + 1 + 2 * 4]);
     // Filter 3's brightest and darkest weights are white and black (each tile uses its own contrast)
     const w = rbm.v.data.subarray(3 * 794, 3 * 794 + 784);
-    const hi = w.indexOf(Math.max(...w)), lo = w.indexOf(Math.min(...w));
+    const hi = w.indexOf(Math.max(...w)),
+      lo = w.indexOf(Math.min(...w));
     const px = (i: number) => png.data[4 * ((1 + Math.floor(i / 28)) * png.width + 1 + 3 * 29 + (i % 28))];
     expect([px(hi), px(lo)]).toEqual([255, 0]);
   });

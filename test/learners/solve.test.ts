@@ -17,7 +17,8 @@ function spd(rng: Rng, n: number): Matrix {
 
 /** The direct solve: Gaussian elimination with partial pivoting on [A | B], written out here. */
 function gaussSolve(a: Matrix, bt: Matrix): Matrix {
-  const n = a.rows, r = bt.rows;
+  const n = a.rows,
+    r = bt.rows;
   const M = a.toArray().map((row, i) => [...row, ...Array.from({ length: r }, (_, t) => bt.get(t, i))]);
   for (let c = 0; c < n; c++) {
     let p = c;
@@ -42,11 +43,13 @@ describe('kernel solve (A X = B, A symmetric positive definite)', () => {
   // 300 > the block size 128, so the blocked path runs its panel solves and gemm updates, with a ragged last block.
   for (const n of [7, 300])
     for (const r of loaded)
-      for (const lapack of r.name === 'blas' ? [false, true] : [false]) // LAPACK comes only with the blas provider
+      for (const lapack of r.name === 'blas' ? [false, true] : [false])
+        // LAPACK comes only with the blas provider
         it(`n = ${n}, ${r.name} provider, ${lapack ? 'LAPACK when the provider has it' : 'blocked Cholesky on its gemm'}: agrees with Gaussian elimination`, (ctx) => {
           if (!('kernels' in r)) return providerUnavailable(ctx, r);
           const rng = new Rng(n);
-          const a = spd(rng, n), bt = randomMatrix(rng, 3, n);
+          const a = spd(rng, n),
+            bt = randomMatrix(rng, 3, n);
           const want = gaussSolve(a, bt);
           const got = bt.clone();
           const lower = a.clone(); // only the lower triangle is read: the upper one is garbage here
@@ -58,14 +61,17 @@ describe('kernel solve (A X = B, A symmetric positive definite)', () => {
         });
 
   it('the factor L satisfies L Lᵀ = A', () => {
-    const n = 200, a = spd(new Rng(5), n), l = a.clone();
+    const n = 200,
+      a = spd(new Rng(5), n),
+      l = a.clone();
     cholesky(l, jsKernels, 64);
     const L = Matrix.zeros(n, n, 'float64');
     for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) L.set(i, j, l.get(i, j));
     const llt = Matrix.zeros(n, n, 'float64');
     jsKernels.gemm(false, true, 1, L, L, 0, llt);
     for (let i = 0; i < n * n; i++) expect(Math.abs(llt.data[i] - a.data[i])).toBeLessThan(1e-9);
-    const bt = randomMatrix(new Rng(6), 2, n), x = bt.clone();
+    const bt = randomMatrix(new Rng(6), 2, n),
+      x = bt.clone();
     choleskySolve(l, x);
     const ax = Matrix.zeros(n, 2, 'float64');
     jsKernels.gemm(false, true, 1, a, x, 0, ax);

@@ -28,11 +28,17 @@ describe('blas provider: which BLAS it found', () => {
       expect(r.library).toBe(REFERENCE);
       expect(r.vendor).toBeUndefined();
       const rng = new Rng(4);
-      for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const [tA, tB] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
         const [m, n, k] = [37, 29, 41];
         const a = tA ? randomMatrix(rng, k, m, 'float32') : randomMatrix(rng, m, k, 'float32');
         const b = tB ? randomMatrix(rng, n, k, 'float32') : randomMatrix(rng, k, n, 'float32');
-        const want = Matrix.zeros(m, n), got = Matrix.zeros(m, n);
+        const want = Matrix.zeros(m, n),
+          got = Matrix.zeros(m, n);
         jsKernels.gemm(tA, tB, 0.5, a, b, 0, want);
         r.kernels.gemm(tA, tB, 0.5, a, b, 0, got);
         for (let i = 0; i < want.data.length; i++) expect(got.data[i]).toBeCloseTo(want.data[i], 4);

@@ -5,7 +5,9 @@ import { randomMatrix } from '../helpers.js';
 
 /** C = alpha op(A) op(B) + beta C by the definition, in float64. */
 function naive(tA: boolean, tB: boolean, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): number[] {
-  const m = c.rows, n = c.cols, k = tA ? a.rows : a.cols;
+  const m = c.rows,
+    n = c.cols,
+    k = tA ? a.rows : a.cols;
   const out: number[] = [];
   for (let i = 0; i < m; i++)
     for (let j = 0; j < n; j++) {
@@ -18,7 +20,14 @@ function naive(tA: boolean, tB: boolean, alpha: number, a: Matrix, b: Matrix, be
 
 describe('js gemm', () => {
   const rng = new Rng(7);
-  const shapes: [number, number, number][] = [[1, 1, 1], [1, 9, 5], [7, 1, 3], [5, 6, 1], [13, 11, 17], [33, 2, 65]];
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 9, 5],
+    [7, 1, 3],
+    [5, 6, 1],
+    [13, 11, 17],
+    [33, 2, 65],
+  ];
   for (const dtype of ['float64', 'float32'] as const)
     for (const [m, n, k] of shapes)
       for (const tA of [false, true])
@@ -27,7 +36,8 @@ describe('js gemm', () => {
             const a = tA ? randomMatrix(rng, k, m, dtype) : randomMatrix(rng, m, k, dtype);
             const b = tB ? randomMatrix(rng, n, k, dtype) : randomMatrix(rng, k, n, dtype);
             const c = randomMatrix(rng, m, n, dtype);
-            const alpha = 0.5 + rng.uniform(), beta = rng.uniform() - 0.5;
+            const alpha = 0.5 + rng.uniform(),
+              beta = rng.uniform() - 0.5;
             const want = naive(tA, tB, alpha, a, b, beta, c);
             jsKernels.gemm(tA, tB, alpha, a, b, beta, c);
             const tol = dtype === 'float64' ? 1e-12 : 1e-4;
@@ -38,7 +48,10 @@ describe('js gemm', () => {
     const a = Matrix.from(2, 2, [1, 2, 3, 4], 'float64');
     const c = Matrix.from(2, 2, [NaN, NaN, NaN, NaN], 'float64');
     jsKernels.gemm(false, false, 1, a, a, 0, c);
-    expect(c.toArray()).toEqual([[7, 10], [15, 22]]);
+    expect(c.toArray()).toEqual([
+      [7, 10],
+      [15, 22],
+    ]);
   });
 
   it('rejects mismatched shapes', () => {

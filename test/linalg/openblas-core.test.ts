@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
-import {
-  checkCore, chooseCore, coreCandidates, gemmDisagreement, parseCpuInfo, readCpuInfo, resolveLibrary, type CpuInfo,
-} from '../../src/linalg/openblas-core.js';
+import { checkCore, chooseCore, coreCandidates, gemmDisagreement, parseCpuInfo, readCpuInfo, resolveLibrary, type CpuInfo } from '../../src/linalg/openblas-core.js';
 import { Rng } from '../../src/base/rng.js';
 import { cli, needs, randomMatrix, ROOT, SYSTEM } from '../helpers.js';
 
@@ -44,7 +42,9 @@ describe('the gemm check against the js kernels (Higham §3.5 bound)', () => {
   const rng = new Rng(7);
   for (const dtype of ['float32', 'float64'] as const)
     it(`${dtype}: the js result passes, one wrong entry or a NaN fails`, () => {
-      const a = randomMatrix(rng, 40, 300, dtype), b = randomMatrix(rng, 25, 300, dtype), c = randomMatrix(rng, 40, 25, dtype);
+      const a = randomMatrix(rng, 40, 300, dtype),
+        b = randomMatrix(rng, 25, 300, dtype),
+        c = randomMatrix(rng, 40, 25, dtype);
       const got = new Matrix(40, 25, c.data.slice());
       jsKernels.gemm(false, true, 0.5, a, b, 0.25, got);
       expect(gemmDisagreement(false, true, 0.5, a, b, 0.25, c, got.data)).toBeLessThanOrEqual(1e-9);
@@ -58,9 +58,13 @@ describe('the gemm check against the js kernels (Higham §3.5 bound)', () => {
 
 describe('choosing the core of the installed OpenBLAS', () => {
   const koffi = createRequire(import.meta.url).resolve('koffi');
-  const savedCache = process.env.XDG_CACHE_HOME, savedCore = process.env.OPENBLAS_CORETYPE;
+  const savedCache = process.env.XDG_CACHE_HOME,
+    savedCore = process.env.OPENBLAS_CORETYPE;
   afterEach(() => {
-    for (const [k, v] of [['XDG_CACHE_HOME', savedCache], ['OPENBLAS_CORETYPE', savedCore]] as const) {
+    for (const [k, v] of [
+      ['XDG_CACHE_HOME', savedCache],
+      ['OPENBLAS_CORETYPE', savedCore],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -89,7 +93,10 @@ describe('choosing the core of the installed OpenBLAS', () => {
     freshCache();
     const c = chooseCore(openblas(), koffi, {
       cpu: cpu ?? parseCpuInfo(cpuinfo('GenuineIntel', 6, 85, AVX2))!,
-      candidates: [{ core: 'Pentium9000', why: 'a name OpenBLAS does not know' }, { core: 'Prescott', why: 'SSE3' }],
+      candidates: [
+        { core: 'Pentium9000', why: 'a name OpenBLAS does not know' },
+        { core: 'Prescott', why: 'SSE3' },
+      ],
     });
     expect(c.trials!.map((t) => t.ok)).toEqual([false, true]);
     expect(c.trials![0].detail).toMatch(/this build runs \w+ when asked for Pentium9000/);

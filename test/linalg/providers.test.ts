@@ -23,7 +23,16 @@ for (const r of loaded) {
       }
       ctx.skip(`${r.name} cannot load here: ${why}`);
     };
-    const shapes: [number, number, number][] = [[1, 1, 1], [1, 300, 7], [300, 1, 5], [17, 33, 65], [64, 64, 64], [129, 257, 31], [256, 128, 784], [5, 3, 1000]];
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [1, 300, 7],
+      [300, 1, 5],
+      [17, 33, 65],
+      [64, 64, 64],
+      [129, 257, 31],
+      [256, 128, 784],
+      [5, 3, 1000],
+    ];
     for (const dtype of ['float32', 'float64'] as const)
       it(`${dtype}: odd sizes, 1×N, transposes, alpha/beta`, (ctx) => {
         if (!kernels) return unavailable(ctx);
@@ -34,7 +43,11 @@ for (const r of loaded) {
               const a = tA ? randomMatrix(rng, k, m, dtype) : randomMatrix(rng, m, k, dtype);
               const b = tB ? randomMatrix(rng, n, k, dtype) : randomMatrix(rng, k, n, dtype);
               const c0 = randomMatrix(rng, m, n, dtype);
-              for (const [alpha, beta] of [[1, 0], [0.5, 1], [-1.5, 0.25]]) {
+              for (const [alpha, beta] of [
+                [1, 0],
+                [0.5, 1],
+                [-1.5, 0.25],
+              ]) {
                 const want = c0.clone();
                 jsKernels.gemm(tA, tB, alpha, a, b, beta, want);
                 const got = c0.clone();
@@ -55,7 +68,11 @@ for (const r of loaded) {
 
     it('beta = 0 ignores NaN in C', (ctx) => {
       if (!kernels) return unavailable(ctx);
-      const a = Matrix.from(64, 64, Array.from({ length: 4096 }, (_, i) => (i % 7) - 3));
+      const a = Matrix.from(
+        64,
+        64,
+        Array.from({ length: 4096 }, (_, i) => (i % 7) - 3),
+      );
       const c = Matrix.from(64, 64, new Array(4096).fill(NaN));
       kernels.gemm(false, false, 1, a, a, 0, c);
       expect(c.data.every((v) => Number.isFinite(v))).toBe(true);
@@ -64,7 +81,8 @@ for (const r of loaded) {
     it('training: same seed → identical weights; equal to js within float32 tolerance', async (ctx) => {
       if (!kernels) return unavailable(ctx);
       const rng = new Rng(3);
-      const n = 600, dim = 100;
+      const n = 600,
+        dim = 100;
       const f = new Float32Array(n * dim).map(() => rng.uniform());
       const l = new Uint8Array(n).map((_, i) => (f[i * dim] + f[i * dim + 1] > 1 ? 1 : 0));
       const ex = examples(f, l, dim);
@@ -74,7 +92,9 @@ for (const r of loaded) {
         await runTraining(new SgdTrainer(net, { lr: 0.1, batchSize: 50, weightDecay: 1e-4 }, k), ex, r2, initialState(n), { epochs: 1 });
         return net.weights.flatMap((w) => Array.from(w.data));
       };
-      const a = await run(kernels), b = await run(kernels), js = await run(jsKernels);
+      const a = await run(kernels),
+        b = await run(kernels),
+        js = await run(jsKernels);
       expect(a).toEqual(b);
       const worst = a.reduce((w, v, i) => Math.max(w, Math.abs(v - js[i])), 0);
       expect(worst).toBeLessThan(1e-4);

@@ -25,7 +25,8 @@ describe('SIMD ReLU passes', () => {
       const [z, a, g, d] = float32Block([n, n, n, n]);
       z.set(values(n, rng));
       g.set(values(n, rng).map((x, i) => (i % 2 ? x : rng.normal())));
-      const zc = new Matrix(1, n, z.slice()), ac = new Matrix(1, n, new Float32Array(n));
+      const zc = new Matrix(1, n, z.slice()),
+        ac = new Matrix(1, n, new Float32Array(n));
       expect(simdReluForward(z, a)).toBe(true);
       relu.forward(zc, ac); // plain arrays: the js loop
       expect(new Int32Array(a.buffer, a.byteOffset, n)).toEqual(new Int32Array(ac.data.buffer));
@@ -39,7 +40,8 @@ describe('SIMD ReLU passes', () => {
     });
 
   it('arrays outside one block fall back to the js loops', () => {
-    const [z] = float32Block([8]), [a] = float32Block([8]);
+    const [z] = float32Block([8]),
+      [a] = float32Block([8]);
     expect(simdReluForward(z, a)).toBe(false); // two different memories
     expect(simdReluForward(new Float32Array(8), new Float32Array(8))).toBe(false);
     expect(simdReluForward(new Float64Array(8), new Float64Array(8))).toBe(false);

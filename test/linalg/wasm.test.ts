@@ -33,11 +33,19 @@ describe('wasm provider', () => {
     // 203 rows: the row split leaves a ragged last slice; n = 77 pads B's columns.
     const [m, n, k] = [203, 77, 300];
     expect(m * n * k).toBeGreaterThan(WASM_PARALLEL_WORK);
-    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [tA, tB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       const a = tA ? randomMatrix(rng, k, m, 'float32') : randomMatrix(rng, m, k, 'float32');
       const b = tB ? randomMatrix(rng, n, k, 'float32') : randomMatrix(rng, k, n, 'float32');
       const c0 = randomMatrix(rng, m, n, 'float32');
-      for (const [alpha, beta] of [[1, 0], [-0.25, 0.75]]) {
+      for (const [alpha, beta] of [
+        [1, 0],
+        [-0.25, 0.75],
+      ]) {
         const want = product(one, tA, tB, a, b, c0, alpha, beta);
         expect(product(two, tA, tB, a, b, c0, alpha, beta)).toEqual(want);
         expect(product(three, tA, tB, a, b, c0, alpha, beta)).toEqual(want);
@@ -52,8 +60,10 @@ describe('wasm provider', () => {
     wasm.gemm(false, false, 1, small, small, 0, Matrix.zeros(128, 128)); // workers run on the first memory size
     // 4 MB at start; these operands need about 7 MB.
     const [m, n, k] = [640, 720, 800];
-    const a = randomMatrix(rng, m, k, 'float32'), b = randomMatrix(rng, k, n, 'float32');
-    const got = Matrix.zeros(m, n), want = Matrix.zeros(m, n);
+    const a = randomMatrix(rng, m, k, 'float32'),
+      b = randomMatrix(rng, k, n, 'float32');
+    const got = Matrix.zeros(m, n),
+      want = Matrix.zeros(m, n);
     wasm.gemm(false, false, 1, a, b, 0, got);
     jsKernels.gemm(false, false, 1, a, b, 0, want);
     let worst = 0;

@@ -14,11 +14,7 @@ const sig = (z: number) => 1 / (1 + Math.exp(-z));
 describe('the four equations on a 2-2-1 network, by hand', () => {
   // W1 = [[0.1, 0.2], [0.3, 0.4]], b1 = [0.5, 0.6], W2 = [[0.7, 0.8]], b2 = [0.9]; sigmoid, quadratic cost.
   const arch: Architecture = { sizes: [2, 2, 1], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' };
-  const net = () =>
-    new Network(arch, [Matrix.from(2, 2, [0.1, 0.2, 0.3, 0.4], 'float64'), Matrix.from(1, 2, [0.7, 0.8], 'float64')], [
-      Float64Array.from([0.5, 0.6]),
-      Float64Array.from([0.9]),
-    ]);
+  const net = () => new Network(arch, [Matrix.from(2, 2, [0.1, 0.2, 0.3, 0.4], 'float64'), Matrix.from(1, 2, [0.7, 0.8], 'float64')], [Float64Array.from([0.5, 0.6]), Float64Array.from([0.9])]);
 
   it('one example: z, a, δ and the gradients match the chain rule written out', () => {
     const x = [1, 2];
@@ -53,7 +49,10 @@ describe('the four equations on a 2-2-1 network, by hand', () => {
 
   it('a batch of two gives the mean of the per-example gradients', () => {
     const n = net();
-    const per = [[1, 2, 1], [-1, 0.5, 0]].map(([x0, x1, y]) => {
+    const per = [
+      [1, 2, 1],
+      [-1, 0.5, 0],
+    ].map(([x0, x1, y]) => {
       const ws = new Workspace(n, 1);
       ws.input.data.set([x0, x1]);
       const g = new Gradients(n);

@@ -12,7 +12,8 @@ import type { Examples } from '../../src/data/dataset.js';
 
 /** A column-per-example matrix from its columns. */
 function columns(cols: number[][], dtype: DType = 'float64'): Matrix {
-  const n = cols[0].length, m = cols.length;
+  const n = cols[0].length,
+    m = cols.length;
   const x = Matrix.zeros(n, m, dtype);
   cols.forEach((c, j) => c.forEach((v, i) => x.set(i, j, v)));
   return x;
@@ -26,7 +27,8 @@ function forward(name: ActivationName, z: Matrix): Matrix {
 
 describe('weight decay shrinks W and never b', () => {
   const arch: Architecture = { sizes: [2, 3, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' };
-  const lr = 0.5, lambda = 0.2;
+  const lr = 0.5,
+    lambda = 0.2;
   function stepped(decay: number, viaUpdate: boolean) {
     const net = Network.create(arch, 'normal', new Rng(9), 'float64');
     const w0 = net.weights.map((W) => Float64Array.from(W.data));
@@ -39,10 +41,13 @@ describe('weight decay shrinks W and never b', () => {
   }
   for (const viaUpdate of [false, true]) {
     it(`${viaUpdate ? 'SgdTrainer.update' : 'sgdStep'}: b is the same with and without λ; W differs by exactly −ηλW`, () => {
-      const plain = stepped(0, viaUpdate), decayed = stepped(lambda, viaUpdate);
+      const plain = stepped(0, viaUpdate),
+        decayed = stepped(lambda, viaUpdate);
       for (let l = 0; l < 2; l++) {
         expect(Array.from(decayed.net.biases[l])).toEqual(Array.from(plain.net.biases[l]));
-        const W0 = plain.w0[l], Wp = plain.net.weights[l].data, Wd = decayed.net.weights[l].data;
+        const W0 = plain.w0[l],
+          Wp = plain.net.weights[l].data,
+          Wd = decayed.net.weights[l].data;
         for (let i = 0; i < W0.length; i++) expect(Wd[i] - Wp[i]).toBeCloseTo(-lr * lambda * W0[i], 12);
       }
     });
@@ -51,7 +56,10 @@ describe('weight decay shrinks W and never b', () => {
     const net = Network.create(arch, 'normal', new Rng(3), 'float64');
     const ws = new Workspace(net, 2);
     ws.input.data.set([0.3, -0.4, 0.9, 0.1]);
-    const y = columns([[1, 0], [0, 1]]);
+    const y = columns([
+      [1, 0],
+      [0, 1],
+    ]);
     const g = new Gradients(net);
     backprop(net, ws, y, g, jsKernels);
     const before = net.clone();
@@ -69,7 +77,13 @@ describe('softmax and log-sum-exp at large logits', () => {
   for (const dtype of ['float32', 'float64'] as const) {
     for (const big of [100, 1000]) {
       it(`${dtype}, z = (${big}, ${big - 1}, 0) and (−${big}, −${big + 1}, −${2 * big}): a = (1, e^−1, ~0)/(1 + e^−1)`, () => {
-        const z = columns([[big, big - 1, 0], [-big, -big - 1, -2 * big]], dtype);
+        const z = columns(
+          [
+            [big, big - 1, 0],
+            [-big, -big - 1, -2 * big],
+          ],
+          dtype,
+        );
         const a = forward('softmax', z);
         for (let j = 0; j < 2; j++) {
           expect(a.get(0, j)).toBeCloseTo(1 / (1 + Math.exp(-1)), 6);
@@ -79,9 +93,21 @@ describe('softmax and log-sum-exp at large logits', () => {
         }
       });
       it(`${dtype}, z = (${big}, ${big - 1}, 0): −ln a_i = lse − z_i for log-likelihood and the cross-entropy in log space`, () => {
-        const z = columns([[big, big - 1, 0], [big, big - 1, 0]], dtype);
+        const z = columns(
+          [
+            [big, big - 1, 0],
+            [big, big - 1, 0],
+          ],
+          dtype,
+        );
         const a = forward('softmax', z);
-        const y = columns([[1, 0, 0], [0, 0, 1]], dtype);
+        const y = columns(
+          [
+            [1, 0, 0],
+            [0, 0, 1],
+          ],
+          dtype,
+        );
         const sm = activation('softmax');
         // −ln a_0 = L, −ln a_2 = big + L
         expect(cost('log-likelihood').total(sm, z, a, y)).toBeCloseTo(L + big + L, 9);
@@ -89,9 +115,21 @@ describe('softmax and log-sum-exp at large logits', () => {
         expect(cost('cross-entropy').total(sm, z, a, y)).toBeCloseTo(2 * L + big + 1 + 3 * L, 9);
       });
       it(`${dtype}, sigmoid cross-entropy at z = ±${big}: ln(1 + e^${big}) = ${big} on the wrong side, ~e^−${big} on the right one`, () => {
-        const z = columns([[big, -big], [-big, big]], dtype);
+        const z = columns(
+          [
+            [big, -big],
+            [-big, big],
+          ],
+          dtype,
+        );
         const a = forward('sigmoid', z);
-        const y = columns([[0, 1], [0, 1]], dtype);
+        const y = columns(
+          [
+            [0, 1],
+            [0, 1],
+          ],
+          dtype,
+        );
         // example 1: y = (0, 1), z = (big, −big): both wrong by `big`; example 2: both right
         expect(cost('cross-entropy').total(activation('sigmoid'), z, a, y)).toBeCloseTo(2 * big + 2 * softplus(-big), 9);
       });
@@ -111,7 +149,8 @@ function costAt(c: CostName, out: ActivationName, z: Matrix, y: Matrix): number 
 }
 
 function delta(c: CostName, out: ActivationName, z: Matrix, y: Matrix): Matrix {
-  const a = forward(out, z), d = Matrix.zeros(z.rows, z.cols, z.dtype);
+  const a = forward(out, z),
+    d = Matrix.zeros(z.rows, z.cols, z.dtype);
   cost(c).delta(activation(out), z, a, y, d);
   return d;
 }
@@ -140,13 +179,18 @@ describe("each cost's δ^L = ∂C_x/∂z^L against centered differences, saturat
   for (const c of COSTS) {
     for (const out of outputs) {
       if (cost(c).refuses(out)) continue;
-      for (const [label, targets] of [['one-hot', yOneHot], ['soft', ySoft]] as const) {
+      for (const [label, targets] of [
+        ['one-hot', yOneHot],
+        ['soft', ySoft],
+      ] as const) {
         it(`${c} × ${out}, ${label} targets`, () => {
-          const z = columns(zCols), y = columns(targets.map((t) => t.slice()));
+          const z = columns(zCols),
+            y = columns(targets.map((t) => t.slice()));
           const d = delta(c, out, z, y);
           const h = 1e-5;
           for (let k = 0; k < z.data.length; k++) {
-            const zp = z.clone(), zm = z.clone();
+            const zp = z.clone(),
+              zm = z.clone();
             zp.data[k] += h;
             zm.data[k] -= h;
             const fd = (costAt(c, out, zp, y) - costAt(c, out, zm, y)) / (2 * h);
@@ -192,7 +236,9 @@ describe('pairings and costs by name', () => {
     expect(pairingProblem({ activation: 'relu', outputActivation: 'softmax', cost: 'cross-entropy' })).toBeUndefined();
     expect(pairingProblem({ activation: 'relu', outputActivation: 'relu', cost: 'cross-entropy' })).toMatch(/^--cost cross-entropy needs outputs in \(0, 1\), and a relu output/);
     expect(pairingProblem({ activation: 'relu', outputActivation: 'sigmoid', cost: 'log-likelihood' })).toMatch(/^--cost log-likelihood needs --output-activation softmax: with sigmoid/);
-    expect(pairingProblem({ activation: 'relu', outputActivation: 'linear', cost: 'log-likelihood' })).toMatch(/^--cost log-likelihood needs --output-activation softmax \(a probability for each class\), and linear outputs/);
+    expect(pairingProblem({ activation: 'relu', outputActivation: 'linear', cost: 'log-likelihood' })).toMatch(
+      /^--cost log-likelihood needs --output-activation softmax \(a probability for each class\), and linear outputs/,
+    );
     for (const out of ACTIVATIONS) expect(pairingProblem({ activation: 'tanh', outputActivation: out, cost: 'quadratic' })).toBeUndefined();
   });
 });
@@ -253,11 +299,19 @@ describe('Network: shapes checked, sizes owned, initialisations as documented', 
   });
   it('the input layer has no z, a or δ buffers; every layer above has n_l × m', () => {
     const ws = new Workspace(Network.create(arch, 'he', new Rng(1), 'float64'), 5);
-    expect(ws.z.map((z) => [z.rows, z.cols])).toEqual([[0, 5], [4, 5], [2, 5]]);
+    expect(ws.z.map((z) => [z.rows, z.cols])).toEqual([
+      [0, 5],
+      [4, 5],
+      [2, 5],
+    ]);
     expect([ws.x.rows, ws.x.cols]).toEqual([5, 3]);
   });
   it('feedforward puts b^l in every row of Z^l before adding W A', () => {
-    const net = new Network({ ...arch, sizes: [1, 3, 1], outputActivation: 'linear' }, [Matrix.from(3, 1, [0, 0, 0], 'float64'), Matrix.from(1, 3, [1, 10, 100], 'float64')], [Float64Array.from([1, 2, 3]), Float64Array.from([0])]);
+    const net = new Network(
+      { ...arch, sizes: [1, 3, 1], outputActivation: 'linear' },
+      [Matrix.from(3, 1, [0, 0, 0], 'float64'), Matrix.from(1, 3, [1, 10, 100], 'float64')],
+      [Float64Array.from([1, 2, 3]), Float64Array.from([0])],
+    );
     const ws = new Workspace(net, 2);
     ws.input.data.set([5, 6]);
     backprop(net, ws, Matrix.zeros(1, 2, 'float64'), new Gradients(net), jsKernels);
@@ -284,8 +338,10 @@ describe('Rng: the xoshiro128** stream of its seed (saved seeds and checkpoints 
     a.uniform();
     const b = new Rng(a.state());
     expect([a.nextUint32(), a.nextUint32()]).toEqual([b.nextUint32(), b.nextUint32()]);
-    const r = new Rng(11), n = 20000;
-    let s = 0, s2 = 0;
+    const r = new Rng(11),
+      n = 20000;
+    let s = 0,
+      s2 = 0;
     for (let i = 0; i < n; i++) {
       const v = r.normal();
       s += v;
@@ -299,7 +355,8 @@ describe('Rng: the xoshiro128** stream of its seed (saved seeds and checkpoints 
 describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the refused pairings loaded from old files', () => {
   it('a −∞ logit is a probability of exactly 0, not a NaN: costs 0 and δ = 0 when the target is the other class', () => {
     for (const c of ['cross-entropy', 'log-likelihood'] as const) {
-      const z = columns([[0, -Infinity]]), y = columns([[1, 0]]);
+      const z = columns([[0, -Infinity]]),
+        y = columns([[1, 0]]);
       expect(costAt(c, 'softmax', z, y)).toBe(0);
       expect(Array.from(delta(c, 'softmax', z, y).data)).toEqual([0, 0]);
     }
@@ -310,34 +367,51 @@ describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the
     const zs = [-2, -0, 0, 1e-30, 3.5, -1e-30];
     for (const dtype of ['float32', 'float64'] as const) {
       const gs = [1 / 3, 2 / 3, 1 / 7, 4 / 7, 5 / 9, 6 / 11]; // every mantissa bit in use
-      const z = Matrix.from(1, zs.length, zs, dtype), g = Matrix.from(1, zs.length, gs, dtype);
+      const z = Matrix.from(1, zs.length, zs, dtype),
+        g = Matrix.from(1, zs.length, gs, dtype);
       const f = (v: number) => (dtype === 'float32' ? Math.fround(v) : v);
-      const a = forward('relu', z), d = Matrix.zeros(1, zs.length, dtype);
+      const a = forward('relu', z),
+        d = Matrix.zeros(1, zs.length, dtype);
       activation('relu').backward(z, a, g, d);
       expect(Array.from(a.data).map((v) => v + 0)).toEqual(zs.map((v) => (v > 0 ? f(v) : 0)));
       expect(Array.from(d.data)).toEqual([0, 0, 0, f(4 / 7), f(5 / 9), 0]);
-      const la = forward('leaky-relu', z), ld = Matrix.zeros(1, zs.length, dtype);
+      const la = forward('leaky-relu', z),
+        ld = Matrix.zeros(1, zs.length, dtype);
       activation('leaky-relu').backward(z, la, g, ld);
       expect(Array.from(ld.data)).toEqual(gs.map((gv, i) => (zs[i] > 0 ? f(gv) : f(0.01 * f(gv)))));
     }
-    const relu = activation('relu'), leaky = activation('leaky-relu');
+    const relu = activation('relu'),
+      leaky = activation('leaky-relu');
     expect([relu.prime!(2, 2), relu.prime!(0, 0), relu.prime!(-1, 0)]).toEqual([1, 0, 0]);
     expect([leaky.prime!(2, 2), leaky.prime!(0, 0), leaky.prime!(-1, -0.01)]).toEqual([1, 0.01, 0.01]);
   });
   it('linear: a = z and δ = g, also into other buffers', () => {
-    const z = columns([[1, -2]]), a = Matrix.zeros(2, 1, 'float64'), d = Matrix.zeros(2, 1, 'float64');
+    const z = columns([[1, -2]]),
+      a = Matrix.zeros(2, 1, 'float64'),
+      d = Matrix.zeros(2, 1, 'float64');
     activation('linear').forward(z, a);
     activation('linear').backward(z, a, z, d);
-    expect([Array.from(a.data), Array.from(d.data)]).toEqual([[1, -2], [1, -2]]);
+    expect([Array.from(a.data), Array.from(d.data)]).toEqual([
+      [1, -2],
+      [1, -2],
+    ]);
   });
   it('cross-entropy after a linear output (refused now): the textbook −Σ y ln a + (1 − y) ln(1 − a) and ∇_a C ⊙ f′; ln 0 held at ln 1e−300', () => {
-    const z = columns([[0.25, 0.5], [0.9, 0]]), y = columns([[1, 0], [0, 1]]);
+    const z = columns([
+        [0.25, 0.5],
+        [0.9, 0],
+      ]),
+      y = columns([
+        [1, 0],
+        [0, 1],
+      ]);
     const total = cost('cross-entropy').total(activation('linear'), z, z, y);
     expect(total).toBeCloseTo(-Math.log(0.25) - Math.log(0.5) - Math.log(0.1) - Math.log(1e-300), 9);
     const d = delta('cross-entropy', 'linear', columns([[0.25, 0.5]]), columns([[1, 0]]));
     expect(Array.from(d.data)).toEqual([(0.25 - 1) / (0.25 * 0.75), 0.5 / 0.25]);
     // log-likelihood after sigmoid (refused now): −y/a ⊙ σ′(z)
-    const zs = columns([[0.3, -0.2]]), ys = columns([[1, 0]]);
+    const zs = columns([[0.3, -0.2]]),
+      ys = columns([[1, 0]]);
     const a = forward('sigmoid', zs);
     const dl = delta('log-likelihood', 'sigmoid', zs, ys);
     expect(dl.data[0]).toBeCloseTo((-1 / a.data[0]) * a.data[0] * (1 - a.data[0]), 14);

@@ -46,8 +46,22 @@ function stats(activation: string, speed: number, extra: Partial<LayerStats>, hi
   ];
 }
 function run(activation: string, kind: 'saturated' | 'dead'): CompareRun {
-  const snapshots = [0, 0.5, 1, 1.5, 2].map((epoch, i) => ({ step: i * 10, epoch, testLoss: 2 / (i + 1), testAccuracy: 0.1 + 0.2 * i, layers: stats(activation, 0.01 * (i + 1), { [kind]: 0.1 * i }) }));
-  return { activation: activation as CompareRun['activation'], init: 'he', lr: 0.1, sizes: [4, 3, 3, 2], snapshots, initial: stats(activation, 0.01, { [kind]: 0 }, true), final: stats(activation, 0.05, { [kind]: 0.4 }, true) };
+  const snapshots = [0, 0.5, 1, 1.5, 2].map((epoch, i) => ({
+    step: i * 10,
+    epoch,
+    testLoss: 2 / (i + 1),
+    testAccuracy: 0.1 + 0.2 * i,
+    layers: stats(activation, 0.01 * (i + 1), { [kind]: 0.1 * i }),
+  }));
+  return {
+    activation: activation as CompareRun['activation'],
+    init: 'he',
+    lr: 0.1,
+    sizes: [4, 3, 3, 2],
+    snapshots,
+    initial: stats(activation, 0.01, { [kind]: 0 }, true),
+    final: stats(activation, 0.05, { [kind]: 0.4 }, true),
+  };
 }
 const RUNS = [run('sigmoid', 'saturated'), run('relu', 'dead')];
 
@@ -78,8 +92,7 @@ describe("compare's charts", () => {
   it('epoch axes tick at whole epochs only, and every chart has a title', () => {
     for (const c of charts) {
       expect((c.spec.title as { text: string }).text.length, c.id).toBeGreaterThan(0);
-      for (const n of nodes(c.spec))
-        if (n.field === 'epoch') expect((n.axis as { values: number[] }).values).toEqual([0, 1, 2]);
+      for (const n of nodes(c.spec)) if (n.field === 'epoch') expect((n.axis as { values: number[] }).values).toEqual([0, 1, 2]);
     }
   });
 

@@ -10,7 +10,27 @@ describe('train --report in headless Chromium', () => {
     needs(ctx, SYSTEM.chromium);
     const dir = mkdtempSync(join(tmpdir(), 'backprop-train-report-'));
     const file = join(dir, 'run.html');
-    const r = cli(['train', '--limit', '1500', '--test-limit', '500', '--validation', '300', '--hidden', '32,32', '--activation', 'sigmoid', '--epochs', '4', '--schedule', 'cosine', '--monitor', '--report', file, '--json']);
+    const r = cli([
+      'train',
+      '--limit',
+      '1500',
+      '--test-limit',
+      '500',
+      '--validation',
+      '300',
+      '--hidden',
+      '32,32',
+      '--activation',
+      'sigmoid',
+      '--epochs',
+      '4',
+      '--schedule',
+      'cosine',
+      '--monitor',
+      '--report',
+      file,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).report).toBe(file);
     const html = readFileSync(file, 'utf8');

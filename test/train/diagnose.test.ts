@@ -37,7 +37,9 @@ describe('divergence diagnosis blames the right thing', () => {
     const naive: Cost = {
       ...crossEntropy,
       delta(out, z, a, y, delta) {
-        const A = a.data, Y = y.data, D = delta.data;
+        const A = a.data,
+          Y = y.data,
+          D = delta.data;
         for (let i = 0; i < A.length; i++) D[i] = (A[i] - Y[i]) / (A[i] * (1 - A[i]));
         out.backward(z, a, delta, delta);
       },
@@ -52,7 +54,11 @@ describe('divergence diagnosis blames the right thing', () => {
   });
 
   it('layer 1 overflowing float32 on huge inputs: the data', async () => {
-    const huge = examples(ds.train.features.map((v) => (v > 0 ? 3e38 : 0)), ds.train.labels, ds.train.dim);
+    const huge = examples(
+      ds.train.features.map((v) => (v > 0 ? 3e38 : 0)),
+      ds.train.labels,
+      ds.train.dim,
+    );
     const { r } = await run({ activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 0.2, huge);
     expect(r.diagnosis).toMatchObject({ kind: 'non-finite', cause: 'data', layer: 1, quantity: 'z' });
     expect(r.diagnosis.message).toMatch(/^layer 1 overflowed \(z\^1 became -?Infinity\) on the first batch: the inputs reach 3\.0e\+38; scale them to \[0, 1\]$/);
@@ -63,7 +69,9 @@ describe('divergence diagnosis blames the right thing', () => {
       net.weights[1].data.fill(3e38); // σ > 0, so every z^2 = Σ 3e38 σ(z^1) + b is past float32's 3.4e38
     });
     expect(r.diagnosis).toMatchObject({ kind: 'non-finite', cause: 'overflow', layer: 2, quantity: 'z' });
-    expect(r.diagnosis.message).toMatch(/^layer 2 overflowed float32 \(z\^2 became -?Infinity, its weights reach \|W\| = \S+e\+3\d\) on the first batch: try a smaller learning rate, e\.g\. --lr 0\.001, or --dtype float64$/);
+    expect(r.diagnosis.message).toMatch(
+      /^layer 2 overflowed float32 \(z\^2 became -?Infinity, its weights reach \|W\| = \S+e\+3\d\) on the first batch: try a smaller learning rate, e\.g\. --lr 0\.001, or --dtype float64$/,
+    );
     expect(net.weights.every((w) => w.data.every((v) => Number.isFinite(v)))).toBe(true); // the failed step changed nothing
   });
 

@@ -21,7 +21,10 @@ describe('evaluate, by hand', () => {
       // ½‖a − y‖²: ½(1 + 2.25), ½(4 + 2.25), ½(0.0625 + 0.5625)
       expect(e.loss).toBeCloseTo((1.625 + 3.125 + 0.3125) / 3, 12);
       expect([e.accuracy, e.correct, e.count]).toEqual([1 / 3, 1, 3]);
-      expect(e.confusion).toEqual([[1, 1], [1, 0]]);
+      expect(e.confusion).toEqual([
+        [1, 1],
+        [1, 0],
+      ]);
       expect(Array.from(e.predictions)).toEqual([0, 1, 0]);
       expect(Array.from(e.trueOutputs)).toEqual([2, -1, 0.25]);
       expect(Array.from(e.predictedOutputs)).toEqual([2, 1.5, 0.25]);
@@ -40,7 +43,9 @@ describe('evaluate, by hand', () => {
 
 /** 12 points in 2-D, class 1 when x₀ > x₁. */
 function points(seed: number, n = 12): Examples {
-  const rng = new Rng(seed), features = new Float32Array(2 * n), labels = new Uint8Array(n);
+  const rng = new Rng(seed),
+    features = new Float32Array(2 * n),
+    labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     features[2 * i] = rng.uniform();
     features[2 * i + 1] = rng.uniform();
@@ -55,22 +60,42 @@ function trainer(lr = 0.5, output: 'sigmoid' | 'linear' = 'sigmoid') {
 }
 
 describe('runTraining', () => {
-  const train = points(1), test = points(2, 7), validation = points(3, 4);
+  const train = points(1),
+    test = points(2, 7),
+    validation = points(3, 4);
 
   it('each epoch: the mean of its batch losses, the running accuracy, and test/validation from evaluate() at its end', async () => {
-    const t = trainer(), state = initialState(train.count);
-    const batchLosses: number[] = [], batches: number[] = [], ends: EpochMetrics[] = [], checkpoints: TrainState[] = [];
+    const t = trainer(),
+      state = initialState(train.count);
+    const batchLosses: number[] = [],
+      batches: number[] = [],
+      ends: EpochMetrics[] = [],
+      checkpoints: TrainState[] = [];
     const starts: [number, number][] = [];
     let lastEval: ReturnType<typeof evaluate> | undefined;
     const r = await runTraining(t, train, new Rng(4), state, {
-      epochs: 2, test, validation,
+      epochs: 2,
+      test,
+      validation,
       onEpochStart: (e, n) => starts.push([e, n]),
-      onBatch: (_e, b, loss, _acc, seen) => { batchLosses.push(loss); batches.push(b); expect(seen).toBe(Math.min(5 * b, 12)); },
-      onEpochEnd: (m) => { ends.push(m); lastEval = evaluate(t.net, test, jsKernels); },
-      onCheckpoint: (s) => { checkpoints.push({ ...s, order: s.order.slice() }); },
+      onBatch: (_e, b, loss, _acc, seen) => {
+        batchLosses.push(loss);
+        batches.push(b);
+        expect(seen).toBe(Math.min(5 * b, 12));
+      },
+      onEpochEnd: (m) => {
+        ends.push(m);
+        lastEval = evaluate(t.net, test, jsKernels);
+      },
+      onCheckpoint: (s) => {
+        checkpoints.push({ ...s, order: s.order.slice() });
+      },
     });
     expect(r).toEqual({ status: 'done' });
-    expect(starts).toEqual([[1, 3], [2, 3]]); // ⌈12/5⌉ batches, the last of 2
+    expect(starts).toEqual([
+      [1, 3],
+      [2, 3],
+    ]); // ⌈12/5⌉ batches, the last of 2
     expect(batches).toEqual([1, 2, 3, 1, 2, 3]);
     expect(ends.map((m) => m.epoch)).toEqual([1, 2]);
     expect(ends[1].loss).toBe(batchLosses[5]); // the running mean at the last batch
@@ -81,7 +106,10 @@ describe('runTraining', () => {
     expect(ends.every((m) => m.seconds >= 0 && m.trainAccuracy >= 0 && m.trainAccuracy <= 1)).toBe(true);
     expect(state.history).toEqual(ends);
     // the state as the next epoch finds it
-    expect(checkpoints.map((s) => [s.epoch, s.batch, s.totalLoss, s.correct, s.seen, s.seconds])).toEqual([[2, 0, 0, 0, 0, 0], [3, 0, 0, 0, 0, 0]]);
+    expect(checkpoints.map((s) => [s.epoch, s.batch, s.totalLoss, s.correct, s.seen, s.seconds])).toEqual([
+      [2, 0, 0, 0, 0, 0],
+      [3, 0, 0, 0, 0, 0],
+    ]);
     expect(Array.from(checkpoints[0].order).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i));
   });
 
@@ -96,7 +124,9 @@ describe('runTraining', () => {
     const straight = trainer();
     await runTraining(straight, train, new Rng(4), initialState(train.count), { epochs: 3 });
     for (const stopAt of [1, 2, 3]) {
-      const t = trainer(), rng = new Rng(4), state = initialState(train.count);
+      const t = trainer(),
+        rng = new Rng(4),
+        state = initialState(train.count);
       let asks = 0;
       const first = await runTraining(t, train, rng, state, { epochs: 3, yieldMs: 0, shouldStop: () => ++asks === stopAt });
       expect(first).toEqual({ status: 'interrupted' });
@@ -152,7 +182,8 @@ describe('SgdTrainer', () => {
     const right = evaluate(before, batch, jsKernels).correct;
     expect(t.correct).toBe(right);
     // and over every batch of an epoch, with some right and some wrong
-    let total = 0, wrong = 0;
+    let total = 0,
+      wrong = 0;
     for (const start of [0, 4, 8]) {
       const net = t.net.clone();
       const ex: Examples = { features: new Float32Array(8), labels: new Uint8Array(4), count: 4, dim: 2 };

@@ -34,7 +34,8 @@ describe('optimizers against tfjs (tf.train.momentum, tf.train.adam; adamw by it
     const net = Network.create({ sizes: [784, 16, 10], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', new Rng(3), 'float32');
     const order = new Rng(2).shuffle(identity(ds.train.count));
     const batches = Array.from({ length: 20 }, (_, k) => {
-      const x = Matrix.zeros(10, ds.train.dim), y = Matrix.zeros(10, 10);
+      const x = Matrix.zeros(10, ds.train.dim),
+        y = Matrix.zeros(10, 10);
       fillBatch(ds.train, order, 10 * k, x, y);
       return { x, y };
     });
@@ -50,7 +51,12 @@ describe('optimizers against tfjs (tf.train.momentum, tf.train.adam; adamw by it
 
 describe('the update rules by hand', () => {
   // One parameter pair: W = [[1]], b = [0]; gradients 0.5 and 0.25.
-  const net = () => new Network({ sizes: [1, 1], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' }, [Network.create({ sizes: [1, 1], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' }, 'xavier', new Rng(1), 'float64').weights[0]], [new Float64Array(1)]);
+  const net = () =>
+    new Network(
+      { sizes: [1, 1], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' },
+      [Network.create({ sizes: [1, 1], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' }, 'xavier', new Rng(1), 'float64').weights[0]],
+      [new Float64Array(1)],
+    );
   function run(name: OptimizerName, steps: number, lr: number, lambda: number): { w: number; b: number; w0: number } {
     const n = net();
     n.weights[0].data[0] = 1;

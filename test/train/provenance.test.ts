@@ -74,11 +74,33 @@ describe('provenance', () => {
 describe('--dtype', () => {
   it('float64 trains with float64 weights, saved as F64, and evaluates to the same accuracy', () => {
     const d = mkdtempSync(join(tmpdir(), 'bp-f64-'));
-    const nielsen = ['--layers', '784,30,10', '--activation', 'sigmoid', '--output-activation', 'sigmoid', '--cost', 'quadratic', '--init', 'normal', '--lr', '3', '--batch-size', '10', '--epochs', '2', '--limit', '2000', '--test-limit', '500'];
+    const nielsen = [
+      '--layers',
+      '784,30,10',
+      '--activation',
+      'sigmoid',
+      '--output-activation',
+      'sigmoid',
+      '--cost',
+      'quadratic',
+      '--init',
+      'normal',
+      '--lr',
+      '3',
+      '--batch-size',
+      '10',
+      '--epochs',
+      '2',
+      '--limit',
+      '2000',
+      '--test-limit',
+      '500',
+    ];
     const f64 = cli(['train', ...nielsen, '--dtype', 'float64', '--json', '--save', join(d, 'm64.safetensors')]);
     const f32 = cli(['train', ...nielsen, '--json']);
     expect(f64.code, f64.stderr).toBe(0);
-    const j64 = JSON.parse(f64.stdout), j32 = JSON.parse(f32.stdout);
+    const j64 = JSON.parse(f64.stdout),
+      j32 = JSON.parse(f32.stdout);
     expect(j64.provenance.dtype).toBe('float64');
     expect(['blas', 'js']).toContain(j64.provenance.provider);
     // float32 rounding changes the numbers, not the learning

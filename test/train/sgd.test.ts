@@ -29,7 +29,8 @@ describe('mini-batch SGD', () => {
     const before = net.clone();
     const ex = blobs(4, 1);
     const order = [0, 1, 2, 3];
-    const lr = 0.5, lambda = 0.1;
+    const lr = 0.5,
+      lambda = 0.1;
     new SgdTrainer(net, { lr, batchSize: 4, weightDecay: lambda }, jsKernels).step(ex, order, 0, 4);
     // the same gradients computed separately
     const ws = new Workspace(before, 4);
