@@ -1,3 +1,4 @@
+import { baseProvenance, SCHEMA_VERSION } from '../io/provenance.js';
 import chalk from 'chalk';
 
 // https://no-color.org: a non-empty NO_COLOR turns colours off (chalk itself only reads FORCE_COLOR and the TTY).
@@ -25,8 +26,16 @@ export class Output {
   }
 
   /** The machine-readable result (only with --json). */
+  /**
+   * The machine-readable result (only with --json). Every result carries
+   * `schemaVersion` and `provenance`: commands that compute with a kernel
+   * provider give the full record (src/io/provenance.ts); the others get the
+   * version, Node and platform here.
+   */
   result(value: unknown): void {
-    if (this.json) process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+    if (!this.json) return;
+    const stamped = value && typeof value === 'object' && !Array.isArray(value) && !('schemaVersion' in value) ? { ...value, schemaVersion: SCHEMA_VERSION, provenance: baseProvenance() } : value;
+    process.stdout.write(JSON.stringify(stamped, null, 2) + '\n');
   }
 
   /** True when progress bars may be drawn: not --quiet, and stderr can redraw a line. */

@@ -64,6 +64,17 @@ export function provenance(provider: Available, dtype: DType, seed: number | und
 }
 
 /** The fields of a --json result that say how it was made: schemaVersion, then provenance. */
+/** What every result records when its command computes with no kernel provider (grad, datasets, export, info…). */
+export interface BaseProvenance {
+  backprop: string;
+  node: string;
+  platform: string;
+}
+
+export function baseProvenance(): BaseProvenance {
+  return { backprop: packageVersion(), node: process.version, platform: `${process.platform}-${process.arch}` };
+}
+
 export function jsonProvenance(p: Provenance): { schemaVersion: number; provenance: Provenance } {
   return { schemaVersion: SCHEMA_VERSION, provenance: p };
 }

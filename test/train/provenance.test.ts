@@ -138,3 +138,14 @@ describe('--dtype', () => {
     expect(readFileSync(join(d, 'a.safetensors')).equals(readFileSync(join(d, 'b.safetensors')))).toBe(true);
   }, 60_000);
 });
+
+describe('every --json result carries schemaVersion and provenance', () => {
+  for (const args of [['grad', 'x*y', '--at', 'x=1,y=2'], ['info'], ['datasets'], ['gradcheck', '--no-tfjs', '--layers', '784,5,10', '--batch-size', '2']])
+    it(`${args[0]}: at least the version, Node and platform`, () => {
+      const r = cli([...args, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.schemaVersion).toBe(SCHEMA_VERSION);
+      expect(j.provenance).toMatchObject({ backprop: packageVersion(), node: process.version, platform: `${process.platform}-${process.arch}` });
+    });
+});
