@@ -2,7 +2,7 @@ import { OPTIMIZER_DEFAULTS, type OptimizerConfig } from '../train/optimizers.js
 import type * as TF from '@tensorflow/tfjs';
 import type { Matrix } from '../linalg/index.js';
 import type { ActivationName } from '../nn/activations.js';
-import { LEAKY_SLOPE } from '../nn/activations.js';
+import { activation, LEAKY_SLOPE, sigmoid, softmax } from '../nn/activations.js';
 import type { CostName } from '../nn/costs.js';
 import type { Network } from '../nn/network.js';
 
@@ -33,21 +33,18 @@ export function loadTf(): Promise<{ tf: Tf; backend: string }> {
   return loaded;
 }
 
+/** Each activation as tfjs ops: a complete table (the type requires every name), not a comparison of names. */
+const TF_ACTIVATION: Record<ActivationName, (tf: Tf, z: TF.Tensor2D) => TF.Tensor2D> = {
+  sigmoid: (tf, z) => tf.sigmoid(z),
+  relu: (tf, z) => tf.relu(z),
+  tanh: (tf, z) => tf.tanh(z),
+  'leaky-relu': (tf, z) => tf.leakyRelu(z, LEAKY_SLOPE),
+  softmax: (tf, z) => tf.softmax(z), // over the last axis: one example per row here
+  linear: (_tf, z) => z,
+};
+
 function activate(tf: Tf, name: ActivationName, z: TF.Tensor2D): TF.Tensor2D {
-  switch (name) {
-    case 'sigmoid':
-      return tf.sigmoid(z);
-    case 'relu':
-      return tf.relu(z);
-    case 'tanh':
-      return tf.tanh(z);
-    case 'leaky-relu':
-      return tf.leakyRelu(z, LEAKY_SLOPE);
-    case 'softmax':
-      return tf.softmax(z); // over the last axis: one example per row here
-    case 'linear':
-      return z;
-  }
+  return TF_ACTIVATION[name](tf, z);
 }
 
 /**
@@ -59,10 +56,10 @@ function activate(tf: Tf, name: ActivationName, z: TF.Tensor2D): TF.Tensor2D {
 function logSpaceCost(tf: Tf, out: ActivationName, cost: CostName, z: TF.Tensor2D, y: TF.Tensor2D): TF.Scalar | undefined {
   const m = z.shape[0],
     n = z.shape[1];
-  if (out === 'sigmoid' && cost === 'cross-entropy') {
+  if (activation(out) === sigmoid && cost === 'cross-entropy') {
     return tf.div<TF.Scalar>(tf.sum(tf.add(tf.mul(y, tf.softplus(tf.neg(z))), tf.mul(tf.sub(1, y), tf.softplus(z)))), m);
   }
-  if (out !== 'softmax' || cost === 'quadratic') return undefined;
+  if (activation(out) !== softmax || cost === 'quadratic') return undefined;
   const logA = tf.logSoftmax(z);
   if (cost === 'log-likelihood') return tf.div<TF.Scalar>(tf.neg(tf.sum(tf.mul(y, logA))), m);
   const E = tf.exp(tf.sub(z, tf.max(z, 1, true)));

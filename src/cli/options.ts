@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { DataSelection } from '../data/load.js';
-import { ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
+import { activation as activationOf, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
@@ -118,15 +118,7 @@ export function addNetworkOptions(cmd: Command, defaultHidden: string): Command 
   return cmd
     .option('--layers <sizes>', 'all layer sizes, input first, e.g. 784,30,10 (must match the data)', sizeList)
     .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(sizeList).default(undefined, defaultHidden))
-    .addOption(
-      choiceOption(
-        '--activation <name>',
-        'hidden activation',
-        ACTIVATIONS.filter((a) => a !== 'softmax'),
-        activationName,
-        'relu',
-      ),
-    )
+    .addOption(choiceOption('--activation <name>', 'hidden activation', HIDDEN_ACTIVATIONS, activationName, 'relu'))
     .addOption(choiceOption('--output-activation <name>', 'output activation', ACTIVATIONS, activationName, 'softmax'))
     .addOption(choiceOption('--cost <name>', 'cost C', COSTS, costName, 'log-likelihood'))
     .addOption(choiceOption('--init <name>', 'weight init: normal is N(0,1) as in network.py', INITS, initName).default(undefined, 'he for relu and leaky-relu, xavier otherwise'));
@@ -156,7 +148,7 @@ export function architecture(opts: NetworkOptions, inputs: number, classes: numb
 }
 
 export function defaultInit(activation: ActivationName): InitName {
-  return activation === 'relu' || activation === 'leaky-relu' ? 'he' : 'xavier';
+  return activationOf(activation).stalls === 'dies' ? 'he' : 'xavier'; // units that die (the ReLU family) want He's larger variance
 }
 
 export function addBackendOption(cmd: Command): Command {
