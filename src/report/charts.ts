@@ -170,3 +170,16 @@ export function overlaidHistogram(o: {
     ],
   };
 }
+
+/** The speed-of-learning lines: ‖∂C/∂bˡ‖ of each hidden layer against epochs, log scale, darker nearer the input (compare's and train's reports). */
+export function speedEncoding(speeds: { speed: number }[], lastEpoch: number, hidden: number[]): Record<string, unknown> {
+  return {
+    x: epochAxis(lastEpoch),
+    y: logAxis(
+      'speed',
+      '‖∂C/∂bˡ‖ (log scale)',
+      speeds.map((s) => s.speed),
+    ),
+    color: layerColor(hidden),
+  };
+}

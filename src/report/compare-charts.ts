@@ -1,6 +1,6 @@
 import type { CompareRun } from '../analysis/compare.js';
 import { activation, isActivationName } from '../nn/activations.js';
-import { activationColor, ACTIVATION_COLORS, BASE, coloredHeader, epochAxis, layerColor, layerName, logAxis, overlaidHistogram, shareAxis, title, type VlSpec } from './charts.js';
+import { activationColor, ACTIVATION_COLORS, BASE, coloredHeader, epochAxis, layerColor, layerName, logAxis, overlaidHistogram, shareAxis, speedEncoding, title, type VlSpec } from './charts.js';
 
 /** A chart of a report: the spec (its title is inside it) and a caption in HTML. */
 export interface Chart {
@@ -97,15 +97,7 @@ export function compareCharts(runs: CompareRun[]): Chart[] {
         spec: {
           ...panel,
           mark: lines,
-          encoding: {
-            x: epochAxis(lastEpoch),
-            y: logAxis(
-              'speed',
-              '‖∂C/∂bˡ‖ (log scale)',
-              speeds.map((s) => s.speed),
-            ),
-            color: layerColor(hidden),
-          },
+          encoding: speedEncoding(speeds, lastEpoch, hidden),
         },
       },
     },

@@ -1,6 +1,6 @@
 import type { LayerStats } from '../analysis/layers.js';
 import type { EpochMetrics } from '../train/sgd.js';
-import { BASE, epochAxis, layerColor, layerName, logAxis, shareAxis, title } from './charts.js';
+import { BASE, epochAxis, layerColor, layerName, logAxis, shareAxis, speedEncoding, title } from './charts.js';
 import type { Chart } from './compare-charts.js';
 import { esc, figure, page } from './html.js';
 
@@ -105,15 +105,7 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
         data: { values: speeds },
         ...panel,
         mark: lines,
-        encoding: {
-          x: epochAxis(lastEpoch),
-          y: logAxis(
-            'speed',
-            '‖∂C/∂bˡ‖ (log scale)',
-            speeds.map((s) => s.speed),
-          ),
-          color: layerColor(hidden),
-        },
+        encoding: speedEncoding(speeds, lastEpoch, hidden),
       },
     });
     if (fractions.length) {
