@@ -76,12 +76,16 @@ const HUGE_INPUT = 1e6;
  * Why the step whose pass is in ws (computed from the weights before it) went
  * non-finite; `losses` are the batch losses before it.
  */
-export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTrack, lr: number): Diagnosis {
+export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTrack, lr: number, weightDecay = 0): Diagnosis {
   const where = firstNonFinite(net, ws, y);
   const { first, lowest, last } = losses;
   const base = { firstLoss: first, lowestLoss: lowest, lastLoss: last, layer: where?.layer, quantity: where?.quantity };
   const L = net.depth;
-  const smaller = `try a smaller learning rate, e.g. --lr ${lr / 10}`;
+  // W ← (1 − ηλ)W − …: with ηλ ≥ 1 the decay alone flips (and, from 2 on, grows) every weight each step, whatever η the gradient gets.
+  const smaller =
+    lr * weightDecay >= 1
+      ? `--weight-decay ${weightDecay} with η = ${lr} scales W by 1 − ηλ = ${fmt(1 - lr * weightDecay)} each step (it must stay within (0, 1)): try a smaller --weight-decay, e.g. ${+(0.1 / lr).toPrecision(2)}`
+      : `try a smaller learning rate, e.g. --lr ${lr / 10}`;
   const what = where ? `${symbol(where.quantity, where.layer)} became ${where.value}` : 'the loss became NaN';
   if (where?.quantity === 'input') {
     return { ...base, kind: 'non-finite', cause: 'data', message: `an input of the batch is ${where.value}: the data holds a non-finite value` };

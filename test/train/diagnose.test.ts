@@ -82,6 +82,13 @@ describe('divergence diagnosis blames the right thing', () => {
     expect(nonFiniteInput(ds.train)).toBeUndefined();
   });
 
+  it('a weight decay with ηλ ≥ 1 is blamed, not the learning rate', () => {
+    const r = cli(['train', '--weight-decay', '20', '--limit', '1000', '--epochs', '3', '-q']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--weight-decay 20 with η = 0\.2 scales W by 1 − ηλ = -3\.00 each step .*try a smaller --weight-decay, e\.g\. 0\.5/);
+    expect(r.stderr).not.toMatch(/smaller learning rate/);
+  });
+
   it('the CLI refuses non-finite inputs before training, naming the file, with exit 2', () => {
     const d = mkdtempSync(join(tmpdir(), 'bp-diag-'));
     const rows = Array.from({ length: 20 }, (_, i) => `${i % 2},0.5,${i === 7 ? '-1e39' : '0.25'}`);
