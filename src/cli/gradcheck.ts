@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { Matrix, type BackendName } from '../linalg/index.js';
 import { Network, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
-import { fillBatch, identity } from '../data/dataset.js';
+import { DataError, fillBatch, identity, trainingLabelProblem } from '../data/dataset.js';
 import { loadModel } from '../io/safetensors.js';
 import { BUGS, type BugName } from '../check/bugs.js';
 import { GRADCHECK_DEFAULTS, gradcheck, timeBackpropVsFiniteDifferences, TOLERANCES, type MethodResult, type TensorReport } from '../check/gradcheck.js';
@@ -105,6 +105,10 @@ const verdict = (pass: boolean) => (pass ? style.good('PASS') : style.bad('FAIL'
 async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   const out = new Output(opts.json);
   const ds = loadData(opts);
+  // As train does: labels with gaps would size the output layer by the largest label (a model's own output count decides with --model).
+  // (Only the gaps: a check of gradients on one class is still a check.)
+  const labels = opts.model || opts.layers || !ds.missingClasses?.length ? undefined : trainingLabelProblem(ds, true);
+  if (labels) throw new DataError(labels);
   let net: Network;
   let init: InitName | undefined;
   if (opts.model) {

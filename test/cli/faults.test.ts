@@ -599,6 +599,12 @@ const cases: Case[] = [
     run: () => ({ args: ['compare', '--hidden', '4', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
   },
   {
+    what: 'gradcheck: labels with gaps',
+    code: 2,
+    msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\)/,
+    run: () => ({ args: ['gradcheck', '--no-tfjs', '--hidden', '4', '--batch-size', '4', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
+  },
+  {
     what: 'labels with gaps are accepted when --layers asks for that output layer',
     code: 0,
     msg: /^$/,
