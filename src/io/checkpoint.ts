@@ -2,8 +2,8 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isActivationName } from '../nn/activations.js';
-import { COSTS } from '../nn/costs.js';
-import { INITS, type Network } from '../nn/network.js';
+import { COSTS, type CostName } from '../nn/costs.js';
+import { INITS, pairingProblem, type Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
 import { SCHEDULES } from '../train/schedule.js';
 import { OPTIMIZERS, slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
@@ -196,6 +196,9 @@ function runOptionsProblem(o: unknown): string | undefined {
   if (typeof a.activation !== 'string' || typeof a.outputActivation !== 'string' || !isActivationName(a.activation) || !isActivationName(a.outputActivation))
     return 'options.arch has an unknown activation';
   if (typeof a.cost !== 'string' || !(COSTS as readonly string[]).includes(a.cost)) return `options.arch.cost ${JSON.stringify(a.cost)} is not a known cost`;
+  const refused = pairingProblem({ activation: a.sizes.length > 2 ? a.activation : 'relu', outputActivation: a.outputActivation, cost: a.cost as CostName });
+  if (refused) return `options.arch is a pairing train refuses (${refused})`;
+  if (r.dtype !== undefined && r.dtype !== 'float32' && r.dtype !== 'float64') return `options.dtype ${JSON.stringify(r.dtype)} is not float32 or float64`;
   const o2 = r.optimizer as Record<string, unknown> | undefined;
   if (o2 !== undefined) {
     if (!o2 || typeof o2 !== 'object' || typeof o2.name !== 'string' || !(OPTIMIZERS as readonly string[]).includes(o2.name)) return `options.optimizer.name is not one of ${OPTIMIZERS.join(', ')}`;

@@ -396,6 +396,18 @@ const cases: Case[] = [
     },
   },
   {
+    what: 'state.json with a dtype that does not exist',
+    code: 2,
+    msg: /state\.json: options\.dtype "float16" is not float32 or float64/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.dtype = 'float16')), '--epochs', '3'] }),
+  },
+  {
+    what: 'state.json describing a hidden softmax',
+    code: 2,
+    msg: /state\.json: options\.arch is a pairing train refuses \(--activation softmax/,
+    run: () => ({ args: ['train', '--resume', checkpointWith((s) => (s.options.arch.activation = 'softmax')), '--epochs', '3'] }),
+  },
+  {
     what: 'state.json with a batch size of 0 (no endless loop)',
     code: 2,
     msg: /state\.json: options\.batchSize 0 must be a positive integer/,
