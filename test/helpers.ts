@@ -133,3 +133,28 @@ export function providerUnavailable(ctx: TestContext, r: { name: string; error: 
   }
   ctx.skip(`${r.name} cannot load here: ${r.error}`);
 }
+
+/** The four files of a catalogue entry, by role, in the order of the IDX file names (train images, train labels, test images, test labels). */
+export const CATALOG_ROLES = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
+
+/**
+ * A catalogue entry for the tiny fixture dataset (120 training and 60 test
+ * digits), as `BACKPROP_CATALOG` reads it: `files` are its four files in
+ * CATALOG_ROLES order, `urls` its mirrors.
+ */
+export function tinyCatalogEntry(files: { name: string; size?: number; md5: string }[], urls: string[] = []): Record<string, unknown> {
+  return {
+    name: 'tiny',
+    title: 'tiny',
+    description: 'fixture',
+    classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    shape: [28, 28],
+    train: 120,
+    test: 60,
+    licence: 'MIT',
+    urls,
+    homepage: '',
+    citation: '',
+    files: Object.fromEntries(files.map((f, i) => [CATALOG_ROLES[i], f])),
+  };
+}

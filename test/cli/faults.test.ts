@@ -10,7 +10,7 @@ import { parseExpression } from '../../src/autodiff/expression.js';
 import { backward, topologicalOrder } from '../../src/autodiff/node.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { BIN, cli, FIXTURES, ROOT, type Run } from '../helpers.js';
+import { BIN, cli, FIXTURES, ROOT, tinyCatalogEntry, type Run } from '../helpers.js';
 
 // Off the happy path: what the operating system, signals, sizes and values can
 // do to a run. Every case: its exit code, exactly one error line naming the
@@ -117,27 +117,13 @@ function tinyCatalogue(): Record<string, string> {
   const cat = tmp('backprop-cat-');
   const data = tmp('backprop-data-');
   mkdirSync(join(data, 'tiny'));
-  const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
   const names = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
   for (const n of names) copyFileSync(join(TINY, n), join(data, 'tiny', n));
   const md5 = (n: string) =>
     createHash('md5')
       .update(readFileSync(join(TINY, n)))
       .digest('hex');
-  const entry = {
-    name: 'tiny',
-    title: 'tiny',
-    description: 'fixture',
-    classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-    shape: [28, 28],
-    train: 120,
-    test: 60,
-    licence: 'MIT',
-    urls: [],
-    homepage: '',
-    citation: '',
-    files: Object.fromEntries(names.map((n, i) => [roles[i], { name: n, md5: md5(n) }])),
-  };
+  const entry = tinyCatalogEntry(names.map((n) => ({ name: n, md5: md5(n) })));
   writeFileSync(join(cat, 'tiny.json'), JSON.stringify(entry));
   return { BACKPROP_CATALOG: cat, BACKPROP_DATA: data, XDG_CACHE_HOME: tmp('backprop-cache-') };
 }

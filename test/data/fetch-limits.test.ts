@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliAsync, FIXTURES } from '../helpers.js';
+import { cliAsync, FIXTURES, tinyCatalogEntry } from '../helpers.js';
 
 // `datasets fetch` against a local server that misbehaves: a redirect loop,
 // bodies larger than the catalogue says, a connection that stalls, one that
@@ -69,22 +69,11 @@ afterAll(() => {
 /** A catalogue with the dataset "tiny" (sizes and MD5s of the files served) and an empty cache. */
 function catalogue(): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'backprop-cat-'));
-  const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
   const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-  const entry = {
-    name: 'tiny',
-    title: 'tiny',
-    description: 'fixture',
-    classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-    shape: [28, 28],
-    train: 120,
-    test: 60,
-    licence: 'MIT',
-    urls: ['https://example.invalid/'],
-    homepage: '',
-    citation: '',
-    files: Object.fromEntries(NAMES.map((n, i) => [roles[i], { name: `${n}.gz`, size: files[`${n}.gz`].length, md5: md5(files[`${n}.gz`]) }])),
-  };
+  const entry = tinyCatalogEntry(
+    NAMES.map((n) => ({ name: `${n}.gz`, size: files[`${n}.gz`].length, md5: md5(files[`${n}.gz`]) })),
+    ['https://example.invalid/'],
+  );
   writeFileSync(join(dir, 'tiny.json'), JSON.stringify(entry));
   return { BACKPROP_CATALOG: dir, XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'backprop-cache-')), BACKPROP_DATA: '' };
 }

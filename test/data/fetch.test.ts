@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliAsync, FIXTURES, needs, SYSTEM } from '../helpers.js';
+import { cliAsync, FIXTURES, needs, SYSTEM, tinyCatalogEntry } from '../helpers.js';
 
 // A local HTTP server on 127.0.0.1 serves the tiny fixture files as a dataset
 // named "tiny" of a test catalogue; nothing here touches the internet.
@@ -55,21 +55,10 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 function catalogue(): { env: Record<string, string>; cache: string } {
   const dir = mkdtempSync(join(tmpdir(), 'backprop-cat-'));
-  const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
-  const entry = {
-    name: 'tiny',
-    title: 'tiny',
-    description: 'fixture',
-    classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-    shape: [28, 28],
-    train: 120,
-    test: 60,
-    licence: 'MIT',
-    urls: ['https://example.invalid/'],
-    homepage: '',
-    citation: '',
-    files: Object.fromEntries(NAMES.map((n, i) => [roles[i], { name: `${n}.gz`, md5: md5(files[`${n}.gz`]) }])),
-  };
+  const entry = tinyCatalogEntry(
+    NAMES.map((n) => ({ name: `${n}.gz`, md5: md5(files[`${n}.gz`]) })),
+    ['https://example.invalid/'],
+  );
   writeFileSync(join(dir, 'tiny.json'), JSON.stringify(entry));
   const cache = mkdtempSync(join(tmpdir(), 'backprop-cache-'));
   return { env: { BACKPROP_CATALOG: dir, XDG_CACHE_HOME: cache, BACKPROP_DATA: '' }, cache };
