@@ -158,3 +158,29 @@ export function tinyCatalogEntry(files: { name: string; size?: number; md5: stri
     files: Object.fromEntries(files.map((f, i) => [CATALOG_ROLES[i], f])),
   };
 }
+
+/**
+ * Opens a local HTML file in headless Chromium (the flags this closed network
+ * needs), runs `inspect` on the page, and returns the page's errors and every
+ * request it made, so a test can assert the page is self-contained.
+ */
+export async function inChromium(file: string, inspect: (page: import('playwright-core').Page) => Promise<void>): Promise<{ errors: string[]; requests: string[] }> {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    const requests: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('request', (q) => requests.push(q.url()));
+    await page.goto(`file://${file}`);
+    await inspect(page);
+    return { errors, requests };
+  } finally {
+    await browser.close();
+  }
+}

@@ -1,9 +1,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { CHROMIUM, cli, needs, SYSTEM } from '../helpers.js';
+import { cli, inChromium, needs, SYSTEM } from '../helpers.js';
 
 describe('the compare report in headless Chromium (Debian chromium, installed by .ci/run)', () => {
   it('opens without errors or network requests and shows every chart as a non-empty SVG', async (ctx) => {
@@ -14,26 +13,13 @@ describe('the compare report in headless Chromium (Debian chromium, installed by
     expect(r.code, r.stderr).toBe(0);
     const html = readFileSync(file, 'utf8');
     expect(html).not.toMatch(/<script|<link|src=/); // self-contained, nothing to fetch
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      const requests: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      page.on('request', (q) => requests.push(q.url()));
-      await page.goto(`file://${file}`);
+    const { errors, requests } = await inChromium(file, async (page) => {
       const charts = await page.$$eval('figure.chart > svg', (els) =>
         els.map((e) => {
           const b = e.getBoundingClientRect();
           return { width: b.width, height: b.height, marks: e.querySelectorAll('path, rect, line').length, text: e.textContent ?? '' };
         }),
       );
-      expect(errors).toEqual([]);
-      expect(requests).toEqual([`file://${file}`]);
       expect(await page.$$eval('h2', (h) => h.map((x) => x.textContent))).toEqual(['Speed of learning ‖∂C/∂bl‖ at initialisation and at the end']);
       expect(charts).toHaveLength(4);
       // Each chart carries its title inside the SVG, and a caption below it.
@@ -51,8 +37,8 @@ describe('the compare report in headless Chromium (Debian chromium, installed by
       }
       expect(charts[1].text).toMatch(/layer 1/);
       expect(charts[1].text).toMatch(/sigmoid/);
-    } finally {
-      await browser.close();
-    }
+    });
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([`file://${file}`]);
   }, 120_000);
 });

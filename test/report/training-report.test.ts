@@ -1,9 +1,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { CHROMIUM, cli, needs, SYSTEM } from '../helpers.js';
+import { cli, inChromium, needs, SYSTEM } from '../helpers.js';
 
 describe('train --report in headless Chromium', () => {
   it('opens without errors or network requests and shows the learning curves, the rate and, with --monitor, the layer charts', async (ctx) => {
@@ -35,18 +34,7 @@ describe('train --report in headless Chromium', () => {
     expect(JSON.parse(r.stdout).report).toBe(file);
     const html = readFileSync(file, 'utf8');
     expect(html).not.toMatch(/<script|<link|src=/); // self-contained, nothing to fetch
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      const requests: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      page.on('request', (q) => requests.push(q.url()));
-      await page.goto(`file://${file}`);
+    const { errors, requests } = await inChromium(file, async (page) => {
       const charts = await page.$$eval('figure.chart', (els) =>
         els.map((f) => {
           const svg = f.querySelector('svg');
@@ -54,8 +42,6 @@ describe('train --report in headless Chromium', () => {
           return { id: f.id, width: b?.width ?? 0, height: b?.height ?? 0, lines: svg?.querySelectorAll('path').length ?? 0, text: svg?.textContent ?? '' };
         }),
       );
-      expect(errors).toEqual([]);
-      expect(requests).toEqual([`file://${file}`]);
       expect(charts.map((c) => c.id)).toEqual(['learning-curves', 'learning-rate', 'learning-speed', 'saturation']);
       for (const c of charts) {
         expect(c.width).toBeGreaterThan(300);
@@ -66,9 +52,9 @@ describe('train --report in headless Chromium', () => {
       expect(charts[0].text).toMatch(/training.*validation.*test/s);
       expect(charts[3].text).toMatch(/Saturated units/);
       await page.screenshot({ path: join(dir, 'run.png'), fullPage: true });
-    } finally {
-      await browser.close();
-    }
+    });
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([`file://${file}`]);
     // Without --monitor or a schedule: the curves and the (constant) rate only.
     const plain = join(dir, 'plain.html');
     expect(cli(['train', '--limit', '500', '--epochs', '2', '--hidden', '16', '--report', plain, '-q']).code).toBe(0);
