@@ -21,6 +21,9 @@ export function isUserError(e: unknown): e is Error {
 /** Exit codes (docs/architecture.md, "Conventions"): 0 success, 1 a failed check, 2 bad input or usage. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
+/** The signals that stop a run cleanly, each exiting 128 + its number: Ctrl-C, kill (a scheduler), a closed terminal. */
+export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** Every error the CLI reports starts with this. */
 export const ERROR_PREFIX = 'backprop: error: ';
 

@@ -19,7 +19,7 @@ import { filtersPng } from '../report/png-grid.js';
 import { activation, relu } from '../nn/activations.js';
 import { learnersReport, type Figure, type LearnerRun } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
-import { EXIT, RunFailedError, UsageError } from './errors.js';
+import { EXIT, RunFailedError, STOP_SIGNALS, UsageError } from './errors.js';
 import { providerForDtype } from './precision.js';
 import { Output, percent, seconds, style } from './output.js';
 import {
@@ -32,8 +32,10 @@ import {
   examples,
   nonNegativeInt,
   nonNegativeNumber,
+  oneOf,
   positiveInt,
   positiveNumber,
+  unitInterval,
   type DataOptions,
   type NetworkOptions,
 } from './options.js';
@@ -153,20 +155,7 @@ function parameterCounts(sizes: readonly number[]): { total: number; largest: nu
   return { total, largest };
 }
 
-function fraction(v: string): number {
-  const x = Number(v);
-  if (v.trim() === '' || !(x >= 0 && x < 1)) throw new InvalidArgumentError('expected a number from 0 up to (not including) 1.');
-  return x;
-}
-
-function choice<T extends string>(values: readonly T[]) {
-  return (v: string): T => {
-    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}.`);
-    return v as T;
-  };
-}
-
-function unitInterval(v: string): number {
+function probability(v: string): number {
   const x = Number(v);
   if (v.trim() === '' || !(x >= 0 && x <= 1)) throw new InvalidArgumentError('expected a probability from 0 to 1.');
   return x;
@@ -193,7 +182,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       cmd
         .option('--population <n>', 'ga: networks per generation', positiveInt, GA_DEFAULTS.population)
         .option('--generations <n>', 'ga: generations (--seconds may stop it sooner)', positiveInt, GA_DEFAULTS.generations)
-        .option('--mutation-rate <p>', 'ga: probability that a weight or bias of a child is mutated', unitInterval, GA_DEFAULTS.mutationRate)
+        .option('--mutation-rate <p>', 'ga: probability that a weight or bias of a child is mutated', probability, GA_DEFAULTS.mutationRate)
         .option('--sigma <s>', 'ga: σ of the Gaussian mutation', positiveNumber, GA_DEFAULTS.sigma)
         .option('--elite <n>', 'ga: the fittest n networks pass unchanged to the next generation', nonNegativeInt, GA_DEFAULTS.elite)
         .option('--tournament <k>', 'ga: networks per tournament (selection pressure)', positiveInt, GA_DEFAULTS.tournament)
@@ -249,7 +238,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       cmd
         .option('--rbm-hidden <n>', 'rbm: hidden units', positiveInt, RBM_DEFAULTS.hidden)
         .option('--rbm-lr <eta>', 'rbm: learning rate of the contrastive-divergence updates', positiveNumber, RBM_DEFAULTS.lr)
-        .option('--rbm-momentum <mu>', 'rbm: momentum, from 0 up to 1', fraction, RBM_DEFAULTS.momentum)
+        .option('--rbm-momentum <mu>', 'rbm: momentum, from 0 up to 1', unitInterval, RBM_DEFAULTS.momentum)
         .option('--rbm-weight-decay <lambda>', 'rbm: L2 weight decay λ', nonNegativeNumber, RBM_DEFAULTS.weightDecay)
         .option('--rbm-epochs <n>', 'rbm: epochs (--seconds may stop it sooner)', positiveInt, RBM_DEFAULTS.epochs)
         .option('--rbm-batch-size <m>', 'rbm: mini-batch size', positiveInt, RBM_DEFAULTS.batchSize)
@@ -301,15 +290,15 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       cmd
         .option('--ode-width <d>', 'ode: size of the hidden state h(t)', positiveInt, ODE_DEFAULTS.width)
         .option('--ode-hidden <k>', 'ode: hidden units of f, the network giving dh/dt', positiveInt, ODE_DEFAULTS.hidden)
-        .option('--solver <name>', 'ode: rk4 (fixed steps) or dopri5 (adaptive Dormand–Prince 5(4))', choice(['rk4', 'dopri5'] as const), ODE_DEFAULTS.solver)
+        .option('--solver <name>', 'ode: rk4 (fixed steps) or dopri5 (adaptive Dormand–Prince 5(4))', oneOf(['rk4', 'dopri5'] as const), ODE_DEFAULTS.solver)
         .option('--ode-steps <n>', 'ode: RK4 steps from t = 0 to T', positiveInt, ODE_DEFAULTS.steps)
         .option('--rtol <r>', 'ode: dopri5 relative tolerance', positiveNumber, ODE_DEFAULTS.rtol)
         .option('--atol <a>', 'ode: dopri5 absolute tolerance', positiveNumber, ODE_DEFAULTS.atol)
         .option('--ode-time <T>', 'ode: end time T of the ODE', positiveNumber, ODE_DEFAULTS.time)
-        .option('--ode-gradient <method>', 'ode: adjoint (backwards solve) or unrolled (backprop through the stored steps)', choice(['adjoint', 'unrolled'] as const), ODE_DEFAULTS.gradient)
+        .option('--ode-gradient <method>', 'ode: adjoint (backwards solve) or unrolled (backprop through the stored steps)', oneOf(['adjoint', 'unrolled'] as const), ODE_DEFAULTS.gradient)
         .option('--ode-lr <eta>', 'ode: Adam step size', positiveNumber, ODE_DEFAULTS.lr)
         .option('--ode-weight-decay <lambda>', 'ode: decoupled weight decay λ (AdamW)', nonNegativeNumber, ODE_DEFAULTS.weightDecay)
-        .option('--ode-input-dropout <p>', 'ode: in training, zero each pixel with probability p (from 0 up to 1)', fraction, ODE_DEFAULTS.inputDropout)
+        .option('--ode-input-dropout <p>', 'ode: in training, zero each pixel with probability p (from 0 up to 1)', unitInterval, ODE_DEFAULTS.inputDropout)
         .option('--ode-epochs <n>', 'ode: epochs (--seconds may stop it sooner)', positiveInt, ODE_DEFAULTS.epochs)
         .option('--ode-batch-size <m>', 'ode: mini-batch size', positiveInt, ODE_DEFAULTS.batchSize),
     create: (o, s) => {
@@ -547,9 +536,6 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
 async function letSignalsThrough(): Promise<void> {
   for (let i = 0; i < 2; i++) await new Promise<void>((r) => setImmediate(r));
 }
-
-/** The signals that stop a run cleanly (Ctrl-C, kill, a closed terminal). */
-const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
 async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitResult> {

@@ -21,7 +21,7 @@ import { initialState, runTraining, type RunResult, type TrainState } from '../t
 import { nonFiniteInput } from '../train/diagnose.js';
 import { evaluationBatch, layerStats, type LayerStats } from '../analysis/layers.js';
 import { stalledLayers } from './advice.js';
-import { EXIT, reportError, UsageError } from './errors.js';
+import { EXIT, reportError, STOP_SIGNALS, UsageError } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import { epochProgress } from './progress.js';
 import {
@@ -639,9 +639,6 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
   });
   return EXIT.ok;
 }
-
-/** The signals that stop a run cleanly (Ctrl-C, kill, a closed terminal). */
-const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Where an interrupted run without --checkpoint goes: ./backprop-checkpoint, or
