@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { DataError } from '../data/dataset.js';
 import { ModelFileError } from '../io/safetensors.js';
 import { BackendUnavailableError } from '../linalg/index.js';
@@ -23,6 +24,55 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 /** The signals that stop a run cleanly, each exiting 128 + its number: Ctrl-C, kill (a scheduler), a closed terminal. */
 export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** The exit code of a run stopped by a signal: 128 + its number, as a shell reports a process the signal killed. */
+export const signalExitCode = (sig: NodeJS.Signals): number => 128 + osConstants.signals[sig];
+
+/** A run stopped by a signal before it did any work: `interrupted …: <message>` on stderr (not an error), exit 128 + the signal's number. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  constructor(
+    readonly signal: NodeJS.Signals,
+    what: string,
+  ) {
+    super(`interrupted${signal === 'SIGINT' ? '' : ` by ${signal}`} ${what}`);
+  }
+}
+
+/** The signal that asked a long run to stop, as `train` and `learners` watch for it. */
+export interface SignalWatch {
+  /** The first STOP_SIGNALS signal received, if any: the run polls this at its next step and stops cleanly. */
+  readonly signal: NodeJS.Signals | undefined;
+  /** Resolves after the event loop has polled once, so that a signal that came during synchronous work (data loading, a solve) has been seen. */
+  settle(): Promise<void>;
+  /** Removes the handlers: a signal after this has Node's default effect again. */
+  release(): void;
+}
+
+/**
+ * Watches STOP_SIGNALS for a run that stops cleanly: the first signal is only
+ * noted (the run stops at its next step, keeps what it did and exits 128 + n);
+ * a second one exits at once, for a user who does not want to wait.
+ */
+export function watchStopSignals(): SignalWatch {
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signal) process.exit(signalExitCode(signal)); // a second signal: stop now
+    signal = sig;
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  return {
+    get signal() {
+      return signal;
+    },
+    async settle() {
+      for (let i = 0; i < 2; i++) await new Promise<void>((r) => setImmediate(r));
+    },
+    release() {
+      for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    },
+  };
+}
 
 /** Every error the CLI reports starts with this. */
 export const ERROR_PREFIX = 'backprop: error: ';

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { constants as osConstants, totalmem } from 'node:os';
+import { totalmem } from 'node:os';
 import { loadData } from '../data/load.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
@@ -19,7 +19,7 @@ import { filtersPng } from '../report/png-grid.js';
 import { activation, relu } from '../nn/activations.js';
 import { learnersReport, type Figure, type LearnerRun } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
-import { EXIT, RunFailedError, STOP_SIGNALS, UsageError } from './errors.js';
+import { EXIT, InterruptedError, RunFailedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { providerForDtype } from './precision.js';
 import { Output, percent, seconds, style } from './output.js';
 import {
@@ -391,6 +391,17 @@ function refuseIdleFlags(cmd: Command, running: LearnerName[]): void {
 }
 
 async function runLearners(opts: LearnersOptions, given: (key: string) => boolean): Promise<number> {
+  // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) stop the running
+  // learner at its next step; what ran is still printed and written, and the exit code is 128 + the signal's number.
+  const stops = watchStopSignals();
+  try {
+    return await learnersSession(opts, given, stops);
+  } finally {
+    stops.release();
+  }
+}
+
+async function learnersSession(opts: LearnersOptions, given: (key: string) => boolean, stops: SignalWatch): Promise<number> {
   const out = new Output(opts.json, opts.quiet);
   if (opts.report) checkOutputFile(opts.report, '--report');
   for (const name of opts.learners) LEARNER_REGISTRY[name]!.checkOutputs?.(opts);
@@ -415,62 +426,52 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
   out.note(style.bold('backprop learners') + ' ' + heading);
   for (const l of learners) out.note(style.dim(`  ${l.name.padEnd(4)} ${l.describe()}`));
 
-  // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) stop the running
-  // learner at its next step; what ran is still printed and written, and the exit code is 128 + the signal's number.
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) process.exit(128 + osConstants.signals[interrupted]); // a second signal: stop now
-    interrupted = sig;
-  };
-  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  await stops.settle(); // a signal while the data loaded
+  if (stops.signal) throw new InterruptedError(stops.signal, 'before any learner ran: nothing was run, so no table or report was written');
   const runs: (LearnerRun & { details: Record<string, number | string> })[] = [];
   const figures: Figure[] = [];
-  try {
-    for (const l of learners) {
-      if (interrupted) break;
-      const r = await fitOrFail(l, ds, {
-        kernels: k,
-        seed: opts.seed,
-        budget: { seconds: opts.seconds },
-        test: ds.test,
-        shouldStop: () => interrupted !== undefined,
-        onPoint: (p) => {
-          if (out.interactive) process.stderr.write(`\r\u001b[K  ${l.name}: ${percent(p.testAccuracy)} after ${seconds(p.seconds)}`);
-        },
-      });
-      if (out.interactive) process.stderr.write('\r\u001b[K');
-      await letSignalsThrough(); // a learner that never yields (the NTK's solve) holds back a signal until here
-      const last = r.trace[r.trace.length - 1];
-      figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts) ?? []));
-      runs.push({
-        name: l.name,
-        description: l.describe(),
-        testAccuracy: last.testAccuracy,
-        seconds: last.seconds,
-        work: last.work,
-        flops: last.flops,
-        parametersUpdated: r.parametersUpdated,
-        peakBytes: r.peakBytes,
-        trace: r.trace,
-        details: r.details,
-      });
-      out.note(
-        style.dim(
-          `  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${
-            Object.keys(r.details).length
-              ? ' · ' +
-                Object.entries(r.details)
-                  .map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`)
-                  .join(', ')
-              : ''
-          }`,
-        ),
-      );
-    }
-  } catch (e) {
-    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
-    throw e;
+  for (const l of learners) {
+    if (stops.signal) break;
+    const r = await fitOrFail(l, ds, {
+      kernels: k,
+      seed: opts.seed,
+      budget: { seconds: opts.seconds },
+      test: ds.test,
+      shouldStop: () => stops.signal !== undefined,
+      onPoint: (p) => {
+        if (out.interactive) process.stderr.write(`\r\u001b[K  ${l.name}: ${percent(p.testAccuracy)} after ${seconds(p.seconds)}`);
+      },
+    });
+    if (out.interactive) process.stderr.write('\r\u001b[K');
+    await stops.settle(); // a learner that never yields (the NTK's solve) holds back a signal until here
+    const last = r.trace[r.trace.length - 1];
+    figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts) ?? []));
+    runs.push({
+      name: l.name,
+      description: l.describe(),
+      testAccuracy: last.testAccuracy,
+      seconds: last.seconds,
+      work: last.work,
+      flops: last.flops,
+      parametersUpdated: r.parametersUpdated,
+      peakBytes: r.peakBytes,
+      trace: r.trace,
+      details: r.details,
+    });
+    out.note(
+      style.dim(
+        `  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${
+          Object.keys(r.details).length
+            ? ' · ' +
+              Object.entries(r.details)
+                .map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`)
+                .join(', ')
+            : ''
+        }`,
+      ),
+    );
   }
+  const interrupted = stops.signal;
   if (interrupted) out.line(style.warn(`interrupted${interrupted === 'SIGINT' ? '' : ` by ${interrupted}`}: the table shows the learners that ran, as far as they got`));
 
   out.line('');
@@ -518,23 +519,14 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
     budgetSeconds: opts.seconds ?? null,
     learners: runs,
     workRatio: ratio?.value ?? null,
-    interrupted: interrupted !== undefined,
-    signal: interrupted ?? null,
+    interrupted: stops.signal !== undefined,
+    signal: stops.signal ?? null,
     report,
     ...jsonProvenance(provenance(provider, 'float32', opts.seed, options)),
   });
-  await letSignalsThrough(); // one that came while the report was written is still counted, not lost with the handlers
-  for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+  await stops.settle(); // one that came while the report was written is still counted, not lost with the handlers
   if (failed) throw failed; // after the JSON: the numbers are on stdout whatever became of the file
-  return interrupted ? 128 + osConstants.signals[interrupted] : EXIT.ok;
-}
-
-/**
- * Returns after the event loop has polled for I/O at least once, so that a
- * signal that arrived during synchronous work has reached its handler.
- */
-async function letSignalsThrough(): Promise<void> {
-  for (let i = 0; i < 2; i++) await new Promise<void>((r) => setImmediate(r));
+  return stops.signal ? signalExitCode(stops.signal) : EXIT.ok;
 }
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */

@@ -10,7 +10,7 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { learnersCommand } from './learners.js';
-import { EXIT, isUserError, reportError, RunFailedError, UsageError } from './errors.js';
+import { EXIT, InterruptedError, isUserError, reportError, RunFailedError, signalExitCode, UsageError } from './errors.js';
 import { examples } from './options.js';
 import { packageVersion } from '../io/provenance.js';
 
@@ -108,6 +108,12 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       // commander.help: `backprop` alone, which has printed the help already.
       if (e.exitCode !== 0 && e.code !== 'commander.help') reportError(e.message.replace(/^error: /, ''), EXIT.usage, json);
+      return;
+    }
+    if (e instanceof InterruptedError) {
+      // Not an error: the user stopped the run before it did any work.
+      process.exitCode = signalExitCode(e.signal);
+      process.stderr.write(`${e.message}\n`);
       return;
     }
     if (isUserError(e)) {

@@ -1,7 +1,6 @@
 import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { defaultLearningRate, Network } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
@@ -21,7 +20,7 @@ import { initialState, runTraining, type RunResult, type TrainState } from '../t
 import { nonFiniteInput } from '../train/diagnose.js';
 import { evaluationBatch, layerStats, type LayerStats } from '../analysis/layers.js';
 import { stalledLayers } from './advice.js';
-import { EXIT, reportError, STOP_SIGNALS, UsageError } from './errors.js';
+import { EXIT, InterruptedError, reportError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { Output, percent, seconds, style } from './output.js';
 import { epochProgress } from './progress.js';
 import {
@@ -250,9 +249,16 @@ interface RunPlan {
 async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Promise<number> {
   const out = new Output(opts.json, opts.quiet);
   const t0 = performance.now();
-  const plan = planRun(opts, given);
-  const session = await trainSession(plan, opts, out);
-  return await reportRun(plan, session, opts, out, t0);
+  // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) all
+  // finish the batch, write a checkpoint and exit 128 + the signal's number.
+  const stops = watchStopSignals();
+  try {
+    const plan = planRun(opts, given);
+    const session = await trainSession(plan, opts, out, stops);
+    return await reportRun(plan, session, opts, out, t0);
+  } finally {
+    stops.release();
+  }
 }
 
 /** The checkpoint that --resume continues, with the run's options as this invocation changes them (--epochs, --save, --backend). */
@@ -403,7 +409,7 @@ interface MonitorEntry {
  * the epochs with --monitor's per-layer statistics, checkpoints at each epoch
  * end, and SIGINT, SIGTERM and SIGHUP finishing the batch and stopping the run.
  */
-async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Promise<Session> {
+async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stops: SignalWatch): Promise<Session> {
   const { record: run, ds, net, rng, state, checkpointDir, log } = plan;
   const provider = await providerForDtype({ backend: run.backend as BackendName }, net.dtype, out);
   const k = provider.kernels;
@@ -460,14 +466,9 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
   };
   if (!plan.resumedFrom || state.history.length === 0) monitor(0);
 
-  // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) all
-  // finish the batch, write a checkpoint and exit 128 + the signal's number.
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) process.exit(128 + osConstants.signals[interrupted]); // a second signal: stop now
-    interrupted = sig;
-  };
-  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  await stops.settle(); // a signal while the data loaded: nothing is trained yet, so there is nothing to checkpoint
+  if (stops.signal)
+    throw new InterruptedError(stops.signal, `before the first batch: nothing was trained, so no checkpoint was written${plan.resumedFrom ? ` (${plan.resumedFrom} is as it was)` : ''}`);
   const progress = epochProgress(out.interactive, run.epochs);
   let result: RunResult;
   try {
@@ -476,7 +477,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
       epochs: run.epochs,
       test: ds.test,
       validation: ds.validation,
-      shouldStop: () => interrupted !== undefined,
+      shouldStop: () => stops.signal !== undefined,
       rate,
       stopAfter: early ? (m) => early.shouldStop(m.epoch) : undefined,
       onBatch(epoch, batch, loss, accuracy, seen) {
@@ -495,10 +496,9 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output): Pro
   } finally {
     progress.stop();
     log?.close();
-    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
   if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
-  return { result, kernels: k, prov, optimizer: trainer.optimizer, early, monitorLog: opts.monitor ? monitorLog : undefined, signal: interrupted };
+  return { result, kernels: k, prov, optimizer: trainer.optimizer, early, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal };
 }
 
 /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
@@ -527,7 +527,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     process.stderr.write(
       `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`,
     );
-    return 128 + osConstants.signals[sig];
+    return signalExitCode(sig);
   }
   if (result.status === 'diverged') {
     reportError(
