@@ -69,6 +69,9 @@ export function needs(ctx: TestContext, ...what: SystemNeed[]): void {
   ctx.skip(reason);
 }
 
+/** Nielsen's chapter-1 network and hyper-parameters (784-30-10 sigmoid, quadratic cost, N(0,1) weights, η = 3, m = 10), as `train` flags. */
+export const NIELSEN_CH1 = ['--layers', '784,30,10', '--activation', 'sigmoid', '--output-activation', 'sigmoid', '--cost', 'quadratic', '--init', 'normal', '--lr', '3', '--batch-size', '10'];
+
 export interface Run {
   code: number | null;
   stdout: string;

@@ -255,7 +255,8 @@ export const logLikelihood: Cost = {
   },
   delta(out, z, a, y, delta) {
     if (out.name !== 'softmax') return textbookDelta(out, z, a, y, delta, (a, y) => (y === 0 ? 0 : -y / a));
-    // ∂C/∂z_i = a_i Σ_j y_j − y_i = a_i − y_i for one-hot targets
+    // ∂C/∂z_i = a_i Σ_j y_j − y_i = a_i − y_i for one-hot targets: softmax.backward with g = −y/a, worked out by
+    // hand so that nothing is divided by an a that underflowed to 0 (the same loop shape on purpose).
     const A = a.data,
       Y = y.data,
       D = delta.data,

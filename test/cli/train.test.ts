@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { BIN, cli, FASHION, FIXTURES, needs, ROOT, SYSTEM } from '../helpers.js';
+import { BIN, cli, FASHION, FIXTURES, needs, NIELSEN_CH1, ROOT, SYSTEM } from '../helpers.js';
 
 const TINY = join(FIXTURES, 'tiny-mnist');
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-cli-'));
@@ -21,26 +21,7 @@ describe('backprop train', () => {
   }, 180_000);
 
   it("Nielsen's chapter-1 setup learns (≥ 75% within 20 epochs)", () => {
-    const r = cli([
-      'train',
-      '--layers',
-      '784,30,10',
-      '--activation',
-      'sigmoid',
-      '--output-activation',
-      'sigmoid',
-      '--cost',
-      'quadratic',
-      '--init',
-      'normal',
-      '--lr',
-      '3',
-      '--batch-size',
-      '10',
-      '--epochs',
-      '20',
-      '--json',
-    ]);
+    const r = cli(['train', ...NIELSEN_CH1, '--epochs', '20', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).testAccuracy).toBeGreaterThanOrEqual(0.75);
   }, 180_000);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { blasInfo, packageVersion, SCHEMA_VERSION } from '../../src/io/provenance.js';
 import { providerFor } from '../../src/linalg/precision.js';
-import { cli, ROOT } from '../helpers.js';
+import { cli, NIELSEN_CH1, ROOT } from '../helpers.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const quick = ['--limit', '500', '--test-limit', '200', '--hidden', '8', '--epochs', '1'];
@@ -74,28 +74,7 @@ describe('provenance', () => {
 describe('--dtype', () => {
   it('float64 trains with float64 weights, saved as F64, and evaluates to the same accuracy', () => {
     const d = mkdtempSync(join(tmpdir(), 'bp-f64-'));
-    const nielsen = [
-      '--layers',
-      '784,30,10',
-      '--activation',
-      'sigmoid',
-      '--output-activation',
-      'sigmoid',
-      '--cost',
-      'quadratic',
-      '--init',
-      'normal',
-      '--lr',
-      '3',
-      '--batch-size',
-      '10',
-      '--epochs',
-      '2',
-      '--limit',
-      '2000',
-      '--test-limit',
-      '500',
-    ];
+    const nielsen = [...NIELSEN_CH1, '--epochs', '2', '--limit', '2000', '--test-limit', '500'];
     const f64 = cli(['train', ...nielsen, '--dtype', 'float64', '--json', '--save', join(d, 'm64.safetensors')]);
     const f32 = cli(['train', ...nielsen, '--json']);
     expect(f64.code, f64.stderr).toBe(0);
