@@ -94,6 +94,24 @@ export function removeCheckpoint(dir: string): void {
   for (const f of readdirSync(dir)) if (/^(model|order|optimizer)-\d+\./.test(f)) rmSync(join(dir, f), { force: true });
 }
 
+/**
+ * Which process holds a pid, beyond the number the system reuses: the boot
+ * (Linux's boot_id) and the process's start time in clock ticks since boot
+ * (field 22 of /proc/PID/stat). '' where /proc does not tell (not Linux, the
+ * process gone).
+ */
+export function processIdentity(pid: number): string {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name, field 2, is in parentheses and may hold spaces: count the fields after its last ')', from field 3.
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3];
+    return start ? `${boot} ${start}` : '';
+  } catch {
+    return '';
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -105,14 +123,15 @@ function processAlive(pid: number): boolean {
 
 /**
  * Takes dir/lock for this process: one run writes a checkpoint directory at a
- * time. The lock file, created with O_EXCL, holds the owner's pid and host; a
- * lock whose process no longer runs on this host (a crashed or killed run) is
- * stale and taken over. Returns the function that releases it, which also
+ * time. The lock file, created with O_EXCL, holds the owner's pid, host and
+ * identity (processIdentity); a lock whose process no longer runs on this
+ * host (a crashed or killed run), or whose pid now names another process
+ * (reused after the crash, or after a reboot), is stale and taken over. Returns the function that releases it, which also
  * runs when the process exits.
  */
 export function lockCheckpoint(dir: string, flag: string): () => void {
   const path = join(dir, 'lock');
-  const me = `${process.pid}\n${hostname()}\n`;
+  const me = `${process.pid}\n${hostname()}\n${processIdentity(process.pid)}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, 'wx');
@@ -140,9 +159,11 @@ export function lockCheckpoint(dir: string, flag: string): () => void {
     } catch {
       continue; // released meanwhile
     }
-    const [pidText, host] = owner.split('\n');
+    const [pidText, host, identity] = owner.split('\n');
     const pid = Number(pidText);
-    const stale = host === hostname() && Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || !processAlive(pid));
+    const alive = Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid);
+    // A lock written before identities were (two lines) is judged by its pid alone.
+    const stale = host === hostname() && Number.isSafeInteger(pid) && pid > 0 && (!alive || (Boolean(identity) && processIdentity(pid) !== identity));
     if (!stale) {
       throw new OutputPathError(
         `${flag} ${dir}: in use by another run (pid ${pidText}${host && host !== hostname() ? ` on ${host}` : ''}); wait for it to finish, choose another directory, or delete ${path} if that run is gone`,

@@ -6,6 +6,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
+import { processIdentity } from '../../src/io/checkpoint.js';
 import { parseExpression } from '../../src/autodiff/expression.js';
 import { backward, topologicalOrder } from '../../src/autodiff/node.js';
 import { Network } from '../../src/nn/network.js';
@@ -342,6 +343,30 @@ const cases: Case[] = [
       mkdirSync(d);
       writeFileSync(join(d, 'lock'), `${process.pid}\n${hostname()}\n`); // this test process: alive
       return { args: [...QUICK, '--epochs', '1', '--checkpoint', d], check: () => expect(existsSync(join(d, 'state.json'))).toBe(false) };
+    },
+  },
+  {
+    what: 'a checkpoint directory locked by a running process, with its identity, is refused',
+    code: 2,
+    msg: /--checkpoint .*: in use by another run \(pid \d+\)/,
+    run: () => {
+      const d = join(tmp(), 'ck');
+      mkdirSync(d);
+      writeFileSync(join(d, 'lock'), `${process.pid}\n${hostname()}\n${processIdentity(process.pid)}\n`);
+      return { args: [...QUICK, '--epochs', '1', '--checkpoint', d], check: () => expect(existsSync(join(d, 'state.json'))).toBe(false) };
+    },
+  },
+  {
+    what: 'a lock whose pid now names another process (reused after a crash or a reboot) is taken over',
+    code: 0,
+    msg: /^$/,
+    run: () => {
+      const d = join(tmp(), 'ck');
+      mkdirSync(d);
+      // This test process is alive, but it is not the process that wrote the lock: that one started at another time.
+      const [boot, start] = processIdentity(process.pid).split(' ');
+      writeFileSync(join(d, 'lock'), `${process.pid}\n${hostname()}\n${boot} ${Number(start) - 1}\n`);
+      return { args: [...QUICK, '--epochs', '1', '--checkpoint', d], check: () => expect(existsSync(join(d, 'state.json'))).toBe(true) };
     },
   },
   {
