@@ -1,6 +1,7 @@
 import { loadData } from '../data/load.js';
 import { Command } from 'commander';
-import { Matrix, type BackendName } from '../linalg/index.js';
+import { jsKernels, Matrix, type BackendName, type Kernels } from '../linalg/index.js';
+import { jsonProvenance, provenance } from '../io/provenance.js';
 import { Network, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { DataError, fillBatch, identity, trainingLabelProblem } from '../data/dataset.js';
@@ -145,9 +146,11 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   });
   const tfBackend = opts.tfjs ? (await loadTf()).backend : undefined;
   const timing = timeBackpropVsFiniteDifferences(net, x, y);
-  const parity = opts.trainSteps
-    ? await trainParity(net, ds.train, { steps: opts.trainSteps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed, optimizer }, await kernels(opts), method)
-    : undefined;
+  const parityOn = async (k: Kernels, steps: number) => ({
+    ...(await trainParity(net, ds.train, { steps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed, optimizer }, k, method)),
+    kernels: k.name,
+  });
+  const parity = opts.trainSteps ? await parityOn(await kernels(opts), opts.trainSteps) : undefined;
   const pass = report.pass && (parity?.pass ?? true);
 
   const a = net.arch;
@@ -201,6 +204,8 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     timing,
     trainParity: parity,
     pass,
+    // The gradients are computed in float64 on the js loops whatever --backend says (which runs the training parity, named in trainParity.kernels).
+    ...jsonProvenance(provenance({ name: 'js', kernels: jsKernels }, 'float64', opts.seed, { ...opts, json: undefined })),
   });
   return pass ? EXIT.ok : EXIT.failed;
 }

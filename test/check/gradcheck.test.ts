@@ -96,7 +96,11 @@ describe('backprop gradcheck (CLI) on 784-30-30-10 with real digits', () => {
     it(`--train-steps 20 parity with tf.train.sgd: ${name}`, () => {
       const r = cli(['gradcheck', ...args, '--train-steps', '20', '--json']);
       expect(r.code, r.stderr).toBe(0);
-      const p = JSON.parse(r.stdout).trainParity;
+      const j = JSON.parse(r.stdout);
+      const p = j.trainParity;
+      // The gradients are float64 on the js loops; the parity trains on --backend's provider (auto here), which it names.
+      expect(j.provenance).toMatchObject({ provider: 'js', dtype: 'float64', seed: 1 });
+      expect(['blas', 'tensorflow', 'wasm', 'js']).toContain(p.kernels);
       expect(p.steps).toBe(20);
       expect(p.maxWeightDiff).toBeLessThanOrEqual(1e-4);
       expect(p.pass).toBe(true);
