@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'vitest';
@@ -67,6 +68,27 @@ export function needs(ctx: TestContext, ...what: SystemNeed[]): void {
   const reason = `needs ${missing.map((n) => n.what).join(' and ')}: apt-get install ${missing.map((n) => n.apt).join(' ')}`;
   if (REQUIRE_SYSTEM) throw new Error(`${reason} (BACKPROP_REQUIRE_SYSTEM=1: every system package must be present)`);
   ctx.skip(reason);
+}
+
+/** The tiny MNIST-style IDX fixture (test/../datasets/fixtures/tiny-mnist) and its four files. */
+export const TINY_MNIST = join(FIXTURES, 'tiny-mnist');
+export const TINY_MNIST_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
+
+/** An IDX file: magic 0 0 type rank, each dimension as a big-endian uint32, then the body as given. */
+export function idxFile(type: number, shape: number[], body: Buffer | number[]): Buffer {
+  const h = Buffer.alloc(4 + 4 * shape.length);
+  h[2] = type;
+  h[3] = shape.length;
+  shape.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([h, Buffer.from(body)]);
+}
+
+/** A new directory (`dir`, or a fresh temporary one) holding the tiny fixture with file `name` replaced by `data`, or left out when it is null. */
+export function tinyMnistWith(name: string, data: Buffer | Uint8Array | null, dir = mkdtempSync(join(tmpdir(), 'backprop-idx-'))): string {
+  mkdirSync(dir, { recursive: true });
+  for (const f of TINY_MNIST_FILES) if (f !== name) copyFileSync(join(TINY_MNIST, f), join(dir, f));
+  if (data) writeFileSync(join(dir, name), data);
+  return dir;
 }
 
 /** Nielsen's chapter-1 network and hyper-parameters (784-30-10 sigmoid, quadratic cost, N(0,1) weights, η = 3, m = 10), as `train` flags. */

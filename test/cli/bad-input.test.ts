@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -6,31 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { cli, FIXTURES, withHeader } from '../helpers.js';
+import { cli, FIXTURES, idxFile, TINY_MNIST, tinyMnistWith, withHeader } from '../helpers.js';
 
 // Every user mistake: exit code 2, one line on stderr that names the file or
 // flag and what was expected, no stack trace, and nothing written.
 
-const TINY = join(FIXTURES, 'tiny-mnist');
-const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
+const TINY = TINY_MNIST;
 const tmp = (p = 'backprop-bad-') => mkdtempSync(join(tmpdir(), p));
 
-function idx(type: number, shape: number[], body: number[] | Buffer): Buffer {
-  const h = Buffer.alloc(4 + 4 * shape.length);
-  h[2] = type;
-  h[3] = shape.length;
-  shape.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([h, Buffer.from(body)]);
-}
-
-/** A copy of the fixture directory with one file replaced. */
-function dirWith(name: string, data: Buffer, dirName?: string): string {
-  const d = dirName ? join(tmp(), dirName) : tmp();
-  mkdirSync(d, { recursive: true });
-  for (const f of FILES) if (f !== name) copyFileSync(join(TINY, f), join(d, f));
-  writeFileSync(join(d, name), data);
-  return d;
-}
+/** A copy of the fixture directory with one file replaced (in a subdirectory dirName, when given). */
+const dirWith = (name: string, data: Buffer, dirName?: string) => tinyMnistWith(name, data, dirName ? join(tmp(), dirName) : undefined);
 
 function file(name: string, data: Uint8Array | string): string {
   const p = join(tmp(), name);
@@ -47,8 +32,8 @@ const csvRow = (label: string, n = 784) => `${label},${new Array(n).fill(0).join
 
 const cases: [string, () => string[], RegExp][] = [
   ['IDX magic number', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', Buffer.from('PK\x03\x04 zip'))], /train-labels-idx1-ubyte: not an IDX file \(magic number 0x504b0304/],
-  ['IDX element type', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idx(0x07, [120], Buffer.alloc(120)))], /not an IDX file .*expected 0x0000TTNN/],
-  ['IDX dimension count', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idx(0x08, [120, 1], Buffer.alloc(120)))], /expected 1 dimension \(count\), found 2/],
+  ['IDX element type', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idxFile(0x07, [120], Buffer.alloc(120)))], /not an IDX file .*expected 0x0000TTNN/],
+  ['IDX dimension count', () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idxFile(0x08, [120, 1], Buffer.alloc(120)))], /expected 1 dimension \(count\), found 2/],
   [
     'IDX size against file length',
     () => ['train', '--data', dirWith('train-images-idx3-ubyte', readFileSync(join(TINY, 'train-images-idx3-ubyte')).subarray(0, 5000))],
@@ -68,7 +53,7 @@ const cases: [string, () => string[], RegExp][] = [
       dirWith(
         't10k-labels-idx1-ubyte.gz',
         (() => {
-          const g = gzipSync(idx(0x08, [60], Buffer.alloc(60)));
+          const g = gzipSync(idxFile(0x08, [60], Buffer.alloc(60)));
           g[g.length - 6] ^= 0xff;
           return g;
         })(),
@@ -78,17 +63,17 @@ const cases: [string, () => string[], RegExp][] = [
   ],
   [
     'image/label count mismatch',
-    () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idx(0x08, [119], labels.subarray(8, 127)))],
+    () => ['train', '--data', dirWith('train-labels-idx1-ubyte', idxFile(0x08, [119], labels.subarray(8, 127)))],
     /train-images-idx3-ubyte has 120 images but train-labels-idx1-ubyte has 119 labels/,
   ],
   [
     'labels outside the model classes',
-    () => ['evaluate', '--model', file('m.safetensors', model), '--data', dirWith('t10k-labels-idx1-ubyte.gz', gzipSync(idx(0x08, [60], Buffer.alloc(60, 12))))],
+    () => ['evaluate', '--model', file('m.safetensors', model), '--data', dirWith('t10k-labels-idx1-ubyte.gz', gzipSync(idxFile(0x08, [60], Buffer.alloc(60, 12))))],
     /has label 12 but --model .*m\.safetensors has only 10 outputs/,
   ],
   [
     'labels outside the class range of --layers',
-    () => ['train', '--layers', '784,30,10', '--data', dirWith('train-labels-idx1-ubyte', idx(0x08, [120], Buffer.alloc(120, 12)))],
+    () => ['train', '--layers', '784,30,10', '--data', dirWith('train-labels-idx1-ubyte', idxFile(0x08, [120], Buffer.alloc(120, 12)))],
     /--layers ends with 10 outputs but the data has 13 classes/,
   ],
   [

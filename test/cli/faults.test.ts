@@ -11,7 +11,7 @@ import { parseExpression } from '../../src/autodiff/expression.js';
 import { backward, topologicalOrder } from '../../src/autodiff/node.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { BIN, cli, FIXTURES, ROOT, tinyCatalogEntry, type Run } from '../helpers.js';
+import { BIN, cli, FIXTURES, idxFile, ROOT, tinyCatalogEntry, type Run } from '../helpers.js';
 
 // Off the happy path: what the operating system, signals, sizes and values can
 // do to a run. Every case: its exit code, exactly one error line naming the
@@ -55,13 +55,6 @@ afterAll(() => {
 });
 
 // ---- data files ----
-function idx(type: number, shape: number[], body: Buffer | number[]): Buffer {
-  const h = Buffer.alloc(4 + 4 * shape.length);
-  h[2] = type;
-  h[3] = shape.length;
-  shape.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([h, Buffer.from(body)]);
-}
 const f32 = (xs: number[]) => {
   const b = Buffer.alloc(4 * xs.length);
   xs.forEach((x, i) => b.writeFloatBE(x, 4 * i));
@@ -77,10 +70,10 @@ const pixels = (n: number) => Array.from({ length: n }, (_, i) => (i * 37) % 256
 function synth(replace: Partial<Record<'trainImages' | 'trainLabels' | 'testImages' | 'testLabels', Buffer>>): string {
   const d = tmp('backprop-synth-');
   const files = {
-    trainImages: idx(0x08, [8, 2, 2], pixels(32)),
-    trainLabels: idx(0x08, [8], [0, 1, 0, 1, 0, 1, 0, 1]),
-    testImages: idx(0x08, [4, 2, 2], pixels(16)),
-    testLabels: idx(0x08, [4], [0, 1, 1, 0]),
+    trainImages: idxFile(0x08, [8, 2, 2], pixels(32)),
+    trainLabels: idxFile(0x08, [8], [0, 1, 0, 1, 0, 1, 0, 1]),
+    testImages: idxFile(0x08, [4, 2, 2], pixels(16)),
+    testLabels: idxFile(0x08, [4], [0, 1, 1, 0]),
     ...replace,
   };
   const names = { trainImages: 'train-images-idx3-ubyte', trainLabels: 'train-labels-idx1-ubyte', testImages: 't10k-images-idx3-ubyte', testLabels: 't10k-labels-idx1-ubyte' };
@@ -472,43 +465,45 @@ const cases: Case[] = [
     what: 'a gzip bomb: a small .gz inflating far beyond its header',
     code: 2,
     msg: /train-images-idx3-ubyte\.gz: decompresses to more than the 48 bytes its header declares/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(Buffer.concat([idx(0x08, [8, 2, 2], pixels(32)), Buffer.alloc(64 << 20)])) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(Buffer.concat([idxFile(0x08, [8, 2, 2], pixels(32)), Buffer.alloc(64 << 20)])) })] }),
   },
   {
     what: 'an IDX header declaring 4 billion images',
     code: 2,
     msg: /train-images-idx3-ubyte\.gz: its header declares \d+ bytes, more than the 2147483648-byte limit/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [4_000_000_000, 28, 28], [])) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idxFile(0x08, [4_000_000_000, 28, 28], [])) })] }),
   },
   {
     what: 'an IDX header declaring more than its gzip data can hold',
     code: 2,
     msg: /truncated: its header declares 78400016 bytes but \d+ bytes of gzip data hold at most \d+/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [100_000, 28, 28], pixels(10))) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idxFile(0x08, [100_000, 28, 28], pixels(10))) })] }),
   },
   {
     what: 'images of 0x0 pixels',
     code: 2,
     msg: /train-images-idx3-ubyte: the image is 0x0 pixels: it has no pixels/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x08, [8, 0, 0], []) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idxFile(0x08, [8, 0, 0], []) })] }),
   },
   {
     what: 'zero training images',
     code: 2,
     msg: /train-images-idx3-ubyte: holds 0 images/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x08, [0, 2, 2], []), trainLabels: idx(0x08, [0], []) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idxFile(0x08, [0, 2, 2], []), trainLabels: idxFile(0x08, [0], []) })] }),
   },
   {
     what: 'zero test images (evaluate)',
     code: 2,
     msg: /t10k-images-idx3-ubyte: holds 0 images/,
-    run: () => ({ args: ['evaluate', '--model', file('m.safetensors', encodeSafetensors(net([4, 3, 2]))), '--data', synth({ testImages: idx(0x08, [0, 2, 2], []), testLabels: idx(0x08, [0], []) })] }),
+    run: () => ({
+      args: ['evaluate', '--model', file('m.safetensors', encodeSafetensors(net([4, 3, 2]))), '--data', synth({ testImages: idxFile(0x08, [0, 2, 2], []), testLabels: idxFile(0x08, [0], []) })],
+    }),
   },
   {
     what: 'IDX images above the pixel limit',
     code: 2,
     msg: /train-images-idx3-ubyte\.gz: 5000x5000 = 25000000 pixels is more than the 16777216-pixel limit/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idx(0x08, [1, 5000, 5000], Buffer.alloc(25_000_000))), trainLabels: idx(0x08, [1], [0]) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: gzipSync(idxFile(0x08, [1, 5000, 5000], Buffer.alloc(25_000_000))), trainLabels: idxFile(0x08, [1], [0]) })] }),
   },
   {
     what: 'a PNG declaring 100000x100000 pixels (refused before decoding)',
@@ -563,7 +558,7 @@ const cases: Case[] = [
     what: 'one class in the training labels',
     code: 2,
     msg: /all 8 training examples have label 1: training needs at least two classes/,
-    run: () => ({ args: ['train', '--data', synth({ trainLabels: idx(0x08, [8], Array(8).fill(1)) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainLabels: idxFile(0x08, [8], Array(8).fill(1)) })] }),
   },
 
   // 4. Values
@@ -571,25 +566,25 @@ const cases: Case[] = [
     what: 'NaN pixels in float32 images',
     code: 2,
     msg: /train-images-idx3-ubyte: value NaN at index 5 \(image 1, pixel 1\): pixels must be finite numbers from 0 to 255/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0d, [8, 2, 2], f32(Array.from({ length: 32 }, (_, i) => (i === 5 ? NaN : 0.5)))) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idxFile(0x0d, [8, 2, 2], f32(Array.from({ length: 32 }, (_, i) => (i === 5 ? NaN : 0.5)))) })] }),
   },
   {
     what: 'infinite pixels',
     code: 2,
     msg: /t10k-images-idx3-ubyte: value Infinity at index 2 \(image 0, pixel 2\)/,
-    run: () => ({ args: ['train', '--data', synth({ testImages: idx(0x0d, [4, 2, 2], f32(Array.from({ length: 16 }, (_, i) => (i === 2 ? Infinity : 0.5)))) })] }),
+    run: () => ({ args: ['train', '--data', synth({ testImages: idxFile(0x0d, [4, 2, 2], f32(Array.from({ length: 16 }, (_, i) => (i === 2 ? Infinity : 0.5)))) })] }),
   },
   {
     what: 'negative pixels',
     code: 2,
     msg: /train-images-idx3-ubyte: value -0\.5 at index 9 \(image 2, pixel 1\)/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0d, [8, 2, 2], f32(Array.from({ length: 32 }, (_, i) => (i === 9 ? -0.5 : 0.25)))) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idxFile(0x0d, [8, 2, 2], f32(Array.from({ length: 32 }, (_, i) => (i === 9 ? -0.5 : 0.25)))) })] }),
   },
   {
     what: 'int32 pixels far outside 0-255',
     code: 2,
     msg: /train-images-idx3-ubyte: value 70000 at index 30 \(image 7, pixel 2\)/,
-    run: () => ({ args: ['train', '--data', synth({ trainImages: idx(0x0c, [8, 2, 2], i32(Array.from({ length: 32 }, (_, i) => (i === 30 ? 70000 : 100)))) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainImages: idxFile(0x0c, [8, 2, 2], i32(Array.from({ length: 32 }, (_, i) => (i === 30 ? 70000 : 100)))) })] }),
   },
   {
     what: 'a P5 PGM sample above maxval',
@@ -613,25 +608,25 @@ const cases: Case[] = [
     what: 'labels with gaps would widen the output layer silently',
     code: 2,
     msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\); the output layer would have 201 units/,
-    run: () => ({ args: ['train', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
+    run: () => ({ args: ['train', '--data', synth({ trainLabels: idxFile(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
   },
   {
     what: 'compare: labels with gaps',
     code: 2,
     msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\)/,
-    run: () => ({ args: ['compare', '--hidden', '4', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
+    run: () => ({ args: ['compare', '--hidden', '4', '--data', synth({ trainLabels: idxFile(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
   },
   {
     what: 'gradcheck: labels with gaps',
     code: 2,
     msg: /the labels run from 0 to 200 but no example has label 2, 3, 4, 5, 6, … \(198 in all\)/,
-    run: () => ({ args: ['gradcheck', '--no-tfjs', '--hidden', '4', '--batch-size', '4', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
+    run: () => ({ args: ['gradcheck', '--no-tfjs', '--hidden', '4', '--batch-size', '4', '--data', synth({ trainLabels: idxFile(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
   },
   {
     what: 'labels with gaps are accepted when --layers asks for that output layer',
     code: 0,
     msg: /^$/,
-    run: () => ({ args: ['train', '--epochs', '1', '--layers', '4,8,201', '--data', synth({ trainLabels: idx(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
+    run: () => ({ args: ['train', '--epochs', '1', '--layers', '4,8,201', '--data', synth({ trainLabels: idxFile(0x08, [8], [0, 1, 0, 1, 200, 1, 0, 1]) })] }),
   },
   { what: '--model /dev/zero is refused, not read without end', code: 2, msg: /--model \/dev\/zero: not a regular file/, run: () => ({ args: ['evaluate', '--model', '/dev/zero'] }) },
   {

@@ -1,42 +1,23 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/dataset.js';
 import { loadIdxDirectory, parseIdx, readIdxFile } from '../../src/data/idx.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
-import { FASHION, FIXTURES, needs, SYSTEM } from '../helpers.js';
+import { FASHION, idxFile, needs, SYSTEM, TINY_MNIST, tinyMnistWith } from '../helpers.js';
 
-const TINY = join(FIXTURES, 'tiny-mnist');
-
-function idx(type: number, shape: number[], body: number[]): Buffer {
-  const h = Buffer.alloc(4 + 4 * shape.length);
-  h[2] = type;
-  h[3] = shape.length;
-  shape.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([h, Buffer.from(body)]);
-}
-
-/** A copy of the tiny fixture directory whose one file is replaced. */
-function withFile(name: string, data: Buffer | null): string {
-  const dir = mkdtempSync(join(tmpdir(), 'backprop-idx-'));
-  for (const f of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) {
-    if (f !== name) copyFileSync(join(TINY, f), join(dir, f));
-  }
-  if (data) writeFileSync(join(dir, name), data);
-  return dir;
-}
+const TINY = TINY_MNIST;
 
 describe('IDX reader', () => {
   it('parses every element type, big-endian', () => {
-    expect(Array.from(parseIdx(idx(0x08, [3], [0, 128, 255]), 'u').data)).toEqual([0, 128, 255]);
-    expect(Array.from(parseIdx(idx(0x09, [2], [0xff, 0x01]), 's').data)).toEqual([-1, 1]);
-    expect(Array.from(parseIdx(idx(0x0b, [2], [0x01, 0x00, 0xff, 0xfe]), 'i16').data)).toEqual([256, -2]);
-    expect(Array.from(parseIdx(idx(0x0c, [1], [0, 0, 1, 0]), 'i32').data)).toEqual([256]);
-    expect(Array.from(parseIdx(idx(0x0d, [1], [0x3f, 0x80, 0, 0]), 'f32').data)).toEqual([1]);
-    expect(Array.from(parseIdx(idx(0x0e, [1], [0x40, 0, 0, 0, 0, 0, 0, 0]), 'f64').data)).toEqual([2]);
-    expect(parseIdx(idx(0x08, [2, 3, 4], new Array(24).fill(7)), 'x').shape).toEqual([2, 3, 4]);
+    expect(Array.from(parseIdx(idxFile(0x08, [3], [0, 128, 255]), 'u').data)).toEqual([0, 128, 255]);
+    expect(Array.from(parseIdx(idxFile(0x09, [2], [0xff, 0x01]), 's').data)).toEqual([-1, 1]);
+    expect(Array.from(parseIdx(idxFile(0x0b, [2], [0x01, 0x00, 0xff, 0xfe]), 'i16').data)).toEqual([256, -2]);
+    expect(Array.from(parseIdx(idxFile(0x0c, [1], [0, 0, 1, 0]), 'i32').data)).toEqual([256]);
+    expect(Array.from(parseIdx(idxFile(0x0d, [1], [0x3f, 0x80, 0, 0]), 'f32').data)).toEqual([1]);
+    expect(Array.from(parseIdx(idxFile(0x0e, [1], [0x40, 0, 0, 0, 0, 0, 0, 0]), 'f64').data)).toEqual([2]);
+    expect(parseIdx(idxFile(0x08, [2, 3, 4], new Array(24).fill(7)), 'x').shape).toEqual([2, 3, 4]);
   });
 
   it('reads the fixtures, raw and gzip, scaled to [0, 1]', () => {
@@ -55,30 +36,30 @@ describe('IDX reader', () => {
 
   const bad: [string, string, Buffer, RegExp][] = [
     ['wrong magic', 'train-labels-idx1-ubyte', Buffer.from([1, 2, 3, 4, 0, 0, 0, 0]), /not an IDX file \(magic number 0x01020304/],
-    ['unknown type', 'train-labels-idx1-ubyte', idx(0x07, [1], [0]), /not an IDX file/],
+    ['unknown type', 'train-labels-idx1-ubyte', idxFile(0x07, [1], [0]), /not an IDX file/],
     ['too short', 'train-labels-idx1-ubyte', Buffer.from([0, 0]), /too short for an IDX header/],
     ['truncated header', 'train-images-idx3-ubyte', Buffer.from([0, 0, 8, 3, 0, 0, 0, 120]), /truncated IDX header/],
-    ['truncated data', 'train-labels-idx1-ubyte', idx(0x08, [120], new Array(100).fill(1)), /truncated: header says 120 ubyte values \(128 bytes\) but the file has 108 bytes/],
-    ['trailing bytes', 'train-labels-idx1-ubyte', idx(0x08, [120], new Array(121).fill(1)), /1 unexpected bytes after/],
-    ['count mismatch', 'train-labels-idx1-ubyte', idx(0x08, [119], new Array(119).fill(1)), /has 120 images but train-labels-idx1-ubyte has 119 labels/],
-    ['labels not 1-D', 'train-labels-idx1-ubyte', idx(0x08, [120, 1], new Array(120).fill(1)), /expected 1 dimension/],
-    ['images not 3-D', 'train-images-idx3-ubyte', idx(0x08, [120, 784], new Array(120 * 784).fill(1)), /expected 3 dimensions/],
-    ['corrupt gzip', 't10k-labels-idx1-ubyte.gz', gzipSync(idx(0x08, [60], new Array(60).fill(1))).subarray(0, 20), /corrupt or truncated gzip/],
+    ['truncated data', 'train-labels-idx1-ubyte', idxFile(0x08, [120], new Array(100).fill(1)), /truncated: header says 120 ubyte values \(128 bytes\) but the file has 108 bytes/],
+    ['trailing bytes', 'train-labels-idx1-ubyte', idxFile(0x08, [120], new Array(121).fill(1)), /1 unexpected bytes after/],
+    ['count mismatch', 'train-labels-idx1-ubyte', idxFile(0x08, [119], new Array(119).fill(1)), /has 120 images but train-labels-idx1-ubyte has 119 labels/],
+    ['labels not 1-D', 'train-labels-idx1-ubyte', idxFile(0x08, [120, 1], new Array(120).fill(1)), /expected 1 dimension/],
+    ['images not 3-D', 'train-images-idx3-ubyte', idxFile(0x08, [120, 784], new Array(120 * 784).fill(1)), /expected 3 dimensions/],
+    ['corrupt gzip', 't10k-labels-idx1-ubyte.gz', gzipSync(idxFile(0x08, [60], new Array(60).fill(1))).subarray(0, 20), /corrupt or truncated gzip/],
   ];
   for (const [what, file, data, msg] of bad)
     it(`rejects ${what} with a clear DataError`, () => {
-      const dir = withFile(file, data);
+      const dir = tinyMnistWith(file, data);
       expect(() => loadIdxDirectory(dir)).toThrow(DataError);
       expect(() => loadIdxDirectory(dir)).toThrow(msg);
     });
 
   it('names a missing file and a missing directory', () => {
-    expect(() => loadIdxDirectory(withFile('t10k-labels-idx1-ubyte.gz', null))).toThrow(/missing t10k-labels-idx1-ubyte \(or t10k-labels-idx1-ubyte\.gz\)/);
+    expect(() => loadIdxDirectory(tinyMnistWith('t10k-labels-idx1-ubyte.gz', null))).toThrow(/missing t10k-labels-idx1-ubyte \(or t10k-labels-idx1-ubyte\.gz\)/);
     expect(() => loadIdxDirectory('/no/such/dir')).toThrow(/--data \/no\/such\/dir: no such directory/);
   });
 
   it('detects gzip by content, not by name', () => {
-    const dir = withFile('train-labels-idx1-ubyte', gzipSync(readFileSync(join(TINY, 'train-labels-idx1-ubyte'))));
+    const dir = tinyMnistWith('train-labels-idx1-ubyte', gzipSync(readFileSync(join(TINY, 'train-labels-idx1-ubyte'))));
     expect(loadIdxDirectory(dir).train.count).toBe(120);
   });
 

@@ -3,30 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/dataset.js';
 import { decodeIdx } from '../../src/data/idx.js';
 import { checkImageSize, gunzipLimited, LIMITS, networkBytes } from '../../src/data/limits.js';
-
-function idx(shape: number[], body: Buffer): Buffer {
-  const h = Buffer.alloc(4 + 4 * shape.length);
-  h[2] = 0x08;
-  h[3] = shape.length;
-  shape.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([h, body]);
-}
+import { idxFile } from '../helpers.js';
 
 describe('limits on what a file or a flag can make us allocate', () => {
   it('gunzipLimited inflates exactly what the header declares', () => {
-    const raw = idx([3, 2, 2], Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+    const raw = idxFile(0x08, [3, 2, 2], Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
     expect(gunzipLimited(gzipSync(raw), 'f', () => raw.length).equals(raw)).toBe(true);
     expect(Array.from(decodeIdx(gzipSync(raw), 'f').data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 
   it('refuses to inflate one byte past the declared size', () => {
-    const raw = idx([3, 2, 2], Buffer.alloc(14)); // two bytes too many (one is let through, to be named by the IDX parser)
+    const raw = idxFile(0x08, [3, 2, 2], Buffer.alloc(14)); // two bytes too many (one is let through, to be named by the IDX parser)
     expect(() => decodeIdx(gzipSync(raw), 'f.gz')).toThrow(new DataError('f.gz: decompresses to more than the 28 bytes its header declares'));
   });
 
   it('refuses a declared size above the limit, or above what deflate can hold, before inflating', () => {
-    expect(() => decodeIdx(gzipSync(idx([1 << 30, 4], Buffer.alloc(0))), 'a.gz')).toThrow(/a\.gz: its header declares 4294967308 bytes, more than the 2147483648-byte limit/);
-    const gz = gzipSync(idx([1000, 1000], Buffer.alloc(10)));
+    expect(() => decodeIdx(gzipSync(idxFile(0x08, [1 << 30, 4], Buffer.alloc(0))), 'a.gz')).toThrow(/a\.gz: its header declares 4294967308 bytes, more than the 2147483648-byte limit/);
+    const gz = gzipSync(idxFile(0x08, [1000, 1000], Buffer.alloc(10)));
     const most = gz.length * LIMITS.deflateRatio + 1024;
     expect(() => decodeIdx(gz, 'b.gz')).toThrow(`b.gz: truncated: its header declares 1000012 bytes but ${gz.length} bytes of gzip data hold at most ${most}`);
   });

@@ -6,19 +6,15 @@ import { decodeIdx, parseIdx } from '../../src/data/idx.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
+import { idxFile } from '../helpers.js';
 
 // Random corruptions of valid files: the readers never crash with anything but
 // their typed error, never hang, and return either the original or a
 // structurally valid result.
 
 function idx(): Uint8Array {
-  const shape = [12, 5, 4];
-  const h = Buffer.alloc(16);
-  h[2] = 0x08;
-  h[3] = 3;
-  shape.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
   const body = Buffer.from(Array.from({ length: 240 }, (_, i) => (i * 37) % 256));
-  return new Uint8Array(Buffer.concat([h, body]));
+  return new Uint8Array(idxFile(0x08, [12, 5, 4], body));
 }
 
 /** A corruption: flip bytes, truncate, insert, or overwrite a run. */
