@@ -224,7 +224,7 @@ type TorchResult = { seconds: number; runs: number[]; version: string; threads: 
 /** Debian's PyTorch on the same configuration, in a child with the user's environment as it is (no OPENBLAS_CORETYPE of ours). */
 function runTorch(data: string, config: string, repeats: number, threads: number): TorchResult {
   const python = process.env.BACKPROP_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-  const script = fileURLToPath(new URL('../../src/cli/torch_reference.py', import.meta.url));
+  const script = fileURLToPath(new URL('../../bench/torch_reference.py', import.meta.url));
   const r = spawnSync(python, [script, '--data', data, '--config', config, '--repeats', String(repeats), '--threads', String(threads)], {
     encoding: 'utf8',
   });
