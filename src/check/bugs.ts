@@ -1,6 +1,4 @@
 import { backprop, type GradientMethod } from '../nn/backprop.js';
-import type { Activation } from '../nn/activations.js';
-import type { Network } from '../nn/network.js';
 
 /**
  * Classic backprop mistakes, to show what a gradient check catches
@@ -9,11 +7,7 @@ import type { Network } from '../nn/network.js';
 export const BUGS = {
   /** BP2 without the f'(z^l) factor: δ^l = (W^(l+1))ᵀ δ^(l+1). */
   'drop-fprime': ((net, ws, y, grads, k) => {
-    const broken = Object.create(net) as Network;
-    const identity = (a: Activation): Activation => ({ ...a, backward: (_z, _a, g, delta) => delta.data.set(g.data) });
-    Object.defineProperty(broken, 'activations', {
-      value: net.activations.map((a, l) => (l < net.depth - 1 ? identity(a) : a)),
-    });
+    const broken = net.withActivations((a, l) => (l < net.depth - 1 ? { ...a, backward: (_z, _a, g, delta) => delta.data.set(g.data) } : a));
     return backprop(broken, ws, y, grads, k);
   }) as GradientMethod,
   /** BP3/BP4 summed over the batch instead of averaged: the 1/m is forgotten. */

@@ -57,6 +57,10 @@ export class Network {
     readonly arch: Architecture,
     weights: Matrix[],
     biases: Float[],
+    /** The activation objects of layers 1..L when they are not arch's (withActivations). */
+    activations?: Activation[],
+    /** The cost object when it is not arch's (withCost). */
+    costObject?: Cost,
   ) {
     const { sizes } = arch;
     if (sizes.length < 2) throw new Error('a network needs at least an input and an output layer');
@@ -70,8 +74,9 @@ export class Network {
       if (biases[l].length !== sizes[l + 1]) throw new Error(`b${l + 1} has ${biases[l].length} entries, expected ${sizes[l + 1]}`);
     }
     this.sizes = sizes.slice();
-    this.activations = sizes.slice(1).map((_, l) => activation(l === L - 1 ? arch.outputActivation : arch.activation));
-    this.cost = cost(arch.cost);
+    if (activations && activations.length !== L) throw new Error(`expected ${L} activations, one per layer`);
+    this.activations = activations ?? sizes.slice(1).map((_, l) => activation(l === L - 1 ? arch.outputActivation : arch.activation));
+    this.cost = costObject ?? cost(arch.cost);
     this.weights = weights;
     this.biases = biases;
   }
@@ -90,6 +95,21 @@ export class Network {
     let p = 0;
     for (let l = 1; l < this.sizes.length; l++) p += this.sizes[l] * (this.sizes[l - 1] + 1);
     return p;
+  }
+
+  /**
+   * The same weights and biases (shared, not copied) with each layer's
+   * activation replaced by change(activation, l), l = 0 for layer 1. For the
+   * demonstrations of what a gradient check catches (a backward pass that
+   * forgets f′, `check/bugs.ts`); `arch` still names the real activations.
+   */
+  withActivations(change: (a: Activation, l: number) => Activation): Network {
+    return new Network(this.arch, this.weights, this.biases, this.activations.map(change), this.cost);
+  }
+
+  /** The same weights and biases (shared) with another cost object: a textbook δ^L without its shortcut, say. */
+  withCost(c: Cost): Network {
+    return new Network(this.arch, this.weights, this.biases, this.activations, c);
   }
 
   /** A deep copy, optionally in another precision. */

@@ -67,8 +67,11 @@ export class SgdTrainer {
     readonly net: Network,
     readonly opts: SgdOptions,
     readonly kernels: Kernels,
-    /** How gradients are computed: backprop (a broken variant only in gradient-check demonstrations). */
-    private readonly gradient: GradientMethod = backprop,
+    /**
+     * How gradients are computed, when not by backprop: a broken variant in the gradient-check
+     * demonstrations. Given, it takes the general path (gradients into buffers, then the update).
+     */
+    private readonly gradient?: GradientMethod,
   ) {
     this.lr = opts.lr;
     const rng = opts.dropout?.rng;
@@ -109,11 +112,11 @@ export class SgdTrainer {
     fillBatch(ex, order, start, ws.input, y);
     if (this.opts.dropout) drawDropoutMasks(ws, this.opts.dropout.p, this.uniform);
     let total: number;
-    if (this.gradient === backprop && !this.optimizer) {
+    if (!this.gradient && !this.optimizer) {
       total = sgdStep(this.net, ws, y, this.lr, this.opts.weightDecay, this.kernels);
     } else {
       this.grads ??= new Gradients(this.net);
-      total = this.gradient(this.net, ws, y, this.grads, this.kernels);
+      total = (this.gradient ?? backprop)(this.net, ws, y, this.grads, this.kernels);
       if (this.optimizer) {
         // As sgdStep: a non-finite step changes nothing (the weights and the optimizer's state stay the last good ones).
         if (!Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data))) return NaN;

@@ -33,8 +33,8 @@ describe('weight decay shrinks W and never b', () => {
     const net = Network.create(arch, 'normal', new Rng(9), 'float64');
     const w0 = net.weights.map((W) => Float64Array.from(W.data));
     const ex: Examples = { count: 4, dim: 2, features: Float32Array.from([0.1, 0.9, 0.8, 0.2, 0.5, 0.5, 0.3, 0.7]), labels: Uint8Array.from([0, 1, 1, 0]) };
-    // a gradient method other than backprop itself takes SgdTrainer.update's path instead of sgdStep
-    const gradient = viaUpdate ? (n: Network, w: Workspace, y: Matrix, g: Gradients) => backprop(n, w, y, g, jsKernels) : undefined;
+    // a gradient method given explicitly takes SgdTrainer.update's path instead of sgdStep
+    const gradient = viaUpdate ? backprop : undefined;
     const trainer = new SgdTrainer(net, { lr, batchSize: 4, weightDecay: decay }, jsKernels, gradient);
     trainer.step(ex, [0, 1, 2, 3], 0, 4);
     return { net, w0 };

@@ -15,10 +15,9 @@ import { join } from 'node:path';
 
 const ds = loadData({ data: 'embedded', limit: 500, testLimit: 100, seed: 1 });
 
-async function run(arch: Omit<Architecture, 'sizes'>, lr: number, ex: Examples = ds.train, prepare?: (net: Network) => void) {
+async function run(arch: Omit<Architecture, 'sizes'>, lr: number, ex: Examples = ds.train, prepare: (net: Network) => Network = (n) => n) {
   const rng = new Rng(1);
-  const net = Network.create({ sizes: [ex.dim, 16, 10], ...arch }, arch.activation === 'relu' ? 'he' : 'xavier', rng);
-  prepare?.(net);
+  const net = prepare(Network.create({ sizes: [ex.dim, 16, 10], ...arch }, arch.activation === 'relu' ? 'he' : 'xavier', rng));
   const r = await runTraining(new SgdTrainer(net, { lr, batchSize: 32, weightDecay: 0 }, jsKernels), ex, rng, initialState(ex.count), { epochs: 3 });
   if (r.status !== 'diverged') throw new Error(`expected divergence, got ${r.status}`);
   return { r, net };
@@ -45,8 +44,8 @@ describe('divergence diagnosis blames the right thing', () => {
       },
     };
     const { r } = await run({ activation: 'relu', outputActivation: 'softmax', cost: 'cross-entropy' }, 0.2, ds.train, (net) => {
-      Object.defineProperty(net, 'cost', { value: naive });
       net.weights[1].data.forEach((v, i, W) => (W[i] = 200 * v)); // saturated outputs from the start
+      return net.withCost(naive);
     });
     expect(r.diagnosis).toMatchObject({ kind: 'non-finite', cause: 'pairing', layer: 2, quantity: 'delta' });
     expect(r.diagnosis.message).toMatch(/^δ\^2 became NaN at the output layer \(cross-entropy cost after a softmax output\) from finite z\^2 and a\^2 on the first batch: /);
@@ -67,6 +66,7 @@ describe('divergence diagnosis blames the right thing', () => {
   it('a layer overflowing float32 from huge weights with ordinary data and a fine loss: overflow, naming the layer', async () => {
     const { r, net } = await run({ activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' }, 0.01, ds.train, (net) => {
       net.weights[1].data.fill(3e38); // σ > 0, so every z^2 = Σ 3e38 σ(z^1) + b is past float32's 3.4e38
+      return net;
     });
     expect(r.diagnosis).toMatchObject({ kind: 'non-finite', cause: 'overflow', layer: 2, quantity: 'z' });
     expect(r.diagnosis.message).toMatch(
