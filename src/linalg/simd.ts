@@ -28,17 +28,29 @@ interface Relu {
   relu_backward(z: number, g: number, d: number, n: number): void;
 }
 
-/** The ReLU kernels of each memory handed out by float32Block. */
-const instances = new WeakMap<ArrayBufferLike, Relu>();
+/**
+ * Element-wise passes as wasm SIMD, bound to the memory of one float32Block:
+ * they run in place on that block's arrays only (the arrays are addressed by
+ * their offsets in it). A Workspace hands its own to the activations
+ * (Activation.forward/backward's last argument); with none, the js loops run.
+ */
+export interface ElementPasses {
+  /** True when every array lives in this block, so that the passes below may take them. */
+  holds(...arrays: Float[]): boolean;
+  /** A ← max(Z, 0), four at a time; the bits of the js loop. */
+  reluForward(Z: Float, A: Float): void;
+  /** D ← G ⊙ [Z > 0] (D may alias G); the bits of the js loop. */
+  reluBackward(Z: Float, G: Float, D: Float): void;
+}
 
 /**
  * Float32 arrays of the given lengths, 16-byte aligned, in one WebAssembly
- * memory of their own with the ReLU kernels bound to it, so that those passes
- * run as SIMD on them in place. The memory is sized once and never grows
- * again (its views never detach); it lives as long as any of the arrays.
- * Plain arrays where the kernels are unavailable.
+ * memory of their own, and the element-wise passes bound to that memory. The
+ * memory is sized once and never grows again (its views never detach); it
+ * lives as long as any of the arrays. Plain arrays and no passes where the
+ * kernels are unavailable.
  */
-export function float32Block(lengths: number[]): Float32Array[] {
+export function float32Block(lengths: number[]): { arrays: Float32Array[]; passes?: ElementPasses } {
   const relu = wasmModule('relu.wasm');
   const offsets: number[] = [];
   let floats = 0;
@@ -51,34 +63,16 @@ export function float32Block(lengths: number[]): Float32Array[] {
       const k = new WebAssembly.Instance(relu.module).exports as unknown as Relu;
       const pages = Math.ceil((floats * 4) / 65536);
       if (pages > 1) k.memory.grow(pages - 1);
-      instances.set(k.memory.buffer, k);
-      return lengths.map((n, i) => new Float32Array(k.memory.buffer, offsets[i] * 4, n));
+      const buffer = k.memory.buffer;
+      const passes: ElementPasses = {
+        holds: (...arrays) => arrays.every((x) => x instanceof Float32Array && x.buffer === buffer),
+        reluForward: (Z, A) => k.relu_forward(Z.byteOffset, A.byteOffset, Z.length),
+        reluBackward: (Z, G, D) => k.relu_backward(Z.byteOffset, G.byteOffset, D.byteOffset, Z.length),
+      };
+      return { arrays: lengths.map((n, i) => new Float32Array(buffer, offsets[i] * 4, n)), passes };
     } catch {
       // no memory for it: plain arrays below
     }
   }
-  return lengths.map((n) => new Float32Array(n));
-}
-
-/** The kernels bound to the memory holding all of `arrays`, if they are float32 arrays of one block. */
-function boundTo(...arrays: Float[]): Relu | undefined {
-  const buffer = arrays[0].buffer;
-  for (const x of arrays) if (!(x instanceof Float32Array) || x.buffer !== buffer) return undefined;
-  return instances.get(buffer);
-}
-
-/** A ← max(Z, 0) as SIMD when both live in one float32Block; false if not (use the js loop). */
-export function simdReluForward(Z: Float, A: Float): boolean {
-  const k = boundTo(Z, A);
-  if (!k) return false;
-  k.relu_forward(Z.byteOffset, A.byteOffset, Z.length);
-  return true;
-}
-
-/** D ← G ⊙ [Z > 0] as SIMD when all three live in one float32Block; false if not. */
-export function simdReluBackward(Z: Float, G: Float, D: Float): boolean {
-  const k = boundTo(Z, G, D);
-  if (!k) return false;
-  k.relu_backward(Z.byteOffset, G.byteOffset, D.byteOffset, Z.length);
-  return true;
+  return { arrays: lengths.map((n) => new Float32Array(n)) };
 }

@@ -1,5 +1,5 @@
 import type { Matrix } from '../linalg/index.js';
-import { simdReluBackward, simdReluForward } from '../linalg/simd.js';
+import type { ElementPasses } from '../linalg/simd.js';
 
 export const ACTIVATIONS = ['sigmoid', 'relu', 'tanh', 'leaky-relu', 'softmax', 'linear'] as const;
 export type ActivationName = (typeof ACTIVATIONS)[number];
@@ -18,9 +18,9 @@ export interface Activation {
    * A ← f(Z); element-wise, or per column (per example) for softmax. Z
    * already holds W A + b 1ᵀ: feedforward puts the bias in first, as gemm's C.
    */
-  forward(z: Matrix, a: Matrix): void;
+  forward(z: Matrix, a: Matrix, simd?: ElementPasses): void;
   /** δ ← J_f(Z)ᵀ g: for element-wise f, δ = g ⊙ f'(Z). `delta` may alias `g`. */
-  backward(z: Matrix, a: Matrix, g: Matrix, delta: Matrix): void;
+  backward(z: Matrix, a: Matrix, g: Matrix, delta: Matrix, simd?: ElementPasses): void;
   /** f'(z) of one unit given z and a = f(z); undefined for softmax. */
   readonly prime?: (z: number, a: number) => number;
   /** The largest value f' takes (for "saturated": f' < 1% of it). */
@@ -62,10 +62,10 @@ export const sigmoid: Activation = {
 
 export const relu: Activation = {
   name: 'relu',
-  forward(z, a) {
+  forward(z, a, simd) {
     const Z = z.data,
       A = a.data;
-    if (simdReluForward(Z, A)) return; // the same bits, four at a time, when Z and A are in a Workspace's wasm memory
+    if (simd?.holds(Z, A)) return simd.reluForward(Z, A); // the same bits, four at a time, in a Workspace's wasm memory
     if (Z instanceof Float32Array && A instanceof Float32Array) {
       // Branch-free (z's sign is random, a branch would mispredict half the
       // time): max(z, 0) keeps z's bits unless the sign bit is set, and
@@ -81,11 +81,11 @@ export const relu: Activation = {
     for (let k = 0; k < Z.length; k++) A[k] = Z[k] > 0 ? Z[k] : 0;
   },
   // δ = g ⊙ [z > 0]
-  backward(z, _a, g, delta) {
+  backward(z, _a, g, delta, simd) {
     const Z = z.data,
       G = g.data,
       D = delta.data;
-    if (simdReluBackward(Z, G, D)) return; // as SIMD, the same bits
+    if (simd?.holds(Z, G, D)) return simd.reluBackward(Z, G, D); // as SIMD, the same bits
     if (Z instanceof Float32Array && G instanceof Float32Array && D instanceof Float32Array) {
       // The same, without a branch per element (the sign of z is random, so a
       // branch mispredicts half the time): keep g's bits where z > 0.

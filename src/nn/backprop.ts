@@ -1,5 +1,5 @@
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
-import { float32Block } from '../linalg/simd.js';
+import { float32Block, type ElementPasses } from '../linalg/simd.js';
 import type { Network } from './network.js';
 
 /**
@@ -23,6 +23,8 @@ export class Workspace {
    */
   mask?: Matrix[];
   dropped?: Matrix[];
+  /** The SIMD element-wise passes bound to these buffers' memory (float32, where wasm SIMD runs): given to the activations. */
+  readonly simd?: ElementPasses;
 
   constructor(
     net: Network,
@@ -32,7 +34,9 @@ export class Workspace {
     const shapes: [number, number][] = [...rows, ...rows, ...rows].map((r) => [r, m]);
     shapes.push([m, net.sizes[0]]);
     // float32 buffers share one WebAssembly memory, where the ReLU passes run as SIMD (src/linalg/simd.ts)
-    const data = net.dtype === 'float32' ? float32Block(shapes.map(([r, c]) => r * c)) : shapes.map(([r, c]) => new Float64Array(r * c));
+    const block: { arrays: Float[]; passes?: ElementPasses } = net.dtype === 'float32' ? float32Block(shapes.map(([r, c]) => r * c)) : { arrays: shapes.map(([r, c]) => new Float64Array(r * c)) };
+    const data = block.arrays;
+    this.simd = block.passes;
     const matrices = shapes.map(([r, c], i) => new Matrix(r, c, data[i]));
     const L = rows.length;
     this.z = matrices.slice(0, L);
@@ -90,7 +94,7 @@ export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matr
       m = z.cols;
     for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * m, (i + 1) * m); // Z ← b 1ᵀ
     kernels.gemm(false, l === 1, 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ)
-    net.activations[l - 1].forward(z, ws.a[l]); // A ← f(Z)
+    net.activations[l - 1].forward(z, ws.a[l], ws.simd); // A ← f(Z)
     if (ws.mask && ws.dropped && l < net.depth) multiply(ws.a[l].data, ws.mask[l].data, ws.dropped[l].data); // Ã ← A ⊙ M/(1 − p)
   }
   return ws.output;
@@ -157,7 +161,7 @@ export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels)
     // δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f_l'(Z^l), and ⊙ M^l/(1 − p) under dropout (Ã^l = A^l ⊙ M^l/(1 − p) fed layer l + 1)
     kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, ws.delta[l]);
     if (ws.mask) multiply(ws.delta[l].data, ws.mask[l].data, ws.delta[l].data);
-    net.activations[l - 1].backward(ws.z[l], ws.a[l], ws.delta[l], ws.delta[l]);
+    net.activations[l - 1].backward(ws.z[l], ws.a[l], ws.delta[l], ws.delta[l], ws.simd);
   }
   return total;
 }

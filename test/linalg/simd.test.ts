@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix } from '../../src/linalg/index.js';
-import { float32Block, simdReluBackward, simdReluForward } from '../../src/linalg/simd.js';
+import { float32Block, type ElementPasses } from '../../src/linalg/simd.js';
 import { relu } from '../../src/nn/activations.js';
 import { Workspace } from '../../src/nn/backprop.js';
 import { Network } from '../../src/nn/network.js';
@@ -22,38 +22,56 @@ describe('SIMD ReLU passes', () => {
   for (const n of [1, 3, 4, 17, 1000, 4099])
     it(`forward and backward give the js loops' bits (n = ${n}, with ±0, ±∞, NaNs and subnormals)`, () => {
       const rng = new Rng(n);
-      const [z, a, g, d] = float32Block([n, n, n, n]);
+      const block = float32Block([n, n, n, n]);
+      const passes = block.passes as ElementPasses;
+      expect(passes).toBeDefined();
+      // Counted, so that the test knows the SIMD passes ran (their bits and the loops' are meant to be the same).
+      let ran = 0;
+      const simd: ElementPasses = {
+        holds: passes.holds,
+        reluForward: (...args) => (ran++, passes.reluForward(...args)),
+        reluBackward: (...args) => (ran++, passes.reluBackward(...args)),
+      };
+      const [z, a, g, d] = block.arrays;
+      expect(simd.holds(z, a, g, d)).toBe(true);
       z.set(values(n, rng));
       g.set(values(n, rng).map((x, i) => (i % 2 ? x : rng.normal())));
       const zc = new Matrix(1, n, z.slice()),
         ac = new Matrix(1, n, new Float32Array(n));
-      expect(simdReluForward(z, a)).toBe(true);
-      relu.forward(zc, ac); // plain arrays: the js loop
+      relu.forward(new Matrix(1, n, z), new Matrix(1, n, a), simd);
+      relu.forward(zc, ac, simd); // plain arrays, which the block does not hold: the js loop
       expect(new Int32Array(a.buffer, a.byteOffset, n)).toEqual(new Int32Array(ac.data.buffer));
       const dc = new Matrix(1, n, new Float32Array(n));
-      expect(simdReluBackward(z, g, d)).toBe(true);
+      relu.backward(new Matrix(1, n, z), new Matrix(1, n, a), new Matrix(1, n, g), new Matrix(1, n, d), simd);
       relu.backward(zc, ac, new Matrix(1, n, g.slice()), dc);
       expect(new Int32Array(d.buffer, d.byteOffset, n)).toEqual(new Int32Array(dc.data.buffer));
       // in place (δ ← δ ⊙ f′), as backprop calls it
-      expect(simdReluBackward(z, g, g)).toBe(true);
+      relu.backward(new Matrix(1, n, z), new Matrix(1, n, a), new Matrix(1, n, g), new Matrix(1, n, g), simd);
       expect(new Int32Array(g.buffer, g.byteOffset, n)).toEqual(new Int32Array(dc.data.buffer));
+      expect(ran).toBe(3);
     });
 
-  it('arrays outside one block fall back to the js loops', () => {
-    const [z] = float32Block([8]),
-      [a] = float32Block([8]);
-    expect(simdReluForward(z, a)).toBe(false); // two different memories
-    expect(simdReluForward(new Float32Array(8), new Float32Array(8))).toBe(false);
-    expect(simdReluForward(new Float64Array(8), new Float64Array(8))).toBe(false);
+  it('a block holds only its own float32 arrays (others take the js loops)', () => {
+    const one = float32Block([8]),
+      two = float32Block([8]);
+    const simd = one.passes as ElementPasses;
+    expect(simd.holds(one.arrays[0], two.arrays[0])).toBe(false); // two different memories
+    expect(simd.holds(new Float32Array(8))).toBe(false);
+    expect(simd.holds(new Float64Array(8))).toBe(false);
+    // and a pass that does run on them does not write outside the arrays it was given
+    const z = Float32Array.from([-1, 2, -3, 4, -5, 6, -7, 8]);
+    const [a] = one.arrays;
+    a.fill(9);
+    relu.forward(new Matrix(1, 8, z), new Matrix(1, 8, a), simd);
+    expect(Array.from(a)).toEqual([0, 2, 0, 4, 0, 6, 0, 8]);
   });
 
   it("a float32 Workspace's buffers share one block (so training takes the SIMD path); float64 ones are plain", () => {
     const arch = { sizes: [7, 5, 3], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' } as const;
     const ws = new Workspace(Network.create({ ...arch, sizes: [...arch.sizes] }, 'he', new Rng(1)), 6);
-    expect(simdReluForward(ws.z[1].data, ws.a[1].data)).toBe(true);
-    expect(simdReluBackward(ws.z[1].data, ws.delta[1].data, ws.delta[1].data)).toBe(true);
-    expect(ws.x.data.buffer).toBe(ws.z[1].data.buffer);
+    expect(ws.simd?.holds(ws.z[1].data, ws.a[1].data, ws.delta[1].data, ws.x.data)).toBe(true);
     const ws64 = new Workspace(Network.create({ ...arch, sizes: [...arch.sizes] }, 'he', new Rng(1), 'float64'), 6);
     expect(ws64.z[1].data).toBeInstanceOf(Float64Array);
+    expect(ws64.simd).toBeUndefined();
   });
 });
