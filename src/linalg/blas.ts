@@ -1,9 +1,7 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Kernels, Trans } from './kernels.js';
-import { gemmShape } from './kernels.js';
-import { jsKernels } from './js.js';
-import type { Matrix } from './matrix.js';
+import type { Kernels } from './kernels.js';
+import { acceleratedKernels } from './accelerated.js';
 import { chooseCore, resolveLibrary, type CoreChoice } from './openblas-core.js';
 
 /** Where to look for a CBLAS, in order; $BACKPROP_BLAS (a path) comes first. */
@@ -164,19 +162,9 @@ function loadOne(koffi: Koffi, koffiPath: string, name: string): BlasProvider | 
 }
 
 function blasKernels(sgemm: GemmFn, dgemm: GemmFn): Kernels {
-  return {
-    name: 'blas',
-    gemm(transA: Trans, transB: Trans, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): void {
-      const { m, n, k } = gemmShape(transA, transB, a, b, c);
-      if (m * n * k < BLAS_MIN_WORK || k === 0) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
-      const f64 = c.data instanceof Float64Array;
-      if (a.data instanceof Float64Array !== f64 || b.data instanceof Float64Array !== f64) {
-        throw new Error('blas gemm: A, B and C must have the same precision');
-      }
-      (f64 ? dgemm : sgemm)(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols);
-    },
-    rowSums: jsKernels.rowSums,
-  };
+  return acceleratedKernels('blas', { minWork: BLAS_MIN_WORK, float64: true }, (transA, transB, alpha, a, b, beta, c, { m, n, k }) =>
+    (c.dtype === 'float64' ? dgemm : sgemm)(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols),
+  );
 }
 
 /**

@@ -2,10 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
-import type { Kernels, Trans } from './kernels.js';
-import { gemmShape } from './kernels.js';
-import { jsKernels } from './js.js';
-import type { Matrix } from './matrix.js';
+import type { Kernels } from './kernels.js';
+import { acceleratedKernels } from './accelerated.js';
 
 /** Below this many multiply-adds the tensor round trip costs more than the js loops. */
 export const TFJS_MIN_WORK = 32_768;
@@ -50,19 +48,13 @@ function missingBinding(name: string): string | undefined {
  * float64 and tiny products stay on the js loops.
  */
 function tensorflowKernels(tf: typeof TF): Kernels {
-  return {
-    name: 'tensorflow',
-    gemm(transA: Trans, transB: Trans, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): void {
-      const { m, n, k } = gemmShape(transA, transB, a, b, c);
-      if (c.data instanceof Float64Array || m * n * k < TFJS_MIN_WORK) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
-      if (tf.getBackend() !== 'tensorflow') void tf.setBackend('tensorflow'); // another user of tfjs may have switched it
-      const product = tf.tidy(() => tf.matMul(tf.tensor2d(a.data as Float32Array, [a.rows, a.cols]), tf.tensor2d(b.data as Float32Array, [b.rows, b.cols]), transA, transB));
-      const P = product.dataSync();
-      product.dispose();
-      const C = c.data;
-      if (beta === 0) for (let i = 0; i < C.length; i++) C[i] = alpha * P[i];
-      else for (let i = 0; i < C.length; i++) C[i] = alpha * P[i] + beta * C[i];
-    },
-    rowSums: jsKernels.rowSums,
-  };
+  return acceleratedKernels('tensorflow', { minWork: TFJS_MIN_WORK, float64: false }, (transA, transB, alpha, a, b, beta, c) => {
+    if (tf.getBackend() !== 'tensorflow') void tf.setBackend('tensorflow'); // another user of tfjs may have switched it
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d(a.data as Float32Array, [a.rows, a.cols]), tf.tensor2d(b.data as Float32Array, [b.rows, b.cols]), transA, transB));
+    const P = product.dataSync();
+    product.dispose();
+    const C = c.data;
+    if (beta === 0) for (let i = 0; i < C.length; i++) C[i] = alpha * P[i];
+    else for (let i = 0; i < C.length; i++) C[i] = alpha * P[i] + beta * C[i];
+  });
 }

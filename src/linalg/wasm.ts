@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Kernels, Trans } from './kernels.js';
-import { gemmShape } from './kernels.js';
-import { jsKernels } from './js.js';
+import type { Kernels } from './kernels.js';
+import { acceleratedKernels } from './accelerated.js';
 import type { Matrix } from './matrix.js';
 import { wasmModule } from './simd.js';
 
@@ -131,71 +130,65 @@ function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedAr
     return heap;
   };
   let seq = 0;
-  return {
-    name: 'wasm',
-    gemm(transA: Trans, transB: Trans, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): void {
-      const { m, n, k } = gemmShape(transA, transB, a, b, c);
-      if (c.data instanceof Float64Array || m * n * k < WASM_MIN_WORK) return jsKernels.gemm(transA, transB, alpha, a, b, beta, c);
-      const mp = roundUp(m, MR),
-        np = roundUp(n, NR);
-      // Float offsets, 16-byte aligned: A (mp × k, or k × mp when transposed),
-      // op(B) (k × np), C (mp × np), and B as given when it is to be transposed.
-      const oa = 0,
-        ob = roundUp(mp * k, 4),
-        oc = ob + roundUp(k * np, 4),
-        os = oc + roundUp(mp * np, 4);
-      const H = reserve(transB ? os + n * k : os);
-      // A(i, p) at oa + i·ars + p·acs (in floats here)
-      let ars: number, acs: number;
-      if (transA) {
-        copyIn(a, H, oa, mp); // k × m, rows padded to mp
-        ars = 1;
-        acs = mp;
-      } else {
-        copyIn(a, H, oa, k);
-        if (mp > m) H.fill(0, oa + m * k, oa + mp * k);
-        ars = k;
-        acs = 1;
+  return acceleratedKernels('wasm', { minWork: WASM_MIN_WORK, float64: false }, (transA, transB, alpha, a, b, beta, c, { m, n, k }) => {
+    const mp = roundUp(m, MR),
+      np = roundUp(n, NR);
+    // Float offsets, 16-byte aligned: A (mp × k, or k × mp when transposed),
+    // op(B) (k × np), C (mp × np), and B as given when it is to be transposed.
+    const oa = 0,
+      ob = roundUp(mp * k, 4),
+      oc = ob + roundUp(k * np, 4),
+      os = oc + roundUp(mp * np, 4);
+    const H = reserve(transB ? os + n * k : os);
+    // A(i, p) at oa + i·ars + p·acs (in floats here)
+    let ars: number, acs: number;
+    if (transA) {
+      copyIn(a, H, oa, mp); // k × m, rows padded to mp
+      ars = 1;
+      acs = mp;
+    } else {
+      copyIn(a, H, oa, k);
+      if (mp > m) H.fill(0, oa + m * k, oa + mp * k);
+      ars = k;
+      acs = 1;
+    }
+    if (transB) {
+      H.set(b.data, os); // n × k
+      kernel.transpose(4 * os, n, k, 4 * k, 4 * ob, 4 * np);
+      if (np > n) for (let p = 0; p < k; p++) H.fill(0, ob + p * np + n, ob + (p + 1) * np);
+    } else copyIn(b, H, ob, np);
+    if (beta !== 0) copyIn(c, H, oc, np);
+    // Rows of C per thread, in whole tiles; one thread for small products.
+    const parts = m * n * k < WASM_PARALLEL_WORK ? 1 : Math.min(threads, mp / MR);
+    const per = roundUp(mp / parts, MR);
+    if (parts > 1) {
+      I[N] = np;
+      I[K] = k;
+      I[ARS] = 4 * ars;
+      I[ACS] = 4 * acs;
+      I[B] = 4 * ob;
+      I[LDB] = 4 * np;
+      I[LDC] = 4 * np;
+      F[ALPHA] = alpha;
+      F[BETA] = beta;
+      for (let w = 1; w < threads; w++) {
+        const r0 = Math.min(mp, w * per),
+          r1 = w < parts ? Math.min(mp, r0 + per) : r0;
+        I[SLOT + 3 * w] = r1 - r0;
+        I[SLOT + 3 * w + 1] = 4 * (oa + r0 * ars);
+        I[SLOT + 3 * w + 2] = 4 * (oc + r0 * np);
       }
-      if (transB) {
-        H.set(b.data, os); // n × k
-        kernel.transpose(4 * os, n, k, 4 * k, 4 * ob, 4 * np);
-        if (np > n) for (let p = 0; p < k; p++) H.fill(0, ob + p * np + n, ob + (p + 1) * np);
-      } else copyIn(b, H, ob, np);
-      if (beta !== 0) copyIn(c, H, oc, np);
-      // Rows of C per thread, in whole tiles; one thread for small products.
-      const parts = m * n * k < WASM_PARALLEL_WORK ? 1 : Math.min(threads, mp / MR);
-      const per = roundUp(mp / parts, MR);
-      if (parts > 1) {
-        I[N] = np;
-        I[K] = k;
-        I[ARS] = 4 * ars;
-        I[ACS] = 4 * acs;
-        I[B] = 4 * ob;
-        I[LDB] = 4 * np;
-        I[LDC] = 4 * np;
-        F[ALPHA] = alpha;
-        F[BETA] = beta;
-        for (let w = 1; w < threads; w++) {
-          const r0 = Math.min(mp, w * per),
-            r1 = w < parts ? Math.min(mp, r0 + per) : r0;
-          I[SLOT + 3 * w] = r1 - r0;
-          I[SLOT + 3 * w + 1] = 4 * (oa + r0 * ars);
-          I[SLOT + 3 * w + 2] = 4 * (oc + r0 * np);
-        }
-        Atomics.store(I, DONE, 0);
-        Atomics.store(I, SEQ, ++seq);
-        Atomics.notify(I, SEQ);
-      }
-      kernel.nn(parts > 1 ? per : mp, np, k, 4 * oa, 4 * ars, 4 * acs, 4 * ob, 4 * np, 4 * oc, 4 * np, alpha, beta);
-      if (parts > 1) {
-        for (let spin = 0, d; (d = Atomics.load(I, DONE)) < threads - 1; spin++) if (spin > SPIN) Atomics.wait(I, DONE, d, 1000);
-        if (Atomics.load(I, FAILED)) throw new Error('wasm gemm: a worker thread failed');
-      }
-      copyOut(H, oc, np, c);
-    },
-    rowSums: jsKernels.rowSums,
-  };
+      Atomics.store(I, DONE, 0);
+      Atomics.store(I, SEQ, ++seq);
+      Atomics.notify(I, SEQ);
+    }
+    kernel.nn(parts > 1 ? per : mp, np, k, 4 * oa, 4 * ars, 4 * acs, 4 * ob, 4 * np, 4 * oc, 4 * np, alpha, beta);
+    if (parts > 1) {
+      for (let spin = 0, d; (d = Atomics.load(I, DONE)) < threads - 1; spin++) if (spin > SPIN) Atomics.wait(I, DONE, d, 1000);
+      if (Atomics.load(I, FAILED)) throw new Error('wasm gemm: a worker thread failed');
+    }
+    copyOut(H, oc, np, c);
+  });
 }
 
 /** X into H at float offset `at`, rows `ld` floats apart (zero-padded past X's columns). */
