@@ -6,6 +6,7 @@ import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/n
 import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
 import { ADAM_LR, OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { UsageError } from './errors.js';
+import { parseAugment, type AugmentConfig } from '../data/augment.js';
 
 // Argument parsers for commander: each throws InvalidArgumentError with what was expected.
 
@@ -164,6 +165,15 @@ export function unitInterval(v: string): number {
   const x = Number(v);
   if (!Number.isFinite(x) || x < 0 || x >= 1 || v.trim() === '') throw new InvalidArgumentError('expected a number from 0 up to (not including) 1.');
   return x;
+}
+
+/** --augment's list of distortions (data/augment.ts), e.g. shift=2,elastic=34:4. */
+export function augmentSpec(v: string): AugmentConfig {
+  try {
+    return parseAugment(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 /** --optimizer and its hyper-parameters (train; gradcheck without --eps, which there is the finite-difference step). */

@@ -8,6 +8,7 @@ import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
 import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
 import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
+import { Augmenter, augmentLabel, type AugmentConfig } from '../data/augment.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { RunLog } from '../train/run-log.js';
@@ -32,6 +33,7 @@ import {
   defaultInit,
   examples,
   addOptimizerOptions,
+  augmentSpec,
   choiceOption,
   nonNegativeInt,
   nonNegativeNumber,
@@ -76,6 +78,7 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   csv?: string;
   logEvery?: number;
   dropout?: number;
+  augment?: AugmentConfig;
   report?: string;
   quiet: boolean;
   backend: BackendName;
@@ -100,6 +103,8 @@ interface RunRecord {
   schedule?: Schedule;
   /** p of inverted dropout on the hidden layers (absent: none). */
   dropout?: number;
+  /** --augment: the distortions of each training batch (absent: none). */
+  augment?: AugmentConfig;
   /** --early-stop: stop after `patience` epochs without a better `metric`, and keep the best epoch's weights. */
   earlyStop?: { patience: number; metric: WatchedMetric };
   seed: number;
@@ -138,6 +143,7 @@ const RESUME_TAKES = [
   'earlyStop',
   'monitorMetric',
   'dropout',
+  'augment',
 ];
 
 /** The validation split --early-stop takes when --validation is not given. */
@@ -176,6 +182,11 @@ export function trainCommand(): Command {
     )
     .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'))
     .option('--dropout <p>', 'inverted dropout: drop each hidden unit with probability p while training (masks from the seeded RNG); evaluation uses every unit', unitInterval)
+    .option(
+      '--augment <list>',
+      'distort each training image as its batch is drawn (Simard et al. 2003; draws from the seeded RNG; never validation or test): shift[=px], rotate[=deg], scale[=s], elastic[=α:σ], e.g. shift=2,elastic=34:4',
+      augmentSpec,
+    )
     .option(
       '--early-stop <patience>',
       `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`,
@@ -356,6 +367,8 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const schedule = scheduleConfig(opts);
   const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
   if (opts.dropout && arch.sizes.length < 3) throw new UsageError(`--dropout ${opts.dropout}: the network ${arch.sizes.join('-')} has no hidden layer to drop units from`);
+  if (opts.augment && (!ds.shape || ds.shape[0] * ds.shape[1] !== ds.train.dim))
+    throw new UsageError(`--augment: ${data.data} is not a set of images (${ds.train.dim} values per example and no rows × cols shape); it distorts images only`);
   const labels = trainingLabelProblem(ds, !given('layers'));
   if (labels) throw new DataError(labels);
   checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
@@ -373,6 +386,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     optimizer,
     schedule,
     dropout: opts.dropout || undefined,
+    augment: opts.augment,
     earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
     seed: opts.seed,
     backend: opts.backend,
@@ -417,7 +431,8 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
   const prov = provenance(provider, net.dtype, run.seed, runOptions);
   const dropout = run.dropout ? { p: run.dropout, rng } : undefined;
-  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer, dropout }, k);
+  const augment = run.augment && ds.shape ? { augmenter: new Augmenter(run.augment, ds.shape[0], ds.shape[1]), rng } : undefined;
+  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer, dropout, augment }, k);
   if (plan.optimizerState) trainer.optimizer?.restore(plan.optimizerState);
   const schedule = run.schedule;
   const rate = schedule && (schedule.name !== 'constant' || schedule.warmup > 0) ? (epoch: number) => learningRate(schedule, run.lr, epoch, run.epochs) : undefined;
@@ -436,6 +451,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
       ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}η=${run.lr} m=${run.batchSize}` +
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
       (run.dropout ? ` dropout ${run.dropout}` : '') +
+      (run.augment ? ` · augment ${augmentLabel(run.augment)}` : '') +
       (rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
       (early && run.earlyStop
         ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}`
@@ -562,6 +578,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
       batch_size: String(run.batchSize),
       weight_decay: String(run.weightDecay),
       ...(run.dropout ? { dropout: String(run.dropout) } : {}),
+      ...(run.augment ? { augment: augmentLabel(run.augment) } : {}),
       optimizer: optimizerLabel(run.optimizer),
       seed: String(run.seed),
       test_accuracy: String(final.accuracy),
@@ -619,6 +636,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
       optimizer: run.optimizer ?? { name: 'sgd' },
       schedule: run.schedule,
       dropout: run.dropout,
+      augment: run.augment,
       earlyStop: run.earlyStop,
       seed: run.seed,
       backend: k.name,

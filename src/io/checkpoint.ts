@@ -8,6 +8,7 @@ import type { TrainState } from '../train/session.js';
 import { SCHEDULES } from '../train/schedule.js';
 import { OPTIMIZERS, slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
 import { OutputPathError, writeFileAtomic } from '../base/atomic.js';
+import { augmentProblem } from '../data/augment.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
 
 /** What a checkpoint holds besides the weights: the run's options and its position. */
@@ -232,6 +233,8 @@ function runOptionsProblem(o: unknown): string | undefined {
     if (!isInt(sc.warmup, 0) || !isInt(sc.stepEvery, 1) || !isNum(sc.decay, 0) || sc.decay === 0) return 'options.schedule needs warmup ≥ 0, stepEvery ≥ 1 and decay > 0';
   }
   if (r.dropout !== undefined && (!isNum(r.dropout, 0) || r.dropout >= 1)) return `options.dropout ${JSON.stringify(r.dropout)} must be a number in [0, 1)`;
+  const augment = r.augment === undefined ? undefined : augmentProblem(r.augment);
+  if (augment) return `options.augment: ${augment}`;
   const es = r.earlyStop as Record<string, unknown> | undefined;
   if (es !== undefined && (!es || typeof es !== 'object' || !isInt(es.patience, 1) || (es.metric !== 'val-loss' && es.metric !== 'val-accuracy')))
     return 'options.earlyStop needs a patience ≥ 1 and metric val-loss or val-accuracy';

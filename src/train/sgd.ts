@@ -4,6 +4,7 @@ import { Optimizer, type OptimizerConfig } from './optimizers.js';
 import type { Network } from '../nn/network.js';
 import type { Rng } from '../base/rng.js';
 import { fillBatch, type Examples } from '../data/dataset.js';
+import type { Augmenter } from '../data/augment.js';
 import { argmaxColumn } from './metrics.js';
 import { diagnose, type Diagnosis, type LossTrack } from './diagnose.js';
 
@@ -18,6 +19,8 @@ export interface SgdOptions {
   optimizer?: OptimizerConfig;
   /** Inverted dropout on the hidden layers: p, the probability of dropping a unit, and the RNG its masks come from. */
   dropout?: { p: number; rng: Rng };
+  /** Distorts each training batch as it is filled (augment.ts), with draws from the run's RNG; evaluation never sees it. */
+  augment?: { augmenter: Augmenter; rng: Rng };
 }
 
 export interface EpochMetrics {
@@ -110,6 +113,7 @@ export class SgdTrainer {
   step(ex: Examples, order: ArrayLike<number>, start: number, m: number): number {
     const { ws, y } = (this.last = this.buffers(m));
     fillBatch(ex, order, start, ws.input, y);
+    if (this.opts.augment) this.opts.augment.augmenter.batch(ws.input.data, m, this.opts.augment.rng);
     if (this.opts.dropout) drawDropoutMasks(ws, this.opts.dropout.p, this.uniform);
     let total: number;
     if (!this.gradient && !this.optimizer) {

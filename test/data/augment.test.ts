@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { Augmenter, augmentLabel, augmentProblem, gaussianKernel, IDENTITY_WARP, parseAugment, warp } from '../../src/data/augment.js';
+import { Rng } from '../../src/base/rng.js';
+
+/** A rows×cols image of zeros with 1 at (x, y) = (column, row). */
+function dot(rows: number, cols: number, x: number, y: number): Float32Array {
+  const img = new Float32Array(rows * cols);
+  img[y * cols + x] = 1;
+  return img;
+}
+
+function randomImages(n: number, dim: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n * dim }, () => rng.uniform());
+}
+
+const at = (img: ArrayLike<number>, cols: number) => {
+  const on: [number, number][] = [];
+  for (let i = 0; i < img.length; i++) if (img[i] !== 0) on.push([i % cols, Math.floor(i / cols)]);
+  return on;
+};
+
+describe('augment: the warp', () => {
+  it('a whole-pixel shift t moves a known pixel by t, exactly, and drops what leaves the image', () => {
+    const out = new Float32Array(6 * 7);
+    warp(dot(6, 7, 2, 1), 0, out, 0, 6, 7, { ...IDENTITY_WARP, tx: 3, ty: 2 });
+    expect(at(out, 7)).toEqual([[5, 3]]);
+    expect(out[3 * 7 + 5]).toBe(1);
+    warp(dot(6, 7, 2, 1), 0, out, 0, 6, 7, { ...IDENTITY_WARP, tx: -3, ty: 0 });
+    expect(at(out, 7)).toEqual([]); // moved off the left edge
+  });
+
+  it('a half-pixel shift splits a pixel between its two neighbours (bilinear interpolation)', () => {
+    const out = new Float64Array(25);
+    warp(Float64Array.from(dot(5, 5, 2, 2)), 0, out, 0, 5, 5, { ...IDENTITY_WARP, tx: 0.5 });
+    expect(at(out, 5)).toEqual([
+      [2, 2],
+      [3, 2],
+    ]);
+    expect([out[12], out[13]]).toEqual([0.5, 0.5]);
+  });
+
+  it('A = R(−θ) with θ = 90° turns the content a quarter about the centre: (4, 2) goes to (2, 4)', () => {
+    const out = new Float64Array(25);
+    warp(dot(5, 5, 4, 2), 0, out, 0, 5, 5, { ...IDENTITY_WARP, a11: 0, a12: 1, a21: -1, a22: 0 });
+    expect(at(out, 5)).toEqual([[2, 4]]);
+    expect(out[4 * 5 + 2]).toBe(1);
+  });
+
+  it('reads from and writes to the offsets given (one row of a batch)', () => {
+    const src = new Float32Array(2 * 9);
+    src.set(dot(3, 3, 0, 0), 9);
+    const out = new Float32Array(3 * 9).fill(7);
+    warp(src, 9, out, 18, 3, 3, { ...IDENTITY_WARP, tx: 1, ty: 1 });
+    expect(Array.from(out.subarray(0, 18))).toEqual(new Array(18).fill(7));
+    expect(at(out.subarray(18), 3)).toEqual([[1, 1]]);
+  });
+
+  it('the Gaussian kernel is symmetric, sums to 1, is 4σ wide, and no wider than the image', () => {
+    const g = gaussianKernel(4, 27);
+    expect(g.length).toBe(33);
+    expect(g.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 14);
+    for (let k = 0; k < 16; k++) expect(g[k]).toBe(g[32 - k]);
+    expect(g[16] / g[20]).toBeCloseTo(Math.exp(16 / 32), 12);
+    expect(gaussianKernel(100, 27).length).toBe(55);
+  });
+});
+
+describe('augment: the Augmenter', () => {
+  it('elastic with α = 0 is the identity (no shift, rotation or scale either)', () => {
+    const x = randomImages(4, 28 * 28, 3);
+    const before = Float32Array.from(x);
+    new Augmenter({ elastic: { alpha: 0, sigma: 4 } }, 28, 28).batch(x, 4, new Rng(1));
+    expect(x).toEqual(before);
+    new Augmenter(parseAugment('shift=0,rotate=0,scale=0,elastic=0:2'), 28, 28).batch(x, 4, new Rng(1));
+    expect(x).toEqual(before);
+  });
+
+  it('every transform keeps images in [0, 1], and an image of ones stays ≤ 1', () => {
+    const a = new Augmenter(parseAugment('shift=3,rotate=30,scale=0.3,elastic=60:3'), 12, 12);
+    const rng = new Rng(9);
+    const before = randomImages(50, 144, 4);
+    const x = Float32Array.from(before);
+    a.batch(x, 50, rng);
+    const ones = new Float64Array(20 * 144).fill(1);
+    a.batch(ones, 20, rng);
+    for (const v of [...x, ...ones]) expect(v >= 0 && v <= 1).toBe(true);
+    expect(ones.some((v) => v === 0)).toBe(true); // content moved off the edge leaves zeros
+    expect(x.some((v, i) => v !== before[i])).toBe(true); // and it did change the images
+  });
+
+  it('the same seed gives the same batch; another seed another; the RNG ends in the same state', () => {
+    const cfg = parseAugment('shift,rotate,scale,elastic');
+    const distort = (seed: number) => {
+      const x = randomImages(8, 784, 5);
+      const rng = new Rng(seed);
+      new Augmenter(cfg, 28, 28).batch(x, 8, rng);
+      return { x, state: rng.state() };
+    };
+    const a = distort(1),
+      b = distort(1),
+      c = distort(2);
+    expect(a.x).toEqual(b.x);
+    expect(a.state).toEqual(b.state);
+    expect(a.x).not.toEqual(c.x);
+  });
+
+  it('each image of a batch gets its own draw; only the first m rows are touched', () => {
+    const one = dot(10, 10, 5, 5);
+    const x = new Float32Array(4 * 100);
+    for (let j = 0; j < 4; j++) x.set(one, j * 100);
+    new Augmenter({ shift: 2 }, 10, 10).batch(x, 3, new Rng(3));
+    const rows = [0, 1, 2].map((j) => Array.from(x.subarray(j * 100, (j + 1) * 100)).join());
+    expect(new Set(rows).size).toBe(3);
+    expect(x.subarray(300)).toEqual(one);
+  });
+});
+
+describe('augment: --augment specs', () => {
+  it('parses names with their defaults and values, and prints them back as given', () => {
+    expect(parseAugment('shift')).toEqual({ shift: 2 });
+    expect(parseAugment('elastic')).toEqual({ elastic: { alpha: 34, sigma: 4 } });
+    expect(parseAugment('elastic=20')).toEqual({ elastic: { alpha: 20, sigma: 4 } });
+    const c = parseAugment(' shift=1.5, rotate=12,scale=0.05,elastic=34:4.5');
+    expect(c).toEqual({ shift: 1.5, rotate: 12, scale: 0.05, elastic: { alpha: 34, sigma: 4.5 } });
+    expect(augmentLabel(c)).toBe('shift=1.5,rotate=12,scale=0.05,elastic=34:4.5');
+    expect(parseAugment(augmentLabel(c))).toEqual(c);
+  });
+
+  it('refuses what it cannot do, saying what it expected', () => {
+    for (const [spec, msg] of [
+      ['', /comma-separated list/],
+      ['shift,', /comma-separated list/],
+      ['blur', /"blur": expected shift\[=px\]/],
+      ['shift=1=2', /"shift=1=2"/],
+      ['shift=1,shift=2', /shift is given twice/],
+      ['shift=-1', /shift -1 must be a number of pixels ≥ 0/],
+      ['shift=', /shift NaN/],
+      ['rotate=200', /rotate 200 must be a number of degrees from 0 to 180/],
+      ['scale=1', /scale 1 must be a number in \[0, 1\)/],
+      ['elastic=34:0', /elastic σ 0 must be a positive number/],
+      ['elastic=-1:4', /elastic α -1 must be a number ≥ 0/],
+      ['elastic=1:2:3', /expected elastic=α or elastic=α:σ/],
+    ] as const)
+      expect(() => parseAugment(spec), spec).toThrow(msg);
+  });
+
+  it('checks a configuration read back from a checkpoint', () => {
+    expect(augmentProblem({ shift: 2, elastic: { alpha: 34, sigma: 4 } })).toBeUndefined();
+    expect(augmentProblem({})).toMatch(/names no transform/);
+    expect(augmentProblem({ blur: 1 })).toMatch(/^unknown part "blur"$/);
+    expect(augmentProblem({ elastic: null })).toMatch(/elastic α/);
+    expect(augmentProblem({ shift: 'x' })).toMatch(/shift x/);
+    expect(augmentProblem([1])).toMatch(/^not an object$/);
+  });
+});
