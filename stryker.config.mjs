@@ -4,7 +4,8 @@
 export default {
   testRunner: 'vitest',
   // Read by scripts/mutation.mjs (npm run test:mutation), which scores this report.
-  vitest: { configFile: 'vitest.stryker.config.ts' },
+  // STRYKER_VITEST picks another set of tests: vitest.stryker-kernels.config.mjs for src/linalg and src/autodiff.
+  vitest: { configFile: process.env.STRYKER_VITEST ?? 'vitest.stryker.config.ts' },
   coverageAnalysis: 'perTest',
   mutate: [
     'src/nn/**/*.ts',
