@@ -177,8 +177,6 @@ export const equivalent = [
   ['src/autodiff/expression.ts', 'return `?:${t.type}(${kids})`;', '``', 'only kinds of node that convert() refuses reach the default key: refused whatever their key'],
   ['src/autodiff/expression.ts', "case 'SymbolNode':", 'case "":', 'the default case prints a SymbolNode with mathjs’s toString, which is its name, as this case does'],
   ['src/autodiff/expression.ts', 'if (built.has(t)) continue;', 'if (false)', 'each node of mathjs’s tree has one parent, so it is never popped once built'],
-  ['src/autodiff/expression.ts', "const x = typeof v === 'number' ? v : Number(v);", 'false ? v', 'Number() of a number is that number'],
-  ['src/autodiff/expression.ts', "const x = typeof v === 'number' ? v : Number(v);", 'typeof v === "" ? v', 'Number() of a number is that number'],
   ['src/autodiff/expression.ts', 'if (!v) variables.set(name', 'if (true)', 'convert() meets each name once (later uses find its node under the key s:name), so v is never set here'],
   ['src/autodiff/expression.ts', "if (args.length === 1 && fn === 'unaryMinus')", "true && fn === 'unaryMinus'", 'mathjs’s unaryMinus always has one argument'],
   ['src/autodiff/expression.ts', "if (args.length === 1 && fn === 'unaryPlus')", "true && fn === 'unaryPlus'", 'mathjs’s unaryPlus always has one argument'],

@@ -133,20 +133,19 @@ export async function parseExpression(source: string, at: Record<string, number>
     switch (t.type) {
       case 'ConstantNode': {
         const v: unknown = (t as ConstantNode).value;
-        const x = typeof v === 'number' ? v : Number(v);
-        if (typeof v === 'boolean' || typeof v === 'string' || !Number.isFinite(x)) {
-          throw new ExpressionError(`"${t.toString()}" is not a number`);
-        }
-        return g.constant(x);
+        // Numbers only: not true, "text", null or undefined (which Number() would read as 1, NaN, 0 and NaN).
+        if (typeof v !== 'number') throw new ExpressionError(`"${t.toString()}" is not a number`);
+        if (!Number.isFinite(v)) throw new ExpressionError(`a number in the expression is beyond float64's range (±1.8e308)`);
+        return g.constant(v);
       }
       case 'SymbolNode': {
         const name = (t as SymbolNode).name;
-        if (name in at) {
+        if (Object.hasOwn(at, name)) {
           let v = variables.get(name);
           if (!v) variables.set(name, (v = g.variable(name, at[name])));
           return v;
         }
-        if (name in CONSTANTS) return g.constant(CONSTANTS[name], name);
+        if (Object.hasOwn(CONSTANTS, name)) return g.constant(CONSTANTS[name], name);
         throw new ExpressionError(`"${name}" has no value: give it with --at ${name}=<number>`);
       }
       case 'OperatorNode': {

@@ -148,7 +148,7 @@ describe('what parseExpression refuses, and the one line it says', () => {
     ['"5"', {}, '""5"" is not a number'],
     ['"text"', {}, '""text"" is not a number'],
     ['undefined', {}, '"undefined" is not a number'],
-    ['1e400', {}, '"Infinity" is not a number'],
+    ['1e400', {}, "a number in the expression is beyond float64's range (±1.8e308)"],
     ['x * y', { x: 1 }, '"y" has no value: give it with --at y=<number>'],
     ['x', { x: 1, z: 2 }, '--at z: "z" does not appear in the expression'],
     ['x % y', { x: 1, y: 2 }, 'operator "%" is not supported (use + - * / ^)'],
@@ -174,8 +174,13 @@ describe('what parseExpression refuses, and the one line it says', () => {
     });
 
   // Number(null) is 0, so "null" is taken for the number 0 where "undefined", "true" and "text" are refused.
-  it.fails('refuses "null" as not a number (today it is read as 0: a known gap, reported with issue #20)', async () => {
+  it('refuses "null" as not a number (Number() would read it as 0)', async () => {
     expect(await refusal('null')).toBe('"null" is not a number');
+  });
+
+  it("names inherited by every object (constructor, toString) are variables like any other, not the object's", async () => {
+    expect(await refusal('x * constructor', { x: 2 })).toBe('"constructor" has no value: give it with --at constructor=<number>');
+    expect(await refusal('toString')).toBe('"toString" has no value: give it with --at toString=<number>');
   });
 
   it('an expression nested deeper than the parser’s stack, by its length', async () => {
