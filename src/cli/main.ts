@@ -10,8 +10,10 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { learnersCommand } from './learners.js';
+import { summaryCommand } from './summary.js';
 import { EXIT, InterruptedError, isUserError, reportError, RunFailedError, signalExitCode, UsageError } from './errors.js';
 import { examples } from './options.js';
+import { expandConfig } from './train-config.js';
 import { packageVersion } from '../io/provenance.js';
 
 /** 0.2 as 0.2, 0.00001 as 1e-5. */
@@ -56,6 +58,7 @@ export function program(): Command {
   p.addCommand(datasetsCommand());
   p.addCommand(predictCommand());
   p.addCommand(exportCommand());
+  p.addCommand(summaryCommand());
   p.addCommand(learnersCommand());
   p.addHelpText(
     'after',
@@ -102,7 +105,13 @@ export async function main(argv: string[]): Promise<void> {
   }
   const json = wantsJson(argv);
   try {
-    await program().parseAsync(protectExpression(argv));
+    const p = program();
+    await p.parseAsync(
+      expandConfig(
+        protectExpression(argv),
+        p.commands.find((c) => c.name() === 'train')!,
+      ),
+    );
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;

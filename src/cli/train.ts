@@ -9,6 +9,8 @@ import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckp
 import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { Augmenter, augmentLabel, type AugmentConfig } from '../data/augment.js';
+import { recordFlags, type RunRecord } from './train-config.js';
+import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { RunLog } from '../train/run-log.js';
@@ -49,7 +51,6 @@ import {
 import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance, provenanceMetadata, type Provenance } from '../io/provenance.js';
-import type { Architecture, InitName } from '../nn/network.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
 export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 10, seed: 1 };
@@ -83,35 +84,6 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   quiet: boolean;
   backend: BackendName;
   dtype?: DType;
-}
-
-/** What a checkpoint records of the run, to continue it identically. */
-interface RunRecord {
-  data: string;
-  limit?: number;
-  testLimit?: number;
-  validation?: number;
-  arch: Architecture;
-  init: InitName;
-  lr: number;
-  batchSize: number;
-  epochs: number;
-  weightDecay: number;
-  /** Absent in checkpoints written before --optimizer: those are plain SGD. */
-  optimizer?: OptimizerConfig;
-  /** Absent in checkpoints written before --schedule: a constant rate. */
-  schedule?: Schedule;
-  /** p of inverted dropout on the hidden layers (absent: none). */
-  dropout?: number;
-  /** --augment: the distortions of each training batch (absent: none). */
-  augment?: AugmentConfig;
-  /** --early-stop: stop after `patience` epochs without a better `metric`, and keep the best epoch's weights. */
-  earlyStop?: { patience: number; metric: WatchedMetric };
-  seed: number;
-  backend: string;
-  /** Absent in checkpoints written before --dtype: those are float32. */
-  dtype?: DType;
-  save?: string;
 }
 
 /** Flags that --resume takes from the checkpoint instead. */
@@ -195,6 +167,10 @@ export function trainCommand(): Command {
     .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss'));
   cmd
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
+    .option(
+      '--config <file>',
+      'take flags from file: a JSON object of flags ({"hidden": "256,128", "optimizer": "adam"}, or the "config" of a train --json result), or a model saved by train, which records its run; flags on the command line win',
+    )
     .option('--save <file>', 'write the trained model (safetensors) to file')
     .option('--log <file>', 'append one JSON line per epoch (loss, accuracies, η, seconds, examples/s) to file, written as it happens')
     .option('--csv <file>', 'append the same records as CSV rows (a header first when the file is new)')
@@ -460,6 +436,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
       (net.dtype === 'float64' ? ' · float64' : '') +
       (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
+  for (const line of layerTable(net).split('\n')) out.note(style.dim(`  ${line}`));
   for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs, rate !== undefined)));
 
   // --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples.
@@ -653,6 +630,8 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     report: opts.report,
     checkpoint: checkpointDir,
     monitor: session.monitorLog,
+    // Every choice of the run resolved, as flags: saved to a file, `train --config FILE` trains it again.
+    config: recordFlags(run),
     ...jsonProvenance(prov),
   });
   return EXIT.ok;

@@ -42,6 +42,16 @@ export function defaultLearningRate(arch: Pick<Architecture, 'outputActivation' 
   return arch.cost === 'quadratic' && unbounded ? rate / 10 : rate;
 }
 
+/** One row of a model summary (Keras's model.summary()): layer l maps n_(l−1) inputs to n_l units. */
+export interface LayerSummary {
+  layer: number;
+  inputs: number;
+  units: number;
+  activation: ActivationName;
+  /** n_l · n_(l−1) weights and n_l biases. */
+  parameters: number;
+}
+
 /**
  * A fully connected network: W^l is n_l × n_(l-1), b^l has n_l entries, for
  * l = 1..L. Arrays are 0-based: weights[0] is W^1.
@@ -88,6 +98,11 @@ export class Network {
 
   get dtype(): DType {
     return this.weights[0].dtype;
+  }
+
+  /** Layer by layer: W^l is units × inputs, b^l has units entries; the parameters sum to parameterCount. */
+  summary(): LayerSummary[] {
+    return this.sizes.slice(1).map((units, l) => ({ layer: l + 1, inputs: this.sizes[l], units, activation: this.activations[l].name, parameters: units * (this.sizes[l] + 1) }));
   }
 
   /** Total number of parameters P. */

@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { loadModel } from '../io/safetensors.js';
+import type { Network } from '../nn/network.js';
+import { table } from '../report/terminal.js';
+import { Output, style } from './output.js';
+import { examples } from './options.js';
+
+/** The layers of a network as a table (Keras's model.summary()): W's and b's shapes, the activation and the parameters of each, and their total. */
+export function layerTable(net: Network): string {
+  const rows = net.summary().map((l) => [String(l.layer), `${l.units} × ${l.inputs}`, String(l.units), l.activation, l.parameters.toLocaleString('en-US')]);
+  rows.push(['total', '', '', '', net.parameterCount.toLocaleString('en-US')]);
+  return table(['layer', 'W', 'b', 'activation', 'parameters'], rows);
+}
+
+export function summaryCommand(): Command {
+  return new Command('summary')
+    .description("a saved model's layers (shapes, activations, parameter counts), its cost and how it was trained")
+    .requiredOption('--model <file>', 'a model saved by `backprop train --save`')
+    .option('--json', 'print one JSON result on stdout', false)
+    .addHelpText(
+      'after',
+      examples([
+        ['the layers of a model and the run that trained it', 'backprop summary --model model.safetensors'],
+        ['the same as JSON', 'backprop summary --model model.safetensors --json'],
+      ]),
+    )
+    .action((opts: { model: string; json: boolean }) => {
+      const out = new Output(opts.json);
+      const { network: net, metadata: m } = loadModel(opts.model);
+      const a = net.arch;
+      const bytes = net.parameterCount * (net.dtype === 'float64' ? 8 : 4);
+      out.line(style.bold(opts.model) + `: ${net.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} cost · ${net.dtype} (${(bytes / 1024).toFixed(1)} KB of parameters)`);
+      out.line(layerTable(net));
+      const trained = [
+        m.data && `on ${m.data}`,
+        m.epochs && `${m.epochs} epochs`,
+        m.optimizer && m.optimizer !== 'sgd' ? m.optimizer : undefined,
+        m.lr && `η=${m.lr}`,
+        m.batch_size && `m=${m.batch_size}`,
+        m.seed && `seed ${m.seed}`,
+        m.provider && `${m.provider} kernels`,
+        m.backprop_version && `backprop ${m.backprop_version}`,
+      ].filter(Boolean);
+      if (trained.length) out.line(style.dim(`trained ${trained.join(' · ')}`) + (m.test_accuracy ? ` · test accuracy ${(100 * Number(m.test_accuracy)).toFixed(2)}%` : ''));
+      out.result({
+        command: 'summary',
+        model: opts.model,
+        architecture: a,
+        dtype: net.dtype,
+        layers: net.summary(),
+        parameters: net.parameterCount,
+        trained: m.options ? (JSON.parse(m.options) as unknown) : undefined,
+        testAccuracy: m.test_accuracy ? Number(m.test_accuracy) : undefined,
+      });
+    });
+}

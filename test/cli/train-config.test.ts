@@ -1,0 +1,115 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers.js';
+
+// train --config FILE and backprop summary: a run's resolved flags go out with --json (and in the model's metadata)
+// and come back in as a config that trains the same run again; the command line wins over the file.
+const dir = mkdtempSync(join(tmpdir(), 'backprop-config-'));
+const SMALL = ['--limit', '600', '--test-limit', '200', '--epochs', '2', '--backend', 'js'];
+const json = (args: string[]) => {
+  const r = cli(['train', ...args, '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { config: Record<string, unknown>; testAccuracy: number; epochs: { loss: number }[]; options: Record<string, unknown> };
+};
+
+describe('train --config', () => {
+  for (const [what, flags] of [
+    ['adam, cosine with warm-up, dropout and early stopping', ['--hidden', '24,12', '--optimizer', 'adam', '--schedule', 'cosine', '--warmup', '1', '--dropout', '0.2', '--early-stop', '3']],
+    [
+      'nesterov, a step schedule, weight decay and augmentation',
+      ['--hidden', '16', '--optimizer', 'nesterov', '--momentum', '0.8', '--schedule', 'step', '--decay', '0.5', '--weight-decay', '1e-4', '--augment', 'shift=1'],
+    ],
+    ["Nielsen's sigmoid net with the quadratic cost", ['--layers', '784,20,10', '--activation', 'sigmoid', '--output-activation', 'sigmoid', '--cost', 'quadratic', '--init', 'normal', '--lr', '3']],
+  ] as const)
+    it(`the "config" of a --json result trains the same run again: ${what}`, () => {
+      const first = json([...SMALL, ...flags]);
+      const file = join(dir, `${what.split(' ')[0].replace(/\W/g, '')}.json`);
+      writeFileSync(file, JSON.stringify(first.config));
+      const again = json(['--config', file]);
+      expect(again.config).toEqual(first.config);
+      expect(again.options).toEqual(first.options);
+      expect(again.epochs.map((e) => e.loss)).toEqual(first.epochs.map((e) => e.loss)); // the same seed, flags and provider: the same numbers
+      expect(again.testAccuracy).toBe(first.testAccuracy);
+    });
+
+  it('a saved model is a config (its metadata records the run); flags on the command line win', () => {
+    const model = join(dir, 'm.safetensors');
+    const first = json([...SMALL, '--hidden', '20', '--optimizer', 'momentum', '--save', model]);
+    const longer = json(['--config', model, '--epochs', '3']);
+    expect(longer.config).toEqual({ ...first.config, epochs: 3 });
+    expect(longer.epochs.slice(0, 2).map((e) => e.loss)).not.toEqual([]); // it trained
+    // kebab, camel and dashed keys, lists and switches, as a person writes them
+    const file = join(dir, 'hand.json');
+    writeFileSync(file, JSON.stringify({ hidden: [12, 8], batchSize: 50, '--epochs': 1, limit: 300, 'test-limit': 100, backend: 'js', monitor: true }));
+    const r = cli(['train', '--config', file, '--batch-size', '25', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.config).toMatchObject({ layers: '784,12,8,10', 'batch-size': 25, epochs: 1 });
+    expect(j.monitor).toHaveLength(2); // --monitor came from the file
+  });
+
+  for (const [what, content, message] of [
+    ['an unknown flag', { hidden: '12', optimzer: 'adam' }, /"optimzer" is not a flag a config can set for backprop train/],
+    ['a flag a config may not set', { resume: 'ck' }, /"resume" is not a flag a config can set/],
+    ['a switch given a string', { monitor: 'yes' }, /"monitor" is a switch: give true or false, not "yes"/],
+    ['a value given as true', { epochs: true }, /"epochs" needs a value, not true/],
+    ['a value its flag refuses', { epochs: 'many' }, /--epochs <n>' argument 'many' is invalid/],
+    ['not an object', [1, 2], /expected a JSON object of flags/],
+    ['not JSON', 'epochs: 3', /not JSON/],
+  ] as const)
+    it(`refuses ${what}: one line, exit 2, nothing trained`, () => {
+      const file = join(dir, `bad-${what.replace(/\W/g, '')}.json`);
+      writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+      const r = cli(['train', '--config', file, '--save', join(dir, 'never.safetensors')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(() => readFileSync(join(dir, 'never.safetensors'))).toThrow();
+    });
+
+  it('refuses a missing file and --config with --resume', () => {
+    expect(cli(['train', '--config', join(dir, 'none.json')]).stderr).toMatch(/--config .*none\.json: cannot read \(ENOENT\)/);
+    const r = cli(['train', '--resume', dir, '--config', join(dir, 'hand.json')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--resume continues a run with its own recorded options; drop --config/);
+  });
+});
+
+describe('backprop summary', () => {
+  it("lists each layer's W and b, activation and parameters, the total, and the run that trained it", () => {
+    const model = join(dir, 's.safetensors');
+    expect(cli(['train', ...SMALL, '--hidden', '30', '--save', model]).code).toBe(0);
+    const r = cli(['summary', '--model', model]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/784-30-10 relu→softmax, log-likelihood cost · float32 \(93\.2 KB of parameters\)$/);
+    expect(lines[1]).toMatch(/^layer\s+W\s+b\s+activation\s+parameters$/);
+    expect(lines[2]).toMatch(/^1\s+30 × 784\s+30\s+relu\s+23,550$/);
+    expect(lines[3]).toMatch(/^2\s+10 × 30\s+10\s+softmax\s+310$/);
+    expect(lines[4]).toMatch(/^total\s+23,860$/);
+    expect(lines[5]).toMatch(/^trained on embedded · 2 epochs · η=0\.2 · m=32 · seed 1 · js kernels · backprop \S+ · test accuracy \d+\.\d\d%$/);
+    const j = JSON.parse(cli(['summary', '--model', model, '--json']).stdout);
+    expect(j.layers).toEqual([
+      { layer: 1, inputs: 784, units: 30, activation: 'relu', parameters: 23550 },
+      { layer: 2, inputs: 30, units: 10, activation: 'softmax', parameters: 310 },
+    ]);
+    expect(j.parameters).toBe(23860);
+    expect(j.trained).toMatchObject({ epochs: 2, seed: 1 });
+    expect(j.schemaVersion).toBe(1);
+  });
+
+  it('the train header shows the same table', () => {
+    const r = cli(['train', ...SMALL, '--hidden', '30']);
+    expect(r.stdout + r.stderr).toMatch(/\n {2}1\s+30 × 784\s+30\s+relu\s+23,550\n {2}2\s+10 × 30\s+10\s+softmax\s+310\n {2}total\s+23,860\n/);
+  });
+
+  it('a file that is not a model: one line, exit 2', () => {
+    const file = join(dir, 'not-a-model.safetensors');
+    writeFileSync(file, 'hello');
+    const r = cli(['summary', '--model', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
