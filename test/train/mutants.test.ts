@@ -808,6 +808,7 @@ describe('learning-rate schedules at their edges', () => {
   const s = (name: ScheduleName, warmup = 0, decay = 0.5, stepEvery = 2): Schedule => ({ name, warmup, decay, stepEvery });
   it('warm-up ends at epoch W (η·W/(W+1)), the schedule starts at W + 1 with η', () => {
     expect([1, 2, 3, 4].map((e) => learningRate(s('constant', 2), 3, e, 4))).toEqual([1, 2, 3, 3]);
+    expect([1, 2, 3, 4].map((e) => learningRate(s('constant', 0, 0.5, 1), 3, e, 4))).toEqual([3, 3, 3, 3]); // never drops, whatever γ and s
     expect([1, 2, 3, 4, 5, 6].map((e) => learningRate(s('step', 1), 1, e, 6))).toEqual([0.5, 1, 1, 0.5, 0.5, 0.25]);
     expect([2, 3, 4].map((e) => learningRate(s('exponential', 1), 1, e, 4))).toEqual([1, 0.5, 0.25]);
   });
