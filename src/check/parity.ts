@@ -64,7 +64,8 @@ export async function trainParity(
     let d = 0;
     for (let i = 0; i < a.length; i++) {
       const e = Math.abs(a[i] - b[i]);
-      if (!(e <= d)) d = e; // NaN propagates
+      if (Number.isNaN(e)) return NaN; // a NaN anywhere is a failed check, whatever follows it
+      if (e > d) d = e;
     }
     return d;
   };

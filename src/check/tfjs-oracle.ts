@@ -24,7 +24,7 @@ export function loadTf(): Promise<{ tf: Tf; backend: string }> {
     } catch {
       tf = await import('@tensorflow/tfjs');
       // The CPU backend, unless this process already chose one (bench --tfjs-layers picks wasm).
-      if (tf.engine().backendName === null) await tf.setBackend('cpu');
+      if (!tf.engine().backendName) await tf.setBackend('cpu'); // undefined until a backend is chosen
     }
     tf.env().set('PROD', true); // no console banner suggesting tfjs-node; we know
     await tf.ready();

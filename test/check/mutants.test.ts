@@ -232,6 +232,18 @@ describe('training parity with tf.train.sgd', () => {
     expect(bad.maxWeightDiff).toBeGreaterThan(PARITY_TOLERANCE);
     expect(bad.maxWeightDiff).toBe(Math.max(...bad.perTensor.map((t) => t.maxDiff)));
   });
+
+  it('a NaN weight fails parity even when finite entries follow it (it was once overwritten by them)', async () => {
+    const nanFirst: typeof BUGS.sign = (net, ws, y, grads, k) => {
+      const total = backprop(net, ws, y, grads, k);
+      grads.gradW[0].data[0] = NaN;
+      return total;
+    };
+    const r = await trainParity(tinyNet('float32'), train, { steps: 1, batchSize: 4, lr: 0.5, seed: 1 }, jsKernels, nanFirst);
+    expect(r.pass).toBe(false);
+    expect(r.perTensor[0].maxDiff).toBeNaN();
+    expect(r.maxWeightDiff).toBeNaN();
+  });
 });
 
 describe('compare() keeps a NaN it has seen', () => {

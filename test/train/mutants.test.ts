@@ -344,6 +344,9 @@ describe('diagnose(), by hand on a planted pass', () => {
     net.weights[1].data[2] = Infinity;
     ws.z[1].data[0] = NaN; // the weights are looked at first
     expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'weights', layer: 2, value: Infinity });
+    net.weights[0].data[0] = NaN; // a NaN weight is named as NaN (it is falsy: it once fell through to the finite biases, "W^1 became 0")
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'weights', layer: 1, value: NaN });
+    net.weights[0].data[0] = 0;
     expect(diagnose(net, ws, y, flat, 0.1)).toEqual({
       kind: 'loss-blew-up',
       cause: 'learning-rate',
