@@ -56,7 +56,8 @@ function firstBad(x: ArrayLike<number>): number {
 export function firstNonFinite(net: Network, ws: Workspace, y: Matrix): { quantity: Quantity; layer: number; value: number } | undefined {
   const L = net.depth;
   for (let l = 1; l <= L; l++) {
-    if (!allFinite(net.weights[l - 1].data) || !allFinite(net.biases[l - 1])) return { quantity: 'weights', layer: l, value: allFinite(net.weights[l - 1].data) ? firstBad(net.biases[l - 1]) : firstBad(net.weights[l - 1].data) };
+    if (!allFinite(net.weights[l - 1].data) || !allFinite(net.biases[l - 1]))
+      return { quantity: 'weights', layer: l, value: allFinite(net.weights[l - 1].data) ? firstBad(net.biases[l - 1]) : firstBad(net.weights[l - 1].data) };
   }
   if (!allFinite(ws.x.data)) return { quantity: 'input', layer: 0, value: firstBad(ws.x.data) };
   for (let l = 1; l <= L; l++) {
