@@ -143,7 +143,13 @@ export function expandConfig(argv: string[], train: Command): string[] {
       continue;
     }
     if (!option.required && !option.optional) throw new UsageError(`--config ${file}: "${key}" is a switch: give true or false, not ${JSON.stringify(value)}`);
-    flags.push(option.long!, Array.isArray(value) ? value.join(',') : String(value));
+    const text = Array.isArray(value) ? value.join(',') : String(value);
+    try {
+      option.parseArg?.(text, undefined); // the flag's own check, so that a bad value is blamed on the file, not on a flag nobody typed
+    } catch (e) {
+      throw new UsageError(`--config ${file}: "${key}": ${text} is invalid: ${(e as Error).message.replace(/^error: /, '')}`);
+    }
+    flags.push(option.long!, text);
   }
   return [...argv.slice(0, at + 1), ...flags, ...rest];
 }
