@@ -581,6 +581,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
         ['optimizer', `${optimizerLabel(run.optimizer)} η=${run.lr} m=${run.batchSize}${run.weightDecay ? ` λ=${run.weightDecay}` : ''}`],
         ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
         ['dropout', run.dropout ? String(run.dropout) : 'none'],
+        ['augmentation', run.augment ? augmentLabel(run.augment) : 'none'],
         ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${bestEpoch !== undefined ? `; the weights of epoch ${bestEpoch} kept` : ''}` : 'no'],
         ['test accuracy', `${percent(final.accuracy)} (${final.correct}/${final.count}) after ${epochsRun} epochs in ${seconds(total)}`],
         ['seed, kernels', `${run.seed}, ${k.name}`],

@@ -51,13 +51,14 @@ describe('train --augment', () => {
 
   it('changes training but not evaluation: the model file scores as the run reported', () => {
     const d = tmp();
-    const aug = cli([...base, '--augment', 'shift', '--epochs', '1', '--save', join(d, 'm.safetensors')]);
+    const aug = cli([...base, '--augment', 'shift', '--epochs', '1', '--save', join(d, 'm.safetensors'), '--report', join(d, 'r.html')]);
     const plain = cli([...base, '--epochs', '1']);
     expect(aug.code, aug.stderr).toBe(0);
     expect(JSON.parse(aug.stdout).epochs[0].loss).not.toBe(JSON.parse(plain.stdout).epochs[0].loss);
     const ev = cli(['evaluate', '--model', join(d, 'm.safetensors'), '--test-limit', '200', '--json']);
     expect(ev.code, ev.stderr).toBe(0);
     expect(JSON.parse(ev.stdout).accuracy).toBe(JSON.parse(aug.stdout).testAccuracy);
+    expect(readFileSync(join(d, 'r.html'), 'utf8')).toMatch(/augmentation<\/[^>]+>\s*<[^>]+>shift=2</); // the report names the distortions
   }, 60_000);
 
   it('is refused, exit 2 on one line, for data that are not images and for a spec it cannot parse', () => {
