@@ -12,6 +12,8 @@ export default {
     'src/base/rng.ts',
     'src/linalg/js.ts',
     'src/linalg/kernels.ts',
+    'src/linalg/accelerated.ts',
+    'src/linalg/simd.ts',
     'src/autodiff/**/*.ts',
     'src/check/**/*.ts',
     'src/analysis/**/*.ts',
@@ -155,6 +157,9 @@ export const equivalent = [
   ['src/linalg/js.ts', 'if (scratch64.length < len)', 'scratch64.length <= len', 'a new scratch instead of the one kept: allocation only (Bᵀ fills every entry read)'],
   ['src/linalg/js.ts', 'if (scratch32.length < len)', 'if (true)', 'a new scratch instead of the one kept: allocation only (Bᵀ fills every entry read)'],
   ['src/linalg/js.ts', 'if (scratch32.length < len)', 'scratch32.length <= len', 'a new scratch instead of the one kept: allocation only (Bᵀ fills every entry read)'],
+  // src/linalg/simd.ts (measured with vitest.stryker-kernels.config.mjs):
+  ['src/linalg/simd.ts', 'if (pages > 1) k.memory.grow(pages - 1);', 'if (true)', 'with one page, grow(0) adds nothing'],
+  ['src/linalg/simd.ts', 'if (pages > 1) k.memory.grow(pages - 1);', 'pages >= 1', 'with one page, grow(0) adds nothing'],
   // src/autodiff (measured with vitest.stryker-kernels.config.mjs):
   ['src/autodiff/ops.ts', 'Y[i] = f(X[i]);', 'i <= Y.length', pastEnd],
   ['src/autodiff/ops.ts', 'GX[i] += chain(G[i], df(X[i], Y[i]))', 'i <= G.length', pastEnd],
