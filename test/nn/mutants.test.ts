@@ -421,3 +421,44 @@ describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the
     expect(cost('log-likelihood').total(activation('sigmoid'), zs, a, ys)).toBeCloseTo(-Math.log(a.data[0]), 14);
   });
 });
+
+describe('Network.summary, withActivations and withCost', () => {
+  const arch: Architecture = { sizes: [3, 4, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' };
+  it("summary(): each layer's inputs, units, activation and n_l·(n_(l−1) + 1) parameters, summing to parameterCount", () => {
+    const net = Network.create(arch, 'normal', new Rng(1), 'float64');
+    const rows = net.summary();
+    expect(rows).toEqual([
+      { layer: 1, inputs: 3, units: 4, activation: 'tanh', parameters: 16 },
+      { layer: 2, inputs: 4, units: 2, activation: 'softmax', parameters: 10 },
+    ]);
+    expect(rows.reduce((p, r) => p + r.parameters, 0)).toBe(net.parameterCount);
+  });
+  it('withActivations: change(a, l) per layer (l = 0 for layer 1), the weights shared and the cost kept; summary names the new ones', () => {
+    const net = Network.create(arch, 'normal', new Rng(2), 'float64');
+    const seen: [string, number][] = [];
+    const v = net.withActivations((a, l) => {
+      seen.push([a.name, l]);
+      return l === 0 ? activation('relu') : a;
+    });
+    expect(seen).toEqual([
+      ['tanh', 0],
+      ['softmax', 1],
+    ]);
+    expect(v.activations.map((a) => a.name)).toEqual(['relu', 'softmax']);
+    expect(v.summary().map((r) => r.activation)).toEqual(['relu', 'softmax']);
+    expect(v.weights).toBe(net.weights);
+    expect(v.biases).toBe(net.biases);
+    expect(v.cost).toBe(net.cost);
+    expect(v.arch).toBe(net.arch);
+    expect(() => new Network(arch, net.weights, net.biases, [activation('tanh')])).toThrow('expected 2 activations, one per layer');
+  });
+  it('withCost: the given cost object, the weights and activations shared', () => {
+    const net = Network.create(arch, 'normal', new Rng(3), 'float64');
+    const c = cost('quadratic');
+    const v = net.withCost(c);
+    expect(v.cost).toBe(c);
+    expect(v.activations).toBe(net.activations);
+    expect(v.weights).toBe(net.weights);
+    expect(v.biases).toBe(net.biases);
+  });
+});
