@@ -69,12 +69,6 @@ export const equivalent = [
   [
     'src/nn/activations.ts',
     'if (Z instanceof Float32Array && G instanceof Float32Array && D instanceof Float32Array)',
-    'Z instanceof Float32Array && G instanceof Float32Array || D instanceof Float32Array',
-    'differs only for buffers of different precisions, which no caller passes',
-  ],
-  [
-    'src/nn/activations.ts',
-    'if (Z instanceof Float32Array && G instanceof Float32Array && D instanceof Float32Array)',
     'Z instanceof Float32Array || G instanceof Float32Array && D instanceof Float32Array',
     'differs only for buffers of different precisions, which no caller passes',
   ],
