@@ -251,12 +251,6 @@ export const equivalent = [
   [
     'src/check/tfjs-oracle.ts',
     "if (!tf.engine().backendName) await tf.setBackend('cpu');",
-    'setBackend("")',
-    'in Node with tfjs alone, tfjs picks its CPU backend by itself (webgl does not initialise; an unknown name is refused and leaves it so), which is what this sets',
-  ],
-  [
-    'src/check/tfjs-oracle.ts',
-    "if (!tf.engine().backendName) await tf.setBackend('cpu');",
     'if (tf.engine().backendName)',
     'in Node with tfjs alone, tfjs picks its CPU backend by itself (webgl does not initialise; an unknown name is refused and leaves it so), which is what this sets',
   ],
