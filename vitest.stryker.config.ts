@@ -11,6 +11,7 @@ export default defineConfig({
     include: [
       'test/nn/backprop.test.ts',
       'test/nn/mutants.test.ts',
+      'test/nn/dropout.test.ts',
       'test/analysis/**/*.test.ts',
       'test/autodiff/**/*.test.ts',
       'test/check/**/*.test.ts',

@@ -50,7 +50,7 @@ for (const [file, { source, mutants }] of Object.entries(report.files)) {
         used.add(eq);
       } else {
         m.survived++;
-        unexplained.push(`${mu.status} ${file}:${mu.location.start.line}:${mu.location.start.column} ${mu.mutatorName}: ${line.trim()}  →  ${mu.replacement}`);
+        unexplained.push(`${mu.status} ${file}:${mu.location.start.line}:${mu.location.start.column} ${mu.mutatorName}: ${line.trim()}  →  ${mutated.trim()}`);
       }
     }
   }
@@ -67,5 +67,8 @@ for (const [mod, m] of [...modules].sort()) {
 console.log(
   `${'all'.padEnd(22)} ${String(all.total).padStart(7)} ${String(all.killed).padStart(7)} ${String(all.survived).padStart(9)} ${String(all.equivalent).padStart(11)} ${String(all.ignored).padStart(7)} ${pct(all).toFixed(1).padStart(6)}%`,
 );
+// Listed entries for a file of this report that matched no survivor: stale (the line changed, or a test now kills it).
+const unused = equivalent.filter((e) => e[0] in report.files && !used.has(e));
+if (unused.length) console.log(`\nEquivalent entries of stryker.config.mjs that matched no survivor in this report:\n${unused.map((e) => `${e[0]}: ${e[1]}  →  ${e[2]}`).join('\n')}`);
 if (unexplained.length) console.log(`\nSurvivors neither killed nor listed as equivalent in stryker.config.mjs:\n${unexplained.join('\n')}`);
 process.exit(unexplained.length ? 1 : 0);

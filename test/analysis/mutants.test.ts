@@ -296,4 +296,28 @@ describe('the evaluation batch', () => {
     expect(evaluationBatch(net, ex, 3, 4).ws.input.data).toEqual(ws.input.data);
     expect(evaluationBatch(net, ex, 3, 50).ws.m).toBe(10);
   });
+
+  it('a bounded activation is binned over its range even when an activation is NaN (a diverged network)', () => {
+    for (const [act, range] of [
+      ['sigmoid', [0, 1]],
+      ['tanh', [-1, 1]],
+    ] as const) {
+      const t = tiny(
+        act,
+        'sigmoid',
+        [1, 1],
+        [0, 0],
+        [1, 0, 0, 1],
+        [0, 0],
+        [NaN, 0.5],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      );
+      const [h1, h2] = layerStats(t.net, t.batch, jsKernels, true).map((s) => s.histogram!);
+      expect([h1.lo, h1.hi]).toEqual(range);
+      expect([h2.lo, h2.hi]).toEqual([0, 1]);
+    }
+  });
 });

@@ -55,6 +55,7 @@ describe('acceleratedKernels', () => {
   it('refuses operands of mixed precision and shapes that do not fit, naming the provider', () => {
     const { k, calls } = provider(1, true);
     expect(() => k.gemm(false, false, 1, randomMatrix(rng, 4, 4), randomMatrix(rng, 4, 4, 'float32'), 0, Matrix.zeros(4, 4, 'float64'))).toThrow('fake gemm: A, B and C must have the same precision');
+    expect(() => k.gemm(false, false, 1, randomMatrix(rng, 4, 4, 'float32'), randomMatrix(rng, 4, 4), 0, Matrix.zeros(4, 4, 'float64'))).toThrow('fake gemm: A, B and C must have the same precision');
     expect(() => k.gemm(false, false, 1, randomMatrix(rng, 4, 3), randomMatrix(rng, 4, 4), 0, Matrix.zeros(4, 4, 'float64'))).toThrow(/gemm shape mismatch/);
     expect(calls).toEqual([]);
     expect(k.name).toBe('fake');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix } from '../../src/linalg/index.js';
-import { float32Block, type ElementPasses } from '../../src/linalg/simd.js';
+import { float32Block, wasmModule, type ElementPasses } from '../../src/linalg/simd.js';
 import { relu } from '../../src/nn/activations.js';
 import { Workspace } from '../../src/nn/backprop.js';
 import { Network } from '../../src/nn/network.js';
@@ -73,5 +73,46 @@ describe('SIMD ReLU passes', () => {
     const ws64 = new Workspace(Network.create({ ...arch, sizes: [...arch.sizes] }, 'he', new Rng(1), 'float64'), 6);
     expect(ws64.z[1].data).toBeInstanceOf(Float64Array);
     expect(ws64.simd).toBeUndefined();
+  });
+
+  // Written against the mutants Stryker left alive in src/linalg/simd.ts (npm run test:mutation with vitest.stryker-kernels.config.mjs).
+  it('lays the arrays out one after the other, each at a 16-byte boundary, in a memory of just enough 64 KiB pages', () => {
+    const block = float32Block([3, 5, 1, 16384]);
+    expect(block.arrays.map((x) => [x.byteOffset, x.length])).toEqual([
+      [0, 3],
+      [16, 5],
+      [48, 1],
+      [64, 16384],
+    ]);
+    const buffer = block.arrays[0].buffer;
+    expect(block.arrays.every((x) => x.buffer === buffer)).toBe(true);
+    expect(buffer.byteLength).toBe(2 * 65536); // 64 + 65536 bytes: two pages
+    expect(float32Block([4]).arrays[0].buffer.byteLength).toBe(65536); // one page, as the module starts
+    // entries written to one array are not seen in the others
+    block.arrays.forEach((x, i) => x.fill(i + 1));
+    expect(block.arrays.map((x) => [x[0], x[x.length - 1]])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+    ]);
+  });
+
+  it('an empty block (no floats at all) is plain empty arrays, with no passes', () => {
+    const block = float32Block([0, 0]);
+    expect(block.passes).toBeUndefined();
+    expect(block.arrays.map((x) => [x instanceof Float32Array, x.length])).toEqual([
+      [true, 0],
+      [true, 0],
+    ]);
+    expect(float32Block([]).arrays).toEqual([]);
+  });
+
+  it('each kernel is compiled once per process; a file that does not load gives the first line of its error', () => {
+    expect(wasmModule('relu.wasm')).toBe(wasmModule('relu.wasm'));
+    expect('module' in wasmModule('relu.wasm')).toBe(true);
+    const missing = wasmModule('missing.wasm' as 'relu.wasm');
+    expect(missing).toEqual({ error: expect.stringMatching(/^ENOENT: no such file or directory, open '.*missing\.wasm'$/) as unknown });
+    expect(wasmModule('missing.wasm' as 'relu.wasm')).toBe(missing);
   });
 });

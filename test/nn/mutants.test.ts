@@ -2,7 +2,7 @@
 // each asserts a value computed by hand or by centered finite differences.
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix, type DType } from '../../src/linalg/index.js';
-import { backprop, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
+import { backprop, drawDropoutMasks, feedforward, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
 import { activation, ACTIVATIONS, isActivationName, type ActivationName } from '../../src/nn/activations.js';
 import { cost, COSTS, softplus, type CostName } from '../../src/nn/costs.js';
 import { defaultLearningRate, Network, pairingProblem, type Architecture } from '../../src/nn/network.js';
@@ -296,6 +296,9 @@ describe('Network: shapes checked, sizes owned, initialisations as documented', 
     expect(defaultLearningRate({ outputActivation: 'sigmoid', cost: 'quadratic' }, 0.2)).toBe(0.2);
     expect(defaultLearningRate({ outputActivation: 'softmax', cost: 'log-likelihood' }, 0.2)).toBe(0.2);
     expect(defaultLearningRate({ outputActivation: 'sigmoid', cost: 'cross-entropy' }, 0.5)).toBe(0.5);
+    // an unbounded output under another cost keeps the rate (the tenth is the quadratic cost's)
+    expect(defaultLearningRate({ outputActivation: 'linear', cost: 'cross-entropy' }, 0.5)).toBe(0.5);
+    expect(defaultLearningRate({ outputActivation: 'relu', cost: 'log-likelihood' }, 0.5)).toBe(0.5);
   });
   it('the input layer has no z, a or δ buffers; every layer above has n_l × m', () => {
     const ws = new Workspace(Network.create(arch, 'he', new Rng(1), 'float64'), 5);
@@ -380,6 +383,11 @@ describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the
       activation('leaky-relu').backward(z, la, g, ld);
       expect(Array.from(ld.data)).toEqual(gs.map((gv, i) => (zs[i] > 0 ? f(gv) : f(0.01 * f(gv)))));
     }
+    // float64 z and g into a float32 δ (the generic loop, rounding on the store): the bit loop is for all-float32 buffers only
+    const z64 = Matrix.from(1, zs.length, zs, 'float64'),
+      d32 = Matrix.zeros(1, zs.length, 'float32');
+    activation('relu').backward(z64, z64, Matrix.from(1, zs.length, [1 / 3, 2 / 3, 1 / 7, 4 / 7, 5 / 9, 6 / 11], 'float64'), d32);
+    expect(Array.from(d32.data)).toEqual([0, 0, 0, Math.fround(4 / 7), Math.fround(5 / 9), 0]);
     const relu = activation('relu'),
       leaky = activation('leaky-relu');
     expect([relu.prime!(2, 2), relu.prime!(0, 0), relu.prime!(-1, 0)]).toEqual([1, 0, 0]);
@@ -419,5 +427,91 @@ describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the
     // soft targets weigh both logs: −[0.5 ln 0.25 + 0.5 ln 0.75]
     expect(cost('cross-entropy').total(activation('linear'), columns([[0.25]]), columns([[0.25]]), columns([[0.5]]))).toBeCloseTo(-0.5 * Math.log(0.25) - 0.5 * Math.log(0.75), 14);
     expect(cost('log-likelihood').total(activation('sigmoid'), zs, a, ys)).toBeCloseTo(-Math.log(a.data[0]), 14);
+  });
+});
+
+describe('Network.summary, withActivations and withCost', () => {
+  const arch: Architecture = { sizes: [3, 4, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' };
+  it("summary(): each layer's inputs, units, activation and n_l·(n_(l−1) + 1) parameters, summing to parameterCount", () => {
+    const net = Network.create(arch, 'normal', new Rng(1), 'float64');
+    const rows = net.summary();
+    expect(rows).toEqual([
+      { layer: 1, inputs: 3, units: 4, activation: 'tanh', parameters: 16 },
+      { layer: 2, inputs: 4, units: 2, activation: 'softmax', parameters: 10 },
+    ]);
+    expect(rows.reduce((p, r) => p + r.parameters, 0)).toBe(net.parameterCount);
+  });
+  it('withActivations: change(a, l) per layer (l = 0 for layer 1), the weights shared and the cost kept; summary names the new ones', () => {
+    const net = Network.create(arch, 'normal', new Rng(2), 'float64');
+    const seen: [string, number][] = [];
+    const v = net.withActivations((a, l) => {
+      seen.push([a.name, l]);
+      return l === 0 ? activation('relu') : a;
+    });
+    expect(seen).toEqual([
+      ['tanh', 0],
+      ['softmax', 1],
+    ]);
+    expect(v.activations.map((a) => a.name)).toEqual(['relu', 'softmax']);
+    expect(v.summary().map((r) => r.activation)).toEqual(['relu', 'softmax']);
+    expect(v.weights).toBe(net.weights);
+    expect(v.biases).toBe(net.biases);
+    expect(v.cost).toBe(net.cost);
+    expect(v.arch).toBe(net.arch);
+    expect(() => new Network(arch, net.weights, net.biases, [activation('tanh')])).toThrow('expected 2 activations, one per layer');
+  });
+  it('withCost: the given cost object, the weights and activations shared', () => {
+    const net = Network.create(arch, 'normal', new Rng(3), 'float64');
+    const c = cost('quadratic');
+    const v = net.withCost(c);
+    expect(v.cost).toBe(c);
+    expect(v.activations).toBe(net.activations);
+    expect(v.weights).toBe(net.weights);
+    expect(v.biases).toBe(net.biases);
+  });
+});
+
+describe('dropout masks: drawn for the hidden layers only, u < p dropped', () => {
+  const arch: Architecture = { sizes: [2, 3, 2, 2], activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' };
+  it('one uniform draw per hidden unit and example, none for the output layer; a unit is dropped where u < p (u = p keeps it)', () => {
+    const ws = new Workspace(Network.create(arch, 'xavier', new Rng(1), 'float64'), 2);
+    ws.enableDropout();
+    const draws = [0.5, 0.49, 0.51, 0, 0.99, 0.25, 0.5, 0.1, 0.9, 0.75];
+    let next = 0;
+    drawDropoutMasks(ws, 0.5, () => draws[next++]);
+    expect(next).toBe((3 + 2) * 2);
+    expect(ws.mask?.length).toBe(3); // layers 1 and 2 (index 0 unused): no mask for the output layer
+    expect(Array.from(ws.mask?.[1].data ?? [])).toEqual([2, 0, 2, 0, 2, 0]);
+    expect(Array.from(ws.mask?.[2].data ?? [])).toEqual([2, 0, 2, 2]);
+  });
+  it('without enableDropout it draws nothing and feedforward multiplies nothing', () => {
+    const net = Network.create(arch, 'xavier', new Rng(2), 'float64');
+    const ws = new Workspace(net, 2);
+    let drawn = 0;
+    drawDropoutMasks(ws, 0.5, () => (drawn++, 0));
+    expect(drawn).toBe(0);
+    expect(ws.mask).toBeUndefined();
+    ws.input.data.set([0.3, -0.7, 1.1, 0.2]);
+    const a = Array.from(feedforward(net, ws, jsKernels).data);
+    expect(ws.previous(2)).toBe(ws.a[1]);
+    expect(a.every(Number.isFinite)).toBe(true);
+  });
+  it('Ã = A ⊙ mask on each hidden layer feeds the next; the output layer is not masked', () => {
+    const net = Network.create(arch, 'xavier', new Rng(3), 'float64');
+    const ws = new Workspace(net, 2);
+    ws.enableDropout();
+    ws.input.data.set([0.3, -0.7, 1.1, 0.2]);
+    const draws = [0.9, 0.1, 0.9, 0.9, 0.1, 0.9, 0.9, 0.1, 0.9, 0.9];
+    let next = 0;
+    drawDropoutMasks(ws, 0.25, () => draws[next++]);
+    feedforward(net, ws, jsKernels);
+    for (const l of [1, 2]) {
+      const A = ws.a[l].data,
+        M = ws.mask?.[l].data ?? [];
+      expect(Array.from(ws.previous(l + 1).data)).toEqual(Array.from(A, (v, i) => v * M[i]));
+      expect(ws.previous(l + 1)).not.toBe(ws.mask?.[l]);
+    }
+    const out = ws.output.data;
+    expect(out[0] + out[2]).toBeCloseTo(1, 14); // softmax columns still sum to 1
   });
 });

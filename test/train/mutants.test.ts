@@ -17,6 +17,7 @@ import { Optimizer, OPTIMIZER_DEFAULTS, OPTIMIZERS, slotCount, type OptimizerNam
 import { copyWeights, EarlyStopping, watched } from '../../src/train/early-stop.js';
 import { learningRate, type Schedule, type ScheduleName } from '../../src/train/schedule.js';
 import { CSV_COLUMNS, RunLog, type LogRecord } from '../../src/train/run-log.js';
+import type { Augmenter } from '../../src/data/augment.js';
 
 describe('evaluate, by hand', () => {
   // One layer, linear, quadratic: a = (x, 0.5 − x). x = 2 → (2, −1.5), predicted 0; x = −1 → (−1, 1.5), predicted 1;
@@ -580,6 +581,26 @@ describe('SgdTrainer: optimizers and dropout', () => {
     fillBatch(train, order, start, ws.input, y);
     return { ws, y };
   };
+
+  it('augment: each step distorts the batch it filled (its m images, with the run’s rng) before the passes, which see the distorted inputs', () => {
+    const rng = new Rng(5);
+    const calls: { length: number; m: number; rng: Rng }[] = [];
+    const augmenter = {
+      batch(x: Float32Array | Float64Array, m: number, r: Rng) {
+        calls.push({ length: x.length, m, rng: r });
+        for (let i = 0; i < 2 * m; i++) x[i] = -x[i];
+      },
+    } as unknown as Augmenter;
+    const a = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0, augment: { augmenter, rng } }, jsKernels);
+    const b = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0 }, jsKernels);
+    const negated: Examples = { ...train, features: train.features.map((v) => -v) };
+    for (const start of [0, 4]) expect(a.step(train, order, start, 4)).toBe(b.step(negated, order, start, 4));
+    expect(weightsOf(a.net)).toEqual(weightsOf(b.net));
+    expect(calls.map((c) => [c.length, c.m, c.rng === rng])).toEqual([
+      [8, 4, true],
+      [8, 4, true],
+    ]);
+  });
 
   it('optimizer sgd is the plain fused step, with no optimizer state', () => {
     const a = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0.1, optimizer: { name: 'sgd', ...OPTIMIZER_DEFAULTS } }, jsKernels);
