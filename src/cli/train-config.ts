@@ -84,7 +84,8 @@ export function recordFlags(r: RunRecord): TrainConfig {
   return f;
 }
 
-const kebab = (s: string) => s.replace(/^--/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** A flag's long name from an option key: batchSize, batch-size or --batch-size → batch-size. */
+export const flagName = (s: string) => s.replace(/^--/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Flags a config may not hold: where to write, how to show, and the run to continue belong to each invocation. */
 const NOT_IN_CONFIG = ['config', 'resume', 'json', 'quiet', 'help'];
@@ -133,7 +134,7 @@ export function expandConfig(argv: string[], train: Command): string[] {
   if (opts.includes('--resume')) throw new UsageError(`--config ${file}: --resume continues a run with its own recorded options; drop --config`);
   const flags: string[] = [];
   for (const [key, value] of Object.entries(readConfig(file))) {
-    const name = kebab(key);
+    const name = flagName(key);
     const option = train.options.find((o) => o.long === `--${name}`);
     if (!option || NOT_IN_CONFIG.includes(name)) throw new UsageError(`--config ${file}: "${key}" is not a flag a config can set for backprop train${option ? '' : ' (see backprop train --help)'}`);
     if (value === false || value === null) continue;

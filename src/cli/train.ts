@@ -9,7 +9,7 @@ import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckp
 import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { Augmenter, augmentLabel, type AugmentConfig } from '../data/augment.js';
-import { recordFlags, type RunRecord } from './train-config.js';
+import { flagName, recordFlags, type RunRecord } from './train-config.js';
 import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { SgdTrainer } from '../train/sgd.js';
@@ -201,13 +201,11 @@ export function trainCommand(): Command {
   return cmd.action(async function (this: Command, opts: TrainOptions) {
     if (opts.resume) {
       const given = RESUME_TAKES.filter((k) => this.getOptionValueSource(k) === 'cli');
-      if (given.length) throw new UsageError(`--resume takes the run's options from the checkpoint: drop --${given.map(kebab).join(', --')}`);
+      if (given.length) throw new UsageError(`--resume takes the run's options from the checkpoint: drop --${given.map(flagName).join(', --')}`);
     }
     process.exitCode = await runTrain(opts, (k) => this.getOptionValueSource(k) === 'cli');
   });
 }
-
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /**
  * What one `backprop train` does, decided before any training: the run (new,
