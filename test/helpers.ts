@@ -118,6 +118,21 @@ export function randomMatrix(rng: Rng, rows: number, cols: number, dtype: 'float
 }
 
 /** One-hot targets for labels, one column per example. */
+/** The four combinations of gemm's transpose flags [transA, transB]. */
+export const TRANSPOSES = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
+
+/** Random operands of gemm with these transpose flags, so that op(A) is m × k and op(B) is k × n (A drawn first, then B). */
+export function gemmOperands(rng: Rng, tA: boolean, tB: boolean, m: number, n: number, k: number, dtype: 'float32' | 'float64'): [Matrix, Matrix] {
+  const a = tA ? randomMatrix(rng, k, m, dtype) : randomMatrix(rng, m, k, dtype);
+  const b = tB ? randomMatrix(rng, n, k, dtype) : randomMatrix(rng, k, n, dtype);
+  return [a, b];
+}
+
 export function oneHot(labels: number[], classes: number, dtype: 'float32' | 'float64' = 'float64'): Matrix {
   const y = Matrix.zeros(classes, labels.length, dtype);
   labels.forEach((l, j) => y.set(l, j, 1));

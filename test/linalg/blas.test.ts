@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { loadBlas } from '../../src/linalg/blas.js';
 import { Rng } from '../../src/base/rng.js';
-import { cli, needs, randomMatrix, REFERENCE_BLAS as REFERENCE, SYSTEM } from '../helpers.js';
+import { cli, gemmOperands, needs, REFERENCE_BLAS as REFERENCE, SYSTEM, TRANSPOSES } from '../helpers.js';
 const saved = process.env.BACKPROP_BLAS;
 afterEach(() => {
   if (saved === undefined) delete process.env.BACKPROP_BLAS;
@@ -28,15 +28,9 @@ describe('blas provider: which BLAS it found', () => {
       expect(r.library).toBe(REFERENCE);
       expect(r.vendor).toBeUndefined();
       const rng = new Rng(4);
-      for (const [tA, tB] of [
-        [false, false],
-        [true, false],
-        [false, true],
-        [true, true],
-      ] as const) {
+      for (const [tA, tB] of TRANSPOSES) {
         const [m, n, k] = [37, 29, 41];
-        const a = tA ? randomMatrix(rng, k, m, 'float32') : randomMatrix(rng, m, k, 'float32');
-        const b = tB ? randomMatrix(rng, n, k, 'float32') : randomMatrix(rng, k, n, 'float32');
+        const [a, b] = gemmOperands(rng, tA, tB, m, n, k, 'float32');
         const want = Matrix.zeros(m, n),
           got = Matrix.zeros(m, n);
         jsKernels.gemm(tA, tB, 0.5, a, b, 0, want);

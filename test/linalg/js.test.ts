@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels } from '../../src/linalg/index.js';
 import { Rng } from '../../src/base/rng.js';
-import { randomMatrix } from '../helpers.js';
+import { gemmOperands, randomMatrix } from '../helpers.js';
 
 /** C = alpha op(A) op(B) + beta C by the definition, in float64. */
 function naive(tA: boolean, tB: boolean, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix): number[] {
@@ -33,8 +33,7 @@ describe('js gemm', () => {
       for (const tA of [false, true])
         for (const tB of [false, true])
           it(`${dtype} ${m}x${n}x${k} transA=${tA} transB=${tB}`, () => {
-            const a = tA ? randomMatrix(rng, k, m, dtype) : randomMatrix(rng, m, k, dtype);
-            const b = tB ? randomMatrix(rng, n, k, dtype) : randomMatrix(rng, k, n, dtype);
+            const [a, b] = gemmOperands(rng, tA, tB, m, n, k, dtype);
             const c = randomMatrix(rng, m, n, dtype);
             const alpha = 0.5 + rng.uniform(),
               beta = rng.uniform() - 0.5;

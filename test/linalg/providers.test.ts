@@ -5,7 +5,7 @@ import { Rng } from '../../src/base/rng.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { initialState, runTraining } from '../../src/train/session.js';
 import { examples } from '../../src/data/dataset.js';
-import { needs, randomMatrix, SYSTEM } from '../helpers.js';
+import { gemmOperands, needs, randomMatrix, SYSTEM } from '../helpers.js';
 
 // Every provider that loads here is held to the js provider's answers. A provider
 // is skipped only when it cannot load, and the skip says why.
@@ -40,8 +40,7 @@ for (const r of loaded) {
         for (const [m, n, k] of shapes)
           for (const tA of [false, true])
             for (const tB of [false, true]) {
-              const a = tA ? randomMatrix(rng, k, m, dtype) : randomMatrix(rng, m, k, dtype);
-              const b = tB ? randomMatrix(rng, n, k, dtype) : randomMatrix(rng, k, n, dtype);
+              const [a, b] = gemmOperands(rng, tA, tB, m, n, k, dtype);
               const c0 = randomMatrix(rng, m, n, dtype);
               for (const [alpha, beta] of [
                 [1, 0],

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix, type Kernels } from '../../src/linalg/index.js';
 import { loadWasm, WASM_PARALLEL_WORK, wasmThreads } from '../../src/linalg/wasm.js';
 import { Rng } from '../../src/base/rng.js';
-import { cli, randomMatrix, ROOT } from '../helpers.js';
+import { cli, gemmOperands, randomMatrix, ROOT, TRANSPOSES } from '../helpers.js';
 
 // The wasm provider's own properties; test/linalg/providers.test.ts holds it
 // to the js provider's answers like every other provider.
@@ -33,14 +33,8 @@ describe('wasm provider', () => {
     // 203 rows: the row split leaves a ragged last slice; n = 77 pads B's columns.
     const [m, n, k] = [203, 77, 300];
     expect(m * n * k).toBeGreaterThan(WASM_PARALLEL_WORK);
-    for (const [tA, tB] of [
-      [false, false],
-      [true, false],
-      [false, true],
-      [true, true],
-    ] as const) {
-      const a = tA ? randomMatrix(rng, k, m, 'float32') : randomMatrix(rng, m, k, 'float32');
-      const b = tB ? randomMatrix(rng, n, k, 'float32') : randomMatrix(rng, k, n, 'float32');
+    for (const [tA, tB] of TRANSPOSES) {
+      const [a, b] = gemmOperands(rng, tA, tB, m, n, k, 'float32');
       const c0 = randomMatrix(rng, m, n, 'float32');
       for (const [alpha, beta] of [
         [1, 0],
