@@ -88,7 +88,7 @@ export function recordFlags(r: RunRecord): TrainConfig {
 export const flagName = (s: string) => s.replace(/^--/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Flags a config may not hold: where to write, how to show, and the run to continue belong to each invocation. */
-const NOT_IN_CONFIG = ['config', 'resume', 'json', 'quiet', 'help'];
+const NOT_IN_CONFIG = ['config', 'resume', 'json', 'quiet'];
 
 /** The config in FILE: a JSON object of flags, or a model saved by train (its metadata records the run). */
 function readConfig(file: string): TrainConfig {
@@ -122,8 +122,8 @@ function readConfig(file: string): TrainConfig {
  * alone; false: left out) or lists (joined by commas).
  */
 export function expandConfig(argv: string[], train: Command): string[] {
-  const at = argv.indexOf('train');
-  if (at < 0 || argv.slice(0, at).some((a) => !a.startsWith('-') && a !== argv[0] && a !== argv[1])) return argv;
+  const at = argv.findIndex((a, i) => i >= 2 && !a.startsWith('-')); // the command: the first word after node and the script
+  if (argv[at] !== 'train') return argv;
   const rest = argv.slice(at + 1);
   const end = rest.indexOf('--');
   const opts = end < 0 ? rest : rest.slice(0, end);
