@@ -1,13 +1,11 @@
-import { createRequire } from 'node:module';
-import type cliProgressModule from 'cli-progress';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, locate, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
-import { FETCH_LIMITS } from '../data/fetch.js';
+import { FETCH_LIMITS, type FetchProgress } from '../data/fetch.js';
 import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { UsageError } from './errors.js';
-import { Output, style } from './output.js';
+import { clock, Output, style } from './output.js';
 import { addQuietOption, examples, positiveNumber } from './options.js';
 
 interface Status {
@@ -44,6 +42,93 @@ function status(e: CatalogEntry): Status {
   return { ...base, present: false, fetch: `backprop datasets fetch ${e.name}` + (e.system ? `  (or ${e.system.split(' (')[0]})` : '') };
 }
 
+/** Bytes as MB (10^6), with two decimals below 1 MB. */
+function mb(n: number): string {
+  return (n / 1e6).toFixed(n < 1e6 ? 2 : 1);
+}
+
+/**
+ * One line of download progress: the file, MB received (of the total), the
+ * percentage, the rate and the ETA, the rate measured over this run only
+ * (`from` is where this run started on the file: a resumed file does not
+ * count what an earlier run fetched). With `columns`, a bar fills the space
+ * left, and the line never passes columns − 1 characters (no wrap).
+ */
+export function fetchProgressLine(p: { file: string; received: number; total?: number; from: number; elapsed: number }, columns?: number): string {
+  const perSecond = p.elapsed > 0 ? (p.received - p.from) / p.elapsed : 0;
+  const done = p.total !== undefined && p.received >= p.total;
+  const eta = p.total === undefined ? undefined : done ? 0 : perSecond > 0 ? (p.total - p.received) / perSecond : Infinity;
+  const parts = [
+    p.total !== undefined ? `${mb(p.received)}/${mb(p.total)} MB` : `${mb(p.received)} MB`,
+    ...(p.total ? [`${Math.floor((100 * p.received) / p.total)}%`] : []),
+    `${mb(perSecond)} MB/s`,
+    ...(eta !== undefined ? [`ETA ${clock(eta)}`] : []),
+  ];
+  const text = parts.join(' · ');
+  if (columns === undefined) return `${p.file}  ${text}`;
+  const room = columns - 1 - p.file.length - text.length - 5; // "NAME [bar] text"
+  if (room >= 5 && p.total) {
+    const fill = Math.round((room * Math.min(p.received, p.total)) / p.total);
+    return `${p.file} [${'#'.repeat(fill)}${'-'.repeat(room - fill)}] ${text}`;
+  }
+  return `${p.file}  ${text}`.slice(0, Math.max(0, columns - 1));
+}
+
+/** --stall: seconds, at most what a Node timer holds (2^31 − 1 ms, 24.8 days). */
+function stallSeconds(v: string): number {
+  const x = positiveNumber(v);
+  if (x * 1000 > FETCH_LIMITS.maxTimerMs) throw new InvalidArgumentError(`expected at most ${Math.floor(FETCH_LIMITS.maxTimerMs / 1000)} seconds (24.8 days).`);
+  return x;
+}
+
+/**
+ * Download progress on stderr: on a terminal one line redrawn in place at
+ * most 10 times a second; otherwise plain lines, one per 10% of a file (at
+ * most one every 2 s) and one when it is complete. Nothing with --quiet.
+ */
+function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(file: string, have: number): void; clear(): void } {
+  const tty = out.interactive;
+  const start = new Map<string, { t: number; from: number; lastPrint: number; step: number }>();
+  let drawn = false;
+  const clear = () => {
+    if (drawn) process.stderr.write('\r\x1b[K');
+    drawn = false;
+  };
+  return {
+    resumed(file, have) {
+      if (!out.quiet) process.stderr.write(`${file}: resuming at byte ${have} (${mb(have)} MB kept from an earlier run)\n`);
+    },
+    update(p) {
+      if (out.quiet) return;
+      const now = performance.now();
+      let s = start.get(p.file);
+      // The first report of a file (its response's start) sets where this run starts; off a terminal it prints nothing.
+      const stepOf = (received: number) => (p.total ? Math.floor((10 * received) / p.total) : Math.floor((now - (s?.t ?? now)) / 10_000));
+      if (!s) start.set(p.file, (s = { t: now, from: p.received, lastPrint: -Infinity, step: stepOf(p.received) }));
+      const line = (columns?: number) => fetchProgressLine({ ...p, from: s.from, elapsed: (now - s.t) / 1000 }, columns);
+      const complete = p.total !== undefined && p.received >= p.total;
+      if (tty) {
+        if (now - s.lastPrint < 100 && !complete) return;
+        s.lastPrint = now;
+        process.stderr.write(`\r${line(process.stderr.columns || 80)}\x1b[K`);
+        drawn = true;
+        if (complete) {
+          process.stderr.write('\n');
+          drawn = false;
+        }
+        return;
+      }
+      const step = stepOf(p.received);
+      if (complete || (step > s.step && now - s.lastPrint >= 2000)) {
+        s.step = step;
+        s.lastPrint = now;
+        process.stderr.write(`${line()}\n`);
+      }
+    },
+    clear,
+  };
+}
+
 export function datasetsCommand(): Command {
   const cmd = new Command('datasets')
     .description('the dataset catalogue: what is present where and verified; fetch the rest')
@@ -73,7 +158,7 @@ export function datasetsCommand(): Command {
     .argument('<name>', 'mnist, fashion-mnist or kmnist')
     .option('--mirror <url>', 'base URL to download from instead of the official one')
     .option('--deadline <seconds>', 'give up when the whole download takes longer', positiveNumber, FETCH_LIMITS.deadlineMs / 1000)
-    .option('--stall <seconds>', 'give an attempt up after this long without a byte (then retry)', positiveNumber, FETCH_LIMITS.stallMs / 1000)
+    .option('--stall <seconds>', `give an attempt up after this long without a byte (then retry, up to ${FETCH_LIMITS.retries} times)`, stallSeconds, FETCH_LIMITS.stallMs / 1000)
     .option('--json', 'print one JSON result on stdout', false)
     .addHelpText(
       'after',
@@ -95,36 +180,26 @@ export function datasetsCommand(): Command {
     if (opts.mirror && !/^https?:\/\//.test(opts.mirror)) throw new UsageError(`--mirror ${opts.mirror}: expected an http:// or https:// URL`);
     const dir = join(cacheRoot(), name);
     const { fetchDataset } = await import('../data/fetch.js');
-    const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
-    const bar = out.interactive
-      ? new cliProgress.SingleBar({ format: '{file} [{bar}] {percentage}% {value}/{total} bytes', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic)
-      : undefined;
-    let current = '';
+    const progress = fetchProgress(out);
     out.note(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
     try {
       const files = await fetchDataset(entry, dir, {
         mirror: opts.mirror,
         deadline: opts.deadline * 1000,
         timeout: opts.stall * 1000,
-        onProgress: (p) => {
-          if (!bar) return;
-          if (p.file !== current) {
-            if (current) bar.stop();
-            current = p.file;
-            bar.start(p.total ?? p.received, p.received, { file: p.file });
-          }
-          bar.setTotal(p.total ?? p.received);
-          bar.update(p.received, { file: p.file });
+        onProgress: (p) => progress.update(p),
+        onResume: (file, have) => progress.resumed(file, have),
+        onRetry: (file, attempt, why, resumeAt, wait, attempts) => {
+          progress.clear();
+          out.line(style.warn(`  ${file}: ${why}; ${resumeAt > 0 ? `resuming at byte ${resumeAt}` : 'retrying'} in ${wait / 1000} s (retry ${attempt} of ${attempts - 1})`));
         },
-        onRetry: (file, attempt, why, resumeAt, wait) =>
-          out.line(style.warn(`  ${file}: ${why}; ${resumeAt > 0 ? `resuming at byte ${resumeAt}` : 'retrying'} in ${wait / 1000} s (attempt ${attempt + 1})`)),
       });
-      bar?.stop();
+      progress.clear();
       const checks = verifyDataset(dir, entry);
       out.line(style.good(`${name}: ${files.length} files present and verified in ${dir}`));
       out.result({ command: 'datasets fetch', name, dir, files, verified: checks.map((c) => ({ file: c.file, method: c.method })) });
     } catch (e) {
-      bar?.stop();
+      progress.clear();
       if (e instanceof DataError) throw e;
       throw new DataError(`fetch ${name}: ${(e as Error).message}`);
     }

@@ -46,12 +46,22 @@ export function catalogDir(): string {
   return process.env.BACKPROP_CATALOG ?? fileURLToPath(new URL('../../datasets/catalog/', import.meta.url));
 }
 
+/** A name a catalogue may give a dataset or a file: it becomes a path component, so no "/", no "..", no control characters. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 export function catalog(): CatalogEntry[] {
   const dir = catalogDir();
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as CatalogEntry);
+    .map((f) => {
+      const e = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CatalogEntry;
+      // The names choose where `datasets fetch` writes: a catalogue must not point outside the cache.
+      const names = [e?.name, ...Object.values(e?.files ?? {}).map((x) => x?.name)];
+      const bad = names.find((n) => typeof n !== 'string' || !SAFE_NAME.test(n));
+      if (bad !== undefined) throw new DataError(`${join(dir, f)}: ${JSON.stringify(bad)?.slice(0, 60)} is not a file name (letters, digits, ".", "_", "-")`);
+      return e;
+    });
 }
 
 export function catalogEntry(name: string): CatalogEntry | undefined {

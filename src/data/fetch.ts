@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fsyncDir } from '../base/atomic.js';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import { DataError } from './dataset.js';
 import type { CatalogEntry, CatalogFile } from './catalog.js';
-import { FILE_ROLES } from './catalog.js';
+import { contentSha256, FILE_ROLES } from './catalog.js';
 
 export interface FetchProgress {
   file: string;
@@ -17,7 +17,7 @@ export interface FetchProgress {
 export interface FetchOptions {
   /** Base URL to fetch from instead of the catalogue's (the file name is appended). */
   mirror?: string;
-  /** Attempts per file; each one resumes where the last stopped. */
+  /** Attempts per file (default FETCH_LIMITS.retries + 1); each one resumes where the last stopped. */
   attempts?: number;
   /** Stall timeout: ms without a byte before an attempt is given up (default 30 s). */
   timeout?: number;
@@ -26,13 +26,21 @@ export interface FetchOptions {
   /** Wait before the first retry, doubled for each next one up to 30 s (default 0.5 s). */
   backoff?: number;
   onProgress?: (p: FetchProgress) => void;
-  /** `resumeAt` is the bytes already downloaded (0: the retry starts over). */
-  onRetry?: (file: string, attempt: number, why: string, resumeAt: number, waitMs: number) => void;
+  /** `resumeAt` is the bytes already downloaded (0: the retry starts over); `attempts` the most there will be. */
+  onRetry?: (file: string, attempt: number, why: string, resumeAt: number, waitMs: number, attempts: number) => void;
+  /** A NAME.part left by an earlier run is resumed from byte `have`. */
+  onResume?: (file: string, have: number) => void;
 }
 
 /** The limits of a download (README, "Errors and exit codes"). */
 export const FETCH_LIMITS = {
   redirects: 5,
+  /** Retries of a file after its first attempt fails (a dropped connection, a stall, HTTP 408/429/5xx). */
+  retries: 5,
+  /** The longest Retry-After (429, 503) honoured: a server asking for more is not waited for. */
+  maxRetryAfterMs: 5 * 60_000,
+  /** Node's timers hold at most 2^31 − 1 ms (24.8 days); a longer one fires at once. */
+  maxTimerMs: 2 ** 31 - 1,
   stallMs: 30_000,
   deadlineMs: 30 * 60_000,
   backoffMs: 500,
@@ -40,6 +48,37 @@ export const FETCH_LIMITS = {
   /** Cap on a file whose size the catalogue does not give. */
   unknownSizeBytes: 200_000_000,
 } as const;
+
+/** A server's string made safe for a terminal: control characters escaped, JSON-quoted, at most 100 characters shown. */
+function printable(s: string): string {
+  const q = JSON.stringify(s.length > 100 ? `${s.slice(0, 100)}…` : s);
+  return q.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** HTTP statuses that say "not now": retried, after the server's Retry-After when it gives one. */
+const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/** A "not now" HTTP answer, with the wait the server asked for (Retry-After), if any. */
+class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The wait a Retry-After header asks for, in ms (RFC 9110 §10.2.3: a number
+ * of seconds, or an HTTP date), or undefined when absent or unreadable.
+ */
+export function retryAfterMs(header: string | undefined, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const v = header.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
+}
 
 /** An error that retrying will not fix (HTTP status, redirect loop, a body over its size, the deadline). */
 class FatalFetchError extends DataError {
@@ -82,11 +121,11 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
     const lib = url.startsWith('https:') ? https : http;
     const left = limits.deadline - Date.now();
     if (left <= 0) return reject(deadlineError(url));
-    const req = lib.get(url, { headers: have ? { Range: `bytes=${have}-` } : {}, timeout: limits.timeout }, (res) => {
+    const req = lib.get(url, { headers: have ? { Range: `bytes=${have}-` } : {}, timeout: Math.min(limits.timeout, FETCH_LIMITS.maxTimerMs) }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
-        clearTimeout(timer);
+        clearTimer();
         if (limits.redirects >= FETCH_LIMITS.redirects) {
           reject(new FatalFetchError(`${url}: more than ${FETCH_LIMITS.redirects} redirects (a redirect loop?)`));
           return;
@@ -95,7 +134,7 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
         try {
           next = new URL(res.headers.location, url);
         } catch {
-          reject(new FatalFetchError(`${url}: redirects to "${res.headers.location}", which is not a URL`));
+          reject(new FatalFetchError(`${url}: redirects to ${printable(res.headers.location)}, which is not a URL`));
           return;
         }
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
@@ -109,6 +148,12 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
         // Nothing left to send: the part file is already complete.
         res.resume();
         resolvePromise();
+        return;
+      }
+      if (RETRY_STATUSES.has(status)) {
+        res.resume();
+        const after = retryAfterMs(res.headers['retry-after']);
+        reject(new RetryLaterError(`HTTP ${status}${after !== undefined ? `, retry after ${after / 1000} s` : ''}`, after));
         return;
       }
       if (status !== 200 && status !== 206) {
@@ -127,6 +172,7 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
         return;
       }
       let received = start;
+      onData(received, total); // where this response starts: the rate and ETA count from here
       const out = createWriteStream(part, { flags: append ? 'a' : 'w' });
       res.on('data', (chunk: Buffer) => {
         received += chunk.length;
@@ -153,9 +199,25 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
     });
     req.on('timeout', () => req.destroy(new Error(`no data for ${limits.timeout / 1000} s`)));
     req.on('error', reject);
-    req.on('close', () => clearTimeout(timer));
-    const timer = setTimeout(() => req.destroy(deadlineError(url)), left);
+    req.on('close', () => clearTimer());
+    const clearTimer = longTimeout(() => req.destroy(deadlineError(url)), left);
   });
+}
+
+/**
+ * setTimeout for any delay: Node's timers hold at most 2^31 − 1 ms and fire
+ * at once beyond it (a 2,200,000 s deadline gave up immediately), so a longer
+ * wait is re-armed in steps. Returns the function that cancels it.
+ */
+export function longTimeout(fn: () => void, ms: number): () => void {
+  const end = Date.now() + ms;
+  let t: NodeJS.Timeout;
+  const arm = () => {
+    const left = end - Date.now();
+    t = left > FETCH_LIMITS.maxTimerMs ? setTimeout(arm, FETCH_LIMITS.maxTimerMs) : setTimeout(fn, Math.max(0, left));
+  };
+  arm();
+  return () => clearTimeout(t);
 }
 
 /** A one-line reason for a failed attempt; DNS failures say so (they are not a dropped download). */
@@ -175,17 +237,21 @@ function reason(e: unknown, url: string): string {
 
 /**
  * Downloads one file into dir: into NAME.part (resumed with HTTP Range after
- * a dropped connection), verified against the catalogue's MD5, then renamed
- * to NAME. A corrupt download never appears under the final name.
+ * a dropped connection, or left by an earlier run), verified against the
+ * catalogue's MD5 or, for a recompressed copy, the SHA-256 of its content,
+ * then renamed to NAME. A corrupt download never appears under the final name.
  */
 export async function fetchFile(base: string, dir: string, f: CatalogFile, opts: FetchOptions = {}, deadline = Date.now() + (opts.deadline ?? FETCH_LIMITS.deadlineMs)): Promise<string> {
   const dest = join(dir, f.name);
   const part = `${dest}.part`;
   const url = base.endsWith('/') ? base + f.name : `${base}/${f.name}`;
-  const attempts = opts.attempts ?? 5;
-  const limits: GetLimits = { timeout: opts.timeout ?? FETCH_LIMITS.stallMs, deadline, maxBytes: f.size ?? FETCH_LIMITS.unknownSizeBytes, redirects: 0 };
+  const attempts = opts.attempts ?? FETCH_LIMITS.retries + 1;
+  // A recompressed copy (another mirror, Debian) differs from the official .gz in size too: with a content digest to check it by, allow for that.
+  const maxBytes = f.size === undefined ? FETCH_LIMITS.unknownSizeBytes : f.contentSha256 ? 2 * f.size + 65_536 : f.size;
+  const limits: GetLimits = { timeout: opts.timeout ?? FETCH_LIMITS.stallMs, deadline, maxBytes, redirects: 0 };
   const have = () => (existsSync(part) ? statSync(part).size : 0);
   if (have() > limits.maxBytes) rmSync(part, { force: true }); // a bad earlier download, not something to resume
+  if (have() > 0) opts.onResume?.(f.name, have());
   let lastError = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
@@ -200,10 +266,16 @@ export async function fetchFile(base: string, dir: string, f: CatalogFile, opts:
       }
       lastError = reason(e, url);
       if ((e as NodeJS.ErrnoException).code === 'ENOTFOUND') break; // an unknown host stays unknown
-      // Exponential backoff, within the deadline.
-      const wait = Math.min((opts.backoff ?? FETCH_LIMITS.backoffMs) * 2 ** (attempt - 1), FETCH_LIMITS.maxBackoffMs);
+      // Exponential backoff, or the wait the server asked for (Retry-After), within the deadline.
+      const backoff = Math.min((opts.backoff ?? FETCH_LIMITS.backoffMs) * 2 ** (attempt - 1), FETCH_LIMITS.maxBackoffMs);
+      const asked = e instanceof RetryLaterError ? e.retryAfterMs : undefined;
+      if (asked !== undefined && asked > FETCH_LIMITS.maxRetryAfterMs) {
+        lastError += `, more than the ${FETCH_LIMITS.maxRetryAfterMs / 1000} s we wait: try again later`;
+        break;
+      }
+      const wait = Math.max(backoff, asked ?? 0);
       if (attempt < attempts && Date.now() + wait < deadline) {
-        opts.onRetry?.(f.name, attempt, lastError, have(), wait);
+        opts.onRetry?.(f.name, attempt, lastError, have(), wait, attempts);
         await new Promise((r) => setTimeout(r, wait));
       } else if (attempt < attempts) {
         lastError += '; the download deadline passed';
@@ -214,8 +286,14 @@ export async function fetchFile(base: string, dir: string, f: CatalogFile, opts:
   if (lastError) throw new DataError(`${url}: download failed (${lastError})${have() > 0 ? `; ${have()} bytes are kept: run the command again to resume` : ''}`);
   const md5 = await md5File(part);
   if (md5 !== f.md5) {
-    rmSync(part, { force: true });
-    throw new DataError(`${f.name}: checksum mismatch after download (MD5 expected ${f.md5}, got ${md5}); the partial file was removed`);
+    // Not the official .gz: the same images recompressed (a mirror, Debian) are still right, by the content's SHA-256.
+    const content = f.contentSha256 ? contentSha256(readFileSync(part), part) : undefined;
+    if (content === undefined || content !== f.contentSha256) {
+      rmSync(part, { force: true });
+      throw new DataError(
+        `${f.name}: checksum mismatch after download (MD5 expected ${f.md5}, got ${md5}${content ? `; SHA-256 of the content expected ${f.contentSha256}, got ${content}` : ''}); the partial file was removed`,
+      );
+    }
   }
   // Durable before it is reported done: the data, then the name.
   const fd = openSync(part, 'r+');

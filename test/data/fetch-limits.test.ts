@@ -101,7 +101,7 @@ const cases: [string, () => string[], RegExp, ((output: string) => void)?][] = [
     'a stalled connection: retried with backoff, then the deadline',
     () => ['--mirror', `${base}/stall/`, '--stall', '0.3', '--deadline', '3'],
     /stall\/train-images-idx3-ubyte\.gz: download failed \(no data for 0\.3 s; the download deadline passed\); 100 bytes are kept: run the command again to resume/,
-    (output) => expect(output).toMatch(/no data for 0\.3 s; resuming at byte 100 in 0\.5 s \(attempt 2\)/),
+    (output) => expect(output).toMatch(/no data for 0\.3 s; resuming at byte 100 in 0\.5 s \(retry 1 of 5\)/),
   ],
   [
     'a connection that trickles forever ends at the deadline',
