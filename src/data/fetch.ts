@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, createReadStream, createWriteStream, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fsyncDir } from '../base/atomic.js';
 import http from 'node:http';
 import https from 'node:https';
@@ -173,7 +173,21 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
       }
       let received = start;
       onData(received, total); // where this response starts: the rate and ETA count from here
-      const out = createWriteStream(part, { flags: append ? 'a' : 'w' });
+      // NAME.part has a predictable name: never write through a link planted there, nor into a device or FIFO.
+      let fd: number;
+      try {
+        fd = openSync(part, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (append ? constants.O_APPEND : constants.O_TRUNC), 0o644);
+        if (!fstatSync(fd).isFile()) {
+          closeSync(fd);
+          throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+        }
+      } catch (e) {
+        res.destroy();
+        const code = (e as NodeJS.ErrnoException).code;
+        reject(new FatalFetchError(`${part}: cannot write it (${code === 'ELOOP' ? 'a symbolic link, which is not followed' : code === 'ENOTREG' ? 'not a regular file' : (code ?? String(e))})`));
+        return;
+      }
+      const out = createWriteStream('', { fd });
       res.on('data', (chunk: Buffer) => {
         received += chunk.length;
         if (received > limits.maxBytes) {
@@ -220,6 +234,14 @@ export function longTimeout(fn: () => void, ms: number): () => void {
   return () => clearTimeout(t);
 }
 
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** A one-line reason for a failed attempt; DNS failures say so (they are not a dropped download). */
 function reason(e: unknown, url: string): string {
   const err = e as NodeJS.ErrnoException & { hostname?: string };
@@ -250,6 +272,9 @@ export async function fetchFile(base: string, dir: string, f: CatalogFile, opts:
   const maxBytes = f.size === undefined ? FETCH_LIMITS.unknownSizeBytes : f.contentSha256 ? 2 * f.size + 65_536 : f.size;
   const limits: GetLimits = { timeout: opts.timeout ?? FETCH_LIMITS.stallMs, deadline, maxBytes, redirects: 0 };
   const have = () => (existsSync(part) ? statSync(part).size : 0);
+  const kept = existsSync(part) || isLink(part) ? lstatSync(part) : undefined;
+  if (kept && !kept.isFile())
+    throw new DataError(`${part}: ${kept.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, not a download of ours: not writing through it (remove it and run again)`);
   if (have() > limits.maxBytes) rmSync(part, { force: true }); // a bad earlier download, not something to resume
   if (have() > 0) opts.onResume?.(f.name, have());
   let lastError = '';

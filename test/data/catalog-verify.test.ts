@@ -127,3 +127,14 @@ describe('a directory given by path', () => {
     }
   });
 });
+
+describe('verification reads only regular files', () => {
+  it('a FIFO under a dataset file name is refused in one line, not read forever', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'backprop-fifo-'));
+    const path = join(dir, 'train-labels-idx1-ubyte');
+    execFileSync('mkfifo', [path]);
+    const f: CatalogFile = { name: 'train-labels-idx1-ubyte.gz', md5: '0'.repeat(32), contentSha256: '0'.repeat(64) };
+    expect(() => verifyFile(path, f)).toThrow(/train-labels-idx1-ubyte: not a regular file/);
+  });
+});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -279,4 +279,28 @@ describe('the catalogue chooses no path outside the cache', () => {
       expect(r.stderr).toMatch(/tiny\.json: .* is not a file name/);
       expect(r.stderr).not.toMatch(/\x1b/);
     });
+});
+
+describe('the predictable NAME.part', () => {
+  it('a symbolic link planted there is not written through', async () => {
+    const { env, dir } = catalogue();
+    mkdirSync(dir, { recursive: true });
+    const victim = join(mkdtempSync(join(tmpdir(), 'backprop-victim-')), 'precious');
+    writeFileSync(victim, 'keep me');
+    symlinkSync(victim, join(dir, `${FIRST}.part`));
+    const r = await fetchTiny(mirror('ok'), env);
+    expect(r.code).toBe(2);
+    expect(errorLines(r.stderr)[0]).toMatch(/train-images-idx3-ubyte\.gz\.part: a symbolic link, not a download of ours: not writing through it/);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+  });
+
+  it('a dangling link (to a file that does not exist yet) is not followed either', async () => {
+    const { env, dir } = catalogue();
+    mkdirSync(dir, { recursive: true });
+    const victim = join(mkdtempSync(join(tmpdir(), 'backprop-victim-')), 'created');
+    symlinkSync(victim, join(dir, `${FIRST}.part`));
+    const r = await fetchTiny(mirror('ok'), env);
+    expect(r.code).toBe(2);
+    expect(existsSync(victim)).toBe(false);
+  });
 });
