@@ -54,14 +54,30 @@ export function catalog(): CatalogEntry[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => {
-      const e = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CatalogEntry;
-      // The names choose where `datasets fetch` writes: a catalogue must not point outside the cache.
-      const names = [e?.name, ...Object.values(e?.files ?? {}).map((x) => x?.name)];
-      const bad = names.find((n) => typeof n !== 'string' || !SAFE_NAME.test(n));
-      if (bad !== undefined) throw new DataError(`${join(dir, f)}: ${JSON.stringify(bad)?.slice(0, 60)} is not a file name (letters, digits, ".", "_", "-")`);
-      return e;
-    });
+    .map((f) => catalogFile(join(dir, f)));
+}
+
+/** One catalogue file, checked: a file that is not JSON or not an entry is a DataError naming it, never an internal error. */
+function catalogFile(path: string): CatalogEntry {
+  let e: CatalogEntry;
+  try {
+    e = JSON.parse(readDataFile(path).toString('utf8')) as CatalogEntry;
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  const bad = (what: string) => new DataError(`${path}: ${what}`);
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) throw bad('expected a JSON object describing a dataset');
+  if (!Array.isArray(e.classes) || !e.classes.every((c) => typeof c === 'string')) throw bad('"classes" must be a list of class names');
+  if (typeof e.files !== 'object' || e.files === null || Array.isArray(e.files)) throw bad('"files" must be an object of trainImages, trainLabels, testImages, testLabels');
+  if (!Array.isArray(e.urls ?? [])) throw bad('"urls" must be a list');
+  // The names choose where `datasets fetch` writes: a catalogue must not point outside the cache.
+  const names: unknown[] = [e.name, ...Object.values(e.files).map((x: unknown) => (x as CatalogFile | null)?.name)];
+  const i = names.findIndex((n) => typeof n !== 'string' || !SAFE_NAME.test(n));
+  if (i >= 0)
+    throw bad(names[i] === undefined ? `${i === 0 ? 'the dataset' : 'a file'} has no "name"` : `${JSON.stringify(names[i]).slice(0, 60)} is not a file name (letters, digits, ".", "_", "-")`);
+  for (const x of Object.values(e.files) as CatalogFile[]) if (typeof x.md5 !== 'string') throw bad(`${x.name}: "md5" must be a string`);
+  return e;
 }
 
 export function catalogEntry(name: string): CatalogEntry | undefined {

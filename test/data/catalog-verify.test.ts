@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { catalogEntry, resolveData, verifyCachePath, verifyDataset, verifyFile, type CatalogEntry, type CatalogFile } from '../../src/data/catalog.js';
+import { DataError } from '../../src/data/dataset.js';
 import { loadData } from '../../src/data/load.js';
 import { TINY_MNIST, TINY_MNIST_FILES } from '../helpers.js';
 
@@ -137,4 +138,32 @@ describe('verification reads only regular files', () => {
     const f: CatalogFile = { name: 'train-labels-idx1-ubyte.gz', md5: '0'.repeat(32), contentSha256: '0'.repeat(64) };
     expect(() => verifyFile(path, f)).toThrow(/train-labels-idx1-ubyte: not a regular file/);
   });
+});
+
+describe('a malformed catalogue file is a DataError naming it, never an internal error', () => {
+  const cases: [string, RegExp][] = [
+    ['{"name": "tiny",', /tiny\.json: not valid JSON/],
+    ['null', /tiny\.json: expected a JSON object describing a dataset/],
+    ['[]', /tiny\.json: expected a JSON object describing a dataset/],
+    ['{"name": "tiny", "files": {}, "classes": 3}', /tiny\.json: "classes" must be a list of class names/],
+    ['{"name": "tiny", "classes": []}', /tiny\.json: "files" must be an object/],
+    ['{"classes": [], "files": {}}', /tiny\.json: the dataset has no "name"/],
+    ['{"name": "tiny", "classes": [], "files": {"trainImages": null}}', /tiny\.json: a file has no "name"/],
+    ['{"name": "tiny", "classes": [], "files": {"trainImages": {"name": "a.gz"}}}', /tiny\.json: a\.gz: "md5" must be a string/],
+    ['{"name": "../up", "classes": [], "files": {}}', /tiny\.json: "\.\.\/up" is not a file name/],
+  ];
+  for (const [json, msg] of cases)
+    it(json, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'backprop-badcat-'));
+      writeFileSync(join(dir, 'tiny.json'), json);
+      const before = process.env.BACKPROP_CATALOG;
+      process.env.BACKPROP_CATALOG = dir;
+      try {
+        expect(() => catalogEntry('tiny')).toThrow(DataError);
+        expect(() => catalogEntry('tiny')).toThrow(msg);
+      } finally {
+        if (before === undefined) delete process.env.BACKPROP_CATALOG;
+        else process.env.BACKPROP_CATALOG = before;
+      }
+    });
 });
