@@ -1,4 +1,5 @@
 import { loadData } from '../data/load.js';
+import { safeText } from '../base/terminal-safe.js';
 import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { evaluate } from '../train/metrics.js';
@@ -59,7 +60,7 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const provider = await providerForDtype(opts, net.dtype, out);
   const r = evaluate(net, ex, provider.kernels);
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
-  out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${ds.name} ${opts.split}`);
+  out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${safeText(ds.name)} ${opts.split}`);
   out.line('');
   out.line('confusion matrix (rows: true class, columns: predicted)');
   const w = Math.max(5, ...r.confusion.flat().map((c) => String(c).length + 1));

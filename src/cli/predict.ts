@@ -1,4 +1,5 @@
 import { loadData } from '../data/load.js';
+import { safeText } from '../base/terminal-safe.js';
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import type { BackendName } from '../linalg/index.js';
@@ -81,7 +82,7 @@ export function predictCommand(): Command {
         [probabilities ? 'probabilities' : 'outputs']: a,
       });
       out.line(
-        `${style.bold(input)} → ${style.bold(names[best] ?? String(best))}` +
+        `${style.bold(safeText(input))} → ${style.bold(names[best] ?? String(best))}` +
           (probabilities ? ` (${percent(a[best], 1)})` : '') +
           (label !== undefined ? (label === best ? style.good(`  ✓ true ${names[label]}`) : style.bad(`  ✗ true ${names[label]}`)) : ''),
       );

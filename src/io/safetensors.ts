@@ -171,3 +171,24 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
   }
   return { network: new Network(arch, weights, biases), metadata: m };
 }
+
+/**
+ * The training options a model records (__metadata__.options, JSON written by
+ * train), or why they cannot be used: a file edited by hand or by someone
+ * else may hold anything there. (`train --config MODEL` should refuse with
+ * the problem; `summary` shows it as a note.)
+ */
+export function recordedOptions(metadata: Record<string, string>): { value?: Record<string, unknown>; problem?: string } {
+  const text = metadata.options;
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(String(text));
+  } catch {
+    return { problem: `__metadata__.options is not valid JSON (${String(text).length} characters): the training options are not shown` };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { problem: `__metadata__.options is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not an object of training options: not shown` };
+  }
+  return { value: value as Record<string, unknown> };
+}
