@@ -160,8 +160,12 @@ const cliCases: CliCase[] = [
 
 describe(`${cliCases.length} commands print file-derived text neutralised`, () => {
   for (const c of cliCases)
-    it(c.what, () => {
-      const r = cli(c.args());
-      c.check(r);
-    }, 60_000);
+    it(
+      c.what,
+      () => {
+        const r = cli(c.args());
+        c.check(r);
+      },
+      60_000,
+    );
 });
