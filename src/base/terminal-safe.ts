@@ -64,8 +64,5 @@ export function safeJson(value: unknown, indent?: number): string {
   const s = JSON.stringify(value, null, indent);
   if (s === undefined) return s;
   // (The only raw newlines JSON.stringify writes are its indentation's: kept.)
-  return s.replace(UNSAFE, (ch) =>
-    ch === '\n' ? ch :
-    Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
-  );
+  return s.replace(UNSAFE, (ch) => (ch === '\n' ? ch : Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')));
 }
