@@ -31,6 +31,9 @@ import { basename, dirname, join, resolve } from 'node:path';
  */
 export const TEMP_PATTERN = /^\..*\.bptmp-[0-9a-f]{16}\.(\d+)\.tmp$/;
 
+/** Longest file name (bytes) of Linux file systems (ext4, xfs, btrfs, tmpfs). */
+export const NAME_MAX = 255;
+
 /** A temporary left by a write that was killed (SIGKILL, power cut) is removed by a later write to the same directory after this many minutes. */
 export const STALE_TEMP_MINUTES = 60;
 
@@ -289,6 +292,9 @@ export function checkOutputFile(path: string, flag: string): void {
   if (st?.isDirectory()) throw new OutputPathError(`${flag} ${path}: is a directory, expected a file name`);
   if (st && !st.isFile()) throw new OutputPathError(`${flag} ${path}: exists and is ${kind(st)}, not a regular file (choose a file name)`);
   const target = resolveTarget(path);
+  // The probe uses a short temporary name: a name too long for the final rename is caught here instead.
+  const bytes = Buffer.byteLength(basename(target), 'utf8');
+  if (bytes > NAME_MAX) throw new OutputPathError(`${flag} ${path}: the file name is ${bytes} bytes, more than the ${NAME_MAX} a file system allows (ENAMETOOLONG)`);
   writableDir(dirname(target), flag, path, target);
 }
 

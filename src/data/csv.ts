@@ -19,9 +19,9 @@ export function readCsv(path: string): { examples: Examples; maxLabel: number } 
   if (first < lines.length && Number.isNaN(Number(lines[first].split(',')[0])))
     first++; // header (a hex label such as 0x1 is not one: it is refused below)
   else if (first < lines.length) {
-    // A header of column numbers (pandas' to_csv writes 0,1,2,…) reads as an example: refused, not trained on.
+    // A header of column numbers (0,1,2,… as pandas' to_csv writes them, or 1,2,3,…) reads as an example: refused, not trained on.
     const cells = lines[first].split(',').map((c) => c.trim());
-    if (cells.length >= 3 && cells.every((c, j) => DECIMAL.test(c) && Number(c) === Number(cells[0]) + j)) {
+    if (cells.length >= 3 && (cells[0] === '0' || cells[0] === '1') && cells.every((c, j) => DECIMAL.test(c) && Number(c) === Number(cells[0]) + j)) {
       throw new DataError(
         `${path}:${first + 1}: the first row ${cells.slice(0, 3).join(',')},…,${cells[cells.length - 1]} numbers the columns: a header, not an example; delete it (or start it with a word, such as label)`,
       );
