@@ -28,7 +28,7 @@ function readInput(input: string, dim: number, modelClasses?: readonly string[],
     return { pixels, source: 'image' };
   }
   const m = /^(.*?)(?::(train|test))?:(\d+)$/.exec(input);
-  if (!m) throw new DataError(`${input}: no such file, and not SPEC:index (e.g. embedded:0, fashion-mnist:42, DIR:train:7)`);
+  if (!m || m[1] === '') throw new DataError(`${input}: no such file, and not SPEC:index (e.g. embedded:0, fashion-mnist:42, DIR:train:7)`);
   const ds = loadData({ data: m[1], seed: 0 });
   const ex = m[2] === 'train' ? ds.train : ds.test;
   const i = Number(m[3]);

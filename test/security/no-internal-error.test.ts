@@ -138,6 +138,12 @@ const cases: Case[] = [
     },
     code: 2,
   },
+  {
+    what: 'predict :0 (no dataset before the index) names the input, not a --data flag that was never given',
+    run: () => cli(['predict', '--model', modelWith({}), ':0']),
+    code: 2,
+    check: (r) => expect(r.stderr).toMatch(/^backprop: error: :0: no such file, and not SPEC:index/),
+  },
 ];
 
 describe(`${cases.length} hostile inputs and environments: one line, the documented exit code`, () => {
