@@ -1,34 +1,170 @@
-import { accessSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  accessSync,
+  type Stats,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /**
- * Writes a file atomically and durably: the data goes to a temporary file in
- * the same directory, which is fsynced, renamed over path, and then the
- * directory is fsynced so that the rename itself survives a power cut. A
- * reader sees the old file or the new one, never a mix. A symbolic link is
- * followed (its target is replaced, not the link); a target that exists and
- * is not a regular file (a device, a FIFO, a directory) is refused, so
- * `/dev/null` is never replaced by a regular file.
+ * Temporary files and directories of atomic writes are named
+ * `.<up to 40 bytes of the target's name>.bptmp-<16 random hex>.<pid>.tmp`:
+ * another user cannot guess the name to plant a link there first (and the
+ * open refuses any existing entry anyway: O_CREAT|O_EXCL|O_NOFOLLOW), and the
+ * name stays under NAME_MAX (255 bytes) whatever the target's length.
  */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const target = resolveTarget(path);
-  const existing = statOrUndefined(target);
+export const TEMP_PATTERN = /^\..*\.bptmp-[0-9a-f]{16}\.(\d+)\.tmp$/;
+
+/** Longest file name (bytes) of Linux file systems (ext4, xfs, btrfs, tmpfs). */
+export const NAME_MAX = 255;
+
+/** A temporary left by a write that was killed (SIGKILL, power cut) is removed by a later write to the same directory after this many minutes. */
+export const STALE_TEMP_MINUTES = 60;
+
+/** The first at most `max` bytes of name in UTF-8, cut at a character boundary. */
+function utf8Prefix(name: string, max: number): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of name) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/** A fresh temporary name beside target (see TEMP_PATTERN). */
+export function tempName(target: string): string {
+  return join(dirname(target), `.${utf8Prefix(basename(target), 40)}.bptmp-${randomBytes(8).toString('hex')}.${process.pid}.tmp`);
+}
+
+/** open(2) flags of a temporary: created here and now, never through a link, never an existing file. */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** The mode a new file gets (0644 less the umask), or the mode of the file it replaces. */
+function finalMode(existing: Stats | undefined): number {
+  if (existing) return existing.mode & 0o7777 & ~0o6000; // never carry set-uid/set-gid over
+  const mask = process.umask();
+  return 0o644 & ~mask;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporaries that killed writes left in dir: only entries named by
+ * TEMP_PATTERN, that are regular files or directories (lstat: a link is never
+ * followed, and unlink removes the name, never what it points to), owned by
+ * this user, unmodified for STALE_TEMP_MINUTES, and whose writer (the pid in
+ * the name) is no longer running. Never throws: it is housekeeping.
+ */
+export function cleanStaleTemporaries(dir: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const m = TEMP_PATTERN.exec(name);
+    if (!m) continue;
+    const path = join(dir, name);
+    try {
+      const st = lstatSync(path);
+      if (!(st.isFile() || st.isDirectory())) continue;
+      if (uid !== undefined && st.uid !== uid) continue;
+      if (now - st.mtimeMs < STALE_TEMP_MINUTES * 60_000) continue;
+      const pid = Number(m[1]);
+      if (pid !== process.pid && processAlive(pid)) continue;
+      rmSync(path, { recursive: st.isDirectory(), force: true });
+      removed.push(path);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+/** Test hook (tests of kills mid-write): a write whose target is named by BACKPROP_TEST_STALL_WRITE stops after half its bytes for a minute. */
+function stallForTests(target: string): void {
+  if (process.env.BACKPROP_TEST_STALL_WRITE && basename(target) === process.env.BACKPROP_TEST_STALL_WRITE) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+  }
+}
+
+export interface AtomicWriteOptions {
+  /** Refuse to replace an existing file or link (EEXIST) and do not follow a link at path: for names in shared directories (rescues). */
+  exclusive?: boolean;
+}
+
+/**
+ * Writes a file atomically and durably: the data goes to a new temporary file
+ * in the same directory (an unpredictable name, opened O_CREAT|O_EXCL|
+ * O_NOFOLLOW with mode 0600, given its final mode once written), which is
+ * fsynced, renamed over path, and then the directory is fsynced so that the
+ * rename itself survives a power cut. A reader sees the old file or the new
+ * one, never a mix. A symbolic link at path (the name the user chose) is
+ * followed: its target is replaced, not the link; with `exclusive`, nothing
+ * existing at path is replaced or followed. A target that exists and is not
+ * a regular file (a device, a FIFO, a directory) is refused, so `/dev/null`
+ * is never replaced by a regular file. Temporaries that killed writes left in
+ * the directory are removed first (cleanStaleTemporaries).
+ */
+export function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
+  const target = options.exclusive ? resolve(path) : resolveTarget(path);
+  const existing = options.exclusive ? lstatOrUndefined(target) : statOrUndefined(target);
+  if (existing && options.exclusive) throw Object.assign(new Error(`${path}: exists already`), { code: 'EEXIST' });
   if (existing && !existing.isFile()) throw Object.assign(new Error(`${path}: exists and is ${kind(existing)}, not a regular file`), { code: 'EEXIST' });
   const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.tmp`);
+  cleanStaleTemporaries(dir);
+  const tmp = tempName(target);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let fd: number | undefined;
+  let created = false;
   try {
-    fd = openSync(tmp, 'w', 0o644);
-    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    fd = openSync(tmp, CREATE_NEW, 0o600);
+    created = true;
+    const half = bytes.length >> 1;
+    let off = 0;
+    while (off < half) off += writeSync(fd, bytes, off, half - off);
+    stallForTests(target);
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fchmodSync(fd, finalMode(existing));
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameSync(tmp, target);
+    if (options.exclusive) {
+      linkSync(tmp, target); // fails with EEXIST if anything appeared at target meanwhile
+      unlinkSync(tmp);
+    } else renameSync(tmp, target);
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
+    if (created) rmSync(tmp, { force: true });
     throw e;
   }
   fsyncDir(dir);
@@ -67,12 +203,21 @@ function statOrUndefined(path: string): Stats | undefined {
   }
 }
 
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function kind(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
   return 'not a regular file';
 }
 
@@ -110,7 +255,7 @@ export function ioReason(e: unknown): string {
   return err?.code ? `${err.code}: ${why[err.code] ?? err.message.replace(new RegExp(`^${err.code}: `), '')}` : String(err?.message ?? e);
 }
 
-function writableDir(dir: string, flag: string, target: string, probeName = `.backprop-probe-${process.pid}`): void {
+function writableDir(dir: string, flag: string, target: string, probeFor = join(dir, '.backprop-probe')): void {
   let st;
   try {
     st = statSync(dir);
@@ -124,19 +269,16 @@ function writableDir(dir: string, flag: string, target: string, probeName = `.ba
     throw new OutputPathError(`${flag} ${target}: ${dir} is not writable (${ioReason(e)})`);
   }
   // access() trusts the permission bits (root passes them all); creating a file is the real test
-  // (with the name the write will use, which also catches a name too long for the file system).
-  const probe = join(dir, probeName);
+  // (a temporary name as the write will use, O_EXCL|O_NOFOLLOW like it: nothing existing is touched).
+  const probe = tempName(probeFor);
+  let fd: number | undefined;
   try {
-    closeSync(openSync(probe, 'wx'));
-    unlinkSync(probe);
+    fd = openSync(probe, CREATE_NEW, 0o600);
   } catch (e) {
-    try {
-      rmSync(probe, { force: true });
-    } catch {
-      // it was never created
-    }
     throw new OutputPathError(`${flag} ${target}: cannot create files in ${dir} (${ioReason(e)})`);
   }
+  closeSync(fd);
+  unlinkSync(probe);
 }
 
 /**
@@ -150,7 +292,10 @@ export function checkOutputFile(path: string, flag: string): void {
   if (st?.isDirectory()) throw new OutputPathError(`${flag} ${path}: is a directory, expected a file name`);
   if (st && !st.isFile()) throw new OutputPathError(`${flag} ${path}: exists and is ${kind(st)}, not a regular file (choose a file name)`);
   const target = resolveTarget(path);
-  writableDir(dirname(target), flag, path, `.${basename(target)}.${process.pid}.tmp`);
+  // The probe uses a short temporary name: a name too long for the final rename is caught here instead.
+  const bytes = Buffer.byteLength(basename(target), 'utf8');
+  if (bytes > NAME_MAX) throw new OutputPathError(`${flag} ${path}: the file name is ${bytes} bytes, more than the ${NAME_MAX} a file system allows (ENAMETOOLONG)`);
+  writableDir(dirname(target), flag, path, target);
 }
 
 /**
@@ -187,15 +332,16 @@ export function ensureOutputDir(dir: string, flag: string): boolean {
 /**
  * Saves data that could not be written where it was asked to go: tries each
  * directory in turn (the checkpoint directory, then the temporary directory,
- * then the working directory) under a name that says what it is, and returns
- * the path written, or undefined when every one failed too.
+ * then the working directory) under a new name that says what it is (never
+ * replacing or following anything already there: the temporary directory is
+ * shared), and returns the path written, or undefined when every one failed too.
  */
 export function writeRescue(name: string, data: Uint8Array | string, dirs: (string | undefined)[] = []): string | undefined {
   for (const dir of [...dirs, tmpdir(), process.cwd()]) {
     if (!dir) continue;
-    const path = join(dir, `backprop-rescued-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${name.slice(-100)}`);
+    const path = join(dir, `backprop-rescued-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}-${utf8Prefix(name.slice(-100), 100)}`);
     try {
-      writeFileAtomic(path, data);
+      writeFileAtomic(path, data, { exclusive: true });
       return path;
     } catch {
       // try the next place
@@ -213,10 +359,11 @@ export function writeRescue(name: string, data: Uint8Array | string, dirs: (stri
 export function writeDirectoryAtomic(dir: string, files: { name: string; data: Uint8Array | string }[]): void {
   const target = resolve(dir);
   const exists = statOrUndefined(target) !== undefined;
-  const stage = exists ? join(target, `.backprop-staging.${process.pid}.tmp`) : join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
-  rmSync(stage, { recursive: true, force: true });
+  cleanStaleTemporaries(exists ? target : dirname(target));
+  // A new name, made by mkdir (which never follows or reuses an existing entry), private until it is complete.
+  const stage = exists ? tempName(join(target, 'staging')) : tempName(target);
+  mkdirSync(stage, 0o700);
   try {
-    mkdirSync(stage);
     for (const f of files) writeFileAtomic(join(stage, f.name), f.data);
     if (exists) {
       for (const f of files) {
@@ -227,6 +374,7 @@ export function writeDirectoryAtomic(dir: string, files: { name: string; data: U
       fsyncDir(target);
       rmSync(stage, { recursive: true, force: true });
     } else {
+      chmodSync(stage, 0o755 & ~process.umask());
       renameSync(stage, target);
     }
     fsyncDir(dirname(target));

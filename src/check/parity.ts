@@ -20,7 +20,30 @@ export interface ParityReport {
   maxWeightDiff: number;
   /** The same, per tensor (W1, b1, ...). */
   perTensor: { name: string; maxDiff: number }[];
+  /** ‖W_ours − W_tfjs‖ / ‖W_tfjs − W_start‖ over every parameter: how much of tfjs's update ours misses. */
+  updateRel: number;
+  /** The bound the check applies (see parityPass). */
+  bound: string;
   pass: boolean;
+}
+
+/**
+ * Adam and AdamW divide each step by √v̂: where a gradient is at float32's
+ * rounding level, its sign, and so a step of ±η, can differ between two
+ * correct implementations, and one weight can end up to 2Kη apart after K
+ * steps. Their check is on the whole update instead: ours must follow tfjs's
+ * within ADAPTIVE_UPDATE_TOLERANCE of its norm, and no weight may be further
+ * than 2Kη. The other rules are linear in the gradient: max |ΔW| ≤ PARITY_TOLERANCE.
+ */
+export const ADAPTIVE_UPDATE_TOLERANCE = 1e-3;
+
+/** Whether a parity run passes its optimizer's bound, and the bound in words. */
+export function parityPass(optimizer: OptimizerName, steps: number, lr: number, maxWeightDiff: number, updateRel: number): { pass: boolean; bound: string } {
+  if (optimizer === 'adam' || optimizer === 'adamw') {
+    const most = 2 * steps * lr;
+    return { pass: updateRel <= ADAPTIVE_UPDATE_TOLERANCE && maxWeightDiff <= most, bound: `‖ΔW‖/‖update‖ ≤ ${ADAPTIVE_UPDATE_TOLERANCE}, max |ΔW| ≤ 2Kη = ${most}` };
+  }
+  return { pass: maxWeightDiff <= PARITY_TOLERANCE, bound: `max |ΔW| ≤ ${PARITY_TOLERANCE}` };
 }
 
 /**
@@ -74,5 +97,19 @@ export async function trainParity(
     perTensor.push({ name: `b${l + 1}`, maxDiff: diff(ours.biases[l], theirs.b[l]) });
   }
   const maxWeightDiff = perTensor.reduce((d, t) => (t.maxDiff > d || Number.isNaN(t.maxDiff) ? t.maxDiff : d), 0);
-  return { steps, batchSize: m, lr, optimizer: optimizer.name, weightDecay, maxWeightDiff, perTensor, pass: maxWeightDiff <= PARITY_TOLERANCE };
+  let off = 0;
+  let moved = 0;
+  const sums = (a: ArrayLike<number>, b: ArrayLike<number>, s0: ArrayLike<number>) => {
+    for (let i = 0; i < a.length; i++) {
+      off += (a[i] - b[i]) ** 2;
+      moved += (b[i] - s0[i]) ** 2;
+    }
+  };
+  for (let l = 0; l < ours.depth; l++) {
+    sums(ours.weights[l].data, theirs.W[l], start.weights[l].data);
+    sums(ours.biases[l], theirs.b[l], start.biases[l]);
+  }
+  const updateRel = moved > 0 ? Math.sqrt(off / moved) : off > 0 ? Infinity : 0;
+  const { pass, bound } = parityPass(optimizer.name, steps, lr, maxWeightDiff, updateRel);
+  return { steps, batchSize: m, lr, optimizer: optimizer.name, weightDecay, maxWeightDiff, perTensor, updateRel, bound, pass: pass && !Number.isNaN(maxWeightDiff) && !Number.isNaN(updateRel) };
 }

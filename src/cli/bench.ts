@@ -232,7 +232,13 @@ function runTorch(data: string, config: string, repeats: number, threads: number
     const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
     return { error: `${python} failed (${why}); install Debian's python3-torch and libopenblas0-pthread` };
   }
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; seconds: number[] };
+  let j: { torch: string; threads: number; seconds: number[] };
+  try {
+    j = JSON.parse(r.stdout.trim().split('\n').pop()!) as typeof j;
+    if (!Array.isArray(j?.seconds) || !j.seconds.length || !j.seconds.every(Number.isFinite)) throw new Error();
+  } catch {
+    return { error: `${python} printed no result (expected a JSON line with "seconds"); install Debian's python3-torch and libopenblas0-pthread` };
+  }
   return { seconds: median(j.seconds), runs: j.seconds, version: j.torch, threads: j.threads };
 }
 

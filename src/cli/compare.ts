@@ -1,4 +1,5 @@
 import { loadData } from '../data/load.js';
+import { safeText } from '../base/terminal-safe.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
@@ -138,7 +139,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const labels = trainingLabelProblem(ds, true);
   if (labels) throw new DataError(labels);
   checkNetworkSize(sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
-  const heading = `${ds.name} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
+  const heading = `${safeText(ds.name)} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.note(style.bold('backprop compare') + ' ' + heading);
   out.note(
     style.dim(
@@ -173,7 +174,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
       const rescued = writeRescue(basename(opts.report), html);
       throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
     }
-    out.line(`report written to ${opts.report}`);
+    out.line(`report written to ${safeText(opts.report)}`);
   }
   const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs
   out.result({

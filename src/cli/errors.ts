@@ -3,6 +3,7 @@ import { DataError } from '../data/dataset.js';
 import { ModelFileError } from '../io/safetensors.js';
 import { BackendUnavailableError } from '../linalg/index.js';
 import { OutputPathError } from '../base/atomic.js';
+import { safeJson, safeText, shorten } from '../base/terminal-safe.js';
 
 /** A mistake in how the command was called: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -77,12 +78,34 @@ export function watchStopSignals(): SignalWatch {
 /** Every error the CLI reports starts with this. */
 export const ERROR_PREFIX = 'backprop: error: ';
 
+/** Longest word quoted whole in an error line. */
+export const WORD_LIMIT = 400;
+
+/** Longest error line: a longer one (a 5 MB value quoted in it) keeps its start. */
+export const ERROR_LIMIT = 4000;
+
+/**
+ * The one line of an error message: newlines joined, every word longer than
+ * WORD_LIMIT (a quoted value, a file's content; a path of a 250-byte name stays whole) shortened, the whole at most
+ * ERROR_LIMIT characters. Not yet neutralised: see reportError.
+ */
+export function errorLine(message: string): string {
+  const one = message
+    .replace(/\s*\n\s*/g, ' ')
+    .trim()
+    .replace(new RegExp(`\\S{${WORD_LIMIT + 1},}`, 'g'), (w) => shorten(w, WORD_LIMIT));
+  return shorten(one, ERROR_LIMIT);
+}
+
 /**
  * Reports an error on stderr: one line `backprop: error: …`, and with --json
  * also one line `{"error": …, "exitCode": …}` for programs that read stderr.
+ * Messages quote file names, flag values and file contents: what a terminal
+ * would obey in them is shown as escapes (src/base/terminal-safe.ts), and long
+ * values are shortened (errorLine).
  */
 export function reportError(message: string, exitCode: number, json: boolean): void {
-  const text = message.replace(/\s*\n\s*/g, ' ').trim();
-  process.stderr.write(`${ERROR_PREFIX}${text}\n`);
-  if (json) process.stderr.write(JSON.stringify({ error: text, exitCode }) + '\n');
+  const text = errorLine(message);
+  process.stderr.write(`${ERROR_PREFIX}${safeText(text)}\n`);
+  if (json) process.stderr.write(safeJson({ error: text, exitCode }) + '\n');
 }

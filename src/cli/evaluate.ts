@@ -1,14 +1,16 @@
 import { loadData } from '../data/load.js';
+import { safeText } from '../base/terminal-safe.js';
 import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
-import { evaluate } from '../train/metrics.js';
-import { DataError } from '../data/dataset.js';
+import { evaluate, outputs } from '../train/metrics.js';
+import { DataError, type Examples } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
 import { addBackendOption, addDataOptions, choiceOption, examples, oneOf, positiveInt, type DataOptions } from './options.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { asciiRow } from '../report/ascii.js';
-import type { BackendName, DType } from '../linalg/index.js';
+import type { BackendName, DType, Kernels } from '../linalg/index.js';
+import type { Network } from '../nn/network.js';
 
 interface EvaluateOptions extends DataOptions {
   misclassified?: number;
@@ -59,7 +61,7 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const provider = await providerForDtype(opts, net.dtype, out);
   const r = evaluate(net, ex, provider.kernels);
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
-  out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${ds.name} ${opts.split}`);
+  out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${safeText(ds.name)} ${opts.split}`);
   out.line('');
   out.line('confusion matrix (rows: true class, columns: predicted)');
   const w = Math.max(5, ...r.confusion.flat().map((c) => String(c).length + 1));
@@ -73,9 +75,10 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   // The worst mistakes: the wrong predictions that gave the true class the lowest output.
   let worst: { index: number; trueLabel: number; predicted: number; trueOutput: number; predictedOutput: number }[] = [];
   if (opts.misclassified) {
+    const predicted = predictions(r.predictions, classes, net, ex, provider.kernels);
     for (let i = 0; i < ex.count; i++) {
-      if (r.predictions[i] === ex.labels[i]) continue;
-      worst.push({ index: i, trueLabel: ex.labels[i], predicted: r.predictions[i], trueOutput: r.trueOutputs[i], predictedOutput: r.predictedOutputs[i] });
+      if (predicted[i] === ex.labels[i]) continue;
+      worst.push({ index: i, trueLabel: ex.labels[i], predicted: predicted[i], trueOutput: r.trueOutputs[i], predictedOutput: r.predictedOutputs[i] });
     }
     worst = worst.sort((x, y) => x.trueOutput - y.trueOutput).slice(0, opts.misclassified);
     out.line('');
@@ -119,4 +122,22 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
       }),
     ),
   });
+}
+
+/**
+ * The predicted class of each example. evaluate() stores them in bytes
+ * (src/train/metrics.ts), which holds classes 0–255 only: class 299 would
+ * read as 43. For a model with more outputs they are computed again here,
+ * one example at a time, with the same rule (the first largest output).
+ */
+function predictions(stored: ArrayLike<number>, classes: number, net: Network, ex: Examples, k: Kernels): ArrayLike<number> {
+  if (classes <= 256 || !(stored instanceof Uint8Array)) return stored;
+  const out = new Int32Array(ex.count);
+  for (let i = 0; i < ex.count; i++) {
+    const a = outputs(net, ex.features.subarray(i * ex.dim, (i + 1) * ex.dim), k);
+    let best = 0;
+    for (let c = 1; c < a.length; c++) if (a[c] > a[best]) best = c;
+    out[i] = best;
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { safeText } from '../base/terminal-safe.js';
 import { loadModel } from '../io/safetensors.js';
 import { exportTfjs } from '../io/tfjs-export.js';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ export function exportCommand(): Command {
         if (!(e as NodeJS.ErrnoException).code) throw e;
         throw new WriteFailedError(`--out ${opts.out}: cannot write (${ioReason(e)}); nothing was written (the model ${opts.model} is unchanged)`);
       }
-      out.line(`wrote ${files.modelJson} and ${files.weights}: a TensorFlow.js Layers model (tf.loadLayersModel('file://${files.modelJson}') in tfjs-node)`);
+      out.line(`wrote ${safeText(files.modelJson)} and ${safeText(files.weights)}: a TensorFlow.js Layers model (tf.loadLayersModel('file://${safeText(files.modelJson)}') in tfjs-node)`);
       out.result({ command: 'export', format: opts.format, model: opts.model, ...files });
     });
 }

@@ -11,7 +11,7 @@ import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { learnersCommand } from './learners.js';
 import { summaryCommand } from './summary.js';
-import { EXIT, InterruptedError, isUserError, reportError, RunFailedError, signalExitCode, UsageError } from './errors.js';
+import { ERROR_PREFIX, EXIT, InterruptedError, isUserError, reportError, RunFailedError, signalExitCode, UsageError } from './errors.js';
 import { examples } from './options.js';
 import { expandConfig } from './train-config.js';
 import { packageVersion } from '../io/provenance.js';
@@ -84,6 +84,39 @@ function refuseEmptyValues(c: Command): void {
   }
 }
 
+/**
+ * What happens when stdout or stderr cannot be written. `backprop … | head`
+ * closes the pipe early (EPIPE): not an error, and the run goes on silently,
+ * so that the files it writes (a --save model, a --report) are not lost. Any
+ * other failure (a full disk under `> out.json`, EBADF, EIO) is said once on
+ * the other stream, the run also goes on, and the exit code is 1 at the end
+ * (unless something else already failed): a result that was not delivered is
+ * a failed run. Never a stack trace.
+ */
+export function guardOutputStreams(): void {
+  let lost: string | undefined;
+  for (const [name, s] of [
+    ['stdout', process.stdout],
+    ['stderr', process.stderr],
+  ] as const) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      // From now on writes to it go nowhere (a destroyed stream would raise again at each one).
+      s.write = (() => true) as typeof s.write;
+      if (e.code === 'EPIPE' || lost) return;
+      lost = name;
+      const other = name === 'stdout' ? process.stderr : process.stdout;
+      try {
+        other.write(`${ERROR_PREFIX}cannot write to ${name} (${ioReason(e)}): the output is incomplete; the run goes on so that its files are written\n`);
+      } catch {
+        // that one is gone too
+      }
+    });
+  }
+  process.on('exit', (code) => {
+    if (lost && !code) process.exitCode = EXIT.failed;
+  });
+}
+
 /** True when the command line asks for --json (before a `--` that ends the options). */
 function wantsJson(argv: string[]): boolean {
   const end = argv.indexOf('--');
@@ -96,13 +129,7 @@ function wantsJson(argv: string[]): boolean {
  * stack unless BACKPROP_DEBUG is set.
  */
 export async function main(argv: string[]): Promise<void> {
-  // `backprop ... | head` closes the pipe early: that is not an error.
-  for (const s of [process.stdout, process.stderr]) {
-    s.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw e;
-    });
-  }
+  guardOutputStreams();
   const json = wantsJson(argv);
   try {
     const p = program();

@@ -1,5 +1,6 @@
 import { baseProvenance, SCHEMA_VERSION } from '../io/provenance.js';
 import chalk from 'chalk';
+import { safeJson } from '../base/terminal-safe.js';
 
 // https://no-color.org: a non-empty NO_COLOR turns colours off (chalk itself only reads FORCE_COLOR and the TTY).
 if (process.env.NO_COLOR) chalk.level = 0;
@@ -35,7 +36,7 @@ export class Output {
   result(value: unknown): void {
     if (!this.json) return;
     const stamped = value && typeof value === 'object' && !Array.isArray(value) && !('schemaVersion' in value) ? { ...value, schemaVersion: SCHEMA_VERSION, provenance: baseProvenance() } : value;
-    process.stdout.write(JSON.stringify(stamped, null, 2) + '\n');
+    process.stdout.write(safeJson(stamped, 2) + '\n');
   }
 
   /** True when progress bars may be drawn: not --quiet, and stderr can redraw a line. */

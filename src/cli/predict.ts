@@ -1,4 +1,5 @@
 import { loadData } from '../data/load.js';
+import { safeText } from '../base/terminal-safe.js';
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import type { BackendName } from '../linalg/index.js';
@@ -27,7 +28,7 @@ function readInput(input: string, dim: number, modelClasses?: readonly string[],
     return { pixels, source: 'image' };
   }
   const m = /^(.*?)(?::(train|test))?:(\d+)$/.exec(input);
-  if (!m) throw new DataError(`${input}: no such file, and not SPEC:index (e.g. embedded:0, fashion-mnist:42, DIR:train:7)`);
+  if (!m || m[1] === '') throw new DataError(`${input}: no such file, and not SPEC:index (e.g. embedded:0, fashion-mnist:42, DIR:train:7)`);
   const ds = loadData({ data: m[1], seed: 0 });
   const ex = m[2] === 'train' ? ds.train : ds.test;
   const i = Number(m[3]);
@@ -81,7 +82,7 @@ export function predictCommand(): Command {
         [probabilities ? 'probabilities' : 'outputs']: a,
       });
       out.line(
-        `${style.bold(input)} → ${style.bold(names[best] ?? String(best))}` +
+        `${style.bold(safeText(input))} → ${style.bold(names[best] ?? String(best))}` +
           (probabilities ? ` (${percent(a[best], 1)})` : '') +
           (label !== undefined ? (label === best ? style.good(`  ✓ true ${names[label]}`) : style.bad(`  ✗ true ${names[label]}`)) : ''),
       );

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
-import { loadModel } from '../io/safetensors.js';
+import { loadModel, recordedOptions } from '../io/safetensors.js';
 import type { Network } from '../nn/network.js';
 import { table } from '../report/terminal.js';
 import { Output, style } from './output.js';
 import { examples } from './options.js';
+import { QUOTE_LIMIT, safeText } from '../base/terminal-safe.js';
 
 /** The layers of a network as a table (Keras's model.summary()): W's and b's shapes, the activation and the parameters of each, and their total. */
 export function layerTable(net: Network): string {
@@ -29,19 +30,26 @@ export function summaryCommand(): Command {
       const { network: net, metadata: m } = loadModel(opts.model);
       const a = net.arch;
       const bytes = net.parameterCount * (net.dtype === 'float64' ? 8 : 4);
-      out.line(style.bold(opts.model) + `: ${net.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} cost · ${net.dtype} (${(bytes / 1024).toFixed(1)} KB of parameters)`);
+      // Metadata is whatever the file says: shown with its controls as escapes and long values cut (src/base/terminal-safe.ts).
+      const meta = (key: string): string | undefined => (m[key] === undefined || m[key] === '' ? undefined : safeText(m[key], QUOTE_LIMIT));
+      out.line(style.bold(safeText(opts.model)) + `: ${net.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} cost · ${net.dtype} (${(bytes / 1024).toFixed(1)} KB of parameters)`);
       out.line(layerTable(net));
+      const optimizer = meta('optimizer');
       const trained = [
-        m.data && `on ${m.data}`,
-        m.epochs && `${m.epochs} epochs`,
-        m.optimizer && m.optimizer !== 'sgd' ? m.optimizer : undefined,
-        m.lr && `η=${m.lr}`,
-        m.batch_size && `m=${m.batch_size}`,
-        m.seed && `seed ${m.seed}`,
-        m.provider && `${m.provider} kernels`,
-        m.backprop_version && `backprop ${m.backprop_version}`,
+        meta('data') && `on ${meta('data')}`,
+        meta('epochs') && `${meta('epochs')} epochs`,
+        optimizer && optimizer !== 'sgd' ? optimizer : undefined,
+        meta('lr') && `η=${meta('lr')}`,
+        meta('batch_size') && `m=${meta('batch_size')}`,
+        meta('seed') && `seed ${meta('seed')}`,
+        meta('provider') && `${meta('provider')} kernels`,
+        meta('backprop_version') && `backprop ${meta('backprop_version')}`,
       ].filter(Boolean);
-      if (trained.length) out.line(style.dim(`trained ${trained.join(' · ')}`) + (m.test_accuracy ? ` · test accuracy ${(100 * Number(m.test_accuracy)).toFixed(2)}%` : ''));
+      const accuracy = m.test_accuracy === undefined ? undefined : Number(m.test_accuracy);
+      const shownAccuracy = accuracy !== undefined && Number.isFinite(accuracy) && accuracy >= 0 && accuracy <= 1 ? accuracy : undefined;
+      if (trained.length) out.line(style.dim(`trained ${trained.join(' · ')}`) + (shownAccuracy !== undefined ? ` · test accuracy ${(100 * shownAccuracy).toFixed(2)}%` : ''));
+      const options = recordedOptions(m);
+      if (options.problem) out.note(style.warn(`note: ${options.problem}`));
       out.result({
         command: 'summary',
         model: opts.model,
@@ -49,8 +57,9 @@ export function summaryCommand(): Command {
         dtype: net.dtype,
         layers: net.summary(),
         parameters: net.parameterCount,
-        trained: m.options ? (JSON.parse(m.options) as unknown) : undefined,
-        testAccuracy: m.test_accuracy ? Number(m.test_accuracy) : undefined,
+        trained: options.value,
+        ...(options.problem ? { trainedProblem: options.problem } : {}),
+        testAccuracy: shownAccuracy,
       });
     });
 }

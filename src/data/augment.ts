@@ -25,6 +25,9 @@ export const AUGMENT_DEFAULTS = { shift: 2, rotate: 10, scale: 0.1, elastic: { a
 
 const NAMES = ['shift', 'rotate', 'scale', 'elastic'] as const;
 
+/** Smallest elastic σ: round(4σ) = 1, the narrowest Gaussian kernel that smooths (three taps). */
+export const MIN_SIGMA = 0.125;
+
 /**
  * Parses `--augment`: a comma-separated list of shift[=PX], rotate[=DEG],
  * scale[=S] and elastic[=α[:σ]], e.g. "shift=2,elastic=34:4". Throws an
@@ -63,6 +66,9 @@ export function augmentProblem(c: unknown): string | undefined {
     const e = r.elastic as Record<string, unknown> | null;
     if (!e || typeof e !== 'object' || !inRange(e.alpha, 1e6)) return `elastic α ${String(e?.alpha)} must be a number ≥ 0`;
     if (!inRange(e.sigma, 1e6) || e.sigma === 0) return `elastic σ ${String(e.sigma)} must be a positive number`;
+    // Below 1/8 pixel G_σ truncates to the single tap [1] (r = round(4σ) = 0): no smoothing, and for σ² below
+    // the smallest double, exp(−0/0) = NaN images that training would then blame on η.
+    if ((e.sigma as number) < MIN_SIGMA) return `elastic σ ${String(e.sigma)} is below ${MIN_SIGMA} pixel: the Gaussian would not smooth the field at all; use σ ≥ ${MIN_SIGMA} (Simard's is 4)`;
   }
   if (!NAMES.some((k) => r[k] !== undefined)) return 'names no transform';
   return undefined;

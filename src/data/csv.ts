@@ -2,17 +2,31 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DataError, examples, labelClasses, readDataFile, slice, type Dataset, type Examples } from './dataset.js';
 
+/** A decimal number as a CSV cell holds it: 3, -0.5, .25, 1e-3 (no hex, binary, octal or Infinity). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /**
  * Reads a CSV of labelled examples, one per line: label,v1,...,vD (the layout
  * of Kaggle's mnist_train.csv). A first line whose label is not a number is a
- * header. Values above 1 (pixels 0–255) are scaled to [0, 1].
+ * header; a first row of column numbers (0,1,2,…) is refused. Cells are
+ * decimal numbers. Values above 1 (pixels 0–255) are scaled to [0, 1].
  */
 export function readCsv(path: string): { examples: Examples; maxLabel: number } {
   const text = readDataFile(path).toString('utf8');
   const lines = text.split(/\r?\n/);
   let first = 0;
   while (first < lines.length && lines[first].trim() === '') first++;
-  if (first < lines.length && Number.isNaN(Number(lines[first].split(',')[0]))) first++; // header
+  if (first < lines.length && Number.isNaN(Number(lines[first].split(',')[0])))
+    first++; // header (a hex label such as 0x1 is not one: it is refused below)
+  else if (first < lines.length) {
+    // A header of column numbers (0,1,2,… as pandas' to_csv writes them, or 1,2,3,…) reads as an example: refused, not trained on.
+    const cells = lines[first].split(',').map((c) => c.trim());
+    if (cells.length >= 3 && (cells[0] === '0' || cells[0] === '1') && cells.every((c, j) => DECIMAL.test(c) && Number(c) === Number(cells[0]) + j)) {
+      throw new DataError(
+        `${path}:${first + 1}: the first row ${cells.slice(0, 3).join(',')},…,${cells[cells.length - 1]} numbers the columns: a header, not an example; delete it (or start it with a word, such as label)`,
+      );
+    }
+  }
   const rows: number[][] = [];
   let width = -1;
   let max = 0;
@@ -28,7 +42,8 @@ export function readCsv(path: string): { examples: Examples; maxLabel: number } 
     for (let j = 0; j < width; j++) {
       const s = cells[j].trim();
       const v = Number(s);
-      if (s === '' || !Number.isFinite(v)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is not a number`);
+      // Only decimal numbers: Number() also takes 0x1F, 0b101, 0o17 and Infinity, which no CSV of examples means.
+      if (!DECIMAL.test(s) || !Number.isFinite(v)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is not a number (decimal numbers only)`);
       if (j > 0 && v < 0) throw new DataError(`${path}:${i + 1}: column ${j + 1} is ${s}; expected values from 0 to 1, or pixels 0–255`);
       row[j] = v;
       if (j > 0 && v > max) max = v;

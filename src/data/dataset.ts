@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { BoundedReadError, DATA_FILE_LIMIT, readFileBounded } from '../base/read.js';
 import type { Matrix } from '../linalg/index.js';
 import { Rng } from '../base/rng.js';
 
@@ -74,11 +74,10 @@ export class DataError extends Error {
  */
 export function readDataFile(path: string): Buffer {
   try {
-    if (!statSync(path).isFile()) throw new DataError(`${path}: not a regular file`);
-    return readFileSync(path);
+    return readFileBounded(path, DATA_FILE_LIMIT);
   } catch (e) {
-    if (e instanceof DataError) throw e;
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const reason = e instanceof BoundedReadError ? e.reason : String(e);
+    throw new DataError(`${path}: ${reason.startsWith('not a regular file') ? reason : `cannot read (${reason})`}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { BoundedReadError, MODEL_FILE_LIMIT, readFileBounded } from '../base/read.js';
 import { Matrix, type Float } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
@@ -9,6 +9,9 @@ import { writeFileAtomic } from '../base/atomic.js';
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
 }
+
+/** Widest layer a model file may declare (V8's longest typed array). */
+const MAX_LAYER = 2 ** 31 - 1;
 
 /** Largest header we accept (the format's own readers use 100 MB). */
 const MAX_HEADER = 100_000_000;
@@ -54,7 +57,7 @@ export function encodeSafetensors(net: Network, extra: Record<string, string> = 
     add(`b${l}`, [net.biases[l - 1].length], net.biases[l - 1]);
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8); // align the data to 8 bytes
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json, 'utf8')) % 8)) % 8); // align the data to 8 bytes (counted in UTF-8 bytes: metadata may hold η, β₁, …)
   const headerBytes = Buffer.from(json, 'utf8');
   const out = new Uint8Array(8 + headerBytes.length + offset);
   const view = new DataView(out.buffer);
@@ -84,11 +87,10 @@ export interface LoadedModel {
 export function loadModel(path: string): LoadedModel {
   let buf: Buffer;
   try {
-    if (!statSync(path).isFile()) throw new ModelFileError(`--model ${path}: not a regular file`);
-    buf = readFileSync(path);
+    buf = readFileBounded(path, MODEL_FILE_LIMIT);
   } catch (e) {
-    if (e instanceof ModelFileError) throw e;
-    throw new ModelFileError(`--model ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    const reason = e instanceof BoundedReadError ? e.reason : String(e);
+    throw new ModelFileError(`--model ${path}: ${reason.startsWith('not a regular file') ? reason : `cannot read (${reason})`}`);
   }
   return decodeSafetensors(buf, path);
 }
@@ -118,6 +120,9 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     .split(',')
     .map(Number);
   if (sizes.length < 2 || sizes.some((s) => !Number.isInteger(s) || s <= 0)) fail(`__metadata__.sizes "${m.sizes}" is not a list of positive integers`);
+  // A layer wider than an array can hold cannot be in the file: refused before anything is sized from it.
+  const wide = sizes.find((s) => s > MAX_LAYER);
+  if (wide !== undefined) fail(`__metadata__.sizes holds ${wide}, more units than a layer can have (${MAX_LAYER})`);
   for (const key of ['activation', 'output_activation'] as const) {
     if (!isActivationName(m[key])) fail(`__metadata__.${key} "${m[key]}" is not a known activation`);
   }
@@ -170,4 +175,25 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     if (spans[i][0] < spans[i - 1][1]) fail(`tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
   }
   return { network: new Network(arch, weights, biases), metadata: m };
+}
+
+/**
+ * The training options a model records (__metadata__.options, JSON written by
+ * train), or why they cannot be used: a file edited by hand or by someone
+ * else may hold anything there. (`train --config MODEL` should refuse with
+ * the problem; `summary` shows it as a note.)
+ */
+export function recordedOptions(metadata: Record<string, string>): { value?: Record<string, unknown>; problem?: string } {
+  const text = metadata.options;
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(String(text));
+  } catch {
+    return { problem: `__metadata__.options is not valid JSON (${String(text).length} characters): the training options are not shown` };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { problem: `__metadata__.options is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not an object of training options: not shown` };
+  }
+  return { value: value as Record<string, unknown> };
 }

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,9 +27,9 @@ interface Outcome {
 
 /**
  * Starts one run (fresh, or --resume when a checkpoint exists) and kills it as
- * `kill` says. For a blocked write, a FIFO is put where the run's temporary
- * file for that part of the checkpoint will be: opening it blocks, so the run
- * is killed exactly there, with the earlier parts of that checkpoint written.
+ * `kill` says. For a blocked write, the write of that part of the checkpoint
+ * stops half-way (BACKPROP_TEST_STALL_WRITE), so the run is killed exactly
+ * there, with the earlier parts of that checkpoint written.
  */
 function runAndKill(ck: string, save: string, kill: Kill | undefined): Promise<Outcome> {
   mkdirSync(ck, { recursive: true });
@@ -38,11 +38,16 @@ function runAndKill(ck: string, save: string, kill: Kill | undefined): Promise<O
   // A resumed run first reprints the epochs already done. The kill aims at the checkpoint of the second
   // epoch this run trains (the first then completes, so the chain makes progress), or of its only one.
   const before = state ? state.state.history.length : 0;
-  // state.json's temporary name has no generation: a FIFO there stops the first checkpoint.
+  // state.json's temporary name has no generation: a stall there stops the first checkpoint.
   const target = before + (kill?.at === 'blocked-write' && kill.file === 'state' ? 1 : Math.max(1, Math.min(2, 3 - before)));
   const args = resume ? ['train', '--resume', ck] : [...RUN, '--checkpoint', ck, '--save', save];
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    // The write of that file stops half-way (src/base/atomic.ts's test hook), so the run is killed exactly there.
+    const stall =
+      kill?.at === 'blocked-write'
+        ? { model: `model-${(state ? state.generation : 0) + (target - before)}.safetensors`, order: `order-${(state ? state.generation : 0) + (target - before)}.bin`, state: 'state.json' }[kill.file]
+        : '';
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', BACKPROP_TEST_STALL_WRITE: stall } });
     let output = '';
     let fired = false;
     const fire = () => {
@@ -52,11 +57,6 @@ function runAndKill(ck: string, save: string, kill: Kill | undefined): Promise<O
       }
     };
     if (kill?.at === 'random') setTimeout(fire, kill.ms);
-    if (kill?.at === 'blocked-write') {
-      const gen = (state ? state.generation : 0) + (target - before);
-      const name = { model: `.model-${gen}.safetensors`, order: `.order-${gen}.bin`, state: '.state.json' }[kill.file];
-      execFileSync('mkfifo', [join(ck, `${name}.${p.pid}.tmp`)]);
-    }
     const watch = (d: Buffer) => {
       output += d;
       const epochEnded = (output.match(/^epoch \d\/3/gm) ?? []).length >= target;

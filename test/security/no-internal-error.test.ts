@@ -1,0 +1,218 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BoundedReadError, readFileBounded } from '../../src/base/read.js';
+import { readCacheObject } from '../../src/base/cache.js';
+import { textTree } from '../../src/autodiff/render.js';
+import { parseExpression } from '../../src/autodiff/expression.js';
+import { backward, topologicalOrder } from '../../src/autodiff/node.js';
+import { encodeSafetensors } from '../../src/io/safetensors.js';
+import { Network } from '../../src/nn/network.js';
+import { Rng } from '../../src/base/rng.js';
+import { BIN, cli, ROOT, type Run } from '../helpers.js';
+
+// Class 3 of issue 26: no input, environment or signal gives "internal error"
+// or a stack trace; each gets one line and the documented exit code.
+
+const dir = () => mkdtempSync(join(tmpdir(), 'backprop-sec-'));
+const net = () => Network.create({ sizes: [784, 8, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', new Rng(1));
+const modelWith = (meta: Record<string, string>) => {
+  const p = join(dir(), 'm.safetensors');
+  writeFileSync(p, encodeSafetensors(net(), meta));
+  return p;
+};
+/** A model file whose header says what we like (no tensors needed for errors found before them). */
+const header = (meta: Record<string, unknown>) => {
+  const j = JSON.stringify({ __metadata__: { format: 'backprop', version: '1', activation: 'relu', output_activation: 'softmax', cost: 'log-likelihood', ...meta } });
+  const n = Buffer.alloc(8);
+  n.writeBigUInt64LE(BigInt(Buffer.byteLength(j)));
+  const p = join(dir(), 'h.safetensors');
+  writeFileSync(p, Buffer.concat([n, Buffer.from(j)]));
+  return p;
+};
+/** Runs a shell line (for pipes and ulimit) with the CLI as $B. */
+const sh = (line: string): Run => {
+  const r = spawnSync('sh', ['-c', line], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, B: `${process.execPath} ${BIN}`, NO_COLOR: '1' }, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+const clean = (r: Run) => {
+  expect(r.stderr).not.toMatch(/internal error/);
+  expect(r.stderr).not.toMatch(/\bat .*\.(js|ts):\d+|node:internal|Node\.js v\d/);
+};
+
+interface Case {
+  what: string;
+  run: () => Run;
+  code: number;
+  check?: (r: Run) => void;
+}
+
+const cases: Case[] = [
+  {
+    what: 'summary --json of a model whose options metadata is not JSON: the rest is shown, with a note',
+    run: () => cli(['summary', '--json', '--model', modelWith({ options: '{"lr":' })]),
+    code: 0,
+    check: (r) => expect(JSON.parse(r.stdout).trainedProblem).toMatch(/not valid JSON/),
+  },
+  {
+    what: 'summary --json of a model whose options metadata is null',
+    run: () => cli(['summary', '--json', '--model', modelWith({ options: 'null' })]),
+    code: 0,
+    check: (r) => expect(JSON.parse(r.stdout).trainedProblem).toMatch(/is null/),
+  },
+  {
+    what: 'summary --json of a model whose options metadata is an array',
+    run: () => cli(['summary', '--json', '--model', modelWith({ options: '[1,2]' })]),
+    code: 0,
+    check: (r) => expect(JSON.parse(r.stdout).trained).toBeUndefined(),
+  },
+  {
+    what: 'summary of a model whose test accuracy metadata is not a number shows none',
+    run: () => cli(['summary', '--model', modelWith({ data: 'embedded', test_accuracy: 'lots' })]),
+    code: 0,
+    check: (r) => expect(r.stdout).not.toMatch(/NaN/),
+  },
+  {
+    what: 'a model declaring a layer of 1e300 units is refused before anything is sized from it',
+    run: () => cli(['summary', '--model', header({ sizes: '1e300,2' })]),
+    code: 2,
+    check: (r) => expect(r.stderr).toMatch(/more units than a layer can have/),
+  },
+  {
+    what: 'stdout on a full disk: one line naming stdout, exit 1',
+    run: () => sh('$B info > /dev/full'),
+    code: 1,
+    check: (r) => expect(r.stderr).toMatch(/^backprop: error: cannot write to stdout \(ENOSPC: no space left on the device\)/),
+  },
+  {
+    what: 'summary --json to a full disk: exit 1, not a stack',
+    run: () => sh(`$B summary --json --model ${modelWith({})} > /dev/full`),
+    code: 1,
+  },
+  {
+    what: 'a reader that closes the pipe early (| head -c 1): exit 0, silent',
+    run: () => sh(`$B summary --json --model ${modelWith({})} | head -c 1 >/dev/null`),
+    code: 0,
+    check: (r) => expect(r.stderr).not.toMatch(/error/),
+  },
+  {
+    what: 'train --save F | head -1: the pipe closes at the first line, the model is still written',
+    run: () => {
+      const f = join(dir(), 'm.safetensors');
+      const r = sh(`$B train --limit 300 --test-limit 50 --epochs 3 --hidden 8 --save ${f} | head -1 > /dev/null`);
+      expect(existsSync(f)).toBe(true);
+      return r;
+    },
+    code: 0,
+  },
+  {
+    what: 'ulimit -n 64: one line saying to raise the limit, exit 1',
+    run: () => sh('ulimit -n 64 && $B info'),
+    code: 1,
+    check: (r) => expect(r.stderr).toMatch(/^backprop: error: too many open files while starting \(EMFILE\).*ulimit -n/),
+  },
+  {
+    what: 'grad --graph of a 60,000-term sum prints the tree (indentation capped, not 5.4 billion characters)',
+    run: () => sh(`$B grad "${Array.from({ length: 60_000 }, () => 'x').join('+')}" --at x=1 --graph | grep "^\\[depth 59999\\]" | head -1`),
+    code: 0,
+    check: (r) => expect(r.stdout).toMatch(/^\[depth 59999\] .*#1 x \(variable\)/m),
+  },
+  {
+    what: '--model naming a FIFO is refused at once (opened without blocking)',
+    run: () => {
+      const f = join(dir(), 'fifo.safetensors');
+      execFileSync('mkfifo', [f]);
+      return cli(['summary', '--model', f], { timeout: 20_000 });
+    },
+    code: 2,
+    check: (r) => expect(r.stderr).toMatch(/not a regular file \(a FIFO\)/),
+  },
+  {
+    what: '--data naming a directory of CSV name (a directory called x.csv) is refused',
+    run: () => {
+      const d = join(dir(), 'x.csv');
+      execFileSync('mkdir', [d]);
+      return cli(['evaluate', '--model', modelWith({}), '--data', d]);
+    },
+    code: 2,
+  },
+  {
+    what: 'predict :0 (no dataset before the index) names the input, not a --data flag that was never given',
+    run: () => cli(['predict', '--model', modelWith({}), ':0']),
+    code: 2,
+    check: (r) => expect(r.stderr).toMatch(/^backprop: error: :0: no such file, and not SPEC:index/),
+  },
+];
+
+describe(`${cases.length} hostile inputs and environments: one line, the documented exit code`, () => {
+  for (const c of cases)
+    it(
+      c.what,
+      () => {
+        const r = c.run();
+        expect(r.code, r.stderr).toBe(c.code);
+        clean(r);
+        if (c.code !== 0)
+          expect(
+            r.stderr
+              .trim()
+              .split('\n')
+              .filter((l) => l.startsWith('backprop: error:')),
+          ).toHaveLength(1);
+        c.check?.(r);
+      },
+      120_000,
+    );
+});
+
+describe('the shared mechanisms for the other modules', () => {
+  const d = dir();
+  const file = (name: string, text: string) => {
+    const p = join(d, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  execFileSync('mkfifo', [join(d, 'fifo')]);
+  const reads: [string, () => unknown, RegExp | Buffer][] = [
+    ['readFileBounded reads a file whole', () => readFileBounded(file('a', 'hello'), 10), Buffer.from('hello')],
+    ['readFileBounded refuses /dev/zero (read without end)', () => readFileBounded('/dev/zero', 1 << 20), /not a regular file \(a character device\)/],
+    ['readFileBounded refuses a FIFO without blocking on the open', () => readFileBounded(join(d, 'fifo'), 10), /not a regular file \(a FIFO\)/],
+    ['readFileBounded refuses a file over its limit', () => readFileBounded(file('big', 'x'.repeat(100)), 99), /100 bytes is more than the 99-byte limit/],
+    [
+      'readFileBounded reads a /proc file that says it is empty',
+      () =>
+        readFileBounded('/proc/self/status', 1 << 20)
+          .toString()
+          .slice(0, 5),
+      /^Name:/,
+    ],
+  ];
+  for (const [what, run, expected] of reads)
+    it(what, () => {
+      if (Buffer.isBuffer(expected)) expect(run()).toEqual(expected);
+      else if (typeof expected === 'object' && expected instanceof RegExp && /^readFileBounded reads a \/proc/.test(what)) expect(String(run())).toMatch(expected);
+      else {
+        expect(run).toThrow(BoundedReadError);
+        expect(run).toThrow(expected);
+      }
+    });
+  const isNum = (v: unknown): v is number => typeof v === 'number';
+  const caches: [string, string, Record<string, number>][] = [
+    ['a cache holding null is empty', 'null', {}],
+    ['a cache holding an array is empty', '[1,2]', {}],
+    ['a cache that is not JSON is empty', '{"a":', {}],
+    ['entries of the wrong shape are left out, __proto__ too', '{"a":1,"b":null,"c":"x","__proto__":2}', { a: 1 }],
+  ];
+  for (const [what, text, expected] of caches) it(`readCacheObject: ${what}`, () => expect(readCacheObject(file(`c${what.length}`, text), isNum)).toEqual(expected));
+
+  it('textTree of a 60,000-term sum: bounded indentation, every node', async () => {
+    const e = await parseExpression(Array.from({ length: 60_000 }, () => 'x').join('+'), { x: 1 });
+    const order = topologicalOrder(e.root);
+    backward(e.root, order);
+    const lines = textTree(e.root, e.text).split('\n');
+    expect(lines).toHaveLength(2 * 60_000 - 1);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(400);
+  });
+});

@@ -1,0 +1,171 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { safeJson, safeText, shorten } from '../../src/base/terminal-safe.js';
+import { errorLine } from '../../src/cli/errors.js';
+import { encodeSafetensors } from '../../src/io/safetensors.js';
+import { Network } from '../../src/nn/network.js';
+import { Rng } from '../../src/base/rng.js';
+import { cli } from '../helpers.js';
+
+// Class 2 of issue 26: nothing from a file, a server or a checkpoint reaches a
+// terminal as something the terminal obeys.
+
+/** What a terminal obeys: C0 (but the line's own newline), DEL, C1, bidi and invisible formatting, separators. */
+const OBEYED = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\u2028\u2029\ufeff]/u;
+
+const ATTACK = '\x1b]0;owned\x07\x1b[2J\x1b[31m\r$ rm -rf ~\u202egnp.exe\u200b\x9b2J';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'backprop-sec-'));
+const net = () => Network.create({ sizes: [784, 8, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', new Rng(1));
+const modelWith = (meta: Record<string, string>, name = 'm.safetensors') => {
+  const p = join(dir(), name);
+  writeFileSync(p, encodeSafetensors(net(), meta));
+  return p;
+};
+
+const pure: [string, string, (out: string) => void][] = [
+  ['CSI (clear screen, colour)', '\x1b[2J\x1b[31mred', (o) => expect(o).toBe('\\x1b[2J\\x1b[31mred')],
+  ['OSC (window title) ended by BEL', '\x1b]0;owned\x07', (o) => expect(o).toBe('\\x1b]0;owned\\x07')],
+  ['a C1 CSI (U+009B)', '\x9b2J', (o) => expect(o).toBe('\\x9b2J')],
+  ['a carriage return that forges a line', 'ok\r$ rm -rf ~', (o) => expect(o).toBe('ok\\r$ rm -rf ~')],
+  ['a bidi override (U+202E) and isolates (U+2066–U+2069)', 'a\u202eb\u2066c\u2069', (o) => expect(o).toBe('a\\u202eb\\u2066c\\u2069')],
+  ['zero-width characters and a BOM', 'a\u200bb\u200dc\ufeff', (o) => expect(o).toBe('a\\u200bb\\u200dc\\ufeff')],
+  ['line and paragraph separators', 'a\u2028b\u2029c', (o) => expect(o).toBe('a\\u2028b\\u2029c')],
+  ['DEL and NUL', 'a\x7fb\x00', (o) => expect(o).toBe('a\\x7fb\\x00')],
+  ['a lone surrogate', 'a\ud800b', (o) => expect(o).toBe('a\\ud800b')],
+  ['letters of every script and emoji are left alone', 'Zürich 東京 Ελλάδα 🙂 a→b', (o) => expect(o).toBe('Zürich 東京 Ελλάδα 🙂 a→b')],
+];
+
+describe(`${pure.length + 4} neutralising functions`, () => {
+  for (const [what, input, check] of pure)
+    it(what, () => {
+      const o = safeText(input);
+      expect(o).not.toMatch(OBEYED);
+      check(o);
+    });
+  it('shorten keeps the start of a 5 MB value and says how long it was', () => {
+    const s = shorten('x'.repeat(5_000_000));
+    expect(s).toBe(`${'x'.repeat(200)}… (5000000 characters)`);
+  });
+  it('shorten never splits a surrogate pair', () => {
+    const s = shorten('a'.repeat(199) + '🙂🙂', 200);
+    expect(s.startsWith('a'.repeat(199) + '…')).toBe(true);
+  });
+  it('safeJson escapes what a terminal obeys but keeps the exact value for a JSON reader', () => {
+    const value = { a: ATTACK, b: ['\u2028', '\x7f'] };
+    const s = safeJson(value, 2);
+    expect(s.replace(/\n/g, '')).not.toMatch(OBEYED);
+    expect(JSON.parse(s)).toEqual(value);
+  });
+  it('errorLine cuts each 5 MB word and the whole line', () => {
+    const line = errorLine(`--config f: "lr": ${'x'.repeat(5_000_000)} is not a number\nsecond line`);
+    expect(line.length).toBeLessThan(600);
+    expect(line).toMatch(/… \(5000000 characters\) is not a number second line$/);
+  });
+});
+
+interface CliCase {
+  what: string;
+  args: () => string[];
+  check: (r: { code: number | null; stdout: string; stderr: string }) => void;
+}
+
+const noRaw = (r: { stdout: string; stderr: string }) => {
+  for (const line of (r.stdout + r.stderr).split('\n')) expect(line).not.toMatch(OBEYED);
+};
+
+const cliCases: CliCase[] = [
+  {
+    what: 'summary shows hostile metadata as escapes (no title, no clear screen, no forged line)',
+    args: () => ['summary', '--model', modelWith({ data: ATTACK, optimizer: ATTACK, lr: ATTACK })],
+    check: (r) => {
+      expect(r.code).toBe(0);
+      noRaw(r);
+      expect(r.stdout).toContain('trained on \\x1b]0;owned\\x07\\x1b[2J');
+    },
+  },
+  {
+    what: 'summary shortens a 100 KB metadata value',
+    args: () => ['summary', '--model', modelWith({ data: 'd'.repeat(100_000) })],
+    check: (r) => {
+      expect(r.code).toBe(0);
+      expect(r.stdout.length).toBeLessThan(2000);
+      expect(r.stdout).toContain('(100000 characters)');
+    },
+  },
+  {
+    what: 'summary --json escapes hostile options as JSON escapes and the value survives',
+    args: () => ['summary', '--json', '--model', modelWith({ options: JSON.stringify({ data: ATTACK }) })],
+    check: (r) => {
+      expect(r.code, r.stderr).toBe(0);
+      noRaw(r);
+      expect((JSON.parse(r.stdout) as { trained: { data: string } }).trained.data).toBe(ATTACK);
+    },
+  },
+  {
+    what: 'a model path holding escapes is shown escaped by summary',
+    args: () => ['summary', '--model', modelWith({}, 'm\x1b[2J.safetensors')],
+    check: (r) => {
+      expect(r.code).toBe(0);
+      noRaw(r);
+      expect(r.stdout).toContain('m\\x1b[2J.safetensors');
+    },
+  },
+  {
+    what: 'an error quoting a CSV cell with escapes prints them escaped, on one line',
+    args: () => {
+      const f = join(dir(), 'bad.csv');
+      writeFileSync(f, `1,0.5\n0,\x1b]0;owned\x07\n`);
+      return ['evaluate', '--model', modelWith({}), '--data', f];
+    },
+    check: (r) => {
+      expect(r.code).toBe(2);
+      noRaw(r);
+      expect(r.stderr).toMatch(/^backprop: error: .*\\x1b\]0;owned\\x07/);
+    },
+  },
+  {
+    what: 'the --json error line escapes the same text and stays valid JSON',
+    args: () => {
+      const f = join(dir(), 'bad.csv');
+      writeFileSync(f, `1,0.5\n0,\u202e\x9b2J\n`);
+      return ['evaluate', '--json', '--model', modelWith({}), '--data', f];
+    },
+    check: (r) => {
+      expect(r.code).toBe(2);
+      noRaw(r);
+      const j = JSON.parse(r.stderr.trim().split('\n').pop()!) as { error: string };
+      expect(j.error).toContain('\u202e\x9b2J');
+    },
+  },
+  {
+    what: 'a command-line value echoed by the parser is escaped (an unknown option from a pasted line)',
+    args: () => ['summary', '--model', 'x', '--\x1b]0;t\x07'],
+    check: (r) => {
+      expect(r.code).toBe(2);
+      noRaw(r);
+    },
+  },
+  {
+    what: 'a 100 KB file name in an error is shortened',
+    args: () => ['summary', '--model', 'n'.repeat(100_000)],
+    check: (r) => {
+      expect(r.code).toBe(2);
+      expect(r.stderr.length).toBeLessThan(2000);
+    },
+  },
+];
+
+describe(`${cliCases.length} commands print file-derived text neutralised`, () => {
+  for (const c of cliCases)
+    it(
+      c.what,
+      () => {
+        const r = cli(c.args());
+        c.check(r);
+      },
+      60_000,
+    );
+});
