@@ -56,7 +56,7 @@ export function loadProvider(name: ProviderName): Promise<Loaded> {
         }
         case 'wasm': {
           const r = await loadWasm();
-          return 'error' in r ? { name, error: r.error } : { name, kernels: r.kernels, detail: `WebAssembly SIMD kernel (assets/gemm.wasm), ${r.threads} thread${r.threads === 1 ? '' : 's'}` };
+          return 'error' in r ? { name, error: r.error } : { name, kernels: r.kernels, detail: `WebAssembly SIMD kernel, ${r.kernel}, ${r.threads} thread${r.threads === 1 ? '' : 's'}` };
         }
       }
     })();

@@ -3,14 +3,15 @@ import { Worker } from 'node:worker_threads';
 import type { Kernels } from './kernels.js';
 import { acceleratedKernels } from './accelerated.js';
 import type { Matrix } from './matrix.js';
-import { wasmModule } from './simd.js';
+import { relaxedSimd, wasmModule } from './simd.js';
 
 /** Below this many multiply-adds (m·n·k) the copies into wasm memory cost more than the js loops. */
 export const WASM_MIN_WORK = 32_768;
 /** Below this many multiply-adds one thread finishes before a second one would have woken up. */
 export const WASM_PARALLEL_WORK = 1 << 19;
-/** The micro-kernel's tile (scripts/wasm-kernels.mjs): rows of A and columns of B per step. */
+/** The micro-kernel's tile (scripts/wasm-kernels.mjs): rows of A (MR, MR_FMA) and columns of B per step. */
 const MR = 4;
+const MR_FMA = 4;
 const NR = 8;
 const MAX_THREADS = 16;
 
@@ -72,11 +73,23 @@ interface Gemm {
  * downloaded or compiled at install; any Node with wasm SIMD runs it.
  *
  * Threads: $BACKPROP_WASM_THREADS, else the machine's available parallelism.
+ * Kernel: assets/gemm-fma.wasm (f32x4.relaxed_madd) where the engine has
+ * relaxed SIMD (relaxedSimd()) and $BACKPROP_WASM_FMA is not 0, else
+ * assets/gemm.wasm (f32x4.mul, f32x4.add).
  */
-export async function loadWasm(threads?: number): Promise<{ kernels: Kernels; threads: number } | { error: string }> {
+export async function loadWasm(threads?: number, fma?: boolean): Promise<WasmLoaded | { error: string }> {
   const want = threads === undefined ? wasmThreads() : { threads };
   if ('error' in want) return want;
-  const compiled = wasmModule('gemm.wasm');
+  const relaxed = relaxedSimd();
+  let useFma = fma ?? (relaxed.available && process.env.BACKPROP_WASM_FMA !== '0');
+  let why = !relaxed.available ? relaxed.how : useFma ? relaxed.how : 'BACKPROP_WASM_FMA=0';
+  if (useFma && !relaxed.available) return { error: `the FMA kernel needs relaxed SIMD: ${relaxed.how}` };
+  let compiled = wasmModule(useFma ? 'gemm-fma.wasm' : 'gemm.wasm');
+  if (useFma && 'error' in compiled && fma === undefined) {
+    why = `assets/gemm-fma.wasm does not compile (${compiled.error})`;
+    useFma = false;
+    compiled = wasmModule('gemm.wasm');
+  }
   if ('error' in compiled) return { error: `the wasm GEMM kernel does not compile here (WebAssembly SIMD and threads are needed): ${compiled.error}` };
   const { module } = compiled;
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
@@ -97,7 +110,21 @@ export async function loadWasm(threads?: number): Promise<{ kernels: Kernels; th
     for (const w of workers) void w.terminate();
     return { error: `wasm worker threads do not start: ${(e as Error).message.split('\n')[0]}` };
   }
-  return { kernels: wasmKernels(gemm, memory, control, want.threads), threads: want.threads };
+  return {
+    kernels: wasmKernels(gemm, memory, control, want.threads, useFma ? MR_FMA : MR),
+    threads: want.threads,
+    fma: useFma,
+    kernel: useFma ? `fused multiply-add (assets/gemm-fma.wasm, f32x4.relaxed_madd; ${why})` : `multiply then add (assets/gemm.wasm; ${why})`,
+  };
+}
+
+export interface WasmLoaded {
+  kernels: Kernels;
+  threads: number;
+  /** Whether the kernel is the fused multiply-add one. */
+  fma: boolean;
+  /** Which kernel runs and why, for `backprop info` and provenance. */
+  kernel: string;
 }
 
 /** The thread count asked for by $BACKPROP_WASM_THREADS, or the machine's parallelism. */
@@ -118,7 +145,7 @@ const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
  * transposed there by the kernel module; the rows of C are split between
  * the threads; C is copied back.
  */
-function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedArrayBuffer, threads: number): Kernels {
+function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedArrayBuffer, threads: number, MR: number): Kernels {
   const I = new Int32Array(control),
     F = new Float32Array(control);
   let heap = new Float32Array(memory.buffer);

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix, type Kernels } from '../../src/linalg/index.js';
 import { loadWasm, WASM_PARALLEL_WORK, wasmThreads } from '../../src/linalg/wasm.js';
+import { relaxedSimd } from '../../src/linalg/simd.js';
 import { Rng } from '../../src/base/rng.js';
 import { cli, gemmOperands, randomMatrix, ROOT, TRANSPOSES } from '../helpers.js';
 
@@ -25,6 +26,24 @@ describe('wasm provider', () => {
   it('assets/gemm.wasm and assets/relu.wasm are exactly what scripts/wasm-kernels.mjs assembles', () => {
     const r = spawnSync(process.execPath, ['scripts/wasm-kernels.mjs', '--check'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
+  it('runs the FMA kernel exactly where relaxed SIMD validates, and says which kernel runs', async () => {
+    const r = await loadWasm(2);
+    if ('error' in r) throw new Error(r.error);
+    expect(r.fma).toBe(relaxedSimd().available);
+    expect(r.kernel).toMatch(r.fma ? /^fused multiply-add \(assets\/gemm-fma\.wasm/ : /^multiply then add \(assets\/gemm\.wasm/);
+    // Node 20 and later run V8 11.3+, where relaxed SIMD exists (behind a flag on 20 and 21)
+    if (Number(process.versions.node.split('.')[0]) >= 20 && process.arch === 'x64') expect(relaxedSimd().available).toBe(true);
+    // the two kernels round differently: with FMA, one rounding per multiply-add
+    const rng = new Rng(2);
+    const a = randomMatrix(rng, 64, 300, 'float32'),
+      b = randomMatrix(rng, 300, 64, 'float32');
+    const fused = await loadWasm(1, true),
+      plain = await loadWasm(1, false);
+    if ('error' in fused || 'error' in plain) throw new Error('a wasm kernel does not load');
+    const c0 = Matrix.zeros(64, 64);
+    expect(product(fused.kernels, false, false, a, b, c0, 1, 0)).not.toEqual(product(plain.kernels, false, false, a, b, c0, 1, 0));
   });
 
   it('1, 2 and 3 threads give bit-identical products (each element is summed by one thread in the same order)', async () => {
