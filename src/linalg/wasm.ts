@@ -4,11 +4,12 @@ import type { Kernels } from './kernels.js';
 import { acceleratedKernels } from './accelerated.js';
 import type { Matrix } from './matrix.js';
 import { relaxedSimd, wasmModule } from './simd.js';
+import { parallelWork, threadsFor, type ThreadPolicy } from './threads.js';
 
 /** Below this many multiply-adds (m·n·k) the copies into wasm memory cost more than the js loops. */
 export const WASM_MIN_WORK = 32_768;
-/** Below this many multiply-adds one thread finishes before a second one would have woken up. */
-export const WASM_PARALLEL_WORK = 1 << 19;
+/** From this many multiply-adds a product runs on all the pool's threads, below on one (threads.ts; measured in docs/guide/performance.md). */
+export const WASM_PARALLEL_WORK = 1 << 24;
 /** The micro-kernel's tile (scripts/wasm-kernels.mjs): rows of A (MR, MR_FMA) and columns of B per step. */
 const MR = 4;
 const MR_FMA = 4;
@@ -77,9 +78,12 @@ interface Gemm {
  * relaxed SIMD (relaxedSimd()) and $BACKPROP_WASM_FMA is not 0, else
  * assets/gemm.wasm (f32x4.mul, f32x4.add).
  */
-export async function loadWasm(threads?: number, fma?: boolean): Promise<WasmLoaded | { error: string }> {
+export async function loadWasm(threads?: number, fma?: boolean, minParallel?: number): Promise<WasmLoaded | { error: string }> {
   const want = threads === undefined ? wasmThreads() : { threads };
   if ('error' in want) return want;
+  const work = minParallel === undefined ? parallelWork(WASM_PARALLEL_WORK) : { parallelWork: minParallel };
+  if ('error' in work) return work;
+  const policy: ThreadPolicy = { max: want.threads, ...work };
   const relaxed = relaxedSimd();
   let useFma = fma ?? (relaxed.available && process.env.BACKPROP_WASM_FMA !== '0');
   let why = !relaxed.available ? relaxed.how : useFma ? relaxed.how : 'BACKPROP_WASM_FMA=0';
@@ -111,8 +115,9 @@ export async function loadWasm(threads?: number, fma?: boolean): Promise<WasmLoa
     return { error: `wasm worker threads do not start: ${(e as Error).message.split('\n')[0]}` };
   }
   return {
-    kernels: wasmKernels(gemm, memory, control, want.threads, useFma ? MR_FMA : MR),
+    kernels: wasmKernels(gemm, memory, control, policy, useFma ? MR_FMA : MR),
     threads: want.threads,
+    policy,
     fma: useFma,
     kernel: useFma ? `fused multiply-add (assets/gemm-fma.wasm, f32x4.relaxed_madd; ${why})` : `multiply then add (assets/gemm.wasm; ${why})`,
   };
@@ -121,6 +126,8 @@ export async function loadWasm(threads?: number, fma?: boolean): Promise<WasmLoa
 export interface WasmLoaded {
   kernels: Kernels;
   threads: number;
+  /** How many of the threads a product runs on. */
+  policy: ThreadPolicy;
   /** Whether the kernel is the fused multiply-add one. */
   fma: boolean;
   /** Which kernel runs and why, for `backprop info` and provenance. */
@@ -145,7 +152,8 @@ const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
  * transposed there by the kernel module; the rows of C are split between
  * the threads; C is copied back.
  */
-function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedArrayBuffer, threads: number, MR: number): Kernels {
+function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedArrayBuffer, policy: ThreadPolicy, MR: number): Kernels {
+  const threads = policy.max;
   const I = new Int32Array(control),
     F = new Float32Array(control);
   let heap = new Float32Array(memory.buffer);
@@ -186,7 +194,7 @@ function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedAr
     } else copyIn(b, H, ob, np);
     if (beta !== 0) copyIn(c, H, oc, np);
     // Rows of C per thread, in whole tiles; one thread for small products.
-    const parts = m * n * k < WASM_PARALLEL_WORK ? 1 : Math.min(threads, mp / MR);
+    const parts = Math.min(threadsFor(policy, m * n * k), mp / MR);
     const per = roundUp(mp / parts, MR);
     if (parts > 1) {
       I[N] = np;
