@@ -99,7 +99,6 @@ export function benchCommand(): Command {
       examples([
         ['every kernel provider on configurations N and W (what npm run bench runs)', 'backprop bench'],
         ['configuration W against PyTorch, paired round by round', 'backprop bench --configs W --repeats 5 --torch'],
-        ['only the WebAssembly and plain JavaScript kernels', 'backprop bench --backends wasm,js'],
         ['where an epoch of W goes: gemm, element-wise passes, the rest', 'backprop bench --configs W --backends blas --profile'],
       ]),
     )
