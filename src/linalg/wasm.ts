@@ -86,7 +86,7 @@ export async function loadWasm(threads?: number, fma?: boolean, minParallel?: nu
   const policy: ThreadPolicy = { max: want.threads, ...work };
   const relaxed = relaxedSimd();
   let useFma = fma ?? (relaxed.available && process.env.BACKPROP_WASM_FMA !== '0');
-  let why = !relaxed.available ? relaxed.how : useFma ? relaxed.how : 'BACKPROP_WASM_FMA=0';
+  let why = fma === false ? 'asked for without FMA' : !relaxed.available ? relaxed.how : useFma ? relaxed.how : 'BACKPROP_WASM_FMA=0';
   if (useFma && !relaxed.available) return { error: `the FMA kernel needs relaxed SIMD: ${relaxed.how}` };
   let compiled = wasmModule(useFma ? 'gemm-fma.wasm' : 'gemm.wasm');
   if (useFma && 'error' in compiled && fma === undefined) {
