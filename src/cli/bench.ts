@@ -128,8 +128,12 @@ async function runBench(opts: BenchOptions): Promise<void> {
   }
   if (opts.wasmPlain) {
     const r = await loadWasm(undefined, false);
-    if (!('error' in r)) providers.push({ name: 'wasm-plain', kernels: r.kernels, detail: `WebAssembly SIMD kernel, ${r.kernel}, ${r.threads} threads` });
-    if (!('error' in r)) out.line(style.dim(`  wasm-plain: WebAssembly SIMD kernel, ${r.kernel}; threads: ${describePolicy(r.policy)}`));
+    if ('error' in r) out.line(style.dim(`  wasm-plain: not available (${r.error})`));
+    else {
+      const detail = `WebAssembly SIMD kernel, ${r.kernel}, ${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+      providers.push({ name: 'wasm-plain', kernels: r.kernels, detail });
+      out.line(style.dim(`  wasm-plain: ${detail}; threads: ${describePolicy(r.policy)}`));
+    }
   }
   if (opts.profile) return runProfile(opts, out, train, providers);
   const results: Record<string, Record<string, { seconds: number; runs: number[]; gflops: number } | unknown>> = {};
