@@ -3,7 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { autoProvider, loadProvider, PROVIDERS, type Kernels, type ProviderName } from '../linalg/index.js';
+import { autoProvider, describePolicy, loadProvider, PROVIDERS, type Kernels, type ProviderName } from '../linalg/index.js';
+import { KernelProfile } from '../linalg/profile.js';
+import { loadWasm } from '../linalg/wasm.js';
+import { measureGflops } from './info.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { SgdTrainer } from '../train/sgd.js';
@@ -52,6 +55,8 @@ interface BenchOptions {
   torchThreads: number;
   tfjsLayers: boolean;
   startup: boolean;
+  profile: boolean;
+  wasmPlain: boolean;
   json: boolean;
 }
 
@@ -85,6 +90,8 @@ export function benchCommand(): Command {
     .option('--torch', 'also time PyTorch on the same configurations (Debian python3-torch)', false)
     .option('--torch-threads <n>', "PyTorch threads (torch.set_num_threads); 0: PyTorch's own default, as Debian ships it", nonNegativeInt, 0)
     .option('--tfjs-layers', 'also time tfjs-layers model.fit on the wasm backend for configuration W', false)
+    .option('--profile', 'instead: one epoch per provider with its kernel calls timed: seconds per phase (gemm, element-wise, other)', false)
+    .option('--wasm-plain', 'also time the wasm kernel without fused multiply-add (as wasm-plain), where the FMA one runs', false)
     .option('--startup', 'instead: the median of 10 process starts of `node bin/backprop` for --help, --version, grad and info', false)
     .option('--json', 'print one JSON result on stdout', false)
     .addHelpText(
@@ -92,7 +99,7 @@ export function benchCommand(): Command {
       examples([
         ['every kernel provider on configurations N and W (what npm run bench runs)', 'backprop bench'],
         ['configuration W against PyTorch, paired round by round', 'backprop bench --configs W --repeats 5 --torch'],
-        ['only the WebAssembly and plain JavaScript kernels', 'backprop bench --backends wasm,js'],
+        ['where an epoch of W goes: gemm, element-wise passes, the rest', 'backprop bench --configs W --backends blas --profile'],
       ]),
     )
     .action(async (opts: BenchOptions) => runBench(opts));
@@ -107,15 +114,28 @@ async function runBench(opts: BenchOptions): Promise<void> {
 
   // What a user gets out of the box (--backend auto, no tuning): its row is
   // marked, and compared with the fastest provider of this run.
-  const providers: { name: ProviderName; kernels: Kernels; detail?: string }[] = [];
+  const providers: { name: string; kernels: Kernels; detail?: string }[] = [];
   const auto = await autoProvider();
   const core = auto.blas?.corename ? `, OpenBLAS core ${auto.blas.corename} (${auto.blas.core?.why ?? 'chosen by OpenBLAS'})` : '';
   out.line(style.dim(`  --backend auto takes ${auto.name}${core}`));
   for (const name of opts.backends) {
     const r = await loadProvider(name);
     if ('error' in r) out.line(style.dim(`  ${name}: not available (${r.error})`));
-    else providers.push({ name, kernels: r.kernels, detail: r.detail });
+    else {
+      providers.push({ name, kernels: r.kernels, detail: r.detail });
+      out.line(style.dim(`  ${name}: ${r.detail ?? ''}${r.threads ? `; threads: ${describePolicy(r.threads)}` : ''}`));
+    }
   }
+  if (opts.wasmPlain) {
+    const r = await loadWasm(undefined, false);
+    if ('error' in r) out.line(style.dim(`  wasm-plain: not available (${r.error})`));
+    else {
+      const detail = `WebAssembly SIMD kernel, ${r.kernel}, ${r.threads} thread${r.threads === 1 ? '' : 's'}`;
+      providers.push({ name: 'wasm-plain', kernels: r.kernels, detail });
+      out.line(style.dim(`  wasm-plain: ${detail}; threads: ${describePolicy(r.policy)}`));
+    }
+  }
+  if (opts.profile) return runProfile(opts, out, train, providers);
   const results: Record<string, Record<string, { seconds: number; runs: number[]; gflops: number } | unknown>> = {};
   for (const key of opts.configs) {
     const cfg = BENCH_CONFIGS[key];
@@ -137,8 +157,13 @@ async function runBench(opts: BenchOptions): Promise<void> {
     }
     for (const [name, runs] of Object.entries(times)) {
       const s = median(runs);
-      row[name] = { seconds: s, runs, gflops: flops / s / 1e9 };
-      out.line(`  ${name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS${name === auto.name ? '   ← auto' : ''}`);
+      // The gemm-bound epoch: its flops at the rate this provider's gemm reaches on the config's largest product.
+      const gemmRate = gemmGflops(cfg, providers.find((p) => p.name === name)!.kernels);
+      const bound = flops / gemmRate / 1e9;
+      row[name] = { seconds: s, runs, gflops: flops / s / 1e9, gemmGflops: gemmRate, gemmBoundSeconds: bound, ofGemmBound: bound / s };
+      out.line(
+        `  ${name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS   ${style.dim(`gemm-bound ${bound.toFixed(3)} s (${gemmRate.toFixed(1)} GFLOPS), ${((100 * bound) / s).toFixed(0)}% of it`)}${name === auto.name ? '   ← auto' : ''}`,
+      );
     }
     const fastest = Object.entries(times)
       .map(([n, runs]) => [n, median(runs)] as const)
@@ -173,6 +198,46 @@ async function runBench(opts: BenchOptions): Promise<void> {
     results[key] = row;
   }
   out.result({ command: 'bench', data: opts.data, examples: train.count, repeats: opts.repeats, auto: auto.name, providers: providers.map(({ name, detail }) => ({ name, detail })), results });
+}
+
+/**
+ * The provider's gemm GFLOPS on the config's largest product, the first
+ * layer's forward one, (h1 × 784) · (784 × m): the best of three measurements
+ * (what the machine can do; on a loaded machine a single one may be slowed).
+ */
+function gemmGflops(cfg: (typeof BENCH_CONFIGS)[string], kernels: Kernels): number {
+  const [input, hidden] = cfg.arch.sizes;
+  return Math.max(...[0, 1, 2].map(() => measureGflops(kernels, hidden, cfg.batchSize, input)));
+}
+
+/**
+ * --profile: one epoch per config and provider with the kernels wrapped in
+ * timers (KernelProfile), the seconds of each phase, and their sums by kind.
+ */
+async function runProfile(opts: BenchOptions, out: Output, train: Examples, providers: { name: string; kernels: Kernels }[]): Promise<void> {
+  const results: Record<string, Record<string, unknown>> = {};
+  for (const key of opts.configs) {
+    const cfg = BENCH_CONFIGS[key];
+    results[key] = {};
+    for (const p of providers) {
+      const prof = new KernelProfile();
+      await timeEpoch(cfg, train, prof.wrap(p.kernels)); // warm up, then the measured epoch
+      prof.reset();
+      const total = await timeEpoch(cfg, train, prof.wrap(p.kernels));
+      const phases = [...prof.seconds].map(([phase, e]) => ({ phase, ...e })).sort((a, b) => b.s - a.s);
+      const timed = phases.reduce((t, e) => t + e.s, 0);
+      phases.push({ phase: 'outside the kernel calls (epoch start and end)', kind: 'other', s: total - timed, calls: 1 });
+      const byKind = { gemm: 0, 'element-wise': 0, other: 0 };
+      for (const e of phases) byKind[e.kind] += e.s;
+      out.line('');
+      out.line(`${style.bold(key)} on ${p.name}: ${total.toFixed(3)} s per epoch (profiled: timers cost a little)`);
+      for (const [kind, s] of Object.entries(byKind)) out.line(`  ${kind.padEnd(13)}${s.toFixed(3).padStart(8)} s ${((100 * s) / total).toFixed(1).padStart(5)}%`);
+      for (const e of phases)
+        out.line(style.dim(`    ${e.kind.padEnd(13)}${e.s.toFixed(3).padStart(8)} s ${((100 * e.s) / total).toFixed(1).padStart(5)}%  ${e.phase}${e.calls > 1 ? ` (${e.calls} times)` : ''}`));
+      results[key][p.name] = { seconds: total, byKind, phases };
+    }
+  }
+  out.result({ command: 'bench', profile: true, data: opts.data, examples: train.count, results });
 }
 
 /** Seconds of one training epoch from a fresh network (same seed each time). */

@@ -1,6 +1,6 @@
 import type { BlasProvider } from '../linalg/blas.js';
 import { Command } from 'commander';
-import { autoProvider, loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
+import { autoProvider, describePolicy, loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
 import { Output, style } from './output.js';
 import { examples } from './options.js';
 import { FLOAT64_PROVIDERS, providerFor } from '../linalg/precision.js';
@@ -68,8 +68,10 @@ export function infoCommand(): Command {
           const gflops = measureGflops(r.kernels);
           const detail = [r.detail, r.demoted].filter(Boolean).join('; ');
           out.line(`  ${name.padEnd(11)} ${style.good(gflops.toFixed(1).padStart(7) + ' GFLOPS')}${detail ? '  ' + style.dim(detail) : ''}${chosen === name ? '  ← auto' : ''}`);
+          const threads = r.threads && describePolicy(r.threads);
+          if (threads) out.line(style.dim(`              threads: ${threads}`));
           if (r.blas) for (const l of blasLines(r.blas)) out.line(style.dim(`              ${l}`));
-          providers.push({ name, available: true, gflops, detail: r.detail, demoted: r.demoted, ...(r.blas && blasJson(r.blas)) });
+          providers.push({ name, available: true, gflops, detail: r.detail, demoted: r.demoted, threads, ...(r.blas && blasJson(r.blas)) });
         }
       }
       const float64 = (await providerFor('auto', 'float64')).provider.name;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Available, DType } from '../linalg/index.js';
+import { describePolicy } from '../linalg/threads.js';
 
 /** Version of the layout of every `--json` result; raised when a field changes meaning or goes away. */
 export const SCHEMA_VERSION = 1;
@@ -43,6 +44,12 @@ export interface Provenance {
   provider: string;
   providerDetail?: string;
   blas?: BlasInfo;
+  /**
+   * The thread policy, where backprop chooses the threads (OpenBLAS, wasm), e.g.
+   * "1 thread below 2^24 multiply-adds (m·n·k), 2 from there": with OpenBLAS
+   * another policy gives other bytes.
+   */
+  threads?: string;
   dtype: DType;
   seed?: number;
   /** Every option of the run, defaults included. */
@@ -57,6 +64,7 @@ export function provenance(provider: Available, dtype: DType, seed: number | und
     provider: provider.name,
     providerDetail: provider.detail,
     blas: provider.name === 'blas' && provider.detail ? blasInfo(provider.detail) : undefined,
+    threads: provider.threads && describePolicy(provider.threads),
     dtype,
     seed,
     options,
@@ -95,6 +103,7 @@ export function provenanceMetadata(p: Provenance): Record<string, string> {
     if (p.blas.version) m.blas_version = p.blas.version;
     if (p.blas.coreType) m.blas_core_type = p.blas.coreType;
   }
+  if (p.threads) m.threads = p.threads;
   if (p.seed !== undefined) m.seed = String(p.seed);
   return m;
 }

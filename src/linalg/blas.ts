@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { Kernels } from './kernels.js';
 import { acceleratedKernels } from './accelerated.js';
 import { chooseCore, resolveLibrary, type CoreChoice } from './openblas-core.js';
+import { parallelWork, threadsFor, type ThreadPolicy } from './threads.js';
 
 /** Where to look for a CBLAS, in order; $BACKPROP_BLAS (a path) comes first. */
 export const BLAS_CANDIDATES: Record<string, string[]> = {
@@ -17,6 +18,8 @@ const TRANS = 112;
 
 /** Below this many multiply-adds (m·n·k) the FFI call costs more than the js loops. */
 export const BLAS_MIN_WORK = 2048;
+/** From this many multiply-adds OpenBLAS runs on all its threads, below on one (threads.ts; measured in docs/guide/performance.md). */
+export const BLAS_PARALLEL_WORK = 1 << 24;
 
 type GemmFn = (
   order: number,
@@ -55,6 +58,8 @@ export interface BlasProvider {
   /** The core OpenBLAS runs (openblas_get_corename), and how it was chosen. */
   corename?: string;
   core?: CoreChoice;
+  /** The thread policy, for an OpenBLAS (set through openblas_set_num_threads); other libraries choose their own threads. */
+  threads?: ThreadPolicy;
 }
 
 /** A symbol only each tuned BLAS exports, to tell it from the reference BLAS (which is 10× slower than our wasm kernel). */
@@ -156,15 +161,43 @@ function loadOne(koffi: Koffi, koffiPath: string, name: string): BlasProvider | 
       // not this one
     }
   }
+  // OpenBLAS's thread count: its maximum as it starts (OPENBLAS_NUM_THREADS,
+  // else the cores), then set per product by the policy.
+  let threads: ThreadPolicy | undefined, setThreads: ((n: number) => void) | undefined;
+  if (vendor === 'OpenBLAS') {
+    const work = parallelWork(BLAS_PARALLEL_WORK);
+    if ('error' in work) return work;
+    try {
+      const get = lib.func('int openblas_get_num_threads()') as () => number;
+      setThreads = lib.func('void openblas_set_num_threads(int n)') as (n: number) => void;
+      threads = { max: get(), ...work };
+    } catch {
+      // an OpenBLAS without them: its own thread choice stands
+    }
+  }
   const file = path ?? name;
   loaded = { library: file, lib };
-  return { kernels: blasKernels(sgemm, dgemm), library: name, path: existsSync(file) ? realpathSync(file) : file, vendor, config, corename, core };
+  return {
+    kernels: blasKernels(sgemm, dgemm, threads, setThreads),
+    library: name,
+    path: existsSync(file) ? realpathSync(file) : file,
+    vendor,
+    config,
+    corename,
+    core,
+    threads,
+  };
 }
 
-function blasKernels(sgemm: GemmFn, dgemm: GemmFn): Kernels {
-  return acceleratedKernels('blas', { minWork: BLAS_MIN_WORK, float64: true }, (transA, transB, alpha, a, b, beta, c, { m, n, k }) =>
-    (c.dtype === 'float64' ? dgemm : sgemm)(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols),
-  );
+function blasKernels(sgemm: GemmFn, dgemm: GemmFn, policy?: ThreadPolicy, setThreads?: (n: number) => void): Kernels {
+  let current = policy?.max ?? 0;
+  return acceleratedKernels('blas', { minWork: BLAS_MIN_WORK, float64: true }, (transA, transB, alpha, a, b, beta, c, { m, n, k }) => {
+    if (policy && setThreads) {
+      const t = threadsFor(policy, m * n * k);
+      if (t !== current) setThreads((current = t));
+    }
+    (c.dtype === 'float64' ? dgemm : sgemm)(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols);
+  });
 }
 
 /**

@@ -4,6 +4,8 @@ import { loadBlas, type BlasProvider } from './blas.js';
 import { FAST_X86_CORES } from './openblas-core.js';
 import { loadTensorflow } from './tensorflow.js';
 import { loadWasm } from './wasm.js';
+import type { ThreadPolicy } from './threads.js';
+export { describePolicy, type ThreadPolicy } from './threads.js';
 
 export { Matrix } from './matrix.js';
 export type { DType, Float } from './matrix.js';
@@ -27,6 +29,8 @@ export interface Available {
   demoted?: string;
   /** For blas: the library, its OpenBLAS core and how it was chosen. */
   blas?: BlasProvider;
+  /** How many threads a product runs on (threads.ts), where backprop chooses it (OpenBLAS, wasm). */
+  threads?: ThreadPolicy;
 }
 
 const cache = new Map<ProviderName, Promise<Loaded>>();
@@ -48,7 +52,7 @@ export function loadProvider(name: ProviderName): Promise<Loaded> {
             : r.corename && (process.arch === 'x64' || process.arch === 'ia32') && !FAST_X86_CORES.has(r.corename.toLowerCase())
               ? `OpenBLAS runs its ${r.corename} kernels here (older than AVX2), slower than the wasm kernel: auto tries it after wasm`
               : undefined;
-          return { name, kernels: r.kernels, detail, demoted, blas: r };
+          return { name, kernels: r.kernels, detail, demoted, blas: r, threads: r.threads };
         }
         case 'tensorflow': {
           const r = await loadTensorflow();
@@ -56,7 +60,9 @@ export function loadProvider(name: ProviderName): Promise<Loaded> {
         }
         case 'wasm': {
           const r = await loadWasm();
-          return 'error' in r ? { name, error: r.error } : { name, kernels: r.kernels, detail: `WebAssembly SIMD kernel (assets/gemm.wasm), ${r.threads} thread${r.threads === 1 ? '' : 's'}` };
+          return 'error' in r
+            ? { name, error: r.error }
+            : { name, kernels: r.kernels, detail: `WebAssembly SIMD kernel, ${r.kernel}, ${r.threads} thread${r.threads === 1 ? '' : 's'}`, threads: r.policy };
         }
       }
     })();

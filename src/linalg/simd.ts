@@ -1,15 +1,50 @@
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import type { Float } from './matrix.js';
 
 /**
+ * (module (func (param v128 v128 v128) (result v128)
+ *   (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2))))
+ * as assembled by wabt: relaxed_madd is the prefixed opcode 0xfd 0x85 0x02
+ * (0x105, LEB128) of the relaxed SIMD proposal.
+ */
+const RELAXED_PROBE = Buffer.from('0061736d0100000001080160037b7b7b017b03020100070501016600000a0d010b00200020012002fd85020b', 'hex');
+
+let relaxed: { available: boolean; how: string } | undefined;
+
+/**
+ * Whether this engine validates relaxed SIMD (f32x4.relaxed_madd), and how:
+ * V8 12 (Node 22) has it on by default; V8 11 (Node 20, 21) has it behind
+ * --experimental-wasm-relaxed-simd, which we then set with
+ * v8.setFlagsFromString. That is sound: the flag only widens what the
+ * validator accepts for modules compiled after it (the probe is validated
+ * again to prove it took), it is process-wide so worker threads see it, and
+ * it is set on this module's first import, before any of our modules is
+ * compiled. Never assumed: where the probe does not validate, the kernel
+ * without FMA runs.
+ */
+export function relaxedSimd(): { available: boolean; how: string } {
+  if (relaxed) return relaxed;
+  if (WebAssembly.validate(RELAXED_PROBE)) return (relaxed = { available: true, how: 'relaxed SIMD on by default in this engine' });
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major === 20 || major === 21) {
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
+    if (WebAssembly.validate(RELAXED_PROBE)) return (relaxed = { available: true, how: 'relaxed SIMD enabled by --experimental-wasm-relaxed-simd' });
+  }
+  return (relaxed = { available: false, how: 'this engine does not validate relaxed SIMD' });
+}
+relaxedSimd();
+
+/**
  * Our WebAssembly SIMD kernels, assembled from scripts/wasm-kernels.mjs:
- * assets/gemm.wasm (the wasm provider's GEMM, on a shared memory it imports)
+ * assets/gemm.wasm (the wasm provider's GEMM, on a shared memory it imports),
+ * assets/gemm-fma.wasm (the same with relaxed SIMD's fused multiply-add)
  * and assets/relu.wasm (the ReLU passes, on a memory of its own). Each is
  * compiled once per process; an error where this Node has no wasm SIMD or
  * shared memory (everything then runs on the js loops).
  */
 const compiled = new Map<string, { module: WebAssembly.Module } | { error: string }>();
-export function wasmModule(name: 'gemm.wasm' | 'relu.wasm'): { module: WebAssembly.Module } | { error: string } {
+export function wasmModule(name: 'gemm.wasm' | 'gemm-fma.wasm' | 'relu.wasm'): { module: WebAssembly.Module } | { error: string } {
   let c = compiled.get(name);
   if (!c) {
     try {

@@ -3,14 +3,16 @@ import { Worker } from 'node:worker_threads';
 import type { Kernels } from './kernels.js';
 import { acceleratedKernels } from './accelerated.js';
 import type { Matrix } from './matrix.js';
-import { wasmModule } from './simd.js';
+import { relaxedSimd, wasmModule } from './simd.js';
+import { parallelWork, threadsFor, type ThreadPolicy } from './threads.js';
 
 /** Below this many multiply-adds (m·n·k) the copies into wasm memory cost more than the js loops. */
 export const WASM_MIN_WORK = 32_768;
-/** Below this many multiply-adds one thread finishes before a second one would have woken up. */
-export const WASM_PARALLEL_WORK = 1 << 19;
-/** The micro-kernel's tile (scripts/wasm-kernels.mjs): rows of A and columns of B per step. */
+/** From this many multiply-adds a product runs on all the pool's threads, below on one (threads.ts; measured in docs/guide/performance.md). */
+export const WASM_PARALLEL_WORK = 1 << 24;
+/** The micro-kernel's tile (scripts/wasm-kernels.mjs): rows of A (MR, MR_FMA) and columns of B per step. */
 const MR = 4;
+const MR_FMA = 4;
 const NR = 8;
 const MAX_THREADS = 16;
 
@@ -72,11 +74,26 @@ interface Gemm {
  * downloaded or compiled at install; any Node with wasm SIMD runs it.
  *
  * Threads: $BACKPROP_WASM_THREADS, else the machine's available parallelism.
+ * Kernel: assets/gemm-fma.wasm (f32x4.relaxed_madd) where the engine has
+ * relaxed SIMD (relaxedSimd()) and $BACKPROP_WASM_FMA is not 0, else
+ * assets/gemm.wasm (f32x4.mul, f32x4.add).
  */
-export async function loadWasm(threads?: number): Promise<{ kernels: Kernels; threads: number } | { error: string }> {
+export async function loadWasm(threads?: number, fma?: boolean, minParallel?: number): Promise<WasmLoaded | { error: string }> {
   const want = threads === undefined ? wasmThreads() : { threads };
   if ('error' in want) return want;
-  const compiled = wasmModule('gemm.wasm');
+  const work = minParallel === undefined ? parallelWork(WASM_PARALLEL_WORK) : { parallelWork: minParallel };
+  if ('error' in work) return work;
+  const policy: ThreadPolicy = { max: want.threads, ...work };
+  const relaxed = relaxedSimd();
+  let useFma = fma ?? (relaxed.available && process.env.BACKPROP_WASM_FMA !== '0');
+  let why = fma === false ? 'asked for without FMA' : !relaxed.available ? relaxed.how : useFma ? relaxed.how : 'BACKPROP_WASM_FMA=0';
+  if (useFma && !relaxed.available) return { error: `the FMA kernel needs relaxed SIMD: ${relaxed.how}` };
+  let compiled = wasmModule(useFma ? 'gemm-fma.wasm' : 'gemm.wasm');
+  if (useFma && 'error' in compiled && fma === undefined) {
+    why = `assets/gemm-fma.wasm does not compile (${compiled.error})`;
+    useFma = false;
+    compiled = wasmModule('gemm.wasm');
+  }
   if ('error' in compiled) return { error: `the wasm GEMM kernel does not compile here (WebAssembly SIMD and threads are needed): ${compiled.error}` };
   const { module } = compiled;
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
@@ -97,7 +114,24 @@ export async function loadWasm(threads?: number): Promise<{ kernels: Kernels; th
     for (const w of workers) void w.terminate();
     return { error: `wasm worker threads do not start: ${(e as Error).message.split('\n')[0]}` };
   }
-  return { kernels: wasmKernels(gemm, memory, control, want.threads), threads: want.threads };
+  return {
+    kernels: wasmKernels(gemm, memory, control, policy, useFma ? MR_FMA : MR),
+    threads: want.threads,
+    policy,
+    fma: useFma,
+    kernel: useFma ? `fused multiply-add (assets/gemm-fma.wasm, f32x4.relaxed_madd; ${why})` : `multiply then add (assets/gemm.wasm; ${why})`,
+  };
+}
+
+export interface WasmLoaded {
+  kernels: Kernels;
+  threads: number;
+  /** How many of the threads a product runs on. */
+  policy: ThreadPolicy;
+  /** Whether the kernel is the fused multiply-add one. */
+  fma: boolean;
+  /** Which kernel runs and why, for `backprop info` and provenance. */
+  kernel: string;
 }
 
 /** The thread count asked for by $BACKPROP_WASM_THREADS, or the machine's parallelism. */
@@ -118,7 +152,8 @@ const roundUp = (x: number, r: number) => Math.ceil(x / r) * r;
  * transposed there by the kernel module; the rows of C are split between
  * the threads; C is copied back.
  */
-function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedArrayBuffer, threads: number): Kernels {
+function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedArrayBuffer, policy: ThreadPolicy, MR: number): Kernels {
+  const threads = policy.max;
   const I = new Int32Array(control),
     F = new Float32Array(control);
   let heap = new Float32Array(memory.buffer);
@@ -155,11 +190,11 @@ function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedAr
     if (transB) {
       H.set(b.data, os); // n × k
       kernel.transpose(4 * os, n, k, 4 * k, 4 * ob, 4 * np);
-      if (np > n) for (let p = 0; p < k; p++) H.fill(0, ob + p * np + n, ob + (p + 1) * np);
+      if (np > n) for (let p = 0, at = ob + n; p < k; p++, at += np) for (let j = 0; j < np - n; j++) H[at + j] = 0; // ≤ 7 a row: a loop, not k fill() calls
     } else copyIn(b, H, ob, np);
     if (beta !== 0) copyIn(c, H, oc, np);
     // Rows of C per thread, in whole tiles; one thread for small products.
-    const parts = m * n * k < WASM_PARALLEL_WORK ? 1 : Math.min(threads, mp / MR);
+    const parts = Math.min(threadsFor(policy, m * n * k), mp / MR);
     const per = roundUp(mp / parts, MR);
     if (parts > 1) {
       I[N] = np;
@@ -197,6 +232,12 @@ function copyIn(x: Matrix, H: Float32Array, at: number, ld: number): void {
     r = x.rows,
     c = x.cols;
   if (ld === c) H.set(X, at);
+  else if (c < 64)
+    // narrow rows (N's 784 × 10 batch, say): one loop, where set() and fill() per row cost ~30 ns a call
+    for (let i = 0, src = 0, dst = at; i < r; i++, dst += ld - c) {
+      for (let j = 0; j < c; j++) H[dst++] = X[src++];
+      for (let j = c; j < ld; j++) H[dst + j - c] = 0;
+    }
   else
     for (let i = 0; i < r; i++) {
       H.set(X.subarray(i * c, (i + 1) * c), at + i * ld);

@@ -1,5 +1,6 @@
 import { describe, expect, it, type TestContext } from 'vitest';
 import { jsKernels, loadProvider, Matrix, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
+import { loadWasm } from '../../src/linalg/wasm.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
@@ -9,7 +10,13 @@ import { gemmOperands, needs, randomMatrix, SYSTEM } from '../helpers.js';
 
 // Every provider that loads here is held to the js provider's answers. A provider
 // is skipped only when it cannot load, and the skip says why.
-const loaded = await Promise.all(PROVIDERS.filter((p) => p !== 'js').map((p) => loadProvider(p)));
+const loaded: ({ name: string; kernels: Kernels } | { name: string; error: string })[] = await Promise.all(PROVIDERS.filter((p) => p !== 'js').map((p) => loadProvider(p)));
+// The wasm provider has two kernels, with and without fused multiply-add
+// (relaxed SIMD); loadProvider gives the one this engine runs, and both are held to js.
+for (const fma of [false, true]) {
+  const r = await loadWasm(undefined, fma);
+  loaded.push('error' in r ? { name: `wasm fma=${fma}`, error: r.error } : { name: `wasm fma=${fma}`, kernels: r.kernels });
+}
 
 for (const r of loaded) {
   describe(`${r.name} provider conformance against js`, () => {
@@ -52,6 +59,12 @@ for (const r of loaded) {
                 const got = c0.clone();
                 kernels.gemm(tA, tB, alpha, a, b, beta, got);
                 // The standard error bound of a dot product of length k: |Δ| ≤ k·ε·(|alpha|·Σ|a||b| + |beta|·|c|).
+                // It holds for any summation order and for fused multiply-adds too
+                // (wasm's relaxed_madd kernel): an FMA rounds once per multiply-add
+                // where a multiply then an add rounds twice, so it has fewer
+                // rounding errors to sum, not more; relaxed SIMD may also run
+                // unfused (two roundings), which is the bound's own case. So FMA
+                // results differ from js in the last bits but within the same bound.
                 const scale = c0.clone();
                 scale.data.forEach((v, i) => (scale.data[i] = Math.abs(beta * v)));
                 const abs = (x: Matrix) => Matrix.from(x.rows, x.cols, Array.from(x.data, Math.abs), dtype);

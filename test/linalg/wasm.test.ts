@@ -1,15 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix, type Kernels } from '../../src/linalg/index.js';
-import { loadWasm, WASM_PARALLEL_WORK, wasmThreads } from '../../src/linalg/wasm.js';
+import { loadWasm, wasmThreads } from '../../src/linalg/wasm.js';
+import { relaxedSimd } from '../../src/linalg/simd.js';
 import { Rng } from '../../src/base/rng.js';
 import { cli, gemmOperands, randomMatrix, ROOT, TRANSPOSES } from '../helpers.js';
 
 // The wasm provider's own properties; test/linalg/providers.test.ts holds it
 // to the js provider's answers like every other provider.
 
+/** The wasm provider on `threads` threads, every product split between them (the policy's threshold at 0). */
 async function kernels(threads: number): Promise<Kernels> {
-  const r = await loadWasm(threads);
+  const r = await loadWasm(threads, undefined, 0);
   if ('error' in r) throw new Error(r.error);
   expect(r.threads).toBe(threads);
   return r.kernels;
@@ -27,12 +29,29 @@ describe('wasm provider', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 
+  it('runs the FMA kernel exactly where relaxed SIMD validates, and says which kernel runs', async () => {
+    const r = await loadWasm(2);
+    if ('error' in r) throw new Error(r.error);
+    expect(r.fma).toBe(relaxedSimd().available);
+    expect(r.kernel).toMatch(r.fma ? /^fused multiply-add \(assets\/gemm-fma\.wasm/ : /^multiply then add \(assets\/gemm\.wasm/);
+    // Node 20 and later run V8 11.3+, where relaxed SIMD exists (behind a flag on 20 and 21)
+    if (Number(process.versions.node.split('.')[0]) >= 20 && process.arch === 'x64') expect(relaxedSimd().available).toBe(true);
+    // the two kernels round differently: with FMA, one rounding per multiply-add
+    const rng = new Rng(2);
+    const a = randomMatrix(rng, 64, 300, 'float32'),
+      b = randomMatrix(rng, 300, 64, 'float32');
+    const fused = await loadWasm(1, true),
+      plain = await loadWasm(1, false);
+    if ('error' in fused || 'error' in plain) throw new Error('a wasm kernel does not load');
+    const c0 = Matrix.zeros(64, 64);
+    expect(product(fused.kernels, false, false, a, b, c0, 1, 0)).not.toEqual(product(plain.kernels, false, false, a, b, c0, 1, 0));
+  });
+
   it('1, 2 and 3 threads give bit-identical products (each element is summed by one thread in the same order)', async () => {
     const [one, two, three] = [await kernels(1), await kernels(2), await kernels(3)];
     const rng = new Rng(5);
     // 203 rows: the row split leaves a ragged last slice; n = 77 pads B's columns.
     const [m, n, k] = [203, 77, 300];
-    expect(m * n * k).toBeGreaterThan(WASM_PARALLEL_WORK);
     for (const [tA, tB] of TRANSPOSES) {
       const [a, b] = gemmOperands(rng, tA, tB, m, n, k, 'float32');
       const c0 = randomMatrix(rng, m, n, 'float32');
