@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../base/atomic.js';
-import { cacheRoot } from '../base/cache.js';
+import { cacheRoot, readCacheObject } from '../base/cache.js';
 import { DataError, readDataFile } from './dataset.js';
 import { gunzipIdx, IDX_FILES } from './idx.js';
 
@@ -231,18 +231,9 @@ const isRecord = (r: unknown): r is CacheRecord => {
   );
 };
 
-/** The cache of digests; anything unreadable or malformed (a `null`, an array, a bad record) counts as no cache. */
+/** The cache of digests; anything unreadable or malformed (a `null`, an array, a bad record) counts as no cache (readCacheObject). */
 function readVerifyCache(): Record<string, CacheRecord> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(verifyCachePath(), 'utf8'));
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
-  const out: Record<string, CacheRecord> = {};
-  for (const [k, v] of Object.entries(parsed)) if (isRecord(v)) out[k] = v;
-  return out;
+  return readCacheObject(verifyCachePath(), isRecord);
 }
 
 const sameFile = (rec: CacheRecord | undefined, st: Stats): rec is CacheRecord =>

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, createReadStream, createWriteStream, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fsyncDir } from '../base/atomic.js';
+import { safeText } from '../base/terminal-safe.js';
 import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -48,12 +49,6 @@ export const FETCH_LIMITS = {
   /** Cap on a file whose size the catalogue does not give. */
   unknownSizeBytes: 200_000_000,
 } as const;
-
-/** A server's string made safe for a terminal: control characters escaped, JSON-quoted, at most 100 characters shown. */
-function printable(s: string): string {
-  const q = JSON.stringify(s.length > 100 ? `${s.slice(0, 100)}…` : s);
-  return q.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 /** HTTP statuses that say "not now": retried, after the server's Retry-After when it gives one. */
 const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -134,7 +129,7 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
         try {
           next = new URL(res.headers.location, url);
         } catch {
-          reject(new FatalFetchError(`${url}: redirects to ${printable(res.headers.location)}, which is not a URL`));
+          reject(new FatalFetchError(`${url}: redirects to "${safeText(res.headers.location, 100)}", which is not a URL`));
           return;
         }
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
