@@ -19,7 +19,21 @@ if (!args.includes('--score-only') && !args.includes('--report')) {
 }
 // --report FILE scores another JSON report (a run of one module, say) instead.
 const at = args.indexOf('--report');
-const report = JSON.parse(readFileSync(resolve(root, at >= 0 ? args[at + 1] : config.jsonReporter.fileName), 'utf8'));
+if (at >= 0 && (at + 1 >= args.length || args[at + 1].startsWith('-'))) {
+  process.stderr.write('mutation: error: --report needs a FILE (a Stryker JSON report)\n');
+  process.exit(2);
+}
+const reportFile = resolve(root, at >= 0 ? args[at + 1] : config.jsonReporter.fileName);
+let report;
+try {
+  report = JSON.parse(readFileSync(reportFile, 'utf8'));
+} catch (e) {
+  // A fresh clone has no report yet: say what to run instead of a stack trace.
+  const why = e.code === 'ENOENT' ? 'does not exist' : e.code ? `cannot be read (${e.code})` : `is not a JSON report (${e.message})`;
+  const hint = at >= 0 ? '' : ': run `npm run test:mutation` first (minutes to an hour), then score it again with --score-only';
+  process.stderr.write(`mutation: error: ${reportFile} ${why}${hint}\n`);
+  process.exit(2);
+}
 
 /** The listed entry whose file matches, whose fragment is on the mutated line, and whose mutated text is on the line as mutated. */
 const isEquivalent = (file, line, mutated) => equivalent.find(([f, fragment, rep]) => f === file && line.includes(fragment) && mutated.includes(rep));

@@ -23,8 +23,43 @@ export interface LayerStats {
   dead?: number;
   /** Output layer: mean over examples of ‖δ^L_x‖. */
   outputDelta?: number;
-  /** Histogram of the activations a^l over the batch: counts over equal bins of [lo, hi]. */
-  histogram?: { lo: number; hi: number; counts: number[] };
+  /** Histogram of the activations a^l over the batch: counts over equal bins of [lo, hi]; for an unbounded f also on symlog bins (symlogBins). */
+  histogram?: { lo: number; hi: number; counts: number[]; symlog?: SymlogBins };
+}
+
+/** Counts on bins of equal width in t = sign(a)·ln(1 + |a|): bin k (from `first`) holds t in [k·step, (k+1)·step); `zeros` the a that are exactly 0, apart. */
+export interface SymlogBins {
+  step: number;
+  first: number;
+  counts: number[];
+  zeros: number;
+}
+
+/**
+ * Bins for activations without bounds (the ReLU family), on the symlog scale
+ * the reports draw them on: equal widths in t = sign(a)·ln(1 + |a|), anchored
+ * at t = 0, so that two histograms of one layer (at initialisation and after
+ * training) share their edges whatever their extent. The a exactly 0 — a ReLU
+ * unit that is off for that example — are counted apart (`zeros`), so the
+ * spike at 0 is not mixed with small positive values.
+ */
+export function symlogBins(a: ArrayLike<number>, step = 0.1): SymlogBins {
+  const bin = (v: number) => Math.floor((Math.sign(v) * Math.log1p(Math.abs(v))) / step);
+  let first = Infinity,
+    last = -Infinity,
+    zeros = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === 0) zeros++;
+    else {
+      const k = bin(a[i]);
+      first = Math.min(first, k);
+      last = Math.max(last, k);
+    }
+  }
+  if (first > last) return { step, first: 0, counts: [], zeros };
+  const counts = new Array<number>(last - first + 1).fill(0);
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) counts[bin(a[i]) - first]++;
+  return { step, first, counts, zeros };
 }
 
 const norm = (x: ArrayLike<number>) => {
@@ -92,7 +127,7 @@ export function layerStats(net: Network, batch: { ws: Workspace; y: Matrix }, ke
       }
       s.outputDelta = total / m;
     }
-    if (histograms) s.histogram = histogram(A, act);
+    if (histograms) s.histogram = Number.isFinite(act.range.hi) && Number.isFinite(act.range.lo) ? histogram(A, act) : { ...histogram(A, act), symlog: symlogBins(A) };
     out.push(s);
   }
   return out;

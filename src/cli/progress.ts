@@ -30,23 +30,76 @@ export function rate(x: number): string {
   return x >= 1e6 ? `${(x / 1e6).toFixed(1)}M` : x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0);
 }
 
+/** What one redraw of the training bar shows. */
+export interface BarFields {
+  epoch: number;
+  epochs: number;
+  /** Batches done in this epoch, of `total`. */
+  value: number;
+  total: number;
+  /** Examples per second ("51.2k"), "-" before any. */
+  speed: string;
+  loss: string;
+  acc: string;
+  /** Time elapsed and the ETA of the whole run, as clock() writes them. */
+  spent: string;
+  left: string;
+}
+
+/** The bar itself: `size` cells, the done fraction in █, the rest in ░ (cli-progress's shades_classic). */
+function cells(value: number, total: number, size: number): string {
+  const done = total > 0 ? Math.min(size, Math.max(0, Math.round((value / total) * size))) : 0;
+  return '\u2588'.repeat(done) + '\u2591'.repeat(size - done);
+}
+
+/**
+ * The training bar's line, fitted to a terminal of `columns` columns: the
+ * richest of these forms that fits in columns − 1 (the last column would
+ * wrap on some terminals), dropping first the words, then the bar's width,
+ * examples per second, accuracy, loss and the bar itself — the time elapsed
+ * and the ETA of the run go last. Below the leanest form the line is cut.
+ * Every character here is one column wide.
+ */
+export function progressLine(f: BarFields, columns: number): string {
+  const epoch = `epoch ${f.epoch}/${f.epochs}`;
+  const count = `${f.value}/${f.total}`;
+  const head = (size: number): string => `${epoch} [${cells(f.value, f.total, size)}] ${count}`;
+  const speed = `${f.speed} ex/s`,
+    loss = `loss ${f.loss}`,
+    acc = `acc ${f.acc}`,
+    times = `${f.spent} · ETA ${f.left}`;
+  const forms = [
+    [head(16), speed, loss, acc, `${f.spent} elapsed, run ETA ${f.left}`],
+    [head(16), speed, loss, acc, times],
+    [head(8), speed, loss, acc, times],
+    [head(8), loss, acc, times],
+    [head(8), loss, times],
+    [head(8), times],
+    [`${epoch} ${count}`, times],
+    [`${f.epoch}/${f.epochs} ${count}`, times],
+  ].map((parts) => parts.join(' · '));
+  const room = Math.max(1, columns - 1);
+  return forms.find((line) => line.length <= room) ?? forms[forms.length - 1].slice(0, room);
+}
+
 /**
  * A progress bar on stderr while training, when it can be redrawn (see
- * Output.interactive); nothing otherwise. One line: the epoch and its batches,
- * examples per second, the running loss and accuracy of the epoch, the time
- * elapsed and the ETA of the whole run. Returns the callbacks to merge into
- * training.
+ * Output.interactive); nothing otherwise. One line (progressLine, fitted to
+ * the terminal): the epoch and its batches, examples per second, the running
+ * loss and accuracy of the epoch, the time elapsed and the ETA of the whole
+ * run. Returns the callbacks to merge into training.
  */
 export function epochProgress(enabled: boolean, epochs: number): TrainCallbacks & { stop(): void } {
   if (!enabled) return { stop() {} };
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule; // loaded only to draw
   const bar = new cliProgress.SingleBar(
     {
-      format: `epoch {epoch}/${epochs} [{bar}] {value}/{total} · {speed} ex/s · loss {loss} · acc {acc} · {spent} elapsed, run ETA {left}`,
+      // Drawn by progressLine, fitted to the terminal's width as it is at each redraw (80 columns if unknown).
+      format: (_options, params, payload: Omit<BarFields, 'value' | 'total' | 'epochs'>) =>
+        progressLine({ ...payload, epochs, value: params.value, total: params.total }, process.stderr.columns || 80),
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,
-      barsize: 16,
     },
     cliProgress.Presets.shades_classic,
   );

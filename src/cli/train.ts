@@ -574,7 +574,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     const a = net.arch;
     const html = await trainingReport(
       `backprop train ${ds.name}`,
-      `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training, ${ds.validation?.count ?? 0} validation and ${ds.test.count} test examples`,
+      `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training${ds.validation ? `, ${ds.validation.count} validation` : ''} and ${ds.test.count} test examples`,
       [
         ['optimizer', `${optimizerLabel(run.optimizer)} η=${run.lr} m=${run.batchSize}${run.weightDecay ? ` λ=${run.weightDecay}` : ''}`],
         ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
@@ -586,6 +586,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
       ],
       state.history,
       session.monitorLog,
+      bestEpoch,
     );
     try {
       writeFileAtomic(opts.report, html);

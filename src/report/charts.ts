@@ -142,10 +142,13 @@ export function shareAxis(field: string, axisTitle: string, max = 1): Record<str
 }
 
 /**
- * A panel of two histograms overlaid, from rows {a, density, when} where
- * each histogram is steps (a = left edge of a bin, plus the right edge of the
- * last one): the first (e.g. before training) as a grey area, the second as a
- * black outline over it, so that both stay visible where they overlap.
+ * A panel of two histograms overlaid, from rows {a, y, when, kind} where
+ * each histogram is steps (kind 'step', a = left edge of a bin, plus the right
+ * edge of the last one): the first (e.g. before training) as a grey area, the
+ * second as a black outline over it, so that both stay visible where they
+ * overlap. Rows of kind 'zero' (with `zeros`) are the share of values exactly
+ * 0, drawn as a bar at a = 0 from the axis: grey and wide for the first, black
+ * and narrow over it for the second.
  */
 export function overlaidHistogram(o: {
   when: readonly [string, string];
@@ -153,20 +156,29 @@ export function overlaidHistogram(o: {
   y?: Record<string, unknown>;
   xTitle: string;
   yTitle: string;
+  zeros?: boolean;
   width?: number;
   height?: number;
 }): VlSpec {
+  const only = (when: string, kind: string) => ({ filter: `datum.when == ${JSON.stringify(when)} && datum.kind == '${kind}'` });
+  const spikes = o.zeros
+    ? [
+        { transform: [only(o.when[0], 'zero')], mark: { type: 'rule', strokeWidth: 7, opacity: 0.8 }, encoding: { y2: { datum: 0 } } },
+        { transform: [only(o.when[1], 'zero')], mark: { type: 'rule', strokeWidth: 2.5 }, encoding: { y2: { datum: 0 } } },
+      ]
+    : [];
   return {
     width: o.width ?? 190,
     height: o.height ?? 130,
     encoding: {
       x: { field: 'a', type: 'quantitative', title: o.xTitle, scale: { zero: false, nice: false, ...o.x }, axis: { tickCount: 5 } },
-      y: { field: 'density', type: 'quantitative', stack: null, title: o.yTitle, scale: { ...o.y }, axis: { tickCount: 4 } },
+      y: { field: 'y', type: 'quantitative', stack: null, title: o.yTitle, scale: { ...o.y }, axis: { tickCount: 4 } },
       color: { field: 'when', type: 'nominal', scale: { domain: [...o.when], range: ['#b0b0b0', '#111111'] }, legend: { title: null, orient: 'top', symbolType: 'square' } },
     },
     layer: [
-      { transform: [{ filter: `datum.when == ${JSON.stringify(o.when[0])}` }], mark: { type: 'area', interpolate: 'step-after', opacity: 0.8 } },
-      { transform: [{ filter: `datum.when == ${JSON.stringify(o.when[1])}` }], mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6 } },
+      { transform: [only(o.when[0], 'step')], mark: { type: 'area', interpolate: 'step-after', opacity: 0.8 } },
+      { transform: [only(o.when[1], 'step')], mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6 } },
+      ...spikes,
     ],
   };
 }

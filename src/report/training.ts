@@ -27,8 +27,9 @@ const setColor = (present: string[]) => ({
  * epoch), the learning rate per epoch, and with --monitor each hidden
  * layer's speed of learning ‖∂C/∂bˡ‖ and its saturated or dead units
  * (Nielsen, "Neural Networks and Deep Learning", ch. 5), as in compare's report.
+ * `keptEpoch`: the epoch whose weights --early-stop kept, marked on the curves.
  */
-export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapshot[]): Chart[] {
+export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapshot[], keptEpoch?: number): Chart[] {
   const lastEpoch = Math.max(1, ...history.map((m) => m.epoch));
   const points = history.flatMap((m) =>
     [
@@ -40,6 +41,19 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
       .map((p) => ({ epoch: m.epoch, ...p })),
   );
   const present = SETS.filter((s) => points.some((p) => p.set === s));
+  // --early-stop: a dashed rule at the epoch whose weights were kept, labelled, over each panel.
+  const kept =
+    keptEpoch !== undefined
+      ? [
+          { data: { values: [{ epoch: keptEpoch }] }, mark: { type: 'rule', strokeDash: [5, 4], color: '#444', strokeWidth: 1.5 }, encoding: { x: { field: 'epoch', type: 'quantitative' } } },
+          {
+            data: { values: [{ epoch: keptEpoch, label: `kept: epoch ${keptEpoch}` }] },
+            mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 4, fontSize: 12, color: '#444' },
+            encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
+          },
+        ]
+      : [];
+  const withKept = (p: Record<string, unknown>) => (kept.length ? { width: p.width, height: p.height, layer: [{ mark: p.mark, encoding: p.encoding }, ...kept] } : p);
   const panel = { width: 420, height: 250 };
   const lines = { type: 'line', point: true };
   const charts: Chart[] = [
@@ -47,13 +61,14 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
       id: 'learning-curves',
       caption:
         'Mean cost C and accuracy per epoch: on the training batches as they were trained (a running mean, as Keras reports it, with dropout if it was on), and on the validation and test sets with the weights at the end of the epoch. ' +
-        'A validation cost that turns up while the training cost still falls is overfitting; <code>--early-stop</code> keeps the weights of the lowest point.',
+        'A validation cost that turns up while the training cost still falls is overfitting; <code>--early-stop</code> keeps the weights of the lowest point' +
+        (keptEpoch !== undefined ? `: here those of epoch ${keptEpoch}, the dashed line (what <code>--save</code> wrote and the test accuracy reports).` : '.'),
       spec: {
         ...BASE,
         title: title('Learning curves', 'cost (log scale) and accuracy against epochs, one line per data set'),
         data: { values: points },
         hconcat: [
-          {
+          withKept({
             ...panel,
             mark: lines,
             encoding: {
@@ -65,8 +80,8 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
               ),
               color: setColor(present),
             },
-          },
-          { ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: { ...shareAxis('accuracy', 'accuracy'), scale: { zero: false } }, color: setColor(present) } },
+          }),
+          withKept({ ...panel, mark: lines, encoding: { x: epochAxis(lastEpoch), y: { ...shareAxis('accuracy', 'accuracy'), scale: { zero: false } }, color: setColor(present) } }),
         ],
       },
     },
@@ -83,7 +98,7 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
         width: 420,
         height: 180,
         mark: { type: 'line', point: true, interpolate: 'step-after' },
-        encoding: { x: epochAxis(lastEpoch), y: { field: 'lr', type: 'quantitative', title: 'η', axis: { format: '.2~e' } } },
+        encoding: { x: epochAxis(lastEpoch), y: { field: 'lr', type: 'quantitative', title: 'η', axis: { format: '~g' } } }, // plain numbers: 0.2, 0.0005
       },
     });
   }
@@ -98,7 +113,7 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
     charts.push({
       id: 'learning-speed',
       caption:
-        'The speed of learning of hidden layer <i>l</i>, ‖∂C/∂b<sup><i>l</i></sup>‖ = ‖δ<sup><i>l</i></sup>‖, on a fixed batch of training examples, at initialisation (epoch 0) and after every epoch (Nielsen, ch. 5). Layers that learn orders of magnitude more slowly than the others are the vanishing gradient.',
+        'The speed of learning of hidden layer <i>l</i>, ‖∂C/∂b<sup><i>l</i></sup>‖ = ‖δ<sup><i>l</i></sup>‖, on a fixed batch of training examples, at initialisation (epoch 0) and after every epoch (Nielsen, ch. 5). Early layers that learn many times more slowly than the layers after them are the vanishing gradient.',
       spec: {
         ...BASE,
         title: title('Speed of learning per hidden layer', '‖∂C/∂bˡ‖ against epochs; darker lines are layers nearer the input'),
@@ -131,9 +146,9 @@ export function trainingCharts(history: EpochMetrics[], monitor?: MonitorSnapsho
 }
 
 /** The report of one training run: a summary table, then the charts. Self-contained (inline SVG, no scripts, nothing fetched). */
-export async function trainingReport(heading: string, description: string, summary: [string, string][], history: EpochMetrics[], monitor?: MonitorSnapshot[]): Promise<string> {
+export async function trainingReport(heading: string, description: string, summary: [string, string][], history: EpochMetrics[], monitor?: MonitorSnapshot[], keptEpoch?: number): Promise<string> {
   const table = `<table><tbody>\n${summary.map(([k, v]) => `<tr><th style="text-align:left">${esc(k)}</th><td style="text-align:left">${esc(v)}</td></tr>`).join('\n')}\n</tbody></table>`;
   const figures = [];
-  for (const c of trainingCharts(history, monitor)) figures.push(await figure(c));
+  for (const c of trainingCharts(history, monitor, keptEpoch)) figures.push(await figure(c));
   return page(heading, description, [table, ...figures]);
 }
