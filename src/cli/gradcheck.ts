@@ -18,6 +18,7 @@ import {
   addDataOptions,
   addNetworkOptions,
   architecture,
+  checkLayerMemory,
   choiceOption,
   examples,
   defaultInit,
@@ -119,8 +120,9 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
       throw new UsageError(`--model ${opts.model} expects ${net.sizes[0]} inputs but ${ds.name} has ${ds.train.dim} values per example`);
     }
   } else {
-    const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN);
+    const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN, ds.shape);
     checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
+    checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
     init = opts.init ?? defaultInit(arch.activation);
     net = Network.create(arch, init, new Rng(opts.seed), 'float64');
   }
