@@ -133,9 +133,16 @@ export interface NetworkOptions {
 
 export function addNetworkOptions(cmd: Command, defaultHidden: string): Command {
   return cmd
-    .option('--layers <sizes>', 'all layer sizes, input first, e.g. 784,30,10 (must match the data); with conv layers, the layers between the image and the output, e.g. conv5x5x20,pool2,100 (docs/guide/convolution.md)', layerList)
+    .option(
+      '--layers <sizes>',
+      'all layer sizes, input first, e.g. 784,30,10 (must match the data); with conv layers, the layers between the image and the output, e.g. conv5x5x20,pool2,100 (docs/guide/convolution.md)',
+      layerList,
+    )
     .addOption(
-      new Option('--hidden <sizes>', 'hidden layer sizes, or conv layers first: conv5x5x20[p2] (kernel 5×5, 20 channels, padding 2), pool2 or avgpool2, then sizes; input and output come from the data')
+      new Option(
+        '--hidden <sizes>',
+        'hidden layer sizes, or conv layers first: conv5x5x20[p2] (kernel 5×5, 20 channels, padding 2), pool2 or avgpool2, then sizes; input and output come from the data',
+      )
         .argParser(layerList)
         .default(undefined, defaultHidden),
     )
@@ -205,7 +212,9 @@ export function checkLayerMemory(arch: Architecture, m: number, flag: string, by
   const bytes = workspaceBytes(sizes, geometry, m, bytesPer);
   const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
   if (bytes > totalmem() / 2 || bytes > Number.MAX_SAFE_INTEGER) {
-    throw new DataError(`${flag}: a ${formatLayers(arch.layers)} network with batches of ${m} needs about ${gb(bytes)} to train (estimated, im2col buffers included), more than half of this machine's ${gb(totalmem())}; use fewer channels or smaller batches`);
+    throw new DataError(
+      `${flag}: a ${formatLayers(arch.layers)} network with batches of ${m} needs about ${gb(bytes)} to train (estimated, im2col buffers included), more than half of this machine's ${gb(totalmem())}; use fewer channels or smaller batches`,
+    );
   }
 }
 

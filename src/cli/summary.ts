@@ -9,7 +9,9 @@ import { examples } from './options.js';
 export function layerTable(net: Network): string {
   if (net.arch.layers) {
     // a conv net: each layer's kind and output shape as Keras prints them, W as [out, in, kh, kw] (docs/guide/convolution.md)
-    const rows = net.summary().map((l) => [String(l.layer), l.kind, `(${l.shape.join(', ')})`, l.weightShape.join(' × '), String(net.biases[l.layer - 1].length), l.activation, l.parameters.toLocaleString('en-US')]);
+    const rows = net
+      .summary()
+      .map((l) => [String(l.layer), l.kind, `(${l.shape.join(', ')})`, l.weightShape.join(' × '), String(net.biases[l.layer - 1].length), l.activation, l.parameters.toLocaleString('en-US')]);
     rows.push(['total', '', '', '', '', '', net.parameterCount.toLocaleString('en-US')]);
     return table(['layer', 'type', 'output shape', 'W', 'b', 'activation', 'parameters'], rows);
   }
