@@ -2,23 +2,21 @@ import { Matrix, type Float, type Kernels } from '../linalg/index.js';
 import { float32Block, type ElementPasses } from '../linalg/simd.js';
 import type { Network } from './network.js';
 import type { ConvGeometry } from './layers.js';
-import { col2im, im2col, im2colTable, pool, unpool } from './conv.js';
+import { col2im, im2col, pool, unpool } from './conv.js';
 
 /**
  * The extra buffers of a conv layer l (src/nn/conv.ts has the layouts): its
  * z[l], a[l] and delta[l] are c_out × (m·P), one row per channel; `out` is
- * what it hands on after pooling, n_l × m with one example per column (a
- * dense layer's A), and `dOut` is ∂C/∂out.
+ * what it hands on after pooling, m × n_l with one example per row (as the
+ * input batch X), and `dOut` is ∂C/∂out.
  */
 export interface ConvBuffers {
   readonly g: ConvGeometry;
-  /** The im2col index table (src/nn/conv.ts). */
-  readonly table: Int32Array;
   /** cols(A^(l−1)): K × (m·P). */
   readonly cols: Matrix;
   /** (W^l)ᵀ δ^l, the gradient of cols(A^(l−1)): K × (m·P). */
   readonly dCols: Matrix;
-  /** The pooled output, n_l × m, and its gradient. */
+  /** The pooled output, m × n_l, and its gradient. */
   readonly out: Matrix;
   readonly dOut: Matrix;
   /** Which entry of a[l] each pooled output took (max-pooling). */
@@ -78,11 +76,10 @@ export class Workspace {
       const dt = net.dtype;
       return {
         g,
-        table: im2colTable(g),
         cols: Matrix.zeros(g.K, m * g.P, dt),
         dCols: Matrix.zeros(g.K, m * g.P, dt),
-        out: Matrix.zeros(net.sizes[l], m, dt),
-        dOut: Matrix.zeros(net.sizes[l], m, dt),
+        out: Matrix.zeros(m, net.sizes[l], dt),
+        dOut: Matrix.zeros(m, net.sizes[l], dt),
         argmax: new Int32Array(net.sizes[l] * m),
       };
     });
@@ -100,20 +97,25 @@ export class Workspace {
     return this.x;
   }
 
-  /** A^(l−1) as stored for layer l's products: X for layer 1 (used transposed), the pooled output of a conv layer, a[l−1] (or its dropout) above a dense one. */
+  /** A^(l−1) as stored for layer l's products: X for layer 1 and a conv layer's pooled output (one example per row: used transposed), a[l−1] (or its dropout) above a dense one. */
   previous(l: number): Matrix {
     return l === 1 ? this.x : (this.conv[l - 1]?.out ?? this.dropped?.[l - 1] ?? this.a[l - 1]);
   }
 
+  /** True when layer l's input is stored one example per row ((A^(l−1))ᵀ): X, or the output of a conv layer. */
+  rowsAreExamples(l: number): boolean {
+    return l === 1 || this.conv[l - 1] !== undefined;
+  }
+
   /**
    * What layer l's weight gradient multiplies δ^l by, and whether transposed:
-   * ∂C/∂W^l = δ^l (A^(l−1))ᵀ / m for a dense layer (Aᵀ = X for layer 1, no
-   * transpose), δ^l cols(A^(l−1))ᵀ / m for a conv layer.
+   * ∂C/∂W^l = δ^l (A^(l−1))ᵀ / m for a dense layer ((A^(l−1))ᵀ as stored,
+   * no transpose, when its rows are examples), δ^l cols(A^(l−1))ᵀ / m for a conv layer.
    */
   layerInput(l: number): [Matrix, boolean] {
     const c = this.conv[l];
     if (c) return [c.cols, true];
-    return [this.previous(l), l !== 1];
+    return [this.previous(l), !this.rowsAreExamples(l)];
   }
 
   /** A^L, the output after feedforward. */
@@ -152,15 +154,13 @@ export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matr
     for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * n, (i + 1) * n); // Z ← b 1ᵀ
     const c = ws.conv[l];
     if (c) {
-      // cols(A^(l−1)) from X (one example per row) for layer 1, from the pooled output below (one per column) above it
-      const [ps, es] = l === 1 ? [1, net.sizes[0]] : [ws.m, 1];
-      im2col(c.g, c.table, ws.previous(l).data, ps, es, ws.m, c.cols.data);
+      im2col(c.g, ws.previous(l).data, ws.m, c.cols.data); // cols(A^(l−1)), from X or the pooled output below
       kernels.gemm(false, false, 1, net.weights[l - 1], c.cols, 1, z); // Z ← W cols(A) + Z
       net.activations[l - 1].forward(z, ws.a[l], ws.simd); // A ← f(Z)
       pool(c.g, ws.a[l].data, ws.m, c.out.data, c.argmax); // out ← pool(A)
       continue;
     }
-    kernels.gemm(false, l === 1, 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ)
+    kernels.gemm(false, ws.rowsAreExamples(l), 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ, and a conv layer's output)
     net.activations[l - 1].forward(z, ws.a[l], ws.simd); // A ← f(Z)
     if (ws.mask && ws.dropped && l < net.depth) multiply(ws.a[l].data, ws.mask[l].data, ws.dropped[l].data); // Ã ← A ⊙ M/(1 − p)
   }
@@ -234,8 +234,10 @@ export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels)
     if (above) {
       // G = col2im((W^(l+1))ᵀ δ^(l+1)): each pixel collects the gradient of every patch it was in
       kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, above.dCols);
-      col2im(above.g, above.table, above.dCols.data, ws.m, 1, ws.m, G.data);
-    } else kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, G); // G = (W^(l+1))ᵀ δ^(l+1)
+      col2im(above.g, above.dCols.data, ws.m, G.data);
+    } else if (c)
+      kernels.gemm(true, false, 1, ws.delta[l + 1], net.weights[l], 0, G); // Gᵀ = (δ^(l+1))ᵀ W^(l+1): one example per row, as the output it belongs to
+    else kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, G); // G = (W^(l+1))ᵀ δ^(l+1)
     if (c) {
       // δ^l = unpool(G) ⊙ f_l'(Z^l): max-pooling routes G to the arg-max, average pooling spreads it
       unpool(c.g, G.data, ws.m, c.argmax, ws.delta[l].data);

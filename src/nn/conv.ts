@@ -9,85 +9,79 @@ import type { ConvGeometry } from './layers.js';
  * Processing" (unrolling the input into a matrix so the layer is one product).
  *
  * Layouts, for a batch of m examples:
- * - a layer's input, as the layer below stores it: pixel (ci, y, x) of
- *   example e at (ci·h·w + y·w + x)·ps + e·es, with (ps, es) = (1, n_0) for
- *   the input batch X (one example per row) and (m, 1) for a hidden layer's
- *   output (one example per column, as a dense layer's A);
+ * - a conv layer's input is stored as the input batch X is, one example per
+ *   row: pixel (ci, y, x) of example e at e·n + ci·h·w + y·w + x, n = c_in·h·w
+ *   (X itself for layer 1, the pooled output of the conv layer below above it);
  * - cols(A): K × (m·P), row k = (ci·kh + i)·kw + j, column e·P + p with
  *   p = oy·ow + ox: cols[k][e·P + p] = A(ci, oy + i − pad, ox + j − pad) of
  *   example e (0 outside the image);
  * - Z^l = W^l cols(A) + b 1ᵀ and A^l = f(Z^l): c_out × (m·P), row = channel;
- * - the pooled output the next layer reads: n_l × m, n_l = c_out·ph·pw in
- *   (channel, row, column) order, PyTorch's flatten order.
+ * - the pooled output the next layer reads: m × n_l, one example per row as
+ *   X, n_l = c_out·ph·pw in (channel, row, column) order, PyTorch's flatten
+ *   order; a dense layer above multiplies by its transpose, as layer 1 by X.
  */
 
-/**
- * The im2col index table of a layer: T[k·P + p] is the pixel ci·h·w + y·w + x
- * that row k of column p reads, or −1 where the patch lies in the padding.
- * Independent of the batch: the example adds e·es.
- */
-export function im2colTable(g: ConvGeometry): Int32Array {
+/** cols(A) ← the patches of the images in src (m × n, one per row): K × (m·P). */
+export function im2col(g: ConvGeometry, src: Float, m: number, cols: Float): void {
   const { kh, kw, padding: pad } = g.spec;
-  const T = new Int32Array(g.K * g.P);
+  const { h, w, oh, ow, P } = g,
+    n = g.cIn * h * w;
   for (let ci = 0; ci < g.cIn; ci++)
     for (let i = 0; i < kh; i++)
       for (let j = 0; j < kw; j++) {
-        const k = (ci * kh + i) * kw + j;
-        for (let oy = 0; oy < g.oh; oy++)
-          for (let ox = 0; ox < g.ow; ox++) {
+        const row = ((ci * kh + i) * kw + j) * m * P;
+        for (let e = 0; e < m; e++)
+          for (let oy = 0; oy < oh; oy++) {
             const y = oy + i - pad,
-              x = ox + j - pad;
-            T[k * g.P + oy * g.ow + ox] = y < 0 || y >= g.h || x < 0 || x >= g.w ? -1 : ci * g.h * g.w + y * g.w + x;
+              o = row + e * P + oy * ow;
+            if (y < 0 || y >= h) {
+              cols.fill(0, o, o + ow);
+              continue;
+            }
+            const s = e * n + ci * h * w + y * w + j - pad; // pixel (ci, y, ox + j − pad) is s + ox
+            // columns ox in [lo, hi) read inside the image (all of them without padding), the others read 0
+            const lo = Math.max(0, pad - j),
+              hi = Math.min(ow, w + pad - j);
+            for (let ox = 0; ox < lo; ox++) cols[o + ox] = 0;
+            for (let ox = lo; ox < hi; ox++) cols[o + ox] = src[s + ox];
+            for (let ox = Math.max(lo, hi); ox < ow; ox++) cols[o + ox] = 0;
           }
       }
-  return T;
-}
-
-/** cols[k][e·P + p] ← A(T[k·P + p]) of example e: cols(A), K × (m·P). */
-export function im2col(g: ConvGeometry, T: Int32Array, src: Float, ps: number, es: number, m: number, cols: Float): void {
-  const { K, P } = g;
-  for (let k = 0; k < K; k++) {
-    const row = k * m * P,
-      t0 = k * P;
-    for (let e = 0; e < m; e++) {
-      const o = row + e * P,
-        se = e * es;
-      for (let p = 0; p < P; p++) {
-        const t = T[t0 + p];
-        cols[o + p] = t < 0 ? 0 : src[t * ps + se];
-      }
-    }
-  }
 }
 
 /**
- * col2im, the adjoint of im2col: dst ← 0, then dst(T[k·P + p]) of example e
- * += dcols[k][e·P + p]. With dcols = Wᵀδ this is ∂C/∂A of the layer below:
- * each input pixel collects the gradient of every patch it appeared in.
+ * col2im, the adjoint of im2col: dst ← 0, then each entry of dcols is added
+ * to the pixel its column read. With dcols = Wᵀδ this is ∂C/∂A of the layer
+ * below: each input pixel collects the gradient of every patch it was in.
  */
-export function col2im(g: ConvGeometry, T: Int32Array, dcols: Float, ps: number, es: number, m: number, dst: Float): void {
-  const { K, P } = g;
+export function col2im(g: ConvGeometry, dcols: Float, m: number, dst: Float): void {
+  const { kh, kw, padding: pad } = g.spec;
+  const { h, w, oh, ow, P } = g,
+    n = g.cIn * h * w;
   dst.fill(0);
-  for (let k = 0; k < K; k++) {
-    const row = k * m * P,
-      t0 = k * P;
-    for (let e = 0; e < m; e++) {
-      const o = row + e * P,
-        se = e * es;
-      for (let p = 0; p < P; p++) {
-        const t = T[t0 + p];
-        if (t >= 0) dst[t * ps + se] += dcols[o + p];
+  for (let ci = 0; ci < g.cIn; ci++)
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++) {
+        const row = ((ci * kh + i) * kw + j) * m * P;
+        for (let e = 0; e < m; e++)
+          for (let oy = 0; oy < oh; oy++) {
+            const y = oy + i - pad;
+            if (y < 0 || y >= h) continue;
+            const o = row + e * P + oy * ow,
+              s = e * n + ci * h * w + y * w + j - pad;
+            const lo = Math.max(0, pad - j),
+              hi = Math.min(ow, w + pad - j);
+            for (let ox = lo; ox < hi; ox++) dst[s + ox] += dcols[o + ox];
+          }
       }
-    }
-  }
 }
 
 /**
- * Pooling of A (c_out × m·P) into out (n_l × m, one example per column) over
+ * Pooling of A (c_out × m·P) into out (m × n_l, one example per row) over
  * s × s windows with stride s. Max: out = max over the window, and
  * argmax[o] records which entry of A won (the first of equal ones, as tfjs
  * and PyTorch take); average: out = the window's mean. Without pooling (s = 1)
- * this is the reordering from channel rows to one example per column.
+ * this is the reordering from channel rows to one example per row.
  */
 export function pool(g: ConvGeometry, a: Float, m: number, out: Float, argmax: Int32Array): void {
   const { cOut, ow, P, s, ph, pw, Q } = g;
@@ -98,7 +92,7 @@ export function pool(g: ConvGeometry, a: Float, m: number, out: Float, argmax: I
       const base = c * m * P + e * P;
       for (let qy = 0; qy < ph; qy++)
         for (let qx = 0; qx < pw; qx++) {
-          const o = (c * Q + qy * pw + qx) * m + e;
+          const o = e * cOut * Q + c * Q + qy * pw + qx;
           let best = base + qy * s * ow + qx * s,
             sum = 0;
           for (let dy = 0; dy < s; dy++)
@@ -114,7 +108,7 @@ export function pool(g: ConvGeometry, a: Float, m: number, out: Float, argmax: I
 }
 
 /**
- * The pooling's backward pass: given g = ∂C/∂out (n_l × m), dA ← ∂C/∂A
+ * The pooling's backward pass: given g = ∂C/∂out (m × n_l), dA ← ∂C/∂A
  * (c_out × m·P). Max-pooling routes each g to the entry it took (the others
  * had no effect on the output: 0); average pooling spreads g/s² over its window.
  */
@@ -131,7 +125,7 @@ export function unpool(g: ConvGeometry, grad: Float, m: number, argmax: Int32Arr
       const base = c * m * P + e * P;
       for (let qy = 0; qy < ph; qy++)
         for (let qx = 0; qx < pw; qx++) {
-          const v = grad[(c * Q + qy * pw + qx) * m + e] * inv;
+          const v = grad[e * cOut * Q + c * Q + qy * pw + qx] * inv;
           for (let dy = 0; dy < s; dy++) for (let dx = 0; dx < s; dx++) dA[base + (qy * s + dy) * ow + qx * s + dx] = v;
         }
     }

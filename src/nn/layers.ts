@@ -168,8 +168,8 @@ export function outputShape(g: ConvGeometry | undefined, units: number): number[
  * Bytes a Workspace for batches of m and the network's parameters with their
  * gradients take: per dense layer Z, A, δ (n_l × m, and the dropout mask and
  * masked copy); per conv layer Z, A, δ (c_out × m·P), the pooled output and
- * its gradient (n_l × m), the arg-max table, cols(A) and its gradient
- * (K × m·P each) and the im2col index table (K·P); the input batch (m × n_0).
+ * its gradient (m × n_l), the arg-max table and cols(A) and its gradient
+ * (K × m·P each); the input batch (m × n_0).
  */
 export function workspaceBytes(sizes: readonly number[], geometry: readonly (ConvGeometry | undefined)[], m: number, bytesPer: number): number {
   let values = m * sizes[0],
@@ -181,7 +181,7 @@ export function workspaceBytes(sizes: readonly number[], geometry: readonly (Con
       continue;
     }
     values += 3 * g.cOut * m * g.P + 2 * sizes[l] * m + 2 * g.K * m * g.P + 3 * g.cOut * (g.K + 1);
-    ints += sizes[l] * m + g.K * g.P;
+    ints += sizes[l] * m;
   }
   return values * bytesPer + ints * 4;
 }

@@ -90,7 +90,7 @@ describe('a conv layer against a direct loop', () => {
                   window.push(z);
                 }
               const want = pad ? window.reduce((s, v) => s + v, 0) / 4 : Math.max(...window);
-              expect(ws.conv[1]!.out.data[(co * g.Q + qy * g.pw + qx) * m + e]).toBeCloseTo(want, 12);
+              expect(ws.conv[1]!.out.data[e * g.cOut * g.Q + co * g.Q + qy * g.pw + qx]).toBeCloseTo(want, 12);
             }
     }
   });
