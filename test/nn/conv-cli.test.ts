@@ -1,9 +1,13 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { decodeSafetensors } from '../../src/io/safetensors.js';
-import { cli, ROOT } from '../helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeSafetensors, loadModel } from '../../src/io/safetensors.js';
+import { loadEmbedded } from '../../src/data/embedded.js';
+import { evaluate } from '../../src/train/metrics.js';
+import { jsKernels } from '../../src/linalg/index.js';
+import { cli, needs, PYTHON, ROOT, SYSTEM } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-conv-'));
 const SMALL = ['--limit', '300', '--test-limit', '100', '--batch-size', '20', '--backend', 'js'];
@@ -118,4 +122,40 @@ describe('backprop gradcheck (CLI) on a conv net', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL: W1 \(finite differences\), W1 \(tfjs\)/);
   }, 60_000);
+});
+
+describe('a conv model outside backprop', () => {
+  const d = tmp();
+  const model = join(d, 'conv.safetensors');
+  const test = loadEmbedded().test;
+  let ours: Uint8Array;
+  beforeAll(() => {
+    const r = cli(['train', '--hidden', 'conv5x5x6,pool2,conv3x3x8p1,avgpool2,30', '--limit', '1000', '--epochs', '1', '--save', model]);
+    expect(r.code, r.stderr).toBe(0);
+    ours = evaluate(loadModel(model).network, test, jsKernels).predictions;
+  }, 120_000);
+
+  it('PyTorch (Conv2d from the [out, in, kh, kw] tensors as stored) predicts the same class for all 2,000 test digits', (ctx) => {
+    needs(ctx, SYSTEM.torch);
+    const inputs = join(d, 'x.bin');
+    writeFileSync(inputs, Float32Array.from(test.features));
+    const r = spawnSync(PYTHON, [join(ROOT, 'test/nn/torch_conv_predict.py'), model, inputs, String(test.count)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    expect(r.status, r.stderr).toBe(0);
+    const theirs = r.stdout.trim().split(' ').map(Number);
+    expect(theirs).toHaveLength(test.count);
+    expect(theirs).toEqual(Array.from(ours));
+  }, 120_000);
+
+  it('export --format tfjs writes a Layers model (Reshape, ZeroPadding2D, Conv2D, pooling, Flatten, Dense) that tf.loadLayersModel runs to the same classes', async () => {
+    const out = join(d, 'tfjs');
+    const r = cli(['export', '--model', model, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const tf = await import('@tensorflow/tfjs');
+    const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    const weightData = new Uint8Array(readFileSync(join(out, 'weights.bin'))).buffer;
+    const m = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+    expect(m.layers.map((l) => l.getClassName())).toEqual(['Reshape', 'Conv2D', 'MaxPooling2D', 'ZeroPadding2D', 'Conv2D', 'AveragePooling2D', 'Flatten', 'Dense', 'Dense']);
+    const y = m.predict(tf.tensor2d(test.features, [test.count, 784])) as import('@tensorflow/tfjs').Tensor2D;
+    expect(Array.from(y.argMax(1).dataSync())).toEqual(Array.from(ours));
+  }, 120_000);
 });
