@@ -2,12 +2,12 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { DataSelection } from '../data/load.js';
 import { activation as activationOf, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
-import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
+import { convArchitecture, INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
 import { ADAM_LR, OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { UsageError } from './errors.js';
 import { DataError } from '../data/dataset.js';
-import { formatLayers, hasConv, layerGeometry, LayerSpecError, layerSpecs, parseLayerList, workspaceBytes, type ImageShape, type LayerSpec, type LayerToken } from '../nn/layers.js';
+import { formatLayers, hasConv, layerGeometry, LayerSpecError, parseLayerList, workspaceBytes, type ImageShape, type LayerToken } from '../nn/layers.js';
 import { totalmem } from 'node:os';
 import { parseAugment, type AugmentConfig } from '../data/augment.js';
 
@@ -165,7 +165,7 @@ export function architecture(opts: NetworkOptions, inputs: number, classes: numb
   if (opts.layers && opts.hidden) throw new UsageError('give either --layers or --hidden, not both');
   const flag = opts.layers ? '--layers' : '--hidden';
   const given = opts.layers ?? opts.hidden;
-  if (given && hasConv(given)) return convArchitecture(opts, flag, given, inputs, classes, image);
+  if (given && hasConv(given)) return checkedConvArchitecture(opts, flag, given, inputs, classes, image);
   let sizes: number[];
   if (opts.layers) {
     sizes = opts.layers as number[];
@@ -183,15 +183,13 @@ export function architecture(opts: NetworkOptions, inputs: number, classes: numb
   return arch;
 }
 
-function convArchitecture(opts: NetworkOptions, flag: string, tokens: LayerToken[], inputs: number, classes: number, image?: readonly [number, number]): Architecture {
+function checkedConvArchitecture(opts: NetworkOptions, flag: string, tokens: LayerToken[], inputs: number, classes: number, image?: readonly [number, number]): Architecture {
   if (!image || inputs % (image[0] * image[1]) !== 0) {
     throw new UsageError(`${flag}: conv layers need images, but the data has ${inputs} values per example and no rows × cols shape`);
   }
   const input: ImageShape = [inputs / (image[0] * image[1]), image[0], image[1]];
   try {
-    const layers: LayerSpec[] = [...layerSpecs(tokens), { kind: 'dense', units: classes }];
-    const { sizes } = layerGeometry(input, layers);
-    const arch: Architecture = { sizes, activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost, input, layers };
+    const arch = convArchitecture(tokens, input, classes, opts);
     const refused = pairingProblem(arch);
     if (refused) throw new UsageError(refused);
     return arch;

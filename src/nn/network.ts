@@ -2,7 +2,7 @@ import { Matrix, type DType, type Float } from '../linalg/index.js';
 import { activation, type Activation, type ActivationName } from './activations.js';
 import { cost, type Cost, type CostName } from './costs.js';
 import type { Rng } from '../base/rng.js';
-import { layerGeometry, outputShape, type ConvGeometry, type ImageShape, type LayerSpec } from './layers.js';
+import { layerGeometry, layerSpecs, outputShape, type ConvGeometry, type ImageShape, type LayerSpec, type LayerToken } from './layers.js';
 
 export const INITS = ['normal', 'xavier', 'he'] as const;
 export type InitName = (typeof INITS)[number];
@@ -32,6 +32,17 @@ export function architectureGeometry(arch: Architecture): (ConvGeometry | undefi
   const { geometry, sizes } = layerGeometry(arch.input, arch.layers);
   if (sizes.join(',') !== arch.sizes.join(',')) throw new Error(`layers give sizes ${sizes.join(',')}, but the architecture says ${arch.sizes.join(',')}`);
   return geometry;
+}
+
+/**
+ * The architecture of a conv net: the hidden layers the tokens describe
+ * between the input image and a dense output layer of `classes` units.
+ * Throws LayerSpecError (one line naming the token) when they do not fit.
+ */
+export function convArchitecture(tokens: readonly LayerToken[], input: ImageShape, classes: number, rest: Pick<Architecture, 'activation' | 'outputActivation' | 'cost'>): Architecture {
+  const layers: LayerSpec[] = [...layerSpecs(tokens), { kind: 'dense', units: classes }];
+  const { sizes } = layerGeometry(input, layers);
+  return { sizes, ...rest, input, layers };
 }
 
 /** W^l's shape: n_l × n_(l−1) for a dense layer, c_out × (c_in·kh·kw) for a conv layer (PyTorch's [out, in, kh, kw] flattened). */
