@@ -83,7 +83,6 @@ export function gradcheckCommand(): Command {
     examples([
       ['a new 784-30-30-10 network against finite differences, the graph engine and TensorFlow.js', 'backprop gradcheck'],
       ['see the check fail: backprop without the f′(z) factor of δ', 'backprop gradcheck --bug drop-fprime'],
-      ['a conv net (conv, max-pooling, dense) and 5 Adam steps against tfjs', 'backprop gradcheck --hidden conv5x5x4,pool2,30 --train-steps 5 --optimizer adam --lr 0.001'],
       ['a saved model, and 20 Adam steps here and in tf.train.adam from the same weights compared', 'backprop gradcheck --model model.safetensors --train-steps 20 --optimizer adam --lr 0.001'],
     ]),
   );

@@ -135,17 +135,10 @@ export function addNetworkOptions(cmd: Command, defaultHidden: string): Command 
   return cmd
     .option(
       '--layers <sizes>',
-      'all layer sizes, input first, e.g. 784,30,10 (must match the data); with conv layers, the layers between the image and the output, e.g. conv5x5x20,pool2,100 (docs/guide/convolution.md)',
+      'all layer sizes, input first, e.g. 784,30,10 (must match the data); or conv layers first, then sizes, between the image and the output: conv5x5x20 (5×5 kernels, 20 channels; conv5x5x20p2 pads by 2), pool2 or avgpool2, e.g. conv5x5x20,pool2,100 (also in --hidden)',
       layerList,
     )
-    .addOption(
-      new Option(
-        '--hidden <sizes>',
-        'hidden layer sizes, or conv layers first: conv5x5x20[p2] (kernel 5×5, 20 channels, padding 2), pool2 or avgpool2, then sizes; input and output come from the data',
-      )
-        .argParser(layerList)
-        .default(undefined, defaultHidden),
-    )
+    .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(layerList).default(undefined, defaultHidden))
     .addOption(choiceOption('--activation <name>', 'hidden activation', HIDDEN_ACTIVATIONS, activationName, 'relu'))
     .addOption(choiceOption('--output-activation <name>', 'output activation', ACTIVATIONS, activationName, 'softmax'))
     .addOption(choiceOption('--cost <name>', 'cost C', COSTS, costName, 'log-likelihood'))
@@ -189,7 +182,7 @@ function checkedConvArchitecture(opts: NetworkOptions, flag: string, tokens: Lay
   }
   const input: ImageShape = [inputs / (image[0] * image[1]), image[0], image[1]];
   try {
-    const arch = convArchitecture(tokens, input, classes, opts);
+    const arch = convArchitecture(tokens, input, classes, { activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost });
     const refused = pairingProblem(arch);
     if (refused) throw new UsageError(refused);
     return arch;

@@ -42,7 +42,7 @@ export function architectureGeometry(arch: Architecture): (ConvGeometry | undefi
 export function convArchitecture(tokens: readonly LayerToken[], input: ImageShape, classes: number, rest: Pick<Architecture, 'activation' | 'outputActivation' | 'cost'>): Architecture {
   const layers: LayerSpec[] = [...layerSpecs(tokens), { kind: 'dense', units: classes }];
   const { sizes } = layerGeometry(input, layers);
-  return { sizes, ...rest, input, layers };
+  return { sizes, activation: rest.activation, outputActivation: rest.outputActivation, cost: rest.cost, input, layers }; // only these keys: the architecture is saved
 }
 
 /** W^l's shape: n_l × n_(l−1) for a dense layer, c_out × (c_in·kh·kw) for a conv layer (PyTorch's [out, in, kh, kw] flattened). */

@@ -34,6 +34,8 @@ describe('train, evaluate, predict and summary take a conv net', () => {
     const { network, metadata } = decodeSafetensors(readFileSync(model), model);
     expect(metadata.layers).toBe('conv5x5x6,avgpool2,conv3x3x8p1,pool2,30,10');
     expect(metadata.input).toBe('1,28,28');
+    // the run's architecture as recorded: these keys only (not the command's other flags)
+    expect(Object.keys(JSON.parse(metadata.options).arch).sort()).toEqual(['activation', 'cost', 'input', 'layers', 'outputActivation', 'sizes']);
     // 28 → 24 → 12 (avg) → 12 (pad 1) → 6 (max): sizes 784, 6·12·12, 8·6·6, 30, 10
     expect(network.sizes).toEqual([784, 864, 288, 30, 10]);
     const header = JSON.parse(
