@@ -14,8 +14,8 @@ export interface ConvBuffers {
   readonly g: ConvGeometry;
   /** cols(A^(l−1)): K × (m·P). */
   readonly cols: Matrix;
-  /** (W^l)ᵀ δ^l, the gradient of cols(A^(l−1)): K × (m·P). */
-  readonly dCols: Matrix;
+  /** (W^l)ᵀ δ^l, the gradient of cols(A^(l−1)): K × (m·P); allocated by the first backward pass (a forward-only workspace, as evaluate's, never needs it). */
+  dCols?: Matrix;
   /** The pooled output, m × n_l, and its gradient. */
   readonly out: Matrix;
   readonly dOut: Matrix;
@@ -77,7 +77,6 @@ export class Workspace {
       return {
         g,
         cols: Matrix.zeros(g.K, m * g.P, dt),
-        dCols: Matrix.zeros(g.K, m * g.P, dt),
         out: Matrix.zeros(m, net.sizes[l], dt),
         dOut: Matrix.zeros(m, net.sizes[l], dt),
         argmax: new Int32Array(net.sizes[l] * m),
@@ -233,8 +232,9 @@ export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels)
     const G = c ? c.dOut : ws.delta[l]; // ∂C/∂(what layer l hands on)
     if (above) {
       // G = col2im((W^(l+1))ᵀ δ^(l+1)): each pixel collects the gradient of every patch it was in
-      kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, above.dCols);
-      col2im(above.g, above.dCols.data, ws.m, G.data);
+      const dCols = (above.dCols ??= Matrix.zeros(above.g.K, ws.m * above.g.P, net.dtype));
+      kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, dCols);
+      col2im(above.g, dCols.data, ws.m, G.data);
     } else if (c)
       kernels.gemm(true, false, 1, ws.delta[l + 1], net.weights[l], 0, G); // Gᵀ = (δ^(l+1))ᵀ W^(l+1): one example per row, as the output it belongs to
     else kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, G); // G = (W^(l+1))ᵀ δ^(l+1)
