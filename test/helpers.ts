@@ -39,6 +39,7 @@ export const SYSTEM = {
   openblas: { what: 'OpenBLAS (libopenblas.so.0)', apt: 'libopenblas0-pthread', present: once(() => resolveLibrary('libopenblas.so.0') !== undefined) },
   referenceBlas: { what: `the reference BLAS (${REFERENCE_BLAS})`, apt: 'libblas3', present: once(() => existsSync(REFERENCE_BLAS)) },
   numpy: { what: `numpy for ${PYTHON}`, apt: 'python3-numpy', present: pythonImports('numpy') },
+  torch: { what: `PyTorch for ${PYTHON}`, apt: 'python3-torch', present: pythonImports('torch') },
   chromium: {
     what: `a Chromium executable at ${CHROMIUM}`,
     apt: 'chromium',

@@ -1,7 +1,8 @@
 import type { DType, Kernels } from '../linalg/index.js';
 import type { ActivationName } from '../nn/activations.js';
 import type { CostName } from '../nn/costs.js';
-import { Network, type InitName } from '../nn/network.js';
+import { convArchitecture, Network, type InitName } from '../nn/network.js';
+import { hasConv, type ImageShape, type LayerToken } from '../nn/layers.js';
 import { Rng } from '../base/rng.js';
 import type { Dataset } from '../data/dataset.js';
 import { evaluate } from '../train/metrics.js';
@@ -17,7 +18,10 @@ export interface CompareSpec {
 
 export interface CompareConfig {
   runs: CompareSpec[];
-  hidden: number[];
+  /** Hidden layers: sizes, or conv layers first (src/nn/layers.ts), which need `image`. */
+  hidden: LayerToken[];
+  /** The input image (c, h, w) of a conv net. */
+  image?: ImageShape;
   outputActivation: ActivationName;
   cost: CostName;
   batchSize: number;
@@ -61,8 +65,10 @@ export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernel
   const runs: CompareRun[] = [];
   const batchesPerEpoch = Math.ceil(ds.train.count / cfg.batchSize);
   for (const spec of cfg.runs) {
-    const sizes = [ds.train.dim, ...cfg.hidden, ds.classes];
-    const net = Network.create({ sizes, activation: spec.activation, outputActivation: cfg.outputActivation, cost: cfg.cost }, spec.init, new Rng(cfg.seed), cfg.dtype);
+    const rest = { activation: spec.activation, outputActivation: cfg.outputActivation, cost: cfg.cost };
+    const arch = cfg.image && hasConv(cfg.hidden) ? convArchitecture(cfg.hidden, cfg.image, ds.classes, rest) : { sizes: [ds.train.dim, ...(cfg.hidden as number[]), ds.classes], ...rest };
+    const sizes = arch.sizes;
+    const net = Network.create(arch, spec.init, new Rng(cfg.seed), cfg.dtype);
     const batch = evaluationBatch(net, ds.train, cfg.seed, cfg.evalSize);
     const snapshot = (step: number): Snapshot => {
       const t = evaluate(net, ds.test, kernels);

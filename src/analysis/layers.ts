@@ -109,10 +109,12 @@ export function layerStats(net: Network, batch: { ws: Workspace; y: Matrix }, ke
       s.saturated = sat / Z.length;
     }
     if (act.stalls === 'dies') {
+      // a unit is a row of Z: a dense unit over the batch, or a conv layer's feature map over every position of every example
+      const cols = ws.z[l].cols;
       let dead = 0;
       for (let i = 0; i < n; i++) {
         let alive = false;
-        for (let j = 0; j < m && !alive; j++) alive = Z[i * m + j] > 0;
+        for (let j = 0; j < cols && !alive; j++) alive = Z[i * cols + j] > 0;
         if (!alive) dead++;
       }
       s.dead = dead / n;

@@ -1,4 +1,5 @@
 import { backprop, type GradientMethod } from '../nn/backprop.js';
+import { rotateKernels } from '../nn/conv.js';
 
 /**
  * Classic backprop mistakes, to show what a gradient check catches
@@ -20,6 +21,16 @@ export const BUGS = {
   sign: ((net, ws, y, grads, k) => {
     const total = backprop(net, ws, y, grads, k);
     for (const g of [...grads.gradW.map((w) => w.data), ...grads.gradB]) for (let i = 0; i < g.length; i++) g[i] = -g[i];
+    return total;
+  }) as GradientMethod,
+  /**
+   * Conv nets: ∂C/∂W of a convolution (the kernel rotated by 180°) where the
+   * forward pass computes a cross-correlation, as deep-learning libraries do:
+   * δ·cols(A)ᵀ read with the kernel flipped.
+   */
+  'flip-kernel': ((net, ws, y, grads, k) => {
+    const total = backprop(net, ws, y, grads, k);
+    net.geometry.forEach((g, l) => g && rotateKernels(g, grads.gradW[l - 1].data));
     return total;
   }) as GradientMethod,
 } as const;

@@ -5,6 +5,7 @@ import type { ActivationName } from '../nn/activations.js';
 import { activation, LEAKY_SLOPE, sigmoid, softmax } from '../nn/activations.js';
 import type { CostName } from '../nn/costs.js';
 import type { Network } from '../nn/network.js';
+import type { ConvGeometry } from '../nn/layers.js';
 
 type Tf = typeof TF;
 
@@ -81,20 +82,45 @@ function meanCost(tf: Tf, name: CostName, a: TF.Tensor2D, y: TF.Tensor2D): TF.Sc
   }
 }
 
+/**
+ * A conv layer in tfjs ops, NHWC as tfjs wants: the image in (from [m, n] in
+ * (c, h, w) order, or the NHWC output of the conv layer below), W^l reshaped to
+ * PyTorch's [out, in, kh, kw] and transposed to tfjs's [kh, kw, in, out];
+ * tf.conv2d (a cross-correlation, as ours), the bias, f, then tf.maxPool or
+ * tf.avgPool with stride = size ('valid' drops what does not fill a window).
+ */
+function convLayer(tf: Tf, g: ConvGeometry, name: ActivationName, a: TF.Tensor, W: TF.Tensor, b: TF.Tensor): TF.Tensor4D {
+  const m = a.shape[0];
+  const image = a.rank === 4 ? (a as TF.Tensor4D) : (tf.transpose(tf.reshape(a, [m, g.cIn, g.h, g.w]), [0, 2, 3, 1]) as TF.Tensor4D);
+  const filter = tf.transpose(tf.reshape(W, [g.cOut, g.cIn, g.spec.kh, g.spec.kw]), [2, 3, 1, 0]) as TF.Tensor4D;
+  const z = tf.add(tf.conv2d(image, filter, 1, g.spec.padding === 0 ? 'valid' : g.spec.padding), b) as TF.Tensor4D;
+  const act = TF_ACTIVATION[name](tf, z as unknown as TF.Tensor2D) as unknown as TF.Tensor4D;
+  const p = g.spec.pool;
+  if (!p) return act;
+  return p.kind === 'avg' ? tf.avgPool(act, p.size, p.size, 'valid') : tf.maxPool(act, p.size, p.size, 'valid');
+}
+
 /** The network's loss as a tfjs function of its variables; X and Yᵀ come in with examples as rows. */
 function lossFn(tf: Tf, net: Network, W: TF.Variable[], b: TF.Variable[], x: TF.Tensor2D, y: TF.Tensor2D): () => TF.Scalar {
   return () => {
-    let a = x;
+    let a: TF.Tensor = x;
     for (let l = 0; l < net.depth; l++) {
+      const g = net.geometry[l + 1];
+      if (g) {
+        a = convLayer(tf, g, net.activations[l].name, a, W[l], b[l]);
+        continue;
+      }
+      // a conv layer's NHWC output flattened in our (c, h, w) order
+      const flat = a.rank === 4 ? (tf.reshape(tf.transpose(a, [0, 3, 1, 2]), [a.shape[0], -1]) as TF.Tensor2D) : (a as TF.Tensor2D);
       // Zᵀ = Aᵀ Wᵀ + 1 bᵀ: the same Z = W A + b 1ᵀ with examples as rows.
-      const z = tf.add(tf.matMul(a, W[l], false, true), b[l]) as TF.Tensor2D;
+      const z = tf.add(tf.matMul(flat, W[l], false, true), b[l]) as TF.Tensor2D;
       if (l === net.depth - 1) {
         const stable = logSpaceCost(tf, net.activations[l].name, net.cost.name, z, y);
         if (stable) return stable;
       }
       a = activate(tf, net.activations[l].name, z);
     }
-    return meanCost(tf, net.cost.name, a, y);
+    return meanCost(tf, net.cost.name, a as TF.Tensor2D, y);
   };
 }
 

@@ -12,7 +12,23 @@ import { DataError, trainingLabelProblem } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
-import { activationName, addBackendOption, addDataOptions, addQuietOption, choiceOption, costName, COSTS, examples, nonNegativeInt, positiveInt, sizeList, type DataOptions } from './options.js';
+import {
+  activationName,
+  addBackendOption,
+  addDataOptions,
+  addQuietOption,
+  architecture,
+  checkLayerMemory,
+  choiceOption,
+  costName,
+  COSTS,
+  examples,
+  layerList,
+  nonNegativeInt,
+  positiveInt,
+  type DataOptions,
+} from './options.js';
+import type { LayerToken } from '../nn/layers.js';
 import type { BackendName, DType } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
@@ -20,7 +36,7 @@ import type { CostName } from '../nn/costs.js';
 
 interface CompareOptions extends DataOptions {
   activations: ActivationName[];
-  hidden: number[];
+  hidden: LayerToken[];
   epochs: number;
   lr: string;
   init?: string;
@@ -70,7 +86,7 @@ export function compareCommand(): Command {
       },
       ['sigmoid', 'relu'] as ActivationName[],
     )
-    .option('--hidden <sizes>', 'hidden layer sizes', sizeList, [30, 30, 30, 30])
+    .option('--hidden <sizes>', 'hidden layer sizes, or conv layers first as in train (conv5x5x20,pool2,100)', layerList, [30, 30, 30, 30] as LayerToken[])
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
     .option('--lr <eta>', 'learning rate: one for all, or per activation as sigmoid=0.5,relu=0.05', '0.1')
     .addOption(
@@ -135,7 +151,10 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const dtype = opts.dtype ?? 'float32';
   const provider = await providerForDtype(opts, dtype, out);
   const k = provider.kernels;
-  const sizes = [ds.train.dim, ...opts.hidden, ds.classes];
+  // a conv net (docs/guide/convolution.md): the same layers train builds, on the data's images
+  const arch = architecture({ hidden: opts.hidden, activation: acts[0], outputActivation: opts.outputActivation, cost: opts.cost }, ds.train.dim, ds.classes, [], ds.shape);
+  const sizes = arch.sizes;
+  checkLayerMemory(arch, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
   const labels = trainingLabelProblem(ds, true);
   if (labels) throw new DataError(labels);
   checkNetworkSize(sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
@@ -151,6 +170,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
     {
       runs: specs,
       hidden: opts.hidden,
+      image: arch.input,
       outputActivation: opts.outputActivation,
       cost: opts.cost,
       batchSize: opts.batchSize,

@@ -2,10 +2,13 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { DataSelection } from '../data/load.js';
 import { activation as activationOf, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
-import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
+import { convArchitecture, INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
 import { ADAM_LR, OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { UsageError } from './errors.js';
+import { DataError } from '../data/dataset.js';
+import { formatLayers, hasConv, layerGeometry, LayerSpecError, parseLayerList, workspaceBytes, type ImageShape, type LayerToken } from '../nn/layers.js';
+import { totalmem } from 'node:os';
 import { parseAugment, type AugmentConfig } from '../data/augment.js';
 
 // Argument parsers for commander: each throws InvalidArgumentError with what was expected.
@@ -41,6 +44,19 @@ export function sizeList(v: string): number[] {
     throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 784,30,10.');
   }
   return xs;
+}
+
+/**
+ * --layers/--hidden: sizes and layer tokens (src/nn/layers.ts): 100,
+ * conv5x5x20, conv5x5x20p2, pool2, maxpool2, avgpool2.
+ */
+export function layerList(v: string): LayerToken[] {
+  try {
+    return parseLayerList(v);
+  } catch (e) {
+    if (e instanceof LayerSpecError) throw new InvalidArgumentError(`${e.message}.`);
+    throw e;
+  }
 }
 
 export function activationName(v: string): ActivationName {
@@ -107,8 +123,8 @@ export function addDataOptions(cmd: Command): Command {
 
 /** Network shape flags shared by train and gradcheck. */
 export interface NetworkOptions {
-  layers?: number[];
-  hidden?: number[];
+  layers?: LayerToken[];
+  hidden?: LayerToken[];
   activation: ActivationName;
   outputActivation: ActivationName;
   cost: CostName;
@@ -117,8 +133,12 @@ export interface NetworkOptions {
 
 export function addNetworkOptions(cmd: Command, defaultHidden: string): Command {
   return cmd
-    .option('--layers <sizes>', 'all layer sizes, input first, e.g. 784,30,10 (must match the data)', sizeList)
-    .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(sizeList).default(undefined, defaultHidden))
+    .option(
+      '--layers <sizes>',
+      'all layer sizes, input first, e.g. 784,30,10 (must match the data); or conv layers first, then sizes, between the image and the output: conv5x5x20 (5×5 kernels, 20 channels; conv5x5x20p2 pads by 2), pool2 or avgpool2, e.g. conv5x5x20,pool2,100 (also in --hidden)',
+      layerList,
+    )
+    .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(layerList).default(undefined, defaultHidden))
     .addOption(choiceOption('--activation <name>', 'hidden activation', HIDDEN_ACTIVATIONS, activationName, 'relu'))
     .addOption(choiceOption('--output-activation <name>', 'output activation', ACTIVATIONS, activationName, 'softmax'))
     .addOption(choiceOption('--cost <name>', 'cost C', COSTS, costName, 'log-likelihood'))
@@ -128,24 +148,65 @@ export function addNetworkOptions(cmd: Command, defaultHidden: string): Command 
 /** The costs by their names in --help (costName also takes aliases such as mse and nll). */
 export const COSTS: readonly CostName[] = ['quadratic', 'cross-entropy', 'log-likelihood'];
 
-/** The architecture asked for, checked against the data's input size and classes. */
-export function architecture(opts: NetworkOptions, inputs: number, classes: number, defaultHidden: number[]): Architecture {
+/**
+ * The architecture asked for, checked against the data's input size and
+ * classes. A list with conv layers (--layers or --hidden alike) gives the
+ * layers between the input image (the data's `image` shape, rows × cols, with
+ * inputs / (rows·cols) channels) and the output layer, which has one unit per class.
+ */
+export function architecture(opts: NetworkOptions, inputs: number, classes: number, defaultHidden: number[], image?: readonly [number, number]): Architecture {
   if (opts.layers && opts.hidden) throw new UsageError('give either --layers or --hidden, not both');
+  const flag = opts.layers ? '--layers' : '--hidden';
+  const given = opts.layers ?? opts.hidden;
+  if (given && hasConv(given)) return checkedConvArchitecture(opts, flag, given, inputs, classes, image);
   let sizes: number[];
   if (opts.layers) {
-    sizes = opts.layers;
+    sizes = opts.layers as number[];
     if (sizes.length < 2) throw new UsageError('--layers needs at least an input and an output size, e.g. 784,10');
     if (sizes[0] !== inputs) throw new UsageError(`--layers starts with ${sizes[0]} inputs but the data has ${inputs} values per example`);
     if (sizes[sizes.length - 1] < classes) {
       throw new UsageError(`--layers ends with ${sizes[sizes.length - 1]} outputs but the data has ${classes} classes`);
     }
   } else {
-    sizes = [inputs, ...(opts.hidden ?? defaultHidden), classes];
+    sizes = [inputs, ...((opts.hidden as number[] | undefined) ?? defaultHidden), classes];
   }
   const arch = { sizes, activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost };
   const refused = pairingProblem(arch);
   if (refused) throw new UsageError(refused);
   return arch;
+}
+
+function checkedConvArchitecture(opts: NetworkOptions, flag: string, tokens: LayerToken[], inputs: number, classes: number, image?: readonly [number, number]): Architecture {
+  if (!image || inputs % (image[0] * image[1]) !== 0) {
+    throw new UsageError(`${flag}: conv layers need images, but the data has ${inputs} values per example and no rows × cols shape`);
+  }
+  const input: ImageShape = [inputs / (image[0] * image[1]), image[0], image[1]];
+  try {
+    const arch = convArchitecture(tokens, input, classes, { activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost });
+    const refused = pairingProblem(arch);
+    if (refused) throw new UsageError(refused);
+    return arch;
+  } catch (e) {
+    if (e instanceof LayerSpecError) throw new UsageError(`${flag}: ${e.message} (on ${input.join('×')} images)`);
+    throw e;
+  }
+}
+
+/**
+ * Refuses, with one line, a network whose training buffers for batches of m
+ * (im2col buffers included, src/nn/layers.ts workspaceBytes) would take more
+ * than half of this machine's memory.
+ */
+export function checkLayerMemory(arch: Architecture, m: number, flag: string, bytesPer = 4): void {
+  if (!arch.layers || !arch.input) return;
+  const { geometry, sizes } = layerGeometry(arch.input, arch.layers);
+  const bytes = workspaceBytes(sizes, geometry, m, bytesPer);
+  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+  if (bytes > totalmem() / 2 || bytes > Number.MAX_SAFE_INTEGER) {
+    throw new DataError(
+      `${flag}: a ${formatLayers(arch.layers)} network with batches of ${m} needs about ${gb(bytes)} to train (estimated, im2col buffers included), more than half of this machine's ${gb(totalmem())}; use fewer channels or smaller batches`,
+    );
+  }
 }
 
 export function defaultInit(activation: ActivationName): InitName {

@@ -8,6 +8,14 @@ import { QUOTE_LIMIT, safeText } from '../base/terminal-safe.js';
 
 /** The layers of a network as a table (Keras's model.summary()): W's and b's shapes, the activation and the parameters of each, and their total. */
 export function layerTable(net: Network): string {
+  if (net.arch.layers) {
+    // a conv net: each layer's kind and output shape as Keras prints them, W as [out, in, kh, kw] (docs/guide/convolution.md)
+    const rows = net
+      .summary()
+      .map((l) => [String(l.layer), l.kind, `(${l.shape.join(', ')})`, l.weightShape.join(' × '), String(net.biases[l.layer - 1].length), l.activation, l.parameters.toLocaleString('en-US')]);
+    rows.push(['total', '', '', '', '', '', net.parameterCount.toLocaleString('en-US')]);
+    return table(['layer', 'type', 'output shape', 'W', 'b', 'activation', 'parameters'], rows);
+  }
   const rows = net.summary().map((l) => [String(l.layer), `${l.units} × ${l.inputs}`, String(l.units), l.activation, l.parameters.toLocaleString('en-US')]);
   rows.push(['total', '', '', '', net.parameterCount.toLocaleString('en-US')]);
   return table(['layer', 'W', 'b', 'activation', 'parameters'], rows);

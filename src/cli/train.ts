@@ -32,6 +32,7 @@ import {
   addNetworkOptions,
   addQuietOption,
   architecture,
+  checkLayerMemory,
   defaultInit,
   examples,
   addOptimizerOptions,
@@ -339,13 +340,14 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   }
   const optimizer = optimizerConfig(opts);
   const schedule = scheduleConfig(opts);
-  const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden);
+  const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden, ds.shape);
   if (opts.dropout && arch.sizes.length < 3) throw new UsageError(`--dropout ${opts.dropout}: the network ${arch.sizes.join('-')} has no hidden layer to drop units from`);
   if (opts.augment && (!ds.shape || ds.shape[0] * ds.shape[1] !== ds.train.dim))
     throw new UsageError(`--augment: ${data.data} is not a set of images (${ds.train.dim} values per example and no rows × cols shape); it distorts images only`);
   const labels = trainingLabelProblem(ds, !given('layers'));
   if (labels) throw new DataError(labels);
   checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
+  checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden'); // conv nets: im2col buffers
   const record: RunRecord = {
     data: opts.data,
     limit: opts.limit,

@@ -2,7 +2,8 @@ import { BoundedReadError, MODEL_FILE_LIMIT, readFileBounded } from '../base/rea
 import { Matrix, type Float } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
-import { Network, pairingProblem, type Architecture } from '../nn/network.js';
+import { architectureGeometry, Network, pairingProblem, type Architecture } from '../nn/network.js';
+import { formatLayers, LayerSpecError, layerSpecs, parseLayerList } from '../nn/layers.js';
 import { writeFileAtomic } from '../base/atomic.js';
 
 /** Thrown for a model file that cannot be used: the CLI prints it on one line and exits 2. */
@@ -40,6 +41,7 @@ export function encodeSafetensors(net: Network, extra: Record<string, string> = 
       activation: net.arch.activation,
       output_activation: net.arch.outputActivation,
       cost: net.arch.cost,
+      ...(net.arch.layers && net.arch.input ? { layers: formatLayers(net.arch.layers), input: net.arch.input.join(',') } : {}), // conv nets (docs/guide/convolution.md)
       ...extra,
     },
   };
@@ -53,7 +55,7 @@ export function encodeSafetensors(net: Network, extra: Record<string, string> = 
   };
   for (let l = 1; l <= net.depth; l++) {
     const W = net.weights[l - 1];
-    add(`W${l}`, [W.rows, W.cols], W.data);
+    add(`W${l}`, net.summary()[l - 1].weightShape, W.data); // conv: PyTorch's [out, in, kh, kw], the same row-major bytes
     add(`b${l}`, [net.biases[l - 1].length], net.biases[l - 1]);
   }
   let json = JSON.stringify(header);
@@ -133,6 +135,21 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     outputActivation: m.output_activation as Architecture['activation'],
     cost: m.cost as CostName,
   };
+  if (m.layers !== undefined || m.input !== undefined) {
+    // a conv net: its layer list and input image c,h,w, which must give the sizes
+    const input = String(m.input ?? '')
+      .split(',')
+      .map(Number);
+    if (input.length !== 3 || input.some((s) => !Number.isInteger(s) || s <= 0)) fail(`__metadata__.input "${m.input}" is not channels,rows,cols`);
+    try {
+      arch.layers = layerSpecs(parseLayerList(String(m.layers)));
+      arch.input = [input[0], input[1], input[2]];
+      architectureGeometry(arch);
+    } catch (e) {
+      fail(`__metadata__.layers "${m.layers}" ${e instanceof LayerSpecError ? `is refused: ${e.message}` : `does not give the sizes ${sizes.join(',')}`}`);
+    }
+  }
+  const geometry = architectureGeometry(arch);
   // A pairing train refuses (a hidden softmax, a sigmoid output under log-likelihood, …) is refused here too: its outputs and cost mean nothing.
   const refused = pairingProblem(sizes.length > 2 ? arch : { ...arch, activation: 'relu' });
   if (refused) fail(`__metadata__ describes a network train refuses: ${refused.replace(/^--\S+ \S+: /, '')}`);
@@ -163,9 +180,10 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
   const weights: Matrix[] = [];
   const biases: Float[] = [];
   for (let l = 1; l < sizes.length; l++) {
-    const W = read(`W${l}`, [sizes[l], sizes[l - 1]]);
-    weights.push(new Matrix(sizes[l], sizes[l - 1], W));
-    biases.push(read(`b${l}`, [sizes[l]]));
+    const g = geometry[l];
+    const W = read(`W${l}`, g ? [g.cOut, g.cIn, g.spec.kh, g.spec.kw] : [sizes[l], sizes[l - 1]]);
+    weights.push(g ? new Matrix(g.cOut, g.K, W) : new Matrix(sizes[l], sizes[l - 1], W));
+    biases.push(read(`b${l}`, [g ? g.cOut : sizes[l]]));
   }
   if (new Set(weights.map((w) => w.dtype).concat(biases.map((b) => (b instanceof Float64Array ? 'float64' : 'float32')))).size > 1) {
     fail('tensors mix F32 and F64');

@@ -19,6 +19,21 @@ export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJ
   net.weights.forEach((W, l) => {
     const leaky = net.activations[l] === leakyRelu; // leaky ReLU is its own layer in Keras, after a linear Dense
     const keras = leaky ? 'linear' : net.activations[l].name;
+    const g = net.geometry[l + 1];
+    if (g) {
+      // a conv layer (docs/guide/convolution.md): the flat input reshaped to [c, h, w], channelsFirst throughout so that
+      // Flatten keeps our (c, h, w) order; padding as ZeroPadding2D; the kernel is W [out, in, kh, kw] transposed to [kh, kw, in, out]
+      const channelsFirst = { dataFormat: 'channelsFirst' as const };
+      if (l === 0) model.add(tf.layers.reshape({ targetShape: [g.cIn, g.h, g.w], inputShape: [net.sizes[0]], name: 'image' }));
+      if (g.spec.padding) model.add(tf.layers.zeroPadding2d({ padding: g.spec.padding, ...channelsFirst, name: `padding_${l + 1}` }));
+      model.add(tf.layers.conv2d({ filters: g.cOut, kernelSize: [g.spec.kh, g.spec.kw], activation: keras as 'relu', ...channelsFirst, name: `conv_${l + 1}` }));
+      if (leaky) model.add(tf.layers.leakyReLU({ alpha: LEAKY_SLOPE, name: `leaky_relu_${l + 1}` }));
+      const p = g.spec.pool;
+      if (p) model.add((p.kind === 'avg' ? tf.layers.averagePooling2d : tf.layers.maxPooling2d)({ poolSize: p.size, strides: p.size, ...channelsFirst, name: `pool_${l + 1}` }));
+      if (!net.geometry[l + 2]) model.add(tf.layers.flatten({ name: `flatten_${l + 1}` }));
+      weights.push(tf.transpose(tf.tensor4d(Float32Array.from(W.data), [g.cOut, g.cIn, g.spec.kh, g.spec.kw]), [2, 3, 1, 0]), tf.tensor1d(Float32Array.from(net.biases[l])));
+      return;
+    }
     model.add(
       tf.layers.dense({
         units: W.rows,

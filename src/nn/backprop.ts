@@ -1,6 +1,27 @@
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
 import { float32Block, type ElementPasses } from '../linalg/simd.js';
 import type { Network } from './network.js';
+import type { ConvGeometry } from './layers.js';
+import { col2im, im2col, pool, unpool } from './conv.js';
+
+/**
+ * The extra buffers of a conv layer l (src/nn/conv.ts has the layouts): its
+ * z[l], a[l] and delta[l] are c_out × (m·P), one row per channel; `out` is
+ * what it hands on after pooling, m × n_l with one example per row (as the
+ * input batch X), and `dOut` is ∂C/∂out.
+ */
+export interface ConvBuffers {
+  readonly g: ConvGeometry;
+  /** cols(A^(l−1)): K × (m·P). */
+  readonly cols: Matrix;
+  /** (W^l)ᵀ δ^l, the gradient of cols(A^(l−1)): K × (m·P); allocated by the first backward pass (a forward-only workspace, as evaluate's, never needs it). */
+  dCols?: Matrix;
+  /** The pooled output, m × n_l, and its gradient. */
+  readonly out: Matrix;
+  readonly dOut: Matrix;
+  /** Which entry of a[l] each pooled output took (max-pooling). */
+  readonly argmax: Int32Array;
+}
 
 /**
  * Buffers for one batch size m, reused batch after batch so the training step
@@ -9,6 +30,8 @@ import type { Network } from './network.js';
  * is stored as its transpose X = (A^0)ᵀ, one example per row: a batch is
  * then m contiguous copies from the dataset instead of a transpose, and
  * layer 1 multiplies by Xᵀ through gemm's transpose flag (z[0], a[0], delta[0] stay empty).
+ * A conv layer's z, a and delta are c_out × (m·P) and conv[l] holds its
+ * im2col and pooling buffers; a dense layer's are n_l × m.
  */
 export class Workspace {
   readonly z: Matrix[];
@@ -16,10 +39,13 @@ export class Workspace {
   readonly delta: Matrix[];
   /** X = (A^0)ᵀ: the input batch, one example per row. */
   readonly x: Matrix;
+  /** The buffers of each conv layer l (undefined for dense layers). */
+  readonly conv: (ConvBuffers | undefined)[];
   /**
-   * Inverted dropout on the hidden layers (enableDropout): mask[l] holds
+   * Inverted dropout on the hidden dense layers (enableDropout): mask[l] holds
    * M^l / (1 − p), entries 0 or 1/(1 − p), and dropped[l] = A^l ⊙ mask[l],
-   * the activations the next layer sees. Absent: no dropout.
+   * the activations the next layer sees. Absent: no dropout. Conv layers
+   * have none (mask[l] is empty there).
    */
   mask?: Matrix[];
   dropped?: Matrix[];
@@ -30,8 +56,10 @@ export class Workspace {
     net: Network,
     readonly m: number,
   ) {
-    const rows = net.sizes.map((n, l) => (l === 0 ? 0 : n)); // z^0, a^0, δ^0 are never needed
-    const shapes: [number, number][] = [...rows, ...rows, ...rows].map((r) => [r, m]);
+    // z^0, a^0, δ^0 are never needed; a conv layer's are c_out × m·P
+    const shape = (n: number, l: number): [number, number] => (l === 0 ? [0, m] : net.geometry[l] ? [net.geometry[l]!.cOut, m * net.geometry[l]!.P] : [n, m]);
+    const rows = net.sizes.map(shape);
+    const shapes: [number, number][] = [...rows, ...rows, ...rows];
     shapes.push([m, net.sizes[0]]);
     // float32 buffers share one WebAssembly memory, where the ReLU passes run as SIMD (src/linalg/simd.ts)
     const block: { arrays: Float[]; passes?: ElementPasses } = net.dtype === 'float32' ? float32Block(shapes.map(([r, c]) => r * c)) : { arrays: shapes.map(([r, c]) => new Float64Array(r * c)) };
@@ -43,13 +71,24 @@ export class Workspace {
     this.a = matrices.slice(L, 2 * L);
     this.delta = matrices.slice(2 * L, 3 * L);
     this.x = matrices[3 * L];
+    this.conv = net.geometry.map((g, l) => {
+      if (!g) return undefined;
+      const dt = net.dtype;
+      return {
+        g,
+        cols: Matrix.zeros(g.K, m * g.P, dt),
+        out: Matrix.zeros(m, net.sizes[l], dt),
+        dOut: Matrix.zeros(m, net.sizes[l], dt),
+        argmax: new Int32Array(net.sizes[l] * m),
+      };
+    });
   }
 
-  /** Allocates the dropout masks of hidden layers 1..L−1 (fill them before each pass, e.g. with drawDropoutMasks). */
+  /** Allocates the dropout masks of hidden dense layers (fill them before each pass, e.g. with drawDropoutMasks). */
   enableDropout(): void {
-    const hidden = this.a.slice(0, -1).map((a, l) => (l === 0 ? a : Matrix.zeros(a.rows, a.cols, a.dtype)));
+    const hidden = this.a.slice(0, -1).map((a, l) => (l === 0 || this.conv[l] ? Matrix.zeros(0, a.cols, a.dtype) : Matrix.zeros(a.rows, a.cols, a.dtype)));
     this.mask = hidden;
-    this.dropped = hidden.map((a, l) => (l === 0 ? a : Matrix.zeros(a.rows, a.cols, a.dtype)));
+    this.dropped = hidden.map((a, l) => (l === 0 || this.conv[l] ? a : Matrix.zeros(a.rows, a.cols, a.dtype)));
   }
 
   /** The input batch X = (A^0)ᵀ, one example per row: fill it before feedforward. */
@@ -57,9 +96,25 @@ export class Workspace {
     return this.x;
   }
 
-  /** A^(l−1) as stored for layer l's products: X for layer 1 (used transposed), a[l−1] above. */
+  /** A^(l−1) as stored for layer l's products: X for layer 1 and a conv layer's pooled output (one example per row: used transposed), a[l−1] (or its dropout) above a dense one. */
   previous(l: number): Matrix {
-    return l === 1 ? this.x : (this.dropped?.[l - 1] ?? this.a[l - 1]);
+    return l === 1 ? this.x : (this.conv[l - 1]?.out ?? this.dropped?.[l - 1] ?? this.a[l - 1]);
+  }
+
+  /** True when layer l's input is stored one example per row ((A^(l−1))ᵀ): X, or the output of a conv layer. */
+  rowsAreExamples(l: number): boolean {
+    return l === 1 || this.conv[l - 1] !== undefined;
+  }
+
+  /**
+   * What layer l's weight gradient multiplies δ^l by, and whether transposed:
+   * ∂C/∂W^l = δ^l (A^(l−1))ᵀ / m for a dense layer ((A^(l−1))ᵀ as stored,
+   * no transpose, when its rows are examples), δ^l cols(A^(l−1))ᵀ / m for a conv layer.
+   */
+  layerInput(l: number): [Matrix, boolean] {
+    const c = this.conv[l];
+    if (c) return [c.cols, true];
+    return [this.previous(l), !this.rowsAreExamples(l)];
   }
 
   /** A^L, the output after feedforward. */
@@ -85,15 +140,26 @@ export class Gradients {
  * write a dense layer), so no element-wise pass adds it afterwards.
  * With dropout masks in ws, each hidden layer passes on Ã^l = A^l ⊙ M^l/(1 − p)
  * (ws.previous gives Ã to the next layer).
+ * A conv layer is the same equation on the patch matrix (Chellapilla, Puri &
+ * Simard 2006): Z^l = W^l cols(A^(l−1)) + b^l 1ᵀ, A^l = f(Z^l), and then its
+ * pooling hands on pool(A^l) (Nielsen, NNDL ch. 6; LeCun et al. 1998).
  */
 export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matrix {
   for (let l = 1; l <= net.depth; l++) {
     const z = ws.z[l],
       Z = z.data,
       b = net.biases[l - 1],
-      m = z.cols;
-    for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * m, (i + 1) * m); // Z ← b 1ᵀ
-    kernels.gemm(false, l === 1, 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ)
+      n = z.cols;
+    for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * n, (i + 1) * n); // Z ← b 1ᵀ
+    const c = ws.conv[l];
+    if (c) {
+      im2col(c.g, ws.previous(l).data, ws.m, c.cols.data); // cols(A^(l−1)), from X or the pooled output below
+      kernels.gemm(false, false, 1, net.weights[l - 1], c.cols, 1, z); // Z ← W cols(A) + Z
+      net.activations[l - 1].forward(z, ws.a[l], ws.simd); // A ← f(Z)
+      pool(c.g, ws.a[l].data, ws.m, c.out.data, c.argmax); // out ← pool(A)
+      continue;
+    }
+    kernels.gemm(false, ws.rowsAreExamples(l), 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ, and a conv layer's output)
     net.activations[l - 1].forward(z, ws.a[l], ws.simd); // A ← f(Z)
     if (ws.mask && ws.dropped && l < net.depth) multiply(ws.a[l].data, ws.mask[l].data, ws.dropped[l].data); // Ã ← A ⊙ M/(1 − p)
   }
@@ -151,6 +217,9 @@ export type GradientMethod = (net: Network, ws: Workspace, y: Matrix, grads: Gra
 /**
  * The forward pass, then δ^L and the δ recursion down to δ^1, for the batch
  * in ws.input with one-hot targets y. Returns the summed cost Σ_x C_x.
+ * Each step is two halves: layer l + 1 hands down G = ∂C/∂A^l (Wᵀδ for a
+ * dense layer, col2im(Wᵀδ) for a conv layer), and layer l turns G into δ^l
+ * (⊙ f′, after routing G back through its pooling for a conv layer).
  */
 export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels): number {
   const L = net.depth;
@@ -158,9 +227,22 @@ export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels)
   const total = totalCost(net, ws, y);
   outputDelta(net, ws, y);
   for (let l = L - 1; l >= 1; l--) {
-    // δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ f_l'(Z^l), and ⊙ M^l/(1 − p) under dropout (Ã^l = A^l ⊙ M^l/(1 − p) fed layer l + 1)
-    kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, ws.delta[l]);
-    if (ws.mask) multiply(ws.delta[l].data, ws.mask[l].data, ws.delta[l].data);
+    const c = ws.conv[l],
+      above = ws.conv[l + 1];
+    const G = c ? c.dOut : ws.delta[l]; // ∂C/∂(what layer l hands on)
+    if (above) {
+      // G = col2im((W^(l+1))ᵀ δ^(l+1)): each pixel collects the gradient of every patch it was in
+      const dCols = (above.dCols ??= Matrix.zeros(above.g.K, ws.m * above.g.P, net.dtype));
+      kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, dCols);
+      col2im(above.g, dCols.data, ws.m, G.data);
+    } else if (c)
+      kernels.gemm(true, false, 1, ws.delta[l + 1], net.weights[l], 0, G); // Gᵀ = (δ^(l+1))ᵀ W^(l+1): one example per row, as the output it belongs to
+    else kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, G); // G = (W^(l+1))ᵀ δ^(l+1)
+    if (c) {
+      // δ^l = unpool(G) ⊙ f_l'(Z^l): max-pooling routes G to the arg-max, average pooling spreads it
+      unpool(c.g, G.data, ws.m, c.argmax, ws.delta[l].data);
+    } else if (ws.mask) multiply(ws.delta[l].data, ws.mask[l].data, ws.delta[l].data); // ⊙ M^l/(1 − p) under dropout
+    // δ^l = G ⊙ f_l'(Z^l)
     net.activations[l - 1].backward(ws.z[l], ws.a[l], ws.delta[l], ws.delta[l], ws.simd);
   }
   return total;
@@ -175,8 +257,9 @@ export function backprop(net: Network, ws: Workspace, y: Matrix, grads: Gradient
   const m = ws.m;
   const total = deltas(net, ws, y, kernels);
   for (let l = 1; l <= net.depth; l++) {
-    // ∂C/∂W^l = δ^l (A^(l−1))ᵀ / m,   ∂C/∂b^l = δ^l 1 / m
-    kernels.gemm(false, l !== 1, 1 / m, ws.delta[l], ws.previous(l), 0, grads.gradW[l - 1]); // (A^0)ᵀ = X
+    // ∂C/∂W^l = δ^l (A^(l−1))ᵀ / m,   ∂C/∂b^l = δ^l 1 / m;  conv: ∂C/∂W^l = δ^l cols(A^(l−1))ᵀ / m, and δ^l 1 sums over positions too
+    const [input, trans] = ws.layerInput(l); // (A^0)ᵀ = X
+    kernels.gemm(false, trans, 1 / m, ws.delta[l], input, 0, grads.gradW[l - 1]);
     kernels.rowSums(ws.delta[l], 1 / m, 0, grads.gradB[l - 1]);
   }
   return total;
@@ -196,7 +279,8 @@ export function sgdStep(net: Network, ws: Workspace, y: Matrix, lr: number, weig
   const total = deltas(net, ws, y, kernels);
   if (!Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data))) return NaN;
   for (let l = 1; l <= net.depth; l++) {
-    kernels.gemm(false, l !== 1, step, ws.delta[l], ws.previous(l), 1 - lr * weightDecay, net.weights[l - 1]);
+    const [input, trans] = ws.layerInput(l);
+    kernels.gemm(false, trans, step, ws.delta[l], input, 1 - lr * weightDecay, net.weights[l - 1]);
     kernels.rowSums(ws.delta[l], step, 1, net.biases[l - 1]);
   }
   return total;

@@ -2,6 +2,7 @@ import { Matrix, type DType, type Float } from '../linalg/index.js';
 import { activation, type Activation, type ActivationName } from './activations.js';
 import { cost, type Cost, type CostName } from './costs.js';
 import type { Rng } from '../base/rng.js';
+import { layerGeometry, layerSpecs, outputShape, type ConvGeometry, type ImageShape, type LayerSpec, type LayerToken } from './layers.js';
 
 export const INITS = ['normal', 'xavier', 'he'] as const;
 export type InitName = (typeof INITS)[number];
@@ -15,6 +16,38 @@ export interface Architecture {
   /** Activation of the output layer. */
   outputActivation: ActivationName;
   cost: CostName;
+  /**
+   * Conv nets only (absent for dense nets, whose files stay as they were):
+   * the input image as channels × rows × columns, and the spec of each layer
+   * 1..L (src/nn/layers.ts), the last the dense output layer. sizes[l] is
+   * then the number of values layer l hands on.
+   */
+  input?: ImageShape;
+  layers?: LayerSpec[];
+}
+
+/** The conv geometry of each layer 0..L (undefined for dense layers and the input), checked against arch.sizes. */
+export function architectureGeometry(arch: Architecture): (ConvGeometry | undefined)[] {
+  if (!arch.layers || !arch.input) return arch.sizes.map(() => undefined);
+  const { geometry, sizes } = layerGeometry(arch.input, arch.layers);
+  if (sizes.join(',') !== arch.sizes.join(',')) throw new Error(`layers give sizes ${sizes.join(',')}, but the architecture says ${arch.sizes.join(',')}`);
+  return geometry;
+}
+
+/**
+ * The architecture of a conv net: the hidden layers the tokens describe
+ * between the input image and a dense output layer of `classes` units.
+ * Throws LayerSpecError (one line naming the token) when they do not fit.
+ */
+export function convArchitecture(tokens: readonly LayerToken[], input: ImageShape, classes: number, rest: Pick<Architecture, 'activation' | 'outputActivation' | 'cost'>): Architecture {
+  const layers: LayerSpec[] = [...layerSpecs(tokens), { kind: 'dense', units: classes }];
+  const { sizes } = layerGeometry(input, layers);
+  return { sizes, activation: rest.activation, outputActivation: rest.outputActivation, cost: rest.cost, input, layers }; // only these keys: the architecture is saved
+}
+
+/** W^l's shape: n_l × n_(l−1) for a dense layer, c_out × (c_in·kh·kw) for a conv layer (PyTorch's [out, in, kh, kw] flattened). */
+export function weightShape(sizes: readonly number[], g: ConvGeometry | undefined, l: number): [number, number] {
+  return g ? [g.cOut, g.K] : [sizes[l], sizes[l - 1]];
 }
 
 /**
@@ -48,8 +81,14 @@ export interface LayerSummary {
   inputs: number;
   units: number;
   activation: ActivationName;
-  /** n_l · n_(l−1) weights and n_l biases. */
+  /** n_l · n_(l−1) weights and n_l biases (dense), c_out·c_in·kh·kw weights and c_out biases (conv). */
   parameters: number;
+  /** What the layer is: "dense", "conv 5×5×20 + maxpool 2". */
+  kind: string;
+  /** The output's shape, as Keras prints it: [units], or [c, h, w] for a conv layer after its pooling. */
+  shape: number[];
+  /** W^l's shape as stored: [n_l, n_(l−1)], or [c_out, c_in, kh, kw]. */
+  weightShape: number[];
 }
 
 /**
@@ -62,6 +101,8 @@ export class Network {
   readonly cost: Cost;
   readonly weights: Matrix[];
   readonly biases: Float[];
+  /** Each layer's conv geometry (index l = 1..L; undefined for dense layers). */
+  readonly geometry: (ConvGeometry | undefined)[];
 
   constructor(
     readonly arch: Architecture,
@@ -76,12 +117,15 @@ export class Network {
     if (sizes.length < 2) throw new Error('a network needs at least an input and an output layer');
     const L = sizes.length - 1;
     if (weights.length !== L || biases.length !== L) throw new Error(`expected ${L} weight matrices and bias vectors`);
+    this.geometry = architectureGeometry(arch);
+    if (this.geometry[L]) throw new Error('the output layer must be dense');
     for (let l = 0; l < L; l++) {
       const W = weights[l];
-      if (W.rows !== sizes[l + 1] || W.cols !== sizes[l]) {
-        throw new Error(`W${l + 1} is ${W.rows}x${W.cols}, expected ${sizes[l + 1]}x${sizes[l]}`);
+      const [rows, cols] = weightShape(sizes, this.geometry[l + 1], l + 1);
+      if (W.rows !== rows || W.cols !== cols) {
+        throw new Error(`W${l + 1} is ${W.rows}x${W.cols}, expected ${rows}x${cols}`);
       }
-      if (biases[l].length !== sizes[l + 1]) throw new Error(`b${l + 1} has ${biases[l].length} entries, expected ${sizes[l + 1]}`);
+      if (biases[l].length !== rows) throw new Error(`b${l + 1} has ${biases[l].length} entries, expected ${rows}`);
     }
     this.sizes = sizes.slice();
     if (activations && activations.length !== L) throw new Error(`expected ${L} activations, one per layer`);
@@ -100,15 +144,29 @@ export class Network {
     return this.weights[0].dtype;
   }
 
-  /** Layer by layer: W^l is units × inputs, b^l has units entries; the parameters sum to parameterCount. */
+  /** Layer by layer: W^l's and b^l's entries and the output's shape; the parameters sum to parameterCount. */
   summary(): LayerSummary[] {
-    return this.sizes.slice(1).map((units, l) => ({ layer: l + 1, inputs: this.sizes[l], units, activation: this.activations[l].name, parameters: units * (this.sizes[l] + 1) }));
+    return this.sizes.slice(1).map((units, l) => {
+      const g = this.geometry[l + 1],
+        W = this.weights[l];
+      const pool = g?.spec.pool ? ` + ${g.spec.pool.kind}pool ${g.spec.pool.size}` : '';
+      return {
+        layer: l + 1,
+        inputs: this.sizes[l],
+        units,
+        activation: this.activations[l].name,
+        parameters: W.data.length + this.biases[l].length,
+        kind: g ? `conv ${g.spec.kh}×${g.spec.kw}×${g.cOut}${g.spec.padding ? ` pad ${g.spec.padding}` : ''}${pool}` : 'dense',
+        shape: outputShape(g, units),
+        weightShape: g ? [g.cOut, g.cIn, g.spec.kh, g.spec.kw] : [W.rows, W.cols],
+      };
+    });
   }
 
   /** Total number of parameters P. */
   get parameterCount(): number {
     let p = 0;
-    for (let l = 1; l < this.sizes.length; l++) p += this.sizes[l] * (this.sizes[l - 1] + 1);
+    for (let l = 0; l < this.weights.length; l++) p += this.weights[l].data.length + this.biases[l].length;
     return p;
   }
 
@@ -139,14 +197,15 @@ export class Network {
   /**
    * A new network with random weights: `normal` is N(0, 1) for W and b as in
    * Nielsen's network.py; `xavier` is N(0, 1/n_in); `he` is N(0, 2/n_in).
-   * Biases are N(0, 1) for `normal` and 0 otherwise.
+   * Biases are N(0, 1) for `normal` and 0 otherwise. n_in is the fan-in, a
+   * row of W: c_in·kh·kw for a conv layer.
    */
   static create(arch: Architecture, init: InitName, rng: Rng, dtype: DType = 'float32'): Network {
     const weights: Matrix[] = [];
     const biases: Float[] = [];
+    const geometry = architectureGeometry(arch);
     for (let l = 1; l < arch.sizes.length; l++) {
-      const nIn = arch.sizes[l - 1];
-      const nOut = arch.sizes[l];
+      const [nOut, nIn] = weightShape(arch.sizes, geometry[l], l);
       const std = init === 'normal' ? 1 : init === 'xavier' ? Math.sqrt(1 / nIn) : Math.sqrt(2 / nIn);
       const W = Matrix.zeros(nOut, nIn, dtype);
       for (let i = 0; i < W.data.length; i++) W.data[i] = std * rng.normal();

@@ -41,7 +41,7 @@ describe('gradcheck at extreme pre-activations (|z| up to 50), every accepted co
       const { rtol, atol } = TOLERANCES.finiteDifferences;
       const C = Math.abs(totalCost(net, ws, y) / 3);
       const r = await gradcheck(net, x, y, { ...GRADCHECK_DEFAULTS, rtol, atol: atol * Math.max(1, C), tfTensorRel: 1e-4, seed: 1, tfjs: false });
-      const failed = r.tensors.filter((t) => !t.finiteDifferences.pass || !t.graph.pass);
+      const failed = r.tensors.filter((t) => !t.finiteDifferences.pass || !t.graph!.pass);
       expect(failed.map((t) => `${t.name} ${JSON.stringify(t.finiteDifferences)} ${JSON.stringify(t.graph)}`)).toEqual([]);
       expect(Number.isFinite(r.loss)).toBe(true);
     });

@@ -177,21 +177,22 @@ describe('gradcheck', () => {
     expect(r.pass).toBe(true);
     expect([r.parameters, r.batch]).toEqual([3 * 4 + 4 + 4 * 2 + 2, 5]);
     expect(r.loss).toBeCloseTo(gradients(net.clone('float64'), x, y).total / 5, 12);
-    expect(r.tensors.map((t) => [t.name, t.shape, t.size, t.finiteDifferences.checked, t.graph.checked])).toEqual([
+    expect(r.tensors.map((t) => [t.name, t.shape, t.size, t.finiteDifferences.checked, t.graph!.checked])).toEqual([
       ['W1', [4, 3], 12, 5, 12],
       ['b1', [4], 4, 4, 4],
       ['W2', [2, 4], 8, 5, 8],
       ['b2', [2], 2, 2, 2],
     ]);
-    expect(r.tensors.every((t) => t.finiteDifferences.pass && t.graph.pass && t.tfjs === undefined)).toBe(true);
+    expect(r.tensors.every((t) => t.finiteDifferences.pass && t.graph!.pass && t.tfjs === undefined)).toBe(true);
   });
-  for (const bug of Object.keys(BUGS) as (keyof typeof BUGS)[]) {
+  for (const bug of (Object.keys(BUGS) as (keyof typeof BUGS)[]).filter((b) => b !== 'flip-kernel')) {
+    // (flip-kernel breaks conv kernels only: test/check/gradcheck.test.ts checks it on a conv net)
     it(`fails ${bug}, on the tensors it breaks, against both finite differences and the graph`, async () => {
       const { x, y } = tinyBatch();
       const r = await gradcheck(tinyNet(), x, y, { ...opts, method: BUGS[bug] });
       expect(r.pass).toBe(false);
       const failed = r.tensors.filter((t) => !t.finiteDifferences.pass).map((t) => t.name);
-      expect(r.tensors.filter((t) => !t.graph.pass).map((t) => t.name)).toEqual(failed);
+      expect(r.tensors.filter((t) => !t.graph!.pass).map((t) => t.name)).toEqual(failed);
       expect(failed).toEqual(bug === 'drop-fprime' ? ['W1', 'b1'] : ['W1', 'b1', 'W2', 'b2']);
     });
   }
@@ -518,7 +519,7 @@ describe('compare and gradcheck at their boundaries', () => {
   it('a tensor failing finite differences fails the check even when the graph agrees', async () => {
     const { x, y } = tinyBatch();
     const r = await gradcheck(tinyNet(), x, y, { ...opts, tfjs: false, rtol: 0, atol: 0 });
-    expect(r.tensors.every((t) => !t.finiteDifferences.pass && t.graph.pass)).toBe(true);
+    expect(r.tensors.every((t) => !t.finiteDifferences.pass && t.graph!.pass)).toBe(true);
     expect(r.pass).toBe(false);
   });
 

@@ -20,7 +20,7 @@ describe('--help', () => {
     expect(text).toContain('--hidden <sizes> hidden layer sizes; input and output come from the data (default: 100)');
     expect(text).toContain('--lr <eta> learning rate η (default: 0.2; 0.02 for the quadratic cost after a linear, relu or leaky-relu output)');
     expect(help('evaluate').stdout.replace(/\s+/g, ' ')).toContain('(choices: test, train; default: test)');
-    expect(help('gradcheck').stdout.replace(/\s+/g, ' ')).toContain('(choices: drop-fprime, no-mean, sign)');
+    expect(help('gradcheck').stdout.replace(/\s+/g, ' ')).toContain('(choices: drop-fprime, no-mean, sign, flip-kernel)');
   });
 
   for (const c of ['', ...COMMANDS])

@@ -93,8 +93,8 @@ describe('backprop summary', () => {
     expect(lines[5]).toMatch(/^trained on embedded · 2 epochs · η=0\.2 · m=32 · seed 1 · js kernels · backprop \S+ · test accuracy \d+\.\d\d%$/);
     const j = JSON.parse(cli(['summary', '--model', model, '--json']).stdout);
     expect(j.layers).toEqual([
-      { layer: 1, inputs: 784, units: 30, activation: 'relu', parameters: 23550 },
-      { layer: 2, inputs: 30, units: 10, activation: 'softmax', parameters: 310 },
+      { layer: 1, inputs: 784, units: 30, activation: 'relu', parameters: 23550, kind: 'dense', shape: [30], weightShape: [30, 784] },
+      { layer: 2, inputs: 30, units: 10, activation: 'softmax', parameters: 310, kind: 'dense', shape: [10], weightShape: [10, 30] },
     ]);
     expect(j.parameters).toBe(23860);
     expect(j.trained).toMatchObject({ epochs: 2, seed: 1 });

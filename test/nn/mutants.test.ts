@@ -436,8 +436,8 @@ describe('Network.summary, withActivations and withCost', () => {
     const net = Network.create(arch, 'normal', new Rng(1), 'float64');
     const rows = net.summary();
     expect(rows).toEqual([
-      { layer: 1, inputs: 3, units: 4, activation: 'tanh', parameters: 16 },
-      { layer: 2, inputs: 4, units: 2, activation: 'softmax', parameters: 10 },
+      { layer: 1, inputs: 3, units: 4, activation: 'tanh', parameters: 16, kind: 'dense', shape: [4], weightShape: [4, 3] },
+      { layer: 2, inputs: 4, units: 2, activation: 'softmax', parameters: 10, kind: 'dense', shape: [2], weightShape: [2, 4] },
     ]);
     expect(rows.reduce((p, r) => p + r.parameters, 0)).toBe(net.parameterCount);
   });

@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import { Matrix, jsKernels, loadProvider, PROVIDERS } from '../../src/linalg/index.js';
+import { backprop, feedforward, Gradients, sgdStep, Workspace, drawDropoutMasks } from '../../src/nn/backprop.js';
+import { Network, type Architecture } from '../../src/nn/network.js';
+import { formatLayers, layerGeometry, layerSpecs, parseLayerList, workspaceBytes, type LayerSpec } from '../../src/nn/layers.js';
+import { Rng } from '../../src/base/rng.js';
+import { numericalGradients } from '../../src/check/finite-diff.js';
+import { compare } from '../../src/check/compare.js';
+import type { ActivationName } from '../../src/nn/activations.js';
+import { oneHot } from '../helpers.js';
+
+/** A conv arch from a layer list (the output layer appended), on a c×h×w input. */
+function convArch(list: string, input: [number, number, number], classes: number, activation: ActivationName = 'tanh'): Architecture {
+  const layers: LayerSpec[] = [...layerSpecs(parseLayerList(list)), { kind: 'dense', units: classes }];
+  const { sizes } = layerGeometry(input, layers);
+  return { sizes, activation, outputActivation: 'softmax', cost: 'log-likelihood', input, layers };
+}
+
+function batch(rng: Rng, m: number, n: number, classes: number, dtype: 'float32' | 'float64' = 'float64') {
+  const x = Matrix.zeros(m, n, dtype);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform();
+  const y = oneHot(
+    Array.from({ length: m }, () => rng.int(classes)),
+    classes,
+    dtype,
+  );
+  return { x, y };
+}
+
+describe('the layer syntax', () => {
+  it('parses conv, padding, max and average pooling and dense sizes, and writes them back', () => {
+    const specs = layerSpecs(parseLayerList('conv5x5x20,pool2,conv3x3x8p1,avgpool2,100'));
+    expect(specs).toEqual([
+      { kind: 'conv', kh: 5, kw: 5, channels: 20, padding: 0, pool: { kind: 'max', size: 2 } },
+      { kind: 'conv', kh: 3, kw: 3, channels: 8, padding: 1, pool: { kind: 'avg', size: 2 } },
+      { kind: 'dense', units: 100 },
+    ]);
+    expect(formatLayers(specs)).toBe('conv5x5x20,pool2,conv3x3x8p1,avgpool2,100');
+    // 28 → 24 → 12 → (pad 1) 12 → 6: 20·12·12 = 2880, 8·6·6 = 288
+    expect(layerGeometry([1, 28, 28], specs).sizes).toEqual([784, 2880, 288, 100]);
+  });
+
+  it('refuses with one line naming the token', () => {
+    expect(() => parseLayerList('conv5x5,100')).toThrow(/^layer "conv5x5" is not a size/);
+    expect(() => layerSpecs(parseLayerList('pool2,100'))).toThrow('layer "maxpool2" must follow a conv layer');
+    expect(() => layerSpecs(parseLayerList('conv3x3x4,pool2,pool2'))).toThrow('follows another pooling');
+    expect(() => layerSpecs(parseLayerList('100,conv3x3x4'))).toThrow('layer "conv3x3x4" follows a dense layer');
+    expect(() => layerGeometry([1, 4, 4], layerSpecs(parseLayerList('conv5x5x2')))).toThrow('layer "conv5x5x2": a 5×5 kernel does not fit its 4×4 input');
+    expect(() => layerGeometry([1, 4, 4], layerSpecs(parseLayerList('conv3x3x2,pool3')))).toThrow('smaller than one pooling window');
+    expect(() => parseLayerList('conv0x3x2')).toThrow('layer "conv0x3x2"');
+  });
+});
+
+describe('a conv layer against a direct loop', () => {
+  it('Z = W cols(A) + b is the cross-correlation Σ W(co,ci,i,j) x(ci, y+i−p, x+j−p) + b, then max- and average-pooling', () => {
+    for (const [list, pad] of [
+      ['conv3x2x3,pool2', 0],
+      ['conv3x3x2p1,avgpool2', 1],
+    ] as const) {
+      const arch = convArch(list, [2, 6, 5], 3, 'linear');
+      const net = Network.create(arch, 'xavier', new Rng(3), 'float64');
+      const rng = new Rng(4);
+      const m = 3;
+      const { x } = batch(rng, m, arch.sizes[0], 3);
+      const ws = new Workspace(net, m);
+      ws.input.data.set(x.data);
+      feedforward(net, ws, jsKernels);
+      const g = net.geometry[1]!;
+      const { kh, kw } = g.spec;
+      const W = net.weights[0].data,
+        b = net.biases[0];
+      for (let e = 0; e < m; e++)
+        for (let co = 0; co < g.cOut; co++)
+          for (let qy = 0; qy < g.ph; qy++)
+            for (let qx = 0; qx < g.pw; qx++) {
+              const window: number[] = [];
+              for (let dy = 0; dy < 2; dy++)
+                for (let dx = 0; dx < 2; dx++) {
+                  const oy = qy * 2 + dy,
+                    ox = qx * 2 + dx;
+                  let z = b[co];
+                  for (let ci = 0; ci < g.cIn; ci++)
+                    for (let i = 0; i < kh; i++)
+                      for (let j = 0; j < kw; j++) {
+                        const yy = oy + i - pad,
+                          xx = ox + j - pad;
+                        if (yy < 0 || yy >= 6 || xx < 0 || xx >= 5) continue;
+                        z += W[((co * g.cIn + ci) * kh + i) * kw + j] * x.data[e * 60 + ci * 30 + yy * 5 + xx];
+                      }
+                  window.push(z);
+                }
+              const want = pad ? window.reduce((s, v) => s + v, 0) / 4 : Math.max(...window);
+              expect(ws.conv[1]!.out.data[e * g.cOut * g.Q + co * g.Q + qy * g.pw + qx]).toBeCloseTo(want, 12);
+            }
+    }
+  });
+});
+
+describe('conv backprop against finite differences (float64)', () => {
+  const cases: [string, [number, number, number], ActivationName][] = [
+    ['conv3x3x4,pool2', [1, 8, 8], 'tanh'],
+    ['conv3x3x3p1,avgpool2,6', [2, 6, 6], 'sigmoid'],
+    ['conv3x3x3,conv2x2x4,pool2,5', [1, 7, 7], 'tanh'],
+    ['conv2x3x2,maxpool2,conv2x2x3,avgpool2', [1, 9, 10], 'tanh'],
+    ['conv3x3x4', [1, 5, 5], 'leaky-relu'],
+  ];
+  for (const [list, input, act] of cases)
+    it(`${list} on ${input.join('×')}, ${act}: every W and b`, () => {
+      const arch = convArch(list, input, 4, act);
+      const net = Network.create(arch, 'xavier', new Rng(7), 'float64');
+      for (const b of net.biases) for (let i = 0; i < b.length; i++) b[i] = 0.1 * (i % 3) - 0.1;
+      const { x, y } = batch(new Rng(8), 3, arch.sizes[0], 4);
+      const ws = new Workspace(net, 3);
+      ws.input.data.set(x.data);
+      const grads = new Gradients(net);
+      backprop(net, ws, y, grads, jsKernels);
+      const fd = numericalGradients(net, x, y, 1e-5);
+      for (let l = 0; l < net.depth; l++) {
+        expect(compare(grads.gradW[l].data, fd.gradW[l], 1e-6, 1e-9).violations, `W${l + 1}`).toBe(0);
+        expect(compare(grads.gradB[l], fd.gradB[l], 1e-6, 1e-9).violations, `b${l + 1}`).toBe(0);
+      }
+    });
+
+  it('the gradient check can fail: a kernel applied flipped gives a different gradient', () => {
+    const arch = convArch('conv3x3x2,pool2', [1, 6, 6], 3);
+    const net = Network.create(arch, 'xavier', new Rng(1), 'float64');
+    const { x, y } = batch(new Rng(2), 2, 36, 3);
+    const ws = new Workspace(net, 2);
+    ws.input.data.set(x.data);
+    const grads = new Gradients(net);
+    backprop(net, ws, y, grads, jsKernels);
+    const flipped = Float64Array.from(grads.gradW[0].data);
+    for (let r = 0; r < 2; r++) flipped.subarray(r * 9, r * 9 + 9).reverse();
+    const fd = numericalGradients(net, x, y, 1e-5);
+    expect(compare(flipped, fd.gradW[0], 1e-6, 1e-9).violations).toBeGreaterThan(0);
+  });
+});
+
+describe('the training step on a conv net', () => {
+  it('sgdStep is backprop followed by W ← (1 − ηλ)W − η∂C/∂W, b ← b − η∂C/∂b', () => {
+    const arch = convArch('conv3x3x4,pool2,8', [1, 8, 8], 3, 'relu');
+    const net = Network.create(arch, 'he', new Rng(5), 'float64');
+    const other = net.clone();
+    const { x, y } = batch(new Rng(6), 4, 64, 3);
+    const [lr, wd] = [0.3, 0.01];
+    const ws = new Workspace(net, 4);
+    ws.input.data.set(x.data);
+    const grads = new Gradients(net);
+    const t1 = backprop(net, ws, y, grads, jsKernels);
+    const ws2 = new Workspace(other, 4);
+    ws2.input.data.set(x.data);
+    const t2 = sgdStep(other, ws2, y, lr, wd, jsKernels);
+    expect(t2).toBe(t1);
+    for (let l = 0; l < net.depth; l++) {
+      const W = net.weights[l].data;
+      for (let i = 0; i < W.length; i++) expect(other.weights[l].data[i]).toBeCloseTo((1 - lr * wd) * W[i] - lr * grads.gradW[l].data[i], 14);
+      for (let i = 0; i < net.biases[l].length; i++) expect(other.biases[l][i]).toBeCloseTo(net.biases[l][i] - lr * grads.gradB[l][i], 14);
+    }
+  });
+
+  it('dropout drops units of the dense layers only (a conv layer has no mask), and finite differences agree under a fixed mask', () => {
+    const arch = convArch('conv3x3x2,pool2,6', [1, 6, 6], 3, 'tanh');
+    const net = Network.create(arch, 'xavier', new Rng(9), 'float64');
+    const { x, y } = batch(new Rng(10), 2, 36, 3);
+    const ws = new Workspace(net, 2);
+    ws.enableDropout();
+    ws.input.data.set(x.data);
+    const rng = new Rng(11);
+    drawDropoutMasks(ws, 0.5, () => rng.uniform());
+    expect(ws.mask![1].data.length).toBe(0);
+    expect(ws.mask![2].data.length).toBe(12);
+    const grads = new Gradients(net);
+    backprop(net, ws, y, grads, jsKernels);
+    // C as a function of θ with the mask held fixed, differenced by hand
+    const cost = () => {
+      feedforward(net, ws, jsKernels);
+      let c = 0;
+      for (let j = 0; j < 2; j++) for (let i = 0; i < 3; i++) if (y.data[i * 2 + j] === 1) c -= Math.log(ws.output.data[i * 2 + j]);
+      return c / 2;
+    };
+    for (const [l, i] of [
+      [0, 4],
+      [1, 17],
+      [2, 5],
+    ]) {
+      const W = net.weights[l].data,
+        saved = W[i];
+      W[i] = saved + 1e-5;
+      const plus = cost();
+      W[i] = saved - 1e-5;
+      const minus = cost();
+      W[i] = saved;
+      expect(grads.gradW[l].data[i]).toBeCloseTo((plus - minus) / 2e-5, 8);
+    }
+  });
+
+  it('estimates the im2col buffers in the memory a workspace needs', () => {
+    const arch = convArch('conv5x5x20,pool2,conv5x5x40,pool2,100', [1, 28, 28], 10, 'relu');
+    const { geometry } = layerGeometry(arch.input!, arch.layers!);
+    // layer 1: K = 25, P = 576; layer 2: K = 500, P = 64; per example cols(A) alone is 25·576 + 500·64 = 46,400 values, twice with its gradient
+    const perExample = workspaceBytes(arch.sizes, geometry, 2, 4) - workspaceBytes(arch.sizes, geometry, 1, 4);
+    expect(perExample).toBeGreaterThan(2 * 46_400 * 4);
+    expect(perExample).toBeLessThan(4 * 46_400 * 4);
+  });
+});
+
+const loaded = await Promise.all(PROVIDERS.filter((p) => p !== 'js').map((p) => loadProvider(p)));
+describe('every provider that loads runs conv nets as js does (float32)', () => {
+  for (const r of loaded)
+    it(`${r.name}`, (ctx) => {
+      if (!('kernels' in r)) return ctx.skip(`${r.name} cannot load here: ${r.error}`);
+      const arch = convArch('conv5x5x6,pool2,conv3x3x8,avgpool2,20', [1, 16, 16], 10, 'relu');
+      const base = Network.create(arch, 'he', new Rng(12), 'float32');
+      const { x, y } = batch(new Rng(13), 7, 256, 10, 'float32');
+      const run = (k: typeof jsKernels) => {
+        const net = base.clone();
+        const ws = new Workspace(net, 7);
+        ws.input.data.set(x.data);
+        const grads = new Gradients(net);
+        backprop(net, ws, y, grads, k);
+        sgdStep(net, ws, y, 0.1, 0, k);
+        return { grads, net };
+      };
+      const js = run(jsKernels),
+        other = run(r.kernels);
+      for (let l = 0; l < base.depth; l++) {
+        expect(compare(other.grads.gradW[l].data, js.grads.gradW[l].data, 1e-4, 1e-6).violations, `∂C/∂W${l + 1}`).toBe(0);
+        expect(compare(other.grads.gradB[l], js.grads.gradB[l], 1e-4, 1e-6).violations, `∂C/∂b${l + 1}`).toBe(0);
+        expect(compare(other.net.weights[l].data, js.net.weights[l].data, 1e-4, 1e-6).violations, `W${l + 1} after a step`).toBe(0);
+      }
+    });
+});
