@@ -7,13 +7,14 @@ import { checkNetworkSize, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
-import { type FitContext, type FitResult, type Learner, type LearnerName, type TracePoint } from '../learners/learner.js';
+import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { NTK_DEFAULTS, NtkLearner } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner, OdeNet } from '../learners/ode.js';
 import { SolverError } from '../learners/ode-solvers.js';
 import { RBM_DEFAULTS, RbmLearner } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
 import type { BackendName, Kernels } from '../linalg/index.js';
+import { NotPositiveDefiniteError } from '../linalg/lapack.js';
 import { defaultLearningRate, type Architecture } from '../nn/network.js';
 import { filtersPng } from '../report/png-grid.js';
 import { activation, relu } from '../nn/activations.js';
@@ -21,7 +22,7 @@ import { learnersReport, type Figure, type LearnerRun } from '../report/learners
 import { sparkline, table } from '../report/terminal.js';
 import { EXIT, InterruptedError, RunFailedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { providerForDtype } from './precision.js';
-import { Output, percent, seconds, style } from './output.js';
+import { clock, Output, percent, seconds, style } from './output.js';
 import {
   addBackendOption,
   addDataOptions,
@@ -428,7 +429,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
 
   await stops.settle(); // a signal while the data loaded
   if (stops.signal) throw new InterruptedError(stops.signal, 'before any learner ran: nothing was run, so no table or report was written');
-  const runs: (LearnerRun & { details: Record<string, number | string> })[] = [];
+  const runs: (LearnerRun & { wallSeconds: number; details: Record<string, number | string> })[] = [];
   const figures: Figure[] = [];
   for (const l of learners) {
     if (stops.signal) break;
@@ -438,19 +439,24 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
       budget: { seconds: opts.seconds },
       test: ds.test,
       shouldStop: () => stops.signal !== undefined,
-      onPoint: (p) => {
-        if (out.interactive) process.stderr.write(`\r\u001b[K  ${l.name}: ${percent(p.testAccuracy)} after ${seconds(p.seconds)}`);
+      onProgress: (p) => {
+        if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(l.name, p)}`.slice(0, (process.stderr.columns || 80) + 4));
       },
     });
     if (out.interactive) process.stderr.write('\r\u001b[K');
     await stops.settle(); // a learner that never yields (the NTK's solve) holds back a signal until here
     const last = r.trace[r.trace.length - 1];
+    if (!last) {
+      out.note(style.dim(`  ${l.name} stopped before its first measurement: no row`));
+      continue;
+    }
     figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts) ?? []));
     runs.push({
       name: l.name,
       description: l.describe(),
       testAccuracy: last.testAccuracy,
       seconds: last.seconds,
+      wallSeconds: r.wallSeconds ?? last.seconds,
       work: last.work,
       flops: last.flops,
       parametersUpdated: r.parametersUpdated,
@@ -460,7 +466,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     });
     out.note(
       style.dim(
-        `  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${
+        `  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)} (${seconds(r.wallSeconds ?? last.seconds)} with the test evaluations)${
           Object.keys(r.details).length
             ? ' · ' +
               Object.entries(r.details)
@@ -477,13 +483,22 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   out.line('');
   out.line(
     table(
-      ['learner', 'test acc', 'wall time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
-      runs.map((r) => [r.name, percent(r.testAccuracy), seconds(r.seconds), r.work.toExponential(2), (r.flops / 1e9).toFixed(1), r.parametersUpdated.toLocaleString('en-US'), megabytes(r.peakBytes)]),
+      ['learner', 'test acc', 'wall time', 'train time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
+      runs.map((r) => [
+        r.name,
+        percent(r.testAccuracy),
+        seconds(r.wallSeconds),
+        seconds(r.seconds),
+        r.work.toExponential(2),
+        (r.flops / 1e9).toFixed(1),
+        r.parametersUpdated.toLocaleString('en-US'),
+        megabytes(r.peakBytes),
+      ]),
     ),
   );
   out.note(
     style.dim(
-      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1); wall time leaves out the test evaluations that draw the curves; peak memory: the learner's own large buffers",
+      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1, its lower triangle only); wall time includes the test evaluations that draw the curves, train time leaves them out; peak memory: the learner's own large buffers",
     ),
   );
   out.line('');
@@ -535,8 +550,17 @@ async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitR
     return await l.fit(ds, ctx);
   } catch (e) {
     if (e instanceof SolverError) throw new RunFailedError(`the ${l.name} learner stopped: ${e.message}; loosen --rtol/--atol or use --solver rk4`);
+    if (e instanceof NotPositiveDefiniteError)
+      throw new RunFailedError(`the ${l.name} learner stopped: its kernel matrix plus the ridge is singular (${e.message}); raise --ridge, or check that the training inputs are not all zero`);
     throw e;
   }
+}
+
+/** `  ga: 45.00% · 120/3000 generations · 1.3s, ETA 31s`: the learner's n/total with an ETA from its rate so far. */
+export function progressLine(name: string, p: Progress): string {
+  const acc = p.testAccuracy === undefined ? '' : `${percent(p.testAccuracy)} · `;
+  const eta = p.done > 0 && p.done < p.total ? `, ETA ${clock((p.wallSeconds * (p.total - p.done)) / p.done)}` : '';
+  return `  ${name}: ${acc}${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.unit} · ${seconds(p.wallSeconds)}${eta}`;
 }
 
 function megabytes(b: number): string {
