@@ -3,7 +3,7 @@ import { totalmem } from 'node:os';
 import { loadData } from '../data/load.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
-import { checkNetworkSize, MAX_ARRAY } from '../data/limits.js';
+import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
@@ -140,7 +140,6 @@ const archFlag = (o: LearnersOptions) => (o.layers ? '--layers' : '--hidden');
 
 /** Refuses, before any learner runs, a learner whose buffers would take more than half of this machine's memory (or a typed array longer than V8 allows). */
 function checkLearnerSize(flag: string, what: string, bytes: number, largestArray: number, advice: string): void {
-  const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e10 ? 1 : 0)} GB`;
   if (bytes > totalmem() / 2) throw new DataError(`${flag}: ${what} needs about ${gb(bytes)} (estimated), more than half of this machine's ${gb(totalmem())}; ${advice}`);
   if (largestArray > MAX_ARRAY) throw new DataError(`${flag}: ${what} needs an array of ${largestArray} entries, more than the ${MAX_ARRAY} an array can hold; ${advice}`);
 }
@@ -228,7 +227,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         bytes = 8 * n * n;
       if (bytes > totalmem() / 2) {
         throw new UsageError(
-          `--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${(bytes / 2 ** 30).toFixed(1)} GB), more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GB; use a smaller --kernel-limit`,
+          `--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${gb(bytes)}), more than half of this machine's ${gb(totalmem())}; use a smaller --kernel-limit`,
         );
       }
       return new NtkLearner({ hidden, ridge: o.ridge, maxExamples: o.kernelLimit }, s.classes);
@@ -372,6 +371,7 @@ export function learnersCommand(): Command {
   );
   return cmd.action(async (opts: LearnersOptions) => {
     refuseIdleFlags(cmd, opts.learners);
+    refuseUnusedFlags(opts, (key) => cmd.getOptionValueSource(key) === 'cli');
     process.exitCode = await runLearners(opts, (key) => cmd.getOptionValueSource(key) === 'cli');
   });
 }
@@ -388,6 +388,37 @@ function refuseIdleFlags(cmd: Command, running: LearnerName[]): void {
     if (cmd.getOptionValueSource(o.attributeName()) === 'cli') {
       throw new UsageError(`${o.long} is an option of the ${owner} learner, which --learners ${running.join(',')} does not run (add ${owner} to --learners)`);
     }
+  }
+}
+
+/**
+ * Shared flags that no running learner reads (the network flags mean nothing
+ * to the RBM and the ODE, --init and --cost nothing to the NTK, the solver's
+ * tolerances nothing to RK4, --ode-steps nothing to dopri5) would be ignored
+ * silently: refuse them, one line, before any work.
+ */
+export function refuseUnusedFlags(opts: Pick<LearnersOptions, 'learners' | 'solver'>, given: (key: string) => boolean): void {
+  const run = new Set(opts.learners);
+  const users: [string, string, boolean][] = [
+    ['hidden', '--hidden', run.has('sgd') || run.has('ga') || run.has('ntk')],
+    ['layers', '--layers', run.has('sgd') || run.has('ga') || run.has('ntk')],
+    ['activation', '--activation', run.has('sgd') || run.has('ga') || run.has('ntk')],
+    ['outputActivation', '--output-activation', run.has('sgd') || run.has('ga')],
+    ['init', '--init', run.has('sgd') || run.has('ga')],
+    ['cost', '--cost', run.has('sgd') || run.has('ga')],
+    ['rtol', '--rtol', run.has('ode') && opts.solver === 'dopri5'],
+    ['atol', '--atol', run.has('ode') && opts.solver === 'dopri5'],
+    ['odeSteps', '--ode-steps', run.has('ode') && opts.solver === 'rk4'],
+  ];
+  for (const [key, flag, used] of users) {
+    if (!given(key) || used) continue;
+    const why =
+      key === 'rtol' || key === 'atol'
+        ? `is a tolerance of --solver dopri5; --solver ${opts.solver} takes fixed steps (--ode-steps)`
+        : key === 'odeSteps'
+          ? `sets the steps of --solver rk4; --solver ${opts.solver} chooses its own (--rtol, --atol)`
+          : `is read by none of --learners ${opts.learners.join(',')}`;
+    throw new UsageError(`${flag} ${why}`);
   }
 }
 

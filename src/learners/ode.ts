@@ -438,7 +438,7 @@ export class OdeLearner implements Learner {
   describe(): string {
     const o = this.opts;
     const solver = o.solver === 'rk4' ? `RK4 ${o.steps} steps` : `Dormand–Prince rtol ${o.rtol} atol ${o.atol}`;
-    return `neural ODE, state ${o.width}, f ${o.width}-${o.hidden}-${o.width} tanh, t ∈ [0, ${o.time}], ${solver}, ${o.gradient} gradients, Adam η=${o.lr} m=${o.batchSize}${o.weightDecay ? ` λ=${o.weightDecay}` : ''}${o.inputDropout ? `, input dropout ${o.inputDropout}` : ''}, ${o.epochs} epochs`;
+    return `neural ODE, state ${o.width}, f ${o.width}-${o.hidden}-${o.width} tanh, t ∈ [0, ${o.time}], ${solver}, ${o.gradient} gradients, Adam η=${o.lr} m=${o.batchSize}${o.weightDecay ? ` λ=${o.weightDecay}` : ''}${o.inputDropout ? `, input dropout ${o.inputDropout}` : ''}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}`;
   }
 
   async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {

@@ -69,7 +69,7 @@ export class RbmLearner implements Learner {
 
   describe(): string {
     const o = this.opts;
-    return `classification RBM, ${o.hidden} hidden units, ${o.persistent ? 'P' : ''}CD-${o.cdK}, η=${o.lr} μ=${o.momentum} λ=${o.weightDecay} m=${o.batchSize}, ${o.epochs} epochs`;
+    return `classification RBM, ${o.hidden} hidden units, ${o.persistent ? 'P' : ''}CD-${o.cdK}, η=${o.lr} μ=${o.momentum} λ=${o.weightDecay} m=${o.batchSize}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}`;
   }
 
   async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {

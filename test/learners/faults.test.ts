@@ -46,6 +46,13 @@ describe('refused before any learner runs: one line, exit 2, nothing on stdout',
     ['a huge hidden network of the ODE', ['--learners', 'ode', '--ode-hidden', '1000000000'], /^backprop: error: --ode-hidden: a neural ODE .* needs about \d+ GB/],
     ['one class', ['--limit', '1', '--seconds', '1'], /^backprop: error: embedded: all 1 training examples have label 0: training needs at least two classes/],
     ['one class in a CSV', ['--learners', 'sgd', '--data', ONE_CLASS], /all \d training examples have label 3: training needs at least two classes/],
+    ['--rtol with RK4', ['--learners', 'ode', '--rtol', '1e-3'], /^backprop: error: --rtol is a tolerance of --solver dopri5; --solver rk4 takes fixed steps/],
+    ['--atol with RK4', ['--learners', 'ode', '--atol', '1e-3'], /^backprop: error: --atol is a tolerance of --solver dopri5/],
+    ['--ode-steps with dopri5', ['--learners', 'ode', '--solver', 'dopri5', '--ode-steps', '9'], /^backprop: error: --ode-steps sets the steps of --solver rk4; --solver dopri5 chooses its own/],
+    ['--hidden for rbm and ode', ['--learners', 'rbm,ode', '--hidden', '30'], /^backprop: error: --hidden is read by none of --learners rbm,ode\n/],
+    ['--activation for rbm', ['--learners', 'rbm', '--activation', 'tanh'], /^backprop: error: --activation is read by none of --learners rbm\n/],
+    ['--init for ntk', ['--learners', 'ntk', '--init', 'normal'], /^backprop: error: --init is read by none of --learners ntk\n/],
+    ['--cost for ntk and ode', ['--learners', 'ntk,ode', '--cost', 'quadratic'], /^backprop: error: --cost is read by none of --learners ntk,ode\n/],
     ['labels with gaps', ['--learners', 'sgd', '--data', GAPS], /gaps\.csv: the labels run from 0 to 5 but no example has label 2, 3, 4; the output layer would have 6 units/],
   ];
   for (const [what, args, message] of cases)
