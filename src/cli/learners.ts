@@ -71,8 +71,8 @@ export interface LearnerEntry {
   create(opts: LearnersOptions, setup: LearnerSetup): Learner;
   /** Before any learner runs: check the files this learner's flags will write. */
   checkOutputs?(opts: LearnersOptions): void;
-  /** After its fit: write the files its flags ask for, and return pictures for --report. */
-  finish?(learner: Learner, ds: Dataset, kernels: Kernels, opts: LearnersOptions): Figure[];
+  /** After its fit: write the files its flags ask for (a write that fails is rescued and reported through `failed`, not thrown), and return pictures for --report. */
+  finish?(learner: Learner, ds: Dataset, kernels: Kernels, opts: LearnersOptions, failed: (message: string) => void): Figure[];
 }
 
 /** The sgd learner's flags (--lr absent: defaultLearningRate of the architecture). */
@@ -272,10 +272,10 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
     checkOutputs: (o) => {
       if (o.filters) checkOutputFile(o.filters, '--filters');
     },
-    finish: (l, ds, k, o) => {
+    finish: (l, ds, k, o, fail) => {
       if (!(l instanceof RbmLearner)) return [];
       const png = filtersPng(l.filterImages(ds.test, k), [28, 28]);
-      if (o.filters) writeFileAtomic(o.filters, png);
+      if (o.filters) writeOrRescue(o.filters, '--filters', 'the filters image', png, fail);
       return [
         {
           title: 'RBM: learned filters and reconstructions',
@@ -462,6 +462,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   if (stops.signal) throw new InterruptedError(stops.signal, 'before any learner ran: nothing was run, so no table or report was written');
   const runs: (LearnerRun & { wallSeconds: number; details: Record<string, number | string> })[] = [];
   const figures: Figure[] = [];
+  const failures: string[] = []; // outputs that could not be written: reported after every other output
   for (const l of learners) {
     if (stops.signal) break;
     const r = await fitOrFail(l, ds, {
@@ -481,7 +482,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
       out.note(style.dim(`  ${l.name} stopped before its first measurement: no row`));
       continue;
     }
-    figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts) ?? []));
+    figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts, (m) => failures.push(m)) ?? []));
     runs.push({
       name: l.name,
       description: l.describe(),
@@ -540,19 +541,12 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     out.line('');
     out.line(ratio.text);
   }
-  let failed: WriteFailedError | undefined;
   let report = opts.report;
   if (opts.report) {
     const html = await learnersReport(runs, 'backprop learners', `backprop learners ${heading}`, ratio ? [ratio.text] : [], figures);
-    try {
-      writeFileAtomic(opts.report, html);
-      out.line(`report written to ${opts.report}`);
-    } catch (e) {
-      // The runs are done: their report must not be lost to a full disk or a file system gone read-only.
-      const rescued = writeRescue(basename(opts.report), html);
-      report = rescued;
-      failed = new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
-    }
+    const written = writeOrRescue(opts.report, '--report', 'the report', html, (m) => failures.push(m));
+    if (written === opts.report) out.line(`report written to ${opts.report}`);
+    report = written;
   }
   const { json: _json, quiet: _quiet, report: _report, ...options } = opts; // how and where the results are shown does not change them
   out.result({
@@ -571,8 +565,25 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     ...jsonProvenance(provenance(provider, 'float32', opts.seed, options)),
   });
   await stops.settle(); // one that came while the report was written is still counted, not lost with the handlers
-  if (failed) throw failed; // after the JSON: the numbers are on stdout whatever became of the file
+  if (failures.length) throw new WriteFailedError(failures.join('; ')); // after the JSON: the numbers are on stdout whatever became of the files
   return stops.signal ? signalExitCode(stops.signal) : EXIT.ok;
+}
+
+/**
+ * Writes an output file; if that fails (a full disk, a file system gone
+ * read-only, a directory removed), the results are done and must not be lost:
+ * the data is saved elsewhere (writeRescue) and `fail` gets one line naming
+ * the flag, the file and where it went. Returns the path written, if any.
+ */
+function writeOrRescue(file: string, flag: string, what: string, data: Uint8Array | string, fail: (message: string) => void): string | undefined {
+  try {
+    writeFileAtomic(file, data);
+    return file;
+  } catch (e) {
+    const rescued = writeRescue(basename(file), data);
+    fail(`${flag} ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `${what} was saved to ${rescued} instead` : 'nor anywhere else'));
+    return rescued;
+  }
 }
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */

@@ -225,7 +225,8 @@ describe('signals stop the running learner; what ran is still printed and writte
       const t = { sent: 0 };
       const r = await during(['learners', '--learners', ...learner, '--json'], /backprop learners/, 1500, ['SIGINT'], 0, t);
       expect(r.code, r.stderr).toBe(130);
-      expect(performance.now() - t.sent).toBeLessThan(5000); // generous for a loaded 2-core machine; the aim is < 1 s
+      // Generous for a loaded 2-core machine (the aim is < 1 s, which test/learners/harness.test.ts checks without a clock).
+      expect(performance.now() - t.sent).toBeLessThan(10_000);
       expect((JSON.parse(r.stdout) as { interrupted: boolean }).interrupted).toBe(true);
     }, 60_000);
 
@@ -240,4 +241,47 @@ describe('signals stop the running learner; what ran is still printed and writte
     expect(r.stderr).not.toMatch(/learner\s+test acc|error/);
     expect(existsSync(report)).toBe(false);
   }, 60_000);
+});
+
+describe('one output that cannot be written loses no other', () => {
+  it('--filters in a directory removed during the run: the table, --json and --report are still written; one line names the file; exit 1', async () => {
+    const gone = mkdtempSync(join(tmpdir(), 'learners-gone-'));
+    const png = join(gone, 'f.png'),
+      report = join(dir, 'filters-gone.html');
+    const args = ['learners', '--learners', 'rbm', '--rbm-hidden', '50', '--rbm-epochs', '2', '--limit', '1000', '--test-limit', '100', '--filters', png, '--report', report, '--json'];
+    const r = await new Promise<Run>((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+      let stdout = '',
+        stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d));
+      p.stderr.on('data', (d: Buffer) => {
+        stderr += d;
+        if (/backprop learners/.test(stderr)) rmSync(gone, { recursive: true, force: true });
+      });
+      p.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('backprop: error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(`--filters ${png}: cannot write (`);
+    const rescued = /the filters image was saved to (\S+) instead/.exec(errors[0])?.[1];
+    expect(rescued && readFileSync(rescued).subarray(1, 4).toString()).toBe('PNG');
+    if (rescued) rmSync(rescued, { force: true });
+    const out = JSON.parse(r.stdout) as { learners: { name: string }[]; report: string };
+    expect(out.learners.map((l) => l.name)).toEqual(['rbm']);
+    expect(out.report).toBe(report);
+    expect(readFileSync(report, 'utf8')).toMatch(/<svg/);
+    expect(r.stderr).toMatch(/learner\s+test acc/);
+  }, 180_000);
+});
+
+describe('a singular NTK kernel', () => {
+  it('all-zero inputs: one line naming the cause and the flag, exit 1, no internal error', () => {
+    const zeros = csv('zeros.csv', Array.from({ length: 12 }, (_, i) => `${i % 3},0,0\n`).join(''));
+    const r = cli(['learners', '--learners', 'ntk', '--data', zeros]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).not.toMatch(/internal error/);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('backprop: error:'));
+    expect(errors).toEqual([expect.stringMatching(/^backprop: error: the ntk learner stopped: its kernel matrix plus the ridge is singular \(.*\); raise --ridge/)]);
+  });
 });
