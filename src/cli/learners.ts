@@ -8,10 +8,11 @@ import { jsonProvenance, provenance } from '../io/provenance.js';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
 import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
-import { NTK_DEFAULTS, NtkLearner } from '../learners/ntk.js';
+import { totalBytes } from '../learners/harness.js';
+import { NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner, OdeNet } from '../learners/ode.js';
 import { SolverError } from '../learners/ode-solvers.js';
-import { RBM_DEFAULTS, RbmLearner } from '../learners/rbm.js';
+import { RBM_DEFAULTS, RbmLearner, rbmMemory } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
 import type { BackendName, Kernels } from '../linalg/index.js';
 import { NotPositiveDefiniteError } from '../linalg/lapack.js';
@@ -53,6 +54,8 @@ export interface LearnerSetup {
   trainCount: number;
   /** Input values per example and classes of the data. */
   inputs: number;
+  /** Test examples after --test-limit. */
+  testCount: number;
   /** True when the flag (camelCase key) was given on the command line. */
   given: (key: string) => boolean;
 }
@@ -224,10 +227,10 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       if (activation(s.arch.activation) !== relu) throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
       const n = Math.min(s.trainCount, o.kernelLimit),
-        bytes = 8 * n * n;
+        bytes = totalBytes(ntkMemory(n, s.inputs, s.testCount, s.classes));
       if (bytes > totalmem() / 2) {
         throw new UsageError(
-          `--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${gb(bytes)}), more than half of this machine's ${gb(totalmem())}; use a smaller --kernel-limit`,
+          `--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples needs about ${gb(bytes)} (estimated: its ${n}×${n} float64 kernel, the prediction rows and the inputs), more than half of this machine's ${gb(totalmem())}; use a smaller --kernel-limit`,
         );
       }
       return new NtkLearner({ hidden, ridge: o.ridge, maxExamples: o.kernelLimit }, s.classes);
@@ -247,14 +250,15 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--filters <file.png>', 'rbm: write the learned filters and a few reconstructions as a PNG'),
     create: (o, s) => {
       if (s.inputs !== 784 && o.filters) throw new UsageError(`--filters ${o.filters}: the filters are drawn as 28×28 images, but the data has ${s.inputs} inputs`);
-      // As RbmLearner.fit counts its peak: V and its velocity, the batch's visible and hidden buffers, the chains, the free-energy block.
+      // The estimate RbmLearner.fit reports as its peak: every buffer it and predict() allocate.
       const H = o.rbmHidden,
         n = s.inputs + s.classes,
         m = Math.min(o.rbmBatchSize, s.trainCount);
+      const rbmOpts = { ...RBM_DEFAULTS, hidden: H, batchSize: o.rbmBatchSize, persistent: o.persistent };
       checkLearnerSize(
         s.given('rbmBatchSize') && !s.given('rbmHidden') ? '--rbm-batch-size' : '--rbm-hidden',
         `an RBM of ${n} visible and ${H} hidden units`,
-        4 * (2 * H * n + 3 * m * n + 3 * m * H + 500 * (n + H)),
+        totalBytes(rbmMemory(rbmOpts, s.inputs, s.classes, s.trainCount, s.testCount)),
         Math.max(H * n, m * Math.max(n, H), 500 * H),
         'use a smaller --rbm-hidden or --rbm-batch-size',
       );
@@ -448,6 +452,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     classes: ds.classes,
     trainCount: ds.train.count,
     inputs: ds.train.dim,
+    testCount: ds.test.count,
     given,
   };
   // Every learner is built (its flags checked, its memory estimated) before any runs: a bad flag costs no work.
