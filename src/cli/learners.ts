@@ -7,7 +7,7 @@ import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
-import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
+import { accuracy, type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
 import { NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner, OdeNet } from '../learners/ode.js';
@@ -359,7 +359,8 @@ export function learnersCommand(): Command {
   );
   cmd
     .option('--seconds <s>', 'wall-clock budget of each learner (the NTK cannot stop inside its solve)', positiveNumber)
-    .option('--seed <n>', 'seed of the weights, batches and populations', nonNegativeInt, 1)
+    .option('--seed <n>', 'seed of the weights, batches and populations (and of the --validation split)', nonNegativeInt, 1)
+    .option('--validation <n>', 'hold out n training examples (or a fraction < 1): the curves and the work ratio are measured on them, the test set once at the end', positiveNumber)
     .option('--report <file.html>', 'write a self-contained HTML report with the charts')
     .option('--json', 'print every number as JSON on stdout', false);
   addQuietOption(cmd);
@@ -452,20 +453,21 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     classes: ds.classes,
     trainCount: ds.train.count,
     inputs: ds.train.dim,
-    testCount: ds.test.count,
+    testCount: Math.max(ds.test.count, ds.validation?.count ?? 0),
     given,
   };
   // Every learner is built (its flags checked, its memory estimated) before any runs: a bad flag costs no work.
   const learners = opts.learners.map((name) => LEARNER_REGISTRY[name]!.create(opts, setup));
   const provider = await providerForDtype(opts, 'float32', out);
   const k = provider.kernels;
-  const heading = `${ds.name}: ${ds.train.count} train / ${ds.test.count} test · seed ${opts.seed} · ${k.name} kernels${opts.seconds ? ` · ≤ ${opts.seconds} s each` : ''}`;
+  const heading = `${ds.name}: ${ds.train.count} train${ds.validation ? ` / ${ds.validation.count} validation` : ''} / ${ds.test.count} test · seed ${opts.seed} · ${k.name} kernels${opts.seconds ? ` · ≤ ${opts.seconds} s each` : ''}`;
   out.note(style.bold('backprop learners') + ' ' + heading);
   for (const l of learners) out.note(style.dim(`  ${l.name.padEnd(4)} ${l.describe()}`));
 
   await stops.settle(); // a signal while the data loaded
   if (stops.signal) throw new InterruptedError(stops.signal, 'before any learner ran: nothing was run, so no table or report was written');
-  const runs: (LearnerRun & { wallSeconds: number; details: Record<string, number | string> })[] = [];
+  const runs: (LearnerRun & { wallSeconds: number; validationAccuracy: number | null; details: Record<string, number | string> })[] = [];
+  const measured = ds.validation ?? ds.test;
   const figures: Figure[] = [];
   const failures: string[] = []; // outputs that could not be written: reported after every other output
   for (const l of learners) {
@@ -474,7 +476,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
       kernels: k,
       seed: opts.seed,
       budget: { seconds: opts.seconds },
-      test: ds.test,
+      test: measured, // with --validation, the curves (every number a choice is made on) never see the test set
       shouldStop: () => stops.signal !== undefined,
       onProgress: (p) => {
         if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(l.name, p)}`.slice(0, (process.stderr.columns || 80) + 4));
@@ -487,11 +489,14 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
       out.note(style.dim(`  ${l.name} stopped before its first measurement: no row`));
       continue;
     }
+    // With --validation, the test set is touched once, here, at the end of the learner's run.
+    const testAccuracy = ds.validation ? accuracy(l.predict(ds.test), ds.test) : last.testAccuracy;
     figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts, (m) => failures.push(m)) ?? []));
     runs.push({
       name: l.name,
       description: l.describe(),
-      testAccuracy: last.testAccuracy,
+      testAccuracy,
+      validationAccuracy: ds.validation ? last.testAccuracy : null,
       seconds: last.seconds,
       wallSeconds: r.wallSeconds ?? last.seconds,
       work: last.work,
@@ -503,7 +508,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     });
     out.note(
       style.dim(
-        `  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)} (${seconds(r.wallSeconds ?? last.seconds)} with the test evaluations)${
+        `  ${l.name} done: ${ds.validation ? `validation ${percent(last.testAccuracy)}, test ` : ''}${percent(testAccuracy)} in ${seconds(last.seconds)} (${seconds(r.wallSeconds ?? last.seconds)} with the test evaluations)${
           Object.keys(r.details).length
             ? ' · ' +
               Object.entries(r.details)
@@ -520,9 +525,10 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   out.line('');
   out.line(
     table(
-      ['learner', 'test acc', 'wall time', 'train time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
+      ['learner', ...(ds.validation ? ['val acc'] : []), 'test acc', 'wall time', 'train time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
       runs.map((r) => [
         r.name,
+        ...(r.validationAccuracy !== null ? [percent(r.validationAccuracy)] : []),
         percent(r.testAccuracy),
         seconds(r.wallSeconds),
         seconds(r.seconds),
@@ -535,13 +541,15 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   );
   out.note(
     style.dim(
-      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1, its lower triangle only); wall time includes the test evaluations that draw the curves, train time leaves them out; peak memory: the learner's own large buffers",
+      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1, its lower triangle only); wall time includes the test evaluations that draw the curves, train time leaves them out; peak memory: the learner's own large buffers" +
+        (ds.validation ? `; with --validation the curves and the work ratio are on the ${ds.validation.count} validation examples, and the test set is evaluated once, at the end` : ''),
     ),
   );
   out.line('');
-  out.line(style.bold('test accuracy against time') + style.dim(' (each from its start to its end, 0–100%)'));
-  for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.testAccuracy)} at ${seconds(r.seconds)}`);
-  const ratio = workRatio(runs);
+  out.line(style.bold(`${ds.validation ? 'validation' : 'test'} accuracy against time`) + style.dim(' (each from its start to its end, 0–100%)'));
+  for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.validationAccuracy ?? r.testAccuracy)} at ${seconds(r.seconds)}`);
+  // The ratio compares the curves: with --validation, on the validation examples.
+  const ratio = workRatio(runs.map((r) => ({ ...r, testAccuracy: r.validationAccuracy ?? r.testAccuracy })));
   if (ratio) {
     out.line('');
     out.line(ratio.text);
@@ -559,6 +567,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     data: ds.name,
     train: ds.train.count,
     test: ds.test.count,
+    validation: ds.validation?.count ?? null,
     seed: opts.seed,
     backend: k.name,
     budgetSeconds: opts.seconds ?? null,
