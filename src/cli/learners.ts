@@ -132,6 +132,7 @@ interface OdeFlags {
 export interface LearnersOptions extends DataOptions, NetworkOptions, SgdFlags, GaFlags, NtkFlags, RbmFlags, OdeFlags {
   learners: LearnerName[];
   seconds?: number;
+  seeds: number;
   report?: string;
   json: boolean;
   quiet: boolean;
@@ -360,6 +361,7 @@ export function learnersCommand(): Command {
   cmd
     .option('--seconds <s>', 'wall-clock budget of each learner (the NTK cannot stop inside its solve)', positiveNumber)
     .option('--seed <n>', 'seed of the weights, batches and populations (and of the --validation split)', nonNegativeInt, 1)
+    .option('--seeds <k>', "run each learner with seeds --seed … --seed + k − 1 and give mean ± standard deviation (the curves are --seed's)", positiveInt, 1)
     .option('--validation <n>', 'hold out n training examples (or a fraction < 1): the curves and the work ratio are measured on them, the test set once at the end', positiveNumber)
     .option('--report <file.html>', 'write a self-contained HTML report with the charts')
     .option('--json', 'print every number as JSON on stdout', false);
@@ -466,22 +468,31 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
 
   await stops.settle(); // a signal while the data loaded
   if (stops.signal) throw new InterruptedError(stops.signal, 'before any learner ran: nothing was run, so no table or report was written');
-  const runs: (LearnerRun & { wallSeconds: number; validationAccuracy: number | null; details: Record<string, number | string> })[] = [];
+  const runs: (LearnerRun & { wallSeconds: number; validationAccuracy: number | null; details: Record<string, number | string> } & Partial<ReturnType<typeof seedStats>>)[] = [];
   const measured = ds.validation ?? ds.test;
   const figures: Figure[] = [];
   const failures: string[] = []; // outputs that could not be written: reported after every other output
   for (const l of learners) {
     if (stops.signal) break;
-    const r = await fitOrFail(l, ds, {
-      kernels: k,
-      seed: opts.seed,
-      budget: { seconds: opts.seconds },
-      test: measured, // with --validation, the curves (every number a choice is made on) never see the test set
-      shouldStop: () => stops.signal !== undefined,
-      onProgress: (p) => {
-        if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(l.name, p)}`.slice(0, (process.stderr.columns || 80) + 4));
-      },
-    });
+    const fitSeed = (seed: number) =>
+      fitOrFail(l, ds, {
+        kernels: k,
+        seed,
+        budget: { seconds: opts.seconds },
+        test: measured, // with --validation, the curves (every number a choice is made on) never see the test set
+        shouldStop: () => stops.signal !== undefined,
+        onProgress: (p) => {
+          if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p)}`.slice(0, (process.stderr.columns || 80) + 4));
+        },
+      });
+    // --seeds K: the other seeds first, --seed last, so that the row's trace, the files and the figures are --seed's.
+    const others: SeedResult[] = [];
+    for (let i = 1; i < opts.seeds && !stops.signal; i++) {
+      const ri = await fitSeed(opts.seed + i);
+      const li = ri.trace[ri.trace.length - 1];
+      if (li) others.push({ seed: opts.seed + i, testAccuracy: ds.validation ? accuracy(l.predict(ds.test), ds.test) : li.testAccuracy, validationAccuracy: ds.validation ? li.testAccuracy : null });
+    }
+    const r = await fitSeed(opts.seed);
     if (out.interactive) process.stderr.write('\r\u001b[K');
     await stops.settle(); // a learner that never yields (the NTK's solve) holds back a signal until here
     const last = r.trace[r.trace.length - 1];
@@ -492,8 +503,10 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     // With --validation, the test set is touched once, here, at the end of the learner's run.
     const testAccuracy = ds.validation ? accuracy(l.predict(ds.test), ds.test) : last.testAccuracy;
     figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts, (m) => failures.push(m)) ?? []));
+    const perSeed = [{ seed: opts.seed, testAccuracy, validationAccuracy: ds.validation ? last.testAccuracy : null }, ...others];
     runs.push({
       name: l.name,
+      ...(opts.seeds > 1 ? seedStats(perSeed) : {}),
       description: l.describe(),
       testAccuracy,
       validationAccuracy: ds.validation ? last.testAccuracy : null,
@@ -528,8 +541,10 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
       ['learner', ...(ds.validation ? ['val acc'] : []), 'test acc', 'wall time', 'train time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
       runs.map((r) => [
         r.name,
-        ...(r.validationAccuracy !== null ? [percent(r.validationAccuracy)] : []),
-        percent(r.testAccuracy),
+        ...(r.validationAccuracy !== null
+          ? [r.validationAccuracySd !== undefined ? `${percent(r.validationAccuracyMean!)} ± ${(100 * r.validationAccuracySd).toFixed(2)}` : percent(r.validationAccuracy)]
+          : []),
+        r.testAccuracySd !== undefined ? `${percent(r.testAccuracyMean!)} ± ${(100 * r.testAccuracySd).toFixed(2)}` : percent(r.testAccuracy),
         seconds(r.wallSeconds),
         seconds(r.seconds),
         r.work.toExponential(2),
@@ -542,6 +557,9 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   out.note(
     style.dim(
       "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1, its lower triangle only); wall time includes the test evaluations that draw the curves, train time leaves them out; peak memory: the learner's own large buffers" +
+        (opts.seeds > 1
+          ? `; accuracy: mean ± standard deviation (percentage points) over seeds ${opts.seed}–${opts.seed + opts.seeds - 1}, the other columns and the curves are seed ${opts.seed}'s`
+          : '') +
         (ds.validation ? `; with --validation the curves and the work ratio are on the ${ds.validation.count} validation examples, and the test set is evaluated once, at the end` : ''),
     ),
   );
@@ -581,6 +599,31 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   await stops.settle(); // one that came while the report was written is still counted, not lost with the handlers
   if (failures.length) throw new WriteFailedError(failures.join('; ')); // after the JSON: the numbers are on stdout whatever became of the files
   return stops.signal ? signalExitCode(stops.signal) : EXIT.ok;
+}
+
+interface SeedResult {
+  seed: number;
+  testAccuracy: number;
+  validationAccuracy: number | null;
+}
+
+/** Mean and sample standard deviation (n − 1) of a list. */
+function meanSd(xs: number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
+}
+
+/** --seeds K: each seed's accuracies, and their mean ± sample standard deviation. */
+export function seedStats(perSeed: SeedResult[]) {
+  const t = meanSd(perSeed.map((p) => p.testAccuracy));
+  const v = perSeed.every((p) => p.validationAccuracy !== null) ? meanSd(perSeed.map((p) => p.validationAccuracy!)) : undefined;
+  return {
+    seeds: [...perSeed].sort((a, b) => a.seed - b.seed),
+    testAccuracyMean: t.mean,
+    testAccuracySd: t.sd,
+    ...(v ? { validationAccuracyMean: v.mean, validationAccuracySd: v.sd } : {}),
+  };
 }
 
 /**

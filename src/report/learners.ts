@@ -8,6 +8,9 @@ export interface LearnerRun {
   testAccuracy: number;
   /** Training seconds, the test evaluations that draw the curves left out. */
   seconds: number;
+  /** With --seeds K: the mean and sample standard deviation of the test accuracy over the seeds. */
+  testAccuracyMean?: number;
+  testAccuracySd?: number;
   /** Wall seconds with those evaluations. */
   wallSeconds?: number;
   work: number;
@@ -78,7 +81,7 @@ export async function learnersReport(runs: LearnerRun[], title: string, descript
   const rows = runs
     .map(
       (r) =>
-        `<tr><th>${esc(r.name)}</th><td>${(100 * r.testAccuracy).toFixed(2)}%</td><td>${(r.wallSeconds ?? r.seconds).toFixed(2)} s</td><td>${r.seconds.toFixed(2)} s</td><td>${r.work.toExponential(2)}</td><td>${(r.flops / 1e9).toFixed(1)}</td><td>${r.parametersUpdated.toLocaleString('en-US')}</td><td>${(r.peakBytes / 2 ** 20).toFixed(1)} MB</td><td class="d">${esc(r.description)}</td></tr>`,
+        `<tr><th>${esc(r.name)}</th><td>${r.testAccuracySd !== undefined ? `${(100 * r.testAccuracyMean!).toFixed(2)}% ± ${(100 * r.testAccuracySd).toFixed(2)}` : `${(100 * r.testAccuracy).toFixed(2)}%`}</td><td>${(r.wallSeconds ?? r.seconds).toFixed(2)} s</td><td>${r.seconds.toFixed(2)} s</td><td>${r.work.toExponential(2)}</td><td>${(r.flops / 1e9).toFixed(1)}</td><td>${r.parametersUpdated.toLocaleString('en-US')}</td><td>${(r.peakBytes / 2 ** 20).toFixed(1)} MB</td><td class="d">${esc(r.description)}</td></tr>`,
     )
     .join('\n');
   return `<!doctype html>
