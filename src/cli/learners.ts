@@ -3,17 +3,19 @@ import { totalmem } from 'node:os';
 import { loadData } from '../data/load.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
-import { checkNetworkSize, MAX_ARRAY } from '../data/limits.js';
+import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
-import { type FitContext, type FitResult, type Learner, type LearnerName, type TracePoint } from '../learners/learner.js';
-import { NTK_DEFAULTS, NtkLearner } from '../learners/ntk.js';
+import { accuracy, type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
+import { totalBytes } from '../learners/harness.js';
+import { NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner, OdeNet } from '../learners/ode.js';
 import { SolverError } from '../learners/ode-solvers.js';
-import { RBM_DEFAULTS, RbmLearner } from '../learners/rbm.js';
+import { RBM_DEFAULTS, RbmLearner, rbmMemory } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
 import type { BackendName, Kernels } from '../linalg/index.js';
+import { NotPositiveDefiniteError } from '../linalg/lapack.js';
 import { defaultLearningRate, type Architecture } from '../nn/network.js';
 import { filtersPng } from '../report/png-grid.js';
 import { activation, relu } from '../nn/activations.js';
@@ -21,7 +23,7 @@ import { learnersReport, type Figure, type LearnerRun } from '../report/learners
 import { sparkline, table } from '../report/terminal.js';
 import { EXIT, InterruptedError, RunFailedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { providerForDtype } from './precision.js';
-import { Output, percent, seconds, style } from './output.js';
+import { clock, Output, percent, seconds, style } from './output.js';
 import {
   addBackendOption,
   addDataOptions,
@@ -52,6 +54,8 @@ export interface LearnerSetup {
   trainCount: number;
   /** Input values per example and classes of the data. */
   inputs: number;
+  /** Test examples after --test-limit. */
+  testCount: number;
   /** True when the flag (camelCase key) was given on the command line. */
   given: (key: string) => boolean;
 }
@@ -70,8 +74,8 @@ export interface LearnerEntry {
   create(opts: LearnersOptions, setup: LearnerSetup): Learner;
   /** Before any learner runs: check the files this learner's flags will write. */
   checkOutputs?(opts: LearnersOptions): void;
-  /** After its fit: write the files its flags ask for, and return pictures for --report. */
-  finish?(learner: Learner, ds: Dataset, kernels: Kernels, opts: LearnersOptions): Figure[];
+  /** After its fit: write the files its flags ask for (a write that fails is rescued and reported through `failed`, not thrown), and return pictures for --report. */
+  finish?(learner: Learner, ds: Dataset, kernels: Kernels, opts: LearnersOptions, failed: (message: string) => void): Figure[];
 }
 
 /** The sgd learner's flags (--lr absent: defaultLearningRate of the architecture). */
@@ -128,6 +132,7 @@ interface OdeFlags {
 export interface LearnersOptions extends DataOptions, NetworkOptions, SgdFlags, GaFlags, NtkFlags, RbmFlags, OdeFlags {
   learners: LearnerName[];
   seconds?: number;
+  seeds: number;
   report?: string;
   json: boolean;
   quiet: boolean;
@@ -139,7 +144,6 @@ const archFlag = (o: LearnersOptions) => (o.layers ? '--layers' : '--hidden');
 
 /** Refuses, before any learner runs, a learner whose buffers would take more than half of this machine's memory (or a typed array longer than V8 allows). */
 function checkLearnerSize(flag: string, what: string, bytes: number, largestArray: number, advice: string): void {
-  const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e10 ? 1 : 0)} GB`;
   if (bytes > totalmem() / 2) throw new DataError(`${flag}: ${what} needs about ${gb(bytes)} (estimated), more than half of this machine's ${gb(totalmem())}; ${advice}`);
   if (largestArray > MAX_ARRAY) throw new DataError(`${flag}: ${what} needs an array of ${largestArray} entries, more than the ${MAX_ARRAY} an array can hold; ${advice}`);
 }
@@ -224,10 +228,10 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       if (activation(s.arch.activation) !== relu) throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
       const n = Math.min(s.trainCount, o.kernelLimit),
-        bytes = 8 * n * n;
+        bytes = totalBytes(ntkMemory(n, s.inputs, s.testCount, s.classes));
       if (bytes > totalmem() / 2) {
         throw new UsageError(
-          `--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples is a ${n}×${n} float64 matrix (${(bytes / 2 ** 30).toFixed(1)} GB), more than half of this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GB; use a smaller --kernel-limit`,
+          `--kernel-limit ${o.kernelLimit}: the NTK of ${n} training examples needs about ${gb(bytes)} (estimated: its ${n}×${n} float64 kernel, the prediction rows and the inputs), more than half of this machine's ${gb(totalmem())}; use a smaller --kernel-limit`,
         );
       }
       return new NtkLearner({ hidden, ridge: o.ridge, maxExamples: o.kernelLimit }, s.classes);
@@ -247,14 +251,15 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--filters <file.png>', 'rbm: write the learned filters and a few reconstructions as a PNG'),
     create: (o, s) => {
       if (s.inputs !== 784 && o.filters) throw new UsageError(`--filters ${o.filters}: the filters are drawn as 28×28 images, but the data has ${s.inputs} inputs`);
-      // As RbmLearner.fit counts its peak: V and its velocity, the batch's visible and hidden buffers, the chains, the free-energy block.
+      // The estimate RbmLearner.fit reports as its peak: every buffer it and predict() allocate.
       const H = o.rbmHidden,
         n = s.inputs + s.classes,
         m = Math.min(o.rbmBatchSize, s.trainCount);
+      const rbmOpts = { ...RBM_DEFAULTS, hidden: H, batchSize: o.rbmBatchSize, persistent: o.persistent };
       checkLearnerSize(
         s.given('rbmBatchSize') && !s.given('rbmHidden') ? '--rbm-batch-size' : '--rbm-hidden',
         `an RBM of ${n} visible and ${H} hidden units`,
-        4 * (2 * H * n + 3 * m * n + 3 * m * H + 500 * (n + H)),
+        totalBytes(rbmMemory(rbmOpts, s.inputs, s.classes, s.trainCount, s.testCount)),
         Math.max(H * n, m * Math.max(n, H), 500 * H),
         'use a smaller --rbm-hidden or --rbm-batch-size',
       );
@@ -272,10 +277,10 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
     checkOutputs: (o) => {
       if (o.filters) checkOutputFile(o.filters, '--filters');
     },
-    finish: (l, ds, k, o) => {
+    finish: (l, ds, k, o, fail) => {
       if (!(l instanceof RbmLearner)) return [];
       const png = filtersPng(l.filterImages(ds.test, k), [28, 28]);
-      if (o.filters) writeFileAtomic(o.filters, png);
+      if (o.filters) writeOrRescue(o.filters, '--filters', 'the filters image', png, fail);
       return [
         {
           title: 'RBM: learned filters and reconstructions',
@@ -355,7 +360,9 @@ export function learnersCommand(): Command {
   );
   cmd
     .option('--seconds <s>', 'wall-clock budget of each learner (the NTK cannot stop inside its solve)', positiveNumber)
-    .option('--seed <n>', 'seed of the weights, batches and populations', nonNegativeInt, 1)
+    .option('--seed <n>', 'seed of the weights, batches and populations (and of the --validation split)', nonNegativeInt, 1)
+    .option('--seeds <k>', "run each learner with seeds --seed … --seed + k − 1 and give mean ± standard deviation (the curves are --seed's)", positiveInt, 1)
+    .option('--validation <n>', 'hold out n training examples (or a fraction < 1): the curves and the work ratio are measured on them, the test set once at the end', positiveNumber)
     .option('--report <file.html>', 'write a self-contained HTML report with the charts')
     .option('--json', 'print every number as JSON on stdout', false);
   addQuietOption(cmd);
@@ -371,6 +378,7 @@ export function learnersCommand(): Command {
   );
   return cmd.action(async (opts: LearnersOptions) => {
     refuseIdleFlags(cmd, opts.learners);
+    refuseUnusedFlags(opts, (key) => cmd.getOptionValueSource(key) === 'cli');
     process.exitCode = await runLearners(opts, (key) => cmd.getOptionValueSource(key) === 'cli');
   });
 }
@@ -387,6 +395,37 @@ function refuseIdleFlags(cmd: Command, running: LearnerName[]): void {
     if (cmd.getOptionValueSource(o.attributeName()) === 'cli') {
       throw new UsageError(`${o.long} is an option of the ${owner} learner, which --learners ${running.join(',')} does not run (add ${owner} to --learners)`);
     }
+  }
+}
+
+/**
+ * Shared flags that no running learner reads (the network flags mean nothing
+ * to the RBM and the ODE, --init and --cost nothing to the NTK, the solver's
+ * tolerances nothing to RK4, --ode-steps nothing to dopri5) would be ignored
+ * silently: refuse them, one line, before any work.
+ */
+export function refuseUnusedFlags(opts: Pick<LearnersOptions, 'learners' | 'solver'>, given: (key: string) => boolean): void {
+  const run = new Set(opts.learners);
+  const users: [string, string, boolean][] = [
+    ['hidden', '--hidden', run.has('sgd') || run.has('ga') || run.has('ntk')],
+    ['layers', '--layers', run.has('sgd') || run.has('ga') || run.has('ntk')],
+    ['activation', '--activation', run.has('sgd') || run.has('ga') || run.has('ntk')],
+    ['outputActivation', '--output-activation', run.has('sgd') || run.has('ga')],
+    ['init', '--init', run.has('sgd') || run.has('ga')],
+    ['cost', '--cost', run.has('sgd') || run.has('ga')],
+    ['rtol', '--rtol', run.has('ode') && opts.solver === 'dopri5'],
+    ['atol', '--atol', run.has('ode') && opts.solver === 'dopri5'],
+    ['odeSteps', '--ode-steps', run.has('ode') && opts.solver === 'rk4'],
+  ];
+  for (const [key, flag, used] of users) {
+    if (!given(key) || used) continue;
+    const why =
+      key === 'rtol' || key === 'atol'
+        ? `is a tolerance of --solver dopri5; --solver ${opts.solver} takes fixed steps (--ode-steps)`
+        : key === 'odeSteps'
+          ? `sets the steps of --solver rk4; --solver ${opts.solver} chooses its own (--rtol, --atol)`
+          : `is read by none of --learners ${opts.learners.join(',')}`;
+    throw new UsageError(`${flag} ${why}`);
   }
 }
 
@@ -416,41 +455,63 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     classes: ds.classes,
     trainCount: ds.train.count,
     inputs: ds.train.dim,
+    testCount: Math.max(ds.test.count, ds.validation?.count ?? 0),
     given,
   };
   // Every learner is built (its flags checked, its memory estimated) before any runs: a bad flag costs no work.
   const learners = opts.learners.map((name) => LEARNER_REGISTRY[name]!.create(opts, setup));
   const provider = await providerForDtype(opts, 'float32', out);
   const k = provider.kernels;
-  const heading = `${ds.name}: ${ds.train.count} train / ${ds.test.count} test · seed ${opts.seed} · ${k.name} kernels${opts.seconds ? ` · ≤ ${opts.seconds} s each` : ''}`;
+  const heading = `${ds.name}: ${ds.train.count} train${ds.validation ? ` / ${ds.validation.count} validation` : ''} / ${ds.test.count} test · seed ${opts.seed} · ${k.name} kernels${opts.seconds ? ` · ≤ ${opts.seconds} s each` : ''}`;
   out.note(style.bold('backprop learners') + ' ' + heading);
   for (const l of learners) out.note(style.dim(`  ${l.name.padEnd(4)} ${l.describe()}`));
 
   await stops.settle(); // a signal while the data loaded
   if (stops.signal) throw new InterruptedError(stops.signal, 'before any learner ran: nothing was run, so no table or report was written');
-  const runs: (LearnerRun & { details: Record<string, number | string> })[] = [];
+  const runs: (LearnerRun & { wallSeconds: number; validationAccuracy: number | null; details: Record<string, number | string> } & Partial<ReturnType<typeof seedStats>>)[] = [];
+  const measured = ds.validation ?? ds.test;
   const figures: Figure[] = [];
+  const failures: string[] = []; // outputs that could not be written: reported after every other output
   for (const l of learners) {
     if (stops.signal) break;
-    const r = await fitOrFail(l, ds, {
-      kernels: k,
-      seed: opts.seed,
-      budget: { seconds: opts.seconds },
-      test: ds.test,
-      shouldStop: () => stops.signal !== undefined,
-      onPoint: (p) => {
-        if (out.interactive) process.stderr.write(`\r\u001b[K  ${l.name}: ${percent(p.testAccuracy)} after ${seconds(p.seconds)}`);
-      },
-    });
+    const fitSeed = (seed: number) =>
+      fitOrFail(l, ds, {
+        kernels: k,
+        seed,
+        budget: { seconds: opts.seconds },
+        test: measured, // with --validation, the curves (every number a choice is made on) never see the test set
+        shouldStop: () => stops.signal !== undefined,
+        onProgress: (p) => {
+          if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p)}`.slice(0, (process.stderr.columns || 80) + 4));
+        },
+      });
+    // --seeds K: the other seeds first, --seed last, so that the row's trace, the files and the figures are --seed's.
+    const others: SeedResult[] = [];
+    for (let i = 1; i < opts.seeds && !stops.signal; i++) {
+      const ri = await fitSeed(opts.seed + i);
+      const li = ri.trace[ri.trace.length - 1];
+      if (li) others.push({ seed: opts.seed + i, testAccuracy: ds.validation ? accuracy(l.predict(ds.test), ds.test) : li.testAccuracy, validationAccuracy: ds.validation ? li.testAccuracy : null });
+    }
+    const r = await fitSeed(opts.seed);
     if (out.interactive) process.stderr.write('\r\u001b[K');
     await stops.settle(); // a learner that never yields (the NTK's solve) holds back a signal until here
     const last = r.trace[r.trace.length - 1];
-    figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts) ?? []));
+    if (!last) {
+      out.note(style.dim(`  ${l.name} stopped before its first measurement: no row`));
+      continue;
+    }
+    // With --validation, the test set is touched once, here, at the end of the learner's run.
+    const testAccuracy = ds.validation ? accuracy(l.predict(ds.test), ds.test) : last.testAccuracy;
+    figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts, (m) => failures.push(m)) ?? []));
+    const perSeed = [{ seed: opts.seed, testAccuracy, validationAccuracy: ds.validation ? last.testAccuracy : null }, ...others];
     runs.push({
       name: l.name,
+      ...(opts.seeds > 1 ? seedStats(perSeed) : {}),
       description: l.describe(),
-      testAccuracy: last.testAccuracy,
+      testAccuracy,
+      validationAccuracy: ds.validation ? last.testAccuracy : null,
       seconds: last.seconds,
+      wallSeconds: r.wallSeconds ?? last.seconds,
       work: last.work,
       flops: last.flops,
       parametersUpdated: r.parametersUpdated,
@@ -460,7 +521,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     });
     out.note(
       style.dim(
-        `  ${l.name} done: ${percent(last.testAccuracy)} in ${seconds(last.seconds)}${
+        `  ${l.name} done: ${ds.validation ? `validation ${percent(last.testAccuracy)}, test ` : ''}${percent(testAccuracy)} in ${seconds(last.seconds)} (${seconds(r.wallSeconds ?? last.seconds)} with the test evaluations)${
           Object.keys(r.details).length
             ? ' · ' +
               Object.entries(r.details)
@@ -477,36 +538,46 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   out.line('');
   out.line(
     table(
-      ['learner', 'test acc', 'wall time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
-      runs.map((r) => [r.name, percent(r.testAccuracy), seconds(r.seconds), r.work.toExponential(2), (r.flops / 1e9).toFixed(1), r.parametersUpdated.toLocaleString('en-US'), megabytes(r.peakBytes)]),
+      ['learner', ...(ds.validation ? ['val acc'] : []), 'test acc', 'wall time', 'train time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
+      runs.map((r) => [
+        r.name,
+        ...(r.validationAccuracy !== null
+          ? [r.validationAccuracySd !== undefined ? `${percent(r.validationAccuracyMean!)} ± ${(100 * r.validationAccuracySd).toFixed(2)}` : percent(r.validationAccuracy)]
+          : []),
+        r.testAccuracySd !== undefined ? `${percent(r.testAccuracyMean!)} ± ${(100 * r.testAccuracySd).toFixed(2)}` : percent(r.testAccuracy),
+        seconds(r.wallSeconds),
+        seconds(r.seconds),
+        r.work.toExponential(2),
+        (r.flops / 1e9).toFixed(1),
+        r.parametersUpdated.toLocaleString('en-US'),
+        megabytes(r.peakBytes),
+      ]),
     ),
   );
   out.note(
     style.dim(
-      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1); wall time leaves out the test evaluations that draw the curves; peak memory: the learner's own large buffers",
+      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1, its lower triangle only); wall time includes the test evaluations that draw the curves, train time leaves them out; peak memory: the learner's own large buffers" +
+        (opts.seeds > 1
+          ? `; accuracy: mean ± standard deviation (percentage points) over seeds ${opts.seed}–${opts.seed + opts.seeds - 1}, the other columns and the curves are seed ${opts.seed}'s`
+          : '') +
+        (ds.validation ? `; with --validation the curves and the work ratio are on the ${ds.validation.count} validation examples, and the test set is evaluated once, at the end` : ''),
     ),
   );
   out.line('');
-  out.line(style.bold('test accuracy against time') + style.dim(' (each from its start to its end, 0–100%)'));
-  for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.testAccuracy)} at ${seconds(r.seconds)}`);
-  const ratio = workRatio(runs);
+  out.line(style.bold(`${ds.validation ? 'validation' : 'test'} accuracy against time`) + style.dim(' (each from its start to its end, 0–100%)'));
+  for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.validationAccuracy ?? r.testAccuracy)} at ${seconds(r.seconds)}`);
+  // The ratio compares the curves: with --validation, on the validation examples.
+  const ratio = workRatio(runs.map((r) => ({ ...r, testAccuracy: r.validationAccuracy ?? r.testAccuracy })));
   if (ratio) {
     out.line('');
     out.line(ratio.text);
   }
-  let failed: WriteFailedError | undefined;
   let report = opts.report;
   if (opts.report) {
     const html = await learnersReport(runs, 'backprop learners', `backprop learners ${heading}`, ratio ? [ratio.text] : [], figures);
-    try {
-      writeFileAtomic(opts.report, html);
-      out.line(`report written to ${opts.report}`);
-    } catch (e) {
-      // The runs are done: their report must not be lost to a full disk or a file system gone read-only.
-      const rescued = writeRescue(basename(opts.report), html);
-      report = rescued;
-      failed = new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
-    }
+    const written = writeOrRescue(opts.report, '--report', 'the report', html, (m) => failures.push(m));
+    if (written === opts.report) out.line(`report written to ${opts.report}`);
+    report = written;
   }
   const { json: _json, quiet: _quiet, report: _report, ...options } = opts; // how and where the results are shown does not change them
   out.result({
@@ -514,6 +585,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     data: ds.name,
     train: ds.train.count,
     test: ds.test.count,
+    validation: ds.validation?.count ?? null,
     seed: opts.seed,
     backend: k.name,
     budgetSeconds: opts.seconds ?? null,
@@ -525,8 +597,50 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     ...jsonProvenance(provenance(provider, 'float32', opts.seed, options)),
   });
   await stops.settle(); // one that came while the report was written is still counted, not lost with the handlers
-  if (failed) throw failed; // after the JSON: the numbers are on stdout whatever became of the file
+  if (failures.length) throw new WriteFailedError(failures.join('; ')); // after the JSON: the numbers are on stdout whatever became of the files
   return stops.signal ? signalExitCode(stops.signal) : EXIT.ok;
+}
+
+interface SeedResult {
+  seed: number;
+  testAccuracy: number;
+  validationAccuracy: number | null;
+}
+
+/** Mean and sample standard deviation (n − 1) of a list. */
+function meanSd(xs: number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
+}
+
+/** --seeds K: each seed's accuracies, and their mean ± sample standard deviation. */
+export function seedStats(perSeed: SeedResult[]) {
+  const t = meanSd(perSeed.map((p) => p.testAccuracy));
+  const v = perSeed.every((p) => p.validationAccuracy !== null) ? meanSd(perSeed.map((p) => p.validationAccuracy!)) : undefined;
+  return {
+    seeds: [...perSeed].sort((a, b) => a.seed - b.seed),
+    testAccuracyMean: t.mean,
+    testAccuracySd: t.sd,
+    ...(v ? { validationAccuracyMean: v.mean, validationAccuracySd: v.sd } : {}),
+  };
+}
+
+/**
+ * Writes an output file; if that fails (a full disk, a file system gone
+ * read-only, a directory removed), the results are done and must not be lost:
+ * the data is saved elsewhere (writeRescue) and `fail` gets one line naming
+ * the flag, the file and where it went. Returns the path written, if any.
+ */
+function writeOrRescue(file: string, flag: string, what: string, data: Uint8Array | string, fail: (message: string) => void): string | undefined {
+  try {
+    writeFileAtomic(file, data);
+    return file;
+  } catch (e) {
+    const rescued = writeRescue(basename(file), data);
+    fail(`${flag} ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `${what} was saved to ${rescued} instead` : 'nor anywhere else'));
+    return rescued;
+  }
 }
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
@@ -535,8 +649,17 @@ async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitR
     return await l.fit(ds, ctx);
   } catch (e) {
     if (e instanceof SolverError) throw new RunFailedError(`the ${l.name} learner stopped: ${e.message}; loosen --rtol/--atol or use --solver rk4`);
+    if (e instanceof NotPositiveDefiniteError)
+      throw new RunFailedError(`the ${l.name} learner stopped: its kernel matrix plus the ridge is singular (${e.message}); raise --ridge, or check that the training inputs are not all zero`);
     throw e;
   }
+}
+
+/** `  ga: 45.00% · 120/3000 generations · 1.3s, ETA 31s`: the learner's n/total with an ETA from its rate so far. */
+export function progressLine(name: string, p: Progress): string {
+  const acc = p.testAccuracy === undefined ? '' : `${percent(p.testAccuracy)} · `;
+  const eta = p.done > 0 && p.done < p.total ? `, ETA ${clock((p.wallSeconds * (p.total - p.done)) / p.done)}` : '';
+  return `  ${name}: ${acc}${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.unit} · ${seconds(p.wallSeconds)}${eta}`;
 }
 
 function megabytes(b: number): string {

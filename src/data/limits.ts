@@ -67,11 +67,13 @@ export function networkBytes(sizes: readonly number[], m: number, bytesPer = 4):
 /** Largest weight matrix a typed array can hold here (V8's limit on a typed array's length). */
 export const MAX_ARRAY = 2 ** 31 - 1;
 
+/** Bytes as decimal gigabytes (10⁹), as every memory refusal prints them: "25 GB", "1.6 GB". */
+export const gb = (b: number): string => `${(b / 1e9).toFixed(b < 1e10 ? 1 : 0)} GB`;
+
 /** Refuses, with the number, a network that would not fit in half of this machine's memory. */
 export function checkNetworkSize(sizes: readonly number[], m: number, flag: string, bytesPer = 4): void {
   const bytes = networkBytes(sizes, m, bytesPer);
   const budget = totalmem() / 2;
-  const gb = (b: number) => `${(b / 1e9).toFixed(b < 1e10 ? 1 : 0)} GB`;
   if (bytes > budget) {
     const batches = m > 1000 ? ` with batches of ${m}` : '';
     throw new DataError(

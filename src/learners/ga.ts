@@ -5,7 +5,8 @@ import { cost } from '../nn/costs.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { evaluate } from '../train/metrics.js';
-import type { FitContext, FitResult, Learner, TracePoint } from './learner.js';
+import type { FitContext, FitResult, Learner } from './learner.js';
+import { Harness, networkAccuracy, Stop, TraceSchedule } from './harness.js';
 
 export interface GaOptions {
   /** Networks per generation. */
@@ -118,79 +119,69 @@ export class GaLearner implements Learner {
     const batch = new Uint32Array(B);
     for (let j = 0; j < B; j++) batch[j] = j;
 
-    const trace: TracePoint[] = [];
     const weightCount = sizes.slice(1).reduce((s, n, l) => s + n * sizes[l], 0);
-    let work = 0,
-      flops = 0,
-      evalSeconds = 0,
-      nextTrace = 0;
-    const t0 = performance.now();
-    const elapsed = () => (performance.now() - t0) / 1000 - evalSeconds;
-    const point = (): void => {
-      const e0 = performance.now();
-      const acc = evaluate(cur.network(arch, order[0]), ctx.test, ctx.kernels).accuracy;
-      evalSeconds += (performance.now() - e0) / 1000;
-      const p: TracePoint = { seconds: elapsed(), work, flops, testAccuracy: acc };
-      trace.push(p);
-      ctx.onPoint?.(p);
-    };
-    let order: number[] = [];
+    const h = new Harness(ctx);
+    const schedule = new TraceSchedule(1.15, 0);
+    const accuracy = () => networkAccuracy(ranked.network(arch, order[0] ?? 0), ctx.test, ctx.kernels);
+    // The population last ranked and its order (a stop inside the next forward pass leaves them the latest).
+    let order: number[] = [],
+      ranked = cur;
     let generation = 0;
-    let lastYield = performance.now();
     this.history = { bestFitness: [] };
-    for (; generation < opts.generations; generation++) {
-      // The fitness batch: B random training examples (all of them, in order, when B covers the set).
-      if (!fixedBatch) for (let j = 0; j < B; j++) batch[j] = rng.int(train.count);
-      if (!fixedBatch || generation === 0) fill(train, batch, x, y);
-      this.forward(cur, x, z, zi, ai, acts, ctx.kernels);
-      for (let i = 0; i < P; i++) fitness[i] = costFn.total(acts[L - 1], zi[L - 1][i], ai[L - 1][i], y) / B;
-      work += P * B;
-      flops += 2 * weightCount * P * B;
-      order = Array.from({ length: P }, (_, i) => i).sort((p, q) => fitness[p] - fitness[q] || p - q);
-      this.history.bestFitness.push(fitness[order[0]]);
-      const last = generation + 1 === opts.generations || (ctx.budget.seconds !== undefined && elapsed() >= ctx.budget.seconds);
-      if (generation === nextTrace || last) {
-        point();
-        nextTrace = Math.max(generation + 1, Math.ceil(generation * 1.15));
+    try {
+      for (; generation < opts.generations; generation++) {
+        // The fitness batch: B random training examples (all of them, in order, when B covers the set).
+        if (!fixedBatch) for (let j = 0; j < B; j++) batch[j] = rng.int(train.count);
+        if (!fixedBatch || generation === 0) fill(train, batch, x, y);
+        await h.run(this.forward(cur, x, z, zi, ai, acts, ctx.kernels));
+        for (let i = 0; i < P; i++) fitness[i] = costFn.total(acts[L - 1], zi[L - 1][i], ai[L - 1][i], y) / B;
+        h.work += P * B;
+        h.flops += 2 * weightCount * P * B;
+        order = Array.from({ length: P }, (_, i) => i).sort((p, q) => fitness[p] - fitness[q] || p - q);
+        ranked = cur;
+        this.history.bestFitness.push(fitness[order[0]]);
+        h.progress(generation + 1, opts.generations, 'generations');
+        const last = generation + 1 === opts.generations || h.shouldStop();
+        if (schedule.due(generation) || last) await h.point(accuracy());
+        if (last) break;
+        await h.run(this.breed(cur, next, order, fitness, rng));
+        [cur, next] = [next, cur];
       }
-      if (last) break;
-      if (performance.now() - lastYield > 50) {
-        await new Promise<void>((r) => setImmediate(r));
-        lastYield = performance.now();
-        if (ctx.shouldStop?.()) {
-          if (trace[trace.length - 1]?.work !== work) point();
-          break;
-        }
-      }
-      this.breed(cur, next, order, fitness, rng);
-      [cur, next] = [next, cur];
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
     }
-    this.best = cur.network(arch, order[0]).clone();
+    await h.finalPoint(accuracy);
+    const trace = h.trace;
+    this.best = ranked.network(arch, order[0] ?? 0).clone();
     return {
       trace,
       parametersUpdated: P * template.parameterCount,
       peakBytes: 2 * P * template.parameterCount * 4 + 2 * a.reduce((s, m) => s + m.data.byteLength, 0) + x.data.byteLength,
-      details: { generations: Math.min(generation + 1, opts.generations), population: P, 'best fitness': fitness[order[0]] },
+      wallSeconds: h.wallSeconds(),
+      details: { generations: this.history.bestFitness.length, population: P, 'best fitness': order.length ? fitness[order[0]] : 'none' },
     };
   }
 
   /** Z^1 = W^1_all Xᵀ + b 1ᵀ for all networks at once; later layers one network at a time. */
-  private forward(pop: Population, x: Matrix, z: Matrix[], zi: Matrix[][], ai: Matrix[][], acts: Activation[], kernels: Kernels): void {
+  private *forward(pop: Population, x: Matrix, z: Matrix[], zi: Matrix[][], ai: Matrix[][], acts: Activation[], kernels: Kernels): Generator {
     const P = pop.size,
       B = x.rows;
     for (let l = 0; l < z.length; l++) {
       const Z = z[l].data,
         bAll = pop.bAll[l];
       for (let r = 0; r < bAll.length; r++) Z.fill(bAll[r], r * B, (r + 1) * B); // Z ← b 1ᵀ
-      if (l === 0)
-        kernels.gemm(false, true, 1, pop.wAll[0], x, 1, z[0]); // Z ← W_all Xᵀ + Z
-      else for (let i = 0; i < P; i++) kernels.gemm(false, false, 1, pop.w[l][i], ai[l - 1][i], 1, zi[l][i]);
-      for (let i = 0; i < P; i++) acts[l].forward(zi[l][i], ai[l][i]); // per network (softmax mixes a column)
+      if (l === 0) kernels.gemm(false, true, 1, pop.wAll[0], x, 1, z[0]); // Z ← W_all Xᵀ + Z
+      yield;
+      for (let i = 0; i < P; i++) {
+        if (l > 0) kernels.gemm(false, false, 1, pop.w[l][i], ai[l - 1][i], 1, zi[l][i]);
+        acts[l].forward(zi[l][i], ai[l][i]); // per network (softmax mixes a column)
+        yield;
+      }
     }
   }
 
   /** Elites copied; every other child = neuron crossover of two tournament winners, then mutation. */
-  private breed(cur: Population, next: Population, order: number[], fitness: Float64Array, rng: Rng): void {
+  private *breed(cur: Population, next: Population, order: number[], fitness: Float64Array, rng: Rng): Generator {
     const { opts } = this;
     const P = cur.size,
       L = cur.w.length;
@@ -220,6 +211,7 @@ export class GaLearner implements Learner {
         mutate(W, opts.mutationRate, opts.sigma, rng);
         mutate(b, opts.mutationRate, opts.sigma, rng);
       }
+      yield;
     }
   }
 

@@ -41,6 +41,22 @@ export interface FitContext {
   onPoint?: (p: TracePoint) => void;
   /** Asked between steps: stop now (Ctrl-C)? */
   shouldStop?: () => boolean;
+  /** Called as the learner goes: done of total units (the CLI draws its progress line from it). */
+  onProgress?: (p: Progress) => void;
+  /** Milliseconds between yields to the event loop (default YIELD_MS, 50; tests set 0). */
+  yieldMs?: number;
+}
+
+/** Where a learner is: `done` of `total` units (generations, updates, kernel rows, …) after `seconds` of training. */
+export interface Progress {
+  done: number;
+  total: number;
+  unit: string;
+  /** Training seconds (evaluations left out) and wall seconds (evaluations included). */
+  seconds: number;
+  wallSeconds: number;
+  /** The last measured test accuracy, if any. */
+  testAccuracy?: number;
 }
 
 export interface FitResult {
@@ -49,6 +65,8 @@ export interface FitResult {
   parametersUpdated: number;
   /** Peak bytes of the learner's own large buffers (matrices, kernels, populations). */
   peakBytes: number;
+  /** Wall seconds of fit(), the test evaluations of the trace included (trace seconds leave them out). */
+  wallSeconds?: number;
   /** Free-form numbers worth printing (e.g. generations run, CD steps, solver evaluations). */
   details: Record<string, number | string>;
 }

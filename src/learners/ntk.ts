@@ -2,7 +2,9 @@ import type { Dataset, Examples } from '../data/dataset.js';
 import { Matrix, type Kernels } from '../linalg/index.js';
 import { solvePositiveDefinite } from '../linalg/lapack.js';
 import type { Network } from '../nn/network.js';
-import type { FitContext, FitResult, Learner, TracePoint } from './learner.js';
+import { slice } from '../data/dataset.js';
+import { drain, Harness, Stop, totalBytes, type MemoryEstimate } from './harness.js';
+import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
 
 /**
  * The neural tangent kernel of an infinitely wide fully connected ReLU
@@ -30,6 +32,11 @@ import type { FitContext, FitResult, Learner, TracePoint } from './learner.js';
  * gemm work), and mirrored unless `lowerOnly` (the Cholesky reads only it).
  */
 export function ntkKernel(a: Examples, b: Examples, hidden: number, kernels: Kernels, symmetric = false, lowerOnly = false): Matrix {
+  return drain(ntkKernelSteps(a, b, hidden, kernels, symmetric, lowerOnly));
+}
+
+/** ntkKernel(), yielding the rows done (of a.count) after each block's gemm and each row of the recursion. */
+export function* ntkKernelSteps(a: Examples, b: Examples, hidden: number, kernels: Kernels, symmetric = false, lowerOnly = false): Generator<number, Matrix> {
   const d = a.dim,
     na = a.count,
     nb = b.count;
@@ -39,7 +46,7 @@ export function ntkKernel(a: Examples, b: Examples, hidden: number, kernels: Ker
   const diagA = selfKernel(xa),
     diagB = symmetric ? diagA : selfKernel(xb);
   const T = out.data;
-  const block = 512;
+  const block = KERNEL_BLOCK;
   const tmp = new Float64Array(Math.min(block, na) * nb);
   for (let i0 = 0; i0 < na; i0 += block) {
     const rb = Math.min(block, na - i0),
@@ -48,15 +55,58 @@ export function ntkKernel(a: Examples, b: Examples, hidden: number, kernels: Ker
     const against = new Matrix(cols, d, xb.data.subarray(0, cols * d));
     const K1 = new Matrix(rb, cols, tmp.subarray(0, rb * cols));
     kernels.gemm(false, true, 2 / d, rows, against, 0, K1); // K^1 = σ² x_aᵀ x_b / n_0
+    yield i0;
     for (let r = 0; r < rb; r++) {
       const i = i0 + r;
       const end = symmetric ? i + 1 : nb;
       recursion(tmp.subarray(r * cols, r * cols + end), diagA[i], diagB, hidden);
       T.set(tmp.subarray(r * cols, r * cols + end), i * nb);
+      yield i + 1;
     }
   }
   if (symmetric && !lowerOnly) for (let i = 0; i < na; i++) for (let j = 0; j < i; j++) T[j * nb + i] = T[i * nb + j];
   return out;
+}
+
+/** Rows of the kernel per gemm of K^1. */
+const KERNEL_BLOCK = 512;
+
+/** Reports a generator's rows done as the harness's progress. */
+function* progressOf<T>(work: Generator<number, T>, total: number, unit: string, h: Harness): Generator<number, T> {
+  for (;;) {
+    const r = work.next();
+    if (r.done) return r.value;
+    h.progress(r.value, total, unit);
+    yield r.value;
+  }
+}
+
+/** A generator's yielded counts shifted by `by`. */
+function* offset<T>(work: Generator<number, T>, by: number): Generator<number, T> {
+  for (;;) {
+    const r = work.next();
+    if (r.done) return r.value;
+    yield r.value + by;
+  }
+}
+
+/**
+ * Every large buffer of the NTK learner, in bytes (float64): the training
+ * kernel (n² though only its lower triangle is filled), the training inputs
+ * as float64, a block of K^1, the targets and α; for the predictions, a
+ * chunk's kernel rows against the training set with its inputs and outputs.
+ */
+export function ntkMemory(n: number, d: number, testCount: number, classes: number): MemoryEstimate {
+  const chunk = Math.min(testCount, 1000);
+  return {
+    'training kernel Θ(X, X)': 8 * n * n,
+    'training inputs (float64)': 8 * n * d,
+    'a block of K¹': 8 * Math.min(KERNEL_BLOCK, n) * n,
+    'targets and α': 8 * classes * n,
+    'prediction kernel rows Θ(x, X)': 8 * chunk * n,
+    'prediction inputs and outputs': 8 * chunk * (d + classes),
+    'prediction K¹ block': 8 * Math.min(KERNEL_BLOCK, chunk) * n,
+  };
 }
 
 /** The arc-cosine recursion above along one row: k[j] holds K^1(x_i, x_j) and gets Θ^(H+1)(x_i, x_j). */
@@ -171,60 +221,89 @@ export class NtkLearner implements Learner {
     return `neural tangent kernel of an infinitely wide ReLU net (${o.hidden} hidden layer${o.hidden === 1 ? '' : 's'}), kernel ridge regression λ=${o.ridge}·mean diag Θ, at most ${o.maxExamples} training examples`;
   }
 
+  /**
+   * Kernel, solve, then the test predictions. The kernel and the predictions
+   * yield to the event loop between rows (a signal stops them within a
+   * fraction of a second); the solve (one Cholesky factorisation) cannot be
+   * interrupted: a signal that arrives during it is handled when it returns.
+   */
   async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {
-    const t0 = performance.now();
+    const h = new Harness(ctx);
     const full = ds.train;
     const n = Math.min(full.count, this.opts.maxExamples);
-    const train: Examples = n === full.count ? full : { ...full, features: full.features.subarray(0, n * full.dim), labels: full.labels.subarray(0, n), count: n };
+    const train = n === full.count ? full : slice(full, 0, n);
     this.train = train;
     this.kernels = ctx.kernels;
-    const K = ntkKernel(train, train, this.opts.hidden, ctx.kernels, true, true); // lower triangle
+    const d = train.dim,
+      nt = ctx.test.count,
+      H = this.opts.hidden,
+      C = this.classes;
+    let K: Matrix;
+    try {
+      K = await h.run(progressOf(ntkKernelSteps(train, train, H, ctx.kernels, true, true), n, 'kernel rows', h)); // lower triangle
+    } catch (e) {
+      if (e instanceof Stop) return { trace: [], parametersUpdated: 0, peakBytes: 0, wallSeconds: h.wallSeconds(), details: { 'stopped in': 'the kernel' } };
+      throw e;
+    }
+    // Entries computed: the lower triangle, n(n + 1)/2; the gemm of K^1 covers whole blocks of rows up to the diagonal.
+    const triangle = (n * (n + 1)) / 2;
+    let gemmEntries = 0;
+    for (let i0 = 0; i0 < n; i0 += KERNEL_BLOCK) gemmEntries += Math.min(KERNEL_BLOCK, n - i0) * Math.min(n, i0 + KERNEL_BLOCK);
+    h.work += triangle;
+    h.flops += 2 * d * gemmEntries + 12 * H * triangle;
     let mean = 0;
     for (let i = 0; i < n; i++) mean += K.data[i * n + i] / n;
     const lambda = this.opts.ridge * mean;
     for (let i = 0; i < n; i++) K.data[i * n + i] += lambda;
     // Yᵀ: one row per class, the one-hot targets; overwritten by αᵀ
-    const alphaT = Matrix.zeros(this.classes, n, 'float64');
+    const alphaT = Matrix.zeros(C, n, 'float64');
     for (let i = 0; i < n; i++) alphaT.data[train.labels[i] * n + i] = 1;
-    const kernelSeconds = (performance.now() - t0) / 1000;
+    const kernelSeconds = h.seconds();
+    h.progress(0, 1, 'solve (cannot be interrupted)');
     this.solver = solvePositiveDefinite(K, alphaT, ctx.kernels);
+    h.progress(1, 1, 'solve (cannot be interrupted)');
     this.alpha = alphaT;
-    const fitSeconds = (performance.now() - t0) / 1000;
-    const predictions = this.predict(ctx.test);
-    let correct = 0;
-    for (let i = 0; i < ctx.test.count; i++) if (predictions[i] === ctx.test.labels[i]) correct++;
-    const d = train.dim,
-      nt = ctx.test.count,
-      H = this.opts.hidden;
-    const point: TracePoint = {
-      seconds: (performance.now() - t0) / 1000,
-      work: n * n + nt * n, // kernel entries: the training kernel and the test rows
-      flops: 2 * d * (n * n + nt * n) + (2 * n * n * n) / 3 + 4 * n * n * this.classes + 2 * nt * n * this.classes + 12 * H * ((n * n) / 2 + nt * n),
-      testAccuracy: nt ? correct / nt : 0,
-    };
-    ctx.onPoint?.(point);
+    h.flops += (2 * n * n * n) / 3 + 4 * n * n * C; // Cholesky n³/3 multiply-adds, two triangular solves per class
+    const fitSeconds = h.seconds();
+    // The test predictions are the learner's one trace point: their kernel rows count as work, as in training.
+    h.work += nt * n;
+    h.flops += 2 * d * nt * n + 12 * H * nt * n + 2 * nt * n * C;
+    const t0 = performance.now();
+    let predictions: Uint8Array | undefined;
+    try {
+      predictions = await h.run(progressOf(this.predictSteps(ctx.test), nt, 'test rows', h));
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
+    }
+    const point: TracePoint = { seconds: fitSeconds + (performance.now() - t0) / 1000, work: h.work, flops: h.flops, testAccuracy: predictions ? accuracy(predictions, ctx.test) : 0 };
+    if (predictions) ctx.onPoint?.(point);
     return {
-      trace: [point],
+      trace: predictions ? [point] : [],
       parametersUpdated: 0,
-      peakBytes: 8 * (n * n + n * d + Math.min(nt, 1000) * (n + d) + this.classes * n),
+      peakBytes: totalBytes(ntkMemory(n, d, nt, C)),
+      wallSeconds: h.wallSeconds(),
       details: { 'training examples': n, 'kernel seconds': +kernelSeconds.toFixed(3), 'solve seconds': +(fitSeconds - kernelSeconds).toFixed(3), solver: this.solver, λ: lambda },
     };
   }
 
   /** f(x) = Θ(x, X) α for 1,000 examples at a time; the class is the argmax. */
   predict(ex: Examples): Uint8Array {
+    return drain(this.predictSteps(ex));
+  }
+
+  /** predict(), yielding the examples done after every kernel row. */
+  *predictSteps(ex: Examples): Generator<number, Uint8Array> {
     if (!this.train || !this.alpha || !this.kernels) throw new Error('ntk: fit() first');
     const C = this.classes,
       out = new Uint8Array(ex.count);
     const chunk = 1000;
     for (let s = 0; s < ex.count; s += chunk) {
       const m = Math.min(chunk, ex.count - s);
-      const part: Examples = { ...ex, features: ex.features.subarray(s * ex.dim, (s + m) * ex.dim), labels: ex.labels.subarray(s, s + m), count: m };
-      const Kt = ntkKernel(part, this.train, this.opts.hidden, this.kernels);
+      const Kt = yield* offset(ntkKernelSteps(slice(ex, s, s + m), this.train, this.opts.hidden, this.kernels), s);
       const f = Matrix.zeros(m, C, 'float64');
       this.kernels.gemm(false, true, 1, Kt, this.alpha, 0, f); // f = Θ(x, X) α
       for (let i = 0; i < m; i++) {
-        let best = 0;
+        let best = 0; // argmax over the row f(x_i) (argmaxColumn reads columns)
         for (let c = 1; c < C; c++) if (f.data[i * C + c] > f.data[i * C + best]) best = c;
         out[s + i] = best;
       }

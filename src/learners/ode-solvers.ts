@@ -1,4 +1,5 @@
 import type { Float } from '../linalg/index.js';
+import { drain } from './harness.js';
 
 /** dy/dt = f(t, y), written into dy (which never aliases y). */
 export type Dynamics = (t: number, y: Float, dy: Float) => void;
@@ -120,6 +121,19 @@ export function odeSolve(
   onStep?: (s: StepRecord) => void,
   groups: readonly number[] = [y0.length],
 ): { y: Float; stats: SolveStats } {
+  return drain(odeSolveSteps(f, y0, t0, t1, opts, onStep, groups));
+}
+
+/** odeSolve(), yielding after every step (accepted or rejected), so that a caller can yield to the event loop between steps. */
+export function* odeSolveSteps(
+  f: Dynamics,
+  y0: Float,
+  t0: number,
+  t1: number,
+  opts: SolverOptions,
+  onStep?: (s: StepRecord) => void,
+  groups: readonly number[] = [y0.length],
+): Generator<unknown, { y: Float; stats: SolveStats }> {
   const tab = opts.method === 'rk4' ? RK4 : DOPRI5;
   const n = y0.length,
     s = tab.c.length;
@@ -171,6 +185,7 @@ export function odeSolve(
       onStep?.({ t, h, stages });
       y.set(ynew);
       stats.steps++;
+      yield;
     }
     return { y, stats };
   }
@@ -204,6 +219,7 @@ export function odeSolve(
       k[0].set(k[s - 1]); // FSAL: the last stage was f(t + h, y')
       stats.steps++;
     } else stats.rejected++;
+    yield;
     const factor = ratio === 0 ? 10 : Math.min(10, Math.max(ratio <= 1 ? 1 : 0.2, 0.9 * Math.pow(ratio, -1 / (tab.order + 1))));
     h *= factor;
   }

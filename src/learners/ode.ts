@@ -1,8 +1,16 @@
 import type { Dataset, Examples } from '../data/dataset.js';
 import { Matrix, type DType, type Float, type Kernels } from '../linalg/index.js';
 import { Rng } from '../base/rng.js';
-import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
-import { DOPRI5, odeSolve, RK4, rkStepBackward, stepBackwardWork, type SolveStats, type SolverOptions, type StepRecord } from './ode-solvers.js';
+import { fillBatch } from '../data/dataset.js';
+import { softmax } from '../nn/activations.js';
+import { Gradients } from '../nn/backprop.js';
+import { Network, type Architecture } from '../nn/network.js';
+import { argmaxColumn } from '../train/metrics.js';
+import { Optimizer, OPTIMIZER_DEFAULTS } from '../train/optimizers.js';
+import { learningRate } from '../train/schedule.js';
+import { drain, Harness, Stop, TraceSchedule } from './harness.js';
+import { accuracy, type FitContext, type FitResult, type Learner } from './learner.js';
+import { DOPRI5, odeSolveSteps, RK4, rkStepBackward, stepBackwardWork, type SolveStats, type SolverOptions, type StepRecord } from './ode-solvers.js';
 
 export type OdeGradient = 'adjoint' | 'unrolled';
 
@@ -61,6 +69,14 @@ export interface OdeParams {
   /** Output logits B h(T) + c, then softmax. */
   B: Matrix;
   c: Float;
+}
+
+/** The cost of a batch, the statistics of its two solves, and the bytes of the unrolled gradient's tape. */
+export interface GradientResult {
+  loss: number;
+  forward: SolveStats;
+  backward: SolveStats;
+  tapeBytes: number;
 }
 
 /** Buffers for a batch of m examples (one per column). */
@@ -232,9 +248,9 @@ export class OdeNet {
     };
   }
 
-  /** h(T) from h(0) by the chosen solver. */
-  solveForward(h0: Matrix, opts: SolverOptions, T: number, onStep?: (s: StepRecord) => void, probe?: () => void): { h1: Matrix; stats: SolveStats } {
-    const r = odeSolve(this.dynamics(h0.cols, probe), h0.data, 0, T, opts, onStep);
+  /** h(T) from h(0) by the chosen solver, yielding after every solver step. */
+  *solveForward(h0: Matrix, opts: SolverOptions, T: number, onStep?: (s: StepRecord) => void, probe?: () => void): Generator<unknown, { h1: Matrix; stats: SolveStats }> {
+    const r = yield* odeSolveSteps(this.dynamics(h0.cols, probe), h0.data, 0, T, opts, onStep);
     return { h1: new Matrix(this.width, h0.cols, r.y), stats: r.stats };
   }
 
@@ -247,19 +263,18 @@ export class OdeNet {
     for (let i = 0; i < this.classes; i++) L.fill(c[i], i * m, (i + 1) * m);
     this.kernels.gemm(false, false, 1, B, h1, 1, lg);
     this.flops += 2 * this.classes * this.width * m;
-    for (let j = 0; j < m; j++) {
-      let max = -Infinity,
-        sum = 0;
-      for (let i = 0; i < this.classes; i++) max = Math.max(max, L[i * m + j]);
-      for (let i = 0; i < this.classes; i++) sum += L[i * m + j] = Math.exp(L[i * m + j] - max);
-      for (let i = 0; i < this.classes; i++) L[i * m + j] /= sum;
-    }
+    softmax.forward(lg, lg); // column by column, in place
     return lg;
   }
 
   /** Class probabilities (classes × m) for a batch X (one example per row). */
   probabilities(x: Matrix, opts: SolverOptions, T: number): Matrix {
-    return this.output(this.solveForward(this.inputMap(x), opts, T).h1);
+    return drain(this.probabilitySteps(x, opts, T));
+  }
+
+  /** probabilities(), yielding after every solver step. */
+  *probabilitySteps(x: Matrix, opts: SolverOptions, T: number): Generator<unknown, Matrix> {
+    return this.output((yield* this.solveForward(this.inputMap(x), opts, T)).h1);
   }
 
   /** The mean log-likelihood cost −(1/m) Σ_j log p(y_j | x_j) of a batch. */
@@ -284,15 +299,12 @@ export class OdeNet {
    * `probe`, if given, is called at every evaluation of f or of the augmented
    * dynamics (to sample memory use); tapeBytes is the size of the stored steps.
    */
-  lossAndGradient(
-    x: Matrix,
-    labels: ArrayLike<number>,
-    opts: SolverOptions,
-    T: number,
-    method: OdeGradient,
-    grad: Float,
-    probe?: () => void,
-  ): { loss: number; forward: SolveStats; backward: SolveStats; tapeBytes: number } {
+  lossAndGradient(x: Matrix, labels: ArrayLike<number>, opts: SolverOptions, T: number, method: OdeGradient, grad: Float, probe?: () => void): GradientResult {
+    return drain(this.lossAndGradientSteps(x, labels, opts, T, method, grad, probe));
+  }
+
+  /** lossAndGradient(), yielding after every step of the forward and the backward solves. */
+  *lossAndGradientSteps(x: Matrix, labels: ArrayLike<number>, opts: SolverOptions, T: number, method: OdeGradient, grad: Float, probe?: () => void): Generator<unknown, GradientResult> {
     const k = this.kernels,
       m = x.rows,
       D = this.width;
@@ -307,7 +319,7 @@ export class OdeNet {
           }
         : undefined;
     const h0 = this.inputMap(x);
-    const { h1, stats: forward } = this.solveForward(h0, opts, T, record, probe);
+    const { h1, stats: forward } = yield* this.solveForward(h0, opts, T, record, probe);
     const P = this.output(h1);
     // δ = (P − Y)/m, overwriting P
     const delta = P,
@@ -326,7 +338,7 @@ export class OdeNet {
     let backward: SolveStats;
     grad.fill(0, this.fStart, this.fEnd);
     if (method === 'adjoint') {
-      ({ a0, stats: backward } = this.adjoint(h1, aT, opts, T, grad, probe));
+      ({ a0, stats: backward } = yield* this.adjoint(h1, aT, opts, T, grad, probe));
     } else {
       // Backprop through the recorded steps, last to first: ȳ starts as a(T).
       const tab = opts.method === 'rk4' ? RK4 : DOPRI5;
@@ -337,7 +349,10 @@ export class OdeNet {
         this.vjp(t, new Matrix(D, m, y), new Matrix(D, m, gy), new Matrix(D, m, out), g);
       };
       backward = { nfe: 0, steps: tape.length, rejected: 0 };
-      for (let i = tape.length - 1; i >= 0; i--) backward.nfe += rkStepBackward(tab, tape[i], vjp, yBar, work);
+      for (let i = tape.length - 1; i >= 0; i--) {
+        backward.nfe += rkStepBackward(tab, tape[i], vjp, yBar, work);
+        yield;
+      }
       a0 = aT;
     }
     k.gemm(false, false, 1, a0, x, 0, g.A);
@@ -358,7 +373,7 @@ export class OdeNet {
    * so that g_θ(0) = ∂C/∂θ and a(0) = ∂C/∂h(0). Memory: the augmented state
    * and the solver's stage buffers, whatever the number of steps.
    */
-  private adjoint(h1: Matrix, aT: Matrix, opts: SolverOptions, T: number, grad: Float, probe?: () => void): { a0: Matrix; stats: SolveStats } {
+  private *adjoint(h1: Matrix, aT: Matrix, opts: SolverOptions, T: number, grad: Float, probe?: () => void): Generator<unknown, { a0: Matrix; stats: SolveStats }> {
     const D = this.width,
       m = h1.cols,
       n = D * m,
@@ -379,7 +394,7 @@ export class OdeNet {
       this.outer(dh, wk); // dh/dt = f(h, t)
       this.vjpAfterInner(t, h, a, da, -1, this.fViews(dtheta), wk); // da/dt = −aᵀ ∂f/∂h,  dg_θ/dt = −aᵀ ∂f/∂θ
     };
-    const r = odeSolve(augmented, y, T, 0, opts, undefined, [n, n, nf]);
+    const r = yield* odeSolveSteps(augmented, y, T, 0, opts, undefined, [n, n, nf]);
     grad.set(r.y.subarray(2 * n), this.fStart); // g_θ(0) is f's part of the gradient
     return { a0: new Matrix(D, m, r.y.slice(n, 2 * n)), stats: r.stats };
   }
@@ -423,7 +438,7 @@ export class OdeLearner implements Learner {
   describe(): string {
     const o = this.opts;
     const solver = o.solver === 'rk4' ? `RK4 ${o.steps} steps` : `Dormand–Prince rtol ${o.rtol} atol ${o.atol}`;
-    return `neural ODE, state ${o.width}, f ${o.width}-${o.hidden}-${o.width} tanh, t ∈ [0, ${o.time}], ${solver}, ${o.gradient} gradients, Adam η=${o.lr} m=${o.batchSize}${o.weightDecay ? ` λ=${o.weightDecay}` : ''}${o.inputDropout ? `, input dropout ${o.inputDropout}` : ''}, ${o.epochs} epochs`;
+    return `neural ODE, state ${o.width}, f ${o.width}-${o.hidden}-${o.width} tanh, t ∈ [0, ${o.time}], ${solver}, ${o.gradient} gradients, Adam η=${o.lr} m=${o.batchSize}${o.weightDecay ? ` λ=${o.weightDecay}` : ''}${o.inputDropout ? `, input dropout ${o.inputDropout}` : ''}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}`;
   }
 
   async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {
@@ -434,95 +449,67 @@ export class OdeLearner implements Learner {
     const net = (this.net = new OdeNet(train.dim, o.width, o.hidden, ds.classes, 'float32', ctx.kernels).init(rng));
     const solver = solverOptions(o);
     const P = net.theta.length;
-    const grad = new Float32Array(P),
-      mom = new Float32Array(P),
-      vel = new Float32Array(P);
-    const beta1 = 0.9,
-      beta2 = 0.999,
-      eps = 1e-8;
+    const grad = new Float32Array(P);
+    const adam = flatAdamW(net.theta, grad);
     const x = Matrix.zeros(m, train.dim),
+      y = Matrix.zeros(ds.classes, m),
       labels = new Uint8Array(m);
 
-    const start = performance.now();
-    let evalMs = 0,
-      work = 0,
-      trainFlops = 0,
-      steps = 0,
+    const h = new Harness(ctx);
+    const schedule = new TraceSchedule(1.3);
+    const accuracy = () => this.accuracySteps(ctx.test);
+    let steps = 0,
       nfeForward = 0,
       nfeBackward = 0,
       tapeBytes = 0;
-    const trace: TracePoint[] = [];
-    const measure = () => {
-      const t0 = performance.now(),
-        before = net.flops;
-      const p: TracePoint = { seconds: (t0 - start - evalMs) / 1000, work, flops: trainFlops, testAccuracy: accuracy(this.predict(ctx.test), ctx.test) };
-      net.flops = before; // measuring is not training work
-      evalMs += performance.now() - t0;
-      trace.push(p);
-      ctx.onPoint?.(p);
-    };
-    measure();
+    await h.point(accuracy());
     const order = new Uint32Array(train.count).map((_, i) => i);
     const batches = Math.floor(train.count / m);
-    let epochsRun = 0,
-      nextTrace = 1,
-      stopped = false;
-    for (let epoch = 0; epoch < o.epochs && !stopped; epoch++) {
-      rng.shuffle(order);
-      for (let b = 0; b < batches; b++) {
-        if (ctx.shouldStop?.() || (ctx.budget.seconds !== undefined && (performance.now() - start - evalMs) / 1000 >= ctx.budget.seconds)) {
-          stopped = true;
-          break;
+    const cosine = { name: 'cosine', warmup: 0, decay: 1, stepEvery: 1 } as const;
+    let epochsRun = 0;
+    try {
+      for (let epoch = 0; epoch < o.epochs; epoch++) {
+        rng.shuffle(order);
+        for (let b = 0; b < batches; b++) {
+          if (h.shouldStop()) throw new Stop();
+          fillBatch(train, order, b * m, x, y);
+          for (let j = 0; j < m; j++) labels[j] = train.labels[order[b * m + j]];
+          if (o.inputDropout > 0) {
+            // Inverted dropout: x ← x ⊙ mask / (1 − p), each mask entry 0 with probability p.
+            const keep = 1 / (1 - o.inputDropout),
+              X = x.data;
+            for (let i = 0; i < X.length; i++) X[i] = rng.nextUint32() < o.inputDropout * 4294967296 ? 0 : X[i] * keep;
+          }
+          const before = net.flops;
+          const r = await h.run(net.lossAndGradientSteps(x, labels, solver, o.time, o.gradient, grad));
+          h.flops += net.flops - before;
+          nfeForward += r.forward.nfe;
+          nfeBackward += r.backward.nfe;
+          tapeBytes = Math.max(tapeBytes, r.tapeBytes);
+          // AdamW (train/optimizers.ts) at η_t, decaying from η to 0 over the run's updates as
+          // ½(1 + cos(π t / t_end)) (Loshchilov & Hutter, "SGDR", ICLR 2017), per update, not per epoch.
+          adam.step(learningRate(cosine, o.lr, steps + 1, o.epochs * batches), o.weightDecay);
+          steps++;
+          // Work: one forward solve and one backward solve of each example (as SGD's forward and backward passes).
+          h.work += 2 * m;
+          h.progress(steps, o.epochs * batches, 'updates');
+          if (schedule.due(steps)) await h.point(accuracy());
         }
-        for (let j = 0; j < m; j++) {
-          const e = order[b * m + j];
-          x.data.set(train.features.subarray(e * train.dim, (e + 1) * train.dim), j * train.dim);
-          labels[j] = train.labels[e];
-        }
-        if (o.inputDropout > 0) {
-          const keep = 1 / (1 - o.inputDropout),
-            X = x.data;
-          for (let i = 0; i < X.length; i++) X[i] = rng.nextUint32() < o.inputDropout * 4294967296 ? 0 : X[i] * keep;
-        }
-        const before = net.flops;
-        const r = net.lossAndGradient(x, labels, solver, o.time, o.gradient, grad);
-        trainFlops += net.flops - before;
-        nfeForward += r.forward.nfe;
-        nfeBackward += r.backward.nfe;
-        tapeBytes = Math.max(tapeBytes, r.tapeBytes);
-        // Adam: m ← β1 m + (1 − β1) g,  v ← β2 v + (1 − β2) g²,  θ ← θ − η_t (m̂ / (√v̂ + ε) + λθ), with η_t
-        // decaying from η to 0 over the run as ½(1 + cos(π t / t_end)) (Loshchilov & Hutter, "SGDR", ICLR 2017)
-        // and the weight decay λθ outside the moments (their AdamW, "Decoupled weight decay regularization", ICLR 2019).
-        const lr = 0.5 * o.lr * (1 + Math.cos((Math.PI * steps) / (o.epochs * batches)));
-        steps++;
-        const c1 = 1 / (1 - Math.pow(beta1, steps)),
-          c2 = 1 / (1 - Math.pow(beta2, steps));
-        const th = net.theta;
-        for (let i = 0; i < P; i++) {
-          mom[i] = beta1 * mom[i] + (1 - beta1) * grad[i];
-          vel[i] = beta2 * vel[i] + (1 - beta2) * grad[i] * grad[i];
-          th[i] -= lr * ((mom[i] * c1) / (Math.sqrt(vel[i] * c2) + eps) + o.weightDecay * th[i]);
-        }
-        // Work: one forward solve and one backward solve of each example (as SGD's forward and backward passes).
-        work += 2 * m;
-        // Trace points at geometrically spaced updates (1, 2, 3, … then ×1.3), so early progress is resolved.
-        if (steps >= nextTrace) {
-          measure();
-          nextTrace = Math.max(steps + 1, Math.ceil(steps * 1.3));
-        }
-        if (steps % 20 === 0) await new Promise((r) => setImmediate(r)); // let Ctrl-C through
+        epochsRun++;
       }
-      if (!stopped) epochsRun++;
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
     }
-    if (trace[trace.length - 1].work !== work) measure();
+    await h.finalPoint(accuracy);
     const n = o.width * m,
       stages = (o.solver === 'rk4' ? RK4 : DOPRI5).c.length;
     return {
-      trace,
+      trace: h.trace,
       parametersUpdated: P,
       // θ, its gradient and Adam's two moments; the 2s + 3 state-sized buffers of odeSolve on the
       // augmented state [h, a, g_θ] (the larger of the two solves); the tape of the unrolled gradient
       peakBytes: 4 * (4 * P + (2 * stages + 3) * (2 * n + net.fEnd - net.fStart)) + tapeBytes,
+      wallSeconds: h.wallSeconds(),
       details: {
         epochs: epochsRun,
         updates: steps,
@@ -535,7 +522,18 @@ export class OdeLearner implements Learner {
     };
   }
 
+  /** The fraction of ex classified right, yielding after every solver step. */
+  private *accuracySteps(ex: Examples): Generator<unknown, number> {
+    const pred = yield* this.predictSteps(ex);
+    return accuracy(pred, ex);
+  }
+
   predict(ex: Examples): Uint8Array {
+    return drain(this.predictSteps(ex));
+  }
+
+  /** The argmax of p(y | x) for 500 examples at a time, yielding after every solver step. */
+  *predictSteps(ex: Examples): Generator<unknown, Uint8Array> {
     if (!this.net) throw new Error('ode: fit() first');
     const net = this.net,
       block = 500,
@@ -544,13 +542,26 @@ export class OdeLearner implements Learner {
     for (let s = 0; s < ex.count; s += block) {
       const rows = Math.min(block, ex.count - s);
       const x = new Matrix(rows, ex.dim, ex.features.subarray(s * ex.dim, (s + rows) * ex.dim));
-      const P = net.probabilities(x, solver, this.opts.time).data;
-      for (let j = 0; j < rows; j++) {
-        let best = 0;
-        for (let i = 1; i < net.classes; i++) if (P[i * rows + j] > P[best * rows + j]) best = i;
-        out[s + j] = best;
-      }
+      const P = yield* net.probabilitySteps(x, solver, this.opts.time);
+      for (let j = 0; j < rows; j++) out[s + j] = argmaxColumn(P, j);
     }
     return out;
   }
+}
+
+/**
+ * The shared AdamW of train/optimizers.ts (its tfjs parity test covers the
+ * rule) over one flat parameter vector θ with its gradient g: θ is seen as the
+ * weight matrix (1 × |θ|) of a one-layer network, so the decoupled decay λ
+ * applies to every parameter, as the neural ODE's own rule did; the layer's
+ * one bias is a dummy whose gradient stays 0 (Adam leaves it at 0).
+ */
+function flatAdamW(theta: Float32Array | Float64Array, g: Float32Array): { step(lr: number, weightDecay: number): void } {
+  const P = theta.length;
+  const arch: Architecture = { sizes: [P, 1], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' };
+  const net = new Network(arch, [new Matrix(1, P, theta)], [new Float32Array(1)]);
+  const opt = new Optimizer({ name: 'adamw', ...OPTIMIZER_DEFAULTS }, net);
+  const grads = new Gradients(net);
+  grads.gradW[0] = new Matrix(1, P, g);
+  return { step: (lr, weightDecay) => opt.step(grads, lr, weightDecay) };
 }

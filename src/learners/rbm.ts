@@ -1,7 +1,9 @@
 import type { Dataset, Examples } from '../data/dataset.js';
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
 import { Rng } from '../base/rng.js';
-import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
+import { softplus } from '../nn/costs.js';
+import { accuracy, type FitContext, type FitResult, type Learner } from './learner.js';
+import { drain, Harness, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
 
 export interface RbmOptions {
   /** Hidden units H. */
@@ -27,9 +29,6 @@ const FREE_ENERGY_BLOCK = 500;
 
 /** A fast uniform in [0, 1) with 32 random bits, for the many Bernoulli samples of Gibbs sampling. */
 const u32 = (rng: Rng) => rng.nextUint32() * 2.3283064365386963e-10;
-
-/** softplus(x) = log(1 + eˣ), computed without overflow. */
-const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
 
 /**
  * A classification RBM (Larochelle & Bengio, "Classification using
@@ -70,7 +69,7 @@ export class RbmLearner implements Learner {
 
   describe(): string {
     const o = this.opts;
-    return `classification RBM, ${o.hidden} hidden units, ${o.persistent ? 'P' : ''}CD-${o.cdK}, η=${o.lr} μ=${o.momentum} λ=${o.weightDecay} m=${o.batchSize}, ${o.epochs} epochs`;
+    return `classification RBM, ${o.hidden} hidden units, ${o.persistent ? 'P' : ''}CD-${o.cdK}, η=${o.lr} μ=${o.momentum} λ=${o.weightDecay} m=${o.batchSize}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}`;
   }
 
   async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {
@@ -108,87 +107,94 @@ export class RbmLearner implements Learner {
       dbv = Matrix.zeros(n, 1); // momentum buffers (velocities)
     const chains = persistent ? Matrix.zeros(m, n) : undefined;
     if (chains) for (let j = 0; j < m; j++) fillVisible(train, rng.int(train.count), chains.data, j * n, n);
-    // V and its velocity; the batch's visible and hidden buffers; the chains; the free-energy block of predict()
-    const peakBytes = 4 * (2 * H * n + 2 * m * n + 3 * m * H + (chains ? m * n : 0) + FREE_ENERGY_BLOCK * (n + H));
+    const buffers = { v0, vk, p0, pk, hs, chains };
 
-    const start = performance.now();
-    let evalMs = 0;
-    let work = 0,
-      flops = 0;
-    const trace: TracePoint[] = [];
-    const measure = () => {
-      const t0 = performance.now();
-      const p: TracePoint = { seconds: (t0 - start - evalMs) / 1000, work, flops, testAccuracy: accuracy(this.predict(ctx.test, kernels), ctx.test) };
-      evalMs += performance.now() - t0;
-      trace.push(p);
-      ctx.onPoint?.(p);
-    };
-    measure();
+    const h = new Harness(ctx);
+    const schedule = new TraceSchedule(1.3);
+    const accuracy = () => this.accuracySteps(ctx.test, kernels);
+    await h.point(accuracy());
     const batches = Math.floor(train.count / m);
     const order = new Uint32Array(train.count).map((_, i) => i);
     let epochsRun = 0,
-      updates = 0,
-      nextTrace = 1,
-      stopped = false;
-    for (let epoch = 0; epoch < epochs && !stopped; epoch++) {
-      rng.shuffle(order);
-      for (let b = 0; b < batches; b++) {
-        if (ctx.shouldStop?.() || (ctx.budget.seconds !== undefined && (performance.now() - start - evalMs) / 1000 >= ctx.budget.seconds)) {
-          stopped = true;
-          break;
+      updates = 0;
+    try {
+      for (let epoch = 0; epoch < epochs; epoch++) {
+        rng.shuffle(order);
+        for (let b = 0; b < batches; b++) {
+          if (h.shouldStop()) throw new Stop();
+          for (let j = 0; j < m; j++) fillVisible(train, order[b * m + j], v0.data, j * n, n);
+          await h.run(this.update(buffers, rng, kernels));
+          // ΔV ← μ ΔV + (η/m)(p0ᵀ v0 − pkᵀ vk) − ηλV,   V ← V + ΔV
+          kernels.gemm(true, false, lr / m, p0, v0, momentum, dV);
+          await h.tick();
+          kernels.gemm(true, false, -lr / m, pk, vk, 1, dV);
+          const V = this.v.data,
+            D = dV.data;
+          for (let i = 0; i < V.length; i++) {
+            D[i] -= lr * weightDecay * V[i];
+            V[i] += D[i];
+          }
+          // Δc ← μ Δc + (η/m)(p0 − pk)ᵀ 1,   Δ[b; d] ← μ Δ[b; d] + (η/m)(v0 − vk)ᵀ 1
+          kernels.gemm(true, false, lr / m, p0, ones, momentum, dc);
+          kernels.gemm(true, false, -lr / m, pk, ones, 1, dc);
+          kernels.gemm(true, false, lr / m, v0, ones, momentum, dbv);
+          kernels.gemm(true, false, -lr / m, vk, ones, 1, dbv);
+          for (let i = 0; i < H; i++) this.c[i] += dc.data[i];
+          for (let i = 0; i < n; i++) this.bv[i] += dbv.data[i];
+          // Work: the up pass of the data, then k down-and-up Gibbs steps (1 + 2k passes an example),
+          // plus the two outer products of the update; each pass and product is 2·m·n·H flops.
+          updates++;
+          h.work += m * (1 + 2 * cdK + (chains ? 1 : 0));
+          h.flops += 2 * m * n * H * (1 + 2 * cdK + (chains ? 1 : 0) + 2);
+          h.progress(updates, epochs * batches, 'updates');
+          if (schedule.due(updates)) await h.point(accuracy());
         }
-        for (let j = 0; j < m; j++) fillVisible(train, order[b * m + j], v0.data, j * n, n);
-        // Positive phase: p0 = σ(v0 Vᵀ + 1 cᵀ)
-        this.hiddenProbs(v0, p0, kernels);
-        // Negative phase: k steps of Gibbs sampling from the data (CD) or from the persistent chains (PCD).
-        if (chains) {
-          this.hiddenProbs(chains, pk, kernels);
-          sample(pk, hs, rng);
-        } else sample(p0, hs, rng);
-        for (let step = 1; step <= cdK; step++) {
-          this.visibleProbs(hs, vk, kernels); // vk = p(v | h)
-          if (chains) sampleVisible(vk, this.dim, rng); // a persistent chain must be a sample, not a mean
-          this.hiddenProbs(vk, pk, kernels); // pk = p(h | vk)
-          if (step < cdK) sample(pk, hs, rng);
-        }
-        if (chains) chains.data.set(vk.data);
-        // ΔV ← μ ΔV + (η/m)(p0ᵀ v0 − pkᵀ vk) − ηλV,   V ← V + ΔV
-        kernels.gemm(true, false, lr / m, p0, v0, momentum, dV);
-        kernels.gemm(true, false, -lr / m, pk, vk, 1, dV);
-        const V = this.v.data,
-          D = dV.data;
-        for (let i = 0; i < V.length; i++) {
-          D[i] -= lr * weightDecay * V[i];
-          V[i] += D[i];
-        }
-        // Δc ← μ Δc + (η/m)(p0 − pk)ᵀ 1,   Δ[b; d] ← μ Δ[b; d] + (η/m)(v0 − vk)ᵀ 1
-        kernels.gemm(true, false, lr / m, p0, ones, momentum, dc);
-        kernels.gemm(true, false, -lr / m, pk, ones, 1, dc);
-        kernels.gemm(true, false, lr / m, v0, ones, momentum, dbv);
-        kernels.gemm(true, false, -lr / m, vk, ones, 1, dbv);
-        for (let i = 0; i < H; i++) this.c[i] += dc.data[i];
-        for (let i = 0; i < n; i++) this.bv[i] += dbv.data[i];
-        // Work: the up pass of the data, then k down-and-up Gibbs steps (1 + 2k passes an example),
-        // plus the two outer products of the update; each pass and product is 2·m·n·H flops.
-        updates++;
-        work += m * (1 + 2 * cdK + (chains ? 1 : 0));
-        flops += 2 * m * n * H * (1 + 2 * cdK + (chains ? 1 : 0) + 2);
-        // Trace points at geometrically spaced updates (1, 2, 3, … then ×1.3), so early progress is resolved.
-        if (updates >= nextTrace) {
-          measure();
-          nextTrace = Math.max(updates + 1, Math.ceil(updates * 1.3));
-        }
-        if (updates % 50 === 0) await new Promise((r) => setImmediate(r)); // let Ctrl-C through
+        epochsRun++;
       }
-      if (!stopped) epochsRun++;
+    } catch (e) {
+      if (!(e instanceof Stop)) throw e;
     }
-    if (trace[trace.length - 1].work !== work) measure();
+    await h.finalPoint(accuracy);
     return {
-      trace,
+      trace: h.trace,
       parametersUpdated: H * n + H + n,
-      peakBytes,
+      peakBytes: totalBytes(rbmMemory(this.opts, train.dim, ds.classes, train.count, ctx.test.count)),
+      wallSeconds: h.wallSeconds(),
       details: { epochs: epochsRun, updates, 'CD steps': cdK, chains: persistent ? 'persistent' : 'from the data', 'hidden units': H },
     };
+  }
+
+  /**
+   * The two phases of one CD update on the batch v0, yielding between its
+   * products: p0 = p(h | v0), then k steps of Gibbs sampling from the data
+   * (CD) or from the persistent chains (PCD), leaving vk and pk.
+   */
+  private *update(buf: { v0: Matrix; vk: Matrix; p0: Matrix; pk: Matrix; hs: Matrix; chains?: Matrix }, rng: Rng, kernels: Kernels): Generator {
+    const { v0, vk, p0, pk, hs, chains } = buf;
+    const { cdK } = this.opts;
+    // Positive phase: p0 = σ(v0 Vᵀ + 1 cᵀ)
+    this.hiddenProbs(v0, p0, kernels);
+    yield;
+    if (chains) {
+      this.hiddenProbs(chains, pk, kernels);
+      sample(pk, hs, rng);
+      yield;
+    } else sample(p0, hs, rng);
+    for (let step = 1; step <= cdK; step++) {
+      this.visibleProbs(hs, vk, kernels); // vk = p(v | h)
+      if (chains) sampleVisible(vk, this.dim, rng); // a persistent chain must be a sample, not a mean
+      yield;
+      this.hiddenProbs(vk, pk, kernels); // pk = p(h | vk)
+      if (step < cdK) sample(pk, hs, rng);
+      yield;
+    }
+    if (chains) chains.data.set(vk.data);
+  }
+
+  /** The fraction of ex classified right, yielding between blocks of examples. */
+  private *accuracySteps(ex: Examples, kernels: Kernels): Generator<unknown, number> {
+    const pred = yield* this.predictSteps(ex, kernels);
+    return accuracy(pred, ex);
   }
 
   /** P = σ(V_in Vᵀ + 1 cᵀ): p(h = 1 | v) for each row v of V_in. */
@@ -219,9 +225,13 @@ export class RbmLearner implements Learner {
   }
 
   predict(ex: Examples, kernels?: Kernels): Uint8Array {
+    return drain(this.predictSteps(ex, kernels ?? this.kernels));
+  }
+
+  /** ŷ = argmin_y F(x, y) for every example, yielding between pieces of the free energies. */
+  *predictSteps(ex: Examples, k: Kernels): Generator<unknown, Uint8Array> {
     if (!this.v) throw new Error('rbm: fit() first');
-    const k = kernels ?? this.kernels;
-    const scores = this.freeEnergies(ex, k);
+    const scores = yield* this.freeEnergySteps(ex, k);
     const K = this.classes,
       out = new Uint8Array(ex.count);
     for (let e = 0; e < ex.count; e++) {
@@ -238,6 +248,11 @@ export class RbmLearner implements Learner {
    * so it is left out. W x + c for a block of examples is one gemm.
    */
   freeEnergies(ex: Examples, kernels: Kernels): Float64Array {
+    return drain(this.freeEnergySteps(ex, kernels));
+  }
+
+  /** freeEnergies(), yielding after each block's gemm and each example's K free energies. */
+  *freeEnergySteps(ex: Examples, kernels: Kernels): Generator<unknown, Float64Array> {
     const H = this.v.rows,
       n = this.v.cols,
       D = this.dim,
@@ -253,6 +268,7 @@ export class RbmLearner implements Learner {
         qb = rows === block ? q : Matrix.zeros(rows, H);
       for (let j = 0; j < rows; j++) xb.data.set(ex.features.subarray((s + j) * D, (s + j + 1) * D), j * n); // label units 0
       this.hiddenInputs(xb, qb, kernels);
+      yield;
       const Q = qb.data;
       for (let j = 0; j < rows; j++) {
         for (let y = 0; y < K; y++) {
@@ -260,6 +276,7 @@ export class RbmLearner implements Learner {
           for (let h = 0; h < H; h++) f -= softplus(Q[j * H + h] + V[h * n + D + y]);
           out[(s + j) * K + y] = f;
         }
+        yield;
       }
     }
     return out;
@@ -346,4 +363,25 @@ function sampleVisible(v: Matrix, D: number, rng: Rng): void {
     }
     for (let i = D; i < n; i++) V[o + i] = i === chosen ? 1 : 0;
   }
+}
+
+/**
+ * Every large buffer fit() and predict() allocate, in bytes (float32): V and
+ * its velocity, the batch's visible (v0, vk) and hidden (p0, pk, hs) buffers,
+ * the persistent chains, the free-energy block of predict() with its scores,
+ * and the data's means.
+ */
+export function rbmMemory(o: RbmOptions, inputs: number, classes: number, trainCount: number, testCount = 10_000): MemoryEstimate {
+  const H = o.hidden,
+    n = inputs + classes,
+    m = Math.min(o.batchSize, trainCount);
+  return {
+    'weights V and their velocity': 4 * 2 * H * n,
+    'batch: visible units v0, vk': 4 * 2 * m * n,
+    'batch: hidden units p0, pk, hs': 4 * 3 * m * H,
+    'persistent chains': o.persistent ? 4 * m * n : 0,
+    'free-energy block': 4 * FREE_ENERGY_BLOCK * (n + H),
+    'free energies (float64)': 8 * testCount * classes,
+    'training order': 4 * trainCount,
+  };
 }

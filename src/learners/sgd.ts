@@ -5,7 +5,8 @@ import { Rng } from '../base/rng.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining } from '../train/session.js';
 import { SgdTrainer } from '../train/sgd.js';
-import type { FitContext, FitResult, Learner, TracePoint } from './learner.js';
+import type { FitContext, FitResult, Learner } from './learner.js';
+import { Harness, TraceSchedule } from './harness.js';
 
 export interface SgdLearnerOptions {
   lr: number;
@@ -51,47 +52,34 @@ export class SgdLearner implements Learner {
     const trainer = new SgdTrainer(net, { lr: this.opts.lr, batchSize: this.opts.batchSize, weightDecay: 0 }, ctx.kernels);
     const weightCount = net.weights.reduce((s, W) => s + W.data.length, 0);
     const m = this.opts.batchSize;
-    const trace: TracePoint[] = [];
-    let work = 0,
-      flops = 0,
-      evalSeconds = 0,
-      steps = 0,
-      nextTrace = 0;
-    const t0 = performance.now();
-    const elapsed = () => (performance.now() - t0) / 1000 - evalSeconds;
-    const point = (): void => {
-      const e0 = performance.now();
-      const acc = evaluate(net, ctx.test, ctx.kernels).accuracy;
-      evalSeconds += (performance.now() - e0) / 1000;
-      const p: TracePoint = { seconds: elapsed(), work, flops, testAccuracy: acc };
-      trace.push(p);
-      ctx.onPoint?.(p);
-    };
-    point(); // at initialisation
-    let stop = false;
+    const h = new Harness(ctx);
+    const schedule = new TraceSchedule(1.15, 0);
+    const accuracy = () => evaluate(net, ctx.test, ctx.kernels).accuracy;
+    h.pointNow(accuracy); // at initialisation
+    let steps = 0;
     const state = initialState(ds.train.count);
+    const total = this.opts.epochs * Math.ceil(ds.train.count / m);
     await runTraining(trainer, ds.train, rng, state, {
       epochs: this.opts.epochs,
       evaluate: false,
       onBatch: (_epoch, batch) => {
         const size = Math.min(m, ds.train.count - (batch - 1) * m);
         steps++;
-        work += 2 * size;
-        flops += 6 * weightCount * size;
-        // Points at geometrically spaced steps (1, 2, 3, … then ×1.15), so early progress is resolved.
-        if (steps >= nextTrace) {
-          point();
-          nextTrace = Math.max(steps + 1, Math.ceil(steps * 1.15));
-        }
-        if (ctx.budget.seconds !== undefined && elapsed() >= ctx.budget.seconds) stop = true;
+        h.work += 2 * size;
+        h.flops += 6 * weightCount * size;
+        if (schedule.due(steps)) h.pointNow(accuracy);
+        h.progress(steps, total, 'updates');
       },
-      shouldStop: () => stop || (ctx.shouldStop?.() ?? false),
+      shouldStop: () => h.shouldStop(),
+      yieldMs: ctx.yieldMs,
     });
-    if (trace[trace.length - 1].work !== work) point();
+    if (h.trace[h.trace.length - 1].work !== h.work && h.stopped !== 'signal') h.pointNow(accuracy);
+    const trace = h.trace;
     return {
       trace,
       parametersUpdated: net.parameterCount,
       peakBytes: 2 * weightCount * 4 + 3 * net.sizes.slice(1).reduce((s, n) => s + n * m * 4, 0),
+      wallSeconds: h.wallSeconds(),
       details: { steps, epochs: state.history.length },
     };
   }

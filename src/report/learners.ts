@@ -6,7 +6,13 @@ export interface LearnerRun {
   name: string;
   description: string;
   testAccuracy: number;
+  /** Training seconds, the test evaluations that draw the curves left out. */
   seconds: number;
+  /** With --seeds K: the mean and sample standard deviation of the test accuracy over the seeds. */
+  testAccuracyMean?: number;
+  testAccuracySd?: number;
+  /** Wall seconds with those evaluations. */
+  wallSeconds?: number;
   work: number;
   flops: number;
   parametersUpdated: number;
@@ -24,11 +30,21 @@ export interface Figure {
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: { font: 'sans-serif', view: { stroke: '#ddd' } } };
 
-/** Test accuracy against wall time and against work, one line per learner, log-scaled x. */
+/** One colour per learner, the same in every report (Tableau 10, in the order of LEARNERS); others grey. */
+export const LEARNER_COLOURS: Record<string, string> = { sgd: '#4e79a7', ga: '#f28e2b', ntk: '#59a14f', rbm: '#e15759', ode: '#b07aa1' };
+
+/**
+ * Test accuracy against wall time and against cost in GFLOP (one unit for
+ * every learner: their example-forwards differ by orders of magnitude in
+ * flops, a neural ODE's being many network passes), one line per learner,
+ * log-scaled x, each learner in its own colour, the legend in run order.
+ */
 export function learnersCharts(runs: LearnerRun[]): { title: string; caption: string; spec: VlSpec }[] {
   const values = runs.flatMap((r) =>
-    r.trace.filter((p) => p.seconds > 0 && p.work > 0).map((p) => ({ learner: r.name, seconds: p.seconds, work: p.work, flops: p.flops, 'test accuracy': p.testAccuracy })),
+    r.trace.filter((p) => p.seconds > 0 && p.flops > 0).map((p) => ({ learner: r.name, seconds: p.seconds, work: p.work, GFLOP: p.flops / 1e9, 'test accuracy': p.testAccuracy })),
   );
+  const names = runs.map((r) => r.name);
+  const color = { field: 'learner', type: 'nominal', scale: { domain: names, range: names.map((n) => LEARNER_COLOURS[n] ?? '#888') }, sort: names };
   const chart = (field: string, title: string): VlSpec => ({
     ...base,
     data: { values },
@@ -38,7 +54,7 @@ export function learnersCharts(runs: LearnerRun[]): { title: string; caption: st
     encoding: {
       x: { field, type: 'quantitative', scale: { type: 'log' }, title },
       y: { field: 'test accuracy', type: 'quantitative', scale: { zero: false }, axis: { format: '.0%' } },
-      color: { field: 'learner', type: 'nominal' },
+      color,
     },
   });
   return [
@@ -48,9 +64,10 @@ export function learnersCharts(runs: LearnerRun[]): { title: string; caption: st
       spec: chart('seconds', 'seconds (log)'),
     },
     {
-      title: 'Test accuracy against work',
-      caption: 'Work in example-forwards (log scale): one example through the model once. An SGD step on m examples counts 2m (forward and backward), a GA generation P·B, an NTK kernel entry 1.',
-      spec: chart('work', 'example-forwards (log)'),
+      title: 'Test accuracy against cost',
+      caption:
+        "Cost in GFLOP (10⁹ multiply-adds ×2, log scale), each learner's own count of the arithmetic it did: one unit for all, where example-forwards are not (a neural ODE's example-forward is dozens of evaluations of its network, an NTK kernel entry a dot product of two images).",
+      spec: chart('GFLOP', 'GFLOP (log)'),
     },
   ];
 }
@@ -64,7 +81,7 @@ export async function learnersReport(runs: LearnerRun[], title: string, descript
   const rows = runs
     .map(
       (r) =>
-        `<tr><th>${esc(r.name)}</th><td>${(100 * r.testAccuracy).toFixed(2)}%</td><td>${r.seconds.toFixed(2)} s</td><td>${r.work.toExponential(2)}</td><td>${(r.flops / 1e9).toFixed(1)}</td><td>${r.parametersUpdated.toLocaleString('en-US')}</td><td>${(r.peakBytes / 2 ** 20).toFixed(1)} MB</td><td class="d">${esc(r.description)}</td></tr>`,
+        `<tr><th>${esc(r.name)}</th><td>${r.testAccuracySd !== undefined ? `${(100 * r.testAccuracyMean!).toFixed(2)}% ± ${(100 * r.testAccuracySd).toFixed(2)}` : `${(100 * r.testAccuracy).toFixed(2)}%`}</td><td>${(r.wallSeconds ?? r.seconds).toFixed(2)} s</td><td>${r.seconds.toFixed(2)} s</td><td>${r.work.toExponential(2)}</td><td>${(r.flops / 1e9).toFixed(1)}</td><td>${r.parametersUpdated.toLocaleString('en-US')}</td><td>${(r.peakBytes / 2 ** 20).toFixed(1)} MB</td><td class="d">${esc(r.description)}</td></tr>`,
     )
     .join('\n');
   return `<!doctype html>
@@ -79,7 +96,7 @@ figure.chart { margin: 0; overflow-x: auto; } p { max-width: 60rem; }
 <body>
 <h1>${esc(title)}</h1>
 <p>${esc(description)}</p>
-<table><thead><tr><th>learner</th><th>test accuracy</th><th>wall time</th><th>work (example-forwards)</th><th>GFLOP</th><th>parameters updated</th><th>peak memory</th><th>settings</th></tr></thead>
+<table><thead><tr><th>learner</th><th>test accuracy</th><th>wall time</th><th>train time (no test evaluations)</th><th>work (example-forwards)</th><th>GFLOP</th><th>parameters updated</th><th>peak memory</th><th>settings</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

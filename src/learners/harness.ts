@@ -1,0 +1,176 @@
+import { slice, type Examples } from '../data/dataset.js';
+import type { Kernels } from '../linalg/index.js';
+import type { Network } from '../nn/network.js';
+import { evaluate } from '../train/metrics.js';
+import type { FitContext, TracePoint } from './learner.js';
+
+/** Milliseconds between yields to the event loop: a signal is seen within about this long (as SGD's runTraining). */
+export const YIELD_MS = 50;
+
+/** Thrown out of interruptible work when the learner must stop (a signal, or the budget spent); the harness catches it. */
+export class Stop extends Error {
+  constructor() {
+    super('stopped');
+  }
+}
+
+/**
+ * The loop harness every learner runs in: its clock (training time, the test
+ * evaluations that draw the curves left out), its trace points, its budget
+ * (--seconds) and its yields to the event loop on a time cadence, so that a
+ * signal handler runs within about YIELD_MS of the signal whatever the
+ * learner is doing. Long work is written as a generator that yields between
+ * pieces (a gemm, a block of rows, a solver step); `run` drives it, checking
+ * the clock at each piece; `drain` runs the same generator synchronously.
+ *
+ * `tick()` is cheap (one clock read) unless YIELD_MS have passed.
+ */
+export class Harness {
+  readonly trace: TracePoint[] = [];
+  /** Example-forwards and multiply-adds ×2 done so far (the learner adds to them). */
+  work = 0;
+  flops = 0;
+  /** Why the learner stopped: a signal (or the caller's shouldStop), or --seconds. */
+  stopped?: 'signal' | 'budget';
+  private readonly t0 = performance.now();
+  private evalMs = 0;
+  private lastYield = performance.now();
+  private evaluating = false;
+
+  constructor(
+    private readonly ctx: FitContext,
+    private readonly yieldMs = ctx.yieldMs ?? YIELD_MS,
+  ) {}
+
+  /** Seconds of training so far: wall time since the start, test evaluations left out. */
+  seconds(): number {
+    return (performance.now() - this.t0 - this.evalMs) / 1000;
+  }
+
+  /** Wall seconds since the start, evaluations included. */
+  wallSeconds(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+
+  /** Seconds spent measuring the trace's test accuracy. */
+  evalSeconds(): number {
+    return this.evalMs / 1000;
+  }
+
+  /** Should the learner stop now: a signal (ctx.shouldStop) or, outside an evaluation, the budget spent? Sets `stopped`. */
+  shouldStop(): boolean {
+    if (this.ctx.shouldStop?.()) this.stopped = 'signal';
+    else if (!this.evaluating && this.ctx.budget.seconds !== undefined && this.seconds() >= this.ctx.budget.seconds) this.stopped ??= 'budget';
+    return this.stopped !== undefined;
+  }
+
+  /** Yields to the event loop if YIELD_MS have passed since the last yield; then says whether to stop. */
+  async tick(): Promise<boolean> {
+    if (performance.now() - this.lastYield >= this.yieldMs) {
+      await new Promise<void>((r) => setImmediate(r));
+      this.lastYield = performance.now();
+    }
+    return this.shouldStop();
+  }
+
+  /** Runs a generator of work, yielding to the event loop between its pieces; throws Stop when the learner must stop. */
+  async run<T>(work: Generator<unknown, T>): Promise<T> {
+    if (this.shouldStop()) throw new Stop();
+    for (;;) {
+      const r = work.next();
+      if (r.done) return r.value;
+      if (await this.tick()) {
+        work.return(undefined as T);
+        throw new Stop();
+      }
+    }
+  }
+
+  /**
+   * Measures the test accuracy (the evaluation's time is left out of
+   * `seconds`) and records a trace point. An evaluation interrupted by a
+   * signal records nothing.
+   */
+  async point(accuracy: Generator<unknown, number>): Promise<void> {
+    const e0 = performance.now();
+    this.evaluating = true;
+    let acc: number;
+    try {
+      acc = await this.run(accuracy);
+    } catch (e) {
+      if (e instanceof Stop) return;
+      throw e;
+    } finally {
+      this.evalMs += performance.now() - e0;
+      this.evaluating = false;
+    }
+    const p: TracePoint = { seconds: this.seconds(), work: this.work, flops: this.flops, testAccuracy: acc };
+    this.trace.push(p);
+    this.ctx.onPoint?.(p);
+  }
+
+  /** point() for an evaluation short enough to run without yielding (SGD's and the GA's forward passes). */
+  pointNow(accuracy: () => number): void {
+    const e0 = performance.now();
+    const acc = accuracy();
+    this.evalMs += performance.now() - e0;
+    const p: TracePoint = { seconds: this.seconds(), work: this.work, flops: this.flops, testAccuracy: acc };
+    this.trace.push(p);
+    this.ctx.onPoint?.(p);
+  }
+
+  /** Reports progress: `done` of `total` units (generations, updates, kernel rows). */
+  progress(done: number, total: number, unit: string): void {
+    this.ctx.onProgress?.({ done, total, unit, seconds: this.seconds(), wallSeconds: this.wallSeconds(), testAccuracy: this.trace[this.trace.length - 1]?.testAccuracy });
+  }
+
+  /** If the trace's last point is not at the current work, measure one (not after a signal: the learner must stop now). */
+  async finalPoint(accuracy: () => Generator<unknown, number>): Promise<void> {
+    if (this.trace[this.trace.length - 1]?.work === this.work) return;
+    if (this.stopped === 'signal') return; // the trace so far is the result; an empty one gives no row
+    await this.point(accuracy());
+  }
+}
+
+/** Runs a generator of work to its end without yielding (for synchronous callers: tests, predict()). */
+export function drain<T>(work: Generator<unknown, T>): T {
+  for (;;) {
+    const r = work.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Geometrically spaced trace points: after step s (1, 2, 3, … then ×factor), so early progress is resolved. */
+export class TraceSchedule {
+  private next: number;
+  constructor(
+    private readonly factor: number,
+    first = 1,
+  ) {
+    this.next = first;
+  }
+
+  /** Is a point due after this step? */
+  due(step: number): boolean {
+    if (step < this.next) return false;
+    this.next = Math.max(step + 1, Math.ceil(step * this.factor));
+    return true;
+  }
+}
+
+/** A learner's memory estimate: every large buffer it allocates, by name, in bytes. */
+export type MemoryEstimate = Record<string, number>;
+
+export function totalBytes(m: MemoryEstimate): number {
+  return Object.values(m).reduce((s, b) => s + b, 0);
+}
+
+/** A network's accuracy on examples, 1,000 at a time (evaluate()'s chunk), yielding between chunks. */
+export function* networkAccuracy(net: Network, ex: Examples, kernels: Kernels, chunk = 1000): Generator<unknown, number> {
+  let correct = 0;
+  for (let s = 0; s < ex.count; s += chunk) {
+    correct += evaluate(net, slice(ex, s, Math.min(ex.count, s + chunk)), kernels, chunk).correct;
+    yield;
+  }
+  return ex.count ? correct / ex.count : 0;
+}
