@@ -1,43 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DataError } from '../data/dataset.js';
-import { augmentLabel, type AugmentConfig } from '../data/augment.js';
+import { augmentLabel } from '../data/augment.js';
 import { loadModel } from '../io/safetensors.js';
-import type { Architecture, InitName } from '../nn/network.js';
-import type { DType } from '../linalg/index.js';
-import type { OptimizerConfig } from '../train/optimizers.js';
-import type { Schedule } from '../train/schedule.js';
-import type { WatchedMetric } from '../train/early-stop.js';
+import type { RunRecord } from '../train/settings.js';
 import { UsageError } from './errors.js';
 
-/** A run as `train` records it (in a checkpoint's state.json, and in a saved model's metadata as `options`). */
-export interface RunRecord {
-  data: string;
-  limit?: number;
-  testLimit?: number;
-  validation?: number;
-  arch: Architecture;
-  init: InitName;
-  lr: number;
-  batchSize: number;
-  epochs: number;
-  weightDecay: number;
-  /** Absent in checkpoints written before --optimizer: those are plain SGD. */
-  optimizer?: OptimizerConfig;
-  /** Absent in checkpoints written before --schedule: a constant rate. */
-  schedule?: Schedule;
-  /** p of inverted dropout on the hidden layers (absent: none). */
-  dropout?: number;
-  /** --augment: the distortions of each training batch (absent: none). */
-  augment?: AugmentConfig;
-  /** --early-stop: stop after `patience` epochs without a better `metric`, and keep the best epoch's weights. */
-  earlyStop?: { patience: number; metric: WatchedMetric };
-  seed: number;
-  backend: string;
-  /** Absent in checkpoints written before --dtype: those are float32. */
-  dtype?: DType;
-  save?: string;
-}
+export type { RunRecord } from '../train/settings.js';
 
 /** A config: train's flags by their long names without the dashes, values as on the command line. */
 export type TrainConfig = Record<string, string | number | boolean>;

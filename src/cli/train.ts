@@ -8,18 +8,17 @@ import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
 import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
 import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
-import { Augmenter, augmentLabel, type AugmentConfig } from '../data/augment.js';
+import { augmentLabel, type AugmentConfig } from '../data/augment.js';
 import { flagName, recordFlags, type RunRecord } from './train-config.js';
 import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
-import { SgdTrainer } from '../train/sgd.js';
 import { RunLog } from '../train/run-log.js';
 import { trainingReport } from '../report/training.js';
-import { DEFAULT_DECAY, learningRate, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
-import { copyWeights, EarlyStopping, WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
-import { ADAM_LR, type Optimizer, type OptimizerConfig, type OptimizerState } from '../train/optimizers.js';
-import { evaluate } from '../train/metrics.js';
-import { initialState, runTraining, type RunResult, type TrainState } from '../train/session.js';
+import { DEFAULT_DECAY, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
+import { WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
+import { ADAM_LR, type OptimizerConfig, type OptimizerState } from '../train/optimizers.js';
+import { initialState, type TrainState } from '../train/session.js';
+import { TrainingRun, type RunOutcome, type RunSnapshot } from '../train/run.js';
 import { nonFiniteInput } from '../train/diagnose.js';
 import { evaluationBatch, layerStats, type LayerStats } from '../analysis/layers.js';
 import { stalledLayers } from './advice.js';
@@ -374,13 +373,10 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
 
 /** What the session leaves for the output: how the run ended, on which kernels, and --monitor's record. */
 interface Session {
-  result: RunResult;
+  outcome: RunOutcome;
+  training: TrainingRun;
   kernels: Kernels;
   prov: Provenance;
-  /** The optimizer with its state, when it keeps one (for the checkpoint of an interrupted run). */
-  optimizer?: Optimizer;
-  /** --early-stop: the best epoch and its weights. */
-  early?: EarlyStopping;
   monitorLog?: MonitorEntry[];
   /** The signal that stopped the run, when one did. */
   signal?: NodeJS.Signals;
@@ -394,29 +390,57 @@ interface MonitorEntry {
 
 /**
  * The session that trains: chooses the kernels, prints the heading, then runs
- * the epochs with --monitor's per-layer statistics, checkpoints at each epoch
- * end, and SIGINT, SIGTERM and SIGHUP finishing the batch and stopping the run.
+ * the TrainingRun (src/train/run.ts) with the progress bar, the run log,
+ * --monitor's per-layer statistics and a checkpoint at each epoch end;
+ * SIGINT, SIGTERM and SIGHUP finish the batch and stop the run.
  */
 async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stops: SignalWatch): Promise<Session> {
-  const { record: run, ds, net, rng, state, checkpointDir, log } = plan;
+  const { record: run, ds, net, state, checkpointDir, log } = plan;
   const provider = await providerForDtype({ backend: run.backend as BackendName }, net.dtype, out);
   const k = provider.kernels;
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
   const prov = provenance(provider, net.dtype, run.seed, runOptions);
-  const dropout = run.dropout ? { p: run.dropout, rng } : undefined;
-  const augment = run.augment && ds.shape ? { augmenter: new Augmenter(run.augment, ds.shape[0], ds.shape[1]), rng } : undefined;
-  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer, dropout, augment }, k);
-  if (plan.optimizerState) trainer.optimizer?.restore(plan.optimizerState);
-  const schedule = run.schedule;
-  const rate = schedule && (schedule.name !== 'constant' || schedule.warmup > 0) ? (epoch: number) => learningRate(schedule, run.lr, epoch, run.epochs) : undefined;
-  const early = run.earlyStop ? new EarlyStopping(run.earlyStop.metric, run.earlyStop.patience) : undefined;
-  if (early && state.history.length) {
-    early.replay(state.history);
-    if (early.best && checkpointDir) early.bestWeights = readBestModel(checkpointDir, net);
-  }
-  const arch = net.arch;
+  const training = new TrainingRun({ ...plan, kernels: k, bestWeights: checkpointDir ? () => readBestModel(checkpointDir, net) : undefined });
+  printHeading(plan, training, k, out);
+  const monitorLog: MonitorEntry[] = [];
+  const monitor = layerMonitor(plan, opts, out, k, monitorLog);
+  if (!plan.resumedFrom || state.history.length === 0) monitor(0);
 
+  await stops.settle(); // a signal while the data loaded: nothing is trained yet, so there is nothing to checkpoint
+  if (stops.signal)
+    throw new InterruptedError(stops.signal, `before the first batch: nothing was trained, so no checkpoint was written${plan.resumedFrom ? ` (${plan.resumedFrom} is as it was)` : ''}`);
+  const progress = epochProgress(out.interactive, run.epochs);
+  let outcome: RunOutcome;
+  try {
+    outcome = await training.run({
+      onEpochStart: progress.onEpochStart,
+      shouldStop: () => stops.signal !== undefined,
+      onBatch(epoch, batch, loss, accuracy, seen) {
+        progress.onBatch?.(epoch, batch, loss, accuracy, seen);
+        if (log?.active && opts.logEvery && batch % opts.logEvery === 0) log.record({ kind: 'batch', epoch, batch, lr: training.trainer.lr, loss, trainAccuracy: accuracy });
+      },
+      onEpochEnd(m, best) {
+        progress.onEpochEnd?.(m);
+        log?.record(RunLog.epoch(m, ds.train.count));
+        out.note(epochLine(m, run.epochs, training.rate !== undefined) + (best ? style.dim('  (best)') : ''));
+        monitor(m.epoch);
+      },
+      checkpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s) : undefined,
+    });
+  } finally {
+    progress.stop();
+    log?.close();
+  }
+  if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
+  return { outcome, training, kernels: k, prov, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal };
+}
+
+/** The heading: the data, the network, every setting of the run, and the epochs a resumed run has already done. */
+function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Output): void {
+  const { record: run, ds, net, state } = plan;
+  const arch = net.arch;
+  const schedule = run.schedule;
   out.note(
     style.bold(plan.resumedFrom ? `backprop train --resume ${plan.resumedFrom}` : 'backprop train') +
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
@@ -426,8 +450,8 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
       (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
       (run.dropout ? ` dropout ${run.dropout}` : '') +
       (run.augment ? ` · augment ${augmentLabel(run.augment)}` : '') +
-      (rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
-      (early && run.earlyStop
+      (training.rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
+      (training.early && run.earlyStop
         ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}`
         : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
@@ -435,16 +459,18 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
       (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
   for (const line of layerTable(net).split('\n')) out.note(style.dim(`  ${line}`));
-  for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs, rate !== undefined)));
+  for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs, training.rate !== undefined)));
+}
 
-  // --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples.
-  const monitorBatch = opts.monitor ? evaluationBatch(net, ds.train, run.seed, 1000) : undefined;
-  const monitorLog: MonitorEntry[] = [];
-  const monitor = (epoch: number) => {
-    if (!monitorBatch) return;
-    const layers = layerStats(net, monitorBatch, k);
+/** --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples, measured and printed after an epoch. */
+function layerMonitor(plan: RunPlan, opts: TrainOptions, out: Output, k: Kernels, entries: MonitorEntry[]): (epoch: number) => void {
+  const { net, ds, record } = plan;
+  const batch = opts.monitor ? evaluationBatch(net, ds.train, record.seed, 1000) : undefined;
+  return (epoch) => {
+    if (!batch) return;
+    const layers = layerStats(net, batch, k);
     const warnings = stalledLayers(layers);
-    monitorLog.push({ epoch, layers, warnings });
+    entries.push({ epoch, layers, warnings });
     out.note(
       style.dim(`  layers: `) +
         layers
@@ -455,51 +481,16 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
     );
     for (const w of warnings) out.line(style.warn(`  ⚠ ${w}`));
   };
-  if (!plan.resumedFrom || state.history.length === 0) monitor(0);
-
-  await stops.settle(); // a signal while the data loaded: nothing is trained yet, so there is nothing to checkpoint
-  if (stops.signal)
-    throw new InterruptedError(stops.signal, `before the first batch: nothing was trained, so no checkpoint was written${plan.resumedFrom ? ` (${plan.resumedFrom} is as it was)` : ''}`);
-  const progress = epochProgress(out.interactive, run.epochs);
-  let result: RunResult;
-  try {
-    result = await runTraining(trainer, ds.train, rng, state, {
-      ...progress,
-      epochs: run.epochs,
-      test: ds.test,
-      validation: ds.validation,
-      shouldStop: () => stops.signal !== undefined,
-      rate,
-      stopAfter: early ? (m) => early.shouldStop(m.epoch) : undefined,
-      onBatch(epoch, batch, loss, accuracy, seen) {
-        progress.onBatch?.(epoch, batch, loss, accuracy, seen);
-        if (log?.active && opts.logEvery && batch % opts.logEvery === 0) log.record({ kind: 'batch', epoch, batch, lr: trainer.lr, loss, trainAccuracy: accuracy });
-      },
-      onEpochEnd(m) {
-        progress.onEpochEnd?.(m);
-        log?.record(RunLog.epoch(m, ds.train.count));
-        const best = early?.observe(m, net);
-        out.note(epochLine(m, run.epochs, rate !== undefined) + (best ? style.dim('  (best)') : ''));
-        monitor(m.epoch);
-      },
-      onCheckpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, trainer.optimizer?.state(), early?.bestWeights) : undefined,
-    });
-  } finally {
-    progress.stop();
-    log?.close();
-  }
-  if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
-  return { result, kernels: k, prov, optimizer: trainer.optimizer, early, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal };
 }
 
 /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
-function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState, optimizer: OptimizerState | undefined, best: Network | undefined): void {
+function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot): void {
   const { net, rng, record } = plan;
   try {
-    if (best) writeFileAtomic(join(dir, BEST_MODEL), encodeSafetensors(best));
-    writeCheckpoint(dir, net, rng.state(), s, record, optimizer);
+    if (s.best) writeFileAtomic(join(dir, BEST_MODEL), encodeSafetensors(s.best));
+    writeCheckpoint(dir, net, rng.state(), s.state, record, s.optimizer);
   } catch (e) {
-    const rescued = writeRescueCheckpoint(net, rng.state(), s, record, optimizer);
+    const rescued = writeRescueCheckpoint(net, rng.state(), s.state, record, s.optimizer);
     throw new WriteFailedError(
       `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
         (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
@@ -509,98 +500,114 @@ function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState, optimizer: Op
 
 /** The output: a checkpoint for an interrupted run, the diagnosis of a diverged one, or the saved model and the result. Returns the exit code. */
 async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, t0: number): Promise<number> {
-  const { record: run, ds, net, state, checkpointDir } = plan;
-  const { result, kernels: k, prov } = session;
-  if (result.status === 'interrupted') {
-    const dir = checkpointDir ?? interruptDir();
-    saveCheckpoint(plan, dir, state, session.optimizer?.state(), session.early?.bestWeights);
+  const { outcome } = session;
+  if (outcome.status === 'interrupted') {
+    const dir = plan.checkpointDir ?? interruptDir();
+    saveCheckpoint(plan, dir, outcome.snapshot);
     const sig = session.signal ?? 'SIGINT';
+    const { state } = plan;
     process.stderr.write(
       `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`,
     );
     return signalExitCode(sig);
   }
-  if (result.status === 'diverged') {
+  if (outcome.status === 'diverged') {
     reportError(
-      `training diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}` + (checkpointDir ? `; the last good checkpoint is kept in ${checkpointDir}` : ''),
+      `training diverged at epoch ${outcome.epoch}, batch ${outcome.batch}: ${outcome.diagnosis.message}` + (plan.checkpointDir ? `; the last good checkpoint is kept in ${plan.checkpointDir}` : ''),
       EXIT.failed,
       opts.json,
     );
     return EXIT.failed;
   }
-  // --early-stop: the model is the best epoch's, and so is its test accuracy.
-  const early = session.early;
-  const bestEpoch = early?.best && early.bestWeights ? early.best.epoch : undefined;
-  if (early?.bestWeights) copyWeights(early.bestWeights, net);
-  if (result.status === 'stopped' && early?.best) {
-    out.note(`early stop after epoch ${result.epoch}: ${early.metric} has not improved for ${early.since(result.epoch)} epochs since epoch ${early.best.epoch}`);
+  if (outcome.stoppedAfter !== undefined && outcome.best) {
+    out.note(`early stop after epoch ${outcome.stoppedAfter}: ${plan.record.earlyStop?.metric} has not improved for ${outcome.since} epochs since epoch ${outcome.best.epoch}`);
   }
-  // The last (or best) epoch already measured the final network on the test set.
-  const last = bestEpoch !== undefined ? state.history.find((m) => m.epoch === bestEpoch) : state.history.at(-1);
-  const final =
-    last?.testAccuracy !== undefined && last.testLoss !== undefined
-      ? { accuracy: last.testAccuracy, loss: last.testLoss, correct: Math.round(last.testAccuracy * ds.test.count), count: ds.test.count }
-      : evaluate(net, ds.test, k);
-  const total = (performance.now() - t0) / 1000;
-  const epochsRun = state.history.length;
-  if (run.save) {
-    const metadata = {
-      data: ds.name,
-      init: run.init,
-      epochs: String(epochsRun),
-      ...(bestEpoch !== undefined ? { best_epoch: String(bestEpoch) } : {}),
-      lr: String(run.lr),
-      batch_size: String(run.batchSize),
-      weight_decay: String(run.weightDecay),
-      ...(run.dropout ? { dropout: String(run.dropout) } : {}),
-      ...(run.augment ? { augment: augmentLabel(run.augment) } : {}),
-      optimizer: optimizerLabel(run.optimizer),
-      seed: String(run.seed),
-      test_accuracy: String(final.accuracy),
-      ...provenanceMetadata(prov),
-    };
-    try {
-      saveModel(run.save, net, metadata);
-    } catch (e) {
-      // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
-      const rescued = writeRescue(basename(run.save), encodeSafetensors(net, metadata), [checkpointDir]);
-      throw new WriteFailedError(
-        `--save ${run.save}: cannot write (${ioReason(e)}); ` +
-          (rescued ? `the trained weights were saved to ${rescued} instead` : checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : 'nor anywhere else'),
-      );
-    }
-  }
-  if (opts.report) {
-    const a = net.arch;
-    const html = await trainingReport(
-      `backprop train ${ds.name}`,
-      `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training, ${ds.validation?.count ?? 0} validation and ${ds.test.count} test examples`,
-      [
-        ['optimizer', `${optimizerLabel(run.optimizer)} η=${run.lr} m=${run.batchSize}${run.weightDecay ? ` λ=${run.weightDecay}` : ''}`],
-        ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
-        ['dropout', run.dropout ? String(run.dropout) : 'none'],
-        ['augmentation', run.augment ? augmentLabel(run.augment) : 'none'],
-        ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${bestEpoch !== undefined ? `; the weights of epoch ${bestEpoch} kept` : ''}` : 'no'],
-        ['test accuracy', `${percent(final.accuracy)} (${final.correct}/${final.count}) after ${epochsRun} epochs in ${seconds(total)}`],
-        ['seed, kernels', `${run.seed}, ${k.name}`],
-      ],
-      state.history,
-      session.monitorLog,
+  const finished: Finished = { ...outcome, seconds: (performance.now() - t0) / 1000 };
+  saveTrainedModel(plan, session, finished);
+  await writeReport(plan, session, opts, out, finished);
+  printOutcome(plan, out, finished);
+  out.result(resultJson(plan, session, opts, finished));
+  return EXIT.ok;
+}
+
+/** A finished run, with its wall time. */
+type Finished = Extract<RunOutcome, { status: 'done' | 'stopped' }> & { seconds: number };
+
+/** --save: the model with the run in its metadata; when it cannot be written, the weights are rescued and the error says where. */
+function saveTrainedModel(plan: RunPlan, session: Session, f: Finished): void {
+  const { record: run, ds, net, checkpointDir } = plan;
+  if (!run.save) return;
+  const metadata = {
+    data: ds.name,
+    init: run.init,
+    epochs: String(f.epochsRun),
+    ...(f.keptEpoch !== undefined ? { best_epoch: String(f.keptEpoch) } : {}),
+    lr: String(run.lr),
+    batch_size: String(run.batchSize),
+    weight_decay: String(run.weightDecay),
+    ...(run.dropout ? { dropout: String(run.dropout) } : {}),
+    ...(run.augment ? { augment: augmentLabel(run.augment) } : {}),
+    optimizer: optimizerLabel(run.optimizer),
+    seed: String(run.seed),
+    test_accuracy: String(f.final.accuracy),
+    ...provenanceMetadata(session.prov),
+  };
+  try {
+    saveModel(run.save, net, metadata);
+  } catch (e) {
+    // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
+    const rescued = writeRescue(basename(run.save), encodeSafetensors(net, metadata), [checkpointDir]);
+    throw new WriteFailedError(
+      `--save ${run.save}: cannot write (${ioReason(e)}); ` +
+        (rescued ? `the trained weights were saved to ${rescued} instead` : checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : 'nor anywhere else'),
     );
-    try {
-      writeFileAtomic(opts.report, html);
-    } catch (e) {
-      const rescued = writeRescue(basename(opts.report), html, [checkpointDir]);
-      throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
-    }
-    out.note(`report written to ${opts.report}`);
   }
+}
+
+/** --report: the HTML page of the run; when it cannot be written, rescued and the error says where. */
+async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, f: Finished): Promise<void> {
+  if (!opts.report) return;
+  const { record: run, ds, net, state, checkpointDir } = plan;
+  const a = net.arch;
+  const html = await trainingReport(
+    `backprop train ${ds.name}`,
+    `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training, ${ds.validation?.count ?? 0} validation and ${ds.test.count} test examples`,
+    [
+      ['optimizer', `${optimizerLabel(run.optimizer)} η=${run.lr} m=${run.batchSize}${run.weightDecay ? ` λ=${run.weightDecay}` : ''}`],
+      ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
+      ['dropout', run.dropout ? String(run.dropout) : 'none'],
+      ['augmentation', run.augment ? augmentLabel(run.augment) : 'none'],
+      ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${f.keptEpoch !== undefined ? `; the weights of epoch ${f.keptEpoch} kept` : ''}` : 'no'],
+      ['test accuracy', `${percent(f.final.accuracy)} (${f.final.correct}/${f.final.count}) after ${f.epochsRun} epochs in ${seconds(f.seconds)}`],
+      ['seed, kernels', `${run.seed}, ${session.kernels.name}`],
+    ],
+    state.history,
+    session.monitorLog,
+  );
+  try {
+    writeFileAtomic(opts.report, html);
+  } catch (e) {
+    const rescued = writeRescue(basename(opts.report), html, [checkpointDir]);
+    throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+  }
+  out.note(`report written to ${opts.report}`);
+}
+
+/** The last line: the test accuracy of the model kept, and where it went. */
+function printOutcome(plan: RunPlan, out: Output, f: Finished): void {
+  const { record: run } = plan;
+  const n = f.epochsRun;
   out.line(
-    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${epochsRun} epoch${epochsRun === 1 ? '' : 's'} in ${seconds(total)}` +
-      (bestEpoch !== undefined && early?.best ? ` · the weights of the best epoch, ${bestEpoch} (${early.metric} ${early.best.value.toFixed(4)})` : '') +
+    `${style.good('test accuracy ' + percent(f.final.accuracy))} (${f.final.correct}/${f.final.count}) after ${n} epoch${n === 1 ? '' : 's'} in ${seconds(f.seconds)}` +
+      (f.keptEpoch !== undefined && f.best ? ` · the weights of the best epoch, ${f.keptEpoch} (${run.earlyStop?.metric} ${f.best.value.toFixed(4)})` : '') +
       (run.save ? ` · model saved to ${run.save}` : ''),
   );
-  out.result({
+}
+
+/** train --json's result. */
+function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Finished): Record<string, unknown> {
+  const { record: run, ds, net, state, checkpointDir } = plan;
+  return {
     command: 'train',
     data: ds.name,
     architecture: { ...net.arch, init: run.init, parameters: net.parameterCount },
@@ -615,25 +622,24 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
       augment: run.augment,
       earlyStop: run.earlyStop,
       seed: run.seed,
-      backend: k.name,
+      backend: session.kernels.name,
     },
     train: ds.train.count,
     test: ds.test.count,
     validation: ds.validation?.count,
     epochs: state.history,
-    testAccuracy: final.accuracy,
-    testLoss: final.loss,
-    earlyStop: run.earlyStop && early ? { ...run.earlyStop, bestEpoch, best: early.best?.value, stoppedAfter: result.status === 'stopped' ? result.epoch : undefined } : undefined,
-    seconds: total,
+    testAccuracy: f.final.accuracy,
+    testLoss: f.final.loss,
+    earlyStop: run.earlyStop && session.training.early ? { ...run.earlyStop, bestEpoch: f.keptEpoch, best: f.best?.value, stoppedAfter: f.stoppedAfter } : undefined,
+    seconds: f.seconds,
     model: run.save,
     report: opts.report,
     checkpoint: checkpointDir,
     monitor: session.monitorLog,
     // Every choice of the run resolved, as flags: saved to a file, `train --config FILE` trains it again.
     config: recordFlags(run),
-    ...jsonProvenance(prov),
-  });
-  return EXIT.ok;
+    ...jsonProvenance(session.prov),
+  };
 }
 
 /**
