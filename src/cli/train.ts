@@ -8,8 +8,9 @@ import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
 import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
 import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
-import { augmentLabel, type AugmentConfig } from '../data/augment.js';
-import { flagName, recordFlags, type RunRecord } from './train-config.js';
+import { augmentLabel } from '../data/augment.js';
+import { flagName } from './train-config.js';
+import { newRecord, recordFlags, RESUME_TAKES, RUN_SETTINGS, settingLabels, type NumberKind, type RunRecord, type Setting, type SettingKey } from '../train/settings.js';
 import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { RunLog } from '../train/run-log.js';
@@ -51,17 +52,26 @@ import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance, provenanceMetadata, type Provenance } from '../io/provenance.js';
 
-/** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
-export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 10, seed: 1 };
+/** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds (the others are in RUN_SETTINGS). */
+export const TRAIN_DEFAULTS = {
+  hidden: [100],
+  lr: 0.2,
+  batchSize: RUN_SETTINGS.batchSize.cli?.default ?? 32,
+  epochs: RUN_SETTINGS.epochs.cli?.default ?? 10,
+  seed: RUN_SETTINGS.seed.cli?.default ?? 1,
+};
 
 /** Where an interrupted run without --checkpoint saves itself. */
 export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 
-interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
-  lr?: number;
+/** The settings by their option keys, as the flags that have one of their own give them (src/train/settings.ts). */
+type SettingOptions = { [K in SettingKey]?: RunRecord[K] };
+
+interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype'> {
   batchSize: number;
   epochs: number;
   weightDecay: number;
+  seed: number;
   save?: string;
   checkpoint?: string;
   resume?: string;
@@ -77,64 +87,41 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   log?: string;
   csv?: string;
   logEvery?: number;
-  dropout?: number;
-  augment?: AugmentConfig;
   report?: string;
   quiet: boolean;
   backend: BackendName;
   dtype?: DType;
 }
 
-/** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = [
-  'data',
-  'limit',
-  'testLimit',
-  'validation',
-  'layers',
-  'hidden',
-  'activation',
-  'outputActivation',
-  'cost',
-  'init',
-  'lr',
-  'batchSize',
-  'weightDecay',
-  'seed',
-  'dtype',
-  'optimizer',
-  'momentum',
-  'beta1',
-  'beta2',
-  'eps',
-  'schedule',
-  'warmup',
-  'decay',
-  'stepEvery',
-  'earlyStop',
-  'monitorMetric',
-  'dropout',
-  'augment',
-];
-
 /** The validation split --early-stop takes when --validation is not given. */
 const EARLY_STOP_VALIDATION = 0.1;
 
-export function trainCommand(): Command {
-  const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
-  addDataOptions(cmd);
-  cmd.option('--validation <n>', 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch', positiveNumber);
-  addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(','));
-  cmd
-    .addOption(
-      new Option('--lr <eta>', 'learning rate η')
-        .argParser(positiveNumber)
-        .default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`),
-    )
-    .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
-    .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
-    .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW); decoupled from the moments for adamw', nonNegativeNumber, 0);
-  addOptimizerOptions(cmd, true);
+/** The parsers of the settings' flags, by the kind each entry names. */
+const PARSERS: Record<NumberKind, (v: string) => number> = { positiveInt, nonNegativeInt, positiveNumber, nonNegativeNumber, unitInterval };
+
+/** The flags of the settings that several commands share (src/cli/options.ts) or that build a compound setting, where they stand in the table. */
+const SETTING_FLAGS: Partial<Record<SettingKey, (cmd: Command) => void>> = {
+  data: addDataOptions,
+  arch: (cmd) => addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(',')),
+  optimizer: (cmd) => addOptimizerOptions(cmd, true),
+  schedule: addScheduleOptions,
+  augment: (cmd) =>
+    cmd.option(
+      '--augment <list>',
+      'distort each training image as its batch is drawn (Simard et al. 2003; draws from the seeded RNG; never validation or test): shift[=px], rotate[=deg], scale[=s], elastic[=α:σ], e.g. shift=2,elastic=34:4',
+      augmentSpec,
+    ),
+  earlyStop: (cmd) =>
+    cmd
+      .option(
+        '--early-stop <patience>',
+        `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`,
+        positiveInt,
+      )
+      .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss')),
+};
+
+function addScheduleOptions(cmd: Command): void {
   cmd
     .addOption(
       choiceOption(
@@ -151,21 +138,18 @@ export function trainCommand(): Command {
         .argParser(positiveNumber)
         .default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`),
     )
-    .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'))
-    .option('--dropout <p>', 'inverted dropout: drop each hidden unit with probability p while training (masks from the seeded RNG); evaluation uses every unit', unitInterval)
-    .option(
-      '--augment <list>',
-      'distort each training image as its batch is drawn (Simard et al. 2003; draws from the seeded RNG; never validation or test): shift[=px], rotate[=deg], scale[=s], elastic[=α:σ], e.g. shift=2,elastic=34:4',
-      augmentSpec,
-    )
-    .option(
-      '--early-stop <patience>',
-      `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`,
-      positiveInt,
-    )
-    .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss'));
+    .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'));
+}
+
+/** Where each run setting's flags go (in the table's order), then the flags of this invocation: the config, the outputs, how to show. */
+function addTrainOptions(cmd: Command): void {
+  for (const [key, s] of Object.entries(RUN_SETTINGS) as [SettingKey, Setting<unknown>][]) {
+    if (s.cli) {
+      const o = new Option(s.cli.arg, s.cli.help).argParser(PARSERS[s.cli.kind]);
+      cmd.addOption(s.cli.default !== undefined ? o.default(s.cli.default) : s.cli.defaultHelp ? o.default(undefined, s.cli.defaultHelp) : o);
+    } else SETTING_FLAGS[key]?.(cmd);
+  }
   cmd
-    .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
     .option(
       '--config <file>',
       'take flags from file: a JSON object of flags ({"hidden": "256,128", "optimizer": "adam"}, or the "config" of a train --json result), or a model saved by train, which records its run; flags on the command line win',
@@ -186,6 +170,11 @@ export function trainCommand(): Command {
   addQuietOption(cmd);
   addBackendOption(cmd);
   addDtypeOption(cmd);
+}
+
+export function trainCommand(): Command {
+  const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
+  addTrainOptions(cmd);
   cmd.addHelpText(
     'after',
     examples([
@@ -345,7 +334,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const labels = trainingLabelProblem(ds, !given('layers'));
   if (labels) throw new DataError(labels);
   checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
-  const record: RunRecord = {
+  const record = newRecord(opts as unknown as Record<string, unknown>, {
     data: opts.data,
     limit: opts.limit,
     testLimit: opts.testLimit,
@@ -353,19 +342,15 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     arch,
     init: opts.init ?? defaultInit(arch.activation),
     lr: opts.lr ?? (optimizer.name === 'adam' || optimizer.name === 'adamw' ? ADAM_LR : defaultLearningRate(arch, TRAIN_DEFAULTS.lr)),
-    batchSize: opts.batchSize,
-    epochs: opts.epochs,
-    weightDecay: opts.weightDecay,
     optimizer,
     schedule,
     dropout: opts.dropout || undefined,
     augment: opts.augment,
     earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
-    seed: opts.seed,
     backend: opts.backend,
     dtype: opts.dtype ?? 'float32',
     save: opts.save,
-  };
+  });
   const rng = new Rng(record.seed);
   const net = Network.create(arch, record.init, rng, record.dtype);
   return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined, log };
@@ -446,9 +431,7 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
       (ds.validation ? ` / ${ds.validation.count} validation` : '') +
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
-      ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}η=${run.lr} m=${run.batchSize}` +
-      (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
-      (run.dropout ? ` dropout ${run.dropout}` : '') +
+      ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}${settingLabels(run)}` +
       (run.augment ? ` · augment ${augmentLabel(run.augment)}` : '') +
       (training.rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
       (training.early && run.earlyStop
@@ -573,7 +556,7 @@ async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, 
     `backprop train ${ds.name}`,
     `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training, ${ds.validation?.count ?? 0} validation and ${ds.test.count} test examples`,
     [
-      ['optimizer', `${optimizerLabel(run.optimizer)} η=${run.lr} m=${run.batchSize}${run.weightDecay ? ` λ=${run.weightDecay}` : ''}`],
+      ['optimizer', `${optimizerLabel(run.optimizer)} ${settingLabels(run, ['dropout'])}`],
       ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
       ['dropout', run.dropout ? String(run.dropout) : 'none'],
       ['augmentation', run.augment ? augmentLabel(run.augment) : 'none'],
