@@ -17,7 +17,7 @@ import { RunLog } from '../train/run-log.js';
 import { trainingReport } from '../report/training.js';
 import { DEFAULT_DECAY, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
 import { WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
-import { ADAM_LR, type OptimizerConfig, type OptimizerState } from '../train/optimizers.js';
+import { optimizerLabel, RULES, type OptimizerState } from '../train/optimizers.js';
 import { initialState, type TrainState } from '../train/session.js';
 import { TrainingRun, type RunOutcome, type RunSnapshot } from '../train/run.js';
 import { nonFiniteInput } from '../train/diagnose.js';
@@ -341,7 +341,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     validation: data.validation,
     arch,
     init: opts.init ?? defaultInit(arch.activation),
-    lr: opts.lr ?? (optimizer.name === 'adam' || optimizer.name === 'adamw' ? ADAM_LR : defaultLearningRate(arch, TRAIN_DEFAULTS.lr)),
+    lr: opts.lr ?? RULES[optimizer.name].lr ?? defaultLearningRate(arch, TRAIN_DEFAULTS.lr),
     optimizer,
     schedule,
     dropout: opts.dropout || undefined,
@@ -664,13 +664,6 @@ function readBestModel(dir: string, net: Network): Network | undefined {
   const best = loadModel(path).network;
   if (best.sizes.join(',') !== net.sizes.join(',')) throw new DataError(`${path}: a ${best.sizes.join('-')} network, but the run's is ${net.sizes.join('-')}`);
   return best.dtype === net.dtype ? best : best.clone(net.dtype);
-}
-
-/** The optimizer with the hyper-parameters it uses: "sgd", "momentum μ=0.9", "adam β₁=0.9 β₂=0.999 ε=1e-8". */
-function optimizerLabel(o: OptimizerConfig | undefined): string {
-  if (!o || o.name === 'sgd') return 'sgd';
-  if (o.name === 'momentum' || o.name === 'nesterov') return `${o.name} μ=${o.momentum}`;
-  return `${o.name} β₁=${o.beta1} β₂=${o.beta2} ε=${o.eps}`;
 }
 
 function epochLine(m: TrainState['history'][number], epochs: number, showRate: boolean): string {

@@ -4,7 +4,7 @@ import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { WATCHED_METRICS, type WatchedMetric } from './early-stop.js';
-import { OPTIMIZERS, type OptimizerConfig } from './optimizers.js';
+import { HYPER_PARAMETERS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig } from './optimizers.js';
 import { SCHEDULES, type Schedule } from './schedule.js';
 
 /**
@@ -96,8 +96,10 @@ function archProblem(a: unknown): string | undefined {
 
 function optimizerProblem(o: unknown): string | undefined {
   if (!isObject(o) || typeof o.name !== 'string' || !(OPTIMIZERS as readonly string[]).includes(o.name)) return `.name is not one of ${OPTIMIZERS.join(', ')}`;
-  for (const k of ['momentum', 'beta1', 'beta2'] as const) if (!isNum(o[k], 0) || o[k] >= 1) return `.${k} ${quote(o[k])} must be a number in [0, 1)`;
-  if (!isNum(o.eps, 0) || o.eps === 0) return `.eps ${quote(o.eps)} must be a positive number`;
+  for (const k of Object.keys(HYPER_PARAMETERS) as HyperParameter[]) {
+    const problem = (k === 'eps' ? NUMBER_KINDS.positiveNumber : NUMBER_KINDS.unitInterval)(o[k]);
+    if (problem) return `.${k} ${quote(o[k])} ${problem}`;
+  }
   return undefined;
 }
 
@@ -141,11 +143,7 @@ export const RUN_SETTINGS = {
   optimizer: optional<OptimizerConfig>({
     flags: ['optimizer', 'momentum', 'beta1', 'beta2', 'eps'],
     check: optimizerProblem,
-    toFlags: (o) => ({
-      optimizer: o.name,
-      ...(o.name === 'momentum' || o.name === 'nesterov' ? { momentum: o.momentum } : {}),
-      ...(o.name === 'adam' || o.name === 'adamw' ? { beta1: o.beta1, beta2: o.beta2, eps: o.eps } : {}),
-    }),
+    toFlags: (o) => Object.fromEntries([['optimizer', o.name], ...RULES[o.name].hyper.map((k) => [k, o[k]])]) as TrainConfig,
   }),
   /** Absent in checkpoints written before --schedule: a constant rate. */
   schedule: optional<Schedule>({
