@@ -10,7 +10,7 @@ import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileA
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { augmentLabel } from '../data/augment.js';
 import { flagName } from './train-config.js';
-import { newRecord, recordFlags, RESUME_TAKES, RUN_SETTINGS, settingLabels, type NumberKind, type RunRecord, type Setting, type SettingKey } from '../train/settings.js';
+import { newRecord, recordFlags, weightDecayProblem, RESUME_TAKES, RUN_SETTINGS, settingLabels, type NumberKind, type RunRecord, type Setting, type SettingKey } from '../train/settings.js';
 import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { RunLog } from '../train/run-log.js';
@@ -220,7 +220,8 @@ interface RunPlan {
 }
 
 async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Promise<number> {
-  const out = new Output(opts.json, opts.quiet);
+  const pipe = new StdoutGuard();
+  const out = pipe.output(opts.json, opts.quiet);
   const t0 = performance.now();
   // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) all
   // finish the batch, write a checkpoint and exit 128 + the signal's number.
@@ -228,16 +229,68 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   try {
     const plan = planRun(opts, given);
     const session = await trainSession(plan, opts, out, stops);
-    return await reportRun(plan, session, opts, out, t0);
+    const code = await reportRun(plan, session, opts, out, t0);
+    if (pipe.broken && code === EXIT.ok) {
+      process.stderr.write(
+        `backprop: error: stdout was closed (broken pipe) during the run: the lines after that were not printed${plan.record.save ? `; the model was saved to ${plan.record.save}` : ''}\n`,
+      );
+      return EXIT.failed;
+    }
+    return code;
   } finally {
     stops.release();
+    pipe.release();
+  }
+}
+
+/**
+ * `backprop train … | head -1`: the reader goes away while the run goes on.
+ * The CLI's own handler ends the process on EPIPE, which would lose the model
+ * --save is about to write; for the run, a broken stdout only stops the
+ * printing to it, and the run finishes and writes every file.
+ */
+class StdoutGuard {
+  broken = false;
+  private readonly others = process.stdout.listeners('error') as ((e: Error) => void)[];
+  private readonly onError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') this.broken = true;
+    else for (const f of this.others) f(e);
+  };
+
+  constructor() {
+    process.stdout.removeAllListeners('error');
+    process.stdout.on('error', this.onError);
+  }
+
+  /** An Output whose stdout lines stop once the pipe is broken. */
+  output(json: boolean, quiet: boolean): Output {
+    const broken = () => this.broken;
+    return new (class extends Output {
+      override line(text = ''): void {
+        if (json || !broken()) super.line(text);
+      }
+      override result(value: unknown): void {
+        if (!broken()) super.result(value);
+      }
+    })(json, quiet);
+  }
+
+  release(): void {
+    process.stdout.off('error', this.onError);
+    for (const f of this.others) process.stdout.on('error', f);
   }
 }
 
 /** The checkpoint that --resume continues, with the run's options as this invocation changes them (--epochs, --save, --backend). */
 function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boolean): Omit<RunPlan, 'ds' | 'checkpointDir' | 'resumedFrom'> {
   const c = readCheckpoint<RunRecord>(dir);
-  const record: RunRecord = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
+  // Where the model goes comes from this command line only: a checkpoint that was edited or received must not choose where we write.
+  if (typeof c.options.save === 'string' && opts.save === undefined) {
+    throw new UsageError(
+      `--resume ${dir}: the run was started with --save ${quoted(c.options.save)}; give --save again to continue it (where the model is written is never taken from the checkpoint)`,
+    );
+  }
+  const record: RunRecord = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save };
   // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
   const done = c.state.epoch - 1;
   if (given('epochs') && record.epochs <= done) {
@@ -246,6 +299,11 @@ function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boo
   if (given('backend')) record.backend = opts.backend;
   record.dtype ??= c.network.dtype;
   return { record, net: c.network, rng: new Rng(c.rng), state: c.state, optimizerState: c.optimizer };
+}
+
+/** A string read from a file, as an error line may show it: JSON-quoted (control characters escaped) and cut short. */
+function quoted(v: string): string {
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
 }
 
 /** Every output path writable now, and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
@@ -351,6 +409,8 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     dtype: opts.dtype ?? 'float32',
     save: opts.save,
   });
+  const decay = weightDecayProblem(record);
+  if (decay) throw new UsageError(`--weight-decay ${decay}`);
   const rng = new Rng(record.seed);
   const net = Network.create(arch, record.init, rng, record.dtype);
   return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined, log };
@@ -442,6 +502,12 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
       (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
   for (const line of layerTable(net).split('\n')) out.note(style.dim(`  ${line}`));
+  if (plan.resumedFrom && state.epoch > run.epochs) {
+    // Nothing to train: the run was stopped after its last checkpoint, before (or while) writing its outputs.
+    const n = state.history.length;
+    out.note(`the run in ${plan.resumedFrom} has finished: all ${n} epoch${n === 1 ? '' : 's'} are trained; writing its outputs (give --epochs with more than ${n} to train on)`);
+    return;
+  }
   for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs, training.rate !== undefined)));
 }
 
@@ -476,7 +542,9 @@ function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot): void {
     const rescued = writeRescueCheckpoint(net, rng.state(), s.state, record, s.optimizer);
     throw new WriteFailedError(
       `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
-        (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
+        (rescued
+          ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}${record.save ? ` --save ${record.save}` : ''}`
+          : 'nor could it be written to the temporary directory'),
     );
   }
 }
@@ -490,7 +558,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     const sig = session.signal ?? 'SIGINT';
     const { state } = plan;
     process.stderr.write(
-      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`,
+      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}${plan.record.save ? ` --save ${plan.record.save}` : ''}\n`,
     );
     return signalExitCode(sig);
   }
@@ -506,20 +574,54 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     out.note(`early stop after epoch ${outcome.stoppedAfter}: ${plan.record.earlyStop?.metric} has not improved for ${outcome.since} epochs since epoch ${outcome.best.epoch}`);
   }
   const finished: Finished = { ...outcome, seconds: (performance.now() - t0) / 1000 };
-  saveTrainedModel(plan, session, finished);
-  await writeReport(plan, session, opts, out, finished);
-  printOutcome(plan, out, finished);
-  out.result(resultJson(plan, session, opts, finished));
+  // Every output is attempted: a model that cannot be saved must not cost the report or the JSON result.
+  const failed: WriteFailedError[] = [];
+  const model = attempt(failed, () => saveTrainedModel(plan, session, finished));
+  const report = await attemptAsync(failed, () => writeReport(plan, session, opts, out, finished));
+  printOutcome(plan, out, finished, model);
+  out.result({ ...resultJson(plan, session, opts, finished), model, report, ...(failed.length ? { failed: failed.map((e) => e.message) } : {}) });
+  if (failed.length) throw new WriteFailedError(failed.map((e) => e.message).join('; '));
   return EXIT.ok;
+}
+
+/** Runs one output's writer; a WriteFailedError is kept (with where the output was rescued to) and the next output is still written. */
+function attempt(failed: WriteFailedError[], write: () => string | undefined): string | undefined {
+  try {
+    return write();
+  } catch (e) {
+    if (!(e instanceof RescuedError)) throw e;
+    failed.push(e);
+    return e.rescued;
+  }
+}
+
+async function attemptAsync(failed: WriteFailedError[], write: () => Promise<string | undefined>): Promise<string | undefined> {
+  try {
+    return await write();
+  } catch (e) {
+    if (!(e instanceof RescuedError)) throw e;
+    failed.push(e);
+    return e.rescued;
+  }
+}
+
+/** An output that could not be written where asked, and where it went instead (if anywhere). */
+class RescuedError extends WriteFailedError {
+  constructor(
+    message: string,
+    readonly rescued: string | undefined,
+  ) {
+    super(message);
+  }
 }
 
 /** A finished run, with its wall time. */
 type Finished = Extract<RunOutcome, { status: 'done' | 'stopped' }> & { seconds: number };
 
 /** --save: the model with the run in its metadata; when it cannot be written, the weights are rescued and the error says where. */
-function saveTrainedModel(plan: RunPlan, session: Session, f: Finished): void {
+function saveTrainedModel(plan: RunPlan, session: Session, f: Finished): string | undefined {
   const { record: run, ds, net, checkpointDir } = plan;
-  if (!run.save) return;
+  if (!run.save) return undefined;
   const metadata = {
     data: ds.name,
     init: run.init,
@@ -537,19 +639,21 @@ function saveTrainedModel(plan: RunPlan, session: Session, f: Finished): void {
   };
   try {
     saveModel(run.save, net, metadata);
+    return run.save;
   } catch (e) {
     // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
     const rescued = writeRescue(basename(run.save), encodeSafetensors(net, metadata), [checkpointDir]);
-    throw new WriteFailedError(
+    throw new RescuedError(
       `--save ${run.save}: cannot write (${ioReason(e)}); ` +
         (rescued ? `the trained weights were saved to ${rescued} instead` : checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : 'nor anywhere else'),
+      rescued,
     );
   }
 }
 
 /** --report: the HTML page of the run; when it cannot be written, rescued and the error says where. */
-async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, f: Finished): Promise<void> {
-  if (!opts.report) return;
+async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, f: Finished): Promise<string | undefined> {
+  if (!opts.report) return undefined;
   const { record: run, ds, net, state, checkpointDir } = plan;
   const a = net.arch;
   const html = await trainingReport(
@@ -571,19 +675,20 @@ async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, 
     writeFileAtomic(opts.report, html);
   } catch (e) {
     const rescued = writeRescue(basename(opts.report), html, [checkpointDir]);
-    throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+    throw new RescuedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'), rescued);
   }
   out.note(`report written to ${opts.report}`);
+  return opts.report;
 }
 
 /** The last line: the test accuracy of the model kept, and where it went. */
-function printOutcome(plan: RunPlan, out: Output, f: Finished): void {
+function printOutcome(plan: RunPlan, out: Output, f: Finished, model: string | undefined): void {
   const { record: run } = plan;
   const n = f.epochsRun;
   out.line(
     `${style.good('test accuracy ' + percent(f.final.accuracy))} (${f.final.correct}/${f.final.count}) after ${n} epoch${n === 1 ? '' : 's'} in ${seconds(f.seconds)}` +
       (f.keptEpoch !== undefined && f.best ? ` · the weights of the best epoch, ${f.keptEpoch} (${run.earlyStop?.metric} ${f.best.value.toFixed(4)})` : '') +
-      (run.save ? ` · model saved to ${run.save}` : ''),
+      (model ? ` · model saved to ${model}` : ''),
   );
 }
 

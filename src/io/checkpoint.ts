@@ -190,6 +190,20 @@ export interface Checkpoint<O> {
 const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
 const isNum = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min;
 
+const fraction = (v: unknown) => isNum(v, 0) && v <= 1;
+const finite = (v: unknown) => isNum(v, 0);
+/** The fields of an epoch's metrics (EpochMetrics): name, check, optional. */
+const EPOCH_FIELDS: [string, (v: unknown) => boolean, boolean][] = [
+  ['loss', finite, false],
+  ['trainAccuracy', fraction, false],
+  ['seconds', finite, false],
+  ['lr', finite, true],
+  ['testLoss', finite, true],
+  ['testAccuracy', fraction, true],
+  ['validationLoss', finite, true],
+  ['validationAccuracy', fraction, true],
+];
+
 function stateProblem(s: unknown): string | undefined {
   if (!s || typeof s !== 'object') return 'state is not an object';
   const t = s as Record<string, unknown>;
@@ -200,9 +214,14 @@ function stateProblem(s: unknown): string | undefined {
   if ((t.correct as number) > (t.seen as number)) return 'state.correct is larger than state.seen';
   if (!Array.isArray(t.history)) return 'state.history must be a list';
   if (t.history.length !== (t.epoch as number) - 1) return `state.history has ${t.history.length} epochs but state.epoch is ${t.epoch}`;
-  for (const m of t.history as unknown[]) {
+  for (const [i, m] of (t.history as unknown[]).entries()) {
     const h = m as Record<string, unknown> | null;
-    if (!h || typeof h !== 'object' || !isInt(h.epoch, 1) || typeof h.loss !== 'number' || !isNum(h.trainAccuracy, 0)) return 'state.history holds an entry that is not an epoch record';
+    if (!h || typeof h !== 'object' || h.epoch !== i + 1) return `state.history[${i}] is not the record of epoch ${i + 1}`;
+    // Every field the output prints or early stopping compares: finite numbers, accuracies in [0, 1].
+    for (const [k, isOk, optional] of EPOCH_FIELDS) {
+      if (h[k] === undefined ? !optional : !isOk(h[k]))
+        return `state.history[${i}].${k} ${JSON.stringify(h[k]) ?? 'undefined'} is not ${optional ? 'absent or ' : ''}${k.endsWith('ccuracy') ? 'a fraction in [0, 1]' : 'a finite number ≥ 0'}`;
+    }
   }
   return undefined;
 }

@@ -1,5 +1,5 @@
 import { augmentLabel, augmentProblem, type AugmentConfig } from '../data/augment.js';
-import type { DType } from '../linalg/index.js';
+import { BACKENDS, type DType } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
@@ -176,7 +176,7 @@ export const RUN_SETTINGS = {
     toFlags: (e) => ({ 'early-stop': e.patience, 'monitor-metric': e.metric }),
   }),
   seed: number(false, 'seed', { arg: '--seed <n>', help: 'seed for initialisation and shuffling', kind: 'nonNegativeInt', default: 1 }),
-  backend: required<string>({ flags: ['backend'], check: (v) => (typeof v === 'string' ? undefined : ' must be a string'), resumable: true }),
+  backend: required<string>({ flags: ['backend'], check: oneOf(BACKENDS), resumable: true }),
   /** Absent in checkpoints written before --dtype: those are float32. */
   dtype: optional<DType>({ flags: ['dtype'], check: (v) => (v === 'float32' || v === 'float64' ? undefined : ` ${quote(v)} is not float32 or float64`) }),
 };
@@ -208,6 +208,8 @@ export function runRecordProblem(o: unknown): string | undefined {
     if (problem) return `options.${key}${problem}`;
   }
   if (o.save !== undefined && typeof o.save !== 'string') return 'options.save must be a file name';
+  const decay = weightDecayProblem(o as RunRecord);
+  if (decay) return `options.weightDecay ${decay}`;
   return undefined;
 }
 
@@ -251,3 +253,13 @@ export function newRecord(opts: Record<string, unknown>, resolved: Partial<RunRe
 
 /** The settings that have a flag of their own (declared in their entry), in order. */
 export const FLAG_SETTINGS = entries.flatMap(([key, s]) => (s.cli ? [{ key, flag: s.cli }] : []));
+
+/**
+ * λ that the run's η makes destructive: W ← (1 − ηλ)W − η∂C/∂W flips or zeroes
+ * W each step once ηλ ≥ 1 (the schedule never raises η above the base rate).
+ * The rest of the sentence after the flag or key, or undefined.
+ */
+export function weightDecayProblem(r: Pick<RunRecord, 'lr' | 'weightDecay'>): string | undefined {
+  if (!(r.lr * r.weightDecay >= 1)) return undefined;
+  return `${r.weightDecay} with η = ${r.lr}: each step would scale the weights by 1 − ηλ = ${+(1 - r.lr * r.weightDecay).toPrecision(3)}; give λ < 1/η = ${+(1 / r.lr).toPrecision(3)} (e.g. ${+(0.1 / r.lr).toPrecision(2)})`;
+}
