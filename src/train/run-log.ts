@@ -93,17 +93,18 @@ export class RunLog {
   private write(fd: number, path: string, text: string): void {
     const bytes = Buffer.from(text);
     let start: number | undefined;
+    let at = 0;
     try {
       start = fstatSync(fd).size;
-      for (let at = 0; at < bytes.length;) {
+      while (at < bytes.length) {
         const n = writeSync(fd, bytes, at, bytes.length - at);
         if (n <= 0) throw new Error('the file system accepted no more bytes');
         at += n;
       }
     } catch (e) {
-      let cut = start !== undefined;
+      let cut = true; // nothing of the line was written, or what was is cut off again
       try {
-        if (start !== undefined) ftruncateSync(fd, start);
+        if (at > 0) ftruncateSync(fd, start!);
       } catch {
         cut = false;
       }

@@ -40,7 +40,7 @@ function runAndKill(ck: string, save: string, kill: Kill | undefined): Promise<O
   const before = state ? state.state.history.length : 0;
   // state.json's temporary name has no generation: a FIFO there stops the first checkpoint.
   const target = before + (kill?.at === 'blocked-write' && kill.file === 'state' ? 1 : Math.max(1, Math.min(2, 3 - before)));
-  const args = resume ? ['train', '--resume', ck] : [...RUN, '--checkpoint', ck, '--save', save];
+  const args = resume ? ['train', '--resume', ck, '--save', save] : [...RUN, '--checkpoint', ck, '--save', save];
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
     let output = '';
