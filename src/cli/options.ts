@@ -4,7 +4,7 @@ import { activation as activationOf, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivati
 import { COST_ALIASES, type CostName } from '../nn/costs.js';
 import { convArchitecture, INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/index.js';
-import { ADAM_LR, OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
+import { ADAM_LR, HYPER_PARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { UsageError } from './errors.js';
 import { DataError } from '../data/dataset.js';
 import { formatLayers, hasConv, layerGeometry, LayerSpecError, parseLayerList, workspaceBytes, type ImageShape, type LayerToken } from '../nn/layers.js';
@@ -258,26 +258,19 @@ export function addOptimizerOptions(cmd: Command, withEps: boolean): Command {
         'sgd',
       ),
     )
-    .addOption(new Option('--momentum <mu>', 'μ of momentum and nesterov: v ← μv + g').argParser(unitInterval).default(undefined, String(d.momentum)))
-    .addOption(new Option('--beta1 <b>', "β₁ of adam and adamw, the first moment's decay").argParser(unitInterval).default(undefined, String(d.beta1)))
-    .addOption(new Option('--beta2 <b>', "β₂ of adam and adamw, the second moment's decay").argParser(unitInterval).default(undefined, String(d.beta2)));
-  if (withEps) cmd.addOption(new Option('--eps <e>', 'ε of adam and adamw: θ ← θ − η m̂/(√v̂ + ε)').argParser(positiveNumber).default(undefined, String(d.eps)));
+    .addOption(new Option('--momentum <mu>', HYPER_PARAMETERS.momentum.help).argParser(unitInterval).default(undefined, String(d.momentum)))
+    .addOption(new Option('--beta1 <b>', HYPER_PARAMETERS.beta1.help).argParser(unitInterval).default(undefined, String(d.beta1)))
+    .addOption(new Option('--beta2 <b>', HYPER_PARAMETERS.beta2.help).argParser(unitInterval).default(undefined, String(d.beta2)));
+  if (withEps) cmd.addOption(new Option('--eps <e>', HYPER_PARAMETERS.eps.help).argParser(positiveNumber).default(undefined, String(d.eps)));
   return cmd;
 }
 
 /** The optimizer asked for; a hyper-parameter given for an optimizer that has none of that name is a usage error. */
 export function optimizerConfig(opts: OptimizerOptions): OptimizerConfig {
   const name = opts.optimizer;
-  const usesMomentum = name === 'momentum' || name === 'nesterov',
-    usesMoments = name === 'adam' || name === 'adamw';
-  for (const [flag, value, used] of [
-    ['--momentum', opts.momentum, usesMomentum],
-    ['--beta1', opts.beta1, usesMoments],
-    ['--beta2', opts.beta2, usesMoments],
-    ['--eps', opts.eps, usesMoments],
-  ] as const) {
-    if (value !== undefined && !used)
-      throw new UsageError(`${flag} ${value}: --optimizer ${name} has no such parameter; it belongs to --optimizer ${flag === '--momentum' ? 'momentum or nesterov' : 'adam or adamw'}`);
+  for (const k of Object.keys(HYPER_PARAMETERS) as HyperParameter[]) {
+    if (opts[k] !== undefined && !RULES[name].hyper.includes(k))
+      throw new UsageError(`--${k} ${opts[k]}: --optimizer ${name} has no such parameter; it belongs to --optimizer ${OPTIMIZERS.filter((o) => RULES[o].hyper.includes(k)).join(' or ')}`);
   }
   const d = OPTIMIZER_DEFAULTS;
   return { name, momentum: opts.momentum ?? d.momentum, beta1: opts.beta1 ?? d.beta1, beta2: opts.beta2 ?? d.beta2, eps: opts.eps ?? d.eps };

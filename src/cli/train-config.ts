@@ -1,89 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DataError } from '../data/dataset.js';
-import { augmentLabel, type AugmentConfig } from '../data/augment.js';
 import { loadModel } from '../io/safetensors.js';
-import type { Architecture, InitName } from '../nn/network.js';
-import type { DType } from '../linalg/index.js';
-import type { OptimizerConfig } from '../train/optimizers.js';
-import type { Schedule } from '../train/schedule.js';
-import type { WatchedMetric } from '../train/early-stop.js';
+import { recordFlags, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
 import { UsageError } from './errors.js';
-import { formatLayers } from '../nn/layers.js';
 
-/** A run as `train` records it (in a checkpoint's state.json, and in a saved model's metadata as `options`). */
-export interface RunRecord {
-  data: string;
-  limit?: number;
-  testLimit?: number;
-  validation?: number;
-  arch: Architecture;
-  init: InitName;
-  lr: number;
-  batchSize: number;
-  epochs: number;
-  weightDecay: number;
-  /** Absent in checkpoints written before --optimizer: those are plain SGD. */
-  optimizer?: OptimizerConfig;
-  /** Absent in checkpoints written before --schedule: a constant rate. */
-  schedule?: Schedule;
-  /** p of inverted dropout on the hidden layers (absent: none). */
-  dropout?: number;
-  /** --augment: the distortions of each training batch (absent: none). */
-  augment?: AugmentConfig;
-  /** --early-stop: stop after `patience` epochs without a better `metric`, and keep the best epoch's weights. */
-  earlyStop?: { patience: number; metric: WatchedMetric };
-  seed: number;
-  backend: string;
-  /** Absent in checkpoints written before --dtype: those are float32. */
-  dtype?: DType;
-  save?: string;
-}
-
-/** A config: train's flags by their long names without the dashes, values as on the command line. */
-export type TrainConfig = Record<string, string | number | boolean>;
-
-/**
- * The flags that train the recorded run again: every choice resolved (the
- * layer sizes, the init, η, the optimizer's and the schedule's parameters),
- * nothing about where it wrote (--save, --checkpoint, --log, --report).
- * `train --json` prints it as `config`; `train --config` reads it back.
- */
-export function recordFlags(r: RunRecord): TrainConfig {
-  const f: TrainConfig = { data: r.data };
-  if (r.limit !== undefined) f.limit = r.limit;
-  if (r.testLimit !== undefined) f['test-limit'] = r.testLimit;
-  if (r.validation !== undefined) f.validation = r.validation;
-  f.layers = r.arch.layers ? formatLayers(r.arch.layers.slice(0, -1)) : r.arch.sizes.join(','); // a conv net's --layers: between the image and the output
-  f.activation = r.arch.activation;
-  f['output-activation'] = r.arch.outputActivation;
-  f.cost = r.arch.cost;
-  f.init = r.init;
-  f.lr = r.lr;
-  f['batch-size'] = r.batchSize;
-  f.epochs = r.epochs;
-  f['weight-decay'] = r.weightDecay;
-  const o = r.optimizer;
-  if (o) {
-    f.optimizer = o.name;
-    if (o.name === 'momentum' || o.name === 'nesterov') f.momentum = o.momentum;
-    if (o.name === 'adam' || o.name === 'adamw') Object.assign(f, { beta1: o.beta1, beta2: o.beta2, eps: o.eps });
-  }
-  const s = r.schedule;
-  if (s) {
-    f.schedule = s.name;
-    f.warmup = s.warmup;
-    if (s.name === 'step' || s.name === 'exponential') f.decay = s.decay;
-    if (s.name === 'step') f['step-every'] = s.stepEvery;
-  }
-  if (r.dropout) f.dropout = r.dropout;
-  if (r.augment) f.augment = augmentLabel(r.augment);
-  if (r.earlyStop) Object.assign(f, { 'early-stop': r.earlyStop.patience, 'monitor-metric': r.earlyStop.metric });
-  f.seed = r.seed;
-  f.backend = r.backend;
-  f.dtype = r.dtype ?? 'float32';
-  return f;
-}
+export { recordFlags, type RunRecord, type TrainConfig } from '../train/settings.js';
 
 /** A flag's long name from an option key: batchSize, batch-size or --batch-size → batch-size. */
 export const flagName = (s: string) => s.replace(/^--/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -96,7 +18,15 @@ function readConfig(file: string): TrainConfig {
   if (file.endsWith('.safetensors')) {
     const { metadata } = loadModel(file);
     if (!metadata.options) throw new DataError(`--config ${file}: the model does not record the run that trained it (no options in its metadata)`);
-    return recordFlags(JSON.parse(metadata.options) as RunRecord);
+    let record: unknown;
+    try {
+      record = JSON.parse(metadata.options);
+    } catch {
+      throw new DataError(`--config ${file}: the run recorded in its metadata (options) is not JSON`);
+    }
+    const problem = runRecordProblem(record);
+    if (problem) throw new DataError(`--config ${file}: the run recorded in its metadata is not one train can repeat (${problem})`);
+    return recordFlags(record as RunRecord);
   }
   let text: string;
   try {

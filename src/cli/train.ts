@@ -8,18 +8,18 @@ import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
 import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
 import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
-import { Augmenter, augmentLabel, type AugmentConfig } from '../data/augment.js';
-import { flagName, recordFlags, type RunRecord } from './train-config.js';
+import { augmentLabel } from '../data/augment.js';
+import { flagName } from './train-config.js';
+import { newRecord, recordFlags, weightDecayProblem, RESUME_TAKES, RUN_SETTINGS, settingLabels, type NumberKind, type RunRecord, type Setting, type SettingKey } from '../train/settings.js';
 import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
-import { SgdTrainer } from '../train/sgd.js';
 import { RunLog } from '../train/run-log.js';
 import { trainingReport } from '../report/training.js';
-import { DEFAULT_DECAY, learningRate, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
-import { copyWeights, EarlyStopping, WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
-import { ADAM_LR, type Optimizer, type OptimizerConfig, type OptimizerState } from '../train/optimizers.js';
-import { evaluate } from '../train/metrics.js';
-import { initialState, runTraining, type RunResult, type TrainState } from '../train/session.js';
+import { DEFAULT_DECAY, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
+import { WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
+import { optimizerLabel, RULES, type OptimizerState } from '../train/optimizers.js';
+import { initialState, type TrainState } from '../train/session.js';
+import { TrainingRun, type RunOutcome, type RunSnapshot } from '../train/run.js';
 import { nonFiniteInput } from '../train/diagnose.js';
 import { evaluationBatch, layerStats, type LayerStats } from '../analysis/layers.js';
 import { stalledLayers } from './advice.js';
@@ -53,17 +53,26 @@ import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance, provenanceMetadata, type Provenance } from '../io/provenance.js';
 
-/** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds. */
-export const TRAIN_DEFAULTS = { hidden: [100], lr: 0.2, batchSize: 32, epochs: 10, seed: 1 };
+/** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds (the others are in RUN_SETTINGS). */
+export const TRAIN_DEFAULTS = {
+  hidden: [100],
+  lr: 0.2,
+  batchSize: RUN_SETTINGS.batchSize.cli?.default ?? 32,
+  epochs: RUN_SETTINGS.epochs.cli?.default ?? 10,
+  seed: RUN_SETTINGS.seed.cli?.default ?? 1,
+};
 
 /** Where an interrupted run without --checkpoint saves itself. */
 export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 
-interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
-  lr?: number;
+/** The settings by their option keys, as the flags that have one of their own give them (src/train/settings.ts). */
+type SettingOptions = { [K in SettingKey]?: RunRecord[K] };
+
+interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype'> {
   batchSize: number;
   epochs: number;
   weightDecay: number;
+  seed: number;
   save?: string;
   checkpoint?: string;
   resume?: string;
@@ -79,64 +88,41 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions {
   log?: string;
   csv?: string;
   logEvery?: number;
-  dropout?: number;
-  augment?: AugmentConfig;
   report?: string;
   quiet: boolean;
   backend: BackendName;
   dtype?: DType;
 }
 
-/** Flags that --resume takes from the checkpoint instead. */
-const RESUME_TAKES = [
-  'data',
-  'limit',
-  'testLimit',
-  'validation',
-  'layers',
-  'hidden',
-  'activation',
-  'outputActivation',
-  'cost',
-  'init',
-  'lr',
-  'batchSize',
-  'weightDecay',
-  'seed',
-  'dtype',
-  'optimizer',
-  'momentum',
-  'beta1',
-  'beta2',
-  'eps',
-  'schedule',
-  'warmup',
-  'decay',
-  'stepEvery',
-  'earlyStop',
-  'monitorMetric',
-  'dropout',
-  'augment',
-];
-
 /** The validation split --early-stop takes when --validation is not given. */
 const EARLY_STOP_VALIDATION = 0.1;
 
-export function trainCommand(): Command {
-  const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
-  addDataOptions(cmd);
-  cmd.option('--validation <n>', 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch', positiveNumber);
-  addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(','));
-  cmd
-    .addOption(
-      new Option('--lr <eta>', 'learning rate η')
-        .argParser(positiveNumber)
-        .default(undefined, `${TRAIN_DEFAULTS.lr}; ${TRAIN_DEFAULTS.lr / 10} for the quadratic cost after a linear, relu or leaky-relu output`),
-    )
-    .option('--batch-size <m>', 'mini-batch size m', positiveInt, TRAIN_DEFAULTS.batchSize)
-    .option('--epochs <n>', 'number of epochs', positiveInt, TRAIN_DEFAULTS.epochs)
-    .option('--weight-decay <lambda>', 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW); decoupled from the moments for adamw', nonNegativeNumber, 0);
-  addOptimizerOptions(cmd, true);
+/** The parsers of the settings' flags, by the kind each entry names. */
+const PARSERS: Record<NumberKind, (v: string) => number> = { positiveInt, nonNegativeInt, positiveNumber, nonNegativeNumber, unitInterval };
+
+/** The flags of the settings that several commands share (src/cli/options.ts) or that build a compound setting, where they stand in the table. */
+const SETTING_FLAGS: Partial<Record<SettingKey, (cmd: Command) => void>> = {
+  data: addDataOptions,
+  arch: (cmd) => addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(',')),
+  optimizer: (cmd) => addOptimizerOptions(cmd, true),
+  schedule: addScheduleOptions,
+  augment: (cmd) =>
+    cmd.option(
+      '--augment <list>',
+      'distort each training image as its batch is drawn (Simard et al. 2003; draws from the seeded RNG; never validation or test): shift[=px], rotate[=deg], scale[=s], elastic[=α:σ], e.g. shift=2,elastic=34:4',
+      augmentSpec,
+    ),
+  earlyStop: (cmd) =>
+    cmd
+      .option(
+        '--early-stop <patience>',
+        `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`,
+        positiveInt,
+      )
+      .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss')),
+};
+
+function addScheduleOptions(cmd: Command): void {
   cmd
     .addOption(
       choiceOption(
@@ -153,21 +139,18 @@ export function trainCommand(): Command {
         .argParser(positiveNumber)
         .default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`),
     )
-    .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'))
-    .option('--dropout <p>', 'inverted dropout: drop each hidden unit with probability p while training (masks from the seeded RNG); evaluation uses every unit', unitInterval)
-    .option(
-      '--augment <list>',
-      'distort each training image as its batch is drawn (Simard et al. 2003; draws from the seeded RNG; never validation or test): shift[=px], rotate[=deg], scale[=s], elastic[=α:σ], e.g. shift=2,elastic=34:4',
-      augmentSpec,
-    )
-    .option(
-      '--early-stop <patience>',
-      `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`,
-      positiveInt,
-    )
-    .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss'));
+    .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'));
+}
+
+/** Where each run setting's flags go (in the table's order), then the flags of this invocation: the config, the outputs, how to show. */
+function addTrainOptions(cmd: Command): void {
+  for (const [key, s] of Object.entries(RUN_SETTINGS) as [SettingKey, Setting<unknown>][]) {
+    if (s.cli) {
+      const o = new Option(s.cli.arg, s.cli.help).argParser(PARSERS[s.cli.kind]);
+      cmd.addOption(s.cli.default !== undefined ? o.default(s.cli.default) : s.cli.defaultHelp ? o.default(undefined, s.cli.defaultHelp) : o);
+    } else SETTING_FLAGS[key]?.(cmd);
+  }
   cmd
-    .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt, TRAIN_DEFAULTS.seed)
     .option(
       '--config <file>',
       'take flags from file: a JSON object of flags ({"hidden": "256,128", "optimizer": "adam"}, or the "config" of a train --json result), or a model saved by train, which records its run; flags on the command line win',
@@ -188,6 +171,11 @@ export function trainCommand(): Command {
   addQuietOption(cmd);
   addBackendOption(cmd);
   addDtypeOption(cmd);
+}
+
+export function trainCommand(): Command {
+  const cmd = new Command('train').description('train a network with hand-written backprop and mini-batch SGD');
+  addTrainOptions(cmd);
   cmd.addHelpText(
     'after',
     examples([
@@ -233,7 +221,8 @@ interface RunPlan {
 }
 
 async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Promise<number> {
-  const out = new Output(opts.json, opts.quiet);
+  const pipe = new StdoutGuard();
+  const out = pipe.output(opts.json, opts.quiet);
   const t0 = performance.now();
   // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) all
   // finish the batch, write a checkpoint and exit 128 + the signal's number.
@@ -241,16 +230,68 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
   try {
     const plan = planRun(opts, given);
     const session = await trainSession(plan, opts, out, stops);
-    return await reportRun(plan, session, opts, out, t0);
+    const code = await reportRun(plan, session, opts, out, t0);
+    if (pipe.broken && code === EXIT.ok) {
+      process.stderr.write(
+        `backprop: error: stdout was closed (broken pipe) during the run: the lines after that were not printed${plan.record.save ? `; the model was saved to ${plan.record.save}` : ''}\n`,
+      );
+      return EXIT.failed;
+    }
+    return code;
   } finally {
     stops.release();
+    pipe.release();
+  }
+}
+
+/**
+ * `backprop train … | head -1`: the reader goes away while the run goes on.
+ * The CLI's own handler ends the process on EPIPE, which would lose the model
+ * --save is about to write; for the run, a broken stdout only stops the
+ * printing to it, and the run finishes and writes every file.
+ */
+class StdoutGuard {
+  broken = false;
+  private readonly others = process.stdout.listeners('error') as ((e: Error) => void)[];
+  private readonly onError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') this.broken = true;
+    else for (const f of this.others) f(e);
+  };
+
+  constructor() {
+    process.stdout.removeAllListeners('error');
+    process.stdout.on('error', this.onError);
+  }
+
+  /** An Output whose stdout lines stop once the pipe is broken. */
+  output(json: boolean, quiet: boolean): Output {
+    const broken = () => this.broken;
+    return new (class extends Output {
+      override line(text = ''): void {
+        if (json || !broken()) super.line(text);
+      }
+      override result(value: unknown): void {
+        if (!broken()) super.result(value);
+      }
+    })(json, quiet);
+  }
+
+  release(): void {
+    process.stdout.off('error', this.onError);
+    for (const f of this.others) process.stdout.on('error', f);
   }
 }
 
 /** The checkpoint that --resume continues, with the run's options as this invocation changes them (--epochs, --save, --backend). */
 function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boolean): Omit<RunPlan, 'ds' | 'checkpointDir' | 'resumedFrom'> {
   const c = readCheckpoint<RunRecord>(dir);
-  const record: RunRecord = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save ?? c.options.save };
+  // Where the model goes comes from this command line only: a checkpoint that was edited or received must not choose where we write.
+  if (typeof c.options.save === 'string' && opts.save === undefined) {
+    throw new UsageError(
+      `--resume ${dir}: the run was started with --save ${quoted(c.options.save)}; give --save again to continue it (where the model is written is never taken from the checkpoint)`,
+    );
+  }
+  const record: RunRecord = { ...c.options, epochs: given('epochs') ? opts.epochs : c.options.epochs, save: opts.save };
   // A complete run resumed without --epochs only writes its outputs (it was stopped after its last checkpoint).
   const done = c.state.epoch - 1;
   if (given('epochs') && record.epochs <= done) {
@@ -259,6 +300,11 @@ function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boo
   if (given('backend')) record.backend = opts.backend;
   record.dtype ??= c.network.dtype;
   return { record, net: c.network, rng: new Rng(c.rng), state: c.state, optimizerState: c.optimizer };
+}
+
+/** A string read from a file, as an error line may show it: JSON-quoted (control characters escaped) and cut short. */
+function quoted(v: string): string {
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
 }
 
 /** Every output path writable now, and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
@@ -348,27 +394,25 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   if (labels) throw new DataError(labels);
   checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
   checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden'); // conv nets: im2col buffers
-  const record: RunRecord = {
+  const record = newRecord(opts as unknown as Record<string, unknown>, {
     data: opts.data,
     limit: opts.limit,
     testLimit: opts.testLimit,
     validation: data.validation,
     arch,
     init: opts.init ?? defaultInit(arch.activation),
-    lr: opts.lr ?? (optimizer.name === 'adam' || optimizer.name === 'adamw' ? ADAM_LR : defaultLearningRate(arch, TRAIN_DEFAULTS.lr)),
-    batchSize: opts.batchSize,
-    epochs: opts.epochs,
-    weightDecay: opts.weightDecay,
+    lr: opts.lr ?? RULES[optimizer.name].lr ?? defaultLearningRate(arch, TRAIN_DEFAULTS.lr),
     optimizer,
     schedule,
     dropout: opts.dropout || undefined,
     augment: opts.augment,
     earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
-    seed: opts.seed,
     backend: opts.backend,
     dtype: opts.dtype ?? 'float32',
     save: opts.save,
-  };
+  });
+  const decay = weightDecayProblem(record);
+  if (decay) throw new UsageError(`--weight-decay ${decay}`);
   const rng = new Rng(record.seed);
   const net = Network.create(arch, record.init, rng, record.dtype);
   return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined, log };
@@ -376,13 +420,10 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
 
 /** What the session leaves for the output: how the run ended, on which kernels, and --monitor's record. */
 interface Session {
-  result: RunResult;
+  outcome: RunOutcome;
+  training: TrainingRun;
   kernels: Kernels;
   prov: Provenance;
-  /** The optimizer with its state, when it keeps one (for the checkpoint of an interrupted run). */
-  optimizer?: Optimizer;
-  /** --early-stop: the best epoch and its weights. */
-  early?: EarlyStopping;
   monitorLog?: MonitorEntry[];
   /** The signal that stopped the run, when one did. */
   signal?: NodeJS.Signals;
@@ -396,40 +437,66 @@ interface MonitorEntry {
 
 /**
  * The session that trains: chooses the kernels, prints the heading, then runs
- * the epochs with --monitor's per-layer statistics, checkpoints at each epoch
- * end, and SIGINT, SIGTERM and SIGHUP finishing the batch and stopping the run.
+ * the TrainingRun (src/train/run.ts) with the progress bar, the run log,
+ * --monitor's per-layer statistics and a checkpoint at each epoch end;
+ * SIGINT, SIGTERM and SIGHUP finish the batch and stop the run.
  */
 async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stops: SignalWatch): Promise<Session> {
-  const { record: run, ds, net, rng, state, checkpointDir, log } = plan;
+  const { record: run, ds, net, state, checkpointDir, log } = plan;
   const provider = await providerForDtype({ backend: run.backend as BackendName }, net.dtype, out);
   const k = provider.kernels;
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
   const prov = provenance(provider, net.dtype, run.seed, runOptions);
-  const dropout = run.dropout ? { p: run.dropout, rng } : undefined;
-  const augment = run.augment && ds.shape ? { augmenter: new Augmenter(run.augment, ds.shape[0], ds.shape[1]), rng } : undefined;
-  const trainer = new SgdTrainer(net, { lr: run.lr, batchSize: run.batchSize, weightDecay: run.weightDecay, optimizer: run.optimizer, dropout, augment }, k);
-  if (plan.optimizerState) trainer.optimizer?.restore(plan.optimizerState);
-  const schedule = run.schedule;
-  const rate = schedule && (schedule.name !== 'constant' || schedule.warmup > 0) ? (epoch: number) => learningRate(schedule, run.lr, epoch, run.epochs) : undefined;
-  const early = run.earlyStop ? new EarlyStopping(run.earlyStop.metric, run.earlyStop.patience) : undefined;
-  if (early && state.history.length) {
-    early.replay(state.history);
-    if (early.best && checkpointDir) early.bestWeights = readBestModel(checkpointDir, net);
-  }
-  const arch = net.arch;
+  const training = new TrainingRun({ ...plan, kernels: k, bestWeights: checkpointDir ? () => readBestModel(checkpointDir, net) : undefined });
+  printHeading(plan, training, k, out);
+  const monitorLog: MonitorEntry[] = [];
+  const monitor = layerMonitor(plan, opts, out, k, monitorLog);
+  if (!plan.resumedFrom || state.history.length === 0) monitor(0);
 
+  await stops.settle(); // a signal while the data loaded: nothing is trained yet, so there is nothing to checkpoint
+  if (stops.signal)
+    throw new InterruptedError(stops.signal, `before the first batch: nothing was trained, so no checkpoint was written${plan.resumedFrom ? ` (${plan.resumedFrom} is as it was)` : ''}`);
+  const progress = epochProgress(out.interactive, run.epochs);
+  let outcome: RunOutcome;
+  try {
+    outcome = await training.run({
+      onEpochStart: progress.onEpochStart,
+      shouldStop: () => stops.signal !== undefined,
+      onBatch(epoch, batch, loss, accuracy, seen) {
+        progress.onBatch?.(epoch, batch, loss, accuracy, seen);
+        if (log?.active && opts.logEvery && batch % opts.logEvery === 0) log.record({ kind: 'batch', epoch, batch, lr: training.trainer.lr, loss, trainAccuracy: accuracy });
+      },
+      onEpochEnd(m, best) {
+        progress.onEpochEnd?.(m);
+        log?.record(RunLog.epoch(m, ds.train.count));
+        out.note(epochLine(m, run.epochs, training.rate !== undefined) + (best ? style.dim('  (best)') : ''));
+        monitor(m.epoch);
+      },
+      checkpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s) : undefined,
+    });
+  } finally {
+    progress.stop();
+    log?.close();
+  }
+  if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
+  return { outcome, training, kernels: k, prov, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal };
+}
+
+/** The heading: the data, the network, every setting of the run, and the epochs a resumed run has already done. */
+function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Output): void {
+  const { record: run, ds, net, state } = plan;
+  const arch = net.arch;
+  const schedule = run.schedule;
   out.note(
     style.bold(plan.resumedFrom ? `backprop train --resume ${plan.resumedFrom}` : 'backprop train') +
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
       (ds.validation ? ` / ${ds.validation.count} validation` : '') +
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
-      ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}η=${run.lr} m=${run.batchSize}` +
-      (run.weightDecay ? ` λ=${run.weightDecay}` : '') +
-      (run.dropout ? ` dropout ${run.dropout}` : '') +
+      ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}${settingLabels(run)}` +
       (run.augment ? ` · augment ${augmentLabel(run.augment)}` : '') +
-      (rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
-      (early && run.earlyStop
+      (training.rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
+      (training.early && run.earlyStop
         ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}`
         : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
@@ -437,16 +504,24 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
       (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
   );
   for (const line of layerTable(net).split('\n')) out.note(style.dim(`  ${line}`));
-  for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs, rate !== undefined)));
+  if (plan.resumedFrom && state.epoch > run.epochs) {
+    // Nothing to train: the run was stopped after its last checkpoint, before (or while) writing its outputs.
+    const n = state.history.length;
+    out.note(`the run in ${plan.resumedFrom} has finished: all ${n} epoch${n === 1 ? '' : 's'} are trained; writing its outputs (give --epochs with more than ${n} to train on)`);
+    return;
+  }
+  for (const m of state.history) out.note(style.dim(epochLine(m, run.epochs, training.rate !== undefined)));
+}
 
-  // --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples.
-  const monitorBatch = opts.monitor ? evaluationBatch(net, ds.train, run.seed, 1000) : undefined;
-  const monitorLog: MonitorEntry[] = [];
-  const monitor = (epoch: number) => {
-    if (!monitorBatch) return;
-    const layers = layerStats(net, monitorBatch, k);
+/** --monitor: Nielsen's per-layer speed of learning on a fixed batch of training examples, measured and printed after an epoch. */
+function layerMonitor(plan: RunPlan, opts: TrainOptions, out: Output, k: Kernels, entries: MonitorEntry[]): (epoch: number) => void {
+  const { net, ds, record } = plan;
+  const batch = opts.monitor ? evaluationBatch(net, ds.train, record.seed, 1000) : undefined;
+  return (epoch) => {
+    if (!batch) return;
+    const layers = layerStats(net, batch, k);
     const warnings = stalledLayers(layers);
-    monitorLog.push({ epoch, layers, warnings });
+    entries.push({ epoch, layers, warnings });
     out.note(
       style.dim(`  layers: `) +
         layers
@@ -457,153 +532,173 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
     );
     for (const w of warnings) out.line(style.warn(`  ⚠ ${w}`));
   };
-  if (!plan.resumedFrom || state.history.length === 0) monitor(0);
-
-  await stops.settle(); // a signal while the data loaded: nothing is trained yet, so there is nothing to checkpoint
-  if (stops.signal)
-    throw new InterruptedError(stops.signal, `before the first batch: nothing was trained, so no checkpoint was written${plan.resumedFrom ? ` (${plan.resumedFrom} is as it was)` : ''}`);
-  const progress = epochProgress(out.interactive, run.epochs);
-  let result: RunResult;
-  try {
-    result = await runTraining(trainer, ds.train, rng, state, {
-      ...progress,
-      epochs: run.epochs,
-      test: ds.test,
-      validation: ds.validation,
-      shouldStop: () => stops.signal !== undefined,
-      rate,
-      stopAfter: early ? (m) => early.shouldStop(m.epoch) : undefined,
-      onBatch(epoch, batch, loss, accuracy, seen) {
-        progress.onBatch?.(epoch, batch, loss, accuracy, seen);
-        if (log?.active && opts.logEvery && batch % opts.logEvery === 0) log.record({ kind: 'batch', epoch, batch, lr: trainer.lr, loss, trainAccuracy: accuracy });
-      },
-      onEpochEnd(m) {
-        progress.onEpochEnd?.(m);
-        log?.record(RunLog.epoch(m, ds.train.count));
-        const best = early?.observe(m, net);
-        out.note(epochLine(m, run.epochs, rate !== undefined) + (best ? style.dim('  (best)') : ''));
-        monitor(m.epoch);
-      },
-      onCheckpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, trainer.optimizer?.state(), early?.bestWeights) : undefined,
-    });
-  } finally {
-    progress.stop();
-    log?.close();
-  }
-  if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
-  return { result, kernels: k, prov, optimizer: trainer.optimizer, early, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal };
 }
 
 /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
-function saveCheckpoint(plan: RunPlan, dir: string, s: TrainState, optimizer: OptimizerState | undefined, best: Network | undefined): void {
+function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot): void {
   const { net, rng, record } = plan;
   try {
-    if (best) writeFileAtomic(join(dir, BEST_MODEL), encodeSafetensors(best));
-    writeCheckpoint(dir, net, rng.state(), s, record, optimizer);
+    if (s.best) writeFileAtomic(join(dir, BEST_MODEL), encodeSafetensors(s.best));
+    writeCheckpoint(dir, net, rng.state(), s.state, record, s.optimizer);
   } catch (e) {
-    const rescued = writeRescueCheckpoint(net, rng.state(), s, record, optimizer);
+    const rescued = writeRescueCheckpoint(net, rng.state(), s.state, record, s.optimizer);
     throw new WriteFailedError(
       `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
-        (rescued ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}` : 'nor could it be written to the temporary directory'),
+        (rescued
+          ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}${record.save ? ` --save ${record.save}` : ''}`
+          : 'nor could it be written to the temporary directory'),
     );
   }
 }
 
 /** The output: a checkpoint for an interrupted run, the diagnosis of a diverged one, or the saved model and the result. Returns the exit code. */
 async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, t0: number): Promise<number> {
-  const { record: run, ds, net, state, checkpointDir } = plan;
-  const { result, kernels: k, prov } = session;
-  if (result.status === 'interrupted') {
-    const dir = checkpointDir ?? interruptDir();
-    saveCheckpoint(plan, dir, state, session.optimizer?.state(), session.early?.bestWeights);
+  const { outcome } = session;
+  if (outcome.status === 'interrupted') {
+    const dir = plan.checkpointDir ?? interruptDir();
+    saveCheckpoint(plan, dir, outcome.snapshot);
     const sig = session.signal ?? 'SIGINT';
+    const { state } = plan;
     process.stderr.write(
-      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}\n`,
+      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}${plan.record.save ? ` --save ${plan.record.save}` : ''}\n`,
     );
     return signalExitCode(sig);
   }
-  if (result.status === 'diverged') {
+  if (outcome.status === 'diverged') {
     reportError(
-      `training diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}` + (checkpointDir ? `; the last good checkpoint is kept in ${checkpointDir}` : ''),
+      `training diverged at epoch ${outcome.epoch}, batch ${outcome.batch}: ${outcome.diagnosis.message}` + (plan.checkpointDir ? `; the last good checkpoint is kept in ${plan.checkpointDir}` : ''),
       EXIT.failed,
       opts.json,
     );
     return EXIT.failed;
   }
-  // --early-stop: the model is the best epoch's, and so is its test accuracy.
-  const early = session.early;
-  const bestEpoch = early?.best && early.bestWeights ? early.best.epoch : undefined;
-  if (early?.bestWeights) copyWeights(early.bestWeights, net);
-  if (result.status === 'stopped' && early?.best) {
-    out.note(`early stop after epoch ${result.epoch}: ${early.metric} has not improved for ${early.since(result.epoch)} epochs since epoch ${early.best.epoch}`);
+  if (outcome.stoppedAfter !== undefined && outcome.best) {
+    out.note(`early stop after epoch ${outcome.stoppedAfter}: ${plan.record.earlyStop?.metric} has not improved for ${outcome.since} epochs since epoch ${outcome.best.epoch}`);
   }
-  // The last (or best) epoch already measured the final network on the test set.
-  const last = bestEpoch !== undefined ? state.history.find((m) => m.epoch === bestEpoch) : state.history.at(-1);
-  const final =
-    last?.testAccuracy !== undefined && last.testLoss !== undefined
-      ? { accuracy: last.testAccuracy, loss: last.testLoss, correct: Math.round(last.testAccuracy * ds.test.count), count: ds.test.count }
-      : evaluate(net, ds.test, k);
-  const total = (performance.now() - t0) / 1000;
-  const epochsRun = state.history.length;
-  if (run.save) {
-    const metadata = {
-      data: ds.name,
-      init: run.init,
-      epochs: String(epochsRun),
-      ...(bestEpoch !== undefined ? { best_epoch: String(bestEpoch) } : {}),
-      lr: String(run.lr),
-      batch_size: String(run.batchSize),
-      weight_decay: String(run.weightDecay),
-      ...(run.dropout ? { dropout: String(run.dropout) } : {}),
-      ...(run.augment ? { augment: augmentLabel(run.augment) } : {}),
-      optimizer: optimizerLabel(run.optimizer),
-      seed: String(run.seed),
-      test_accuracy: String(final.accuracy),
-      ...provenanceMetadata(prov),
-    };
-    try {
-      saveModel(run.save, net, metadata);
-    } catch (e) {
-      // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
-      const rescued = writeRescue(basename(run.save), encodeSafetensors(net, metadata), [checkpointDir]);
-      throw new WriteFailedError(
-        `--save ${run.save}: cannot write (${ioReason(e)}); ` +
-          (rescued ? `the trained weights were saved to ${rescued} instead` : checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : 'nor anywhere else'),
-      );
-    }
+  const finished: Finished = { ...outcome, seconds: (performance.now() - t0) / 1000 };
+  // Every output is attempted: a model that cannot be saved must not cost the report or the JSON result.
+  const failed: WriteFailedError[] = [];
+  const model = attempt(failed, () => saveTrainedModel(plan, session, finished));
+  const report = await attemptAsync(failed, () => writeReport(plan, session, opts, out, finished));
+  printOutcome(plan, out, finished, model);
+  out.result({ ...resultJson(plan, session, opts, finished), model, report, ...(failed.length ? { failed: failed.map((e) => e.message) } : {}) });
+  if (failed.length) throw new WriteFailedError(failed.map((e) => e.message).join('; '));
+  return EXIT.ok;
+}
+
+/** Runs one output's writer; a WriteFailedError is kept (with where the output was rescued to) and the next output is still written. */
+function attempt(failed: WriteFailedError[], write: () => string | undefined): string | undefined {
+  try {
+    return write();
+  } catch (e) {
+    if (!(e instanceof RescuedError)) throw e;
+    failed.push(e);
+    return e.rescued;
   }
-  if (opts.report) {
-    const a = net.arch;
-    const html = await trainingReport(
-      `backprop train ${ds.name}`,
-      `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training${ds.validation ? `, ${ds.validation.count} validation` : ''} and ${ds.test.count} test examples`,
-      [
-        ['optimizer', `${optimizerLabel(run.optimizer)} η=${run.lr} m=${run.batchSize}${run.weightDecay ? ` λ=${run.weightDecay}` : ''}`],
-        ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
-        ['dropout', run.dropout ? String(run.dropout) : 'none'],
-        ['augmentation', run.augment ? augmentLabel(run.augment) : 'none'],
-        ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${bestEpoch !== undefined ? `; the weights of epoch ${bestEpoch} kept` : ''}` : 'no'],
-        ['test accuracy', `${percent(final.accuracy)} (${final.correct}/${final.count}) after ${epochsRun} epochs in ${seconds(total)}`],
-        ['seed, kernels', `${run.seed}, ${k.name}`],
-      ],
-      state.history,
-      session.monitorLog,
-      bestEpoch,
+}
+
+async function attemptAsync(failed: WriteFailedError[], write: () => Promise<string | undefined>): Promise<string | undefined> {
+  try {
+    return await write();
+  } catch (e) {
+    if (!(e instanceof RescuedError)) throw e;
+    failed.push(e);
+    return e.rescued;
+  }
+}
+
+/** An output that could not be written where asked, and where it went instead (if anywhere). */
+class RescuedError extends WriteFailedError {
+  constructor(
+    message: string,
+    readonly rescued: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** A finished run, with its wall time. */
+type Finished = Extract<RunOutcome, { status: 'done' | 'stopped' }> & { seconds: number };
+
+/** --save: the model with the run in its metadata; when it cannot be written, the weights are rescued and the error says where. */
+function saveTrainedModel(plan: RunPlan, session: Session, f: Finished): string | undefined {
+  const { record: run, ds, net, checkpointDir } = plan;
+  if (!run.save) return undefined;
+  const metadata = {
+    data: ds.name,
+    init: run.init,
+    epochs: String(f.epochsRun),
+    ...(f.keptEpoch !== undefined ? { best_epoch: String(f.keptEpoch) } : {}),
+    lr: String(run.lr),
+    batch_size: String(run.batchSize),
+    weight_decay: String(run.weightDecay),
+    ...(run.dropout ? { dropout: String(run.dropout) } : {}),
+    ...(run.augment ? { augment: augmentLabel(run.augment) } : {}),
+    optimizer: optimizerLabel(run.optimizer),
+    seed: String(run.seed),
+    test_accuracy: String(f.final.accuracy),
+    ...provenanceMetadata(session.prov),
+  };
+  try {
+    saveModel(run.save, net, metadata);
+    return run.save;
+  } catch (e) {
+    // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
+    const rescued = writeRescue(basename(run.save), encodeSafetensors(net, metadata), [checkpointDir]);
+    throw new RescuedError(
+      `--save ${run.save}: cannot write (${ioReason(e)}); ` +
+        (rescued ? `the trained weights were saved to ${rescued} instead` : checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : 'nor anywhere else'),
+      rescued,
     );
-    try {
-      writeFileAtomic(opts.report, html);
-    } catch (e) {
-      const rescued = writeRescue(basename(opts.report), html, [checkpointDir]);
-      throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
-    }
-    out.note(`report written to ${opts.report}`);
   }
-  out.line(
-    `${style.good('test accuracy ' + percent(final.accuracy))} (${final.correct}/${final.count}) after ${epochsRun} epoch${epochsRun === 1 ? '' : 's'} in ${seconds(total)}` +
-      (bestEpoch !== undefined && early?.best ? ` · the weights of the best epoch, ${bestEpoch} (${early.metric} ${early.best.value.toFixed(4)})` : '') +
-      (run.save ? ` · model saved to ${run.save}` : ''),
+}
+
+/** --report: the HTML page of the run; when it cannot be written, rescued and the error says where. */
+async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, f: Finished): Promise<string | undefined> {
+  if (!opts.report) return undefined;
+  const { record: run, ds, net, state, checkpointDir } = plan;
+  const a = net.arch;
+  const html = await trainingReport(
+    `backprop train ${ds.name}`,
+    `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training${ds.validation ? `, ${ds.validation.count} validation` : ''} and ${ds.test.count} test examples`,
+    [
+      ['optimizer', `${optimizerLabel(run.optimizer)} ${settingLabels(run, ['dropout'])}`],
+      ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
+      ['dropout', run.dropout ? String(run.dropout) : 'none'],
+      ['augmentation', run.augment ? augmentLabel(run.augment) : 'none'],
+      ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${f.keptEpoch !== undefined ? `; the weights of epoch ${f.keptEpoch} kept` : ''}` : 'no'],
+      ['test accuracy', `${percent(f.final.accuracy)} (${f.final.correct}/${f.final.count}) after ${f.epochsRun} epochs in ${seconds(f.seconds)}`],
+      ['seed, kernels', `${run.seed}, ${session.kernels.name}`],
+    ],
+    state.history,
+    session.monitorLog,
+    f.keptEpoch,
   );
-  out.result({
+  try {
+    writeFileAtomic(opts.report, html);
+  } catch (e) {
+    const rescued = writeRescue(basename(opts.report), html, [checkpointDir]);
+    throw new RescuedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'), rescued);
+  }
+  out.note(`report written to ${opts.report}`);
+  return opts.report;
+}
+
+/** The last line: the test accuracy of the model kept, and where it went. */
+function printOutcome(plan: RunPlan, out: Output, f: Finished, model: string | undefined): void {
+  const { record: run } = plan;
+  const n = f.epochsRun;
+  out.line(
+    `${style.good('test accuracy ' + percent(f.final.accuracy))} (${f.final.correct}/${f.final.count}) after ${n} epoch${n === 1 ? '' : 's'} in ${seconds(f.seconds)}` +
+      (f.keptEpoch !== undefined && f.best ? ` · the weights of the best epoch, ${f.keptEpoch} (${run.earlyStop?.metric} ${f.best.value.toFixed(4)})` : '') +
+      (model ? ` · model saved to ${model}` : ''),
+  );
+}
+
+/** train --json's result. */
+function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Finished): Record<string, unknown> {
+  const { record: run, ds, net, state, checkpointDir } = plan;
+  return {
     command: 'train',
     data: ds.name,
     architecture: { ...net.arch, init: run.init, parameters: net.parameterCount },
@@ -618,25 +713,24 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
       augment: run.augment,
       earlyStop: run.earlyStop,
       seed: run.seed,
-      backend: k.name,
+      backend: session.kernels.name,
     },
     train: ds.train.count,
     test: ds.test.count,
     validation: ds.validation?.count,
     epochs: state.history,
-    testAccuracy: final.accuracy,
-    testLoss: final.loss,
-    earlyStop: run.earlyStop && early ? { ...run.earlyStop, bestEpoch, best: early.best?.value, stoppedAfter: result.status === 'stopped' ? result.epoch : undefined } : undefined,
-    seconds: total,
+    testAccuracy: f.final.accuracy,
+    testLoss: f.final.loss,
+    earlyStop: run.earlyStop && session.training.early ? { ...run.earlyStop, bestEpoch: f.keptEpoch, best: f.best?.value, stoppedAfter: f.stoppedAfter } : undefined,
+    seconds: f.seconds,
     model: run.save,
     report: opts.report,
     checkpoint: checkpointDir,
     monitor: session.monitorLog,
     // Every choice of the run resolved, as flags: saved to a file, `train --config FILE` trains it again.
     config: recordFlags(run),
-    ...jsonProvenance(prov),
-  });
-  return EXIT.ok;
+    ...jsonProvenance(session.prov),
+  };
 }
 
 /**
@@ -678,13 +772,6 @@ function readBestModel(dir: string, net: Network): Network | undefined {
   const best = loadModel(path).network;
   if (best.sizes.join(',') !== net.sizes.join(',')) throw new DataError(`${path}: a ${best.sizes.join('-')} network, but the run's is ${net.sizes.join('-')}`);
   return best.dtype === net.dtype ? best : best.clone(net.dtype);
-}
-
-/** The optimizer with the hyper-parameters it uses: "sgd", "momentum μ=0.9", "adam β₁=0.9 β₂=0.999 ε=1e-8". */
-function optimizerLabel(o: OptimizerConfig | undefined): string {
-  if (!o || o.name === 'sgd') return 'sgd';
-  if (o.name === 'momentum' || o.name === 'nesterov') return `${o.name} μ=${o.momentum}`;
-  return `${o.name} β₁=${o.beta1} β₂=${o.beta2} ε=${o.eps}`;
 }
 
 function epochLine(m: TrainState['history'][number], epochs: number, showRate: boolean): string {

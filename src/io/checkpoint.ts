@@ -1,14 +1,11 @@
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isActivationName } from '../nn/activations.js';
-import { COSTS, type CostName } from '../nn/costs.js';
-import { INITS, pairingProblem, type Network } from '../nn/network.js';
+import type { Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
-import { SCHEDULES } from '../train/schedule.js';
-import { OPTIMIZERS, slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
+import { runRecordProblem } from '../train/settings.js';
+import { slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
 import { OutputPathError, writeFileAtomic } from '../base/atomic.js';
-import { augmentProblem } from '../data/augment.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
 
 /** What a checkpoint holds besides the weights: the run's options and its position. */
@@ -193,53 +190,19 @@ export interface Checkpoint<O> {
 const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
 const isNum = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min;
 
-/**
- * Checks the run options a checkpoint of `backprop train` records, as any
- * input is checked: a hand-edited batch size of 0 must be an error, not a
- * loop that never ends. Returns the first problem, or undefined.
- */
-function runOptionsProblem(o: unknown): string | undefined {
-  if (!o || typeof o !== 'object') return 'options is not an object';
-  const r = o as Record<string, unknown>;
-  if (typeof r.data !== 'string' || r.data === '') return 'options.data must be a dataset name or path';
-  if (!isInt(r.batchSize, 1)) return `options.batchSize ${JSON.stringify(r.batchSize)} must be a positive integer`;
-  if (!isInt(r.epochs, 1)) return `options.epochs ${JSON.stringify(r.epochs)} must be a positive integer`;
-  if (!isNum(r.lr, 0) || r.lr === 0) return `options.lr ${JSON.stringify(r.lr)} must be a positive number`;
-  if (!isNum(r.weightDecay, 0)) return `options.weightDecay ${JSON.stringify(r.weightDecay)} must be a number ≥ 0`;
-  if (!isInt(r.seed, 0)) return `options.seed ${JSON.stringify(r.seed)} must be an integer ≥ 0`;
-  for (const k of ['limit', 'testLimit'] as const) if (r[k] !== undefined && !isInt(r[k], 1)) return `options.${k} ${JSON.stringify(r[k])} must be a positive integer`;
-  if (r.validation !== undefined && (!isNum(r.validation, 0) || r.validation === 0)) return `options.validation ${JSON.stringify(r.validation)} must be a positive number`;
-  if (typeof r.backend !== 'string') return 'options.backend must be a string';
-  if (r.save !== undefined && typeof r.save !== 'string') return 'options.save must be a file name';
-  if (typeof r.init !== 'string' || !(INITS as readonly string[]).includes(r.init)) return `options.init ${JSON.stringify(r.init)} is not one of ${INITS.join(', ')}`;
-  const a = r.arch as Record<string, unknown> | undefined;
-  if (!a || typeof a !== 'object') return 'options.arch is missing';
-  if (!Array.isArray(a.sizes) || a.sizes.length < 2 || !a.sizes.every((s) => isInt(s, 1))) return 'options.arch.sizes must be a list of positive integers';
-  if (typeof a.activation !== 'string' || typeof a.outputActivation !== 'string' || !isActivationName(a.activation) || !isActivationName(a.outputActivation))
-    return 'options.arch has an unknown activation';
-  if (typeof a.cost !== 'string' || !(COSTS as readonly string[]).includes(a.cost)) return `options.arch.cost ${JSON.stringify(a.cost)} is not a known cost`;
-  const refused = pairingProblem({ activation: a.sizes.length > 2 ? a.activation : 'relu', outputActivation: a.outputActivation, cost: a.cost as CostName });
-  if (refused) return `options.arch is a pairing train refuses (${refused})`;
-  if (r.dtype !== undefined && r.dtype !== 'float32' && r.dtype !== 'float64') return `options.dtype ${JSON.stringify(r.dtype)} is not float32 or float64`;
-  const o2 = r.optimizer as Record<string, unknown> | undefined;
-  if (o2 !== undefined) {
-    if (!o2 || typeof o2 !== 'object' || typeof o2.name !== 'string' || !(OPTIMIZERS as readonly string[]).includes(o2.name)) return `options.optimizer.name is not one of ${OPTIMIZERS.join(', ')}`;
-    for (const k of ['momentum', 'beta1', 'beta2'] as const) if (!isNum(o2[k], 0) || (o2[k] as number) >= 1) return `options.optimizer.${k} ${JSON.stringify(o2[k])} must be a number in [0, 1)`;
-    if (!isNum(o2.eps, 0) || o2.eps === 0) return `options.optimizer.eps ${JSON.stringify(o2.eps)} must be a positive number`;
-  }
-  const sc = r.schedule as Record<string, unknown> | undefined;
-  if (sc !== undefined) {
-    if (!sc || typeof sc !== 'object' || typeof sc.name !== 'string' || !(SCHEDULES as readonly string[]).includes(sc.name)) return `options.schedule.name is not one of ${SCHEDULES.join(', ')}`;
-    if (!isInt(sc.warmup, 0) || !isInt(sc.stepEvery, 1) || !isNum(sc.decay, 0) || sc.decay === 0) return 'options.schedule needs warmup ≥ 0, stepEvery ≥ 1 and decay > 0';
-  }
-  if (r.dropout !== undefined && (!isNum(r.dropout, 0) || r.dropout >= 1)) return `options.dropout ${JSON.stringify(r.dropout)} must be a number in [0, 1)`;
-  const augment = r.augment === undefined ? undefined : augmentProblem(r.augment);
-  if (augment) return `options.augment: ${augment}`;
-  const es = r.earlyStop as Record<string, unknown> | undefined;
-  if (es !== undefined && (!es || typeof es !== 'object' || !isInt(es.patience, 1) || (es.metric !== 'val-loss' && es.metric !== 'val-accuracy')))
-    return 'options.earlyStop needs a patience ≥ 1 and metric val-loss or val-accuracy';
-  return undefined;
-}
+const fraction = (v: unknown) => isNum(v, 0) && v <= 1;
+const finite = (v: unknown) => isNum(v, 0);
+/** The fields of an epoch's metrics (EpochMetrics): name, check, optional. */
+const EPOCH_FIELDS: [string, (v: unknown) => boolean, boolean][] = [
+  ['loss', finite, false],
+  ['trainAccuracy', fraction, false],
+  ['seconds', finite, false],
+  ['lr', finite, true],
+  ['testLoss', finite, true],
+  ['testAccuracy', fraction, true],
+  ['validationLoss', finite, true],
+  ['validationAccuracy', fraction, true],
+];
 
 function stateProblem(s: unknown): string | undefined {
   if (!s || typeof s !== 'object') return 'state is not an object';
@@ -251,9 +214,14 @@ function stateProblem(s: unknown): string | undefined {
   if ((t.correct as number) > (t.seen as number)) return 'state.correct is larger than state.seen';
   if (!Array.isArray(t.history)) return 'state.history must be a list';
   if (t.history.length !== (t.epoch as number) - 1) return `state.history has ${t.history.length} epochs but state.epoch is ${t.epoch}`;
-  for (const m of t.history as unknown[]) {
+  for (const [i, m] of (t.history as unknown[]).entries()) {
     const h = m as Record<string, unknown> | null;
-    if (!h || typeof h !== 'object' || !isInt(h.epoch, 1) || typeof h.loss !== 'number' || !isNum(h.trainAccuracy, 0)) return 'state.history holds an entry that is not an epoch record';
+    if (!h || typeof h !== 'object' || h.epoch !== i + 1) return `state.history[${i}] is not the record of epoch ${i + 1}`;
+    // Every field the output prints or early stopping compares: finite numbers, accuracies in [0, 1].
+    for (const [k, isOk, optional] of EPOCH_FIELDS) {
+      if (h[k] === undefined ? !optional : !isOk(h[k]))
+        return `state.history[${i}].${k} ${JSON.stringify(h[k]) ?? 'undefined'} is not ${optional ? 'absent or ' : ''}${k.endsWith('ccuracy') ? 'a fraction in [0, 1]' : 'a finite number ≥ 0'}`;
+    }
   }
   return undefined;
 }
@@ -279,7 +247,7 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   if (!Array.isArray(file.rng) || file.rng.length !== 4 || !file.rng.every((v) => isInt(v, 0) && v <= 0xffffffff) || file.rng.every((v) => v === 0)) {
     fail('the RNG state must be 4 uint32, not all 0');
   }
-  const problem = runOptionsProblem(file.options) ?? stateProblem(file.state);
+  const problem = runRecordProblem(file.options) ?? stateProblem(file.state);
   if (problem) fail(problem);
   const network = decodeSafetensors(readFileOr(join(dir, file.model)), join(dir, file.model)).network;
   const sizes = (file.options as { arch: { sizes: number[] } }).arch.sizes;

@@ -159,3 +159,30 @@ export function nonFiniteInput(ex: Examples): { example: number; input: number; 
   for (let i = 0; i < F.length; i++) if (!Number.isFinite(F[i])) return { example: Math.floor(i / ex.dim), input: i % ex.dim, value: F[i] };
   return undefined;
 }
+
+/** The largest finite float32, 3.4028235e38. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A float64 run whose mean batch loss passed float32's range: a float32 run
+ * would have overflowed long before (its z or δ), so a float64 run is said to
+ * diverge here too, instead of training on to a loss of 1e+250 and exit 0.
+ */
+export function lossBeyondRange(net: Network, loss: number): boolean {
+  return net.dtype === 'float64' && Math.abs(loss) > FLOAT32_MAX;
+}
+
+/** The diagnosis of lossBeyondRange: the learning rate's fault (or the weight decay's), as for a float32 run's blow-up. */
+export function runawayLoss(losses: LossTrack, loss: number, lr: number, weightDecay = 0): Diagnosis {
+  const { first, lowest, last } = losses;
+  const from = lowest !== undefined ? `it rose from ${fmt(lowest)} at its lowest to ${fmt(loss)}` : `it is ${fmt(loss)} on the first batch`;
+  const smaller = lr * weightDecay >= 1 ? `try a smaller --weight-decay, e.g. ${+(0.1 / lr).toPrecision(2)}` : `try a smaller learning rate, e.g. --lr ${lr / 10}`;
+  return {
+    firstLoss: first,
+    lowestLoss: lowest,
+    lastLoss: last,
+    kind: 'loss-blew-up',
+    cause: 'learning-rate',
+    message: `the loss blew up: ${from}, beyond float32's range (${fmt(FLOAT32_MAX)}), where a float32 run overflows; ${smaller}`,
+  };
+}

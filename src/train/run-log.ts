@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { EpochMetrics } from './sgd.js';
 
 /** The columns of --csv, in order: one row per epoch (kind "epoch") and per --log-every batches (kind "batch"). */
@@ -85,11 +85,30 @@ export class RunLog {
     }
   }
 
+  /**
+   * Appends whole lines only: a short write (a disk filling up) is continued,
+   * and a write that fails after part of a line is undone (the file cut back
+   * to where the line began), so that the log never ends in half a JSON line.
+   */
   private write(fd: number, path: string, text: string): void {
+    const bytes = Buffer.from(text);
+    let start: number | undefined;
+    let at = 0;
     try {
-      writeSync(fd, text);
+      start = fstatSync(fd).size;
+      while (at < bytes.length) {
+        const n = writeSync(fd, bytes, at, bytes.length - at);
+        if (n <= 0) throw new Error('the file system accepted no more bytes');
+        at += n;
+      }
     } catch (e) {
-      this.failed = `${path}: ${(e as Error).message}`;
+      let cut = true; // nothing of the line was written, or what was is cut off again
+      try {
+        if (at > 0) ftruncateSync(fd, start!);
+      } catch {
+        cut = false;
+      }
+      this.failed = `${path}: ${(e as Error).message}${cut ? '' : '; its last line may be incomplete'}`;
     }
   }
 

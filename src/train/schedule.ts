@@ -45,3 +45,8 @@ export function learningRate(s: Schedule, lr: number, epoch: number, epochs: num
       return lr * 0.5 * (1 + Math.cos((Math.PI * (k - 1)) / K));
   }
 }
+
+/** η of each epoch for a run of `epochs` at base rate `lr`, or undefined when the schedule keeps η constant (no warm-up either). */
+export function scheduleRate(s: Schedule, lr: number, epochs: number): ((epoch: number) => number) | undefined {
+  return s.name !== 'constant' || s.warmup > 0 ? (epoch: number) => learningRate(s, lr, epoch, epochs) : undefined;
+}

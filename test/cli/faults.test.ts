@@ -283,7 +283,7 @@ const cases: Case[] = [
         args: [...QUICK, '--hidden', '100', '--epochs', '2', '--checkpoint', join(FULL!, 'ck'), '--save', join(d, 'resumed.safetensors')],
         check: (r) => {
           const rescued = /--resume (\S+)/.exec(r.stderr)![1];
-          const resumed = cli(['train', '--resume', rescued]);
+          const resumed = cli(['train', '--resume', rescued, '--save', join(d, 'resumed.safetensors')]);
           expect(resumed.code, resumed.stderr).toBe(0);
           expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);
           rmSync(join(FULL!, 'ck'), { recursive: true, force: true });
@@ -755,7 +755,7 @@ describe('signals and file systems that change under a run', () => {
       expect(r.stderr).toMatch(new RegExp(`interrupted by ${sig} at epoch 2, batch \\d+: checkpoint written to .*ck; continue with: backprop train --resume .*ck`));
       expect(r.stderr).not.toMatch(/error/);
       expect(existsSync(join(ck, 'lock'))).toBe(false);
-      const resumed = cli(['train', '--resume', ck]);
+      const resumed = cli(['train', '--resume', ck, '--save', join(d, 'm.safetensors')]);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(readFileSync(join(d, 'm.safetensors')).equals(readFileSync(straight))).toBe(true);
     }, 60_000);

@@ -40,7 +40,7 @@ function runAndKill(ck: string, save: string, kill: Kill | undefined): Promise<O
   const before = state ? state.state.history.length : 0;
   // state.json's temporary name has no generation: a stall there stops the first checkpoint.
   const target = before + (kill?.at === 'blocked-write' && kill.file === 'state' ? 1 : Math.max(1, Math.min(2, 3 - before)));
-  const args = resume ? ['train', '--resume', ck] : [...RUN, '--checkpoint', ck, '--save', save];
+  const args = resume ? ['train', '--resume', ck, '--save', save] : [...RUN, '--checkpoint', ck, '--save', save];
   return new Promise((resolve) => {
     // The write of that file stops half-way (src/base/atomic.ts's test hook), so the run is killed exactly there.
     const stall =

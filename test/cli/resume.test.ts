@@ -44,7 +44,7 @@ describe('durable runs', () => {
     expect(state.state.history).toHaveLength(1);
     expect(existsSync(join(d, 'resumed.safetensors'))).toBe(false);
 
-    const resumed = cli(['train', '--resume', ck, '--json']);
+    const resumed = cli(['train', '--resume', ck, '--json', '--save', join(d, 'resumed.safetensors')]); // where to write is never taken from the checkpoint
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/from epoch 2, batch \d+/);
     expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);

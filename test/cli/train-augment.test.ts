@@ -27,7 +27,7 @@ describe('train --augment', () => {
     const ck = join(d, 'ck');
     expect(cli([...args, '--epochs', '1', '--checkpoint', ck, '--save', join(d, 'resumed.safetensors')]).code).toBe(0);
     expect(JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8')).options.augment).toEqual(config);
-    const resumed = cli(['train', '--resume', ck, '--epochs', '2', '--json']);
+    const resumed = cli(['train', '--resume', ck, '--epochs', '2', '--json', '--save', join(d, 'resumed.safetensors')]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/augment shift=1\.5,rotate=8,scale=0\.1,elastic=34:4/);
     expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);

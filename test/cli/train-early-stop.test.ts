@@ -72,7 +72,7 @@ describe('train --schedule and --early-stop', () => {
     const best = JSON.parse(straight.stdout).earlyStop.bestEpoch;
     // Stop the second run one epoch after its best, then continue it.
     expect(cli([...args, '--epochs', String(best + 1), '--checkpoint', ck, '--save', join(d, 'b.safetensors')]).code).toBe(0);
-    const resumed = cli(['train', '--resume', ck, '--epochs', '40', '--json']);
+    const resumed = cli(['train', '--resume', ck, '--epochs', '40', '--json', '--save', join(d, 'b.safetensors')]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout).earlyStop.bestEpoch).toBe(best);
     const a = loadModel(join(d, 'a.safetensors')).network,

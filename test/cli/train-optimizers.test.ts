@@ -18,7 +18,7 @@ describe('train --optimizer', () => {
     const first = cli([...args, '--epochs', '2', '--checkpoint', ck, '--save', join(d, 'resumed.safetensors')]);
     expect(first.code, first.stderr).toBe(0);
     expect(readdirSync(ck).filter((f) => f.startsWith('optimizer-'))).toHaveLength(1);
-    const resumed = cli(['train', '--resume', ck, '--epochs', '4', '--json']);
+    const resumed = cli(['train', '--resume', ck, '--epochs', '4', '--json', '--save', join(d, 'resumed.safetensors')]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);
     expect(JSON.parse(resumed.stdout).epochs.map((e: { loss: number }) => e.loss)).toEqual(JSON.parse(straight.stdout).epochs.map((e: { loss: number }) => e.loss));
@@ -88,7 +88,7 @@ describe('train --optimizer', () => {
     expect(straight.stderr).toMatch(/dropout 0\.3/);
     const ck = join(d, 'ck');
     expect(cli([...args, '--epochs', '1', '--checkpoint', ck, '--save', join(d, 'resumed.safetensors')]).code).toBe(0);
-    expect(cli(['train', '--resume', ck, '--epochs', '2']).code).toBe(0);
+    expect(cli(['train', '--resume', ck, '--epochs', '2', '--save', join(d, 'resumed.safetensors')]).code).toBe(0);
     expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);
     const ev = cli(['evaluate', '--model', join(d, 'straight.safetensors'), '--test-limit', '200', '--json']);
     expect(ev.code, ev.stderr).toBe(0);

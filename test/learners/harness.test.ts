@@ -1,3 +1,4 @@
+import type { Architecture } from '../../src/nn/network.js';
 import { describe, expect, it } from 'vitest';
 import { slice, type Dataset } from '../../src/data/dataset.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
@@ -20,7 +21,7 @@ import { SgdLearner } from '../../src/learners/sgd.js';
 
 const full = loadEmbedded();
 const ds: Dataset = { ...full, train: slice(full.train, 0, 1200), test: slice(full.test, 0, 600) };
-const arch = { sizes: [784, 30, 10], activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' } as const;
+const arch: Architecture = { sizes: [784, 30, 10], activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' };
 
 /** jsKernels counting its gemms; `signal` turns true after the N-th. */
 function counting(N: number): { kernels: Kernels; gemms: () => number; signal: () => boolean } {

@@ -1,3 +1,4 @@
+import type { Architecture } from '../../src/nn/network.js';
 import { describe, expect, it } from 'vitest';
 import { progressLine } from '../../src/cli/learners.js';
 import { slice } from '../../src/data/dataset.js';
@@ -25,7 +26,7 @@ const ds = { ...full, train: slice(full.train, 0, 600), test: slice(full.test, 0
 describe('every learner reports its progress', () => {
   it('the GA: each generation of the total', async () => {
     const seen: Progress[] = [];
-    const arch = { sizes: [784, 10], activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' } as const;
+    const arch: Architecture = { sizes: [784, 10], activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' };
     await new GaLearner(arch, { ...GA_DEFAULTS, population: 4, generations: 7, init: 'normal' }).fit(ds, { kernels: jsKernels, seed: 1, budget: {}, test: ds.test, onProgress: (p) => seen.push(p) });
     expect(seen.map((p) => `${p.done}/${p.total} ${p.unit}`)).toEqual([1, 2, 3, 4, 5, 6, 7].map((g) => `${g}/7 generations`));
   });

@@ -82,10 +82,10 @@ describe('divergence diagnosis blames the right thing', () => {
     expect(nonFiniteInput(ds.train)).toBeUndefined();
   });
 
-  it('a weight decay with ηλ ≥ 1 is blamed, not the learning rate', () => {
+  it('a weight decay with ηλ ≥ 1 is refused before training (it trained to 8% with exit 0), blaming λ, not the learning rate', () => {
     const r = cli(['train', '--weight-decay', '20', '--limit', '1000', '--epochs', '3', '-q']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--weight-decay 20 with η = 0\.2 scales W by 1 − ηλ = -3\.00 each step .*try a smaller --weight-decay, e\.g\. 0\.5/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--weight-decay 20 with η = 0\.2: each step would scale the weights by 1 − ηλ = -3; give λ < 1\/η = 5 \(e\.g\. 0\.5\)/);
     expect(r.stderr).not.toMatch(/smaller learning rate/);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Network } from '../../src/nn/network.js';
+import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { jsKernels } from '../../src/linalg/js.js';
 import { Gradients } from '../../src/nn/backprop.js';
@@ -8,7 +8,7 @@ import { tfTrain } from '../../src/check/tfjs-oracle.js';
 import { Matrix } from '../../src/linalg/index.js';
 import { fillBatch, identity } from '../../src/data/dataset.js';
 import { loadData } from '../../src/data/load.js';
-import { Optimizer, OPTIMIZER_DEFAULTS, type OptimizerName } from '../../src/train/optimizers.js';
+import { ADAM_LR, Optimizer, OPTIMIZER_DEFAULTS, optimizerLabel, OPTIMIZERS, RULES, slotCount, type OptimizerName } from '../../src/train/optimizers.js';
 
 const ds = loadData({ data: 'embedded', limit: 400, testLimit: 10, seed: 1 });
 
@@ -89,5 +89,68 @@ describe('the update rules by hand', () => {
     expect(run('adam', 1, 0.01, 0.1).w).toBeCloseTo(1 - 0.01 * (0.6 / (0.6 + 1e-8)), 12);
     expect(run('adamw', 1, 0.01, 0.1).w).toBeCloseTo(1 - 0.01 * (0.5 / (0.5 + 1e-8) + 0.1), 12);
     expect(run('adamw', 1, 0.01, 0.1).b).toBeCloseTo(-0.01 * (0.25 / (0.25 + 1e-8)), 12); // no decay on biases
+  });
+});
+
+describe('the rules as data, over flat parameter lists', () => {
+  it('every rule states its slots and hyper-parameters; labels and slot counts come from them', () => {
+    expect(Object.fromEntries(OPTIMIZERS.map((o) => [o, [RULES[o].slots.join(','), RULES[o].hyper.join(','), RULES[o].lr]]))).toEqual({
+      sgd: ['', '', undefined],
+      momentum: ['v', 'momentum', undefined],
+      nesterov: ['v', 'momentum', undefined],
+      adam: ['m,v', 'beta1,beta2,eps', ADAM_LR],
+      adamw: ['m,v', 'beta1,beta2,eps', ADAM_LR],
+    });
+    expect(OPTIMIZERS.map(slotCount)).toEqual([0, 1, 1, 2, 2]);
+    expect(optimizerLabel({ name: 'nesterov', ...OPTIMIZER_DEFAULTS, momentum: 0.8 })).toBe('nesterov μ=0.8');
+    expect(optimizerLabel({ name: 'adamw', ...OPTIMIZER_DEFAULTS })).toBe('adamw β₁=0.9 β₂=0.999 ε=1e-8');
+    expect(optimizerLabel(undefined)).toBe('sgd');
+  });
+
+  it('Adam on one float64 scalar: two steps as computed by hand from Kingma & Ba, Algorithm 1', () => {
+    const theta = Float64Array.of(1);
+    const o = Optimizer.flat({ name: 'adam', ...OPTIMIZER_DEFAULTS }, [theta]);
+    o.stepFlat([Float64Array.of(0.5)], 0.1, 0);
+    // t = 1: m = 0.05, v = 0.00025, m̂ = 0.5, v̂ = 0.25: θ = 1 − 0.1 · 0.5 / (0.5 + 1e-8)
+    expect(theta[0]).toBeCloseTo(1 - (0.1 * 0.5) / (0.5 + 1e-8), 15);
+    o.stepFlat([Float64Array.of(-1)], 0.1, 0);
+    // t = 2: m = 0.9·0.05 − 0.1 = −0.055, v = 0.999·0.00025 + 0.001 = 0.00124975
+    const m = -0.055 / (1 - 0.81),
+      v = 0.00124975 / (1 - 0.998001);
+    expect(theta[0]).toBeCloseTo(1 - (0.1 * 0.5) / (0.5 + 1e-8) - (0.1 * m) / (Math.sqrt(v) + 1e-8), 12);
+    expect(o.t).toBe(2);
+  });
+
+  it('adamw decays only the tensors marked as weights; adam folds λ into g', () => {
+    const [w, b] = [Float64Array.of(2), Float64Array.of(2)];
+    Optimizer.flat({ name: 'adamw', ...OPTIMIZER_DEFAULTS }, [w, b], [true, false]).stepFlat([Float64Array.of(0), Float64Array.of(0)], 0.1, 0.5);
+    expect(w[0]).toBeCloseTo(2 - 0.1 * 0.5 * 2, 15); // m̂ = 0: only the decoupled decay
+    expect(b[0]).toBe(2);
+  });
+
+  it.each(OPTIMIZERS)('%s: a network stepped through step() and its flat list through stepFlat() end bit-identical', (name) => {
+    const arch: Architecture = { sizes: [784, 8, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' };
+    const a = Network.create(arch, 'he', new Rng(4)),
+      b = a.clone();
+    const grads = new Gradients(a);
+    const rng = new Rng(5);
+    const config = { name, ...OPTIMIZER_DEFAULTS };
+    const oa = new Optimizer(config, a);
+    const ob = Optimizer.flat(
+      config,
+      b.weights.flatMap((W, l) => [W.data, b.biases[l]]),
+      b.weights.flatMap(() => [true, false]),
+    );
+    for (let step = 0; step < 3; step++) {
+      for (const g of [...grads.gradW.map((G) => G.data), ...grads.gradB]) for (let i = 0; i < g.length; i++) g[i] = rng.uniform() - 0.5;
+      oa.step(grads, 0.01, 1e-3);
+      ob.stepFlat(
+        grads.gradW.flatMap((G, l) => [G.data, grads.gradB[l]]),
+        0.01,
+        1e-3,
+      );
+    }
+    expect(b.weights.map((W) => Array.from(W.data))).toEqual(a.weights.map((W) => Array.from(W.data)));
+    expect(b.biases.map((x) => Array.from(x))).toEqual(a.biases.map((x) => Array.from(x)));
   });
 });

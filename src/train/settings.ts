@@ -1,0 +1,271 @@
+import { augmentLabel, augmentProblem, type AugmentConfig } from '../data/augment.js';
+import { BACKENDS, type DType } from '../linalg/index.js';
+import { isActivationName } from '../nn/activations.js';
+import { COSTS, type CostName } from '../nn/costs.js';
+import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
+import { formatLayers } from '../nn/layers.js';
+import { WATCHED_METRICS, type WatchedMetric } from './early-stop.js';
+import { HYPER_PARAMETERS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig } from './optimizers.js';
+import { SCHEDULES, type Schedule } from './schedule.js';
+
+/**
+ * The settings of a training run, declared once. From this table come:
+ * - `RunRecord`, the run as `train` records it (a checkpoint's state.json, a saved model's `options`),
+ * - its validation wherever a record is read back (`runRecordProblem`: checkpoints, `--config MODEL`),
+ * - the flag ↔ key mapping (`recordFlags`: the `config` of `train --json`, read back by `--config`;
+ *   `RESUME_TAKES`: the flags --resume refuses because the checkpoint holds them),
+ * - for a setting with `cli`, its flag, help and default in `train --help` and its value in a new run,
+ * - `label`: how the heading and the report show it.
+ * A new hyper-parameter is one entry here plus the code that uses it (docs/architecture.md, "How to
+ * add a training setting"). The order of the entries is the order of a record's keys.
+ */
+
+/** The checks of plain numbers, named as the flag parsers of src/cli/options.ts that read them from a command line. */
+export const NUMBER_KINDS = {
+  positiveInt: (v: unknown) => (isInt(v, 1) ? undefined : 'must be a positive integer'),
+  nonNegativeInt: (v: unknown) => (isInt(v, 0) && v <= 0xffffffff ? undefined : 'must be an integer ≥ 0'),
+  positiveNumber: (v: unknown) => (isNum(v, 0) && v > 0 ? undefined : 'must be a positive number'),
+  nonNegativeNumber: (v: unknown) => (isNum(v, 0) ? undefined : 'must be a number ≥ 0'),
+  unitInterval: (v: unknown) => (isNum(v, 0) && v < 1 ? undefined : 'must be a number in [0, 1)'),
+} as const;
+export type NumberKind = keyof typeof NUMBER_KINDS;
+
+const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+const isNum = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min;
+/** A value read from a file as an error shows it: JSON (control characters escaped), cut short. */
+const quote = (v: unknown): string => {
+  const q = JSON.stringify(v) ?? String(v);
+  return q.length > 40 ? `${q.slice(0, 40)}…` : q;
+};
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A config: train's flags by their long names without the dashes, values as on the command line. */
+export type TrainConfig = Record<string, string | number | boolean>;
+
+/** A setting's own flag, declared with it: `train` adds it to its options, and a new run takes its value (or `default`). */
+export interface SettingFlag<T> {
+  /** The argument's name in --help: `--batch-size <m>`. */
+  arg: string;
+  help: string;
+  kind: NumberKind;
+  default?: T;
+  /** What --help says the default is, when it depends on other settings. */
+  defaultHelp?: string;
+}
+
+export interface Setting<T, Optional extends boolean = boolean> {
+  optional: Optional;
+  /** The flags that set it, without dashes; the first is its own (flagName(key) for a one-flag setting). */
+  flags: readonly string[];
+  /** What is wrong with a value read back from a file, as the rest of the sentence after `options.KEY`; undefined when it is good. */
+  check: (v: unknown) => string | undefined;
+  /** The flags that give the value again (default: the one flag with the value). */
+  toFlags?: (v: T) => TrainConfig;
+  /** Declared here, the flag needs no code in cli/train.ts. */
+  cli?: SettingFlag<T>;
+  /** How the heading (and the report's optimizer row) shows it; '' to leave it out. */
+  label?: (v: T) => string;
+  /** --resume takes the value from the command line when given (the others come from the checkpoint). */
+  resumable?: boolean;
+}
+
+function required<T>(s: Omit<Setting<T, false>, 'optional'>): Setting<T, false> {
+  return { optional: false, ...s };
+}
+function optional<T>(s: Omit<Setting<T, true>, 'optional'>): Setting<T, true> {
+  return { optional: true, ...s };
+}
+/** A number with a flag of its own, checked as its kind. */
+function number<O extends boolean>(optionalValue: O, flag: string, cli: SettingFlag<number>, label?: (v: number) => string): Setting<number, O> {
+  const check = NUMBER_KINDS[cli.kind];
+  return { optional: optionalValue, flags: [flag], cli, label, check: (v) => (check(v) ? ` ${quote(v)} ${check(v)}` : undefined) };
+}
+/** A number whose flag a shared option builder of src/cli/options.ts declares. */
+function sharedNumber<O extends boolean>(optionalValue: O, flag: string, kind: NumberKind): Setting<number, O> {
+  return { optional: optionalValue, flags: [flag], check: (v) => (NUMBER_KINDS[kind](v) ? ` ${quote(v)} ${NUMBER_KINDS[kind](v)}` : undefined) };
+}
+const oneOf = (values: readonly string[]) => (v: unknown) => (typeof v === 'string' && values.includes(v) ? undefined : ` ${quote(v)} is not one of ${values.join(', ')}`);
+
+function archProblem(a: unknown): string | undefined {
+  if (!isObject(a)) return ' is missing';
+  if (!Array.isArray(a.sizes) || a.sizes.length < 2 || !a.sizes.every((s) => isInt(s, 1))) return '.sizes must be a list of positive integers';
+  if (typeof a.activation !== 'string' || typeof a.outputActivation !== 'string' || !isActivationName(a.activation) || !isActivationName(a.outputActivation)) return ' has an unknown activation';
+  if (typeof a.cost !== 'string' || !(COSTS as readonly string[]).includes(a.cost)) return `.cost ${quote(a.cost)} is not a known cost`;
+  const refused = pairingProblem({ activation: a.sizes.length > 2 ? a.activation : 'relu', outputActivation: a.outputActivation, cost: a.cost as CostName });
+  return refused ? ` is a pairing train refuses (${refused})` : undefined;
+}
+
+function optimizerProblem(o: unknown): string | undefined {
+  if (!isObject(o) || typeof o.name !== 'string' || !(OPTIMIZERS as readonly string[]).includes(o.name)) return `.name is not one of ${OPTIMIZERS.join(', ')}`;
+  for (const k of Object.keys(HYPER_PARAMETERS) as HyperParameter[]) {
+    const problem = (k === 'eps' ? NUMBER_KINDS.positiveNumber : NUMBER_KINDS.unitInterval)(o[k]);
+    if (problem) return `.${k} ${quote(o[k])} ${problem}`;
+  }
+  return undefined;
+}
+
+function scheduleProblem(s: unknown): string | undefined {
+  if (!isObject(s) || typeof s.name !== 'string' || !(SCHEDULES as readonly string[]).includes(s.name)) return `.name is not one of ${SCHEDULES.join(', ')}`;
+  if (!isInt(s.warmup, 0) || !isInt(s.stepEvery, 1) || !isNum(s.decay, 0) || s.decay === 0) return ' needs warmup ≥ 0, stepEvery ≥ 1 and decay > 0';
+  return undefined;
+}
+
+export const RUN_SETTINGS = {
+  data: required<string>({ flags: ['data'], check: (v) => (typeof v === 'string' && v !== '' ? undefined : ' must be a dataset name or path') }),
+  limit: sharedNumber(true, 'limit', 'positiveInt'),
+  testLimit: sharedNumber(true, 'test-limit', 'positiveInt'),
+  /** Examples held out for validation (a count, or a fraction < 1). */
+  validation: number(true, 'validation', {
+    arg: '--validation <n>',
+    help: 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch',
+    kind: 'positiveNumber',
+  }),
+  arch: required<Architecture>({
+    flags: ['layers', 'hidden', 'activation', 'output-activation', 'cost'],
+    check: archProblem,
+    toFlags: (a) => ({
+      layers: a.layers ? formatLayers(a.layers.slice(0, -1)) : a.sizes.join(','), // a conv net's --layers: between the image and the output
+      activation: a.activation,
+      'output-activation': a.outputActivation,
+      cost: a.cost,
+    }),
+  }),
+  init: required<InitName>({ flags: ['init'], check: oneOf(INITS) }),
+  lr: number(
+    false,
+    'lr',
+    { arg: '--lr <eta>', help: 'learning rate η', kind: 'positiveNumber', defaultHelp: '0.2; 0.02 for the quadratic cost after a linear, relu or leaky-relu output' },
+    (v) => `η=${v}`,
+  ),
+  batchSize: number(false, 'batch-size', { arg: '--batch-size <m>', help: 'mini-batch size m', kind: 'positiveInt', default: 32 }, (v) => `m=${v}`),
+  epochs: { ...number(false, 'epochs', { arg: '--epochs <n>', help: 'number of epochs', kind: 'positiveInt', default: 10 }), resumable: true },
+  weightDecay: number(
+    false,
+    'weight-decay',
+    { arg: '--weight-decay <lambda>', help: 'L2 penalty λ: each step W ← W − η(∂C/∂W + λW); decoupled from the moments for adamw', kind: 'nonNegativeNumber', default: 0 },
+    (v) => (v ? `λ=${v}` : ''),
+  ),
+  /** Absent in checkpoints written before --optimizer: those are plain SGD. */
+  optimizer: optional<OptimizerConfig>({
+    flags: ['optimizer', 'momentum', 'beta1', 'beta2', 'eps'],
+    check: optimizerProblem,
+    toFlags: (o) => Object.fromEntries([['optimizer', o.name], ...RULES[o.name].hyper.map((k) => [k, o[k]])]) as TrainConfig,
+  }),
+  /** Absent in checkpoints written before --schedule: a constant rate. */
+  schedule: optional<Schedule>({
+    flags: ['schedule', 'warmup', 'decay', 'step-every'],
+    check: scheduleProblem,
+    toFlags: (s) => ({
+      schedule: s.name,
+      warmup: s.warmup,
+      ...(s.name === 'step' || s.name === 'exponential' ? { decay: s.decay } : {}),
+      ...(s.name === 'step' ? { 'step-every': s.stepEvery } : {}),
+    }),
+  }),
+  /** p of inverted dropout on the hidden layers (absent: none). */
+  dropout: number(
+    true,
+    'dropout',
+    {
+      arg: '--dropout <p>',
+      help: 'inverted dropout: drop each hidden unit with probability p while training (masks from the seeded RNG); evaluation uses every unit',
+      kind: 'unitInterval',
+    },
+    (v) => (v ? `dropout ${v}` : ''),
+  ),
+  /** --augment: the distortions of each training batch (absent: none). */
+  augment: optional<AugmentConfig>({ flags: ['augment'], check: (v) => (augmentProblem(v) ? `: ${augmentProblem(v)}` : undefined), toFlags: (a) => ({ augment: augmentLabel(a) }) }),
+  /** --early-stop: stop after `patience` epochs without a better `metric`, and keep the best epoch's weights. */
+  earlyStop: optional<{ patience: number; metric: WatchedMetric }>({
+    flags: ['early-stop', 'monitor-metric'],
+    check: (v) => (isObject(v) && isInt(v.patience, 1) && oneOf(WATCHED_METRICS)(v.metric) === undefined ? undefined : ' needs a patience ≥ 1 and metric val-loss or val-accuracy'),
+    toFlags: (e) => ({ 'early-stop': e.patience, 'monitor-metric': e.metric }),
+  }),
+  seed: number(false, 'seed', { arg: '--seed <n>', help: 'seed for initialisation and shuffling', kind: 'nonNegativeInt', default: 1 }),
+  backend: required<string>({ flags: ['backend'], check: oneOf(BACKENDS), resumable: true }),
+  /** Absent in checkpoints written before --dtype: those are float32. */
+  dtype: optional<DType>({ flags: ['dtype'], check: (v) => (v === 'float32' || v === 'float64' ? undefined : ` ${quote(v)} is not float32 or float64`) }),
+};
+
+type Settings = typeof RUN_SETTINGS;
+type ValueOf<S> = S extends Setting<infer T> ? T : never;
+type RequiredKeys = { [K in keyof Settings]: Settings[K]['optional'] extends false ? K : never }[keyof Settings];
+type OptionalKeys = Exclude<keyof Settings, RequiredKeys>;
+
+/** A run as `train` records it (in a checkpoint's state.json, and in a saved model's metadata as `options`): the settings, and where --save writes. */
+export type RunRecord = { [K in RequiredKeys]: ValueOf<Settings[K]> } & { [K in OptionalKeys]?: ValueOf<Settings[K]> } & { save?: string };
+
+export type SettingKey = keyof Settings;
+const entries = Object.entries(RUN_SETTINGS) as [SettingKey, Setting<unknown>][];
+
+/** The flags (option keys, camel case) that --resume refuses: the checkpoint holds them. */
+export const RESUME_TAKES: readonly string[] = entries.filter(([, s]) => !s.resumable).flatMap(([, s]) => s.flags.map((f) => f.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())));
+
+/** The first problem of a record read back from a file (a hand-edited batch size of 0 must be an error, not a loop that never ends), or undefined. */
+export function runRecordProblem(o: unknown): string | undefined {
+  if (!isObject(o)) return 'options is not an object';
+  for (const [key, s] of entries) {
+    const v = o[key];
+    if (v === undefined) {
+      if (!s.optional) return `options.${key}${s.check(v) ?? ' is missing'}`;
+      continue;
+    }
+    const problem = s.check(v);
+    if (problem) return `options.${key}${problem}`;
+  }
+  if (o.save !== undefined && typeof o.save !== 'string') return 'options.save must be a file name';
+  const decay = weightDecayProblem(o as RunRecord);
+  if (decay) return `options.weightDecay ${decay}`;
+  return undefined;
+}
+
+/**
+ * The flags that train the recorded run again: every choice resolved (the
+ * layer sizes, the init, η, the optimizer's and the schedule's parameters),
+ * nothing about where it wrote (--save, --checkpoint, --log, --report).
+ * `train --json` prints it as `config`; `train --config` reads it back.
+ */
+export function recordFlags(r: RunRecord): TrainConfig {
+  const f: TrainConfig = {};
+  for (const [key, s] of entries) {
+    const v = key === 'dtype' ? (r.dtype ?? 'float32') : r[key];
+    if (v === undefined || (key === 'dropout' && !v)) continue;
+    Object.assign(f, s.toFlags ? s.toFlags(v) : { [s.flags[0]]: v as string | number });
+  }
+  return f;
+}
+
+/** The labels of the settings that have one, in order ("η=0.2 m=32 λ=0.001"). */
+export function settingLabels(r: RunRecord, except: readonly SettingKey[] = []): string {
+  return entries
+    .filter(([key, s]) => s.label && !except.includes(key) && r[key] !== undefined)
+    .map(([key, s]) => s.label!(r[key]))
+    .filter(Boolean)
+    .join(' ');
+}
+
+/**
+ * The record of a new run, its keys in the table's order: `resolved` holds the
+ * settings the caller worked out (the architecture, the optimizer, defaults
+ * that depend on others); every other setting with a flag of its own is taken
+ * from the parsed flags `opts`, or its default.
+ */
+export function newRecord(opts: Record<string, unknown>, resolved: Partial<RunRecord>): RunRecord {
+  const r: Record<string, unknown> = {};
+  for (const [key, s] of entries) r[key] = key in resolved ? resolved[key] : (opts[key] ?? s.cli?.default);
+  r.save = resolved.save;
+  return r as RunRecord;
+}
+
+/** The settings that have a flag of their own (declared in their entry), in order. */
+export const FLAG_SETTINGS = entries.flatMap(([key, s]) => (s.cli ? [{ key, flag: s.cli }] : []));
+
+/**
+ * λ that the run's η makes destructive: W ← (1 − ηλ)W − η∂C/∂W flips or zeroes
+ * W each step once ηλ ≥ 1 (the schedule never raises η above the base rate).
+ * The rest of the sentence after the flag or key, or undefined.
+ */
+export function weightDecayProblem(r: Pick<RunRecord, 'lr' | 'weightDecay'>): string | undefined {
+  if (!(r.lr * r.weightDecay >= 1)) return undefined;
+  return `${r.weightDecay} with η = ${r.lr}: each step would scale the weights by 1 − ηλ = ${+(1 - r.lr * r.weightDecay).toPrecision(3)}; give λ < 1/η = ${+(1 / r.lr).toPrecision(3)} (e.g. ${+(0.1 / r.lr).toPrecision(2)})`;
+}
