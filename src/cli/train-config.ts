@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { BoundedReadError, CONFIG_FILE_LIMIT, readFileBounded } from '../base/read.js';
 import type { Command } from 'commander';
 import { DataError } from '../data/dataset.js';
 import { loadModel } from '../io/safetensors.js';
@@ -10,8 +10,13 @@ export { recordFlags, type RunRecord, type TrainConfig } from '../train/settings
 /** A flag's long name from an option key: batchSize, batch-size or --batch-size → batch-size. */
 export const flagName = (s: string) => s.replace(/^--/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-/** Flags a config may not hold: where to write, how to show, and the run to continue belong to each invocation. */
-const NOT_IN_CONFIG = ['config', 'resume', 'json', 'quiet'];
+/**
+ * Flags a config may not hold: where to write, how to show, and the run to
+ * continue belong to each invocation. A config file is read, often received:
+ * it must never choose where we write (--save, --log, --csv, --report,
+ * --checkpoint and --overwrite would let it replace any file we may write).
+ */
+const NOT_IN_CONFIG = ['config', 'resume', 'json', 'quiet', 'save', 'log', 'csv', 'report', 'checkpoint', 'overwrite'];
 
 /** The config in FILE: a JSON object of flags, or a model saved by train (its metadata records the run). */
 function readConfig(file: string): TrainConfig {
@@ -30,9 +35,9 @@ function readConfig(file: string): TrainConfig {
   }
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileBounded(file, CONFIG_FILE_LIMIT).toString('utf8');
   } catch (e) {
-    throw new DataError(`--config ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new DataError(`--config ${file}: cannot read (${e instanceof BoundedReadError ? e.reason : String(e)})`);
   }
   let config: unknown;
   try {
@@ -67,7 +72,10 @@ export function expandConfig(argv: string[], train: Command): string[] {
   for (const [key, value] of Object.entries(readConfig(file))) {
     const name = flagName(key);
     const option = train.options.find((o) => o.long === `--${name}`);
-    if (!option || NOT_IN_CONFIG.includes(name)) throw new UsageError(`--config ${file}: "${key}" is not a flag a config can set for backprop train${option ? '' : ' (see backprop train --help)'}`);
+    if (!option || NOT_IN_CONFIG.includes(name))
+      throw new UsageError(
+        `--config ${file}: "${key}" is not a flag a config can set${option ? ': where to write, what to resume and how to print are given on the command line' : ' for backprop train (see backprop train --help)'}`,
+      );
     if (value === false || value === null) continue;
     if (value === true) {
       if (option.required || option.optional) throw new UsageError(`--config ${file}: "${key}" needs a value, not true`);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,13 @@ describe('train --config', () => {
   for (const [what, content, message] of [
     ['an unknown flag', { hidden: '12', optimzer: 'adam' }, /"optimzer" is not a flag a config can set for backprop train/],
     ['a flag a config may not set', { resume: 'ck' }, /"resume" is not a flag a config can set/],
+    // a received config must not choose where we write (found by a hostile-input hunt: all four paths were written)
+    ['where to save', { epochs: 1, save: '/tmp/elsewhere.safetensors' }, /"save" is not a flag a config can set: where to write/],
+    ['where to log', { log: '/tmp/elsewhere.log' }, /"log" is not a flag a config can set: where to write/],
+    ['where to append CSV', { csv: '/tmp/elsewhere.csv' }, /"csv" is not a flag a config can set: where to write/],
+    ['where to report', { report: '/tmp/elsewhere.html' }, /"report" is not a flag a config can set: where to write/],
+    ['where to checkpoint', { checkpoint: '/tmp/elsewhere-ck' }, /"checkpoint" is not a flag a config can set: where to write/],
+    ['leave to overwrite', { overwrite: true }, /"overwrite" is not a flag a config can set: where to write/],
     ['a switch given a string', { monitor: 'yes' }, /"monitor" is a switch: give true or false, not "yes"/],
     ['a value given as true', { epochs: true }, /"epochs" needs a value, not true/],
     ['a value its flag refuses, blamed on the file', { epochs: 'many' }, /^backprop: error: --config \S+: "epochs": many is invalid: expected a positive integer/],
@@ -70,8 +78,14 @@ describe('train --config', () => {
       expect(() => readFileSync(join(dir, 'never.safetensors'))).toThrow();
     });
 
-  it('refuses a missing file and --config with --resume', () => {
+  it('refuses a missing file, a device, a FIFO and --config with --resume', () => {
     expect(cli(['train', '--config', join(dir, 'none.json')]).stderr).toMatch(/--config .*none\.json: cannot read \(ENOENT\)/);
+    expect(cli(['train', '--config', '/dev/zero']).stderr).toMatch(/--config \/dev\/zero: cannot read \(not a regular file/); // was read without end
+    const fifo = join(dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const f = cli(['train', '--config', fifo]); // blocked for ever in open(2) before
+    expect(f.code).toBe(2);
+    expect(f.stderr).toMatch(/config\.fifo: cannot read \(not a regular file/);
     const r = cli(['train', '--resume', dir, '--config', join(dir, 'hand.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--resume continues a run with its own recorded options; drop --config/);
