@@ -1,6 +1,7 @@
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BoundedReadError, CONFIG_FILE_LIMIT, MODEL_FILE_LIMIT, readFileBounded } from '../base/read.js';
 import type { Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
 import { runRecordProblem } from '../train/settings.js';
@@ -34,7 +35,7 @@ export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, 
   if (!existsSync(dir)) mkdirSync(dir);
   let generation = 1;
   try {
-    const g = (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { generation: number }).generation;
+    const g = (JSON.parse(readFileBounded(join(dir, 'state.json'), CONFIG_FILE_LIMIT).toString('utf8')) as { generation: number }).generation;
     if (Number.isSafeInteger(g) && g > 0) generation = g + 1;
   } catch {
     // first checkpoint in this directory
@@ -231,9 +232,14 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   const path = join(dir, 'state.json');
   if (!existsSync(path)) throw new ModelFileError(`--resume ${dir}: no checkpoint there (state.json is missing)`);
   let file: CheckpointFile<O>;
-  if (!statSync(path).isFile()) throw new ModelFileError(`${path}: not a regular file`);
+  let text: string;
   try {
-    file = JSON.parse(readFileSync(path, 'utf8')) as CheckpointFile<O>;
+    text = readFileBounded(path, CONFIG_FILE_LIMIT).toString('utf8'); // bounded and non-blocking: a FIFO or a device put there cannot hang the resume
+  } catch (e) {
+    throw new ModelFileError(`${path}: cannot read (${e instanceof BoundedReadError ? e.reason : String(e)})`);
+  }
+  try {
+    file = JSON.parse(text) as CheckpointFile<O>;
   } catch {
     throw new ModelFileError(`${path}: not valid JSON`);
   }
@@ -294,10 +300,9 @@ function readOptimizer(dir: string, file: CheckpointFile<unknown>, net: Network,
 
 function readFileOr(path: string): Buffer {
   try {
-    if (!statSync(path).isFile()) throw new ModelFileError(`${path}: not a regular file`);
-    return readFileSync(path);
+    return readFileBounded(path, MODEL_FILE_LIMIT);
   } catch (e) {
-    if (e instanceof ModelFileError) throw e;
-    throw new ModelFileError(`${path}: missing from the checkpoint`);
+    const reason = e instanceof BoundedReadError ? e.reason : String(e);
+    throw new ModelFileError(reason === 'ENOENT' ? `${path}: missing from the checkpoint` : `${path}: cannot read (${reason})`);
   }
 }

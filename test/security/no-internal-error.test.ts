@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -128,6 +128,31 @@ const cases: Case[] = [
     },
     code: 2,
     check: (r) => expect(r.stderr).toMatch(/not a regular file \(a FIFO\)/),
+  },
+  {
+    what: '--resume of a checkpoint whose state.json is a FIFO is refused at once, judged on the descriptor it reads (no check-then-open race)',
+    run: () => {
+      const ck = join(dir(), 'ck');
+      execFileSync('mkdir', [ck]);
+      execFileSync('mkfifo', [join(ck, 'state.json')]);
+      return cli(['train', '--resume', ck], { timeout: 20_000 });
+    },
+    code: 2,
+    check: (r) => expect(r.stderr).toMatch(/state\.json: cannot read \(not a regular file \(a FIFO\)\)/),
+  },
+  {
+    what: '--resume of a checkpoint whose model file is /dev/zero is refused, not read without end',
+    run: () => {
+      const ck = join(dir(), 'ck-zero');
+      const r = cli(['train', '--limit', '200', '--test-limit', '50', '--epochs', '1', '--hidden', '4', '--checkpoint', ck]);
+      expect(r.code, r.stderr).toBe(0);
+      const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8')) as { model: string };
+      rmSync(join(ck, state.model));
+      symlinkSync('/dev/zero', join(ck, state.model));
+      return cli(['train', '--resume', ck, '--epochs', '2'], { timeout: 20_000 });
+    },
+    code: 2,
+    check: (r) => expect(r.stderr).toMatch(/cannot read \(not a regular file \(a character device\)\)/),
   },
   {
     what: '--data naming a directory of CSV name (a directory called x.csv) is refused',
