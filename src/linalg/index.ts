@@ -4,7 +4,7 @@ import { loadBlas, type BlasProvider } from './blas.js';
 import { FAST_X86_CORES } from './openblas-core.js';
 import { loadTensorflow } from './tensorflow.js';
 import { loadWasm } from './wasm.js';
-import type { ThreadPolicy } from './threads.js';
+import { parallelWork, type ThreadPolicy } from './threads.js';
 export { describePolicy, type ThreadPolicy } from './threads.js';
 
 export { Matrix } from './matrix.js';
@@ -96,8 +96,19 @@ export async function autoProvider(): Promise<Available> {
   return usable[0]; // js always loads, so only a demoted provider can come before it here
 }
 
+/**
+ * Throws when $BACKPROP_PARALLEL_WORK is set but not a number: our own
+ * variable, mistyped, is refused whatever the provider, never a silent fall
+ * back from the providers that read it to slower kernels.
+ */
+export function checkThreadEnvironment(): void {
+  const policy = parallelWork(0);
+  if ('error' in policy) throw new BackendUnavailableError(policy.error);
+}
+
 /** Chooses a kernel provider once; it is then passed down (docs/architecture.md, "The kernel seam"). */
 export async function getKernels(name: BackendName = 'auto'): Promise<Kernels> {
+  checkThreadEnvironment();
   if (name !== 'auto') {
     const r = await loadProvider(name);
     if ('error' in r) throw new BackendUnavailableError(`--backend ${name}: ${r.error}`);

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { cacheRoot } from '../base/cache.js';
+import { CONFIG_FILE_LIMIT, readFileBounded } from '../base/read.js';
+import { safeText } from '../base/terminal-safe.js';
 import { writeFileAtomic } from '../base/atomic.js';
 import { jsKernels } from './js.js';
 import { Matrix } from './matrix.js';
@@ -138,7 +140,7 @@ export function describeCpu(cpu: CpuInfo): string {
  */
 export function chooseCore(path: string, koffiPath: string, opts: { candidates?: CoreCandidate[]; cpu?: CpuInfo } = {}): CoreChoice {
   const set = process.env.OPENBLAS_CORETYPE;
-  if (set) return { core: set, source: 'environment', why: `OPENBLAS_CORETYPE=${set} is set in the environment: respected as it is` };
+  if (set) return { core: set, source: 'environment', why: `OPENBLAS_CORETYPE=${safeText(set, 40)} is set in the environment: respected as it is` };
   const cpu = opts.cpu ?? readCpuInfo();
   if (!cpu) return { source: 'library', why: 'no x86 /proc/cpuinfo to read: OpenBLAS detects the CPU itself' };
   const cpuText = describeCpu(cpu);
@@ -194,8 +196,9 @@ type CacheEntry = Omit<CoreChoice, 'cache'> & { at: string };
 
 function readCache(file: string): Record<string, CacheEntry> {
   try {
-    const j = JSON.parse(readFileSync(file, 'utf8')) as { entries?: Record<string, CacheEntry> };
-    return j.entries && typeof j.entries === 'object' ? j.entries : {};
+    // bounded and non-blocking: a FIFO or a link to /dev/zero at the cache's name must not hang or fill memory
+    const j = JSON.parse(readFileBounded(file, CONFIG_FILE_LIMIT).toString('utf8')) as { entries?: Record<string, CacheEntry> } | null;
+    return j?.entries && typeof j.entries === 'object' && !Array.isArray(j.entries) ? j.entries : {};
   } catch {
     return {};
   }

@@ -1,4 +1,4 @@
-import { autoProvider, BackendUnavailableError, loadProvider, PROVIDERS, type Available, type BackendName, type ProviderName } from './index.js';
+import { autoProvider, BackendUnavailableError, checkThreadEnvironment, loadProvider, PROVIDERS, type Available, type BackendName, type ProviderName } from './index.js';
 import type { DType } from './matrix.js';
 
 /**
@@ -20,6 +20,7 @@ export interface ChosenProvider {
  * asked for by name falls back to that choice, and `fallback` says so.
  */
 export async function providerFor(backend: BackendName, dtype: DType): Promise<ChosenProvider> {
+  checkThreadEnvironment();
   if (dtype === 'float32' || (backend !== 'auto' && FLOAT64_PROVIDERS.includes(backend))) {
     if (backend === 'auto') return { provider: await autoProvider() };
     const r = await loadProvider(backend);

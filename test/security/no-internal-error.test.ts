@@ -155,6 +155,31 @@ const cases: Case[] = [
     check: (r) => expect(r.stderr).toMatch(/cannot read \(not a regular file \(a character device\)\)/),
   },
   {
+    what: 'BACKPROP_PARALLEL_WORK mistyped: one line naming it, exit 2, whatever the provider (auto fell back to the js loops, 40x slower, exit 0)',
+    run: () => cli(['train', '--limit', '100', '--test-limit', '20', '--epochs', '1', '--hidden', '4'], { env: { BACKPROP_PARALLEL_WORK: 'garbage' } }),
+    code: 2,
+    check: (r) => expect(r.stderr).toMatch(/^backprop: error: BACKPROP_PARALLEL_WORK=garbage: expected a whole number of multiply-adds/),
+  },
+  {
+    what: 'OPENBLAS_CORETYPE holding an escape sequence: info shows it neutralised',
+    run: () => cli(['info'], { env: { OPENBLAS_CORETYPE: '\u001b[2Jbogus' } }),
+    code: 0,
+    check: (r) => expect(r.stdout + r.stderr).not.toMatch(/\u001b/),
+  },
+  {
+    what: 'the OpenBLAS core cache as a FIFO or /dev/zero: read as no cache, without blocking or filling memory (a FIFO hung even SIGTERM)',
+    run: () => {
+      const cache = join(dir(), 'cache');
+      execFileSync('mkdir', ['-p', join(cache, 'backprop'), join(cache + '0', 'backprop')]);
+      execFileSync('mkfifo', [join(cache, 'backprop', 'openblas-core.json')]);
+      symlinkSync('/dev/zero', join(cache + '0', 'backprop', 'openblas-core.json'));
+      const zero = cli(['info'], { env: { XDG_CACHE_HOME: cache + '0' }, timeout: 60_000 });
+      expect(zero.code, zero.stderr).toBe(0);
+      return cli(['train', '--limit', '100', '--test-limit', '20', '--epochs', '1', '--hidden', '4'], { env: { XDG_CACHE_HOME: cache }, timeout: 60_000 });
+    },
+    code: 0,
+  },
+  {
     what: '--data naming a directory of CSV name (a directory called x.csv) is refused',
     run: () => {
       const d = join(dir(), 'x.csv');
