@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../base/atomic.js';
 import { cacheRoot, readCacheObject } from '../base/cache.js';
+import { safeText } from '../base/terminal-safe.js';
 import { DataError, readDataFile } from './dataset.js';
 import { gunzipIdx, IDX_FILES } from './idx.js';
 
@@ -67,16 +68,25 @@ function catalogFile(path: string): CatalogEntry {
     throw new DataError(`${path}: not valid JSON (${(err as Error).message})`);
   }
   const bad = (what: string) => new DataError(`${path}: ${what}`);
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) > 0;
   if (typeof e !== 'object' || e === null || Array.isArray(e)) throw bad('expected a JSON object describing a dataset');
   if (!Array.isArray(e.classes) || !e.classes.every((c) => typeof c === 'string')) throw bad('"classes" must be a list of class names');
   if (typeof e.files !== 'object' || e.files === null || Array.isArray(e.files)) throw bad('"files" must be an object of trainImages, trainLabels, testImages, testLabels');
-  if (!Array.isArray(e.urls ?? [])) throw bad('"urls" must be a list');
+  if (!Array.isArray(e.urls ?? []) || !(e.urls ?? []).every((u) => typeof u === 'string')) throw bad('"urls" must be a list of URLs (strings)');
   // The names choose where `datasets fetch` writes: a catalogue must not point outside the cache.
   const names: unknown[] = [e.name, ...Object.values(e.files).map((x: unknown) => (x as CatalogFile | null)?.name)];
   const i = names.findIndex((n) => typeof n !== 'string' || !SAFE_NAME.test(n));
   if (i >= 0)
     throw bad(names[i] === undefined ? `${i === 0 ? 'the dataset' : 'a file'} has no "name"` : `${JSON.stringify(names[i]).slice(0, 60)} is not a file name (letters, digits, ".", "_", "-")`);
-  for (const x of Object.values(e.files) as CatalogFile[]) if (typeof x.md5 !== 'string') throw bad(`${x.name}: "md5" must be a string`);
+  for (const x of Object.values(e.files) as CatalogFile[]) {
+    if (typeof x.md5 !== 'string') throw bad(`${x.name}: "md5" must be a string`);
+    if (x.size !== undefined && !count(x.size)) throw bad(`${x.name}: "size" must be a positive whole number of bytes`);
+    if (x.contentSha256 !== undefined && typeof x.contentSha256 !== 'string') throw bad(`${x.name}: "contentSha256" must be a string`);
+  }
+  if (!Array.isArray(e.shape) || e.shape.length !== 2 || !e.shape.every(count)) throw bad('"shape" must be [rows, cols], two positive whole numbers');
+  if (!count(e.train) || !count(e.test)) throw bad('"train" and "test" must be positive whole numbers of examples');
+  // Class names are printed (evaluate's confusion matrix, predict, reports): a file's text never reaches a terminal raw.
+  e.classes = e.classes.map((c) => safeText(c, 40));
   return e;
 }
 

@@ -140,6 +140,21 @@ describe('verification reads only regular files', () => {
   });
 });
 
+it('class names from a catalogue file are neutralised before anything prints them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backprop-esccat-'));
+  writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ name: 'tiny', classes: ['\u001b]0;PWN\u0007\u001b[2J\u009b31m\u202eevil0', 'one'], files: {}, shape: [28, 28], train: 1, test: 1 }));
+  const before = process.env.BACKPROP_CATALOG;
+  process.env.BACKPROP_CATALOG = dir;
+  try {
+    const names = catalogEntry('tiny')!.classes;
+    expect(names[1]).toBe('one');
+    expect(names[0]).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+  } finally {
+    if (before === undefined) delete process.env.BACKPROP_CATALOG;
+    else process.env.BACKPROP_CATALOG = before;
+  }
+});
+
 describe('a malformed catalogue file is a DataError naming it, never an internal error', () => {
   const cases: [string, RegExp][] = [
     ['{"name": "tiny",', /tiny\.json: not valid JSON/],
@@ -151,6 +166,14 @@ describe('a malformed catalogue file is a DataError naming it, never an internal
     ['{"name": "tiny", "classes": [], "files": {"trainImages": null}}', /tiny\.json: a file has no "name"/],
     ['{"name": "tiny", "classes": [], "files": {"trainImages": {"name": "a.gz"}}}', /tiny\.json: a\.gz: "md5" must be a string/],
     ['{"name": "../up", "classes": [], "files": {}}', /tiny\.json: "\.\.\/up" is not a file name/],
+    // found by a hostile-input hunt: `datasets fetch` said "base.endsWith is not a function"
+    ['{"name": "tiny", "classes": [], "files": {}, "urls": [5, null]}', /tiny\.json: "urls" must be a list of URLs \(strings\)/],
+    ['{"name": "tiny", "classes": [], "files": {}, "shape": "x", "train": 1, "test": 1}', /tiny\.json: "shape" must be \[rows, cols\]/],
+    ['{"name": "tiny", "classes": [], "files": {}, "shape": [28, 28], "train": -5, "test": 1}', /tiny\.json: "train" and "test" must be positive whole numbers/],
+    [
+      '{"name": "tiny", "classes": [], "files": {"trainImages": {"name": "a.gz", "md5": "0", "size": "big"}}, "shape": [28, 28], "train": 1, "test": 1}',
+      /tiny\.json: a\.gz: "size" must be a positive whole number/,
+    ],
   ];
   for (const [json, msg] of cases)
     it(json, () => {
