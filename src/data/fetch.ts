@@ -148,7 +148,7 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
       if (RETRY_STATUSES.has(status)) {
         res.resume();
         const after = retryAfterMs(res.headers['retry-after']);
-        reject(new RetryLaterError(`HTTP ${status}${after !== undefined ? `, retry after ${after / 1000} s` : ''}`, after));
+        reject(new RetryLaterError(`HTTP ${status}${after !== undefined ? `, retry after ${after / 1000 < 1e6 ? after / 1000 : (after / 1000).toExponential(1)} s` : ''}`, after));
         return;
       }
       if (status !== 200 && status !== 206) {
