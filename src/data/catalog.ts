@@ -287,13 +287,14 @@ export function verifyFile(path: string, f: CatalogFile): FileCheck {
   return { file: path, ok: true, method: 'none', cached }; // uncompressed, and no content digest is published
 }
 
-/** The SHA-256 of a file's IDX content: of its bytes, gunzipped first when they are gzip (an empty content when the gzip is corrupt). */
+/** The SHA-256 of a file's IDX content: of its bytes, gunzipped first when they are gzip; "no digest: why" when the gzip cannot be read within its IDX header's size. */
 export function contentSha256(bytes: Uint8Array, name: string): string {
   let content: Uint8Array;
   try {
     content = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipIdx(bytes, name) : bytes;
-  } catch {
-    content = new Uint8Array(0);
+  } catch (e) {
+    // no digest, and what went wrong instead of the empty input's digest (a gzip bomb read as "got e3b0c442…")
+    return `no digest: ${e instanceof Error ? e.message : String(e)}`;
   }
   return createHash('sha256').update(content).digest('hex');
 }

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { catalogEntry, resolveData, verifyCachePath, verifyDataset, verifyFile, type CatalogEntry, type CatalogFile } from '../../src/data/catalog.js';
 import { DataError } from '../../src/data/dataset.js';
 import { loadData } from '../../src/data/load.js';
-import { TINY_MNIST, TINY_MNIST_FILES } from '../helpers.js';
+import { idxFile, TINY_MNIST, TINY_MNIST_FILES } from '../helpers.js';
+import { gzipSync } from 'node:zlib';
 
 // The verification cache (~/.cache/backprop/verified.json) and what a
 // directory given by path is taken for. Each test has its own cache.
@@ -189,4 +190,15 @@ describe('a malformed catalogue file is a DataError naming it, never an internal
         else process.env.BACKPROP_CATALOG = before;
       }
     });
+});
+
+it('a gzip whose content is longer than its IDX header declares is named as such, not given the empty input’s digest', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backprop-bomb-'));
+  const path = join(dir, 'train-labels-idx1-ubyte.gz');
+  // a label file declaring 2 labels, followed by 100 kB more
+  writeFileSync(path, gzipSync(Buffer.concat([idxFile(0x08, [2], [1, 2]), Buffer.alloc(100_000)])));
+  const c = verifyFile(path, { name: 'train-labels-idx1-ubyte.gz', md5: '0'.repeat(32), contentSha256: '0'.repeat(64) });
+  expect(c.ok).toBe(false);
+  expect(c.actual).not.toBe(createHash('sha256').digest('hex')); // e3b0c442…: the digest of nothing
+  expect(c.actual).toMatch(/^no digest: /);
 });
