@@ -59,13 +59,13 @@ export function augmentProblem(c: unknown): string | undefined {
   const r = c as Record<string, unknown>;
   const inRange = (v: unknown, max: number) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= max;
   for (const k of Object.keys(r)) if (!(NAMES as readonly string[]).includes(k)) return `unknown part ${JSON.stringify(k)}`;
-  if (r.shift !== undefined && !inRange(r.shift, 1e6)) return `shift ${String(r.shift)} must be a number of pixels ≥ 0`;
+  if (r.shift !== undefined && !inRange(r.shift, 1e6)) return `shift ${String(r.shift)} must be a number of pixels from 0 to 1e6`;
   if (r.rotate !== undefined && !inRange(r.rotate, 180)) return `rotate ${String(r.rotate)} must be a number of degrees from 0 to 180`;
   if (r.scale !== undefined && !(inRange(r.scale, 1) && r.scale !== 1)) return `scale ${String(r.scale)} must be a number in [0, 1)`;
   if (r.elastic !== undefined) {
     const e = r.elastic as Record<string, unknown> | null;
-    if (!e || typeof e !== 'object' || !inRange(e.alpha, 1e6)) return `elastic α ${String(e?.alpha)} must be a number ≥ 0`;
-    if (!inRange(e.sigma, 1e6) || e.sigma === 0) return `elastic σ ${String(e.sigma)} must be a positive number`;
+    if (!e || typeof e !== 'object' || !inRange(e.alpha, 1e6)) return `elastic α ${String(e?.alpha)} must be a number from 0 to 1e6`;
+    if (!inRange(e.sigma, 1e6) || e.sigma === 0) return `elastic σ ${String(e.sigma)} must be a positive number up to 1e6`;
     // Below 1/8 pixel G_σ truncates to the single tap [1] (r = round(4σ) = 0): no smoothing, and for σ² below
     // the smallest double, exp(−0/0) = NaN images that training would then blame on η.
     if ((e.sigma as number) < MIN_SIGMA) return `elastic σ ${String(e.sigma)} is below ${MIN_SIGMA} pixel: the Gaussian would not smooth the field at all; use σ ≥ ${MIN_SIGMA} (Simard's is 4)`;

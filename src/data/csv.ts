@@ -43,7 +43,8 @@ export function readCsv(path: string): { examples: Examples; maxLabel: number } 
       const s = cells[j].trim();
       const v = Number(s);
       // Only decimal numbers: Number() also takes 0x1F, 0b101, 0o17 and Infinity, which no CSV of examples means.
-      if (!DECIMAL.test(s) || !Number.isFinite(v)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is not a number (decimal numbers only)`);
+      if (!DECIMAL.test(s)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is not a number (decimal numbers only)`);
+      if (!Number.isFinite(v)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is out of range (beyond ±1.8e308)`);
       if (j > 0 && v < 0) throw new DataError(`${path}:${i + 1}: column ${j + 1} is ${s}; expected values from 0 to 1, or pixels 0–255`);
       row[j] = v;
       if (j > 0 && v > max) max = v;

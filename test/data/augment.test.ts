@@ -134,12 +134,14 @@ describe('augment: --augment specs', () => {
       ['blur', /"blur": expected shift\[=px\]/],
       ['shift=1=2', /"shift=1=2"/],
       ['shift=1,shift=2', /shift is given twice/],
-      ['shift=-1', /shift -1 must be a number of pixels ≥ 0/],
+      ['shift=-1', /shift -1 must be a number of pixels from 0 to 1e6/],
+      ['shift=1e9', /shift 1000000000 must be a number of pixels from 0 to 1e6/], // said "≥ 0" of a positive value
       ['shift=', /shift NaN/],
       ['rotate=200', /rotate 200 must be a number of degrees from 0 to 180/],
       ['scale=1', /scale 1 must be a number in \[0, 1\)/],
-      ['elastic=34:0', /elastic σ 0 must be a positive number/],
-      ['elastic=-1:4', /elastic α -1 must be a number ≥ 0/],
+      ['elastic=34:0', /elastic σ 0 must be a positive number up to 1e6/],
+      ['elastic=-1:4', /elastic α -1 must be a number from 0 to 1e6/],
+      ['elastic=1e9:4', /elastic α 1000000000 must be a number from 0 to 1e6/],
       ['elastic=1:2:3', /expected elastic=α or elastic=α:σ/],
     ] as const)
       expect(() => parseAugment(spec), spec).toThrow(msg);

@@ -76,6 +76,7 @@ describe(`${sigmas.length + 1} elastic σ: usable or refused`, () => {
 
 const csvs: [string, string, RegExp | number][] = [
   ['a hex cell (0x1F) is refused', '1,0x1F,0\n0,0,0\n', /column 2 "0x1F" is not a number \(decimal numbers only\)/],
+  ['a decimal cell beyond float64 (1e400) is named out of range, not "not a number"', '1,1e400,0\n0,0,0\n', /column 2 "1e400" is out of range \(beyond ±1\.8e308\)/],
   ['a binary cell (0b1) is refused', '1,0b1,0\n0,0,0\n', /"0b1" is not a number/],
   ['an octal cell (0o7) is refused', '1,0.5,0o7\n0,0,0\n', /"0o7" is not a number/],
   ['a hex label is refused', '0x1,0.5,0\n0,0,0\n', /is not a number/],
