@@ -52,7 +52,14 @@ const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 export function catalog(): CatalogEntry[] {
   const dir = catalogDir();
-  return readdirSync(dir)
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch (e) {
+    const where = process.env.BACKPROP_CATALOG !== undefined ? `BACKPROP_CATALOG=${JSON.stringify(dir)}` : `the catalogue ${dir}`;
+    throw new DataError(`${where}: cannot list its files (${(e as NodeJS.ErrnoException).code ?? String(e)}); it must name a directory of NAME.json files`);
+  }
+  return files
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => catalogFile(join(dir, f)));

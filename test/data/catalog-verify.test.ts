@@ -202,3 +202,17 @@ it('a gzip whose content is longer than its IDX header declares is named as such
   expect(c.actual).not.toBe(createHash('sha256').digest('hex')); // e3b0c442…: the digest of nothing
   expect(c.actual).toMatch(/^no digest: /);
 });
+
+it('a BACKPROP_CATALOG that names no directory is one line naming the variable (it said "scandir failed: the directory no longer exists")', () => {
+  for (const value of ['', '/nonexistent-catalogue']) {
+    const before = process.env.BACKPROP_CATALOG;
+    process.env.BACKPROP_CATALOG = value;
+    try {
+      expect(() => catalogEntry('mnist')).toThrow(DataError);
+      expect(() => catalogEntry('mnist')).toThrow(`BACKPROP_CATALOG=${JSON.stringify(value)}: cannot list its files (ENOENT)`);
+    } finally {
+      if (before === undefined) delete process.env.BACKPROP_CATALOG;
+      else process.env.BACKPROP_CATALOG = before;
+    }
+  }
+});
