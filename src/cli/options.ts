@@ -7,7 +7,7 @@ import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/
 import { ADAM_LR, OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { UsageError } from './errors.js';
 import { DataError } from '../data/dataset.js';
-import { formatLayers, hasConv, layerGeometry, LayerSpecError, parseLayerList, workspaceBytes, type ImageShape, type LayerToken } from '../nn/layers.js';
+import { batchNormLayers, formatLayers, hasConv, layerGeometry, LayerSpecError, parseLayerList, workspaceBytes, type ImageShape, type LayerToken } from '../nn/layers.js';
 import { totalmem } from 'node:os';
 import { parseAugment, type AugmentConfig } from '../data/augment.js';
 
@@ -157,8 +157,8 @@ export const COSTS: readonly CostName[] = ['quadratic', 'cross-entropy', 'log-li
 export function architecture(opts: NetworkOptions, inputs: number, classes: number, defaultHidden: number[], image?: readonly [number, number]): Architecture {
   if (opts.layers && opts.hidden) throw new UsageError('give either --layers or --hidden, not both');
   const flag = opts.layers ? '--layers' : '--hidden';
-  const given = opts.layers ?? opts.hidden;
-  if (given && hasConv(given)) return checkedConvArchitecture(opts, flag, given, inputs, classes, image);
+  const { given, batchNorm } = takeBatchNorm(opts.layers ?? opts.hidden, flag, !!opts.layers);
+  if (given && hasConv(given)) return withBatchNorm(checkedConvArchitecture(opts, flag, given, inputs, classes, image), batchNorm, flag);
   let sizes: number[];
   if (opts.layers) {
     sizes = opts.layers as number[];
@@ -168,12 +168,31 @@ export function architecture(opts: NetworkOptions, inputs: number, classes: numb
       throw new UsageError(`--layers ends with ${sizes[sizes.length - 1]} outputs but the data has ${classes} classes`);
     }
   } else {
-    sizes = [inputs, ...((opts.hidden as number[] | undefined) ?? defaultHidden), classes];
+    sizes = [inputs, ...((given as number[] | undefined) ?? defaultHidden), classes];
   }
   const arch = { sizes, activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost };
   const refused = pairingProblem(arch);
   if (refused) throw new UsageError(refused);
-  return arch;
+  return withBatchNorm(arch, batchNorm, flag);
+}
+
+/** The `bn` tokens of --layers/--hidden taken out (batchNormLayers): the rest, and the layers they normalise. */
+function takeBatchNorm(tokens: LayerToken[] | undefined, flag: string, layersFlag: boolean): { given?: LayerToken[]; batchNorm: number[] } {
+  if (!tokens) return { batchNorm: [] };
+  try {
+    const { tokens: given, layers } = batchNormLayers(tokens, layersFlag && !hasConv(tokens) ? 0 : 1);
+    return { given, batchNorm: layers };
+  } catch (e) {
+    if (e instanceof LayerSpecError) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** arch with its batch-normalised layers (absent when none, so files stay as they were); refuses a `bn` on the output layer. */
+function withBatchNorm(arch: Architecture, layers: number[], flag: string): Architecture {
+  if (layers.length === 0) return arch;
+  if (layers[layers.length - 1] >= arch.sizes.length - 1) throw new UsageError(`${flag}: "bn" after the output layer: batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's`);
+  return { ...arch, batchNorm: layers };
 }
 
 function checkedConvArchitecture(opts: NetworkOptions, flag: string, tokens: LayerToken[], inputs: number, classes: number, image?: readonly [number, number]): Architecture {
