@@ -161,7 +161,7 @@ export function architecture(opts: NetworkOptions, inputs: number, classes: numb
   if (given && hasConv(given)) return withBatchNorm(checkedConvArchitecture(opts, flag, given, inputs, classes, image), batchNorm, flag);
   let sizes: number[];
   if (opts.layers) {
-    sizes = opts.layers as number[];
+    sizes = given as number[];
     if (sizes.length < 2) throw new UsageError('--layers needs at least an input and an output size, e.g. 784,10');
     if (sizes[0] !== inputs) throw new UsageError(`--layers starts with ${sizes[0]} inputs but the data has ${inputs} values per example`);
     if (sizes[sizes.length - 1] < classes) {
