@@ -191,7 +191,8 @@ function takeBatchNorm(tokens: LayerToken[] | undefined, flag: string, layersFla
 /** arch with its batch-normalised layers (absent when none, so files stay as they were); refuses a `bn` on the output layer. */
 function withBatchNorm(arch: Architecture, layers: number[], flag: string): Architecture {
   if (layers.length === 0) return arch;
-  if (layers[layers.length - 1] >= arch.sizes.length - 1) throw new UsageError(`${flag}: "bn" after the output layer: batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's`);
+  if (layers[layers.length - 1] >= arch.sizes.length - 1)
+    throw new UsageError(`${flag}: "bn" after the output layer: batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's`);
   return { ...arch, batchNorm: layers };
 }
 

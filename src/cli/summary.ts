@@ -17,7 +17,8 @@ export function layerTable(net: Network): string {
     const bn = net.norm[l.layer];
     const own = (l.parameters - (bn ? bn.params.length : 0)).toLocaleString('en-US');
     // a conv net: each layer's kind and output shape as Keras prints them, W as [out, in, kh, kw] (docs/guide/convolution.md)
-    if (conv) rows.push([String(l.layer), l.kind.replace(' + batchnorm', ''), `(${l.shape.join(', ')})`, l.weightShape.join(' × '), bn ? 'unused' : String(net.biases[l.layer - 1].length), l.activation, own]);
+    if (conv)
+      rows.push([String(l.layer), l.kind.replace(' + batchnorm', ''), `(${l.shape.join(', ')})`, l.weightShape.join(' × '), bn ? 'unused' : String(net.biases[l.layer - 1].length), l.activation, own]);
     else rows.push([String(l.layer), `${l.units} × ${l.inputs}`, bn ? 'unused' : String(l.units), l.activation, own]);
     if (!bn) continue;
     const params = bn.params.length.toLocaleString('en-US');

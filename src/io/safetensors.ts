@@ -217,7 +217,16 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     weights.push(new Matrix(0, F, params instanceof Float64Array ? new Float64Array(0) : new Float32Array(0)));
     biases.push(params);
   }
-  if (new Set(weights.map((w) => w.dtype).concat(biases.map((b) => (b instanceof Float64Array ? 'float64' : 'float32')), running.flatMap((r) => [r.mean, r.variance].map((b) => (b instanceof Float64Array ? 'float64' : 'float32'))))).size > 1) {
+  if (
+    new Set(
+      weights
+        .map((w) => w.dtype)
+        .concat(
+          biases.map((b) => (b instanceof Float64Array ? 'float64' : 'float32')),
+          running.flatMap((r) => [r.mean, r.variance].map((b) => (b instanceof Float64Array ? 'float64' : 'float32'))),
+        ),
+    ).size > 1
+  ) {
     fail('tensors mix F32 and F64');
   }
   spans.sort((a, b) => a[0] - b[0]);

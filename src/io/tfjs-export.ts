@@ -3,6 +3,7 @@ import type * as TF from '@tensorflow/tfjs';
 import type { Network } from '../nn/network.js';
 import { LEAKY_SLOPE, leakyRelu } from '../nn/activations.js';
 import { checkOutputDir, writeDirectoryAtomic } from '../base/atomic.js';
+import { ModelFileError } from './safetensors.js';
 
 /**
  * Writes the network as a TensorFlow.js Layers model (model.json + one
@@ -12,6 +13,7 @@ import { checkOutputDir, writeDirectoryAtomic } from '../base/atomic.js';
  * Keras computes x·kernel + b on rows, we compute W·a + b on columns.
  */
 export async function exportTfjs(net: Network, outDir: string): Promise<{ modelJson: string; weights: string }> {
+  if (net.arch.batchNorm) throw new ModelFileError(`batch normalisation (on layer ${net.arch.batchNorm.join(', ')}): the TensorFlow.js export does not write it yet (docs/guide/batchnorm.md)`);
   const tf: typeof TF = await import('@tensorflow/tfjs');
   tf.env().set('PROD', true); // no console banner about tfjs-node
   const model = tf.sequential();

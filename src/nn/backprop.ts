@@ -167,7 +167,8 @@ export function feedforward(net: Network, ws: Workspace, kernels: Kernels, mode:
       Z = z.data,
       b = net.biases[l - 1],
       n = z.cols;
-    if (bn) Z.fill(0); // Z ← 0: β is the bias
+    if (bn)
+      Z.fill(0); // Z ← 0: β is the bias
     else for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * n, (i + 1) * n); // Z ← b 1ᵀ
     const c = ws.conv[l];
     if (c) {

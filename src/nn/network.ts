@@ -147,7 +147,8 @@ export class Network {
     this.geometry = architectureGeometry(arch);
     this.norm = sizes.map(() => undefined);
     bn.forEach((l, k) => {
-      if (!Number.isInteger(l) || l < 1 || l >= L || this.norm[l] || (k > 0 && l < bn[k - 1])) throw new Error(`batch normalisation on layer ${l}: only hidden layers 1..${L - 1}, ascending, once each`);
+      if (!Number.isInteger(l) || l < 1 || l >= L || this.norm[l] || (k > 0 && l < bn[k - 1]))
+        throw new Error(`batch normalisation on layer ${l}: only hidden layers 1..${L - 1}, ascending, once each`);
       const features = this.geometry[l]?.cOut ?? sizes[l];
       const params = biases[L + k];
       if (params.length !== 2 * features || weights[L + k].data.length !== 0) throw new Error(`batch normalisation ${k + 1} (layer ${l}) needs γ and β of ${features} entries each`);
