@@ -193,3 +193,42 @@ describe('train with bn', () => {
       expect(p.pass).toBe(true);
     }, 120_000);
 });
+
+describe('export of a bn model', () => {
+  it('export --format tfjs writes BatchNormalization layers (γ, β, moving mean and variance) that tf.loadLayersModel runs to our evaluation outputs', async () => {
+    const d = tmp();
+    const model = join(d, 'm.safetensors');
+    const t = cli(['train', '--hidden', 'conv3x3x4,bn,pool2,20,bn', '--activation', 'leaky-relu', '--limit', '300', '--test-limit', '50', '--batch-size', '20', '--epochs', '1', '--save', model]);
+    expect(t.code, t.stderr).toBe(0);
+    const net = decodeSafetensors(readFileSync(model), model).network;
+    expect(net.norm[2]!.runningMean.some((v) => v !== 0)).toBe(true); // trained: the running statistics moved
+    const out = join(d, 'tfjs');
+    const r = cli(['export', '--model', model, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const tf = await import('@tensorflow/tfjs');
+    const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    const weightData = new Uint8Array(readFileSync(join(out, 'weights.bin'))).buffer;
+    const m = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+    expect(m.layers.map((l) => l.getClassName())).toEqual([
+      'Reshape',
+      'Conv2D',
+      'Permute',
+      'BatchNormalization',
+      'Permute',
+      'LeakyReLU',
+      'MaxPooling2D',
+      'Flatten',
+      'Dense',
+      'BatchNormalization',
+      'LeakyReLU',
+      'Dense',
+    ]);
+    const rng = new Rng(9);
+    const x = Float32Array.from({ length: 8 * 784 }, () => rng.uniform());
+    const ws = new Workspace(net, 8);
+    ws.input.data.set(x);
+    const ours = feedforward(net, ws, jsKernels); // 10 × 8, the running statistics
+    const theirs = (m.predict(tf.tensor2d(x, [8, 784])) as import('@tensorflow/tfjs').Tensor2D).arraySync();
+    for (let e = 0; e < 8; e++) for (let k = 0; k < 10; k++) expect(Math.abs(theirs[e][k] - ours.get(k, e))).toBeLessThan(1e-5);
+  }, 120_000);
+});
