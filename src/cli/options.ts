@@ -135,7 +135,7 @@ export function addNetworkOptions(cmd: Command, defaultHidden: string): Command 
   return cmd
     .option(
       '--layers <sizes>',
-      'all layer sizes, input first, e.g. 784,30,10 (must match the data); or conv layers first, then sizes, between the image and the output: conv5x5x20 (5×5 kernels, 20 channels; conv5x5x20p2 pads by 2), pool2 or avgpool2, e.g. conv5x5x20,pool2,100 (also in --hidden)',
+      'all layer sizes, input first, e.g. 784,30,10 (must match the data); or conv layers first, then sizes, between the image and the output: conv5x5x20 (5×5 kernels, 20 channels; conv5x5x20p2 pads by 2), pool2 or avgpool2, e.g. conv5x5x20,pool2,100 (also in --hidden); bn after a layer normalises it, e.g. 100,bn (docs/guide/batchnorm.md)',
       layerList,
     )
     .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(layerList).default(undefined, defaultHidden))
