@@ -3,13 +3,12 @@ import type { Command } from 'commander';
 import { DataError } from '../data/dataset.js';
 import { augmentLabel, type AugmentConfig } from '../data/augment.js';
 import { loadModel } from '../io/safetensors.js';
-import type { Architecture, InitName } from '../nn/network.js';
+import { layersFlag, type Architecture, type InitName } from '../nn/network.js';
 import type { DType } from '../linalg/index.js';
 import type { OptimizerConfig } from '../train/optimizers.js';
 import type { Schedule } from '../train/schedule.js';
 import type { WatchedMetric } from '../train/early-stop.js';
 import { UsageError } from './errors.js';
-import { formatLayers } from '../nn/layers.js';
 
 /** A run as `train` records it (in a checkpoint's state.json, and in a saved model's metadata as `options`). */
 export interface RunRecord {
@@ -54,7 +53,7 @@ export function recordFlags(r: RunRecord): TrainConfig {
   if (r.limit !== undefined) f.limit = r.limit;
   if (r.testLimit !== undefined) f['test-limit'] = r.testLimit;
   if (r.validation !== undefined) f.validation = r.validation;
-  f.layers = r.arch.layers ? formatLayers(r.arch.layers.slice(0, -1)) : r.arch.sizes.join(','); // a conv net's --layers: between the image and the output
+  f.layers = layersFlag(r.arch); // a conv net's --layers: between the image and the output; bn tokens included
   f.activation = r.arch.activation;
   f['output-activation'] = r.arch.outputActivation;
   f.cost = r.arch.cost;

@@ -151,9 +151,14 @@ function formatToken(s: ConvSpec): string {
   return `conv${s.kh}x${s.kw}x${s.channels}${s.padding ? `p${s.padding}` : ''}`;
 }
 
-/** A spec list written back in the --layers syntax: conv5x5x20,pool2,100,10. */
-export function formatLayers(specs: readonly LayerSpec[]): string {
-  return specs.flatMap((s) => (s.kind === 'dense' ? [String(s.units)] : [formatToken(s), ...(s.pool ? [`${s.pool.kind === 'avg' ? 'avg' : ''}pool${s.pool.size}`] : [])])).join(',');
+/** A spec list written back in the --layers syntax: conv5x5x20,pool2,100,10; with `bn` after each spec k whose layer k + 1 is in batchNorm. */
+export function formatLayers(specs: readonly LayerSpec[], batchNorm: ReadonlySet<number> = new Set()): string {
+  return specs
+    .flatMap((s, k) => {
+      const bn = batchNorm.has(k + 1) ? ['bn'] : [];
+      return s.kind === 'dense' ? [String(s.units), ...bn] : [formatToken(s), ...bn, ...(s.pool ? [`${s.pool.kind === 'avg' ? 'avg' : ''}pool${s.pool.size}`] : [])];
+    })
+    .join(',');
 }
 
 /**

@@ -2,7 +2,7 @@ import { Matrix, type DType, type Float } from '../linalg/index.js';
 import { activation, type Activation, type ActivationName } from './activations.js';
 import { cost, type Cost, type CostName } from './costs.js';
 import type { Rng } from '../base/rng.js';
-import { layerGeometry, layerSpecs, outputShape, type ConvGeometry, type ImageShape, type LayerSpec, type LayerToken } from './layers.js';
+import { formatLayers, layerGeometry, layerSpecs, outputShape, type ConvGeometry, type ImageShape, type LayerSpec, type LayerToken } from './layers.js';
 
 export const INITS = ['normal', 'xavier', 'he'] as const;
 export type InitName = (typeof INITS)[number];
@@ -65,6 +65,17 @@ export function convArchitecture(tokens: readonly LayerToken[], input: ImageShap
   const layers: LayerSpec[] = [...layerSpecs(tokens), { kind: 'dense', units: classes }];
   const { sizes } = layerGeometry(input, layers);
   return { sizes, activation: rest.activation, outputActivation: rest.outputActivation, cost: rest.cost, input, layers }; // only these keys: the architecture is saved
+}
+
+/**
+ * The --layers value that rebuilds an architecture: the sizes, input first
+ * (dense), or the layers between the image and the output (conv), with a
+ * `bn` token after each batch-normalised layer.
+ */
+export function layersFlag(arch: Architecture): string {
+  const bn = new Set(arch.batchNorm ?? []);
+  if (arch.layers) return formatLayers(arch.layers.slice(0, -1), bn);
+  return arch.sizes.flatMap((n, l) => (bn.has(l) ? [String(n), 'bn'] : [String(n)])).join(',');
 }
 
 /** W^l's shape: n_l × n_(l−1) for a dense layer, c_out × (c_in·kh·kw) for a conv layer (PyTorch's [out, in, kh, kw] flattened). */

@@ -6,7 +6,8 @@ import { Rng } from '../../src/base/rng.js';
 import { jsKernels } from '../../src/linalg/index.js';
 import { BN_EPS, batchNormBackward, batchNormForward } from '../../src/nn/batchnorm.js';
 import { backprop, feedforward, Gradients, Workspace } from '../../src/nn/backprop.js';
-import { convArchitecture, Network, type Architecture } from '../../src/nn/network.js';
+import { convArchitecture, layersFlag, Network, type Architecture } from '../../src/nn/network.js';
+import { copyWeights } from '../../src/train/early-stop.js';
 import { batchNormLayers, LayerSpecError, parseLayerList } from '../../src/nn/layers.js';
 import { gradcheck, GRADCHECK_DEFAULTS, TOLERANCES } from '../../src/check/gradcheck.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
@@ -68,6 +69,16 @@ describe('the bn token', () => {
     expect(() => batchNormLayers(parseLayerList('784,bn,10'), 0)).toThrow(LayerSpecError);
     expect(() => batchNormLayers(parseLayerList('bn,100'), 1)).toThrow(/must follow a layer/);
     expect(() => batchNormLayers(parseLayerList('100,bn,bn'), 1)).toThrow(/twice on layer 1/);
+  });
+
+  it('is written back into --layers (train --json config, train --config) where the layer list is', () => {
+    expect(layersFlag({ sizes: [784, 100, 30, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood', batchNorm: [2] })).toBe('784,100,30,bn,10');
+    const conv = convArchitecture(parseLayerList('conv5x5x8,pool2,100'), [1, 28, 28], 10, { activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' });
+    expect(layersFlag({ ...conv, batchNorm: [1, 2] })).toBe('conv5x5x8,bn,pool2,100,bn');
+    expect(layersFlag(conv)).toBe('conv5x5x8,pool2,100');
+    const t = cli(['train', '--hidden', '20,bn', '--limit', '100', '--test-limit', '20', '--epochs', '1', '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(JSON.parse(t.stdout).config.layers).toBe('784,20,bn,10');
   });
 
   it('train refuses a bn on the output layer and a bn first, in one line', () => {
@@ -136,6 +147,18 @@ describe('networks with batch normalisation', () => {
     }
     const evaluated = feedforward(fresh, w2, jsKernels).data;
     ref.forEach((v, i) => expect(evaluated[i]).toBeCloseTo(v, 12));
+  });
+
+  it('--early-stop keeps the best epoch: copyWeights copies γ, β and the running statistics', () => {
+    const a = Network.create(dense, 'xavier', new Rng(2), 'float32'),
+      b = Network.create(dense, 'xavier', new Rng(3), 'float32');
+    a.norm[1]!.runningMean.fill(0.5);
+    a.norm[2]!.runningVar.fill(2);
+    a.norm[2]!.params.fill(0.25);
+    copyWeights(a, b);
+    expect(Array.from(b.norm[1]!.runningMean)).toEqual(Array.from(a.norm[1]!.runningMean));
+    expect(Array.from(b.norm[2]!.runningVar)).toEqual(Array.from(a.norm[2]!.runningVar));
+    expect(Array.from(b.norm[2]!.params)).toEqual(Array.from(a.norm[2]!.params));
   });
 
   it('saves γ, β and the running statistics under PyTorch names and loads them back; nets without bn keep their bytes', () => {
