@@ -3,9 +3,9 @@ import { forward, topologicalOrder, type Node as GraphNode } from '../autodiff/n
 import { feedforward, totalCost, Workspace } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 
-/** The mean cost C = (1/m) Σ_x C_x of the batch in ws.input with targets y. */
+/** The mean cost C = (1/m) Σ_x C_x of the batch in ws.input with targets y (batch normalisation on the batch's statistics, as in training, leaving the running ones alone). */
 export function meanCost(net: Network, ws: Workspace, y: Matrix): number {
-  feedforward(net, ws, jsKernels);
+  feedforward(net, ws, jsKernels, 'batch');
   return totalCost(net, ws, y) / ws.m;
 }
 
@@ -25,7 +25,8 @@ export function centeredDifference(net: Network, ws: Workspace, y: Matrix, param
 
 /**
  * Finite-difference gradient of every parameter listed in `coords` (all of
- * them when omitted), for each W^l and b^l. Run it on a float64 network.
+ * them when omitted), for each W^l and b^l (and each [γ; β] of a batch
+ * normalisation, after them). Run it on a float64 network.
  */
 export function numericalGradients(net: Network, x: Matrix, y: Matrix, eps: number, coords?: { W: number[][]; b: number[][] }): { gradW: Float64Array[]; gradB: Float64Array[] } {
   const ws = new Workspace(net, x.rows);

@@ -82,11 +82,11 @@ export async function gradcheck(network: Network, x: Matrix, y: Matrix, opts: Gr
   const total = (opts.method ?? backprop)(net, ws, y64, grads, jsKernels);
 
   const tf = opts.tfjs ? await tfGradients(net, x64, y64) : undefined;
-  const graph = net.arch.layers ? undefined : graphGradients(net, x64, y64);
+  const graph = net.arch.layers || net.arch.batchNorm ? undefined : graphGradients(net, x64, y64);
   // The coordinates to difference, drawn W1, b1, W2, ... from one seeded stream.
   const rng = new Rng(opts.seed);
   const coords = { W: [] as number[][], b: [] as number[][] };
-  for (let l = 0; l < net.depth; l++) {
+  for (let l = 0; l < net.weights.length; l++) {
     coords.W.push(chooseCoords(net.weights[l].data.length, opts.coords, rng));
     coords.b.push(chooseCoords(net.biases[l].length, opts.coords, rng));
   }
@@ -119,6 +119,23 @@ export async function gradcheck(network: Network, x: Matrix, y: Matrix, opts: Gr
     const W = net.weights[l];
     check(`W${l + 1}`, shapes[l].weightShape, W.data.length, coords.W[l], fd.gradW[l], grads.gradW[l].data, graph?.gradW[l], tf?.gradW[l]); // conv: [out, in, kh, kw]
     check(`b${l + 1}`, [W.rows], W.rows, coords.b[l], fd.gradB[l], grads.gradB[l], graph?.gradB[l], tf?.gradB[l]);
+  }
+  // each batch normalisation's [γ; β] (PyTorch's bn.weight, bn.bias), checked as γ and β
+  for (const n of net.norm) {
+    if (!n) continue;
+    const F = n.features,
+      idx = coords.b[n.index],
+      fdAll = fd.gradB[n.index],
+      ours = grads.gradB[n.index],
+      theirs = tf?.gradB[n.index];
+    const half = (lo: number) => {
+      const picked = idx.flatMap((i, k) => (i >= lo && i < lo + F ? [k] : []));
+      return { idx: picked.map((k) => idx[k] - lo), fd: Float64Array.from(picked, (k) => fdAll[k]) };
+    };
+    const g = half(0),
+      b = half(F);
+    check(`bn${n.layer}.gamma`, [F], F, g.idx, g.fd, ours.subarray(0, F), undefined, theirs?.subarray(0, F));
+    check(`bn${n.layer}.beta`, [F], F, b.idx, b.fd, ours.subarray(F), undefined, theirs?.subarray(F));
   }
   const pass = tensors.every((t) => t.finiteDifferences.pass && (t.graph?.pass ?? true) && (t.tfjs?.pass ?? true));
   return { parameters: net.parameterCount, batch: x.rows, loss: total / x.rows, tensors, pass };

@@ -96,6 +96,7 @@ export async function trainParity(
     perTensor.push({ name: `W${l + 1}`, maxDiff: diff(ours.weights[l].data, theirs.W[l]) });
     perTensor.push({ name: `b${l + 1}`, maxDiff: diff(ours.biases[l], theirs.b[l]) });
   }
+  for (const n of ours.norm) if (n) perTensor.push({ name: `bn${n.layer} [γ; β]`, maxDiff: diff(ours.biases[n.index], theirs.b[n.index]) });
   const maxWeightDiff = perTensor.reduce((d, t) => (t.maxDiff > d || Number.isNaN(t.maxDiff) ? t.maxDiff : d), 0);
   let off = 0;
   let moved = 0;
@@ -105,9 +106,9 @@ export async function trainParity(
       moved += (b[i] - s0[i]) ** 2;
     }
   };
-  for (let l = 0; l < ours.depth; l++) {
+  for (let l = 0; l < ours.weights.length; l++) {
     sums(ours.weights[l].data, theirs.W[l], start.weights[l].data);
-    sums(ours.biases[l], theirs.b[l], start.biases[l]);
+    sums(ours.biases[l], theirs.b[l], start.biases[l]); // and each batch normalisation's [γ; β]
   }
   const updateRel = moved > 0 ? Math.sqrt(off / moved) : off > 0 ? Infinity : 0;
   const { pass, bound } = parityPass(optimizer.name, steps, lr, maxWeightDiff, updateRel);

@@ -6,6 +6,7 @@ import { activation, LEAKY_SLOPE, sigmoid, softmax } from '../nn/activations.js'
 import type { CostName } from '../nn/costs.js';
 import type { Network } from '../nn/network.js';
 import type { ConvGeometry } from '../nn/layers.js';
+import { BN_EPS } from '../nn/batchnorm.js';
 
 type Tf = typeof TF;
 
@@ -89,15 +90,30 @@ function meanCost(tf: Tf, name: CostName, a: TF.Tensor2D, y: TF.Tensor2D): TF.Sc
  * tf.conv2d (a cross-correlation, as ours), the bias, f, then tf.maxPool or
  * tf.avgPool with stride = size ('valid' drops what does not fill a window).
  */
-function convLayer(tf: Tf, g: ConvGeometry, name: ActivationName, a: TF.Tensor, W: TF.Tensor, b: TF.Tensor): TF.Tensor4D {
+function convLayer(tf: Tf, g: ConvGeometry, name: ActivationName, a: TF.Tensor, W: TF.Tensor, b: TF.Tensor, bn?: TF.Tensor): TF.Tensor4D {
   const m = a.shape[0];
   const image = a.rank === 4 ? (a as TF.Tensor4D) : (tf.transpose(tf.reshape(a, [m, g.cIn, g.h, g.w]), [0, 2, 3, 1]) as TF.Tensor4D);
   const filter = tf.transpose(tf.reshape(W, [g.cOut, g.cIn, g.spec.kh, g.spec.kw]), [2, 3, 1, 0]) as TF.Tensor4D;
-  const z = tf.add(tf.conv2d(image, filter, 1, g.spec.padding === 0 ? 'valid' : g.spec.padding), b) as TF.Tensor4D;
+  const conv = tf.conv2d(image, filter, 1, g.spec.padding === 0 ? 'valid' : g.spec.padding);
+  const z = (bn ? batchNorm(tf, conv, bn, [0, 1, 2]) : tf.add(conv, b)) as TF.Tensor4D; // per channel over examples × positions
   const act = TF_ACTIVATION[name](tf, z as unknown as TF.Tensor2D) as unknown as TF.Tensor4D;
   const p = g.spec.pool;
   if (!p) return act;
   return p.kind === 'avg' ? tf.avgPool(act, p.size, p.size, 'valid') : tf.maxPool(act, p.size, p.size, 'valid');
+}
+
+/**
+ * Batch normalisation on the batch's statistics (Ioffe & Szegedy 2015,
+ * Algorithm 1) from tf.moments, differentiated by tfjs through μ and σ²
+ * alike: y = γ (z − μ)/√(σ² + ε) + β over the given axes (the examples, and
+ * the positions of a conv layer's NHWC maps); params is our [γ; β].
+ */
+function batchNorm(tf: Tf, z: TF.Tensor, params: TF.Tensor, axes: number[]): TF.Tensor {
+  const F = params.shape[0] / 2;
+  const { mean, variance } = tf.moments(z, axes);
+  const gamma = tf.slice(params, 0, F),
+    beta = tf.slice(params, F, F);
+  return tf.add(tf.mul(tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, BN_EPS))), gamma), beta);
 }
 
 /** The network's loss as a tfjs function of its variables; X and Yᵀ come in with examples as rows. */
@@ -106,14 +122,16 @@ function lossFn(tf: Tf, net: Network, W: TF.Variable[], b: TF.Variable[], x: TF.
     let a: TF.Tensor = x;
     for (let l = 0; l < net.depth; l++) {
       const g = net.geometry[l + 1];
+      const norm = net.norm[l + 1];
       if (g) {
-        a = convLayer(tf, g, net.activations[l].name, a, W[l], b[l]);
+        a = convLayer(tf, g, net.activations[l].name, a, W[l], b[l], norm && b[norm.index]);
         continue;
       }
       // a conv layer's NHWC output flattened in our (c, h, w) order
       const flat = a.rank === 4 ? (tf.reshape(tf.transpose(a, [0, 3, 1, 2]), [a.shape[0], -1]) as TF.Tensor2D) : (a as TF.Tensor2D);
       // Zᵀ = Aᵀ Wᵀ + 1 bᵀ: the same Z = W A + b 1ᵀ with examples as rows.
-      const z = tf.add(tf.matMul(flat, W[l], false, true), b[l]) as TF.Tensor2D;
+      const product = tf.matMul(flat, W[l], false, true);
+      const z = (norm ? batchNorm(tf, product, b[norm.index], [0]) : tf.add(product, b[l])) as TF.Tensor2D; // under BN, β is the bias
       if (l === net.depth - 1) {
         const stable = logSpaceCost(tf, net.activations[l].name, net.cost.name, z, y);
         if (stable) return stable;
@@ -151,8 +169,9 @@ export async function tfGradients(net: Network, x: Matrix, y: Matrix): Promise<T
     const { value, grads } = tf.variableGrads(f, [...W, ...b]);
     const out = {
       loss: value.dataSync()[0],
-      gradW: W.map((v) => grads[v.name].dataSync() as Float32Array),
-      gradB: b.map((v) => grads[v.name].dataSync() as Float32Array),
+      // no gradient: a variable the loss does not use (b^l and the empty W entry of a batch-normalised layer), 0
+      gradW: W.map((v) => (grads[v.name]?.dataSync() as Float32Array | undefined) ?? new Float32Array(v.size)),
+      gradB: b.map((v) => (grads[v.name]?.dataSync() as Float32Array | undefined) ?? new Float32Array(v.size)),
     };
     [...W, ...b].forEach((v) => v.dispose());
     return out;

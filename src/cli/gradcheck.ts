@@ -231,7 +231,7 @@ function printTensor(out: Output, t: TensorReport, opts: GradcheckCliOptions): v
   if (t.tfjs) row('tfjs autodiff (float32)', t.tfjs);
   else if (!opts.tfjs) out.line(style.dim(`  ${'tfjs autodiff (float32)'.padEnd(30)}skipped (--no-tfjs)`));
   if (t.graph) row('computation graph (float64)', t.graph);
-  else out.line(style.dim(`  ${'computation graph (float64)'.padEnd(30)}not built for conv layers`));
+  else out.line(style.dim(`  ${'computation graph (float64)'.padEnd(30)}not built for conv layers or batch normalisation`));
 }
 
 function ms(s: number): string {

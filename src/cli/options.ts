@@ -7,7 +7,7 @@ import { BACKENDS, getKernels, type BackendName, type Kernels } from '../linalg/
 import { ADAM_LR, HYPER_PARAMETERS, OPTIMIZER_DEFAULTS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { UsageError } from './errors.js';
 import { DataError } from '../data/dataset.js';
-import { formatLayers, hasConv, layerGeometry, LayerSpecError, parseLayerList, workspaceBytes, type ImageShape, type LayerToken } from '../nn/layers.js';
+import { batchNormLayers, formatLayers, hasConv, layerGeometry, LayerSpecError, parseLayerList, workspaceBytes, type ImageShape, type LayerToken } from '../nn/layers.js';
 import { totalmem } from 'node:os';
 import { parseAugment, type AugmentConfig } from '../data/augment.js';
 
@@ -135,7 +135,7 @@ export function addNetworkOptions(cmd: Command, defaultHidden: string): Command 
   return cmd
     .option(
       '--layers <sizes>',
-      'all layer sizes, input first, e.g. 784,30,10 (must match the data); or conv layers first, then sizes, between the image and the output: conv5x5x20 (5×5 kernels, 20 channels; conv5x5x20p2 pads by 2), pool2 or avgpool2, e.g. conv5x5x20,pool2,100 (also in --hidden)',
+      'all layer sizes, input first, e.g. 784,30,10 (must match the data); or conv layers first, then sizes, between the image and the output: conv5x5x20 (5×5 kernels, 20 channels; conv5x5x20p2 pads by 2), pool2 or avgpool2, e.g. conv5x5x20,pool2,100 (also in --hidden); bn after a layer normalises it, e.g. 100,bn (docs/guide/batchnorm.md)',
       layerList,
     )
     .addOption(new Option('--hidden <sizes>', 'hidden layer sizes; input and output come from the data').argParser(layerList).default(undefined, defaultHidden))
@@ -157,23 +157,43 @@ export const COSTS: readonly CostName[] = ['quadratic', 'cross-entropy', 'log-li
 export function architecture(opts: NetworkOptions, inputs: number, classes: number, defaultHidden: number[], image?: readonly [number, number]): Architecture {
   if (opts.layers && opts.hidden) throw new UsageError('give either --layers or --hidden, not both');
   const flag = opts.layers ? '--layers' : '--hidden';
-  const given = opts.layers ?? opts.hidden;
-  if (given && hasConv(given)) return checkedConvArchitecture(opts, flag, given, inputs, classes, image);
+  const { given, batchNorm } = takeBatchNorm(opts.layers ?? opts.hidden, flag, !!opts.layers);
+  if (given && hasConv(given)) return withBatchNorm(checkedConvArchitecture(opts, flag, given, inputs, classes, image), batchNorm, flag);
   let sizes: number[];
   if (opts.layers) {
-    sizes = opts.layers as number[];
+    sizes = given as number[];
     if (sizes.length < 2) throw new UsageError('--layers needs at least an input and an output size, e.g. 784,10');
     if (sizes[0] !== inputs) throw new UsageError(`--layers starts with ${sizes[0]} inputs but the data has ${inputs} values per example`);
     if (sizes[sizes.length - 1] < classes) {
       throw new UsageError(`--layers ends with ${sizes[sizes.length - 1]} outputs but the data has ${classes} classes`);
     }
   } else {
-    sizes = [inputs, ...((opts.hidden as number[] | undefined) ?? defaultHidden), classes];
+    sizes = [inputs, ...((given as number[] | undefined) ?? defaultHidden), classes];
   }
   const arch = { sizes, activation: opts.activation, outputActivation: opts.outputActivation, cost: opts.cost };
   const refused = pairingProblem(arch);
   if (refused) throw new UsageError(refused);
-  return arch;
+  return withBatchNorm(arch, batchNorm, flag);
+}
+
+/** The `bn` tokens of --layers/--hidden taken out (batchNormLayers): the rest, and the layers they normalise. */
+function takeBatchNorm(tokens: LayerToken[] | undefined, flag: string, layersFlag: boolean): { given?: LayerToken[]; batchNorm: number[] } {
+  if (!tokens) return { batchNorm: [] };
+  try {
+    const { tokens: given, layers } = batchNormLayers(tokens, layersFlag && !hasConv(tokens) ? 0 : 1);
+    return { given, batchNorm: layers };
+  } catch (e) {
+    if (e instanceof LayerSpecError) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** arch with its batch-normalised layers (absent when none, so files stay as they were); refuses a `bn` on the output layer. */
+function withBatchNorm(arch: Architecture, layers: number[], flag: string): Architecture {
+  if (layers.length === 0) return arch;
+  if (layers[layers.length - 1] >= arch.sizes.length - 1)
+    throw new UsageError(`${flag}: "bn" after the output layer: batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's`);
+  return { ...arch, batchNorm: layers };
 }
 
 function checkedConvArchitecture(opts: NetworkOptions, flag: string, tokens: LayerToken[], inputs: number, classes: number, image?: readonly [number, number]): Architecture {

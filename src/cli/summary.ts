@@ -6,17 +6,30 @@ import { Output, style } from './output.js';
 import { examples } from './options.js';
 import { QUOTE_LIMIT, safeText } from '../base/terminal-safe.js';
 
-/** The layers of a network as a table (Keras's model.summary()): W's and b's shapes, the activation and the parameters of each, and their total. */
+/**
+ * The layers of a network as a table (Keras's model.summary()): W's and b's shapes, the activation and the parameters of each, and their total.
+ * A batch normalisation has its own row under its layer, as Keras prints a BatchNormalization layer: its γ and β (running statistics are not parameters).
+ */
 export function layerTable(net: Network): string {
-  if (net.arch.layers) {
+  const conv = net.arch.layers !== undefined;
+  const rows: string[][] = [];
+  for (const l of net.summary()) {
+    const bn = net.norm[l.layer];
+    const own = (l.parameters - (bn ? bn.params.length : 0)).toLocaleString('en-US');
     // a conv net: each layer's kind and output shape as Keras prints them, W as [out, in, kh, kw] (docs/guide/convolution.md)
-    const rows = net
-      .summary()
-      .map((l) => [String(l.layer), l.kind, `(${l.shape.join(', ')})`, l.weightShape.join(' × '), String(net.biases[l.layer - 1].length), l.activation, l.parameters.toLocaleString('en-US')]);
+    if (conv)
+      rows.push([String(l.layer), l.kind.replace(' + batchnorm', ''), `(${l.shape.join(', ')})`, l.weightShape.join(' × '), bn ? 'unused' : String(net.biases[l.layer - 1].length), l.activation, own]);
+    else rows.push([String(l.layer), `${l.units} × ${l.inputs}`, bn ? 'unused' : String(l.units), l.activation, own]);
+    if (!bn) continue;
+    const params = bn.params.length.toLocaleString('en-US');
+    // Z → BN → f: the activation column stays on the layer's own row
+    if (conv) rows.push(['', `batchnorm (γ, β: ${bn.features} each)`, '', '', '', '', params]);
+    else rows.push(['', `batchnorm γ, β`, `${bn.features} each`, '', params]);
+  }
+  if (conv) {
     rows.push(['total', '', '', '', '', '', net.parameterCount.toLocaleString('en-US')]);
     return table(['layer', 'type', 'output shape', 'W', 'b', 'activation', 'parameters'], rows);
   }
-  const rows = net.summary().map((l) => [String(l.layer), `${l.units} × ${l.inputs}`, String(l.units), l.activation, l.parameters.toLocaleString('en-US')]);
   rows.push(['total', '', '', '', net.parameterCount.toLocaleString('en-US')]);
   return table(['layer', 'W', 'b', 'activation', 'parameters'], rows);
 }

@@ -25,7 +25,9 @@ interface TensorInfo {
 
 /**
  * Encodes a network as safetensors: an 8-byte little-endian header length,
- * a JSON header, then the raw little-endian tensors W1, b1, W2, b2, ...
+ * a JSON header, then the raw little-endian tensors W1, b1, W2, b2, ...,
+ * and for each batch-normalised layer l bnl.weight (γ), bnl.bias (β),
+ * bnl.running_mean and bnl.running_var (PyTorch's names).
  * The architecture lives in `__metadata__` (string values only, as the format
  * requires). The output depends only on the network and `extra`, so the same
  * weights always give the same bytes.
@@ -42,6 +44,7 @@ export function encodeSafetensors(net: Network, extra: Record<string, string> = 
       output_activation: net.arch.outputActivation,
       cost: net.arch.cost,
       ...(net.arch.layers && net.arch.input ? { layers: formatLayers(net.arch.layers), input: net.arch.input.join(',') } : {}), // conv nets (docs/guide/convolution.md)
+      ...(net.arch.batchNorm?.length ? { batch_norm: net.arch.batchNorm.join(',') } : {}), // the batch-normalised layers (docs/guide/batchnorm.md)
       ...extra,
     },
   };
@@ -57,6 +60,14 @@ export function encodeSafetensors(net: Network, extra: Record<string, string> = 
     const W = net.weights[l - 1];
     add(`W${l}`, net.summary()[l - 1].weightShape, W.data); // conv: PyTorch's [out, in, kh, kw], the same row-major bytes
     add(`b${l}`, [net.biases[l - 1].length], net.biases[l - 1]);
+  }
+  // each batch normalisation under PyTorch's names for a BatchNorm module: γ, β and the running statistics
+  for (const n of net.norm) {
+    if (!n) continue;
+    add(`bn${n.layer}.weight`, [n.features], n.params.subarray(0, n.features));
+    add(`bn${n.layer}.bias`, [n.features], n.params.subarray(n.features));
+    add(`bn${n.layer}.running_mean`, [n.features], n.runningMean);
+    add(`bn${n.layer}.running_var`, [n.features], n.runningVar);
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json, 'utf8')) % 8)) % 8); // align the data to 8 bytes (counted in UTF-8 bytes: metadata may hold η, β₁, …)
@@ -149,6 +160,13 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
       fail(`__metadata__.layers "${m.layers}" ${e instanceof LayerSpecError ? `is refused: ${e.message}` : `does not give the sizes ${sizes.join(',')}`}`);
     }
   }
+  if (m.batch_norm !== undefined) {
+    const layers = String(m.batch_norm).split(',').map(Number);
+    if (layers.some((l, k) => !Number.isInteger(l) || l < 1 || l >= sizes.length - 1 || (k > 0 && l <= layers[k - 1]))) {
+      fail(`__metadata__.batch_norm "${m.batch_norm}" is not an ascending list of hidden layers 1..${sizes.length - 2}`);
+    }
+    arch.batchNorm = layers;
+  }
   const geometry = architectureGeometry(arch);
   // A pairing train refuses (a hidden softmax, a sigmoid output under log-likelihood, …) is refused here too: its outputs and cost mean nothing.
   const refused = pairingProblem(sizes.length > 2 ? arch : { ...arch, activation: 'relu' });
@@ -185,14 +203,37 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     weights.push(g ? new Matrix(g.cOut, g.K, W) : new Matrix(sizes[l], sizes[l - 1], W));
     biases.push(read(`b${l}`, [g ? g.cOut : sizes[l]]));
   }
-  if (new Set(weights.map((w) => w.dtype).concat(biases.map((b) => (b instanceof Float64Array ? 'float64' : 'float32')))).size > 1) {
+  const running: { mean: Float; variance: Float }[] = [];
+  for (const l of arch.batchNorm ?? []) {
+    const F = geometry[l]?.cOut ?? sizes[l];
+    const gamma = read(`bn${l}.weight`, [F]),
+      beta = read(`bn${l}.bias`, [F]);
+    const params = gamma instanceof Float64Array ? new Float64Array(2 * F) : new Float32Array(2 * F);
+    params.set(gamma);
+    params.set(beta, F);
+    const variance = read(`bn${l}.running_var`, [F]);
+    if (variance.some((v) => v < 0)) fail(`tensor bn${l}.running_var holds a negative variance`);
+    running.push({ mean: read(`bn${l}.running_mean`, [F]), variance });
+    weights.push(new Matrix(0, F, params instanceof Float64Array ? new Float64Array(0) : new Float32Array(0)));
+    biases.push(params);
+  }
+  if (
+    new Set(
+      weights
+        .map((w) => w.dtype)
+        .concat(
+          biases.map((b) => (b instanceof Float64Array ? 'float64' : 'float32')),
+          running.flatMap((r) => [r.mean, r.variance].map((b) => (b instanceof Float64Array ? 'float64' : 'float32'))),
+        ),
+    ).size > 1
+  ) {
     fail('tensors mix F32 and F64');
   }
   spans.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < spans.length; i++) {
     if (spans[i][0] < spans[i - 1][1]) fail(`tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
   }
-  return { network: new Network(arch, weights, biases), metadata: m };
+  return { network: new Network(arch, weights, biases, undefined, undefined, running), metadata: m };
 }
 
 /**

@@ -3,6 +3,7 @@ import { float32Block, type ElementPasses } from '../linalg/simd.js';
 import type { Network } from './network.js';
 import type { ConvGeometry } from './layers.js';
 import { col2im, im2col, pool, unpool } from './conv.js';
+import { batchNormBackward, batchNormForward, type BatchNormBuffers, type BatchNormMode } from './batchnorm.js';
 
 /**
  * The extra buffers of a conv layer l (src/nn/conv.ts has the layouts): its
@@ -41,6 +42,8 @@ export class Workspace {
   readonly x: Matrix;
   /** The buffers of each conv layer l (undefined for dense layers). */
   readonly conv: (ConvBuffers | undefined)[];
+  /** The buffers of each batch-normalised layer l (src/nn/batchnorm.ts; undefined without): z[l] then holds Y = BN(Z), what f reads. */
+  readonly bn: ((BatchNormBuffers & { preZ: Matrix }) | undefined)[];
   /**
    * Inverted dropout on the hidden dense layers (enableDropout): mask[l] holds
    * M^l / (1 − p), entries 0 or 1/(1 − p), and dropped[l] = A^l ⊙ mask[l],
@@ -81,6 +84,13 @@ export class Workspace {
         dOut: Matrix.zeros(m, net.sizes[l], dt),
         argmax: new Int32Array(net.sizes[l] * m),
       };
+    });
+    this.bn = net.norm.map((n, l) => {
+      if (!n) return undefined;
+      const size = this.z[l].data.length,
+        vec = (k: number) => (net.dtype === 'float64' ? new Float64Array(k) : new Float32Array(k));
+      const pre = vec(size);
+      return { pre, preZ: new Matrix(this.z[l].rows, this.z[l].cols, pre), xhat: vec(size), invStd: vec(n.features), dGamma: vec(n.features), dBeta: vec(n.features) };
     });
   }
 
@@ -143,24 +153,34 @@ export class Gradients {
  * A conv layer is the same equation on the patch matrix (Chellapilla, Puri &
  * Simard 2006): Z^l = W^l cols(A^(l−1)) + b^l 1ᵀ, A^l = f(Z^l), and then its
  * pooling hands on pool(A^l) (Nielsen, NNDL ch. 6; LeCun et al. 1998).
+ * A batch-normalised layer (Ioffe & Szegedy 2015, src/nn/batchnorm.ts) has
+ * no bias: Z^l = W^l A^(l−1), Y^l = BN(Z^l), A^l = f_l(Y^l); `mode` says
+ * which statistics BN uses: the running ones (evaluation, the default), the
+ * batch's ('batch'), or the batch's while updating the running ones ('update',
+ * a training step).
  */
-export function feedforward(net: Network, ws: Workspace, kernels: Kernels): Matrix {
+export function feedforward(net: Network, ws: Workspace, kernels: Kernels, mode: BatchNormMode = 'running'): Matrix {
   for (let l = 1; l <= net.depth; l++) {
-    const z = ws.z[l],
+    const bn = ws.bn[l],
+      norm = net.norm[l];
+    const z = bn ? bn.preZ : ws.z[l],
       Z = z.data,
       b = net.biases[l - 1],
       n = z.cols;
-    for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * n, (i + 1) * n); // Z ← b 1ᵀ
+    if (bn)
+      Z.fill(0); // Z ← 0: β is the bias
+    else for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * n, (i + 1) * n); // Z ← b 1ᵀ
     const c = ws.conv[l];
     if (c) {
       im2col(c.g, ws.previous(l).data, ws.m, c.cols.data); // cols(A^(l−1)), from X or the pooled output below
       kernels.gemm(false, false, 1, net.weights[l - 1], c.cols, 1, z); // Z ← W cols(A) + Z
-      net.activations[l - 1].forward(z, ws.a[l], ws.simd); // A ← f(Z)
+    } else kernels.gemm(false, ws.rowsAreExamples(l), 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ, and a conv layer's output)
+    if (bn && norm) batchNormForward(mode, Z, z.rows, n, norm.params, norm.runningMean, norm.runningVar, bn, ws.z[l].data); // Y ← γ x̂ + β
+    net.activations[l - 1].forward(ws.z[l], ws.a[l], ws.simd); // A ← f(Z), f(Y) under BN
+    if (c) {
       pool(c.g, ws.a[l].data, ws.m, c.out.data, c.argmax); // out ← pool(A)
       continue;
     }
-    kernels.gemm(false, ws.rowsAreExamples(l), 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ, and a conv layer's output)
-    net.activations[l - 1].forward(z, ws.a[l], ws.simd); // A ← f(Z)
     if (ws.mask && ws.dropped && l < net.depth) multiply(ws.a[l].data, ws.mask[l].data, ws.dropped[l].data); // Ã ← A ⊙ M/(1 − p)
   }
   return ws.output;
@@ -221,9 +241,9 @@ export type GradientMethod = (net: Network, ws: Workspace, y: Matrix, grads: Gra
  * dense layer, col2im(Wᵀδ) for a conv layer), and layer l turns G into δ^l
  * (⊙ f′, after routing G back through its pooling for a conv layer).
  */
-export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels): number {
+export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels, mode: BatchNormMode = 'update'): number {
   const L = net.depth;
-  feedforward(net, ws, kernels);
+  feedforward(net, ws, kernels, mode);
   const total = totalCost(net, ws, y);
   outputDelta(net, ws, y);
   for (let l = L - 1; l >= 1; l--) {
@@ -244,6 +264,10 @@ export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels)
     } else if (ws.mask) multiply(ws.delta[l].data, ws.mask[l].data, ws.delta[l].data); // ⊙ M^l/(1 − p) under dropout
     // δ^l = G ⊙ f_l'(Z^l)
     net.activations[l - 1].backward(ws.z[l], ws.a[l], ws.delta[l], ws.delta[l], ws.simd);
+    // under BN that was ∂C/∂Y^l; δ^l = ∂C/∂Z^l = γ/√(σ² + ε) (G − mean(G) − x̂ mean(G x̂)), keeping Σ G x̂ and Σ G for γ and β
+    const bn = ws.bn[l],
+      norm = net.norm[l];
+    if (bn && norm) batchNormBackward(ws.delta[l].data, ws.delta[l].rows, ws.delta[l].cols, norm.params, bn);
   }
   return total;
 }
@@ -260,7 +284,19 @@ export function backprop(net: Network, ws: Workspace, y: Matrix, grads: Gradient
     // ∂C/∂W^l = δ^l (A^(l−1))ᵀ / m,   ∂C/∂b^l = δ^l 1 / m;  conv: ∂C/∂W^l = δ^l cols(A^(l−1))ᵀ / m, and δ^l 1 sums over positions too
     const [input, trans] = ws.layerInput(l); // (A^0)ᵀ = X
     kernels.gemm(false, trans, 1 / m, ws.delta[l], input, 0, grads.gradW[l - 1]);
-    kernels.rowSums(ws.delta[l], 1 / m, 0, grads.gradB[l - 1]);
+    const bn = ws.bn[l],
+      norm = net.norm[l];
+    if (!bn || !norm) {
+      kernels.rowSums(ws.delta[l], 1 / m, 0, grads.gradB[l - 1]);
+      continue;
+    }
+    // under BN b^l is not used: ∂C/∂b^l = 0;  ∂C/∂γ = Σ G x̂ / m,  ∂C/∂β = Σ G / m  (the entry [γ; β] of the parameters)
+    grads.gradB[l - 1].fill(0);
+    const g = grads.gradB[norm.index];
+    for (let i = 0; i < norm.features; i++) {
+      g[i] = bn.dGamma[i] / m;
+      g[norm.features + i] = bn.dBeta[i] / m;
+    }
   }
   return total;
 }
@@ -281,7 +317,17 @@ export function sgdStep(net: Network, ws: Workspace, y: Matrix, lr: number, weig
   for (let l = 1; l <= net.depth; l++) {
     const [input, trans] = ws.layerInput(l);
     kernels.gemm(false, trans, step, ws.delta[l], input, 1 - lr * weightDecay, net.weights[l - 1]);
-    kernels.rowSums(ws.delta[l], step, 1, net.biases[l - 1]);
+    const bn = ws.bn[l],
+      norm = net.norm[l];
+    if (!bn || !norm) {
+      kernels.rowSums(ws.delta[l], step, 1, net.biases[l - 1]);
+      continue;
+    }
+    // γ ← γ − (η/m) Σ G x̂,  β ← β − (η/m) Σ G  (no decay, as for b; b^l is not used)
+    for (let i = 0; i < norm.features; i++) {
+      norm.params[i] += step * bn.dGamma[i];
+      norm.params[norm.features + i] += step * bn.dBeta[i];
+    }
   }
   return total;
 }

@@ -64,9 +64,11 @@ export class LayerSpecError extends Error {}
 /**
  * One token of --layers/--hidden: `100` (dense, 100 units), `conv5x5x20`
  * (5×5 kernels, 20 channels, valid), `conv5x5x20p2` (padding 2), `pool2` or
- * `maxpool2` (2×2 max-pooling), `avgpool2` (2×2 average pooling).
+ * `maxpool2` (2×2 max-pooling), `avgpool2` (2×2 average pooling), `bn`
+ * (batch normalisation of the layer before it, between Z and f:
+ * src/nn/batchnorm.ts).
  */
-export type LayerToken = number | ConvSpec | { kind: 'pool'; pool: { kind: PoolKind; size: number } };
+export type LayerToken = number | ConvSpec | { kind: 'pool'; pool: { kind: PoolKind; size: number } } | { kind: 'bn' };
 
 const positive = (s: string) => Number(s) > 0 && Number.isSafeInteger(Number(s));
 
@@ -80,7 +82,8 @@ export function parseLayerToken(token: string): LayerToken {
   }
   const pool = /^(max|avg)?pool(\d+)$/.exec(t);
   if (pool && positive(pool[2])) return { kind: 'pool', pool: { kind: pool[1] === 'avg' ? 'avg' : 'max', size: Number(pool[2]) } };
-  throw new LayerSpecError(`layer "${token}" is not a size (100), a convolution (conv5x5x20, conv5x5x20p2 with padding 2) or a pooling (pool2, maxpool2, avgpool2)`);
+  if (t === 'bn') return { kind: 'bn' };
+  throw new LayerSpecError(`layer "${token}" is not a size (100), a convolution (conv5x5x20, conv5x5x20p2 with padding 2), a pooling (pool2, maxpool2, avgpool2) or a batch normalisation (bn)`);
 }
 
 /** A comma-separated layer list as tokens (throws LayerSpecError naming the first bad token). */
@@ -90,7 +93,34 @@ export function parseLayerList(text: string): LayerToken[] {
 
 /** True when a token list has a conv layer (then the input is the data's image). */
 export function hasConv(tokens: readonly LayerToken[]): boolean {
-  return tokens.some((t) => typeof t !== 'number');
+  return tokens.some((t) => typeof t !== 'number' && t.kind !== 'bn');
+}
+
+/**
+ * The `bn` tokens taken out of a layer list: the tokens without them, and
+ * the layers l they normalise, ascending. A `bn` belongs to the parametric
+ * layer (a size or a convolution) before it, after that layer's pooling or
+ * before it alike (`conv5x5x20,bn,pool2` = `conv5x5x20,pool2,bn`: the
+ * normalisation acts on Z, before f and the pooling). `first` is the layer
+ * number of the list's first size: 0 when the list starts with the input
+ * (--layers 784,100,bn,10), 1 when it lists hidden layers. Throws
+ * LayerSpecError for a `bn` with no layer before it or twice on one layer.
+ */
+export function batchNormLayers(tokens: readonly LayerToken[], first: 0 | 1): { tokens: LayerToken[]; layers: number[] } {
+  const rest: LayerToken[] = [];
+  const layers: number[] = [];
+  let l = first - 1;
+  for (const t of tokens) {
+    if (typeof t === 'number' || t.kind === 'conv') l++;
+    if (typeof t === 'number' || t.kind !== 'bn') {
+      rest.push(t);
+      continue;
+    }
+    if (l < 1) throw new LayerSpecError(`layer "bn" must follow a layer it normalises (a size or a convolution${first === 0 ? ', after the input size' : ''})`);
+    if (layers.includes(l)) throw new LayerSpecError(`layer "bn" twice on layer ${l}: one batch normalisation per layer`);
+    layers.push(l);
+  }
+  return { tokens: rest, layers };
 }
 
 /**
@@ -103,6 +133,7 @@ export function layerSpecs(tokens: readonly LayerToken[]): LayerSpec[] {
   for (const t of tokens) {
     const prev = specs[specs.length - 1];
     if (typeof t === 'number') specs.push({ kind: 'dense', units: t });
+    else if (t.kind === 'bn') throw new LayerSpecError('layer "bn" here: take the bn tokens out first (batchNormLayers)');
     else if (t.kind === 'conv') {
       if (prev?.kind === 'dense') throw new LayerSpecError(`layer "${formatToken(t)}" follows a dense layer: conv layers read images, so they come first`);
       specs.push({ ...t });
@@ -120,9 +151,14 @@ function formatToken(s: ConvSpec): string {
   return `conv${s.kh}x${s.kw}x${s.channels}${s.padding ? `p${s.padding}` : ''}`;
 }
 
-/** A spec list written back in the --layers syntax: conv5x5x20,pool2,100,10. */
-export function formatLayers(specs: readonly LayerSpec[]): string {
-  return specs.flatMap((s) => (s.kind === 'dense' ? [String(s.units)] : [formatToken(s), ...(s.pool ? [`${s.pool.kind === 'avg' ? 'avg' : ''}pool${s.pool.size}`] : [])])).join(',');
+/** A spec list written back in the --layers syntax: conv5x5x20,pool2,100,10; with `bn` after each spec k whose layer k + 1 is in batchNorm. */
+export function formatLayers(specs: readonly LayerSpec[], batchNorm: ReadonlySet<number> = new Set()): string {
+  return specs
+    .flatMap((s, k) => {
+      const bn = batchNorm.has(k + 1) ? ['bn'] : [];
+      return s.kind === 'dense' ? [String(s.units), ...bn] : [formatToken(s), ...bn, ...(s.pool ? [`${s.pool.kind === 'avg' ? 'avg' : ''}pool${s.pool.size}`] : [])];
+    })
+    .join(',');
 }
 
 /**

@@ -2,7 +2,7 @@ import { Matrix, type DType, type Float } from '../linalg/index.js';
 import { activation, type Activation, type ActivationName } from './activations.js';
 import { cost, type Cost, type CostName } from './costs.js';
 import type { Rng } from '../base/rng.js';
-import { layerGeometry, layerSpecs, outputShape, type ConvGeometry, type ImageShape, type LayerSpec, type LayerToken } from './layers.js';
+import { formatLayers, layerGeometry, layerSpecs, outputShape, type ConvGeometry, type ImageShape, type LayerSpec, type LayerToken } from './layers.js';
 
 export const INITS = ['normal', 'xavier', 'he'] as const;
 export type InitName = (typeof INITS)[number];
@@ -24,6 +24,28 @@ export interface Architecture {
    */
   input?: ImageShape;
   layers?: LayerSpec[];
+  /**
+   * The hidden layers l with batch normalisation between Z^l and f
+   * (src/nn/batchnorm.ts), ascending; absent when none (files stay as they were).
+   */
+  batchNorm?: number[];
+}
+
+/**
+ * A layer's batch normalisation: its parameters [γ; β] (the network's
+ * biases[index], so the optimizers and checkpoints carry them) and its
+ * running averages, which evaluation uses.
+ */
+export interface BatchNormLayer {
+  /** The layer l it normalises. */
+  layer: number;
+  /** Features F: n_l for a dense layer, c_out for a conv layer. */
+  features: number;
+  /** Its entry in Network.weights (0 × F) and Network.biases ([γ; β], 2F): L + its rank. */
+  index: number;
+  params: Float;
+  runningMean: Float;
+  runningVar: Float;
 }
 
 /** The conv geometry of each layer 0..L (undefined for dense layers and the input), checked against arch.sizes. */
@@ -43,6 +65,17 @@ export function convArchitecture(tokens: readonly LayerToken[], input: ImageShap
   const layers: LayerSpec[] = [...layerSpecs(tokens), { kind: 'dense', units: classes }];
   const { sizes } = layerGeometry(input, layers);
   return { sizes, activation: rest.activation, outputActivation: rest.outputActivation, cost: rest.cost, input, layers }; // only these keys: the architecture is saved
+}
+
+/**
+ * The --layers value that rebuilds an architecture: the sizes, input first
+ * (dense), or the layers between the image and the output (conv), with a
+ * `bn` token after each batch-normalised layer.
+ */
+export function layersFlag(arch: Architecture): string {
+  const bn = new Set(arch.batchNorm ?? []);
+  if (arch.layers) return formatLayers(arch.layers.slice(0, -1), bn);
+  return arch.sizes.flatMap((n, l) => (bn.has(l) ? [String(n), 'bn'] : [String(n)])).join(',');
 }
 
 /** W^l's shape: n_l × n_(l−1) for a dense layer, c_out × (c_in·kh·kw) for a conv layer (PyTorch's [out, in, kh, kw] flattened). */
@@ -103,6 +136,8 @@ export class Network {
   readonly biases: Float[];
   /** Each layer's conv geometry (index l = 1..L; undefined for dense layers). */
   readonly geometry: (ConvGeometry | undefined)[];
+  /** Each layer's batch normalisation (index l = 1..L; undefined without). */
+  readonly norm: (BatchNormLayer | undefined)[];
 
   constructor(
     readonly arch: Architecture,
@@ -112,12 +147,27 @@ export class Network {
     activations?: Activation[],
     /** The cost object when it is not arch's (withCost). */
     costObject?: Cost,
+    /** The running mean and variance of each batch normalisation, in arch.batchNorm's order (default 0 and 1, PyTorch's start). */
+    running?: { mean: Float; variance: Float }[],
   ) {
     const { sizes } = arch;
     if (sizes.length < 2) throw new Error('a network needs at least an input and an output layer');
     const L = sizes.length - 1;
-    if (weights.length !== L || biases.length !== L) throw new Error(`expected ${L} weight matrices and bias vectors`);
+    const bn = arch.batchNorm ?? [];
+    if (weights.length !== L + bn.length || biases.length !== L + bn.length) throw new Error(`expected ${L + bn.length} weight matrices and bias vectors`);
     this.geometry = architectureGeometry(arch);
+    this.norm = sizes.map(() => undefined);
+    bn.forEach((l, k) => {
+      if (!Number.isInteger(l) || l < 1 || l >= L || this.norm[l] || (k > 0 && l < bn[k - 1]))
+        throw new Error(`batch normalisation on layer ${l}: only hidden layers 1..${L - 1}, ascending, once each`);
+      const features = this.geometry[l]?.cOut ?? sizes[l];
+      const params = biases[L + k];
+      if (params.length !== 2 * features || weights[L + k].data.length !== 0) throw new Error(`batch normalisation ${k + 1} (layer ${l}) needs γ and β of ${features} entries each`);
+      const fresh = (v: number) => (params instanceof Float64Array ? new Float64Array(features) : new Float32Array(features)).fill(v);
+      const r = running?.[k];
+      if (r && (r.mean.length !== features || r.variance.length !== features)) throw new Error(`batch normalisation ${k + 1} (layer ${l}) needs running statistics of ${features} entries`);
+      this.norm[l] = { layer: l, features, index: L + k, params, runningMean: r?.mean ?? fresh(0), runningVar: r?.variance ?? fresh(1) };
+    });
     if (this.geometry[L]) throw new Error('the output layer must be dense');
     for (let l = 0; l < L; l++) {
       const W = weights[l];
@@ -148,15 +198,16 @@ export class Network {
   summary(): LayerSummary[] {
     return this.sizes.slice(1).map((units, l) => {
       const g = this.geometry[l + 1],
-        W = this.weights[l];
+        W = this.weights[l],
+        bn = this.norm[l + 1];
       const pool = g?.spec.pool ? ` + ${g.spec.pool.kind}pool ${g.spec.pool.size}` : '';
       return {
         layer: l + 1,
         inputs: this.sizes[l],
         units,
         activation: this.activations[l].name,
-        parameters: W.data.length + this.biases[l].length,
-        kind: g ? `conv ${g.spec.kh}×${g.spec.kw}×${g.cOut}${g.spec.padding ? ` pad ${g.spec.padding}` : ''}${pool}` : 'dense',
+        parameters: W.data.length + this.biases[l].length + (bn ? bn.params.length : 0),
+        kind: (g ? `conv ${g.spec.kh}×${g.spec.kw}×${g.cOut}${g.spec.padding ? ` pad ${g.spec.padding}` : ''}${pool}` : 'dense') + (bn ? ' + batchnorm' : ''),
         shape: outputShape(g, units),
         weightShape: g ? [g.cOut, g.cIn, g.spec.kh, g.spec.kw] : [W.rows, W.cols],
       };
@@ -177,20 +228,29 @@ export class Network {
    * forgets f′, `check/bugs.ts`); `arch` still names the real activations.
    */
   withActivations(change: (a: Activation, l: number) => Activation): Network {
-    return new Network(this.arch, this.weights, this.biases, this.activations.map(change), this.cost);
+    return new Network(this.arch, this.weights, this.biases, this.activations.map(change), this.cost, this.running());
   }
 
   /** The same weights and biases (shared) with another cost object: a textbook δ^L without its shortcut, say. */
   withCost(c: Cost): Network {
-    return new Network(this.arch, this.weights, this.biases, this.activations, c);
+    return new Network(this.arch, this.weights, this.biases, this.activations, c, this.running());
+  }
+
+  /** The running statistics of the batch normalisations, in arch.batchNorm's order (shared, not copied). */
+  running(): { mean: Float; variance: Float }[] {
+    return this.norm.filter((n) => n !== undefined).map((n) => ({ mean: n.runningMean, variance: n.runningVar }));
   }
 
   /** A deep copy, optionally in another precision. */
   clone(dtype: DType = this.dtype): Network {
+    const copy = (b: Float) => (dtype === 'float64' ? Float64Array.from(b) : Float32Array.from(b));
     return new Network(
       { ...this.arch, sizes: this.sizes.slice() },
       this.weights.map((W) => W.as(dtype)),
-      this.biases.map((b) => (dtype === 'float64' ? Float64Array.from(b) : Float32Array.from(b))),
+      this.biases.map(copy),
+      undefined,
+      undefined,
+      this.running().map((r) => ({ mean: copy(r.mean), variance: copy(r.variance) })),
     );
   }
 
@@ -213,6 +273,12 @@ export class Network {
       if (init === 'normal') for (let i = 0; i < nOut; i++) b[i] = rng.normal();
       weights.push(W);
       biases.push(b);
+    }
+    // batch normalisation starts as the identity on the batch's statistics: γ = 1, β = 0 (no draws: the other weights stay as without it)
+    for (const l of arch.batchNorm ?? []) {
+      const F = geometry[l]?.cOut ?? arch.sizes[l];
+      weights.push(Matrix.zeros(0, F, dtype));
+      biases.push((dtype === 'float64' ? new Float64Array(2 * F) : new Float32Array(2 * F)).fill(1, 0, F));
     }
     return new Network(arch, weights, biases);
   }

@@ -58,8 +58,9 @@ export class EarlyStopping {
   }
 }
 
-/** Copies the weights and biases of `from` into `to` (same shape). */
+/** Copies the weights and biases of `from` into `to` (same shape), and the running statistics of its batch normalisations. */
 export function copyWeights(from: Network, to: Network): void {
   from.weights.forEach((W, l) => to.weights[l].data.set(W.data));
   from.biases.forEach((b, l) => to.biases[l].set(b));
+  to.running().forEach((r, k) => (r.mean.set(from.running()[k].mean), r.variance.set(from.running()[k].variance))); // batch normalisation's running statistics
 }

@@ -2,8 +2,7 @@ import { augmentLabel, augmentProblem, type AugmentConfig } from '../data/augmen
 import { BACKENDS, type DType } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, type CostName } from '../nn/costs.js';
-import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
-import { formatLayers } from '../nn/layers.js';
+import { INITS, layersFlag, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { WATCHED_METRICS, type WatchedMetric } from './early-stop.js';
 import { HYPER_PARAMETERS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig } from './optimizers.js';
 import { SCHEDULES, type Schedule } from './schedule.js';
@@ -124,7 +123,7 @@ export const RUN_SETTINGS = {
     flags: ['layers', 'hidden', 'activation', 'output-activation', 'cost'],
     check: archProblem,
     toFlags: (a) => ({
-      layers: a.layers ? formatLayers(a.layers.slice(0, -1)) : a.sizes.join(','), // a conv net's --layers: between the image and the output
+      layers: layersFlag(a), // a conv net's --layers: between the image and the output; bn tokens included
       activation: a.activation,
       'output-activation': a.outputActivation,
       cost: a.cost,
