@@ -104,7 +104,6 @@ const LONG_FUNCTIONS: Record<string, number> = {
   'src/report/compare-charts.ts:compareCharts': 125,
   'src/learners/rbm.ts:RbmLearner.fit': 117,
   'src/learners/ode.ts:OdeLearner.fit': 108,
-  'src/cli/gradcheck.ts:runGradcheck': 106,
   'src/report/training.ts:trainingCharts': 101,
   'src/learners/ode-solvers.ts:odeSolve': 98,
   'src/learners/ga.ts:GaLearner.fit': 92,
