@@ -117,14 +117,8 @@ export function compareCommand(): Command {
   return cmd.action(async (opts: CompareOptions) => runCompare(opts));
 }
 
-async function runCompare(opts: CompareOptions): Promise<void> {
-  const out = new Output(opts.json, opts.quiet);
-  for (const activation of opts.activations) {
-    const refused = pairingProblem({ activation, outputActivation: opts.outputActivation, cost: opts.cost });
-    if (refused) throw new UsageError(refused);
-  }
-  if (opts.report) checkOutputFile(opts.report, '--report');
-  const ds = loadData(opts);
+/** Each run of --activations with its init and η (--init and --lr: one value for all, or activation=value pairs). */
+function compareSpecs(opts: CompareOptions): CompareSpec[] {
   const acts = opts.activations;
   const lr = perActivation(
     opts.lr,
@@ -147,7 +141,29 @@ async function runCompare(opts: CompareOptions): Promise<void> {
     (a) => (activation(a).stalls === 'dies' ? 'he' : 'normal'),
     '--init',
   ); // He init for the ReLU family
-  const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
+  return acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
+}
+
+/** Writes --report; if that fails, saves the report elsewhere (writeRescue) and says where, exit 1. */
+function writeReport(file: string, html: string): void {
+  try {
+    writeFileAtomic(file, html);
+  } catch (e) {
+    const rescued = writeRescue(basename(file), html);
+    throw new WriteFailedError(`--report ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+  }
+}
+
+async function runCompare(opts: CompareOptions): Promise<void> {
+  const out = new Output(opts.json, opts.quiet);
+  for (const activation of opts.activations) {
+    const refused = pairingProblem({ activation, outputActivation: opts.outputActivation, cost: opts.cost });
+    if (refused) throw new UsageError(refused);
+  }
+  if (opts.report) checkOutputFile(opts.report, '--report');
+  const ds = loadData(opts);
+  const acts = opts.activations;
+  const specs = compareSpecs(opts);
   const dtype = opts.dtype ?? 'float32';
   const provider = await providerForDtype(opts, dtype, out);
   const k = provider.kernels;
@@ -187,13 +203,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   );
   printRuns(out, runs);
   if (opts.report) {
-    const html = await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading);
-    try {
-      writeFileAtomic(opts.report, html);
-    } catch (e) {
-      const rescued = writeRescue(basename(opts.report), html);
-      throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
-    }
+    writeReport(opts.report, await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading));
     out.line(`report written to ${safeText(opts.report)}`);
   }
   const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs
