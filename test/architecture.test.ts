@@ -107,7 +107,6 @@ const LONG_FUNCTIONS: Record<string, number> = {
   'src/report/training.ts:trainingCharts': 101,
   'src/learners/ode-solvers.ts:odeSolve': 98,
   'src/learners/ga.ts:GaLearner.fit': 92,
-  'src/cli/datasets.ts:datasetsCommand': 87,
   'src/data/fetch.ts:getInto': 81,
   'src/autodiff/expression.ts:convert': 79,
   'src/io/safetensors.ts:decodeSafetensors': 77,
