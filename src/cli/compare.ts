@@ -3,12 +3,12 @@ import { safeText } from '../base/terminal-safe.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
-import { INITS, pairingProblem, type InitName } from '../nn/network.js';
+import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { basename } from 'node:path';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { compareReport } from '../report/html.js';
 import { checkNetworkSize } from '../data/limits.js';
-import { DataError, trainingLabelProblem } from '../data/dataset.js';
+import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
@@ -154,12 +154,27 @@ function writeReport(file: string, html: string): void {
   }
 }
 
-async function runCompare(opts: CompareOptions): Promise<void> {
-  const out = new Output(opts.json, opts.quiet);
+/** The network of --hidden (a conv net too, docs/guide/convolution.md: the same layers train builds, on the data's images), checked to fit in memory and the data's labels checked. */
+function compareArchitecture(opts: CompareOptions, ds: Dataset): Architecture {
+  const arch = architecture({ hidden: opts.hidden, activation: opts.activations[0], outputActivation: opts.outputActivation, cost: opts.cost }, ds.train.dim, ds.classes, [], ds.shape);
+  checkLayerMemory(arch, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
+  const labels = trainingLabelProblem(ds, true);
+  if (labels) throw new DataError(labels);
+  checkNetworkSize(arch.sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
+  return arch;
+}
+
+/** Refuses an activation of --activations that cannot go with --output-activation and --cost (one line, exit 2). */
+function refusePairings(opts: CompareOptions): void {
   for (const activation of opts.activations) {
     const refused = pairingProblem({ activation, outputActivation: opts.outputActivation, cost: opts.cost });
     if (refused) throw new UsageError(refused);
   }
+}
+
+async function runCompare(opts: CompareOptions): Promise<void> {
+  const out = new Output(opts.json, opts.quiet);
+  refusePairings(opts);
   if (opts.report) checkOutputFile(opts.report, '--report');
   const ds = loadData(opts);
   const acts = opts.activations;
@@ -167,13 +182,8 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const dtype = opts.dtype ?? 'float32';
   const provider = await providerForDtype(opts, dtype, out);
   const k = provider.kernels;
-  // a conv net (docs/guide/convolution.md): the same layers train builds, on the data's images
-  const arch = architecture({ hidden: opts.hidden, activation: acts[0], outputActivation: opts.outputActivation, cost: opts.cost }, ds.train.dim, ds.classes, [], ds.shape);
+  const arch = compareArchitecture(opts, ds);
   const sizes = arch.sizes;
-  checkLayerMemory(arch, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
-  const labels = trainingLabelProblem(ds, true);
-  if (labels) throw new DataError(labels);
-  checkNetworkSize(sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
   const heading = `${safeText(ds.name)} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.note(style.bold('backprop compare') + ' ' + heading);
   out.note(
