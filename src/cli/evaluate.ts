@@ -2,15 +2,15 @@ import { loadData } from '../data/load.js';
 import { safeText } from '../base/terminal-safe.js';
 import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
-import { evaluate, outputs } from '../train/metrics.js';
+import { evaluate, type Evaluation } from '../train/metrics.js';
+import { worstMistakes, type Mistake } from '../analysis/mistakes.js';
 import { DataError, type Examples } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
 import { addBackendOption, addDataOptions, choiceOption, examples, oneOf, positiveInt, type DataOptions } from './options.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { asciiRow } from '../report/ascii.js';
-import type { BackendName, DType, Kernels } from '../linalg/index.js';
-import type { Network } from '../nn/network.js';
+import type { BackendName, DType } from '../linalg/index.js';
 
 interface EvaluateOptions extends DataOptions {
   misclassified?: number;
@@ -62,41 +62,10 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const r = evaluate(net, ex, provider.kernels);
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${safeText(ds.name)} ${opts.split}`);
-  out.line('');
-  out.line('confusion matrix (rows: true class, columns: predicted)');
-  const w = Math.max(5, ...r.confusion.flat().map((c) => String(c).length + 1));
-  const label = Math.max(4, ...names.map((n) => n.length));
-  out.line('true'.padStart(label) + ' ' + names.map((_, i) => String(i).padStart(w)).join('') + '   recall');
-  r.confusion.forEach((row, i) => {
-    const n = row.reduce((a, b) => a + b, 0);
-    const cells = row.map((c, j) => (i === j ? style.good(String(c).padStart(w)) : c ? style.warn(String(c).padStart(w)) : style.dim(String(c).padStart(w))));
-    out.line(`${names[i].padStart(label)} ${cells.join('')}   ${n ? percent(row[i] / n, 1) : '-'}`);
-  });
+  printConfusion(out, r, names);
   // The worst mistakes: the wrong predictions that gave the true class the lowest output.
-  let worst: { index: number; trueLabel: number; predicted: number; trueOutput: number; predictedOutput: number }[] = [];
-  if (opts.misclassified) {
-    const predicted = predictions(r.predictions, classes, net, ex, provider.kernels);
-    for (let i = 0; i < ex.count; i++) {
-      if (predicted[i] === ex.labels[i]) continue;
-      worst.push({ index: i, trueLabel: ex.labels[i], predicted: predicted[i], trueOutput: r.trueOutputs[i], predictedOutput: r.predictedOutputs[i] });
-    }
-    worst = worst.sort((x, y) => x.trueOutput - y.trueOutput).slice(0, opts.misclassified);
-    out.line('');
-    out.line(`the ${worst.length} worst mistakes of ${r.count - r.correct} (lowest output for the true class):`);
-    const side = ds.shape?.[1] ?? Math.round(Math.sqrt(ex.dim));
-    for (let s = 0; s < worst.length; s += 4) {
-      out.line('');
-      out.line(
-        asciiRow(
-          worst.slice(s, s + 4).map((w) => ({
-            pixels: ex.features.subarray(w.index * ex.dim, (w.index + 1) * ex.dim),
-            caption: `#${w.index} true ${names[w.trueLabel]} → ${names[w.predicted]} (${percent(w.predictedOutput, 0)})`,
-          })),
-          side,
-        ),
-      );
-    }
-  }
+  const worst = opts.misclassified ? worstMistakes(r, net, ex, provider.kernels, opts.misclassified) : [];
+  if (opts.misclassified) printMistakes(out, worst, r, ex, names, ds.shape?.[1] ?? Math.round(Math.sqrt(ex.dim)));
   out.result({
     misclassified: opts.misclassified ? worst : undefined,
     command: 'evaluate',
@@ -124,20 +93,34 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   });
 }
 
-/**
- * The predicted class of each example. evaluate() stores them in bytes
- * (src/train/metrics.ts), which holds classes 0–255 only: class 299 would
- * read as 43. For a model with more outputs they are computed again here,
- * one example at a time, with the same rule (the first largest output).
- */
-function predictions(stored: ArrayLike<number>, classes: number, net: Network, ex: Examples, k: Kernels): ArrayLike<number> {
-  if (classes <= 256 || !(stored instanceof Uint8Array)) return stored;
-  const out = new Int32Array(ex.count);
-  for (let i = 0; i < ex.count; i++) {
-    const a = outputs(net, ex.features.subarray(i * ex.dim, (i + 1) * ex.dim), k);
-    let best = 0;
-    for (let c = 1; c < a.length; c++) if (a[c] > a[best]) best = c;
-    out[i] = best;
+/** The confusion matrix (rows: true class, columns: predicted) with each class's recall. */
+function printConfusion(out: Output, r: Evaluation, names: readonly string[]): void {
+  out.line('');
+  out.line('confusion matrix (rows: true class, columns: predicted)');
+  const w = Math.max(5, ...r.confusion.flat().map((c) => String(c).length + 1));
+  const label = Math.max(4, ...names.map((n) => n.length));
+  out.line('true'.padStart(label) + ' ' + names.map((_, i) => String(i).padStart(w)).join('') + '   recall');
+  r.confusion.forEach((row, i) => {
+    const n = row.reduce((a, b) => a + b, 0);
+    const cells = row.map((c, j) => (i === j ? style.good(String(c).padStart(w)) : c ? style.warn(String(c).padStart(w)) : style.dim(String(c).padStart(w))));
+    out.line(`${names[i].padStart(label)} ${cells.join('')}   ${n ? percent(row[i] / n, 1) : '-'}`);
+  });
+}
+
+/** --misclassified: the worst mistakes as images, four to a row, each with its index, true and predicted class. */
+function printMistakes(out: Output, worst: Mistake[], r: Evaluation, ex: Examples, names: readonly string[], side: number): void {
+  out.line('');
+  out.line(`the ${worst.length} worst mistakes of ${r.count - r.correct} (lowest output for the true class):`);
+  for (let s = 0; s < worst.length; s += 4) {
+    out.line('');
+    out.line(
+      asciiRow(
+        worst.slice(s, s + 4).map((w) => ({
+          pixels: ex.features.subarray(w.index * ex.dim, (w.index + 1) * ex.dim),
+          caption: `#${w.index} true ${names[w.trueLabel]} → ${names[w.predicted]} (${percent(w.predictedOutput, 0)})`,
+        })),
+        side,
+      ),
+    );
   }
-  return out;
 }

@@ -1,14 +1,14 @@
 import { loadData } from '../data/load.js';
 import { Command } from 'commander';
-import { jsKernels, Matrix, type BackendName, type Kernels } from '../linalg/index.js';
+import { jsKernels, type BackendName, type Kernels } from '../linalg/index.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { Network, type InitName } from '../nn/network.js';
-import { Rng } from '../base/rng.js';
-import { DataError, fillBatch, identity, trainingLabelProblem } from '../data/dataset.js';
+import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { loadModel } from '../io/safetensors.js';
 import { BUGS, type BugName } from '../check/bugs.js';
-import { GRADCHECK_DEFAULTS, gradcheck, timeBackpropVsFiniteDifferences, TOLERANCES, type MethodResult, type TensorReport } from '../check/gradcheck.js';
-import { trainParity } from '../check/parity.js';
+import { GRADCHECK_DEFAULTS, gradcheck, timeBackpropVsFiniteDifferences, TOLERANCES, type GradcheckReport, type MethodResult, type TensorReport, type Timing } from '../check/gradcheck.js';
+import { trainParity, type ParityReport } from '../check/parity.js';
+import { checkBatch, checkNetwork, failedChecks } from '../check/subject.js';
 import { ADAM_LR, type OptimizerName } from '../train/optimizers.js';
 import { loadTf } from '../check/tfjs-oracle.js';
 import { EXIT, UsageError } from './errors.js';
@@ -107,6 +107,23 @@ const sci = (x: number) => (Number.isFinite(x) ? x.toExponential(1) : String(x))
 const num = (x: number) => (x < 1e-3 ? x.toExponential() : String(x));
 const verdict = (pass: boolean) => (pass ? style.good('PASS') : style.bad('FAIL'));
 
+/** The network to check: --model's, or a new float64 one of --layers/--hidden (init undefined with --model). */
+function subjectNetwork(opts: GradcheckCliOptions, ds: Dataset): { net: Network; init?: InitName } {
+  if (opts.model) {
+    if (opts.layers || opts.hidden) throw new UsageError('--model gives the architecture: drop --layers/--hidden');
+    const net = loadModel(opts.model).network;
+    if (net.sizes[0] !== ds.train.dim) {
+      throw new UsageError(`--model ${opts.model} expects ${net.sizes[0]} inputs but ${ds.name} has ${ds.train.dim} values per example`);
+    }
+    return { net };
+  }
+  const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN, ds.shape);
+  checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
+  checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
+  const init = opts.init ?? defaultInit(arch.activation);
+  return { net: checkNetwork(arch, init, opts.seed), init };
+}
+
 async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   const out = new Output(opts.json);
   const ds = loadData(opts);
@@ -114,32 +131,9 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   // (Only the gaps: a check of gradients on one class is still a check.)
   const labels = opts.model || opts.layers || !ds.missingClasses?.length ? undefined : trainingLabelProblem(ds, true);
   if (labels) throw new DataError(labels);
-  let net: Network;
-  let init: InitName | undefined;
-  if (opts.model) {
-    if (opts.layers || opts.hidden) throw new UsageError('--model gives the architecture: drop --layers/--hidden');
-    net = loadModel(opts.model).network;
-    if (net.sizes[0] !== ds.train.dim) {
-      throw new UsageError(`--model ${opts.model} expects ${net.sizes[0]} inputs but ${ds.name} has ${ds.train.dim} values per example`);
-    }
-  } else {
-    const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN, ds.shape);
-    checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
-    checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
-    init = opts.init ?? defaultInit(arch.activation);
-    net = Network.create(arch, init, new Rng(opts.seed), 'float64');
-    // A conv layer sees blank patches of the image, where Z = b exactly: at ReLU's kink when b = 0 (he and xavier init),
-    // where f′ does not exist and finite differences see half a step. The check draws such biases from N(0, 0.1²).
-    const biasRng = new Rng(opts.seed + 1);
-    net.geometry.forEach((g, l) => g && net.biases[l - 1].forEach((v, i, b) => (b[i] = v === 0 ? 0.1 * biasRng.normal() : v)));
-  }
+  const { net, init } = subjectNetwork(opts, ds);
   if (opts.batchSize > ds.train.count) throw new UsageError(`--batch-size ${opts.batchSize} is larger than the ${ds.train.count} training examples`);
-
-  // A batch of real examples, chosen by seed.
-  const order = new Rng(opts.seed ^ 0x5eed).shuffle(identity(ds.train.count));
-  const x = Matrix.zeros(opts.batchSize, ds.train.dim, 'float64');
-  const y = Matrix.zeros(net.sizes[net.depth], opts.batchSize, 'float64');
-  fillBatch(ds.train, order, 0, x, y);
+  const { x, y } = checkBatch(ds.train, net.sizes[net.depth], opts.batchSize, opts.seed);
 
   if (opts.bug === 'flip-kernel' && !net.arch.layers) throw new UsageError('--bug flip-kernel flips conv kernels: give conv layers, e.g. --hidden conv5x5x4,pool2,30');
   const method = opts.bug ? BUGS[opts.bug] : undefined;
@@ -163,42 +157,8 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   });
   const parity = opts.trainSteps ? await parityOn(await kernels(opts), opts.trainSteps) : undefined;
   const pass = report.pass && (parity?.pass ?? true);
-
-  const a = net.arch;
-  out.line(
-    style.bold('backprop gradcheck') +
-      ` ${net.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost}` +
-      (init ? `, init ${init}` : `, ${opts.model}`) +
-      ` · ${x.rows} ${ds.name} examples · P = ${net.parameterCount.toLocaleString('en-US')} parameters · mean cost ${report.loss.toFixed(6)}` +
-      (opts.bug ? style.warn(` · injected bug: ${opts.bug}`) : ''),
-  );
-  out.line(
-    style.dim(
-      `finite differences: float64, h = ${num(opts.eps)}, PASS when every |Δ| ≤ ${num(opts.atol)} + ${num(opts.rtol)}·|g|` +
-        (opts.tfjs ? ` · tfjs autodiff (${tfBackend}, float32): PASS when ‖Δ‖/‖g‖ ≤ ${num(opts.tfTol)}` : '') +
-        ` · graph: |Δ| ≤ ${num(TOLERANCES.graph.atol)} + ${num(TOLERANCES.graph.rtol)}·|g|` +
-        ` · Δ = method − backprop`,
-    ),
-  );
-  for (const t of report.tensors) printTensor(out, t, opts);
-  out.line('');
-  out.line(
-    `why backprop: one forward+backward pass takes ${ms(timing.backprop)}; finite differences need 2P = ${(2 * timing.parameters).toLocaleString('en-US')} forward passes` +
-      ` × ${ms(timing.forward)} = ${secs(timing.finiteDifferencesAll)} — backprop is ${Math.round(timing.speedup).toLocaleString('en-US')}× faster`,
-  );
-  if (parity) {
-    out.line(
-      `training parity: ${parity.steps} ${TF_OPTIMIZER[parity.optimizer][0]} steps (m = ${parity.batchSize}, η = ${parity.lr}) here and with ${TF_OPTIMIZER[parity.optimizer][1]} from the same weights:` +
-        ` max |ΔW| = ${sci(parity.maxWeightDiff)}, ‖ΔW‖/‖update‖ = ${sci(parity.updateRel)} (PASS when ${parity.bound}) ${verdict(parity.pass)}`,
-    );
-  }
-  const failed = report.tensors.flatMap((t) => [
-    ...(t.finiteDifferences.pass ? [] : [`${t.name} (finite differences)`]),
-    ...(t.tfjs && !t.tfjs.pass ? [`${t.name} (tfjs)`] : []),
-    ...(!t.graph || t.graph.pass ? [] : [`${t.name} (graph)`]),
-  ]);
-  if (parity && !parity.pass) failed.push('training parity');
-  out.line(pass ? style.good('PASS: the hand-written gradients agree with every oracle') : style.bad(`FAIL: ${failed.join(', ')}`));
+  const heading = `${x.rows} ${ds.name} examples · P = ${net.parameterCount.toLocaleString('en-US')} parameters · mean cost ${report.loss.toFixed(6)}`;
+  printGradcheck(out, opts, { net, init, heading, tfBackend, report, timing, parity, pass });
   out.result({
     command: 'gradcheck',
     architecture: { ...net.arch, init, parameters: net.parameterCount },
@@ -219,6 +179,45 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     ...jsonProvenance(provenance({ name: 'js', kernels: jsKernels }, 'float64', opts.seed, { ...opts, json: undefined })),
   });
   return pass ? EXIT.ok : EXIT.failed;
+}
+
+/** What the check found, in words: the heading, each tensor's table, the timing, the training parity and the verdict. */
+function printGradcheck(
+  out: Output,
+  opts: GradcheckCliOptions,
+  r: { net: Network; init?: InitName; heading: string; tfBackend?: string; report: GradcheckReport; timing: Timing; parity?: ParityReport; pass: boolean },
+): void {
+  const a = r.net.arch;
+  out.line(
+    style.bold('backprop gradcheck') +
+      ` ${r.net.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost}` +
+      (r.init ? `, init ${r.init}` : `, ${opts.model}`) +
+      ` · ${r.heading}` +
+      (opts.bug ? style.warn(` · injected bug: ${opts.bug}`) : ''),
+  );
+  out.line(
+    style.dim(
+      `finite differences: float64, h = ${num(opts.eps)}, PASS when every |Δ| ≤ ${num(opts.atol)} + ${num(opts.rtol)}·|g|` +
+        (opts.tfjs ? ` · tfjs autodiff (${r.tfBackend}, float32): PASS when ‖Δ‖/‖g‖ ≤ ${num(opts.tfTol)}` : '') +
+        ` · graph: |Δ| ≤ ${num(TOLERANCES.graph.atol)} + ${num(TOLERANCES.graph.rtol)}·|g|` +
+        ` · Δ = method − backprop`,
+    ),
+  );
+  for (const t of r.report.tensors) printTensor(out, t, opts);
+  out.line('');
+  const timing = r.timing;
+  out.line(
+    `why backprop: one forward+backward pass takes ${ms(timing.backprop)}; finite differences need 2P = ${(2 * timing.parameters).toLocaleString('en-US')} forward passes` +
+      ` × ${ms(timing.forward)} = ${secs(timing.finiteDifferencesAll)} — backprop is ${Math.round(timing.speedup).toLocaleString('en-US')}× faster`,
+  );
+  const parity = r.parity;
+  if (parity) {
+    out.line(
+      `training parity: ${parity.steps} ${TF_OPTIMIZER[parity.optimizer][0]} steps (m = ${parity.batchSize}, η = ${parity.lr}) here and with ${TF_OPTIMIZER[parity.optimizer][1]} from the same weights:` +
+        ` max |ΔW| = ${sci(parity.maxWeightDiff)}, ‖ΔW‖/‖update‖ = ${sci(parity.updateRel)} (PASS when ${parity.bound}) ${verdict(parity.pass)}`,
+    );
+  }
+  out.line(r.pass ? style.good('PASS: the hand-written gradients agree with every oracle') : style.bad(`FAIL: ${failedChecks(r.report, parity).join(', ')}`));
 }
 
 function printTensor(out: Output, t: TensorReport, opts: GradcheckCliOptions): void {

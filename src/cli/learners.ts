@@ -7,8 +7,9 @@ import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
-import { accuracy, type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
+import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
+import { fitOtherSeeds, studyRun, type StudyRun } from '../learners/study.js';
 import { NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner, OdeNet } from '../learners/ode.js';
 import { SolverError } from '../learners/ode-solvers.js';
@@ -19,7 +20,7 @@ import { NotPositiveDefiniteError } from '../linalg/lapack.js';
 import { defaultLearningRate, type Architecture } from '../nn/network.js';
 import { filtersPng } from '../report/png-grid.js';
 import { activation, relu } from '../nn/activations.js';
-import { learnersReport, type Figure, type LearnerRun } from '../report/learners.js';
+import { learnersReport, type Figure } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
 import { EXIT, InterruptedError, RunFailedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { providerForDtype } from './precision.js';
@@ -440,8 +441,8 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
   }
 }
 
-async function learnersSession(opts: LearnersOptions, given: (key: string) => boolean, stops: SignalWatch): Promise<number> {
-  const out = new Output(opts.json, opts.quiet);
+/** The data, the learners (built and checked before any runs) and the kernels of a session, with its heading printed. */
+async function prepareSession(opts: LearnersOptions, given: (key: string) => boolean, out: Output) {
   if (opts.report) checkOutputFile(opts.report, '--report');
   for (const name of opts.learners) LEARNER_REGISTRY[name]!.checkOutputs?.(opts);
   const ds = loadData(opts);
@@ -465,107 +466,29 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   const heading = `${ds.name}: ${ds.train.count} train${ds.validation ? ` / ${ds.validation.count} validation` : ''} / ${ds.test.count} test · seed ${opts.seed} · ${k.name} kernels${opts.seconds ? ` · ≤ ${opts.seconds} s each` : ''}`;
   out.note(style.bold('backprop learners') + ' ' + heading);
   for (const l of learners) out.note(style.dim(`  ${l.name.padEnd(4)} ${l.describe()}`));
+  return { ds, learners, provider, heading };
+}
 
+async function learnersSession(opts: LearnersOptions, given: (key: string) => boolean, stops: SignalWatch): Promise<number> {
+  const out = new Output(opts.json, opts.quiet);
+  const { ds, learners, provider, heading } = await prepareSession(opts, given, out);
+  const k = provider.kernels;
   await stops.settle(); // a signal while the data loaded
   if (stops.signal) throw new InterruptedError(stops.signal, 'before any learner ran: nothing was run, so no table or report was written');
-  const runs: (LearnerRun & { wallSeconds: number; validationAccuracy: number | null; details: Record<string, number | string> } & Partial<ReturnType<typeof seedStats>>)[] = [];
-  const measured = ds.validation ?? ds.test;
+  const runs: StudyRun[] = [];
   const figures: Figure[] = [];
   const failures: string[] = []; // outputs that could not be written: reported after every other output
   for (const l of learners) {
     if (stops.signal) break;
-    const fitSeed = (seed: number) =>
-      fitOrFail(l, ds, {
-        kernels: k,
-        seed,
-        budget: { seconds: opts.seconds },
-        test: measured, // with --validation, the curves (every number a choice is made on) never see the test set
-        shouldStop: () => stops.signal !== undefined,
-        onProgress: (p) => {
-          if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p)}`.slice(0, (process.stderr.columns || 80) + 4));
-        },
-      });
-    // --seeds K: the other seeds first, --seed last, so that the row's trace, the files and the figures are --seed's.
-    const others: SeedResult[] = [];
-    for (let i = 1; i < opts.seeds && !stops.signal; i++) {
-      const ri = await fitSeed(opts.seed + i);
-      const li = ri.trace[ri.trace.length - 1];
-      if (li) others.push({ seed: opts.seed + i, testAccuracy: ds.validation ? accuracy(l.predict(ds.test), ds.test) : li.testAccuracy, validationAccuracy: ds.validation ? li.testAccuracy : null });
-    }
-    const r = await fitSeed(opts.seed);
-    if (out.interactive) process.stderr.write('\r\u001b[K');
-    await stops.settle(); // a learner that never yields (the NTK's solve) holds back a signal until here
-    const last = r.trace[r.trace.length - 1];
-    if (!last) {
-      out.note(style.dim(`  ${l.name} stopped before its first measurement: no row`));
-      continue;
-    }
-    // With --validation, the test set is touched once, here, at the end of the learner's run.
-    const testAccuracy = ds.validation ? accuracy(l.predict(ds.test), ds.test) : last.testAccuracy;
+    const run = await runLearner(l, ds, k, opts, stops, out);
+    if (!run) continue;
     figures.push(...(LEARNER_REGISTRY[l.name]!.finish?.(l, ds, k, opts, (m) => failures.push(m)) ?? []));
-    const perSeed = [{ seed: opts.seed, testAccuracy, validationAccuracy: ds.validation ? last.testAccuracy : null }, ...others];
-    runs.push({
-      name: l.name,
-      ...(opts.seeds > 1 ? seedStats(perSeed) : {}),
-      description: l.describe(),
-      testAccuracy,
-      validationAccuracy: ds.validation ? last.testAccuracy : null,
-      seconds: last.seconds,
-      wallSeconds: r.wallSeconds ?? last.seconds,
-      work: last.work,
-      flops: last.flops,
-      parametersUpdated: r.parametersUpdated,
-      peakBytes: r.peakBytes,
-      trace: r.trace,
-      details: r.details,
-    });
-    out.note(
-      style.dim(
-        `  ${l.name} done: ${ds.validation ? `validation ${percent(last.testAccuracy)}, test ` : ''}${percent(testAccuracy)} in ${seconds(last.seconds)} (${seconds(r.wallSeconds ?? last.seconds)} with the test evaluations)${
-          Object.keys(r.details).length
-            ? ' · ' +
-              Object.entries(r.details)
-                .map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`)
-                .join(', ')
-            : ''
-        }`,
-      ),
-    );
+    runs.push(run);
+    out.note(style.dim(`  ${l.name} done: ${doneLine(run, ds.validation !== undefined)}`));
   }
   const interrupted = stops.signal;
   if (interrupted) out.line(style.warn(`interrupted${interrupted === 'SIGINT' ? '' : ` by ${interrupted}`}: the table shows the learners that ran, as far as they got`));
-
-  out.line('');
-  out.line(
-    table(
-      ['learner', ...(ds.validation ? ['val acc'] : []), 'test acc', 'wall time', 'train time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
-      runs.map((r) => [
-        r.name,
-        ...(r.validationAccuracy !== null
-          ? [r.validationAccuracySd !== undefined ? `${percent(r.validationAccuracyMean!)} ± ${(100 * r.validationAccuracySd).toFixed(2)}` : percent(r.validationAccuracy)]
-          : []),
-        r.testAccuracySd !== undefined ? `${percent(r.testAccuracyMean!)} ± ${(100 * r.testAccuracySd).toFixed(2)}` : percent(r.testAccuracy),
-        seconds(r.wallSeconds),
-        seconds(r.seconds),
-        r.work.toExponential(2),
-        (r.flops / 1e9).toFixed(1),
-        r.parametersUpdated.toLocaleString('en-US'),
-        megabytes(r.peakBytes),
-      ]),
-    ),
-  );
-  out.note(
-    style.dim(
-      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1, its lower triangle only); wall time includes the test evaluations that draw the curves, train time leaves them out; peak memory: the learner's own large buffers" +
-        (opts.seeds > 1
-          ? `; accuracy: mean ± standard deviation (percentage points) over seeds ${opts.seed}–${opts.seed + opts.seeds - 1}, the other columns and the curves are seed ${opts.seed}'s`
-          : '') +
-        (ds.validation ? `; with --validation the curves and the work ratio are on the ${ds.validation.count} validation examples, and the test set is evaluated once, at the end` : ''),
-    ),
-  );
-  out.line('');
-  out.line(style.bold(`${ds.validation ? 'validation' : 'test'} accuracy against time`) + style.dim(' (each from its start to its end, 0–100%)'));
-  for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.validationAccuracy ?? r.testAccuracy)} at ${seconds(r.seconds)}`);
+  printTable(out, runs, ds, opts);
   // The ratio compares the curves: with --validation, on the validation examples.
   const ratio = workRatio(runs.map((r) => ({ ...r, testAccuracy: r.validationAccuracy ?? r.testAccuracy })));
   if (ratio) {
@@ -601,29 +524,77 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   return stops.signal ? signalExitCode(stops.signal) : EXIT.ok;
 }
 
-interface SeedResult {
-  seed: number;
-  testAccuracy: number;
-  validationAccuracy: number | null;
+/**
+ * Fits one learner with every seed of --seeds (--seed last, so that its
+ * files and figures are --seed's), its progress on the terminal; undefined
+ * (and a note) when it stopped before its first measurement.
+ */
+async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOptions, stops: SignalWatch, out: Output): Promise<StudyRun | undefined> {
+  const shouldStop = () => stops.signal !== undefined;
+  const fitSeed = (seed: number) =>
+    fitOrFail(l, ds, {
+      kernels: k,
+      seed,
+      budget: { seconds: opts.seconds },
+      test: ds.validation ?? ds.test, // with --validation, the curves (every number a choice is made on) never see the test set
+      shouldStop,
+      onProgress: (p) => {
+        if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p)}`.slice(0, (process.stderr.columns || 80) + 4));
+      },
+    });
+  const others = await fitOtherSeeds(opts.seed, opts.seeds, shouldStop, fitSeed, l, ds);
+  const r = await fitSeed(opts.seed);
+  if (out.interactive) process.stderr.write('\r\u001b[K');
+  await stops.settle(); // a learner that never yields (the NTK's solve) holds back a signal until here
+  const last = r.trace[r.trace.length - 1];
+  if (!last) {
+    out.note(style.dim(`  ${l.name} stopped before its first measurement: no row`));
+    return undefined;
+  }
+  return studyRun(l, ds, r, last, { seed: opts.seed, count: opts.seeds, others });
 }
 
-/** Mean and sample standard deviation (n − 1) of a list. */
-function meanSd(xs: number[]): { mean: number; sd: number } {
-  const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, sd };
+/** `validation 91.20%, test 90.80% in 1.2s (1.5s with the test evaluations) · key value, …`: a learner's line when it is done. */
+function doneLine(r: StudyRun, validation: boolean): string {
+  const details = Object.entries(r.details)
+    .map(([key, v]) => `${key} ${typeof v === 'number' ? +v.toPrecision(4) : v}`)
+    .join(', ');
+  return `${validation ? `validation ${percent(r.validationAccuracy!)}, test ` : ''}${percent(r.testAccuracy)} in ${seconds(r.seconds)} (${seconds(r.wallSeconds)} with the test evaluations)${details ? ' · ' + details : ''}`;
 }
 
-/** --seeds K: each seed's accuracies, and their mean ± sample standard deviation. */
-export function seedStats(perSeed: SeedResult[]) {
-  const t = meanSd(perSeed.map((p) => p.testAccuracy));
-  const v = perSeed.every((p) => p.validationAccuracy !== null) ? meanSd(perSeed.map((p) => p.validationAccuracy!)) : undefined;
-  return {
-    seeds: [...perSeed].sort((a, b) => a.seed - b.seed),
-    testAccuracyMean: t.mean,
-    testAccuracySd: t.sd,
-    ...(v ? { validationAccuracyMean: v.mean, validationAccuracySd: v.sd } : {}),
-  };
+/** The table of the learners' rows, its legend, and each one's accuracy against time. */
+function printTable(out: Output, runs: StudyRun[], ds: Dataset, opts: LearnersOptions): void {
+  out.line('');
+  out.line(
+    table(
+      ['learner', ...(ds.validation ? ['val acc'] : []), 'test acc', 'wall time', 'train time', 'work (ex-fwd)', 'GFLOP', 'params updated', 'peak memory'],
+      runs.map((r) => [
+        r.name,
+        ...(r.validationAccuracy !== null
+          ? [r.validationAccuracySd !== undefined ? `${percent(r.validationAccuracyMean!)} ± ${(100 * r.validationAccuracySd).toFixed(2)}` : percent(r.validationAccuracy)]
+          : []),
+        r.testAccuracySd !== undefined ? `${percent(r.testAccuracyMean!)} ± ${(100 * r.testAccuracySd).toFixed(2)}` : percent(r.testAccuracy),
+        seconds(r.wallSeconds),
+        seconds(r.seconds),
+        r.work.toExponential(2),
+        (r.flops / 1e9).toFixed(1),
+        r.parametersUpdated.toLocaleString('en-US'),
+        megabytes(r.peakBytes),
+      ]),
+    ),
+  );
+  out.note(
+    style.dim(
+      "work: example-forwards, one example through the model once (an SGD step on m examples counts 2m, a GA generation population × batch, an NTK kernel entry 1, its lower triangle only); wall time includes the test evaluations that draw the curves, train time leaves them out; peak memory: the learner's own large buffers" +
+        (opts.seeds > 1
+          ? `; accuracy: mean ± standard deviation (percentage points) over seeds ${opts.seed}–${opts.seed + opts.seeds - 1}, the other columns and the curves are seed ${opts.seed}'s`
+          : '') +
+        (ds.validation ? `; with --validation the curves and the work ratio are on the ${ds.validation.count} validation examples, and the test set is evaluated once, at the end` : ''),
+    ),
+  );
+  out.line('');
+  out.line(style.bold(`${ds.validation ? 'validation' : 'test'} accuracy against time`) + style.dim(' (each from its start to its end, 0–100%)'));
+  for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.validationAccuracy ?? r.testAccuracy)} at ${seconds(r.seconds)}`);
 }
 
 /**
