@@ -119,7 +119,7 @@ export function benchCommand(): Command {
         if (xs.some((x) => !(x in BENCH_CONFIGS))) throw new InvalidArgumentError(`expected some of ${Object.keys(BENCH_CONFIGS).join(', ')}, e.g. N,W.`);
         return xs;
       },
-      ['N', 'W'],
+      ['N', 'W', 'C10', 'C64'],
     )
     .option(
       '--backends <list>',
