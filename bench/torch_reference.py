@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch reference for `backprop bench --torch`: one epoch of mini-batch SGD
-on Fashion-MNIST (60k) for the same two configurations, timed the same way.
-Reads the IDX files with the standard library and numpy; prints one JSON line.
+on Fashion-MNIST (60k) for the same configurations as src/cli/bench.ts, timed
+the same way. Reads the IDX files with the standard library and numpy; prints
+one JSON line.
 
-  python3 torch_reference.py --data DIR --config N|W --repeats 3 [--threads N]
+  python3 torch_reference.py --data DIR --config N|W|C10|C64 --repeats 3 [--threads N] [--limit n]
 """
 import argparse, gzip, json, os, struct, time
 
@@ -31,7 +32,17 @@ CONFIGS = {
     # sizes, hidden activation, output activation, cost, batch size, learning rate
     'N': ([784, 30, 10], torch.nn.Sigmoid, torch.nn.Sigmoid, 'quadratic', 10, 3.0),
     'W': ([784, 256, 128, 10], torch.nn.ReLU, None, 'log-likelihood', 128, 0.1),
+    # Nielsen's ch. 6 ReLU net (network3.py): conv 5x5x20, pool 2, conv 5x5x40, pool 2, 100, 10
+    'C10': ('conv', torch.nn.ReLU, None, 'log-likelihood', 10, 0.03),
+    'C64': ('conv', torch.nn.ReLU, None, 'log-likelihood', 64, 0.03),
 }
+
+
+def conv_net():
+    """The same layers as backprop's conv5x5x20,pool2,conv5x5x40,pool2,100 (activation, then pooling)."""
+    nn = torch.nn
+    return [nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 40, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(640, 100), nn.ReLU(), nn.Linear(100, 10)]
 
 
 def main():
@@ -40,15 +51,21 @@ def main():
     p.add_argument('--config', choices=CONFIGS, required=True)
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--threads', type=int, default=0, help="0: PyTorch's own default")
+    p.add_argument('--limit', type=int, default=0, help='0: every training example; n: the first n')
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     x = torch.from_numpy(read_idx(find(a.data, 'train-images-idx3-ubyte')).reshape(-1, 784).astype(np.float32) / 255)
     labels = torch.from_numpy(read_idx(find(a.data, 'train-labels-idx1-ubyte')).astype(np.int64))
+    if a.limit > 0:
+        x, labels = x[:a.limit], labels[:a.limit]
     y = torch.nn.functional.one_hot(labels, 10).float()
     sizes, act, out, cost, m, lr = CONFIGS[a.config]
     layers = []
+    if sizes == 'conv':
+        x = x.reshape(-1, 1, 28, 28)
+        layers, sizes = conv_net(), []
     for i in range(1, len(sizes)):
         layers.append(torch.nn.Linear(sizes[i - 1], sizes[i]))
         if i < len(sizes) - 1:

@@ -7,17 +7,37 @@ import { autoProvider, describePolicy, loadProvider, PROVIDERS, type Kernels, ty
 import { KernelProfile } from '../linalg/profile.js';
 import { loadWasm } from '../linalg/wasm.js';
 import { measureGflops } from './info.js';
-import { Network, type Architecture, type InitName } from '../nn/network.js';
+import { architectureGeometry, convArchitecture, Network, type Architecture, type InitName } from '../nn/network.js';
+import { parseLayerList } from '../nn/layers.js';
 import { Rng } from '../base/rng.js';
 import { SgdTrainer } from '../train/sgd.js';
 import { initialState, runTraining } from '../train/session.js';
 import { loadIdxDirectory } from '../data/idx.js';
-import type { Examples } from '../data/dataset.js';
+import { slice, type Examples } from '../data/dataset.js';
 import { UsageError } from './errors.js';
 import { Output, style } from './output.js';
 import { examples, positiveInt } from './options.js';
 
-/** The two benchmark configurations (README, "npm run bench"): Nielsen's small net and a wider ReLU net. */
+/** Nielsen's chapter-6 ReLU net (NNDL ch. 6, network3.py): conv 5×5×20, max-pool 2, conv 5×5×40, max-pool 2, 100 relu, 10 softmax. */
+const NIELSEN_CONV = 'conv5x5x20,pool2,conv5x5x40,pool2,100';
+
+/** That conv net at mini-batch size m, with network3.py's η = 0.03 (without its L2, as N and W run without). */
+function convConfig(m: number) {
+  return {
+    label: `${NIELSEN_CONV},10 relu, softmax log-likelihood, m=${m}, η=0.03`,
+    arch: convArchitecture(parseLayerList(NIELSEN_CONV), [1, 28, 28], 10, { activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }),
+    init: 'he' as InitName,
+    batchSize: m,
+    lr: 0.03,
+  };
+}
+
+/**
+ * The benchmark configurations (README, "npm run bench"): Nielsen's small net,
+ * a wider ReLU net, and Nielsen's chapter-6 conv net at m = 10 (the book's)
+ * and m = 64 (where gemm has wider products to work on). bench/torch_reference.py
+ * builds the same nets under the same keys.
+ */
 export const BENCH_CONFIGS: Record<string, { arch: Architecture; init: InitName; batchSize: number; lr: number; label: string }> = {
   N: {
     label: '784-30-10 sigmoid, quadratic, m=10, η=3',
@@ -33,21 +53,45 @@ export const BENCH_CONFIGS: Record<string, { arch: Architecture; init: InitName;
     batchSize: 128,
     lr: 0.1,
   },
+  C10: convConfig(10),
+  C64: convConfig(64),
 };
 
-/** Floating-point operations of one epoch: forward W·A, gradients δ·Aᵀ, and Wᵀ·δ for layers 2..L (2 flops per multiply-add). */
-export function epochFlops(sizes: number[], examples: number): number {
+/**
+ * The products of one training step for a batch of m, as [rows, cols, inner]
+ * of C (rows × cols) = A (rows × inner) · B (inner × cols), per layer l = 1..L:
+ * a dense layer's W·A is n_l × m × n_(l−1); a conv layer's W·cols(A) is
+ * c_out × m·P × K (P output positions, K = c_in·kh·kw, src/nn/conv.ts).
+ */
+function layerProducts(arch: Architecture, m: number): [number, number, number][] {
+  const geometry = architectureGeometry(arch);
+  const out: [number, number, number][] = [];
+  for (let l = 1; l < arch.sizes.length; l++) {
+    const g = geometry[l];
+    out.push(g ? [g.cOut, m * g.P, g.K] : [arch.sizes[l], m, arch.sizes[l - 1]]);
+  }
+  return out;
+}
+
+/**
+ * Floating-point operations of one epoch: forward W·A, gradients δ·Aᵀ, and
+ * Wᵀ·δ for layers 2..L, each with the flops of the layer's forward product
+ * (2 per multiply-add; for a conv layer, W·cols(A), δ·cols(A)ᵀ and Wᵀδ).
+ * im2col, col2im and pooling move data and are not counted.
+ */
+export function epochFlops(arch: Architecture, examples: number): number {
   let all = 0,
     recursion = 0;
-  for (let l = 1; l < sizes.length; l++) {
-    all += sizes[l] * sizes[l - 1];
-    if (l >= 2) recursion += sizes[l] * sizes[l - 1];
-  }
+  layerProducts(arch, 1).forEach(([r, c, k], i) => {
+    all += r * c * k;
+    if (i >= 1) recursion += r * c * k;
+  });
   return 2 * examples * (2 * all + recursion);
 }
 
 interface BenchOptions {
   data: string;
+  limit?: number;
   configs: string[];
   backends: ProviderName[];
   repeats: number;
@@ -66,15 +110,16 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('seconds per training epoch on Fashion-MNIST for each kernel provider (and PyTorch / tfjs-layers with flags)')
     .option('--data <dir>', 'an MNIST-style IDX directory with 60,000 training images', '/usr/share/datasets/fashion-mnist')
+    .option('--limit <n>', 'time epochs of only the first n training examples (PyTorch too); seconds are then for n, not 60,000', positiveInt)
     .option(
       '--configs <list>',
-      'configurations: N (784-30-10 sigmoid, m=10) and/or W (784-256-128-10 relu, m=128)',
+      "configurations: N (784-30-10 sigmoid, m=10), W (784-256-128-10 relu, m=128), C10 and C64 (Nielsen's ch. 6 conv net, m=10 and m=64)",
       (v) => {
         const xs = v.split(',').map((s) => s.trim().toUpperCase());
-        if (xs.some((x) => !(x in BENCH_CONFIGS))) throw new InvalidArgumentError('expected N, W or N,W.');
+        if (xs.some((x) => !(x in BENCH_CONFIGS))) throw new InvalidArgumentError(`expected some of ${Object.keys(BENCH_CONFIGS).join(', ')}, e.g. N,W.`);
         return xs;
       },
-      ['N', 'W'],
+      ['N', 'W', 'C10', 'C64'],
     )
     .option(
       '--backends <list>',
@@ -97,7 +142,8 @@ export function benchCommand(): Command {
     .addHelpText(
       'after',
       examples([
-        ['every kernel provider on configurations N and W (what npm run bench runs)', 'backprop bench'],
+        ['every kernel provider on configurations N, W, C10 and C64 (what npm run bench runs)', 'backprop bench'],
+        ["Nielsen's ch. 6 conv net against PyTorch, on the first 10,000 images", 'backprop bench --configs C10,C64 --limit 10000 --torch'],
         ['configuration W against PyTorch, paired round by round', 'backprop bench --configs W --repeats 5 --torch'],
         ['where an epoch of W goes: gemm, element-wise passes, the rest', 'backprop bench --configs W --backends blas --profile'],
       ]),
@@ -109,7 +155,8 @@ async function runBench(opts: BenchOptions): Promise<void> {
   if (opts.startup) return runStartup(opts);
   const out = new Output(opts.json);
   if (!existsSync(opts.data)) throw new UsageError(`--data ${opts.data}: no such directory (install Debian's dataset-fashion-mnist or pass an IDX directory)`);
-  const train = loadIdxDirectory(opts.data).train;
+  const all = loadIdxDirectory(opts.data).train;
+  const train = opts.limit && opts.limit < all.count ? slice(all, 0, opts.limit) : all;
   out.line(style.bold('backprop bench') + ` · one epoch on ${train.count.toLocaleString('en-US')} examples of ${opts.data} · median of ${opts.repeats}`);
 
   // What a user gets out of the box (--backend auto, no tuning): its row is
@@ -139,7 +186,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
   const results: Record<string, Record<string, { seconds: number; runs: number[]; gflops: number } | unknown>> = {};
   for (const key of opts.configs) {
     const cfg = BENCH_CONFIGS[key];
-    const flops = epochFlops(cfg.arch.sizes, train.count);
+    const flops = epochFlops(cfg.arch, train.count);
     out.line('');
     out.line(`${style.bold(key)}: ${cfg.label} · ${(flops / 1e9).toFixed(1)} GFLOP per epoch`);
     const row: Record<string, { seconds: number; runs: number[]; gflops: number } | unknown> = {};
@@ -151,7 +198,7 @@ async function runBench(opts: BenchOptions): Promise<void> {
     for (let round = 0; round < opts.repeats; round++) {
       for (const p of providers) (times[p.name] ??= []).push(await timeEpoch(cfg, train, p.kernels));
       if (opts.torch && !(torchInfo && 'error' in torchInfo)) {
-        torchInfo = runTorch(opts.data, key, 1, opts.torchThreads);
+        torchInfo = runTorch(opts.data, key, 1, opts.torchThreads, train.count);
         if (!('error' in torchInfo)) torchRuns.push(torchInfo.seconds);
       }
     }
@@ -201,13 +248,14 @@ async function runBench(opts: BenchOptions): Promise<void> {
 }
 
 /**
- * The provider's gemm GFLOPS on the config's largest product, the first
- * layer's forward one, (h1 × 784) · (784 × m): the best of three measurements
- * (what the machine can do; on a loaded machine a single one may be slowed).
+ * The provider's gemm GFLOPS on the config's largest product (for N and W the
+ * first layer's forward one, (h1 × 784) · (784 × m); for the conv net the
+ * second conv layer's W·cols(A)): the best of three measurements (what the
+ * machine can do; on a loaded machine a single one may be slowed).
  */
 function gemmGflops(cfg: (typeof BENCH_CONFIGS)[string], kernels: Kernels): number {
-  const [input, hidden] = cfg.arch.sizes;
-  return Math.max(...[0, 1, 2].map(() => measureGflops(kernels, hidden, cfg.batchSize, input)));
+  const [rows, cols, inner] = layerProducts(cfg.arch, cfg.batchSize).reduce((a, b) => (b[0] * b[1] * b[2] > a[0] * a[1] * a[2] ? b : a));
+  return Math.max(...[0, 1, 2].map(() => measureGflops(kernels, rows, cols, inner)));
 }
 
 /**
@@ -287,10 +335,10 @@ async function runStartup(opts: BenchOptions): Promise<void> {
 type TorchResult = { seconds: number; runs: number[]; version: string; threads: number } | { error: string };
 
 /** Debian's PyTorch on the same configuration, in a child with the user's environment as it is (no OPENBLAS_CORETYPE of ours). */
-function runTorch(data: string, config: string, repeats: number, threads: number): TorchResult {
+function runTorch(data: string, config: string, repeats: number, threads: number, limit: number): TorchResult {
   const python = process.env.BACKPROP_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
   const script = fileURLToPath(new URL('../../bench/torch_reference.py', import.meta.url));
-  const r = spawnSync(python, [script, '--data', data, '--config', config, '--repeats', String(repeats), '--threads', String(threads)], {
+  const r = spawnSync(python, [script, '--data', data, '--config', config, '--repeats', String(repeats), '--threads', String(threads), '--limit', String(limit)], {
     encoding: 'utf8',
   });
   if (r.status !== 0) {

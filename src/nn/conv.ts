@@ -25,11 +25,29 @@ import type { ConvGeometry } from './layers.js';
 export function im2col(g: ConvGeometry, src: Float, m: number, cols: Float): void {
   const { kh, kw, padding: pad } = g.spec;
   const { h, w, oh, ow, P } = g,
-    n = g.cIn * h * w;
+    hw = h * w,
+    n = g.cIn * hw;
+  if (pad === 0) {
+    // valid convolution: every patch lies inside its image, cols[row + e·P + oy·ow + ox] = src[e·n + ci·h·w + (oy + i)·w + j + ox]
+    for (let ci = 0; ci < g.cIn; ci++)
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++) {
+          const row = ((ci * kh + i) * kw + j) * m * P;
+          for (let e = 0; e < m; e++) {
+            let o = row + e * P,
+              s = e * n + ci * hw + i * w + j;
+            for (let oy = 0; oy < oh; oy++, o += ow, s += w) for (let ox = 0; ox < ow; ox++) cols[o + ox] = src[s + ox];
+          }
+        }
+    return;
+  }
   for (let ci = 0; ci < g.cIn; ci++)
     for (let i = 0; i < kh; i++)
       for (let j = 0; j < kw; j++) {
         const row = ((ci * kh + i) * kw + j) * m * P;
+        // columns ox in [lo, hi) read inside the image, the others read 0
+        const lo = Math.max(0, pad - j),
+          hi = Math.min(ow, w + pad - j);
         for (let e = 0; e < m; e++)
           for (let oy = 0; oy < oh; oy++) {
             const y = oy + i - pad,
@@ -38,10 +56,7 @@ export function im2col(g: ConvGeometry, src: Float, m: number, cols: Float): voi
               cols.fill(0, o, o + ow);
               continue;
             }
-            const s = e * n + ci * h * w + y * w + j - pad; // pixel (ci, y, ox + j − pad) is s + ox
-            // columns ox in [lo, hi) read inside the image (all of them without padding), the others read 0
-            const lo = Math.max(0, pad - j),
-              hi = Math.min(ow, w + pad - j);
+            const s = e * n + ci * hw + y * w + j - pad; // pixel (ci, y, ox + j − pad) is s + ox
             for (let ox = 0; ox < lo; ox++) cols[o + ox] = 0;
             for (let ox = lo; ox < hi; ox++) cols[o + ox] = src[s + ox];
             for (let ox = Math.max(lo, hi); ox < ow; ox++) cols[o + ox] = 0;
@@ -57,20 +72,35 @@ export function im2col(g: ConvGeometry, src: Float, m: number, cols: Float): voi
 export function col2im(g: ConvGeometry, dcols: Float, m: number, dst: Float): void {
   const { kh, kw, padding: pad } = g.spec;
   const { h, w, oh, ow, P } = g,
-    n = g.cIn * h * w;
+    hw = h * w,
+    n = g.cIn * hw;
   dst.fill(0);
+  if (pad === 0) {
+    // valid convolution: dst[e·n + ci·h·w + (oy + i)·w + j + ox] += dcols[row + e·P + oy·ow + ox], every patch inside its image
+    for (let ci = 0; ci < g.cIn; ci++)
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++) {
+          const row = ((ci * kh + i) * kw + j) * m * P;
+          for (let e = 0; e < m; e++) {
+            let o = row + e * P,
+              s = e * n + ci * hw + i * w + j;
+            for (let oy = 0; oy < oh; oy++, o += ow, s += w) for (let ox = 0; ox < ow; ox++) dst[s + ox] += dcols[o + ox];
+          }
+        }
+    return;
+  }
   for (let ci = 0; ci < g.cIn; ci++)
     for (let i = 0; i < kh; i++)
       for (let j = 0; j < kw; j++) {
         const row = ((ci * kh + i) * kw + j) * m * P;
+        const lo = Math.max(0, pad - j),
+          hi = Math.min(ow, w + pad - j);
         for (let e = 0; e < m; e++)
           for (let oy = 0; oy < oh; oy++) {
             const y = oy + i - pad;
             if (y < 0 || y >= h) continue;
             const o = row + e * P + oy * ow,
-              s = e * n + ci * h * w + y * w + j - pad;
-            const lo = Math.max(0, pad - j),
-              hi = Math.min(ow, w + pad - j);
+              s = e * n + ci * hw + y * w + j - pad;
             for (let ox = lo; ox < hi; ox++) dst[s + ox] += dcols[o + ox];
           }
       }
@@ -87,6 +117,28 @@ export function pool(g: ConvGeometry, a: Float, m: number, out: Float, argmax: I
   const { cOut, ow, P, s, ph, pw, Q } = g;
   const avg = g.spec.pool?.kind === 'avg',
     inv = 1 / (s * s);
+  if (!avg && s === 2) {
+    // 2×2 max-pooling, the window written out: the same comparisons in the same order as the general loop below
+    for (let c = 0; c < cOut; c++)
+      for (let e = 0; e < m; e++) {
+        const base = c * m * P + e * P;
+        for (let qy = 0; qy < ph; qy++) {
+          const r = base + 2 * qy * ow,
+            o = e * cOut * Q + c * Q + qy * pw;
+          for (let qx = 0; qx < pw; qx++) {
+            const i = r + 2 * qx;
+            let best = i,
+              v = a[i];
+            if (a[i + 1] > v) v = a[(best = i + 1)];
+            if (a[i + ow] > v) v = a[(best = i + ow)];
+            if (a[i + ow + 1] > v) v = a[(best = i + ow + 1)];
+            argmax[o + qx] = best;
+            out[o + qx] = v;
+          }
+        }
+      }
+    return;
+  }
   for (let c = 0; c < cOut; c++)
     for (let e = 0; e < m; e++) {
       const base = c * m * P + e * P;
