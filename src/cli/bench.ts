@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { autoProvider, describePolicy, loadProvider, PROVIDERS, type Kernels, type ProviderName } from '../linalg/index.js';
+import { autoProvider, describePolicy, loadProvider, PROVIDERS, type Available, type Kernels, type ProviderName } from '../linalg/index.js';
 import { KernelProfile } from '../linalg/profile.js';
 import { loadWasm } from '../linalg/wasm.js';
 import { measureGflops } from './info.js';
@@ -151,6 +151,13 @@ export function benchCommand(): Command {
     .action(async (opts: BenchOptions) => runBench(opts));
 }
 
+type BenchRow = Record<string, { seconds: number; runs: number[]; gflops: number } | unknown>;
+interface BenchProvider {
+  name: string;
+  kernels: Kernels;
+  detail?: string;
+}
+
 async function runBench(opts: BenchOptions): Promise<void> {
   if (opts.startup) return runStartup(opts);
   const out = new Output(opts.json);
@@ -159,9 +166,18 @@ async function runBench(opts: BenchOptions): Promise<void> {
   const train = opts.limit && opts.limit < all.count ? slice(all, 0, opts.limit) : all;
   out.line(style.bold('backprop bench') + ` · one epoch on ${train.count.toLocaleString('en-US')} examples of ${opts.data} · median of ${opts.repeats}`);
 
+  const { auto, providers } = await benchProviders(opts, out);
+  if (opts.profile) return runProfile(opts, out, train, providers);
+  const results: Record<string, BenchRow> = {};
+  for (const key of opts.configs) results[key] = await benchConfig(key, opts, out, train, providers, auto.name);
+  out.result({ command: 'bench', data: opts.data, examples: train.count, repeats: opts.repeats, auto: auto.name, providers: providers.map(({ name, detail }) => ({ name, detail })), results });
+}
+
+/** The providers this run times (and auto's choice), each announced with its kernel and thread policy. */
+async function benchProviders(opts: BenchOptions, out: Output): Promise<{ auto: Available; providers: BenchProvider[] }> {
   // What a user gets out of the box (--backend auto, no tuning): its row is
   // marked, and compared with the fastest provider of this run.
-  const providers: { name: string; kernels: Kernels; detail?: string }[] = [];
+  const providers: BenchProvider[] = [];
   const auto = await autoProvider();
   const core = auto.blas?.corename ? `, OpenBLAS core ${auto.blas.corename} (${auto.blas.core?.why ?? 'chosen by OpenBLAS'})` : '';
   out.line(style.dim(`  --backend auto takes ${auto.name}${core}`));
@@ -182,69 +198,73 @@ async function runBench(opts: BenchOptions): Promise<void> {
       out.line(style.dim(`  wasm-plain: ${detail}; threads: ${describePolicy(r.policy)}`));
     }
   }
-  if (opts.profile) return runProfile(opts, out, train, providers);
-  const results: Record<string, Record<string, { seconds: number; runs: number[]; gflops: number } | unknown>> = {};
-  for (const key of opts.configs) {
-    const cfg = BENCH_CONFIGS[key];
-    const flops = epochFlops(cfg.arch, train.count);
-    out.line('');
-    out.line(`${style.bold(key)}: ${cfg.label} · ${(flops / 1e9).toFixed(1)} GFLOP per epoch`);
-    const row: Record<string, { seconds: number; runs: number[]; gflops: number } | unknown> = {};
-    // Rounds: every provider, then PyTorch, once per round; ratios are paired
-    // per round, so that drift in this machine's speed hits both sides alike.
-    const times: Record<string, number[]> = {};
-    const torchRuns: number[] = [];
-    let torchInfo: TorchResult | undefined;
-    for (let round = 0; round < opts.repeats; round++) {
-      for (const p of providers) (times[p.name] ??= []).push(await timeEpoch(cfg, train, p.kernels));
-      if (opts.torch && !(torchInfo && 'error' in torchInfo)) {
-        torchInfo = runTorch(opts.data, key, 1, opts.torchThreads, train.count);
-        if (!('error' in torchInfo)) torchRuns.push(torchInfo.seconds);
-      }
+  return { auto, providers };
+}
+
+/**
+ * One config's epoch per provider, in rounds (every provider, then PyTorch,
+ * once per round; ratios are paired per round, so that drift in this
+ * machine's speed hits both sides alike), with its gemm-bound share.
+ */
+async function benchConfig(key: string, opts: BenchOptions, out: Output, train: Examples, providers: BenchProvider[], autoName: string): Promise<BenchRow> {
+  const cfg = BENCH_CONFIGS[key];
+  const flops = epochFlops(cfg.arch, train.count);
+  out.line('');
+  out.line(`${style.bold(key)}: ${cfg.label} · ${(flops / 1e9).toFixed(1)} GFLOP per epoch`);
+  const row: Record<string, { seconds: number; runs: number[]; gflops: number } | unknown> = {};
+  // Rounds: every provider, then PyTorch, once per round; ratios are paired
+  // per round, so that drift in this machine's speed hits both sides alike.
+  const times: Record<string, number[]> = {};
+  const torchRuns: number[] = [];
+  let torchInfo: TorchResult | undefined;
+  for (let round = 0; round < opts.repeats; round++) {
+    for (const p of providers) (times[p.name] ??= []).push(await timeEpoch(cfg, train, p.kernels));
+    if (opts.torch && !(torchInfo && 'error' in torchInfo)) {
+      torchInfo = runTorch(opts.data, key, 1, opts.torchThreads, train.count);
+      if (!('error' in torchInfo)) torchRuns.push(torchInfo.seconds);
     }
-    for (const [name, runs] of Object.entries(times)) {
-      const s = median(runs);
-      // The gemm-bound epoch: its flops at the rate this provider's gemm reaches on the config's largest product.
-      const gemmRate = gemmGflops(cfg, providers.find((p) => p.name === name)!.kernels);
-      const bound = flops / gemmRate / 1e9;
-      row[name] = { seconds: s, runs, gflops: flops / s / 1e9, gemmGflops: gemmRate, gemmBoundSeconds: bound, ofGemmBound: bound / s };
-      out.line(
-        `  ${name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS   ${style.dim(`gemm-bound ${bound.toFixed(3)} s (${gemmRate.toFixed(1)} GFLOPS), ${((100 * bound) / s).toFixed(0)}% of it`)}${name === auto.name ? '   ← auto' : ''}`,
-      );
-    }
-    const fastest = Object.entries(times)
-      .map(([n, runs]) => [n, median(runs)] as const)
-      .sort((a, b) => a[1] - b[1])[0];
-    if (fastest && times[auto.name]) {
-      const ratio = median(times[auto.name]) / fastest[1];
-      row.auto = { provider: auto.name, fastest: fastest[0], ratio };
-      out.line(style.dim(`    auto (${auto.name}) / fastest (${fastest[0]}) = ${ratio.toFixed(2)}`));
-    }
-    if (torchInfo && 'error' in torchInfo) out.line(style.warn(`  PyTorch: ${torchInfo.error}`));
-    else if (torchInfo) {
-      const t = median(torchRuns);
-      row.torch = { seconds: t, runs: torchRuns, version: torchInfo.version, threads: torchInfo.threads };
-      out.line(
-        `  ${'PyTorch'.padEnd(12)}${t.toFixed(3).padStart(8)} s   ${(flops / t / 1e9).toFixed(1).padStart(6)} GFLOPS   (torch ${torchInfo.version}, ${torchInfo.threads} thread${torchInfo.threads > 1 ? 's' : ''})`,
-      );
-      for (const [name, runs] of Object.entries(times)) {
-        const ratios = runs.map((x, i) => x / torchRuns[i]);
-        (row[name] as Record<string, unknown>).torchRatio = median(ratios);
-        out.line(style.dim(`    ${name} / PyTorch = ${median(ratios).toFixed(2)} (paired by round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`));
-      }
-    }
-    if (opts.tfjsLayers && key === 'W') {
-      const s = await timeTfjsLayers(train, cfg);
-      row.tfjsLayers = { seconds: s, backend: 'wasm' };
-      out.line(`  ${'tfjs-layers'.padEnd(12)}${s.toFixed(3).padStart(8)} s   model.fit on the wasm backend (1 epoch)`);
-      for (const p of providers) {
-        const ours = row[p.name] as { seconds: number };
-        out.line(style.dim(`    ${p.name} epoch is ${(s / ours.seconds).toFixed(1)}× faster than tfjs-layers'`));
-      }
-    }
-    results[key] = row;
   }
-  out.result({ command: 'bench', data: opts.data, examples: train.count, repeats: opts.repeats, auto: auto.name, providers: providers.map(({ name, detail }) => ({ name, detail })), results });
+  for (const [name, runs] of Object.entries(times)) {
+    const s = median(runs);
+    // The gemm-bound epoch: its flops at the rate this provider's gemm reaches on the config's largest product.
+    const gemmRate = gemmGflops(cfg, providers.find((p) => p.name === name)!.kernels);
+    const bound = flops / gemmRate / 1e9;
+    row[name] = { seconds: s, runs, gflops: flops / s / 1e9, gemmGflops: gemmRate, gemmBoundSeconds: bound, ofGemmBound: bound / s };
+    out.line(
+      `  ${name.padEnd(12)}${s.toFixed(3).padStart(8)} s   ${(flops / s / 1e9).toFixed(1).padStart(6)} GFLOPS   ${style.dim(`gemm-bound ${bound.toFixed(3)} s (${gemmRate.toFixed(1)} GFLOPS), ${((100 * bound) / s).toFixed(0)}% of it`)}${name === autoName ? '   ← auto' : ''}`,
+    );
+  }
+  const fastest = Object.entries(times)
+    .map(([n, runs]) => [n, median(runs)] as const)
+    .sort((a, b) => a[1] - b[1])[0];
+  if (fastest && times[autoName]) {
+    const ratio = median(times[autoName]) / fastest[1];
+    row.auto = { provider: autoName, fastest: fastest[0], ratio };
+    out.line(style.dim(`    auto (${autoName}) / fastest (${fastest[0]}) = ${ratio.toFixed(2)}`));
+  }
+  if (torchInfo && 'error' in torchInfo) out.line(style.warn(`  PyTorch: ${torchInfo.error}`));
+  else if (torchInfo) {
+    const t = median(torchRuns);
+    row.torch = { seconds: t, runs: torchRuns, version: torchInfo.version, threads: torchInfo.threads };
+    out.line(
+      `  ${'PyTorch'.padEnd(12)}${t.toFixed(3).padStart(8)} s   ${(flops / t / 1e9).toFixed(1).padStart(6)} GFLOPS   (torch ${torchInfo.version}, ${torchInfo.threads} thread${torchInfo.threads > 1 ? 's' : ''})`,
+    );
+    for (const [name, runs] of Object.entries(times)) {
+      const ratios = runs.map((x, i) => x / torchRuns[i]);
+      (row[name] as Record<string, unknown>).torchRatio = median(ratios);
+      out.line(style.dim(`    ${name} / PyTorch = ${median(ratios).toFixed(2)} (paired by round: ${ratios.map((x) => x.toFixed(2)).join(', ')})`));
+    }
+  }
+  if (opts.tfjsLayers && key === 'W') {
+    const s = await timeTfjsLayers(train, cfg);
+    row.tfjsLayers = { seconds: s, backend: 'wasm' };
+    out.line(`  ${'tfjs-layers'.padEnd(12)}${s.toFixed(3).padStart(8)} s   model.fit on the wasm backend (1 epoch)`);
+    for (const p of providers) {
+      const ours = row[p.name] as { seconds: number };
+      out.line(style.dim(`    ${p.name} epoch is ${(s / ours.seconds).toFixed(1)}× faster than tfjs-layers'`));
+    }
+  }
+  return row;
 }
 
 /**
