@@ -143,8 +143,7 @@ export function benchCommand(): Command {
       'after',
       examples([
         ['every kernel provider on configurations N, W, C10 and C64 (what npm run bench runs)', 'backprop bench'],
-        ["Nielsen's ch. 6 conv net against PyTorch, on the first 10,000 images", 'backprop bench --configs C10,C64 --limit 10000 --torch'],
-        ['configuration W against PyTorch, paired round by round', 'backprop bench --configs W --repeats 5 --torch'],
+        ["Nielsen's ch. 6 conv net and configuration W against PyTorch, paired round by round, on the first 10,000 images", 'backprop bench --configs C10,W --limit 10000 --torch'],
         ['where an epoch of W goes: gemm, element-wise passes, the rest', 'backprop bench --configs W --backends blas --profile'],
       ]),
     )
