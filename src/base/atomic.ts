@@ -65,7 +65,8 @@ function finalMode(existing: Stats | undefined): number {
   return 0o644 & ~mask;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0: EPERM means it exists but is another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -6,7 +6,7 @@ import type { Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
 import { runRecordProblem } from '../train/settings.js';
 import { slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
-import { OutputPathError, writeFileAtomic } from '../base/atomic.js';
+import { OutputPathError, processAlive, writeFileAtomic } from '../base/atomic.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
 
 /** What a checkpoint holds besides the weights: the run's options and its position. */
@@ -108,15 +108,6 @@ export function processIdentity(pid: number): string {
     return start ? `${boot} ${start}` : '';
   } catch {
     return '';
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
