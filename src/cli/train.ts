@@ -184,7 +184,7 @@ export function trainCommand(): Command {
         'Adam and a cosine schedule, stopping when the validation loss stops improving; learning curves in an HTML page',
         'backprop train --optimizer adam --schedule cosine --epochs 30 --early-stop 5 --save best.safetensors --report run.html',
       ],
-      ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
+      ['a long run: Ctrl-C writes a checkpoint to run1 and exits 130; then continue it', ['backprop train --data fashion-mnist --epochs 30 --checkpoint run1', 'backprop train --resume run1']],
     ]),
   );
   return cmd.action(async function (this: Command, opts: TrainOptions) {
