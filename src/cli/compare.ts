@@ -4,14 +4,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
-import { basename } from 'node:path';
-import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
+import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
 import { compareReport } from '../report/html.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
-import { Output, percent, style } from './output.js';
+import { Output, percent, style, writeOrRescue } from './output.js';
 import {
   activationName,
   addBackendOption,
@@ -144,16 +143,6 @@ function compareSpecs(opts: CompareOptions): CompareSpec[] {
   return acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
 }
 
-/** Writes --report; if that fails, saves the report elsewhere (writeRescue) and says where, exit 1. */
-function writeReport(file: string, html: string): void {
-  try {
-    writeFileAtomic(file, html);
-  } catch (e) {
-    const rescued = writeRescue(basename(file), html);
-    throw new WriteFailedError(`--report ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
-  }
-}
-
 /** The network of --hidden (a conv net too, docs/guide/convolution.md: the same layers train builds, on the data's images), checked to fit in memory and the data's labels checked. */
 function compareArchitecture(opts: CompareOptions, ds: Dataset): Architecture {
   const arch = architecture({ hidden: opts.hidden, activation: opts.activations[0], outputActivation: opts.outputActivation, cost: opts.cost }, ds.train.dim, ds.classes, [], ds.shape);
@@ -213,7 +202,9 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   );
   printRuns(out, runs);
   if (opts.report) {
-    writeReport(opts.report, await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading));
+    writeOrRescue(opts.report, '--report', 'the report', await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading), (m) => {
+      throw new WriteFailedError(m);
+    });
     out.line(`report written to ${safeText(opts.report)}`);
   }
   const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs

@@ -1,11 +1,10 @@
-import { basename } from 'node:path';
 import { totalmem } from 'node:os';
 import { loadData } from '../data/load.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
-import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
+import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
 import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
@@ -24,7 +23,7 @@ import { learnersReport, type Figure } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
 import { EXIT, InterruptedError, RunFailedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { providerForDtype } from './precision.js';
-import { clock, Output, percent, seconds, style } from './output.js';
+import { clock, Output, percent, seconds, style, writeOrRescue } from './output.js';
 import {
   addBackendOption,
   addDataOptions,
@@ -595,23 +594,6 @@ function printTable(out: Output, runs: StudyRun[], ds: Dataset, opts: LearnersOp
   out.line('');
   out.line(style.bold(`${ds.validation ? 'validation' : 'test'} accuracy against time`) + style.dim(' (each from its start to its end, 0–100%)'));
   for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.validationAccuracy ?? r.testAccuracy)} at ${seconds(r.seconds)}`);
-}
-
-/**
- * Writes an output file; if that fails (a full disk, a file system gone
- * read-only, a directory removed), the results are done and must not be lost:
- * the data is saved elsewhere (writeRescue) and `fail` gets one line naming
- * the flag, the file and where it went. Returns the path written, if any.
- */
-function writeOrRescue(file: string, flag: string, what: string, data: Uint8Array | string, fail: (message: string) => void): string | undefined {
-  try {
-    writeFileAtomic(file, data);
-    return file;
-  } catch (e) {
-    const rescued = writeRescue(basename(file), data);
-    fail(`${flag} ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `${what} was saved to ${rescued} instead` : 'nor anywhere else'));
-    return rescued;
-  }
 }
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
