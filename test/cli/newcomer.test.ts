@@ -85,3 +85,25 @@ describe('writeOrRescue (src/cli/output.ts): one write-or-rescue for compare and
     expect(existsSync(join(ROOT, 'src', 'cli', 'output.ts'))).toBe(true);
   });
 });
+
+describe('bench --startup times the documented command', () => {
+  it('`backprop` found on PATH (bin/backprop through its #! line), --version and train --help: the first start and the median of the later ones, against 0.5 s', () => {
+    const r = cli(['bench', '--startup', '--starts', '1', '--json'], { timeout: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { invoked: string; nodeAloneSeconds: number; startup: { command: string; first: number; median: number; target: number; met: boolean }[] };
+    expect(j.invoked).toBe(join(ROOT, 'bin', 'backprop'));
+    expect(j.startup.map((s) => s.command)).toEqual(['backprop --version', 'backprop train --help', 'backprop grad "x*y" --at x=1,y=2', 'backprop info']);
+    expect(j.startup.slice(0, 2).map((s) => s.target)).toEqual([0.5, 0.5]);
+    for (const s of [...j.startup, { first: j.nodeAloneSeconds, median: j.nodeAloneSeconds, target: 1, met: true }]) {
+      expect(s.first).toBeGreaterThan(0);
+      expect(s.median).toBeGreaterThan(0);
+      expect(s.met).toBe(s.median <= s.target);
+    }
+  });
+
+  it('--startup with --profile is refused in one line (it used to run the startup part only)', () => {
+    const r = cli(['bench', '--startup', '--profile']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toEqual(['backprop: error: --startup and --profile time different things (process starts, an epoch by phase): give one of them']);
+  });
+});
