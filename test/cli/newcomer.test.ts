@@ -107,3 +107,24 @@ describe('bench --startup times the documented command', () => {
     expect(r.stderr.trimEnd().split('\n')).toEqual(['backprop: error: --startup and --profile time different things (process starts, an epoch by phase): give one of them']);
   });
 });
+
+describe('a config replays on a machine without its recorded provider', () => {
+  const noBlas = { BACKPROP_BLAS: join(dir, 'no-such-libblas.so') };
+  const config = join(dir, 'blas.json');
+  writeFileSync(config, JSON.stringify({ backend: 'blas', epochs: 1, limit: 300, 'test-limit': 100 }));
+
+  it('--config with backend blas where no BLAS loads: auto instead, with one line saying so (it exited 2)', () => {
+    const r = cli(['train', '--config', config, '--json'], { env: noBlas });
+    expect(r.code, r.stderr).toBe(0);
+    const notices = r.stderr.split('\n').filter((l) => l.includes('--config'));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/^--config .*blas\.json: the recorded --backend blas: BACKPROP_BLAS=.*no-such-libblas\.so: .*; running on (wasm|tensorflow|js) instead \(--backend auto\)$/);
+    expect(JSON.parse(r.stdout).provenance.provider).toMatch(/^(wasm|tensorflow|js)$/);
+  });
+
+  it('--backend blas typed on the command line still fails when no BLAS loads (exit 2): only a recorded one falls back', () => {
+    const r = cli(['train', '--config', config, '--backend', 'blas', '-q'], { env: noBlas });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^backprop: error: --backend blas: /);
+  });
+});
