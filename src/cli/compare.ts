@@ -11,6 +11,7 @@ import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.j
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
 import { Output, percent, style, writeOrRescue } from './output.js';
+import { runsProgress } from './progress.js';
 import {
   activationName,
   addBackendOption,
@@ -180,26 +181,33 @@ async function runCompare(opts: CompareOptions): Promise<void> {
       `runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`,
     ),
   );
-  const runs = await compareActivations(
-    ds,
-    {
-      runs: specs,
-      hidden: opts.hidden,
-      image: arch.input,
-      outputActivation: opts.outputActivation,
-      cost: opts.cost,
-      batchSize: opts.batchSize,
-      epochs: opts.epochs,
-      every: opts.every,
-      seed: opts.seed,
-      evalSize: opts.evalSize,
-      dtype,
-    },
-    k,
-    (s, e) => {
-      if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
-    },
-  );
+  const bar = runsProgress(out.interactive, opts.epochs, acts);
+  let runs: CompareRun[];
+  try {
+    runs = await compareActivations(
+      ds,
+      {
+        runs: specs,
+        hidden: opts.hidden,
+        image: arch.input,
+        outputActivation: opts.outputActivation,
+        cost: opts.cost,
+        batchSize: opts.batchSize,
+        epochs: opts.epochs,
+        every: opts.every,
+        seed: opts.seed,
+        evalSize: opts.evalSize,
+        dtype,
+      },
+      k,
+      (s, e) => {
+        if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
+      },
+      bar.run,
+    );
+  } finally {
+    bar.stop(); // the cursor comes back whatever happened
+  }
   printRuns(out, runs);
   if (opts.report) {
     writeOrRescue(opts.report, '--report', 'the report', await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading), (m) => {

@@ -1,5 +1,6 @@
 // What a newcomer met (issue 27), each a test that failed before its fix: help examples that run as written,
 // evaluate scoring a model on data with other classes, and one write-or-rescue for compare and learners.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,5 +127,28 @@ describe('a config replays on a machine without its recorded provider', () => {
     const r = cli(['train', '--config', config, '--backend', 'blas', '-q'], { env: noBlas });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^backprop: error: --backend blas: /);
+  });
+});
+
+describe('compare draws a bar while each activation trains (it showed nothing)', () => {
+  const SCRIPT = '/usr/bin/script'; // util-linux: a pseudo-terminal, so that stderr is a TTY
+  it.skipIf(!existsSync(SCRIPT))('(needs script from util-linux) on an 80-column terminal: the run, its epoch, n/total and the ETA, never past column 79', () => {
+    const env: Record<string, string | undefined> = { ...process.env, TERM: 'xterm', COLUMNS: '80' };
+    delete env.NO_COLOR;
+    delete env.FORCE_COLOR;
+    const r = spawnSync(SCRIPT, ['-q', '-e', '-c', `stty cols 80; '${process.execPath}' '${join(ROOT, 'bin', 'backprop')}' compare --epochs 2 --limit 4000 --hidden 30,30`, '/dev/null'], {
+      encoding: 'utf8',
+      env,
+      timeout: 120_000,
+      cwd: ROOT,
+    });
+    expect(r.status, r.stdout).toBe(0);
+    const drawn = r.stdout.split(/\r|\n|\x1b\[[0-9;?]*[A-Za-z]/).filter((l) => /\[[█░]+\]/.test(l));
+    for (const run of ['sigmoid 1/2', 'relu 2/2'])
+      expect(
+        drawn.some((l) => new RegExp(`^${run} epoch [12]/2 \\[[█░]{8}\\] \\d+/400 · .* · \\d+:\\d\\d · ETA \\d+:\\d\\d$`).test(l)),
+        run,
+      ).toBe(true);
+    for (const l of drawn) expect(l.length, l).toBeLessThanOrEqual(79);
   });
 });
