@@ -502,7 +502,7 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
         : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
       (net.dtype === 'float64' ? ' · float64' : '') +
-      (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
+      (plan.resumedFrom ? (state.epoch > run.epochs ? ' · finished' : ` · from epoch ${state.epoch}, batch ${state.batch}`) : ''),
   );
   for (const line of layerTable(net).split('\n')) out.note(style.dim(`  ${line}`));
   if (plan.resumedFrom && state.epoch > run.epochs) {
