@@ -530,6 +530,8 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
  */
 async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOptions, stops: SignalWatch, out: Output): Promise<StudyRun | undefined> {
   const shouldStop = () => stops.signal !== undefined;
+  let phase = { unit: '', since: 0 }, // the unit of the phase running (the NTK: kernel rows, solve, test rows) and its start, in wall seconds
+    lastWall = 0;
   const fitSeed = (seed: number) =>
     fitOrFail(l, ds, {
       kernels: k,
@@ -538,7 +540,11 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
       test: ds.validation ?? ds.test, // with --validation, the curves (every number a choice is made on) never see the test set
       shouldStop,
       onProgress: (p) => {
-        if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p)}`.slice(0, (process.stderr.columns || 80) + 4));
+        if (p.wallSeconds < lastWall)
+          phase = { unit: p.unit, since: 0 }; // the next seed's fit
+        else if (p.unit !== phase.unit) phase = { unit: p.unit, since: phase.unit ? lastWall : 0 }; // a new phase: its own pace and ETA
+        lastWall = p.wallSeconds;
+        if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p, phase.since)}`.slice(0, (process.stderr.columns || 80) + 4));
       },
     });
   const others = await fitOtherSeeds(opts.seed, opts.seeds, shouldStop, fitSeed, l, ds);
@@ -609,9 +615,9 @@ async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitR
 }
 
 /** `  ga: 45.00% · 120/3000 generations · 1.3s, ETA 31s`: the learner's n/total with an ETA from its rate so far. */
-export function progressLine(name: string, p: Progress): string {
+export function progressLine(name: string, p: Progress, since = 0): string {
   const acc = p.testAccuracy === undefined ? '' : `${percent(p.testAccuracy)} · `;
-  const eta = p.done > 0 && p.done < p.total ? `, ETA ${clock((p.wallSeconds * (p.total - p.done)) / p.done)}` : '';
+  const eta = p.done > 0 && p.done < p.total ? `, ETA ${clock(((p.wallSeconds - since) * (p.total - p.done)) / p.done)}` : ''; // at the pace of this phase, from `since`
   return `  ${name}: ${acc}${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.unit} · ${seconds(p.wallSeconds)}${eta}`;
 }
 
