@@ -29,7 +29,7 @@ import {
   type DataOptions,
 } from './options.js';
 import type { LayerToken } from '../nn/layers.js';
-import type { BackendName, DType } from '../linalg/index.js';
+import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import type { CostName } from '../nn/costs.js';
@@ -162,29 +162,11 @@ function refusePairings(opts: CompareOptions): void {
   }
 }
 
-async function runCompare(opts: CompareOptions): Promise<void> {
-  const out = new Output(opts.json, opts.quiet);
-  refusePairings(opts);
-  if (opts.report) checkOutputFile(opts.report, '--report');
-  const ds = loadData(opts);
-  const acts = opts.activations;
-  const specs = compareSpecs(opts);
-  const dtype = opts.dtype ?? 'float32';
-  const provider = await providerForDtype(opts, dtype, out);
-  const k = provider.kernels;
-  const arch = compareArchitecture(opts, ds);
-  const sizes = arch.sizes;
-  const heading = `${safeText(ds.name)} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
-  out.note(style.bold('backprop compare') + ' ' + heading);
-  out.note(
-    style.dim(
-      `runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`,
-    ),
-  );
-  const bar = runsProgress(out.interactive, opts.epochs, acts);
-  let runs: CompareRun[];
+/** Trains one network per activation (compareActivations), with train's progress bar on a terminal (runsProgress). */
+async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[], arch: Architecture, k: Kernels, dtype: DType, out: Output): Promise<CompareRun[]> {
+  const bar = runsProgress(out.interactive, opts.epochs, opts.activations);
   try {
-    runs = await compareActivations(
+    return await compareActivations(
       ds,
       {
         runs: specs,
@@ -208,6 +190,28 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   } finally {
     bar.stop(); // the cursor comes back whatever happened
   }
+}
+
+async function runCompare(opts: CompareOptions): Promise<void> {
+  const out = new Output(opts.json, opts.quiet);
+  refusePairings(opts);
+  if (opts.report) checkOutputFile(opts.report, '--report');
+  const ds = loadData(opts);
+  const acts = opts.activations;
+  const specs = compareSpecs(opts);
+  const dtype = opts.dtype ?? 'float32';
+  const provider = await providerForDtype(opts, dtype, out);
+  const k = provider.kernels;
+  const arch = compareArchitecture(opts, ds);
+  const sizes = arch.sizes;
+  const heading = `${safeText(ds.name)} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
+  out.note(style.bold('backprop compare') + ' ' + heading);
+  out.note(
+    style.dim(
+      `runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`,
+    ),
+  );
+  const runs = await trainRuns(opts, ds, specs, arch, k, dtype, out);
   printRuns(out, runs);
   if (opts.report) {
     writeOrRescue(opts.report, '--report', 'the report', await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading), (m) => {

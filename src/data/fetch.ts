@@ -163,16 +163,15 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
       const append = status === 206; // a server without Range support sends everything again
       if (have > 0 && !append) limits.onRestart?.(have);
       const length = Number(res.headers['content-length'] ?? NaN);
-      const start = append ? have : 0;
-      const total = Number.isFinite(length) ? start + length : undefined;
+      let received = append ? have : 0; // where this response starts
+      const total = Number.isFinite(length) ? received + length : undefined;
       const tooBig = (n: number) => new FatalFetchError(`${url}: ${n} bytes is more than the ${limits.maxBytes} bytes expected of this file`);
       if (total !== undefined && total > limits.maxBytes) {
         res.destroy();
         reject(tooBig(total));
         return;
       }
-      let received = start;
-      onData(received, total); // where this response starts: the rate and ETA count from here
+      onData(received, total); // the rate and ETA count from here
       // NAME.part has a predictable name: never write through a link planted there, nor into a device or FIFO.
       let fd: number;
       try {

@@ -95,7 +95,8 @@ describe('bench --startup times the documented command', () => {
     expect(j.invoked).toBe(join(ROOT, 'bin', 'backprop'));
     expect(j.startup.map((s) => s.command)).toEqual(['backprop --version', 'backprop train --help', 'backprop grad "x*y" --at x=1,y=2', 'backprop info']);
     expect(j.startup.slice(0, 2).map((s) => s.target)).toEqual([0.5, 0.5]);
-    for (const s of [...j.startup, { first: j.nodeAloneSeconds, median: j.nodeAloneSeconds, target: 1, met: true }]) {
+    expect(j.nodeAloneSeconds).toBeGreaterThan(0);
+    for (const s of j.startup) {
       expect(s.first).toBeGreaterThan(0);
       expect(s.median).toBeGreaterThan(0);
       expect(s.met).toBe(s.median <= s.target);
