@@ -6,7 +6,7 @@ import { hasConv, type ImageShape, type LayerToken } from '../nn/layers.js';
 import { Rng } from '../base/rng.js';
 import type { Dataset } from '../data/dataset.js';
 import { evaluate } from '../train/metrics.js';
-import { SgdTrainer } from '../train/sgd.js';
+import { SgdTrainer, type TrainCallbacks } from '../train/sgd.js';
 import { initialState, runTraining } from '../train/session.js';
 import { evaluationBatch, layerStats, type LayerStats } from './layers.js';
 
@@ -61,10 +61,17 @@ export interface CompareRun extends CompareSpec {
  * same order. Measures the layers at initialisation, every `every` batches and
  * at each epoch end.
  */
-export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernels: Kernels, onEpoch?: (run: CompareSpec, epoch: number) => void): Promise<CompareRun[]> {
+export async function compareActivations(
+  ds: Dataset,
+  cfg: CompareConfig,
+  kernels: Kernels,
+  onEpoch?: (run: CompareSpec, epoch: number) => void,
+  progress: (run: number) => TrainCallbacks = () => ({}),
+): Promise<CompareRun[]> {
   const runs: CompareRun[] = [];
   const batchesPerEpoch = Math.ceil(ds.train.count / cfg.batchSize);
-  for (const spec of cfg.runs) {
+  for (const [i, spec] of cfg.runs.entries()) {
+    const shown = progress(i); // a progress display's callbacks (the CLI's bar), told of each batch
     const rest = { activation: spec.activation, outputActivation: cfg.outputActivation, cost: cfg.cost };
     const arch = cfg.image && hasConv(cfg.hidden) ? convArchitecture(cfg.hidden, cfg.image, ds.classes, rest) : { sizes: [ds.train.dim, ...(cfg.hidden as number[]), ds.classes], ...rest };
     const sizes = arch.sizes;
@@ -80,12 +87,15 @@ export async function compareActivations(ds: Dataset, cfg: CompareConfig, kernel
     const result = await runTraining(trainer, ds.train, new Rng(cfg.seed + 1), initialState(ds.train.count), {
       epochs: cfg.epochs,
       evaluate: false,
-      onBatch() {
+      onEpochStart: shown.onEpochStart,
+      onBatch(...a) {
+        shown.onBatch?.(...a);
         step++;
         if (cfg.every > 0 && step % cfg.every === 0 && step % batchesPerEpoch !== 0) run.snapshots.push(snapshot(step));
       },
       onEpochEnd(m) {
         run.snapshots.push(snapshot(step));
+        shown.onEpochEnd?.(m);
         onEpoch?.(spec, m.epoch);
       },
     });

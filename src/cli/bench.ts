@@ -1,6 +1,8 @@
 import { nonNegativeInt } from './options.js';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { autoProvider, describePolicy, loadProvider, PROVIDERS, type Available, type Kernels, type ProviderName } from '../linalg/index.js';
@@ -99,6 +101,7 @@ interface BenchOptions {
   torchThreads: number;
   tfjsLayers: boolean;
   startup: boolean;
+  starts: number;
   profile: boolean;
   wasmPlain: boolean;
   json: boolean;
@@ -137,7 +140,8 @@ export function benchCommand(): Command {
     .option('--tfjs-layers', 'also time tfjs-layers model.fit on the wasm backend for configuration W', false)
     .option('--profile', 'instead: one epoch per provider with its kernel calls timed: seconds per phase (gemm, element-wise, other)', false)
     .option('--wasm-plain', 'also time the wasm kernel without fused multiply-add (as wasm-plain), where the FMA one runs', false)
-    .option('--startup', 'instead: the median of 10 process starts of `node bin/backprop` for --help, --version, grad and info', false)
+    .option('--startup', 'instead: process starts of `backprop` (bin/ on PATH, as the README sets up) for --version, train --help, grad and info: the first and the median of --starts later', false)
+    .option('--starts <n>', 'with --startup: the later starts of each command, whose median is reported', positiveInt, 10)
     .option('--json', 'print one JSON result on stdout', false)
     .addHelpText(
       'after',
@@ -158,6 +162,7 @@ interface BenchProvider {
 }
 
 async function runBench(opts: BenchOptions): Promise<void> {
+  if (opts.startup && opts.profile) throw new UsageError('--startup and --profile time different things (process starts, an epoch by phase): give one of them');
   if (opts.startup) return runStartup(opts);
   const out = new Output(opts.json);
   if (!existsSync(opts.data)) throw new UsageError(`--data ${opts.data}: no such directory (install Debian's dataset-fashion-mnist or pass an IDX directory)`);
@@ -318,37 +323,74 @@ async function timeEpoch(cfg: (typeof BENCH_CONFIGS)[string], train: Examples, k
   return (performance.now() - t0) / 1000;
 }
 
-/** The commands `--startup` times, and the target for each (seconds, median of 10 starts). */
+/**
+ * The commands `--startup` times, as the README's set-up runs them (bin/ on PATH, then `backprop …`), and the
+ * target for each: seconds, the median of 10 starts. Issue 27 asks ≤ 0.5 s for the documented start.
+ */
 const STARTUP: { args: string[]; target: number }[] = [
-  { args: ['--help'], target: 0.3 },
-  { args: ['--version'], target: 0.3 },
+  { args: ['--version'], target: 0.5 },
+  { args: ['train', '--help'], target: 0.5 },
   { args: ['grad', 'x*y', '--at', 'x=1,y=2'], target: 0.5 },
   { args: ['info'], target: 1 },
 ];
 
-/** Wall-clock seconds of whole process starts of `node bin/backprop ARGS`, run one after another. */
+/** The first executable `name` on `path` (a PATH value), as a shell finds it; undefined when there is none. */
+export function onPath(name: string, path: string): string | undefined {
+  for (const dir of path.split(':')) {
+    const file = join(dir || '.', name);
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Wall-clock seconds of whole process starts of `backprop ARGS` as the README's set-up runs it: this checkout's
+ * bin/ first on PATH and the command found there by name, so the kernel runs bin/backprop through its
+ * `#!/usr/bin/env node` line, as a shell would. Per command: the first start, with a new, empty cache
+ * directory (XDG_CACHE_HOME: what backprop caches, such as the datasets' verdicts, as after an install), then
+ * the median of --starts (10) later starts with that cache as the first left it.
+ */
 async function runStartup(opts: BenchOptions): Promise<void> {
   const out = new Output(opts.json);
-  const bin = fileURLToPath(new URL('../../bin/backprop', import.meta.url));
-  const runs = 10;
-  out.line(style.bold('backprop bench --startup') + ` · median of ${runs} process starts of node bin/backprop (${process.version})`);
+  const bin = fileURLToPath(new URL('../../bin', import.meta.url));
+  const PATH = `${bin}:${process.env.PATH ?? ''}`;
+  const invoked = onPath('backprop', PATH);
+  if (!invoked) throw new UsageError(`--startup: no executable backprop in ${bin}`);
+  const cache = mkdtempSync(join(tmpdir(), 'backprop-startup-'));
+  const env = { ...process.env, PATH, NO_COLOR: '1', XDG_CACHE_HOME: cache };
+  const runs = opts.starts;
+  out.line(style.bold('backprop bench --startup') + ` · backprop found on PATH (${invoked}), node ${process.version}: the first start with an empty cache, then the median of ${runs}`);
+  const start = (args: string[], command = 'backprop'): number => {
+    const t0 = performance.now();
+    const r = spawnSync(command, args, { stdio: 'ignore', env }); // found by name on env.PATH, as a shell finds it
+    const s = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new UsageError(`--startup: backprop ${args.join(' ')} exited with ${r.status ?? r.signal}${r.error ? ` (${r.error.message})` : ''}`);
+    return s;
+  };
   const results = [];
-  for (const { args, target } of STARTUP) {
-    const seconds: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      const r = spawnSync(process.execPath, [bin, ...args], { stdio: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
-      seconds.push((performance.now() - t0) / 1000);
-      if (r.status !== 0) throw new UsageError(`--startup: backprop ${args.join(' ')} exited with ${r.status ?? r.signal}`);
+  // Node's own start, for scale: on a busy machine every start is slower, this one too.
+  const node = median(Array.from({ length: runs }, () => start(['-e', '0'], process.execPath)));
+  out.line(style.dim(`  ${'node -e 0 (Node alone, for scale)'.padEnd(34)} ${''.padEnd(14)}median ${node.toFixed(3)} s`));
+  try {
+    for (const { args, target } of STARTUP) {
+      const first = start(args);
+      const seconds = Array.from({ length: runs }, () => start(args));
+      const m = median(seconds);
+      const command = ['backprop', ...args.map((a) => (/[*\s]/.test(a) ? `"${a}"` : a))].join(' ');
+      results.push({ command, args, first, median: m, min: Math.min(...seconds), max: Math.max(...seconds), target, met: m <= target });
+      out.line(
+        `  ${command.padEnd(34)} first ${first.toFixed(3)} s · later ${m.toFixed(3)} s (min ${Math.min(...seconds).toFixed(3)}, max ${Math.max(...seconds).toFixed(3)}) · target ≤ ${target} s ${m <= target ? style.good('met') : style.warn('missed')}`,
+      );
     }
-    const m = median(seconds);
-    results.push({ args, median: m, min: Math.min(...seconds), max: Math.max(...seconds), target, met: m <= target });
-    const shown = args.map((a) => (/[*\s]/.test(a) ? `"${a}"` : a)).join(' ');
-    out.line(
-      `  ${shown.padEnd(28)}${m.toFixed(3).padStart(7)} s   (min ${Math.min(...seconds).toFixed(3)}, max ${Math.max(...seconds).toFixed(3)})   target ≤ ${target} s ${m <= target ? style.good('met') : style.warn('missed')}`,
-    );
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
   }
-  out.result({ command: 'bench', startup: results, runs });
+  out.result({ command: 'bench', invoked, node: process.version, nodeAloneSeconds: node, runs, startup: results });
 }
 
 type TorchResult = { seconds: number; runs: number[]; version: string; threads: number } | { error: string };

@@ -4,14 +4,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
-import { basename } from 'node:path';
-import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
+import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
 import { compareReport } from '../report/html.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
 import { UsageError } from './errors.js';
-import { Output, percent, style } from './output.js';
+import { Output, percent, style, writeOrRescue } from './output.js';
+import { runsProgress } from './progress.js';
 import {
   activationName,
   addBackendOption,
@@ -29,7 +29,7 @@ import {
   type DataOptions,
 } from './options.js';
 import type { LayerToken } from '../nn/layers.js';
-import type { BackendName, DType } from '../linalg/index.js';
+import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import type { CostName } from '../nn/costs.js';
@@ -144,16 +144,6 @@ function compareSpecs(opts: CompareOptions): CompareSpec[] {
   return acts.map((a) => ({ activation: a, init: init[a], lr: lr[a] }));
 }
 
-/** Writes --report; if that fails, saves the report elsewhere (writeRescue) and says where, exit 1. */
-function writeReport(file: string, html: string): void {
-  try {
-    writeFileAtomic(file, html);
-  } catch (e) {
-    const rescued = writeRescue(basename(file), html);
-    throw new WriteFailedError(`--report ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'));
-  }
-}
-
 /** The network of --hidden (a conv net too, docs/guide/convolution.md: the same layers train builds, on the data's images), checked to fit in memory and the data's labels checked. */
 function compareArchitecture(opts: CompareOptions, ds: Dataset): Architecture {
   const arch = architecture({ hidden: opts.hidden, activation: opts.activations[0], outputActivation: opts.outputActivation, cost: opts.cost }, ds.train.dim, ds.classes, [], ds.shape);
@@ -169,6 +159,36 @@ function refusePairings(opts: CompareOptions): void {
   for (const activation of opts.activations) {
     const refused = pairingProblem({ activation, outputActivation: opts.outputActivation, cost: opts.cost });
     if (refused) throw new UsageError(refused);
+  }
+}
+
+/** Trains one network per activation (compareActivations), with train's progress bar on a terminal (runsProgress). */
+async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[], arch: Architecture, k: Kernels, dtype: DType, out: Output): Promise<CompareRun[]> {
+  const bar = runsProgress(out.interactive, opts.epochs, opts.activations);
+  try {
+    return await compareActivations(
+      ds,
+      {
+        runs: specs,
+        hidden: opts.hidden,
+        image: arch.input,
+        outputActivation: opts.outputActivation,
+        cost: opts.cost,
+        batchSize: opts.batchSize,
+        epochs: opts.epochs,
+        every: opts.every,
+        seed: opts.seed,
+        evalSize: opts.evalSize,
+        dtype,
+      },
+      k,
+      (s, e) => {
+        if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
+      },
+      bar.run,
+    );
+  } finally {
+    bar.stop(); // the cursor comes back whatever happened
   }
 }
 
@@ -191,29 +211,12 @@ async function runCompare(opts: CompareOptions): Promise<void> {
       `runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`,
     ),
   );
-  const runs = await compareActivations(
-    ds,
-    {
-      runs: specs,
-      hidden: opts.hidden,
-      image: arch.input,
-      outputActivation: opts.outputActivation,
-      cost: opts.cost,
-      batchSize: opts.batchSize,
-      epochs: opts.epochs,
-      every: opts.every,
-      seed: opts.seed,
-      evalSize: opts.evalSize,
-      dtype,
-    },
-    k,
-    (s, e) => {
-      if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
-    },
-  );
+  const runs = await trainRuns(opts, ds, specs, arch, k, dtype, out);
   printRuns(out, runs);
   if (opts.report) {
-    writeReport(opts.report, await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading));
+    writeOrRescue(opts.report, '--report', 'the report', await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading), (m) => {
+      throw new WriteFailedError(m);
+    });
     out.line(`report written to ${safeText(opts.report)}`);
   }
   const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs

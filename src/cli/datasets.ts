@@ -87,7 +87,7 @@ function stallSeconds(v: string): number {
  * most one every 2 s, none in its first second, when the rate means little)
  * and one when it is complete. Nothing with --quiet.
  */
-function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(file: string, have: number): void; clear(): void } {
+function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(file: string, have: number): void; restarted(file: string, had: number): void; clear(): void } {
   const tty = out.interactive;
   const start = new Map<string, { t: number; from: number; lastPrint: number; step: number }>();
   let drawn = false;
@@ -98,6 +98,10 @@ function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(f
   return {
     resumed(file, have) {
       if (!out.quiet) process.stderr.write(`${file}: resuming at byte ${have} (${mb(have)} MB kept from an earlier run)\n`);
+    },
+    restarted(file, had) {
+      clear();
+      if (!out.quiet) process.stderr.write(`${file}: the server does not resume downloads (it sent the whole file to a request from byte ${had}): downloading it from the start\n`);
     },
     update(p) {
       if (out.quiet) return;
@@ -203,6 +207,7 @@ async function runFetch(name: string, opts: { mirror?: string; deadline: number;
       timeout: opts.stall * 1000,
       onProgress: (p) => progress.update(p),
       onResume: (file, have) => progress.resumed(file, have),
+      onRestart: (file, had) => progress.restarted(file, had),
       onRetry: (file, attempt, why, resumeAt, wait, attempts) => {
         progress.clear();
         out.line(style.warn(`  ${file}: ${why}; ${resumeAt > 0 ? `resuming at byte ${resumeAt}` : 'retrying'} in ${wait / 1000} s (retry ${attempt} of ${attempts - 1})`));

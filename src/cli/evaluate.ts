@@ -8,6 +8,7 @@ import { DataError, type Examples } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
 import { addBackendOption, addDataOptions, choiceOption, examples, oneOf, positiveInt, type DataOptions } from './options.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
+import { refuseOtherClasses } from './predict.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { asciiRow } from '../report/ascii.js';
 import type { BackendName, DType } from '../linalg/index.js';
@@ -44,13 +45,14 @@ export function evaluateCommand(): Command {
 
 async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const out = new Output(opts.json);
-  const { network: loaded } = loadModel(opts.model);
+  const { network: loaded, metadata } = loadModel(opts.model);
   const net = opts.dtype && opts.dtype !== loaded.dtype ? loaded.clone(opts.dtype) : loaded;
   const ds = loadData({ ...opts, seed: 0 });
   const ex = opts.split === 'train' ? ds.train : ds.test;
   if (ex.dim !== net.sizes[0]) {
     throw new DataError(`--model ${opts.model} expects ${net.sizes[0]} inputs but ${ds.name} has ${ex.dim} values per example`);
   }
+  refuseOtherClasses(`--model ${opts.model}`, metadata.data, ds);
   const classes = net.sizes[net.depth];
   for (const l of ex.labels) {
     if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);

@@ -1,11 +1,10 @@
-import { basename } from 'node:path';
 import { totalmem } from 'node:os';
 import { loadData } from '../data/load.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
-import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
+import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
 import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
@@ -24,7 +23,7 @@ import { learnersReport, type Figure } from '../report/learners.js';
 import { sparkline, table } from '../report/terminal.js';
 import { EXIT, InterruptedError, RunFailedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { providerForDtype } from './precision.js';
-import { clock, Output, percent, seconds, style } from './output.js';
+import { clock, Output, percent, seconds, style, writeOrRescue } from './output.js';
 import {
   addBackendOption,
   addDataOptions,
@@ -531,6 +530,8 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
  */
 async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOptions, stops: SignalWatch, out: Output): Promise<StudyRun | undefined> {
   const shouldStop = () => stops.signal !== undefined;
+  let phase = { unit: '', since: 0 }, // the unit of the phase running (the NTK: kernel rows, solve, test rows) and its start, in wall seconds
+    lastWall = 0;
   const fitSeed = (seed: number) =>
     fitOrFail(l, ds, {
       kernels: k,
@@ -539,7 +540,11 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
       test: ds.validation ?? ds.test, // with --validation, the curves (every number a choice is made on) never see the test set
       shouldStop,
       onProgress: (p) => {
-        if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p)}`.slice(0, (process.stderr.columns || 80) + 4));
+        if (p.wallSeconds < lastWall)
+          phase = { unit: p.unit, since: 0 }; // the next seed's fit
+        else if (p.unit !== phase.unit) phase = { unit: p.unit, since: phase.unit ? lastWall : 0 }; // a new phase: its own pace and ETA
+        lastWall = p.wallSeconds;
+        if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p, phase.since)}`.slice(0, (process.stderr.columns || 80) + 4));
       },
     });
   const others = await fitOtherSeeds(opts.seed, opts.seeds, shouldStop, fitSeed, l, ds);
@@ -597,23 +602,6 @@ function printTable(out: Output, runs: StudyRun[], ds: Dataset, opts: LearnersOp
   for (const r of runs) out.line(`  ${r.name.padEnd(4)} ${sparkline(resample(r.trace, 32), { lo: 0, hi: 1 })}  ${percent(r.validationAccuracy ?? r.testAccuracy)} at ${seconds(r.seconds)}`);
 }
 
-/**
- * Writes an output file; if that fails (a full disk, a file system gone
- * read-only, a directory removed), the results are done and must not be lost:
- * the data is saved elsewhere (writeRescue) and `fail` gets one line naming
- * the flag, the file and where it went. Returns the path written, if any.
- */
-function writeOrRescue(file: string, flag: string, what: string, data: Uint8Array | string, fail: (message: string) => void): string | undefined {
-  try {
-    writeFileAtomic(file, data);
-    return file;
-  } catch (e) {
-    const rescued = writeRescue(basename(file), data);
-    fail(`${flag} ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `${what} was saved to ${rescued} instead` : 'nor anywhere else'));
-    return rescued;
-  }
-}
-
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
 async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitResult> {
   try {
@@ -627,9 +615,9 @@ async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitR
 }
 
 /** `  ga: 45.00% · 120/3000 generations · 1.3s, ETA 31s`: the learner's n/total with an ETA from its rate so far. */
-export function progressLine(name: string, p: Progress): string {
+export function progressLine(name: string, p: Progress, since = 0): string {
   const acc = p.testAccuracy === undefined ? '' : `${percent(p.testAccuracy)} · `;
-  const eta = p.done > 0 && p.done < p.total ? `, ETA ${clock((p.wallSeconds * (p.total - p.done)) / p.done)}` : '';
+  const eta = p.done > 0 && p.done < p.total ? `, ETA ${clock(((p.wallSeconds - since) * (p.total - p.done)) / p.done)}` : ''; // at the pace of this phase, from `since`
   return `  ${name}: ${acc}${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} ${p.unit} · ${seconds(p.wallSeconds)}${eta}`;
 }
 

@@ -98,8 +98,9 @@ export function choiceOption<T>(flags: string, description: string, values: read
 }
 
 /** Examples for the end of a command's --help (addHelpText('after', …)): what each does, then the command line. */
-export function examples(list: [what: string, command: string][]): string {
-  return `\nExamples:\n${list.map(([what, c]) => `  # ${what}\n  $ ${c}`).join('\n')}`;
+export function examples(list: [what: string, command: string | string[]][]): string {
+  const commands = (c: string | string[]) => [c].flat().map((one) => `  $ ${one}`); // several: one after the other (a run Ctrl-C stops, then its --resume)
+  return `\nExamples:\n${list.map(([what, c]) => [`  # ${what}`, ...commands(c)].join('\n')).join('\n')}`;
 }
 
 /** --quiet: the result line (and errors) only; no heading, progress or per-epoch lines. */

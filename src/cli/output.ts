@@ -1,6 +1,8 @@
 import { baseProvenance, SCHEMA_VERSION } from '../io/provenance.js';
 import chalk from 'chalk';
 import { safeJson } from '../base/terminal-safe.js';
+import { basename } from 'node:path';
+import { ioReason, writeFileAtomic, writeRescue } from '../base/atomic.js';
 
 // https://no-color.org: a non-empty NO_COLOR turns colours off (chalk itself only reads FORCE_COLOR and the TTY).
 if (process.env.NO_COLOR) chalk.level = 0;
@@ -78,4 +80,23 @@ export function clock(s: number): string {
     sec = t % 60;
   const mm = h ? String(m).padStart(2, '0') : String(m);
   return `${h ? `${h}:` : ''}${mm}:${String(sec).padStart(2, '0')}`;
+}
+
+/**
+ * Writes an output file (--report, --filters, …) after the work is done; if
+ * that fails (a full disk, a file system gone read-only, a directory
+ * removed), the results must not be lost: the data is saved elsewhere
+ * (writeRescue: `dirs`, then the temporary and the working directory) and
+ * `fail` gets one line naming the flag, the file and where it went (the
+ * caller exits 1, src/cli/errors.ts). Returns the path written, if any.
+ */
+export function writeOrRescue(file: string, flag: string, what: string, data: Uint8Array | string, fail: (message: string) => void, dirs: (string | undefined)[] = []): string | undefined {
+  try {
+    writeFileAtomic(file, data);
+    return file;
+  } catch (e) {
+    const rescued = writeRescue(basename(file), data, dirs);
+    fail(`${flag} ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `${what} was saved to ${rescued} instead` : 'nor anywhere else'));
+    return rescued;
+  }
 }

@@ -6,7 +6,7 @@ import type { BackendName } from '../linalg/index.js';
 import { outputs } from '../train/metrics.js';
 import { loadModel } from '../io/safetensors.js';
 import { catalogEntry } from '../data/catalog.js';
-import { DataError } from '../data/dataset.js';
+import { DataError, type Dataset } from '../data/dataset.js';
 import { readImage, toMnist } from '../data/image.js';
 import { asciiImage } from '../report/ascii.js';
 import { softmax } from '../nn/activations.js';
@@ -20,8 +20,23 @@ interface PredictOptions {
   backend: BackendName;
 }
 
+/**
+ * Throws (one line naming `what`, exit 2) when the model was trained on a
+ * catalogued dataset (its metadata's `data`) whose classes are not those of
+ * `ds`: a digit scored by a clothing model would be named 'Coat', and a
+ * digits model scored on Fashion-MNIST would give a meaningless accuracy.
+ * predict and evaluate both ask this.
+ */
+export function refuseOtherClasses(what: string, modelData: string | undefined, ds: Pick<Dataset, 'name' | 'classNames'>): void {
+  const modelClasses = catalogEntry(modelData ?? '')?.classes;
+  const dataClasses = ds.classNames ?? catalogEntry(ds.name)?.classes;
+  if (modelClasses && dataClasses && modelClasses.join('\u0000') !== dataClasses.join('\u0000')) {
+    throw new DataError(`${what}: the model was trained on ${modelData}, whose classes (${modelClasses.slice(0, 3).join(', ')}, …) are not ${ds.name}'s (${dataClasses.slice(0, 3).join(', ')}, …)`);
+  }
+}
+
 /** An input: an image file, or SPEC:index / SPEC:train:index into a dataset (SPEC = embedded, a name or an IDX directory). */
-function readInput(input: string, dim: number, modelClasses?: readonly string[], modelData?: string): { pixels: Float32Array; label?: number; source: string } {
+function readInput(input: string, dim: number, modelData?: string): { pixels: Float32Array; label?: number; source: string } {
   if (existsSync(input)) {
     const pixels = toMnist(readImage(input), input);
     if (pixels.length !== dim) throw new DataError(`${input}: images become 784 pixels but the model expects ${dim} inputs`);
@@ -34,11 +49,7 @@ function readInput(input: string, dim: number, modelClasses?: readonly string[],
   const i = Number(m[3]);
   if (i >= ex.count) throw new DataError(`${input}: index ${i} is past the ${ex.count} ${m[2] ?? 'test'} examples of ${ds.name}`);
   if (ex.dim !== dim) throw new DataError(`${input}: ${ds.name} has ${ex.dim} values per example but the model expects ${dim}`);
-  // A digit scored by a clothing model would be named 'Coat': the model's classes must be the data's.
-  const dataClasses = ds.classNames ?? catalogEntry(ds.name)?.classes;
-  if (modelClasses && dataClasses && modelClasses.join('\u0000') !== dataClasses.join('\u0000')) {
-    throw new DataError(`${input}: the model was trained on ${modelData}, whose classes (${modelClasses.slice(0, 3).join(', ')}, …) are not ${ds.name}'s (${dataClasses.slice(0, 3).join(', ')}, …)`);
-  }
+  refuseOtherClasses(input, modelData, ds);
   return { pixels: ex.features.slice(i * ex.dim, (i + 1) * ex.dim), label: ex.labels[i], source: ds.name };
 }
 
@@ -56,7 +67,7 @@ export function predictCommand(): Command {
     examples([
       ['an image file (PNG or PGM, any size: it is scaled to 28×28 like MNIST)', 'backprop predict --model model.safetensors test/fixtures/digit-7.png'],
       ['test examples 0 and 1 of the embedded digits, without drawing them', 'backprop predict --model model.safetensors embedded:0 embedded:1 --no-show'],
-      ['a training example of Fashion-MNIST, as JSON', 'backprop predict --model model.safetensors fashion-mnist:train:42 --json'],
+      ['a training example of the embedded digits, as JSON', 'backprop predict --model model.safetensors embedded:train:42 --json'],
     ]),
   );
   return cmd.action(async (inputs: string[], opts: PredictOptions) => {
@@ -70,7 +81,7 @@ export function predictCommand(): Command {
     const show = opts.show ?? Boolean(process.stdout.isTTY);
     const results = [];
     for (const input of inputs) {
-      const { pixels, label, source } = readInput(input, net.sizes[0], modelClasses, metadata.data);
+      const { pixels, label, source } = readInput(input, net.sizes[0], metadata.data);
       const a = outputs(net, pixels, k);
       const best = a.indexOf(Math.max(...a));
       results.push({

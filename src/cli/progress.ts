@@ -32,6 +32,8 @@ export function rate(x: number): string {
 
 /** What one redraw of the training bar shows. */
 export interface BarFields {
+  /** Which run of several (compare's activations: `sigmoid 1/2`), before the epoch; none for one run. */
+  label?: string;
   epoch: number;
   epochs: number;
   /** Batches done in this epoch, of `total`. */
@@ -61,7 +63,7 @@ function cells(value: number, total: number, size: number): string {
  * Every character here is one column wide.
  */
 export function progressLine(f: BarFields, columns: number): string {
-  const epoch = `epoch ${f.epoch}/${f.epochs}`;
+  const epoch = `${f.label ? `${f.label} ` : ''}epoch ${f.epoch}/${f.epochs}`;
   const count = `${f.value}/${f.total}`;
   const head = (size: number): string => `${epoch} [${cells(f.value, f.total, size)}] ${count}`;
   const speed = `${f.speed} ex/s`,
@@ -76,6 +78,7 @@ export function progressLine(f: BarFields, columns: number): string {
     [head(8), loss, times],
     [head(8), times],
     [`${epoch} ${count}`, times],
+    [`${f.label ? `${f.label} ` : ''}${f.epoch}/${f.epochs} ${count}`, times],
     [`${f.epoch}/${f.epochs} ${count}`, times],
   ].map((parts) => parts.join(' · '));
   const room = Math.max(1, columns - 1);
@@ -90,7 +93,17 @@ export function progressLine(f: BarFields, columns: number): string {
  * run. Returns the callbacks to merge into training.
  */
 export function epochProgress(enabled: boolean, epochs: number): TrainCallbacks & { stop(): void } {
-  if (!enabled) return { stop() {} };
+  const bar = runsProgress(enabled, epochs, ['']);
+  return { ...bar.run(0), stop: bar.stop };
+}
+
+/**
+ * The same bar over several runs of `epochs` epochs each, one after the other
+ * (compare trains one network per activation): `run(i)` gives the callbacks of
+ * run i, whose name is shown before its epoch, and the ETA is of all of them.
+ */
+export function runsProgress(enabled: boolean, epochs: number, names: string[]): { run(i: number): TrainCallbacks; stop(): void } {
+  if (!enabled) return { run: () => ({}), stop() {} };
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule; // loaded only to draw
   const bar = new cliProgress.SingleBar(
     {
@@ -108,27 +121,34 @@ export function epochProgress(enabled: boolean, epochs: number): TrainCallbacks 
   let batches = 0;
   let active = false;
   let last = 0;
-  // The pace and the ETA carry over from one epoch to the next; loss and accuracy are the epoch's own.
+  // The pace and the ETA carry over from one epoch (and run) to the next; loss and accuracy are the epoch's own.
   let pace = { speed: '-', left: '-:--' };
+  const label = (i: number) => (names.length > 1 ? `${names[i]} ${i + 1}/${names.length}` : undefined);
   return {
-    onEpochStart(epoch, n) {
-      batches = n;
-      bar.start(n, 0, { epoch, ...pace, loss: '-', acc: '-', spent: clock((performance.now() - t0) / 1000) });
-      active = true;
-    },
-    onBatch(epoch, batch, loss, accuracy, seen) {
-      from ??= { epoch, batch: batch - 1 };
-      const now = performance.now();
-      if (now - last < 100 && batch !== batches) return; // redraw at most 10 times a second
-      last = now;
-      const elapsed = (now - t0) / 1000;
-      const p = runProgress({ epochs, batches, epoch, batch, from, examplesPerBatch: seen !== undefined ? seen / batch : 0, elapsed });
-      pace = { speed: seen !== undefined ? rate(p.examplesPerSecond) : '-', left: clock(p.eta) };
-      bar.update(batch, { ...pace, loss: loss.toFixed(4), acc: accuracy !== undefined ? percent(accuracy, 1) : '-', spent: clock(elapsed) });
-    },
-    onEpochEnd() {
-      bar.stop();
-      active = false;
+    run(i) {
+      // Epoch e of run i is epoch i·epochs + e of all the runs, for the ETA.
+      return {
+        onEpochStart(epoch, n) {
+          batches = n;
+          bar.start(n, 0, { label: label(i), epoch, ...pace, loss: '-', acc: '-', spent: clock((performance.now() - t0) / 1000) });
+          active = true;
+        },
+        onBatch(epoch, batch, loss, accuracy, seen) {
+          const all = i * epochs + epoch;
+          from ??= { epoch: all, batch: batch - 1 };
+          const now = performance.now();
+          if (now - last < 100 && batch !== batches) return; // redraw at most 10 times a second
+          last = now;
+          const elapsed = (now - t0) / 1000;
+          const p = runProgress({ epochs: names.length * epochs, batches, epoch: all, batch, from, examplesPerBatch: seen !== undefined ? seen / batch : 0, elapsed });
+          pace = { speed: seen !== undefined ? rate(p.examplesPerSecond) : '-', left: clock(p.eta) };
+          bar.update(batch, { label: label(i), epoch, ...pace, loss: loss.toFixed(4), acc: accuracy !== undefined ? percent(accuracy, 1) : '-', spent: clock(elapsed) });
+        },
+        onEpochEnd() {
+          bar.stop();
+          active = false;
+        },
+      };
     },
     stop() {
       if (active) bar.stop();

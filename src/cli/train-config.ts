@@ -1,9 +1,12 @@
 import { BoundedReadError, CONFIG_FILE_LIMIT, readFileBounded } from '../base/read.js';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DataError } from '../data/dataset.js';
 import { loadModel } from '../io/safetensors.js';
 import { recordFlags, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
 import { UsageError } from './errors.js';
+import { BackendUnavailableError, type Available, type BackendName, type DType } from '../linalg/index.js';
+import { providerForDtype } from './precision.js';
+import { style, type Output } from './output.js';
 
 export { recordFlags, type RunRecord, type TrainConfig } from '../train/settings.js';
 
@@ -16,7 +19,31 @@ export const flagName = (s: string) => s.replace(/^--/, '').replace(/[A-Z]/g, (c
  * it must never choose where we write (--save, --log, --csv, --report,
  * --checkpoint and --overwrite would let it replace any file we may write).
  */
-const NOT_IN_CONFIG = ['config', 'resume', 'json', 'quiet', 'save', 'log', 'csv', 'report', 'checkpoint', 'overwrite'];
+const NOT_IN_CONFIG = ['config', 'resume', 'json', 'quiet', 'save', 'log', 'csv', 'report', 'checkpoint', 'overwrite', 'backend-of-config'];
+
+/**
+ * A hidden flag that expandConfig adds after a config's --backend (not one the command line gives): the
+ * file it came from, so that a provider recorded on another machine (a model trained on blas, replayed
+ * where OpenBLAS is missing) falls back to --backend auto with a notice instead of failing (configuredProvider).
+ */
+export function addConfigBackendOption(cmd: Command): Command {
+  return cmd.addOption(new Option('--backend-of-config <file>').hideHelp());
+}
+
+/**
+ * The provider of --backend (and --dtype), as providerForDtype chooses it; when --backend came from a config
+ * (`recordedIn`) and does not load here, auto's choice instead, said in one line.
+ */
+export async function configuredProvider(backend: BackendName, dtype: DType, out: Output, recordedIn?: string): Promise<Available> {
+  try {
+    return await providerForDtype({ backend }, dtype, out);
+  } catch (e) {
+    if (recordedIn === undefined || !(e instanceof BackendUnavailableError)) throw e;
+    const provider = await providerForDtype({ backend: 'auto' }, dtype, out);
+    out.line(style.warn(`--config ${recordedIn}: ${e.message.replace(/^--backend /, 'the recorded --backend ')}; running on ${provider.name} instead (--backend auto)`));
+    return provider;
+  }
+}
 
 /** The config in FILE: a JSON object of flags, or a model saved by train (its metadata records the run). */
 function readConfig(file: string): TrainConfig {
@@ -90,6 +117,8 @@ export function expandConfig(argv: string[], train: Command): string[] {
       throw new UsageError(`--config ${file}: "${key}": ${text} is invalid: ${(e as Error).message.replace(/^error: /, '')}`);
     }
     flags.push(option.long!, text);
+    const typed = opts.some((a) => a === '--backend' || a.startsWith('--backend='));
+    if (name === 'backend' && text !== 'auto' && !typed) flags.push('--backend-of-config', file); // recorded elsewhere: may fall back (configuredProvider)
   }
   return [...argv.slice(0, at + 1), ...flags, ...rest];
 }

@@ -9,7 +9,7 @@ import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckp
 import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { augmentLabel } from '../data/augment.js';
-import { flagName } from './train-config.js';
+import { addConfigBackendOption, configuredProvider, flagName } from './train-config.js';
 import { newRecord, recordFlags, weightDecayProblem, RESUME_TAKES, RUN_SETTINGS, settingLabels, type NumberKind, type RunRecord, type Setting, type SettingKey } from '../train/settings.js';
 import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
@@ -50,7 +50,7 @@ import {
   type NetworkOptions,
 } from './options.js';
 import type { BackendName, DType, Kernels } from '../linalg/index.js';
-import { addDtypeOption, providerForDtype } from './precision.js';
+import { addDtypeOption } from './precision.js';
 import { jsonProvenance, provenance, provenanceMetadata, type Provenance } from '../io/provenance.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds (the others are in RUN_SETTINGS). */
@@ -76,6 +76,7 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, Om
   save?: string;
   checkpoint?: string;
   resume?: string;
+  backendOfConfig?: string;
   overwrite: boolean;
   json: boolean;
   monitor: boolean;
@@ -150,7 +151,7 @@ function addTrainOptions(cmd: Command): void {
       cmd.addOption(s.cli.default !== undefined ? o.default(s.cli.default) : s.cli.defaultHelp ? o.default(undefined, s.cli.defaultHelp) : o);
     } else SETTING_FLAGS[key]?.(cmd);
   }
-  cmd
+  addConfigBackendOption(cmd)
     .option(
       '--config <file>',
       'take flags from file: a JSON object of flags ({"hidden": "256,128", "optimizer": "adam"}, or the "config" of a train --json result), or a model saved by train, which records its run; flags on the command line win',
@@ -184,7 +185,7 @@ export function trainCommand(): Command {
         'Adam and a cosine schedule, stopping when the validation loss stops improving; learning curves in an HTML page',
         'backprop train --optimizer adam --schedule cosine --epochs 30 --early-stop 5 --save best.safetensors --report run.html',
       ],
-      ['a long run that Ctrl-C stops and --resume continues', 'backprop train --data fashion-mnist --epochs 30 --checkpoint run1 && backprop train --resume run1'],
+      ['a long run: Ctrl-C writes a checkpoint to run1 and exits 130; then continue it', ['backprop train --data fashion-mnist --epochs 30 --checkpoint run1', 'backprop train --resume run1']],
     ]),
   );
   return cmd.action(async function (this: Command, opts: TrainOptions) {
@@ -443,7 +444,7 @@ interface MonitorEntry {
  */
 async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stops: SignalWatch): Promise<Session> {
   const { record: run, ds, net, state, checkpointDir, log } = plan;
-  const provider = await providerForDtype({ backend: run.backend as BackendName }, net.dtype, out);
+  const provider = await configuredProvider(run.backend as BackendName, net.dtype, out, opts.backendOfConfig);
   const k = provider.kernels;
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
@@ -501,7 +502,7 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
         : '') +
       ` · seed ${run.seed} · ${k.name} kernels` +
       (net.dtype === 'float64' ? ' · float64' : '') +
-      (plan.resumedFrom ? ` · from epoch ${state.epoch}, batch ${state.batch}` : ''),
+      (plan.resumedFrom ? (state.epoch > run.epochs ? ' · finished' : ` · from epoch ${state.epoch}, batch ${state.batch}`) : ''),
   );
   for (const line of layerTable(net).split('\n')) out.note(style.dim(`  ${line}`));
   if (plan.resumedFrom && state.epoch > run.epochs) {

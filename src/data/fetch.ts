@@ -31,6 +31,8 @@ export interface FetchOptions {
   onRetry?: (file: string, attempt: number, why: string, resumeAt: number, waitMs: number, attempts: number) => void;
   /** A NAME.part left by an earlier run is resumed from byte `have`. */
   onResume?: (file: string, have: number) => void;
+  /** A resume was asked for (a Range from byte `had`) and the server sent the whole file instead: it starts over. */
+  onRestart?: (file: string, had: number) => void;
 }
 
 /** The limits of a download (README, "Errors and exit codes"). */
@@ -108,6 +110,8 @@ interface GetLimits {
   maxBytes: number;
   /** Redirects followed so far. */
   redirects: number;
+  /** Told when the server answers a Range request with the whole file (200): the bytes kept are replaced. */
+  onRestart?: (had: number) => void;
 }
 
 function getInto(url: string, part: string, limits: GetLimits, onData: (received: number, total?: number) => void): Promise<void> {
@@ -157,17 +161,17 @@ function getInto(url: string, part: string, limits: GetLimits, onData: (received
         return;
       }
       const append = status === 206; // a server without Range support sends everything again
+      if (have > 0 && !append) limits.onRestart?.(have);
       const length = Number(res.headers['content-length'] ?? NaN);
-      const start = append ? have : 0;
-      const total = Number.isFinite(length) ? start + length : undefined;
+      let received = append ? have : 0; // where this response starts
+      const total = Number.isFinite(length) ? received + length : undefined;
       const tooBig = (n: number) => new FatalFetchError(`${url}: ${n} bytes is more than the ${limits.maxBytes} bytes expected of this file`);
       if (total !== undefined && total > limits.maxBytes) {
         res.destroy();
         reject(tooBig(total));
         return;
       }
-      let received = start;
-      onData(received, total); // where this response starts: the rate and ETA count from here
+      onData(received, total); // the rate and ETA count from here
       // NAME.part has a predictable name: never write through a link planted there, nor into a device or FIFO.
       let fd: number;
       try {
@@ -265,7 +269,7 @@ export async function fetchFile(base: string, dir: string, f: CatalogFile, opts:
   const attempts = opts.attempts ?? FETCH_LIMITS.retries + 1;
   // A recompressed copy (another mirror, Debian) differs from the official .gz in size too: with a content digest to check it by, allow for that.
   const maxBytes = f.size === undefined ? FETCH_LIMITS.unknownSizeBytes : f.contentSha256 ? 2 * f.size + 65_536 : f.size;
-  const limits: GetLimits = { timeout: opts.timeout ?? FETCH_LIMITS.stallMs, deadline, maxBytes, redirects: 0 };
+  const limits: GetLimits = { timeout: opts.timeout ?? FETCH_LIMITS.stallMs, deadline, maxBytes, redirects: 0, onRestart: (had) => opts.onRestart?.(f.name, had) };
   const have = () => (existsSync(part) ? statSync(part).size : 0);
   const kept = existsSync(part) || isLink(part) ? lstatSync(part) : undefined;
   if (kept && !kept.isFile())

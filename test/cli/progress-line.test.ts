@@ -28,3 +28,19 @@ describe('progressLine', () => {
     expect(progressLine({ ...typical, value: 10, total: 10 }, 80)).toContain('[████████] 10/10');
   });
 });
+
+// compare showed nothing while an activation trained (issue 27): the same bar, with the run's name and n/total.
+describe('compare’s bar: the run’s name before the epoch, fitted like train’s', () => {
+  const compare: BarFields = { label: 'sigmoid 1/2', epoch: 2, epochs: 3, value: 2133, total: 6000, speed: '-', loss: '0.7286', acc: '-', spent: '0:08', left: '0:15' };
+
+  it('at 80 columns: the run, its epoch, the batches, the loss, the time elapsed and the ETA of all the runs', () => {
+    expect(progressLine(compare, 80)).toBe('sigmoid 1/2 epoch 2/3 [███░░░░░] 2133/6000 · loss 0.7286 · 0:08 · ETA 0:15');
+    expect(progressLine({ ...compare, label: 'leaky-relu 4/4', epoch: 30, epochs: 30, value: 60000, total: 60000, spent: '1:23:45', left: '12:34:56' }, 80)).toMatch(
+      /^leaky-relu 4\/4 epoch 30\/30 \[█+\] 60000\/60000 · 1:23:45 · ETA 12:34:56$/,
+    );
+  });
+
+  it('fits in columns − 1 at every width', () => {
+    for (let columns = 10; columns <= 200; columns++) expect(progressLine(compare, columns).length, `${columns} columns`).toBeLessThanOrEqual(columns - 1);
+  });
+});

@@ -122,6 +122,8 @@ describe('train --resume: the checkpoint chooses nothing', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/the run in .*ck has finished: all 2 epochs are trained; writing its outputs/);
     expect(r.stdout).not.toMatch(/^epoch /m);
+    expect(r.stdout).not.toMatch(/from epoch 3, batch 0/); // there is no epoch 3: the heading says the run is finished
+    expect(r.stdout.split('\n')[0]).toMatch(/ · finished$/);
   });
 
   it.each([

@@ -62,6 +62,8 @@ beforeAll(async () => {
       case 'recompressedwrong': // recompressed, and one byte of the content changed
         body = gzipSync(Buffer.from(gunzipSync(recompressed[name]).map((b, i) => (i === 200 ? b ^ 1 : b))), { level: 1 });
         break;
+      case 'norange': // no Range support: the whole file, always
+        return void res.writeHead(200, { 'Content-Length': body.length }).end(body);
       case 'drop': // 200 bytes, then the connection dies: every time
         res.writeHead(200, { 'Content-Length': body.length });
         res.write(body.subarray(0, 200));
@@ -194,6 +196,21 @@ describe('a download resumed across runs', () => {
     const r = await fetchTiny(m, env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`${FIRST}: resuming at byte ${half} (${(half / 1e6).toFixed(2)} MB kept from an earlier run)`);
+    expect(hits[`${m.split('/')[3]}/${FIRST}`]).toEqual([`bytes=${half}-`]);
+    expect(readFileSync(join(dir, FIRST)).equals(files[FIRST])).toBe(true);
+  });
+});
+
+describe('a server that does not resume', () => {
+  it('answers the Range with the whole file: said in one line, downloaded from the start, and right', async () => {
+    const { env, dir } = catalogue();
+    mkdirSync(dir, { recursive: true });
+    const half = Math.floor(files[FIRST].length / 2);
+    writeFileSync(join(dir, `${FIRST}.part`), files[FIRST].subarray(0, half));
+    const m = mirror('norange');
+    const r = await fetchTiny(m, env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${FIRST}: the server does not resume downloads (it sent the whole file to a request from byte ${half}): downloading it from the start`);
     expect(hits[`${m.split('/')[3]}/${FIRST}`]).toEqual([`bytes=${half}-`]);
     expect(readFileSync(join(dir, FIRST)).equals(files[FIRST])).toBe(true);
   });

@@ -18,6 +18,11 @@ describe('the progress line', () => {
     expect(progressLine('ga', p)).toBe('  ga: 45.00% · 120/3,000 generations · 1.30s, ETA 0:31');
     expect(progressLine('ntk', { done: 0, total: 1, unit: 'solve (cannot be interrupted)', seconds: 5, wallSeconds: 5 })).toBe('  ntk: 0/1 solve (cannot be interrupted) · 5.00s');
   });
+
+  it("a later phase's ETA is at that phase's pace (the NTK's test rows after its kernel and solve: it said 0:42 for 4 s)", () => {
+    // 275 of 2,000 test rows in the 0.69 s since the phase began at 6.00 s: 1,725 more take 4.3 s.
+    expect(progressLine('ntk', { done: 275, total: 2000, unit: 'test rows', seconds: 6.69, wallSeconds: 6.69 }, 6)).toBe('  ntk: 275/2,000 test rows · 6.69s, ETA 0:04');
+  });
 });
 
 const full = loadEmbedded();
