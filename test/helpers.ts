@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -327,4 +327,17 @@ export function scaledNet(outputActivation: ActivationName, cost: CostName, zmax
   const y = Matrix.zeros(4, 3, 'float64');
   [0, 3, 1].forEach((c, j) => y.set(c, j, 1));
   return { net, x, y };
+}
+
+/**
+ * Loads what `backprop export --format tfjs` wrote in `dir` (model.json and weights.bin) into tfjs's
+ * Layers API, from memory (tfjs-node would read file:// URLs; plain tfjs gets the same artifacts so).
+ * Returns tfjs itself, the model and the parsed model.json.
+ */
+export async function loadTfjsExport(dir: string): Promise<{ tf: typeof import('@tensorflow/tfjs'); model: import('@tensorflow/tfjs').LayersModel; json: any }> {
+  const tf = await import('@tensorflow/tfjs');
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const weightData = new Uint8Array(readFileSync(join(dir, 'weights.bin'))).buffer;
+  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+  return { tf, model, json };
 }
