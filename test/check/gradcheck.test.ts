@@ -134,6 +134,18 @@ describe('backprop gradcheck (CLI) on 784-30-30-10 with real digits', () => {
     expect(r.stdout).toMatch(/W3[^\n]*\n[^\n]*\n\s+finite differences \(float64\).*PASS/); // the output layer is still right
   });
 
+  // A bug that is a no-op for the chosen network would pass silently: refused instead, one line, exit 2.
+  for (const args of [
+    ['--bug', 'drop-fprime', '--activation', 'linear'],
+    ['--bug', 'no-mean', '--batch-size', '1'],
+  ])
+    it(`${args.join(' ')}: refused as a bug that would change nothing, exit 2`, () => {
+      const r = cli(['gradcheck', ...args, '--no-tfjs']);
+      expect(r.code, r.stdout).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^backprop: error: --bug ${args[1]} would change nothing here: .*\n$`));
+    });
+
   for (const [name, args] of [
     ['sigmoid/quadratic', ['--activation', 'sigmoid', '--output-activation', 'sigmoid', '--cost', 'quadratic', '--lr', '3']],
     ['relu/softmax', ['--activation', 'relu', '--output-activation', 'softmax', '--cost', 'log-likelihood', '--lr', '0.1']],
