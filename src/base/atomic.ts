@@ -80,10 +80,11 @@ export function processAlive(pid: number): boolean {
  * Removes temporaries that killed writes left in dir: only entries named by
  * TEMP_PATTERN, that are regular files or directories (lstat: a link is never
  * followed, and unlink removes the name, never what it points to), owned by
- * this user, unmodified for STALE_TEMP_MINUTES, and whose writer (the pid in
- * the name) is no longer running. Never throws: it is housekeeping.
+ * this user, unmodified for `minutes` (STALE_TEMP_MINUTES; 0 where a lock
+ * says no write of ours can be in progress), and whose writer (the pid in the
+ * name) is no longer running. Never throws: it is housekeeping.
  */
-export function cleanStaleTemporaries(dir: string, now = Date.now()): string[] {
+export function cleanStaleTemporaries(dir: string, now = Date.now(), minutes = STALE_TEMP_MINUTES): string[] {
   const removed: string[] = [];
   let names: string[];
   try {
@@ -100,7 +101,7 @@ export function cleanStaleTemporaries(dir: string, now = Date.now()): string[] {
       const st = lstatSync(path);
       if (!(st.isFile() || st.isDirectory())) continue;
       if (uid !== undefined && st.uid !== uid) continue;
-      if (now - st.mtimeMs < STALE_TEMP_MINUTES * 60_000) continue;
+      if (now - st.mtimeMs < minutes * 60_000) continue;
       const pid = Number(m[1]);
       if (pid !== process.pid && processAlive(pid)) continue;
       rmSync(path, { recursive: st.isDirectory(), force: true });
