@@ -6,7 +6,7 @@ import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { evaluate } from '../train/metrics.js';
 import type { FitContext, FitResult, Learner } from './learner.js';
-import { Harness, networkAccuracy, Stop, TraceSchedule } from './harness.js';
+import { Harness, networkAccuracy, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
 
 export interface GaOptions {
   /** Networks per generation. */
@@ -156,7 +156,7 @@ export class GaLearner implements Learner {
     return {
       trace,
       parametersUpdated: P * template.parameterCount,
-      peakBytes: 2 * P * template.parameterCount * 4 + 2 * a.reduce((s, m) => s + m.data.byteLength, 0) + x.data.byteLength,
+      peakBytes: totalBytes(gaMemory(sizes, P, B)),
       wallSeconds: h.wallSeconds(),
       details: { generations: this.history.bestFitness.length, population: P, 'best fitness': order.length ? fitness[order[0]] : 'none' },
     };
@@ -286,4 +286,21 @@ class Population {
       this.b.map((bs) => bs[i]),
     );
   }
+}
+
+/**
+ * The GA's large buffers, in bytes (float32), for `backprop learners` to refuse a population that would not fit
+ * and for the learner to report as its peak: two populations (this generation and the next) of every weight and
+ * bias; Z and A of the whole population on the fitness batch (population·n_l × B per layer); the batch's inputs
+ * and one-hot targets.
+ */
+export function gaMemory(sizes: readonly number[], population: number, fitnessBatch: number): MemoryEstimate {
+  let parameters = 0;
+  for (let l = 1; l < sizes.length; l++) parameters += sizes[l] * sizes[l - 1] + sizes[l];
+  const units = sizes.slice(1).reduce((s, n) => s + n, 0);
+  return {
+    populations: 4 * 2 * population * parameters,
+    activations: 4 * 2 * population * fitnessBatch * units,
+    batch: 4 * fitnessBatch * (sizes[0] + sizes[sizes.length - 1]),
+  };
 }
