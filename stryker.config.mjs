@@ -178,7 +178,7 @@ export const equivalent = [
   ['src/autodiff/expression.ts', "if (args.length === 1 && fn === 'unaryMinus')", "true && fn === 'unaryMinus'", 'mathjs’s unaryMinus always has one argument'],
   ['src/autodiff/expression.ts', "if (args.length === 1 && fn === 'unaryPlus')", "true && fn === 'unaryPlus'", 'mathjs’s unaryPlus always has one argument'],
   ['src/autodiff/expression.ts', 'if (args.length === 2) {', 'if (true)', "a one-argument operator other than ± (!, ', not) matches no binary case and reaches the same refusal"],
-  // src/train (second pass: the tests of test/train/mutants.test.ts against the survivors of all eight files)
+  // src/train (second pass: the tests written against the survivors of all eight files)
   ...[
     'const rising = true && first !== undefined',
     'const rising = true && lowest !== undefined',
@@ -211,7 +211,7 @@ export const equivalent = [
     'differs only when exactly yieldMs ms have passed, to the clock’s resolution: when the event loop gets a turn, not what is computed',
   ],
   ['src/train/sgd.ts', 'if (!b) {', 'if (true)', 'a new workspace per step holds the same numbers (allocation only)'],
-  // src/check (second pass: the tests of test/check/mutants.test.ts against its survivors)
+  // src/check (second pass: the tests written against its survivors)
   ['src/check/compare.ts', 'if (!(d <= maxAbs) && !Number.isNaN(maxAbs)) maxAbs = d;', 'd < maxAbs', 'assigns the value maxAbs already holds'],
   ['src/check/compare.ts', 'maxRel = d / ay;', 'd / ay < maxRel', 'assigns the value maxRel already holds'],
   [

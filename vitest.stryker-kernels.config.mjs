@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 // needs to list it for the type-aware lint.)
 export default defineConfig({
   test: {
-    include: ['test/linalg/js.test.ts', 'test/linalg/mutants.test.ts', 'test/linalg/accelerated.test.ts', 'test/linalg/simd.test.ts', 'test/autodiff/**/*.test.ts', 'test/nn/backprop.test.ts'],
+    include: ['test/linalg/js.test.ts', 'test/linalg/kernels.test.ts', 'test/linalg/accelerated.test.ts', 'test/linalg/simd.test.ts', 'test/autodiff/**/*.test.ts', 'test/nn/backprop.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -1,11 +1,17 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'vitest';
 import { resolveLibrary } from '../src/linalg/openblas-core.js';
-import { Matrix } from '../src/linalg/index.js';
+import { jsKernels, Matrix, type DType } from '../src/linalg/index.js';
+import { backprop, Gradients, Workspace } from '../src/nn/backprop.js';
+import { activation, type ActivationName } from '../src/nn/activations.js';
+import type { CostName } from '../src/nn/costs.js';
+import { Network } from '../src/nn/network.js';
+import { SgdTrainer } from '../src/train/sgd.js';
+import type { Examples } from '../src/data/dataset.js';
 import { Rng } from '../src/base/rng.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -224,4 +230,114 @@ export async function inChromium(file: string, inspect: (page: import('playwrigh
   } finally {
     await browser.close();
   }
+}
+
+// ---- small networks and batches computed by hand (the unit tests of nn/, train/, analysis/, check/) ----
+
+/** A column-per-example matrix from its columns. */
+export function columns(cols: number[][], dtype: DType = 'float64'): Matrix {
+  const n = cols[0].length,
+    m = cols.length;
+  const x = Matrix.zeros(n, m, dtype);
+  cols.forEach((c, j) => c.forEach((v, i) => x.set(i, j, v)));
+  return x;
+}
+
+/** A = f(Z) for the named activation, into a new matrix of Z's shape and precision. */
+export function activated(name: ActivationName, z: Matrix): Matrix {
+  const a = Matrix.zeros(z.rows, z.cols, z.dtype);
+  activation(name).forward(z, a);
+  return a;
+}
+
+/** n points in 2-D drawn from seed, class 1 when x₀ > x₁. */
+export function orderedPoints(seed: number, n = 12): Examples {
+  const rng = new Rng(seed),
+    features = new Float32Array(2 * n),
+    labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    features[2 * i] = rng.uniform();
+    features[2 * i + 1] = rng.uniform();
+    labels[i] = features[2 * i] > features[2 * i + 1] ? 1 : 0;
+  }
+  return { features, labels, count: n, dim: 2 };
+}
+
+/** n points in 2-D, class 1 when x₀ + x₁ > 1. */
+export function diagonalPoints(rng: Rng, n: number): Examples {
+  const features = new Float32Array(2 * n),
+    labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    features[2 * i] = rng.uniform();
+    features[2 * i + 1] = rng.uniform();
+    labels[i] = features[2 * i] + features[2 * i + 1] > 1 ? 1 : 0;
+  }
+  return { features, labels, count: n, dim: 2 };
+}
+
+/** SGD (m = 5, no weight decay, js kernels) on a 2-4-2 tanh network in float64, xavier from seed 11. */
+export function tanhTrainer(lr = 0.5, output: 'sigmoid' | 'linear' = 'sigmoid'): SgdTrainer {
+  const net = Network.create({ sizes: [2, 4, 2], activation: 'tanh', outputActivation: output, cost: 'quadratic' }, 'xavier', new Rng(11), 'float64');
+  return new SgdTrainer(net, { lr, batchSize: 5, weightDecay: 0 }, jsKernels);
+}
+
+/** A 3-4-2 tanh→sigmoid network, quadratic cost, N(0, 1) weights from seed 21. */
+export function tinyNet(dtype: 'float32' | 'float64' = 'float64'): Network {
+  return Network.create({ sizes: [3, 4, 2], activation: 'tanh', outputActivation: 'sigmoid', cost: 'quadratic' }, 'normal', new Rng(21), dtype);
+}
+
+/** 5 examples for tinyNet (one per row of x) and their one-hot targets, classes 0, 1, 0, 1, 0. */
+export function tinyBatch(): { x: Matrix; y: Matrix } {
+  const rng = new Rng(22);
+  const x = Matrix.zeros(5, 3, 'float64'),
+    y = Matrix.zeros(2, 5, 'float64');
+  for (let i = 0; i < x.data.length; i++) x.data[i] = rng.normal();
+  for (let j = 0; j < 5; j++) y.set(j % 2, j, 1);
+  return { x, y };
+}
+
+/** The summed cost of the batch and its gradients by `method` (backprop, or a planted bug), with the js kernels. */
+export function backpropGradients(net: Network, x: Matrix, y: Matrix, method = backprop): { grads: Gradients; total: number } {
+  const ws = new Workspace(net, x.rows);
+  ws.input.data.set(x.data);
+  const grads = new Gradients(net);
+  const total = method(net, ws, y, grads, jsKernels);
+  return { grads, total };
+}
+
+/** Our float64 mean loss and gradients of the same batch. */
+export function referenceGradients(net: Network, x: Matrix, y: Matrix): { loss: number; grads: Gradients } {
+  const { grads, total } = backpropGradients(net, x, y);
+  return { loss: total / x.rows, grads };
+}
+
+/** A 4-5-4 network (sigmoid hidden layer) and a batch of 3 (3 ≠ 4: rows and columns cannot be confused), scaled so that max |z^2| = zmax. */
+export function scaledNet(outputActivation: ActivationName, cost: CostName, zmax: number, seed = 7): { net: Network; x: Matrix; y: Matrix } {
+  const rng = new Rng(seed);
+  const net = Network.create({ sizes: [4, 5, 4], activation: 'sigmoid', outputActivation, cost }, 'xavier', rng, 'float64');
+  const x = Matrix.zeros(3, 4, 'float64');
+  for (let i = 0; i < x.data.length; i++) x.data[i] = rng.normal();
+  for (let i = 0; i < 4; i++) net.biases[1][i] = rng.normal();
+  const ws = new Workspace(net, 3);
+  ws.input.data.set(x.data);
+  backprop(net, ws, Matrix.zeros(4, 3, 'float64'), new Gradients(net), jsKernels);
+  const k = zmax / Math.max(...Array.from(ws.z[2].data, Math.abs));
+  net.weights[1].data.forEach((v, i, W) => (W[i] = v * k));
+  net.biases[1].forEach((v, i, b) => (b[i] = v * k));
+  const y = Matrix.zeros(4, 3, 'float64');
+  [0, 3, 1].forEach((c, j) => y.set(c, j, 1));
+  return { net, x, y };
+}
+
+/**
+ * Loads what `backprop export --format tfjs` wrote in `dir` (model.json and weights.bin) into tfjs's
+ * Layers API, from memory (tfjs-node would read file:// URLs; plain tfjs gets the same artifacts so).
+ * Returns tfjs itself, the model and the parsed model.json.
+ */
+export async function loadTfjsExport(dir: string): Promise<{ tf: typeof import('@tensorflow/tfjs'); model: import('@tensorflow/tfjs').LayersModel; json: any }> {
+  const tf = await import('@tensorflow/tfjs');
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const weightData = new Uint8Array(readFileSync(join(dir, 'weights.bin'))).buffer;
+  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+  return { tf, model, json };
 }

@@ -9,6 +9,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readlinkSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -79,10 +80,11 @@ export function processAlive(pid: number): boolean {
  * Removes temporaries that killed writes left in dir: only entries named by
  * TEMP_PATTERN, that are regular files or directories (lstat: a link is never
  * followed, and unlink removes the name, never what it points to), owned by
- * this user, unmodified for STALE_TEMP_MINUTES, and whose writer (the pid in
- * the name) is no longer running. Never throws: it is housekeeping.
+ * this user, unmodified for `minutes` (STALE_TEMP_MINUTES; 0 where a lock
+ * says no write of ours can be in progress), and whose writer (the pid in the
+ * name) is no longer running. Never throws: it is housekeeping.
  */
-export function cleanStaleTemporaries(dir: string, now = Date.now()): string[] {
+export function cleanStaleTemporaries(dir: string, now = Date.now(), minutes = STALE_TEMP_MINUTES): string[] {
   const removed: string[] = [];
   let names: string[];
   try {
@@ -99,7 +101,7 @@ export function cleanStaleTemporaries(dir: string, now = Date.now()): string[] {
       const st = lstatSync(path);
       if (!(st.isFile() || st.isDirectory())) continue;
       if (uid !== undefined && st.uid !== uid) continue;
-      if (now - st.mtimeMs < STALE_TEMP_MINUTES * 60_000) continue;
+      if (now - st.mtimeMs < minutes * 60_000) continue;
       const pid = Number(m[1]);
       if (pid !== process.pid && processAlive(pid)) continue;
       rmSync(path, { recursive: st.isDirectory(), force: true });
@@ -185,15 +187,39 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** The file a write to path lands in: a symbolic link's target, else path itself. */
+/**
+ * The file a write to path lands in: a symbolic link's target, else path
+ * itself. A dangling link is refused: following it would create a file
+ * wherever it points, and replacing it would write somewhere else than the
+ * link says; neither is what a link at the name asks for.
+ */
 function resolveTarget(path: string): string {
   const abs = resolve(path);
+  const link = danglingLink(abs);
+  if (link !== undefined) throw new Error(`${path} is a symbolic link to ${link}, which does not exist (a write follows no dangling link: remove it or choose another name)`);
   try {
     if (lstatSync(abs).isSymbolicLink()) return realpathSync(abs);
   } catch {
-    // missing (or a dangling link, which the rename then replaces)
+    // missing
   }
   return abs;
+}
+
+/** Where path points when it is a symbolic link whose target does not exist (a chain that ends nowhere, or loops), else undefined. */
+export function danglingLink(path: string): string | undefined {
+  let link: string;
+  try {
+    if (!lstatSync(path).isSymbolicLink()) return undefined;
+    link = readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    statSync(path);
+    return undefined;
+  } catch {
+    return link;
+  }
 }
 
 function statOrUndefined(path: string): Stats | undefined {
@@ -292,6 +318,8 @@ export function checkOutputFile(path: string, flag: string): void {
   const st = statOrUndefined(path);
   if (st?.isDirectory()) throw new OutputPathError(`${flag} ${path}: is a directory, expected a file name`);
   if (st && !st.isFile()) throw new OutputPathError(`${flag} ${path}: exists and is ${kind(st)}, not a regular file (choose a file name)`);
+  const link = danglingLink(path);
+  if (link !== undefined) throw new OutputPathError(`${flag} ${path}: is a symbolic link to ${link}, which does not exist; a write follows no dangling link: remove it or choose another name`);
   const target = resolveTarget(path);
   // The probe uses a short temporary name: a name too long for the final rename is caught here instead.
   const bytes = Buffer.byteLength(basename(target), 'utf8');

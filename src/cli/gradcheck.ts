@@ -5,7 +5,7 @@ import { jsonProvenance, provenance } from '../io/provenance.js';
 import { Network, type InitName } from '../nn/network.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { loadModel } from '../io/safetensors.js';
-import { BUGS, type BugName } from '../check/bugs.js';
+import { bugNoOp, BUGS, type BugName } from '../check/bugs.js';
 import { GRADCHECK_DEFAULTS, gradcheck, timeBackpropVsFiniteDifferences, TOLERANCES, type GradcheckReport, type MethodResult, type TensorReport, type Timing } from '../check/gradcheck.js';
 import { trainParity, type ParityReport } from '../check/parity.js';
 import { checkBatch, checkNetwork, failedChecks } from '../check/subject.js';
@@ -136,6 +136,8 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   const { x, y } = checkBatch(ds.train, net.sizes[net.depth], opts.batchSize, opts.seed);
 
   if (opts.bug === 'flip-kernel' && !net.arch.layers) throw new UsageError('--bug flip-kernel flips conv kernels: give conv layers, e.g. --hidden conv5x5x4,pool2,30');
+  const noOp = opts.bug && bugNoOp(opts.bug, net, x.rows);
+  if (noOp) throw new UsageError(`--bug ${opts.bug} would change nothing here: ${noOp}`);
   const method = opts.bug ? BUGS[opts.bug] : undefined;
   const optimizer = optimizerConfig({ ...opts, eps: undefined });
   const lr = opts.lr ?? (optimizer.name === 'adam' || optimizer.name === 'adamw' ? ADAM_LR : GRADCHECK_LR);

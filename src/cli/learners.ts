@@ -4,13 +4,18 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
+<<<<<<< HEAD
 import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
+=======
+import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
+import { GA_DEFAULTS, GaLearner, gaMemory } from '../learners/ga.js';
+>>>>>>> tidy
 import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
 import { fitOtherSeeds, studyRun, type StudyRun } from '../learners/study.js';
 import { NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
-import { ODE_DEFAULTS, OdeLearner, OdeNet } from '../learners/ode.js';
+import { ODE_DEFAULTS, OdeLearner, odeMemory, OdeNet } from '../learners/ode.js';
 import { SolverError } from '../learners/ode-solvers.js';
 import { RBM_DEFAULTS, RbmLearner, rbmMemory } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
@@ -196,14 +201,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       if (population < 2) throw new UsageError(`--population ${population}: the genetic algorithm needs at least 2 networks to breed`);
       if (elite >= population) throw new UsageError(`--elite ${elite} must be smaller than --population ${population} (otherwise no child is ever bred)`);
       if (tournament > population) throw new UsageError(`--tournament ${tournament} must not exceed --population ${population}`);
-      // Two generations of population × parameters (parents and children), each layer one population-high matrix; activations of the fitness batch.
+      // gaMemory: the learner's own estimate, which it reports as its peak.
       const p = parameterCounts(s.arch.sizes),
         batch = Math.min(o.fitnessBatch, s.trainCount);
-      const units = s.arch.sizes.reduce((a, n) => a + n, 0);
       checkLearnerSize(
         s.given('population') ? '--population' : archFlag(o),
         `a population of ${population} ${s.arch.sizes.join('-')} networks (${p.total.toLocaleString('en-US')} parameters each)`,
-        4 * (2 * population * p.total + 2 * population * batch * units),
+        totalBytes(gaMemory(s.arch.sizes, population, batch)),
         population * Math.max(p.largest, batch * Math.max(...s.arch.sizes.slice(1))),
         'use a smaller --population or smaller layers',
       );
@@ -310,14 +314,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       // Training runs in float32 (about 7 significant digits): tighter tolerances cannot be met and the step size underflows.
       if (o.solver === 'dopri5' && o.rtol < 1e-6) throw new UsageError(`--rtol ${o.rtol}: the ode learner trains in float32, use --rtol ≥ 1e-6`);
       if (o.solver === 'dopri5' && o.atol < 1e-8) throw new UsageError(`--atol ${o.atol}: the ode learner trains in float32, use --atol ≥ 1e-8`);
-      // θ with its gradient and Adam's two moments; a batch's input and the solver's stages over the state (h, its adjoint) and f's hidden units.
+      // odeMemory: the learner's own estimate, which it reports as its peak (the unrolled gradient's tape added).
       const P = OdeNet.sizes(s.inputs, o.odeWidth, o.odeHidden, s.classes).reduce((a, [r, c]) => a + r * c, 0);
-      const m = Math.min(o.odeBatchSize, s.trainCount),
-        stages = 7;
+      const m = Math.min(o.odeBatchSize, s.trainCount);
       checkLearnerSize(
         s.given('odeHidden') && !s.given('odeWidth') ? '--ode-hidden' : s.given('odeBatchSize') && !s.given('odeWidth') ? '--ode-batch-size' : '--ode-width',
         `a neural ODE of width ${o.odeWidth} with ${o.odeHidden} hidden units (${P.toLocaleString('en-US')} parameters)`,
-        4 * (4 * P + m * s.inputs + (2 * stages + 3) * m * (2 * o.odeWidth + o.odeHidden)),
+        totalBytes(odeMemory({ width: o.odeWidth, hidden: o.odeHidden, batchSize: m, solver: o.solver }, s.inputs, s.classes)),
         Math.max(P, m * s.inputs, m * (2 * o.odeWidth + o.odeHidden)),
         'use a smaller --ode-width, --ode-hidden or --ode-batch-size',
       );
@@ -622,7 +625,7 @@ export function progressLine(name: string, p: Progress, since = 0): string {
 }
 
 function megabytes(b: number): string {
-  return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GB` : `${(b / 2 ** 20).toFixed(1)} MB`;
+  return b >= 1e9 ? gb(b) : `${(b / 1e6).toFixed(1)} MB`; // decimal units, as every memory refusal prints them
 }
 
 /** The accuracy at `cols` evenly spaced times from 0 to the end (the last point measured by then). */

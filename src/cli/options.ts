@@ -10,6 +10,7 @@ import { DataError } from '../data/dataset.js';
 import { batchNormLayers, formatLayers, hasConv, layerGeometry, LayerSpecError, parseLayerList, workspaceBytes, type ImageShape, type LayerToken } from '../nn/layers.js';
 import { totalmem } from 'node:os';
 import { parseAugment, type AugmentConfig } from '../data/augment.js';
+import { gb } from '../data/limits.js';
 
 // Argument parsers for commander: each throws InvalidArgumentError with what was expected.
 
@@ -222,7 +223,6 @@ export function checkLayerMemory(arch: Architecture, m: number, flag: string, by
   if (!arch.layers || !arch.input) return;
   const { geometry, sizes } = layerGeometry(arch.input, arch.layers);
   const bytes = workspaceBytes(sizes, geometry, m, bytesPer);
-  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
   if (bytes > totalmem() / 2 || bytes > Number.MAX_SAFE_INTEGER) {
     throw new DataError(
       `${flag}: a ${formatLayers(arch.layers)} network with batches of ${m} needs about ${gb(bytes)} to train (estimated, im2col buffers included), more than half of this machine's ${gb(totalmem())}; use fewer channels or smaller batches`,

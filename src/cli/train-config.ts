@@ -1,6 +1,8 @@
 import { BoundedReadError, CONFIG_FILE_LIMIT, readFileBounded } from '../base/read.js';
 import { Option, type Command } from 'commander';
+import { resolveData } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
+import { existsSync, statSync } from 'node:fs';
 import { loadModel } from '../io/safetensors.js';
 import { recordFlags, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
 import { UsageError } from './errors.js';
@@ -116,9 +118,26 @@ export function expandConfig(argv: string[], train: Command): string[] {
     } catch (e) {
       throw new UsageError(`--config ${file}: "${key}": ${text} is invalid: ${(e as Error).message.replace(/^error: /, '')}`);
     }
+    if (name === 'data') checkConfigData(file, key, text, opts);
     flags.push(option.long!, text);
     const typed = opts.some((a) => a === '--backend' || a.startsWith('--backend='));
     if (name === 'backend' && text !== 'auto' && !typed) flags.push('--backend-of-config', file); // recorded elsewhere: may fall back (configuredProvider)
   }
   return [...argv.slice(0, at + 1), ...flags, ...rest];
+}
+
+/**
+ * --data has no parser of its own (it is checked when the data loads), so a config's data value that names no
+ * dataset would be blamed on a --data nobody typed: resolved here (not a directory: those are verified when they
+ * load), unless the command line gives its own --data.
+ */
+function checkConfigData(file: string, key: string, spec: string, opts: string[]): void {
+  if (opts.some((a) => a === '--data' || a.startsWith('--data='))) return;
+  if (existsSync(spec) && statSync(spec).isDirectory()) return;
+  try {
+    resolveData(spec);
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    throw new DataError(`--config ${file}: "${key}": ${e.message.replace(`--data ${spec}: `, `${spec}: `)}`);
+  }
 }

@@ -6,7 +6,7 @@ import type { Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
 import { runRecordProblem } from '../train/settings.js';
 import { slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
-import { OutputPathError, processAlive, writeFileAtomic } from '../base/atomic.js';
+import { cleanStaleTemporaries, OutputPathError, processAlive, writeFileAtomic } from '../base/atomic.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
 
 /** What a checkpoint holds besides the weights: the run's options and its position. */
@@ -137,7 +137,7 @@ export function lockCheckpoint(dir: string, flag: string): () => void {
       };
       process.on('exit', release);
       // Temporary files of writes a crashed run never finished: ours to remove now that we hold the lock.
-      for (const f of readdirSync(dir)) if (/^\..+\.\d+\.tmp$/.test(f) && !f.endsWith(`.${process.pid}.tmp`)) rmSync(join(dir, f), { force: true });
+      cleanStaleTemporaries(dir, Date.now(), 0); // (atomic.ts's own pattern: a user's .notes.1.tmp is not ours)
       return release;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

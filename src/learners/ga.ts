@@ -6,7 +6,7 @@ import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { evaluate } from '../train/metrics.js';
 import type { FitContext, FitResult, Learner } from './learner.js';
-import { Harness, networkAccuracy, Stop, TraceSchedule } from './harness.js';
+import { Harness, networkAccuracy, rowBlocks, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
 
 export interface GaOptions {
   /** Networks per generation. */
@@ -100,13 +100,6 @@ export class GaLearner implements Learner {
     const pops = [0, 1].map(() => new Population(template, P));
     let cur = pops[0],
       next = pops[1];
-    for (let i = 0; i < P; i++) {
-      const net = Network.create(arch, opts.init, rng);
-      for (let l = 0; l < L; l++) {
-        cur.w[l][i].data.set(net.weights[l].data);
-        cur.b[l][i].set(net.biases[l]);
-      }
-    }
     // Activations of the whole population on a batch: P·n_l × B per layer.
     const z = sizes.slice(1).map((n) => Matrix.zeros(P * n, B));
     const a = sizes.slice(1).map((n) => Matrix.zeros(P * n, B));
@@ -129,6 +122,7 @@ export class GaLearner implements Learner {
     let generation = 0;
     this.history = { bestFitness: [] };
     try {
+      await h.run(this.initialise(cur, rng)); // a generator: drawing a large population takes seconds
       for (; generation < opts.generations; generation++) {
         // The fitness batch: B random training examples (all of them, in order, when B covers the set).
         if (!fixedBatch) for (let j = 0; j < B; j++) batch[j] = rng.int(train.count);
@@ -156,10 +150,23 @@ export class GaLearner implements Learner {
     return {
       trace,
       parametersUpdated: P * template.parameterCount,
-      peakBytes: 2 * P * template.parameterCount * 4 + 2 * a.reduce((s, m) => s + m.data.byteLength, 0) + x.data.byteLength,
+      peakBytes: totalBytes(gaMemory(sizes, P, B)),
       wallSeconds: h.wallSeconds(),
       details: { generations: this.history.bestFitness.length, population: P, 'best fitness': order.length ? fitness[order[0]] : 'none' },
     };
+  }
+
+  /** The first generation: each network drawn as Network.create draws one (--init), in turn from rng, yielding between them. */
+  private *initialise(pop: Population, rng: Rng): Generator {
+    const { arch, opts } = this;
+    for (let i = 0; i < pop.size; i++) {
+      const net = Network.create(arch, opts.init, rng);
+      for (let l = 0; l < net.depth; l++) {
+        pop.w[l][i].data.set(net.weights[l].data);
+        pop.b[l][i].set(net.biases[l]);
+      }
+      yield;
+    }
   }
 
   /** Z^1 = W^1_all Xᵀ + b 1ᵀ for all networks at once; later layers one network at a time. */
@@ -170,8 +177,9 @@ export class GaLearner implements Learner {
       const Z = z[l].data,
         bAll = pop.bAll[l];
       for (let r = 0; r < bAll.length; r++) Z.fill(bAll[r], r * B, (r + 1) * B); // Z ← b 1ᵀ
-      if (l === 0) kernels.gemm(false, true, 1, pop.wAll[0], x, 1, z[0]); // Z ← W_all Xᵀ + Z
-      yield;
+      if (l === 0)
+        yield* rowBlocks(kernels, true, 1, pop.wAll[0], x, 1, z[0]); // Z ← W_all Xᵀ + Z, yielding between blocks of rows
+      else yield;
       for (let i = 0; i < P; i++) {
         if (l > 0) kernels.gemm(false, false, 1, pop.w[l][i], ai[l - 1][i], 1, zi[l][i]);
         acts[l].forward(zi[l][i], ai[l][i]); // per network (softmax mixes a column)
@@ -286,4 +294,21 @@ class Population {
       this.b.map((bs) => bs[i]),
     );
   }
+}
+
+/**
+ * The GA's large buffers, in bytes (float32), for `backprop learners` to refuse a population that would not fit
+ * and for the learner to report as its peak: two populations (this generation and the next) of every weight and
+ * bias; Z and A of the whole population on the fitness batch (population·n_l × B per layer); the batch's inputs
+ * and one-hot targets.
+ */
+export function gaMemory(sizes: readonly number[], population: number, fitnessBatch: number): MemoryEstimate {
+  let parameters = 0;
+  for (let l = 1; l < sizes.length; l++) parameters += sizes[l] * sizes[l - 1] + sizes[l];
+  const units = sizes.slice(1).reduce((s, n) => s + n, 0);
+  return {
+    populations: 4 * 2 * population * parameters,
+    activations: 4 * 2 * population * fitnessBatch * units,
+    batch: 4 * fitnessBatch * (sizes[0] + sizes[sizes.length - 1]),
+  };
 }

@@ -1,11 +1,14 @@
 import { slice, type Examples } from '../data/dataset.js';
-import type { Kernels } from '../linalg/index.js';
+import { Matrix, type Kernels } from '../linalg/index.js';
 import type { Network } from '../nn/network.js';
 import { evaluate } from '../train/metrics.js';
 import type { FitContext, TracePoint } from './learner.js';
 
 /** Milliseconds between yields to the event loop: a signal is seen within about this long (as SGD's runTraining). */
 export const YIELD_MS = 50;
+
+/** Multiply-adds in one piece of a long product (rowBlocks): tens of milliseconds on one core, so a signal waits no longer. */
+export const PIECE_WORK = 2 ** 26;
 
 /** Thrown out of interruptible work when the learner must stop (a signal, or the budget spent); the harness catches it. */
 export class Stop extends Error {
@@ -173,4 +176,29 @@ export function* networkAccuracy(net: Network, ex: Examples, kernels: Kernels, c
     yield;
   }
   return ex.count ? correct / ex.count : 0;
+}
+
+/**
+ * C ← α A op(B) + β C computed in blocks of A's and C's rows, yielding between
+ * them: one product of many GFLOP (the GA's first layer for the whole
+ * population at once) would otherwise hold off a signal for its whole length.
+ * Each block is a multiple of 4 rows (the js kernel's row blocking) and at
+ * most about `maxWork` multiply-adds; every entry is the same dot product as
+ * in one gemm.
+ */
+export function* rowBlocks(kernels: Kernels, tB: boolean, alpha: number, A: Matrix, B: Matrix, beta: number, C: Matrix, maxWork = PIECE_WORK): Generator {
+  const perRow = A.cols * C.cols;
+  const rows = Math.max(4, 4 * Math.floor(maxWork / perRow / 4));
+  if (rows >= A.rows) {
+    kernels.gemm(false, tB, alpha, A, B, beta, C);
+    yield;
+    return;
+  }
+  for (let r = 0; r < A.rows; r += rows) {
+    const n = Math.min(rows, A.rows - r);
+    const a = new Matrix(n, A.cols, A.data.subarray(r * A.cols, (r + n) * A.cols)),
+      c = new Matrix(n, C.cols, C.data.subarray(r * C.cols, (r + n) * C.cols));
+    kernels.gemm(false, tB, alpha, a, B, beta, c);
+    yield;
+  }
 }

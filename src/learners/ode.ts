@@ -8,7 +8,7 @@ import { Network, type Architecture } from '../nn/network.js';
 import { argmaxColumn } from '../train/metrics.js';
 import { Optimizer, OPTIMIZER_DEFAULTS } from '../train/optimizers.js';
 import { learningRate } from '../train/schedule.js';
-import { drain, Harness, Stop, TraceSchedule } from './harness.js';
+import { drain, Harness, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
 import { accuracy, type FitContext, type FitResult, type Learner } from './learner.js';
 import { DOPRI5, odeSolveSteps, RK4, rkStepBackward, stepBackwardWork, type SolveStats, type SolverOptions, type StepRecord } from './ode-solvers.js';
 
@@ -501,14 +501,11 @@ export class OdeLearner implements Learner {
       if (!(e instanceof Stop)) throw e;
     }
     await h.finalPoint(accuracy);
-    const n = o.width * m,
-      stages = (o.solver === 'rk4' ? RK4 : DOPRI5).c.length;
     return {
       trace: h.trace,
       parametersUpdated: P,
-      // θ, its gradient and Adam's two moments; the 2s + 3 state-sized buffers of odeSolve on the
-      // augmented state [h, a, g_θ] (the larger of the two solves); the tape of the unrolled gradient
-      peakBytes: 4 * (4 * P + (2 * stages + 3) * (2 * n + net.fEnd - net.fStart)) + tapeBytes,
+      // odeMemory's buffers and the tape of the unrolled gradient, as large as it grew
+      peakBytes: totalBytes(odeMemory(o, train.dim, ds.classes)) + tapeBytes,
       wallSeconds: h.wallSeconds(),
       details: {
         epochs: epochsRun,
@@ -564,4 +561,24 @@ function flatAdamW(theta: Float32Array | Float64Array, g: Float32Array): { step(
   const grads = new Gradients(net);
   grads.gradW[0] = new Matrix(1, P, g);
   return { step: (lr, weightDecay) => opt.step(grads, lr, weightDecay) };
+}
+
+/**
+ * The neural ODE's large buffers, in bytes (float32), for `backprop learners` to refuse one that would not fit and
+ * for the learner to report as its peak (plus the tape of the unrolled gradient, which grows with the steps taken):
+ * θ, its gradient and Adam's two moments; a batch's inputs and targets; the 2s + 3 state-sized buffers of odeSolve
+ * (s stages) on the augmented state [h, a, g_θ] of the backward solve, the larger of the two; and f's hidden units
+ * over the batch at each of them.
+ */
+export function odeMemory(o: Pick<OdeOptions, 'width' | 'hidden' | 'batchSize' | 'solver'>, inputs: number, classes: number): MemoryEstimate {
+  const P = OdeNet.sizes(inputs, o.width, o.hidden, classes).reduce((a, [r, c]) => a + r * c, 0);
+  const m = o.batchSize,
+    buffers = 2 * (o.solver === 'rk4' ? RK4 : DOPRI5).c.length + 3,
+    fParameters = 2 * o.hidden * o.width + 2 * o.hidden + o.width;
+  return {
+    parameters: 4 * 4 * P,
+    batch: 4 * m * (inputs + classes),
+    solver: 4 * buffers * (2 * o.width * m + fParameters),
+    hiddenUnits: 4 * buffers * m * o.hidden,
+  };
 }

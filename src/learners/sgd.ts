@@ -2,6 +2,7 @@ import type { Dataset, Examples } from '../data/dataset.js';
 import { jsKernels, type Kernels } from '../linalg/index.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
+import { networkBytes } from '../data/limits.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining } from '../train/session.js';
 import { SgdTrainer } from '../train/sgd.js';
@@ -78,7 +79,7 @@ export class SgdLearner implements Learner {
     return {
       trace,
       parametersUpdated: net.parameterCount,
-      peakBytes: 2 * weightCount * 4 + 3 * net.sizes.slice(1).reduce((s, n) => s + n * m * 4, 0),
+      peakBytes: networkBytes(net.sizes, m), // the estimate `learners` (and train) refuse a network by
       wallSeconds: h.wallSeconds(),
       details: { steps, epochs: state.history.length },
     };

@@ -6,9 +6,14 @@ import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { layerStats, stalls } from '../../src/analysis/layers.js';
+import { evaluationBatch, layerStats, stalls } from '../../src/analysis/layers.js';
 import { adviceFor } from '../../src/cli/advice.js';
-import { cli } from '../helpers.js';
+import { cli, diagonalPoints } from '../helpers.js';
+import { compareActivations } from '../../src/analysis/compare.js';
+import { evaluate } from '../../src/train/metrics.js';
+import { SgdTrainer } from '../../src/train/sgd.js';
+import { initialState, runTraining } from '../../src/train/session.js';
+import type { Dataset } from '../../src/data/dataset.js';
 
 describe('layer statistics', () => {
   it('speed is ‖∂C/∂b^l‖ from backprop; saturation and dead units are counted by their definitions', () => {
@@ -119,5 +124,63 @@ describe('backprop train --monitor', () => {
     const res = JSON.parse(r.stdout);
     expect(res.monitor).toHaveLength(2); // at initialisation and after epoch 1
     expect(res.monitor[1].warnings.length).toBeGreaterThan(0);
+  });
+});
+
+describe('compareActivations in process', () => {
+  const ds: Dataset = { name: 'points', classes: 2, train: diagonalPoints(new Rng(1), 8), test: diagonalPoints(new Rng(2), 6) };
+  const cfg = {
+    runs: [
+      { activation: 'sigmoid', init: 'normal', lr: 0.5 },
+      { activation: 'relu', init: 'he', lr: 0.1 },
+    ] as const,
+    hidden: [3],
+    outputActivation: 'sigmoid' as const,
+    cost: 'quadratic' as const,
+    batchSize: 2,
+    epochs: 2,
+    every: 3,
+    seed: 5,
+    evalSize: 4,
+    dtype: 'float64' as const,
+  };
+
+  it('measures at initialisation, every N batches and at epoch ends, on identical batches; the first snapshot is the untrained network', async () => {
+    const seen: string[] = [];
+    const runs = await compareActivations(ds, { ...cfg, runs: cfg.runs.map((r) => ({ ...r })) }, jsKernels, (spec, epoch) => seen.push(`${spec.activation} ${epoch}`));
+    expect(seen).toEqual(['sigmoid 1', 'sigmoid 2', 'relu 1', 'relu 2']);
+    for (const [i, run] of runs.entries()) {
+      const spec = cfg.runs[i];
+      expect([run.activation, run.init, run.lr, run.diverged]).toEqual([spec.activation, spec.init, spec.lr, undefined]);
+      expect(run.sizes).toEqual([2, 3, 2]);
+      // 4 batches per epoch: steps 0, 3 (every 3), 4 (epoch end), 6, 8 (epoch end; not twice)
+      expect(run.snapshots.map((s) => s.step)).toEqual([0, 3, 4, 6, 8]);
+      expect(run.snapshots.map((s) => s.epoch)).toEqual([0, 0.75, 1, 1.5, 2]);
+      // the untrained network, drawn from the seed, measured on the evaluation batch drawn from it
+      const fresh = Network.create({ sizes: [2, 3, 2], activation: spec.activation, outputActivation: 'sigmoid', cost: 'quadratic' }, spec.init, new Rng(cfg.seed), 'float64');
+      const t = evaluate(fresh, ds.test, jsKernels);
+      expect(run.snapshots[0].testLoss).toBe(t.loss);
+      expect(run.snapshots[0].testAccuracy).toBe(t.accuracy);
+      const initial = layerStats(fresh, evaluationBatch(fresh, ds.train, cfg.seed, cfg.evalSize), jsKernels, true);
+      expect(run.initial).toEqual(initial);
+      expect(run.snapshots[0].layers).toEqual(initial.map(({ histogram: _, ...rest }) => rest));
+      expect(run.final[0].histogram).toBeDefined();
+      expect(run.final[1].speed).not.toBe(run.initial[1].speed); // it trained
+      expect(run.final).toHaveLength(2);
+      // the batches are those of train --seed: the init stream is the seed, the shuffle stream seed + 1
+      const own = Network.create({ sizes: [2, 3, 2], activation: spec.activation, outputActivation: 'sigmoid', cost: 'quadratic' }, spec.init, new Rng(cfg.seed), 'float64');
+      await runTraining(new SgdTrainer(own, { lr: spec.lr, batchSize: 2, weightDecay: 0 }, jsKernels), ds.train, new Rng(cfg.seed + 1), initialState(8), { epochs: 2 });
+      expect(run.final).toEqual(layerStats(own, evaluationBatch(own, ds.train, cfg.seed, cfg.evalSize), jsKernels, true));
+    }
+  });
+
+  it('every = 0 measures at epoch ends only; a diverging run says where', async () => {
+    const runs = await compareActivations(ds, { ...cfg, every: 0, outputActivation: 'linear', runs: [{ activation: 'relu', init: 'normal', lr: 1e200 }] }, jsKernels);
+    expect(runs[0].diverged).toMatch(/^diverged at epoch 1, batch \d+: /);
+    const calm = await compareActivations(ds, { ...cfg, every: 0, epochs: 1, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
+    expect(calm[0].snapshots.map((s) => s.step)).toEqual([0, 4]);
+    // every 2 with 4 batches an epoch: the epoch ends are measured once, not again as 'every'
+    const even = await compareActivations(ds, { ...cfg, every: 2, epochs: 2, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
+    expect(even[0].snapshots.map((s) => s.step)).toEqual([0, 2, 4, 6, 8]);
   });
 });

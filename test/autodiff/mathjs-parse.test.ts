@@ -52,3 +52,9 @@ describe('the parser-only mathjs instance', () => {
     }
   });
 });
+
+describe('the parser-only mathjs', () => {
+  it('is built once and then reused', () => {
+    expect(mathjsParse()).toBe(mathjsParse());
+  });
+});

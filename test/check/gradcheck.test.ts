@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { gradcheck, chooseCoords, GRADCHECK_DEFAULTS, TOLERANCES } from '../../src/check/gradcheck.js';
+import { chooseCoords, gradcheck, GRADCHECK_DEFAULTS, timeBackpropVsFiniteDifferences, TOLERANCES } from '../../src/check/gradcheck.js';
 import { BUGS } from '../../src/check/bugs.js';
 import { compare } from '../../src/check/compare.js';
-import { cli, oneHot, randomMatrix } from '../helpers.js';
+import { backpropGradients, cli, oneHot, randomMatrix, tinyBatch, tinyNet } from '../helpers.js';
 import { layerGeometry, layerSpecs, parseLayerList } from '../../src/nn/layers.js';
+import { Matrix } from '../../src/linalg/index.js';
 
 const opts = { ...GRADCHECK_DEFAULTS, ...TOLERANCES.finiteDifferences, tfTensorRel: TOLERANCES.tfjs.tensorRel, seed: 1, tfjs: true };
 
@@ -133,6 +134,18 @@ describe('backprop gradcheck (CLI) on 784-30-30-10 with real digits', () => {
     expect(r.stdout).toMatch(/W3[^\n]*\n[^\n]*\n\s+finite differences \(float64\).*PASS/); // the output layer is still right
   });
 
+  // A bug that is a no-op for the chosen network would pass silently: refused instead, one line, exit 2.
+  for (const args of [
+    ['--bug', 'drop-fprime', '--activation', 'linear'],
+    ['--bug', 'no-mean', '--batch-size', '1'],
+  ])
+    it(`${args.join(' ')}: refused as a bug that would change nothing, exit 2`, () => {
+      const r = cli(['gradcheck', ...args, '--no-tfjs']);
+      expect(r.code, r.stdout).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^backprop: error: --bug ${args[1]} would change nothing here: .*\n$`));
+    });
+
   for (const [name, args] of [
     ['sigmoid/quadratic', ['--activation', 'sigmoid', '--output-activation', 'sigmoid', '--cost', 'quadratic', '--lr', '3']],
     ['relu/softmax', ['--activation', 'relu', '--output-activation', 'softmax', '--cost', 'log-likelihood', '--lr', '0.1']],
@@ -163,5 +176,154 @@ describe('backprop gradcheck (CLI) on 784-30-30-10 with real digits', () => {
     const r = cli(['gradcheck', '--model', file, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).architecture.sizes).toEqual([784, 20, 10]);
+  });
+});
+
+describe('gradcheck', () => {
+  it('chooseCoords: every index of a small tensor, else `coords` distinct sorted ones in range', () => {
+    expect(chooseCoords(4, 4, new Rng(1))).toEqual([0, 1, 2, 3]);
+    const c = chooseCoords(50, 7, new Rng(1));
+    expect(c).toHaveLength(7);
+    expect(new Set(c).size).toBe(7);
+    expect(c).toEqual(c.slice().sort((a, b) => a - b));
+    expect(c.every((i) => i >= 0 && i < 50)).toBe(true);
+    expect(chooseCoords(50, 7, new Rng(1))).toEqual(c);
+  });
+  const opts = { ...GRADCHECK_DEFAULTS, coords: 5, ...TOLERANCES.finiteDifferences, tfTensorRel: TOLERANCES.tfjs.tensorRel, seed: 3, tfjs: false };
+  it('reports each tensor with its shape, the entries differenced and the mean loss; passes backprop', async () => {
+    const net = tinyNet('float32'),
+      { x, y } = tinyBatch();
+    const r = await gradcheck(net, x, y, opts);
+    expect(r.pass).toBe(true);
+    expect([r.parameters, r.batch]).toEqual([3 * 4 + 4 + 4 * 2 + 2, 5]);
+    expect(r.loss).toBeCloseTo(backpropGradients(net.clone('float64'), x, y).total / 5, 12);
+    expect(r.tensors.map((t) => [t.name, t.shape, t.size, t.finiteDifferences.checked, t.graph!.checked])).toEqual([
+      ['W1', [4, 3], 12, 5, 12],
+      ['b1', [4], 4, 4, 4],
+      ['W2', [2, 4], 8, 5, 8],
+      ['b2', [2], 2, 2, 2],
+    ]);
+    expect(r.tensors.every((t) => t.finiteDifferences.pass && t.graph!.pass && t.tfjs === undefined)).toBe(true);
+  });
+  for (const bug of (Object.keys(BUGS) as (keyof typeof BUGS)[]).filter((b) => b !== 'flip-kernel')) {
+    // (flip-kernel breaks conv kernels only: test/check/gradcheck.test.ts checks it on a conv net)
+    it(`fails ${bug}, on the tensors it breaks, against both finite differences and the graph`, async () => {
+      const { x, y } = tinyBatch();
+      const r = await gradcheck(tinyNet(), x, y, { ...opts, method: BUGS[bug] });
+      expect(r.pass).toBe(false);
+      const failed = r.tensors.filter((t) => !t.finiteDifferences.pass).map((t) => t.name);
+      expect(r.tensors.filter((t) => !t.graph!.pass).map((t) => t.name)).toEqual(failed);
+      expect(failed).toEqual(bug === 'drop-fprime' ? ['W1', 'b1'] : ['W1', 'b1', 'W2', 'b2']);
+    });
+  }
+  it('with tfjs, its float32 gradient passes at tensor level', async () => {
+    const { x, y } = tinyBatch();
+    const r = await gradcheck(tinyNet(), x, y, { ...opts, tfjs: true });
+    expect(r.pass).toBe(true);
+    for (const t of r.tensors) {
+      expect(t.tfjs!.pass).toBe(true);
+      expect(t.tfjs!.checked).toBe(t.size);
+      expect(t.tfjs!.tensorRel).toBeLessThan(1e-4);
+    }
+    const bad = await gradcheck(tinyNet(), x, y, { ...opts, tfjs: true, method: BUGS.sign });
+    expect(bad.tensors.every((t) => !t.tfjs!.pass)).toBe(true);
+  });
+  it('timing: 2P forward passes for all of finite differences, the speedup their ratio to one backprop', () => {
+    const { x, y } = tinyBatch();
+    const t = timeBackpropVsFiniteDifferences(tinyNet(), x.as('float32'), y);
+    expect(t.parameters).toBe(26);
+    expect(t.finiteDifferencesAll).toBe(2 * 26 * t.forward);
+    expect(t.speedup).toBeCloseTo(t.finiteDifferencesAll / t.backprop, 9);
+    expect(t.backprop).toBeGreaterThan(0);
+  });
+});
+describe('compare and gradcheck at their boundaries', () => {
+  it('a tensor checked at every entry draws nothing from the stream (the next tensor’s picks stay those of the seed)', () => {
+    for (const size of [3, 4]) {
+      const rng = new Rng(1);
+      expect(chooseCoords(size, 4, rng)).toEqual(Array.from({ length: size }, (_, i) => i));
+      expect(rng.int(1000)).toBe(new Rng(1).int(1000));
+    }
+    const rng = new Rng(1);
+    chooseCoords(5, 4, rng);
+    expect(rng.int(1000)).not.toBe(new Rng(1).int(1000));
+  });
+
+  const opts = { ...GRADCHECK_DEFAULTS, coords: 5, ...TOLERANCES.finiteDifferences, tfTensorRel: TOLERANCES.tfjs.tensorRel, seed: 3, tfjs: true };
+  it('tfjs passes up to tensorRel = tfTensorRel inclusive', async () => {
+    const { x, y } = tinyBatch();
+    const r = await gradcheck(tinyNet(), x, y, opts);
+    const worst = Math.max(...r.tensors.map((t) => t.tfjs!.tensorRel));
+    expect(worst).toBeGreaterThan(0);
+    const at = await gradcheck(tinyNet(), x, y, { ...opts, tfTensorRel: worst });
+    expect(at.pass).toBe(true);
+    const below = await gradcheck(tinyNet(), x, y, { ...opts, tfTensorRel: worst * (1 - 1e-9) });
+    expect(below.tensors.filter((t) => !t.tfjs!.pass)).toHaveLength(1);
+    expect(below.pass).toBe(false);
+  });
+
+  it('a tensor failing finite differences fails the check even when the graph agrees', async () => {
+    const { x, y } = tinyBatch();
+    const r = await gradcheck(tinyNet(), x, y, { ...opts, tfjs: false, rtol: 0, atol: 0 });
+    expect(r.tensors.every((t) => !t.finiteDifferences.pass && t.graph!.pass)).toBe(true);
+    expect(r.pass).toBe(false);
+  });
+
+  it('timing: the medians are in seconds, and of real passes (a forward pass of 784-30-10 on 8 examples takes well over 10 µs)', () => {
+    const { x, y } = tinyBatch();
+    const small = timeBackpropVsFiniteDifferences(tinyNet(), x.as('float32'), y);
+    expect(small.backprop).toBeLessThan(0.1);
+    expect(small.forward).toBeLessThan(0.1);
+    const rng = new Rng(3);
+    const big = Network.create({ sizes: [784, 30, 10], activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', rng);
+    const t = timeBackpropVsFiniteDifferences(
+      big,
+      Matrix.from(
+        8,
+        784,
+        Array.from({ length: 8 * 784 }, () => rng.uniform()),
+      ),
+      Matrix.from(
+        10,
+        8,
+        Array.from({ length: 80 }, (_, i) => (i % 9 === 0 ? 1 : 0)),
+      ),
+    );
+    expect(t.forward).toBeGreaterThan(1e-5);
+    expect(t.backprop).toBeGreaterThan(1e-5);
+    expect(t.parameters).toBe(784 * 30 + 30 + 30 * 10 + 10);
+  });
+});
+describe('more edges: the graph’s sigmoid cross-entropy in log space, and the timing budget', () => {
+  // "Median of repeated timings: at least 5 runs and about 0.2 s": each of the two medians runs until 0.2 s have
+  // passed, or 1000 runs if those come first. Bounds from the clock alone, not from how fast this machine is.
+  it('a slow pass (784-100-10 on 32 examples, > 0.5 ms) is timed for about 0.2 s per median, not 5 runs and not 1000', () => {
+    const rng = new Rng(4);
+    const net = Network.create({ sizes: [784, 100, 10], activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', rng);
+    const x = Matrix.from(
+      32,
+      784,
+      Array.from({ length: 32 * 784 }, () => rng.uniform()),
+    );
+    const y = Matrix.from(
+      10,
+      32,
+      Array.from({ length: 320 }, (_, i) => (i % 11 === 0 ? 1 : 0)),
+    );
+    const t0 = performance.now();
+    const t = timeBackpropVsFiniteDifferences(net, x, y);
+    const wall = (performance.now() - t0) / 1000;
+    expect(t.forward).toBeGreaterThan(5e-4); // so 1000 runs would take over 1.5 s
+    expect(wall).toBeGreaterThanOrEqual(0.4);
+    expect(wall).toBeLessThan(0.4 + 20 * (t.backprop + t.forward) + 0.5);
+  });
+
+  it('a fast pass (3-4-2 on 5 examples) stops at 1000 runs, long before 0.2 s', () => {
+    const { x, y } = tinyBatch();
+    const t0 = performance.now();
+    const t = timeBackpropVsFiniteDifferences(tinyNet(), x, y);
+    const wall = (performance.now() - t0) / 1000;
+    expect(t.backprop).toBeLessThan(5e-5); // 1000 runs: under 0.05 s
+    expect(wall).toBeLessThan(0.3);
   });
 });

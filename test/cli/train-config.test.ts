@@ -65,6 +65,9 @@ describe('train --config', () => {
     ['a value given as true', { epochs: true }, /"epochs" needs a value, not true/],
     ['a value its flag refuses, blamed on the file', { epochs: 'many' }, /^backprop: error: --config \S+: "epochs": many is invalid: expected a positive integer/],
     ['a choice its flag does not offer', { optimizer: 'adamm' }, /"optimizer": adamm is invalid: expected one of sgd, momentum, nesterov, adam, adamw/],
+    ['a data value that names no dataset, blamed on the file and its key', { data: 'no-such-set' }, /^backprop: error: --config \S+: "data": no-such-set: unknown dataset/],
+    ['a data value that is a missing directory', { data: './no/such/dir' }, /^backprop: error: --config \S+: "data": \.\/no\/such\/dir: no such directory/],
+    ['a data value that is a missing CSV', { data: 'absent.csv' }, /^backprop: error: --config \S+: "data": absent\.csv: no such file/],
     ['not an object', [1, 2], /expected a JSON object of flags/],
     ['not JSON', 'epochs: 3', /not JSON/],
   ] as const)

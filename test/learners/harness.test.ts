@@ -2,14 +2,16 @@ import type { Architecture } from '../../src/nn/network.js';
 import { describe, expect, it } from 'vitest';
 import { slice, type Dataset } from '../../src/data/dataset.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
-import { jsKernels, type Kernels } from '../../src/linalg/index.js';
+import { jsKernels, Matrix, type Kernels } from '../../src/linalg/index.js';
 import { GA_DEFAULTS, GaLearner } from '../../src/learners/ga.js';
-import { drain, Harness, TraceSchedule } from '../../src/learners/harness.js';
+import { drain, Harness, rowBlocks, TraceSchedule } from '../../src/learners/harness.js';
 import type { Learner } from '../../src/learners/learner.js';
 import { NtkLearner } from '../../src/learners/ntk.js';
 import { OdeLearner } from '../../src/learners/ode.js';
 import { RbmLearner } from '../../src/learners/rbm.js';
 import { SgdLearner } from '../../src/learners/sgd.js';
+import { Rng } from '../../src/base/rng.js';
+import { randomMatrix } from '../helpers.js';
 
 // Every learner runs in the harness of src/learners/harness.ts, which checks
 // for a stop between pieces of work no larger than a gemm or a solver step
@@ -80,5 +82,26 @@ describe('Harness', () => {
     await h.point(work());
     expect(h.trace).toHaveLength(1);
     expect(h.stopped).toBe('signal');
+  });
+});
+
+describe('rowBlocks: a long product in pieces, yielding between them', () => {
+  it('gives gemm’s bits in blocks of 4·k rows of at most maxWork multiply-adds, yielding after each', () => {
+    const rng = new Rng(3);
+    const A = randomMatrix(rng, 37, 11, 'float32'),
+      X = randomMatrix(rng, 9, 11, 'float32'),
+      C0 = randomMatrix(rng, 37, 9, 'float32');
+    const whole = new Matrix(37, 9, Float32Array.from(C0.data)),
+      pieces = new Matrix(37, 9, Float32Array.from(C0.data));
+    jsKernels.gemm(false, true, 0.5, A, X, 1, whole);
+    const gen = rowBlocks(jsKernels, true, 0.5, A, X, 1, pieces, 8 * 11 * 9); // 8 rows a piece: 5 pieces for 37 rows
+    let yields = 0;
+    while (!gen.next().done) yields++;
+    expect(yields).toBe(5);
+    expect(Array.from(pieces.data)).toEqual(Array.from(whole.data));
+    const once = rowBlocks(jsKernels, true, 0.5, A, X, 1, new Matrix(37, 9, new Float32Array(37 * 9)));
+    let n = 0;
+    while (!once.next().done) n++;
+    expect(n).toBe(1); // small enough for one gemm
   });
 });

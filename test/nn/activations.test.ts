@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix } from '../../src/linalg/index.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS } from '../../src/nn/activations.js';
+import { activated, columns } from '../helpers.js';
 
 // What each activation says about itself (range, how its units stall) is checked against what it computes.
 const zs = [-40, -8, -3, -1, -0.2, 0, 0.2, 1, 3, 8, 40];
@@ -40,5 +41,46 @@ describe('activation properties', () => {
 describe('hidden activations', () => {
   it('are the element-wise ones: every activation but softmax', () => {
     expect([...HIDDEN_ACTIVATIONS]).toEqual(ACTIVATIONS.filter((a) => a !== 'softmax'));
+  });
+});
+
+describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the refused pairings loaded from old files', () => {
+  it('ReLU and leaky ReLU: f′(0) = 0 (or the slope), as tfjs; the float32 bit-twiddled loops agree with the definition', () => {
+    const zs = [-2, -0, 0, 1e-30, 3.5, -1e-30];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const gs = [1 / 3, 2 / 3, 1 / 7, 4 / 7, 5 / 9, 6 / 11]; // every mantissa bit in use
+      const z = Matrix.from(1, zs.length, zs, dtype),
+        g = Matrix.from(1, zs.length, gs, dtype);
+      const f = (v: number) => (dtype === 'float32' ? Math.fround(v) : v);
+      const a = activated('relu', z),
+        d = Matrix.zeros(1, zs.length, dtype);
+      activation('relu').backward(z, a, g, d);
+      expect(Array.from(a.data).map((v) => v + 0)).toEqual(zs.map((v) => (v > 0 ? f(v) : 0)));
+      expect(Array.from(d.data)).toEqual([0, 0, 0, f(4 / 7), f(5 / 9), 0]);
+      const la = activated('leaky-relu', z),
+        ld = Matrix.zeros(1, zs.length, dtype);
+      activation('leaky-relu').backward(z, la, g, ld);
+      expect(Array.from(ld.data)).toEqual(gs.map((gv, i) => (zs[i] > 0 ? f(gv) : f(0.01 * f(gv)))));
+    }
+    // float64 z and g into a float32 δ (the generic loop, rounding on the store): the bit loop is for all-float32 buffers only
+    const z64 = Matrix.from(1, zs.length, zs, 'float64'),
+      d32 = Matrix.zeros(1, zs.length, 'float32');
+    activation('relu').backward(z64, z64, Matrix.from(1, zs.length, [1 / 3, 2 / 3, 1 / 7, 4 / 7, 5 / 9, 6 / 11], 'float64'), d32);
+    expect(Array.from(d32.data)).toEqual([0, 0, 0, Math.fround(4 / 7), Math.fround(5 / 9), 0]);
+    const relu = activation('relu'),
+      leaky = activation('leaky-relu');
+    expect([relu.prime!(2, 2), relu.prime!(0, 0), relu.prime!(-1, 0)]).toEqual([1, 0, 0]);
+    expect([leaky.prime!(2, 2), leaky.prime!(0, 0), leaky.prime!(-1, -0.01)]).toEqual([1, 0.01, 0.01]);
+  });
+  it('linear: a = z and δ = g, also into other buffers', () => {
+    const z = columns([[1, -2]]),
+      a = Matrix.zeros(2, 1, 'float64'),
+      d = Matrix.zeros(2, 1, 'float64');
+    activation('linear').forward(z, a);
+    activation('linear').backward(z, a, z, d);
+    expect([Array.from(a.data), Array.from(d.data)]).toEqual([
+      [1, -2],
+      [1, -2],
+    ]);
   });
 });

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { Matrix, jsKernels } from '../../src/linalg/index.js';
-import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
+import { jsKernels, Matrix } from '../../src/linalg/index.js';
+import { backprop, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { ACTIVATIONS, type ActivationName } from '../../src/nn/activations.js';
-import { COSTS, cost as cost_, type CostName } from '../../src/nn/costs.js';
+import { type ActivationName, ACTIVATIONS } from '../../src/nn/activations.js';
+import { cost as cost_, type CostName, COSTS } from '../../src/nn/costs.js';
 import { numericalGradients } from '../../src/check/finite-diff.js';
 import { compare } from '../../src/check/compare.js';
-import { oneHot, randomMatrix } from '../helpers.js';
+import { columns, oneHot, randomMatrix } from '../helpers.js';
+import { SgdTrainer } from '../../src/train/sgd.js';
+import type { Examples } from '../../src/data/dataset.js';
 
 const sig = (z: number) => 1 / (1 + Math.exp(-z));
 
@@ -115,5 +117,52 @@ describe('backprop against centered finite differences (float64, allclose rtol 1
     backprop(broken, ws, y, g, jsKernels);
     const num = numericalGradients(net, x, y, 1e-6);
     expect(compare(g.gradW[0].data, num.gradW[0], 1e-6, 1e-9).violations).toBeGreaterThan(0);
+  });
+});
+
+describe('weight decay shrinks W and never b', () => {
+  const arch: Architecture = { sizes: [2, 3, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' };
+  const lr = 0.5,
+    lambda = 0.2;
+  function stepped(decay: number, viaUpdate: boolean) {
+    const net = Network.create(arch, 'normal', new Rng(9), 'float64');
+    const w0 = net.weights.map((W) => Float64Array.from(W.data));
+    const ex: Examples = { count: 4, dim: 2, features: Float32Array.from([0.1, 0.9, 0.8, 0.2, 0.5, 0.5, 0.3, 0.7]), labels: Uint8Array.from([0, 1, 1, 0]) };
+    // a gradient method given explicitly takes SgdTrainer.update's path instead of sgdStep
+    const gradient = viaUpdate ? backprop : undefined;
+    const trainer = new SgdTrainer(net, { lr, batchSize: 4, weightDecay: decay }, jsKernels, gradient);
+    trainer.step(ex, [0, 1, 2, 3], 0, 4);
+    return { net, w0 };
+  }
+  for (const viaUpdate of [false, true]) {
+    it(`${viaUpdate ? 'SgdTrainer.update' : 'sgdStep'}: b is the same with and without λ; W differs by exactly −ηλW`, () => {
+      const plain = stepped(0, viaUpdate),
+        decayed = stepped(lambda, viaUpdate);
+      for (let l = 0; l < 2; l++) {
+        expect(Array.from(decayed.net.biases[l])).toEqual(Array.from(plain.net.biases[l]));
+        const W0 = plain.w0[l],
+          Wp = plain.net.weights[l].data,
+          Wd = decayed.net.weights[l].data;
+        for (let i = 0; i < W0.length; i++) expect(Wd[i] - Wp[i]).toBeCloseTo(-lr * lambda * W0[i], 12);
+      }
+    });
+  }
+  it('sgdStep with λ = 0 moves W and b by exactly −η ∂C/∂W and −η ∂C/∂b', () => {
+    const net = Network.create(arch, 'normal', new Rng(3), 'float64');
+    const ws = new Workspace(net, 2);
+    ws.input.data.set([0.3, -0.4, 0.9, 0.1]);
+    const y = columns([
+      [1, 0],
+      [0, 1],
+    ]);
+    const g = new Gradients(net);
+    backprop(net, ws, y, g, jsKernels);
+    const before = net.clone();
+    const total = sgdStep(net, ws, y, lr, 0, jsKernels);
+    expect(Number.isFinite(total)).toBe(true);
+    for (let l = 0; l < 2; l++) {
+      for (let i = 0; i < g.gradB[l].length; i++) expect(net.biases[l][i]).toBeCloseTo(before.biases[l][i] - lr * g.gradB[l][i], 12);
+      for (let i = 0; i < g.gradW[l].data.length; i++) expect(net.weights[l].data[i]).toBeCloseTo(before.weights[l].data[i] - lr * g.gradW[l].data[i], 12);
+    }
   });
 });

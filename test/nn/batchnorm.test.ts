@@ -11,7 +11,7 @@ import { copyWeights } from '../../src/train/early-stop.js';
 import { batchNormLayers, LayerSpecError, parseLayerList } from '../../src/nn/layers.js';
 import { gradcheck, GRADCHECK_DEFAULTS, TOLERANCES } from '../../src/check/gradcheck.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
-import { cli, oneHot, randomMatrix } from '../helpers.js';
+import { cli, loadTfjsExport, oneHot, randomMatrix } from '../helpers.js';
 
 const opts = { ...GRADCHECK_DEFAULTS, ...TOLERANCES.finiteDifferences, tfTensorRel: TOLERANCES.tfjs.tensorRel, seed: 1, tfjs: true };
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-bn-'));
@@ -226,10 +226,7 @@ describe('export of a bn model', () => {
     const out = join(d, 'tfjs');
     const r = cli(['export', '--model', model, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    const tf = await import('@tensorflow/tfjs');
-    const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
-    const weightData = new Uint8Array(readFileSync(join(out, 'weights.bin'))).buffer;
-    const m = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+    const { tf, model: m } = await loadTfjsExport(out);
     expect(m.layers.map((l) => l.getClassName())).toEqual([
       'Reshape',
       'Conv2D',

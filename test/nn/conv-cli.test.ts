@@ -7,7 +7,7 @@ import { decodeSafetensors, loadModel } from '../../src/io/safetensors.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { evaluate } from '../../src/train/metrics.js';
 import { jsKernels } from '../../src/linalg/index.js';
-import { cli, needs, PYTHON, ROOT, SYSTEM } from '../helpers.js';
+import { cli, loadTfjsExport, needs, PYTHON, ROOT, SYSTEM } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-conv-'));
 const SMALL = ['--limit', '300', '--test-limit', '100', '--batch-size', '20', '--backend', 'js'];
@@ -152,10 +152,7 @@ describe('a conv model outside backprop', () => {
     const out = join(d, 'tfjs');
     const r = cli(['export', '--model', model, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    const tf = await import('@tensorflow/tfjs');
-    const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
-    const weightData = new Uint8Array(readFileSync(join(out, 'weights.bin'))).buffer;
-    const m = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+    const { tf, model: m } = await loadTfjsExport(out);
     expect(m.layers.map((l) => l.getClassName())).toEqual(['Reshape', 'Conv2D', 'MaxPooling2D', 'ZeroPadding2D', 'Conv2D', 'AveragePooling2D', 'Flatten', 'Dense', 'Dense']);
     const y = m.predict(tf.tensor2d(test.features, [test.count, 784])) as import('@tensorflow/tfjs').Tensor2D;
     expect(Array.from(y.argMax(1).dataSync())).toEqual(Array.from(ours));

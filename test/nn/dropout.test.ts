@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Network } from '../../src/nn/network.js';
+import { type Architecture, Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { jsKernels } from '../../src/linalg/js.js';
 import { backprop, drawDropoutMasks, feedforward, Gradients, totalCost, Workspace } from '../../src/nn/backprop.js';
@@ -69,5 +69,50 @@ describe('inverted dropout', () => {
     backprop(net, plain, y, g2, jsKernels);
     const diff = Math.max(...g2.gradW[0].data.map((v, i) => Math.abs(v - grads.gradW[0].data[i])));
     expect(diff).toBeGreaterThan(1e-4);
+  });
+});
+
+describe('dropout masks: drawn for the hidden layers only, u < p dropped', () => {
+  const arch: Architecture = { sizes: [2, 3, 2, 2], activation: 'sigmoid', outputActivation: 'softmax', cost: 'log-likelihood' };
+  it('one uniform draw per hidden unit and example, none for the output layer; a unit is dropped where u < p (u = p keeps it)', () => {
+    const ws = new Workspace(Network.create(arch, 'xavier', new Rng(1), 'float64'), 2);
+    ws.enableDropout();
+    const draws = [0.5, 0.49, 0.51, 0, 0.99, 0.25, 0.5, 0.1, 0.9, 0.75];
+    let next = 0;
+    drawDropoutMasks(ws, 0.5, () => draws[next++]);
+    expect(next).toBe((3 + 2) * 2);
+    expect(ws.mask?.length).toBe(3); // layers 1 and 2 (index 0 unused): no mask for the output layer
+    expect(Array.from(ws.mask?.[1].data ?? [])).toEqual([2, 0, 2, 0, 2, 0]);
+    expect(Array.from(ws.mask?.[2].data ?? [])).toEqual([2, 0, 2, 2]);
+  });
+  it('without enableDropout it draws nothing and feedforward multiplies nothing', () => {
+    const net = Network.create(arch, 'xavier', new Rng(2), 'float64');
+    const ws = new Workspace(net, 2);
+    let drawn = 0;
+    drawDropoutMasks(ws, 0.5, () => (drawn++, 0));
+    expect(drawn).toBe(0);
+    expect(ws.mask).toBeUndefined();
+    ws.input.data.set([0.3, -0.7, 1.1, 0.2]);
+    const a = Array.from(feedforward(net, ws, jsKernels).data);
+    expect(ws.previous(2)).toBe(ws.a[1]);
+    expect(a.every(Number.isFinite)).toBe(true);
+  });
+  it('Ã = A ⊙ mask on each hidden layer feeds the next; the output layer is not masked', () => {
+    const net = Network.create(arch, 'xavier', new Rng(3), 'float64');
+    const ws = new Workspace(net, 2);
+    ws.enableDropout();
+    ws.input.data.set([0.3, -0.7, 1.1, 0.2]);
+    const draws = [0.9, 0.1, 0.9, 0.9, 0.1, 0.9, 0.9, 0.1, 0.9, 0.9];
+    let next = 0;
+    drawDropoutMasks(ws, 0.25, () => draws[next++]);
+    feedforward(net, ws, jsKernels);
+    for (const l of [1, 2]) {
+      const A = ws.a[l].data,
+        M = ws.mask?.[l].data ?? [];
+      expect(Array.from(ws.previous(l + 1).data)).toEqual(Array.from(A, (v, i) => v * M[i]));
+      expect(ws.previous(l + 1)).not.toBe(ws.mask?.[l]);
+    }
+    const out = ws.output.data;
+    expect(out[0] + out[2]).toBeCloseTo(1, 14); // softmax columns still sum to 1
   });
 });

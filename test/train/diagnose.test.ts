@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { jsKernels, type Matrix } from '../../src/linalg/index.js';
+import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { crossEntropy, type Cost } from '../../src/nn/costs.js';
 import { examples, type Examples } from '../../src/data/dataset.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { initialState, runTraining } from '../../src/train/session.js';
-import { nonFiniteInput } from '../../src/train/diagnose.js';
+import { diagnose, firstNonFinite, nonFiniteInput } from '../../src/train/diagnose.js';
 import { loadData } from '../../src/data/load.js';
 import { cli } from '../helpers.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
 
 const ds = loadData({ data: 'embedded', limit: 500, testLimit: 100, seed: 1 });
 
@@ -102,3 +103,195 @@ describe('divergence diagnosis blames the right thing', () => {
 });
 
 export type { Matrix };
+
+describe('diagnose(), by hand on a planted pass', () => {
+  // A 2-2-2 float64 network, linear output, quadratic cost: |W¹| reaches 2, |W²| reaches 4. One finite pass of a
+  // batch of 2; each test plants the non-finite value it is about (or none) and reads the diagnosis.
+  function pass(output: 'linear' | 'sigmoid' = 'linear', dtype: 'float32' | 'float64' = 'float64') {
+    const net = new Network(
+      { sizes: [2, 2, 2], activation: 'tanh', outputActivation: output, cost: 'quadratic' },
+      [Matrix.from(2, 2, [0.5, -1, 2, 0.25], dtype), Matrix.from(2, 2, [1, -3, 0.5, -4], dtype)],
+      dtype === 'float64' ? [Float64Array.from([0.1, -0.2]), Float64Array.from([0, 0.3])] : [Float32Array.from([0.1, -0.2]), Float32Array.from([0, 0.3])],
+    );
+    const ws = new Workspace(net, 2);
+    ws.input.data.set([0.5, 1, -1, 0.25]);
+    const y = Matrix.from(2, 2, [1, 0, 0, 1], dtype);
+    backprop(net, ws, y, new Gradients(net), jsKernels);
+    return { net, ws, y };
+  }
+  const flat = { first: 1, lowest: 1, last: 1 };
+  const lower = 'try a smaller learning rate, e.g. --lr 0.01';
+
+  it('a finite pass: the loss became NaN, an overflow, with no layer', () => {
+    const { net, ws, y } = pass();
+    expect(firstNonFinite(net, ws, y)).toBeUndefined();
+    expect(diagnose(net, ws, y, {}, 0.1)).toEqual({ kind: 'non-finite', cause: 'overflow', message: `the loss became NaN: ${lower}` });
+    expect(diagnose(net, ws, y, flat, 0.1)).toEqual({ kind: 'non-finite', cause: 'overflow', firstLoss: 1, lowestLoss: 1, lastLoss: 1, message: `the loss became NaN: ${lower}` });
+  });
+
+  it('rising: above the first loss and more than twice the lowest, both strictly', () => {
+    const { net, ws, y } = pass();
+    const d = diagnose(net, ws, y, { first: 1, lowest: 1, last: 3 }, 0.1);
+    expect(d).toEqual({
+      kind: 'loss-blew-up',
+      cause: 'learning-rate',
+      firstLoss: 1,
+      lowestLoss: 1,
+      lastLoss: 3,
+      message: `the loss blew up: it rose from 1.00 at its lowest to 3.00, then the loss became NaN; ${lower}`,
+    });
+    // not above the first, not above twice the lowest, below the first though above twice the lowest
+    for (const losses of [
+      { first: 3, lowest: 1, last: 3 },
+      { first: 1, lowest: 1.5, last: 3 },
+      { first: 5, lowest: 1, last: 3 },
+    ])
+      expect(diagnose(net, ws, y, losses, 0.1)).toMatchObject({ kind: 'non-finite', cause: 'overflow', message: `the loss became NaN: ${lower}` });
+  });
+
+  it('the advice: a tenth of η, or a smaller weight decay once ηλ ≥ 1 (from exactly 1)', () => {
+    const { net, ws, y } = pass();
+    expect(diagnose(net, ws, y, {}, 0.4, 2).message).toBe('the loss became NaN: try a smaller learning rate, e.g. --lr 0.04');
+    expect(diagnose(net, ws, y, {}, 0.5, 2).message).toBe(
+      'the loss became NaN: --weight-decay 2 with η = 0.5 scales W by 1 − ηλ = 0.00 each step (it must stay within (0, 1)): try a smaller --weight-decay, e.g. 0.2',
+    );
+    expect(diagnose(net, ws, y, {}, 1, 3).message).toBe(
+      'the loss became NaN: --weight-decay 3 with η = 1 scales W by 1 − ηλ = -2.00 each step (it must stay within (0, 1)): try a smaller --weight-decay, e.g. 0.1',
+    );
+  });
+
+  it('a non-finite input: the data, before anything else (even a rising loss)', () => {
+    const { net, ws, y } = pass();
+    ws.x.data[1] = NaN;
+    ws.z[1].data[0] = Infinity;
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'input', layer: 0, value: NaN });
+    expect(diagnose(net, ws, y, { first: 1, lowest: 1, last: 3 }, 0.1)).toEqual({
+      kind: 'non-finite',
+      cause: 'data',
+      layer: 0,
+      quantity: 'input',
+      firstLoss: 1,
+      lowestLoss: 1,
+      lastLoss: 3,
+      message: 'an input of the batch is NaN: the data holds a non-finite value',
+    });
+  });
+
+  it('non-finite weights of any layer, or only a bias: the learning rate, whatever the loss did', () => {
+    let { net, ws, y } = pass();
+    net.weights[1].data[2] = Infinity;
+    ws.z[1].data[0] = NaN; // the weights are looked at first
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'weights', layer: 2, value: Infinity });
+    net.weights[0].data[0] = NaN; // a NaN weight is named as NaN (it is falsy: it once fell through to the finite biases, "W^1 became 0")
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'weights', layer: 1, value: NaN });
+    net.weights[0].data[0] = 0;
+    expect(diagnose(net, ws, y, flat, 0.1)).toEqual({
+      kind: 'loss-blew-up',
+      cause: 'learning-rate',
+      layer: 2,
+      quantity: 'weights',
+      firstLoss: 1,
+      lowestLoss: 1,
+      lastLoss: 1,
+      message: `the loss blew up: W^2 became Infinity in the last update; ${lower}`,
+    });
+    ({ net, ws, y } = pass());
+    net.biases[0][1] = -Infinity;
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'weights', layer: 1, value: -Infinity });
+    expect(diagnose(net, ws, y, flat, 0.1).message).toBe(`the loss blew up: W^1 became -Infinity in the last update; ${lower}`);
+    ({ net, ws, y } = pass());
+    net.weights[0].data[0] = -Infinity;
+    net.biases[0][0] = Infinity;
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'weights', layer: 1, value: -Infinity });
+  });
+
+  it('z or a overflowing: the layer, its largest weight, float64 offered only for float32; the data only for layer 1 past 10⁶', () => {
+    let { net, ws, y } = pass();
+    ws.z[2].data[1] = -Infinity;
+    ws.x.data[0] = 2e6; // huge inputs, but layer 1 is fine
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'z', layer: 2, value: -Infinity });
+    expect(diagnose(net, ws, y, flat, 0.1)).toEqual({
+      kind: 'non-finite',
+      cause: 'overflow',
+      layer: 2,
+      quantity: 'z',
+      firstLoss: 1,
+      lowestLoss: 1,
+      lastLoss: 1,
+      message: `layer 2 overflowed float64 (z^2 became -Infinity, its weights reach |W| = 4.00) while the loss was 1.00: ${lower}`,
+    });
+    ({ net, ws, y } = pass());
+    ws.a[2].data[3] = NaN;
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'a', layer: 2, value: NaN });
+    expect(diagnose(net, ws, y, {}, 0.1).message).toBe(`layer 2 overflowed float64 (a^2 became NaN, its weights reach |W| = 4.00) on the first batch: ${lower}`);
+    ({ net, ws, y } = pass());
+    ws.a[1].data[0] = Infinity;
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'a', layer: 1, value: Infinity });
+    // layer 1: the inputs at 10⁶ are not yet huge; past it they are
+    for (const [input, cause] of [
+      [1e6, 'overflow'],
+      [0.5, 'overflow'],
+      [2e6, 'data'],
+    ] as const) {
+      ({ net, ws, y } = pass());
+      ws.x.data[2] = input;
+      ws.z[1].data[1] = NaN;
+      const d = diagnose(net, ws, y, { first: 0.5, lowest: 0.5, last: 0.5 }, 0.1);
+      expect(d).toMatchObject({ kind: 'non-finite', cause, layer: 1, quantity: 'z' });
+      expect(d.message).toBe(
+        cause === 'data'
+          ? 'layer 1 overflowed (z^1 became NaN) while the loss was 0.500: the inputs reach 2.0e+6; scale them to [0, 1]'
+          : `layer 1 overflowed float64 (z^1 became NaN, its weights reach |W| = 2.00) while the loss was 0.500: ${lower}`,
+      );
+    }
+    ({ net, ws, y } = pass('linear', 'float32'));
+    ws.z[2].data[0] = Infinity;
+    expect(diagnose(net, ws, y, {}, 0.1).message).toBe(`layer 2 overflowed float32 (z^2 became Infinity, its weights reach |W| = 4.00) on the first batch: ${lower}, or --dtype float64`);
+  });
+
+  it('a non-finite cost or δ^L from finite z and a: the pairing; δ below the output: overflow through the next weights', () => {
+    let { net, ws, y } = pass();
+    ws.z[2].data[0] = ws.a[2].data[0] = 1e200; // finite, but ½(a − y)² is not
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'cost', layer: 2, value: Infinity });
+    expect(diagnose(net, ws, y, flat, 0.1)).toEqual({
+      kind: 'non-finite',
+      cause: 'pairing',
+      layer: 2,
+      quantity: 'cost',
+      firstLoss: 1,
+      lowestLoss: 1,
+      lastLoss: 1,
+      message:
+        'the cost became Infinity at the output layer (quadratic cost after a linear output) from finite z^2 and a^2 while the loss was 1.00: a numerical fault of this cost/activation pairing, not the learning rate',
+    });
+    ({ net, ws, y } = pass('sigmoid'));
+    ws.delta[2].data[1] = NaN;
+    ws.delta[1].data[0] = Infinity; // δ^L is computed first
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'delta', layer: 2, value: NaN });
+    expect(diagnose(net, ws, y, {}, 0.1)).toMatchObject({
+      cause: 'pairing',
+      message:
+        'δ^2 became NaN at the output layer (quadratic cost after a sigmoid output) from finite z^2 and a^2 on the first batch: a numerical fault of this cost/activation pairing, not the learning rate',
+    });
+    ({ net, ws, y } = pass());
+    ws.delta[1].data[3] = -Infinity;
+    expect(firstNonFinite(net, ws, y)).toEqual({ quantity: 'delta', layer: 1, value: -Infinity });
+    expect(diagnose(net, ws, y, flat, 0.1)).toEqual({
+      kind: 'non-finite',
+      cause: 'overflow',
+      layer: 1,
+      quantity: 'delta',
+      firstLoss: 1,
+      lowestLoss: 1,
+      lastLoss: 1,
+      message: `δ^1 overflowed float64 back-propagating through W^2 (|W| up to 4.00; δ^1 became -Infinity) while the loss was 1.00: ${lower}`,
+    });
+  });
+
+  it('numbers in messages: 3 significant digits, exponential from 10⁵ and below 10⁻³ (0 as 0.00)', () => {
+    const { net, ws, y } = pass();
+    ws.z[2].data[0] = NaN;
+    const shown = (last: number) => /while the loss was (\S+):/.exec(diagnose(net, ws, y, { first: last, lowest: last, last }, 0.1).message)![1];
+    expect([1e5, 99999, 0.5, 1e-3, 2e-4, 0, -0.25].map(shown)).toEqual(['1.0e+5', '1.00e+5', '0.500', '0.00100', '2.0e-4', '0.00', '-0.250']);
+  });
+});

@@ -154,3 +154,113 @@ describe('the rules as data, over flat parameter lists', () => {
     expect(b.biases.map((x) => Array.from(x))).toEqual(a.biases.map((x) => Array.from(x)));
   });
 });
+
+describe('Optimizer, against the update rules written out', () => {
+  // A 2-3-2 network: its parameters W¹ (3×2), b¹ (3), W² (2×3), b² (2), each step given other gradients. Off-default
+  // μ, β₁, β₂ and ε (large enough to matter), λ on the weights only.
+  const config = { momentum: 0.7, beta1: 0.8, beta2: 0.95, eps: 1e-3 };
+  const net = (dtype: 'float32' | 'float64' = 'float64') => Network.create({ sizes: [2, 3, 2], activation: 'tanh', outputActivation: 'linear', cost: 'quadratic' }, 'normal', new Rng(6), dtype);
+  const gradientsAt = (n: Network, step: number) => {
+    const g = new Gradients(n);
+    const rng = new Rng(100 + step);
+    for (const t of [...g.gradW.map((w) => w.data), ...g.gradB]) for (let i = 0; i < t.length; i++) t[i] = rng.normal();
+    return g;
+  };
+  /** θ after `steps` steps by the formulas of optimizers.ts's comment, one parameter at a time. */
+  function byFormula(name: OptimizerName, steps: number, lr: number, lambda: number): number[][] {
+    const n = net(),
+      out: number[][] = [];
+    const params = n.weights.flatMap((W, l) => [
+      { p: Array.from(W.data), grad: (g: Gradients) => g.gradW[l].data, weight: true },
+      { p: Array.from(n.biases[l]), grad: (g: Gradients) => g.gradB[l], weight: false },
+    ]);
+    for (const { p, grad, weight } of params) {
+      const v = p.map(() => 0),
+        m = p.map(() => 0);
+      for (let t = 1; t <= steps; t++) {
+        const G = grad(gradientsAt(n, t));
+        for (let j = 0; j < p.length; j++) {
+          const decay = weight ? lambda : 0;
+          const gj = G[j] + (name === 'adamw' ? 0 : decay * p[j]);
+          if (name === 'sgd') p[j] -= lr * gj;
+          else if (name === 'momentum' || name === 'nesterov') {
+            v[j] = config.momentum * v[j] + gj;
+            p[j] -= lr * (name === 'nesterov' ? gj + config.momentum * v[j] : v[j]);
+          } else {
+            m[j] = config.beta1 * m[j] + (1 - config.beta1) * gj;
+            v[j] = config.beta2 * v[j] + (1 - config.beta2) * gj * gj;
+            const mHat = m[j] / (1 - config.beta1 ** t),
+              vHat = v[j] / (1 - config.beta2 ** t);
+            p[j] -= lr * (mHat / (Math.sqrt(vHat) + config.eps) + (name === 'adamw' ? decay * p[j] : 0));
+          }
+        }
+      }
+      out.push(p);
+    }
+    return out;
+  }
+  const run = (name: OptimizerName, steps: number, lr: number, lambda: number, dtype: 'float32' | 'float64' = 'float64') => {
+    const n = net(dtype),
+      o = new Optimizer({ name, ...config }, n);
+    for (let t = 1; t <= steps; t++) o.step(gradientsAt(n, t), lr, lambda);
+    return { o, params: n.weights.flatMap((W, l) => [Array.from(W.data), Array.from(n.biases[l])]) };
+  };
+
+  for (const name of OPTIMIZERS)
+    it(`${name}: 3 steps with and without λ`, () => {
+      for (const lambda of [0, 0.3]) {
+        const want = byFormula(name, 3, 0.1, lambda);
+        const { o, params } = run(name, 3, 0.1, lambda);
+        params.forEach((p, i) => p.forEach((v, j) => expect(v).toBeCloseTo(want[i][j], 14)));
+        expect(o.t).toBe(3);
+        expect(o.state()).toEqual({ t: 3, slots: o.slots });
+      }
+    });
+
+  it('slots: none for sgd, a velocity for momentum and nesterov, two moments for adam and adamw; zeros of the parameter’s precision', () => {
+    expect(OPTIMIZERS.map(slotCount)).toEqual([0, 1, 1, 2, 2]);
+    for (const dtype of ['float32', 'float64'] as const) {
+      const n = net(dtype);
+      const o = new Optimizer({ name: 'adam', ...config }, n);
+      expect(o.slots).toHaveLength(2);
+      for (const slot of o.slots) {
+        expect(slot.map((s) => s.length)).toEqual([6, 3, 6, 2]);
+        expect(slot.every((s) => s instanceof (dtype === 'float64' ? Float64Array : Float32Array) && s.every((v) => v === 0))).toBe(true);
+      }
+      expect(new Optimizer({ name: 'sgd', ...config }, n).slots).toEqual([]);
+      expect(new Optimizer({ name: 'nesterov', ...config }, n).slots).toHaveLength(1);
+    }
+  });
+
+  it('restore continues a run exactly (t and slots); it refuses a state of another optimizer or shape, naming it', () => {
+    for (const name of ['nesterov', 'adamw'] as const) {
+      const straight = run(name, 4, 0.1, 0.3).params;
+      const first = run(name, 2, 0.1, 0.3).o;
+      const n = net(),
+        o = new Optimizer({ name, ...config }, n);
+      // n has its first two steps replayed by a second optimizer, then restores the first one's state
+      const replay = new Optimizer({ name, ...config }, n);
+      for (let t = 1; t <= 2; t++) replay.step(gradientsAt(n, t), 0.1, 0.3);
+      o.restore(first.state());
+      expect(o.t).toBe(2);
+      for (let t = 3; t <= 4; t++) o.step(gradientsAt(n, t), 0.1, 0.3);
+      expect(n.weights.flatMap((W, l) => [Array.from(W.data), Array.from(n.biases[l])])).toEqual(straight);
+    }
+    const o = new Optimizer({ name: 'momentum', ...config }, net());
+    expect(() => o.restore({ t: 1, slots: [] })).toThrow('expected 1 optimizer slots, got 0');
+    const short = o.slots.map((s) => s.map((p, i) => (i === 1 ? new Float64Array(p.length + 1) : p)));
+    expect(() => o.restore({ t: 1, slots: short })).toThrow('optimizer slot 0 of parameter 1: expected 3 values, got 4');
+  });
+
+  it('a momentum step by hand: v = g + λθ on weights only, θ ← θ − ηv', () => {
+    const n = new Network({ sizes: [1, 1], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' }, [Matrix.from(1, 1, [2], 'float64')], [Float64Array.from([1])]);
+    const g = new Gradients(n);
+    g.gradW[0].data[0] = 0.5;
+    g.gradB[0][0] = 0.25;
+    const o = new Optimizer({ name: 'momentum', ...config }, n);
+    o.step(g, 0.1, 0.5); // v_W = 0.5 + 0.5·2 = 1.5, v_b = 0.25
+    expect([n.weights[0].data[0], n.biases[0][0]]).toEqual([2 - 0.1 * 1.5, 1 - 0.1 * 0.25]);
+    o.step(g, 0.1, 0); // v_W = 0.7·1.5 + 0.5
+    expect(n.weights[0].data[0]).toBeCloseTo(2 - 0.15 - 0.1 * (0.7 * 1.5 + 0.5), 15);
+  });
+});

@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { EpochMetrics } from '../../src/train/sgd.js';
+import { CSV_COLUMNS, type LogRecord } from '../../src/train/run-log.js';
 
 // A disk that fills up in the middle of a line: writeSync takes part of the bytes, then fails with ENOSPC.
 const disk = vi.hoisted(() => ({ room: Infinity }));
@@ -53,5 +55,66 @@ describe('RunLog on a disk that fills up', () => {
     log.close();
     expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(2);
     expect(log.failed).toBeUndefined();
+  });
+});
+
+describe('RunLog', () => {
+  const dir = () => mkdtempSync(join(tmpdir(), 'bp-runlog-'));
+  const m: EpochMetrics = { epoch: 2, loss: 0.5, trainAccuracy: 0.75, lr: 0.1, testLoss: 0.6, testAccuracy: 0.7, validationLoss: 0.65, validationAccuracy: 0.72, seconds: 4 };
+
+  it('an epoch record carries the metrics and examples per second (none for 0 s)', () => {
+    expect(RunLog.epoch(m, 1000)).toEqual({
+      kind: 'epoch',
+      epoch: 2,
+      lr: 0.1,
+      loss: 0.5,
+      trainAccuracy: 0.75,
+      validationLoss: 0.65,
+      validationAccuracy: 0.72,
+      testLoss: 0.6,
+      testAccuracy: 0.7,
+      seconds: 4,
+      examplesPerSecond: 250,
+    });
+    expect(RunLog.epoch({ ...m, seconds: 0 }, 1000).examplesPerSecond).toBeUndefined();
+  });
+
+  it('--log: one JSON object a line; --csv: the header once, then a row a record with empty cells for what is absent', () => {
+    const d = dir(),
+      json = join(d, 'run.jsonl'),
+      csv = join(d, 'run.csv');
+    const batch: LogRecord = { kind: 'batch', epoch: 1, batch: 3, loss: 0.25, trainAccuracy: 0.5 };
+    for (const records of [[batch], [RunLog.epoch(m, 1000)]]) {
+      const log = new RunLog({ json, csv });
+      expect(log.active).toBe(true);
+      for (const r of records) log.record(r);
+      log.close();
+      expect(log.active).toBe(false);
+      log.close(); // closed once
+    }
+    expect(readFileSync(json, 'utf8')).toBe(`${JSON.stringify(batch)}\n${JSON.stringify(RunLog.epoch(m, 1000))}\n`);
+    expect(readFileSync(csv, 'utf8')).toBe([CSV_COLUMNS.join(','), 'batch,1,3,,0.25,0.5,,,,,,', 'epoch,2,,0.1,0.5,0.75,0.65,0.72,0.6,0.7,4,250', ''].join('\n'));
+    expect(CSV_COLUMNS.join(',')).toBe('kind,epoch,batch,lr,loss,train_accuracy,validation_loss,validation_accuracy,test_loss,test_accuracy,seconds,examples_per_second');
+    expect(new RunLog({}).active).toBe(false);
+    const onlyJson = join(d, 'only.jsonl');
+    const log = new RunLog({ json: onlyJson });
+    log.record(batch);
+    log.close();
+    expect(readFileSync(onlyJson, 'utf8')).toBe(`${JSON.stringify(batch)}\n`);
+  });
+
+  it('a failed write (a full disk) stops the log, says why, and the run goes on without it', () => {
+    const good = join(dir(), 'run.jsonl');
+    const log = new RunLog({ json: good, csv: '/dev/full' }); // the CSV header already fails
+    expect(log.failed).toBe('/dev/full: ENOSPC: no space left on device, write');
+    expect(log.active).toBe(false);
+    log.record(RunLog.epoch(m, 10));
+    log.close();
+    expect(readFileSync(good, 'utf8')).toBe('');
+    const full = new RunLog({ json: '/dev/full' });
+    expect(full.failed).toBeUndefined();
+    expect(() => full.record(RunLog.epoch(m, 10))).not.toThrow();
+    expect(full.failed).toBe('/dev/full: ENOSPC: no space left on device, write');
+    full.close();
   });
 });

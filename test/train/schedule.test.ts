@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { learningRate, type Schedule } from '../../src/train/schedule.js';
+import { learningRate, type Schedule, type ScheduleName } from '../../src/train/schedule.js';
 import { EarlyStopping } from '../../src/train/early-stop.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
@@ -57,5 +57,20 @@ describe('early stopping', () => {
     es.replay([epoch(1, 1, 0.8), epoch(2, 1, 0.9), epoch(3, 1, 0.85)]);
     expect(es.best).toEqual({ epoch: 2, value: 0.9 });
     expect(es.since(3)).toBe(1);
+  });
+});
+
+describe('learning-rate schedules at their edges', () => {
+  const s = (name: ScheduleName, warmup = 0, decay = 0.5, stepEvery = 2): Schedule => ({ name, warmup, decay, stepEvery });
+  it('warm-up ends at epoch W (η·W/(W+1)), the schedule starts at W + 1 with η', () => {
+    expect([1, 2, 3, 4].map((e) => learningRate(s('constant', 2), 3, e, 4))).toEqual([1, 2, 3, 3]);
+    expect([1, 2, 3, 4].map((e) => learningRate(s('constant', 0, 0.5, 1), 3, e, 4))).toEqual([3, 3, 3, 3]); // never drops, whatever γ and s
+    expect([1, 2, 3, 4, 5, 6].map((e) => learningRate(s('step', 1), 1, e, 6))).toEqual([0.5, 1, 1, 0.5, 0.5, 0.25]);
+    expect([2, 3, 4].map((e) => learningRate(s('exponential', 1), 1, e, 4))).toEqual([1, 0.5, 0.25]);
+  });
+  it('cosine over the K = E − W epochs after warm-up, and over at least one epoch', () => {
+    expect(learningRate(s('cosine', 2), 1, 4, 6)).toBeCloseTo(0.5 * (1 + Math.cos(Math.PI / 4)), 15);
+    expect(learningRate(s('cosine'), 1, 3, 1)).toBeCloseTo(0.5 * (1 + Math.cos(2 * Math.PI)), 15); // K = max(1, 1)
+    expect(learningRate(s('cosine', 3), 1, 5, 2)).toBeCloseTo(0.5 * (1 + Math.cos(Math.PI)), 15); // K = max(1, −1)
   });
 });

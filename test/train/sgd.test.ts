@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels } from '../../src/linalg/index.js';
-import { backprop, Gradients, Workspace, type GradientMethod } from '../../src/nn/backprop.js';
+import { backprop, drawDropoutMasks, type GradientMethod, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { examples, fillBatch, splitDataset, type Dataset } from '../../src/data/dataset.js';
+import { type Dataset, examples, type Examples, fillBatch, splitDataset } from '../../src/data/dataset.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { evaluate } from '../../src/train/metrics.js';
 import { initialState, runTraining } from '../../src/train/session.js';
+import { Optimizer, OPTIMIZER_DEFAULTS } from '../../src/train/optimizers.js';
+import type { Augmenter } from '../../src/data/augment.js';
+import { orderedPoints, tanhTrainer } from '../helpers.js';
 
 /** Two Gaussian blobs in 2-D, separated along x = y. */
 function blobs(n: number, seed: number) {
@@ -166,5 +169,155 @@ describe('interrupting and continuing (runTraining)', () => {
     });
     expect(r).toMatchObject({ status: 'diverged', epoch: 2, batch: 10, what: 'the loss is NaN' });
     expect(checkpoints).toEqual([2]); // written once, at the end of epoch 1 (pointing at epoch 2)
+  });
+});
+
+describe('SgdTrainer', () => {
+  const train = orderedPoints(1);
+  it('its update W ← (1 − ηλ)W − η∂C/∂W, b ← b − η∂C/∂b (for another gradient method) gives sgdStep’s weights', () => {
+    for (const weightDecay of [0, 0.1]) {
+      const make = () => Network.create({ sizes: [2, 4, 2], activation: 'tanh', outputActivation: 'sigmoid', cost: 'quadratic' }, 'xavier', new Rng(11), 'float64');
+      const a = new SgdTrainer(make(), { lr: 0.5, batchSize: 5, weightDecay }, jsKernels);
+      const b = new SgdTrainer(make(), { lr: 0.5, batchSize: 5, weightDecay }, jsKernels, (n, w, y, g, k) => backprop(n, w, y, g, k));
+      const order = Uint32Array.from({ length: 12 }, (_, i) => i);
+      for (const start of [0, 5]) {
+        a.step(train, order, start, 5);
+        b.step(train, order, start, 5);
+      }
+      for (let l = 0; l < 2; l++) {
+        a.net.weights[l].data.forEach((v, i) => expect(b.net.weights[l].data[i]).toBeCloseTo(v, 13));
+        a.net.biases[l].forEach((v, i) => expect(b.net.biases[l][i]).toBeCloseTo(v, 13));
+      }
+    }
+  });
+  it('correct counts the batch examples the network classified right before the update; diagnose() before any step answers', () => {
+    const t = tanhTrainer();
+    const order = Uint32Array.from([3, 1, 4, 0, 5, 9, 2, 6, 8, 7, 11, 10]);
+    const before = t.net.clone();
+    const batch: Examples = { features: new Float32Array(8), labels: new Uint8Array(4), count: 4, dim: 2 };
+    for (let j = 0; j < 4; j++) {
+      batch.features.set(train.features.subarray(2 * order[2 + j], 2 * order[2 + j] + 2), 2 * j);
+      batch.labels[j] = train.labels[order[2 + j]];
+    }
+    t.step(train, order, 2, 4);
+    const right = evaluate(before, batch, jsKernels).correct;
+    expect(t.correct).toBe(right);
+    // and over every batch of an epoch, with some right and some wrong
+    let total = 0,
+      wrong = 0;
+    for (const start of [0, 4, 8]) {
+      const net = t.net.clone();
+      const ex: Examples = { features: new Float32Array(8), labels: new Uint8Array(4), count: 4, dim: 2 };
+      for (let j = 0; j < 4; j++) {
+        ex.features.set(train.features.subarray(2 * order[start + j], 2 * order[start + j] + 2), 2 * j);
+        ex.labels[j] = train.labels[order[start + j]];
+      }
+      t.step(train, order, start, 4);
+      const e = evaluate(net, ex, jsKernels);
+      expect(t.correct).toBe(e.correct);
+      total += e.correct;
+      wrong += 4 - e.correct;
+    }
+    expect(total).toBeGreaterThan(0);
+    expect(wrong).toBeGreaterThan(0);
+    expect(typeof tanhTrainer().diagnose({}).message).toBe('string');
+  });
+});
+describe('SgdTrainer: optimizers and dropout', () => {
+  const train = orderedPoints(1),
+    order = Uint32Array.from({ length: 12 }, (_, i) => i);
+  const make = () => Network.create({ sizes: [2, 4, 2], activation: 'tanh', outputActivation: 'sigmoid', cost: 'quadratic' }, 'xavier', new Rng(11), 'float64');
+  const weightsOf = (net: Network) => [...net.weights.map((w) => Array.from(w.data)), ...net.biases.map((b) => Array.from(b))];
+  const batchOf = (net: Network, start: number, m: number) => {
+    const ws = new Workspace(net, m),
+      y = Matrix.zeros(2, m, 'float64');
+    fillBatch(train, order, start, ws.input, y);
+    return { ws, y };
+  };
+
+  it('augment: each step distorts the batch it filled (its m images, with the run’s rng) before the passes, which see the distorted inputs', () => {
+    const rng = new Rng(5);
+    const calls: { length: number; m: number; rng: Rng }[] = [];
+    const augmenter = {
+      batch(x: Float32Array | Float64Array, m: number, r: Rng) {
+        calls.push({ length: x.length, m, rng: r });
+        for (let i = 0; i < 2 * m; i++) x[i] = -x[i];
+      },
+    } as unknown as Augmenter;
+    const a = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0, augment: { augmenter, rng } }, jsKernels);
+    const b = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0 }, jsKernels);
+    const negated: Examples = { ...train, features: train.features.map((v) => -v) };
+    for (const start of [0, 4]) expect(a.step(train, order, start, 4)).toBe(b.step(negated, order, start, 4));
+    expect(weightsOf(a.net)).toEqual(weightsOf(b.net));
+    expect(calls.map((c) => [c.length, c.m, c.rng === rng])).toEqual([
+      [8, 4, true],
+      [8, 4, true],
+    ]);
+  });
+
+  it('optimizer sgd is the plain fused step, with no optimizer state', () => {
+    const a = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0.1, optimizer: { name: 'sgd', ...OPTIMIZER_DEFAULTS } }, jsKernels);
+    const b = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0.1 }, jsKernels);
+    expect(a.optimizer).toBeUndefined();
+    for (const start of [0, 4]) expect(a.step(train, order, start, 4)).toBe(b.step(train, order, start, 4));
+    expect(weightsOf(a.net)).toEqual(weightsOf(b.net));
+  });
+
+  it('another optimizer: backprop’s gradients, then its rule (Optimizer.step at η and λ)', () => {
+    for (const name of ['momentum', 'adam'] as const) {
+      const config = { name, ...OPTIMIZER_DEFAULTS };
+      const t = new SgdTrainer(make(), { lr: 0.05, batchSize: 4, weightDecay: 0.1, optimizer: config }, jsKernels);
+      const ref = make(),
+        o = new Optimizer(config, ref),
+        g = new Gradients(ref);
+      for (const start of [0, 4, 8]) {
+        const total = t.step(train, order, start, 4);
+        const { ws, y } = batchOf(ref, start, 4);
+        expect(total).toBe(backprop(ref, ws, y, g, jsKernels));
+        o.step(g, 0.05, 0.1);
+      }
+      expect(t.optimizer!.t).toBe(3);
+      expect(weightsOf(t.net)).toEqual(weightsOf(ref));
+    }
+  });
+
+  it('with an optimizer, a step whose loss or any δ is not finite returns NaN and changes neither the weights nor the optimizer', () => {
+    const poisoned =
+      (what: 'loss' | 'delta'): GradientMethod =>
+      (net, ws, y, grads, k) => {
+        const total = backprop(net, ws, y, grads, k);
+        if (what === 'loss') return NaN;
+        ws.delta[1].data[2] = NaN; // δ¹ only: δ² is finite
+        return total;
+      };
+    for (const what of ['loss', 'delta'] as const) {
+      const t = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0, optimizer: { name: 'momentum', ...OPTIMIZER_DEFAULTS } }, jsKernels, poisoned(what));
+      const before = weightsOf(t.net);
+      expect(t.step(train, order, 0, 4)).toBeNaN();
+      expect(weightsOf(t.net)).toEqual(before);
+      expect(t.optimizer!.t).toBe(0);
+      expect(t.optimizer!.slots[0].every((s) => s.every((v) => v === 0))).toBe(true);
+    }
+  });
+
+  it('dropout: each step draws the hidden masks from its RNG, then takes the fused step on the masked pass', () => {
+    const t = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0, dropout: { p: 0.5, rng: new Rng(9) } }, jsKernels);
+    const plain = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0 }, jsKernels);
+    const ref = make(),
+      rng = new Rng(9);
+    const ws = new Workspace(ref, 4),
+      y = Matrix.zeros(2, 4, 'float64');
+    ws.enableDropout();
+    for (const start of [0, 4, 8]) {
+      const total = t.step(train, order, start, 4);
+      plain.step(train, order, start, 4);
+      fillBatch(train, order, start, ws.input, y);
+      drawDropoutMasks(ws, 0.5, () => rng.uniform());
+      expect(total).toBe(sgdStep(ref, ws, y, 0.5, 0, jsKernels));
+    }
+    expect(weightsOf(t.net)).toEqual(weightsOf(ref));
+    expect(weightsOf(t.net)).not.toEqual(weightsOf(plain.net));
+    const noRng = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0, dropout: { p: 0.5 } as unknown as { p: number; rng: Rng } }, jsKernels);
+    expect(() => noRng.step(train, order, 0, 4)).toThrow('dropout without its RNG');
   });
 });

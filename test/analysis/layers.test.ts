@@ -1,18 +1,11 @@
-// The statistics that `compare` and `--monitor` print, against values computed by hand
-// on tiny networks (written against the mutants Stryker left alive in src/analysis).
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { Workspace } from '../../src/nn/backprop.js';
 import type { ActivationName } from '../../src/nn/activations.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { evaluationBatch, layerStats, type LayerStats } from '../../src/analysis/layers.js';
-import { stalledLayers } from '../../src/cli/advice.js';
-import { compareActivations } from '../../src/analysis/compare.js';
-import { evaluate } from '../../src/train/metrics.js';
-import { SgdTrainer } from '../../src/train/sgd.js';
-import { initialState, runTraining } from '../../src/train/session.js';
-import type { Dataset, Examples } from '../../src/data/dataset.js';
+import { evaluationBatch, layerStats } from '../../src/analysis/layers.js';
+import { diagonalPoints } from '../helpers.js';
 
 /** A 1-n-k network with the given weights, quadratic cost, on inputs x (one scalar per example). */
 function tiny(hidden: ActivationName, output: ActivationName, W1: number[], b1: number[], W2: number[], b2: number[], x: number[], y: number[][]) {
@@ -179,104 +172,9 @@ describe('layer statistics by hand', () => {
     expect(layerStats(th2.net, th2.batch, jsKernels)[0].saturated).toBe(0.5);
   });
 });
-
-describe('stalled layers', () => {
-  const base: LayerStats = { layer: 3, hidden: true, activation: 'tanh', speed: 0.1, gradW: 0.1, meanAbsZ: 1 };
-  it('warns above 90% saturated or dead, not at 90%', () => {
-    expect(
-      stalledLayers([
-        { ...base, saturated: 0.9 },
-        { ...base, activation: 'relu', dead: 0.9 },
-      ]),
-    ).toEqual([]);
-    const w = stalledLayers([
-      { ...base, saturated: 0.91 },
-      { ...base, layer: 4, activation: 'relu', dead: 0.96 },
-    ]);
-    expect(w).toHaveLength(2);
-    expect(w[0]).toMatch(/^layer 3 \(tanh\): 91% of its units are saturated/);
-    expect(w[1]).toMatch(/^layer 4 \(relu\): 96% of its units are dead/);
-  });
-  it('says a layer diverges when its speed is not finite, and nothing while it is', () => {
-    expect(stalledLayers([{ ...base, speed: Infinity }])).toEqual(['layer 3: the gradient is Infinity; the run is diverging']);
-    expect(stalledLayers([{ ...base, speed: NaN }])).toEqual(['layer 3: the gradient is NaN; the run is diverging']);
-    expect(stalledLayers([{ ...base, speed: 1e300 }])).toEqual([]);
-  });
-});
-
-/** n points in 2-D, class 1 when x₀ + x₁ > 1. */
-function points(rng: Rng, n: number): Examples {
-  const features = new Float32Array(2 * n),
-    labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    features[2 * i] = rng.uniform();
-    features[2 * i + 1] = rng.uniform();
-    labels[i] = features[2 * i] + features[2 * i + 1] > 1 ? 1 : 0;
-  }
-  return { features, labels, count: n, dim: 2 };
-}
-
-describe('compareActivations in process', () => {
-  const ds: Dataset = { name: 'points', classes: 2, train: points(new Rng(1), 8), test: points(new Rng(2), 6) };
-  const cfg = {
-    runs: [
-      { activation: 'sigmoid', init: 'normal', lr: 0.5 },
-      { activation: 'relu', init: 'he', lr: 0.1 },
-    ] as const,
-    hidden: [3],
-    outputActivation: 'sigmoid' as const,
-    cost: 'quadratic' as const,
-    batchSize: 2,
-    epochs: 2,
-    every: 3,
-    seed: 5,
-    evalSize: 4,
-    dtype: 'float64' as const,
-  };
-
-  it('measures at initialisation, every N batches and at epoch ends, on identical batches; the first snapshot is the untrained network', async () => {
-    const seen: string[] = [];
-    const runs = await compareActivations(ds, { ...cfg, runs: cfg.runs.map((r) => ({ ...r })) }, jsKernels, (spec, epoch) => seen.push(`${spec.activation} ${epoch}`));
-    expect(seen).toEqual(['sigmoid 1', 'sigmoid 2', 'relu 1', 'relu 2']);
-    for (const [i, run] of runs.entries()) {
-      const spec = cfg.runs[i];
-      expect([run.activation, run.init, run.lr, run.diverged]).toEqual([spec.activation, spec.init, spec.lr, undefined]);
-      expect(run.sizes).toEqual([2, 3, 2]);
-      // 4 batches per epoch: steps 0, 3 (every 3), 4 (epoch end), 6, 8 (epoch end; not twice)
-      expect(run.snapshots.map((s) => s.step)).toEqual([0, 3, 4, 6, 8]);
-      expect(run.snapshots.map((s) => s.epoch)).toEqual([0, 0.75, 1, 1.5, 2]);
-      // the untrained network, drawn from the seed, measured on the evaluation batch drawn from it
-      const fresh = Network.create({ sizes: [2, 3, 2], activation: spec.activation, outputActivation: 'sigmoid', cost: 'quadratic' }, spec.init, new Rng(cfg.seed), 'float64');
-      const t = evaluate(fresh, ds.test, jsKernels);
-      expect(run.snapshots[0].testLoss).toBe(t.loss);
-      expect(run.snapshots[0].testAccuracy).toBe(t.accuracy);
-      const initial = layerStats(fresh, evaluationBatch(fresh, ds.train, cfg.seed, cfg.evalSize), jsKernels, true);
-      expect(run.initial).toEqual(initial);
-      expect(run.snapshots[0].layers).toEqual(initial.map(({ histogram: _, ...rest }) => rest));
-      expect(run.final[0].histogram).toBeDefined();
-      expect(run.final[1].speed).not.toBe(run.initial[1].speed); // it trained
-      expect(run.final).toHaveLength(2);
-      // the batches are those of train --seed: the init stream is the seed, the shuffle stream seed + 1
-      const own = Network.create({ sizes: [2, 3, 2], activation: spec.activation, outputActivation: 'sigmoid', cost: 'quadratic' }, spec.init, new Rng(cfg.seed), 'float64');
-      await runTraining(new SgdTrainer(own, { lr: spec.lr, batchSize: 2, weightDecay: 0 }, jsKernels), ds.train, new Rng(cfg.seed + 1), initialState(8), { epochs: 2 });
-      expect(run.final).toEqual(layerStats(own, evaluationBatch(own, ds.train, cfg.seed, cfg.evalSize), jsKernels, true));
-    }
-  });
-
-  it('every = 0 measures at epoch ends only; a diverging run says where', async () => {
-    const runs = await compareActivations(ds, { ...cfg, every: 0, outputActivation: 'linear', runs: [{ activation: 'relu', init: 'normal', lr: 1e200 }] }, jsKernels);
-    expect(runs[0].diverged).toMatch(/^diverged at epoch 1, batch \d+: /);
-    const calm = await compareActivations(ds, { ...cfg, every: 0, epochs: 1, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
-    expect(calm[0].snapshots.map((s) => s.step)).toEqual([0, 4]);
-    // every 2 with 4 batches an epoch: the epoch ends are measured once, not again as 'every'
-    const even = await compareActivations(ds, { ...cfg, every: 2, epochs: 2, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
-    expect(even[0].snapshots.map((s) => s.step)).toEqual([0, 2, 4, 6, 8]);
-  });
-});
-
 describe('the evaluation batch', () => {
   it('holds min(size, count) distinct training examples with their one-hot labels, the same for the same seed', () => {
-    const ex = points(new Rng(7), 10);
+    const ex = diagonalPoints(new Rng(7), 10);
     const net = Network.create({ sizes: [2, 3, 2], activation: 'relu', outputActivation: 'sigmoid', cost: 'quadratic' }, 'he', new Rng(1), 'float64');
     const { ws, y } = evaluationBatch(net, ex, 3, 4);
     expect([ws.m, y.rows, y.cols]).toEqual([4, 2, 4]);

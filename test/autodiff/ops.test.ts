@@ -1,14 +1,8 @@
-// Tests written against the mutants Stryker left alive in src/autodiff (npm run test:mutation with
-// vitest.stryker-kernels.config.mjs). Finite differences of the engine's own forward pass cannot see a wrong value
-// (a mutated sigmoid 1/(1 − e^−x) still satisfies y′ = y(1 − y)), so every op's value is checked here against
-// Math, and every derivative against its formula at points where branches meet (0, −0, a kink), besides centered
-// differences.
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
-import { backward, forward, topologicalOrder, type Node } from '../../src/autodiff/node.js';
-import * as g from '../../src/autodiff/ops.js';
-import { mathjsParse } from '../../src/autodiff/mathjs-parse.js';
+import { backward, forward, type Node, topologicalOrder } from '../../src/autodiff/node.js';
 import { Rng } from '../../src/base/rng.js';
+import * as g from '../../src/autodiff/ops.js';
 
 const m64 = (rows: number, cols: number, values: number[]) => Matrix.from(rows, cols, values, 'float64');
 
@@ -103,7 +97,6 @@ describe('element-wise ops: values and derivatives by their formulas', () => {
     expect(Array.from(x.grad.data)).toEqual(Array.from(y.value.data));
   });
 });
-
 describe('binary ops: values, broadcasting a scalar, shapes', () => {
   const row = [0.5, -2, 3];
   const cases: [string, (a: Node, b: Node) => Node, (a: number, b: number) => number][] = [
@@ -203,7 +196,6 @@ describe('binary ops: values, broadcasting a scalar, shapes', () => {
     expect(x.label).toBe('x');
   });
 });
-
 describe('leaves', () => {
   it('a variable or constant from rows of numbers holds them row by row', () => {
     const v = g.variable('v', [
@@ -231,7 +223,6 @@ describe('leaves', () => {
     expect(m.data[1]).toBe(3);
   });
 });
-
 describe('matmul', () => {
   it('values, and a 2×3 · 3×4 gradient against centered differences', () => {
     const A = g.variable('A', m64(2, 3, [1, 2, 3, 4, 5, 6]));
@@ -308,7 +299,6 @@ describe('matmul', () => {
     expect(() => g.matmul(g.constant(m64(2, 3, [1, 2, 3, 4, 5, 6])), g.constant(m64(2, 3, [1, 2, 3, 4, 5, 6])))).toThrow('matmul: 2x3 times 2x3');
   });
 });
-
 describe('transpose, sum, mean, addBias', () => {
   it('transpose of a 2×3: values and gradient', () => {
     const x = g.variable('x', m64(2, 3, [1, 2, 3, 4, 5, 6]));
@@ -367,7 +357,6 @@ describe('transpose, sum, mean, addBias', () => {
     expect(() => g.addBias(z, g.constant(m64(1, 2, [1, 2])))).toThrow('addBias: bias 1x2 for 2x3');
   });
 });
-
 describe('softmax', () => {
   const sm = (col: number[]) => {
     const e = col.map((v) => Math.exp(v - Math.max(...col)));
@@ -427,7 +416,6 @@ describe('softmax', () => {
     expect([GZ.get(0, 1), GZ.get(1, 1), GZ.get(2, 1)]).toEqual([Infinity, -Infinity, -Infinity]);
   });
 });
-
 describe('softmax log-likelihood', () => {
   it('value and gradient (s − y)/m on a 3×2 batch at logits of 1000, where e^z overflows', () => {
     const z = g.variable('z', m64(3, 2, [1000, 0, 999, 1, 0, 2]));
@@ -454,11 +442,5 @@ describe('softmax log-likelihood', () => {
     const z = g.constant(m64(2, 2, [1, 2, 3, 4]));
     expect(() => g.softmaxLogLikelihood(z, g.constant(m64(2, 1, [1, 0])))).toThrow('softmaxLogLikelihood: targets must match the logits');
     expect(() => g.softmaxLogLikelihood(z, g.constant(m64(1, 2, [1, 0])))).toThrow('softmaxLogLikelihood: targets must match the logits');
-  });
-});
-
-describe('the parser-only mathjs', () => {
-  it('is built once and then reused', () => {
-    expect(mathjsParse()).toBe(mathjsParse());
   });
 });

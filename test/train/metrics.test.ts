@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { jsKernels, Matrix } from '../../src/linalg/index.js';
+import { Network } from '../../src/nn/network.js';
+import type { Examples } from '../../src/data/dataset.js';
+import { argmaxColumn, evaluate, outputs } from '../../src/train/metrics.js';
+
+describe('evaluate, by hand', () => {
+  // One layer, linear, quadratic: a = (x, 0.5 − x). x = 2 → (2, −1.5), predicted 0; x = −1 → (−1, 1.5), predicted 1;
+  // x = 0.25 → (0.25, 0.25), a tie: the first class. Labels (0, 0, 1).
+  const net = () => new Network({ sizes: [1, 2], activation: 'relu', outputActivation: 'linear', cost: 'quadratic' }, [Matrix.from(2, 1, [1, -1], 'float64')], [Float64Array.from([0, 0.5])]);
+  const ex: Examples = { features: Float32Array.from([2, -1, 0.25]), labels: Uint8Array.from([0, 0, 1]), count: 3, dim: 1 };
+  for (const chunk of [1000, 2, 1]) {
+    it(`loss, accuracy, confusion and outputs (chunks of ${chunk})`, () => {
+      const e = evaluate(net(), ex, jsKernels, chunk);
+      // ½‖a − y‖²: ½(1 + 2.25), ½(4 + 2.25), ½(0.0625 + 0.5625)
+      expect(e.loss).toBeCloseTo((1.625 + 3.125 + 0.3125) / 3, 12);
+      expect([e.accuracy, e.correct, e.count]).toEqual([1 / 3, 1, 3]);
+      expect(e.confusion).toEqual([
+        [1, 1],
+        [1, 0],
+      ]);
+      expect(Array.from(e.predictions)).toEqual([0, 1, 0]);
+      expect(Array.from(e.trueOutputs)).toEqual([2, -1, 0.25]);
+      expect(Array.from(e.predictedOutputs)).toEqual([2, 1.5, 0.25]);
+    });
+  }
+  it('no examples: accuracy 0, not NaN', () => {
+    const e = evaluate(net(), { features: new Float32Array(0), labels: new Uint8Array(0), count: 0, dim: 1 }, jsKernels);
+    expect([e.accuracy, e.correct, e.count]).toEqual([0, 0, 0]);
+  });
+  it('outputs() is A^L of one example; argmaxColumn takes the first of equal entries', () => {
+    expect(outputs(net(), [2], jsKernels)).toEqual([2, -1.5]);
+    const a = Matrix.from(3, 3, [1, 5, 2, 3, 5, 2, 3, 0, 7], 'float64');
+    expect([0, 1, 2].map((j) => argmaxColumn(a, j))).toEqual([1, 0, 2]);
+  });
+});
+describe('runTraining, more', () => {
+  it('argmaxColumn finds a maximum after the first rise', () => {
+    expect(argmaxColumn(Matrix.from(3, 2, [0, 1, 0, 3, 0, 5], 'float64'), 1)).toBe(2);
+  });
+});
