@@ -4,13 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
-<<<<<<< HEAD
 import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
-import { GA_DEFAULTS, GaLearner } from '../learners/ga.js';
-=======
-import { checkOutputFile, ioReason, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { GA_DEFAULTS, GaLearner, gaMemory } from '../learners/ga.js';
->>>>>>> tidy
 import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
 import { fitOtherSeeds, studyRun, type StudyRun } from '../learners/study.js';
