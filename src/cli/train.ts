@@ -522,7 +522,7 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
   out.note(
     style.bold(plan.resumedFrom ? `backprop train --resume ${plan.resumedFrom}` : 'backprop train') +
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
-      (ds.validation ? ` / ${ds.validation.count} validation` : '') +
+      (ds.validation ? ` / ${ds.validation.count} validation${run.valData ? ` (${run.valData})` : ''}` : '') +
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
       ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}${settingLabels(run)}` +
       (run.augment ? ` · augment ${augmentLabel(run.augment)}` : '') +
