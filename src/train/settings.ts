@@ -221,7 +221,9 @@ export type SettingKey = keyof Settings;
 const entries = Object.entries(RUN_SETTINGS) as [SettingKey, Setting<unknown>][];
 
 /** The flags (option keys, camel case) that --resume refuses: the checkpoint holds them. */
-export const RESUME_TAKES: readonly string[] = entries.filter(([, s]) => !s.resumable).flatMap(([, s]) => s.flags.map((f) => f.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())));
+export const RESUME_TAKES: readonly string[] = [
+  ...new Set(entries.filter(([, s]) => !s.resumable).flatMap(([, s]) => s.flags.map((f) => f.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())))), // --monitor-metric serves two settings
+];
 
 /** The first problem of a record read back from a file (a hand-edited batch size of 0 must be an error, not a loop that never ends), or undefined. */
 export function runRecordProblem(o: unknown): string | undefined {
