@@ -222,7 +222,7 @@ export function trainCommand(): Command {
  * where checkpoints go. Every output path is checked and the checkpoint
  * directory locked here, so that a bad path fails before the work, not after it.
  */
-interface RunPlan {
+export interface RunPlan {
   record: RunRecord;
   ds: Dataset;
   net: Network;
@@ -384,7 +384,7 @@ function scheduleConfig(opts: TrainOptions): Schedule {
 }
 
 /** Options → what to do: a new run or the continuation of a checkpointed one, its outputs claimed and its data loaded and checked. */
-function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
+export function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
   const checkpointDir = opts.checkpoint ?? opts.resume;
   claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
