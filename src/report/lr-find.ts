@@ -27,8 +27,8 @@ export function rangeTestLines(r: RangeTestResult): string[] {
   const hi = Math.max(r.points[0].smoothed, lo * 1.01);
   const at = r.steepest ? cols.findIndex(({ i }) => r.points[i].step >= r.steepest!.step) : -1;
   const [first, last] = [r.points[0].lr, r.points.at(-1)!.lr];
-  const axis = `η ${first.toExponential(0)}`;
-  const end = last.toPrecision(2);
+  const axis = `η ${+first.toPrecision(2)}`;
+  const end = String(+last.toPrecision(2));
   return [
     `  ${sparkline(s, { lo, hi })}  smoothed loss ${hi.toPrecision(3)} (top) to ${lo.toPrecision(3)}`,
     ...(at >= 0 ? [`  ${' '.repeat(at)}^ η ${r.steepest!.lr.toPrecision(2)}`] : []),
