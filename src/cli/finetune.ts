@@ -89,7 +89,7 @@ export function everyName(save: string, epoch: number): string {
  */
 export function claimEpochSaves(record: RunRecord, done: number): void {
   const { save, saveEvery, saveBest } = record;
-  if (saveBest && !save) throw new UsageError('--save-best: give --save FILE, where the best epoch\'s model is written as the run goes');
+  if (saveBest && !save) throw new UsageError("--save-best: give --save FILE, where the best epoch's model is written as the run goes");
   if (!saveEvery) return;
   if (!save) throw new UsageError(`--save-every ${saveEvery}: give --save FILE; the models are written beside it (FILE with .eN before its extension)`);
   for (let e = saveEvery; e <= record.epochs; e += saveEvery) {

@@ -71,10 +71,7 @@ export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 type SettingOptions = { [K in SettingKey]?: RunRecord[K] };
 
 export interface TrainOptions
-  extends DataOptions,
-    NetworkOptions,
-    OptimizerOptions,
-    Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype' | 'initFrom' | 'saveBest'> {
+  extends DataOptions, NetworkOptions, OptimizerOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype' | 'initFrom' | 'saveBest'> {
   batchSize: number;
   epochs: number;
   weightDecay: number;
@@ -378,7 +375,8 @@ function scheduleConfig(opts: TrainOptions): Schedule {
   if (opts.decay !== undefined && name !== 'step' && name !== 'exponential')
     throw new UsageError(`--decay ${opts.decay}: --schedule ${name} has no decay factor; it belongs to --schedule step or exponential`);
   if (opts.stepEvery !== undefined && name !== 'step') throw new UsageError(`--step-every ${opts.stepEvery}: it belongs to --schedule step, not ${name}`);
-  if (opts.warmup > 0 && opts.warmup >= opts.epochs) throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
+  if (opts.warmup > 0 && opts.warmup >= opts.epochs)
+    throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
   const decay = opts.decay ?? (name === 'exponential' ? DEFAULT_DECAY.exponential : DEFAULT_DECAY.step);
   return { name, warmup: opts.warmup, decay, stepEvery: opts.stepEvery ?? Math.max(1, Math.floor((opts.epochs - opts.warmup) / 3)) };
 }

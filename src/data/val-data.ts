@@ -25,8 +25,7 @@ export function withValidationData(ds: Dataset, spec: string): Dataset {
   }
   const name = `--val-data ${spec}`;
   if (v.dim !== ds.train.dim) throw new DataError(`${name}: ${v.dim} values per example, but the training data ${ds.name} has ${ds.train.dim}`);
-  if (shape && ds.shape && shape.join('×') !== ds.shape.join('×'))
-    throw new DataError(`${name}: images of ${shape.join('×')}, but the training data ${ds.name} has ${ds.shape.join('×')}`);
+  if (shape && ds.shape && shape.join('×') !== ds.shape.join('×')) throw new DataError(`${name}: images of ${shape.join('×')}, but the training data ${ds.name} has ${ds.shape.join('×')}`);
   if (v.count === 0) throw new DataError(`${name}: no examples`);
   let top = 0;
   for (const l of v.labels) if (l > top) top = l;

@@ -59,7 +59,7 @@ export function rangeTestChart(r: RangeTestResult): Chart {
   return {
     id: 'lr-range-test',
     caption:
-      'The LR range test (Smith 2017): one mini-batch per step with η growing exponentially; the pale line is each batch\'s mean cost, the dark one its bias-corrected moving average. ' +
+      "The LR range test (Smith 2017): one mini-batch per step with η growing exponentially; the pale line is each batch's mean cost, the dark one its bias-corrected moving average. " +
       'The dashed line is the steepest descent of the smoothed cost against log η, the suggested η; a rate past the lowest point makes the cost climb (the cost axis stops at 1.5 times the highest smoothed cost before its lowest point).',
     spec: {
       ...BASE,
@@ -71,7 +71,11 @@ export function rangeTestChart(r: RangeTestResult): Chart {
           data: { values },
           mark: { type: 'line', clip: true },
           encoding: {
-            x: logAxis('lr', 'learning rate η (log scale)', r.points.map((p) => p.lr)),
+            x: logAxis(
+              'lr',
+              'learning rate η (log scale)',
+              r.points.map((p) => p.lr),
+            ),
             y: { field: 'loss', type: 'quantitative', title: 'mean cost C', scale: { domain: [0, top], clamp: true } },
             color,
           },

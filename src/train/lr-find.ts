@@ -109,7 +109,10 @@ export function steepestDescent(points: readonly RangePoint[]): { steepest?: Ran
   let bestSlope = Infinity;
   for (let i = skip; i < upto.length; i++) {
     const g = slope(Math.max(0, i - 1), Math.min(upto.length - 1, i + 1));
-    if (g < bestSlope) (bestSlope = g), (best = i);
+    if (g < bestSlope) {
+      bestSlope = g;
+      best = i;
+    }
   }
   return { steepest: upto[best], lowest };
 }

@@ -137,7 +137,12 @@ export const RUN_SETTINGS = {
   initFrom: optional<InitFrom>({
     flags: ['init-from', 'reinit-output'],
     check: (v) =>
-      isObject(v) && typeof v.file === 'string' && v.file !== '' && typeof v.sha256 === 'string' && /^[0-9a-f]{64}$/.test(v.sha256) && (v.reinitOutput === undefined || typeof v.reinitOutput === 'boolean')
+      isObject(v) &&
+      typeof v.file === 'string' &&
+      v.file !== '' &&
+      typeof v.sha256 === 'string' &&
+      /^[0-9a-f]{64}$/.test(v.sha256) &&
+      (v.reinitOutput === undefined || typeof v.reinitOutput === 'boolean')
         ? undefined
         : ' needs a file, its sha256 (64 hex digits) and reinitOutput true or false',
     toFlags: (i) => ({ 'init-from': i.file, ...(i.reinitOutput ? { 'reinit-output': true } : {}) }),
@@ -198,7 +203,7 @@ export const RUN_SETTINGS = {
   /** --save-every n: also write the model every n epochs, beside --save (absent: only at the end). */
   saveEvery: number(true, 'save-every', {
     arg: '--save-every <n>',
-    help: 'also write the model every n epochs, to --save\'s name with .eN before its extension (model.safetensors → model.e5.safetensors)',
+    help: "also write the model every n epochs, to --save's name with .eN before its extension (model.safetensors → model.e5.safetensors)",
     kind: 'positiveInt',
   }),
   /** --save-best: write each new best epoch (on this validation metric) to --save as the run goes; absent: only at the end. */

@@ -62,15 +62,13 @@ describe('train --init-from', () => {
     // The layers asked for are not the model's: one line, exit 2.
     const bad = cli(['train', '--limit', '600', '--hidden', '32', '--init-from', base]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe(
-      `backprop: error: --init-from ${base}: the model's layers are 784,16,10, but the run asks for 784,32,10 (give --layers 784,16,10 to train the model's own layers)\n`,
-    );
+    expect(bad.stderr).toBe(`backprop: error: --init-from ${base}: the model's layers are 784,16,10, but the run asks for 784,32,10 (give --layers 784,16,10 to train the model's own layers)\n`);
     const noModel = cli(['train', '--reinit-output']);
     expect(noModel.code).toBe(2);
     expect(noModel.stderr).toMatch(/^backprop: error: --reinit-output: .*give --init-from MODEL\.safetensors\n$/);
   }, 120_000);
 
-  it('--reinit-output: the output layer as the seed draws it (here with 12 classes), the others the model\'s', () => {
+  it("--reinit-output: the output layer as the seed draws it (here with 12 classes), the others the model's", () => {
     const d = tmp();
     const [base, tuned] = [join(d, 'base.safetensors'), join(d, 'tuned.safetensors')];
     expect(cli(['train', ...SMALL, '--epochs', '1', '--save', base, '-q']).code).toBe(0);

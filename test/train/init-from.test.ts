@@ -15,7 +15,11 @@ function filled(arch: Architecture, seed: number, dtype: 'float32' | 'float64' =
   const rng = new Rng(seed);
   const net = Network.create(arch, 'he', rng, dtype);
   for (const b of net.biases) for (let i = 0; i < b.length; i++) b[i] = rng.normal();
-  for (const r of net.running()) for (let i = 0; i < r.mean.length; i++) (r.mean[i] = rng.normal()), (r.variance[i] = 1 + rng.uniform());
+  for (const r of net.running())
+    for (let i = 0; i < r.mean.length; i++) {
+      r.mean[i] = rng.normal();
+      r.variance[i] = 1 + rng.uniform();
+    }
   return net;
 }
 
@@ -47,7 +51,7 @@ describe('--init-from: which models can start a run', () => {
 });
 
 describe('--init-from: the weights a run starts from', () => {
-  it('every W, b, γ, β and running statistic is the model\'s (a conv net with batch normalisation, float64 model into a float32 run)', () => {
+  it("every W, b, γ, β and running statistic is the model's (a conv net with batch normalisation, float64 model into a float32 run)", () => {
     const model = filled(conv, 1, 'float64');
     const net = filled(conv, 2);
     copyInitialWeights(model, net, false);
@@ -62,7 +66,7 @@ describe('--init-from: the weights a run starts from', () => {
     });
   });
 
-  it('--reinit-output keeps the seed\'s W^L and b^L and takes every other layer from the model', () => {
+  it("--reinit-output keeps the seed's W^L and b^L and takes every other layer from the model", () => {
     const model = filled(dense, 1);
     const other = { ...dense, sizes: [6, 5, 4, 7] };
     const net = filled(other, 2);

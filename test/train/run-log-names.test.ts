@@ -8,7 +8,7 @@ const OLD_HEADER = 'kind,epoch,batch,lr,loss,train_accuracy,validation_loss,vali
 const m = { epoch: 3, loss: 0.5, trainAccuracy: 0.75, validationLoss: 0.65, validationAccuracy: 0.72, testLoss: 0.6, testAccuracy: 0.7, lr: 0.1, seconds: 4 };
 
 describe('one naming of the log fields', () => {
-  it('the CSV header is the JSON line\'s keys, in camel case, every one of them', () => {
+  it("the CSV header is the JSON line's keys, in camel case, every one of them", () => {
     const record = RunLog.epoch(m, 1000);
     expect([...CSV_COLUMNS].filter((c) => c !== 'batch')).toEqual(Object.keys(record));
     expect(CSV_COLUMNS.every((c) => /^[a-z][a-zA-Z]*$/.test(c))).toBe(true);
