@@ -157,3 +157,27 @@ describe('train --save-every and --save-best', () => {
     expect(cli(['train', '--save-best']).stderr).toMatch(/^backprop: error: --save-best: give --save FILE/);
   }, 60_000);
 });
+
+describe('the new settings in checkpoints and --resume', () => {
+  it('a fine-tuned run with --val-data, --save-best and --save-every, checkpointed and resumed, ends as the straight run does', () => {
+    const d = tmp();
+    const base = join(d, 'base.safetensors');
+    expect(cli(['train', ...SMALL, '--epochs', '1', '--save', base, '-q']).code).toBe(0);
+    const args = [...SMALL, '--init-from', base, '--val-data', TINY_MNIST, '--save-best', '--lr', '0.5', '--json'];
+    const straight = cli(['train', ...args, '--epochs', '3', '--save', join(d, 'straight.safetensors'), '--save-every', '1']);
+    expect(straight.code, straight.stderr).toBe(0);
+    const ck = join(d, 'ck');
+    const model = join(d, 'm.safetensors');
+    expect(cli(['train', ...args, '--epochs', '2', '--save', model, '--save-every', '1', '--checkpoint', ck]).code).toBe(0);
+    const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
+    expect(state.options).toMatchObject({ valData: TINY_MNIST, saveBest: 'val-loss', saveEvery: 1, initFrom: { file: base } });
+    const resumed = cli(['train', '--resume', ck, '--epochs', '3', '--save', model, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const [a, b] = [JSON.parse(straight.stdout), JSON.parse(resumed.stdout)];
+    expect(b.epochs).toEqual(a.epochs.map((e: Record<string, number>, i: number) => ({ ...e, seconds: b.epochs[i].seconds })));
+    expect(b.saveBest).toEqual(a.saveBest);
+    expect(b.saved).toEqual([join(d, 'm.e3.safetensors'), ...(a.saveBest.bestEpoch === 3 ? [model] : [])]);
+    expect(weights(model)).toEqual(weights(join(d, 'straight.safetensors')));
+    expect(weights(join(d, 'm.e3.safetensors'))).toEqual(weights(join(d, 'straight.e3.safetensors')));
+  }, 120_000);
+});
