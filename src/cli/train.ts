@@ -525,6 +525,7 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
       ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}${settingLabels(run)}` +
       (run.augment ? ` · augment ${augmentLabel(run.augment)}` : '') +
       (run.initFrom ? ` · from ${run.initFrom.file}${run.initFrom.reinitOutput ? ' (output layer drawn afresh)' : ''}` : '') +
+      (run.saveEvery || run.saveBest ? ` · saving ${[run.saveEvery ? `every ${run.saveEvery} epochs` : '', run.saveBest ? `each new best ${run.saveBest}` : ''].filter(Boolean).join(' and ')}` : '') +
       (training.rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
       (training.early && run.earlyStop
         ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}`
@@ -678,6 +679,7 @@ async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, 
     `backprop train ${ds.name}`,
     `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training${ds.validation ? `, ${ds.validation.count} validation` : ''} and ${ds.test.count} test examples`,
     [
+      ['initial weights', run.initFrom ? `${run.initFrom.file}, SHA-256 ${run.initFrom.sha256}${run.initFrom.reinitOutput ? ' (output layer drawn afresh)' : ''}` : `${run.init}, seed ${run.seed}`],
       ['optimizer', `${optimizerLabel(run.optimizer)} ${settingLabels(run, ['dropout'])}`],
       ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
       ['dropout', run.dropout ? String(run.dropout) : 'none'],
