@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ioReason, writeFileAtomic, WriteFailedError } from '../base/atomic.js';
+import { safeText } from '../base/terminal-safe.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import type { BackendName } from '../linalg/index.js';
 import { rangeTestLines, rangeTestReport } from '../report/lr-find.js';
@@ -91,7 +92,7 @@ function heading(plan: RunPlan, o: LrFindOptions, kernels: string): string {
   return (
     style.bold('backprop lr-find') +
     ` ${ds.name}: ${ds.train.count} train · ${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost}, init ${run.init}` +
-    (run.initFrom ? ` · from ${run.initFrom.file}` : '') +
+    (run.initFrom ? ` · from ${safeText(run.initFrom.file)}` : '') +
     ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}${settingLabels(run, ['lr', 'epochs'])}` +
     ` · η from ${o.startLr} to ${o.endLr} over ${o.steps} mini-batches, loss smoothed with β ${o.smoothing}, stop at ${o.divergence}× its lowest · seed ${run.seed} · ${kernels} kernels`
   );

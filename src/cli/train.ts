@@ -53,6 +53,7 @@ import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
 import { withValidationData } from '../data/val-data.js';
+import { safeText } from '../base/terminal-safe.js';
 import { jsonProvenance, provenance, type Provenance } from '../io/provenance.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds (the others are in RUN_SETTINGS). */
@@ -520,11 +521,11 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
   out.note(
     style.bold(plan.resumedFrom ? `backprop train --resume ${plan.resumedFrom}` : 'backprop train') +
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
-      (ds.validation ? ` / ${ds.validation.count} validation${run.valData ? ` (${run.valData})` : ''}` : '') +
+      (ds.validation ? ` / ${ds.validation.count} validation${run.valData ? ` (${safeText(run.valData)})` : ''}` : '') +
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
       ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}${settingLabels(run)}` +
       (run.augment ? ` · augment ${augmentLabel(run.augment)}` : '') +
-      (run.initFrom ? ` · from ${run.initFrom.file}${run.initFrom.reinitOutput ? ' (output layer drawn afresh)' : ''}` : '') +
+      (run.initFrom ? ` · from ${safeText(run.initFrom.file)}${run.initFrom.reinitOutput ? ' (output layer drawn afresh)' : ''}` : '') +
       (run.saveEvery || run.saveBest ? ` · saving ${[run.saveEvery ? `every ${run.saveEvery} epochs` : '', run.saveBest ? `each new best ${run.saveBest}` : ''].filter(Boolean).join(' and ')}` : '') +
       (training.rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
       (training.early && run.earlyStop

@@ -3,6 +3,7 @@ import { Rng } from '../../src/base/rng.js';
 import { parseLayerList } from '../../src/nn/layers.js';
 import { convArchitecture, Network, type Architecture } from '../../src/nn/network.js';
 import { copyInitialWeights, initFromMismatch } from '../../src/train/init-from.js';
+import { newRecord, recordFlags, runRecordProblem } from '../../src/train/settings.js';
 
 const dense: Architecture = { sizes: [6, 5, 4, 3], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood', batchNorm: [1] };
 const conv: Architecture = {
@@ -79,5 +80,30 @@ describe('--init-from: the weights a run starts from', () => {
       expect(Array.from(net.biases[i])).toEqual(Array.from(model.biases[i]));
     }
     expect(Array.from(net.running()[0].mean)).toEqual(Array.from(model.running()[0].mean));
+  });
+});
+
+describe('the new settings read back from a checkpoint or a model', () => {
+  const record = newRecord({}, { data: 'embedded', arch: { sizes: [784, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, init: 'he', lr: 0.1, backend: 'js' });
+  const bad = (edit: Record<string, unknown>) => runRecordProblem({ ...record, ...edit });
+  it('takes good values, and names a bad one', () => {
+    const initFrom = { file: 'base.safetensors', sha256: 'ab'.repeat(32), reinitOutput: true };
+    expect(bad({ initFrom, valData: 'val.csv', saveEvery: 2, saveBest: 'val-accuracy', epochs: 0 })).toBeUndefined();
+    expect(bad({ initFrom: { ...initFrom, sha256: 'abc' } })).toBe('options.initFrom needs a file, its sha256 (64 hex digits) and reinitOutput true or false');
+    expect(bad({ initFrom: { ...initFrom, reinitOutput: 'yes' } })).toMatch(/^options\.initFrom needs/);
+    expect(bad({ valData: '' })).toBe('options.valData must be a dataset name or path');
+    expect(bad({ saveEvery: 0 })).toBe('options.saveEvery 0 must be a positive integer');
+    expect(bad({ saveBest: 'test-accuracy' })).toBe('options.saveBest "test-accuracy" is not one of val-loss, val-accuracy');
+    expect(bad({ epochs: -1 })).toBe('options.epochs -1 must be an integer ≥ 0');
+  });
+  it('gives the flags that train them again', () => {
+    expect(recordFlags({ ...record, initFrom: { file: 'b.safetensors', sha256: '0'.repeat(64), reinitOutput: true }, valData: 'v.csv', saveEvery: 3, saveBest: 'val-loss' })).toMatchObject({
+      'init-from': 'b.safetensors',
+      'reinit-output': true,
+      'val-data': 'v.csv',
+      'save-every': 3,
+      'save-best': true,
+      'monitor-metric': 'val-loss',
+    });
   });
 });
