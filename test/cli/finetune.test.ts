@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { loadModel } from '../../src/io/safetensors.js';
 import { jsKernels } from '../../src/linalg/index.js';
 import { Network } from '../../src/nn/network.js';
 import { evaluate } from '../../src/train/metrics.js';
-import { cli, TINY_MNIST } from '../helpers.js';
+import { BIN, cli, ROOT, TINY_MNIST } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-ft-'));
 const DATA = ['--limit', '600', '--test-limit', '300', '--backend', 'js'];
@@ -179,5 +180,30 @@ describe('the new settings in checkpoints and --resume', () => {
     expect(b.saved).toEqual([join(d, 'm.e3.safetensors'), ...(a.saveBest.bestEpoch === 3 ? [model] : [])]);
     expect(weights(model)).toEqual(weights(join(d, 'straight.safetensors')));
     expect(weights(join(d, 'm.e3.safetensors'))).toEqual(weights(join(d, 'straight.e3.safetensors')));
+  }, 120_000);
+});
+
+describe('--save-best on a killed run', () => {
+  it('SIGKILL during the run leaves --save holding a whole model: the best epoch so far', async () => {
+    const d = tmp();
+    const file = join(d, 'm.safetensors');
+    const args = ['train', ...SMALL, '--epochs', '200', '--validation', '200', '--lr', '0.5', '--save', file, '--save-every', '1', '--save-best'];
+    const stdout = await new Promise<string>((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+      let text = '';
+      p.stdout.on('data', (b: Buffer) => {
+        text += b.toString();
+        if (/epoch +4\/200/.test(text)) p.kill('SIGKILL');
+      });
+      p.on('exit', () => resolve(text));
+    });
+    // Epochs 1-3 were saved before epoch 4's line was printed; epoch 4's own writes may or may not have happened.
+    expect(stdout).not.toMatch(/test accuracy/); // killed, not finished
+    const bests = [...stdout.matchAll(/epoch +(\d+)\/200 .*\(best\)/g)].map((m) => Number(m[1]));
+    const before = bests.filter((e) => e <= 3).at(-1)!;
+    const candidates = [before, ...(bests.includes(4) ? [4] : [])];
+    const kept = Number(loadModel(file).metadata.best_epoch);
+    expect(candidates).toContain(kept);
+    expect(weights(file)).toEqual(weights(join(d, `m.e${kept}.safetensors`)));
   }, 120_000);
 });
