@@ -10,6 +10,7 @@ import { exportCommand } from './export.js';
 import { compareCommand } from './compare.js';
 import { predictCommand } from './predict.js';
 import { learnersCommand } from './learners.js';
+import { lrFindCommand } from './lr-find.js';
 import { summaryCommand } from './summary.js';
 import { ERROR_PREFIX, EXIT, InterruptedError, isUserError, reportError, RunFailedError, signalExitCode, UsageError } from './errors.js';
 import { examples } from './options.js';
@@ -60,6 +61,7 @@ export function program(): Command {
   p.addCommand(exportCommand());
   p.addCommand(summaryCommand());
   p.addCommand(learnersCommand());
+  p.addCommand(lrFindCommand());
   p.addHelpText(
     'after',
     examples([

@@ -51,7 +51,10 @@ import {
 } from './options.js';
 import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption } from './precision.js';
-import { jsonProvenance, provenance, provenanceMetadata, type Provenance } from '../io/provenance.js';
+import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
+import { withValidationData } from '../data/val-data.js';
+import { safeText } from '../base/terminal-safe.js';
+import { jsonProvenance, provenance, type Provenance } from '../io/provenance.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds (the others are in RUN_SETTINGS). */
 export const TRAIN_DEFAULTS = {
@@ -68,7 +71,8 @@ export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 /** The settings by their option keys, as the flags that have one of their own give them (src/train/settings.ts). */
 type SettingOptions = { [K in SettingKey]?: RunRecord[K] };
 
-interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype'> {
+export interface TrainOptions
+  extends DataOptions, NetworkOptions, OptimizerOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype' | 'initFrom' | 'saveBest'> {
   batchSize: number;
   epochs: number;
   weightDecay: number;
@@ -86,6 +90,10 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, Om
   stepEvery?: number;
   earlyStop?: number;
   monitorMetric: WatchedMetric;
+  /** --init-from, --reinit-output, --save-best (src/cli/finetune.ts). */
+  initFrom?: string;
+  reinitOutput?: boolean;
+  saveBest?: boolean;
   log?: string;
   csv?: string;
   logEvery?: number;
@@ -94,9 +102,6 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, Om
   backend: BackendName;
   dtype?: DType;
 }
-
-/** The validation split --early-stop takes when --validation is not given. */
-const EARLY_STOP_VALIDATION = 0.1;
 
 /** The parsers of the settings' flags, by the kind each entry names. */
 const PARSERS: Record<NumberKind, (v: string) => number> = { positiveInt, nonNegativeInt, positiveNumber, nonNegativeNumber, unitInterval };
@@ -107,6 +112,13 @@ const SETTING_FLAGS: Partial<Record<SettingKey, (cmd: Command) => void>> = {
   arch: (cmd) => addNetworkOptions(cmd, TRAIN_DEFAULTS.hidden.join(',')),
   optimizer: (cmd) => addOptimizerOptions(cmd, true),
   schedule: addScheduleOptions,
+  valData: (cmd) =>
+    cmd.option('--val-data <data>', 'validate on a dataset of its own instead of a split of the training set: a directory, CSV file (every row) or dataset name (its training examples)'),
+  initFrom: (cmd) =>
+    cmd
+      .option('--init-from <model>', 'start from the weights of a model saved by train (fine-tuning); its layers must be the ones asked for')
+      .option('--reinit-output', "with --init-from: draw the output layer afresh from the seed (a dataset with other classes), keeping the model's other layers"),
+  saveBest: (cmd) => cmd.option('--save-best', 'write each new best epoch (--monitor-metric on the validation set) to --save as the run goes, and end with it'),
   augment: (cmd) =>
     cmd.option(
       '--augment <list>',
@@ -117,10 +129,10 @@ const SETTING_FLAGS: Partial<Record<SettingKey, (cmd: Command) => void>> = {
     cmd
       .option(
         '--early-stop <patience>',
-        `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${EARLY_STOP_VALIDATION * 100}% for validation unless --validation is given)`,
+        `stop after this many epochs without a better --monitor-metric on the validation set, and keep the best epoch's weights (holds out ${HELD_OUT_VALIDATION * 100}% for validation unless --validation or --val-data is given)`,
         positiveInt,
       )
-      .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss')),
+      .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop and --save-best watch', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss')),
 };
 
 function addScheduleOptions(cmd: Command): void {
@@ -143,14 +155,20 @@ function addScheduleOptions(cmd: Command): void {
     .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'));
 }
 
-/** Where each run setting's flags go (in the table's order), then the flags of this invocation: the config, the outputs, how to show. */
-function addTrainOptions(cmd: Command): void {
+/** The flags of the run settings (in the table's order) but those of `skip`: train takes them all, lr-find those that shape the network and its steps. */
+export function addSettingOptions(cmd: Command, skip: readonly SettingKey[] = []): void {
   for (const [key, s] of Object.entries(RUN_SETTINGS) as [SettingKey, Setting<unknown>][]) {
+    if (skip.includes(key)) continue;
     if (s.cli) {
       const o = new Option(s.cli.arg, s.cli.help).argParser(PARSERS[s.cli.kind]);
       cmd.addOption(s.cli.default !== undefined ? o.default(s.cli.default) : s.cli.defaultHelp ? o.default(undefined, s.cli.defaultHelp) : o);
     } else SETTING_FLAGS[key]?.(cmd);
   }
+}
+
+/** Where each run setting's flags go (in the table's order), then the flags of this invocation: the config, the outputs, how to show. */
+function addTrainOptions(cmd: Command): void {
+  addSettingOptions(cmd);
   addConfigBackendOption(cmd)
     .option(
       '--config <file>',
@@ -203,7 +221,7 @@ export function trainCommand(): Command {
  * where checkpoints go. Every output path is checked and the checkpoint
  * directory locked here, so that a bad path fails before the work, not after it.
  */
-interface RunPlan {
+export interface RunPlan {
   record: RunRecord;
   ds: Dataset;
   net: Network;
@@ -359,19 +377,21 @@ function scheduleConfig(opts: TrainOptions): Schedule {
   if (opts.decay !== undefined && name !== 'step' && name !== 'exponential')
     throw new UsageError(`--decay ${opts.decay}: --schedule ${name} has no decay factor; it belongs to --schedule step or exponential`);
   if (opts.stepEvery !== undefined && name !== 'step') throw new UsageError(`--step-every ${opts.stepEvery}: it belongs to --schedule step, not ${name}`);
-  if (opts.warmup >= opts.epochs) throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
+  if (opts.warmup > 0 && opts.warmup >= opts.epochs)
+    throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
   const decay = opts.decay ?? (name === 'exponential' ? DEFAULT_DECAY.exponential : DEFAULT_DECAY.step);
   return { name, warmup: opts.warmup, decay, stepEvery: opts.stepEvery ?? Math.max(1, Math.floor((opts.epochs - opts.warmup) / 3)) };
 }
 
 /** Options → what to do: a new run or the continuation of a checkpointed one, its outputs claimed and its data loaded and checked. */
-function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
+export function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
   const checkpointDir = opts.checkpoint ?? opts.resume;
   claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
   const log = openLog(opts);
-  const data = resumed?.record ?? { ...opts, validation: opts.validation ?? (opts.earlyStop ? EARLY_STOP_VALIDATION : undefined) };
-  const ds = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
+  const data = resumed?.record ?? { ...opts, validation: validationSplit(opts) };
+  const split = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
+  const ds = data.valData ? withValidationData(split, data.valData) : split;
   for (const [set, ex] of [
     ['training', ds.train],
     ['test', ds.test],
@@ -383,6 +403,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   if (resumed) {
     const { state } = resumed;
     if (state.order.length !== ds.train.count) throw new UsageError(`--resume ${opts.resume}: the checkpoint has ${state.order.length} training examples but ${data.data} now has ${ds.train.count}`);
+    claimEpochSaves(resumed.record, state.epoch - 1);
     return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume, log };
   }
   const optimizer = optimizerConfig(opts);
@@ -395,6 +416,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   if (labels) throw new DataError(labels);
   checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
   checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden'); // conv nets: im2col buffers
+  const start = startingModel(opts, arch);
   const record = newRecord(opts as unknown as Record<string, unknown>, {
     data: opts.data,
     limit: opts.limit,
@@ -402,21 +424,25 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     validation: data.validation,
     arch,
     init: opts.init ?? defaultInit(arch.activation),
+    initFrom: start?.record,
     lr: opts.lr ?? RULES[optimizer.name].lr ?? defaultLearningRate(arch, TRAIN_DEFAULTS.lr),
     optimizer,
     schedule,
     dropout: opts.dropout || undefined,
     augment: opts.augment,
     earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
+    saveBest: opts.saveBest ? opts.monitorMetric : undefined,
     backend: opts.backend,
     dtype: opts.dtype ?? 'float32',
     save: opts.save,
   });
   const decay = weightDecayProblem(record);
   if (decay) throw new UsageError(`--weight-decay ${decay}`);
+  claimEpochSaves(record, 0);
   const rng = new Rng(record.seed);
   const net = Network.create(arch, record.init, rng, record.dtype);
-  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined, log };
+  applyStartingModel(start, net); // --init-from: the model's weights over the seed's (the draws are the same, so the output layer --reinit-output keeps is the seed's)
+  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: heldOut(opts), log };
 }
 
 /** What the session leaves for the output: how the run ended, on which kernels, and --monitor's record. */
@@ -428,6 +454,8 @@ interface Session {
   monitorLog?: MonitorEntry[];
   /** The signal that stopped the run, when one did. */
   signal?: NodeJS.Signals;
+  /** The models --save-every and --save-best wrote during the run. */
+  saved: string[];
 }
 
 interface MonitorEntry {
@@ -453,6 +481,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
   printHeading(plan, training, k, out);
   const monitorLog: MonitorEntry[] = [];
   const monitor = layerMonitor(plan, opts, out, k, monitorLog);
+  const saves = epochSaver(run, ds, net, prov, out); // --save-every, --save-best
   if (!plan.resumedFrom || state.history.length === 0) monitor(0);
 
   await stops.settle(); // a signal while the data loaded: nothing is trained yet, so there is nothing to checkpoint
@@ -473,6 +502,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
         log?.record(RunLog.epoch(m, ds.train.count));
         out.note(epochLine(m, run.epochs, training.rate !== undefined) + (best ? style.dim('  (best)') : ''));
         monitor(m.epoch);
+        saves.onEpochEnd(m, best);
       },
       checkpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s) : undefined,
     });
@@ -481,7 +511,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
     log?.close();
   }
   if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
-  return { outcome, training, kernels: k, prov, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal };
+  return { outcome, training, kernels: k, prov, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal, saved: saves.written };
 }
 
 /** The heading: the data, the network, every setting of the run, and the epochs a resumed run has already done. */
@@ -492,10 +522,12 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
   out.note(
     style.bold(plan.resumedFrom ? `backprop train --resume ${plan.resumedFrom}` : 'backprop train') +
       ` ${ds.name}: ${ds.train.count} train / ${ds.test.count} test` +
-      (ds.validation ? ` / ${ds.validation.count} validation` : '') +
+      (ds.validation ? ` / ${ds.validation.count} validation${run.valData ? ` (${safeText(run.valData)})` : ''}` : '') +
       ` · ${arch.sizes.join('-')} ${arch.activation}→${arch.outputActivation}, ${arch.cost}, init ${run.init}` +
       ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}${settingLabels(run)}` +
       (run.augment ? ` · augment ${augmentLabel(run.augment)}` : '') +
+      (run.initFrom ? ` · from ${safeText(run.initFrom.file)}${run.initFrom.reinitOutput ? ' (output layer drawn afresh)' : ''}` : '') +
+      (run.saveEvery || run.saveBest ? ` · saving ${[run.saveEvery ? `every ${run.saveEvery} epochs` : '', run.saveBest ? `each new best ${run.saveBest}` : ''].filter(Boolean).join(' and ')}` : '') +
       (training.rate && schedule ? ` · ${scheduleLabel(schedule)}` : '') +
       (training.early && run.earlyStop
         ? ` · early stop after ${run.earlyStop.patience} epochs without a better ${run.earlyStop.metric}${plan.heldOut ? ` (${ds.validation?.count} examples held out for validation)` : ''}`
@@ -625,21 +657,7 @@ type Finished = Extract<RunOutcome, { status: 'done' | 'stopped' }> & { seconds:
 function saveTrainedModel(plan: RunPlan, session: Session, f: Finished): string | undefined {
   const { record: run, ds, net, checkpointDir } = plan;
   if (!run.save) return undefined;
-  const metadata = {
-    data: ds.name,
-    init: run.init,
-    epochs: String(f.epochsRun),
-    ...(f.keptEpoch !== undefined ? { best_epoch: String(f.keptEpoch) } : {}),
-    lr: String(run.lr),
-    batch_size: String(run.batchSize),
-    weight_decay: String(run.weightDecay),
-    ...(run.dropout ? { dropout: String(run.dropout) } : {}),
-    ...(run.augment ? { augment: augmentLabel(run.augment) } : {}),
-    optimizer: optimizerLabel(run.optimizer),
-    seed: String(run.seed),
-    test_accuracy: String(f.final.accuracy),
-    ...provenanceMetadata(session.prov),
-  };
+  const metadata = modelMetadata(run, ds, session.prov, f.epochsRun, f.final.accuracy, f.keptEpoch);
   try {
     saveModel(run.save, net, metadata);
     return run.save;
@@ -663,6 +681,7 @@ async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, 
     `backprop train ${ds.name}`,
     `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training${ds.validation ? `, ${ds.validation.count} validation` : ''} and ${ds.test.count} test examples`,
     [
+      ['initial weights', run.initFrom ? `${run.initFrom.file}, SHA-256 ${run.initFrom.sha256}${run.initFrom.reinitOutput ? ' (output layer drawn afresh)' : ''}` : `${run.init}, seed ${run.seed}`],
       ['optimizer', `${optimizerLabel(run.optimizer)} ${settingLabels(run, ['dropout'])}`],
       ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
       ['dropout', run.dropout ? String(run.dropout) : 'none'],
@@ -691,7 +710,7 @@ function printOutcome(plan: RunPlan, out: Output, f: Finished, model: string | u
   const n = f.epochsRun;
   out.line(
     `${style.good('test accuracy ' + percent(f.final.accuracy))} (${f.final.correct}/${f.final.count}) after ${n} epoch${n === 1 ? '' : 's'} in ${seconds(f.seconds)}` +
-      (f.keptEpoch !== undefined && f.best ? ` · the weights of the best epoch, ${f.keptEpoch} (${run.earlyStop?.metric} ${f.best.value.toFixed(4)})` : '') +
+      (f.keptEpoch !== undefined && f.best ? ` · the weights of the best epoch, ${f.keptEpoch} (${run.earlyStop?.metric ?? run.saveBest} ${f.best.value.toFixed(4)})` : '') +
       (model ? ` · model saved to ${model}` : ''),
   );
 }
@@ -723,6 +742,9 @@ function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Fini
     testAccuracy: f.final.accuracy,
     testLoss: f.final.loss,
     earlyStop: run.earlyStop && session.training.early ? { ...run.earlyStop, bestEpoch: f.keptEpoch, best: f.best?.value, stoppedAfter: f.stoppedAfter } : undefined,
+    initFrom: run.initFrom,
+    saveBest: run.saveBest ? { metric: run.saveBest, bestEpoch: f.keptEpoch, best: f.best?.value } : undefined,
+    saved: session.saved.length ? session.saved : undefined,
     seconds: f.seconds,
     model: run.save,
     report: opts.report,

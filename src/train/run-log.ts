@@ -1,21 +1,27 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { EpochMetrics } from './sgd.js';
 
-/** The columns of --csv, in order: one row per epoch (kind "epoch") and per --log-every batches (kind "batch"). */
+/**
+ * The columns of --csv, in order: one row per epoch (kind "epoch") and per
+ * --log-every batches (kind "batch"). They are the keys of --log's JSON lines
+ * and of `train --json`'s `epochs`, in camel case everywhere (before 0.2 the
+ * CSV header spelt them in snake case, train_accuracy…; the order of the
+ * columns is unchanged, so rows appended to such a file still fit its header).
+ */
 export const CSV_COLUMNS = [
   'kind',
   'epoch',
   'batch',
   'lr',
   'loss',
-  'train_accuracy',
-  'validation_loss',
-  'validation_accuracy',
-  'test_loss',
-  'test_accuracy',
+  'trainAccuracy',
+  'validationLoss',
+  'validationAccuracy',
+  'testLoss',
+  'testAccuracy',
   'seconds',
-  'examples_per_second',
-] as const;
+  'examplesPerSecond',
+] as const satisfies readonly (keyof LogRecord)[];
 
 /** One record of the run: an epoch's metrics, or the running means of an epoch so far. */
 export interface LogRecord {
@@ -118,19 +124,5 @@ export class RunLog {
 }
 
 function csvRow(r: LogRecord): string {
-  const cells: Record<(typeof CSV_COLUMNS)[number], string | number | undefined> = {
-    kind: r.kind,
-    epoch: r.epoch,
-    batch: r.batch,
-    lr: r.lr,
-    loss: r.loss,
-    train_accuracy: r.trainAccuracy,
-    validation_loss: r.validationLoss,
-    validation_accuracy: r.validationAccuracy,
-    test_loss: r.testLoss,
-    test_accuracy: r.testAccuracy,
-    seconds: r.seconds,
-    examples_per_second: r.examplesPerSecond,
-  };
-  return CSV_COLUMNS.map((c) => (cells[c] === undefined ? '' : String(cells[c]))).join(',');
+  return CSV_COLUMNS.map((c) => (r[c] === undefined ? '' : String(r[c]))).join(',');
 }

@@ -38,7 +38,7 @@ export interface RunSnapshot {
 export interface RunHooks {
   onEpochStart?(epoch: number, batches: number): void;
   onBatch?(epoch: number, batch: number, loss: number, accuracy?: number, seen?: number): void;
-  /** At each epoch end, after its evaluation; `best`: early stopping's new best epoch. */
+  /** At each epoch end, after its evaluation; `best`: the new best epoch of --early-stop or --save-best. */
   onEpochEnd?(metrics: EpochMetrics, best: boolean): void;
   /** Asked between batches: stop now (a signal)? */
   shouldStop?: () => boolean;
@@ -64,9 +64,9 @@ export type RunOutcome =
       /** 'stopped': early stopping ended the run after this epoch. */
       stoppedAfter?: number;
       final: FinalMetrics;
-      /** --early-stop: the best epoch and its watched value. */
+      /** --early-stop or --save-best: the best epoch and its watched value. */
       best?: { epoch: number; value: number };
-      /** --early-stop: the epoch whose weights the network now holds (the best one, when its weights were kept). */
+      /** --early-stop or --save-best: the epoch whose weights the network now holds (the best one, when its weights were kept). */
       keptEpoch?: number;
       /** Epochs since the best one when early stopping ended the run. */
       since?: number;
@@ -94,8 +94,10 @@ export class TrainingRun {
     this.trainer = new SgdTrainer(net, { ...run, dropout, augment }, kernels);
     if (spec.optimizerState) this.trainer.optimizer?.restore(spec.optimizerState);
     this.rate = run.schedule ? scheduleRate(run.schedule, run.lr, run.epochs) : undefined;
-    if (run.earlyStop) {
-      const early = (this.early = new EarlyStopping(run.earlyStop.metric, run.earlyStop.patience));
+    // --save-best without --early-stop: the same watch of the best epoch, with a patience that never runs out.
+    const watch = run.earlyStop ?? (run.saveBest ? { metric: run.saveBest, patience: Infinity } : undefined);
+    if (watch) {
+      const early = (this.early = new EarlyStopping(watch.metric, watch.patience));
       if (spec.state.history.length) {
         early.replay(spec.state.history);
         if (early.best) early.bestWeights = spec.bestWeights?.();

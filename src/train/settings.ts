@@ -6,6 +6,7 @@ import { INITS, layersFlag, pairingProblem, type Architecture, type InitName } f
 import { WATCHED_METRICS, type WatchedMetric } from './early-stop.js';
 import { HYPER_PARAMETERS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig } from './optimizers.js';
 import { SCHEDULES, type Schedule } from './schedule.js';
+import type { InitFrom } from './init-from.js';
 
 /**
  * The settings of a training run, declared once. From this table come:
@@ -119,6 +120,8 @@ export const RUN_SETTINGS = {
     help: 'hold out n training examples (or a fraction < 1) and report accuracy on them each epoch',
     kind: 'positiveNumber',
   }),
+  /** --val-data: validation examples from a dataset of their own (absent: none, or the --validation split). */
+  valData: optional<string>({ flags: ['val-data'], check: (v) => (typeof v === 'string' && v !== '' ? undefined : ' must be a dataset name or path') }),
   arch: required<Architecture>({
     flags: ['layers', 'hidden', 'activation', 'output-activation', 'cost'],
     check: archProblem,
@@ -130,6 +133,20 @@ export const RUN_SETTINGS = {
     }),
   }),
   init: required<InitName>({ flags: ['init'], check: oneOf(INITS) }),
+  /** --init-from: the saved model the run starts from (fine-tuning), with its SHA-256; absent: weights drawn by --init. */
+  initFrom: optional<InitFrom>({
+    flags: ['init-from', 'reinit-output'],
+    check: (v) =>
+      isObject(v) &&
+      typeof v.file === 'string' &&
+      v.file !== '' &&
+      typeof v.sha256 === 'string' &&
+      /^[0-9a-f]{64}$/.test(v.sha256) &&
+      (v.reinitOutput === undefined || typeof v.reinitOutput === 'boolean')
+        ? undefined
+        : ' needs a file, its sha256 (64 hex digits) and reinitOutput true or false',
+    toFlags: (i) => ({ 'init-from': i.file, ...(i.reinitOutput ? { 'reinit-output': true } : {}) }),
+  }),
   lr: number(
     false,
     'lr',
@@ -137,7 +154,10 @@ export const RUN_SETTINGS = {
     (v) => `η=${v}`,
   ),
   batchSize: number(false, 'batch-size', { arg: '--batch-size <m>', help: 'mini-batch size m', kind: 'positiveInt', default: 32 }, (v) => `m=${v}`),
-  epochs: { ...number(false, 'epochs', { arg: '--epochs <n>', help: 'number of epochs', kind: 'positiveInt', default: 10 }), resumable: true },
+  epochs: {
+    ...number(false, 'epochs', { arg: '--epochs <n>', help: 'number of epochs (0: write the initial weights, e.g. with --save, and measure them)', kind: 'nonNegativeInt', default: 10 }),
+    resumable: true,
+  },
   weightDecay: number(
     false,
     'weight-decay',
@@ -180,6 +200,14 @@ export const RUN_SETTINGS = {
     check: (v) => (isObject(v) && isInt(v.patience, 1) && oneOf(WATCHED_METRICS)(v.metric) === undefined ? undefined : ' needs a patience ≥ 1 and metric val-loss or val-accuracy'),
     toFlags: (e) => ({ 'early-stop': e.patience, 'monitor-metric': e.metric }),
   }),
+  /** --save-every n: also write the model every n epochs, beside --save (absent: only at the end). */
+  saveEvery: number(true, 'save-every', {
+    arg: '--save-every <n>',
+    help: "also write the model every n epochs, to --save's name with .eN before its extension (model.safetensors → model.e5.safetensors)",
+    kind: 'positiveInt',
+  }),
+  /** --save-best: write each new best epoch (on this validation metric) to --save as the run goes; absent: only at the end. */
+  saveBest: optional<WatchedMetric>({ flags: ['save-best', 'monitor-metric'], check: oneOf(WATCHED_METRICS), toFlags: (m) => ({ 'save-best': true, 'monitor-metric': m }) }),
   seed: number(false, 'seed', { arg: '--seed <n>', help: 'seed for initialisation and shuffling', kind: 'nonNegativeInt', default: 1 }),
   backend: required<string>({ flags: ['backend'], check: oneOf(BACKENDS), resumable: true }),
   /** Absent in checkpoints written before --dtype: those are float32. */
@@ -198,7 +226,9 @@ export type SettingKey = keyof Settings;
 const entries = Object.entries(RUN_SETTINGS) as [SettingKey, Setting<unknown>][];
 
 /** The flags (option keys, camel case) that --resume refuses: the checkpoint holds them. */
-export const RESUME_TAKES: readonly string[] = entries.filter(([, s]) => !s.resumable).flatMap(([, s]) => s.flags.map((f) => f.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())));
+export const RESUME_TAKES: readonly string[] = [
+  ...new Set(entries.filter(([, s]) => !s.resumable).flatMap(([, s]) => s.flags.map((f) => f.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())))), // --monitor-metric serves two settings
+];
 
 /** The first problem of a record read back from a file (a hand-edited batch size of 0 must be an error, not a loop that never ends), or undefined. */
 export function runRecordProblem(o: unknown): string | undefined {

@@ -141,7 +141,7 @@ const cases: [string, () => string[], RegExp][] = [
   ],
   ['non-positive learning rate', () => ['train', '--lr', '0'], /--lr <eta>.*'0' is invalid\. expected a positive number/],
   ['non-positive batch size', () => ['train', '--batch-size', '-3'], /--batch-size <m>.*expected a positive integer/],
-  ['non-positive epochs', () => ['train', '--epochs', '0'], /--epochs <n>.*expected a positive integer/],
+  ['negative epochs', () => ['train', '--epochs', '-1'], /--epochs <n>.*expected an integer from 0/], // 0 writes the initial weights
   ['unknown activation', () => ['train', '--activation', 'swish'], /--activation <name>.*expected one of sigmoid, relu, tanh, leaky-relu/],
   ['unknown cost', () => ['train', '--cost', 'hinge'], /--cost <name>.*expected one of quadratic, cross-entropy, log-likelihood/],
   ['unknown backend', () => ['train', '--backend', 'cuda'], /--backend <name>.*expected one of auto, blas, tensorflow, wasm, js/],

@@ -6,7 +6,7 @@ import { canRedraw, clock } from '../../src/cli/output.js';
 import { rate, runProgress } from '../../src/cli/progress.js';
 import { BIN, cli, ROOT } from '../helpers.js';
 
-const COMMANDS = ['train', 'evaluate', 'gradcheck', 'grad', 'compare', 'bench', 'info', 'datasets', 'datasets fetch', 'predict', 'export', 'learners'];
+const COMMANDS = ['train', 'evaluate', 'gradcheck', 'grad', 'compare', 'bench', 'info', 'datasets', 'datasets fetch', 'predict', 'export', 'learners', 'lr-find'];
 const help = (c: string) => cli([...c.split(' '), '--help']);
 
 describe('--help', () => {

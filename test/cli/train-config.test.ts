@@ -63,7 +63,7 @@ describe('train --config', () => {
     ['leave to overwrite', { overwrite: true }, /"overwrite" is not a flag a config can set: where to write/],
     ['a switch given a string', { monitor: 'yes' }, /"monitor" is a switch: give true or false, not "yes"/],
     ['a value given as true', { epochs: true }, /"epochs" needs a value, not true/],
-    ['a value its flag refuses, blamed on the file', { epochs: 'many' }, /^backprop: error: --config \S+: "epochs": many is invalid: expected a positive integer/],
+    ['a value its flag refuses, blamed on the file', { epochs: 'many' }, /^backprop: error: --config \S+: "epochs": many is invalid: expected an integer from 0/],
     ['a choice its flag does not offer', { optimizer: 'adamm' }, /"optimizer": adamm is invalid: expected one of sgd, momentum, nesterov, adam, adamw/],
     ['a data value that names no dataset, blamed on the file and its key', { data: 'no-such-set' }, /^backprop: error: --config \S+: "data": no-such-set: unknown dataset/],
     ['a data value that is a missing directory', { data: './no/such/dir' }, /^backprop: error: --config \S+: "data": \.\/no\/such\/dir: no such directory/],

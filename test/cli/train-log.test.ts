@@ -38,10 +38,12 @@ describe('train --log / --csv', () => {
       expect(e.examplesPerSecond).toBeCloseTo(640 / m.seconds, 6);
     });
     const t = csv(table);
-    expect(t.header).toEqual(['kind', 'epoch', 'batch', 'lr', 'loss', 'train_accuracy', 'validation_loss', 'validation_accuracy', 'test_loss', 'test_accuracy', 'seconds', 'examples_per_second']);
+    expect(t.header).toEqual(['kind', 'epoch', 'batch', 'lr', 'loss', 'trainAccuracy', 'validationLoss', 'validationAccuracy', 'testLoss', 'testAccuracy', 'seconds', 'examplesPerSecond']);
     expect(t.rows).toHaveLength(12);
-    expect(Number(t.rows[5].test_accuracy)).toBe(result.epochs[0].testAccuracy);
-    expect(t.rows[0].test_accuracy).toBe('');
+    expect(Number(t.rows[5].testAccuracy)).toBe(result.epochs[0].testAccuracy);
+    expect(t.rows[0].testAccuracy).toBe('');
+    // One naming: each CSV row holds its JSON line's fields under the same names.
+    records.forEach((x, i) => expect(Object.fromEntries(Object.entries(t.rows[i]).filter(([, v]) => v !== ''))).toEqual(Object.fromEntries(Object.entries(x).map(([k, v]) => [k, String(v)]))));
     // A second run appends: no second header.
     expect(cli(args).code).toBe(0);
     expect(jsonLines(log)).toHaveLength(24);

@@ -90,6 +90,11 @@ describe('run settings, declared once', () => {
         'monitorMetric',
         'dropout',
         'augment',
+        'valData',
+        'initFrom',
+        'reinitOutput',
+        'saveEvery',
+        'saveBest',
       ].sort(),
     );
   });
@@ -116,7 +121,7 @@ describe('run settings, declared once', () => {
   it('a new record takes the flags of the settings that declare one, with their defaults, keys in table order', () => {
     const r = newRecord({ batchSize: 8, ignored: 1 }, { data: 'd', arch: RECORD.arch, init: 'he', lr: 0.1, backend: 'js' });
     expect(r).toMatchObject({ batchSize: 8, epochs: 10, weightDecay: 0, seed: 1 });
-    expect(Object.keys(r).slice(0, 10)).toEqual(['data', 'limit', 'testLimit', 'validation', 'arch', 'init', 'lr', 'batchSize', 'epochs', 'weightDecay']);
+    expect(Object.keys(r).slice(0, 12)).toEqual(['data', 'limit', 'testLimit', 'validation', 'valData', 'arch', 'init', 'initFrom', 'lr', 'batchSize', 'epochs', 'weightDecay']);
     expect('ignored' in r).toBe(false);
   });
 

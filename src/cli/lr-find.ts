@@ -1,0 +1,128 @@
+import { Command } from 'commander';
+import { ioReason, writeFileAtomic, WriteFailedError } from '../base/atomic.js';
+import { safeText } from '../base/terminal-safe.js';
+import { jsonProvenance, provenance } from '../io/provenance.js';
+import type { BackendName } from '../linalg/index.js';
+import { rangeTestLines, rangeTestReport } from '../report/lr-find.js';
+import { rangeTest, RANGE_TEST_DEFAULTS, type RangeTestOptions, type RangeTestResult } from '../train/lr-find.js';
+import { optimizerLabel } from '../train/optimizers.js';
+import { TrainingRun } from '../train/run.js';
+import { recordFlags, settingLabels, type SettingKey } from '../train/settings.js';
+import { UsageError } from './errors.js';
+import { addBackendOption, addQuietOption, examples, positiveInt, positiveNumber, unitInterval } from './options.js';
+import { Output, style } from './output.js';
+import { addDtypeOption, providerForDtype } from './precision.js';
+import { addSettingOptions, planRun, type RunPlan, type TrainOptions } from './train.js';
+
+/** The run settings lr-find has no use for: it sweeps η over mini-batches, with no epochs, schedule, validation or saved model. */
+const NOT_FOR_LR_FIND: readonly SettingKey[] = ['lr', 'epochs', 'validation', 'valData', 'schedule', 'earlyStop', 'saveEvery', 'saveBest'];
+
+interface LrFindOptions extends RangeTestOptions, TrainOptions {
+  report?: string;
+}
+
+export function lrFindCommand(): Command {
+  const cmd = new Command('lr-find').description(
+    "the learning-rate range test (Smith 2017): train mini-batches with η growing exponentially, plot the loss against η and suggest η where it falls fastest; takes train's network, data and optimizer flags",
+  );
+  addSettingOptions(cmd, NOT_FOR_LR_FIND);
+  const d = RANGE_TEST_DEFAULTS;
+  cmd
+    .option('--start-lr <eta>', 'η of the first mini-batch', positiveNumber, d.startLr)
+    .option('--end-lr <eta>', 'η of the last mini-batch', positiveNumber, d.endLr)
+    .option('--steps <n>', 'mini-batches, η growing by the same factor each (fewer when the loss diverges first)', positiveInt, d.steps)
+    .option('--smoothing <beta>', 'β of the moving average of the loss', unitInterval, d.smoothing)
+    .option('--divergence <k>', 'stop once the smoothed loss is k times its lowest', positiveNumber, d.divergence)
+    .option('--report <file.html>', 'write a self-contained HTML page with the loss against η')
+    .option('--json', 'print one JSON result on stdout (human text goes to stderr)', false);
+  addQuietOption(cmd);
+  addBackendOption(cmd);
+  addDtypeOption(cmd);
+  cmd.addHelpText(
+    'after',
+    examples([
+      ['the 784-100-10 ReLU net with plain SGD on the embedded digits', 'backprop lr-find'],
+      ['Adam on Fashion-MNIST, with the chart in an HTML page', 'backprop lr-find --data fashion-mnist --hidden 256,128 --optimizer adam --start-lr 1e-6 --end-lr 1 --report lr.html'],
+    ]),
+  );
+  return cmd.action(async function (this: Command, opts: LrFindOptions) {
+    if (!(opts.startLr < opts.endLr)) throw new UsageError(`--start-lr ${opts.startLr}: it must be below --end-lr ${opts.endLr}`);
+    if (opts.steps < 2) throw new UsageError(`--steps ${opts.steps}: the test needs at least 2 mini-batches`);
+    if (!(opts.divergence > 1)) throw new UsageError(`--divergence ${opts.divergence}: give a factor above 1`);
+    await lrFind(opts, (k) => this.getOptionValueSource(k) === 'cli');
+  });
+}
+
+/** Builds the network and data as `train` would (planRun), runs the range test, prints the chart and the suggestion, writes --report. */
+async function lrFind(opts: LrFindOptions, given: (key: string) => boolean): Promise<void> {
+  const out = new Output(opts.json, opts.quiet);
+  const t0 = performance.now();
+  const plan = planRun({ ...opts, epochs: 1, schedule: 'constant', warmup: 0, monitorMetric: 'val-loss', overwrite: false, monitor: false }, given);
+  const provider = await providerForDtype({ backend: plan.record.backend as BackendName }, plan.net.dtype, out);
+  plan.record.backend = provider.name;
+  const trainer = new TrainingRun({ ...plan, kernels: provider.kernels }).trainer;
+  out.note(heading(plan, opts, provider.name));
+  const result = rangeTest(trainer, plan.ds.train, plan.rng, opts);
+  for (const l of rangeTestLines(result)) out.note(l);
+  const report = opts.report ? await writeReport(plan, opts, result) : undefined;
+  if (report) out.note(`report written to ${report}`);
+  out.line(outcome(result));
+  const { save: _save, ...options } = plan.record;
+  out.result({
+    command: 'lr-find',
+    data: plan.ds.name,
+    architecture: { ...plan.net.arch, init: plan.record.init, parameters: plan.net.parameterCount },
+    test: { startLr: opts.startLr, endLr: opts.endLr, steps: opts.steps, smoothing: opts.smoothing, divergence: opts.divergence },
+    suggestedLr: result.steepest?.lr,
+    steepest: result.steepest,
+    lowest: result.lowest,
+    stopped: result.stopped,
+    points: result.points,
+    seconds: (performance.now() - t0) / 1000,
+    report,
+    // train's flags for this network and optimizer at the suggested η (epochs and the like are train's to choose).
+    config: { ...recordFlags(plan.record), ...(result.steepest ? { lr: result.steepest.lr } : {}), epochs: undefined },
+    ...jsonProvenance(provenance(provider, plan.net.dtype, plan.record.seed, options)),
+  });
+}
+
+function heading(plan: RunPlan, o: LrFindOptions, kernels: string): string {
+  const { record: run, ds, net } = plan;
+  const a = net.arch;
+  return (
+    style.bold('backprop lr-find') +
+    ` ${ds.name}: ${ds.train.count} train · ${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost}, init ${run.init}` +
+    (run.initFrom ? ` · from ${safeText(run.initFrom.file)}` : '') +
+    ` · ${run.optimizer && run.optimizer.name !== 'sgd' ? `${optimizerLabel(run.optimizer)} ` : ''}${settingLabels(run, ['lr', 'epochs'])}` +
+    ` · η from ${o.startLr} to ${o.endLr} over ${o.steps} mini-batches, loss smoothed with β ${o.smoothing}, stop at ${o.divergence}× its lowest · seed ${run.seed} · ${kernels} kernels`
+  );
+}
+
+/** The result line: the suggested η, the lowest loss, and where the test stopped. */
+function outcome(r: RangeTestResult): string {
+  const low = r.lowest ? `; lowest smoothed loss ${r.lowest.smoothed.toPrecision(3)} at η ${r.lowest.lr.toPrecision(2)}` : '';
+  const stop = r.stopped ? `; the loss ${r.stopped.why === 'diverged' ? 'diverged' : 'was not finite'} at η ${r.stopped.lr.toPrecision(2)} (mini-batch ${r.stopped.step})` : '';
+  if (!r.steepest) return style.warn(`no suggestion: the smoothed loss never fell (${r.points.length} mini-batches)${low}${stop}; try a lower --start-lr`);
+  return `${style.good(`suggested η ${r.steepest.lr.toPrecision(2)}`)} (steepest descent of the smoothed loss, mini-batch ${r.steepest.step})${low}${stop}`;
+}
+
+async function writeReport(plan: RunPlan, o: LrFindOptions, r: RangeTestResult): Promise<string> {
+  const a = plan.net.arch;
+  const html = await rangeTestReport(
+    `backprop lr-find ${plan.ds.name}`,
+    `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${plan.ds.train.count} training examples`,
+    [
+      ['optimizer', `${optimizerLabel(plan.record.optimizer)} ${settingLabels(plan.record, ['lr', 'epochs'])}`],
+      ['η', `from ${o.startLr} to ${o.endLr} over ${o.steps} mini-batches (${r.points.length} run)`],
+      ['suggested η', r.steepest ? `${r.steepest.lr.toPrecision(2)} (steepest descent of the smoothed loss)` : 'none: the smoothed loss never fell'],
+      ['seed', String(plan.record.seed)],
+    ],
+    r,
+  );
+  try {
+    writeFileAtomic(o.report!, html);
+  } catch (e) {
+    throw new WriteFailedError(`--report ${o.report}: cannot write (${ioReason(e)})`);
+  }
+  return o.report!;
+}

@@ -1,0 +1,54 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-lrf-'));
+const SMALL = ['--limit', '800', '--test-limit', '100', '--hidden', '16', '--backend', 'js'];
+
+describe('backprop lr-find', () => {
+  it('sweeps η, suggests the steepest descent (a point it ran), plots it in the terminal and in --report, and --json holds every point', () => {
+    const report = join(tmp(), 'lr.html');
+    const r = cli(['lr-find', ...SMALL, '--start-lr', '1e-4', '--end-lr', '100', '--steps', '120', '--divergence', '1.5', '--report', report, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.command).toBe('lr-find');
+    expect(j.points.length).toBeGreaterThan(20);
+    expect(j.points[0].lr).toBe(1e-4);
+    expect(j.stopped.why).toBe('diverged'); // past η ≈ 1 the cost climbs above 1.5 times its lowest long before η 100
+    expect(j.points.at(-1).smoothed).toBeGreaterThan(1.5 * Math.min(...j.points.slice(0, -1).map((p: { smoothed: number }) => p.smoothed)));
+    expect(j.points.some((p: { lr: number }) => p.lr === j.suggestedLr)).toBe(true);
+    expect(j.steepest.step).toBeLessThanOrEqual(j.lowest.step);
+    expect(j.config).toMatchObject({ layers: '784,16,10', lr: j.suggestedLr, optimizer: 'sgd' });
+    expect(j.config.epochs).toBeUndefined();
+    expect(r.stderr).toMatch(/^ {2}[▁▂▃▄▅▆▇█]+ {2}smoothed loss /m);
+    expect(r.stderr).toMatch(new RegExp(`^ *\\^ η ${j.suggestedLr.toPrecision(2).replace('.', '\\.')}$`, 'm'));
+    expect(r.stderr).toMatch(new RegExp(`suggested η ${j.suggestedLr.toPrecision(2).replace('.', '\\.')} \\(steepest descent`));
+    const html = readFileSync(report, 'utf8');
+    expect(html).toMatch(/<svg/);
+    expect(html).toContain(`steepest descent: η ${j.suggestedLr.toPrecision(2)}`);
+  }, 60_000);
+
+  it("takes train's network, data and optimizer flags (the same declarations), not its run-length or output flags", () => {
+    const help = cli(['lr-find', '--help']).stdout;
+    for (const flag of ['--data', '--hidden', '--layers', '--init', '--init-from', '--batch-size', '--weight-decay', '--optimizer', '--momentum', '--dropout', '--augment', '--seed', '--dtype'])
+      expect(help).toContain(flag);
+    for (const flag of ['--epochs', '--lr <', '--schedule', '--early-stop', '--validation', '--save', '--log', '--checkpoint']) expect(help).not.toContain(flag);
+    // train's checks, from the same code: a network without hidden layers has nothing to drop.
+    const r = cli(['lr-find', '--layers', '784,10', '--dropout', '0.5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(cli(['train', '--layers', '784,10', '--dropout', '0.5']).stderr);
+    const bad = cli(['lr-find', '--start-lr', '1', '--end-lr', '0.1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('backprop: error: --start-lr 1: it must be below --end-lr 0.1\n');
+  }, 60_000);
+
+  it('with adam, the same seed gives the same points', () => {
+    const args = ['lr-find', ...SMALL, '--optimizer', 'adam', '--start-lr', '1e-5', '--end-lr', '1', '--steps', '40', '--json', '-q'];
+    const a = JSON.parse(cli(args).stdout);
+    expect(a.points).toHaveLength(40);
+    expect(JSON.parse(cli(args).stdout).points).toEqual(a.points);
+    expect(a.config.optimizer).toBe('adam');
+  }, 60_000);
+});
