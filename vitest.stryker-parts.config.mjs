@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+// The in-process unit tests of src/io, src/data and src/learners, for Stryker, one part at a time (STRYKER_PART):
+//   STRYKER_VITEST=vitest.stryker-parts.config.mjs STRYKER_PART=io npm run test:mutation -- --mutate 'src/io/**/*.ts' --force
+// As in vitest.stryker.config.ts, not the CLI tests: they run dist/, which Stryker does not mutate. Each part runs the
+// tests that import its modules, so that the first (unmutated) run stays short. (.mjs: no tsconfig needs to list it.)
+const parts = {
+  io: ['test/io/**/*.test.ts', 'test/train/provenance.test.ts'],
+  data: ['test/data/**/*.test.ts', 'test/train/augment.test.ts', 'test/io/fuzz.test.ts'],
+  learners: ['test/learners/**/*.test.ts'],
+};
+const part = process.env.STRYKER_PART ?? '';
+if (!(part in parts)) throw new Error(`STRYKER_PART must be one of ${Object.keys(parts).join(', ')} (got '${part}')`);
+export default defineConfig({
+  test: {
+    include: parts[part],
+    exclude: ['test/learners/cli.test.ts', 'test/learners/faults.test.ts', 'test/learners/validation.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
