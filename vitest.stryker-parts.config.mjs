@@ -8,14 +8,15 @@ const parts = {
   // Not test/io/fuzz.test.ts: its 400 random corruptions per property run to their 20 s limit under many mutants.
   io: ['test/io/checkpoint.test.ts', 'test/io/provenance.test.ts', 'test/io/safetensors.test.ts', 'test/io/tfjs-export.test.ts'],
   data: ['test/data/**/*.test.ts', 'test/train/augment.test.ts'],
-  learners: ['test/learners/**/*.test.ts'],
+  // The fast tests of the learners' own code; ga, ntk and rbm (tests of a minute each once instrumented) apart.
+  learners: ['test/learners/harness.test.ts', 'test/learners/study.test.ts', 'test/learners/ode-solvers.test.ts', 'test/learners/ode.test.ts', 'test/learners/progress.test.ts'],
+  'learners-models': ['test/learners/ga.test.ts', 'test/learners/ntk.test.ts', 'test/learners/rbm.test.ts'],
 };
 const part = process.env.STRYKER_PART ?? '';
 if (!(part in parts)) throw new Error(`STRYKER_PART must be one of ${Object.keys(parts).join(', ')} (got '${part}')`);
 export default defineConfig({
   test: {
     include: parts[part],
-    exclude: ['test/learners/cli.test.ts', 'test/learners/faults.test.ts', 'test/learners/validation.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
