@@ -98,7 +98,7 @@ export const equivalent = [
   ['src/nn/costs.ts', 'if (Y[i] !== 0) s -= Y[i] * ln(A[i]);', 'true', 'ln is clamped finite, so the added 0 · ln a is 0'],
   ['src/nn/costs.ts', 'if (Y[i] !== 1) s -= (1 - Y[i]) * ln(1 - A[i]);', 'true', 'ln is clamped finite, so the added 0 · ln(1 − a) is 0'],
   ['src/nn/network.ts', "dtype: DType = 'float32'", '""', "Matrix.zeros makes float32 for any dtype but 'float64'"],
-  ['src/nn/backprop.ts', 'Z.fill(b[i], i * m, (i + 1) * m)', 'i <= z.rows', 'fill past the end of a typed array is clamped to nothing'],
+  ['src/nn/backprop.ts', 'Z.fill(b[i], i * n, (i + 1) * n)', 'i <= z.rows', 'fill past the end of a typed array is clamped to nothing'],
   ['src/base/rng.ts', 'for (let i = 0; i < 4; i++) {', 'i <= 4', pastEnd],
   ['src/analysis/layers.ts', 'if (act.prime(Z[i], A[i]) < 0.01 * act.maxPrime) sat++;', 'i <= Z.length', 'f′ of undefined is NaN, never below the threshold'],
   [
@@ -131,12 +131,6 @@ export const equivalent = [
   ['src/analysis/compare.ts', 'if (cfg.every > 0 && step % cfg.every === 0', 'cfg.every >= 0', 'with every = 0, step % 0 is NaN, never 0'],
   ['src/nn/activations.ts', 'if (simd?.holds(Z, A)) return simd.reluForward(Z, A);', 'if (false)', 'the js loops compute the same bits (SIMD is speed only)'],
   ['src/nn/activations.ts', 'if (simd?.holds(Z, G, D)) return simd.reluBackward(Z, G, D);', 'if (false)', 'the js loops compute the same bits (SIMD is speed only)'],
-  [
-    'src/nn/backprop.ts',
-    '(l === 0 ? a : Matrix.zeros(a.rows, a.cols, a.dtype))',
-    '(false ? a',
-    'mask[0] and dropped[0] are never read (layer 1 takes X; masks are drawn and applied from l = 1): allocation only',
-  ],
   ['src/nn/backprop.ts', 'if (ws.mask && ws.dropped && l < net.depth)', 'ws.mask || ws.dropped', 'enableDropout sets mask and dropped together: both or neither (dropped only narrows the type)'],
   ['src/nn/backprop.ts', 'for (let i = 0; i < x.length; i++) out[i] = x[i] * y[i];', 'i <= x.length', pastEnd],
   // src/linalg/js.ts, kernels.ts (measured with vitest.stryker-kernels.config.mjs):
@@ -169,7 +163,7 @@ export const equivalent = [
   ['src/autodiff/ops.ts', 'GZ[i] += chain(g, S[i] - Y[i])', 'i <= S.length', pastEnd],
   ['src/autodiff/node.ts', 'const seen = new Set<Node>([root]);', '[]', 'no node below the root leads back to it (children exist before their parents), so it is never met again'],
   ['src/autodiff/node.ts', 'order[i].propagate();', 'i > 0', 'order[0] is the first node the depth-first search finishes, one without children: a leaf, whose backward rule is empty'],
-  ['src/autodiff/render.ts', "{ n: root, prefix: '', last: true, top: true }", 'last: false', 'the root is drawn as the top, with no branch and no prefix: all that last chooses'],
+  ['src/autodiff/render.ts', "{ n: root, prefix: '', last: true, top: true", 'last: false', 'the root is drawn as the top, with no branch and no prefix: all that last chooses'],
   ['src/autodiff/expression.ts', 'default:', 'default:', 'only kinds of node that convert() refuses reach the default key: refused whatever their key'],
   ['src/autodiff/expression.ts', 'return `?:${t.type}(${kids})`;', '``', 'only kinds of node that convert() refuses reach the default key: refused whatever their key'],
   ['src/autodiff/expression.ts', "case 'SymbolNode':", 'case "":', 'the default case prints a SymbolNode with mathjs’s toString, which is its name, as this case does'],
@@ -196,7 +190,7 @@ export const equivalent = [
   ['src/train/diagnose.ts', 'message: `${what}${fine}: ${smaller}` }', 'return {', 'unreachable: every quantity returns in the switch above or before it (input, weights)'],
   ['src/train/diagnose.ts', "case 'input':", 'case ', "symbol('input') only feeds `what`, which the message for a non-finite input does not use"],
   ['src/train/diagnose.ts', "return 'an input';", 'return ""', "symbol('input') only feeds `what`, which the message for a non-finite input does not use"],
-  ['src/train/optimizers.ts', 'p[j] = (1 - lr * coupled) * p[j] - lr * g[j]', 'j <= p.length', pastEnd],
+  ['src/train/optimizers.ts', 'p[j] = (1 - lr * lambda) * p[j] - lr * g[j]', 'j <= p.length', pastEnd],
   ['src/train/optimizers.ts', 'for (let j = 0; j < p.length; j++) {', 'j <= p.length', pastEnd],
   [
     'src/train/early-stop.ts',
