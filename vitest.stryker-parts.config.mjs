@@ -9,7 +9,14 @@ const parts = {
   io: ['test/io/checkpoint.test.ts', 'test/io/provenance.test.ts', 'test/io/safetensors.test.ts', 'test/io/tfjs-export.test.ts'],
   data: ['test/data/**/*.test.ts', 'test/train/augment.test.ts'],
   // The fast tests of the learners' own code; ga, ntk and rbm (tests of a minute each once instrumented) apart.
-  learners: ['test/learners/harness.test.ts', 'test/learners/study.test.ts', 'test/learners/ode-solvers.test.ts', 'test/learners/ode.test.ts', 'test/learners/progress.test.ts'],
+  learners: [
+    'test/learners/harness.test.ts',
+    'test/learners/sgd.test.ts',
+    'test/learners/study.test.ts',
+    'test/learners/ode-solvers.test.ts',
+    'test/learners/ode.test.ts',
+    'test/learners/progress.test.ts',
+  ],
   'learners-models': ['test/learners/ga.test.ts', 'test/learners/ntk.test.ts', 'test/learners/rbm.test.ts'],
 };
 const part = process.env.STRYKER_PART ?? '';
