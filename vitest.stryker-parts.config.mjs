@@ -7,7 +7,19 @@ import { defineConfig } from 'vitest/config';
 const parts = {
   // Not test/io/fuzz.test.ts: its 400 random corruptions per property run to their 20 s limit under many mutants.
   io: ['test/io/checkpoint.test.ts', 'test/io/provenance.test.ts', 'test/io/safetensors.test.ts', 'test/io/tfjs-export.test.ts'],
-  data: ['test/data/**/*.test.ts', 'test/train/augment.test.ts'],
+  // The download tests (servers that answer 429/503 with Retry-After, slow bodies) apart: they wait seconds by design.
+  data: [
+    'test/data/augment.test.ts',
+    'test/data/catalog-mnist.test.ts',
+    'test/data/catalog-verify.test.ts',
+    'test/data/csv.test.ts',
+    'test/data/dataset.test.ts',
+    'test/data/idx.test.ts',
+    'test/data/image.test.ts',
+    'test/data/limits.test.ts',
+    'test/train/augment.test.ts',
+  ],
+  'data-fetch': ['test/data/fetch.test.ts', 'test/data/fetch-limits.test.ts', 'test/data/fetch-retry.test.ts'],
   // The fast tests of the learners' own code; ga, ntk and rbm (tests of a minute each once instrumented) apart.
   learners: [
     'test/learners/harness.test.ts',
