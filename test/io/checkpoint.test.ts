@@ -50,7 +50,12 @@ const RNG = Uint32Array.from([1, 2, 3, 0xffffffff]);
 function adamState(n: Network): OptimizerState {
   const params = n.weights.flatMap((W, l) => [W.data, n.biases[l]]);
   let k = 0;
-  const make = () => params.map((p) => (n.dtype === 'float64' ? Float64Array : Float32Array).from(p, () => 0.1 + 0.01 * k++));
+  const make = () =>
+    params.map((p) => {
+      const a = n.dtype === 'float64' ? new Float64Array(p.length) : new Float32Array(p.length);
+      for (let i = 0; i < a.length; i++) a[i] = 0.1 + 0.01 * k++;
+      return a;
+    });
   return { t: 7, slots: [make(), make()] };
 }
 

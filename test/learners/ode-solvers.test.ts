@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Float } from '../../src/linalg/index.js';
 import { DOPRI5, errorRatio, odeSolve, odeSolveSteps, RK4, rkStepBackward, SolverError, stepBackwardWork, type StepRecord } from '../../src/learners/ode-solvers.js';
 
 // src/learners/ode-solvers.ts against problems solved by hand: RK4 reproduces the Taylor polynomial of e^(ah) on
@@ -10,7 +11,7 @@ const taylor4 = (z: number) => 1 + z + z ** 2 / 2 + z ** 3 / 6 + z ** 4 / 24;
 
 describe('RK4', () => {
   it('on dy/dt = a·y each step multiplies by 1 + z + z²/2 + z³/6 + z⁴/24 (z = ah), forwards and backwards in time', () => {
-    const grow = (t: number, y: Float64Array, dy: Float64Array) => {
+    const grow = (t: number, y: Float, dy: Float) => {
       for (let i = 0; i < y.length; i++) dy[i] = (i + 1) * y[i];
     };
     const r = odeSolve(grow, f64(1, 2), 0, 1, { method: 'rk4', steps: 2 });
@@ -23,7 +24,7 @@ describe('RK4', () => {
   });
 
   it('integrates dy/dt = t³ − t + 1 exactly (its c nodes and b weights), in float32 too', () => {
-    const poly = (t: number, _y: Float64Array | Float32Array, dy: Float64Array | Float32Array) => dy.fill(t ** 3 - t + 1);
+    const poly = (t: number, _y: Float, dy: Float) => dy.fill(t ** 3 - t + 1);
     // y(2) − y(0) = 4 − 2 + 2 = 4
     expect(odeSolve(poly, f64(1), 0, 2, { method: 'rk4', steps: 3 }).y[0]).toBeCloseTo(5, 13);
     const r32 = odeSolve(poly, Float32Array.from([1]), 0, 2, { method: 'rk4', steps: 1 }).y;
@@ -55,7 +56,7 @@ describe('RK4', () => {
 });
 
 describe('Dormand–Prince 5(4)', () => {
-  const exp = (_t: number, y: Float64Array | Float32Array, dy: Float64Array | Float32Array) => dy.set(y);
+  const exp = (_t: number, y: Float, dy: Float) => dy.set(y);
 
   it('meets its tolerance on dy/dt = y, forwards and backwards, with fewer steps at a looser tolerance', () => {
     const tight = odeSolve(exp, f64(1), 0, 1, { method: 'dopri5', rtol: 1e-10, atol: 1e-12 });
@@ -84,7 +85,7 @@ describe('Dormand–Prince 5(4)', () => {
   });
 
   it('rejects a step that is too large and retries smaller (a fast decay with a large first guess)', () => {
-    const stiffish = (_t: number, y: Float64Array | Float32Array, dy: Float64Array | Float32Array) => {
+    const stiffish = (_t: number, y: Float, dy: Float) => {
       dy[0] = -50 * (y[0] - Math.cos(_t));
     };
     const r = odeSolve(stiffish, f64(0), 0, 3, { method: 'dopri5', rtol: 1e-3, atol: 1e-6 });
@@ -128,14 +129,14 @@ describe('errorRatio', () => {
 describe('rkStepBackward', () => {
   /** One recorded step of dy/dt = a(t)·y from y0 = 1, then its backward pass from ȳ' = 1: dy'/dy0, which is y' (linear). */
   function backward(tab: typeof RK4, a: (t: number) => number, h: number, t0 = 0.3): { yPrime: number; grad: number; evaluations: number; times: number[] } {
-    const f = (t: number, y: Float64Array | Float32Array, dy: Float64Array | Float32Array) => {
+    const f = (t: number, y: Float, dy: Float) => {
       dy[0] = a(t) * y[0];
     };
     let rec: StepRecord | undefined;
     const copy = (s: StepRecord) => (rec ??= { t: s.t, h: s.h, stages: s.stages.map((x) => Float64Array.from(x)) });
     const yPrime = tab === RK4 ? odeSolve(f, f64(1), t0, t0 + h, { method: 'rk4', steps: 1 }, copy).y[0] : odeSolve(f, f64(1), t0, t0 + h, { method: 'dopri5', rtol: 1, atol: 1 }, copy).y[0];
     const times: number[] = [];
-    const vjp = (t: number, _y: Float64Array | Float32Array, g: Float64Array | Float32Array, gy: Float64Array | Float32Array) => {
+    const vjp = (t: number, _y: Float, g: Float, gy: Float) => {
       times.push(t);
       gy[0] = a(t) * g[0];
     };
