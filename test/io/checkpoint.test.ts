@@ -176,10 +176,48 @@ describe('writeCheckpoint and readCheckpoint', () => {
   });
 });
 
+describe('generations past 9, an epoch that ends on a batch, an empty order', () => {
+  it('a checkpoint of generation 12 (two digits in every file name) reads back', () => {
+    const dir = fresh();
+    const n = net();
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ generation: 11 }));
+    writeCheckpoint(dir, n, RNG, state(), record({ optimizer: ADAM }), adamState(n));
+    expect(readdirSync(dir).sort()).toEqual(['model-12.safetensors', 'optimizer-12.bin', 'order-12.bin', 'state.json']);
+    expect(readCheckpoint(dir).optimizer!.t).toBe(7);
+    // a second write without an optimizer removes generation 12's files, the optimizer's too
+    writeCheckpoint(dir, n, RNG, state(), record());
+    expect(readdirSync(dir).sort()).toEqual(['model-13.safetensors', 'order-13.bin', 'state.json']);
+  });
+
+  it('state.batch · batchSize equal to the epoch is past its end; batch 0 of an empty order is not', () => {
+    const dir = fresh();
+    writeCheckpoint(dir, net(), RNG, state({ order: Uint32Array.from([0, 1, 2, 3, 4, 5]), batch: 3 }), record());
+    expect(refusal(dir)).toBe(`${join(dir, 'state.json')}: state.batch 3 is past the end of an epoch of 6 examples in batches of 2`);
+    const empty = fresh();
+    writeCheckpoint(empty, net(), RNG, state({ order: new Uint32Array(0), batch: 0 }), record());
+    expect(readCheckpoint(empty).state.order).toHaveLength(0);
+  });
+
+  it('removeCheckpoint of a directory without state.json or best.safetensors', () => {
+    const dir = fresh();
+    writeFileSync(join(dir, 'model-12.safetensors'), 'x');
+    removeCheckpoint(dir);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
 describe('readCheckpoint refuses a damaged checkpoint, naming the file and the field', () => {
   it('no state.json', () => {
     const dir = fresh();
     expect(refusal(dir)).toBe(`--resume ${dir}: no checkpoint there (state.json is missing)`);
+  });
+
+  it('state.json holding null or a number', () => {
+    for (const text of ['null', '5', '"x"']) {
+      const dir = fresh();
+      writeFileSync(join(dir, 'state.json'), text);
+      expect(refusal(dir), text).toBe(`${join(dir, 'state.json')}: not a backprop checkpoint (version 1)`);
+    }
   });
 
   it('state.json that is not JSON, or not a file', () => {
@@ -194,6 +232,10 @@ describe('readCheckpoint refuses a damaged checkpoint, naming the file and the f
   const P = (dir: string) => `${join(dir, 'state.json')}: `;
   const cases: [string, (s: Record<string, any>) => void, string][] = [
     ['null', (s) => Object.keys(s).forEach((k) => delete s[k]), 'not a backprop checkpoint (version 1)'],
+    ['model a list', (s) => (s.model = ['model-1.safetensors']), 'model ["model-1.safetensors"] must name a model-N.safetensors file of the checkpoint'],
+    ['model without its dot', (s) => (s.model = 'model-1xsafetensors'), 'model "model-1xsafetensors" must name a model-N.safetensors file of the checkpoint'],
+    ['order a list', (s) => (s.order = ['order-1.bin']), 'order ["order-1.bin"] must name an order-N.bin file of the checkpoint'],
+    ['order without its dot', (s) => (s.order = 'order-1xbin'), 'order "order-1xbin" must name an order-N.bin file of the checkpoint'],
     ['another format', (s) => (s.format = 'other'), 'not a backprop checkpoint (version 1)'],
     ['version 2', (s) => (s.version = 2), 'not a backprop checkpoint (version 1)'],
     ['generation 0', (s) => (s.generation = 0), 'generation 0 must be a positive integer'],
@@ -282,7 +324,17 @@ describe('readCheckpoint refuses a damaged checkpoint, naming the file and the f
     const n = net();
     const noFile = edited(() => {}, { record: adam });
     expect(refusal(noFile)).toBe(`${join(noFile, 'state.json')}: optimizer must give the step count t and an optimizer-N.bin file of the checkpoint`);
-    for (const bad of [{ t: -1, file: 'optimizer-1.bin' }, { t: 1.5, file: 'optimizer-1.bin' }, { t: 1, file: 7 }, { t: 1, file: '../optimizer-1.bin' }, { t: 1, file: 'optimizer-1.bin.x' }, 'x']) {
+    for (const bad of [
+      null,
+      { t: 1, file: ['optimizer-1.bin'] },
+      { t: 1, file: 'optimizer-1xbin' },
+      { t: -1, file: 'optimizer-1.bin' },
+      { t: 1.5, file: 'optimizer-1.bin' },
+      { t: 1, file: 7 },
+      { t: 1, file: '../optimizer-1.bin' },
+      { t: 1, file: 'optimizer-1.bin.x' },
+      'x',
+    ]) {
       const d = edited((s) => (s.optimizer = bad), { record: adam, optimizer: adamState(n) });
       expect(refusal(d), JSON.stringify(bad)).toBe(`${join(d, 'state.json')}: optimizer must give the step count t and an optimizer-N.bin file of the checkpoint`);
     }
@@ -324,10 +376,15 @@ describe('lockCheckpoint', () => {
     writeFileSync(join(dir, `.model-1.safetensors.${process.pid}.tmp`), 'x');
     writeFileSync(join(dir, '.model.tmp'), 'x');
     writeFileSync(join(dir, 'a.123.tmp'), 'x');
+    writeFileSync(join(dir, 'x.y.123.tmp'), 'x');
+    writeFileSync(join(dir, '.y.123.tmpx'), 'x');
+    const exits = process.listenerCount('exit');
     const release = lockCheckpoint(dir, '--checkpoint');
     expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe(me());
-    expect(readdirSync(dir).sort()).toEqual([`.model-1.safetensors.${process.pid}.tmp`, '.model.tmp', 'a.123.tmp', 'lock']);
+    expect(readdirSync(dir).sort()).toEqual([`.model-1.safetensors.${process.pid}.tmp`, '.model.tmp', '.y.123.tmpx', 'a.123.tmp', 'lock', 'x.y.123.tmp']);
+    expect(process.listenerCount('exit')).toBe(exits + 1); // released at exit too
     release();
+    expect(process.listenerCount('exit')).toBe(exits);
     expect(existsSync(join(dir, 'lock'))).toBe(false);
     release(); // already gone: no error
     const again = lockCheckpoint(dir, '--checkpoint');

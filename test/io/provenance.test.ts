@@ -29,6 +29,20 @@ describe('provenance', () => {
       ['libx.so (Foo Bar 1.2)', { library: 'libx.so', version: undefined, coreType: 'Bar' }],
       ['libblas.so.3', { library: 'libblas.so.3', version: undefined, coreType: undefined }],
       ['a (x) b (OpenBLAS 1.2 Zen) tail', { library: 'a', version: undefined, coreType: 'Zen' }],
+      // a detail that starts with its parenthesis, or has none but a closing one
+      [' (OpenBLAS 0.3.21)', { library: '', version: 'OpenBLAS 0.3.21', coreType: undefined }],
+      ['libfoo 1.2 Haswell)', { library: 'libfoo 1.2 Haswell)', version: undefined, coreType: undefined }],
+      // spaces: after the parenthesis, between name and version; a two-digit major version
+      ['lib.so ( Zen Haswell)', { library: 'lib.so', version: undefined, coreType: 'Haswell' }],
+      ['lib.so (OpenBLAS  0.3.21 Zen)', { library: 'lib.so', version: 'OpenBLAS 0.3.21', coreType: 'Zen' }],
+      ['lib.so (BLIS 10.2)', { library: 'lib.so', version: 'BLIS 10.2', coreType: undefined }],
+      // the core's forms
+      ['lib.so (OpenBLAS 0.3 core:Zen2;)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Zen2' }],
+      ['lib.so (OpenBLAS 0.3 core   Haswell)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Haswell' }],
+      ['lib.so (OpenBLAS 0.3 core Haswell x)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Haswell' }],
+      ['lib.so (OpenBLAS 0.3 core Haswell,x)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Haswell,x' }],
+      ['lib.so (OPENBLAS 0.3 coretype zen)', { library: 'lib.so', version: 'OPENBLAS 0.3', coreType: undefined }],
+      ['lib.so (OpenBLAS 0.3 hardcore Zen)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Zen' }],
     ];
     for (const [detail, want] of cases) expect(blasInfo(detail), detail).toEqual({ ...want, detail });
   });
@@ -80,6 +94,7 @@ describe('provenance', () => {
       options: {},
     });
     expect(provenanceMetadata(js)).toEqual({ backprop_version: pkg.version, node: process.version, platform, provider: 'js', dtype: 'float32', options: '{}' });
+    expect(Object.keys(provenanceMetadata(js)).sort()).toEqual(['backprop_version', 'dtype', 'node', 'options', 'platform', 'provider']);
     // a provider other than blas with a detail: no BLAS fields; a blas provider without one: none either
     const wasm = provenance({ name: 'wasm', kernels: jsKernels, detail: 'simd128' }, 'float32', 0, {});
     expect(wasm.blas).toBeUndefined();
