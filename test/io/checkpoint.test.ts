@@ -220,6 +220,13 @@ describe('readCheckpoint refuses a damaged checkpoint, naming the file and the f
     }
   });
 
+  it('a number beyond float64 (JSON 1e400 is Infinity) is not finite', () => {
+    const dir = edited(() => {});
+    const path = join(dir, 'state.json');
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"totalLoss":1.5', '"totalLoss":1e400'));
+    expect(refusal(dir)).toBe(`${path}: state.totalLoss null must be a finite number ≥ 0`);
+  });
+
   it('state.json that is not JSON, or not a file', () => {
     const dir = fresh();
     writeFileSync(join(dir, 'state.json'), '{"format":');
