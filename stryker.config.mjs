@@ -302,4 +302,15 @@ export const equivalent = [
   ['src/io/provenance.ts', 'const words = inside.split(/\\s+/).filter(Boolean);', 'inside.split(/\\s/)', 'the empty words a run of spaces leaves are filtered out'],
   ['src/io/tfjs-export.ts', "tf.env().set('PROD', true);", "'PROD', false", 'only whether tfjs logs a banner about tfjs-node: the model is the same'],
   ['src/io/tfjs-export.ts', '...(l === 0 ? { inputShape: [W.cols] } : {}),', '...(true ?', 'a Sequential takes its input shape from its first layer; tfjs ignores inputShape on the later ones'],
+  // src/data (measured with vitest.stryker-parts.config.mjs, STRYKER_PART=data-readers)
+  ['src/data/csv.ts', 'if (width < 0) width = cells.length;', 'width <= 0', 'a row has at least one cell, so width is never 0'],
+  ['src/data/csv.ts', 'const row = new Array<number>(width);', 'new Array()', 'every entry is assigned before the row is read'],
+  ['src/data/csv.ts', 'if (j > 0 && v > max) max = v;', 'v >= max', 'assigns the value max already holds'],
+  ['src/data/csv.ts', 'if (width < 2 || rows.length === 0)', 'width < 2 || false', 'with no rows width stays −1, which width < 2 refuses already'],
+  ['src/data/csv.ts', 'features[n * dim + j] = r[j + 1] * scale', 'j <= dim', 'the extra write (NaN) is the next example’s first value, which its row then sets, or past the end after the last'],
+  ['src/data/dataset.ts', 'if (l > max) max = l;', 'l >= max', 'assigns the value max already holds'],
+  ['src/data/dataset.ts', 'for (let r = 0; r < indices.length; r++) {', 'r <= indices.length', pastEnd + ' (an empty subarray set at the end, a label past the end)'],
+  ['src/data/dataset.ts', 'if (opts.limit !== undefined && opts.limit < train.count)', 'true && opts.limit', 'undefined < count is false: the test only narrows the type'],
+  ['src/data/dataset.ts', 'const test = opts.testLimit !== undefined && opts.testLimit < ds.test.count', 'true && opts.testLimit', 'undefined < count is false: the test only narrows the type'],
+  ['src/data/dataset.ts', 'for (let i = 0; i < n; i++) a[i] = i;', 'i <= n', pastEnd],
 ];

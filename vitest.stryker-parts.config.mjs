@@ -19,6 +19,8 @@ const parts = {
     'test/data/limits.test.ts',
     'test/train/augment.test.ts',
   ],
+  // The unit tests of the small readers alone (a short first run, for a quick score of those files).
+  'data-readers': ['test/data/csv.test.ts', 'test/data/dataset.test.ts', 'test/data/image.test.ts', 'test/data/limits.test.ts', 'test/data/idx.test.ts'],
   'data-fetch': ['test/data/fetch.test.ts', 'test/data/fetch-limits.test.ts', 'test/data/fetch-retry.test.ts'],
   // The fast tests of the learners' own code; ga, ntk and rbm (tests of a minute each once instrumented) apart.
   learners: [

@@ -48,6 +48,7 @@ describe('readCsv', () => {
     expect(Array.from(r.examples.labels)).toEqual([3]);
     expect(Array.from(r.examples.features)).toEqual([0.5, 0]);
     // a blank line before the header
+    expect(readCsv(csv('  \t\nlabel,a\n1,0\n')).examples.count).toBe(1); // blank: spaces only
     expect(readCsv(csv('\n label , a \n1,0\n')).examples.count).toBe(1);
   });
 

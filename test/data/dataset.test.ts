@@ -68,6 +68,7 @@ describe('examples, take, slice, identity', () => {
   it('examples refuses features that are not labels × dim values', () => {
     expect(() => examples(new Float32Array(5), new Uint8Array(2), 2)).toThrow(new DataError('2 labels but 2.5 images of 2 values'));
     expect(examples(new Float32Array(4), new Uint8Array(2), 2)).toMatchObject({ count: 2, dim: 2 });
+    expect(new DataError('x').name).toBe('DataError');
   });
 
   it('take copies the examples at the given indices, in their order', () => {
@@ -118,6 +119,7 @@ describe('splitDataset', () => {
     for (const v of [10, 12, 0.01, 0.99])
       expect(() => splitDataset(ds(labels), { validation: v })).toThrow(new DataError(`--validation ${v} must leave examples on both sides of 10 training examples`));
     expect(splitDataset(ds(labels), { validation: 9 }).train.count).toBe(1);
+    expect(splitDataset(ds(labels), { validation: 1 }).validation!.count).toBe(1); // 1 is a count, not the whole set
     expect(splitDataset(ds(labels), { validation: 0.05 }).validation!.count).toBe(1); // 0.5 rounds to 1
     expect(splitDataset(ds(labels), { validation: 0 }).validation).toBeUndefined();
   });
@@ -144,6 +146,9 @@ describe('fillBatch', () => {
     const x = Matrix.zeros(2, 2, 'float32');
     const y = Matrix.zeros(3, 2, 'float32');
     y.data.fill(7);
+    fillBatch(e, [9, 2, 0], 1, x, y);
+    fillBatch(e, [0, 1, 2], 0, x, Matrix.zeros(3, 2, 'float32')); // an order longer than the batch: only its first m
+    expect(Array.from(x.data)).toEqual([0, 1, 10, 11]);
     fillBatch(e, [9, 2, 0], 1, x, y);
     expect(Array.from(x.data)).toEqual([20, 21, 0, 1]);
     // Y is classes × m: column 0 is label 1, column 1 label 2
