@@ -313,4 +313,10 @@ export const equivalent = [
   ['src/data/dataset.ts', 'if (opts.limit !== undefined && opts.limit < train.count)', 'true && opts.limit', 'undefined < count is false: the test only narrows the type'],
   ['src/data/dataset.ts', 'const test = opts.testLimit !== undefined && opts.testLimit < ds.test.count', 'true && opts.testLimit', 'undefined < count is false: the test only narrows the type'],
   ['src/data/dataset.ts', 'for (let i = 0; i < n; i++) a[i] = i;', 'i <= n', pastEnd],
+  [
+    'src/io/provenance.ts',
+    'words.slice(1).find((w) => /^[A-Z][a-z]+[A-Za-z0-9]*$/.test(w))',
+    '/^[A-Z][a-z][A-Za-z0-9]*$/',
+    'one lower-case letter then any letters or digits is the same set of words as one or more then any',
+  ],
 ];

@@ -43,6 +43,10 @@ describe('provenance', () => {
       ['lib.so (OpenBLAS 0.3 core Haswell,x)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Haswell,x' }],
       ['lib.so (OPENBLAS 0.3 coretype zen)', { library: 'lib.so', version: 'OPENBLAS 0.3', coreType: undefined }],
       ['lib.so (OpenBLAS 0.3 hardcore Zen)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Zen' }],
+      // the mixed-case word: digits after its letters, two letters, nothing else
+      ['lib.so (OpenBLAS 0.3 Zen2)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Zen2' }],
+      ['lib.so (OpenBLAS 0.3 Zx)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: 'Zx' }],
+      ['lib.so (OpenBLAS 0.3 Zen-x)', { library: 'lib.so', version: 'OpenBLAS 0.3', coreType: undefined }],
     ];
     for (const [detail, want] of cases) expect(blasInfo(detail), detail).toEqual({ ...want, detail });
   });
