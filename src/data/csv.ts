@@ -89,7 +89,7 @@ export function loadCsvDataset(path: string): Dataset {
     maxLabel = Math.max(maxLabel, test.maxLabel);
   } else {
     const cut = Math.floor(trainEx.count * 0.8);
-    if (cut === 0 || cut === trainEx.count) throw new DataError(`${path}: ${trainEx.count} rows is too few to hold out a test set`);
+    if (cut === 0) throw new DataError(`${path}: ${trainEx.count} rows is too few to hold out a test set`);
     testEx = slice(trainEx, cut, trainEx.count);
     trainEx = slice(trainEx, 0, cut);
   }

@@ -1,16 +1,19 @@
 import type { Architecture } from '../../src/nn/network.js';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { slice, type Dataset } from '../../src/data/dataset.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { jsKernels, Matrix, type Kernels } from '../../src/linalg/index.js';
 import { GA_DEFAULTS, GaLearner } from '../../src/learners/ga.js';
-import { drain, Harness, rowBlocks, TraceSchedule } from '../../src/learners/harness.js';
+import { drain, Harness, networkAccuracy, rowBlocks, Stop, totalBytes, TraceSchedule, YIELD_MS } from '../../src/learners/harness.js';
+import { Network } from '../../src/nn/network.js';
+import { evaluate } from '../../src/train/metrics.js';
+import { Rng } from '../../src/base/rng.js';
+import type { FitContext, Progress, TracePoint } from '../../src/learners/learner.js';
 import type { Learner } from '../../src/learners/learner.js';
 import { NtkLearner } from '../../src/learners/ntk.js';
 import { OdeLearner } from '../../src/learners/ode.js';
 import { RbmLearner } from '../../src/learners/rbm.js';
 import { SgdLearner } from '../../src/learners/sgd.js';
-import { Rng } from '../../src/base/rng.js';
 import { randomMatrix } from '../helpers.js';
 
 // Every learner runs in the harness of src/learners/harness.ts, which checks
@@ -48,17 +51,7 @@ const cases: [string, () => Learner, number, number][] = [
   ['ode: inside a solve', () => new OdeLearner({ width: 8, hidden: 16, batchSize: 100, epochs: 50, steps: 20 }), 400, 30],
 ];
 
-describe('every learner stops within a gemm or a solver step of a signal', () => {
-  for (const [name, make, N, allowed] of cases)
-    it(`${name}: signal after gemm ${N}, at most ${allowed} more`, async () => {
-      const c = counting(N);
-      const r = await make().fit(ds, { kernels: c.kernels, seed: 1, budget: {}, test: ds.test, shouldStop: c.signal, yieldMs: 0 });
-      expect(c.gemms() - N).toBeLessThanOrEqual(allowed);
-      expect(c.gemms()).toBeGreaterThanOrEqual(N);
-      for (const p of r.trace) expect(p.testAccuracy).toBeGreaterThanOrEqual(0);
-    }, 60_000);
-});
-
+// The unit tests first: under Stryker a mutant they kill is not run through every learner's fit.
 describe('Harness', () => {
   it('a trace schedule at ×1.3 from step 1: 1, 2, 3, 4, 6, 8, 11, 15, …', () => {
     const s = new TraceSchedule(1.3);
@@ -83,6 +76,171 @@ describe('Harness', () => {
     expect(h.trace).toHaveLength(1);
     expect(h.stopped).toBe('signal');
   });
+
+  describe('on a fake clock', () => {
+    afterEach(() => vi.useRealTimers());
+    const ctx = (over: Partial<FitContext> = {}): FitContext => ({ kernels: jsKernels, seed: 1, budget: {}, test: ds.test, yieldMs: 0, ...over });
+    function* pieces(n: number, ms: number, value = 0.5): Generator<unknown, number> {
+      for (let i = 0; i < n; i++) {
+        vi.advanceTimersByTime(ms);
+        yield i;
+      }
+      return value;
+    }
+
+    it('seconds leave out the evaluations, wall seconds do not; each point records seconds, work, flops and accuracy', async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const points: TracePoint[] = [];
+      const h = new Harness(ctx({ onPoint: (p) => points.push(p) }));
+      vi.advanceTimersByTime(1000);
+      expect([h.seconds(), h.wallSeconds(), h.evalSeconds()]).toEqual([1, 1, 0]);
+      h.work = 3;
+      h.flops = 4;
+      h.pointNow(() => (vi.advanceTimersByTime(500), 0.25));
+      expect([h.seconds(), h.wallSeconds(), h.evalSeconds()]).toEqual([1, 1.5, 0.5]);
+      vi.advanceTimersByTime(250);
+      h.work = 5;
+      await h.point(pieces(2, 100, 0.75));
+      expect([h.seconds(), h.wallSeconds(), h.evalSeconds()]).toEqual([1.25, 1.95, 0.7]);
+      expect(h.trace).toEqual([
+        { seconds: 1, work: 3, flops: 4, testAccuracy: 0.25 },
+        { seconds: 1.25, work: 5, flops: 4, testAccuracy: 0.75 },
+      ]);
+      expect(points).toEqual(h.trace);
+    });
+
+    it('the budget stops the learner once its seconds are spent, but not inside an evaluation; a signal overrides it', async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const h = new Harness(ctx({ budget: { seconds: 2 } }));
+      vi.advanceTimersByTime(1999);
+      expect(h.shouldStop()).toBe(false);
+      // an evaluation that runs past the budget still records its point
+      await h.point(pieces(3, 1000, 0.5));
+      expect(h.trace.map((p) => p.testAccuracy)).toEqual([0.5]);
+      expect(h.stopped).toBeUndefined();
+      vi.advanceTimersByTime(1);
+      expect(h.shouldStop()).toBe(true);
+      expect(h.stopped).toBe('budget');
+      let signal = false;
+      const g = new Harness(ctx({ budget: { seconds: 1 }, shouldStop: () => signal }));
+      vi.advanceTimersByTime(1000);
+      expect(g.shouldStop()).toBe(true);
+      expect(g.stopped).toBe('budget');
+      signal = true;
+      expect(g.shouldStop()).toBe(true);
+      expect(g.stopped).toBe('signal');
+      signal = false;
+      expect(g.shouldStop()).toBe(true);
+      expect(g.stopped).toBe('signal'); // ??= : the budget does not overwrite a signal
+      // no budget: never stops by itself
+      const free = new Harness(ctx());
+      vi.advanceTimersByTime(1e9);
+      expect(free.shouldStop()).toBe(false);
+    });
+
+    it('run() stops between pieces and closes the generator; an error in an evaluation is thrown on', async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const h = new Harness(ctx({ budget: { seconds: 1 } }));
+      let closed = false,
+        done = 0;
+      function* work(): Generator<unknown, number> {
+        try {
+          for (let i = 0; i < 10; i++) {
+            vi.advanceTimersByTime(400);
+            done++;
+            yield i;
+          }
+          return 1;
+        } finally {
+          closed = true;
+        }
+      }
+      await expect(h.run(work())).rejects.toBeInstanceOf(Stop);
+      expect(done).toBe(3); // 1.2 s after the third piece
+      expect(closed).toBe(true);
+      function* failing(): Generator<unknown, number> {
+        yield 0;
+        throw new Error('broken');
+      }
+      await expect(new Harness(ctx()).point(failing())).rejects.toThrow('broken');
+    });
+
+    it('progress reports done, total, unit, both clocks and the last accuracy', () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const seen: Progress[] = [];
+      const h = new Harness(ctx({ onProgress: (p) => seen.push(p) }));
+      vi.advanceTimersByTime(2000);
+      h.progress(1, 4, 'generations');
+      h.pointNow(() => (vi.advanceTimersByTime(1000), 0.5));
+      h.progress(2, 4, 'generations');
+      expect(seen).toEqual([
+        { done: 1, total: 4, unit: 'generations', seconds: 2, wallSeconds: 2, testAccuracy: undefined },
+        { done: 2, total: 4, unit: 'generations', seconds: 2, wallSeconds: 3, testAccuracy: 0.5 },
+      ]);
+      new Harness(ctx()).progress(1, 1, 'x'); // no onProgress: nothing to call
+    });
+  });
+
+  it('finalPoint measures a point only where the trace has none at the current work, and not after a signal', async () => {
+    let asked = 0;
+    const acc = function* (): Generator<unknown, number> {
+      asked++;
+      yield;
+      return 0.5;
+    };
+    const h = new Harness({ kernels: jsKernels, seed: 1, budget: {}, test: ds.test, yieldMs: 0 });
+    await h.finalPoint(acc);
+    expect(h.trace.map((p) => p.work)).toEqual([0]);
+    await h.finalPoint(acc); // a point at work 0 already
+    expect(asked).toBe(1);
+    h.work = 7;
+    await h.finalPoint(acc);
+    expect(h.trace.map((p) => p.work)).toEqual([0, 7]);
+    let signal = false;
+    const s = new Harness({ kernels: jsKernels, seed: 1, budget: {}, test: ds.test, yieldMs: 0, shouldStop: () => signal });
+    s.work = 1;
+    signal = true;
+    s.shouldStop();
+    signal = false;
+    await s.finalPoint(acc);
+    expect(s.trace).toEqual([]);
+    expect(asked).toBe(2);
+  });
+
+  it('trace schedules from another first step and factor; totalBytes; the yield cadence default', () => {
+    const s = new TraceSchedule(2, 3);
+    expect(Array.from({ length: 30 }, (_, i) => i + 1).filter((i) => s.due(i))).toEqual([3, 6, 12, 24]);
+    const t = new TraceSchedule(1.5);
+    expect([t.due(5), t.due(6), t.due(7), t.due(8)]).toEqual([true, false, false, true]);
+    expect(totalBytes({ a: 1, b: 2.5, c: 1e9 })).toBe(1e9 + 3.5);
+    expect(totalBytes({})).toBe(0);
+    expect(YIELD_MS).toBe(50);
+  });
+
+  it("networkAccuracy is evaluate()'s accuracy over chunks, one yield a chunk; 0 on no examples", () => {
+    const net = Network.create({ sizes: [784, 10, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', new Rng(4));
+    const ex = slice(ds.test, 0, 250);
+    const want = evaluate(net, ex, jsKernels).correct / 250;
+    const g = networkAccuracy(net, ex, jsKernels, 100);
+    let yields = 0;
+    let r = g.next();
+    for (; !r.done; r = g.next()) yields++;
+    expect(yields).toBe(3);
+    expect(r.value).toBe(want);
+    expect(drain(networkAccuracy(net, ex, jsKernels))).toBe(want);
+    expect(drain(networkAccuracy(net, slice(ds.test, 0, 0), jsKernels))).toBe(0);
+  });
+});
+
+describe('every learner stops within a gemm or a solver step of a signal', () => {
+  for (const [name, make, N, allowed] of cases)
+    it(`${name}: signal after gemm ${N}, at most ${allowed} more`, async () => {
+      const c = counting(N);
+      const r = await make().fit(ds, { kernels: c.kernels, seed: 1, budget: {}, test: ds.test, shouldStop: c.signal, yieldMs: 0 });
+      expect(c.gemms() - N).toBeLessThanOrEqual(allowed);
+      expect(c.gemms()).toBeGreaterThanOrEqual(N);
+      for (const p of r.trace) expect(p.testAccuracy).toBeGreaterThanOrEqual(0);
+    }, 60_000);
 });
 
 describe('rowBlocks: a long product in pieces, yielding between them', () => {

@@ -93,3 +93,14 @@ describe('neural ODE gradient memory', () => {
     expect(rows.every((r) => r.adjointEvaluations === r.unrolledEvaluations)).toBe(true); // RK4: 4 evaluations a step each way
   });
 });
+
+describe('memoryTable', () => {
+  it('one row per step count: KB rounded, evaluations, MFLOP to one decimal, columns aligned (the first to the left)', () => {
+    const row = { steps: 8, adjointPeak: 2048, unrolledPeak: 1_536_000, unrolledTape: 511, adjointEvaluations: 64, unrolledEvaluations: 64, adjointFlops: 1_250_000, unrolledFlops: 12_345_678 };
+    expect(memoryTable([row, { ...row, steps: 128, adjointPeak: 1023, unrolledEvaluations: 1024, unrolledFlops: 50_000 }]).split('\n')).toEqual([
+      'RK4 steps  adjoint peak  unrolled peak  unrolled tape  evals adjoint  evals unrolled  work adjoint  work unrolled',
+      '8                  2 KB        1500 KB           0 KB             64              64     1.3 MFLOP     12.3 MFLOP',
+      '128                1 KB        1500 KB           0 KB             64            1024     1.3 MFLOP      0.1 MFLOP',
+    ]);
+  });
+});
