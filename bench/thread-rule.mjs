@@ -41,6 +41,13 @@ const SHAPES = [
   ['C64 l2 forward', false, false, 40, 4096, 500],
   ['C64 l2 Wᵀ·δ', true, false, 500, 4096, 40],
   ['C64 l2 δ·colsᵀ', false, true, 40, 500, 4096],
+  // 2^24 multiply-adds over outputs (m·n) of growing size, and short inner dimensions
+  ['out 2^10', false, true, 32, 32, 16384],
+  ['out 2^12', false, true, 64, 64, 4096],
+  ['out 2^14', false, true, 128, 128, 1024],
+  ['out 2^16', false, true, 256, 256, 256],
+  ['out 2^18 k 64', false, false, 512, 512, 64],
+  ['out 2^20 k 16', false, false, 1024, 1024, 16],
 ];
 // With the rule off (every product on all threads), the blas provider never
 // sets OpenBLAS's threads itself: this script sets them around each burst
