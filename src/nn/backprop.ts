@@ -45,7 +45,7 @@ export class Workspace {
     const shapes: [number, number][] = [...rows, ...rows, ...rows];
     shapes.push([m, net.sizes[0]]);
     // then each conv layer's cols(A), its gradient, pooled output, its gradient and arg-max table (src/nn/conv.ts), in the same block
-    const convShapes = net.geometry.map((g, l) => (g ? convBufferShapes(g, m, net.sizes[l], net.dtype) : []));
+    const convShapes = net.geometry.map((g, l) => (g ? convBufferShapes(g, m, net.sizes[l], net.dtype, l > 1) : []));
     shapes.push(...convShapes.flat());
     // float32 buffers share one WebAssembly memory, where the ReLU passes run as SIMD (src/linalg/simd.ts)
     const block: { arrays: Float[]; passes?: ElementPasses; memory?: WebAssembly.Memory } =

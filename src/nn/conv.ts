@@ -38,7 +38,7 @@ export interface ConvBuffers {
   readonly g: ConvGeometry;
   /** cols(A^(l−1)): K × (m·P). */
   readonly cols: Matrix;
-  /** (W^l)ᵀ δ^l, the gradient of cols(A^(l−1)): K × (m·P); for float64, allocated by the first backward pass (a forward-only workspace, as evaluate's, never needs it). */
+  /** (W^l)ᵀ δ^l, the gradient of cols(A^(l−1)): K × (m·P), in the Workspace's float32 block; for float64, allocated by the first backward pass (a forward-only workspace, as evaluate's, never needs it). None for layer 1. */
   dCols?: Matrix;
   /** The pooled output, m × n_l, and its gradient. */
   readonly out: Matrix;
@@ -52,14 +52,16 @@ export interface ConvBuffers {
 /**
  * The sizes of a conv layer's buffers, as rows × columns, in the order
  * convBuffers takes them: cols(A), its gradient, out, dOut and the arg-max
- * table (m × n_l int32). For float64 the gradient of cols is allocated when
- * first needed and the arg-max table is an array of its own: both are 0 × 0 here.
- * The Workspace puts float32 ones in its block with z, a and δ, so that the
- * SIMD passes reach them all.
+ * table (m × n_l int32). The first layer hands no gradient down (the input
+ * has none), so `handsDown` false leaves out the gradient of its cols; for
+ * float64 that gradient is allocated when first needed and the arg-max table
+ * is an array of its own. What is left out is 0 × 0 here. The Workspace puts
+ * float32 buffers in its block with z, a and δ, so that the SIMD passes
+ * reach them all.
  */
-export function convBufferShapes(g: ConvGeometry, m: number, n: number, dtype: 'float32' | 'float64'): [number, number][] {
+export function convBufferShapes(g: ConvGeometry, m: number, n: number, dtype: 'float32' | 'float64', handsDown: boolean): [number, number][] {
   const f32 = dtype === 'float32';
-  return [[g.K, m * g.P], f32 ? [g.K, m * g.P] : [0, 0], [m, n], [m, n], f32 ? [m, n] : [0, 0]];
+  return [[g.K, m * g.P], f32 && handsDown ? [g.K, m * g.P] : [0, 0], [m, n], [m, n], f32 ? [m, n] : [0, 0]];
 }
 
 /** A conv layer's buffers from arrays laid out as convBufferShapes says, with the SIMD passes of their memory (if any). */

@@ -110,8 +110,10 @@ describe('the conv passes in WebAssembly SIMD (assets/conv.wasm)', () => {
     const ws = new Workspace(Network.create({ ...arch, sizes: [...arch.sizes] }, 'he', new Rng(1)), 5);
     for (const l of [1, 2]) {
       const c = ws.conv[l]!;
-      expect(c.wasm?.holds(c.cols.data, c.dCols!.data, c.out.data, c.dOut.data, c.argmax, ws.z[l].data, ws.a[l].data, ws.delta[l].data, ws.x.data)).toBe(true);
+      expect(c.wasm?.holds(c.cols.data, c.out.data, c.dOut.data, c.argmax, ws.z[l].data, ws.a[l].data, ws.delta[l].data, ws.x.data)).toBe(true);
     }
+    expect(ws.conv[2]!.wasm?.holds(ws.conv[2]!.dCols!.data)).toBe(true);
+    expect(ws.conv[1]!.dCols).toBeUndefined(); // the first layer hands no gradient down
     const ws64 = new Workspace(Network.create({ ...arch, sizes: [...arch.sizes] }, 'he', new Rng(1), 'float64'), 5);
     expect(ws64.conv[1]!.wasm).toBeUndefined();
     expect(ws64.conv[1]!.dCols).toBeUndefined(); // allocated by the first backward pass
