@@ -24,8 +24,8 @@ import type { ConvGeometry } from './layers.js';
  * Each function below is a js loop, and, for float32 buffers that live in
  * one Workspace's WebAssembly memory, the same loop as WebAssembly SIMD
  * (assets/conv.wasm, from scripts/conv-kernels.mjs): the same values in the
- * same order, so the same bits, about 8× faster than the js loop here (a
- * value costs 4 ns in a js loop on this machine, 0.4–0.6 ns in the SIMD one).
+ * same order, so the same bits, 11–18× faster than the js loops on this
+ * machine (bench/conv-passes.mjs, docs/guide/performance.md).
  */
 
 /**
