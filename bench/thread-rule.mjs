@@ -5,13 +5,16 @@
 // drift in a shared machine's load hits both alike. Prints the minimum (the
 // product's cost when the cores are free) and the median of each.
 //
-//   npm run build && node bench/thread-rule.mjs [--rounds 15]
+//   npm run build && node bench/thread-rule.mjs [--rounds 15] [--only C64]
 import { loadBlas } from '../dist/linalg/blas.js';
 import { loadWasm } from '../dist/linalg/wasm.js';
 import { Matrix } from '../dist/linalg/index.js';
 import { availableParallelism } from 'node:os';
 
-const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 15;
+const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const rounds = Number(arg('--rounds')) || 15;
+// --only TEXT: the shapes whose label contains TEXT (e.g. --only C64)
+const only = arg('--only');
 const all = availableParallelism();
 // [label, transA, transB, m, n, k]: the products of W (784-256-128-10, batch 128) and squares between
 const SHAPES = [
@@ -27,6 +30,24 @@ const SHAPES = [
   ['W l1 forward', false, false, 256, 128, 784],
   ['W l1 δ·Aᵀ', false, true, 256, 784, 128],
   ['square 384', false, false, 384, 384, 384],
+  // the conv net of bench's C10 and C64 (conv5x5x20,pool2,conv5x5x40,pool2,100,10; m·P columns, K = c_in·kh·kw)
+  ['C10 l1 forward', false, false, 20, 5760, 25],
+  ['C10 l1 δ·colsᵀ', false, true, 20, 25, 5760],
+  ['C10 l2 forward', false, false, 40, 640, 500],
+  ['C10 l2 Wᵀ·δ', true, false, 500, 640, 40],
+  ['C10 l2 δ·colsᵀ', false, true, 40, 500, 640],
+  ['C64 l1 forward', false, false, 20, 36864, 25],
+  ['C64 l1 δ·colsᵀ', false, true, 20, 25, 36864],
+  ['C64 l2 forward', false, false, 40, 4096, 500],
+  ['C64 l2 Wᵀ·δ', true, false, 500, 4096, 40],
+  ['C64 l2 δ·colsᵀ', false, true, 40, 500, 4096],
+  // 2^24 multiply-adds over outputs (m·n) of growing size, and short inner dimensions
+  ['out 2^10', false, true, 32, 32, 16384],
+  ['out 2^12', false, true, 64, 64, 4096],
+  ['out 2^14', false, true, 128, 128, 1024],
+  ['out 2^16', false, true, 256, 256, 256],
+  ['out 2^18 k 64', false, false, 512, 512, 64],
+  ['out 2^20 k 16', false, false, 1024, 1024, 16],
 ];
 // With the rule off (every product on all threads), the blas provider never
 // sets OpenBLAS's threads itself: this script sets them around each burst
@@ -50,8 +71,8 @@ const timeBurst = (k, tA, tB, a, b, c, calls) => {
 };
 const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 console.log(`${all} threads; ${rounds} alternating bursts each; µs per product, min / median`);
-console.log('shape'.padEnd(16) + 'm·n·k'.padStart(10) + '  blas 1'.padStart(16) + `  blas ${all}`.padStart(16) + '  wasm 1'.padStart(16) + `  wasm ${all}`.padStart(16));
-for (const [label, tA, tB, m, n, k] of SHAPES) {
+console.log('shape'.padEnd(16) + 'm·n·k'.padStart(10) + 'm·n'.padStart(9) + '  blas 1'.padStart(16) + `  blas ${all}`.padStart(16) + '  wasm 1'.padStart(16) + `  wasm ${all}`.padStart(16));
+for (const [label, tA, tB, m, n, k] of SHAPES.filter(([label]) => !only || label.includes(only))) {
   const a = fill(tA ? Matrix.zeros(k, m) : Matrix.zeros(m, k), Math.sin),
     b = fill(tB ? Matrix.zeros(n, k) : Matrix.zeros(k, n), Math.cos),
     c = Matrix.zeros(m, n);
@@ -70,6 +91,6 @@ for (const [label, tA, tB, m, n, k] of SHAPES) {
     }
     cols.push(t1, tn);
   }
-  console.log(label.padEnd(16) + String(m * n * k).padStart(10) + cols.map((t) => `${Math.min(...t).toFixed(0)} / ${med(t).toFixed(0)}`.padStart(16)).join(''));
+  console.log(label.padEnd(16) + String(m * n * k).padStart(10) + String(m * n).padStart(9) + cols.map((t) => `${Math.min(...t).toFixed(0)} / ${med(t).toFixed(0)}`.padStart(16)).join(''));
 }
 process.exit(0);

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { Kernels } from './kernels.js';
 import { acceleratedKernels } from './accelerated.js';
 import { chooseCore, resolveLibrary, type CoreChoice } from './openblas-core.js';
-import { parallelWork, threadsFor, type ThreadPolicy } from './threads.js';
+import { parallelWork, threadsFor, type ThreadPolicy, type ThreadRule } from './threads.js';
 
 /** Where to look for a CBLAS, in order; $BACKPROP_BLAS (a path) comes first. */
 export const BLAS_CANDIDATES: Record<string, string[]> = {
@@ -18,8 +18,8 @@ const TRANS = 112;
 
 /** Below this many multiply-adds (m·n·k) the FFI call costs more than the js loops. */
 export const BLAS_MIN_WORK = 2048;
-/** From this many multiply-adds OpenBLAS runs on all its threads, below on one (threads.ts; measured in docs/guide/performance.md). */
-export const BLAS_PARALLEL_WORK = 1 << 24;
+/** OpenBLAS runs a product on all its threads from 2^24 multiply-adds, 2^15 outputs and an inner dimension of 2^7, else on one (threads.ts; measured in docs/guide/performance.md). */
+export const BLAS_THREAD_RULE: ThreadRule = { parallelWork: 1 << 24, minOutput: 1 << 15, minInner: 1 << 7 };
 
 type GemmFn = (
   order: number,
@@ -165,7 +165,7 @@ function loadOne(koffi: Koffi, koffiPath: string, name: string): BlasProvider | 
   // else the cores), then set per product by the policy.
   let threads: ThreadPolicy | undefined, setThreads: ((n: number) => void) | undefined;
   if (vendor === 'OpenBLAS') {
-    const work = parallelWork(BLAS_PARALLEL_WORK);
+    const work = parallelWork(BLAS_THREAD_RULE);
     if ('error' in work) return work;
     try {
       const get = lib.func('int openblas_get_num_threads()') as () => number;
@@ -193,7 +193,7 @@ function blasKernels(sgemm: GemmFn, dgemm: GemmFn, policy?: ThreadPolicy, setThr
   let current = policy?.max ?? 0;
   return acceleratedKernels('blas', { minWork: BLAS_MIN_WORK, float64: true }, (transA, transB, alpha, a, b, beta, c, { m, n, k }) => {
     if (policy && setThreads) {
-      const t = threadsFor(policy, m * n * k);
+      const t = threadsFor(policy, m, n, k);
       if (t !== current) setThreads((current = t));
     }
     (c.dtype === 'float64' ? dgemm : sgemm)(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a.data, a.cols, b.data, b.cols, beta, c.data, c.cols);

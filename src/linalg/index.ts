@@ -102,7 +102,7 @@ export async function autoProvider(): Promise<Available> {
  * back from the providers that read it to slower kernels.
  */
 export function checkThreadEnvironment(): void {
-  const policy = parallelWork(0);
+  const policy = parallelWork({ parallelWork: 0 });
   if ('error' in policy) throw new BackendUnavailableError(policy.error);
 }
 

@@ -44,7 +44,7 @@ relaxedSimd();
  * shared memory (everything then runs on the js loops).
  */
 const compiled = new Map<string, { module: WebAssembly.Module } | { error: string }>();
-export function wasmModule(name: 'gemm.wasm' | 'gemm-fma.wasm' | 'relu.wasm'): { module: WebAssembly.Module } | { error: string } {
+export function wasmModule(name: 'gemm.wasm' | 'gemm-fma.wasm' | 'relu.wasm' | 'conv.wasm'): { module: WebAssembly.Module } | { error: string } {
   let c = compiled.get(name);
   if (!c) {
     try {
@@ -85,7 +85,7 @@ export interface ElementPasses {
  * lives as long as any of the arrays. Plain arrays and no passes where the
  * kernels are unavailable.
  */
-export function float32Block(lengths: number[]): { arrays: Float32Array[]; passes?: ElementPasses } {
+export function float32Block(lengths: number[]): { arrays: Float32Array[]; passes?: ElementPasses; memory?: WebAssembly.Memory } {
   const relu = wasmModule('relu.wasm');
   const offsets: number[] = [];
   let floats = 0;
@@ -104,7 +104,7 @@ export function float32Block(lengths: number[]): { arrays: Float32Array[]; passe
         reluForward: (Z, A) => k.relu_forward(Z.byteOffset, A.byteOffset, Z.length),
         reluBackward: (Z, G, D) => k.relu_backward(Z.byteOffset, G.byteOffset, D.byteOffset, Z.length),
       };
-      return { arrays: lengths.map((n, i) => new Float32Array(buffer, offsets[i] * 4, n)), passes };
+      return { arrays: lengths.map((n, i) => new Float32Array(buffer, offsets[i] * 4, n)), passes, memory: k.memory }; // memory: for conv.wasm's passes (src/nn/conv.ts)
     } catch {
       // no memory for it: plain arrays below
     }

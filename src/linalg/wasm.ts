@@ -4,12 +4,12 @@ import type { Kernels } from './kernels.js';
 import { acceleratedKernels } from './accelerated.js';
 import type { Matrix } from './matrix.js';
 import { relaxedSimd, wasmModule } from './simd.js';
-import { parallelWork, threadsFor, type ThreadPolicy } from './threads.js';
+import { parallelWork, threadsFor, type ThreadPolicy, type ThreadRule } from './threads.js';
 
 /** Below this many multiply-adds (m·n·k) the copies into wasm memory cost more than the js loops. */
 export const WASM_MIN_WORK = 32_768;
-/** From this many multiply-adds a product runs on all the pool's threads, below on one (threads.ts; measured in docs/guide/performance.md). */
-export const WASM_PARALLEL_WORK = 1 << 24;
+/** A product runs on all the pool's threads from 2^24 multiply-adds, 2^14 outputs and an inner dimension of 2^5, else on one (threads.ts; measured in docs/guide/performance.md). */
+export const WASM_THREAD_RULE: ThreadRule = { parallelWork: 1 << 24, minOutput: 1 << 14, minInner: 1 << 5 };
 /** The micro-kernel's tile (scripts/wasm-kernels.mjs): rows of A (MR, MR_FMA) and columns of B per step. */
 const MR = 4;
 const MR_FMA = 4;
@@ -81,7 +81,7 @@ interface Gemm {
 export async function loadWasm(threads?: number, fma?: boolean, minParallel?: number): Promise<WasmLoaded | { error: string }> {
   const want = threads === undefined ? wasmThreads() : { threads };
   if ('error' in want) return want;
-  const work = minParallel === undefined ? parallelWork(WASM_PARALLEL_WORK) : { parallelWork: minParallel };
+  const work = minParallel === undefined ? parallelWork(WASM_THREAD_RULE) : { parallelWork: minParallel };
   if ('error' in work) return work;
   const policy: ThreadPolicy = { max: want.threads, ...work };
   const relaxed = relaxedSimd();
@@ -194,7 +194,7 @@ function wasmKernels(kernel: Gemm, memory: WebAssembly.Memory, control: SharedAr
     } else copyIn(b, H, ob, np);
     if (beta !== 0) copyIn(c, H, oc, np);
     // Rows of C per thread, in whole tiles; one thread for small products.
-    const parts = Math.min(threadsFor(policy, m * n * k), mp / MR);
+    const parts = Math.min(threadsFor(policy, m, n, k), mp / MR);
     const per = roundUp(mp / parts, MR);
     if (parts > 1) {
       I[N] = np;

@@ -1,28 +1,8 @@
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
 import { float32Block, type ElementPasses } from '../linalg/simd.js';
 import type { Network } from './network.js';
-import type { ConvGeometry } from './layers.js';
-import { col2im, im2col, pool, unpool } from './conv.js';
+import { col2im, convBufferShapes, convBuffers, im2col, pool, unpool, type ConvBuffers } from './conv.js';
 import { batchNormBackward, batchNormForward, type BatchNormBuffers, type BatchNormMode } from './batchnorm.js';
-
-/**
- * The extra buffers of a conv layer l (src/nn/conv.ts has the layouts): its
- * z[l], a[l] and delta[l] are c_out × (m·P), one row per channel; `out` is
- * what it hands on after pooling, m × n_l with one example per row (as the
- * input batch X), and `dOut` is ∂C/∂out.
- */
-export interface ConvBuffers {
-  readonly g: ConvGeometry;
-  /** cols(A^(l−1)): K × (m·P). */
-  readonly cols: Matrix;
-  /** (W^l)ᵀ δ^l, the gradient of cols(A^(l−1)): K × (m·P); allocated by the first backward pass (a forward-only workspace, as evaluate's, never needs it). */
-  dCols?: Matrix;
-  /** The pooled output, m × n_l, and its gradient. */
-  readonly out: Matrix;
-  readonly dOut: Matrix;
-  /** Which entry of a[l] each pooled output took (max-pooling). */
-  readonly argmax: Int32Array;
-}
 
 /**
  * Buffers for one batch size m, reused batch after batch so the training step
@@ -64,8 +44,12 @@ export class Workspace {
     const rows = net.sizes.map(shape);
     const shapes: [number, number][] = [...rows, ...rows, ...rows];
     shapes.push([m, net.sizes[0]]);
+    // then each conv layer's cols(A), its gradient, pooled output, its gradient and arg-max table (src/nn/conv.ts), in the same block
+    const convShapes = net.geometry.map((g, l) => (g ? convBufferShapes(g, m, net.sizes[l], net.dtype, l > 1) : []));
+    shapes.push(...convShapes.flat());
     // float32 buffers share one WebAssembly memory, where the ReLU passes run as SIMD (src/linalg/simd.ts)
-    const block: { arrays: Float[]; passes?: ElementPasses } = net.dtype === 'float32' ? float32Block(shapes.map(([r, c]) => r * c)) : { arrays: shapes.map(([r, c]) => new Float64Array(r * c)) };
+    const block: { arrays: Float[]; passes?: ElementPasses; memory?: WebAssembly.Memory } =
+      net.dtype === 'float32' ? float32Block(shapes.map(([r, c]) => r * c)) : { arrays: shapes.map(([r, c]) => new Float64Array(r * c)) };
     const data = block.arrays;
     this.simd = block.passes;
     const matrices = shapes.map(([r, c], i) => new Matrix(r, c, data[i]));
@@ -74,17 +58,8 @@ export class Workspace {
     this.a = matrices.slice(L, 2 * L);
     this.delta = matrices.slice(2 * L, 3 * L);
     this.x = matrices[3 * L];
-    this.conv = net.geometry.map((g, l) => {
-      if (!g) return undefined;
-      const dt = net.dtype;
-      return {
-        g,
-        cols: Matrix.zeros(g.K, m * g.P, dt),
-        out: Matrix.zeros(m, net.sizes[l], dt),
-        dOut: Matrix.zeros(m, net.sizes[l], dt),
-        argmax: new Int32Array(net.sizes[l] * m),
-      };
-    });
+    let at = 3 * L + 1;
+    this.conv = net.geometry.map((g, l) => g && convBuffers(g, m, net.sizes[l], data.slice(at, (at += convShapes[l].length)), block.memory));
     this.bn = net.norm.map((n, l) => {
       if (!n) return undefined;
       const size = this.z[l].data.length,
@@ -172,13 +147,13 @@ export function feedforward(net: Network, ws: Workspace, kernels: Kernels, mode:
     else for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * n, (i + 1) * n); // Z ← b 1ᵀ
     const c = ws.conv[l];
     if (c) {
-      im2col(c.g, ws.previous(l).data, ws.m, c.cols.data); // cols(A^(l−1)), from X or the pooled output below
+      im2col(c.g, ws.previous(l).data, ws.m, c.cols.data, c.wasm); // cols(A^(l−1)), from X or the pooled output below
       kernels.gemm(false, false, 1, net.weights[l - 1], c.cols, 1, z); // Z ← W cols(A) + Z
     } else kernels.gemm(false, ws.rowsAreExamples(l), 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ, and a conv layer's output)
     if (bn && norm) batchNormForward(mode, Z, z.rows, n, norm.params, norm.runningMean, norm.runningVar, bn, ws.z[l].data); // Y ← γ x̂ + β
     net.activations[l - 1].forward(ws.z[l], ws.a[l], ws.simd); // A ← f(Z), f(Y) under BN
     if (c) {
-      pool(c.g, ws.a[l].data, ws.m, c.out.data, c.argmax); // out ← pool(A)
+      pool(c.g, ws.a[l].data, ws.m, c.out.data, c.argmax, c.wasm); // out ← pool(A)
       continue;
     }
     if (ws.mask && ws.dropped && l < net.depth) multiply(ws.a[l].data, ws.mask[l].data, ws.dropped[l].data); // Ã ← A ⊙ M/(1 − p)
@@ -254,13 +229,13 @@ export function deltas(net: Network, ws: Workspace, y: Matrix, kernels: Kernels,
       // G = col2im((W^(l+1))ᵀ δ^(l+1)): each pixel collects the gradient of every patch it was in
       const dCols = (above.dCols ??= Matrix.zeros(above.g.K, ws.m * above.g.P, net.dtype));
       kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, dCols);
-      col2im(above.g, dCols.data, ws.m, G.data);
+      col2im(above.g, dCols.data, ws.m, G.data, above.wasm);
     } else if (c)
       kernels.gemm(true, false, 1, ws.delta[l + 1], net.weights[l], 0, G); // Gᵀ = (δ^(l+1))ᵀ W^(l+1): one example per row, as the output it belongs to
     else kernels.gemm(true, false, 1, net.weights[l], ws.delta[l + 1], 0, G); // G = (W^(l+1))ᵀ δ^(l+1)
     if (c) {
       // δ^l = unpool(G) ⊙ f_l'(Z^l): max-pooling routes G to the arg-max, average pooling spreads it
-      unpool(c.g, G.data, ws.m, c.argmax, ws.delta[l].data);
+      unpool(c.g, G.data, ws.m, c.argmax, ws.delta[l].data, c.wasm);
     } else if (ws.mask) multiply(ws.delta[l].data, ws.mask[l].data, ws.delta[l].data); // ⊙ M^l/(1 − p) under dropout
     // δ^l = G ⊙ f_l'(Z^l)
     net.activations[l - 1].backward(ws.z[l], ws.a[l], ws.delta[l], ws.delta[l], ws.simd);

