@@ -15,7 +15,9 @@ import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { RunLog } from '../train/run-log.js';
 import { trainingReport } from '../report/training.js';
-import { DEFAULT_DECAY, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
+import { scheduleLabel } from '../train/schedule.js';
+import { addScheduleOptions, scheduleConfig, type ScheduleOptions } from './schedule-flags.js';
+import { smoothingProblem } from '../nn/costs.js';
 import { WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
 import { optimizerLabel, RULES, type OptimizerState } from '../train/optimizers.js';
 import { initialState, type TrainState } from '../train/session.js';
@@ -68,7 +70,7 @@ export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 /** The settings by their option keys, as the flags that have one of their own give them (src/train/settings.ts). */
 type SettingOptions = { [K in SettingKey]?: RunRecord[K] };
 
-interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype'> {
+interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, ScheduleOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype'> {
   batchSize: number;
   epochs: number;
   weightDecay: number;
@@ -79,10 +81,6 @@ interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, Om
   overwrite: boolean;
   json: boolean;
   monitor: boolean;
-  schedule: ScheduleName;
-  warmup: number;
-  decay?: number;
-  stepEvery?: number;
   earlyStop?: number;
   monitorMetric: WatchedMetric;
   log?: string;
@@ -121,26 +119,6 @@ const SETTING_FLAGS: Partial<Record<SettingKey, (cmd: Command) => void>> = {
       )
       .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop watches', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss')),
 };
-
-function addScheduleOptions(cmd: Command): void {
-  cmd
-    .addOption(
-      choiceOption(
-        '--schedule <name>',
-        'learning rate per epoch: constant, step (×γ every --step-every epochs), exponential (×γ each epoch) or cosine (η·½(1+cos πk/K))',
-        SCHEDULES,
-        oneOf(SCHEDULES),
-        'constant',
-      ),
-    )
-    .option('--warmup <n>', 'epochs of linear warm-up to η before the schedule', nonNegativeInt, 0)
-    .addOption(
-      new Option('--decay <gamma>', 'γ of --schedule step and exponential')
-        .argParser(positiveNumber)
-        .default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`),
-    )
-    .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'));
-}
 
 /** Where each run setting's flags go (in the table's order), then the flags of this invocation: the config, the outputs, how to show. */
 function addTrainOptions(cmd: Command): void {
@@ -352,24 +330,13 @@ function openLog(opts: TrainOptions): RunLog | undefined {
   }
 }
 
-/** The schedule asked for; --decay or --step-every for a schedule without them is a usage error. */
-function scheduleConfig(opts: TrainOptions): Schedule {
-  const name = opts.schedule;
-  if (opts.decay !== undefined && name !== 'step' && name !== 'exponential')
-    throw new UsageError(`--decay ${opts.decay}: --schedule ${name} has no decay factor; it belongs to --schedule step or exponential`);
-  if (opts.stepEvery !== undefined && name !== 'step') throw new UsageError(`--step-every ${opts.stepEvery}: it belongs to --schedule step, not ${name}`);
-  if (opts.warmup >= opts.epochs) throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
-  const decay = opts.decay ?? (name === 'exponential' ? DEFAULT_DECAY.exponential : DEFAULT_DECAY.step);
-  return { name, warmup: opts.warmup, decay, stepEvery: opts.stepEvery ?? Math.max(1, Math.floor((opts.epochs - opts.warmup) / 3)) };
-}
-
 /** Options → what to do: a new run or the continuation of a checkpointed one, its outputs claimed and its data loaded and checked. */
 function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
   const checkpointDir = opts.checkpoint ?? opts.resume;
   claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
   const log = openLog(opts);
-  const data = resumed?.record ?? { ...opts, validation: opts.validation ?? (opts.earlyStop ? EARLY_STOP_VALIDATION : undefined) };
+  const data = resumed?.record ?? { ...opts, validation: opts.validation ?? (opts.earlyStop || opts.schedule === 'plateau' ? EARLY_STOP_VALIDATION : undefined) };
   const ds = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
   for (const [set, ex] of [
     ['training', ds.train],
@@ -385,8 +352,10 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume, log };
   }
   const optimizer = optimizerConfig(opts);
-  const schedule = scheduleConfig(opts);
+  const schedule = scheduleConfig(opts, Math.ceil(ds.train.count / opts.batchSize));
   const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden, ds.shape);
+  const smoothing = opts.labelSmoothing ? smoothingProblem(arch.cost) : undefined;
+  if (smoothing) throw new UsageError(`--label-smoothing ${opts.labelSmoothing}: ${smoothing}`);
   if (opts.dropout && arch.sizes.length < 3) throw new UsageError(`--dropout ${opts.dropout}: the network ${arch.sizes.join('-')} has no hidden layer to drop units from`);
   if (opts.augment && (!ds.shape || ds.shape[0] * ds.shape[1] !== ds.train.dim))
     throw new UsageError(`--augment: ${data.data} is not a set of images (${ds.train.dim} values per example and no rows × cols shape); it distorts images only`);
@@ -405,6 +374,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
     optimizer,
     schedule,
     dropout: opts.dropout || undefined,
+    labelSmoothing: opts.labelSmoothing || undefined,
     augment: opts.augment,
     earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
     backend: opts.backend,
@@ -415,7 +385,7 @@ function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   if (decay) throw new UsageError(`--weight-decay ${decay}`);
   const rng = new Rng(record.seed);
   const net = Network.create(arch, record.init, rng, record.dtype);
-  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: opts.earlyStop !== undefined && opts.validation === undefined, log };
+  return { record, ds, net, rng, state: initialState(ds.train.count), checkpointDir, heldOut: (opts.earlyStop !== undefined || opts.schedule === 'plateau') && opts.validation === undefined, log };
 }
 
 /** What the session leaves for the output: how the run ended, on which kernels, and --monitor's record. */
@@ -710,6 +680,9 @@ function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Fini
       optimizer: run.optimizer ?? { name: 'sgd' },
       schedule: run.schedule,
       dropout: run.dropout,
+      labelSmoothing: run.labelSmoothing,
+      clipNorm: run.clipNorm,
+      clipValue: run.clipValue,
       augment: run.augment,
       earlyStop: run.earlyStop,
       seed: run.seed,
@@ -754,17 +727,6 @@ function interruptDir(): string {
   return `${DEFAULT_CHECKPOINT}-${process.pid}`;
 }
 
-/** "cosine schedule after 2 warm-up epochs", "step schedule ×0.1 every 3 epochs". */
-function scheduleLabel(s: Schedule): string {
-  const what =
-    s.name === 'step'
-      ? `step schedule ×${s.decay} every ${s.stepEvery} epoch${s.stepEvery === 1 ? '' : 's'}`
-      : s.name === 'exponential'
-        ? `exponential schedule ×${s.decay} per epoch`
-        : `${s.name} schedule`;
-  return what + (s.warmup ? ` after ${s.warmup} warm-up epoch${s.warmup === 1 ? '' : 's'}` : '');
-}
-
 /** The best epoch's weights that a checkpoint directory keeps beside the checkpoint, or undefined when it has none. */
 function readBestModel(dir: string, net: Network): Network | undefined {
   const path = join(dir, BEST_MODEL);
@@ -782,6 +744,7 @@ function epochLine(m: TrainState['history'][number], epochs: number, showRate: b
     `loss ${m.loss.toFixed(4)}  train ${percent(m.trainAccuracy)}` +
     (m.validationAccuracy !== undefined ? `  val ${percent(m.validationAccuracy)}` : '') +
     (m.testAccuracy !== undefined ? `  test ${percent(m.testAccuracy)}` : '') +
+    (m.clipped ? `  clipped ${m.clipped} step${m.clipped === 1 ? '' : 's'}` : '') +
     `  ${style.dim(seconds(m.seconds))}`
   );
 }

@@ -15,6 +15,7 @@ export const CSV_COLUMNS = [
   'test_accuracy',
   'seconds',
   'examples_per_second',
+  'clipped',
 ] as const;
 
 /** One record of the run: an epoch's metrics, or the running means of an epoch so far. */
@@ -31,6 +32,8 @@ export interface LogRecord {
   testAccuracy?: number;
   seconds?: number;
   examplesPerSecond?: number;
+  /** Steps of the epoch whose gradients --clip-norm/--clip-value changed (absent without clipping). */
+  clipped?: number;
 }
 
 /**
@@ -75,6 +78,7 @@ export class RunLog {
       testAccuracy: m.testAccuracy,
       seconds: m.seconds,
       examplesPerSecond: m.seconds > 0 ? examples / m.seconds : undefined,
+      clipped: m.clipped,
     };
   }
 
@@ -131,6 +135,7 @@ function csvRow(r: LogRecord): string {
     test_accuracy: r.testAccuracy,
     seconds: r.seconds,
     examples_per_second: r.examplesPerSecond,
+    clipped: r.clipped,
   };
   return CSV_COLUMNS.map((c) => (cells[c] === undefined ? '' : String(cells[c]))).join(',');
 }

@@ -672,7 +672,7 @@ describe('SgdTrainer: optimizers and dropout', () => {
 describe('Optimizer, against the update rules written out', () => {
   // A 2-3-2 network: its parameters W¹ (3×2), b¹ (3), W² (2×3), b² (2), each step given other gradients. Off-default
   // μ, β₁, β₂ and ε (large enough to matter), λ on the weights only.
-  const config = { momentum: 0.7, beta1: 0.8, beta2: 0.95, eps: 1e-3 };
+  const config = { momentum: 0.7, beta1: 0.8, beta2: 0.95, eps: 1e-3, alpha: 0.9, accumulator: 0.05 };
   const net = (dtype: 'float32' | 'float64' = 'float64') => Network.create({ sizes: [2, 3, 2], activation: 'tanh', outputActivation: 'linear', cost: 'quadratic' }, 'normal', new Rng(6), dtype);
   const gradientsAt = (n: Network, step: number) => {
     const g = new Gradients(n);
@@ -689,22 +689,30 @@ describe('Optimizer, against the update rules written out', () => {
       { p: Array.from(n.biases[l]), grad: (g: Gradients) => g.gradB[l], weight: false },
     ]);
     for (const { p, grad, weight } of params) {
-      const v = p.map(() => 0),
-        m = p.map(() => 0);
+      const v = p.map(() => (name === 'adagrad' ? config.accumulator : 0)),
+        m = p.map(() => 0),
+        vMax = p.map(() => 0);
       for (let t = 1; t <= steps; t++) {
         const G = grad(gradientsAt(n, t));
         for (let j = 0; j < p.length; j++) {
           const decay = weight ? lambda : 0;
           const gj = G[j] + (name === 'adamw' ? 0 : decay * p[j]);
           if (name === 'sgd') p[j] -= lr * gj;
-          else if (name === 'momentum' || name === 'nesterov') {
+          else if (name === 'rmsprop') {
+            v[j] = config.alpha * v[j] + (1 - config.alpha) * gj * gj;
+            p[j] -= (lr * gj) / (Math.sqrt(v[j]) + config.eps);
+          } else if (name === 'adagrad') {
+            v[j] += gj * gj;
+            p[j] -= (lr * gj) / (Math.sqrt(v[j]) + config.eps);
+          } else if (name === 'momentum' || name === 'nesterov') {
             v[j] = config.momentum * v[j] + gj;
             p[j] -= lr * (name === 'nesterov' ? gj + config.momentum * v[j] : v[j]);
           } else {
             m[j] = config.beta1 * m[j] + (1 - config.beta1) * gj;
             v[j] = config.beta2 * v[j] + (1 - config.beta2) * gj * gj;
+            vMax[j] = Math.max(vMax[j], v[j]);
             const mHat = m[j] / (1 - config.beta1 ** t),
-              vHat = v[j] / (1 - config.beta2 ** t);
+              vHat = (name === 'amsgrad' ? vMax[j] : v[j]) / (1 - config.beta2 ** t);
             p[j] -= lr * (mHat / (Math.sqrt(vHat) + config.eps) + (name === 'adamw' ? decay * p[j] : 0));
           }
         }
@@ -732,7 +740,7 @@ describe('Optimizer, against the update rules written out', () => {
     });
 
   it('slots: none for sgd, a velocity for momentum and nesterov, two moments for adam and adamw; zeros of the parameter’s precision', () => {
-    expect(OPTIMIZERS.map(slotCount)).toEqual([0, 1, 1, 2, 2]);
+    expect(OPTIMIZERS.map(slotCount)).toEqual([0, 1, 1, 2, 2, 3, 1, 1]);
     for (const dtype of ['float32', 'float64'] as const) {
       const n = net(dtype);
       const o = new Optimizer({ name: 'adam', ...config }, n);
@@ -878,8 +886,8 @@ describe('RunLog', () => {
       log.close(); // closed once
     }
     expect(readFileSync(json, 'utf8')).toBe(`${JSON.stringify(batch)}\n${JSON.stringify(RunLog.epoch(m, 1000))}\n`);
-    expect(readFileSync(csv, 'utf8')).toBe([CSV_COLUMNS.join(','), 'batch,1,3,,0.25,0.5,,,,,,', 'epoch,2,,0.1,0.5,0.75,0.65,0.72,0.6,0.7,4,250', ''].join('\n'));
-    expect(CSV_COLUMNS.join(',')).toBe('kind,epoch,batch,lr,loss,train_accuracy,validation_loss,validation_accuracy,test_loss,test_accuracy,seconds,examples_per_second');
+    expect(readFileSync(csv, 'utf8')).toBe([CSV_COLUMNS.join(','), 'batch,1,3,,0.25,0.5,,,,,,,', 'epoch,2,,0.1,0.5,0.75,0.65,0.72,0.6,0.7,4,250,', ''].join('\n'));
+    expect(CSV_COLUMNS.join(',')).toBe('kind,epoch,batch,lr,loss,train_accuracy,validation_loss,validation_accuracy,test_loss,test_accuracy,seconds,examples_per_second,clipped');
     expect(new RunLog({}).active).toBe(false);
     const onlyJson = join(d, 'only.jsonl');
     const log = new RunLog({ json: onlyJson });
