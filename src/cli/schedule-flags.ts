@@ -34,10 +34,12 @@ export function addScheduleOptions(cmd: Command): void {
       ),
     )
     .addOption(
-      choiceOption('--schedule-unit <unit>', 'what --warmup, --step-every and the schedule count: epochs (η set at each epoch start) or steps (η set before each batch)', SCHEDULE_UNITS, oneOf(SCHEDULE_UNITS)).default(
-        undefined,
-        'epoch; step for onecycle',
-      ),
+      choiceOption(
+        '--schedule-unit <unit>',
+        'what --warmup, --step-every and the schedule count: epochs (η set at each epoch start) or steps (η set before each batch)',
+        SCHEDULE_UNITS,
+        oneOf(SCHEDULE_UNITS),
+      ).default(undefined, 'epoch; step for onecycle'),
     )
     .option('--warmup <n>', 'epochs (or steps, with --schedule-unit step) of linear warm-up to η before the schedule', nonNegativeInt, 0)
     .addOption(
@@ -47,13 +49,9 @@ export function addScheduleOptions(cmd: Command): void {
     )
     .addOption(new Option('--step-every <k>', 'epochs (or steps) between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the run'))
     .addOption(new Option('--eta-min <eta>', "η_min of --schedule cosine, the rate it ends near (PyTorch's eta_min)").argParser(nonNegativeNumber).default(undefined, '0'))
-    .addOption(
-      new Option('--pct-start <p>', 'onecycle: the fraction of the steps spent rising to η').argParser(unitInterval).default(undefined, String(ONE_CYCLE_DEFAULTS.pctStart)),
-    )
+    .addOption(new Option('--pct-start <p>', 'onecycle: the fraction of the steps spent rising to η').argParser(unitInterval).default(undefined, String(ONE_CYCLE_DEFAULTS.pctStart)))
     .addOption(new Option('--div-factor <d>', 'onecycle: it starts at η/d').argParser(positiveNumber).default(undefined, String(ONE_CYCLE_DEFAULTS.divFactor)))
-    .addOption(
-      new Option('--final-div-factor <f>', 'onecycle: it ends at η/(d·f)').argParser(positiveNumber).default(undefined, String(ONE_CYCLE_DEFAULTS.finalDivFactor)),
-    )
+    .addOption(new Option('--final-div-factor <f>', 'onecycle: it ends at η/(d·f)').argParser(positiveNumber).default(undefined, String(ONE_CYCLE_DEFAULTS.finalDivFactor)))
     .addOption(
       new Option('--plateau-patience <n>', 'plateau: epochs without a better --monitor-metric it tolerates before η ← γη')
         .argParser(nonNegativeInt)
@@ -82,7 +80,8 @@ export function scheduleConfig(opts: ScheduleOptions, batches: number): Schedule
     if (v !== undefined && name !== 'onecycle') throw only(flag, v, '--schedule onecycle', name);
   if (opts.plateauPatience !== undefined && name !== 'plateau') throw only('--plateau-patience', opts.plateauPatience, '--schedule plateau', name);
   if (opts.pctStart === 0) throw new UsageError('--pct-start 0: onecycle needs a rising phase; give a fraction in (0, 1) such as 0.3');
-  if (name === 'onecycle' && opts.warmup) throw new UsageError(`--warmup ${opts.warmup}: --schedule onecycle rises from η/${opts.divFactor ?? ONE_CYCLE_DEFAULTS.divFactor} on its own; drop --warmup (or set --pct-start)`);
+  if (name === 'onecycle' && opts.warmup)
+    throw new UsageError(`--warmup ${opts.warmup}: --schedule onecycle rises from η/${opts.divFactor ?? ONE_CYCLE_DEFAULTS.divFactor} on its own; drop --warmup (or set --pct-start)`);
   if (name === 'onecycle' && opts.scheduleUnit === 'epoch') throw new UsageError('--schedule-unit epoch: --schedule onecycle sets η before each step');
   if (name === 'plateau' && opts.scheduleUnit === 'step') throw new UsageError('--schedule-unit step: --schedule plateau watches the validation metric, which is measured once per epoch');
   const unit: ScheduleUnit = name === 'onecycle' ? 'step' : (opts.scheduleUnit ?? 'epoch');

@@ -70,7 +70,8 @@ export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 /** The settings by their option keys, as the flags that have one of their own give them (src/train/settings.ts). */
 type SettingOptions = { [K in SettingKey]?: RunRecord[K] };
 
-interface TrainOptions extends DataOptions, NetworkOptions, OptimizerOptions, ScheduleOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype'> {
+interface TrainOptions
+  extends DataOptions, NetworkOptions, OptimizerOptions, ScheduleOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype'> {
   batchSize: number;
   epochs: number;
   weightDecay: number;

@@ -154,20 +154,23 @@ export function perStep(s: Schedule): boolean {
  * of T = epochs·batches; plateau reads the epochs before this one from
  * `history` (the run's metrics so far).
  */
-export function scheduleRate(
-  s: Schedule,
-  lr: number,
-  epochs: number,
-  batches: number,
-  history: () => readonly EpochMetrics[] = () => [],
-): ((epoch: number, batch: number) => number) | undefined {
+export function scheduleRate(s: Schedule, lr: number, epochs: number, batches: number, history: () => readonly EpochMetrics[] = () => []): ((epoch: number, batch: number) => number) | undefined {
   if (perStep(s)) return (epoch, batch) => learningRate(s, lr, (epoch - 1) * batches + batch, epochs * batches);
   if (s.name === 'plateau') {
     let cached: { epoch: number; rate: number } | undefined;
     return (epoch) => {
       if (cached?.epoch !== epoch) {
         const base = learningRate(s, lr, epoch, epochs);
-        cached = { epoch, rate: (base / lr) * plateauRate(s, lr, history().filter((m) => m.epoch < epoch)) };
+        cached = {
+          epoch,
+          rate:
+            (base / lr) *
+            plateauRate(
+              s,
+              lr,
+              history().filter((m) => m.epoch < epoch),
+            ),
+        };
       }
       return cached.rate;
     };

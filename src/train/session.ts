@@ -62,6 +62,14 @@ function finite(net: SgdTrainer['net']): boolean {
   return true;
 }
 
+/** Adds a step to the epoch's sums: Σ_x C_x, the examples right and seen, and whether clipping acted. */
+function countStep(state: TrainState, trainer: SgdTrainer, total: number, size: number): void {
+  state.totalLoss += total;
+  state.correct += trainer.correct;
+  state.seen += size;
+  if (trainer.clipping && trainer.clipped) state.clipped = (state.clipped ?? 0) + 1;
+}
+
 /**
  * Runs mini-batch SGD from `state` to the last epoch. Each epoch shuffles the
  * order with rng (in place), then trains batch after batch; a NaN or infinite
@@ -91,10 +99,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
       if (lossBeyondRange(trainer.net, total / size))
         return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total / size}`, diagnosis: runawayLoss(losses, total / size, trainer.lr, trainer.opts.weightDecay) };
       trackLoss(losses, total / size);
-      state.totalLoss += total;
-      state.correct += trainer.correct;
-      state.seen += size;
-      if (trainer.clipping && trainer.clipped) state.clipped = (state.clipped ?? 0) + 1;
+      countStep(state, trainer, total, size);
       state.batch = b + 1;
       opts.onBatch?.(state.epoch, b + 1, state.totalLoss / state.seen, state.correct / state.seen, state.seen);
       if (performance.now() - lastYield >= (opts.yieldMs ?? 50) && b + 1 < batches) {

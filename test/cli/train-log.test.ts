@@ -38,7 +38,21 @@ describe('train --log / --csv', () => {
       expect(e.examplesPerSecond).toBeCloseTo(640 / m.seconds, 6);
     });
     const t = csv(table);
-    expect(t.header).toEqual(['kind', 'epoch', 'batch', 'lr', 'loss', 'train_accuracy', 'validation_loss', 'validation_accuracy', 'test_loss', 'test_accuracy', 'seconds', 'examples_per_second', 'clipped']);
+    expect(t.header).toEqual([
+      'kind',
+      'epoch',
+      'batch',
+      'lr',
+      'loss',
+      'train_accuracy',
+      'validation_loss',
+      'validation_accuracy',
+      'test_loss',
+      'test_accuracy',
+      'seconds',
+      'examples_per_second',
+      'clipped',
+    ]);
     expect(t.rows).toHaveLength(12);
     expect(Number(t.rows[5].test_accuracy)).toBe(result.epochs[0].testAccuracy);
     expect(t.rows[0].test_accuracy).toBe('');

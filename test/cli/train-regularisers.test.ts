@@ -59,22 +59,7 @@ describe('what the run shows and records', () => {
   it('--json config holds every new setting; --config (the JSON, and the saved model) trains the same run again', () => {
     const d = tmp();
     const model = join(d, 'm.safetensors');
-    const flags = [
-      ...small,
-      '--optimizer',
-      'adagrad',
-      '--accumulator',
-      '0.1',
-      '--schedule',
-      'onecycle',
-      '--pct-start',
-      '0.25',
-      '--label-smoothing',
-      '0.05',
-      '--clip-value',
-      '0.5',
-      '--json',
-    ];
+    const flags = [...small, '--optimizer', 'adagrad', '--accumulator', '0.1', '--schedule', 'onecycle', '--pct-start', '0.25', '--label-smoothing', '0.05', '--clip-value', '0.5', '--json'];
     const a = cli([...flags, '--save', model]);
     expect(a.code, a.stderr).toBe(0);
     const result = JSON.parse(a.stdout);
@@ -103,7 +88,24 @@ describe('what the run shows and records', () => {
   it('--schedule plateau holds out a validation split (as --early-stop) and its η shows per epoch; --report names the schedule and the regularisers', () => {
     const d = tmp();
     const report = join(d, 'r.html');
-    const r = cli([...small, '--epochs', '3', '--schedule', 'plateau', '--plateau-patience', '0', '--decay', '0.5', '--monitor-metric', 'val-accuracy', '--label-smoothing', '0.1', '--report', report, '--json']);
+    const r = cli([
+      ...small,
+      '--epochs',
+      '3',
+      '--schedule',
+      'plateau',
+      '--plateau-patience',
+      '0',
+      '--decay',
+      '0.5',
+      '--monitor-metric',
+      'val-accuracy',
+      '--label-smoothing',
+      '0.1',
+      '--report',
+      report,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.validation).toBe(800); // 10% of the 8,000 training digits, as --early-stop holds out

@@ -48,7 +48,11 @@ describe('label smoothing: y′ = (1 − ε)y + ε/K', () => {
     const total = ll.total(softmax, z, a, y);
 
     // tfjs: logits m × K (examples as rows), one-hot labels, the smoothing its own; summed over the batch
-    const logits = tf.tensor2d(Array.from({ length: m * K }, (_, k) => z.data[(k % K) * m + Math.floor(k / K)]), [m, K], 'float32');
+    const logits = tf.tensor2d(
+      Array.from({ length: m * K }, (_, k) => z.data[(k % K) * m + Math.floor(k / K)]),
+      [m, K],
+      'float32',
+    );
     const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), K);
     const loss = (l: typeof logits) => tf.losses.softmaxCrossEntropy(onehot, l, undefined, eps, tf.Reduction.SUM);
     const theirs = tf.grad(loss)(logits).dataSync();
@@ -58,7 +62,9 @@ describe('label smoothing: y′ = (1 − ε)y + ε/K', () => {
     expect(most).toBeLessThan(1e-6); // float32 on tfjs's side
     expect(total).toBeCloseTo(theirLoss, 4);
     // and it is not the unsmoothed gradient: ε moves δ^L by ε(a − 1/K)-sized amounts
-    const plain = tf.grad((l: typeof logits) => tf.losses.softmaxCrossEntropy(onehot, l, undefined, 0, tf.Reduction.SUM))(logits).dataSync();
+    const plain = tf
+      .grad((l: typeof logits) => tf.losses.softmaxCrossEntropy(onehot, l, undefined, 0, tf.Reduction.SUM))(logits)
+      .dataSync();
     expect(Math.max(...Array.from(theirs, (v, k) => Math.abs(v - plain[k])))).toBeGreaterThan(1e-3);
   });
 

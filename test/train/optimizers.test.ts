@@ -165,7 +165,7 @@ describe('the rules as data, over flat parameter lists', () => {
   });
 });
 
-describe('rmsprop, adagrad and amsgrad by hand (PyTorch\'s definitions)', () => {
+describe("rmsprop, adagrad and amsgrad by hand (PyTorch's definitions)", () => {
   const step = (config: Partial<OptimizerConfig> & { name: OptimizerName }, grads: number[], lr: number, theta = 1) => {
     const p = Float64Array.of(theta);
     const o = Optimizer.flat({ ...OPTIMIZER_DEFAULTS, ...config }, [p]);

@@ -91,11 +91,23 @@ describe('TrainingRun', () => {
     ['momentum with dropout', record({ optimizer: { name: 'momentum', momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, dropout: 0.2 })],
     [
       'rmsprop with onecycle, clip-norm and label smoothing',
-      record({ optimizer: { ...OPTIMIZER_DEFAULTS, name: 'rmsprop' }, lr: 0.003, schedule: { name: 'onecycle', warmup: 0, decay: 0.1, stepEvery: 1, pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4 }, clipNorm: 0.5, labelSmoothing: 0.1 }),
+      record({
+        optimizer: { ...OPTIMIZER_DEFAULTS, name: 'rmsprop' },
+        lr: 0.003,
+        schedule: { name: 'onecycle', warmup: 0, decay: 0.1, stepEvery: 1, pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4 },
+        clipNorm: 0.5,
+        labelSmoothing: 0.1,
+      }),
     ],
     [
       'amsgrad with plateau (patience 0) and clip-value',
-      record({ optimizer: { ...OPTIMIZER_DEFAULTS, name: 'amsgrad' }, lr: 0.03, epochs: 5, schedule: { name: 'plateau', warmup: 0, decay: 0.5, stepEvery: 1, patience: 0, metric: 'val-accuracy' }, clipValue: 0.01 }),
+      record({
+        optimizer: { ...OPTIMIZER_DEFAULTS, name: 'amsgrad' },
+        lr: 0.03,
+        epochs: 5,
+        schedule: { name: 'plateau', warmup: 0, decay: 0.5, stepEvery: 1, patience: 0, metric: 'val-accuracy' },
+        clipValue: 0.01,
+      }),
     ],
     [
       'adagrad with a per-step cosine to η_min after warm-up steps',
