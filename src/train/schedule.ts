@@ -191,7 +191,7 @@ export function scheduleLabel(s: Schedule): string {
         : s.name === 'onecycle'
           ? `onecycle schedule per step (η/${o.divFactor} up to η over the first ${o.pctStart * 100}% of the steps, then down to η/${o.divFactor * o.finalDivFactor})`
           : s.name === 'plateau'
-            ? `plateau schedule ×${s.decay} after more than ${s.patience ?? PLATEAU_DEFAULTS.patience} epochs without a better ${s.metric ?? 'val-loss'}`
+            ? `plateau schedule ×${s.decay} after more than ${s.patience ?? PLATEAU_DEFAULTS.patience} epoch${s.patience === 1 ? '' : 's'} without a better ${s.metric ?? 'val-loss'}`
             : `${s.name} schedule${unit === 'step' ? ' per step' : ''}${s.name === 'cosine' && s.etaMin ? ` to η_min ${s.etaMin}` : ''}`;
   return what + (s.warmup ? ` after ${s.warmup} warm-up ${unit}${s.warmup === 1 ? '' : 's'}` : '');
 }
