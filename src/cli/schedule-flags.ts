@@ -86,7 +86,7 @@ export function scheduleConfig(opts: ScheduleOptions, batches: number): Schedule
   if (name === 'plateau' && opts.scheduleUnit === 'step') throw new UsageError('--schedule-unit step: --schedule plateau watches the validation metric, which is measured once per epoch');
   const unit: ScheduleUnit = name === 'onecycle' ? 'step' : (opts.scheduleUnit ?? 'epoch');
   const length = unit === 'step' ? opts.epochs * batches : opts.epochs;
-  if (opts.warmup >= length) {
+  if (opts.warmup > 0 && opts.warmup >= length) {
     const what = unit === 'step' ? `${length} step${length === 1 ? '' : 's'} (${opts.epochs} × ${batches} batches)` : `${length} epoch${length === 1 ? '' : 's'}`;
     throw new UsageError(`--warmup ${opts.warmup}: the run has only ${what}; give a shorter warm-up${unit === 'epoch' ? ' than --epochs, or count it in steps with --schedule-unit step' : ''}`);
   }

@@ -20,11 +20,11 @@ export const HYPER_PARAMETERS = {
 } as const;
 export type HyperParameter = keyof typeof HYPER_PARAMETERS;
 
-/** An optimizer and its hyper-parameters (those it does not use are ignored). */
-export type OptimizerConfig = { name: OptimizerName } & Record<HyperParameter, number>;
+/** An optimizer and its hyper-parameters (those it does not use are ignored). α and G₀ came with rmsprop and adagrad: records written before them lack them. */
+export type OptimizerConfig = { name: OptimizerName } & Record<Exclude<HyperParameter, 'alpha' | 'accumulator'>, number> & Partial<Record<'alpha' | 'accumulator', number>>;
 
 /** Kingma & Ba's defaults for Adam (ε = 1e-8), and μ = 0.9 for momentum. */
-export const OPTIMIZER_DEFAULTS: Omit<OptimizerConfig, 'name'> = {
+export const OPTIMIZER_DEFAULTS: Required<Omit<OptimizerConfig, 'name'>> = {
   momentum: HYPER_PARAMETERS.momentum.default,
   beta1: HYPER_PARAMETERS.beta1.default,
   beta2: HYPER_PARAMETERS.beta2.default,
@@ -117,7 +117,7 @@ export const RULES: Record<OptimizerName, UpdateRule> = {
     slots: ['v'],
     hyper: ['alpha', 'eps'],
     lr: RMSPROP_LR,
-    update(p, g, [v], { alpha, eps }, { lr, lambda }) {
+    update(p, g, [v], { alpha = HYPER_PARAMETERS.alpha.default, eps }, { lr, lambda }) {
       for (let j = 0; j < p.length; j++) {
         const gj = g[j] + lambda * p[j];
         v[j] = alpha * v[j] + (1 - alpha) * gj * gj; // v ← αv + (1 − α)g²
@@ -129,7 +129,7 @@ export const RULES: Record<OptimizerName, UpdateRule> = {
     slots: ['G'],
     hyper: ['accumulator', 'eps'],
     lr: ADAGRAD_LR,
-    start: (h) => h.accumulator,
+    start: (h) => h.accumulator ?? HYPER_PARAMETERS.accumulator.default,
     update(p, g, [G], { eps }, { lr, lambda }) {
       for (let j = 0; j < p.length; j++) {
         const gj = g[j] + lambda * p[j];

@@ -4,7 +4,8 @@ import { activation } from '../../src/nn/activations.js';
 import { cost, smoothingProblem, smoothTargets } from '../../src/nn/costs.js';
 import { loadTf } from '../../src/check/tfjs-oracle.js';
 import { Rng } from '../../src/base/rng.js';
-import { Network } from '../../src/nn/network.js';
+import { Network, type Architecture } from '../../src/nn/network.js';
+import type * as TF from '@tensorflow/tfjs';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { jsKernels } from '../../src/linalg/js.js';
 import { loadData } from '../../src/data/load.js';
@@ -54,7 +55,7 @@ describe('label smoothing: y′ = (1 − ε)y + ε/K', () => {
       'float32',
     );
     const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), K);
-    const loss = (l: typeof logits) => tf.losses.softmaxCrossEntropy(onehot, l, undefined, eps, tf.Reduction.SUM);
+    const loss = (l: TF.Tensor) => tf.losses.softmaxCrossEntropy(onehot, l, undefined, eps, tf.Reduction.SUM);
     const theirs = tf.grad(loss)(logits).dataSync();
     const theirLoss = loss(logits).dataSync()[0];
     let most = 0;
@@ -63,7 +64,7 @@ describe('label smoothing: y′ = (1 − ε)y + ε/K', () => {
     expect(total).toBeCloseTo(theirLoss, 4);
     // and it is not the unsmoothed gradient: ε moves δ^L by ε(a − 1/K)-sized amounts
     const plain = tf
-      .grad((l: typeof logits) => tf.losses.softmaxCrossEntropy(onehot, l, undefined, 0, tf.Reduction.SUM))(logits)
+      .grad((l: TF.Tensor) => tf.losses.softmaxCrossEntropy(onehot, l, undefined, 0, tf.Reduction.SUM))(logits)
       .dataSync();
     expect(Math.max(...Array.from(theirs, (v, k) => Math.abs(v - plain[k])))).toBeGreaterThan(1e-3);
   });
@@ -89,7 +90,7 @@ describe('label smoothing: y′ = (1 − ε)y + ε/K', () => {
 
   it('the trainer smooths the targets of every training step: its step is backprop on y′', () => {
     const ds = loadData({ data: 'embedded', limit: 64, testLimit: 10, seed: 1 });
-    const arch = { sizes: [784, 8, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' } as const;
+    const arch: Architecture = { sizes: [784, 8, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' };
     const a = Network.create(arch, 'he', new Rng(2), 'float64'),
       b = a.clone();
     const order = identity(ds.train.count);
