@@ -112,7 +112,7 @@ const LONG_FUNCTIONS: Record<string, number> = {
   'src/data/fetch.ts:getInto': 102,
   'src/autodiff/expression.ts:convert': 79,
   'src/io/safetensors.ts:decodeSafetensors': 126,
-  'src/train/session.ts:runTraining': 73,
+  'src/train/session.ts:runTraining': 72,
   'src/linalg/wasm.ts:wasmKernels': 73,
   'src/cli/grad.ts:runGrad': 66,
   'src/data/image.ts:toMnist': 66,

@@ -3,7 +3,7 @@ import type { Network } from '../nn/network.js';
 import type { GradientMethod } from '../nn/backprop.js';
 import { Rng } from '../base/rng.js';
 import { SgdTrainer } from '../train/sgd.js';
-import { OPTIMIZER_DEFAULTS, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
+import { OPTIMIZER_DEFAULTS, RULES, type OptimizerConfig, type OptimizerName } from '../train/optimizers.js';
 import { fillBatch, identity, type Examples } from '../data/dataset.js';
 import { tfTrain } from './tfjs-oracle.js';
 
@@ -28,7 +28,7 @@ export interface ParityReport {
 }
 
 /**
- * Adam and AdamW divide each step by √v̂: where a gradient is at float32's
+ * Adam, AdamW, AMSGrad, RMSprop and Adagrad (the rules with an ε) divide each step by a root: where a gradient is at float32's
  * rounding level, its sign, and so a step of ±η, can differ between two
  * correct implementations, and one weight can end up to 2Kη apart after K
  * steps. Their check is on the whole update instead: ours must follow tfjs's
@@ -39,7 +39,7 @@ export const ADAPTIVE_UPDATE_TOLERANCE = 1e-3;
 
 /** Whether a parity run passes its optimizer's bound, and the bound in words. */
 export function parityPass(optimizer: OptimizerName, steps: number, lr: number, maxWeightDiff: number, updateRel: number): { pass: boolean; bound: string } {
-  if (optimizer === 'adam' || optimizer === 'adamw') {
+  if (RULES[optimizer].hyper.includes('eps')) {
     const most = 2 * steps * lr;
     return { pass: updateRel <= ADAPTIVE_UPDATE_TOLERANCE && maxWeightDiff <= most, bound: `‖ΔW‖/‖update‖ ≤ ${ADAPTIVE_UPDATE_TOLERANCE}, max |ΔW| ≤ 2Kη = ${most}` };
   }

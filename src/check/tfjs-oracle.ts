@@ -179,8 +179,9 @@ export async function tfGradients(net: Network, x: Matrix, y: Matrix): Promise<T
 }
 
 /**
- * K steps of tf.train.sgd, tf.train.momentum (useNesterov for nesterov) or
- * tf.train.adam from the network's weights on the given batches; returns the
+ * K steps of tf.train.sgd, tf.train.momentum (useNesterov for nesterov),
+ * tf.train.adam, tf.train.rmsprop or tf.train.adagrad (amsgrad: its
+ * definition in tfjs ops, tfAmsgrad) from the network's weights on the given batches; returns the
  * weights and biases afterwards (float32). L2 weight decay λ on the weights
  * is the penalty (λ/2)‖W‖² added to the loss, except for adamw, which tfjs
  * does not have: it is Adam followed by the decoupled decay W ← W − ηλW_old
@@ -195,9 +196,8 @@ export async function tfTrain(
 ): Promise<{ W: Float32Array[]; b: Float32Array[] }> {
   const { tf } = await loadTf();
   const { W, b } = variables(tf, net);
+  const opt = tfOptimizer(tf, lr, optimizer);
   const o = optimizer;
-  const opt =
-    o.name === 'sgd' ? tf.train.sgd(lr) : o.name === 'momentum' || o.name === 'nesterov' ? tf.train.momentum(lr, o.momentum, o.name === 'nesterov') : tf.train.adam(lr, o.beta1, o.beta2, o.eps);
   const coupled = o.name === 'adamw' ? 0 : weightDecay;
   for (const batch of batches) {
     tf.tidy(() => {
@@ -212,4 +212,68 @@ export async function tfTrain(
   [...W, ...b].forEach((v) => v.dispose());
   opt.dispose();
   return out;
+}
+
+/** What tfTrain asks of an optimizer: tf.train's `minimize` and `dispose`. */
+type TfOptimizer = Pick<TF.Optimizer, 'minimize' | 'dispose'>;
+
+/**
+ * tfjs's optimizer for ours. tf.train.rmsprop puts ε inside the root, √(v + ε),
+ * where PyTorch and we put it outside, √v + ε: it gets ε², and √(v + ε²) and
+ * √v + ε differ only where √v is near ε. tf.train.adagrad adds the backend's
+ * ε (1e-7) inside the root: with G₀ = 0.1, as the parity test runs it, that
+ * changes √G by under 2e-7 of itself.
+ */
+function tfOptimizer(tf: Tf, lr: number, o: OptimizerConfig): TfOptimizer {
+  switch (o.name) {
+    case 'sgd':
+      return tf.train.sgd(lr);
+    case 'momentum':
+    case 'nesterov':
+      return tf.train.momentum(lr, o.momentum, o.name === 'nesterov');
+    case 'adam':
+    case 'adamw':
+      return tf.train.adam(lr, o.beta1, o.beta2, o.eps);
+    case 'rmsprop':
+      return tf.train.rmsprop(lr, o.alpha, 0, o.eps * o.eps);
+    case 'adagrad':
+      return tf.train.adagrad(lr, o.accumulator);
+    case 'amsgrad':
+      return tfAmsgrad(tf, lr, o);
+  }
+}
+
+/**
+ * AMSGrad, which tfjs lacks, restated in tfjs ops from its definition (an
+ * oracle restates what it checks): Reddi, Kale & Kumar 2018, Algorithm 2, with
+ * Adam's bias corrections as torch.optim.Adam(amsgrad=True):
+ *   m ← β₁m + (1 − β₁)g,  v ← β₂v + (1 − β₂)g²,  v_max ← max(v_max, v),
+ *   θ ← θ − η (m/(1 − β₁ᵗ)) / (√(v_max/(1 − β₂ᵗ)) + ε)
+ */
+function tfAmsgrad(tf: Tf, lr: number, { beta1, beta2, eps }: OptimizerConfig): TfOptimizer {
+  const slots = new Map<string, TF.Variable[]>();
+  let t = 0;
+  return {
+    minimize(f: () => TF.Scalar, _returnCost?: boolean, vars?: TF.Variable[]) {
+      t++;
+      const { grads } = tf.variableGrads(f, vars);
+      for (const p of vars ?? []) {
+        const g = grads[p.name];
+        if (!g) continue; // a variable the loss does not use
+        let s = slots.get(p.name);
+        if (!s) slots.set(p.name, (s = [0, 1, 2].map(() => tf.variable(tf.zerosLike(p)))));
+        const [m, v, vMax] = s;
+        m.assign(tf.add(tf.mul(beta1, m), tf.mul(1 - beta1, g)));
+        v.assign(tf.add(tf.mul(beta2, v), tf.mul(1 - beta2, tf.square(g))));
+        vMax.assign(tf.maximum(vMax, v));
+        const step = tf.div(tf.div(m, 1 - beta1 ** t), tf.add(tf.sqrt(tf.div(vMax, 1 - beta2 ** t)), eps));
+        p.assign(tf.sub(p, tf.mul(lr, step)));
+      }
+      Object.values(grads).forEach((g) => g.dispose());
+      return null;
+    },
+    dispose() {
+      for (const s of slots.values()) s.forEach((x) => x.dispose());
+    },
+  };
 }

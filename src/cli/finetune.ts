@@ -31,6 +31,8 @@ export interface FinetuneOptions {
   earlyStop?: number;
   saveBest?: boolean;
   saveEvery?: number;
+  /** --schedule plateau watches the validation metric too. */
+  schedule?: string;
   monitorMetric: WatchedMetric;
   save?: string;
 }
@@ -45,9 +47,9 @@ export function validationSplit(opts: FinetuneOptions): number | undefined {
   return opts.validation ?? (heldOut(opts) ? HELD_OUT_VALIDATION : undefined);
 }
 
-/** True when validation examples are held out of the training set only because --early-stop or --save-best needs them. */
+/** True when validation examples are held out of the training set only because --early-stop, --save-best or --schedule plateau needs them. */
 export function heldOut(opts: FinetuneOptions): boolean {
-  return (opts.earlyStop !== undefined || opts.saveBest === true) && opts.validation === undefined && opts.valData === undefined;
+  return (opts.earlyStop !== undefined || opts.saveBest === true || opts.schedule === 'plateau') && opts.validation === undefined && opts.valData === undefined;
 }
 
 /** The model --init-from names, checked against the run's architecture, with its record (file and SHA-256); undefined without --init-from. */

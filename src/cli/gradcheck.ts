@@ -9,7 +9,7 @@ import { bugNoOp, BUGS, type BugName } from '../check/bugs.js';
 import { GRADCHECK_DEFAULTS, gradcheck, timeBackpropVsFiniteDifferences, TOLERANCES, type GradcheckReport, type MethodResult, type TensorReport, type Timing } from '../check/gradcheck.js';
 import { trainParity, type ParityReport } from '../check/parity.js';
 import { checkBatch, checkNetwork, failedChecks } from '../check/subject.js';
-import { ADAM_LR, type OptimizerName } from '../train/optimizers.js';
+import { ADAM_LR, RULES, type OptimizerName } from '../train/optimizers.js';
 import { loadTf } from '../check/tfjs-oracle.js';
 import { EXIT, UsageError } from './errors.js';
 import { Output, style } from './output.js';
@@ -75,7 +75,7 @@ export function gradcheckCommand(): Command {
       'also run k steps of --optimizer here and in tfjs (tf.train.sgd, tf.train.momentum, tf.train.adam; adamw by its definition) from the same weights and compare',
       positiveInt,
     )
-    .option('--lr <eta>', `learning rate of --train-steps (default: ${GRADCHECK_LR}; ${ADAM_LR} for adam and adamw, as train)`, positiveNumber);
+    .option('--lr <eta>', `learning rate of --train-steps (default: ${GRADCHECK_LR}; ${ADAM_LR} for adam, adamw and amsgrad, and each rule's own as train)`, positiveNumber);
   addOptimizerOptions(cmd, false); // --eps is the finite-difference step here: adam's ε is 1e-8
   cmd
     .addOption(choiceOption('--bug <name>', 'inject a classic backprop bug to see the check fail', Object.keys(BUGS), oneOf(Object.keys(BUGS) as BugName[])))
@@ -101,6 +101,9 @@ const TF_OPTIMIZER: Record<OptimizerName, [string, string]> = {
   nesterov: ['Nesterov', 'tf.train.momentum (useNesterov)'],
   adam: ['Adam', 'tf.train.adam'],
   adamw: ['AdamW', 'tf.train.adam and the decoupled decay'],
+  amsgrad: ['AMSGrad', 'its definition in tfjs ops'],
+  rmsprop: ['RMSprop', 'tf.train.rmsprop'],
+  adagrad: ['Adagrad', 'tf.train.adagrad'],
 };
 
 const sci = (x: number) => (Number.isFinite(x) ? x.toExponential(1) : String(x));
@@ -140,7 +143,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   if (noOp) throw new UsageError(`--bug ${opts.bug} would change nothing here: ${noOp}`);
   const method = opts.bug ? BUGS[opts.bug] : undefined;
   const optimizer = optimizerConfig({ ...opts, eps: undefined });
-  const lr = opts.lr ?? (optimizer.name === 'adam' || optimizer.name === 'adamw' ? ADAM_LR : GRADCHECK_LR);
+  const lr = opts.lr ?? RULES[optimizer.name].lr ?? GRADCHECK_LR;
   const report = await gradcheck(net, x, y, {
     eps: opts.eps,
     coords: opts.coords,

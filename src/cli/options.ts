@@ -265,6 +265,8 @@ export interface OptimizerOptions {
   beta1?: number;
   beta2?: number;
   eps?: number;
+  alpha?: number;
+  accumulator?: number;
 }
 
 export function addOptimizerOptions(cmd: Command, withEps: boolean): Command {
@@ -273,7 +275,7 @@ export function addOptimizerOptions(cmd: Command, withEps: boolean): Command {
     .addOption(
       choiceOption(
         '--optimizer <name>',
-        `update rule: sgd, momentum (heavy ball), nesterov, adam or adamw (decoupled weight decay); --lr defaults to ${ADAM_LR} for adam and adamw`,
+        `update rule: sgd, momentum (heavy ball), nesterov, adam, adamw (decoupled weight decay), amsgrad, rmsprop or adagrad; --lr defaults to ${ADAM_LR} for adam, adamw and amsgrad, ${RULES.rmsprop.lr} for rmsprop, ${RULES.adagrad.lr} for adagrad`,
         OPTIMIZERS,
         oneOf(OPTIMIZERS),
         'sgd',
@@ -283,6 +285,9 @@ export function addOptimizerOptions(cmd: Command, withEps: boolean): Command {
     .addOption(new Option('--beta1 <b>', HYPER_PARAMETERS.beta1.help).argParser(unitInterval).default(undefined, String(d.beta1)))
     .addOption(new Option('--beta2 <b>', HYPER_PARAMETERS.beta2.help).argParser(unitInterval).default(undefined, String(d.beta2)));
   if (withEps) cmd.addOption(new Option('--eps <e>', HYPER_PARAMETERS.eps.help).argParser(positiveNumber).default(undefined, String(d.eps)));
+  cmd
+    .addOption(new Option('--alpha <a>', HYPER_PARAMETERS.alpha.help).argParser(unitInterval).default(undefined, String(d.alpha)))
+    .addOption(new Option('--accumulator <g0>', HYPER_PARAMETERS.accumulator.help).argParser(nonNegativeNumber).default(undefined, String(d.accumulator)));
   return cmd;
 }
 
@@ -294,5 +299,13 @@ export function optimizerConfig(opts: OptimizerOptions): OptimizerConfig {
       throw new UsageError(`--${k} ${opts[k]}: --optimizer ${name} has no such parameter; it belongs to --optimizer ${OPTIMIZERS.filter((o) => RULES[o].hyper.includes(k)).join(' or ')}`);
   }
   const d = OPTIMIZER_DEFAULTS;
-  return { name, momentum: opts.momentum ?? d.momentum, beta1: opts.beta1 ?? d.beta1, beta2: opts.beta2 ?? d.beta2, eps: opts.eps ?? d.eps };
+  return {
+    name,
+    momentum: opts.momentum ?? d.momentum,
+    beta1: opts.beta1 ?? d.beta1,
+    beta2: opts.beta2 ?? d.beta2,
+    eps: opts.eps ?? d.eps,
+    alpha: opts.alpha ?? d.alpha,
+    accumulator: opts.accumulator ?? d.accumulator,
+  };
 }

@@ -2,7 +2,7 @@ import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { defaultLearningRate, Network } from '../nn/network.js';
+import { defaultLearningRate, Network, type Architecture } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
 import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
@@ -15,7 +15,9 @@ import { layerTable } from './summary.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { RunLog } from '../train/run-log.js';
 import { trainingReport } from '../report/training.js';
-import { DEFAULT_DECAY, SCHEDULES, type Schedule, type ScheduleName } from '../train/schedule.js';
+import { scheduleLabel } from '../train/schedule.js';
+import { addScheduleOptions, scheduleConfig, type ScheduleOptions } from './schedule-flags.js';
+import { smoothingProblem } from '../nn/costs.js';
 import { WATCHED_METRICS, type WatchedMetric } from '../train/early-stop.js';
 import { optimizerLabel, RULES, type OptimizerState } from '../train/optimizers.js';
 import { initialState, type TrainState } from '../train/session.js';
@@ -72,7 +74,12 @@ export const DEFAULT_CHECKPOINT = 'backprop-checkpoint';
 type SettingOptions = { [K in SettingKey]?: RunRecord[K] };
 
 export interface TrainOptions
-  extends DataOptions, NetworkOptions, OptimizerOptions, Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype' | 'initFrom' | 'saveBest'> {
+  extends
+    DataOptions,
+    NetworkOptions,
+    OptimizerOptions,
+    ScheduleOptions,
+    Omit<SettingOptions, 'data' | 'arch' | 'init' | 'optimizer' | 'schedule' | 'earlyStop' | 'backend' | 'dtype' | 'initFrom' | 'saveBest'> {
   batchSize: number;
   epochs: number;
   weightDecay: number;
@@ -84,10 +91,6 @@ export interface TrainOptions
   overwrite: boolean;
   json: boolean;
   monitor: boolean;
-  schedule: ScheduleName;
-  warmup: number;
-  decay?: number;
-  stepEvery?: number;
   earlyStop?: number;
   monitorMetric: WatchedMetric;
   /** --init-from, --reinit-output, --save-best (src/cli/finetune.ts). */
@@ -134,26 +137,6 @@ const SETTING_FLAGS: Partial<Record<SettingKey, (cmd: Command) => void>> = {
       )
       .addOption(choiceOption('--monitor-metric <name>', 'what --early-stop and --save-best watch', WATCHED_METRICS, oneOf(WATCHED_METRICS), 'val-loss')),
 };
-
-function addScheduleOptions(cmd: Command): void {
-  cmd
-    .addOption(
-      choiceOption(
-        '--schedule <name>',
-        'learning rate per epoch: constant, step (×γ every --step-every epochs), exponential (×γ each epoch) or cosine (η·½(1+cos πk/K))',
-        SCHEDULES,
-        oneOf(SCHEDULES),
-        'constant',
-      ),
-    )
-    .option('--warmup <n>', 'epochs of linear warm-up to η before the schedule', nonNegativeInt, 0)
-    .addOption(
-      new Option('--decay <gamma>', 'γ of --schedule step and exponential')
-        .argParser(positiveNumber)
-        .default(undefined, `${DEFAULT_DECAY.step} for step, ${DEFAULT_DECAY.exponential} for exponential`),
-    )
-    .addOption(new Option('--step-every <k>', 'epochs between the drops of --schedule step').argParser(positiveInt).default(undefined, 'a third of the epochs'));
-}
 
 /** The flags of the run settings (in the table's order) but those of `skip`: train takes them all, lr-find those that shape the network and its steps. */
 export function addSettingOptions(cmd: Command, skip: readonly SettingKey[] = []): void {
@@ -371,16 +354,17 @@ function openLog(opts: TrainOptions): RunLog | undefined {
   }
 }
 
-/** The schedule asked for; --decay or --step-every for a schedule without them is a usage error. */
-function scheduleConfig(opts: TrainOptions): Schedule {
-  const name = opts.schedule;
-  if (opts.decay !== undefined && name !== 'step' && name !== 'exponential')
-    throw new UsageError(`--decay ${opts.decay}: --schedule ${name} has no decay factor; it belongs to --schedule step or exponential`);
-  if (opts.stepEvery !== undefined && name !== 'step') throw new UsageError(`--step-every ${opts.stepEvery}: it belongs to --schedule step, not ${name}`);
-  if (opts.warmup > 0 && opts.warmup >= opts.epochs)
-    throw new UsageError(`--warmup ${opts.warmup}: the run has only ${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}; give fewer warm-up epochs than --epochs`);
-  const decay = opts.decay ?? (name === 'exponential' ? DEFAULT_DECAY.exponential : DEFAULT_DECAY.step);
-  return { name, warmup: opts.warmup, decay, stepEvery: opts.stepEvery ?? Math.max(1, Math.floor((opts.epochs - opts.warmup) / 3)) };
+/** The asked-for network against the data and the machine: the flags that need a cost, a hidden layer or images, the labels, the memory. */
+function checkNetworkFits(opts: TrainOptions, arch: Architecture, ds: Dataset, dataName: string, given: (key: string) => boolean): void {
+  const smoothing = opts.labelSmoothing ? smoothingProblem(arch.cost) : undefined;
+  if (smoothing) throw new UsageError(`--label-smoothing ${opts.labelSmoothing}: ${smoothing}`);
+  if (opts.dropout && arch.sizes.length < 3) throw new UsageError(`--dropout ${opts.dropout}: the network ${arch.sizes.join('-')} has no hidden layer to drop units from`);
+  if (opts.augment && (!ds.shape || ds.shape[0] * ds.shape[1] !== ds.train.dim))
+    throw new UsageError(`--augment: ${dataName} is not a set of images (${ds.train.dim} values per example and no rows × cols shape); it distorts images only`);
+  const labels = trainingLabelProblem(ds, !given('layers'));
+  if (labels) throw new DataError(labels);
+  checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
+  checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden'); // conv nets: im2col buffers
 }
 
 /** Options → what to do: a new run or the continuation of a checkpointed one, its outputs claimed and its data loaded and checked. */
@@ -407,15 +391,9 @@ export function planRun(opts: TrainOptions, given: (key: string) => boolean): Ru
     return { ...resumed, ds, checkpointDir, resumedFrom: opts.resume, log };
   }
   const optimizer = optimizerConfig(opts);
-  const schedule = scheduleConfig(opts);
+  const schedule = scheduleConfig(opts, Math.ceil(ds.train.count / opts.batchSize));
   const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden, ds.shape);
-  if (opts.dropout && arch.sizes.length < 3) throw new UsageError(`--dropout ${opts.dropout}: the network ${arch.sizes.join('-')} has no hidden layer to drop units from`);
-  if (opts.augment && (!ds.shape || ds.shape[0] * ds.shape[1] !== ds.train.dim))
-    throw new UsageError(`--augment: ${data.data} is not a set of images (${ds.train.dim} values per example and no rows × cols shape); it distorts images only`);
-  const labels = trainingLabelProblem(ds, !given('layers'));
-  if (labels) throw new DataError(labels);
-  checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden');
-  checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), given('layers') ? '--layers' : '--hidden'); // conv nets: im2col buffers
+  checkNetworkFits(opts, arch, ds, data.data, given);
   const start = startingModel(opts, arch);
   const record = newRecord(opts as unknown as Record<string, unknown>, {
     data: opts.data,
@@ -429,6 +407,7 @@ export function planRun(opts: TrainOptions, given: (key: string) => boolean): Ru
     optimizer,
     schedule,
     dropout: opts.dropout || undefined,
+    labelSmoothing: opts.labelSmoothing || undefined,
     augment: opts.augment,
     earlyStop: opts.earlyStop ? { patience: opts.earlyStop, metric: opts.monitorMetric } : undefined,
     saveBest: opts.saveBest ? opts.monitorMetric : undefined,
@@ -730,6 +709,9 @@ function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Fini
       optimizer: run.optimizer ?? { name: 'sgd' },
       schedule: run.schedule,
       dropout: run.dropout,
+      labelSmoothing: run.labelSmoothing,
+      clipNorm: run.clipNorm,
+      clipValue: run.clipValue,
       augment: run.augment,
       earlyStop: run.earlyStop,
       seed: run.seed,
@@ -777,17 +759,6 @@ function interruptDir(): string {
   return `${DEFAULT_CHECKPOINT}-${process.pid}`;
 }
 
-/** "cosine schedule after 2 warm-up epochs", "step schedule ×0.1 every 3 epochs". */
-function scheduleLabel(s: Schedule): string {
-  const what =
-    s.name === 'step'
-      ? `step schedule ×${s.decay} every ${s.stepEvery} epoch${s.stepEvery === 1 ? '' : 's'}`
-      : s.name === 'exponential'
-        ? `exponential schedule ×${s.decay} per epoch`
-        : `${s.name} schedule`;
-  return what + (s.warmup ? ` after ${s.warmup} warm-up epoch${s.warmup === 1 ? '' : 's'}` : '');
-}
-
 /** The best epoch's weights that a checkpoint directory keeps beside the checkpoint, or undefined when it has none. */
 function readBestModel(dir: string, net: Network): Network | undefined {
   const path = join(dir, BEST_MODEL);
@@ -805,6 +776,7 @@ function epochLine(m: TrainState['history'][number], epochs: number, showRate: b
     `loss ${m.loss.toFixed(4)}  train ${percent(m.trainAccuracy)}` +
     (m.validationAccuracy !== undefined ? `  val ${percent(m.validationAccuracy)}` : '') +
     (m.testAccuracy !== undefined ? `  test ${percent(m.testAccuracy)}` : '') +
+    (m.clipped ? `  clipped ${m.clipped} step${m.clipped === 1 ? '' : 's'}` : '') +
     `  ${style.dim(seconds(m.seconds))}`
   );
 }

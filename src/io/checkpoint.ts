@@ -194,6 +194,7 @@ const EPOCH_FIELDS: [string, (v: unknown) => boolean, boolean][] = [
   ['testAccuracy', fraction, true],
   ['validationLoss', finite, true],
   ['validationAccuracy', fraction, true],
+  ['clipped', finite, true],
 ];
 
 function stateProblem(s: unknown): string | undefined {

@@ -270,6 +270,34 @@ export const logLikelihood: Cost = {
   },
 };
 
+/**
+ * Label smoothing (Szegedy, Vanhoucke, Ioffe, Shlens & Wojna 2016, "Rethinking
+ * the Inception Architecture for Computer Vision", §7): each one-hot target
+ * column y of the K classes is replaced, in place, by
+ *   y' = (1 − ε) y + ε/K
+ * as torch.nn.CrossEntropyLoss(label_smoothing=ε) and tf.losses.softmaxCrossEntropy's
+ * labelSmoothing do. The costs take any targets in [0, 1], so C and δ^L follow
+ * unchanged: δ^L = A^L − Y' for softmax + log-likelihood (Σ_j y'_j = 1) and sigmoid + cross-entropy.
+ */
+export function smoothTargets(y: Matrix, eps: number): void {
+  const Y = y.data,
+    keep = 1 - eps,
+    share = eps / y.rows;
+  for (let i = 0; i < Y.length; i++) Y[i] = keep * Y[i] + share; // y' = (1 − ε) y + ε/K
+}
+
+/**
+ * Why --label-smoothing makes no sense with a cost, as one line; undefined
+ * when it does. It is defined for a cross-entropy between the target
+ * distribution and the output (log-likelihood, cross-entropy); under the
+ * quadratic cost it would only move regression targets, so it is refused.
+ */
+export function smoothingProblem(cost: CostName): string | undefined {
+  return cost === 'quadratic'
+    ? 'label smoothing replaces the one-hot targets by a distribution for a cross-entropy cost; --cost quadratic has none (use --cost log-likelihood with a softmax output, or cross-entropy)'
+    : undefined;
+}
+
 const BY_NAME: Record<CostName, Cost> = {
   quadratic,
   'cross-entropy': crossEntropy,

@@ -2,7 +2,7 @@ import type { Float } from '../linalg/index.js';
 import type { Gradients } from '../nn/backprop.js';
 import type { Network } from '../nn/network.js';
 
-export const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw'] as const;
+export const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw', 'amsgrad', 'rmsprop', 'adagrad'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 /** The hyper-parameters an update rule may take, besides η and λ. */
@@ -12,23 +12,33 @@ export const HYPER_PARAMETERS = {
   /** β₁, β₂ and ε of adam and adamw (Kingma & Ba's defaults). */
   beta1: { symbol: 'β₁', default: 0.9, help: "β₁ of adam and adamw, the first moment's decay" },
   beta2: { symbol: 'β₂', default: 0.999, help: "β₂ of adam and adamw, the second moment's decay" },
-  eps: { symbol: 'ε', default: 1e-8, help: 'ε of adam and adamw: θ ← θ − η m̂/(√v̂ + ε)' },
+  eps: { symbol: 'ε', default: 1e-8, help: 'ε of adam, adamw, amsgrad, rmsprop and adagrad: θ ← θ − η m̂/(√v̂ + ε)' },
+  /** α of rmsprop (PyTorch's default). */
+  alpha: { symbol: 'α', default: 0.99, help: 'α of rmsprop, the decay of its mean square: v ← αv + (1 − α)g²' },
+  /** G₀ of adagrad: PyTorch's initial_accumulator_value (tf.train.adagrad's initialAccumulatorValue). */
+  accumulator: { symbol: 'G₀', default: 0, help: "G₀ of adagrad, the starting value of its sum of squares G ← G + g² (PyTorch's initial_accumulator_value)" },
 } as const;
 export type HyperParameter = keyof typeof HYPER_PARAMETERS;
 
-/** An optimizer and its hyper-parameters (those it does not use are ignored). */
-export type OptimizerConfig = { name: OptimizerName } & Record<HyperParameter, number>;
+/** An optimizer and its hyper-parameters (those it does not use are ignored). α and G₀ came with rmsprop and adagrad: records written before them lack them. */
+export type OptimizerConfig = { name: OptimizerName } & Record<Exclude<HyperParameter, 'alpha' | 'accumulator'>, number> & Partial<Record<'alpha' | 'accumulator', number>>;
 
 /** Kingma & Ba's defaults for Adam (ε = 1e-8), and μ = 0.9 for momentum. */
-export const OPTIMIZER_DEFAULTS: Omit<OptimizerConfig, 'name'> = {
+export const OPTIMIZER_DEFAULTS: Required<Omit<OptimizerConfig, 'name'>> = {
   momentum: HYPER_PARAMETERS.momentum.default,
   beta1: HYPER_PARAMETERS.beta1.default,
   beta2: HYPER_PARAMETERS.beta2.default,
   eps: HYPER_PARAMETERS.eps.default,
+  alpha: HYPER_PARAMETERS.alpha.default,
+  accumulator: HYPER_PARAMETERS.accumulator.default,
 };
 
-/** The default η of adam and adamw: Kingma & Ba's α = 0.001. */
+/** The default η of adam, adamw and amsgrad: Kingma & Ba's α = 0.001. */
 export const ADAM_LR = 0.001;
+/** The default η of rmsprop: Keras's 0.001 (PyTorch's is 0.01). */
+export const RMSPROP_LR = 0.001;
+/** The default η of adagrad: PyTorch's 0.01. */
+export const ADAGRAD_LR = 0.01;
 
 /** What one step of a rule knows besides the parameter, its gradient and its slots. */
 export interface StepContext {
@@ -53,6 +63,8 @@ export interface UpdateRule {
   hyper: readonly HyperParameter[];
   /** η when --lr is not given; absent: the network's own default. */
   lr?: number;
+  /** The value its slots start at (absent: 0): adagrad's G₀. */
+  start?: (h: OptimizerConfig) => number;
   /** One step on θ (in place) with gradient g of the mean cost, without the L2 term. */
   update(p: Float, g: Float, slots: Float[], h: OptimizerConfig, s: StepContext): void;
 }
@@ -76,6 +88,16 @@ export interface UpdateRule {
  * - adamw:    the same moments of g = ∂C/∂θ, and θ ← θ − η (m̂ / (√v̂ + ε) + λ θ)
  *             (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Algorithm 2,
  *             with the schedule multiplier folded into η as PyTorch's AdamW does)
+ * - amsgrad:  Adam's m and v, v_max ← max(v_max, v),  θ ← θ − η m̂ / (√(v_max / (1 − β₂ᵗ)) + ε)
+ *             (Reddi, Kale & Kumar 2018, "On the Convergence of Adam and Beyond", Algorithm 2,
+ *             with Adam's bias corrections as PyTorch's Adam(amsgrad=True) keeps them)
+ * - rmsprop:  v ← α v + (1 − α) g²,  θ ← θ − η g / (√v + ε)
+ *             (Tieleman & Hinton 2012, "Lecture 6.5 — RMSprop", COURSERA: Neural Networks for
+ *             Machine Learning; ε outside the root as torch.optim.RMSprop, which tf.train.rmsprop
+ *             puts inside)
+ * - adagrad:  G ← G + g²,  θ ← θ − η g / (√G + ε), G starting at G₀
+ *             (Duchi, Hazan & Singer 2011, "Adaptive Subgradient Methods for Online Learning and
+ *             Stochastic Optimization", the diagonal version; as torch.optim.Adagrad without lr_decay)
  */
 export const RULES: Record<OptimizerName, UpdateRule> = {
   sgd: {
@@ -90,6 +112,32 @@ export const RULES: Record<OptimizerName, UpdateRule> = {
   nesterov: { slots: ['v'], hyper: ['momentum'], update: (p, g, [v], h, s) => heavyBall(p, g, v, h.momentum, s, true) },
   adam: { slots: ['m', 'v'], hyper: ['beta1', 'beta2', 'eps'], lr: ADAM_LR, update: (p, g, [m, v], h, s) => adam(p, g, m, v, h, s, false) },
   adamw: { slots: ['m', 'v'], hyper: ['beta1', 'beta2', 'eps'], lr: ADAM_LR, update: (p, g, [m, v], h, s) => adam(p, g, m, v, h, s, true) },
+  amsgrad: { slots: ['m', 'v', 'vMax'], hyper: ['beta1', 'beta2', 'eps'], lr: ADAM_LR, update: (p, g, [m, v, vMax], h, s) => amsgrad(p, g, m, v, vMax, h, s) },
+  rmsprop: {
+    slots: ['v'],
+    hyper: ['alpha', 'eps'],
+    lr: RMSPROP_LR,
+    update(p, g, [v], { alpha = HYPER_PARAMETERS.alpha.default, eps }, { lr, lambda }) {
+      for (let j = 0; j < p.length; j++) {
+        const gj = g[j] + lambda * p[j];
+        v[j] = alpha * v[j] + (1 - alpha) * gj * gj; // v ← αv + (1 − α)g²
+        p[j] -= (lr * gj) / (Math.sqrt(v[j]) + eps); // θ ← θ − η g/(√v + ε)
+      }
+    },
+  },
+  adagrad: {
+    slots: ['G'],
+    hyper: ['accumulator', 'eps'],
+    lr: ADAGRAD_LR,
+    start: (h) => h.accumulator ?? HYPER_PARAMETERS.accumulator.default,
+    update(p, g, [G], { eps }, { lr, lambda }) {
+      for (let j = 0; j < p.length; j++) {
+        const gj = g[j] + lambda * p[j];
+        G[j] += gj * gj; // G ← G + g²
+        p[j] -= (lr * gj) / (Math.sqrt(G[j]) + eps); // θ ← θ − η g/(√G + ε)
+      }
+    },
+  },
 };
 
 /** v ← μ v + g,  θ ← θ − η v (heavy ball) or θ − η (g + μ v) (Nesterov), with g = ∂C/∂θ + λθ. */
@@ -113,7 +161,18 @@ function adam(p: Float, g: Float, m: Float, v: Float, { beta1, beta2, eps }: Opt
   }
 }
 
-/** How many slot tensors (per parameter) an optimizer keeps: velocity v, or the moments m and v. */
+/** Adam's moments and their running maximum v_max (AMSGrad); θ ← θ − η m̂ / (√(v_max/(1 − β₂ᵗ)) + ε), g = ∂C/∂θ + λθ. */
+function amsgrad(p: Float, g: Float, m: Float, v: Float, vMax: Float, { beta1, beta2, eps }: OptimizerConfig, { lr, lambda, c1, c2 }: StepContext): void {
+  for (let j = 0; j < p.length; j++) {
+    const gj = g[j] + lambda * p[j];
+    m[j] = beta1 * m[j] + (1 - beta1) * gj;
+    v[j] = beta2 * v[j] + (1 - beta2) * gj * gj;
+    if (v[j] > vMax[j]) vMax[j] = v[j]; // v_max ← max(v_max, v)
+    p[j] -= lr * (m[j] / c1 / (Math.sqrt(vMax[j] / c2) + eps));
+  }
+}
+
+/** How many slot tensors (per parameter) an optimizer keeps: velocity v, the moments m and v (and v_max), or adagrad's G. */
 export function slotCount(name: OptimizerName): number {
   return RULES[name].slots.length;
 }
@@ -157,8 +216,9 @@ export class Optimizer {
     net: Network | { p: Float; weight: boolean }[],
   ) {
     this.params = Array.isArray(net) ? net : parameters(net);
-    const zeros = (p: Float): Float => (p instanceof Float64Array ? new Float64Array(p.length) : new Float32Array(p.length));
-    this.slots = RULES[config.name].slots.map(() => this.params.map(({ p }) => zeros(p)));
+    const start = RULES[config.name].start?.(config) ?? 0;
+    const filled = (p: Float): Float => (p instanceof Float64Array ? new Float64Array(p.length) : new Float32Array(p.length)).fill(start);
+    this.slots = RULES[config.name].slots.map(() => this.params.map(({ p }) => filled(p)));
   }
 
   /** Over a flat list of parameter tensors; `weight[i]`: λ applies to tensor i (all of them when absent). */
@@ -212,4 +272,43 @@ export class Optimizer {
       }),
     );
   }
+}
+
+/** What gradient clipping does before the update rule sees the gradients: by global norm c, and by value v (each absent: not that one). */
+export interface Clipping {
+  clipNorm?: number;
+  clipValue?: number;
+}
+
+/**
+ * Clips the gradients of the mean cost (without the L2 term) in place, before
+ * the update rule and its weight decay; returns true when it changed them.
+ * By value, as torch.nn.utils.clip_grad_value_: g ← min(max(g, −v), v) entry by entry.
+ * Then by norm over every tensor at once, as torch.nn.utils.clip_grad_norm_
+ * (Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent
+ * neural networks", Algorithm 1):
+ *   ‖g‖ = √(Σ_tensors Σ_i g_i²),   g ← g · c / (‖g‖ + 10⁻⁶)   when that factor is below 1.
+ */
+export function clipGradients(grads: readonly Float[], { clipNorm, clipValue }: Clipping): boolean {
+  let clipped = false;
+  if (clipValue !== undefined) {
+    for (const g of grads)
+      for (let i = 0; i < g.length; i++) {
+        const c = Math.min(Math.max(g[i], -clipValue), clipValue);
+        if (c !== g[i]) {
+          g[i] = c;
+          clipped = true;
+        }
+      }
+  }
+  if (clipNorm !== undefined) {
+    let sum = 0;
+    for (const g of grads) for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+    const factor = clipNorm / (Math.sqrt(sum) + 1e-6); // c / (‖g‖ + 10⁻⁶)
+    if (factor < 1) {
+      for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= factor;
+      clipped = true;
+    }
+  }
+  return clipped;
 }

@@ -21,6 +21,7 @@ export const CSV_COLUMNS = [
   'testAccuracy',
   'seconds',
   'examplesPerSecond',
+  'clipped',
 ] as const satisfies readonly (keyof LogRecord)[];
 
 /** One record of the run: an epoch's metrics, or the running means of an epoch so far. */
@@ -37,6 +38,8 @@ export interface LogRecord {
   testAccuracy?: number;
   seconds?: number;
   examplesPerSecond?: number;
+  /** Steps of the epoch whose gradients --clip-norm/--clip-value changed (absent without clipping). */
+  clipped?: number;
 }
 
 /**
@@ -81,6 +84,7 @@ export class RunLog {
       testAccuracy: m.testAccuracy,
       seconds: m.seconds,
       examplesPerSecond: m.seconds > 0 ? examples / m.seconds : undefined,
+      clipped: m.clipped,
     };
   }
 

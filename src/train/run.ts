@@ -83,8 +83,8 @@ export type RunOutcome =
  */
 export class TrainingRun {
   readonly trainer: SgdTrainer;
-  /** η of each epoch, when a schedule or warm-up changes it; absent for a constant rate. */
-  readonly rate?: (epoch: number) => number;
+  /** η of each step (epoch and batch, 1-based), when a schedule or warm-up changes it; absent for a constant rate. */
+  readonly rate?: (epoch: number, batch: number) => number;
   readonly early?: EarlyStopping;
 
   constructor(readonly spec: RunSpec) {
@@ -93,7 +93,8 @@ export class TrainingRun {
     const augment = run.augment && ds.shape ? { augmenter: new Augmenter(run.augment, ds.shape[0], ds.shape[1]), rng } : undefined;
     this.trainer = new SgdTrainer(net, { ...run, dropout, augment }, kernels);
     if (spec.optimizerState) this.trainer.optimizer?.restore(spec.optimizerState);
-    this.rate = run.schedule ? scheduleRate(run.schedule, run.lr, run.epochs) : undefined;
+    const batches = Math.ceil(ds.train.count / run.batchSize);
+    this.rate = run.schedule ? scheduleRate(run.schedule, run.lr, run.epochs, batches, () => spec.state.history) : undefined;
     // --save-best without --early-stop: the same watch of the best epoch, with a patience that never runs out.
     const watch = run.earlyStop ?? (run.saveBest ? { metric: run.saveBest, patience: Infinity } : undefined);
     if (watch) {

@@ -22,6 +22,8 @@ export interface TrainState {
   seen: number;
   /** Seconds spent in this epoch before an interruption. */
   seconds: number;
+  /** Steps of this epoch whose gradients were clipped (only with clipping; absent in older checkpoints: 0). */
+  clipped?: number;
   history: EpochMetrics[];
 }
 
@@ -46,8 +48,8 @@ export interface TrainingLoopOptions extends TrainCallbacks {
   shouldStop?: () => boolean;
   /** Milliseconds between yields to the event loop (default 50). */
   yieldMs?: number;
-  /** η of an epoch (a learning-rate schedule), set on the trainer as the epoch starts; the trainer's rate stays when absent. */
-  rate?: (epoch: number) => number;
+  /** η of a step (a learning-rate schedule), set on the trainer before each batch (both 1-based); the trainer's rate stays when absent. */
+  rate?: (epoch: number, batch: number) => number;
   /** Asked after each epoch (after its checkpoint): end the run here (early stopping)? */
   stopAfter?: (metrics: EpochMetrics) => boolean;
   /** Called at each epoch end with the state to persist. */
@@ -58,6 +60,14 @@ function finite(net: SgdTrainer['net']): boolean {
   for (const W of net.weights) for (const v of W.data) if (!Number.isFinite(v)) return false;
   for (const b of net.biases) for (const v of b) if (!Number.isFinite(v)) return false;
   return true;
+}
+
+/** Adds a step to the epoch's sums: Σ_x C_x, the examples right and seen, and whether clipping acted. */
+function countStep(state: TrainState, trainer: SgdTrainer, total: number, size: number): void {
+  state.totalLoss += total;
+  state.correct += trainer.correct;
+  state.seen += size;
+  if (trainer.clipping && trainer.clipped) state.clipped = (state.clipped ?? 0) + 1;
 }
 
 /**
@@ -76,22 +86,20 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
   for (; state.epoch <= opts.epochs; state.epoch++, state.batch = 0) {
     if (state.batch === 0) {
       rng.shuffle(state.order);
-      Object.assign(state, { totalLoss: 0, correct: 0, seen: 0, seconds: 0 });
+      Object.assign(state, { totalLoss: 0, correct: 0, seen: 0, seconds: 0 }, trainer.clipping ? { clipped: 0 } : {});
     }
-    if (opts.rate) trainer.lr = opts.rate(state.epoch);
     let t0 = performance.now();
     opts.onEpochStart?.(state.epoch, batches);
     for (let b = state.batch; b < batches; b++) {
       const start = b * m;
       const size = Math.min(m, train.count - start);
+      if (opts.rate) trainer.lr = opts.rate(state.epoch, b + 1);
       const total = trainer.step(train, state.order, start, size);
       if (!Number.isFinite(total)) return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total}`, diagnosis: trainer.diagnose(losses) };
       if (lossBeyondRange(trainer.net, total / size))
         return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total / size}`, diagnosis: runawayLoss(losses, total / size, trainer.lr, trainer.opts.weightDecay) };
       trackLoss(losses, total / size);
-      state.totalLoss += total;
-      state.correct += trainer.correct;
-      state.seen += size;
+      countStep(state, trainer, total, size);
       state.batch = b + 1;
       opts.onBatch?.(state.epoch, b + 1, state.totalLoss / state.seen, state.correct / state.seen, state.seen);
       if (performance.now() - lastYield >= (opts.yieldMs ?? 50) && b + 1 < batches) {
@@ -106,6 +114,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
     if (!finite(trainer.net)) return { status: 'diverged', epoch: state.epoch, batch: batches, what: 'a weight is not finite', diagnosis: trainer.diagnose(losses) };
     const seconds = state.seconds + (performance.now() - t0) / 1000;
     const metrics: EpochMetrics = { epoch: state.epoch, loss: state.totalLoss / state.seen, trainAccuracy: state.correct / state.seen, lr: trainer.lr, seconds };
+    if (trainer.clipping) metrics.clipped = state.clipped ?? 0;
     if (opts.evaluate !== false && opts.test) {
       const t = evaluate(trainer.net, opts.test, trainer.kernels);
       Object.assign(metrics, { testLoss: t.loss, testAccuracy: t.accuracy });

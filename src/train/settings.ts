@@ -1,11 +1,11 @@
 import { augmentLabel, augmentProblem, type AugmentConfig } from '../data/augment.js';
 import { BACKENDS, type DType } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
-import { COSTS, type CostName } from '../nn/costs.js';
+import { COSTS, smoothingProblem, type CostName } from '../nn/costs.js';
 import { INITS, layersFlag, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { WATCHED_METRICS, type WatchedMetric } from './early-stop.js';
-import { HYPER_PARAMETERS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig } from './optimizers.js';
-import { SCHEDULES, type Schedule } from './schedule.js';
+import { HYPER_PARAMETERS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig, type OptimizerName } from './optimizers.js';
+import { SCHEDULE_UNITS, SCHEDULES, type Schedule } from './schedule.js';
 import type { InitFrom } from './init-from.js';
 
 /**
@@ -97,8 +97,10 @@ function archProblem(a: unknown): string | undefined {
 
 function optimizerProblem(o: unknown): string | undefined {
   if (!isObject(o) || typeof o.name !== 'string' || !(OPTIMIZERS as readonly string[]).includes(o.name)) return `.name is not one of ${OPTIMIZERS.join(', ')}`;
+  const uses: readonly string[] = RULES[o.name as OptimizerName].hyper;
   for (const k of Object.keys(HYPER_PARAMETERS) as HyperParameter[]) {
-    const problem = (k === 'eps' ? NUMBER_KINDS.positiveNumber : NUMBER_KINDS.unitInterval)(o[k]);
+    if (o[k] === undefined && !uses.includes(k) && (k === 'alpha' || k === 'accumulator')) continue; // absent in records written before rmsprop and adagrad
+    const problem = (k === 'eps' ? NUMBER_KINDS.positiveNumber : k === 'accumulator' ? NUMBER_KINDS.nonNegativeNumber : NUMBER_KINDS.unitInterval)(o[k]);
     if (problem) return `.${k} ${quote(o[k])} ${problem}`;
   }
   return undefined;
@@ -107,7 +109,35 @@ function optimizerProblem(o: unknown): string | undefined {
 function scheduleProblem(s: unknown): string | undefined {
   if (!isObject(s) || typeof s.name !== 'string' || !(SCHEDULES as readonly string[]).includes(s.name)) return `.name is not one of ${SCHEDULES.join(', ')}`;
   if (!isInt(s.warmup, 0) || !isInt(s.stepEvery, 1) || !isNum(s.decay, 0) || s.decay === 0) return ' needs warmup ≥ 0, stepEvery ≥ 1 and decay > 0';
+  // The fields of per-step schedules, plateau and η_min: absent in records written before them.
+  if (s.unit !== undefined && oneOf(SCHEDULE_UNITS)(s.unit)) return `.unit${oneOf(SCHEDULE_UNITS)(s.unit)}`;
+  for (const [k, kind] of [
+    ['etaMin', 'nonNegativeNumber'],
+    ['pctStart', 'unitInterval'],
+    ['divFactor', 'positiveNumber'],
+    ['finalDivFactor', 'positiveNumber'],
+    ['patience', 'nonNegativeInt'],
+  ] as const)
+    if (s[k] !== undefined && NUMBER_KINDS[kind](s[k])) return `.${k} ${quote(s[k])} ${NUMBER_KINDS[kind](s[k])}`;
+  if (s.pctStart === 0) return '.pctStart must be in (0, 1)';
+  if (s.metric !== undefined && oneOf(WATCHED_METRICS)(s.metric)) return `.metric${oneOf(WATCHED_METRICS)(s.metric)}`;
   return undefined;
+}
+
+/** The flags of a schedule: those of its kind only, so that `--config` reads back what `train` accepts. */
+function scheduleFlags(s: Schedule): TrainConfig {
+  const f: TrainConfig = { schedule: s.name };
+  if (s.name !== 'onecycle') f.warmup = s.warmup;
+  if (s.name === 'step' || s.name === 'exponential' || s.name === 'plateau') f.decay = s.decay;
+  if (s.name === 'step') f['step-every'] = s.stepEvery;
+  if (s.unit === 'step' && s.name !== 'onecycle') f['schedule-unit'] = s.unit;
+  if (s.etaMin !== undefined) f['eta-min'] = s.etaMin;
+  if (s.pctStart !== undefined) f['pct-start'] = s.pctStart;
+  if (s.divFactor !== undefined) f['div-factor'] = s.divFactor;
+  if (s.finalDivFactor !== undefined) f['final-div-factor'] = s.finalDivFactor;
+  if (s.patience !== undefined) f['plateau-patience'] = s.patience;
+  if (s.metric !== undefined) f['monitor-metric'] = s.metric;
+  return f;
 }
 
 export const RUN_SETTINGS = {
@@ -166,20 +196,15 @@ export const RUN_SETTINGS = {
   ),
   /** Absent in checkpoints written before --optimizer: those are plain SGD. */
   optimizer: optional<OptimizerConfig>({
-    flags: ['optimizer', 'momentum', 'beta1', 'beta2', 'eps'],
+    flags: ['optimizer', 'momentum', 'beta1', 'beta2', 'eps', 'alpha', 'accumulator'],
     check: optimizerProblem,
     toFlags: (o) => Object.fromEntries([['optimizer', o.name], ...RULES[o.name].hyper.map((k) => [k, o[k]])]) as TrainConfig,
   }),
   /** Absent in checkpoints written before --schedule: a constant rate. */
   schedule: optional<Schedule>({
-    flags: ['schedule', 'warmup', 'decay', 'step-every'],
+    flags: ['schedule', 'warmup', 'decay', 'step-every', 'schedule-unit', 'eta-min', 'pct-start', 'div-factor', 'final-div-factor', 'plateau-patience'],
     check: scheduleProblem,
-    toFlags: (s) => ({
-      schedule: s.name,
-      warmup: s.warmup,
-      ...(s.name === 'step' || s.name === 'exponential' ? { decay: s.decay } : {}),
-      ...(s.name === 'step' ? { 'step-every': s.stepEvery } : {}),
-    }),
+    toFlags: scheduleFlags,
   }),
   /** p of inverted dropout on the hidden layers (absent: none). */
   dropout: number(
@@ -191,6 +216,31 @@ export const RUN_SETTINGS = {
       kind: 'unitInterval',
     },
     (v) => (v ? `dropout ${v}` : ''),
+  ),
+  /** ε of label smoothing: targets (1 − ε)y + ε/K while training (absent: none). */
+  labelSmoothing: number(
+    true,
+    'label-smoothing',
+    {
+      arg: '--label-smoothing <eps>',
+      help: 'train on the targets (1 − ε)y + ε/K instead of one-hot y (Szegedy et al. 2016; log-likelihood and cross-entropy costs); evaluation keeps y',
+      kind: 'unitInterval',
+    },
+    (v) => (v ? `smoothing ${v}` : ''),
+  ),
+  /** Clip the gradients to global L2 norm c before each update (absent: no clipping). */
+  clipNorm: number(
+    true,
+    'clip-norm',
+    { arg: '--clip-norm <c>', help: 'rescale the gradients so that their global L2 norm is at most c (as torch.nn.utils.clip_grad_norm_)', kind: 'positiveNumber' },
+    (v) => `clip-norm ${v}`,
+  ),
+  /** Clip each gradient entry to [−v, v] before each update (absent: no clipping). */
+  clipValue: number(
+    true,
+    'clip-value',
+    { arg: '--clip-value <v>', help: 'clip each gradient entry to [−v, v] (as torch.nn.utils.clip_grad_value_; before --clip-norm when both are given)', kind: 'positiveNumber' },
+    (v) => `clip-value ${v}`,
   ),
   /** --augment: the distortions of each training batch (absent: none). */
   augment: optional<AugmentConfig>({ flags: ['augment'], check: (v) => (augmentProblem(v) ? `: ${augmentProblem(v)}` : undefined), toFlags: (a) => ({ augment: augmentLabel(a) }) }),
@@ -227,8 +277,8 @@ const entries = Object.entries(RUN_SETTINGS) as [SettingKey, Setting<unknown>][]
 
 /** The flags (option keys, camel case) that --resume refuses: the checkpoint holds them. */
 export const RESUME_TAKES: readonly string[] = [
-  ...new Set(entries.filter(([, s]) => !s.resumable).flatMap(([, s]) => s.flags.map((f) => f.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())))), // --monitor-metric serves two settings
-];
+  ...new Set(entries.filter(([, s]) => !s.resumable).flatMap(([, s]) => s.flags.map((f) => f.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())))),
+]; // --monitor-metric sets both --early-stop's metric and plateau's
 
 /** The first problem of a record read back from a file (a hand-edited batch size of 0 must be an error, not a loop that never ends), or undefined. */
 export function runRecordProblem(o: unknown): string | undefined {
@@ -245,6 +295,8 @@ export function runRecordProblem(o: unknown): string | undefined {
   if (o.save !== undefined && typeof o.save !== 'string') return 'options.save must be a file name';
   const decay = weightDecayProblem(o as RunRecord);
   if (decay) return `options.weightDecay ${decay}`;
+  const smoothing = (o as RunRecord).labelSmoothing ? smoothingProblem((o as RunRecord).arch.cost) : undefined;
+  if (smoothing) return `options.labelSmoothing: ${smoothing}`;
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
 import { allFinite, backprop, drawDropoutMasks, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
-import { Optimizer, type OptimizerConfig } from './optimizers.js';
+import { clipGradients, Optimizer, OPTIMIZER_DEFAULTS, type OptimizerConfig } from './optimizers.js';
+import { smoothTargets } from '../nn/costs.js';
 import type { Network } from '../nn/network.js';
 import type { Rng } from '../base/rng.js';
 import { fillBatch, type Examples } from '../data/dataset.js';
@@ -21,6 +22,11 @@ export interface SgdOptions {
   dropout?: { p: number; rng: Rng };
   /** Distorts each training batch as it is filled (augment.ts), with draws from the run's RNG; evaluation never sees it. */
   augment?: { augmenter: Augmenter; rng: Rng };
+  /** ε of label smoothing: the batch's targets become (1 − ε)y + ε/K (costs.ts, smoothTargets); evaluation keeps the one-hot ones. */
+  labelSmoothing?: number;
+  /** Clip the gradients by global norm and/or by value before the update (optimizers.ts, clipGradients). */
+  clipNorm?: number;
+  clipValue?: number;
 }
 
 export interface EpochMetrics {
@@ -29,8 +35,10 @@ export interface EpochMetrics {
   loss: number;
   /** Accuracy on the training batches as they were trained (running, as Keras reports it). */
   trainAccuracy: number;
-  /** η during the epoch (a schedule changes it from epoch to epoch). */
+  /** η during the epoch (a schedule changes it from epoch to epoch), or of its last step (a per-step schedule). */
   lr?: number;
+  /** Steps of the epoch whose gradients --clip-norm or --clip-value changed (absent without clipping). */
+  clipped?: number;
   testLoss?: number;
   testAccuracy?: number;
   validationLoss?: number;
@@ -60,6 +68,12 @@ export class SgdTrainer {
   private grads?: Gradients;
   /** The update rule and its state (velocity, moments), when it is not plain SGD. */
   readonly optimizer?: Optimizer;
+  /** Plain SGD as a rule over the parameter list, for clipped steps (clipping needs the gradients that sgdStep never forms). */
+  private readonly clippedSgd?: Optimizer;
+  /** True when the gradients are clipped (--clip-norm, --clip-value). */
+  readonly clipping: boolean;
+  /** Whether clipping changed the gradients of the last step. */
+  clipped = false;
   /** η of the next step: opts.lr, or what a schedule sets it to between epochs. */
   lr: number;
   /** U(0, 1) from the dropout RNG, bound once (a step allocates nothing). */
@@ -84,6 +98,8 @@ export class SgdTrainer {
           throw new Error('dropout without its RNG');
         };
     if (opts.optimizer && opts.optimizer.name !== 'sgd') this.optimizer = new Optimizer(opts.optimizer, net);
+    this.clipping = opts.clipNorm !== undefined || opts.clipValue !== undefined;
+    if (this.clipping && !this.optimizer) this.clippedSgd = new Optimizer({ ...(opts.optimizer ?? OPTIMIZER_DEFAULTS), name: 'sgd' }, net);
   }
 
   /** Buffers for a batch size, created once (the last batch of an epoch may be smaller). */
@@ -113,18 +129,21 @@ export class SgdTrainer {
   step(ex: Examples, order: ArrayLike<number>, start: number, m: number): number {
     const { ws, y } = (this.last = this.buffers(m));
     fillBatch(ex, order, start, ws.input, y);
+    if (this.opts.labelSmoothing) smoothTargets(y, this.opts.labelSmoothing); // y' = (1 − ε)y + ε/K
     if (this.opts.augment) this.opts.augment.augmenter.batch(ws.input.data, m, this.opts.augment.rng);
     if (this.opts.dropout) drawDropoutMasks(ws, this.opts.dropout.p, this.uniform);
     let total: number;
-    if (!this.gradient && !this.optimizer) {
+    const rule = this.optimizer ?? this.clippedSgd;
+    if (!this.gradient && !rule) {
       total = sgdStep(this.net, ws, y, this.lr, this.opts.weightDecay, this.kernels);
     } else {
       this.grads ??= new Gradients(this.net);
       total = (this.gradient ?? backprop)(this.net, ws, y, this.grads, this.kernels);
-      if (this.optimizer) {
+      if (rule) {
         // As sgdStep: a non-finite step changes nothing (the weights and the optimizer's state stay the last good ones).
         if (!Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data))) return NaN;
-        this.optimizer.step(this.grads, this.lr, this.opts.weightDecay);
+        if (this.clipping) this.clipped = clipGradients([...this.grads.gradW.map((g) => g.data), ...this.grads.gradB], this.opts);
+        rule.step(this.grads, this.lr, this.opts.weightDecay);
       } else this.update(this.grads);
     }
     let correct = 0;

@@ -67,6 +67,22 @@ describe('durable runs', () => {
     expect(JSON.parse(more.stdout).epochs.map((e: { loss: number }) => e.loss)).toEqual(JSON.parse(straight.stdout).epochs.map((e: { loss: number }) => e.loss));
   });
 
+  it('--resume continues rmsprop, label smoothing, clipping and plateau exactly: the record and the state go through state.json', () => {
+    const d = tmp();
+    const ck = join(d, 'ck');
+    const flags = ['--limit', '1000', '--optimizer', 'rmsprop', '--lr', '0.01', '--label-smoothing', '0.1', '--clip-norm', '0.5', '--schedule', 'plateau', '--plateau-patience', '0', '--json'];
+    const first = cli(['train', '--epochs', '2', ...flags, '--checkpoint', ck]);
+    expect(first.code, first.stderr).toBe(0);
+    const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
+    expect([state.options.labelSmoothing, state.options.clipNorm, state.options.schedule.name, state.options.optimizer.name]).toEqual([0.1, 0.5, 'plateau', 'rmsprop']);
+    const more = cli(['train', '--resume', ck, '--epochs', '4', '--json']);
+    expect(more.code, more.stderr).toBe(0);
+    const straight = cli(['train', '--epochs', '4', ...flags]);
+    const epochs = (r: { stdout: string }) => JSON.parse(r.stdout).epochs.map((e: { loss: number; lr: number; clipped: number }) => [e.loss, e.lr, e.clipped]);
+    expect(epochs(more)).toEqual(epochs(straight));
+    expect(epochs(straight).some(([, , clipped]: number[]) => clipped > 0)).toBe(true);
+  });
+
   it('divergence stops the run naming epoch and batch, suggests a smaller learning rate, exit 1, writes nothing bad', () => {
     const d = tmp();
     const ck = join(d, 'ck');

@@ -38,7 +38,7 @@ describe('train --log / --csv', () => {
       expect(e.examplesPerSecond).toBeCloseTo(640 / m.seconds, 6);
     });
     const t = csv(table);
-    expect(t.header).toEqual(['kind', 'epoch', 'batch', 'lr', 'loss', 'trainAccuracy', 'validationLoss', 'validationAccuracy', 'testLoss', 'testAccuracy', 'seconds', 'examplesPerSecond']);
+    expect(t.header).toEqual(['kind', 'epoch', 'batch', 'lr', 'loss', 'trainAccuracy', 'validationLoss', 'validationAccuracy', 'testLoss', 'testAccuracy', 'seconds', 'examplesPerSecond', 'clipped']);
     expect(t.rows).toHaveLength(12);
     expect(Number(t.rows[5].testAccuracy)).toBe(result.epochs[0].testAccuracy);
     expect(t.rows[0].testAccuracy).toBe('');

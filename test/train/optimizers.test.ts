@@ -8,23 +8,30 @@ import { tfTrain } from '../../src/check/tfjs-oracle.js';
 import { Matrix } from '../../src/linalg/index.js';
 import { fillBatch, identity } from '../../src/data/dataset.js';
 import { loadData } from '../../src/data/load.js';
-import { ADAM_LR, Optimizer, OPTIMIZER_DEFAULTS, optimizerLabel, OPTIMIZERS, RULES, slotCount, type OptimizerName } from '../../src/train/optimizers.js';
+import { ADAM_LR, clipGradients, Optimizer, OPTIMIZER_DEFAULTS, optimizerLabel, OPTIMIZERS, RULES, slotCount, type OptimizerConfig, type OptimizerName } from '../../src/train/optimizers.js';
 
 const ds = loadData({ data: 'embedded', limit: 400, testLimit: 10, seed: 1 });
 
-describe('optimizers against tfjs (tf.train.momentum, tf.train.adam; adamw by its definition)', () => {
-  const cases: [OptimizerName, number, number][] = [
-    // name, η, λ
+describe('optimizers against tfjs (tf.train.momentum, adam, rmsprop, adagrad; adamw and amsgrad by their definitions)', () => {
+  const cases: [OptimizerName, number, number, Partial<OptimizerConfig>?][] = [
+    // name, η, λ, hyper-parameters other than the defaults
     ['momentum', 0.05, 0],
     ['nesterov', 0.05, 1e-3],
     ['adam', 0.002, 0],
     ['adam', 0.002, 1e-3],
     ['adamw', 0.002, 1e-2],
+    ['amsgrad', 0.002, 1e-3],
+    // tf.train.rmsprop puts ε inside the root (√(v + ε²) here) and PyTorch outside (√v + ε): at ε = 1e-8 that alone
+    // moves weights with gradients near ε by up to 2.3e-3 in 25 steps; at ε = 1e-12 the rules are the same to 6e-7
+    ['rmsprop', 0.001, 0, { eps: 1e-12 }],
+    ['rmsprop', 0.001, 1e-3, { alpha: 0.9, eps: 1e-12 }],
+    // G₀ = 0.1 (tf.train.adagrad's default): tfjs adds its ε inside the root, which G₀ makes negligible (tfjs-oracle.ts)
+    ['adagrad', 0.01, 1e-3, { accumulator: 0.1 }],
   ];
-  for (const [name, lr, weightDecay] of cases) {
-    it(`${name} (η = ${lr}, λ = ${weightDecay}): 25 steps from the same weights agree within ${PARITY_TOLERANCE}`, async () => {
+  for (const [name, lr, weightDecay, over] of cases) {
+    it(`${name} (η = ${lr}, λ = ${weightDecay}${over ? `, ${JSON.stringify(over)}` : ''}): 25 steps from the same weights agree within ${PARITY_TOLERANCE}`, async () => {
       const net = Network.create({ sizes: [784, 16, 10], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', new Rng(3));
-      const p = await trainParity(net, ds.train, { steps: 25, batchSize: 10, lr, seed: 2, optimizer: { name, ...OPTIMIZER_DEFAULTS }, weightDecay }, jsKernels);
+      const p = await trainParity(net, ds.train, { steps: 25, batchSize: 10, lr, seed: 2, optimizer: { name, ...OPTIMIZER_DEFAULTS, ...over }, weightDecay }, jsKernels);
       expect(p.optimizer).toBe(name);
       expect(p.maxWeightDiff).toBeLessThanOrEqual(PARITY_TOLERANCE);
     }, 60_000);
@@ -100,8 +107,11 @@ describe('the rules as data, over flat parameter lists', () => {
       nesterov: ['v', 'momentum', undefined],
       adam: ['m,v', 'beta1,beta2,eps', ADAM_LR],
       adamw: ['m,v', 'beta1,beta2,eps', ADAM_LR],
+      amsgrad: ['m,v,vMax', 'beta1,beta2,eps', ADAM_LR],
+      rmsprop: ['v', 'alpha,eps', 0.001],
+      adagrad: ['G', 'accumulator,eps', 0.01],
     });
-    expect(OPTIMIZERS.map(slotCount)).toEqual([0, 1, 1, 2, 2]);
+    expect(OPTIMIZERS.map(slotCount)).toEqual([0, 1, 1, 2, 2, 3, 1, 1]);
     expect(optimizerLabel({ name: 'nesterov', ...OPTIMIZER_DEFAULTS, momentum: 0.8 })).toBe('nesterov μ=0.8');
     expect(optimizerLabel({ name: 'adamw', ...OPTIMIZER_DEFAULTS })).toBe('adamw β₁=0.9 β₂=0.999 ε=1e-8');
     expect(optimizerLabel(undefined)).toBe('sgd');
@@ -158,7 +168,7 @@ describe('the rules as data, over flat parameter lists', () => {
 describe('Optimizer, against the update rules written out', () => {
   // A 2-3-2 network: its parameters W¹ (3×2), b¹ (3), W² (2×3), b² (2), each step given other gradients. Off-default
   // μ, β₁, β₂ and ε (large enough to matter), λ on the weights only.
-  const config = { momentum: 0.7, beta1: 0.8, beta2: 0.95, eps: 1e-3 };
+  const config = { momentum: 0.7, beta1: 0.8, beta2: 0.95, eps: 1e-3, alpha: 0.9, accumulator: 0.05 };
   const net = (dtype: 'float32' | 'float64' = 'float64') => Network.create({ sizes: [2, 3, 2], activation: 'tanh', outputActivation: 'linear', cost: 'quadratic' }, 'normal', new Rng(6), dtype);
   const gradientsAt = (n: Network, step: number) => {
     const g = new Gradients(n);
@@ -175,22 +185,30 @@ describe('Optimizer, against the update rules written out', () => {
       { p: Array.from(n.biases[l]), grad: (g: Gradients) => g.gradB[l], weight: false },
     ]);
     for (const { p, grad, weight } of params) {
-      const v = p.map(() => 0),
-        m = p.map(() => 0);
+      const v = p.map(() => (name === 'adagrad' ? config.accumulator : 0)),
+        m = p.map(() => 0),
+        vMax = p.map(() => 0);
       for (let t = 1; t <= steps; t++) {
         const G = grad(gradientsAt(n, t));
         for (let j = 0; j < p.length; j++) {
           const decay = weight ? lambda : 0;
           const gj = G[j] + (name === 'adamw' ? 0 : decay * p[j]);
           if (name === 'sgd') p[j] -= lr * gj;
-          else if (name === 'momentum' || name === 'nesterov') {
+          else if (name === 'rmsprop') {
+            v[j] = config.alpha * v[j] + (1 - config.alpha) * gj * gj;
+            p[j] -= (lr * gj) / (Math.sqrt(v[j]) + config.eps);
+          } else if (name === 'adagrad') {
+            v[j] += gj * gj;
+            p[j] -= (lr * gj) / (Math.sqrt(v[j]) + config.eps);
+          } else if (name === 'momentum' || name === 'nesterov') {
             v[j] = config.momentum * v[j] + gj;
             p[j] -= lr * (name === 'nesterov' ? gj + config.momentum * v[j] : v[j]);
           } else {
             m[j] = config.beta1 * m[j] + (1 - config.beta1) * gj;
             v[j] = config.beta2 * v[j] + (1 - config.beta2) * gj * gj;
+            vMax[j] = Math.max(vMax[j], v[j]);
             const mHat = m[j] / (1 - config.beta1 ** t),
-              vHat = v[j] / (1 - config.beta2 ** t);
+              vHat = (name === 'amsgrad' ? vMax[j] : v[j]) / (1 - config.beta2 ** t);
             p[j] -= lr * (mHat / (Math.sqrt(vHat) + config.eps) + (name === 'adamw' ? decay * p[j] : 0));
           }
         }
@@ -218,7 +236,7 @@ describe('Optimizer, against the update rules written out', () => {
     });
 
   it('slots: none for sgd, a velocity for momentum and nesterov, two moments for adam and adamw; zeros of the parameter’s precision', () => {
-    expect(OPTIMIZERS.map(slotCount)).toEqual([0, 1, 1, 2, 2]);
+    expect(OPTIMIZERS.map(slotCount)).toEqual([0, 1, 1, 2, 2, 3, 1, 1]);
     for (const dtype of ['float32', 'float64'] as const) {
       const n = net(dtype);
       const o = new Optimizer({ name: 'adam', ...config }, n);
@@ -262,5 +280,64 @@ describe('Optimizer, against the update rules written out', () => {
     expect([n.weights[0].data[0], n.biases[0][0]]).toEqual([2 - 0.1 * 1.5, 1 - 0.1 * 0.25]);
     o.step(g, 0.1, 0); // v_W = 0.7·1.5 + 0.5
     expect(n.weights[0].data[0]).toBeCloseTo(2 - 0.15 - 0.1 * (0.7 * 1.5 + 0.5), 15);
+  });
+});
+
+describe("rmsprop, adagrad and amsgrad by hand (PyTorch's definitions)", () => {
+  const step = (config: Partial<OptimizerConfig> & { name: OptimizerName }, grads: number[], lr: number, theta = 1) => {
+    const p = Float64Array.of(theta);
+    const o = Optimizer.flat({ ...OPTIMIZER_DEFAULTS, ...config }, [p]);
+    for (const g of grads) o.stepFlat([Float64Array.of(g)], lr, 0);
+    return p[0];
+  };
+
+  it('rmsprop: v = (1 − α)g², θ ← θ − ηg/(√v + ε); ε outside the root', () => {
+    // t = 1: v = 0.01 · 0.25 = 0.0025, √v = 0.05: θ = 1 − 0.01 · 0.5/(0.05 + 1e-8)
+    expect(step({ name: 'rmsprop' }, [0.5], 0.01)).toBeCloseTo(1 - (0.01 * 0.5) / (0.05 + 1e-8), 14);
+    // t = 2 with g = −1: v = 0.99 · 0.0025 + 0.01 = 0.012475
+    const theta1 = 1 - (0.01 * 0.5) / (0.05 + 1e-8);
+    expect(step({ name: 'rmsprop' }, [0.5, -1], 0.01)).toBeCloseTo(theta1 + 0.01 / (Math.sqrt(0.012475) + 1e-8), 14);
+    // a large ε shows where it sits: √v + ε = 0.05 + 0.1, not √(v + ε) = 0.3240…
+    expect(step({ name: 'rmsprop', eps: 0.1 }, [0.5], 0.01)).toBeCloseTo(1 - (0.01 * 0.5) / 0.15, 14);
+  });
+
+  it('adagrad: G = G₀ + Σg², θ ← θ − ηg/(√G + ε)', () => {
+    // G₀ = 0: G₁ = 0.25 (step η·sign g), G₂ = 0.25 + 0.0625 = 0.3125
+    expect(step({ name: 'adagrad' }, [0.5, 0.25], 0.1)).toBeCloseTo(1 - (0.1 * 0.5) / (0.5 + 1e-8) - (0.1 * 0.25) / (Math.sqrt(0.3125) + 1e-8), 14);
+    // G₀ = 0.75: G₁ = 1
+    expect(step({ name: 'adagrad', accumulator: 0.75 }, [0.5], 0.1)).toBeCloseTo(1 - (0.1 * 0.5) / (1 + 1e-8), 14);
+  });
+
+  it('amsgrad: v_max keeps the largest v, so a shrinking v does not enlarge the step (where adam would)', () => {
+    // g = 1, then 0: v₁ = 0.001, v₂ = 0.000999 < v₁, v_max = 0.001; m₂ = 0.09
+    const c1 = 1 - 0.81,
+      c2 = 1 - 0.998001;
+    const first = 1 - (0.01 * 1) / (1 + 1e-8); // m̂ = 1, v̂ = 1
+    expect(step({ name: 'amsgrad' }, [1, 0], 0.01)).toBeCloseTo(first - (0.01 * (0.09 / c1)) / (Math.sqrt(0.001 / c2) + 1e-8), 14);
+    expect(step({ name: 'adam' }, [1, 0], 0.01)).toBeCloseTo(first - (0.01 * (0.09 / c1)) / (Math.sqrt(0.000999 / c2) + 1e-8), 14);
+    expect(step({ name: 'amsgrad' }, [1, 0], 0.01)).not.toBeCloseTo(step({ name: 'adam' }, [1, 0], 0.01), 9);
+  });
+});
+
+describe('gradient clipping (torch.nn.utils.clip_grad_norm_ and clip_grad_value_)', () => {
+  it('by norm: the global norm over every tensor, scaled by c/(‖g‖ + 1e-6) only when that is below 1', () => {
+    const g = [Float64Array.of(3, 0), Float64Array.of(4)]; // ‖g‖ = 5
+    expect(clipGradients(g, { clipNorm: 1 })).toBe(true);
+    const f = 1 / (5 + 1e-6);
+    expect(Array.from(g[0])).toEqual([3 * f, 0]);
+    expect(g[1][0]).toBe(4 * f);
+    const small = [Float64Array.of(0.3, 0.4)]; // ‖g‖ = 0.5 ≤ 1: unchanged
+    expect(clipGradients(small, { clipNorm: 1 })).toBe(false);
+    expect(Array.from(small[0])).toEqual([0.3, 0.4]);
+  });
+
+  it('by value: each entry into [−v, v]; then the norm of what is left', () => {
+    const g = [Float64Array.of(2, -3, 0.05)];
+    expect(clipGradients(g, { clipValue: 0.1 })).toBe(true);
+    expect(Array.from(g[0])).toEqual([0.1, -0.1, 0.05]);
+    expect(clipGradients([Float64Array.of(0.05, -0.1)], { clipValue: 0.1 })).toBe(false);
+    const both = [Float64Array.of(2, -3)];
+    clipGradients(both, { clipValue: 1, clipNorm: 1 }); // [1, −1], then ÷ (√2 + 1e-6)
+    expect(both[0][0]).toBeCloseTo(1 / (Math.SQRT2 + 1e-6), 15);
   });
 });

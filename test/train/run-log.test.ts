@@ -93,8 +93,8 @@ describe('RunLog', () => {
       log.close(); // closed once
     }
     expect(readFileSync(json, 'utf8')).toBe(`${JSON.stringify(batch)}\n${JSON.stringify(RunLog.epoch(m, 1000))}\n`);
-    expect(readFileSync(csv, 'utf8')).toBe([CSV_COLUMNS.join(','), 'batch,1,3,,0.25,0.5,,,,,,', 'epoch,2,,0.1,0.5,0.75,0.65,0.72,0.6,0.7,4,250', ''].join('\n'));
-    expect(CSV_COLUMNS.join(',')).toBe('kind,epoch,batch,lr,loss,trainAccuracy,validationLoss,validationAccuracy,testLoss,testAccuracy,seconds,examplesPerSecond');
+    expect(readFileSync(csv, 'utf8')).toBe([CSV_COLUMNS.join(','), 'batch,1,3,,0.25,0.5,,,,,,,', 'epoch,2,,0.1,0.5,0.75,0.65,0.72,0.6,0.7,4,250,', ''].join('\n'));
+    expect(CSV_COLUMNS.join(',')).toBe('kind,epoch,batch,lr,loss,trainAccuracy,validationLoss,validationAccuracy,testLoss,testAccuracy,seconds,examplesPerSecond,clipped');
     expect(new RunLog({}).active).toBe(false);
     const onlyJson = join(d, 'only.jsonl');
     const log = new RunLog({ json: onlyJson });

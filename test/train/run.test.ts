@@ -8,6 +8,7 @@ import { initialState, type TrainState } from '../../src/train/session.js';
 import { TrainingRun, type RunSnapshot } from '../../src/train/run.js';
 import type { RunRecord } from '../../src/train/settings.js';
 import type { EpochMetrics } from '../../src/train/sgd.js';
+import { OPTIMIZER_DEFAULTS } from '../../src/train/optimizers.js';
 
 // In-process runs of src/train/run.ts: early stopping's choice and restore, and a resume that ends
 // with the weights of the uninterrupted run, without spawning the CLI.
@@ -88,6 +89,31 @@ describe('TrainingRun', () => {
       }),
     ],
     ['momentum with dropout', record({ optimizer: { name: 'momentum', momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, dropout: 0.2 })],
+    [
+      'rmsprop with onecycle, clip-norm and label smoothing',
+      record({
+        optimizer: { ...OPTIMIZER_DEFAULTS, name: 'rmsprop' },
+        lr: 0.003,
+        schedule: { name: 'onecycle', warmup: 0, decay: 0.1, stepEvery: 1, pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4 },
+        clipNorm: 0.5,
+        labelSmoothing: 0.1,
+      }),
+    ],
+    [
+      'amsgrad with plateau (patience 0) and clip-value',
+      record({
+        optimizer: { ...OPTIMIZER_DEFAULTS, name: 'amsgrad' },
+        lr: 0.03,
+        epochs: 5,
+        schedule: { name: 'plateau', warmup: 0, decay: 0.5, stepEvery: 1, patience: 0, metric: 'val-accuracy' },
+        clipValue: 0.01,
+      }),
+    ],
+    [
+      'adagrad with a per-step cosine to η_min after warm-up steps',
+      record({ optimizer: { ...OPTIMIZER_DEFAULTS, name: 'adagrad', accumulator: 0.1 }, lr: 0.01, schedule: { name: 'cosine', warmup: 10, decay: 0.1, stepEvery: 1, unit: 'step', etaMin: 0.001 } }),
+    ],
+    ['sgd with clip-norm (the clipped plain-SGD path)', record({ lr: 0.5, clipNorm: 1 })],
   ])('%s: stopped mid-epoch and resumed from the snapshot, it ends with the uninterrupted run’s weights bit for bit', async (_name, r) => {
     const whole = start(r);
     const w = await whole.run();
@@ -104,6 +130,9 @@ describe('TrainingRun', () => {
     const rest = await resumed.run();
     expect(rest.status).toBe(w.status);
     expect(params(resumed.spec.net)).toEqual(params(whole.spec.net));
-    expect(resumed.spec.state.history.map((m) => m.loss)).toEqual(whole.spec.state.history.map((m) => m.loss));
+    expect(resumed.spec.state.history.map((m) => [m.loss, m.lr, m.clipped])).toEqual(whole.spec.state.history.map((m) => [m.loss, m.lr, m.clipped]));
+    // what the case is about acts within the run: clipping clips, plateau drops η
+    if (r.clipNorm || r.clipValue) expect(whole.spec.state.history.some((m) => m.clipped! > 0)).toBe(true);
+    if (r.schedule?.name === 'plateau') expect(whole.spec.state.history.at(-1)!.lr).toBeLessThan(r.lr);
   });
 });

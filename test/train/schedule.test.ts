@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { learningRate, type Schedule, type ScheduleName } from '../../src/train/schedule.js';
+import { learningRate, oneCycleRate, plateauRate, scheduleLabel, scheduleRate, type Schedule, type ScheduleName } from '../../src/train/schedule.js';
 import { EarlyStopping } from '../../src/train/early-stop.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
@@ -31,6 +31,74 @@ describe('learning-rate schedules, by hand', () => {
     expect(r.slice(0, 3)).toEqual([0.1, 0.2, 0.30000000000000004]);
     expect(r[3]).toBe(0.4);
     expect(r[4]).toBeCloseTo(0.2, 15); // K = 2: ½(1 + cos(π/2))
+  });
+});
+
+// The lists below were printed by PyTorch 1.13 (torch.optim.lr_scheduler), from the script in docs/guide/regularisers.md.
+describe('per-step schedules, against PyTorch', () => {
+  it('onecycle: OneCycleLR(max_lr=1, total_steps=10, cycle_momentum=False), step by step', () => {
+    const torch = [0.040000000000000036, 0.52, 1.0, 0.9504846320134737, 0.8117456539497631, 0.6112620219362893, 0.38874197806371075, 0.18825834605023697, 0.049519367986526286, 4e-6];
+    const ours = torch.map((_, i) => oneCycleRate({}, 1, i + 1, 10));
+    ours.forEach((v, i) => expect(v).toBeCloseTo(torch[i], 14));
+    // the same through scheduleRate: 2 epochs of 5 batches are steps 1..10
+    const rate = scheduleRate({ name: 'onecycle', warmup: 0, decay: 0.1, stepEvery: 1 }, 1, 2, 5)!;
+    expect([1, 2].flatMap((e) => [1, 2, 3, 4, 5].map((b) => rate(e, b)))).toEqual(ours);
+  });
+
+  it('onecycle: pct_start, div_factor and final_div_factor as given', () => {
+    // pct 0.5 of T = 4: n₁ = 1; η₀ = 2/4 = 0.5, η_final = 0.5/10 = 0.05
+    const s = { pctStart: 0.5, divFactor: 4, finalDivFactor: 10 };
+    // t = 3: halfway down, 0.05 + (2 − 0.05)·½(cos(π/2) + 1) = 1.025
+    [0.5, 2, 1.025, 0.05].forEach((v, i) => expect(oneCycleRate(s, 2, i + 1, 4)).toBeCloseTo(v, 15));
+  });
+
+  it('cosine with η_min: CosineAnnealingLR(T_max=4, eta_min=0.1) from η = 0.4', () => {
+    const torch = [0.4, 0.35606601717798214, 0.25, 0.1439339828220179];
+    torch.forEach((v, i) => expect(learningRate({ name: 'cosine', warmup: 0, decay: 0.1, stepEvery: 1, etaMin: 0.1 }, 0.4, i + 1, 4)).toBeCloseTo(v, 15));
+  });
+
+  it('per step: warm-up η·t/(W+1) over W steps, then cosine over the steps left; the batch counts, not the epoch', () => {
+    const s: Schedule = { name: 'cosine', warmup: 3, decay: 0.1, stepEvery: 1, unit: 'step' };
+    const rate = scheduleRate(s, 0.4, 2, 4)!; // T = 8 steps, K = 5 after warm-up
+    const got = [1, 2].flatMap((e) => [1, 2, 3, 4].map((b) => rate(e, b)));
+    expect(got.slice(0, 3)).toEqual([0.1, 0.2, 0.30000000000000004]);
+    got.slice(3).forEach((v, k) => expect(v).toBeCloseTo(0.4 * 0.5 * (1 + Math.cos((Math.PI * k) / 5)), 15));
+    // per epoch (the default, and every record written before per-step schedules) the batch is ignored
+    const epochs = scheduleRate({ ...s, unit: undefined, warmup: 1 }, 0.4, 3, 4)!;
+    expect([1, 2, 3, 4].map((b) => epochs(1, b))).toEqual([0.2, 0.2, 0.2, 0.2]);
+    expect(epochs(2, 3)).toBe(0.4);
+  });
+});
+
+describe('plateau, against ReduceLROnPlateau', () => {
+  const epoch = (e: number, validationLoss: number, validationAccuracy = 0.5) => ({ epoch: e, loss: 1, trainAccuracy: 0.5, seconds: 0, validationLoss, validationAccuracy });
+  const rates = (s: Pick<Schedule, 'decay' | 'patience' | 'metric'>, values: number[], accuracy = false) => {
+    const history = values.map((v, i) => (accuracy ? epoch(i + 1, 1, v) : epoch(i + 1, v)));
+    return Array.from({ length: values.length + 1 }, (_, k) => plateauRate(s, 1, history.slice(0, k)));
+  };
+
+  it("mode min, factor 0.5, patience 1: PyTorch's η before each epoch", () => {
+    // ReduceLROnPlateau(factor=0.5, patience=1) stepped with these losses; 0.8999 is not better than 0.89 (threshold 1e-4, relative)
+    expect(rates({ decay: 0.5, patience: 1 }, [1.0, 0.9, 0.9, 0.95, 0.89, 0.8999, 0.95, 0.95, 0.95])).toEqual([1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.125]);
+  });
+
+  it("mode max (val-accuracy), factor 0.1, patience 0: PyTorch's η; 0.60005 is within the threshold of 0.6", () => {
+    const got = rates({ decay: 0.1, patience: 0, metric: 'val-accuracy' }, [0.5, 0.6, 0.6, 0.60005, 0.7, 0.7], true);
+    [1.0, 1.0, 1.0, 0.1, 0.010000000000000002, 0.010000000000000002, 0.0010000000000000002].forEach((v, i) => expect(got[i]).toBeCloseTo(v, 16));
+  });
+
+  it('scheduleRate replays the history of the epochs before the one asked (a resumed run drops η at the same epochs)', () => {
+    const history = [epoch(1, 1), epoch(2, 1), epoch(3, 1)];
+    const rate = scheduleRate({ name: 'plateau', warmup: 0, decay: 0.1, stepEvery: 1, patience: 1, metric: 'val-loss' }, 0.5, 4, 3, () => history)!;
+    expect([1, 2, 3, 4].map((e) => rate(e, 1))).toEqual([0.5, 0.5, 0.5, 0.05]);
+  });
+
+  it('labels say what each schedule does', () => {
+    expect(scheduleLabel({ name: 'cosine', warmup: 2, decay: 0.1, stepEvery: 1 })).toBe('cosine schedule after 2 warm-up epochs');
+    expect(scheduleLabel({ name: 'cosine', warmup: 100, decay: 0.1, stepEvery: 1, unit: 'step', etaMin: 1e-4 })).toBe('cosine schedule per step to η_min 0.0001 after 100 warm-up steps');
+    expect(scheduleLabel({ name: 'plateau', warmup: 0, decay: 0.5, stepEvery: 1, patience: 3, metric: 'val-accuracy' })).toBe(
+      'plateau schedule ×0.5 after more than 3 epochs without a better val-accuracy',
+    );
   });
 });
 
