@@ -52,7 +52,7 @@ export function resumeNotice(recorded: CheckpointKernels | undefined, now: Check
   const tail = 'the result will not be byte-identical to an uninterrupted run';
   if (recorded.provider !== now.provider) return `the checkpoint was computed on ${safeText(recorded.provider, 40)} (${policy(recorded)}), this run on ${now.provider} (${policy(now)}): ${tail}`;
   if (THREAD_DEPENDENT.has(now.provider) && (recorded.threads ?? '') !== (now.threads ?? ''))
-    return `the thread policy differs from the checkpoint's (${now.provider}: ${policy(recorded)} then, ${policy(now)} now; its sums depend on the thread count): ${tail}`;
+    return `the thread policy differs from the checkpoint's: ${now.provider} ran with "${policy(recorded)}", now "${policy(now)}" (its sums depend on the thread count): ${tail}`;
   return undefined;
 }
 

@@ -22,7 +22,7 @@ describe('resumeNotice', () => {
 
   it('OpenBLAS under another policy (core count, BACKPROP_PARALLEL_WORK): one line saying so', () => {
     expect(resumeNotice(blas, { ...blas, threads: '1 thread' })).toBe(
-      `the thread policy differs from the checkpoint's (blas: ${TWO} then, 1 thread now; its sums depend on the thread count): the result will not be byte-identical to an uninterrupted run`,
+      `the thread policy differs from the checkpoint's: blas ran with "${TWO}", now "1 thread" (its sums depend on the thread count): the result will not be byte-identical to an uninterrupted run`,
     );
   });
 
