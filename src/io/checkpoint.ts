@@ -16,7 +16,7 @@ import { safeText } from '../base/terminal-safe.js';
  * description and its thread policy (src/linalg/threads.ts), as provenance
  * words them. A resumed run on another provider, or on OpenBLAS with another
  * policy (another core count, another BACKPROP_PARALLEL_WORK), continues
- * with other rounding: its model is not byte-identical to an uninterrupted
+ * with other rounding: its model need not be byte-identical to an uninterrupted
  * run's (resumeNotice says so).
  */
 export interface CheckpointKernels {
@@ -49,7 +49,7 @@ const THREAD_DEPENDENT = new Set(['blas']);
 export function resumeNotice(recorded: CheckpointKernels | undefined, now: CheckpointKernels): string | undefined {
   if (!recorded) return undefined;
   const policy = (k: CheckpointKernels) => safeText(k.threads ?? 'its own threads', 120);
-  const tail = 'the result will not be byte-identical to an uninterrupted run';
+  const tail = "the result is not guaranteed to be byte-identical to an uninterrupted run's";
   if (recorded.provider !== now.provider) return `the checkpoint was computed on ${safeText(recorded.provider, 40)} (${policy(recorded)}), this run on ${now.provider} (${policy(now)}): ${tail}`;
   if (THREAD_DEPENDENT.has(now.provider) && (recorded.threads ?? '') !== (now.threads ?? ''))
     return `the thread policy differs from the checkpoint's: ${now.provider} ran with "${policy(recorded)}", now "${policy(now)}" (its sums depend on the thread count): ${tail}`;

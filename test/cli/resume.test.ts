@@ -84,7 +84,7 @@ describe('durable runs', () => {
     expect(other.code, other.stderr).toBe(0);
     const now = JSON.parse(other.stdout).provenance.threads as string;
     if (now === was) ctx.skip(); // a one-core machine: every policy is "1 thread"
-    const line = `⚠ the thread policy differs from the checkpoint's: blas ran with "${was}", now "${now}" (its sums depend on the thread count): the result will not be byte-identical to an uninterrupted run`;
+    const line = `⚠ the thread policy differs from the checkpoint's: blas ran with "${was}", now "${now}" (its sums depend on the thread count): the result is not guaranteed to be byte-identical to an uninterrupted run's`;
     expect(other.stderr.split('\n')).toContain(line);
     expect(JSON.parse(other.stdout).resumeNotice).toBe(line.slice(2));
     // the checkpoint now records the policy it was continued with

@@ -22,7 +22,7 @@ describe('resumeNotice', () => {
 
   it('OpenBLAS under another policy (core count, BACKPROP_PARALLEL_WORK): one line saying so', () => {
     expect(resumeNotice(blas, { ...blas, threads: '1 thread' })).toBe(
-      `the thread policy differs from the checkpoint's: blas ran with "${TWO}", now "1 thread" (its sums depend on the thread count): the result will not be byte-identical to an uninterrupted run`,
+      `the thread policy differs from the checkpoint's: blas ran with "${TWO}", now "1 thread" (its sums depend on the thread count): the result is not guaranteed to be byte-identical to an uninterrupted run's`,
     );
   });
 
@@ -33,7 +33,7 @@ describe('resumeNotice', () => {
 
   it('another provider: says both; what the file says is neutralised for the terminal', () => {
     expect(resumeNotice({ provider: 'js' }, blas)).toBe(
-      `the checkpoint was computed on js (its own threads), this run on blas (${TWO}): the result will not be byte-identical to an uninterrupted run`,
+      `the checkpoint was computed on js (its own threads), this run on blas (${TWO}): the result is not guaranteed to be byte-identical to an uninterrupted run's`,
     );
     const n = resumeNotice({ provider: 'wasm\x1b]0;pwned\x07', threads: '\r$ rm -rf ~' }, blas)!;
     expect(n).not.toMatch(/[\x00-\x1f]/);
