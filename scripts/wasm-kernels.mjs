@@ -12,7 +12,8 @@
 //   node scripts/wasm-kernels.mjs --wat    prints their text
 //   node scripts/wasm-kernels.mjs --check  exits 1 unless both are what this assembles
 //
-// relu_forward(z, a, n) and relu_backward(z, g, d, n) are the ReLU passes of
+// relu_forward(z, a, n), relu_bias_forward(z, a, n, b) (one row: z ← z + b
+// first) and relu_backward(z, g, d, n) are the ReLU passes of
 // src/nn/activations.ts on n float32 values, bit for bit the same as its js
 // loops (which treat the floats' bits as int32):
 //   forward   a = z & ~(z >> 31)      max(z, 0), −0 → +0
@@ -128,6 +129,36 @@ function elementwise(name, params, vec, one) {
       (br $s))))`;
 }
 
+/**
+ * relu_bias_forward(z, a, n, b): one row of a dense layer, the bias add fused
+ * with the ReLU: z ← z + b (f32x4.add: the float32 sum, correctly rounded, as
+ * js's float64 add then store), then a = z & ~(z >> 31) on the sum's bits.
+ */
+function reluBiasWat() {
+  const get = (x) => `(local.get ${x})`;
+  const bump = (by) => ['$z', '$a'].map((p) => `(local.set ${p} (i32.add ${get(p)} (i32.const ${by})))`).join(' ');
+  return `
+  (func (export "relu_bias_forward") (param $z i32) (param $a i32) (param $n i32) (param $b f32)
+    (local $end i32) (local $bv v128) (local $v v128) (local $s i32)
+    (local.set $bv (f32x4.splat ${get('$b')}))
+    (local.set $end (i32.add ${get('$a')} (i32.shl (i32.and ${get('$n')} (i32.const -4)) (i32.const 2))))
+    (block $v_done (loop $v
+      (br_if $v_done (i32.ge_u ${get('$a')} ${get('$end')}))
+      (local.set $v (f32x4.add (v128.load ${get('$z')}) ${get('$bv')}))
+      (v128.store ${get('$z')} ${get('$v')})
+      (v128.store ${get('$a')} (v128.andnot ${get('$v')} (i32x4.shr_s ${get('$v')} (i32.const 31))))
+      ${bump(16)}
+      (br $v)))
+    (local.set $end (i32.add ${get('$end')} (i32.shl (i32.and ${get('$n')} (i32.const 3)) (i32.const 2))))
+    (block $s_done (loop $s
+      (br_if $s_done (i32.ge_u ${get('$a')} ${get('$end')}))
+      (f32.store ${get('$z')} (f32.add (f32.load ${get('$z')}) ${get('$b')}))
+      (local.set $s (i32.load ${get('$z')}))
+      (i32.store ${get('$a')} (i32.and ${get('$s')} (i32.xor (i32.shr_s ${get('$s')} (i32.const 31)) (i32.const -1))))
+      ${bump(4)}
+      (br $s))))`;
+}
+
 export function reluWat() {
   return [
     // a = z & ~(z >> 31)
@@ -137,6 +168,7 @@ export function reluWat() {
       (load) => `(v128.andnot ${load('z')} (i32x4.shr_s ${load('z')} (i32.const 31)))`,
       (load) => `(i32.and ${load('z')} (i32.xor (i32.shr_s ${load('z')} (i32.const 31)) (i32.const -1)))`,
     ),
+    reluBiasWat(),
     // d = g & -(z > 0)
     elementwise(
       'relu_backward',

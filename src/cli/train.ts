@@ -5,7 +5,18 @@ import { basename, join, resolve } from 'node:path';
 import { defaultLearningRate, Network, type Architecture } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
-import { BEST_MODEL, hasCheckpoint, lockCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint, writeRescueCheckpoint } from '../io/checkpoint.js';
+import {
+  BEST_MODEL,
+  checkpointKernels,
+  hasCheckpoint,
+  lockCheckpoint,
+  readCheckpoint,
+  removeCheckpoint,
+  resumeNotice,
+  writeCheckpoint,
+  writeRescueCheckpoint,
+  type CheckpointKernels,
+} from '../io/checkpoint.js';
 import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { augmentLabel } from '../data/augment.js';
@@ -216,6 +227,8 @@ export interface RunPlan {
   checkpointDir?: string;
   /** The checkpoint directory this run continues (--resume). */
   resumedFrom?: string;
+  /** The provider and thread policy the resumed checkpoint was computed with. */
+  resumedKernels?: CheckpointKernels;
   /** True when the validation set was held out for --early-stop without --validation. */
   heldOut?: boolean;
   /** --log and --csv, opened (appending) before the run. */
@@ -301,7 +314,7 @@ function resumedRun(dir: string, opts: TrainOptions, given: (key: string) => boo
   }
   if (given('backend')) record.backend = opts.backend;
   record.dtype ??= c.network.dtype;
-  return { record, net: c.network, rng: new Rng(c.rng), state: c.state, optimizerState: c.optimizer };
+  return { record, net: c.network, rng: new Rng(c.rng), state: c.state, optimizerState: c.optimizer, resumedKernels: c.kernels };
 }
 
 /** A string read from a file, as an error line may show it: JSON-quoted (control characters escaped) and cut short. */
@@ -430,6 +443,8 @@ interface Session {
   training: TrainingRun;
   kernels: Kernels;
   prov: Provenance;
+  /** --resume on other kernels than the checkpoint's: the notice that the model will not be byte-identical. */
+  resumeNotice?: string;
   monitorLog?: MonitorEntry[];
   /** The signal that stopped the run, when one did. */
   signal?: NodeJS.Signals;
@@ -456,6 +471,8 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
   run.backend = provider.name; // resume on the same provider: the same seed then gives the same weights
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
   const prov = provenance(provider, net.dtype, run.seed, runOptions);
+  const notice = resumeNotice(plan.resumedKernels, checkpointKernels(prov));
+  if (notice) process.stderr.write(`${style.warn(`⚠ ${notice}`)}\n`);
   const training = new TrainingRun({ ...plan, kernels: k, bestWeights: checkpointDir ? () => readBestModel(checkpointDir, net) : undefined });
   printHeading(plan, training, k, out);
   const monitorLog: MonitorEntry[] = [];
@@ -483,14 +500,14 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
         monitor(m.epoch);
         saves.onEpochEnd(m, best);
       },
-      checkpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s) : undefined,
+      checkpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, prov) : undefined,
     });
   } finally {
     progress.stop();
     log?.close();
   }
   if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
-  return { outcome, training, kernels: k, prov, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal, saved: saves.written };
+  return { outcome, training, kernels: k, prov, resumeNotice: notice, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal, saved: saves.written };
 }
 
 /** The heading: the data, the network, every setting of the run, and the epochs a resumed run has already done. */
@@ -547,13 +564,14 @@ function layerMonitor(plan: RunPlan, opts: TrainOptions, out: Output, k: Kernels
 }
 
 /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
-function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot): void {
+function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot, prov: Provenance): void {
   const { net, rng, record } = plan;
+  const kernels = checkpointKernels(prov);
   try {
     if (s.best) writeFileAtomic(join(dir, BEST_MODEL), encodeSafetensors(s.best));
-    writeCheckpoint(dir, net, rng.state(), s.state, record, s.optimizer);
+    writeCheckpoint(dir, net, rng.state(), s.state, record, s.optimizer, kernels);
   } catch (e) {
-    const rescued = writeRescueCheckpoint(net, rng.state(), s.state, record, s.optimizer);
+    const rescued = writeRescueCheckpoint(net, rng.state(), s.state, record, s.optimizer, kernels);
     throw new WriteFailedError(
       `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
         (rescued
@@ -568,7 +586,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
   const { outcome } = session;
   if (outcome.status === 'interrupted') {
     const dir = plan.checkpointDir ?? interruptDir();
-    saveCheckpoint(plan, dir, outcome.snapshot);
+    saveCheckpoint(plan, dir, outcome.snapshot, session.prov);
     const sig = session.signal ?? 'SIGINT';
     const { state } = plan;
     process.stderr.write(
@@ -731,6 +749,7 @@ function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Fini
     model: run.save,
     report: opts.report,
     checkpoint: checkpointDir,
+    resumeNotice: session.resumeNotice,
     monitor: session.monitorLog,
     // Every choice of the run resolved, as flags: saved to a file, `train --config FILE` trains it again.
     config: recordFlags(run),

@@ -8,6 +8,53 @@ import { runRecordProblem } from '../train/settings.js';
 import { slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
 import { cleanStaleTemporaries, OutputPathError, processAlive, writeFileAtomic } from '../base/atomic.js';
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
+import type { Provenance } from './provenance.js';
+import { safeText } from '../base/terminal-safe.js';
+
+/**
+ * What computed a checkpoint's weights: the kernel provider, its own
+ * description and its thread policy (src/linalg/threads.ts), as provenance
+ * words them. A resumed run on another provider, or on OpenBLAS with another
+ * policy (another core count, another BACKPROP_PARALLEL_WORK), continues
+ * with other rounding: its model need not be byte-identical to an uninterrupted
+ * run's (resumeNotice says so).
+ */
+export interface CheckpointKernels {
+  provider: string;
+  providerDetail?: string;
+  /** The thread policy in words, e.g. "1 thread below 2^24 multiply-adds (m·n·k), 2 from there"; absent where the provider chooses its own threads. */
+  threads?: string;
+}
+
+/** The provider and thread policy of a run's provenance, as a checkpoint records them. */
+export function checkpointKernels(p: Provenance): CheckpointKernels {
+  return { provider: p.provider, providerDetail: p.providerDetail, threads: p.threads };
+}
+
+/**
+ * Providers whose bytes depend on their thread count: OpenBLAS splits a
+ * product's sums by thread. The wasm kernel sums each element of C on one
+ * thread in one order, so its policy does not change a bit.
+ */
+const THREAD_DEPENDENT = new Set(['blas']);
+
+/**
+ * The one-line notice of a resume whose kernels differ from the checkpoint's
+ * in a way that changes the rounding: another provider, or the same
+ * thread-dependent provider under another thread policy. Undefined when the
+ * result will be byte-identical to an uninterrupted run, or when the
+ * checkpoint predates the record (nothing to compare). The recorded words
+ * come from a file: shown through safeText.
+ */
+export function resumeNotice(recorded: CheckpointKernels | undefined, now: CheckpointKernels): string | undefined {
+  if (!recorded) return undefined;
+  const policy = (k: CheckpointKernels) => safeText(k.threads ?? 'its own threads', 120);
+  const tail = "the result is not guaranteed to be byte-identical to an uninterrupted run's";
+  if (recorded.provider !== now.provider) return `the checkpoint was computed on ${safeText(recorded.provider, 40)} (${policy(recorded)}), this run on ${now.provider} (${policy(now)}): ${tail}`;
+  if (THREAD_DEPENDENT.has(now.provider) && (recorded.threads ?? '') !== (now.threads ?? ''))
+    return `the thread policy differs from the checkpoint's: ${now.provider} ran with "${policy(recorded)}", now "${policy(now)}" (its sums depend on the thread count): ${tail}`;
+  return undefined;
+}
 
 /** What a checkpoint holds besides the weights: the run's options and its position. */
 export interface CheckpointFile<O> {
@@ -21,6 +68,8 @@ export interface CheckpointFile<O> {
   rng: number[];
   /** The optimizer's step count and the file of its slots (velocity, moments); absent for plain SGD. */
   optimizer?: { t: number; file: string };
+  /** The provider and thread policy that computed the weights; absent in checkpoints written before it was recorded. */
+  kernels?: CheckpointKernels;
   options: O;
   state: Omit<TrainState, 'order'>;
 }
@@ -31,7 +80,7 @@ export interface CheckpointFile<O> {
  * last (atomically), is what makes them current; older generations are then
  * removed. A crash at any point leaves the previous checkpoint intact.
  */
-export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, state: TrainState, options: O, optimizer?: OptimizerState): void {
+export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, state: TrainState, options: O, optimizer?: OptimizerState, kernels?: CheckpointKernels): void {
   if (!existsSync(dir)) mkdirSync(dir);
   let generation = 1;
   try {
@@ -53,7 +102,7 @@ export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, 
     writeFileAtomic(join(dir, opt.file), Buffer.concat(optimizer.slots.flat().map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength))));
   }
   const { order: _order, ...rest } = state;
-  const file: CheckpointFile<O> = { format: 'backprop-checkpoint', version: 1, generation, model, order, rng: Array.from(rng), optimizer: opt, options, state: rest };
+  const file: CheckpointFile<O> = { format: 'backprop-checkpoint', version: 1, generation, model, order, rng: Array.from(rng), optimizer: opt, kernels, options, state: rest };
   writeFileAtomic(join(dir, 'state.json'), JSON.stringify(file, null, 1));
   for (const f of readdirSync(dir)) {
     if (/^(model|order|optimizer)-\d+\./.test(f) && f !== model && f !== order && f !== opt?.file) rmSync(join(dir, f), { force: true });
@@ -65,11 +114,11 @@ export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, 
  * (for when its own directory cannot be written) and returns it, or
  * undefined when that fails too.
  */
-export function writeRescueCheckpoint<O>(net: Network, rng: Uint32Array, state: TrainState, options: O, optimizer?: OptimizerState): string | undefined {
+export function writeRescueCheckpoint<O>(net: Network, rng: Uint32Array, state: TrainState, options: O, optimizer?: OptimizerState, kernels?: CheckpointKernels): string | undefined {
   for (const base of [tmpdir(), process.cwd()]) {
     try {
       const dir = mkdtempSync(join(base, 'backprop-rescued-checkpoint-'));
-      writeCheckpoint(dir, net, rng, state, options, optimizer);
+      writeCheckpoint(dir, net, rng, state, options, optimizer, kernels);
       return dir;
     } catch {
       // the next place
@@ -176,6 +225,8 @@ export interface Checkpoint<O> {
   state: TrainState;
   /** The optimizer's state, for a run whose optimizer keeps one. */
   optimizer?: OptimizerState;
+  /** What computed the weights (absent in a checkpoint written before it was recorded). */
+  kernels?: CheckpointKernels;
   options: O;
 }
 
@@ -245,7 +296,7 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   if (!Array.isArray(file.rng) || file.rng.length !== 4 || !file.rng.every((v) => isInt(v, 0) && v <= 0xffffffff) || file.rng.every((v) => v === 0)) {
     fail('the RNG state must be 4 uint32, not all 0');
   }
-  const problem = runRecordProblem(file.options) ?? stateProblem(file.state);
+  const problem = runRecordProblem(file.options) ?? stateProblem(file.state) ?? kernelsProblem(file.kernels);
   if (problem) fail(problem);
   const network = decodeSafetensors(readFileOr(join(dir, file.model)), join(dir, file.model)).network;
   const sizes = (file.options as { arch: { sizes: number[] } }).arch.sizes;
@@ -265,7 +316,24 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   const batchSize = (file.options as { batchSize: number }).batchSize;
   if (st.batch * batchSize >= order.length && st.batch > 0) fail(`state.batch ${st.batch} is past the end of an epoch of ${order.length} examples in batches of ${batchSize}`);
   const optimizerName = (file.options as { optimizer?: { name: OptimizerName } }).optimizer?.name ?? 'sgd';
-  return { network, rng: Uint32Array.from(file.rng), state: { ...st, order }, optimizer: readOptimizer(dir, file, network, slotCount(optimizerName)), options: file.options };
+  return {
+    network,
+    rng: Uint32Array.from(file.rng),
+    state: { ...st, order },
+    optimizer: readOptimizer(dir, file, network, slotCount(optimizerName)),
+    kernels: file.kernels,
+    options: file.options,
+  };
+}
+
+/** kernels, when present: strings (what provenance wrote), bounded. */
+function kernelsProblem(k: unknown): string | undefined {
+  if (k === undefined) return undefined;
+  const t = k as Record<string, unknown> | null;
+  const text = (v: unknown, optional: boolean) => (v === undefined ? optional : typeof v === 'string' && v.length <= 1000);
+  if (!t || typeof t !== 'object' || !text(t.provider, false) || !text(t.providerDetail, true) || !text(t.threads, true))
+    return 'kernels must give the provider and, optionally, its providerDetail and threads, as strings';
+  return undefined;
 }
 
 /** The optimizer's slots written by writeCheckpoint: `slots` copies of every parameter, in the network's dtype. */

@@ -6,19 +6,27 @@ export type CallKind = 'forward' | 'delta' | 'update' | 'rowSums';
 
 /**
  * What the training step of src/nn/backprop.ts does between two kernel calls,
- * named from the calls either side (sgdStep's order: per layer bias fill,
- * gemm Z ← W A + Z, activation; the cost's δ^L; per layer gemm Wᵀδ, then f'
- * ⊙; the δ finiteness check; per layer the update gemm and rowSums).
+ * named from the calls either side (sgdStep's order: per layer the gemm
+ * Z ← W A, then one pass z ← z + b, A ← f(Z) (a softmax layer's bias goes in
+ * first, as gemm's C); the cost's δ^L; per layer gemm Wᵀδ, then f' ⊙; per
+ * layer rowSums s = δ 1; the finiteness check of the sums; per layer the
+ * update gemm, then b ← b − (η/m) s).
  */
 const BETWEEN: Record<string, { phase: string; kind: 'element-wise' | 'other' }> = {
-  'forward→forward': { phase: 'activation f(Z), next bias fill', kind: 'element-wise' },
+  'forward→forward': { phase: 'bias add and f(Z + b) in one pass, next bias fill if softmax', kind: 'element-wise' },
   'forward→delta': { phase: 'output activation, cost, δ^L', kind: 'element-wise' },
-  'forward→update': { phase: 'output activation, cost, δ^L, finiteness check', kind: 'element-wise' },
+  'forward→rowSums': { phase: 'output activation, cost, δ^L', kind: 'element-wise' },
+  'forward→update': { phase: 'output activation, cost, δ^L', kind: 'element-wise' },
   'delta→delta': { phase: "f'(Z) ⊙ (δ recursion)", kind: 'element-wise' },
-  'delta→update': { phase: "f'(Z) ⊙, finiteness check of every δ", kind: 'element-wise' },
-  'update→rowSums': { phase: 'update loop', kind: 'other' },
-  'rowSums→update': { phase: 'update loop', kind: 'other' },
-  'rowSums→forward': { phase: 'between steps: batch fill, first bias fill, trainer', kind: 'other' },
+  'delta→rowSums': { phase: "f'(Z) ⊙ (δ^1)", kind: 'element-wise' },
+  'delta→update': { phase: "f'(Z) ⊙ (δ^1)", kind: 'element-wise' },
+  'rowSums→rowSums': { phase: 'row sums loop', kind: 'other' },
+  'rowSums→update': { phase: 'finiteness check of the row sums', kind: 'element-wise' },
+  'update→update': { phase: 'bias step b ← b − (η/m) s', kind: 'element-wise' },
+  'update→forward': { phase: 'between steps: last bias step, batch fill, trainer', kind: 'other' },
+  // backprop() then an optimizer (not plain SGD): gradient gemm and rowSums per layer, then the optimizer's step
+  'update→rowSums': { phase: 'gradient loop', kind: 'other' },
+  'rowSums→forward': { phase: 'between steps: optimizer step, batch fill, trainer', kind: 'other' },
 };
 
 /**
@@ -63,12 +71,12 @@ export class KernelProfile {
     return {
       name: k.name,
       gemm: (transA: Trans, transB: Trans, alpha: number, a: Matrix, b: Matrix, beta: number, c: Matrix) => {
-        // forward: Z ← 1·W A + 1·Z; δ recursion: Wᵀ δ (A transposed); update: step·δ Aᵀ + (1 − ηλ)·W
-        const kind: CallKind = transA ? 'delta' : alpha === 1 && beta === 1 ? 'forward' : 'update';
-        const name = { forward: 'gemm Z ← W·A + Z', delta: 'gemm Wᵀ·δ', update: 'gemm W ← W − η/m δ·Aᵀ' }[kind];
+        // forward: Z ← 1·W A (+ 1·Z where the bias went in first); δ recursion: Wᵀ δ (A transposed); update: step·δ Aᵀ + (1 − ηλ)·W
+        const kind: CallKind = transA ? 'delta' : alpha === 1 ? 'forward' : 'update';
+        const name = { forward: beta === 1 ? 'gemm Z ← W·A + Z' : 'gemm Z ← W·A', delta: 'gemm Wᵀ·δ', update: 'gemm W ← W − η/m δ·Aᵀ' }[kind];
         this.call(kind, `${name} ${c.rows}×${c.cols}`, true, () => k.gemm(transA, transB, alpha, a, b, beta, c));
       },
-      rowSums: (x, alpha, beta, out) => this.call('rowSums', 'rowSums (bias update)', false, () => k.rowSums(x, alpha, beta, out)),
+      rowSums: (x, alpha, beta, out) => this.call('rowSums', 'rowSums s = δ·1', false, () => k.rowSums(x, alpha, beta, out)),
     };
   }
 }

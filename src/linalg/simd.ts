@@ -61,6 +61,7 @@ interface Relu {
   memory: WebAssembly.Memory;
   relu_forward(z: number, a: number, n: number): void;
   relu_backward(z: number, g: number, d: number, n: number): void;
+  relu_bias_forward(z: number, a: number, n: number, b: number): void;
 }
 
 /**
@@ -74,6 +75,8 @@ export interface ElementPasses {
   holds(...arrays: Float[]): boolean;
   /** A ← max(Z, 0), four at a time; the bits of the js loop. */
   reluForward(Z: Float, A: Float): void;
+  /** Z (rows × cols) ← Z + b 1ᵀ, then A ← max(Z, 0), a row at a time; the bits of the js loop. */
+  reluBiasForward(Z: Float, b: ArrayLike<number>, A: Float, rows: number, cols: number): void;
   /** D ← G ⊙ [Z > 0] (D may alias G); the bits of the js loop. */
   reluBackward(Z: Float, G: Float, D: Float): void;
 }
@@ -103,6 +106,9 @@ export function float32Block(lengths: number[]): { arrays: Float32Array[]; passe
         holds: (...arrays) => arrays.every((x) => x instanceof Float32Array && x.buffer === buffer),
         reluForward: (Z, A) => k.relu_forward(Z.byteOffset, A.byteOffset, Z.length),
         reluBackward: (Z, G, D) => k.relu_backward(Z.byteOffset, G.byteOffset, D.byteOffset, Z.length),
+        reluBiasForward: (Z, b, A, rows, cols) => {
+          for (let i = 0, at = 0; i < rows; i++, at += 4 * cols) k.relu_bias_forward(Z.byteOffset + at, A.byteOffset + at, cols, b[i]);
+        },
       };
       return { arrays: lengths.map((n, i) => new Float32Array(buffer, offsets[i] * 4, n)), passes, memory: k.memory }; // memory: for conv.wasm's passes (src/nn/conv.ts)
     } catch {

@@ -19,6 +19,13 @@ export interface Activation {
    * already holds W A + b 1ᵀ: feedforward puts the bias in first, as gemm's C.
    */
   forward(z: Matrix, a: Matrix, simd?: ElementPasses): void;
+  /**
+   * Z ← Z + b 1ᵀ, then A ← f(Z), in one pass over Z (the bias add fused with
+   * the activation; A is f of Z as stored, rounded to its dtype): what a dense
+   * layer runs after its gemm Z ← W A. Element-wise activations only
+   * (softmax mixes a column: its layer puts b in first, as gemm's C).
+   */
+  forwardBias?(z: Matrix, b: ArrayLike<number>, a: Matrix, simd?: ElementPasses): void;
   /** δ ← J_f(Z)ᵀ g: for element-wise f, δ = g ⊙ f'(Z). `delta` may alias `g`. */
   backward(z: Matrix, a: Matrix, g: Matrix, delta: Matrix, simd?: ElementPasses): void;
   /** f'(z) of one unit given z and a = f(z); undefined for softmax. */
@@ -46,6 +53,19 @@ export const sigmoid: Activation = {
     const Z = z.data,
       A = a.data;
     for (let k = 0; k < Z.length; k++) A[k] = 1 / (1 + Math.exp(-Z[k]));
+  },
+  // z_ij ← z_ij + b_i,  a_ij = σ(z_ij) = 1/(1 + e^(−z_ij))
+  forwardBias(z, b, a) {
+    const Z = z.data,
+      A = a.data,
+      n = z.cols;
+    for (let i = 0, k = 0; i < z.rows; i++) {
+      const bi = b[i];
+      for (const end = k + n; k < end; k++) {
+        Z[k] += bi;
+        A[k] = 1 / (1 + Math.exp(-Z[k]));
+      }
+    }
   },
   // δ = g ⊙ σ'(z), σ'(z) = a(1 − a)
   backward(_z, a, g, delta) {
@@ -80,6 +100,34 @@ export const relu: Activation = {
     }
     for (let k = 0; k < Z.length; k++) A[k] = Z[k] > 0 ? Z[k] : 0;
   },
+  // z_ij ← z_ij + b_i,  a_ij = max(z_ij, 0)
+  forwardBias(z, b, a, simd) {
+    const Z = z.data,
+      A = a.data,
+      n = z.cols;
+    if (simd?.holds(Z, A)) return simd.reluBiasForward(Z, b, A, z.rows, n); // the same bits, four at a time
+    if (Z instanceof Float32Array && A instanceof Float32Array) {
+      // max(z, 0) on z's bits, branch-free, as forward above
+      const Zi = new Int32Array(Z.buffer, Z.byteOffset, Z.length);
+      const Ai = new Int32Array(A.buffer, A.byteOffset, A.length);
+      for (let i = 0, k = 0; i < z.rows; i++) {
+        const bi = b[i];
+        for (const end = k + n; k < end; k++) {
+          Z[k] += bi;
+          const bits = Zi[k];
+          Ai[k] = bits & ~(bits >> 31);
+        }
+      }
+      return;
+    }
+    for (let i = 0, k = 0; i < z.rows; i++) {
+      const bi = b[i];
+      for (const end = k + n; k < end; k++) {
+        Z[k] += bi;
+        A[k] = Z[k] > 0 ? Z[k] : 0;
+      }
+    }
+  },
   // δ = g ⊙ [z > 0]
   backward(z, _a, g, delta, simd) {
     const Z = z.data,
@@ -110,6 +158,19 @@ export const tanh: Activation = {
       A = a.data;
     for (let k = 0; k < Z.length; k++) A[k] = Math.tanh(Z[k]);
   },
+  // z_ij ← z_ij + b_i,  a_ij = tanh(z_ij)
+  forwardBias(z, b, a) {
+    const Z = z.data,
+      A = a.data,
+      n = z.cols;
+    for (let i = 0, k = 0; i < z.rows; i++) {
+      const bi = b[i];
+      for (const end = k + n; k < end; k++) {
+        Z[k] += bi;
+        A[k] = Math.tanh(Z[k]);
+      }
+    }
+  },
   // δ = g ⊙ (1 − a²)
   backward(_z, a, g, delta) {
     const A = a.data,
@@ -130,6 +191,19 @@ export const leakyRelu: Activation = {
       A = a.data;
     for (let k = 0; k < Z.length; k++) A[k] = Z[k] > 0 ? Z[k] : LEAKY_SLOPE * Z[k];
   },
+  // z_ij ← z_ij + b_i,  a_ij = z_ij > 0 ? z_ij : slope · z_ij
+  forwardBias(z, b, a) {
+    const Z = z.data,
+      A = a.data,
+      n = z.cols;
+    for (let i = 0, k = 0; i < z.rows; i++) {
+      const bi = b[i];
+      for (const end = k + n; k < end; k++) {
+        Z[k] += bi;
+        A[k] = Z[k] > 0 ? Z[k] : LEAKY_SLOPE * Z[k];
+      }
+    }
+  },
   // δ = g ⊙ (z > 0 ? 1 : slope)
   backward(z, _a, g, delta) {
     const Z = z.data,
@@ -147,6 +221,19 @@ export const linear: Activation = {
   name: 'linear',
   forward(z, a) {
     if (a !== z) a.data.set(z.data);
+  },
+  // z_ij ← z_ij + b_i,  a_ij = z_ij
+  forwardBias(z, b, a) {
+    const Z = z.data,
+      A = a.data,
+      n = z.cols;
+    for (let i = 0, k = 0; i < z.rows; i++) {
+      const bi = b[i];
+      for (const end = k + n; k < end; k++) {
+        Z[k] += bi;
+        A[k] = Z[k];
+      }
+    }
   },
   backward(_z, _a, g, delta) {
     if (delta !== g) delta.data.set(g.data);

@@ -34,6 +34,11 @@ export class Workspace {
   dropped?: Matrix[];
   /** The SIMD element-wise passes bound to these buffers' memory (float32, where wasm SIMD runs): given to the activations. */
   readonly simd?: ElementPasses;
+  /**
+   * s^l = δ^l 1, the row sums of δ^l in float64 (n_l, or c_out for a conv
+   * layer): the bias step of sgdStep and its finiteness check (passFinite).
+   */
+  readonly sums: Float64Array[];
 
   constructor(
     net: Network,
@@ -58,6 +63,7 @@ export class Workspace {
     this.a = matrices.slice(L, 2 * L);
     this.delta = matrices.slice(2 * L, 3 * L);
     this.x = matrices[3 * L];
+    this.sums = rows.map(([r]) => new Float64Array(r));
     let at = 3 * L + 1;
     this.conv = net.geometry.map((g, l) => g && convBuffers(g, m, net.sizes[l], data.slice(at, (at += convShapes[l].length)), block.memory));
     this.bn = net.norm.map((n, l) => {
@@ -121,8 +127,11 @@ export class Gradients {
 
 /**
  * Z^l = W^l A^(l−1) + b^l 1ᵀ,  A^l = f_l(Z^l), for l = 1..L; returns A^L.
- * The bias goes in first, as gemm's C with beta = 1 (the way BLAS users
- * write a dense layer), so no element-wise pass adds it afterwards.
+ * A dense layer with an element-wise f takes two steps: the gemm Z ← W A
+ * (beta = 0: C is not read), then one pass z_ij ← z_ij + b_i, a_ij = f(z_ij)
+ * (Activation.forwardBias: the bias add fused with the activation). Where f
+ * mixes a column (softmax) and in a conv layer, the bias goes in first, as
+ * gemm's C with beta = 1 (the way BLAS users write a layer).
  * With dropout masks in ws, each hidden layer passes on Ã^l = A^l ⊙ M^l/(1 − p)
  * (ws.previous gives Ã to the next layer).
  * A conv layer is the same equation on the patch matrix (Chellapilla, Puri &
@@ -141,17 +150,21 @@ export function feedforward(net: Network, ws: Workspace, kernels: Kernels, mode:
     const z = bn ? bn.preZ : ws.z[l],
       Z = z.data,
       b = net.biases[l - 1],
-      n = z.cols;
-    if (bn)
-      Z.fill(0); // Z ← 0: β is the bias
-    else for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * n, (i + 1) * n); // Z ← b 1ᵀ
+      n = z.cols,
+      f = net.activations[l - 1];
     const c = ws.conv[l];
+    // bias in C (beta = 1), or added by f's pass (beta = 0); under BN there is none (β is the bias): Z ← W A
+    const fused = !bn && !c && f.forwardBias !== undefined;
+    const beta = bn || fused ? 0 : 1;
+    if (beta) for (let i = 0; i < z.rows; i++) Z.fill(b[i], i * n, (i + 1) * n); // Z ← b 1ᵀ
     if (c) {
       im2col(c.g, ws.previous(l).data, ws.m, c.cols.data, c.wasm); // cols(A^(l−1)), from X or the pooled output below
-      kernels.gemm(false, false, 1, net.weights[l - 1], c.cols, 1, z); // Z ← W cols(A) + Z
-    } else kernels.gemm(false, ws.rowsAreExamples(l), 1, net.weights[l - 1], ws.previous(l), 1, z); // Z ← W A + Z  (A^0 = Xᵀ, and a conv layer's output)
+      kernels.gemm(false, false, 1, net.weights[l - 1], c.cols, beta, z); // Z ← W cols(A) + beta·Z
+    } else kernels.gemm(false, ws.rowsAreExamples(l), 1, net.weights[l - 1], ws.previous(l), beta, z); // Z ← W A + beta·Z  (A^0 = Xᵀ, and a conv layer's output)
     if (bn && norm) batchNormForward(mode, Z, z.rows, n, norm.params, norm.runningMean, norm.runningVar, bn, ws.z[l].data); // Y ← γ x̂ + β
-    net.activations[l - 1].forward(ws.z[l], ws.a[l], ws.simd); // A ← f(Z), f(Y) under BN
+    if (fused)
+      f.forwardBias!(z, b, ws.a[l], ws.simd); // z ← z + b, A ← f(Z): one pass
+    else f.forward(ws.z[l], ws.a[l], ws.simd); // A ← f(Z), f(Y) under BN
     if (c) {
       pool(c.g, ws.a[l].data, ws.m, c.out.data, c.argmax, c.wasm); // out ← pool(A)
       continue;
@@ -203,6 +216,23 @@ export function drawDropoutMasks(ws: Workspace, p: number, uniform: () => number
 /** True when every entry is finite (neither NaN nor ±∞). */
 export function allFinite(x: ArrayLike<number>): boolean {
   for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
+  return true;
+}
+
+/**
+ * True when the pass's Σ_x C_x and every δ^l are finite, read from the row
+ * sums s^l = δ^l 1 (ws.sums, which sgdStep needs for the bias step anyway)
+ * instead of from the n_l × m entries: a sum, in any order, is NaN or ±∞ when
+ * an entry of its row is; and a float64 sum of float32 entries never
+ * overflows, so for float32 the n_l sums decide exactly as the entries would.
+ * A non-finite sum is confirmed on the entries (a float64 sum of entries near
+ * 10^308 can overflow), and so is a batch-normalised layer's δ (it has no
+ * bias, so no sums): the answer is always allFinite's on every δ, at the cost
+ * of n_l checks per layer when the step is fine.
+ */
+export function passFinite(net: Network, ws: Workspace, total: number): boolean {
+  if (!Number.isFinite(total)) return false;
+  for (let l = 1; l <= net.depth; l++) if ((ws.bn[l] || !allFinite(ws.sums[l])) && !allFinite(ws.delta[l].data)) return false;
   return true;
 }
 
@@ -279,23 +309,29 @@ export function backprop(net: Network, ws: Workspace, y: Matrix, grads: Gradient
 /**
  * One step of SGD with the update folded into the gradient products, as BLAS
  * users write it: W^l ← (1 − ηλ) W^l − (η/m) δ^l (A^(l−1))ᵀ is one gemm with
- * beta = 1 − ηλ, and b^l ← b^l − (η/m) δ^l 1. Every δ is computed before any
- * W changes. The same update as backprop() followed by W ← W − η(∂C/∂W + λW),
- * without materialising ∂C/∂W. Returns Σ_x C_x; when the cost or any δ is not
- * finite it returns NaN and changes nothing, so the weights stay the last good
- * ones and ws still holds the pass that failed (for diagnoseStep).
+ * beta = 1 − ηλ, and b^l ← b^l − (η/m) s^l with s^l = δ^l 1, the row sums
+ * (in float64, taken before any update: they are also the finiteness check,
+ * passFinite). Every δ is computed before any W changes. The same update as
+ * backprop() followed by W ← W − η(∂C/∂W + λW), without materialising
+ * ∂C/∂W. Returns Σ_x C_x; when the cost or any δ is not finite it returns
+ * NaN and changes nothing, so the weights stay the last good ones and ws
+ * still holds the pass that failed (for diagnoseStep).
  */
 export function sgdStep(net: Network, ws: Workspace, y: Matrix, lr: number, weightDecay: number, kernels: Kernels): number {
   const step = -lr / ws.m;
   const total = deltas(net, ws, y, kernels);
-  if (!Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data))) return NaN;
+  for (let l = 1; l <= net.depth; l++) if (!ws.bn[l]) kernels.rowSums(ws.delta[l], 1, 0, ws.sums[l]); // s^l = δ^l 1
+  if (!passFinite(net, ws, total)) return NaN;
   for (let l = 1; l <= net.depth; l++) {
     const [input, trans] = ws.layerInput(l);
     kernels.gemm(false, trans, step, ws.delta[l], input, 1 - lr * weightDecay, net.weights[l - 1]);
     const bn = ws.bn[l],
       norm = net.norm[l];
     if (!bn || !norm) {
-      kernels.rowSums(ws.delta[l], step, 1, net.biases[l - 1]);
+      // b^l ← b^l − (η/m) s^l, rounded once to b's dtype
+      const b = net.biases[l - 1],
+        s = ws.sums[l];
+      for (let i = 0; i < b.length; i++) b[i] = step * s[i] + b[i];
       continue;
     }
     // γ ← γ − (η/m) Σ G x̂,  β ← β − (η/m) Σ G  (no decay, as for b; b^l is not used)

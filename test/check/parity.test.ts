@@ -72,7 +72,9 @@ describe('training parity, against the batches and weights it claims', () => {
     const theirs = await tfTrain(start, bs, lr, optimizer, weightDecay);
     const want = [maxDiff(ours.weights[0].data, theirs.W[0]), maxDiff(ours.biases[0], theirs.b[0]), maxDiff(ours.weights[1].data, theirs.W[1]), maxDiff(ours.biases[1], theirs.b[1])];
     expect(p.perTensor.map((d) => d.maxDiff)).toEqual(want);
-    expect(want.every((d) => d > 0)).toBe(true); // float32 on both sides, in another order: not bit-equal
+    // float32 on both sides, the weight gradients' products summed in another order: not bit-equal (the biases
+    // may be: both forward passes compute W A, then + b)
+    expect([want[0], want[2]].every((d) => d > 0)).toBe(true);
     expect(p).toMatchObject({ steps, batchSize: m, lr, optimizer: 'momentum', weightDecay, maxWeightDiff: Math.max(...want), pass: true });
   });
 

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, cli, ROOT } from '../helpers.js';
+import { BIN, cli, needs, ROOT, SYSTEM } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-resume-'));
 
@@ -54,17 +54,44 @@ describe('durable runs', () => {
     expect(b.testAccuracy).toBe(a.testAccuracy);
   }, 120_000);
 
-  it('--checkpoint writes a checkpoint at each epoch end; --resume --epochs extends the run', () => {
+  it('--checkpoint writes a checkpoint at each epoch end, with the provider and thread policy; --resume --epochs extends the run to the same bytes', () => {
     const d = tmp();
     const ck = join(d, 'ck');
     const first = cli(['train', '--epochs', '2', '--limit', '1000', '--checkpoint', ck, '--json']);
     expect(first.code, first.stderr).toBe(0);
     const state = JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8'));
     expect([state.state.epoch, state.state.batch, state.generation]).toEqual([3, 0, 2]);
-    const more = cli(['train', '--resume', ck, '--epochs', '4', '--json']);
+    const prov = JSON.parse(first.stdout).provenance;
+    expect(state.kernels).toEqual({ provider: prov.provider, providerDetail: prov.providerDetail, threads: prov.threads });
+    const more = cli(['train', '--resume', ck, '--epochs', '4', '--json', '--save', join(d, 'resumed.safetensors')]);
     expect(more.code, more.stderr).toBe(0);
-    const straight = cli(['train', '--epochs', '4', '--limit', '1000', '--json']);
+    expect(more.stderr).not.toMatch(/byte-identical/); // the same seed, provider and policy
+    expect(JSON.parse(more.stdout).resumeNotice).toBeUndefined();
+    const straight = cli(['train', '--epochs', '4', '--limit', '1000', '--json', '--save', join(d, 'straight.safetensors')]);
     expect(JSON.parse(more.stdout).epochs.map((e: { loss: number }) => e.loss)).toEqual(JSON.parse(straight.stdout).epochs.map((e: { loss: number }) => e.loss));
+    expect(readFileSync(join(d, 'resumed.safetensors')).equals(readFileSync(join(d, 'straight.safetensors')))).toBe(true);
+  });
+
+  it('--resume under another thread policy (BACKPROP_PARALLEL_WORK) says the model will not be byte-identical, on stderr and in --json', (ctx) => {
+    needs(ctx, SYSTEM.openblas); // OpenBLAS's sums depend on its thread count; the wasm kernel's do not
+    const d = tmp();
+    const ck = join(d, 'ck');
+    const first = cli(['train', '--backend', 'blas', '--epochs', '1', '--limit', '1000', '--checkpoint', ck, '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const was = JSON.parse(first.stdout).provenance.threads as string;
+    cpSync(ck, join(d, 'copy'), { recursive: true });
+    const other = cli(['train', '--resume', ck, '--epochs', '2', '--json'], { env: { BACKPROP_PARALLEL_WORK: '0' } });
+    expect(other.code, other.stderr).toBe(0);
+    const now = JSON.parse(other.stdout).provenance.threads as string;
+    if (now === was) ctx.skip(); // a one-core machine: every policy is "1 thread"
+    const line = `⚠ the thread policy differs from the checkpoint's: blas ran with "${was}", now "${now}" (its sums depend on the thread count): the result is not guaranteed to be byte-identical to an uninterrupted run's`;
+    expect(other.stderr.split('\n')).toContain(line);
+    expect(JSON.parse(other.stdout).resumeNotice).toBe(line.slice(2));
+    // the checkpoint now records the policy it was continued with
+    expect(JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8')).kernels.threads).toBe(now);
+    const same = cli(['train', '--resume', join(d, 'copy'), '--epochs', '2', '--json']);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stderr).not.toMatch(/byte-identical/);
   });
 
   it('--resume continues rmsprop, label smoothing, clipping and plateau exactly: the record and the state go through state.json', () => {

@@ -23,17 +23,20 @@ describe('KernelProfile', () => {
     const prof = new KernelProfile();
     expect(await train(prof.wrap(jsKernels))).toEqual(await train(jsKernels));
     const calls = (phase: string) => prof.seconds.get(phase)?.calls;
-    // per step of 3 layers: 3 forward gemms, 2 of Wᵀδ, 3 updates, 3 rowSums; 3 steps
-    expect(calls('gemm Z ← W·A + Z 16×40')).toBe(3);
+    // per step of 3 layers: 3 forward gemms (the softmax layer's with its bias in C), 2 of Wᵀδ, 3 rowSums, 3 updates; 3 steps
+    expect(calls('gemm Z ← W·A 16×40')).toBe(3);
     expect(calls('gemm Z ← W·A + Z 3×40')).toBe(3);
     expect(calls('gemm Wᵀ·δ 16×40')).toBe(3);
     expect(calls('gemm W ← W − η/m δ·Aᵀ 16×20')).toBe(3);
-    expect(calls('rowSums (bias update)')).toBe(9);
-    expect(calls('activation f(Z), next bias fill')).toBe(6);
+    expect(calls('rowSums s = δ·1')).toBe(9);
+    expect(calls('bias add and f(Z + b) in one pass, next bias fill if softmax')).toBe(6);
     expect(calls('output activation, cost, δ^L')).toBe(3);
     expect(calls("f'(Z) ⊙ (δ recursion)")).toBe(3);
-    expect(calls("f'(Z) ⊙, finiteness check of every δ")).toBe(3);
-    expect(calls('between steps: batch fill, first bias fill, trainer')).toBe(2);
+    expect(calls("f'(Z) ⊙ (δ^1)")).toBe(3);
+    expect(calls('row sums loop')).toBe(6);
+    expect(calls('finiteness check of the row sums')).toBe(3);
+    expect(calls('bias step b ← b − (η/m) s')).toBe(6);
+    expect(calls('between steps: last bias step, batch fill, trainer')).toBe(2);
     for (const [, e] of prof.seconds) expect(e.s).toBeGreaterThanOrEqual(0);
     prof.reset();
     expect(prof.seconds.size).toBe(0);

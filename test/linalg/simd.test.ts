@@ -31,6 +31,7 @@ describe('SIMD ReLU passes', () => {
         holds: passes.holds,
         reluForward: (...args) => (ran++, passes.reluForward(...args)),
         reluBackward: (...args) => (ran++, passes.reluBackward(...args)),
+        reluBiasForward: passes.reluBiasForward,
       };
       const [z, a, g, d] = block.arrays;
       expect(simd.holds(z, a, g, d)).toBe(true);
@@ -49,6 +50,39 @@ describe('SIMD ReLU passes', () => {
       relu.backward(new Matrix(1, n, z), new Matrix(1, n, a), new Matrix(1, n, g), new Matrix(1, n, g), simd);
       expect(new Int32Array(g.buffer, g.byteOffset, n)).toEqual(new Int32Array(dc.data.buffer));
       expect(ran).toBe(3);
+    });
+
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 5],
+    [2, 17],
+    [16, 128],
+    [7, 1001],
+  ])
+    it(`the fused bias add and forward pass, z ← z + b then a = max(z, 0), gives the js loop's bits and those of the two passes it replaces (${rows} × ${cols})`, () => {
+      const rng = new Rng(rows * cols);
+      const n = rows * cols;
+      const block = float32Block([n, n]);
+      const passes = block.passes as ElementPasses;
+      let ran = 0;
+      const simd: ElementPasses = { ...passes, reluBiasForward: (...args) => (ran++, passes.reluBiasForward(...args)) };
+      const [z, a] = block.arrays;
+      z.set(values(n, rng));
+      const b = Float32Array.from({ length: rows }, (_, i) => [0, -0, Infinity, NaN, 1e-45][i] ?? rng.normal());
+      const z0 = z.slice();
+      relu.forwardBias!(new Matrix(rows, cols, z), b, new Matrix(rows, cols, a), simd);
+      expect(ran).toBe(1);
+      const zc = new Matrix(rows, cols, z0.slice()),
+        ac = new Matrix(rows, cols, new Float32Array(n));
+      relu.forwardBias!(zc, b, ac); // plain arrays: the js loop
+      expect(new Int32Array(z.buffer, z.byteOffset, n)).toEqual(new Int32Array(zc.data.buffer));
+      expect(new Int32Array(a.buffer, a.byteOffset, n)).toEqual(new Int32Array(ac.data.buffer));
+      // the passes it fuses: Z ← Z + b 1ᵀ (float64 add, rounded on the store), then A ← f(Z)
+      const zr = z0.map((v, k) => v + b[Math.floor(k / cols)]),
+        ar = new Matrix(rows, cols, new Float32Array(n));
+      relu.forward(new Matrix(rows, cols, zr), ar);
+      expect(new Int32Array(a.buffer, a.byteOffset, n)).toEqual(new Int32Array(ar.data.buffer));
+      expect(new Int32Array(z.buffer, z.byteOffset, n)).toEqual(new Int32Array(zr.buffer));
     });
 
   it('a block holds only its own float32 arrays (others take the js loops)', () => {

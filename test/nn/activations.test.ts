@@ -84,3 +84,34 @@ describe('infinite logits, ReLU at z = 0 and in float32 outside a Workspace, the
     ]);
   });
 });
+
+describe('the bias add fused with the activation (forwardBias)', () => {
+  // Oracle: the two passes it replaces, Z ← Z + b 1ᵀ (rounded to the dtype as Z stores it), then A ← f(Z).
+  for (const name of HIDDEN_ACTIVATIONS)
+    for (const dtype of ['float32', 'float64'] as const)
+      it(`${name}, ${dtype}: the bits of z ← z + b, then a = f(z)`, () => {
+        const rows = 3,
+          cols = zs.length;
+        const act = activation(name);
+        const z0 = Matrix.from(rows, cols, [...zs, ...zs.map((v) => v / 7), ...zs.map((v) => -v * 1.3)], dtype);
+        const b = dtype === 'float32' ? Float32Array.from([0.1, -2.5, 1 / 3]) : Float64Array.from([0.1, -2.5, 1 / 3]);
+        const z = Matrix.from(rows, cols, Array.from(z0.data), dtype),
+          a = Matrix.zeros(rows, cols, dtype);
+        act.forwardBias!(z, b, a);
+        const zr = Matrix.from(
+            rows,
+            cols,
+            Array.from(z0.data, (v, k) => v + b[Math.floor(k / cols)]),
+            dtype,
+          ),
+          ar = Matrix.zeros(rows, cols, dtype);
+        act.forward(zr, ar);
+        expect(Array.from(z.data)).toEqual(Array.from(zr.data));
+        expect(Array.from(a.data)).toEqual(Array.from(ar.data));
+        expect(z.data[cols]).not.toBe(z0.data[cols]); // the bias was added (row 1: −2.5)
+      });
+
+  it('softmax has none: it mixes a column, so its layer puts the bias in first, as gemm’s C', () => {
+    expect(activation('softmax').forwardBias).toBeUndefined();
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
-import { backprop, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
+import { allFinite, backprop, Gradients, passFinite, sgdStep, Workspace } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { type ActivationName, ACTIVATIONS } from '../../src/nn/activations.js';
@@ -165,4 +165,42 @@ describe('weight decay shrinks W and never b', () => {
       for (let i = 0; i < g.gradW[l].data.length; i++) expect(net.weights[l].data[i]).toBeCloseTo(before.weights[l].data[i] - lr * g.gradW[l].data[i], 12);
     }
   });
+});
+
+describe('passFinite: every δ finite, read from the row sums s^l = δ^l 1', () => {
+  for (const dtype of ['float32', 'float64'] as const)
+    it(`${dtype}: the answer of allFinite on every δ, for NaN, ±∞ and (float64) sums that overflow from finite entries`, () => {
+      const net = Network.create({ sizes: [3, 4, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' }, 'normal', new Rng(2), dtype);
+      const ws = new Workspace(net, 5);
+      const rng = new Rng(3);
+      const check = () => {
+        for (let l = 1; l <= 2; l++) jsKernels.rowSums(ws.delta[l], 1, 0, ws.sums[l]);
+        const oracle = ws.delta.every((d) => allFinite(d.data));
+        expect(passFinite(net, ws, 1)).toBe(oracle);
+        return oracle;
+      };
+      for (let l = 1; l <= 2; l++) ws.delta[l].data.set(Array.from(ws.delta[l].data, () => rng.normal()));
+      expect(check()).toBe(true);
+      expect(passFinite(net, ws, NaN)).toBe(false); // the cost
+      expect(passFinite(net, ws, Infinity)).toBe(false);
+      for (const bad of [NaN, Infinity, -Infinity])
+        for (const l of [1, 2]) {
+          const d = ws.delta[l].data,
+            k = d.length - 1,
+            was = d[k];
+          d[k] = bad;
+          expect(check()).toBe(false);
+          d[k] = was;
+        }
+      // +∞ and −∞ in one row: their sum is NaN, still caught
+      ws.delta[1].data[0] = Infinity;
+      ws.delta[1].data[1] = -Infinity;
+      expect(check()).toBe(false);
+      ws.delta[1].data.fill(0.5);
+      const big = dtype === 'float64' ? 1e308 : 3e38; // float64: the sum of a row overflows though every entry is finite; float32: it cannot
+      ws.delta[1].data.fill(big, 0, 5);
+      expect(check()).toBe(true);
+      if (dtype === 'float64') expect(ws.sums[1][0]).toBe(Infinity);
+      else expect(Number.isFinite(ws.sums[1][0])).toBe(true);
+    });
 });
