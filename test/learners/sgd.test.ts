@@ -47,8 +47,9 @@ describe('SgdLearner', () => {
     expect(r.trace[r.trace.length - 1].testAccuracy).toBe(evaluate(net, ds.test, jsKernels).accuracy);
     expect(r.details).toEqual({ steps: 6, epochs: 2 });
     expect(r.parametersUpdated).toBe(43);
-    // W and its gradient (2 · 35 floats), Z, A, δ of each layer over the batch (3 · (5 + 3) · 10 floats)
-    expect(r.peakBytes).toBe(2 * 35 * 4 + 3 * (5 + 3) * 10 * 4);
+    // networkBytes, the estimate that refuses a network: the 43 parameters and their gradients, and Z, A, δ of the 4 + 5 + 3
+    // units over max(m, 1000) examples (evaluation runs in batches of 1000), 4 bytes each
+    expect(r.peakBytes).toBe(4 * (2 * 43 + 3 * 1000 * (4 + 5 + 3)));
     expect(r.wallSeconds).toBeGreaterThan(0);
     expect(progress.map((p) => [p.done, p.total, p.unit])).toEqual([1, 2, 3, 4, 5, 6].map((d) => [d, 6, 'updates']));
     expect(Array.from(l.predict(ds.test))).toEqual(Array.from(evaluate(net, ds.test, jsKernels).predictions));
