@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { loadModel } from '../../src/io/safetensors.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { evaluate, outputs } from '../../src/train/metrics.js';
 import { jsKernels } from '../../src/linalg/index.js';
-import { cli, needs, PYTHON, SYSTEM } from '../helpers.js';
+import { cli, loadTfjsExport, needs, PYTHON, SYSTEM } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'backprop-interop-'));
 const modelFile = join(dir, 'model.safetensors');
@@ -34,12 +34,10 @@ describe('export to TensorFlow.js', () => {
     const out = join(dir, 'tfjs');
     const r = cli(['export', '--model', modelFile, '--format', 'tfjs', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    // tfjs-node would read file:// URLs; plain tfjs gets the same artifacts from memory.
+    const { model, json } = await loadTfjsExport(out);
     expect(json.format).toBe('layers-model');
     expect(json.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name)).toEqual(['Dense', 'Dense']);
-    const weightData = new Uint8Array(readFileSync(join(out, 'weights.bin'))).buffer;
-    // tfjs-node would read file:// URLs; plain tfjs gets the same artifacts from memory.
-    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
     expect(model.layers.map((l) => (l.getConfig() as { activation: string }).activation)).toEqual(['relu', 'softmax']);
     const y = model.predict(tf.tensor2d(test.features, [test.count, 784])) as tf.Tensor2D;
     const theirs = y.arraySync();
@@ -58,10 +56,7 @@ describe('export to TensorFlow.js', () => {
     expect(cli(['train', '--activation', 'leaky-relu', '--epochs', '1', '--hidden', '20', '--save', f]).code).toBe(0);
     const out = join(dir, 'tfjs-leaky');
     expect(cli(['export', '--model', f, '--out', out]).code).toBe(0);
-    const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
-    const model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(readFileSync(join(out, 'weights.bin'))).buffer }),
-    );
+    const { model } = await loadTfjsExport(out);
     expect(model.layers.map((l) => l.getClassName())).toEqual(['Dense', 'LeakyReLU', 'Dense']);
     const theirs = (model.predict(tf.tensor2d(test.features.subarray(0, 200 * 784), [200, 784])) as tf.Tensor2D).arraySync();
     const mine = ours(f);
