@@ -15,7 +15,8 @@ import type { BackendName, DType } from '../linalg/index.js';
 
 interface EvaluateOptions extends DataOptions {
   misclassified?: number;
-  model: string;
+  /** One model, or several: an ensemble whose output is the mean of theirs. */
+  model: string[];
   split: 'train' | 'test';
   json: boolean;
   backend: BackendName;
@@ -24,7 +25,10 @@ interface EvaluateOptions extends DataOptions {
 
 export function evaluateCommand(): Command {
   const cmd = new Command('evaluate').description('accuracy and confusion matrix of a saved model');
-  cmd.requiredOption('--model <file>', 'a model saved by `backprop train --save`');
+  cmd.requiredOption('--model <file>', "a model saved by `backprop train --save`; given more than once, the ensemble: the mean of the models' outputs", (v: string, prev: string[] = []) => [
+    ...prev,
+    v,
+  ]);
   addDataOptions(cmd);
   cmd
     .addOption(choiceOption('--split <name>', 'which examples', ['test', 'train'], oneOf(['test', 'train'] as const), 'test'))
@@ -38,6 +42,7 @@ export function evaluateCommand(): Command {
       ['accuracy, mean cost and confusion matrix on the test examples', 'backprop evaluate --model model.safetensors'],
       ['the same, and the 8 worst mistakes drawn as text', 'backprop evaluate --model model.safetensors --misclassified 8'],
       ['on the training examples, as JSON', 'backprop evaluate --model model.safetensors --split train --json'],
+      ['three models voting with their mean output (an ensemble)', 'backprop evaluate --model a.safetensors --model b.safetensors --model c.safetensors'],
     ]),
   );
   return cmd.action((opts: EvaluateOptions) => runEvaluate(opts));
@@ -45,33 +50,43 @@ export function evaluateCommand(): Command {
 
 async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const out = new Output(opts.json);
-  const { network: loaded, metadata } = loadModel(opts.model);
-  const net = opts.dtype && opts.dtype !== loaded.dtype ? loaded.clone(opts.dtype) : loaded;
+  const loaded = opts.model.map((file) => ({ file, ...loadModel(file) }));
+  const dtype = opts.dtype ?? loaded[0].network.dtype;
+  const nets = loaded.map(({ network }) => (network.dtype !== dtype ? network.clone(dtype) : network));
   const ds = loadData({ ...opts, seed: 0 });
   const ex = opts.split === 'train' ? ds.train : ds.test;
-  if (ex.dim !== net.sizes[0]) {
-    throw new DataError(`--model ${opts.model} expects ${net.sizes[0]} inputs but ${ds.name} has ${ex.dim} values per example`);
+  const classes = nets[0].sizes[nets[0].depth];
+  for (const [k, { file, metadata }] of loaded.entries()) {
+    const net = nets[k];
+    if (ex.dim !== net.sizes[0]) {
+      throw new DataError(`--model ${file} expects ${net.sizes[0]} inputs but ${ds.name} has ${ex.dim} values per example`);
+    }
+    refuseOtherClasses(`--model ${file}`, metadata.data, ds);
+    if (net.sizes[net.depth] !== classes)
+      throw new DataError(`--model ${file} has ${net.sizes[net.depth]} outputs but --model ${opts.model[0]} has ${classes}: an ensemble's models must share their classes`);
+    if (ds.classNames && classes !== ds.classNames.length) {
+      throw new DataError(`--model ${file} has ${classes} outputs but ${ds.name} has ${ds.classNames.length} classes: the model was trained on other data`);
+    }
   }
-  refuseOtherClasses(`--model ${opts.model}`, metadata.data, ds);
-  const classes = net.sizes[net.depth];
   for (const l of ex.labels) {
-    if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model} has only ${classes} outputs`);
+    if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model[0]} has only ${classes} outputs`);
   }
-  if (ds.classNames && classes !== ds.classNames.length) {
-    throw new DataError(`--model ${opts.model} has ${classes} outputs but ${ds.name} has ${ds.classNames.length} classes: the model was trained on other data`);
-  }
-  const provider = await providerForDtype(opts, net.dtype, out);
-  const r = evaluate(net, ex, provider.kernels);
+  const provider = await providerForDtype(opts, dtype, out);
+  const members = nets.length > 1 ? nets.map((net, k) => ({ model: opts.model[k], ...evaluate(net, ex, provider.kernels) })) : [];
+  const r = evaluate(nets, ex, provider.kernels);
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
-  out.line(`${style.bold('accuracy')} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)} on ${safeText(ds.name)} ${opts.split}`);
+  for (const m of members) out.line(`${style.dim('member')} ${safeText(m.model)}: ${percent(m.accuracy)} (${m.correct}/${m.count}) · mean cost ${m.loss.toFixed(4)}`);
+  const what = members.length ? `${style.bold('ensemble accuracy')} (mean output of ${members.length} models)` : style.bold('accuracy');
+  out.line(`${what} ${percent(r.accuracy)} (${r.correct}/${r.count}) · mean cost ${r.loss.toFixed(4)}${members.length ? " (the members' mean)" : ''} on ${safeText(ds.name)} ${opts.split}`);
   printConfusion(out, r, names);
   // The worst mistakes: the wrong predictions that gave the true class the lowest output.
-  const worst = opts.misclassified ? worstMistakes(r, net, ex, provider.kernels, opts.misclassified) : [];
+  const worst = opts.misclassified ? worstMistakes(r, ex, opts.misclassified) : [];
   if (opts.misclassified) printMistakes(out, worst, r, ex, names, ds.shape?.[1] ?? Math.round(Math.sqrt(ex.dim)));
   out.result({
     misclassified: opts.misclassified ? worst : undefined,
     command: 'evaluate',
-    model: opts.model,
+    model: opts.model.length === 1 ? opts.model[0] : undefined,
+    ensemble: members.length ? members.map((m) => ({ model: m.model, accuracy: m.accuracy, correct: m.correct, loss: m.loss })) : undefined,
     data: ds.name,
     split: opts.split,
     accuracy: r.accuracy,
@@ -81,15 +96,15 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
     classNames: names,
     confusion: r.confusion,
     ...jsonProvenance(
-      provenance(provider, net.dtype, undefined, {
-        model: opts.model,
+      provenance(provider, dtype, undefined, {
+        model: opts.model.length === 1 ? opts.model[0] : opts.model,
         data: opts.data,
         limit: opts.limit,
         testLimit: opts.testLimit,
         split: opts.split,
         misclassified: opts.misclassified,
         backend: opts.backend,
-        dtype: net.dtype,
+        dtype,
       }),
     ),
   });

@@ -223,7 +223,7 @@ export class GaLearner implements Learner {
     }
   }
 
-  predict(ex: Examples): Uint8Array {
+  predict(ex: Examples): ArrayLike<number> {
     return evaluate(this.network, ex, this.kernels ?? jsKernels).predictions;
   }
 }

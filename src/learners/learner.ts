@@ -78,11 +78,11 @@ export interface Learner {
   /** Fits on ds.train (ds.test is in ctx.test) and returns the trace. */
   fit(ds: Dataset, ctx: FitContext): Promise<FitResult>;
   /** The predicted class of every example. */
-  predict(ex: Examples): Uint8Array;
+  predict(ex: Examples): ArrayLike<number>;
 }
 
 /** Fraction of examples whose predicted class is the label. */
-export function accuracy(predictions: Uint8Array, ex: Examples): number {
+export function accuracy(predictions: ArrayLike<number>, ex: Examples): number {
   let c = 0;
   for (let i = 0; i < ex.count; i++) if (predictions[i] === ex.labels[i]) c++;
   return ex.count ? c / ex.count : 0;

@@ -85,7 +85,7 @@ export class SgdLearner implements Learner {
     };
   }
 
-  predict(ex: Examples): Uint8Array {
+  predict(ex: Examples): ArrayLike<number> {
     return evaluate(this.network, ex, this.kernels ?? jsKernels).predictions;
   }
 }

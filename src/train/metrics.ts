@@ -11,8 +11,8 @@ export interface Evaluation {
   count: number;
   /** confusion[true][predicted] counts. */
   confusion: number[][];
-  /** Predicted class of every example. */
-  predictions: Uint8Array;
+  /** Predicted class of every example (bytes up to 256 classes, 32-bit above). */
+  predictions: Uint8Array | Int32Array;
   /** A^L of every example for its true class and for the predicted one. */
   trueOutputs: Float64Array;
   predictedOutputs: Float64Array;
@@ -27,27 +27,53 @@ export function argmaxColumn(a: Matrix, j: number): number {
   return best;
 }
 
-/** Runs the network over all examples in chunks; the network is not changed. */
-export function evaluate(net: Network, ex: Examples, kernels: Kernels, chunk = 1000): Evaluation {
+/**
+ * Runs the network over all examples in chunks; the network is not changed.
+ * Given several networks (an ensemble, all with the same inputs and classes),
+ * the output is the mean of theirs, Ā = (1/K) Σ_k A^L_k — for softmax
+ * outputs the average of the predicted probabilities, the "soft vote" of the
+ * committees of LeCun et al. 1998 and of Ciresan, Meier & Schmidhuber 2012
+ * ("Multi-column deep neural networks for image classification"), and the
+ * ensemble of Nielsen's chapter 6 — and the loss the mean of the members'
+ * costs. With one network, Ā = A^L exactly.
+ */
+export function evaluate(nets: Network | readonly Network[], ex: Examples, kernels: Kernels, chunk = 1000): Evaluation {
+  const members = Array.isArray(nets) ? (nets as readonly Network[]) : [nets as Network];
+  const net = members[0],
+    K = members.length;
   const classes = net.sizes[net.depth];
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  const predictions = new Uint8Array(ex.count);
+  const predictions = classes <= 256 ? new Uint8Array(ex.count) : new Int32Array(ex.count);
   const trueOutputs = new Float64Array(ex.count);
   const predictedOutputs = new Float64Array(ex.count);
   const order = identity(ex.count);
   let total = 0;
   let correct = 0;
-  let ws: Workspace | undefined;
-  let y: Matrix | undefined;
+  let ws: Workspace[] = [];
+  let y: Matrix | undefined, mean: Matrix | undefined;
   for (let start = 0; start < ex.count; start += chunk) {
     const m = Math.min(chunk, ex.count - start);
-    if (!ws || ws.m !== m) {
-      ws = new Workspace(net, m);
+    if (ws[0]?.m !== m) {
+      ws = members.map((n) => new Workspace(n, m));
       y = Matrix.zeros(classes, m, net.dtype);
+      mean = K > 1 ? Matrix.zeros(classes, m, 'float64') : undefined;
     }
-    fillBatch(ex, order, start, ws.input, y!);
-    const out = feedforward(net, ws, kernels);
-    total += totalCost(net, ws, y!);
+    fillBatch(ex, order, start, ws[0].input, y!);
+    let out = feedforward(net, ws[0], kernels);
+    total += totalCost(net, ws[0], y!) / K;
+    if (mean) {
+      // Ā = (1/K) Σ_k A^L_k, summed in float64
+      const M = mean.data;
+      M.set(out.data);
+      for (let k = 1; k < K; k++) {
+        ws[k].input.data.set(ws[0].input.data);
+        const a = feedforward(members[k], ws[k], kernels).data;
+        total += totalCost(members[k], ws[k], y!) / K;
+        for (let i = 0; i < M.length; i++) M[i] += a[i];
+      }
+      for (let i = 0; i < M.length; i++) M[i] /= K;
+      out = mean;
+    }
     for (let j = 0; j < m; j++) {
       const p = argmaxColumn(out, j);
       const t = ex.labels[start + j];

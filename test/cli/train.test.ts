@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,40 @@ describe('backprop train', () => {
     const human = cli(['evaluate', '--model', join(d, 'a.safetensors')]);
     expect(human.stdout).toMatch(/confusion matrix/);
     expect(human.stdout.split('\n').filter((l) => /^\s*\d\s+\d+/.test(l))).toHaveLength(10);
+  }, 120_000);
+
+  it('evaluate --model A --model B scores the ensemble (mean output) and each member; models of other classes are refused', () => {
+    const d = tmp();
+    const args = ['train', '--limit', '1000', '--epochs', '1', '--hidden', '20', '--json'];
+    for (const seed of ['1', '2']) expect(cli([...args, '--seed', seed, '--save', join(d, `s${seed}.safetensors`)]).code).toBe(0);
+    const one = (f: string) => JSON.parse(cli(['evaluate', '--model', join(d, f), '--json']).stdout);
+    const [a, b] = [one('s1.safetensors'), one('s2.safetensors')];
+    const e = cli(['evaluate', '--model', join(d, 's1.safetensors'), '--model', join(d, 's2.safetensors'), '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    const ens = JSON.parse(e.stdout);
+    expect(ens.ensemble).toEqual([
+      { model: join(d, 's1.safetensors'), accuracy: a.accuracy, correct: a.correct, loss: a.loss },
+      { model: join(d, 's2.safetensors'), accuracy: b.accuracy, correct: b.correct, loss: b.loss },
+    ]);
+    expect(ens.loss).toBeCloseTo((a.loss + b.loss) / 2, 12);
+    expect(ens.count).toBe(2000);
+    // two differently seeded nets disagree on some digits, and their mean output decides them
+    expect(ens.confusion).not.toEqual(a.confusion);
+    expect(ens.confusion).not.toEqual(b.confusion);
+    const twice = JSON.parse(cli(['evaluate', '--model', join(d, 's1.safetensors'), '--model', join(d, 's1.safetensors'), '--json']).stdout);
+    expect([twice.accuracy, twice.confusion]).toEqual([a.accuracy, a.confusion]);
+    const human = cli(['evaluate', '--model', join(d, 's1.safetensors'), '--model', join(d, 's2.safetensors')]);
+    expect(human.stdout).toMatch(/^member .*s1\.safetensors: \d+\.\d\d% \(\d+\/2000\)/m);
+    expect(human.stdout).toMatch(/^ensemble accuracy \(mean output of 2 models\) \d+\.\d\d% \(\d+\/2000\)/m);
+    // a model of 3 classes beside one of 2, on the same 4 inputs
+    writeFileSync(join(d, 'three.csv'), Array.from({ length: 30 }, (_, i) => `${i % 3},${i % 3},${(i * 7) % 5},1,0`).join('\n'));
+    writeFileSync(join(d, 'two.csv'), Array.from({ length: 30 }, (_, i) => `${i % 2},${i % 2},${(i * 7) % 5},1,0`).join('\n'));
+    for (const c of ['three', 'two']) expect(cli(['train', '--data', join(d, `${c}.csv`), '--epochs', '1', '--hidden', '3', '--save', join(d, `${c}.safetensors`)]).code).toBe(0);
+    const bad = cli(['evaluate', '--data', join(d, 'three.csv'), '--model', join(d, 'three.safetensors'), '--model', join(d, 'two.safetensors')]);
+    expect([bad.code, bad.stderr.trim()]).toEqual([
+      2,
+      `backprop: error: --model ${join(d, 'two.safetensors')} has 2 outputs but --model ${join(d, 'three.safetensors')} has 3: an ensemble's models must share their classes`,
+    ]);
   }, 120_000);
 
   it('trains on an IDX directory and reports validation accuracy', () => {

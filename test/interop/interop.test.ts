@@ -22,7 +22,7 @@ beforeAll(() => {
 }, 120_000);
 
 /** Our outputs for every test digit, examples as rows. */
-function ours(file = modelFile): { predictions: Uint8Array; out: number[][] } {
+function ours(file = modelFile): { predictions: ArrayLike<number>; out: number[][] } {
   const { network } = loadModel(file);
   const ev = evaluate(network, test, jsKernels);
   const out = Array.from({ length: test.count }, (_, i) => outputs(network, test.features.subarray(i * 784, (i + 1) * 784), jsKernels));

@@ -141,7 +141,7 @@ describe('a conv model outside backprop', () => {
   const d = tmp();
   const model = join(d, 'conv.safetensors');
   const test = loadEmbedded().test;
-  let ours: Uint8Array;
+  let ours: ArrayLike<number>;
   beforeAll(() => {
     const r = cli(['train', '--hidden', 'conv5x5x6,pool2,conv3x3x8p1,avgpool2,30', '--limit', '1000', '--epochs', '1', '--save', model]);
     expect(r.code, r.stderr).toBe(0);

@@ -34,6 +34,47 @@ describe('evaluate, by hand', () => {
     expect([0, 1, 2].map((j) => argmaxColumn(a, j))).toEqual([1, 0, 2]);
   });
 });
+describe("evaluate, an ensemble (the mean of the members' outputs)", () => {
+  // Two one-layer linear nets on x: a₁ = (x, 0.5 − x) as above, a₂ = (−x, x): the mean is (0, 0.25).
+  const one = () => new Network({ sizes: [1, 2], activation: 'relu', outputActivation: 'linear', cost: 'quadratic' }, [Matrix.from(2, 1, [1, -1], 'float64')], [Float64Array.from([0, 0.5])]);
+  const two = () => new Network({ sizes: [1, 2], activation: 'relu', outputActivation: 'linear', cost: 'quadratic' }, [Matrix.from(2, 1, [-1, 1], 'float64')], [Float64Array.from([0, 0])]);
+  const ex: Examples = { features: Float32Array.from([2, -1, 4]), labels: Uint8Array.from([0, 1, 1]), count: 3, dim: 1 };
+  for (const chunk of [1000, 2]) {
+    it(`Ā = (A₁ + A₂)/2 picks the class, the loss is the members' mean (chunks of ${chunk})`, () => {
+      const e = evaluate([one(), two()], ex, jsKernels, chunk);
+      // x = 2: (2, −1.5) and (−2, 2) → (0, 0.25): class 1; x = −1: (−1, 1.5), (1, −1) → (0, 0.25): 1; x = 4: (4, −3.5), (−4, 4) → (0, 0.25): 1
+      expect(Array.from(e.predictions)).toEqual([1, 1, 1]);
+      expect(Array.from(e.trueOutputs)).toEqual([0, 0.25, 0.25]);
+      expect(Array.from(e.predictedOutputs)).toEqual([0.25, 0.25, 0.25]);
+      expect([e.correct, e.count]).toEqual([2, 3]);
+      expect(e.confusion).toEqual([
+        [0, 1],
+        [0, 2],
+      ]);
+      const a = evaluate(one(), ex, jsKernels, chunk),
+        b = evaluate(two(), ex, jsKernels, chunk);
+      expect(e.loss).toBeCloseTo((a.loss + b.loss) / 2, 14);
+      // each member alone predicts otherwise: the mean decides, not the first member
+      expect(Array.from(a.predictions)).toEqual([0, 1, 0]);
+    });
+  }
+  it('an ensemble of one, or of one network twice, is that network exactly', () => {
+    const single = evaluate(one(), ex, jsKernels);
+    expect(evaluate([one()], ex, jsKernels)).toEqual(single);
+    const twice = evaluate([one(), one()], ex, jsKernels);
+    expect([twice.loss, Array.from(twice.predictions), Array.from(twice.trueOutputs)]).toEqual([single.loss, Array.from(single.predictions), Array.from(single.trueOutputs)]);
+  });
+  it('more than 256 classes are stored as they are (class 299 is 299, not 43)', () => {
+    const w = new Float64Array(300);
+    const net = new Network(
+      { sizes: [1, 300], activation: 'relu', outputActivation: 'linear', cost: 'quadratic' },
+      [Matrix.from(300, 1, w, 'float64')],
+      [Float64Array.from({ length: 300 }, (_, i) => (i === 299 ? 1 : 0))],
+    );
+    const e = evaluate([net, net.clone()], { features: Float32Array.from([1]), labels: Uint8Array.from([0]), count: 1, dim: 1 }, jsKernels);
+    expect(e.predictions[0]).toBe(299);
+  });
+});
 describe('runTraining, more', () => {
   it('argmaxColumn finds a maximum after the first rise', () => {
     expect(argmaxColumn(Matrix.from(3, 2, [0, 1, 0, 3, 0, 5], 'float64'), 1)).toBe(2);
