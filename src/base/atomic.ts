@@ -3,6 +3,7 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fstatSync,
   fsyncSync,
   linkSync,
   lstatSync,
@@ -264,7 +265,8 @@ export class WriteFailedError extends Error {
 
 /** "ENOSPC: no space left on the device" from a failed write, for one-line messages. */
 export function ioReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
+  const err = e as NodeJS.ErrnoException & { created?: boolean };
+  if (err?.created === false) return err.message; // makeDirectories' own words: which level could not be made
   const why: Record<string, string> = {
     ENOSPC: 'no space left on the device',
     EDQUOT: 'disk quota exceeded',
@@ -356,6 +358,70 @@ export function ensureOutputDir(dir: string, flag: string): boolean {
     throw new OutputPathError(`${flag} ${dir}: cannot create it (${ioReason(e)})`);
   }
   return true;
+}
+
+/**
+ * Opens path for appending (--log, --csv) as writeFileAtomic treats a name:
+ * a symbolic link to an existing file is followed (its real path is opened,
+ * and that without following a link again), a dangling link is refused (an
+ * append would create the file wherever it points), and so is anything but a
+ * regular file (a FIFO would block the open: O_NONBLOCK makes it fail at
+ * once). A link planted between the check and the open fails the open
+ * (O_NOFOLLOW: ELOOP), never redirects it. Errors name the flag in one line.
+ */
+export function openAppend(path: string, flag: string): number {
+  const link = danglingLink(path);
+  if (link !== undefined) throw new OutputPathError(`${flag} ${path}: is a symbolic link to ${link}, which does not exist; a write follows no dangling link: remove it or choose another name`);
+  let target = resolve(path);
+  let isLink = false;
+  try {
+    isLink = lstatSync(target).isSymbolicLink();
+    if (isLink) target = realpathSync(target);
+  } catch {
+    // missing: created below
+  }
+  const existing = statOrUndefined(target);
+  if (existing && !existing.isFile()) throw new OutputPathError(`${flag} ${path}: exists and is ${kind(existing)}, not a regular file (choose a file name)`);
+  let fd: number;
+  try {
+    fd = openSync(target, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK | (isLink ? 0 : constants.O_CREAT), 0o644);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new OutputPathError(`${flag} ${path}: became a symbolic link after it was checked; a write follows no such link`);
+    throw new OutputPathError(`${flag} ${path}: cannot open for appending (${ioReason(e)})`);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new OutputPathError(`${flag} ${path}: exists and is ${kind(st)}, not a regular file (choose a file name)`);
+  }
+  return fd;
+}
+
+/**
+ * `mkdir -p dir`: creates each missing level of dir, parent first, once.
+ * Node's own `mkdirSync(dir, { recursive: true })` never returns where
+ * mkdir(2) says ENOENT under a parent that exists (a path under /proc or /sys:
+ * `XDG_CACHE_HOME=/proc/nope` hung `backprop info` for ever, at full CPU);
+ * here the first failure is thrown (ENOENT, EACCES, ENOTDIR, …).
+ */
+export function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !statOrUndefined(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' || !statOrUndefined(d)?.isDirectory()) {
+        const why = (e as Error).message.replace(/^\w+: /, '').replace(/, mkdir .*$/, '');
+        throw Object.assign(new Error(`cannot create the directory ${d} (${code ? `${code}: ` : ''}${why})`), { code, created: false });
+      }
+    }
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import type { BlasProvider } from '../linalg/blas.js';
 import { Command } from 'commander';
 import { autoProvider, describePolicy, loadProvider, Matrix, PROVIDERS, type Kernels } from '../linalg/index.js';
 import { Output, style } from './output.js';
+import { safeText } from '../base/terminal-safe.js';
 import { examples } from './options.js';
 import { FLOAT64_PROVIDERS, providerFor } from '../linalg/precision.js';
 
@@ -34,7 +35,12 @@ function blasLines(b: BlasProvider): string[] {
   if (c?.trials && c.trials.length > 1) {
     for (const t of c.trials) lines.push(`  tried ${t.core ?? "OpenBLAS's own choice"}: ${t.ok ? 'passed' : 'rejected'} (${t.detail})`);
   } else if (c?.trials?.[0]?.ok) lines.push(`  ${c.trials[0].detail}`);
-  if (c?.cache) lines.push(`  ${c.cache.hit ? 'verdict cached' : 'checked now and cached'} in ${c.cache.file} (${c.cache.at})`);
+  if (c?.cache)
+    lines.push(
+      c.cache.unwritable
+        ? `  checked now; not cached: ${safeText(c.cache.file)}: ${safeText(c.cache.unwritable)} (the next run checks again)`
+        : `  ${c.cache.hit ? 'verdict cached' : 'checked now and cached'} in ${safeText(c.cache.file)} (${c.cache.at})`,
+    );
   return lines;
 }
 

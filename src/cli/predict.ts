@@ -44,7 +44,7 @@ function readInput(input: string, dim: number, modelData?: string): { pixels: Fl
   }
   const m = /^(.*?)(?::(train|test))?:(\d+)$/.exec(input);
   if (!m || m[1] === '') throw new DataError(`${input}: no such file, and not SPEC:index (e.g. embedded:0, fashion-mnist:42, DIR:train:7)`);
-  const ds = loadData({ data: m[1], seed: 0 });
+  const ds = loadData({ data: m[1], seed: 0, split: m[2] === 'train' ? 'train' : 'test' });
   const ex = m[2] === 'train' ? ds.train : ds.test;
   const i = Number(m[3]);
   if (i >= ex.count) throw new DataError(`${input}: index ${i} is past the ${ex.count} ${m[2] ?? 'test'} examples of ${ds.name}`);

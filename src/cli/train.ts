@@ -1,6 +1,6 @@
 import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { defaultLearningRate, Network, type Architecture } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
@@ -17,7 +17,7 @@ import {
   writeRescueCheckpoint,
   type CheckpointKernels,
 } from '../io/checkpoint.js';
-import { checkOutputFile, ensureOutputDir, ioReason, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
+import { checkOutputFile, ensureOutputDir, ioReason, makeDirectories, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { augmentLabel } from '../data/augment.js';
 import { addConfigBackendOption, configuredProvider, flagName } from './train-config.js';
@@ -362,6 +362,7 @@ function openLog(opts: TrainOptions): RunLog | undefined {
   try {
     return new RunLog({ json: opts.log, csv: opts.csv });
   } catch (e) {
+    if (e instanceof OutputPathError) throw e; // openAppend's line names the flag and the file
     const flag = opts.log && !opts.csv ? '--log' : opts.csv && !opts.log ? '--csv' : '--log/--csv';
     throw new OutputPathError(`${flag}: cannot open for appending (${ioReason(e)})`);
   }
@@ -768,7 +769,7 @@ function interruptDir(): string {
     const dir = i === 1 ? DEFAULT_CHECKPOINT : `${DEFAULT_CHECKPOINT}-${i}`;
     if (hasCheckpoint(dir)) continue;
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirectories(dir);
       lockCheckpoint(dir, 'checkpoint');
       return dir;
     } catch {

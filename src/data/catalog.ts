@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../base/atomic.js';
+import { makeDirectories, writeFileAtomic } from '../base/atomic.js';
 import { cacheRoot, readCacheObject } from '../base/cache.js';
 import { safeText } from '../base/terminal-safe.js';
 import { DataError, readDataFile } from './dataset.js';
@@ -279,7 +279,7 @@ export function verifyFile(path: string, f: CatalogFile): FileCheck {
       cache[key] = rec;
       for (const k of Object.keys(cache)) if (!existsSync(k)) delete cache[k]; // forget files that are gone
       try {
-        mkdirSync(cacheRoot(), { recursive: true });
+        makeDirectories(cacheRoot());
         writeFileAtomic(verifyCachePath(), JSON.stringify(cache, null, 1));
       } catch {
         // a read-only home only costs a re-hash next time

@@ -72,7 +72,10 @@ export function readCsv(path: string): { examples: Examples; maxLabel: number } 
 /**
  * A CSV dataset: FILE for training, and for testing the file named like it
  * with "train" replaced by "test" (mnist_train.csv → mnist_test.csv) when it
- * exists, otherwise the last 20% of FILE.
+ * exists, otherwise the last 20% of FILE: rows ⌊0.8 n⌋ + 1 to n, so the test
+ * set is never empty (a file of one row is all test, and has no training
+ * examples: loadData refuses it to a command that trains, not to one that
+ * scores the test set, such as evaluate).
  */
 export function loadCsvDataset(path: string): Dataset {
   const train = readCsv(path);
@@ -89,7 +92,6 @@ export function loadCsvDataset(path: string): Dataset {
     maxLabel = Math.max(maxLabel, test.maxLabel);
   } else {
     const cut = Math.floor(trainEx.count * 0.8);
-    if (cut === 0) throw new DataError(`${path}: ${trainEx.count} rows is too few to hold out a test set`);
     testEx = slice(trainEx, cut, trainEx.count);
     trainEx = slice(trainEx, 0, cut);
   }

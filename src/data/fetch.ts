@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, createWriteStream, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { fsyncDir } from '../base/atomic.js';
+import { closeSync, constants, createReadStream, createWriteStream, existsSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { fsyncDir, makeDirectories } from '../base/atomic.js';
 import { safeText } from '../base/terminal-safe.js';
 import http from 'node:http';
 import https from 'node:https';
@@ -336,7 +336,7 @@ export async function fetchDataset(entry: CatalogEntry, dir: string, opts: Fetch
   const deadline = Date.now() + (opts.deadline ?? FETCH_LIMITS.deadlineMs);
   const base = opts.mirror ?? entry.urls[0];
   if (!base) throw new DataError(`${entry.name} has nothing to download`);
-  mkdirSync(dir, { recursive: true });
+  makeDirectories(dir);
   const out: string[] = [];
   for (const role of FILE_ROLES) {
     const f = entry.files[role];

@@ -11,6 +11,8 @@ export interface DataSelection {
   testLimit?: number;
   validation?: number;
   seed: number;
+  /** The examples the caller uses (evaluate's --split): only 'test' needs no training examples. Undefined: both. */
+  split?: 'train' | 'test';
 }
 
 /**
@@ -32,6 +34,12 @@ export function loadData(opts: DataSelection): Dataset {
       throw new DataError(`${r.dir}: label ${ds.classes - 1} is outside the ${r.entry.classes.length} classes of ${r.entry.name}`);
     }
     if (r.entry && r.entry.classes.length === ds.classes) ds = { ...ds, classNames: r.entry.classes };
+  }
+  if (r.csv && ds.train.count === 0 && opts.split !== 'test') {
+    // A one-row CSV without a test file beside it: its row is the test set (the last 20%), nothing is left to train on or score as train.
+    throw new DataError(
+      `${opts.data}: 1 row, kept for testing (a CSV without a test file beside it holds out its last 20%, at least one row): no training examples${opts.split === 'train' ? ' to score (use --split test)' : '; give more rows'}`,
+    );
   }
   return splitDataset(ds, { limit: opts.limit, testLimit: opts.testLimit, validation: opts.validation, seed: opts.seed });
 }

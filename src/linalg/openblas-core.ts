@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { cacheRoot } from '../base/cache.js';
 import { CONFIG_FILE_LIMIT, readFileBounded } from '../base/read.js';
 import { safeText } from '../base/terminal-safe.js';
-import { writeFileAtomic } from '../base/atomic.js';
+import { ioReason, makeDirectories, writeFileAtomic } from '../base/atomic.js';
 import { jsKernels } from './js.js';
 import { Matrix } from './matrix.js';
 
@@ -104,8 +104,8 @@ export interface CoreChoice {
   cpu?: string;
   /** Each core tried, in order, and what the check found. */
   trials?: Trial[];
-  /** Where the verified choice is cached and when it was made (a cached choice is not re-checked). */
-  cache?: { file: string; at: string; hit: boolean };
+  /** Where the verified choice is cached and when it was made (a cached choice is not re-checked); `unwritable`: why it could not be cached (the next run checks again). */
+  cache?: { file: string; at: string; hit: boolean; unwritable?: string };
   /** Set when no candidate, nor OpenBLAS's own choice, computes gemm right: the library must not be used. */
   failed?: string;
 }
@@ -188,8 +188,8 @@ export function chooseCore(path: string, koffiPath: string, opts: { candidates?:
     failed: `OpenBLAS at ${real} computes wrong gemm results on this CPU with every core tried (${trials.map((t) => `${t.core ?? 'its own choice'}: ${t.detail}`).join('; ')})`,
   };
   const at = new Date().toISOString();
-  writeCache(file, key, { ...choice, at });
-  return { ...choice, cache: { file, at, hit: false } };
+  const unwritable = writeCache(file, key, { ...choice, at });
+  return { ...choice, cache: { file, at, hit: false, ...(unwritable ? { unwritable } : {}) } };
 }
 
 type CacheEntry = Omit<CoreChoice, 'cache'> & { at: string };
@@ -204,16 +204,21 @@ function readCache(file: string): Record<string, CacheEntry> {
   }
 }
 
-/** Adds one verdict (keeping the 20 newest); a cache that cannot be written only costs a re-check next time. */
-function writeCache(file: string, key: string, entry: CacheEntry): void {
+/**
+ * Adds one verdict (keeping the 20 newest). A cache that cannot be written
+ * (a read-only home, XDG_CACHE_HOME under /proc) only costs a re-check next
+ * time: returns why, for `info` to say, and never retries or waits.
+ */
+function writeCache(file: string, key: string, entry: CacheEntry): string | undefined {
   try {
     const entries = Object.entries({ ...readCache(file), [key]: entry })
       .sort((a, b) => b[1].at.localeCompare(a[1].at))
       .slice(0, 20);
-    mkdirSync(join(file, '..'), { recursive: true });
+    makeDirectories(join(file, '..'));
     writeFileAtomic(file, JSON.stringify({ about: 'backprop: OpenBLAS core types verified per CPU and library file', entries: Object.fromEntries(entries) }, null, 1) + '\n');
-  } catch {
-    // read-only home: nothing cached
+    return undefined;
+  } catch (e) {
+    return ioReason(e);
   }
 }
 

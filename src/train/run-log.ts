@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, writeSync } from 'node:fs';
+import { openAppend } from '../base/atomic.js';
 import type { EpochMetrics } from './sgd.js';
 
 /**
@@ -47,7 +48,9 @@ export interface LogRecord {
  * under a header (written when the file is empty). Both files are opened for
  * appending before the run starts and each record goes to the operating
  * system at once (writeSync, no buffer in the process), so a crash or a kill
- * leaves every record written so far, each line whole.
+ * leaves every record written so far, each line whole. They are opened as
+ * every output is (openAppend): no dangling link followed, nothing but a
+ * regular file appended to.
  */
 export class RunLog {
   private readonly fds: { fd: number; format: 'json' | 'csv'; path: string }[] = [];
@@ -61,7 +64,13 @@ export class RunLog {
       ['csv', files.csv],
     ] as const) {
       if (!path) continue;
-      const fd = openSync(path, 'a');
+      let fd: number;
+      try {
+        fd = openAppend(path, format === 'json' ? '--log' : '--csv');
+      } catch (e) {
+        this.close(); // the file opened before this one
+        throw e;
+      }
       this.fds.push({ fd, format, path });
       if (format === 'csv' && fstatSync(fd).size === 0) this.write(fd, path, CSV_COLUMNS.join(',') + '\n');
     }

@@ -162,6 +162,16 @@ const cases: [string, () => string[], RegExp][] = [
     () => ['export', '--model', file('m.safetensors', model), '--out', '/nonexistent-backprop/web'],
     /--out \/nonexistent-backprop\/web: the directory \/nonexistent-backprop does not exist/,
   ],
+  [
+    'train on a one-row CSV: its one row is the test set, nothing is left to train on',
+    () => ['train', '--data', file('one.csv', csvRow('1') + '\n')],
+    /--data|one\.csv: 1 row, kept for testing \(a CSV without a test file beside it holds out its last 20%, at least one row\): no training examples; give more rows/,
+  ],
+  [
+    'evaluate --split train of a one-row CSV: no training rows to score',
+    () => ['evaluate', '--model', file('m.safetensors', model), '--data', file('one.csv', csvRow('1') + '\n'), '--split', 'train'],
+    /one\.csv: 1 row, kept for testing .*no training examples to score \(use --split test\)/,
+  ],
   ['unknown dataset name', () => ['train', '--data', 'cifar'], /--data cifar: unknown dataset \(known: embedded, fashion-mnist, kmnist, mnist; or give a directory\)/],
 ];
 

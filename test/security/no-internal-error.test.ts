@@ -194,6 +194,53 @@ const cases: Case[] = [
     code: 2,
     check: (r) => expect(r.stderr).toMatch(/^backprop: error: :0: no such file, and not SPEC:index/),
   },
+  {
+    what: 'XDG_CACHE_HOME under /proc (a cache directory mkdir cannot make): info probes once and says it could not cache, instead of looping in mkdir for ever',
+    run: () => cli(['info', '--json'], { env: { XDG_CACHE_HOME: '/proc/nope-backprop' } }),
+    code: 0,
+    check: (r) => {
+      const blas = (JSON.parse(r.stdout).providers as { name: string; core?: { cache?: { hit: boolean; unwritable?: string } } }[]).find((p) => p.name === 'blas');
+      const cache = blas?.core?.cache;
+      if (cache) expect(cache).toMatchObject({ hit: false, unwritable: 'cannot create the directory /proc/nope-backprop (ENOENT: no such file or directory)' });
+    },
+  },
+  {
+    what: 'info in words under an unwritable cache does not claim "checked now and cached"',
+    run: () => cli(['info'], { env: { XDG_CACHE_HOME: '/proc/nope-backprop' } }),
+    code: 0,
+    check: (r) => {
+      expect(r.stdout).not.toMatch(/cached in \/proc/);
+      if (/OpenBLAS core: .* checked against/.test(r.stdout))
+        expect(r.stdout).toMatch(/checked now; not cached: \/proc\/nope-backprop\/backprop\/openblas-core\.json: cannot create the directory \/proc\/nope-backprop \(ENOENT/);
+    },
+  },
+  {
+    what: 'datasets fetch into a cache under /proc: one line naming the directory, before any download (it hung in mkdir)',
+    run: () => cli(['datasets', 'fetch', 'kmnist', '--mirror', 'http://127.0.0.1:9/'], { env: { XDG_CACHE_HOME: '/proc/nope-backprop' } }),
+    code: 2,
+    check: (r) => expect(r.stderr).toMatch(/^backprop: error: fetch kmnist: cannot create the directory \/proc\/nope-backprop \(ENOENT/),
+  },
+  {
+    what: 'evaluate --data of a one-row CSV scores that row (it was refused: "1 rows is too few to hold out a test set")',
+    run: () => {
+      const d = dir();
+      const row = (l: number) => [l, ...Array.from({ length: 784 }, (_, i) => (i % 7) / 7)].join(',');
+      writeFileSync(join(d, 'one.csv'), row(3) + '\n');
+      return cli(['evaluate', '--json', '--model', modelWith({}), '--data', join(d, 'one.csv')]);
+    },
+    code: 0,
+    check: (r) => expect(JSON.parse(r.stdout)).toMatchObject({ count: 1, data: 'one.csv', split: 'test' }),
+  },
+  {
+    what: 'predict one.csv:0 of a one-row CSV classifies the row',
+    run: () => {
+      const d = dir();
+      writeFileSync(join(d, 'one.csv'), [3, ...Array.from({ length: 784 }, () => 0.5)].join(',') + '\n');
+      return cli(['predict', '--json', '--model', modelWith({}), join(d, 'one.csv') + ':0']);
+    },
+    code: 0,
+    check: (r) => expect(JSON.parse(r.stdout).predictions[0]).toMatchObject({ trueLabel: 3, source: 'one.csv' }),
+  },
 ];
 
 describe(`${cases.length} hostile inputs and environments: one line, the documented exit code`, () => {

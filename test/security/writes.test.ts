@@ -4,7 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { checkOutputFile, cleanStaleTemporaries, STALE_TEMP_MINUTES, TEMP_PATTERN, tempName, writeDirectoryAtomic, writeFileAtomic, writeRescue } from '../../src/base/atomic.js';
+import {
+  checkOutputFile,
+  cleanStaleTemporaries,
+  makeDirectories,
+  openAppend,
+  STALE_TEMP_MINUTES,
+  TEMP_PATTERN,
+  tempName,
+  writeDirectoryAtomic,
+  writeFileAtomic,
+  writeRescue,
+} from '../../src/base/atomic.js';
+import { RunLog } from '../../src/train/run-log.js';
+import { execFileSync } from 'node:child_process';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
@@ -211,6 +224,65 @@ const cases: Case[] = [
       utimesSync(s, old(), old());
       writeDirectoryAtomic(join(d, 'web'), [{ name: 'a', data: '1' }]);
       expect(existsSync(s)).toBe(false);
+    },
+  },
+  {
+    what: '--log onto a dangling link (a run log is appended to, not replaced) is refused and creates nothing where it points',
+    run: () => {
+      const d = dir();
+      symlinkSync(join(d, 'elsewhere.jsonl'), join(d, 'run.jsonl'));
+      expect(() => new RunLog({ json: join(d, 'run.jsonl') })).toThrow(/^--log .*run\.jsonl: is a symbolic link to .*elsewhere\.jsonl, which does not exist/);
+      expect(existsSync(join(d, 'elsewhere.jsonl'))).toBe(false);
+    },
+  },
+  {
+    what: '--csv onto a dangling link is refused too, and the --log opened before it is closed again',
+    run: () => {
+      const d = dir();
+      symlinkSync('/nonexistent-backprop/x.csv', join(d, 'run.csv'));
+      expect(() => new RunLog({ json: join(d, 'ok.jsonl'), csv: join(d, 'run.csv') })).toThrow(/^--csv .*run\.csv: is a symbolic link/);
+      expect(lstatSync(join(d, 'run.csv')).isSymbolicLink()).toBe(true);
+    },
+  },
+  {
+    what: '--log onto a link to an existing file appends to that file and keeps the link (as --save follows a live link)',
+    run: () => {
+      const d = dir();
+      const v = victim(d);
+      symlinkSync(v, join(d, 'run.jsonl'));
+      const log = new RunLog({ json: join(d, 'run.jsonl') });
+      log.record({ kind: 'epoch', epoch: 1, loss: 0.5 });
+      log.close();
+      expect(readFileSync(v, 'utf8')).toBe('precious{"kind":"epoch","epoch":1,"loss":0.5}\n');
+      expect(lstatSync(join(d, 'run.jsonl')).isSymbolicLink()).toBe(true);
+    },
+  },
+  {
+    what: '--csv naming a FIFO is refused at once (an append open of a FIFO without a reader would block)',
+    run: () => {
+      const d = dir();
+      execFileSync('mkfifo', [join(d, 'p.csv')]);
+      expect(() => new RunLog({ csv: join(d, 'p.csv') })).toThrow(/^--csv .*p\.csv: exists and is a FIFO, not a regular file/);
+    },
+  },
+  {
+    what: 'openAppend of a link to a directory names it (not an EISDIR from deep inside)',
+    run: () => {
+      const d = dir();
+      symlinkSync(d, join(d, 'dirlink'));
+      expect(() => openAppend(join(d, 'dirlink'), '--log')).toThrow(/^--log .*dirlink: exists and is a directory, not a regular file/);
+    },
+  },
+  {
+    what: "makeDirectories under /proc fails at once with the level it could not make (Node's recursive mkdir loops for ever there)",
+    run: () => {
+      expect(() => makeDirectories('/proc/nope-backprop/backprop')).toThrow(/^cannot create the directory \/proc\/nope-backprop \(ENOENT/);
+      const d = dir();
+      makeDirectories(join(d, 'a', 'b', 'c'));
+      makeDirectories(join(d, 'a', 'b', 'c')); // already there: nothing to do
+      expect(statSync(join(d, 'a', 'b', 'c')).isDirectory()).toBe(true);
+      writeFileSync(join(d, 'f'), '');
+      expect(() => makeDirectories(join(d, 'f', 'g'))).toThrow(/ENOTDIR/);
     },
   },
 ];
