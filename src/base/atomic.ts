@@ -124,6 +124,14 @@ function stallForTests(target: string): void {
 export interface AtomicWriteOptions {
   /** Refuse to replace an existing file or link (EEXIST) and do not follow a link at path: for names in shared directories (rescues). */
   exclusive?: boolean;
+  /**
+   * A name we choose in a directory a file can come from (a checkpoint's
+   * state.json, model-N.safetensors): a symbolic link at path is replaced by
+   * the new file, never followed. A checkpoint that was received or edited
+   * then cannot choose where we write by holding a link (resume wrote
+   * state.json through one, over the file it pointed to).
+   */
+  replaceLink?: boolean;
 }
 
 /**
@@ -140,8 +148,10 @@ export interface AtomicWriteOptions {
  * the directory are removed first (cleanStaleTemporaries).
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
-  const target = options.exclusive ? resolve(path) : resolveTarget(path);
-  const existing = options.exclusive ? lstatOrUndefined(target) : statOrUndefined(target);
+  const noFollow = options.exclusive || options.replaceLink;
+  const target = noFollow ? resolve(path) : resolveTarget(path);
+  const found = noFollow ? lstatOrUndefined(target) : statOrUndefined(target);
+  const existing = options.replaceLink && found?.isSymbolicLink() ? undefined : found; // the link goes; its target is not ours to read the mode of
   if (existing && options.exclusive) throw Object.assign(new Error(`${path}: exists already`), { code: 'EEXIST' });
   if (existing && !existing.isFile()) throw Object.assign(new Error(`${path}: exists and is ${kind(existing)}, not a regular file`), { code: 'EEXIST' });
   const dir = dirname(target);

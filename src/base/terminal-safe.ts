@@ -55,6 +55,26 @@ export function safeText(text: unknown, max?: number): string {
   return cut.replace(UNSAFE, visible);
 }
 
+/** The colour codes (SGR: ESC [ digits m) that chalk writes: the only escape sequences a line of ours may carry. */
+const SGR = /(\x1b\[[0-9;]*m)/;
+
+/**
+ * A line of a command's own text, which may quote names and values from
+ * anywhere (a file name, a server's URL, an environment variable, metadata):
+ * what safeText escapes is escaped here too, but for the line breaks and tabs
+ * of the text itself and, when `colours` is set, the colour codes chalk put in
+ * (a quoted value's own colour code is a sequence like any other when colours
+ * are off). The last line of defence: every line an Output prints passes here.
+ */
+export function safeLine(text: string, colours: boolean): string {
+  const keep = (s: string) => s.replace(UNSAFE, (ch) => (ch === '\n' || ch === '\t' ? ch : visible(ch)));
+  if (!colours || !text.includes('\x1b')) return keep(text);
+  return text
+    .split(SGR)
+    .map((part, i) => (i % 2 === 1 ? part : keep(part)))
+    .join('');
+}
+
 /**
  * JSON.stringify, then the characters JSON allows raw but a terminal obeys
  * (DEL, C1 controls, bidi and other invisible formatting, U+2028/U+2029) spelt

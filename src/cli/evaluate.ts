@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import type { Network } from '../nn/network.js';
 import { loadData } from '../data/load.js';
 import { safeText } from '../base/terminal-safe.js';
 import { Command } from 'commander';
@@ -56,6 +58,7 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const ds = loadData({ ...opts, seed: 0 });
   const ex = opts.split === 'train' ? ds.train : ds.test;
   const classes = nets[0].sizes[nets[0].depth];
+  checkEnsemble(loaded);
   for (const [k, { file, metadata }] of loaded.entries()) {
     const net = nets[k];
     if (ex.dim !== net.sizes[0]) {
@@ -73,7 +76,8 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   }
   const provider = await providerForDtype(opts, dtype, out);
   const members = nets.length > 1 ? nets.map((net, k) => ({ model: opts.model[k], ...evaluate(net, ex, provider.kernels) })) : [];
-  const r = evaluate(nets, ex, provider.kernels);
+  // Each member keeps a workspace of a chunk of examples: K of them in the chunks one model gets (1000), not K × 1000 (200 members took 800 MB).
+  const r = evaluate(nets, ex, provider.kernels, Math.max(32, Math.floor(1000 / nets.length)));
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   for (const m of members) out.line(`${style.dim('member')} ${safeText(m.model)}: ${percent(m.accuracy)} (${m.correct}/${m.count}) · mean cost ${m.loss.toFixed(4)}`);
   const what = members.length ? `${style.bold('ensemble accuracy')} (mean output of ${members.length} models)` : style.bold('accuracy');
@@ -108,6 +112,37 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
       }),
     ),
   });
+}
+
+/**
+ * An ensemble's members must vote alike and each once: the mean output Ā =
+ * (1/K) Σ A^L_k is a soft vote only between outputs of one kind (softmax
+ * probabilities with softmax probabilities: a sigmoid's outputs do not sum
+ * to 1, and the mean of a log-likelihood and a cross-entropy cost is neither),
+ * and a model given twice (the same file, or a copy with the same weights)
+ * would count twice without saying so.
+ */
+function checkEnsemble(loaded: { file: string; network: Network }[]): void {
+  if (loaded.length < 2) return;
+  const kind = (n: (typeof loaded)[number]['network']) => `a ${n.arch.outputActivation} output and the ${n.arch.cost} cost`;
+  const seen = new Map<string, string>();
+  for (const { file, network } of loaded) {
+    if (kind(network) !== kind(loaded[0].network)) {
+      throw new DataError(
+        `--model ${file} has ${kind(network)} but --model ${loaded[0].file} has ${kind(loaded[0].network)}: an ensemble's mean output and mean cost need the same output and cost in every model`,
+      );
+    }
+    const h = createHash('sha256');
+    h.update(network.sizes.join(','));
+    for (const t of [...network.weights.map((w) => w.data), ...network.biases]) h.update(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
+    const digest = h.digest('hex');
+    const twin = seen.get(digest);
+    if (twin !== undefined) {
+      const same = twin === file ? `--model ${file} is given twice` : `--model ${file} holds the same weights as --model ${twin}`;
+      throw new DataError(`${same}: an ensemble would count that model twice; give each model once`);
+    }
+    seen.set(digest, file);
+  }
 }
 
 /** The confusion matrix (rows: true class, columns: predicted) with each class's recall. */

@@ -1,6 +1,6 @@
 import { baseProvenance, SCHEMA_VERSION } from '../io/provenance.js';
 import chalk from 'chalk';
-import { safeJson } from '../base/terminal-safe.js';
+import { safeJson, safeLine } from '../base/terminal-safe.js';
 import { basename } from 'node:path';
 import { ioReason, writeFileAtomic, writeRescue } from '../base/atomic.js';
 
@@ -18,9 +18,9 @@ export class Output {
     readonly quiet = false,
   ) {}
 
-  /** A line of human text that belongs to the result. */
+  /** A line of human text that belongs to the result: neutralised (safeLine), whatever it quotes. */
   line(text = ''): void {
-    (this.json ? process.stderr : process.stdout).write(text + '\n');
+    (this.json ? process.stderr : process.stdout).write(safeLine(text, chalk.level > 0) + '\n');
   }
 
   /** A line that narrates the run (a heading, one per epoch): dropped by --quiet. */

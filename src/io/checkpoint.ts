@@ -7,6 +7,9 @@ import type { TrainState } from '../train/session.js';
 import { runRecordProblem } from '../train/settings.js';
 import { slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
 import { cleanStaleTemporaries, OutputPathError, processAlive, writeFileAtomic } from '../base/atomic.js';
+
+/** The checkpoint's own file names: a link planted at one is replaced, never followed (writeFileAtomic's replaceLink). */
+const OURS = { replaceLink: true };
 import { decodeSafetensors, encodeSafetensors, ModelFileError } from './safetensors.js';
 import type { Provenance } from './provenance.js';
 import { safeText } from '../base/terminal-safe.js';
@@ -91,19 +94,19 @@ export function writeCheckpoint<O>(dir: string, net: Network, rng: Uint32Array, 
   }
   const model = `model-${generation}.safetensors`;
   const order = `order-${generation}.bin`;
-  writeFileAtomic(join(dir, model), encodeSafetensors(net));
+  writeFileAtomic(join(dir, model), encodeSafetensors(net), OURS);
   const o = Buffer.alloc(state.order.length * 4);
   state.order.forEach((v, i) => o.writeUInt32LE(v, 4 * i));
-  writeFileAtomic(join(dir, order), o);
+  writeFileAtomic(join(dir, order), o, OURS);
   let opt: CheckpointFile<O>['optimizer'];
   if (optimizer && optimizer.slots.length) {
     // The slots as they are in memory (float32 or float64, little-endian), slot after slot, W¹ b¹ W² b² … in each: bit-exact.
     opt = { t: optimizer.t, file: `optimizer-${generation}.bin` };
-    writeFileAtomic(join(dir, opt.file), Buffer.concat(optimizer.slots.flat().map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength))));
+    writeFileAtomic(join(dir, opt.file), Buffer.concat(optimizer.slots.flat().map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength))), OURS);
   }
   const { order: _order, ...rest } = state;
   const file: CheckpointFile<O> = { format: 'backprop-checkpoint', version: 1, generation, model, order, rng: Array.from(rng), optimizer: opt, kernels, options, state: rest };
-  writeFileAtomic(join(dir, 'state.json'), JSON.stringify(file, null, 1));
+  writeFileAtomic(join(dir, 'state.json'), JSON.stringify(file, null, 1), OURS);
   for (const f of readdirSync(dir)) {
     if (/^(model|order|optimizer)-\d+\./.test(f) && f !== model && f !== order && f !== opt?.file) rmSync(join(dir, f), { force: true });
   }

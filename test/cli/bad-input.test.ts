@@ -24,6 +24,7 @@ function file(name: string, data: Uint8Array | string): string {
 }
 
 const model = encodeSafetensors(Network.create({ sizes: [784, 8, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', new Rng(1)));
+const sigmoidModel = encodeSafetensors(Network.create({ sizes: [784, 8, 10], activation: 'relu', outputActivation: 'sigmoid', cost: 'cross-entropy' }, 'he', new Rng(2)));
 function modelWith(edit: (h: Record<string, any>) => void): string {
   return file('m.safetensors', Buffer.from(withHeader(model, edit)));
 }
@@ -171,6 +172,21 @@ const cases: [string, () => string[], RegExp][] = [
     'evaluate --split train of a one-row CSV: no training rows to score',
     () => ['evaluate', '--model', file('m.safetensors', model), '--data', file('one.csv', csvRow('1') + '\n'), '--split', 'train'],
     /one\.csv: 1 row, kept for testing .*no training examples to score \(use --split test\)/,
+  ],
+  [
+    'an ensemble of a softmax model and a sigmoid model (a mean of probabilities and sigmoids is no vote)',
+    () => ['evaluate', '--model', file('a.safetensors', model), '--model', file('s.safetensors', sigmoidModel)],
+    /--model .*s\.safetensors has a sigmoid output and the cross-entropy cost but --model .*a\.safetensors has a softmax output and the log-likelihood cost: an ensemble's mean output and mean cost need the same output and cost in every model/,
+  ],
+  [
+    'an ensemble naming one model twice',
+    () => ((f) => ['evaluate', '--model', f, '--model', f])(file('a.safetensors', model)),
+    /--model .*a\.safetensors is given twice: an ensemble would count that model twice; give each model once/,
+  ],
+  [
+    'an ensemble of a model and its copy (the same weights)',
+    () => ['evaluate', '--model', file('a.safetensors', model), '--model', file('copy.safetensors', model)],
+    /--model .*copy\.safetensors holds the same weights as --model .*a\.safetensors: an ensemble would count that model twice/,
   ],
   ['unknown dataset name', () => ['train', '--data', 'cifar'], /--data cifar: unknown dataset \(known: embedded, fashion-mnist, kmnist, mnist; or give a directory\)/],
 ];

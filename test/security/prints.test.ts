@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { safeJson, safeText, shorten } from '../../src/base/terminal-safe.js';
+import { safeJson, safeLine, safeText, shorten } from '../../src/base/terminal-safe.js';
 import { errorLine } from '../../src/cli/errors.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
@@ -38,6 +38,21 @@ const pure: [string, string, (out: string) => void][] = [
   ['letters of every script and emoji are left alone', 'Zürich 東京 Ελλάδα 🙂 a→b', (o) => expect(o).toBe('Zürich 東京 Ελλάδα 🙂 a→b')],
 ];
 
+/** safeLine, the filter of every line an Output prints: [what, input, colours on, expected]. */
+const lines: [string, string, boolean, string][] = [
+  ['an OSC title in a quoted name is escaped', 'model saved to x\x1b]0;owned\x07.st', false, 'model saved to x\\x1b]0;owned\\x07.st'],
+  ['the line breaks and tabs of the text itself are kept', 'a\n\tb', false, 'a\n\tb'],
+  ["chalk's colour codes are kept when colours are on", '\x1b[32mok\x1b[39m', true, '\x1b[32mok\x1b[39m'],
+  ['a colour code is escaped when colours are off (it came from a value, not from chalk)', '\x1b[30;40mhidden', false, '\\x1b[30;40mhidden'],
+  ['with colours on, a clear-screen beside a colour code is still escaped', '\x1b[31m\x1b[2Jx\x1b[39m', true, '\x1b[31m\\x1b[2Jx\x1b[39m'],
+  ['a carriage return that would forge the line is escaped', 'ok\r$ rm -rf ~', true, 'ok\\r$ rm -rf ~'],
+  ['a bidi override in a file name is escaped', 'report written to a\u202elmth.exe', false, 'report written to a\\u202elmth.exe'],
+];
+
+describe(`${lines.length} lines an Output prints`, () => {
+  for (const [what, input, colours, expected] of lines) it(what, () => expect(safeLine(input, colours)).toBe(expected));
+});
+
 describe(`${pure.length + 4} neutralising functions`, () => {
   for (const [what, input, check] of pure)
     it(what, () => {
@@ -70,6 +85,7 @@ interface CliCase {
   what: string;
   args: () => string[];
   check: (r: { code: number | null; stdout: string; stderr: string }) => void;
+  env?: Record<string, string>;
 }
 
 const noRaw = (r: { stdout: string; stderr: string }) => {
@@ -156,6 +172,55 @@ const cliCases: CliCase[] = [
       expect(r.stderr.length).toBeLessThan(2000);
     },
   },
+  {
+    what: 'train --data FILE whose name holds an OSC title: the heading shows it escaped (it printed it raw)',
+    args: () => {
+      const d = dir();
+      const name = join(d, 'x\x1b]0;owned\x07.csv');
+      writeFileSync(name, Array.from({ length: 20 }, (_, i) => `${i % 2},0.${i},0.5`).join('\n') + '\n');
+      return ['train', '--data', name, '--hidden', '2', '--epochs', '1'];
+    },
+    check: (r) => {
+      expect(r.code, r.stderr).toBe(0);
+      noRaw(r);
+      expect(r.stdout).toMatch(/x\\x1b\]0;owned\\x07\.csv: 16 train/);
+    },
+  },
+  {
+    what: 'train --save FILE whose name clears the screen: "model saved to" shows it escaped',
+    args: () => {
+      const d = dir();
+      writeFileSync(join(d, 'two.csv'), Array.from({ length: 20 }, (_, i) => `${i % 2},0.${i},0.5`).join('\n') + '\n');
+      return ['train', '--data', join(d, 'two.csv'), '--hidden', '2', '--epochs', '1', '--save', join(d, 'm\x1b[2J\r.st')];
+    },
+    check: (r) => {
+      expect(r.code, r.stderr).toBe(0);
+      noRaw(r);
+      expect(r.stdout).toMatch(/model saved to .*m\\x1b\[2J\\r\.st/);
+    },
+  },
+  {
+    what: 'evaluate of an ensemble member whose name holds a bidi override: every line escaped',
+    args: () => {
+      const b = join(dir(), 'b\u202egnp.safetensors');
+      writeFileSync(b, encodeSafetensors(Network.create({ sizes: [784, 8, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', new Rng(2))));
+      return ['evaluate', '--model', modelWith({}, 'a.safetensors'), '--model', b, '--test-limit', '20'];
+    },
+    check: (r) => {
+      expect(r.code, r.stderr).toBe(0);
+      noRaw(r);
+      expect(r.stdout).toMatch(/member .*b\\u202egnp\.safetensors: /);
+    },
+  },
+  {
+    what: 'datasets fetch --mirror URL holding a clear-screen: the "fetching … from" line shows it escaped',
+    args: () => ['datasets', 'fetch', 'kmnist', '--mirror', 'http://127.0.0.1:9/\x1b[2J', '--deadline', '2'],
+    env: { XDG_CACHE_HOME: dir() },
+    check: (r) => {
+      noRaw(r);
+      expect(r.stdout).toMatch(/from http:\/\/127\.0\.0\.1:9\/\\x1b\[2J/);
+    },
+  },
 ];
 
 describe(`${cliCases.length} commands print file-derived text neutralised`, () => {
@@ -163,7 +228,7 @@ describe(`${cliCases.length} commands print file-derived text neutralised`, () =
     it(
       c.what,
       () => {
-        const r = cli(c.args());
+        const r = cli(c.args(), { env: c.env });
         c.check(r);
       },
       60_000,

@@ -274,6 +274,49 @@ const cases: Case[] = [
     },
   },
   {
+    what: 'a checkpoint file name holding a link (replaceLink) is replaced by the new file, the link target left alone',
+    run: () => {
+      const d = dir();
+      const v = victim(d);
+      symlinkSync(v, join(d, 'state.json'));
+      writeFileAtomic(join(d, 'state.json'), '{}', { replaceLink: true });
+      expect(readFileSync(v, 'utf8')).toBe('precious');
+      expect(lstatSync(join(d, 'state.json')).isFile()).toBe(true);
+      expect(statSync(join(d, 'state.json')).mode & 0o777).toBe(0o644 & ~process.umask());
+    },
+  },
+  {
+    what: 'replaceLink replaces a dangling link too (nothing is created where it points)',
+    run: () => {
+      const d = dir();
+      symlinkSync(join(d, 'elsewhere'), join(d, 'model-3.safetensors'));
+      writeFileAtomic(join(d, 'model-3.safetensors'), 'm', { replaceLink: true });
+      expect(existsSync(join(d, 'elsewhere'))).toBe(false);
+      expect(readFileSync(join(d, 'model-3.safetensors'), 'utf8')).toBe('m');
+    },
+  },
+  {
+    what: 'train --resume of a checkpoint whose state.json is a link writes its new state.json in the checkpoint, not over the link target',
+    run: () => {
+      const d = dir();
+      const ck = join(d, 'ck');
+      writeFileSync(join(d, 'two.csv'), Array.from({ length: 20 }, (_, i) => `${i % 2},0.${i},0.5`).join('\n') + '\n');
+      const first = cli(['train', '--data', join(d, 'two.csv'), '--hidden', '2', '--epochs', '1', '--checkpoint', ck, '--save', join(d, 'm.st')]);
+      expect(first.code, first.stderr).toBe(0);
+      // The received checkpoint's state.json is a link to a file elsewhere, which holds a valid state (asking for one more epoch).
+      const elsewhere = join(d, 'elsewhere.json');
+      writeFileSync(elsewhere, readFileSync(join(ck, 'state.json'), 'utf8').replace('"epochs": 1', '"epochs": 2'));
+      const before = readFileSync(elsewhere, 'utf8');
+      execFileSync('rm', [join(ck, 'state.json')]);
+      symlinkSync(elsewhere, join(ck, 'state.json'));
+      const r = cli(['train', '--resume', ck, '--save', join(d, 'm.st')]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(elsewhere, 'utf8')).toBe(before);
+      expect(lstatSync(join(ck, 'state.json')).isFile()).toBe(true);
+      expect(JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8')).generation).toBe(2);
+    },
+  },
+  {
     what: "makeDirectories under /proc fails at once with the level it could not make (Node's recursive mkdir loops for ever there)",
     run: () => {
       expect(() => makeDirectories('/proc/nope-backprop/backprop')).toThrow(/^cannot create the directory \/proc\/nope-backprop \(ENOENT/);
