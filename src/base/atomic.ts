@@ -345,6 +345,8 @@ export function checkOutputFile(path: string, flag: string): void {
  * Returns whether it exists.
  */
 export function checkOutputDir(dir: string, flag: string): boolean {
+  const link = danglingLink(dir);
+  if (link !== undefined) throw new OutputPathError(`${flag} ${dir}: is a symbolic link to ${link}, which does not exist; a write follows no dangling link: remove it or choose another name`);
   const st = statOrUndefined(dir);
   if (st) {
     if (!st.isDirectory()) throw new OutputPathError(`${flag} ${dir}: exists and is ${st.isFile() ? 'a file' : kind(st)}, expected a directory`);

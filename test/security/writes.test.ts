@@ -317,6 +317,18 @@ const cases: Case[] = [
     },
   },
   {
+    what: 'export --out onto a dangling link: one line naming the link (it said ENOTDIR: a part of the path is not a directory)',
+    run: () => {
+      const d = dir();
+      writeFileSync(join(d, 'm.safetensors'), model());
+      symlinkSync(join(d, 'web-target'), join(d, 'web'));
+      const r = cli(['export', '--model', join(d, 'm.safetensors'), '--out', join(d, 'web')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^backprop: error: --out .*web: is a symbolic link to .*web-target, which does not exist; a write follows no dangling link/);
+      expect(existsSync(join(d, 'web-target'))).toBe(false);
+    },
+  },
+  {
     what: "makeDirectories under /proc fails at once with the level it could not make (Node's recursive mkdir loops for ever there)",
     run: () => {
       expect(() => makeDirectories('/proc/nope-backprop/backprop')).toThrow(/^cannot create the directory \/proc\/nope-backprop \(ENOENT/);
