@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { loadModel } from '../io/safetensors.js';
 import { evaluate, type Evaluation } from '../train/metrics.js';
 import { worstMistakes, type Mistake } from '../analysis/mistakes.js';
-import { DataError, type Examples } from '../data/dataset.js';
+import { DataError, type Dataset, type Examples } from '../data/dataset.js';
 import { Output, percent, style } from './output.js';
 import { addBackendOption, addDataOptions, choiceOption, examples, oneOf, positiveInt, type DataOptions } from './options.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
@@ -58,22 +58,7 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const ds = loadData({ ...opts, seed: 0 });
   const ex = opts.split === 'train' ? ds.train : ds.test;
   const classes = nets[0].sizes[nets[0].depth];
-  checkEnsemble(loaded);
-  for (const [k, { file, metadata }] of loaded.entries()) {
-    const net = nets[k];
-    if (ex.dim !== net.sizes[0]) {
-      throw new DataError(`--model ${file} expects ${net.sizes[0]} inputs but ${ds.name} has ${ex.dim} values per example`);
-    }
-    refuseOtherClasses(`--model ${file}`, metadata.data, ds);
-    if (net.sizes[net.depth] !== classes)
-      throw new DataError(`--model ${file} has ${net.sizes[net.depth]} outputs but --model ${opts.model[0]} has ${classes}: an ensemble's models must share their classes`);
-    if (ds.classNames && classes !== ds.classNames.length) {
-      throw new DataError(`--model ${file} has ${classes} outputs but ${ds.name} has ${ds.classNames.length} classes: the model was trained on other data`);
-    }
-  }
-  for (const l of ex.labels) {
-    if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model[0]} has only ${classes} outputs`);
-  }
+  checkMembers(loaded, nets, ds, ex);
   const provider = await providerForDtype(opts, dtype, out);
   const members = nets.length > 1 ? nets.map((net, k) => ({ model: opts.model[k], ...evaluate(net, ex, provider.kernels) })) : [];
   // Each member keeps a workspace of a chunk of examples: K of them in the chunks one model gets (1000), not K × 1000 (200 members took 800 MB).
@@ -112,6 +97,27 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
       }),
     ),
   });
+}
+
+/** Each model against the data (inputs, classes, labels) and, for an ensemble, against the first model (checkEnsemble). */
+function checkMembers(loaded: { file: string; network: Network; metadata: { data?: string } }[], nets: Network[], ds: Dataset, ex: Examples): void {
+  const classes = nets[0].sizes[nets[0].depth];
+  checkEnsemble(loaded);
+  for (const [k, { file, metadata }] of loaded.entries()) {
+    const net = nets[k];
+    if (ex.dim !== net.sizes[0]) {
+      throw new DataError(`--model ${file} expects ${net.sizes[0]} inputs but ${ds.name} has ${ex.dim} values per example`);
+    }
+    refuseOtherClasses(`--model ${file}`, metadata.data, ds);
+    if (net.sizes[net.depth] !== classes)
+      throw new DataError(`--model ${file} has ${net.sizes[net.depth]} outputs but --model ${loaded[0].file} has ${classes}: an ensemble's models must share their classes`);
+    if (ds.classNames && classes !== ds.classNames.length) {
+      throw new DataError(`--model ${file} has ${classes} outputs but ${ds.name} has ${ds.classNames.length} classes: the model was trained on other data`);
+    }
+  }
+  for (const l of ex.labels) {
+    if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${loaded[0].file} has only ${classes} outputs`);
+  }
 }
 
 /**
