@@ -72,8 +72,8 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
     if (l >= classes) throw new DataError(`${ds.name} has label ${l} but --model ${opts.model[0]} has only ${classes} outputs`);
   }
   const provider = await providerForDtype(opts, dtype, out);
-  const members = nets.length > 1 ? nets.map((net, k) => ({ model: opts.model[k], ...evaluate(net, ex, provider.kernels) })) : [];
   const r = evaluate(nets, ex, provider.kernels);
+  const members = (r.members ?? []).map((m, k) => ({ model: opts.model[k], ...m }));
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   for (const m of members) out.line(`${style.dim('member')} ${safeText(m.model)}: ${percent(m.accuracy)} (${m.correct}/${m.count}) · mean cost ${m.loss.toFixed(4)}`);
   const what = members.length ? `${style.bold('ensemble accuracy')} (mean output of ${members.length} models)` : style.bold('accuracy');
