@@ -57,7 +57,13 @@ export function evaluate(nets: Network | readonly Network[], ex: Examples, kerne
   for (let start = 0; start < ex.count; start += chunk) {
     const m = Math.min(chunk, ex.count - start);
     if (ws[0]?.m !== m) {
-      ws = members.map((n) => new Workspace(n, m));
+      // members of one architecture share a workspace (each member's pass is done with it before the next starts)
+      const shared = new Map<string, Workspace>();
+      ws = members.map((n) => {
+        const key = `${n.dtype} ${JSON.stringify(n.arch)}`;
+        if (!shared.has(key)) shared.set(key, new Workspace(n, m));
+        return shared.get(key)!;
+      });
       y = Matrix.zeros(classes, m, net.dtype);
       mean = K > 1 ? Matrix.zeros(classes, m, 'float64') : undefined;
     }
@@ -70,7 +76,7 @@ export function evaluate(nets: Network | readonly Network[], ex: Examples, kerne
       const M = mean.data;
       M.fill(0);
       for (let k = 0; k < K; k++) {
-        if (k) ws[k].input.data.set(ws[0].input.data);
+        if (k && ws[k] !== ws[0]) ws[k].input.data.set(ws[0].input.data);
         const a = k ? feedforward(members[k], ws[k], kernels) : out;
         const cost = k ? totalCost(members[k], ws[k], y!) : first;
         if (k) total += cost / K;
