@@ -214,7 +214,7 @@ async function runCompare(opts: CompareOptions): Promise<void> {
   const runs = await trainRuns(opts, ds, specs, arch, k, dtype, out);
   printRuns(out, runs);
   if (opts.report) {
-    writeOrRescue(opts.report, '--report', 'the report', await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading), (m) => {
+    writeOrRescue(opts.report, '--report', 'the report was', await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading), (m) => {
       throw new WriteFailedError(m);
     });
     out.line(`report written to ${safeText(opts.report)}`);

@@ -60,9 +60,8 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const classes = nets[0].sizes[nets[0].depth];
   checkMembers(loaded, nets, ds, ex);
   const provider = await providerForDtype(opts, dtype, out);
-  const members = nets.length > 1 ? nets.map((net, k) => ({ model: opts.model[k], ...evaluate(net, ex, provider.kernels) })) : [];
-  // Each member keeps a workspace of a chunk of examples: K of them in the chunks one model gets (1000), not K × 1000 (200 members took 800 MB).
-  const r = evaluate(nets, ex, provider.kernels, Math.max(32, Math.floor(1000 / nets.length)));
+  const r = evaluate(nets, ex, provider.kernels);
+  const members = (r.members ?? []).map((m, k) => ({ model: opts.model[k], ...m }));
   const names = ds.classNames ?? Array.from({ length: classes }, (_, i) => String(i));
   for (const m of members) out.line(`${style.dim('member')} ${safeText(m.model)}: ${percent(m.accuracy)} (${m.correct}/${m.count}) · mean cost ${m.loss.toFixed(4)}`);
   const what = members.length ? `${style.bold('ensemble accuracy')} (mean output of ${members.length} models)` : style.bold('accuracy');

@@ -279,7 +279,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
     finish: (l, ds, k, o, fail) => {
       if (!(l instanceof RbmLearner)) return [];
       const png = filtersPng(l.filterImages(ds.test, k), [28, 28]);
-      if (o.filters) writeOrRescue(o.filters, '--filters', 'the filters image', png, fail);
+      if (o.filters) writeOrRescue(o.filters, '--filters', 'the filters image was', png, fail);
       return [
         {
           title: 'RBM: learned filters and reconstructions',
@@ -495,7 +495,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   let report = opts.report;
   if (opts.report) {
     const html = await learnersReport(runs, 'backprop learners', `backprop learners ${heading}`, ratio ? [ratio.text] : [], figures);
-    const written = writeOrRescue(opts.report, '--report', 'the report', html, (m) => failures.push(m));
+    const written = writeOrRescue(opts.report, '--report', 'the report was', html, (m) => failures.push(m));
     if (written === opts.report) out.line(`report written to ${opts.report}`);
     report = written;
   }

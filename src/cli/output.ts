@@ -89,14 +89,24 @@ export function clock(s: number): string {
  * (writeRescue: `dirs`, then the temporary and the working directory) and
  * `fail` gets one line naming the flag, the file and where it went (the
  * caller exits 1, src/cli/errors.ts). Returns the path written, if any.
+ * `what` names the output with its verb ("the report was"); `nowhere` is
+ * what the line says when no rescue could be written either.
  */
-export function writeOrRescue(file: string, flag: string, what: string, data: Uint8Array | string, fail: (message: string) => void, dirs: (string | undefined)[] = []): string | undefined {
+export function writeOrRescue(
+  file: string,
+  flag: string,
+  what: string,
+  data: Uint8Array | string,
+  fail: (message: string) => void,
+  dirs: (string | undefined)[] = [],
+  nowhere = 'nor anywhere else',
+): string | undefined {
   try {
     writeFileAtomic(file, data);
     return file;
   } catch (e) {
     const rescued = writeRescue(basename(file), data, dirs);
-    fail(`${flag} ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `${what} was saved to ${rescued} instead` : 'nor anywhere else'));
+    fail(`${flag} ${file}: cannot write (${ioReason(e)}); ` + (rescued ? `${what} saved to ${rescued} instead` : nowhere));
     return rescued;
   }
 }

@@ -1,10 +1,10 @@
 import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { defaultLearningRate, Network, type Architecture } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
-import { encodeSafetensors, loadModel, saveModel } from '../io/safetensors.js';
+import { encodeSafetensors, loadModel } from '../io/safetensors.js';
 import {
   BEST_MODEL,
   checkpointKernels,
@@ -17,7 +17,7 @@ import {
   writeRescueCheckpoint,
   type CheckpointKernels,
 } from '../io/checkpoint.js';
-import { checkOutputFile, ensureOutputDir, ioReason, makeDirectories, OutputPathError, writeFileAtomic, writeRescue, WriteFailedError } from '../base/atomic.js';
+import { checkOutputFile, ensureOutputDir, ioReason, makeDirectories, OutputPathError, writeFileAtomic, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { augmentLabel } from '../data/augment.js';
 import { addConfigBackendOption, configuredProvider, flagName } from './train-config.js';
@@ -37,7 +37,7 @@ import { nonFiniteInput } from '../train/diagnose.js';
 import { evaluationBatch, layerStats, type LayerStats } from '../analysis/layers.js';
 import { stalledLayers } from './advice.js';
 import { EXIT, InterruptedError, reportError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
-import { Output, percent, seconds, style } from './output.js';
+import { writeOrRescue, Output, percent, seconds, style } from './output.js';
 import { epochProgress } from './progress.js';
 import {
   addBackendOption,
@@ -608,70 +608,38 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
   }
   const finished: Finished = { ...outcome, seconds: (performance.now() - t0) / 1000 };
   // Every output is attempted: a model that cannot be saved must not cost the report or the JSON result.
-  const failed: WriteFailedError[] = [];
-  const model = attempt(failed, () => saveTrainedModel(plan, session, finished));
-  const report = await attemptAsync(failed, () => writeReport(plan, session, opts, out, finished));
+  const failed: string[] = [];
+  const fail = (m: string) => failed.push(m);
+  const model = saveTrainedModel(plan, session, finished, fail);
+  const report = await writeReport(plan, session, opts, out, finished, fail);
   printOutcome(plan, out, finished, model);
-  out.result({ ...resultJson(plan, session, opts, finished), model, report, ...(failed.length ? { failed: failed.map((e) => e.message) } : {}) });
-  if (failed.length) throw new WriteFailedError(failed.map((e) => e.message).join('; '));
+  out.result({ ...resultJson(plan, session, opts, finished), model, report, ...(failed.length ? { failed } : {}) });
+  if (failed.length) throw new WriteFailedError(failed.join('; '));
   return EXIT.ok;
-}
-
-/** Runs one output's writer; a WriteFailedError is kept (with where the output was rescued to) and the next output is still written. */
-function attempt(failed: WriteFailedError[], write: () => string | undefined): string | undefined {
-  try {
-    return write();
-  } catch (e) {
-    if (!(e instanceof RescuedError)) throw e;
-    failed.push(e);
-    return e.rescued;
-  }
-}
-
-async function attemptAsync(failed: WriteFailedError[], write: () => Promise<string | undefined>): Promise<string | undefined> {
-  try {
-    return await write();
-  } catch (e) {
-    if (!(e instanceof RescuedError)) throw e;
-    failed.push(e);
-    return e.rescued;
-  }
-}
-
-/** An output that could not be written where asked, and where it went instead (if anywhere). */
-class RescuedError extends WriteFailedError {
-  constructor(
-    message: string,
-    readonly rescued: string | undefined,
-  ) {
-    super(message);
-  }
 }
 
 /** A finished run, with its wall time. */
 type Finished = Extract<RunOutcome, { status: 'done' | 'stopped' }> & { seconds: number };
 
-/** --save: the model with the run in its metadata; when it cannot be written, the weights are rescued and the error says where. */
-function saveTrainedModel(plan: RunPlan, session: Session, f: Finished): string | undefined {
+/** --save: the model with the run in its metadata; when it cannot be written, the weights are rescued and `fail` hears where. */
+function saveTrainedModel(plan: RunPlan, session: Session, f: Finished, fail: (message: string) => void): string | undefined {
   const { record: run, ds, net, checkpointDir } = plan;
   if (!run.save) return undefined;
   const metadata = modelMetadata(run, ds, session.prov, f.epochsRun, f.final.accuracy, f.keptEpoch);
-  try {
-    saveModel(run.save, net, metadata);
-    return run.save;
-  } catch (e) {
-    // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
-    const rescued = writeRescue(basename(run.save), encodeSafetensors(net, metadata), [checkpointDir]);
-    throw new RescuedError(
-      `--save ${run.save}: cannot write (${ioReason(e)}); ` +
-        (rescued ? `the trained weights were saved to ${rescued} instead` : checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : 'nor anywhere else'),
-      rescued,
-    );
-  }
+  // The run is done: its weights must not be lost to a full disk or a file system gone read-only.
+  return writeOrRescue(
+    run.save,
+    '--save',
+    'the trained weights were',
+    encodeSafetensors(net, metadata),
+    fail,
+    [checkpointDir],
+    checkpointDir ? `the last checkpoint in ${checkpointDir} holds them` : undefined,
+  );
 }
 
-/** --report: the HTML page of the run; when it cannot be written, rescued and the error says where. */
-async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, f: Finished): Promise<string | undefined> {
+/** --report: the HTML page of the run; when it cannot be written, rescued and `fail` hears where. */
+async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, f: Finished, fail: (message: string) => void): Promise<string | undefined> {
   if (!opts.report) return undefined;
   const { record: run, ds, net, state, checkpointDir } = plan;
   const a = net.arch;
@@ -692,14 +660,9 @@ async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, 
     session.monitorLog,
     f.keptEpoch,
   );
-  try {
-    writeFileAtomic(opts.report, html);
-  } catch (e) {
-    const rescued = writeRescue(basename(opts.report), html, [checkpointDir]);
-    throw new RescuedError(`--report ${opts.report}: cannot write (${ioReason(e)}); ` + (rescued ? `the report was saved to ${rescued} instead` : 'nor anywhere else'), rescued);
-  }
-  out.note(`report written to ${opts.report}`);
-  return opts.report;
+  const written = writeOrRescue(opts.report, '--report', 'the report was', html, fail, [checkpointDir]);
+  if (written === opts.report) out.note(`report written to ${opts.report}`);
+  return written;
 }
 
 /** The last line: the test accuracy of the model kept, and where it went. */

@@ -228,11 +228,12 @@ export function allFinite(x: ArrayLike<number>): boolean {
  * A non-finite sum is confirmed on the entries (a float64 sum of entries near
  * 10^308 can overflow), and so is a batch-normalised layer's δ (it has no
  * bias, so no sums): the answer is always allFinite's on every δ, at the cost
- * of n_l checks per layer when the step is fine.
+ * of n_l checks per layer when the step is fine. `sums` gives s^l, or any
+ * multiple of it (backprop's ∂C/∂b^l = s^l/m serves as well).
  */
-export function passFinite(net: Network, ws: Workspace, total: number): boolean {
+export function passFinite(net: Network, ws: Workspace, total: number, sums: (l: number) => Float = (l) => ws.sums[l]): boolean {
   if (!Number.isFinite(total)) return false;
-  for (let l = 1; l <= net.depth; l++) if ((ws.bn[l] || !allFinite(ws.sums[l])) && !allFinite(ws.delta[l].data)) return false;
+  for (let l = 1; l <= net.depth; l++) if ((ws.bn[l] || !allFinite(sums(l))) && !allFinite(ws.delta[l].data)) return false;
   return true;
 }
 

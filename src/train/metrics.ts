@@ -16,6 +16,8 @@ export interface Evaluation {
   /** A^L of every example for its true class and for the predicted one. */
   trueOutputs: Float64Array;
   predictedOutputs: Float64Array;
+  /** Of an ensemble (more than one network): each member's own loss and accuracy, from the same pass. */
+  members?: { loss: number; accuracy: number; correct: number; count: number }[];
 }
 
 /** Index of the largest entry of column j. */
@@ -49,27 +51,39 @@ export function evaluate(nets: Network | readonly Network[], ex: Examples, kerne
   const order = identity(ex.count);
   let total = 0;
   let correct = 0;
+  const own = members.map(() => ({ total: 0, correct: 0 }));
   let ws: Workspace[] = [];
   let y: Matrix | undefined, mean: Matrix | undefined;
   for (let start = 0; start < ex.count; start += chunk) {
     const m = Math.min(chunk, ex.count - start);
     if (ws[0]?.m !== m) {
-      ws = members.map((n) => new Workspace(n, m));
+      // members of one architecture share a workspace (each member's pass is done with it before the next starts)
+      const shared = new Map<string, Workspace>();
+      ws = members.map((n) => {
+        const key = `${n.dtype} ${JSON.stringify(n.arch)}`;
+        if (!shared.has(key)) shared.set(key, new Workspace(n, m));
+        return shared.get(key)!;
+      });
       y = Matrix.zeros(classes, m, net.dtype);
       mean = K > 1 ? Matrix.zeros(classes, m, 'float64') : undefined;
     }
     fillBatch(ex, order, start, ws[0].input, y!);
     let out = feedforward(net, ws[0], kernels);
-    total += totalCost(net, ws[0], y!) / K;
+    const first = totalCost(net, ws[0], y!);
+    total += first / K;
     if (mean) {
-      // Ā = (1/K) Σ_k A^L_k, summed in float64
+      // Ā = (1/K) Σ_k A^L_k, summed in float64; each member is scored on its own A^L on the way
       const M = mean.data;
-      M.set(out.data);
-      for (let k = 1; k < K; k++) {
-        ws[k].input.data.set(ws[0].input.data);
-        const a = feedforward(members[k], ws[k], kernels).data;
-        total += totalCost(members[k], ws[k], y!) / K;
-        for (let i = 0; i < M.length; i++) M[i] += a[i];
+      M.fill(0);
+      for (let k = 0; k < K; k++) {
+        if (k && ws[k] !== ws[0]) ws[k].input.data.set(ws[0].input.data);
+        const a = k ? feedforward(members[k], ws[k], kernels) : out;
+        const cost = k ? totalCost(members[k], ws[k], y!) : first;
+        if (k) total += cost / K;
+        own[k].total += cost;
+        for (let j = 0; j < m; j++) if (argmaxColumn(a, j) === ex.labels[start + j]) own[k].correct++;
+        const A = a.data;
+        for (let i = 0; i < M.length; i++) M[i] += A[i];
       }
       for (let i = 0; i < M.length; i++) M[i] /= K;
       out = mean;
@@ -84,7 +98,18 @@ export function evaluate(nets: Network | readonly Network[], ex: Examples, kerne
       if (p === t) correct++;
     }
   }
-  return { loss: total / ex.count, accuracy: ex.count ? correct / ex.count : 0, correct, count: ex.count, confusion, predictions, trueOutputs, predictedOutputs };
+  const rate = (c: number) => (ex.count ? c / ex.count : 0);
+  return {
+    loss: total / ex.count,
+    accuracy: rate(correct),
+    correct,
+    count: ex.count,
+    confusion,
+    predictions,
+    trueOutputs,
+    predictedOutputs,
+    members: K > 1 ? own.map((o) => ({ loss: o.total / ex.count, accuracy: rate(o.correct), correct: o.correct, count: ex.count })) : undefined,
+  };
 }
 
 /** A^L of one example (x: its n_0 inputs). */

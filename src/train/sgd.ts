@@ -1,5 +1,5 @@
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { allFinite, backprop, drawDropoutMasks, Gradients, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
+import { allFinite, backprop, drawDropoutMasks, Gradients, passFinite, sgdStep, Workspace, type GradientMethod } from '../nn/backprop.js';
 import { clipGradients, Optimizer, OPTIMIZER_DEFAULTS, type OptimizerConfig } from './optimizers.js';
 import { smoothTargets } from '../nn/costs.js';
 import type { Network } from '../nn/network.js';
@@ -141,7 +141,9 @@ export class SgdTrainer {
       total = (this.gradient ?? backprop)(this.net, ws, y, this.grads, this.kernels);
       if (rule) {
         // As sgdStep: a non-finite step changes nothing (the weights and the optimizer's state stay the last good ones).
-        if (!Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data))) return NaN;
+        // backprop's ∂C/∂b^l = δ^l 1/m are row sums of δ (passFinite); another gradient method's are checked on every δ.
+        const grads = this.grads;
+        if (this.gradient ? !Number.isFinite(total) || ws.delta.some((d) => !allFinite(d.data)) : !passFinite(this.net, ws, total, (l) => grads.gradB[l - 1])) return NaN;
         if (this.clipping) this.clipped = clipGradients([...this.grads.gradW.map((g) => g.data), ...this.grads.gradB], this.opts);
         rule.step(this.grads, this.lr, this.opts.weightDecay);
       } else this.update(this.grads);

@@ -54,6 +54,9 @@ describe('train --init-from', () => {
     expect(j.provenance.options.initFrom).toEqual({ file: base, sha256: sha });
     expect(j.config['init-from']).toBe(base);
     expect(loadModel(copy).metadata.init_from_sha256).toBe(sha);
+    // summary says where the weights came from; a model trained from scratch says nothing of it
+    expect(cli(['summary', '--model', copy]).stdout).toContain(`started from ${base} (SHA-256 ${sha.slice(0, 16)}…)\n`);
+    expect(cli(['summary', '--model', base]).stdout).not.toContain('started from');
     expect(j.testAccuracy).toBe(JSON.parse(cli(['train', ...SMALL, '--epochs', '2', '--json', '-q']).stdout).testAccuracy);
     // Training on: --config MODEL repeats the fine-tuning (the record names the model it started from).
     expect(cli(['train', ...SMALL, '--init-from', base, '--epochs', '1', '--save', tuned, '-q']).code).toBe(0);

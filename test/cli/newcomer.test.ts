@@ -67,10 +67,10 @@ describe('writeOrRescue (src/cli/output.ts): one write-or-rescue for compare and
   it('writes the file when it can; otherwise saves the data elsewhere and says where in one line', () => {
     const failures: string[] = [];
     const ok = join(dir, 'ok.html');
-    expect(writeOrRescue(ok, '--report', 'the report', 'hello', (m) => failures.push(m))).toBe(ok);
+    expect(writeOrRescue(ok, '--report', 'the report was', 'hello', (m) => failures.push(m))).toBe(ok);
     expect(readFileSync(ok, 'utf8')).toBe('hello');
     const gone = join(dir, 'no-such-dir', 'r.html');
-    const rescued = writeOrRescue(gone, '--report', 'the report', 'kept', (m) => failures.push(m));
+    const rescued = writeOrRescue(gone, '--report', 'the report was', 'kept', (m) => failures.push(m));
     expect(rescued).toBeDefined();
     expect(readFileSync(rescued!, 'utf8')).toBe('kept');
     expect(failures).toEqual([`--report ${gone}: cannot write (ENOENT: the directory no longer exists); the report was saved to ${rescued} instead`]);

@@ -56,6 +56,9 @@ describe("evaluate, an ensemble (the mean of the members' outputs)", () => {
       expect(e.loss).toBeCloseTo((a.loss + b.loss) / 2, 14);
       // each member alone predicts otherwise: the mean decides, not the first member
       expect(Array.from(a.predictions)).toEqual([0, 1, 0]);
+      // and each member is scored in the same pass as it is alone
+      expect(e.members).toEqual([a, b].map((r) => ({ loss: r.loss, accuracy: r.accuracy, correct: r.correct, count: r.count })));
+      expect(e.members!.map((r) => r.correct)).toEqual([2, 1]); // by hand: one gets x = 2 and −1 right, two only x = 4
     });
   }
   it('an ensemble of one, or of one network twice, is that network exactly', () => {

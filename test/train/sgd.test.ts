@@ -300,6 +300,21 @@ describe('SgdTrainer: optimizers and dropout', () => {
     }
   });
 
+  it('with an optimizer and backprop itself (δ read through ∂C/∂b = δ1/m), a non-finite pass returns NaN and changes nothing', () => {
+    for (const layer of [0, 1]) {
+      const t = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0, optimizer: { name: 'adam', ...OPTIMIZER_DEFAULTS } }, jsKernels);
+      const was = t.net.biases[layer][0];
+      t.net.biases[layer][0] = NaN; // z^l NaN: the loss and every δ above it (Infinity would saturate to a finite pass)
+      const before = weightsOf(t.net);
+      expect(t.step(train, order, 0, 4)).toBeNaN();
+      expect(weightsOf(t.net)).toEqual(before);
+      expect(t.optimizer!.t).toBe(0);
+      t.net.biases[layer][0] = was;
+      expect(t.step(train, order, 0, 4)).not.toBeNaN(); // the same batch, repaired, steps
+      expect(t.optimizer!.t).toBe(1);
+    }
+  });
+
   it('dropout: each step draws the hidden masks from its RNG, then takes the fused step on the masked pass', () => {
     const t = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0, dropout: { p: 0.5, rng: new Rng(9) } }, jsKernels);
     const plain = new SgdTrainer(make(), { lr: 0.5, batchSize: 4, weightDecay: 0 }, jsKernels);
