@@ -43,8 +43,7 @@ export function evaluateCommand(): Command {
     examples([
       ['accuracy, mean cost and confusion matrix on the test examples', 'backprop evaluate --model model.safetensors'],
       ['the same, and the 8 worst mistakes drawn as text', 'backprop evaluate --model model.safetensors --misclassified 8'],
-      ['on the training examples, as JSON', 'backprop evaluate --model model.safetensors --split train --json'],
-      ['three models voting with their mean output (an ensemble)', 'backprop evaluate --model a.safetensors --model b.safetensors --model c.safetensors'],
+      ['three models voting with their mean output (an ensemble), as JSON', 'backprop evaluate --model a.safetensors --model b.safetensors --model c.safetensors --json'],
     ]),
   );
   return cmd.action((opts: EvaluateOptions) => runEvaluate(opts));

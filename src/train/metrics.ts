@@ -57,13 +57,7 @@ export function evaluate(nets: Network | readonly Network[], ex: Examples, kerne
   for (let start = 0; start < ex.count; start += chunk) {
     const m = Math.min(chunk, ex.count - start);
     if (ws[0]?.m !== m) {
-      // members of one architecture share a workspace (each member's pass is done with it before the next starts)
-      const shared = new Map<string, Workspace>();
-      ws = members.map((n) => {
-        const key = `${n.dtype} ${JSON.stringify(n.arch)}`;
-        if (!shared.has(key)) shared.set(key, new Workspace(n, m));
-        return shared.get(key)!;
-      });
+      ws = workspaces(members, m);
       y = Matrix.zeros(classes, m, net.dtype);
       mean = K > 1 ? Matrix.zeros(classes, m, 'float64') : undefined;
     }
@@ -72,20 +66,7 @@ export function evaluate(nets: Network | readonly Network[], ex: Examples, kerne
     const first = totalCost(net, ws[0], y!);
     total += first / K;
     if (mean) {
-      // Ā = (1/K) Σ_k A^L_k, summed in float64; each member is scored on its own A^L on the way
-      const M = mean.data;
-      M.fill(0);
-      for (let k = 0; k < K; k++) {
-        if (k && ws[k] !== ws[0]) ws[k].input.data.set(ws[0].input.data);
-        const a = k ? feedforward(members[k], ws[k], kernels) : out;
-        const cost = k ? totalCost(members[k], ws[k], y!) : first;
-        if (k) total += cost / K;
-        own[k].total += cost;
-        for (let j = 0; j < m; j++) if (argmaxColumn(a, j) === ex.labels[start + j]) own[k].correct++;
-        const A = a.data;
-        for (let i = 0; i < M.length; i++) M[i] += A[i];
-      }
-      for (let i = 0; i < M.length; i++) M[i] /= K;
+      total += meanOutput(members, ws, y!, kernels, out, first, mean, own, ex.labels.subarray(start, start + m)) / K;
       out = mean;
     }
     for (let j = 0; j < m; j++) {
@@ -110,6 +91,51 @@ export function evaluate(nets: Network | readonly Network[], ex: Examples, kerne
     predictedOutputs,
     members: K > 1 ? own.map((o) => ({ loss: o.total / ex.count, accuracy: rate(o.correct), correct: o.correct, count: ex.count })) : undefined,
   };
+}
+
+/** One workspace per architecture: members of one architecture share it (each member's pass is done with it before the next starts). */
+function workspaces(members: readonly Network[], m: number): Workspace[] {
+  const shared = new Map<string, Workspace>();
+  return members.map((n) => {
+    const key = `${n.dtype} ${JSON.stringify(n.arch)}`;
+    if (!shared.has(key)) shared.set(key, new Workspace(n, m));
+    return shared.get(key)!;
+  });
+}
+
+/**
+ * Ā = (1/K) Σ_k A^L_k into `mean` (float64), given member 0's output and cost
+ * already computed in ws[0]; each member is scored on its own A^L on the way
+ * (`own`: its summed cost and correct count). Returns Σ_(k ≥ 1) of the
+ * members' summed costs.
+ */
+function meanOutput(
+  members: readonly Network[],
+  ws: Workspace[],
+  y: Matrix,
+  kernels: Kernels,
+  first: Matrix,
+  firstCost: number,
+  mean: Matrix,
+  own: { total: number; correct: number }[],
+  labels: ArrayLike<number>,
+): number {
+  const M = mean.data,
+    K = members.length;
+  let others = 0;
+  M.fill(0);
+  for (let k = 0; k < K; k++) {
+    if (k && ws[k] !== ws[0]) ws[k].input.data.set(ws[0].input.data);
+    const a = k ? feedforward(members[k], ws[k], kernels) : first;
+    const cost = k ? totalCost(members[k], ws[k], y) : firstCost;
+    if (k) others += cost;
+    own[k].total += cost;
+    for (let j = 0; j < a.cols; j++) if (argmaxColumn(a, j) === labels[j]) own[k].correct++;
+    const A = a.data;
+    for (let i = 0; i < M.length; i++) M[i] += A[i];
+  }
+  for (let i = 0; i < M.length; i++) M[i] /= K;
+  return others;
 }
 
 /** A^L of one example (x: its n_0 inputs). */
