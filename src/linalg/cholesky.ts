@@ -67,7 +67,8 @@ export interface CholeskyOptions {
   native?: NativeBlocks;
 }
 
-const PIECE_WORK = 2 ** 26;
+/** Multiply-adds in one piece unless told (the learner harness's PIECE_WORK, which the NTK passes). */
+export const DEFAULT_PIECE_WORK = 2 ** 26;
 
 /** The multiply-adds counted for columns 0 … k−1 of an n × n factorisation: Σ_(j<k) (n − j)² ≈ (n³ − (n − k)³)/3. */
 function factored(n: number, k: number): number {
@@ -88,7 +89,7 @@ export function* choleskySteps(a: Matrix, kernels: Kernels, opts: CholeskyOption
   const n = a.rows,
     A = float64(a);
   const nb = Math.max(1, Math.min(opts.nb ?? 128, n)),
-    piece = opts.pieceWork ?? PIECE_WORK;
+    piece = opts.pieceWork ?? DEFAULT_PIECE_WORK;
   const potrf = opts.native ? opts.native.potrf : jsPotrf,
     trsm = opts.native ? opts.native.trsm : jsTrsm;
   const panel = new Float64Array(Math.max(0, n - nb) * nb); // L21, contiguous for gemm

@@ -1,5 +1,5 @@
 import { blasLibrary } from './blas.js';
-import { NotPositiveDefiniteError, solveSteps, type CholeskyOptions, type NativeBlocks } from './cholesky.js';
+import { DEFAULT_PIECE_WORK, NotPositiveDefiniteError, solveSteps, type CholeskyOptions, type NativeBlocks } from './cholesky.js';
 import type { Kernels } from './kernels.js';
 import { Matrix } from './matrix.js';
 
@@ -92,17 +92,28 @@ export function nativeBlocks(kernels: Kernels): NativeBlocks | undefined {
   };
 }
 
-/** Block width of the blocked solve: wide blocks keep the gemm of the trailing update efficient (measured in the NTK guide). */
+/** Block width of the blocked solve: the trailing update's products then have an inner dimension of 256, where gemm runs near its peak. */
 export const SOLVE_BLOCK = 256;
 
 /**
+ * A piece of native work may be this many times `pieceWork`: that size is
+ * tens of milliseconds in our js and wasm loops, and OpenBLAS's dgemm is
+ * about ten times faster per core. Pieces of 2^26 multiply-adds made the
+ * solve at n = 8,000 1.5–3× slower than dposv (each product of 32 rows
+ * repacked its whole second operand); pieces of 2^29 matched it.
+ */
+export const NATIVE_PIECE_SCALE = 8;
+
+/**
  * A X = B by the blocked Cholesky, yielding the multiply-adds done so far (of
- * solveWork(n, r)) between pieces of at most about `pieceWork`; returns what
- * solved it. `a` and `bt` as in solvePositiveDefinite.
+ * solveWork(n, r)) between pieces of at most about `pieceWork` (times
+ * NATIVE_PIECE_SCALE for LAPACK's pieces); returns what solved it. `a` and
+ * `bt` as in solvePositiveDefinite.
  */
 export function* solvePositiveDefiniteSteps(a: Matrix, bt: Matrix, kernels: Kernels, opts: CholeskyOptions & { lapack?: boolean } = {}): Generator<number, string> {
   const native = opts.lapack === false ? undefined : nativeBlocks(kernels);
-  yield* solveSteps(a, bt, kernels, { nb: SOLVE_BLOCK, ...opts, native });
+  const pieceWork = (opts.pieceWork ?? DEFAULT_PIECE_WORK) * (native ? NATIVE_PIECE_SCALE : 1);
+  yield* solveSteps(a, bt, kernels, { nb: SOLVE_BLOCK, ...opts, pieceWork, native });
   return `blocked Cholesky on the ${kernels.name} gemm${native ? `, ${native.name}` : ''}`;
 }
 
