@@ -9,8 +9,8 @@ import { Matrix } from './matrix.js';
  * about `pieceWork` multiply-adds, and a synchronous caller drains them.
  *
  * The factorisation is right-looking by block columns of width nb, as
- * LAPACK's dpotrf (Golub & Van Loan, Matrix Computations, 4th ed., §4.2.9,
- * "block Cholesky"; Anderson et al., LAPACK Users' Guide, dpotrf). With
+ * LAPACK's dpotrf (Golub & Van Loan, Matrix Computations, 4th ed., §4.2,
+ * block Cholesky; Anderson et al., LAPACK Users' Guide, 3rd ed., dpotrf). With
  *
  *   A = [ A11  A21ᵀ ]     L = [ L11   0  ]     A11, L11: nb × nb
  *       [ A21  A22  ]         [ L21  L22 ]
@@ -23,12 +23,14 @@ import { Matrix } from './matrix.js';
  *
  * and the last line is the same problem, nb smaller: the loop below runs it
  * for k = 0, nb, 2nb, … Almost all of the n³/3 multiply-adds are in the
- * trailing updates, which go through the kernel seam's gemm (the lower
- * triangle only, a block of rows at a time). potrf and trsm are our loops
- * below, or LAPACK's dpotrf and BLAS's dtrsm from the blas provider's library
- * when it has them (`native`, see lapack.ts). Each entry of L is the same
- * sum as in the unblocked algorithm (nb = n), in another order: the two
- * agree to rounding (test/learners/solve.test.ts states the bound).
+ * trailing updates, a block of rows at a time, the lower triangle only:
+ * through the kernel seam's gemm on contiguous copies of L21 (Matrix has no
+ * leading dimension), the product then subtracted. potrf and trsm are our
+ * loops below. With the blas provider all three are LAPACK's dpotrf and
+ * BLAS's dtrsm, dgemm and dsyrk on A's memory in place (`native`, see
+ * lapack.ts), as dpotrf itself runs them. Each entry of L is the same sum as
+ * in the unblocked algorithm (nb = n), in another order: the two agree to
+ * rounding (test/learners/solve.test.ts states the bound).
  */
 
 /** Thrown when A is not (numerically) positive definite: the leading minor of this order is not positive. */
@@ -44,7 +46,7 @@ export class NotPositiveDefiniteError extends Error {
  * (row-major, leading dimension `ld`), in place; offsets are indices into `a`.
  */
 export interface NativeBlocks {
-  /** What they are, for the solver's name: `dpotrf and dtrsm (libopenblas.so.0)`. */
+  /** What they are, for the solver's name: `LAPACK dpotrf, dtrsm, dsyrk and dgemm (libopenblas.so.0)`. */
   readonly name: string;
   /** L11 = chol(A11) of the kb × kb block at `at`; 0, or the order (1 … kb) of the block's leading minor that is not positive. */
   potrf(a: Float64Array, at: number, kb: number, ld: number): number;

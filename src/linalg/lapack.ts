@@ -10,10 +10,10 @@ export { cholesky, choleskySolve, NotPositiveDefiniteError } from './cholesky.js
  * kernel ridge regression needs. Two ways, the same answer:
  *
  * - our blocked Cholesky (cholesky.ts: LAPACK dpotrf's loop, Golub & Van
- *   Loan §4.2.9), whose trailing updates go through the kernel seam's gemm
- *   and whose small diagonal and panel steps are LAPACK's dpotrf and BLAS's
- *   dtrsm when the blas provider's library exports them (OpenBLAS and MKL
- *   include LAPACK; the reference BLAS does not). It yields between blocks:
+ *   Loan §4.2), whose trailing updates go through the kernel seam's gemm, or,
+ *   when the blas provider's library exports LAPACK (OpenBLAS and MKL do; the
+ *   reference BLAS does not), whose blocks are its dpotrf, dtrsm, dgemm and
+ *   dsyrk in place (nativeBlocks). It yields between blocks:
  *   solvePositiveDefiniteSteps is what the NTK learner runs, so a signal
  *   stops its solve within one block;
  * - LAPACK's dposv in one call (Cholesky, then two triangular solves), which
@@ -26,7 +26,7 @@ export { cholesky, choleskySolve, NotPositiveDefiniteError } from './cholesky.js
 
 type Fn = (...args: unknown[]) => unknown;
 
-/** LAPACK (dposv, dpotrf) and BLAS's dtrsm from the blas provider's library, or why they are not there. */
+/** LAPACK (dposv, dpotrf) and CBLAS's dtrsm, dsyrk and dgemm from the blas provider's library, or why they are not there. */
 export function loadLapack(): { library: string; dposv: Fn; dpotrf: Fn; dtrsm: Fn; dsyrk: Fn; dgemm: Fn } | { error: string } {
   const r = blasLibrary();
   if ('error' in r) return r;
@@ -78,7 +78,7 @@ export function nativeBlocks(kernels: Kernels): NativeBlocks | undefined {
     trsm(a, lAt + h * ld + h, bAt + h, rows, kb - h, ld);
   };
   return {
-    name: `dpotrf and dtrsm (${l.library})`,
+    name: `LAPACK dpotrf, dtrsm, dsyrk and dgemm (${l.library})`,
     potrf: (a, at, kb, ld) => {
       l.dpotrf('U', new Int32Array([kb]), a.subarray(at), new Int32Array([ld]), info, 1);
       if (info[0] < 0) throw new Error(`dpotrf: argument ${-info[0]} is invalid`);
@@ -114,7 +114,7 @@ export function* solvePositiveDefiniteSteps(a: Matrix, bt: Matrix, kernels: Kern
   const native = opts.lapack === false ? undefined : nativeBlocks(kernels);
   const pieceWork = (opts.pieceWork ?? DEFAULT_PIECE_WORK) * (native ? NATIVE_PIECE_SCALE : 1);
   yield* solveSteps(a, bt, kernels, { nb: SOLVE_BLOCK, ...opts, pieceWork, native });
-  return `blocked Cholesky on the ${kernels.name} gemm${native ? `, ${native.name}` : ''}`;
+  return native ? `blocked Cholesky, ${native.name}` : `blocked Cholesky on the ${kernels.name} gemm`;
 }
 
 /**

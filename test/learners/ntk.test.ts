@@ -121,7 +121,7 @@ describe('neural tangent kernel', () => {
       if (!('kernels' in r)) return providerUnavailable(ctx, r);
       const l = new NtkLearner({ hidden: 2, ridge: 1e-4, maxExamples: 10000 }, 10);
       await l.fit({ ...ds, train, test }, { kernels: r.kernels, seed: 1, budget: {}, test });
-      expect(l.solver).toMatch(r.name === 'blas' && dposv ? /^blocked Cholesky on the blas gemm, dpotrf and dtrsm/ : /^blocked Cholesky on the \w+ gemm$/);
+      expect(l.solver).toMatch(r.name === 'blas' && dposv ? /^blocked Cholesky, LAPACK dpotrf, dtrsm, dsyrk and dgemm \(/ : /^blocked Cholesky on the \w+ gemm$/);
       expect([...l.predict(test)]).toEqual([...unblocked.predictions]);
       if (dposv) expect([...l.predict(test)]).toEqual([...dposv.predictions]);
       // α = (Θ + λI)⁻¹ Y with a ridge of 1e-4 of Θ's mean diagonal is ill-conditioned: two exact-to-rounding solves
