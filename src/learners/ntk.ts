@@ -82,6 +82,23 @@ function* progressOf<T>(work: Generator<number, T>, total: number, unit: string,
   }
 }
 
+/** λ = ridge · mean(diag Θ) added to Θ's diagonal in place, and Yᵀ: one row per class, the one-hot targets (the solve overwrites it by αᵀ). */
+function ridgeAndTargets(K: Matrix, labels: Uint8Array, ridge: number, classes: number): { lambda: number; alphaT: Matrix } {
+  const n = K.rows;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += K.data[i * n + i] / n;
+  const lambda = ridge * mean;
+  for (let i = 0; i < n; i++) K.data[i * n + i] += lambda;
+  const alphaT = Matrix.zeros(classes, n, 'float64');
+  for (let i = 0; i < n; i++) alphaT.data[labels[i] * n + i] = 1;
+  return { lambda, alphaT };
+}
+
+/** The result of a fit stopped (by a signal or --seconds) before its one measurement. */
+function stoppedIn(where: string, h: Harness): FitResult {
+  return { trace: [], parametersUpdated: 0, peakBytes: 0, wallSeconds: h.wallSeconds(), details: { 'stopped in': where } };
+}
+
 /** The solve's progress unit: its multiply-adds (n³/3 for the factorisation, n² per class for the triangular solves), in millions. */
 const SOLVE_UNIT = 'M multiply-adds of the solve';
 
@@ -259,7 +276,7 @@ export class NtkLearner implements Learner {
     try {
       K = await h.run(progressOf(ntkKernelSteps(train, train, H, ctx.kernels, true, true), n, 'kernel rows', h)); // lower triangle
     } catch (e) {
-      if (e instanceof Stop) return { trace: [], parametersUpdated: 0, peakBytes: 0, wallSeconds: h.wallSeconds(), details: { 'stopped in': 'the kernel' } };
+      if (e instanceof Stop) return stoppedIn('the kernel', h);
       throw e;
     }
     // Entries computed: the lower triangle, n(n + 1)/2; the gemm of K^1 covers whole blocks of rows up to the diagonal.
@@ -268,13 +285,7 @@ export class NtkLearner implements Learner {
     for (let i0 = 0; i0 < n; i0 += KERNEL_BLOCK) gemmEntries += Math.min(KERNEL_BLOCK, n - i0) * Math.min(n, i0 + KERNEL_BLOCK);
     h.work += triangle;
     h.flops += 2 * d * gemmEntries + 12 * H * triangle;
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += K.data[i * n + i] / n;
-    const lambda = this.opts.ridge * mean;
-    for (let i = 0; i < n; i++) K.data[i * n + i] += lambda;
-    // Yᵀ: one row per class, the one-hot targets; overwritten by αᵀ
-    const alphaT = Matrix.zeros(C, n, 'float64');
-    for (let i = 0; i < n; i++) alphaT.data[train.labels[i] * n + i] = 1;
+    const { lambda, alphaT } = ridgeAndTargets(K, train.labels, this.opts.ridge, C);
     const kernelSeconds = h.seconds();
     // The blocked Cholesky and the two triangular solves, a block at a time: a signal stops them between blocks.
     const total = Math.ceil(solveWork(n, C) / 1e6);
@@ -284,7 +295,7 @@ export class NtkLearner implements Learner {
       this.solver = await h.run(progressOf(millions(steps), total, SOLVE_UNIT, h));
       h.progress(total, total, SOLVE_UNIT);
     } catch (e) {
-      if (e instanceof Stop) return { trace: [], parametersUpdated: 0, peakBytes: 0, wallSeconds: h.wallSeconds(), details: { 'stopped in': 'the solve' } };
+      if (e instanceof Stop) return stoppedIn('the solve', h);
       throw e;
     }
     this.alpha = alphaT;

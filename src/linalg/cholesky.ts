@@ -94,8 +94,7 @@ export function* choleskySteps(a: Matrix, kernels: Kernels, opts: CholeskyOption
     piece = opts.pieceWork ?? DEFAULT_PIECE_WORK;
   const potrf = opts.native ? opts.native.potrf : jsPotrf,
     trsm = opts.native ? opts.native.trsm : jsTrsm;
-  const panel = new Float64Array(Math.max(0, n - nb) * nb); // L21, contiguous for gemm
-  let update = new Float64Array(0);
+  const scratch = { panel: new Float64Array(0), update: new Float64Array(0) };
   for (let k0 = 0; k0 < n; k0 += nb) {
     const kb = Math.min(nb, n - k0),
       k1 = k0 + kb,
@@ -122,33 +121,48 @@ export function* choleskySteps(a: Matrix, kernels: Kernels, opts: CholeskyOption
     }
     // A22 ← A22 − L21 L21ᵀ, lower triangle: rows i0 … i0+rb of the trailing matrix against its columns 0 … i0+rb.
     const rb = Math.min(m, Math.max(4, 4 * Math.floor(piece / (m * kb) / 4)));
-    if (opts.native?.update) {
-      // In place: gemm for the rectangle left of the diagonal block, syrk for that block.
-      for (let i0 = 0; i0 < m; i0 += rb) {
-        const rows = Math.min(rb, m - i0);
-        opts.native.update(A, (k1 + i0) * n + k0, k1 * n + k0, (k1 + i0) * n + k1, rows, i0, kb, n);
-        done += rows * (i0 + rows) * kb;
-        yield at();
-      }
-      continue;
-    }
-    // Through the seam's gemm on contiguous copies: U = L21[rows] L21[0 : i0+rb]ᵀ, then subtracted on and below the diagonal.
-    const P = panel.subarray(0, m * kb);
-    for (let i = 0; i < m; i++) P.set(A.subarray((k1 + i) * n + k0, (k1 + i) * n + k1), i * kb);
-    if (update.length < rb * m) update = new Float64Array(rb * m);
-    for (let i0 = 0; i0 < m; i0 += rb) {
-      const rows = Math.min(rb, m - i0),
-        cols = i0 + rows;
-      const U = new Matrix(rows, cols, update.subarray(0, rows * cols));
-      kernels.gemm(false, true, 1, new Matrix(rows, kb, P.subarray(i0 * kb, cols * kb)), new Matrix(cols, kb, P.subarray(0, cols * kb)), 0, U);
-      for (let i = 0; i < rows; i++) {
-        const r = (k1 + i0 + i) * n + k1,
-          u = i * cols;
-        for (let j = 0; j <= i0 + i; j++) A[r + j] -= update[u + j];
-      }
-      done += rows * cols * kb;
+    const update = opts.native?.update ? nativeUpdate(opts.native.update, A, n, k0, kb, rb) : seamUpdate(kernels, A, n, k0, kb, rb, scratch);
+    for (const w of update) {
+      done += w;
       yield at();
     }
+  }
+}
+
+/** The trailing update in place, rb rows at a time: gemm for the rectangle left of their diagonal block, syrk for that block. Yields each piece's multiply-adds. */
+function* nativeUpdate(update: NonNullable<NativeBlocks['update']>, A: Float64Array, n: number, k0: number, kb: number, rb: number): Generator<number> {
+  const k1 = k0 + kb,
+    m = n - k1;
+  for (let i0 = 0; i0 < m; i0 += rb) {
+    const rows = Math.min(rb, m - i0);
+    update(A, (k1 + i0) * n + k0, k1 * n + k0, (k1 + i0) * n + k1, rows, i0, kb, n);
+    yield rows * (i0 + rows) * kb;
+  }
+}
+
+/**
+ * The trailing update through the seam's gemm on contiguous copies, rb rows at a time: P = L21 copied, then
+ * U = P[rows] P[0 : i0+rb]ᵀ and A22 −= U on and below the diagonal. Yields each piece's multiply-adds.
+ */
+function* seamUpdate(kernels: Kernels, A: Float64Array, n: number, k0: number, kb: number, rb: number, scratch: { panel: Float64Array; update: Float64Array }): Generator<number> {
+  const k1 = k0 + kb,
+    m = n - k1;
+  if (scratch.panel.length < m * kb) scratch.panel = new Float64Array(m * kb);
+  if (scratch.update.length < rb * m) scratch.update = new Float64Array(rb * m);
+  const P = scratch.panel,
+    update = scratch.update;
+  for (let i = 0; i < m; i++) P.set(A.subarray((k1 + i) * n + k0, (k1 + i) * n + k1), i * kb);
+  for (let i0 = 0; i0 < m; i0 += rb) {
+    const rows = Math.min(rb, m - i0),
+      cols = i0 + rows;
+    const U = new Matrix(rows, cols, update.subarray(0, rows * cols));
+    kernels.gemm(false, true, 1, new Matrix(rows, kb, P.subarray(i0 * kb, cols * kb)), new Matrix(cols, kb, P.subarray(0, cols * kb)), 0, U);
+    for (let i = 0; i < rows; i++) {
+      const r = (k1 + i0 + i) * n + k1,
+        u = i * cols;
+      for (let j = 0; j <= i0 + i; j++) A[r + j] -= update[u + j];
+    }
+    yield rows * cols * kb;
   }
 }
 
