@@ -123,7 +123,9 @@ describe('kernel solve (A X = B, A symmetric positive definite)', () => {
     trace += A.get(i, i);
     maxDiag = Math.max(maxDiag, A.get(i, i));
   }
-  const kappa = 1 + g.data.reduce((s, x) => s + x * x, 0) / n;
+  let frobenius2 = 0; // ‖G‖_F²
+  for (const x of g.data) frobenius2 += x * x;
+  const kappa = 1 + frobenius2 / n;
   const u = 2 ** -53,
     gamma = ((n + 1) * u) / (1 - (n + 1) * u);
   const bound = (Math.SQRT2 * kappa * gamma * trace) / Math.sqrt(maxDiag);
