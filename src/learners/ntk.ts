@@ -99,7 +99,7 @@ function stoppedIn(where: string, h: Harness): FitResult {
   return { trace: [], parametersUpdated: 0, peakBytes: 0, wallSeconds: h.wallSeconds(), details: { 'stopped in': where } };
 }
 
-/** The solve's progress unit: its multiply-adds (n³/3 for the factorisation, n² per class for the triangular solves), in millions. */
+/** The solve's progress unit: its multiply-adds (n³/6 for the factorisation, n² per class for the triangular solves), in millions. */
 const SOLVE_UNIT = 'M multiply-adds of the solve';
 
 /** A generator's yielded counts in millions, rounded down. */
@@ -235,7 +235,7 @@ export const NTK_DEFAULTS: NtkOptions = { hidden: 2, ridge: 1e-4, maxExamples: 1
  * to convergence (Jacot et al. 2018; Arora et al. 2019, §3), plus a small
  * ridge. α = (Θ(X, X) + λI)⁻¹ Y, f(x) = Θ(x, X) α, class = argmax f(x).
  * No weight is ever updated. Memory: n² float64 entries (8n² bytes; 512 MB
- * for n = 8,000); time: the Cholesky factorisation's n³/3 multiply-adds.
+ * for n = 8,000); time: the Cholesky factorisation's n³/6 multiply-adds.
  */
 export class NtkLearner implements Learner {
   readonly name = 'ntk' as const;

@@ -17,12 +17,12 @@ import { Matrix } from './matrix.js';
  *
  * A = L Lᵀ reads, block by block,
  *
- *   A11 = L11 L11ᵀ                ⇒  L11 = chol(A11)            (potrf, nb³/3)
+ *   A11 = L11 L11ᵀ                ⇒  L11 = chol(A11)            (potrf, nb³/6)
  *   A21 = L21 L11ᵀ                ⇒  L21 = A21 L11⁻ᵀ            (trsm, (n−nb)·nb²/2)
  *   A22 = L21 L21ᵀ + L22 L22ᵀ     ⇒  L22 = chol(A22 − L21 L21ᵀ) (syrk: the trailing update, (n−nb)²·nb/2)
  *
  * and the last line is the same problem, nb smaller: the loop below runs it
- * for k = 0, nb, 2nb, … Almost all of the n³/3 multiply-adds are in the
+ * for k = 0, nb, 2nb, … Almost all of the n³/6 multiply-adds (n³/3 flops) are in the
  * trailing updates, a block of rows at a time, the lower triangle only:
  * through the kernel seam's gemm on contiguous copies of L21 (Matrix has no
  * leading dimension), the product then subtracted. potrf and trsm are our
@@ -72,12 +72,12 @@ export interface CholeskyOptions {
 /** Multiply-adds in one piece unless told (the learner harness's PIECE_WORK, which the NTK passes). */
 export const DEFAULT_PIECE_WORK = 2 ** 26;
 
-/** The multiply-adds counted for columns 0 … k−1 of an n × n factorisation: Σ_(j<k) (n − j)² ≈ (n³ − (n − k)³)/3. */
+/** The multiply-adds of columns 0 … k−1 of an n × n factorisation: Σ_(j<k) (n − j)²/2 ≈ (n³ − (n − k)³)/6. */
 function factored(n: number, k: number): number {
-  return (n ** 3 - (n - k) ** 3) / 3;
+  return (n ** 3 - (n - k) ** 3) / 6;
 }
 
-/** Multiply-adds of solve(): the factorisation's n³/3 and n² per right-hand side for the two triangular solves. */
+/** Multiply-adds of solve(): the factorisation's n³/6 and n² per right-hand side for the two triangular solves. */
 export function solveWork(n: number, rhs: number): number {
   return factored(n, n) + rhs * n * n;
 }
@@ -85,7 +85,7 @@ export function solveWork(n: number, rhs: number): number {
 /**
  * A = L Lᵀ in place: L in the lower triangle of `a` (the upper triangle is
  * neither read nor written). Yields the multiply-adds done so far (of
- * n³/3) after each piece.
+ * n³/6) after each piece.
  */
 export function* choleskySteps(a: Matrix, kernels: Kernels, opts: CholeskyOptions = {}): Generator<number, void> {
   const n = a.rows,
@@ -99,14 +99,14 @@ export function* choleskySteps(a: Matrix, kernels: Kernels, opts: CholeskyOption
     const kb = Math.min(nb, n - k0),
       k1 = k0 + kb,
       m = n - k1;
-    // Progress: this block's share of n³/3, in proportion to the work done in it.
-    const blockWork = kb ** 3 / 3 + (m * kb * kb) / 2 + (m * m * kb) / 2;
+    // Progress: this block's share of n³/6, in proportion to the work done in it.
+    const blockWork = kb ** 3 / 6 + (m * kb * kb) / 2 + (m * m * kb) / 2;
     let done = 0;
     const at = () => factored(n, k0) + Math.min(1, done / blockWork) * (factored(n, k1) - factored(n, k0));
     // L11 = chol(A11)
     const bad = potrf(A, k0 * n + k0, kb, n);
     if (bad) throw new NotPositiveDefiniteError(k0 + bad);
-    done += kb ** 3 / 3;
+    done += kb ** 3 / 6;
     if (m === 0) {
       yield at();
       break;

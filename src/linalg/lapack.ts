@@ -20,7 +20,7 @@ export { cholesky, choleskySolve, NotPositiveDefiniteError } from './cholesky.js
  *   cannot be interrupted: solvePositiveDefinite with `lapack: 'dposv'`,
  *   kept as the tests' independent answer.
  *
- * Either costs n³/3 multiply-adds for the factorisation and n² per
+ * Either costs n³/6 multiply-adds (n³/3 flops) for the factorisation and n² per
  * right-hand side for the two solves.
  */
 
