@@ -357,7 +357,7 @@ export function learnersCommand(): Command {
       .default(DEFAULT_LEARNERS, DEFAULT_LEARNERS.join(',')),
   );
   cmd
-    .option('--seconds <s>', 'wall-clock budget of each learner (the NTK cannot stop inside its solve)', positiveNumber)
+    .option('--seconds <s>', 'wall-clock budget of each learner', positiveNumber)
     .option('--seed <n>', 'seed of the weights, batches and populations (and of the --validation split)', nonNegativeInt, 1)
     .option('--seeds <k>', "run each learner with seeds --seed … --seed + k − 1 and give mean ± standard deviation (the curves are --seed's)", positiveInt, 1)
     .option('--validation <n>', 'hold out n training examples (or a fraction < 1): the curves and the work ratio are measured on them, the test set once at the end', positiveNumber)
@@ -548,7 +548,7 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
   const others = await fitOtherSeeds(opts.seed, opts.seeds, shouldStop, fitSeed, l, ds);
   const r = await fitSeed(opts.seed);
   if (out.interactive) process.stderr.write('\r\u001b[K');
-  await stops.settle(); // a learner that never yields (the NTK's solve) holds back a signal until here
+  await stops.settle(); // a signal that came as the learner returned is counted here
   const last = r.trace[r.trace.length - 1];
   if (!last) {
     out.note(style.dim(`  ${l.name} stopped before its first measurement: no row`));

@@ -1,9 +1,10 @@
 import type { Dataset, Examples } from '../data/dataset.js';
 import { Matrix, type Kernels } from '../linalg/index.js';
-import { solvePositiveDefinite } from '../linalg/lapack.js';
+import { solveWork } from '../linalg/cholesky.js';
+import { SOLVE_BLOCK, solvePositiveDefiniteSteps } from '../linalg/lapack.js';
 import type { Network } from '../nn/network.js';
 import { slice } from '../data/dataset.js';
-import { drain, Harness, Stop, totalBytes, type MemoryEstimate } from './harness.js';
+import { drain, Harness, PIECE_WORK, Stop, totalBytes, type MemoryEstimate } from './harness.js';
 import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
 
 /**
@@ -81,6 +82,35 @@ function* progressOf<T>(work: Generator<number, T>, total: number, unit: string,
   }
 }
 
+/** λ = ridge · mean(diag Θ) added to Θ's diagonal in place, and Yᵀ: one row per class, the one-hot targets (the solve overwrites it by αᵀ). */
+function ridgeAndTargets(K: Matrix, labels: Uint8Array, ridge: number, classes: number): { lambda: number; alphaT: Matrix } {
+  const n = K.rows;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += K.data[i * n + i] / n;
+  const lambda = ridge * mean;
+  for (let i = 0; i < n; i++) K.data[i * n + i] += lambda;
+  const alphaT = Matrix.zeros(classes, n, 'float64');
+  for (let i = 0; i < n; i++) alphaT.data[labels[i] * n + i] = 1;
+  return { lambda, alphaT };
+}
+
+/** The result of a fit stopped (by a signal or --seconds) before its one measurement. */
+function stoppedIn(where: string, h: Harness): FitResult {
+  return { trace: [], parametersUpdated: 0, peakBytes: 0, wallSeconds: h.wallSeconds(), details: { 'stopped in': where } };
+}
+
+/** The solve's progress unit: its multiply-adds (n³/6 for the factorisation, n² per class for the triangular solves), in millions. */
+const SOLVE_UNIT = 'M multiply-adds of the solve';
+
+/** A generator's yielded counts in millions, rounded down. */
+function* millions<T>(work: Generator<number, T>): Generator<number, T> {
+  for (;;) {
+    const r = work.next();
+    if (r.done) return r.value;
+    yield Math.floor(r.value / 1e6);
+  }
+}
+
 /** A generator's yielded counts shifted by `by`. */
 function* offset<T>(work: Generator<number, T>, by: number): Generator<number, T> {
   for (;;) {
@@ -106,6 +136,9 @@ export function ntkMemory(n: number, d: number, testCount: number, classes: numb
     'prediction kernel rows Θ(x, X)': 8 * chunk * n,
     'prediction inputs and outputs': 8 * chunk * (d + classes),
     'prediction K¹ block': 8 * Math.min(KERNEL_BLOCK, chunk) * n,
+    "solve: the panel L21 and the triangular solves' strip of L": 2 * 8 * Math.min(SOLVE_BLOCK, n) * n,
+    'solve: a block of the trailing update': 8 * Math.min(n * n, Math.max(4 * n, PIECE_WORK / Math.min(SOLVE_BLOCK, n))),
+    'solve: the targets transposed': 8 * classes * n,
   };
 }
 
@@ -202,7 +235,7 @@ export const NTK_DEFAULTS: NtkOptions = { hidden: 2, ridge: 1e-4, maxExamples: 1
  * to convergence (Jacot et al. 2018; Arora et al. 2019, §3), plus a small
  * ridge. α = (Θ(X, X) + λI)⁻¹ Y, f(x) = Θ(x, X) α, class = argmax f(x).
  * No weight is ever updated. Memory: n² float64 entries (8n² bytes; 512 MB
- * for n = 8,000); time: the Cholesky factorisation's n³/3 multiply-adds.
+ * for n = 8,000); time: the Cholesky factorisation's n³/6 multiply-adds.
  */
 export class NtkLearner implements Learner {
   readonly name = 'ntk' as const;
@@ -222,10 +255,11 @@ export class NtkLearner implements Learner {
   }
 
   /**
-   * Kernel, solve, then the test predictions. The kernel and the predictions
-   * yield to the event loop between rows (a signal stops them within a
-   * fraction of a second); the solve (one Cholesky factorisation) cannot be
-   * interrupted: a signal that arrives during it is handled when it returns.
+   * Kernel, solve, then the test predictions, each yielding to the event
+   * loop on the harness's cadence: the kernel and the predictions between
+   * rows, the solve (the blocked Cholesky of src/linalg/cholesky.ts, then
+   * its two triangular solves) between blocks of at most PIECE_WORK
+   * multiply-adds. A signal stops any of them within a fraction of a second.
    */
   async fit(ds: Dataset, ctx: FitContext): Promise<FitResult> {
     const h = new Harness(ctx);
@@ -242,7 +276,7 @@ export class NtkLearner implements Learner {
     try {
       K = await h.run(progressOf(ntkKernelSteps(train, train, H, ctx.kernels, true, true), n, 'kernel rows', h)); // lower triangle
     } catch (e) {
-      if (e instanceof Stop) return { trace: [], parametersUpdated: 0, peakBytes: 0, wallSeconds: h.wallSeconds(), details: { 'stopped in': 'the kernel' } };
+      if (e instanceof Stop) return stoppedIn('the kernel', h);
       throw e;
     }
     // Entries computed: the lower triangle, n(n + 1)/2; the gemm of K^1 covers whole blocks of rows up to the diagonal.
@@ -251,17 +285,19 @@ export class NtkLearner implements Learner {
     for (let i0 = 0; i0 < n; i0 += KERNEL_BLOCK) gemmEntries += Math.min(KERNEL_BLOCK, n - i0) * Math.min(n, i0 + KERNEL_BLOCK);
     h.work += triangle;
     h.flops += 2 * d * gemmEntries + 12 * H * triangle;
-    let mean = 0;
-    for (let i = 0; i < n; i++) mean += K.data[i * n + i] / n;
-    const lambda = this.opts.ridge * mean;
-    for (let i = 0; i < n; i++) K.data[i * n + i] += lambda;
-    // Yᵀ: one row per class, the one-hot targets; overwritten by αᵀ
-    const alphaT = Matrix.zeros(C, n, 'float64');
-    for (let i = 0; i < n; i++) alphaT.data[train.labels[i] * n + i] = 1;
+    const { lambda, alphaT } = ridgeAndTargets(K, train.labels, this.opts.ridge, C);
     const kernelSeconds = h.seconds();
-    h.progress(0, 1, 'solve (cannot be interrupted)');
-    this.solver = solvePositiveDefinite(K, alphaT, ctx.kernels);
-    h.progress(1, 1, 'solve (cannot be interrupted)');
+    // The blocked Cholesky and the two triangular solves, a block at a time: a signal stops them between blocks.
+    const total = Math.ceil(solveWork(n, C) / 1e6);
+    try {
+      h.progress(0, total, SOLVE_UNIT);
+      const steps = solvePositiveDefiniteSteps(K, alphaT, ctx.kernels, { pieceWork: PIECE_WORK });
+      this.solver = await h.run(progressOf(millions(steps), total, SOLVE_UNIT, h));
+      h.progress(total, total, SOLVE_UNIT);
+    } catch (e) {
+      if (e instanceof Stop) return stoppedIn('the solve', h);
+      throw e;
+    }
     this.alpha = alphaT;
     h.flops += (2 * n * n * n) / 3 + 4 * n * n * C; // Cholesky n³/3 multiply-adds, two triangular solves per class
     const fitSeconds = h.seconds();

@@ -149,10 +149,10 @@ describe('--report on a full disk', () => {
 });
 
 // ---- signals ----
-/** Runs `backprop args`; once stderr shows `when`, sends the signals (after delayMs, then gapMs apart). */
-function during(args: string[], when: RegExp, delayMs: number, signals: NodeJS.Signals[], gapMs = 0, clock = { sent: 0 }): Promise<Run> {
+/** Runs `backprop args` (node given `nodeArgs`); once stderr shows `when`, sends the signals (after delayMs, then gapMs apart). */
+function during(args: string[], when: RegExp, delayMs: number, signals: NodeJS.Signals[], gapMs = 0, clock = { sent: 0 }, nodeArgs: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    const p = spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '',
       stderr = '',
       sent = false;
@@ -203,7 +203,7 @@ describe('signals stop the running learner; what ran is still printed and writte
       expect(readFileSync(report, 'utf8')).toMatch(/<svg/);
     }, 60_000);
 
-  // The NTK's kernel yields between rows: a signal stops it there (only the Cholesky solve cannot be interrupted).
+  // The NTK's kernel yields between rows: a signal stops it there (its solve: below).
   const NTK = ['learners', '--learners', 'ntk', '--test-limit', '200', '--json'];
   it('one SIGTERM during the NTK kernel stops it: no row (nothing was measured), exit 143', async () => {
     const r = await during(NTK, /backprop learners/, 300, ['SIGTERM']);
@@ -249,6 +249,30 @@ describe('signals stop the running learner; what ran is still printed and writte
       expect(r.stderr).not.toMatch(/learner\s+test acc/);
     }, 90_000);
   }
+
+  // The NTK's solve at n = 8,000 (the embedded training set): LAPACK's dposv took 9–58 s in one call on this machine,
+  // and a signal waited for its end. The blocked Cholesky yields between blocks. Progress lines are drawn only on a
+  // terminal: stderr is made to say it is one, so the signal is sent once the solve's line is there.
+  const TTY = ['--import', 'data:text/javascript,Object.defineProperty(process.stderr,"isTTY",{value:true})'];
+  for (const signals of [['SIGINT'], ['SIGINT', 'SIGTERM']] as NodeJS.Signals[][])
+    it(`ntk at n = 8,000: ${signals.join(' then ')} during the solve ${signals.length > 1 ? 'exits at once' : 'stops it'} within ${BOUND_MS / 1000} s`, async () => {
+      const t = { sent: 0 };
+      const r = await during(['learners', '--learners', 'ntk', '--test-limit', '200', '--json'], /ntk: [\d,]+\/[\d,]+ .*solve/, 300, signals, 0, t, TTY);
+      const ms = performance.now() - t.sent;
+      expect(t.sent, r.stderr.slice(-500)).toBeGreaterThan(0);
+      const progress = r.stderr.split(/\r|\n/).filter((l) => /ntk: [\d,]+\//.test(l));
+      expect(progress.at(-1), 'the last progress line before the exit').toMatch(/ntk: [\d,]+\/[\d,]+ M multiply-adds of the solve/);
+      expect(r.stderr).not.toMatch(/test rows/);
+      expect(ms).toBeLessThan(BOUND_MS);
+      if (signals.length === 1) {
+        expect(r.code, r.stderr.slice(-500)).toBe(130);
+        expect(r.stderr).toMatch(/ntk stopped before its first measurement: no row/);
+        expect(JSON.parse(r.stdout) as { interrupted: boolean; learners: unknown[] }).toMatchObject({ interrupted: true, learners: [] });
+      } else {
+        expect([130, 143], r.stderr.slice(-500)).toContain(r.code);
+        expect(r.stdout).toBe('');
+      }
+    }, 240_000);
 
   it('a second signal stops at once: no table, no JSON, no report, exit 143', async () => {
     const report = join(dir, 'twice.html');

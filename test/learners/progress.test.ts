@@ -16,7 +16,7 @@ describe('the progress line', () => {
     const p: Progress = { done: 120, total: 3000, unit: 'generations', seconds: 1.1, wallSeconds: 1.3, testAccuracy: 0.45 };
     // 1.3 s for 120 of 3,000: 2,880 more take 31.2 s
     expect(progressLine('ga', p)).toBe('  ga: 45.00% · 120/3,000 generations · 1.30s, ETA 0:31');
-    expect(progressLine('ntk', { done: 0, total: 1, unit: 'solve (cannot be interrupted)', seconds: 5, wallSeconds: 5 })).toBe('  ntk: 0/1 solve (cannot be interrupted) · 5.00s');
+    expect(progressLine('ntk', { done: 0, total: 76, unit: 'M multiply-adds of the solve', seconds: 5, wallSeconds: 5 })).toBe('  ntk: 0/76 M multiply-adds of the solve · 5.00s');
   });
 
   it("a later phase's ETA is at that phase's pace (the NTK's test rows after its kernel and solve: it said 0:42 for 4 s)", () => {
@@ -45,9 +45,9 @@ describe('every learner reports its progress', () => {
       test: ds.test,
       onProgress: (p) => units.set(`${p.unit} of ${p.total}`, [...(units.get(`${p.unit} of ${p.total}`) ?? []), p.done]),
     });
-    expect([...units.keys()]).toEqual(['kernel rows of 600', 'solve (cannot be interrupted) of 1', 'test rows of 300']);
+    expect([...units.keys()]).toEqual(['kernel rows of 600', 'M multiply-adds of the solve of 40', 'test rows of 300']); // 600³/6 + 10·600², in millions
     expect(units.get('kernel rows of 600')!.at(-1)).toBe(600);
-    expect(units.get('solve (cannot be interrupted) of 1')).toEqual([0, 1]);
+    expect(units.get('M multiply-adds of the solve of 40')).toEqual(expect.arrayContaining([0, 36, 40])); // rising through the factorisation's 36
     expect(units.get('test rows of 300')!.at(-1)).toBe(300);
   });
 });
