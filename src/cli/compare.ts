@@ -1,3 +1,4 @@
+import { decimal } from '../data/csv.js';
 import { loadData } from '../data/load.js';
 import { safeText } from '../base/terminal-safe.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -124,7 +125,7 @@ function compareSpecs(opts: CompareOptions): CompareSpec[] {
     opts.lr,
     acts,
     (s) => {
-      const x = Number(s);
+      const x = decimal(s);
       if (!(x > 0) || !Number.isFinite(x)) throw new UsageError(`--lr ${opts.lr}: "${s}" is not a positive number`);
       return x;
     },

@@ -1,3 +1,4 @@
+import { decimal } from '../data/csv.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { backward, topologicalOrder } from '../autodiff/node.js';
 import { ExpressionError, parseExpression, type Expression } from '../autodiff/expression.js';
@@ -26,7 +27,7 @@ export function assignments(v: string): Record<string, number> {
     .map((s) => s.trim())
     .filter(Boolean)) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/.exec(part);
-    const x = m ? Number(m[2]) : NaN;
+    const x = m ? decimal(m[2]) : NaN;
     if (!m || !Number.isFinite(x) || m[2].trim() === '') throw new InvalidArgumentError(`"${part}" is not name=number (e.g. x=1,y=2).`);
     if (m[1] in out) throw new InvalidArgumentError(`${m[1]} is given twice.`);
     out[m[1]] = x;

@@ -1,3 +1,4 @@
+import { decimal } from '../data/csv.js';
 import { totalmem } from 'node:os';
 import { loadData } from '../data/load.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -160,7 +161,7 @@ function parameterCounts(sizes: readonly number[]): { total: number; largest: nu
 }
 
 function probability(v: string): number {
-  const x = Number(v);
+  const x = decimal(v);
   if (v.trim() === '' || !(x >= 0 && x <= 1)) throw new InvalidArgumentError('expected a probability from 0 to 1.');
   return x;
 }

@@ -11,36 +11,37 @@ import { batchNormLayers, formatLayers, hasConv, layerGeometry, LayerSpecError, 
 import { totalmem } from 'node:os';
 import { parseAugment, type AugmentConfig } from '../data/augment.js';
 import { gb } from '../data/limits.js';
+import { decimal } from '../data/csv.js';
 
 // Argument parsers for commander: each throws InvalidArgumentError with what was expected.
 
 export function positiveNumber(v: string): number {
-  const x = Number(v);
+  const x = decimal(v);
   if (!Number.isFinite(x) || x <= 0 || v.trim() === '') throw new InvalidArgumentError('expected a positive number.');
   return x;
 }
 
 export function nonNegativeNumber(v: string): number {
-  const x = Number(v);
+  const x = decimal(v);
   if (!Number.isFinite(x) || x < 0 || v.trim() === '') throw new InvalidArgumentError('expected a number ≥ 0.');
   return x;
 }
 
 export function positiveInt(v: string): number {
-  const x = Number(v);
+  const x = decimal(v);
   if (!Number.isInteger(x) || x <= 0) throw new InvalidArgumentError('expected a positive integer.');
   return x;
 }
 
 export function nonNegativeInt(v: string): number {
-  const x = Number(v);
+  const x = decimal(v);
   if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new InvalidArgumentError('expected an integer from 0 to 4294967295.');
   return x;
 }
 
 export function sizeList(v: string): number[] {
   const parts = v.split(',').map((s) => s.trim());
-  const xs = parts.map(Number);
+  const xs = parts.map(decimal);
   if (parts.some((s) => s === '') || xs.some((x) => !Number.isInteger(x) || x <= 0)) {
     throw new InvalidArgumentError('expected comma-separated positive integers, e.g. 784,30,10.');
   }
@@ -244,7 +245,7 @@ export function kernels(opts: { backend: BackendName }): Promise<Kernels> {
 
 /** A number in [0, 1): a decay rate such as μ, β₁ or β₂. */
 export function unitInterval(v: string): number {
-  const x = Number(v);
+  const x = decimal(v);
   if (!Number.isFinite(x) || x < 0 || x >= 1 || v.trim() === '') throw new InvalidArgumentError('expected a number from 0 up to (not including) 1.');
   return x;
 }

@@ -1,3 +1,4 @@
+import { decimal } from './csv.js';
 import type { Float } from '../linalg/index.js';
 import type { Rng } from '../base/rng.js';
 
@@ -41,7 +42,7 @@ export function parseAugment(spec: string): AugmentConfig {
     const [name, value, ...rest] = item.split('=');
     if (!(NAMES as readonly string[]).includes(name) || rest.length) throw new Error(`"${item}": expected shift[=px], rotate[=degrees], scale[=s] or elastic[=α[:σ]].`);
     if (name in config) throw new Error(`${name} is given twice.`);
-    const num = (v: string) => (v.trim() === '' ? NaN : Number(v));
+    const num = decimal;
     if (name === 'elastic') {
       const [a, s, ...more] = value === undefined ? [] : value.split(':');
       config.elastic = { alpha: a === undefined ? AUGMENT_DEFAULTS.elastic.alpha : num(a), sigma: s === undefined ? AUGMENT_DEFAULTS.elastic.sigma : num(s) };

@@ -6,6 +6,17 @@ import { DataError, examples, labelClasses, readDataFile, slice, type Dataset, t
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
+ * The number a decimal string writes (3, -0.5, .25, 1e-3, surrounding spaces
+ * allowed), or NaN for anything else: Number() alone also reads hex (0x10),
+ * binary, octal, Infinity and the empty string (as 0). For every number a
+ * user types: CSV cells, flags, specs.
+ */
+export function decimal(s: string): number {
+  const t = s.trim();
+  return DECIMAL.test(t) ? Number(t) : NaN;
+}
+
+/**
  * Reads a CSV of labelled examples, one per line: label,v1,...,vD (the layout
  * of Kaggle's mnist_train.csv). A first line whose label is not a number is a
  * header; a first row of column numbers (0,1,2,…) is refused. Cells are
