@@ -54,6 +54,8 @@ async function runEvaluate(opts: EvaluateOptions): Promise<void> {
   const loaded = opts.model.map((file) => ({ file, ...loadModel(file) }));
   const dtype = opts.dtype ?? loaded[0].network.dtype;
   const nets = loaded.map(({ network }) => (network.dtype !== dtype ? network.clone(dtype) : network));
+  const other = opts.dtype ? undefined : loaded.find(({ network }) => network.dtype !== dtype);
+  if (other) out.note(style.warn(`note: --model ${safeText(other.file)} is ${other.network.dtype}: scored in ${dtype}, as --model ${safeText(loaded[0].file)} is (--dtype chooses)`));
   const ds = loadData({ ...opts, seed: 0 });
   const ex = opts.split === 'train' ? ds.train : ds.test;
   const classes = nets[0].sizes[nets[0].depth];

@@ -29,7 +29,7 @@ export function nonNegativeNumber(v: string): number {
 
 export function positiveInt(v: string): number {
   const x = decimal(v);
-  if (!Number.isInteger(x) || x <= 0) throw new InvalidArgumentError('expected a positive integer.');
+  if (!Number.isSafeInteger(x) || x <= 0) throw new InvalidArgumentError('expected a positive integer (at most 2^53 − 1).');
   return x;
 }
 

@@ -534,6 +534,8 @@ function printHeading(plan: RunPlan, training: TrainingRun, k: Kernels, out: Out
       (plan.resumedFrom ? (state.epoch > run.epochs ? ' · finished' : ` · from epoch ${state.epoch}, batch ${state.batch}`) : ''),
   );
   for (const line of layerTable(net).split('\n')) out.note(style.dim(`  ${line}`));
+  if (run.batchSize > ds.train.count)
+    out.note(style.warn(`note: m=${run.batchSize} is more than the ${ds.train.count} training examples: each step takes all ${ds.train.count} (full-batch gradient descent)`));
   if (plan.resumedFrom && state.epoch > run.epochs) {
     // Nothing to train: the run was stopped after its last checkpoint, before (or while) writing its outputs.
     const n = state.history.length;

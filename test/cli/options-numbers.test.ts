@@ -29,6 +29,10 @@ describe("the flags' parsers refuse what is not decimal", () => {
     it(`${name}: ${NOT_DECIMAL.length} forms refused with an InvalidArgumentError`, () => {
       for (const s of NOT_DECIMAL.filter((s) => name !== 'sizeList' || s !== '1,5')) expect(() => parse(s), JSON.stringify(s)).toThrow(InvalidArgumentError); // 1,5 is a list of two sizes
     });
+  it('an integer beyond 2^53 − 1 is not one a double holds exactly: refused (--batch-size 1e20 was printed as m=100000000000000000000)', () => {
+    expect(positiveInt('9007199254740991')).toBe(2 ** 53 - 1);
+    for (const s of ['9007199254740993', '1e20']) expect(() => positiveInt(s), s).toThrow('expected a positive integer (at most 2^53 − 1).');
+  });
   it('and read the decimal forms', () => {
     expect([positiveInt('16'), positiveInt('1e3'), nonNegativeInt('0'), positiveNumber('.5'), nonNegativeNumber('0'), unitInterval('0.9')]).toEqual([16, 1000, 0, 0.5, 0, 0.9]);
     expect(sizeList('784, 30 ,10')).toEqual([784, 30, 10]);

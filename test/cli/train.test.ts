@@ -76,11 +76,16 @@ describe('backprop train', () => {
     // two differently seeded nets disagree on some digits, and their mean output decides them
     expect(ens.confusion).not.toEqual(a.confusion);
     expect(ens.confusion).not.toEqual(b.confusion);
-    const twice = JSON.parse(cli(['evaluate', '--model', join(d, 's1.safetensors'), '--model', join(d, 's1.safetensors'), '--json']).stdout);
-    expect([twice.accuracy, twice.confusion]).toEqual([a.accuracy, a.confusion]);
+    const twice = cli(['evaluate', '--model', join(d, 's1.safetensors'), '--model', join(d, 's1.safetensors')]);
+    expect([twice.code, twice.stderr.trim()]).toEqual([2, `backprop: error: --model ${join(d, 's1.safetensors')} is given twice: an ensemble would count that model twice; give each model once`]);
     const human = cli(['evaluate', '--model', join(d, 's1.safetensors'), '--model', join(d, 's2.safetensors')]);
     expect(human.stdout).toMatch(/^member .*s1\.safetensors: \d+\.\d\d% \(\d+\/2000\)/m);
     expect(human.stdout).toMatch(/^ensemble accuracy \(mean output of 2 models\) \d+\.\d\d% \(\d+\/2000\)/m);
+    // a float64 member is scored in the first member's float32, and the line says so
+    expect(cli([...args, '--seed', '3', '--dtype', 'float64', '--save', join(d, 's3.safetensors')]).code).toBe(0);
+    const mixed = cli(['evaluate', '--model', join(d, 's1.safetensors'), '--model', join(d, 's3.safetensors')]);
+    expect(mixed.stdout).toContain(`note: --model ${join(d, 's3.safetensors')} is float64: scored in float32, as --model ${join(d, 's1.safetensors')} is (--dtype chooses)`);
+    expect(cli(['evaluate', '--dtype', 'float64', '--model', join(d, 's1.safetensors'), '--model', join(d, 's3.safetensors')]).stdout).not.toContain('note:');
     // a model of 3 classes beside one of 2, on the same 4 inputs
     writeFileSync(join(d, 'three.csv'), Array.from({ length: 30 }, (_, i) => `${i % 3},${i % 3},${(i * 7) % 5},1,0`).join('\n'));
     writeFileSync(join(d, 'two.csv'), Array.from({ length: 30 }, (_, i) => `${i % 2},${i % 2},${(i * 7) % 5},1,0`).join('\n'));
@@ -91,6 +96,13 @@ describe('backprop train', () => {
       `backprop: error: --model ${join(d, 'two.safetensors')} has 2 outputs but --model ${join(d, 'three.safetensors')} has 3: an ensemble's models must share their classes`,
     ]);
   }, 120_000);
+
+  it('a mini-batch larger than the training set is said to be the whole set (m=120 on 100 examples)', () => {
+    const r = cli(['train', '--limit', '100', '--batch-size', '120', '--epochs', '1', '--hidden', '5']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^note: m=120 is more than the 100 training examples: each step takes all 100 \(full-batch gradient descent\)$/m);
+    expect(cli(['train', '--limit', '100', '--batch-size', '100', '--epochs', '1', '--hidden', '5']).stdout).not.toContain('note: m=');
+  });
 
   it('trains on an IDX directory and reports validation accuracy', () => {
     const r = cli(['train', '--data', TINY, '--epochs', '2', '--validation', '20', '--json']);
