@@ -1,10 +1,11 @@
+import { QUOTE_LIMIT, safeText } from '../base/terminal-safe.js';
 import { BoundedReadError, CONFIG_FILE_LIMIT, readFileBounded } from '../base/read.js';
 import { Option, type Command } from 'commander';
 import { resolveData } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
 import { existsSync, statSync } from 'node:fs';
 import { loadModel } from '../io/safetensors.js';
-import { recordFlags, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
+import { recordFlags, RUN_SETTINGS, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
 import { UsageError } from './errors.js';
 import { BackendUnavailableError, type Available, type BackendName, type DType } from '../linalg/index.js';
 import { providerForDtype } from './precision.js';
@@ -60,6 +61,12 @@ function readConfig(file: string): TrainConfig {
     }
     const problem = runRecordProblem(record);
     if (problem) throw new DataError(`--config ${file}: the run recorded in its metadata is not one train can repeat (${problem})`);
+    // a setting this version does not know (a newer backprop's) would be dropped, and another run trained: refused, as a JSON config's unknown key is
+    const unknown = Object.keys(record as object).filter((k) => !(k in RUN_SETTINGS) && k !== 'save');
+    if (unknown.length)
+      throw new DataError(
+        `--config ${file}: the run recorded in its metadata has settings this backprop does not know (${safeText(unknown.slice(0, 3).join(', '), QUOTE_LIMIT)}${unknown.length > 3 ? ', …' : ''}): it cannot repeat that run; give its flags by hand`,
+      );
     return recordFlags(record as RunRecord);
   }
   let text: string;

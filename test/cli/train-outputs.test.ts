@@ -155,5 +155,16 @@ describe('train --resume: the checkpoint chooses nothing', () => {
       );
       oneError(cli(['train', '--config', bad]), 2, msg);
     }
+    // a setting this version does not know (a newer backprop's) is refused, not dropped: the run would be another one
+    const newer = join(d, 'newer.safetensors');
+    writeFileSync(
+      newer,
+      withHeader(readFileSync(m), (h) => (h.__metadata__.options = JSON.stringify({ ...JSON.parse(h.__metadata__.options), emaDecay: 0.999, '\u001b]0;x\u0007': 1 }))),
+    );
+    oneError(
+      cli(['train', '--config', newer]),
+      2,
+      /the run recorded in its metadata has settings this backprop does not know \(emaDecay, \\x1b\]0;x\\x07\): it cannot repeat that run; give its flags by hand$/,
+    );
   });
 });
