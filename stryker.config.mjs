@@ -300,6 +300,30 @@ export const equivalent = [
   ['src/io/checkpoint.ts', "return start ? `${boot} ${start}` : '';", 'Stryker was here!', 'Linux’s /proc/PID/stat always has field 22 (start is never empty)'],
   ['src/io/provenance.ts', "const inside = open < 0 ? '' : detail.slice", 'Stryker was here!', 'no pattern of blasInfo matches those words (no version, no core, no mixed-case word after the first)'],
   ['src/io/provenance.ts', 'const words = inside.split(/\\s+/).filter(Boolean);', 'inside.split(/\\s/)', 'the empty words a run of spaces leaves are filtered out'],
+  // src/io/safetensors.ts (measured with STRYKER_PART=io, --mutate src/io/safetensors.ts)
+  ['src/io/safetensors.ts', "Buffer.byteLength(json, 'utf8')", 'Buffer.byteLength(json, "")', 'Node reads an empty encoding name as UTF-8, the default'],
+  ['src/io/safetensors.ts', "const headerBytes = Buffer.from(json, 'utf8');", 'Buffer.from(json, "")', 'Node reads an empty encoding name as UTF-8, the default'],
+  [
+    'src/io/safetensors.ts',
+    "if (!meta || typeof meta !== 'object' || meta.format !== 'backprop')",
+    '!meta || false || meta.format',
+    'a JSON string, number or boolean has no format property: refused by the format test with the same message',
+  ],
+  ['src/io/safetensors.ts', "const sizes = String(m.sizes ?? '')", 'Stryker was here!', 'either text makes a list of one entry, refused with the same message (which quotes m.sizes itself)'],
+  ['src/io/safetensors.ts', "const input = String(m.input ?? '')", 'Stryker was here!', 'either text makes a list of one entry, refused with the same message (which quotes m.input itself)'],
+  ...['(true && l <= layers[k - 1])', '(k >= 0 && l <= layers[k - 1])'].map((rep) => [
+    'src/io/safetensors.ts',
+    '(k > 0 && l <= layers[k - 1])',
+    rep,
+    'at k = 0, layers[-1] is undefined and l <= undefined is false, as the guard gives',
+  ]),
+  ['src/io/safetensors.ts', "{ ...arch, activation: 'relu' }", 'activation: ""', 'pairingProblem compares the hidden activation only with softmax: "" and relu pass alike'],
+  [
+    'src/io/safetensors.ts',
+    'const spans: [number, number, string][] = [];',
+    '["Stryker was here"]',
+    'the extra entry compares as NaN, never less, so the sort leaves it first, and its comparison with the first real span is false: the same overlaps are found',
+  ],
   ['src/io/tfjs-export.ts', "tf.env().set('PROD', true);", "'PROD', false", 'only whether tfjs logs a banner about tfjs-node: the model is the same'],
   ['src/io/tfjs-export.ts', '...(l === 0 ? { inputShape: [W.cols] } : {}),', '...(true ?', 'a Sequential takes its input shape from its first layer; tfjs ignores inputShape on the later ones'],
   // src/data (measured with vitest.stryker-parts.config.mjs, STRYKER_PART=data-readers)
