@@ -4,9 +4,9 @@ import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/dataset.js';
-import { decodeIdx, findIdxFile, IDX_FILES, loadIdxDirectory, parseIdx, readIdxFile, readIdxPair } from '../../src/data/idx.js';
+import { decodeIdx, findIdxFile, IDX_FILES, loadIdxDirectory, parseIdx, readIdxPair } from '../../src/data/idx.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
-import { FASHION, idxFile, needs, SYSTEM, TINY_MNIST, tinyMnistWith } from '../helpers.js';
+import { idxFile, TINY_MNIST, tinyMnistWith } from '../helpers.js';
 
 const TINY = TINY_MNIST;
 
@@ -62,20 +62,6 @@ describe('IDX reader', () => {
   it('detects gzip by content, not by name', () => {
     const dir = tinyMnistWith('train-labels-idx1-ubyte', gzipSync(readFileSync(join(TINY, 'train-labels-idx1-ubyte'))));
     expect(loadIdxDirectory(dir).train.count).toBe(120);
-  });
-
-  it('reads the real Fashion-MNIST files (Debian dataset-fashion-mnist)', (ctx) => {
-    needs(ctx, SYSTEM.fashionMnist);
-    const ds = loadIdxDirectory(FASHION);
-    expect(ds.name).toBe('fashion-mnist');
-    expect([ds.train.count, ds.test.count, ds.train.dim, ds.classes]).toEqual([60000, 10000, 784, 10]);
-    // The first training image is an ankle boot (9), the first test image too; classes are balanced.
-    expect(ds.train.labels[0]).toBe(9);
-    expect(ds.test.labels[0]).toBe(9);
-    const counts = new Array(10).fill(0);
-    for (const l of ds.train.labels) counts[l]++;
-    expect(counts).toEqual(new Array(10).fill(6000));
-    expect(readIdxFile(join(FASHION, 't10k-labels-idx1-ubyte.gz')).shape).toEqual([10000]);
   });
 });
 
