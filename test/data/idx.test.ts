@@ -68,6 +68,10 @@ describe('IDX reader', () => {
 describe('embedded digits', () => {
   it('are 10,000 real MNIST digits split 8,000 / 2,000 with every class on both sides', () => {
     const ds = loadEmbedded();
+    expect(ds.name).toBe('embedded');
+    expect(ds.classes).toBe(10);
+    expect(ds.classNames).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(ds.shape).toEqual([28, 28]);
     expect([ds.train.count, ds.test.count, ds.train.dim]).toEqual([8000, 2000, 784]);
     for (const ex of [ds.train, ds.test]) {
       const counts = new Array(10).fill(0);
@@ -164,6 +168,27 @@ describe('IDX files: each check at its edge', () => {
     ['a gzip first byte, then not its second', [0x1f], 'x: 1 bytes is too short for an IDX header (need at least 4)'],
   ])('refuses %s', (_what, bytes, message) => {
     expect(refusal(() => decodeIdx(Buffer.from(bytes), 'x'))).toBe(message);
+  });
+
+  it('a second gzip byte after a first that is not: an IDX magic, refused as one, not gunzipped', () => {
+    expect(refusal(() => decodeIdx(Buffer.from([0, 0x8b, 8, 1, 0, 0, 0, 0]), 'x'))).toBe('x: not an IDX file (magic number 0x008b0801, expected 0x0000TTNN with type 08, 09, 0B, 0C, 0D or 0E)');
+  });
+
+  it('names the shape of a truncated or overlong array as rows x cols', () => {
+    expect(refusal(() => parseIdx(idxFile(0x08, [2, 2], [1, 2, 3]), 'x'))).toBe('x: truncated: header says 2x2 ubyte values (16 bytes) but the file has 15 bytes');
+    expect(refusal(() => parseIdx(idxFile(0x0b, [1, 2], [0, 1, 0, 2, 9]), 'x'))).toBe('x: 1 unexpected bytes after the 1x2 int16 values');
+  });
+
+  it('decodes int32 values in order, and returns bytes that do not alias the file', () => {
+    expect(Array.from(parseIdx(idxFile(0x0c, [2], [0, 0, 1, 0, 0xff, 0xff, 0xff, 0xfe]), 'i32').data)).toEqual([256, -2]);
+    const file = idxFile(0x08, [3], [5, 6, 7]);
+    const a = parseIdx(file, 'u');
+    file.fill(0);
+    expect(Array.from(a.data)).toEqual([5, 6, 7]);
+  });
+
+  it('scales floats by the largest value anywhere, not the last one', () => {
+    expect(Array.from(pair(0x0d, be(4, [0, 2, 0, 0, 0, 0, 0, 0.5])).examples.features)).toEqual(Array.from(Float32Array.from([0, 2, 0, 0, 0, 0, 0, 0.5], (v) => v / 255)));
   });
 
   it('reads an empty array whose header is the whole file', () => {

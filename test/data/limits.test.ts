@@ -61,7 +61,8 @@ describe('limits at their edges, with whole messages', () => {
   });
 
   it('gunzipLimited names the file for gzip data corrupt at its start, or past the header', () => {
-    expect(() => gunzipLimited(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff]), 'a.gz', () => 0)).toThrow(/^a\.gz: corrupt or truncated gzip data \(/);
+    // (the declared size is read from the inflated start, which a corrupt start never reaches)
+    expect(() => gunzipLimited(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff]), 'a.gz', (head) => head.length)).toThrow(/^a\.gz: corrupt or truncated gzip data \(/);
     const big = Buffer.alloc(10_000, 7);
     const gz = gzipSync(big);
     const cut = gz.subarray(0, gz.length - 12); // the end of the deflate stream and the trailer gone
@@ -90,6 +91,20 @@ describe('limits at their edges, with whole messages', () => {
     expect(networkBytes([2, 3, 1], 1000)).toBe(networkBytes([2, 3, 1], 1));
     expect(networkBytes([2, 3, 1], 1001) - networkBytes([2, 3, 1], 1000)).toBe(4 * 3 * 6);
     expect(networkBytes([5], 1)).toBe(4 * 3 * 1000 * 5);
+  });
+
+  it('checkNetworkSize names the batch size only above the evaluation batch of 1000', () => {
+    const n = Math.ceil(totalmem() / 2 / (4 * 3 * 1000)) + 1; // one layer of n inputs: 4·3·1000·n bytes, past half the memory
+    expect(() => checkNetworkSize([n], 1000, '--layers')).toThrow(/^--layers: a \d+ network needs about .*; use smaller layers$/);
+  });
+
+  it('checkNetworkSize refuses a weight matrix of more than 2³¹ − 1 entries, naming it (at 1/1000 byte a value: past the memory check)', () => {
+    // 2³¹ − 1 is prime: 1 × (2³¹ − 1) is the largest matrix allowed
+    expect(() => checkNetworkSize([2147483647, 1], 1, '--layers', 1e-9)).not.toThrow();
+    expect(() => checkNetworkSize([3, 46341, 46341], 1, '--layers', 1e-9)).toThrow(
+      new DataError('--layers: W2 would have 46341x46341 = 2147488281 entries, more than the 2147483647 an array can hold; use smaller layers'),
+    );
+    expect(() => checkNetworkSize([46341, 46341, 3], 1, '--layers', 1e-9)).toThrow(/^--layers: W1 would have 46341x46341 = 2147488281 entries/);
   });
 
   it('checkNetworkSize refuses a network beyond half the memory with the estimate, and passes a small one', () => {
