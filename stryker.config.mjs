@@ -361,6 +361,14 @@ export const equivalent = [
     'an estimate exactly equal to half of the memory: the boundary of a threshold no network size lands on (the sizes are integers, half the memory is not a multiple of their factors in general)',
   ],
   ['src/data/limits.ts', 'for (let l = 1; l < sizes.length; l++) {', 'l <= sizes.length', 'sizes[sizes.length] is undefined: the product is NaN, never above the limit'],
+  // src/data/val-data.ts (STRYKER_PART=data-val)
+  ['src/data/val-data.ts', 'for (const l of v.labels) if (l > top) top = l;', 'l >= top', 'assigns the value top already holds'],
+  ...['if (false)', 'DataError(``)'].map((rep) => [
+    'src/data/val-data.ts',
+    'if (v.count === 0) throw new DataError(`${name}: no examples`);',
+    rep,
+    'unreachable: readCsv refuses a file of no rows and readIdxPair a file of 0 images before this check',
+  ]),
   [
     'src/io/provenance.ts',
     'words.slice(1).find((w) => /^[A-Z][a-z]+[A-Za-z0-9]*$/.test(w))',

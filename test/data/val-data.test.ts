@@ -77,6 +77,14 @@ describe('withValidationData (--val-data)', () => {
     expect(refusal(ds, spec)).toBe(message(spec));
   });
 
+  it("renames only a leading --data: a reader's message that holds --data further on is kept as it is", () => {
+    const d = mkdtempSync(join(tmpdir(), 'backprop-val-data-'));
+    dirs.push(d);
+    const f = join(d, 'a --data b.csv');
+    writeFileSync(f, '0,0.5,x\n');
+    expect(refusal(train(), f)).toBe(`${f}:1: column 3 "x" is not a number (decimal numbers only)`);
+  });
+
   it('images whose training data has no shape (a CSV) are compared by their number of values alone', () => {
     const ds = train({ classes: 10, train: examples(new Float32Array(784), Uint8Array.from([1]), 784) });
     expect(withValidationData(ds, TINY_MNIST).validation!.count).toBe(120);
