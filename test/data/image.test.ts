@@ -177,6 +177,24 @@ describe('toMnist', () => {
     expect(Array.from(out)).toEqual(want);
   });
 
+  it('scales a 30-pixel box by 2/3: each target pixel averages 1½ source pixels a side, weighted by the area it covers', () => {
+    // ink f(x)·f(y) in a 30×30 box at (5, 5) of a black 40×40 image, f = 1 on even offsets and ½ on odd ones.
+    // Target pixel t covers source offsets [1.5t, 1.5t + 1.5), one pixel whole and half of another; by hand along one axis:
+    //   t = 0: [0, 1.5) → (1·1 + ½·½) / 1½ = 5/6      t = 1: [1.5, 3) → (½·½ + 1·1) / 1½ = 5/6
+    //   t = 2: [3, 4.5) → (1·½ + ½·1) / 1½ = 2/3      t = 3: [4.5, 6) → (½·1 + 1·½) / 1½ = 2/3
+    // so pixel (tx, ty) is a(tx)·a(ty) of the brightest (1), with a(t) = 5/6 for t mod 4 in {0, 1}, else 2/3.
+    const f = (o: number) => (o % 2 === 0 ? 1 : 0.5);
+    const a = (t: number) => (t % 4 < 2 ? 5 / 6 : 2 / 3);
+    const img = grey(40, 40, (x, y) => (x >= 5 && x < 35 && y >= 5 && y < 35 ? f(x - 5) * f(y - 5) : 0));
+    const out = Array.from(toMnist(img, 'i'));
+    // centre of mass along each axis Σ a(t)·t / Σ a(t) = 140.83 / 15 = 9.39: offset round(14 − 9.39 − 0.5) = 4, rows and columns 4–23
+    for (let k = 0; k < 784; k++) {
+      const [x, y] = [(k % 28) - 4, Math.floor(k / 28) - 4];
+      const want = x >= 0 && x < 20 && y >= 0 && y < 20 ? a(x) * a(y) : 0;
+      expect(out[k], `pixel ${k}`).toBeCloseTo(want, 6);
+    }
+  });
+
   it('halves a 40-pixel box by averaging 2×2 areas, scaled by the brightest pixel, and inverts a light image', () => {
     // blocks of 2×2 pixels with values 0.3, 0.6, 0.9 by block, on a light background (inverted: ink = 1 − v)
     const v = (bx: number, by: number) => ((bx + 2 * by) % 3) * 0.25 + 0.3;
