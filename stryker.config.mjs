@@ -361,6 +361,32 @@ export const equivalent = [
     'an estimate exactly equal to half of the memory: the boundary of a threshold no network size lands on (the sizes are integers, half the memory is not a multiple of their factors in general)',
   ],
   ['src/data/limits.ts', 'for (let l = 1; l < sizes.length; l++) {', 'l <= sizes.length', 'sizes[sizes.length] is undefined: the product is NaN, never above the limit'],
+  // src/data/image.ts (STRYKER_PART=data-readers)
+  ['src/data/image.ts', 'for (let at = 8; at + 8 <= buf.length;) {', 'at + 8 < buf.length', 'a chunk header in the last 8 bytes has no data after it: an IDAT there adds nothing'],
+  ['src/data/image.ts', 'for (let i = 0; i < out.length; i++) {', 'i <= out.length', pastEnd],
+  ...['true) {', 'i <= buf.length) {'].map((rep) => [
+    'src/data/image.ts',
+    'while (tokens.length < 4 && i < buf.length) {',
+    rep,
+    'past the end the scan adds only empty tokens, which read as 0 and are refused with the same message as missing ones',
+  ]),
+  ...['while (true && /', 'while (i <= buf.length && /'].map((rep) => [
+    'src/data/image.ts',
+    'while (i < buf.length && /\\s/.test(String.fromCharCode(buf[i]))) i++;',
+    rep,
+    'buf[buf.length] is undefined, which String.fromCharCode makes a NUL, not white space: the loop stops there',
+  ]),
+  ['src/data/image.ts', 'while (i < buf.length && buf[i] !== 0x0a) i++;', 'i <= buf.length', 'one step past the end of a comment that ends the file: the scan ends there either way'],
+  ['src/data/image.ts', 'if (max <= 0.05) throw', 'max < 0.05', 'the ink is float32, and no float32 equals 0.05'],
+  ['src/data/image.ts', 'for (let y = 0; y < h; y++)', 'y <= h', 'row h is past the end: undefined is never above the threshold'],
+  ['src/data/image.ts', 'for (let ty = 0; ty < th; ty++)', 'ty <= th', 'the extra row is written past the end of small, which drops it'],
+  ['src/data/image.ts', 'for (let tx = 0; tx < tw; tx++) {', 'tx <= tw', 'the extra pixel is written to the next row’s first, which that row then sets (past the end after the last row)'],
+  ...['const ox = Math.round(14 - (mass ? cx / mass : tw / 2) - 0.5),', 'oy = Math.round(14 - (mass ? cy / mass : th / 2) - 0.5);'].map((line) => [
+    'src/data/image.ts',
+    line,
+    '* 2)',
+    'unreachable: the brightest pixel (above 0.05) is in the box, so some target pixel averages it with a positive weight and the mass is positive',
+  ]),
   // src/data/val-data.ts (STRYKER_PART=data-val)
   ['src/data/val-data.ts', 'for (const l of v.labels) if (l > top) top = l;', 'l >= top', 'assigns the value top already holds'],
   ...['if (false)', 'DataError(``)'].map((rep) => [
