@@ -110,7 +110,10 @@ describe('readImage: PNG headers at their edges', () => {
     const b = Buffer.alloc(n);
     SIGNATURE.copy(b);
     b.write('IHDR', 12, 'latin1');
-    if (n >= 24) (b.writeUInt32BE(2, 16), b.writeUInt32BE(2, 20));
+    if (n >= 24) {
+      b.writeUInt32BE(2, 16);
+      b.writeUInt32BE(2, 20);
+    }
     return b;
   };
   it('24 bytes hold the IHDR size: read on (then refused for its missing image data); 20 bytes do not', () => {
