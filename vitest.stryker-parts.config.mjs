@@ -21,6 +21,10 @@ const parts = {
   ],
   // The unit tests of the small readers alone (a short first run, for a quick score of those files).
   'data-readers': ['test/data/csv.test.ts', 'test/data/dataset.test.ts', 'test/data/image.test.ts', 'test/data/limits.test.ts', 'test/data/idx.test.ts'],
+  // One module's tests at a time (the part named for it), for a short first run: --mutate that module alone.
+  'data-val': ['test/data/val-data.test.ts'],
+  'data-augment': ['test/data/augment.test.ts', 'test/train/augment.test.ts'],
+  'data-catalog': ['test/data/catalog-mnist.test.ts', 'test/data/catalog-verify.test.ts'],
   'data-fetch': ['test/data/fetch.test.ts', 'test/data/fetch-limits.test.ts', 'test/data/fetch-retry.test.ts'],
   // The fast tests of the learners' own code; ga, ntk and rbm (tests of a minute each once instrumented) apart.
   learners: [

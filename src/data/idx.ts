@@ -157,7 +157,7 @@ export function loadIdxDirectory(dir: string, name = basename(dir)): Dataset {
   if (!isDir) throw new DataError(`--data ${dir}: not a directory (expected a directory with MNIST-style IDX files)`);
   const train = readIdxPair(findIdxFile(dir, IDX_FILES.trainImages), findIdxFile(dir, IDX_FILES.trainLabels));
   const test = readIdxPair(findIdxFile(dir, IDX_FILES.testImages), findIdxFile(dir, IDX_FILES.testLabels));
-  if (train.examples.dim !== test.examples.dim) {
+  if (train.shape.join('x') !== test.shape.join('x')) {
     throw new DataError(`${dir}: training images are ${train.shape.join('x')} but test images are ${test.shape.join('x')}`);
   }
   const { classes, missing } = labelClasses([train.examples, test.examples]);

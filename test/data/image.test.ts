@@ -98,14 +98,50 @@ describe('readImage: PNG', () => {
   });
 
   it('neither PNG nor PGM', () => {
-    for (const bytes of ['hello', 'P3\n1 1\n255\n0', 'P', '']) {
+    for (const bytes of ['hello', 'P3\n1 1\n255\n0', 'P', '', 'Q5 1 1 255\n\x00', 'Q2 1 1 255 0']) {
       const f = file(bytes);
       expect(refusal(f)).toBe(`${f}: not a PNG or PGM image`);
     }
   });
 });
 
+describe('readImage: PNG headers at their edges', () => {
+  const head = (n: number) => {
+    const b = Buffer.alloc(n);
+    SIGNATURE.copy(b);
+    b.write('IHDR', 12, 'latin1');
+    if (n >= 24) {
+      b.writeUInt32BE(2, 16);
+      b.writeUInt32BE(2, 20);
+    }
+    return b;
+  };
+  it('24 bytes hold the IHDR size: read on (then refused for its missing image data); 20 bytes do not', () => {
+    const f24 = file(head(24));
+    expect(refusal(f24)).toMatch(new RegExp(`^${f24}: corrupt PNG \\((?!no IHDR)`));
+    const f20 = file(head(20));
+    expect(refusal(f20)).toBe(`${f20}: corrupt PNG (no IHDR chunk)`);
+  });
+
+  it('a 200×200 RGBA image (160,200 bytes of image data) is read whole', () => {
+    const p = new PNG({ width: 200, height: 200 });
+    for (let i = 0; i < 200 * 200; i++) p.data.set([0, 0, 0, 255], 4 * i);
+    p.data.set([255, 255, 255, 255], 4 * (200 * 200 - 1));
+    const g = readImage(file(PNG.sync.write(p)));
+    expect([g.width, g.height, g.data[0], g.data[200 * 200 - 1]]).toEqual([200, 200, 0, 1]);
+  });
+});
+
 describe('readImage: PGM', () => {
+  it('maxval 65535 is allowed (16-bit samples)', () => {
+    expect(Array.from(readImage(file(Buffer.concat([Buffer.from('P5 2 1 65535\n'), Buffer.from([0xff, 0xff, 0, 0])]))).data)).toEqual([1, 0]);
+  });
+
+  it('a comment that runs to the end of the file ends the header there', () => {
+    const f = file('P2 1 1 # no newline after this');
+    expect(refusal(f)).toBe(`${f}: bad PGM header (width, height and maxval 1–65535 expected)`);
+  });
+
   it('P5 with 8-bit and 16-bit samples, and a comment in the header', () => {
     let g = readImage(file(Buffer.concat([Buffer.from('P5\n# made by hand\n3 2\n255\n'), Buffer.from([0, 51, 255, 102, 204, 0])])));
     expect([g.width, g.height]).toEqual([3, 2]);
@@ -175,6 +211,68 @@ describe('toMnist', () => {
     // scale 1: the block as it is; its centre of mass (4.5, 9.5) moves to (13.5, 13.5): columns 9–18, rows 4–23
     const want = Array.from({ length: 784 }, (_, k) => (k % 28 >= 9 && k % 28 <= 18 && Math.floor(k / 28) >= 4 && Math.floor(k / 28) <= 23 ? 1 : 0));
     expect(Array.from(out)).toEqual(want);
+  });
+
+  it('scales a 30-pixel box by 2/3: each target pixel averages 1½ source pixels a side, weighted by the area it covers', () => {
+    // ink f(x)·f(y) in a 30×30 box at (5, 5) of a black 40×40 image, f = 1 on even offsets and ½ on odd ones.
+    // Target pixel t covers source offsets [1.5t, 1.5t + 1.5), one pixel whole and half of another; by hand along one axis:
+    //   t = 0: [0, 1.5) → (1·1 + ½·½) / 1½ = 5/6      t = 1: [1.5, 3) → (½·½ + 1·1) / 1½ = 5/6
+    //   t = 2: [3, 4.5) → (1·½ + ½·1) / 1½ = 2/3      t = 3: [4.5, 6) → (½·1 + 1·½) / 1½ = 2/3
+    // so pixel (tx, ty) is a(tx)·a(ty) of the brightest (1), with a(t) = 5/6 for t mod 4 in {0, 1}, else 2/3.
+    const f = (o: number) => (o % 2 === 0 ? 1 : 0.5);
+    const a = (t: number) => (t % 4 < 2 ? 5 / 6 : 2 / 3);
+    const img = grey(40, 40, (x, y) => (x >= 5 && x < 35 && y >= 5 && y < 35 ? f(x - 5) * f(y - 5) : 0));
+    const out = Array.from(toMnist(img, 'i'));
+    // centre of mass along each axis Σ a(t)·t / Σ a(t) = 140.83 / 15 = 9.39: offset round(14 − 9.39 − 0.5) = 4, rows and columns 4–23
+    for (let k = 0; k < 784; k++) {
+      const [x, y] = [(k % 28) - 4, Math.floor(k / 28) - 4];
+      const want = x >= 0 && x < 20 && y >= 0 && y < 20 ? a(x) * a(y) : 0;
+      expect(out[k], `pixel ${k}`).toBeCloseTo(want, 6);
+    }
+  });
+
+  it('a background of mean exactly ½ is not inverted; a 28-wide image of another height is cropped and scaled, not used as it is', () => {
+    const half = grey(28, 28, (x) => (x < 14 ? 1 : 0));
+    expect(Array.from(toMnist(half, 'h'))).toEqual(Array.from(half.data));
+    expect(
+      toMnist(
+        grey(28, 40, (x, y) => (x === 3 && y === 3 ? 1 : 0)),
+        'w',
+      ).length,
+    ).toBe(784);
+    expect(
+      toMnist(
+        grey(40, 28, (x, y) => (x === 3 && y === 3 ? 1 : 0)),
+        't',
+      ).length,
+    ).toBe(784);
+  });
+
+  it('one pixel of ink at the first row and column becomes a 20×20 block at rows and columns 4–23', () => {
+    const want = Array.from({ length: 784 }, (_, k) => (k % 28 >= 4 && k % 28 <= 23 && Math.floor(k / 28) >= 4 && Math.floor(k / 28) <= 23 ? 1 : 0));
+    expect(
+      Array.from(
+        toMnist(
+          grey(40, 40, (x, y) => (x === 0 && y === 0 ? 1 : 0)),
+          'p',
+        ),
+      ),
+    ).toEqual(want);
+    expect(
+      Array.from(
+        toMnist(
+          grey(40, 40, (x, y) => (x === 0 && y === 5 ? 1 : 0)),
+          'q',
+        ),
+      ),
+    ).toEqual(want); // the row above must not see it at its x = 40
+  });
+
+  it('a speck of exactly 20% of the brightest is not ink: the box is the brightest pixel alone', () => {
+    // 0.625 and 0.125 are exact in float32, and 0.2 · 0.625 rounds to 0.125 exactly
+    const img = grey(40, 40, (x, y) => (x === 10 && y === 10 ? 0.625 : x === 30 && y === 30 ? 0.125 : 0));
+    const want = Array.from({ length: 784 }, (_, k) => (k % 28 >= 4 && k % 28 <= 23 && Math.floor(k / 28) >= 4 && Math.floor(k / 28) <= 23 ? 1 : 0));
+    expect(Array.from(toMnist(img, 's'))).toEqual(want);
   });
 
   it('halves a 40-pixel box by averaging 2×2 areas, scaled by the brightest pixel, and inverts a light image', () => {

@@ -3,7 +3,18 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BEST_MODEL, hasCheckpoint, lockCheckpoint, processIdentity, readCheckpoint, removeCheckpoint, resumeNotice, writeCheckpoint, writeRescueCheckpoint } from '../../src/io/checkpoint.js';
+import {
+  BEST_MODEL,
+  checkpointKernels,
+  hasCheckpoint,
+  lockCheckpoint,
+  processIdentity,
+  readCheckpoint,
+  removeCheckpoint,
+  resumeNotice,
+  writeCheckpoint,
+  writeRescueCheckpoint,
+} from '../../src/io/checkpoint.js';
 import { encodeSafetensors, ModelFileError } from '../../src/io/safetensors.js';
 import { OutputPathError, processAlive, tempName } from '../../src/base/atomic.js';
 import { Network } from '../../src/nn/network.js';
@@ -11,6 +22,7 @@ import { Rng } from '../../src/base/rng.js';
 import { initialState, type TrainState } from '../../src/train/session.js';
 import { newRecord, type RunRecord } from '../../src/train/settings.js';
 import type { OptimizerState } from '../../src/train/optimizers.js';
+import type { Provenance } from '../../src/io/provenance.js';
 
 /** A pid no process holds here (found, not assumed). */
 function deadPid(): number {
@@ -431,6 +443,15 @@ describe('lockCheckpoint', () => {
     expect(readFileSync(join(dir, 'lock'), 'utf8')).toBe('someone else\n');
   });
 
+  it('gives up after its attempts on a lock that cannot be read (a directory named lock), naming it', () => {
+    const dir = fresh();
+    mkdirSync(join(dir, 'lock'));
+    const exits = process.listenerCount('exit');
+    expect(() => lockCheckpoint(dir, '--resume')).toThrow(new OutputPathError(`--resume ${dir}: could not take its lock file ${join(dir, 'lock')}`));
+    expect(process.listenerCount('exit')).toBe(exits);
+    expect(readdirSync(dir)).toEqual(['lock']);
+  });
+
   it('refuses a directory where the lock cannot be created, naming the flag and the reason', () => {
     const dir = join(fresh(), 'missing');
     expect(() => lockCheckpoint(dir, '--checkpoint')).toThrow(new OutputPathError(`--checkpoint ${dir}: cannot create its lock file (ENOENT)`));
@@ -495,6 +516,12 @@ describe('resumeNotice', () => {
     );
   });
 
+  it('OpenBLAS where neither run recorded a policy: nothing (absent on both sides is the same policy)', () => {
+    expect(resumeNotice({ provider: 'blas' }, { provider: 'blas' })).toBeUndefined();
+    expect(resumeNotice({ provider: 'blas', threads: '' }, { provider: 'blas' })).toBeUndefined();
+    expect(resumeNotice({ provider: 'blas' }, { provider: 'blas', threads: '' })).toBeUndefined();
+  });
+
   it('wasm under another policy: nothing (each element of C is summed by one thread, in one order)', () => {
     const wasm = { provider: 'wasm', threads: TWO };
     expect(resumeNotice(wasm, { ...wasm, threads: '2 threads' })).toBeUndefined();
@@ -523,6 +550,35 @@ describe('checkpoint kernels record', () => {
     const dir = write();
     expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).kernels).toEqual(blas);
     expect(readCheckpoint(dir).kernels).toEqual(blas);
+  });
+
+  it("checkpointKernels takes the provider, its description and the thread policy from a run's provenance, nothing else", () => {
+    const p = { backprop: '0.1.0', node: 'v20', platform: 'linux', dtype: 'float32', seed: 3, ...blas } as Provenance;
+    expect(checkpointKernels(p)).toStrictEqual({ provider: 'blas', providerDetail: blas.providerDetail, threads: TWO });
+  });
+
+  const MUST = 'kernels must give the provider and, optionally, its providerDetail and threads, as strings';
+  it.each<[string, unknown, boolean]>([
+    ['the provider alone', { provider: 'wasm' }, true],
+    ['the provider and its description, no threads', { provider: 'blas', providerDetail: 'x' }, true],
+    ['the provider and threads, no description', { provider: 'blas', threads: TWO }, true],
+    ['texts of exactly 1000 characters', { provider: 'p'.repeat(1000), providerDetail: 'd'.repeat(1000), threads: 't'.repeat(1000) }, true],
+    ['null', null, false],
+    ['a string', 'blas', false],
+    ['no provider', {}, false],
+    ['no provider, the optional fields only', { providerDetail: 'x', threads: TWO }, false],
+    ['a provider that is a number', { provider: 3 }, false],
+    ['a provider that is a list of one string (it has a length)', { provider: ['blas'] }, false],
+    ['a provider of 1001 characters', { provider: 'p'.repeat(1001) }, false],
+    ['a description that is null', { provider: 'blas', providerDetail: null }, false],
+    ['threads that are a number', { provider: 'blas', threads: 2 }, false],
+    ['threads of 1001 characters', { provider: 'blas', threads: 't'.repeat(1001) }, false],
+  ])('kernels: %s', (_what, kernels, ok) => {
+    const dir = write();
+    const path = join(dir, 'state.json');
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), kernels }));
+    if (ok) expect(readCheckpoint(dir).kernels).toStrictEqual(kernels);
+    else expect(() => readCheckpoint(dir)).toThrow(new ModelFileError(`${path}: ${MUST}`));
   });
 
   it('a kernels field that is not strings is a ModelFileError naming it', () => {

@@ -2,9 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeSafetensors, encodeSafetensors, loadModel, ModelFileError, saveModel } from '../../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, loadModel, ModelFileError, recordedOptions, saveModel } from '../../src/io/safetensors.js';
 import { convArchitecture, Network } from '../../src/nn/network.js';
-import { parseLayerList } from '../../src/nn/layers.js';
+import { layerSpecs, parseLayerList } from '../../src/nn/layers.js';
 import { Rng } from '../../src/base/rng.js';
 import { withHeader } from '../helpers.js';
 
@@ -121,5 +121,185 @@ describe('safetensors model files', () => {
     saveModel(join(dir, 'x.safetensors'), net());
     expect(readFileSync(join(dir, 'x.safetensors')).length).toBeGreaterThan(0);
     expect(readdirSync(dir)).toEqual(['x.safetensors']);
+  });
+});
+
+// Each refusal of decodeSafetensors with its whole message, and the edges of each check (found by Stryker: a check
+// that only a wrong-message or a crash would reveal). The expected messages are written out by hand.
+describe('decodeSafetensors: each check at its edge, with its message', () => {
+  /** 23 F32 parameters of the 4-3-2 net: 92 data bytes. */
+  const DATA = 4 * (12 + 3 + 6 + 2);
+  /** A file of a header given as JSON text and the data bytes. */
+  const raw = (json: string, data: Uint8Array = new Uint8Array(0)): Uint8Array => {
+    const h = Buffer.from(json, 'utf8');
+    const out = Buffer.alloc(8 + h.length + data.length);
+    out.writeBigUInt64LE(BigInt(h.length));
+    h.copy(out, 8);
+    out.set(data, 8 + h.length);
+    return out;
+  };
+  /** The net's file with its header edited and `extra` appended to its data. */
+  const edited = (edit: (h: Record<string, any>) => void, extra: Uint8Array = new Uint8Array(0), n: Network = net()): Uint8Array => Buffer.concat([withHeader(encodeSafetensors(n), edit), extra]);
+  const refusal = (bytes: Uint8Array): string => {
+    try {
+      decodeSafetensors(bytes, 'm.safetensors');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ModelFileError);
+      expect((e as Error).name).toBe('ModelFileError');
+      return (e as Error).message;
+    }
+    throw new Error('decodeSafetensors accepted it');
+  };
+  const f64 = (...v: number[]) => new Uint8Array(Float64Array.from(v).buffer);
+
+  it('the error is a ModelFileError by name too (the CLI prints it on one line)', () => {
+    expect(new ModelFileError('x').name).toBe('ModelFileError');
+  });
+
+  it.each([
+    ['8 zero bytes: a header of length 0, which is not JSON (not too short)', new Uint8Array(8), 'm.safetensors: header is not valid JSON'],
+    [
+      'a header length of exactly the 100 MB limit is allowed, then runs past the end',
+      (() => {
+        const b = Buffer.alloc(16);
+        b.writeBigUInt64LE(100_000_000n);
+        return b;
+      })(),
+      'm.safetensors: header length 100000000 runs past the end of the 16-byte file',
+    ],
+    [
+      'a header that ends exactly at the end of the file: no data',
+      encodeSafetensors(net()).subarray(0, 8 + Number(new DataView(encodeSafetensors(net()).buffer).getBigUint64(0, true))),
+      'm.safetensors: tensor W1 data_offsets [0, 48] do not hold 12 F32 values inside 0 data bytes',
+    ],
+    ['a header of null', raw('null'), 'm.safetensors: header is not a JSON object'],
+    ['a header of a number', raw('5'), 'm.safetensors: header is not a JSON object'],
+    ['a header of a string', raw('"backprop"'), 'm.safetensors: header is not a JSON object'],
+    ['a header of a list', raw('[{"__metadata__":{"format":"backprop"}}]'), 'm.safetensors: header is not a JSON object'],
+  ])('%s', (_what, bytes, message) => {
+    expect(refusal(bytes)).toBe(message);
+  });
+
+  const NOT_OURS = 'm.safetensors: not a backprop model (no __metadata__.format = "backprop")';
+  it.each<[string, (h: Record<string, any>) => void, string]>([
+    ['__metadata__ null', (h) => (h.__metadata__ = null), NOT_OURS],
+    ['__metadata__ of another format', (h) => (h.__metadata__.format = 'pytorch'), NOT_OURS],
+    [
+      'a layer of exactly 2³¹ − 1 units passes the width check, then its tensor has the wrong shape',
+      (h) => (h.__metadata__.sizes = '4,2147483647,2'),
+      'm.safetensors: tensor W1 has shape [3,4], expected [2147483647,4] for sizes 4,2147483647,2',
+    ],
+    [
+      'an input shape without layers is a conv net without its layers',
+      (h) => (h.__metadata__.input = '1,2,2'),
+      'm.safetensors: __metadata__.layers "undefined" is refused: layer "undefined" is not a size (100), a convolution (conv5x5x20, conv5x5x20p2 with padding 2), a pooling (pool2, maxpool2, avgpool2) or a batch normalisation (bn)',
+    ],
+    ['layers without an input shape', (h) => (h.__metadata__.layers = 'conv3x3x2'), 'm.safetensors: __metadata__.input "undefined" is not channels,rows,cols'],
+    [
+      'a hidden softmax: the message without its flag',
+      (h) => (h.__metadata__.activation = 'softmax'),
+      'm.safetensors: __metadata__ describes a network train refuses: softmax normalises a whole layer into one distribution, it is an output activation; use --activation relu, sigmoid or tanh for hidden layers',
+    ],
+    [
+      'log-likelihood after a sigmoid: a message that does not start with a flag is kept whole',
+      (h) => (h.__metadata__.output_activation = 'sigmoid'),
+      "m.safetensors: __metadata__ describes a network train refuses: --cost log-likelihood needs --output-activation softmax: with sigmoid it only raises the true class's output, so every output can go to 1 and the cost to 0 (use --cost cross-entropy for a sigmoid output)",
+    ],
+    ['a tensor entry that is a string', (h) => (h.W1 = 'x'), 'm.safetensors: tensor W1 is missing'],
+    ['a tensor entry that is null', (h) => (h.W1 = null), 'm.safetensors: tensor W1 is missing'],
+    ['a shape that is not a list', (h) => (h.W1.shape = 'x'), 'm.safetensors: tensor W1 has shape [x], expected [3,4] for sizes 4,3,2'],
+    ['a shape that is a prefix of the right one', (h) => (h.W1.shape = [3]), 'm.safetensors: tensor W1 has shape [3], expected [3,4] for sizes 4,3,2'],
+    ['a shape with one dimension wrong', (h) => (h.W1.shape = [3, 5]), 'm.safetensors: tensor W1 has shape [3,5], expected [3,4] for sizes 4,3,2'],
+    ['data_offsets that are not a list', (h) => (h.W1.data_offsets = '0,48'), `m.safetensors: tensor W1 data_offsets [NaN, NaN] do not hold 12 F32 values inside ${DATA} data bytes`],
+    ['data_offsets as strings', (h) => (h.W1.data_offsets = ['0', 48]), `m.safetensors: tensor W1 data_offsets [0, 48] do not hold 12 F32 values inside ${DATA} data bytes`],
+    [
+      'data_offsets that are fractions 48 bytes apart',
+      (h) => (h.W1.data_offsets = [0.5, 48.5]),
+      `m.safetensors: tensor W1 data_offsets [0.5, 48.5] do not hold 12 F32 values inside ${DATA} data bytes`,
+    ],
+    ['data_offsets that start before the data', (h) => (h.W1.data_offsets = [-4, 44]), `m.safetensors: tensor W1 data_offsets [-4, 44] do not hold 12 F32 values inside ${DATA} data bytes`],
+    ['data_offsets 4 bytes too long', (h) => (h.W1.data_offsets = [0, 52]), `m.safetensors: tensor W1 data_offsets [0, 52] do not hold 12 F32 values inside ${DATA} data bytes`],
+    ['two tensors that overlap, named in order', (h) => (h.b1.data_offsets = [0, 12]), 'm.safetensors: tensors W1 and b1 overlap'],
+  ])('refuses %s', (_what, edit, message) => {
+    expect(refusal(edited(edit))).toBe(message);
+  });
+
+  it.each([
+    [NaN, 5, 'NaN'],
+    [Infinity, 0, 'Infinity'],
+    [-Infinity, 11, '-Infinity'],
+  ])('refuses a weight of %s, naming the tensor and the index', (v, i, shown) => {
+    const bytes = encodeSafetensors(net());
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    new DataView(bytes.buffer).setFloat32(8 + n + 4 * i, v, true);
+    expect(refusal(bytes)).toBe(`m.safetensors: tensor W1 holds ${shown} at index ${i}: a model's weights must be finite`);
+  });
+
+  it('refuses tensors of both dtypes: one weight matrix in F64 among F32 tensors', () => {
+    const bytes = edited((h) => (h.W1 = { dtype: 'F64', shape: [3, 4], data_offsets: [DATA, DATA + 96] }), f64(...Array.from({ length: 12 }, (_, i) => i / 8)));
+    expect(refusal(bytes)).toBe('m.safetensors: tensors mix F32 and F64');
+  });
+
+  const bnNet = () => Network.create({ sizes: [4, 3, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood', batchNorm: [1] }, 'xavier', new Rng(9));
+
+  it('refuses tensors of both dtypes: a running mean in F64 in a float32 net', () => {
+    const a = bnNet();
+    const size = DATA + 4 * 4 * 3; // γ, β, mean and variance of 3 features
+    const bytes = edited((h) => (h['bn1.running_mean'] = { dtype: 'F64', shape: [3], data_offsets: [size, size + 24] }), f64(0.5, 0.25, 0), a);
+    expect(refusal(bytes)).toBe('m.safetensors: tensors mix F32 and F64');
+  });
+
+  it('round-trips batch normalisation in float32; a running variance of 0 is kept, a negative one refused', () => {
+    const a = bnNet();
+    const n = a.norm[1]!;
+    n.params.set([1.5, 2, 0.5, 0.25, -1, 0]);
+    n.runningMean.set([0.5, -0.25, 3]);
+    n.runningVar.set([2, 0, 0.125]);
+    const b = decodeSafetensors(encodeSafetensors(a), 'm').network;
+    expect(b.dtype).toBe('float32');
+    expect(b.norm[1]!.params).toEqual(Float32Array.from([1.5, 2, 0.5, 0.25, -1, 0]));
+    expect(b.norm[1]!.runningMean).toEqual(Float32Array.from([0.5, -0.25, 3]));
+    expect(b.norm[1]!.runningVar).toEqual(Float32Array.from([2, 0, 0.125]));
+    n.runningVar.set([2, -0.5, 0.125]); // one negative entry among others
+    expect(refusal(encodeSafetensors(a))).toBe('m.safetensors: tensor bn1.running_var holds a negative variance');
+  });
+
+  it('a net without hidden layers is not refused for its hidden activation (it has none)', () => {
+    const a = Network.create({ sizes: [4, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', new Rng(2));
+    const { network } = decodeSafetensors(
+      withHeader(encodeSafetensors(a), (h) => (h.__metadata__.activation = 'softmax')),
+      'm',
+    );
+    expect(network.sizes).toEqual([4, 2]);
+    expect(network.arch.activation).toBe('softmax');
+    expect(Array.from(network.weights[0].data)).toEqual(Array.from(a.weights[0].data));
+  });
+
+  it('writes version "1", and an architecture with a layer list but no input shape as dense (as architectureGeometry reads it)', () => {
+    const a = Network.create({ sizes: [4, 3, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood', layers: layerSpecs(parseLayerList('3,2')) }, 'xavier', new Rng(9));
+    const bytes = encodeSafetensors(a);
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const meta = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString()).__metadata__;
+    expect(meta).toEqual({ format: 'backprop', version: '1', sizes: '4,3,2', activation: 'tanh', output_activation: 'softmax', cost: 'log-likelihood' });
+  });
+
+  it('loadModel names the flag and the file: a missing file, a directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backprop-st-'));
+    expect(() => loadModel(join(dir, 'none.safetensors'))).toThrow(new ModelFileError(`--model ${join(dir, 'none.safetensors')}: cannot read (ENOENT)`));
+    expect(() => loadModel(dir)).toThrow(new ModelFileError(`--model ${dir}: not a regular file (a directory)`));
+  });
+});
+
+describe('recordedOptions: the training options a model records, or why not', () => {
+  it.each<[string, Record<string, string>, ReturnType<typeof recordedOptions>]>([
+    ['none recorded', {}, {}],
+    ['an object', { options: '{"lr":0.1,"seed":3}' }, { value: { lr: 0.1, seed: 3 } }],
+    ['not JSON', { options: '{lr' }, { problem: '__metadata__.options is not valid JSON (3 characters): the training options are not shown' }],
+    ['null', { options: 'null' }, { problem: '__metadata__.options is null, not an object of training options: not shown' }],
+    ['a list', { options: '[1]' }, { problem: '__metadata__.options is an array, not an object of training options: not shown' }],
+    ['a number', { options: '5' }, { problem: '__metadata__.options is a number, not an object of training options: not shown' }],
+    ['a string', { options: '"x"' }, { problem: '__metadata__.options is a string, not an object of training options: not shown' }],
+  ])('%s', (_what, metadata, expected) => {
+    expect(recordedOptions(metadata)).toStrictEqual(expected);
   });
 });
