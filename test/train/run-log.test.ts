@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -103,18 +103,21 @@ describe('RunLog', () => {
     expect(readFileSync(onlyJson, 'utf8')).toBe(`${JSON.stringify(batch)}\n`);
   });
 
-  it('a failed write (a full disk) stops the log, says why, and the run goes on without it', () => {
-    const good = join(dir(), 'run.jsonl');
-    const log = new RunLog({ json: good, csv: '/dev/full' }); // the CSV header already fails
-    expect(log.failed).toBe('/dev/full: ENOSPC: no space left on device, write');
-    expect(log.active).toBe(false);
+  it('a failed write stops the log, says why, and the run goes on without it (a real full disk: test/cli/faults.test.ts)', () => {
+    // the write fails as on a full disk, after the open: its descriptor is taken away
+    const good = join(dir(), 'run.jsonl'),
+      bad = join(dir(), 'run.csv');
+    const log = new RunLog({ json: good, csv: bad });
+    const fds = (log as unknown as { fds: { fd: number; path: string }[] }).fds;
+    closeSync(fds[1].fd);
     log.record(RunLog.epoch(m, 10));
+    expect(log.failed).toBe(`${bad}: EBADF: bad file descriptor, fstat`); // where the line would begin: nothing of it written
+    expect(log.active).toBe(false);
+    log.record(RunLog.epoch(m, 10)); // nothing more, no throw
+    expect(readFileSync(good, 'utf8').split('\n').filter(Boolean)).toHaveLength(1); // the line written before the failure
+    fds.splice(1, 1);
     log.close();
-    expect(readFileSync(good, 'utf8')).toBe('');
-    const full = new RunLog({ json: '/dev/full' });
-    expect(full.failed).toBeUndefined();
-    expect(() => full.record(RunLog.epoch(m, 10))).not.toThrow();
-    expect(full.failed).toBe('/dev/full: ENOSPC: no space left on device, write');
-    full.close();
+    // a device is not a log file: refused at the open, naming the flag (it was written to, and failed at once)
+    expect(() => new RunLog({ json: good, csv: '/dev/full' })).toThrow('--csv /dev/full: exists and is a character device, not a regular file (choose a file name)');
   });
 });
