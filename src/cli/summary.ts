@@ -1,3 +1,5 @@
+import { RUN_SETTINGS } from '../train/settings.js';
+import type { InitFrom } from '../train/init-from.js';
 import { Command } from 'commander';
 import { loadModel, recordedOptions } from '../io/safetensors.js';
 import type { Network } from '../nn/network.js';
@@ -71,9 +73,9 @@ export function summaryCommand(): Command {
       if (trained.length) out.line(style.dim(`trained ${trained.join(' · ')}`) + (shownAccuracy !== undefined ? ` · test accuracy ${(100 * shownAccuracy).toFixed(2)}%` : ''));
       const options = recordedOptions(m);
       if (options.problem) out.note(style.warn(`note: ${options.problem}`));
-      // --init-from: the model it was fine-tuned from (as the file recorded it: unchecked, so shown only when well formed)
-      const from = options.value?.initFrom as { file?: unknown; sha256?: unknown; reinitOutput?: unknown } | undefined;
-      if (from && typeof from.file === 'string' && typeof from.sha256 === 'string') {
+      // --init-from: the model it was fine-tuned from, shown when the recorded value passes the setting's own check
+      const from = options.value?.initFrom as InitFrom | undefined;
+      if (from !== undefined && RUN_SETTINGS.initFrom.check(from) === undefined) {
         out.line(
           style.dim(
             `started from ${safeText(from.file, QUOTE_LIMIT)} (SHA-256 ${safeText(from.sha256.slice(0, 16), QUOTE_LIMIT)}…)${from.reinitOutput === true ? ', its output layer drawn afresh' : ''}`,

@@ -52,9 +52,8 @@ export function readCsv(path: string): { examples: Examples; maxLabel: number } 
     const row = new Array<number>(width);
     for (let j = 0; j < width; j++) {
       const s = cells[j].trim();
-      const v = Number(s);
-      // Only decimal numbers: Number() also takes 0x1F, 0b101, 0o17 and Infinity, which no CSV of examples means.
-      if (!DECIMAL.test(s)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is not a number (decimal numbers only)`);
+      const v = decimal(s); // NaN for 0x1F, 0b101, 0o17, Infinity and the empty cell, which no CSV of examples means
+      if (Number.isNaN(v)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is not a number (decimal numbers only)`);
       if (!Number.isFinite(v)) throw new DataError(`${path}:${i + 1}: column ${j + 1} "${cells[j]}" is out of range (beyond ±1.8e308)`);
       if (j > 0 && v < 0) throw new DataError(`${path}:${i + 1}: column ${j + 1} is ${s}; expected values from 0 to 1, or pixels 0–255`);
       row[j] = v;
