@@ -34,8 +34,18 @@ const parts = {
     'test/learners/ode-solvers.test.ts',
     'test/learners/ode.test.ts',
     'test/learners/progress.test.ts',
+    'test/learners/memory.test.ts',
   ],
-  'learners-models': ['test/learners/ga.test.ts', 'test/learners/ntk.test.ts', 'test/learners/rbm.test.ts'],
+  // The GA, the NTK and the RBM, with the tests of the harness, progress and memory that run them.
+  'learners-models': [
+    'test/learners/ga.test.ts',
+    'test/learners/ntk.test.ts',
+    'test/learners/rbm.test.ts',
+    'test/learners/solve.test.ts',
+    'test/learners/harness.test.ts',
+    'test/learners/progress.test.ts',
+    'test/learners/memory.test.ts',
+  ],
 };
 const part = process.env.STRYKER_PART ?? '';
 if (!(part in parts)) throw new Error(`STRYKER_PART must be one of ${Object.keys(parts).join(', ')} (got '${part}')`);
