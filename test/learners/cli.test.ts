@@ -1,7 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { gb } from '../../src/data/limits.js';
+import { gaMemory } from '../../src/learners/ga.js';
+import { totalBytes } from '../../src/learners/harness.js';
 import { cli, needs, SYSTEM } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'learners-'));
@@ -21,6 +24,13 @@ interface Run {
 }
 
 describe('backprop learners', () => {
+  // (Here, not in memory.test.ts, whose in-process tests Stryker runs: it has no dist/ to spawn.)
+  it('a refusal prints the estimate and this machine’s memory in the same decimal units (10⁹ bytes)', () => {
+    const r = cli(['learners', '--learners', 'ga', '--population', '100000000', '--limit', '100', '--test-limit', '100']);
+    expect(r.code).toBe(2);
+    const need = totalBytes(gaMemory([784, 10], 100000000, 100)); // the learners' default network is 784-10; the batch capped at 100 examples
+    expect(r.stderr).toContain(`needs about ${gb(need)} (estimated), more than half of this machine's ${gb(totalmem())}`);
+  });
   it('runs sgd, ga and ntk on the same data: one JSON result, a report, and the work ratio computed from the traces', () => {
     const report = join(dir, 'learners.html');
     const r = cli(['learners', '--limit', '600', '--test-limit', '300', '--epochs', '1', '--generations', '40', '--population', '20', '--json', '--report', report]);

@@ -1,15 +1,13 @@
-import { totalmem } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { slice } from '../../src/data/dataset.js';
-import { gb, networkBytes } from '../../src/data/limits.js';
+import { networkBytes } from '../../src/data/limits.js';
 import { GA_DEFAULTS, GaLearner, gaMemory } from '../../src/learners/ga.js';
 import { totalBytes } from '../../src/learners/harness.js';
 import { ODE_DEFAULTS, OdeLearner, odeMemory } from '../../src/learners/ode.js';
 import { SGD_DEFAULTS, SgdLearner } from '../../src/learners/sgd.js';
 import { jsKernels } from '../../src/linalg/index.js';
 import type { Architecture } from '../../src/nn/network.js';
-import { cli } from '../helpers.js';
 
 // One memory estimate per learner, computed by the learner's module: `backprop learners` refuses a learner by it
 // before any work, and the learner reports it (the ODE adds its unrolled tape) as its peak. They were two formulas.
@@ -49,12 +47,5 @@ describe('learner memory estimates: by hand, and the peak each learner reports',
     const o = { ...ODE_DEFAULTS, width: 4, hidden: 6, batchSize: 10, epochs: 1, solver: 'rk4' as const, steps: 2, gradient: 'adjoint' as const };
     const r = await new OdeLearner(o).fit(ds, ctx);
     expect(r.peakBytes).toBe(totalBytes(odeMemory(o, 784, 10)));
-  });
-
-  it('a refusal prints the estimate and this machine’s memory in the same decimal units (10⁹ bytes)', () => {
-    const r = cli(['learners', '--learners', 'ga', '--population', '100000000', '--limit', '100', '--test-limit', '100']);
-    expect(r.code).toBe(2);
-    const need = totalBytes(gaMemory([784, 10], 100000000, 100)); // the learners' default network is 784-10; the batch capped at 100 examples
-    expect(r.stderr).toContain(`needs about ${gb(need)} (estimated), more than half of this machine's ${gb(totalmem())}`);
   });
 });
