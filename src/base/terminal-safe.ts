@@ -55,22 +55,30 @@ export function safeText(text: unknown, max?: number): string {
   return cut.replace(UNSAFE, visible);
 }
 
-/** The colour codes (SGR: ESC [ digits m) that chalk writes: the only escape sequences a line of ours may carry. */
-const SGR = /(\x1b\[[0-9;]*m)/;
+/**
+ * The colour codes (SGR: ESC [ n m) that our own `style` (cli/output.ts) has chalk write, at every colour level:
+ * bold 1 and dim 2 (ended by 22), red 31, green 32 and yellow 33 (ended by 39). The only escape sequences a line
+ * of ours may carry: a value that brings others (conceal 8, which hides the rest of the line; 256 colours;
+ * black on black) has them escaped even when colours are on. test/security/prints.test.ts checks that `style`
+ * writes nothing else.
+ */
+export const OUR_COLOURS = /(\x1b\[(?:1|2|22|31|32|33|39)m)/;
 
 /**
  * A line of a command's own text, which may quote names and values from
  * anywhere (a file name, a server's URL, an environment variable, metadata):
  * what safeText escapes is escaped here too, but for the line breaks and tabs
- * of the text itself and, when `colours` is set, the colour codes chalk put in
- * (a quoted value's own colour code is a sequence like any other when colours
- * are off). The last line of defence: every line an Output prints passes here.
+ * of the text itself and, when `colours` is set, the colour codes of our own
+ * style (OUR_COLOURS). A value's own colour code is a sequence like any other
+ * when colours are off, and when they are on unless it is one of those five,
+ * which can colour text but not hide or move it. The last line of defence:
+ * every line an Output prints passes here.
  */
 export function safeLine(text: string, colours: boolean): string {
   const keep = (s: string) => s.replace(UNSAFE, (ch) => (ch === '\n' || ch === '\t' ? ch : visible(ch)));
   if (!colours || !text.includes('\x1b')) return keep(text);
   return text
-    .split(SGR)
+    .split(OUR_COLOURS)
     .map((part, i) => (i % 2 === 1 ? part : keep(part)))
     .join('');
 }

@@ -184,7 +184,7 @@ async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[]
       },
       k,
       (s, e) => {
-        if (out.interactive) process.stderr.write(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done\n`));
+        if (out.interactive) out.status(style.dim(`  ${s.activation}: epoch ${e}/${opts.epochs} done`));
       },
       bar.run,
     );

@@ -92,16 +92,16 @@ function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(f
   const start = new Map<string, { t: number; from: number; lastPrint: number; step: number }>();
   let drawn = false;
   const clear = () => {
-    if (drawn) process.stderr.write('\r\x1b[K');
+    if (drawn) out.clearRedraw();
     drawn = false;
   };
   return {
     resumed(file, have) {
-      if (!out.quiet) process.stderr.write(`${file}: resuming at byte ${have} (${mb(have)} MB kept from an earlier run)\n`);
+      if (!out.quiet) out.status(`${file}: resuming at byte ${have} (${mb(have)} MB kept from an earlier run)`);
     },
     restarted(file, had) {
       clear();
-      if (!out.quiet) process.stderr.write(`${file}: the server does not resume downloads (it sent the whole file to a request from byte ${had}): downloading it from the start\n`);
+      if (!out.quiet) out.status(`${file}: the server does not resume downloads (it sent the whole file to a request from byte ${had}): downloading it from the start`);
     },
     update(p) {
       if (out.quiet) return;
@@ -115,7 +115,7 @@ function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(f
       if (tty) {
         if (now - s.lastPrint < 100 && !complete) return;
         s.lastPrint = now;
-        process.stderr.write(`\r${line(process.stderr.columns || 80)}\x1b[K`);
+        out.redraw(line(process.stderr.columns || 80));
         drawn = true;
         if (complete) {
           process.stderr.write('\n');
@@ -127,7 +127,7 @@ function fetchProgress(out: Output): { update(p: FetchProgress): void; resumed(f
       if (complete || (step > s.step && now - s.lastPrint >= 2000 && now - s.t >= 1000)) {
         s.step = step;
         s.lastPrint = now;
-        process.stderr.write(`${line()}\n`);
+        out.status(line());
       }
     },
     clear,

@@ -543,12 +543,12 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
           phase = { unit: p.unit, since: 0 }; // the next seed's fit
         else if (p.unit !== phase.unit) phase = { unit: p.unit, since: phase.unit ? lastWall : 0 }; // a new phase: its own pace and ETA
         lastWall = p.wallSeconds;
-        if (out.interactive) process.stderr.write(`\r\u001b[K${progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p, phase.since)}`.slice(0, (process.stderr.columns || 80) + 4));
+        if (out.interactive) out.redraw(progressLine(seed === opts.seed ? l.name : `${l.name} seed ${seed}`, p, phase.since).slice(0, process.stderr.columns || 80));
       },
     });
   const others = await fitOtherSeeds(opts.seed, opts.seeds, shouldStop, fitSeed, l, ds);
   const r = await fitSeed(opts.seed);
-  if (out.interactive) process.stderr.write('\r\u001b[K');
+  if (out.interactive) out.clearRedraw();
   await stops.settle(); // a signal that came as the learner returned is counted here
   const last = r.trace[r.trace.length - 1];
   if (!last) {

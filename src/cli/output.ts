@@ -28,7 +28,21 @@ export class Output {
     if (!this.quiet) this.line(text);
   }
 
-  /** The machine-readable result (only with --json). */
+  /** A line about the run on stderr, whatever --json says (a warning, where a stopped run left its checkpoint): neutralised like `line`. */
+  status(text: string): void {
+    process.stderr.write(safeLine(text, chalk.level > 0) + '\n');
+  }
+
+  /** The progress line drawn again in place on stderr (callers check `interactive`): ESC [ K clears the last one, then the text, neutralised. */
+  redraw(text: string): void {
+    process.stderr.write(`\r\x1b[K${safeLine(text, chalk.level > 0)}`);
+  }
+
+  /** Clears the line `redraw` drew. */
+  clearRedraw(): void {
+    process.stderr.write('\r\x1b[K');
+  }
+
   /**
    * The machine-readable result (only with --json). Every result carries
    * `schemaVersion` and `provenance`: commands that compute with a kernel

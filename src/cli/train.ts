@@ -247,8 +247,10 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     const session = await trainSession(plan, opts, out, stops);
     const code = await reportRun(plan, session, opts, out, t0);
     if (pipe.broken && code === EXIT.ok) {
-      process.stderr.write(
-        `backprop: error: stdout was closed (broken pipe) during the run: the lines after that were not printed${plan.record.save ? `; the model was saved to ${plan.record.save}` : ''}\n`,
+      reportError(
+        `stdout was closed (broken pipe) during the run: the lines after that were not printed${plan.record.save ? `; the model was saved to ${plan.record.save}` : ''}`,
+        EXIT.failed,
+        opts.json,
       );
       return EXIT.failed;
     }
@@ -473,7 +475,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
   const { save: _save, ...runOptions } = run; // where the model is written does not change it
   const prov = provenance(provider, net.dtype, run.seed, runOptions);
   const notice = resumeNotice(plan.resumedKernels, checkpointKernels(prov));
-  if (notice) process.stderr.write(`${style.warn(`⚠ ${notice}`)}\n`);
+  if (notice) out.status(style.warn(`⚠ ${notice}`));
   const training = new TrainingRun({ ...plan, kernels: k, bestWeights: checkpointDir ? () => readBestModel(checkpointDir, net) : undefined });
   printHeading(plan, training, k, out);
   const monitorLog: MonitorEntry[] = [];
@@ -592,8 +594,8 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     saveCheckpoint(plan, dir, outcome.snapshot, session.prov);
     const sig = session.signal ?? 'SIGINT';
     const { state } = plan;
-    process.stderr.write(
-      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}${plan.record.save ? ` --save ${plan.record.save}` : ''}\n`,
+    out.status(
+      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}${plan.record.save ? ` --save ${plan.record.save}` : ''}`,
     );
     return signalExitCode(sig);
   }

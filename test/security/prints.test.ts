@@ -2,8 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { safeJson, safeLine, safeText, shorten } from '../../src/base/terminal-safe.js';
+import chalk from 'chalk';
+import { OUR_COLOURS, safeJson, safeLine, safeText, shorten } from '../../src/base/terminal-safe.js';
 import { errorLine } from '../../src/cli/errors.js';
+import { style } from '../../src/cli/output.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
@@ -46,11 +48,30 @@ const lines: [string, string, boolean, string][] = [
   ['a colour code is escaped when colours are off (it came from a value, not from chalk)', '\x1b[30;40mhidden', false, '\\x1b[30;40mhidden'],
   ['with colours on, a clear-screen beside a colour code is still escaped', '\x1b[31m\x1b[2Jx\x1b[39m', true, '\x1b[31m\\x1b[2Jx\x1b[39m'],
   ['a carriage return that would forge the line is escaped', 'ok\r$ rm -rf ~', true, 'ok\\r$ rm -rf ~'],
+  ['with colours on, a conceal code (which hides the rest of the line) is escaped', 'saved to a\x1b[8m; rm -rf ~', true, 'saved to a\\x1b[8m; rm -rf ~'],
+  ['with colours on, black on black and 256-colour codes are escaped', '\x1b[30;40mx\x1b[38;5;16my', true, '\\x1b[30;40mx\\x1b[38;5;16my'],
+  ['with colours on, a blink code is escaped beside our own bold', '\x1b[1mA\x1b[22m\x1b[5mB', true, '\x1b[1mA\x1b[22m\\x1b[5mB'],
   ['a bidi override in a file name is escaped', 'report written to a\u202elmth.exe', false, 'report written to a\\u202elmth.exe'],
 ];
 
 describe(`${lines.length} lines an Output prints`, () => {
   for (const [what, input, colours, expected] of lines) it(what, () => expect(safeLine(input, colours)).toBe(expected));
+  it('our style writes only the colour codes safeLine keeps, at every colour level (a new style must be added to OUR_COLOURS)', () => {
+    const level = chalk.level;
+    try {
+      for (const l of [1, 2, 3] as const) {
+        chalk.level = l;
+        for (const [name, paint] of Object.entries(style)) {
+          const codes = paint('x').split('x');
+          expect(codes.join(''), `${name} at level ${l}`).not.toBe('');
+          for (const c of codes) expect(c.replace(new RegExp(OUR_COLOURS.source, 'g'), ''), `${name} at level ${l}`).toBe('');
+          expect(safeLine(paint('x'), true)).toBe(paint('x'));
+        }
+      }
+    } finally {
+      chalk.level = level;
+    }
+  });
 });
 
 describe(`${pure.length + 4} neutralising functions`, () => {
@@ -197,6 +218,21 @@ const cliCases: CliCase[] = [
       expect(r.code, r.stderr).toBe(0);
       noRaw(r);
       expect(r.stdout).toMatch(/model saved to .*m\\x1b\[2J\\r\.st/);
+    },
+  },
+  {
+    what: 'with colours forced on, a --save name holding a conceal code is escaped; only our own colour codes stay raw',
+    args: () => {
+      const d = dir();
+      writeFileSync(join(d, 'two.csv'), Array.from({ length: 20 }, (_, i) => `${i % 2},0.${i},0.5`).join('\n') + '\n');
+      return ['train', '--data', join(d, 'two.csv'), '--hidden', '2', '--epochs', '1', '--save', join(d, 'm\x1b[8m.st')];
+    },
+    env: { FORCE_COLOR: '1', NO_COLOR: '' },
+    check: (r) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/\x1b\[3[123]m/); // colours are on
+      for (const line of (r.stdout + r.stderr).split('\n')) expect(line.replace(new RegExp(OUR_COLOURS.source, 'g'), '')).not.toMatch(OBEYED);
+      expect(r.stdout).toMatch(/model saved to .*m\\x1b\[8m\.st/);
     },
   },
   {
