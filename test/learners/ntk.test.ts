@@ -66,6 +66,25 @@ describe('neural tangent kernel', () => {
     expect(K.get(0, 0)).toBeCloseTo(2 * k00, 10); // Θ = K·1 + K on the diagonal (θ = 0)
   });
 
+  it('counts work and flops by hand: the lower triangle of the kernel, n³/3 flops for the Cholesky, 2n² a class for the solves', async () => {
+    // A multiply-add is 2 flops. Kernel: the gemm X Xᵀ over whole 512-row blocks up to the diagonal (2·784 flops an
+    // entry) and 12·H flops for each of the n(n + 1)/2 entries' recursion; the test rows the same, nt·n entries, and
+    // 2·C flops an entry for Θ(x, X) α.
+    const cases = [
+      // n = 30, 12 test digits: one block of 30 × 30; triangle 465.
+      { n: 30, nt: 12, work: 465 + 360, flops: 2 * 784 * 900 + 24 * 465 + 9000 + 18_000 + (2 * 784 + 24 + 20) * 360 },
+      // n = 520: blocks 512 × 512 and 8 × 520; triangle 135,460; 520³/3 = 46,869,333⅓.
+      { n: 520, nt: 1, work: 135_460 + 520, flops: 2 * 784 * 266_304 + 24 * 135_460 + 140_608_000 / 3 + 5_408_000 + (2 * 784 + 24 + 20) * 520 },
+    ];
+    for (const c of cases) {
+      const l = new NtkLearner({ hidden: 2, ridge: 1e-4, maxExamples: c.n }, 10);
+      const test = slice(ds.test, 0, c.nt);
+      const fit = await l.fit({ ...ds, train: slice(ds.train, 0, 600), test }, { kernels: jsKernels, seed: 1, budget: {}, test });
+      expect(fit.trace.map((p) => p.work)).toEqual([c.work]);
+      expect(fit.trace[0].flops).toBeCloseTo(c.flops, 3);
+    }
+  });
+
   for (const r of loaded)
     it(`kernel regression gives the same predictions with the ${r.name} provider`, async (ctx) => {
       if (!('kernels' in r)) return providerUnavailable(ctx, r);
