@@ -66,6 +66,67 @@ describe('neural tangent kernel', () => {
     expect(K.get(0, 0)).toBeCloseTo(2 * k00, 10); // Θ = K·1 + K on the diagonal (θ = 0)
   });
 
+  /**
+   * Kernel ridge regression written out (Jacot et al. 2018, §5; Arora et al. 2019): α = (Θ(X, X) + λI)⁻¹ Y with
+   * λ = ridge · mean diag Θ, solved here by Gaussian elimination with partial pivoting in float64, then the class
+   * argmax_c Θ(x, X) α_c. The kernel is ntkKernel (checked above against the formula and finite nets).
+   */
+  function referenceRegression(train: Examples, test: Examples, ridge: number): number[] {
+    const n = train.count;
+    const K = ntkKernel(train, train, 2, jsKernels, true);
+    const A = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => K.get(i, j)));
+    const lambda = (ridge * A.reduce((s, row, i) => s + row[i], 0)) / n;
+    const Y = Array.from({ length: n }, (_, i) => Array.from({ length: 10 }, (_, c) => (train.labels[i] === c ? 1 : 0)));
+    A.forEach((row, i) => (row[i] += lambda));
+    for (let k = 0; k < n; k++) {
+      let p = k;
+      for (let i = k + 1; i < n; i++) if (Math.abs(A[i][k]) > Math.abs(A[p][k])) p = i;
+      [A[k], A[p], Y[k], Y[p]] = [A[p], A[k], Y[p], Y[k]];
+      for (let i = k + 1; i < n; i++) {
+        const f = A[i][k] / A[k][k];
+        for (let j = k; j < n; j++) A[i][j] -= f * A[k][j];
+        for (let c = 0; c < 10; c++) Y[i][c] -= f * Y[k][c];
+      }
+    }
+    const alpha = Array.from({ length: n }, () => new Array<number>(10).fill(0));
+    for (let i = n - 1; i >= 0; i--)
+      for (let c = 0; c < 10; c++) {
+        let s = Y[i][c];
+        for (let j = i + 1; j < n; j++) s -= A[i][j] * alpha[j][c];
+        alpha[i][c] = s / A[i][i];
+      }
+    const Kt = ntkKernel(test, train, 2, jsKernels);
+    return Array.from({ length: test.count }, (_, t) => {
+      const f = Array.from({ length: 10 }, (_, c) => alpha.reduce((s, a, j) => s + Kt.get(t, j) * a[c], 0));
+      return f.indexOf(Math.max(...f));
+    });
+  }
+
+  it('predicts as kernel ridge regression written out: the ridge applied, on the first --kernel-limit examples', async () => {
+    const train = slice(ds.train, 0, 60),
+      test = slice(ds.test, 0, 150);
+    const want: Record<string, number[]> = {};
+    for (const [ridge, limit] of [
+      [1e-4, 60],
+      [2, 60],
+      [1e-4, 35],
+    ]) {
+      const l = new NtkLearner({ hidden: 2, ridge, maxExamples: limit }, 10);
+      const fit = await l.fit({ ...ds, train, test }, { kernels: jsKernels, seed: 1, budget: {}, test });
+      const ref = referenceRegression(slice(train, 0, limit), test, ridge);
+      expect([...l.predict(test)], `ridge ${ridge}, limit ${limit}`).toEqual(ref);
+      expect(fit.details['training examples']).toBe(limit);
+      const K = ntkKernel(slice(train, 0, limit), slice(train, 0, limit), 2, jsKernels, true);
+      let trace = 0;
+      for (let i = 0; i < limit; i++) trace += K.get(i, i);
+      expect(fit.details.λ as number).toBeCloseTo((ridge * trace) / limit, 10);
+      want[`${ridge} ${limit}`] = ref;
+    }
+    // Each setting changes the predictions, so that ignoring it could not pass.
+    expect(want['2 60']).not.toEqual(want['0.0001 60']);
+    expect(want['0.0001 35']).not.toEqual(want['0.0001 60']);
+  });
+
   it('counts work and flops by hand: the lower triangle of the kernel, n³/3 flops for the Cholesky, 2n² a class for the solves', async () => {
     // A multiply-add is 2 flops. Kernel: the gemm X Xᵀ over whole 512-row blocks up to the diagonal (2·784 flops an
     // entry) and 12·H flops for each of the n(n + 1)/2 entries' recursion; the test rows the same, nt·n entries, and
