@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
-import { OdeNet, type OdeGradient } from '../../src/learners/ode.js';
+import { ODE_DEFAULTS, OdeLearner, OdeNet, solverOptions, type OdeGradient, type OdeOptions } from '../../src/learners/ode.js';
+import { loadEmbedded } from '../../src/data/embedded.js';
+import { slice, type Examples } from '../../src/data/dataset.js';
 import { gradientMemory, memoryTable } from '../../src/learners/ode-memory.js';
 import type { SolverOptions } from '../../src/learners/ode-solvers.js';
 import { Rng } from '../../src/base/rng.js';
@@ -103,4 +105,63 @@ describe('memoryTable', () => {
       '128                1 KB        1500 KB           0 KB             64            1024     1.3 MFLOP      0.1 MFLOP',
     ]);
   });
+});
+
+describe('neural ODE learner', () => {
+  /**
+   * The training loop written out: the same initialisation, each epoch's shuffle, inverted input dropout
+   * (Srivastava et al. 2014: each pixel 0 with probability p, the rest × 1/(1 − p)), the gradient of OdeNet (checked
+   * above against finite differences), then AdamW by hand (Kingma & Ba 2015 with its bias corrections; the decay
+   * decoupled, Loshchilov & Hutter 2019) at the cosine rate η_t = η·½(1 + cos(π(t − 1)/T)) over the T updates.
+   */
+  function referenceFit(train: Examples, o: OdeOptions, seed: number): Float32Array {
+    const rng = new Rng(seed);
+    const net = new OdeNet(train.dim, o.width, o.hidden, 10, 'float32', jsKernels).init(rng);
+    const P = net.theta.length,
+      m = o.batchSize,
+      batches = Math.floor(train.count / m),
+      T = o.epochs * batches;
+    const m1 = new Float64Array(P),
+      m2 = new Float64Array(P);
+    const order = new Uint32Array(train.count).map((_, i) => i);
+    let t = 0;
+    for (let epoch = 0; epoch < o.epochs; epoch++) {
+      rng.shuffle(order);
+      for (let b = 0; b < batches; b++) {
+        const x = Matrix.zeros(m, train.dim);
+        const labels = Array.from({ length: m }, (_, j) => train.labels[order[b * m + j]]);
+        for (let j = 0; j < m; j++) x.data.set(train.features.subarray(order[b * m + j] * train.dim, (order[b * m + j] + 1) * train.dim), j * train.dim);
+        for (let i = 0; i < x.data.length; i++) x.data[i] = rng.nextUint32() * 2 ** -32 < o.inputDropout ? 0 : x.data[i] / (1 - o.inputDropout);
+        const g = new Float32Array(P);
+        net.lossAndGradient(x, labels, solverOptions(o), o.time, o.gradient, g);
+        t++;
+        const eta = o.lr * 0.5 * (1 + Math.cos((Math.PI * (t - 1)) / T));
+        for (let j = 0; j < P; j++) {
+          m1[j] = 0.9 * m1[j] + 0.1 * g[j];
+          m2[j] = 0.999 * m2[j] + 0.001 * g[j] * g[j];
+          net.theta[j] -= eta * (m1[j] / (1 - 0.9 ** t) / (Math.sqrt(m2[j] / (1 - 0.999 ** t)) + 1e-8) + o.weightDecay * net.theta[j]);
+        }
+      }
+    }
+    return Float32Array.from(net.theta);
+  }
+
+  for (const o of [
+    { ...ODE_DEFAULTS, width: 4, hidden: 6, steps: 2, time: 1, lr: 0.01, batchSize: 4, epochs: 2, inputDropout: 0.3, weightDecay: 0.5 },
+    { ...ODE_DEFAULTS, width: 3, hidden: 5, steps: 3, time: 1, lr: 0.02, batchSize: 5, epochs: 1, inputDropout: 0, weightDecay: 0, gradient: 'unrolled' },
+  ] satisfies OdeOptions[])
+    it(`trains as its loop written out: dropout ${o.inputDropout}, λ ${o.weightDecay}, ${o.gradient} gradients, ${o.epochs} epochs`, async () => {
+      const ds = loadEmbedded();
+      const train = slice(ds.train, 0, 13),
+        test = slice(ds.test, 0, 10);
+      const l = new OdeLearner(o);
+      const r = await l.fit({ ...ds, train, test }, { kernels: jsKernels, seed: 4, budget: {}, test });
+      const want = referenceFit(train, o, 4);
+      const got = l.net!.theta;
+      for (let j = 0; j < want.length; j++) expect(got[j], `θ[${j}]`).toBeCloseTo(want[j], 6);
+      const updates = o.epochs * Math.floor(13 / o.batchSize);
+      expect(r.details.updates).toBe(updates);
+      expect(r.trace[r.trace.length - 1].work).toBe(2 * o.batchSize * updates);
+      expect(r.parametersUpdated).toBe(want.length);
+    });
 });
