@@ -108,6 +108,7 @@ describe('memoryTable', () => {
 });
 
 describe('neural ODE learner', () => {
+  const ds = loadEmbedded(); // once: reading the embedded digits takes a second on a busy machine
   /**
    * The training loop written out: the same initialisation, each epoch's shuffle, inverted input dropout
    * (Srivastava et al. 2014: each pixel 0 with probability p, the rest × 1/(1 − p)), the gradient of OdeNet (checked
@@ -151,14 +152,14 @@ describe('neural ODE learner', () => {
     { ...ODE_DEFAULTS, width: 3, hidden: 5, steps: 3, time: 1, lr: 0.02, batchSize: 5, epochs: 1, inputDropout: 0, weightDecay: 0, gradient: 'unrolled' },
   ] satisfies OdeOptions[])
     it(`trains as its loop written out: dropout ${o.inputDropout}, λ ${o.weightDecay}, ${o.gradient} gradients, ${o.epochs} epochs`, async () => {
-      const ds = loadEmbedded();
       const train = slice(ds.train, 0, 13),
         test = slice(ds.test, 0, 10);
       const l = new OdeLearner(o);
       const r = await l.fit({ ...ds, train, test }, { kernels: jsKernels, seed: 4, budget: {}, test });
       const want = referenceFit(train, o, 4);
       const got = l.net!.theta;
-      for (let j = 0; j < want.length; j++) expect(got[j], `θ[${j}]`).toBeCloseTo(want[j], 6);
+      const worst = want.reduce((w, x, j) => (Math.abs(got[j] - x) > Math.abs(got[w] - want[w]) ? j : w), 0);
+      expect(got[worst], `θ[${worst}], the farthest`).toBeCloseTo(want[worst], 6);
       const updates = o.epochs * Math.floor(13 / o.batchSize);
       expect(r.details.updates).toBe(updates);
       expect(r.trace[r.trace.length - 1].work).toBe(2 * o.batchSize * updates);
