@@ -165,6 +165,54 @@ describe('Harness', () => {
       await expect(new Harness(ctx()).point(failing())).rejects.toThrow('broken');
     });
 
+    it('the clocks count from the harness’s creation, not from the clock’s zero', () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      vi.advanceTimersByTime(5000);
+      const h = new Harness(ctx());
+      vi.advanceTimersByTime(1000);
+      expect([h.seconds(), h.wallSeconds()]).toEqual([1, 1]);
+    });
+
+    it('tick() yields to the event loop once YIELD_MS (or ctx.yieldMs) have passed since the last yield, and not before', async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      vi.advanceTimersByTime(5000);
+      const yields = vi.spyOn(globalThis, 'setImmediate');
+      try {
+        const h = new Harness({ kernels: jsKernels, seed: 1, budget: {}, test: ds.test }); // the default cadence
+        vi.advanceTimersByTime(49);
+        expect(await h.tick()).toBe(false);
+        expect(yields).toHaveBeenCalledTimes(0);
+        vi.advanceTimersByTime(1);
+        await h.tick();
+        expect(yields).toHaveBeenCalledTimes(1);
+        await h.tick(); // it has just yielded
+        expect(yields).toHaveBeenCalledTimes(1);
+        vi.advanceTimersByTime(50);
+        await h.tick();
+        expect(yields).toHaveBeenCalledTimes(2);
+        const g = new Harness(ctx({ yieldMs: 10 }));
+        vi.advanceTimersByTime(9);
+        await g.tick();
+        expect(yields).toHaveBeenCalledTimes(2);
+        vi.advanceTimersByTime(1);
+        await g.tick();
+        expect(yields).toHaveBeenCalledTimes(3);
+      } finally {
+        yields.mockRestore();
+      }
+    });
+
+    it('run() of a learner already told to stop throws Stop before the first piece of work', async () => {
+      let started = 0;
+      function* work(): Generator<unknown, number> {
+        started++;
+        yield;
+        return 1;
+      }
+      await expect(new Harness(ctx({ shouldStop: () => true })).run(work())).rejects.toBeInstanceOf(Stop);
+      expect(started).toBe(0);
+    });
+
     it('progress reports done, total, unit, both clocks and the last accuracy', () => {
       vi.useFakeTimers({ toFake: ['performance'] });
       const seen: Progress[] = [];
@@ -212,6 +260,8 @@ describe('Harness', () => {
     expect(Array.from({ length: 30 }, (_, i) => i + 1).filter((i) => s.due(i))).toEqual([3, 6, 12, 24]);
     const t = new TraceSchedule(1.5);
     expect([t.due(5), t.due(6), t.due(7), t.due(8)]).toEqual([true, false, false, true]);
+    const u = new TraceSchedule(1); // a step asked twice is due once
+    expect([u.due(1), u.due(1), u.due(2), u.due(2)]).toEqual([true, false, true, false]);
     expect(totalBytes({ a: 1, b: 2.5, c: 1e9 })).toBe(1e9 + 3.5);
     expect(totalBytes({})).toBe(0);
     expect(YIELD_MS).toBe(50);
@@ -229,6 +279,10 @@ describe('Harness', () => {
     expect(r.value).toBe(want);
     expect(drain(networkAccuracy(net, ex, jsKernels))).toBe(want);
     expect(drain(networkAccuracy(net, slice(ds.test, 0, 0), jsKernels))).toBe(0);
+    const even = networkAccuracy(net, slice(ds.test, 0, 200), jsKernels, 100); // a whole number of chunks: no empty one
+    let n = 0;
+    while (!even.next().done) n++;
+    expect(n).toBe(2);
   });
 });
 
@@ -261,5 +315,9 @@ describe('rowBlocks: a long product in pieces, yielding between them', () => {
     let n = 0;
     while (!once.next().done) n++;
     expect(n).toBe(1); // small enough for one gemm
+    const exact = rowBlocks(jsKernels, true, 0.5, randomMatrix(rng, 40, 11, 'float32'), X, 0, new Matrix(40, 9, new Float32Array(40 * 9)), 8 * 11 * 9);
+    let k = 0;
+    while (!exact.next().done) k++;
+    expect(k).toBe(5); // 40 rows in pieces of 8: no empty sixth
   });
 });

@@ -53,6 +53,14 @@ describe('SgdLearner', () => {
     expect(r.wallSeconds).toBeGreaterThan(0);
     expect(progress.map((p) => [p.done, p.total, p.unit])).toEqual([1, 2, 3, 4, 5, 6].map((d) => [d, 6, 'updates']));
     expect(Array.from(l.predict(ds.test))).toEqual(Array.from(evaluate(net, ds.test, jsKernels).predictions));
+    // predict() runs on the kernels the learner was fitted with
+    let gemms = 0;
+    const counted = { ...jsKernels, gemm: (...a: Parameters<typeof jsKernels.gemm>) => (gemms++, jsKernels.gemm(...a)) };
+    const c = new SgdLearner(arch, { lr: 0.5, batchSize: 10, epochs: 1, init: 'normal' });
+    await c.fit(ds, { kernels: counted, seed: 3, budget: {}, test: ds.test, yieldMs: 0 });
+    const before = gemms;
+    c.predict(ds.test);
+    expect(gemms).toBeGreaterThan(before);
   });
 
   it('a long run: trace points thin out geometrically, and a final point at the end', async () => {
