@@ -299,9 +299,7 @@ export class NtkLearner implements Learner {
       throw e;
     }
     this.alpha = alphaT;
-    // Cholesky: Σ_j (n − j)²/2 ≈ n³/6 multiply-adds, Golub & Van Loan's n³/3 flops; then per class a forward and a
-    // backward substitution, n²/2 multiply-adds each: 2n² flops (a multiply-add is 2 flops, as in the gemm counts).
-    h.flops += (n * n * n) / 3 + 2 * n * n * C;
+    h.flops += (n * n * n) / 3 + 2 * n * n * C; // Cholesky n³/6 multiply-adds = n³/3 flops (G&VL), 2 substitutions of n²/2 a class
     const fitSeconds = h.seconds();
     // The test predictions are the learner's one trace point: their kernel rows count as work, as in training.
     h.work += nt * n;
