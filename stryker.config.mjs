@@ -421,4 +421,23 @@ export const equivalent = [
     "the loop below does the same: one block of all A's rows, one gemm, one yield (the branch spares two views)",
   ]),
   ['src/learners/sgd.ts', 'evaluate: false,', 'evaluate: true,', 'runTraining evaluates only when given test examples, which the learner does not pass (it measures its own trace)'],
+  // src/train: sgd.ts, optimizers.ts, init-from.ts (the default run)
+  [
+    'src/train/sgd.ts',
+    'if (this.clipping) this.clipped = clipGradients(',
+    'if (true) this.clipped',
+    'without --clip-norm or --clip-value clipGradients changes nothing and returns false, which `clipped` already is',
+  ],
+  [
+    'src/train/sgd.ts',
+    'this.clippedSgd = new Optimizer({ ...(opts.optimizer ?? OPTIMIZER_DEFAULTS)',
+    'opts.optimizer && OPTIMIZER_DEFAULTS',
+    'the sgd rule reads no hyper-parameter (RULES.sgd.hyper is empty), only η and λ',
+  ],
+  ['src/train/optimizers.ts', 'if (v[j] > vMax[j]) vMax[j] = v[j];', 'v[j] >= vMax[j]', 'assigns the value v_max already holds'],
+  ['src/train/optimizers.ts', 'if (clipNorm !== undefined) {', 'if (true) {', 'without clipNorm the factor is undefined/‖g‖ = NaN, and NaN < 1 is false: nothing is scaled'],
+  ['src/train/optimizers.ts', 'for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= factor;', 'i <= g.length', pastEnd],
+  ...['${a.input.join', '${a.input.join']
+    .slice(0, 1)
+    .map((rep) => ['src/train/init-from.ts', "a.input?.join('×')", rep, 'a conv architecture (layers present) always has its input shape: the ?. never meets undefined']),
 ];

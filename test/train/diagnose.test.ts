@@ -6,7 +6,7 @@ import { crossEntropy, type Cost } from '../../src/nn/costs.js';
 import { examples, type Examples } from '../../src/data/dataset.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 import { initialState, runTraining } from '../../src/train/session.js';
-import { diagnose, firstNonFinite, nonFiniteInput } from '../../src/train/diagnose.js';
+import { diagnose, firstNonFinite, FLOAT32_MAX, lossBeyondRange, nonFiniteInput, runawayLoss } from '../../src/train/diagnose.js';
 import { loadData } from '../../src/data/load.js';
 import { cli } from '../helpers.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -293,5 +293,32 @@ describe('diagnose(), by hand on a planted pass', () => {
     ws.z[2].data[0] = NaN;
     const shown = (last: number) => /while the loss was (\S+):/.exec(diagnose(net, ws, y, { first: last, lowest: last, last }, 0.1).message)![1];
     expect([1e5, 99999, 0.5, 1e-3, 2e-4, 0, -0.25].map(shown)).toEqual(['1.0e+5', '1.00e+5', '0.500', '0.00100', '2.0e-4', '0.00', '-0.250']);
+  });
+});
+
+describe('a float64 run whose loss leaves float32’s range', () => {
+  const net64 = Network.create({ sizes: [2, 2], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' }, 'normal', new Rng(1), 'float64');
+  const net32 = Network.create({ sizes: [2, 2], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' }, 'normal', new Rng(1));
+
+  it('diverges past the largest float32 (3.4028235e38), either sign, in float64 only', () => {
+    expect(FLOAT32_MAX).toBe(2 ** 128 - 2 ** 104);
+    expect([lossBeyondRange(net64, 3.5e38), lossBeyondRange(net64, -3.5e38), lossBeyondRange(net64, FLOAT32_MAX), lossBeyondRange(net64, 1e30)]).toEqual([true, true, false, false]);
+    expect(lossBeyondRange(net32, 3.5e38)).toBe(false); // float32 overflows on its own, to Infinity
+  });
+
+  it('blames the learning rate, or the weight decay once ηλ ≥ 1, with the losses it saw', () => {
+    expect(runawayLoss({ first: 2.5, lowest: 0.125, last: 7 }, 4e39, 0.5)).toEqual({
+      firstLoss: 2.5,
+      lowestLoss: 0.125,
+      lastLoss: 7,
+      kind: 'loss-blew-up',
+      cause: 'learning-rate',
+      message: "the loss blew up: it rose from 0.125 at its lowest to 4.0e+39, beyond float32's range (3.4e+38), where a float32 run overflows; try a smaller learning rate, e.g. --lr 0.05",
+    });
+    expect(runawayLoss({}, 5e38, 0.5, 2).message).toBe(
+      "the loss blew up: it is 5.0e+38 on the first batch, beyond float32's range (3.4e+38), where a float32 run overflows; try a smaller --weight-decay, e.g. 0.2",
+    );
+    expect(runawayLoss({}, 5e38, 4, 0.25).message).toMatch(/try a smaller --weight-decay, e\.g\. 0\.025$/); // ηλ = 1 exactly
+    expect(runawayLoss({}, 5e38, 4, 0.2).message).toMatch(/try a smaller learning rate, e\.g\. --lr 0\.4$/);
   });
 });

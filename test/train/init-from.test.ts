@@ -45,6 +45,19 @@ describe('--init-from: which models can start a run', () => {
     expect(initFromMismatch(conv, convIn, false)).toMatch(/on 1×6×6 images.*on 1×8×8 images/);
   });
 
+  it('conv nets: input shapes told apart digit by digit, the message naming both and the outputs', () => {
+    const c = (input: [number, number, number]) => convArchitecture(parseLayerList('conv3x3x2,7'), input, 3, { activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' });
+    // 1×13×8 and 11×3×8 would read alike with their dimensions run together
+    expect(initFromMismatch(c([1, 13, 8]), c([11, 3, 8]), false)).toBe(
+      "the model's layers are conv3x3x2,7 (on 1×13×8 images, 3 outputs), but the run asks for conv3x3x2,7 (on 11×3×8 images, 3 outputs) (give --layers conv3x3x2,7 to train the model's own layers)",
+    );
+  });
+
+  it('a network without hidden layers has no hidden activation to differ in', () => {
+    const flat: Architecture = { sizes: [6, 3], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' };
+    expect(initFromMismatch(flat, { ...flat, activation: 'tanh' }, false)).toBeUndefined();
+  });
+
   it('--reinit-output lets the output layer differ, but not the layers below it', () => {
     expect(initFromMismatch(dense, { ...dense, sizes: [6, 5, 4, 7], outputActivation: 'sigmoid', cost: 'cross-entropy' }, true)).toBeUndefined();
     expect(initFromMismatch(dense, { ...dense, sizes: [6, 5, 5, 7] }, true)).toMatch(/layers are 6,5,bn,4,3/);

@@ -341,3 +341,23 @@ describe('gradient clipping (torch.nn.utils.clip_grad_norm_ and clip_grad_value_
     expect(both[0][0]).toBeCloseTo(1 / (Math.SQRT2 + 1e-6), 15);
   });
 });
+
+describe('Optimizer.flat and the edge of clipping', () => {
+  it('decays every tensor when no weight list is given, only the listed ones otherwise', () => {
+    const sgd = { ...OPTIMIZER_DEFAULTS, name: 'sgd' as const };
+    const a = Float64Array.of(1, 2),
+      b = Float64Array.of(4);
+    Optimizer.flat(sgd, [a, b]).stepFlat([Float64Array.of(0, 0), Float64Array.of(0)], 0.5, 0.1); // θ ← θ − η(g + λθ)
+    expect([...a, ...b]).toEqual([0.95, 1.9, 3.8]);
+    const c = Float64Array.of(1),
+      d = Float64Array.of(4);
+    Optimizer.flat(sgd, [c, d], [true, false]).stepFlat([Float64Array.of(0), Float64Array.of(0)], 0.5, 0.1);
+    expect([...c, ...d]).toEqual([0.95, 4]);
+  });
+
+  it('a norm exactly at the limit (factor 1) is not clipped', () => {
+    const g = Float64Array.of(3, 4); // ‖g‖ = 5: the factor is (5 + 10⁻⁶)/(5 + 10⁻⁶) = 1
+    expect(clipGradients([g], { clipNorm: 5 + 1e-6 })).toBe(false);
+    expect([...g]).toEqual([3, 4]);
+  });
+});

@@ -6,16 +6,23 @@ import type { EpochMetrics } from '../../src/train/sgd.js';
 import { CSV_COLUMNS, type LogRecord } from '../../src/train/run-log.js';
 
 // A disk that fills up in the middle of a line: writeSync takes part of the bytes, then fails with ENOSPC.
-const disk = vi.hoisted(() => ({ room: Infinity }));
+// `chunk`: at most so many bytes a call (short writes that go through); `zero`: a call that takes nothing and says so;
+// `truncateFails`: the undo of a partial line fails too.
+const disk = vi.hoisted(() => ({ room: Infinity, chunk: Infinity, zero: false, truncateFails: false }));
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   return {
     ...fs,
     writeSync: (fd: number, buffer: Buffer, offset = 0, length = buffer.length - offset) => {
       if (disk.room <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      const n = Math.min(length, disk.room);
+      if (disk.zero) return 0;
+      const n = Math.min(length, disk.room, disk.chunk);
       disk.room -= n;
       return fs.writeSync(fd, buffer, offset, n);
+    },
+    ftruncateSync: (fd: number, len?: number) => {
+      if (disk.truncateFails) throw Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' });
+      fs.ftruncateSync(fd, len);
     },
   };
 });
@@ -23,7 +30,7 @@ vi.mock('node:fs', async (importOriginal) => {
 const { RunLog } = await import('../../src/train/run-log.js');
 
 afterEach(() => {
-  disk.room = Infinity;
+  Object.assign(disk, { room: Infinity, chunk: Infinity, zero: false, truncateFails: false });
 });
 
 describe('RunLog on a disk that fills up', () => {
@@ -49,12 +56,31 @@ describe('RunLog on a disk that fills up', () => {
 
   it('short writes that go through are continued: every line whole', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'backprop-log-')), 'run.csv');
+    disk.chunk = 7; // every call takes at most 7 bytes: the header and the row each take several, the last one fewer
     const log = new RunLog({ csv: path });
-    disk.room = Infinity;
     log.record({ kind: 'epoch', epoch: 1, loss: 0.5 });
     log.close();
-    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(readFileSync(path, 'utf8')).toBe(`${CSV_COLUMNS.join(',')}\nepoch,1,,,0.5,,,,,,,,\n`);
     expect(log.failed).toBeUndefined();
+  });
+
+  it('a write that takes no bytes stops the log instead of trying forever', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'backprop-log-')), 'run.jsonl');
+    const log = new RunLog({ json: path });
+    disk.zero = true;
+    log.record({ kind: 'epoch', epoch: 1, loss: 0.5 });
+    log.close();
+    expect(log.failed).toBe(`${path}: the file system accepted no more bytes`);
+  });
+
+  it('when the half line cannot be cut off again, the message says the last line may be incomplete', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'backprop-log-')), 'run.jsonl');
+    const log = new RunLog({ json: path });
+    disk.room = 5;
+    disk.truncateFails = true;
+    log.record({ kind: 'epoch', epoch: 1, loss: 0.5 });
+    log.close();
+    expect(log.failed).toBe(`${path}: ENOSPC: no space left on device, write; its last line may be incomplete`);
   });
 });
 
@@ -119,5 +145,6 @@ describe('RunLog', () => {
     log.close();
     // a device is not a log file: refused at the open, naming the flag (it was written to, and failed at once)
     expect(() => new RunLog({ json: good, csv: '/dev/full' })).toThrow('--csv /dev/full: exists and is a character device, not a regular file (choose a file name)');
+    expect(() => new RunLog({ json: '/dev/full' })).toThrow('--log /dev/full: exists and is a character device, not a regular file (choose a file name)');
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
+import { examples } from '../../src/data/dataset.js';
 import type { Examples } from '../../src/data/dataset.js';
 import { evaluate } from '../../src/train/metrics.js';
 import { type EpochMetrics, SgdTrainer } from '../../src/train/sgd.js';
@@ -259,4 +260,73 @@ describe('runTraining: schedules, early stops, yields and overflowing weights', 
       expect(Number.isFinite(what === 'weights' ? net.biases[0][0] : net.weights[0].data[0])).toBe(true);
       expect(r).toMatchObject({ status: 'diverged', epoch: 1, batch: 1, what: 'a weight is not finite', diagnosis: { quantity: 'weights', layer: 1 } });
     });
+});
+
+describe('runTraining: float64 divergence, clipping counts and per-step rates', () => {
+  /** One input of 1000, twice: each step multiplies the error by about 1 − η·10⁶ = −1.5, the loss by 2.25 (a crossing the mean loss, not the batch's sum, decides). */
+  const big = examples(Float32Array.of(1000, 1000), Uint8Array.of(0, 0), 1);
+  const blowUp = () => {
+    const net = Network.create({ sizes: [1, 1], activation: 'linear', outputActivation: 'linear', cost: 'quadratic' }, 'normal', new Rng(2), 'float64');
+    net.weights[0].data[0] = 1;
+    net.biases[0][0] = 0;
+    return new SgdTrainer(net, { lr: 2.5e-6, batchSize: 2, weightDecay: 0 }, jsKernels);
+  };
+
+  it('a float64 loss beyond float32’s range stops the run as diverged, at the batch, with the mean loss', async () => {
+    const t = blowUp();
+    const losses: number[] = [];
+    const r = await runTraining(t, big, new Rng(1), initialState(2), { epochs: 500, evaluate: false, onBatch: (_e, _b, loss) => losses.push(loss) });
+    expect(r.status).toBe('diverged');
+    if (r.status !== 'diverged') return;
+    // By hand: z = 1000w + b against the one-hot target 1, δ = z − 1, w ← w − η·1000δ, b ← b − ηδ; the mean loss ½δ².
+    let w = 1,
+      b = 0,
+      loss = 0;
+    const seen: number[] = [];
+    for (;;) {
+      const d = 1000 * w + b - 1;
+      loss = 0.5 * d * d;
+      if (loss > 3.4028234663852886e38) break;
+      seen.push(loss);
+      [w, b] = [w - 2.5e-6 * 1000 * d, b - 2.5e-6 * d];
+    }
+    expect(losses.map((l, i) => l / seen[i])).toEqual(seen.map(() => expect.closeTo(1, 9)));
+    expect([r.epoch, r.batch]).toEqual([seen.length + 1, 1]); // one batch an epoch
+    expect(Number(r.what.replace('the loss is ', '')) / loss).toBeCloseTo(1, 9);
+    expect(r.diagnosis.kind).toBe('loss-blew-up');
+    expect(r.diagnosis.message).toMatch(/^the loss blew up: it rose from 5\.0e\+5 at its lowest to /);
+  });
+
+  it('counts the steps clipping changed, 0 when it changed none, and nothing without clipping', async () => {
+    const run = async (clip: { clipNorm?: number }) => {
+      const t = tanhTrainer();
+      const t2 = new SgdTrainer(t.net, { ...t.opts, ...clip }, jsKernels);
+      const ends: EpochMetrics[] = [];
+      const state = initialState(orderedPoints(1).count);
+      await runTraining(t2, orderedPoints(1), new Rng(4), state, { epochs: 2, evaluate: false, onEpochEnd: (m) => ends.push(m) });
+      return ends.map((m) => m.clipped);
+    };
+    expect(await run({ clipNorm: 1e-9 })).toEqual([3, 3]); // every one of the 3 steps an epoch, counted afresh each epoch
+    expect(await run({ clipNorm: 1e9 })).toEqual([0, 0]);
+    expect(await run({})).toEqual([undefined, undefined]);
+  });
+
+  it('a per-step rate is asked for each batch by its epoch and its 1-based number', async () => {
+    const asked: [number, number][] = [];
+    const t = tanhTrainer();
+    await runTraining(t, orderedPoints(1), new Rng(4), initialState(orderedPoints(1).count), {
+      epochs: 2,
+      evaluate: false,
+      rate: (e, b) => (asked.push([e, b]), 0.01 * b),
+    });
+    expect(asked).toEqual([
+      [1, 1],
+      [1, 2],
+      [1, 3],
+      [2, 1],
+      [2, 2],
+      [2, 3],
+    ]);
+    expect(t.lr).toBe(0.03);
+  });
 });

@@ -336,3 +336,39 @@ describe('SgdTrainer: optimizers and dropout', () => {
     expect(() => noRng.step(train, order, 0, 4)).toThrow('dropout without its RNG');
   });
 });
+
+describe('SgdTrainer: a gradient method of its own with an optimizer, and clipping', () => {
+  it('a finite step with another gradient method and an optimizer updates the weights by the rule from that method’s gradients', () => {
+    const t = tanhTrainer();
+    const arch = t.net.arch;
+    const net = Network.create(arch, 'xavier', new Rng(11), 'float64');
+    const twin = net.clone();
+    const momentum = { ...OPTIMIZER_DEFAULTS, name: 'momentum' as const };
+    // The method: backprop itself, passed as a method of its own (the general path of the gradient checks)
+    const trainer = new SgdTrainer(net, { lr: 0.5, batchSize: 5, weightDecay: 0, optimizer: momentum }, jsKernels, backprop);
+    const order = Array.from({ length: 12 }, (_, i) => i);
+    const total = trainer.step(orderedPoints(1), order, 0, 5);
+    expect(Number.isFinite(total)).toBe(true);
+    // By hand: the same gradients from backprop, then momentum's first step v = g, θ ← θ − η v
+    const ws = new Workspace(twin, 5),
+      y = Matrix.zeros(2, 5, 'float64'),
+      grads = new Gradients(twin);
+    fillBatch(orderedPoints(1), order, 0, ws.input, y);
+    expect(backprop(twin, ws, y, grads, jsKernels)).toBe(total);
+    new Optimizer(momentum, twin).step(grads, 0.5, 0);
+    net.weights.forEach((W, l) => expect(Array.from(W.data)).toEqual(Array.from(twin.weights[l].data)));
+  });
+
+  it('clipped is false before any step, and says whether the last step was clipped', () => {
+    const t = tanhTrainer();
+    const c = new SgdTrainer(t.net, { lr: 0.5, batchSize: 5, weightDecay: 0, clipNorm: 1e-9 }, jsKernels);
+    expect(c.clipped).toBe(false);
+    c.step(
+      orderedPoints(1),
+      Array.from({ length: 12 }, (_, i) => i),
+      0,
+      5,
+    );
+    expect(c.clipped).toBe(true);
+  });
+});
