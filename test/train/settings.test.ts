@@ -281,6 +281,7 @@ describe('runRecordProblem: each check refuses the wrong value and passes the ri
     expect(init({ file: 3, sha256: HEX })).toBe(needs);
     expect(init({ sha256: HEX })).toBe(needs);
     expect(init({ file: 'm.json', sha256: 3 })).toBe(needs);
+    expect(init({ file: 'm.json', sha256: [HEX] })).toBe(needs); // RegExp.test would read it as the string HEX
     expect(init({ file: 'm.json', sha256: HEX.toUpperCase() })).toBe(needs);
     expect(init({ file: 'm.json', sha256: `0${HEX}` })).toBe(needs);
     expect(init({ file: 'm.json', sha256: `${HEX}0` })).toBe(needs);
