@@ -438,4 +438,20 @@ export const equivalent = [
   ['src/train/optimizers.ts', 'if (clipNorm !== undefined) {', 'if (true) {', 'without clipNorm the factor is undefined/‖g‖ = NaN, and NaN < 1 is false: nothing is scaled'],
   ['src/train/optimizers.ts', 'for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= factor;', 'i <= g.length', pastEnd],
   ['src/train/init-from.ts', "a.input?.join('×')", '${a.input.join', 'a conv architecture (layers present) always has its input shape: the ?. never meets undefined'],
+  // src/train/settings.ts
+  ['src/train/settings.ts', "=> typeof v === 'number' && Number.isSafeInteger(v)", 'true && Number.isSafeInteger(v)', 'Number.isSafeInteger is false for anything but a number'],
+  ['src/train/settings.ts', "=> typeof v === 'number' && Number.isFinite(v)", 'true && Number.isFinite(v)', 'Number.isFinite (not the global isFinite) is false for anything but a number'],
+  ['src/train/settings.ts', 'const oneOf = ', '(true && values.includes(v)', 'a list of strings includes no value that is not a string'],
+  ...[
+    'if (false || !isActivationName(a.activation)',
+    "if (false || typeof a.outputActivation !== 'string'",
+    "if (typeof a.activation !== 'string' || false ||",
+    "if (typeof a.activation !== 'string' && typeof a.outputActivation !== 'string' ||",
+  ].map((rep) => ['src/train/settings.ts', "return ' has an unknown activation'", rep, 'isActivationName (a list of strings includes it) refuses a value that is not a string all the same']),
+  ['src/train/settings.ts', 'is not a known cost', 'if (false || !(COSTS', 'COSTS, a list of strings, includes no value that is not a string'],
+  ['src/train/settings.ts', "a.sizes.length > 2 ? a.activation : 'relu'", 'a.activation : ""', "pairingProblem looks at the hidden activation only to refuse 'softmax': '' and 'relu' pass alike"],
+  ['src/train/settings.ts', '.includes(o.name)) return', '!isObject(o) || false ||', 'OPTIMIZERS, a list of strings, includes no name that is not a string'],
+  ['src/train/settings.ts', '.includes(s.name)) return', '!isObject(s) || false ||', 'SCHEDULES, a list of strings, includes no name that is not a string'],
+  ['src/train/settings.ts', "s.check(v) ?? ' is missing'", 's.check(v) ?? ""', "every required setting's check refuses undefined in words of its own, so the fallback is never read"],
+  ['src/train/settings.ts', 'except: readonly SettingKey[] = []', '["Stryker was here"]', 'no setting is named "Stryker was here": leaving it out leaves nothing out'],
 ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newRecord, recordFlags, RESUME_TAKES, runRecordProblem, settingLabels, type RunRecord } from '../../src/train/settings.js';
+import { newRecord, recordFlags, RESUME_TAKES, runRecordProblem, settingLabels, weightDecayProblem, type RunRecord } from '../../src/train/settings.js';
 
 const RECORD: RunRecord = {
   data: 'embedded',
@@ -140,5 +140,225 @@ describe('run settings, declared once', () => {
     expect(settingLabels(RECORD)).toBe('η=0.003 m=16 λ=0.01 dropout 0.2');
     expect(settingLabels({ ...RECORD, weightDecay: 0, dropout: undefined })).toBe('η=0.003 m=16');
     expect(settingLabels(RECORD, ['dropout'])).toBe('η=0.003 m=16 λ=0.01');
+  });
+});
+
+/** The problem of RECORD with some fields replaced (undefined removes a field). */
+const problem = (edit: Record<string, unknown>) => runRecordProblem({ ...RECORD, ...edit });
+const HEX = 'ab'.repeat(32);
+
+describe('runRecordProblem: each check refuses the wrong value and passes the right one', () => {
+  it('integers: a number string, a fraction, a negative and a huge count are refused', () => {
+    expect(problem({ batchSize: '5' })).toBe('options.batchSize "5" must be a positive integer');
+    expect(problem({ batchSize: 1.5 })).toBe('options.batchSize 1.5 must be a positive integer');
+    expect(problem({ batchSize: 2 ** 53 })).toBe('options.batchSize 9007199254740992 must be a positive integer');
+    expect(problem({ batchSize: 1 })).toBeUndefined();
+    expect(problem({ epochs: '3' })).toBe('options.epochs "3" must be an integer ≥ 0');
+    expect(problem({ epochs: -1 })).toBe('options.epochs -1 must be an integer ≥ 0');
+    expect(problem({ epochs: 0, seed: 0xffffffff })).toBeUndefined();
+  });
+
+  it('numbers: a number string, infinity and a negative are refused, 0 where it may be', () => {
+    expect(problem({ lr: '0.1' })).toBe('options.lr "0.1" must be a positive number');
+    expect(problem({ lr: Infinity })).toBe('options.lr null must be a positive number'); // JSON.stringify(Infinity) is null
+    expect(problem({ lr: 0 })).toBe('options.lr 0 must be a positive number');
+    expect(problem({ weightDecay: -0.5 })).toBe('options.weightDecay -0.5 must be a number ≥ 0');
+    expect(problem({ weightDecay: Infinity })).toBe('options.weightDecay null must be a number ≥ 0');
+    expect(problem({ weightDecay: '1' })).toBe('options.weightDecay "1" must be a number ≥ 0');
+    expect(problem({ weightDecay: 0 })).toBeUndefined();
+    expect(problem({ dropout: 0 })).toBeUndefined();
+    expect(problem({ dropout: -0.1 })).toBe('options.dropout -0.1 must be a number in [0, 1)');
+    expect(problem({ validation: 0 })).toBe('options.validation 0 must be a positive number');
+  });
+
+  it('the numbers of the shared option builders (--limit, --test-limit)', () => {
+    expect(problem({ limit: 0 })).toBe('options.limit 0 must be a positive integer');
+    expect(problem({ testLimit: 2.5 })).toBe('options.testLimit 2.5 must be a positive integer');
+    expect(problem({ limit: undefined, testLimit: undefined })).toBeUndefined();
+  });
+
+  it('a value is cut to 40 characters only when longer', () => {
+    const s38 = 'y'.repeat(38); // quoted: 40 characters
+    expect(problem({ init: s38 })).toBe(`options.init "${s38}" is not one of normal, xavier, he`);
+    expect(problem({ init: 'y'.repeat(39) })).toBe(`options.init "${'y'.repeat(39)}… is not one of normal, xavier, he`);
+  });
+
+  it('data and val-data: a non-empty string', () => {
+    expect(problem({ data: '' })).toBe('options.data must be a dataset name or path');
+    expect(problem({ data: 3 })).toBe('options.data must be a dataset name or path');
+    expect(problem({ data: undefined })).toBe('options.data must be a dataset name or path');
+    expect(problem({ valData: 3 })).toBe('options.valData must be a dataset name or path');
+    expect(problem({ valData: '' })).toBe('options.valData must be a dataset name or path');
+    expect(problem({ valData: 'val.csv' })).toBeUndefined();
+  });
+
+  it('arch: sizes, activations, cost and the pairings train refuses', () => {
+    const arch = (edit: Record<string, unknown>) => problem({ arch: { ...RECORD.arch, ...edit } });
+    const sizes = 'options.arch.sizes must be a list of positive integers';
+    expect(problem({ arch: 'x' })).toBe('options.arch is missing');
+    expect(arch({ sizes: '784,10' })).toBe(sizes);
+    expect(arch({ sizes: {} })).toBe(sizes);
+    expect(arch({ sizes: [784] })).toBe(sizes);
+    expect(arch({ sizes: [784, 0, 10] })).toBe(sizes);
+    expect(arch({ sizes: [784, 30, 1.5] })).toBe(sizes);
+    expect(arch({ sizes: [784, 10] })).toBeUndefined();
+    expect(arch({ activation: 'swish' })).toBe('options.arch has an unknown activation');
+    expect(arch({ outputActivation: 'swish' })).toBe('options.arch has an unknown activation');
+    expect(arch({ activation: 3 })).toBe('options.arch has an unknown activation');
+    expect(arch({ outputActivation: undefined })).toBe('options.arch has an unknown activation');
+    expect(arch({ cost: 'hinge' })).toBe('options.arch.cost "hinge" is not a known cost');
+    expect(arch({ cost: 1 })).toBe('options.arch.cost 1 is not a known cost');
+    expect(arch({ cost: 'quadratic', outputActivation: 'linear' })).toBeUndefined();
+    expect(arch({ outputActivation: 'sigmoid', cost: 'cross-entropy' })).toBeUndefined();
+    expect(arch({ outputActivation: 'tanh' })).toBe(
+      'options.arch is a pairing train refuses (--cost log-likelihood needs --output-activation softmax (a probability for each class), and tanh outputs are not probabilities: use --output-activation softmax, or --cost quadratic with tanh)',
+    );
+    // A softmax hidden activation is refused only when there is a hidden layer.
+    expect(arch({ activation: 'softmax' })).toBe(
+      'options.arch is a pairing train refuses (--activation softmax: softmax normalises a whole layer into one distribution, it is an output activation; use --activation relu, sigmoid or tanh for hidden layers)',
+    );
+    expect(arch({ activation: 'softmax', sizes: [784, 10] })).toBeUndefined();
+  });
+
+  it('optimizer: its name, and each hyper-parameter checked as its kind', () => {
+    const opt = (o: Record<string, unknown>) => problem({ optimizer: o });
+    const names = 'options.optimizer.name is not one of sgd, momentum, nesterov, adam, adamw, amsgrad, rmsprop, adagrad';
+    const h = { momentum: 0.9, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    expect(opt(null as unknown as Record<string, unknown>)).toBe(names);
+    expect(opt({ ...h, name: 3 })).toBe(names);
+    expect(opt({ ...h, name: 'lion' })).toBe(names);
+    expect(opt({ ...h, name: 'sgd' })).toBeUndefined();
+    // ε is any positive number, G₀ any number ≥ 0; the others are in [0, 1).
+    expect(opt({ ...h, name: 'adam', eps: 1.5 })).toBeUndefined();
+    expect(opt({ ...h, name: 'adam', eps: 0 })).toBe('options.optimizer.eps 0 must be a positive number');
+    expect(opt({ ...h, name: 'adagrad', accumulator: 5 })).toBeUndefined();
+    expect(opt({ ...h, name: 'adagrad', accumulator: -1 })).toBe('options.optimizer.accumulator -1 must be a number ≥ 0');
+    expect(opt({ ...h, name: 'adam', momentum: 1 })).toBe('options.optimizer.momentum 1 must be a number in [0, 1)');
+    expect(opt({ ...h, name: 'rmsprop', alpha: 1.5 })).toBe('options.optimizer.alpha 1.5 must be a number in [0, 1)');
+    // α and G₀ may be absent (records written before rmsprop and adagrad), unless the rule uses them; the others may not.
+    expect(opt({ ...h, name: 'adam' })).toBeUndefined();
+    expect(opt({ ...h, name: 'rmsprop' })).toBe('options.optimizer.alpha undefined must be a number in [0, 1)');
+    expect(opt({ ...h, name: 'adagrad' })).toBe('options.optimizer.accumulator undefined must be a number ≥ 0');
+    expect(opt({ ...h, name: 'adam', momentum: undefined })).toBe('options.optimizer.momentum undefined must be a number in [0, 1)');
+    // Present, they are checked even when the rule does not use them.
+    expect(opt({ ...h, name: 'adam', alpha: 2 })).toBe('options.optimizer.alpha 2 must be a number in [0, 1)');
+    expect(opt({ ...h, name: 'adam', accumulator: -1 })).toBe('options.optimizer.accumulator -1 must be a number ≥ 0');
+  });
+
+  it('schedule: its name, the shared fields and those of each kind', () => {
+    const sched = (edit: Record<string, unknown>) => problem({ schedule: { ...RECORD.schedule, ...edit } });
+    const names = 'options.schedule.name is not one of constant, step, exponential, cosine, onecycle, plateau';
+    const needs = 'options.schedule needs warmup ≥ 0, stepEvery ≥ 1 and decay > 0';
+    expect(problem({ schedule: null })).toBe(names);
+    expect(sched({ name: 7 })).toBe(names);
+    expect(sched({ name: 'linear' })).toBe(names);
+    expect(sched({ decay: 0 })).toBe(needs);
+    expect(sched({ decay: -1 })).toBe(needs);
+    expect(sched({ warmup: -1 })).toBe(needs);
+    expect(sched({ warmup: 0, decay: 2 })).toBeUndefined();
+    expect(sched({ unit: 'batch' })).toBe('options.schedule.unit "batch" is not one of epoch, step');
+    expect(sched({ unit: 'step' })).toBeUndefined();
+    expect(sched({ etaMin: -1 })).toBe('options.schedule.etaMin -1 must be a number ≥ 0');
+    expect(sched({ etaMin: 0 })).toBeUndefined();
+    expect(sched({ pctStart: 1 })).toBe('options.schedule.pctStart 1 must be a number in [0, 1)');
+    expect(sched({ pctStart: 0 })).toBe('options.schedule.pctStart must be in (0, 1)');
+    expect(sched({ pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4, patience: 0 })).toBeUndefined();
+    expect(sched({ divFactor: 0 })).toBe('options.schedule.divFactor 0 must be a positive number');
+    expect(sched({ finalDivFactor: 'x' })).toBe('options.schedule.finalDivFactor "x" must be a positive number');
+    expect(sched({ patience: 1.5 })).toBe('options.schedule.patience 1.5 must be an integer ≥ 0');
+    expect(sched({ metric: 'loss' })).toBe('options.schedule.metric "loss" is not one of val-loss, val-accuracy');
+    expect(sched({ metric: 'val-loss' })).toBeUndefined();
+  });
+
+  it('init-from: a file, its SHA-256 as 64 lower-case hex digits, reinitOutput true, false or absent', () => {
+    const init = (v: unknown) => problem({ initFrom: v });
+    const needs = 'options.initFrom needs a file, its sha256 (64 hex digits) and reinitOutput true or false';
+    expect(init({ file: 'm.json', sha256: HEX })).toBeUndefined();
+    expect(init({ file: 'm.json', sha256: HEX, reinitOutput: true })).toBeUndefined();
+    expect(init({ file: 'm.json', sha256: HEX, reinitOutput: false })).toBeUndefined();
+    expect(init(null)).toBe(needs);
+    expect(init({ file: '', sha256: HEX })).toBe(needs);
+    expect(init({ file: 3, sha256: HEX })).toBe(needs);
+    expect(init({ sha256: HEX })).toBe(needs);
+    expect(init({ file: 'm.json', sha256: 3 })).toBe(needs);
+    expect(init({ file: 'm.json', sha256: [HEX] })).toBe(needs); // RegExp.test would read it as the string HEX
+    expect(init({ file: 'm.json', sha256: HEX.toUpperCase() })).toBe(needs);
+    expect(init({ file: 'm.json', sha256: `0${HEX}` })).toBe(needs);
+    expect(init({ file: 'm.json', sha256: `${HEX}0` })).toBe(needs);
+    expect(init({ file: 'm.json', sha256: HEX.slice(1) })).toBe(needs);
+    expect(init({ file: 'm.json', sha256: HEX, reinitOutput: 'yes' })).toBe(needs);
+  });
+
+  it('augment, early-stop, save-best, backend, dtype and save', () => {
+    expect(problem({ augment: { shift: -1 } })).toBe('options.augment: shift -1 must be a number of pixels from 0 to 1e6');
+    expect(problem({ augment: { rotate: 10 } })).toBeUndefined();
+    const early = 'options.earlyStop needs a patience ≥ 1 and metric val-loss or val-accuracy';
+    expect(problem({ earlyStop: null })).toBe(early);
+    expect(problem({ earlyStop: { patience: 0, metric: 'val-loss' } })).toBe(early);
+    expect(problem({ earlyStop: { patience: 1, metric: 'val-loss' } })).toBeUndefined();
+    expect(problem({ saveBest: 'val-loss' })).toBeUndefined();
+    expect(problem({ saveBest: 'loss' })).toBe('options.saveBest "loss" is not one of val-loss, val-accuracy');
+    expect(problem({ saveBest: 1 })).toBe('options.saveBest 1 is not one of val-loss, val-accuracy');
+    expect(problem({ backend: 'cuda' })).toBe('options.backend "cuda" is not one of auto, blas, tensorflow, wasm, js');
+    expect(problem({ backend: 'auto' })).toBeUndefined();
+    expect(problem({ dtype: 'float32' })).toBeUndefined();
+    expect(problem({ dtype: undefined })).toBeUndefined();
+    expect(problem({ save: 'model.json' })).toBeUndefined();
+    expect(problem({ save: null })).toBe('options.save must be a file name');
+  });
+
+  it('a λ that η makes destructive (ηλ ≥ 1), and label smoothing under the quadratic cost', () => {
+    expect(problem({ lr: 0.5, weightDecay: 2 })).toBe('options.weightDecay 2 with η = 0.5: each step would scale the weights by 1 − ηλ = 0; give λ < 1/η = 2 (e.g. 0.2)');
+    expect(problem({ lr: 0.5, weightDecay: 1.99 })).toBeUndefined();
+    expect(problem({ lr: 0.3, weightDecay: 4 })).toBe('options.weightDecay 4 with η = 0.3: each step would scale the weights by 1 − ηλ = -0.2; give λ < 1/η = 3.33 (e.g. 0.33)');
+    expect(weightDecayProblem({ lr: 0.25, weightDecay: 8 })).toBe('8 with η = 0.25: each step would scale the weights by 1 − ηλ = -1; give λ < 1/η = 4 (e.g. 0.4)');
+    expect(weightDecayProblem({ lr: 0.25, weightDecay: 3.9 })).toBeUndefined();
+    expect(problem({ labelSmoothing: 0.1 })).toBeUndefined();
+    expect(problem({ labelSmoothing: 0, arch: { ...RECORD.arch, outputActivation: 'linear', cost: 'quadratic' } })).toBeUndefined();
+    expect(problem({ labelSmoothing: 0.1, arch: { ...RECORD.arch, outputActivation: 'linear', cost: 'quadratic' } })).toBe(
+      'options.labelSmoothing: label smoothing replaces the one-hot targets by a distribution for a cross-entropy cost; --cost quadratic has none (use --cost log-likelihood with a softmax output, or cross-entropy)',
+    );
+  });
+});
+
+describe('recordFlags: each schedule gives the flags of its kind only', () => {
+  // The flags a schedule adds to a record without one (and without --early-stop, which also gives --monitor-metric).
+  const others = Object.keys(recordFlags({ ...RECORD, schedule: undefined, earlyStop: undefined }));
+  const flags = (schedule: RunRecord['schedule']) => Object.fromEntries(Object.entries(recordFlags({ ...RECORD, schedule, earlyStop: undefined })).filter(([k]) => !others.includes(k)));
+  it('constant, step, exponential, cosine, onecycle and plateau', () => {
+    const base = { warmup: 2, decay: 0.5, stepEvery: 3 };
+    expect(flags({ name: 'constant', ...base })).toEqual({ schedule: 'constant', warmup: 2 });
+    expect(flags({ name: 'step', ...base, unit: 'step' })).toEqual({ schedule: 'step', warmup: 2, decay: 0.5, 'step-every': 3, 'schedule-unit': 'step' });
+    expect(flags({ name: 'exponential', ...base, unit: 'epoch' })).toEqual({ schedule: 'exponential', warmup: 2, decay: 0.5 });
+    expect(flags({ name: 'cosine', ...base, unit: 'step', etaMin: 0.001 })).toEqual({ schedule: 'cosine', warmup: 2, 'schedule-unit': 'step', 'eta-min': 0.001 });
+    expect(flags({ name: 'onecycle', warmup: 0, decay: 1, stepEvery: 1, unit: 'step', pctStart: 0.25, divFactor: 20, finalDivFactor: 1000 })).toEqual({
+      schedule: 'onecycle',
+      'pct-start': 0.25,
+      'div-factor': 20,
+      'final-div-factor': 1000,
+    });
+    expect(flags({ name: 'plateau', ...base, patience: 4, metric: 'val-loss' })).toEqual({ schedule: 'plateau', warmup: 2, decay: 0.5, 'plateau-patience': 4, 'monitor-metric': 'val-loss' });
+  });
+});
+
+describe('recordFlags: what is left out', () => {
+  it('dropout 0 is no flag, other zeros are flags; an absent dtype is float32', () => {
+    const f = recordFlags({ ...RECORD, dropout: 0, weightDecay: 0, epochs: 0, seed: 0, labelSmoothing: 0, dtype: undefined });
+    expect('dropout' in f).toBe(false);
+    expect(f).toMatchObject({ 'weight-decay': 0, epochs: 0, seed: 0, 'label-smoothing': 0, dtype: 'float32' });
+    expect(recordFlags({ ...RECORD, dtype: 'float32' }).dtype).toBe('float32');
+  });
+
+  it('init-from gives --reinit-output only when set; save-best its metric', () => {
+    expect(recordFlags({ ...RECORD, initFrom: { file: 'm.json', sha256: HEX, reinitOutput: true } })).toMatchObject({ 'init-from': 'm.json', 'reinit-output': true });
+    expect('reinit-output' in recordFlags({ ...RECORD, initFrom: { file: 'm.json', sha256: HEX, reinitOutput: false } })).toBe(false);
+    expect(recordFlags({ ...RECORD, earlyStop: undefined, saveBest: 'val-loss' })).toMatchObject({ 'save-best': true, 'monitor-metric': 'val-loss' });
+  });
+});
+
+describe('settingLabels', () => {
+  it('label smoothing, clipping and a zero dropout', () => {
+    expect(settingLabels({ ...RECORD, dropout: 0, labelSmoothing: 0.1, clipNorm: 5, clipValue: 0.5 })).toBe('η=0.003 m=16 λ=0.01 smoothing 0.1 clip-norm 5 clip-value 0.5');
+    expect(settingLabels({ ...RECORD, dropout: 0, labelSmoothing: 0 })).toBe('η=0.003 m=16 λ=0.01');
   });
 });
