@@ -454,4 +454,41 @@ export const equivalent = [
   ['src/train/settings.ts', '.includes(s.name)) return', '!isObject(s) || false ||', 'SCHEDULES, a list of strings, includes no name that is not a string'],
   ['src/train/settings.ts', "s.check(v) ?? ' is missing'", 's.check(v) ?? ""', "every required setting's check refuses undefined in words of its own, so the fallback is never read"],
   ['src/train/settings.ts', 'except: readonly SettingKey[] = []', '["Stryker was here"]', 'no setting is named "Stryker was here": leaving it out leaves nothing out'],
+  // src/learners/rbm.ts (STRYKER_PART=learners-rbm)
+  ...[
+    ['for (let i = 0; i < n; i++) {', 'i <= n'],
+    ['for (let i = 0; i < V.length; i++) {', 'i <= V.length'],
+    ['for (let i = 0; i < H; i++) this.c[i] += dc.data[i];', 'i <= H'],
+    ['for (let i = 0; i < n; i++) this.bv[i] += dbv.data[i];', 'i <= n'],
+    ['for (let i = 0; i < P.length; i++) P[i] = 1 / (1 + Math.exp(-P[i]));', 'i <= P.length'],
+    ['for (let row = 0; row < r.rows; row++) {', 'row <= r.rows'],
+    ['for (let e = 0; e < ex.count; e++) {', 'e <= ex.count'],
+  ].map(([line, rep]) => ['src/learners/rbm.ts', line, rep, pastEnd]),
+  ['src/learners/rbm.ts', 'if (h.shouldStop()) throw new Stop();', 'if (false) throw new Stop();', "h.run() asks shouldStop before the update's first piece and throws the same Stop"],
+  ...['s <= ex.count', 'Math.max(block, ex.count - s)', 'Math.min(block, ex.count + s)', 'false ? xin', 'false ? q'].map((rep) => [
+    'src/learners/rbm.ts',
+    rep.includes('?')
+      ? rep.includes('xin')
+        ? 'const xb = rows === block ? xin'
+        : 'qb = rows === block ? q'
+      : rep.startsWith('s <=')
+        ? 'for (let s = 0; s < ex.count; s += block) {'
+        : 'const rows = Math.min(block, ex.count - s);',
+    rep,
+    'a block larger than the examples left, or an extra empty one, only computes rows whose free energies land past the end of the result, which drops them',
+  ]),
+  ...[
+    ['for (let j = 0; j < rows; j++) {', 'j <= rows'],
+    ['for (let y = 0; y < K; y++) {', 'y <= K'],
+  ].map(([line, rep]) => ['src/learners/rbm.ts', line, rep, "the extra free energy lands in the next example's first slot, which that example then writes (or past the end of the result)"]),
+  ['src/learners/rbm.ts', 'for (let y = 0; y < this.classes && picks.length < count; y++) {', 'y <= this.classes', 'no label equals the class count: indexOf finds nothing there'],
+  ...[
+    ['for (let i = 0; i < D; i++) V[o + i] = u32(rng) < V[o + i] ? 1 : 0;', 'u32(rng) <= V[o + i]'],
+    ['if (u < 0 && chosen === n - 1) chosen = i;', 'u <= 0'],
+  ].map(([line, rep]) => [
+    'src/learners/rbm.ts',
+    line,
+    rep,
+    'u is a multiple of 2⁻³², and a sigmoid or softmax probability (or what is left of u after subtracting them) equals one exactly only by chance',
+  ]),
 ];

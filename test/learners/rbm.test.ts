@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { examples, slice, type Examples } from '../../src/data/dataset.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { getKernels, jsKernels, Matrix } from '../../src/linalg/index.js';
-import { accuracy } from '../../src/learners/learner.js';
+import { accuracy, type Progress } from '../../src/learners/learner.js';
 import { RBM_DEFAULTS, RbmLearner, rbmMemory, type RbmOptions } from '../../src/learners/rbm.js';
 import { filtersPng } from '../../src/report/png-grid.js';
 import { Rng } from '../../src/base/rng.js';
@@ -167,9 +167,10 @@ describe('classification RBM', () => {
   // Digits, whose hidden units' probabilities vary with the example, so that every sample depends on what it is drawn from.
   for (const o of [
     { hidden: 5, lr: 0.05, momentum: 0.5, weightDecay: 0.05, epochs: 2, cdK: 2, persistent: false, batchSize: 3 },
-    { hidden: 5, lr: 0.05, momentum: 0.5, weightDecay: 0.05, epochs: 2, cdK: 2, persistent: true, batchSize: 3 },
+    // η = 1: the weights grow within an update, the hidden units leave ½, and each sample depends on its chain
+    { hidden: 5, lr: 1, momentum: 0.5, weightDecay: 0.05, epochs: 2, cdK: 2, persistent: true, batchSize: 3 },
     { hidden: 4, lr: 0.1, momentum: 0.9, weightDecay: 0.02, epochs: 3, cdK: 1, persistent: false, batchSize: 4 },
-    { hidden: 4, lr: 0.1, momentum: 0, weightDecay: 0, epochs: 1, cdK: 3, persistent: true, batchSize: 4 },
+    { hidden: 4, lr: 1, momentum: 0, weightDecay: 0, epochs: 1, cdK: 3, persistent: true, batchSize: 4 },
   ] satisfies RbmOptions[])
     it(`trains exactly as its equations written out in float64: ${o.persistent ? 'P' : ''}CD-${o.cdK}, μ = ${o.momentum}, λ = ${o.weightDecay}, m = ${o.batchSize}`, async () => {
       const train = slice(ds.train, 0, 31),
@@ -216,6 +217,16 @@ describe('classification RBM', () => {
       );
     });
 
+  it('persistent chains on images whose every pixel varies: each chain row sampled apart from the next', async () => {
+    const { train, test } = tiny();
+    const o: RbmOptions = { hidden: 6, lr: 1, momentum: 0.5, weightDecay: 0, epochs: 3, cdK: 2, persistent: true, batchSize: 3 };
+    const rbm = new RbmLearner(o);
+    await rbm.fit({ name: 'tiny', classes: 3, train, test }, { kernels: jsKernels, seed: 2, budget: {}, test });
+    const ref = referenceRbm(train, 3, o, 2);
+    const worst = ref.v.reduce((w, x, i) => (Math.abs(rbm.v.data[i] - x) > Math.abs(rbm.v.data[w] - ref.v[w]) ? i : w), 0);
+    expect(rbm.v.data[worst]).toBeCloseTo(ref.v[worst], 5);
+  });
+
   it('describes one epoch in the singular and the defaults in full', () => {
     expect(new RbmLearner({ epochs: 1 }).describe()).toBe('classification RBM, 500 hidden units, CD-1, η=0.02 μ=0.9 λ=0.0001 m=20, 1 epoch');
     expect(new RbmLearner({ persistent: true, cdK: 5 }).describe()).toBe('classification RBM, 500 hidden units, PCD-5, η=0.02 μ=0.9 λ=0.0001 m=20, 10 epochs');
@@ -254,8 +265,9 @@ describe('classification RBM', () => {
 
   it('reconstructs the first digit of each class by k Gibbs steps v → h → v with its label clamped', () => {
     const { train } = tiny();
-    const rbm = randomRbm(5, 3, 4, 8);
-    (rbm.opts as RbmOptions).cdK = 2;
+    const rbm = randomRbm(5, 3, 40, 8);
+    (rbm.opts as RbmOptions).cdK = 3;
+    rbm.bv[5 + 2] = 30; // the model itself would put every label on class 2: only the clamp keeps the true ones
     const { originals, reconstructions } = rbm.reconstruct(train, 2, jsKernels, 5);
     expect(originals.map((x) => [...x])).toEqual([0, 1].map((e) => [...train.features.subarray(e * 5, e * 5 + 5)])); // labels 0 and 1: examples 0 and 1
     const rng = new Rng(5);
@@ -263,9 +275,9 @@ describe('classification RBM', () => {
       V = rbm.v.data;
     const sigma = (z: number) => 1 / (1 + Math.exp(-z));
     let v = [0, 1].map((e) => [...train.features.subarray(e * 5, e * 5 + 5), ...[0, 1, 2].map((y) => (y === train.labels[e] ? 1 : 0))]);
-    for (let step = 0; step < 2; step++) {
+    for (let step = 0; step < 3; step++) {
       const hs = v
-        .map((x) => Array.from({ length: 4 }, (_, j) => sigma(rbm.c[j] + x.reduce((s, xi, i) => s + V[j * n + i] * xi, 0))))
+        .map((x) => Array.from({ length: 40 }, (_, j) => sigma(rbm.c[j] + x.reduce((s, xi, i) => s + V[j * n + i] * xi, 0))))
         .map((p) => p.map((pj) => (rng.nextUint32() * 2 ** -32 < pj ? 1 : 0)));
       v = hs.map((h, r) => [
         ...Array.from({ length: 5 }, (_, i) => sigma(rbm.bv[i] + h.reduce((s: number, hj, j) => s + hj * V[j * n + i], 0))),
@@ -273,6 +285,71 @@ describe('classification RBM', () => {
       ]);
     }
     for (let r = 0; r < 2; r++) for (let i = 0; i < 5; i++) expect(reconstructions[r][i]).toBeCloseTo(v[r][i], 5);
+  });
+
+  it('reports progress by updates and measures the trace at updates 1, 2, 3, 4, 6, 8, 11, 15, 20 (×1.3)', async () => {
+    const train = slice(ds.train, 0, 40),
+      test = slice(ds.test, 0, 10);
+    const seen: Progress[] = [];
+    const r = await new RbmLearner({ hidden: 3, epochs: 2, batchSize: 4 }).fit({ ...ds, train, test }, { kernels: jsKernels, seed: 1, budget: {}, test, onProgress: (p) => seen.push(p) });
+    expect(r.trace.map((p) => p.work / (4 * 3))).toEqual([0, 1, 2, 3, 4, 6, 8, 11, 15, 20]); // 4 examples × 3 passes an update
+    expect(seen.map((p) => [p.done, p.total, p.unit])).toEqual(Array.from({ length: 20 }, (_, i) => [i + 1, 20, 'updates']));
+  });
+
+  it('a stop between updates ends the run there, with the updates done and no error', async () => {
+    const train = slice(ds.train, 0, 40),
+      test = slice(ds.test, 0, 10);
+    let stop = false;
+    const r = await new RbmLearner({ hidden: 3, epochs: 2, batchSize: 4 }).fit(
+      { ...ds, train, test },
+      { kernels: jsKernels, seed: 1, budget: {}, test, onProgress: (p) => (stop ||= p.done >= 3), shouldStop: () => stop },
+    );
+    expect(r.details.updates).toBe(3);
+    expect(r.trace.map((p) => p.work / 12)).toEqual([0, 1, 2]); // the point due after update 3 was not measured: a signal
+    expect(r.details.epochs).toBe(0);
+  });
+
+  it('predict() before fit() says so; equal free energies go to the lowest class', () => {
+    expect(() => new RbmLearner().predict(slice(ds.test, 0, 1), jsKernels)).toThrow('rbm: fit() first');
+    const flat = randomRbm(784, 10, 3, 1);
+    flat.v.data.fill(0);
+    flat.c.fill(0);
+    flat.bv.fill(0); // every class the same free energy
+    expect([...flat.predict(slice(ds.test, 0, 5), jsKernels)]).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('free energies in blocks of 500 examples: 1,100 examples give each one its own, as computed one at a time', () => {
+    const rbm = randomRbm(784, 10, 4, 3);
+    for (let i = 0; i < rbm.v.data.length; i++) rbm.v.data[i] *= 0.05;
+    const ex = slice(ds.train, 0, 1100);
+    const all = rbm.freeEnergies(ex, jsKernels);
+    expect(all.length).toBe(1100 * 10);
+    for (const e of [0, 499, 500, 999, 1000, 1099]) {
+      const one = rbm.freeEnergies(slice(ex, e, e + 1), jsKernels);
+      for (let y = 0; y < 10; y++) expect(all[e * 10 + y], `example ${e}, class ${y}`).toBeCloseTo(one[y], 4);
+    }
+  });
+
+  it('draws min(H, maxFilters) filters; reconstructs only the classes present, up to count', () => {
+    const rbm = randomRbm(5, 3, 4, 8);
+    expect(rbm.filterImages(tiny().test, jsKernels, 2, 3).filters).toHaveLength(3);
+    expect(rbm.filterImages(tiny().test, jsKernels, 2).filters).toHaveLength(4);
+    const noOnes = examples(
+      Float32Array.from({ length: 15 }, (_, i) => (i % 5) / 5),
+      Uint8Array.of(2, 0, 2),
+      5,
+    );
+    expect(rbm.reconstruct(noOnes, 5, jsKernels).originals).toHaveLength(2); // classes 0 and 2 (examples 1 and 0)
+    expect(rbm.reconstruct(noOnes, 1, jsKernels).originals.map((x) => [...x])).toEqual([[...noOnes.features.subarray(5, 10)]]);
+  });
+
+  it('the label softmax stays finite for label inputs of 400 (exp(800) overflows: the largest is subtracted first)', () => {
+    const rbm = randomRbm(5, 3, 2, 4);
+    rbm.bv.set([400, 399, 0], 5);
+    const r = Matrix.zeros(1, 8);
+    rbm.visibleProbs(Matrix.zeros(1, 2), r, jsKernels); // h = 0: the inputs are the biases
+    const e1 = Math.exp(-1);
+    expect([...r.data.subarray(5)].map((x) => +x.toFixed(6))).toEqual([1 / (1 + e1), e1 / (1 + e1), 0].map((x) => +Math.fround(x).toFixed(6)));
   });
 
   it('learns the digits by CD-1 alone: ≥ 85% on held-out digits from 2,000 training digits', async () => {
