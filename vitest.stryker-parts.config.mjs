@@ -26,7 +26,7 @@ const parts = {
   'data-augment': ['test/data/augment.test.ts', 'test/train/augment.test.ts'],
   'data-catalog': ['test/data/catalog-mnist.test.ts', 'test/data/catalog-verify.test.ts'],
   'data-load': ['test/data/load.test.ts', 'test/data/catalog-verify.test.ts'],
-  'data-fetch': ['test/data/fetch.test.ts', 'test/data/fetch-limits.test.ts', 'test/data/fetch-retry.test.ts'],
+  'data-fetch': ['test/data/fetch-retry.test.ts', 'test/data/fetch-file.test.ts'],
   // The fast tests of the learners' own code; ga, ntk and rbm (tests of a minute each once instrumented) apart.
   learners: [
     'test/learners/harness.test.ts',
