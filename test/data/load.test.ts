@@ -88,6 +88,13 @@ describe('loadData: each kind of --data', () => {
     expect(summary(ds)).toEqual(summary(loadIdxDirectory(dir)));
     expect([ds.train.count, ds.test.count, ds.classes]).toEqual([120, 60, 10]);
     expect(ds.classNames).toBeUndefined();
+    expect(ds.name).toBe('tiny');
+  });
+
+  it('a directory given as DIR/sub/.. is named by the directory it resolves to, not ".."', () => {
+    const dir = join(tinyCopy(), 'tiny');
+    mkdirSync(join(dir, 'sub'));
+    expect(loadData({ data: join(dir, 'sub') + '/..', seed: 0 }).name).toBe('tiny');
   });
 });
 
