@@ -401,4 +401,30 @@ export const equivalent = [
     '/^[A-Z][a-z][A-Za-z0-9]*$/',
     'one lower-case letter then any letters or digits is the same set of words as one or more then any',
   ],
+  // src/data/catalog.ts, load.ts, augment.ts, fetch.ts (STRYKER_PART=data-catalog, data-load, data-augment, data-fetch)
+  [
+    'src/data/catalog.ts',
+    'if (!Array.isArray(e.urls ?? [])',
+    'e.urls ?? ["Stryker was here"]',
+    'the default stands in only for absent urls, and a list of one string passes both tests as the empty list does',
+  ],
+  ['src/data/catalog.ts', 'if (!pkg) return undefined;', 'if (false)', 'without a package, pkg.name throws a TypeError inside the try below, whose catch returns undefined as well'],
+  ['src/data/catalog.ts', '} catch {', '} catch {}', 'an empty catch returns undefined too: the function ends there'],
+  ...['${entry?.npmPackage.name}', '${entry.npmPackage?.name}'].map((rep) => [
+    'src/data/catalog.ts',
+    'where: `npm package (${entry?.npmPackage?.name})`',
+    rep,
+    'pkg is defined only when entry and its npmPackage are (packageDir returned it)',
+  ]),
+  ['src/data/catalog.ts', "typeof r === 'object' &&", 'true &&', 'a JSON number, string or boolean has no numeric dev, ino, size, mtimeMs or ctimeMs: refused all the same (null by r !== null)'],
+  ['src/data/catalog.ts', 'bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b', 'true && bytes[0] === 0x1f', 'in fewer than 2 bytes, bytes[1] is undefined, never 0x8b'],
+  ...[
+    ['if (e instanceof DataError) return undefined;', 'if (true)'],
+    ['} catch (e) {', '} catch (e) {}'],
+  ].map(([line, rep]) => [
+    'src/data/catalog.ts',
+    line,
+    rep,
+    'verifyDataset throws only DataErrors (readDataFile wraps every read error, contentSha256 catches the gunzip’s, the cache write is in a try): the rethrow of anything else is unreachable',
+  ]),
 ];

@@ -95,6 +95,12 @@ describe('catalog(): the files it reads', () => {
     expect(catalog().map((e) => e.name)).toEqual(['ant', 'bee', 'cat']);
   });
 
+  it('sorted as JavaScript compares strings, whatever order the directory lists them in', () => {
+    // the directory lists names by their UTF-8 bytes (U+E000 before U+1F600); UTF-16 puts the surrogate pair first
+    catalogueOf({ 'x\uE000.json': entryJson({ name: 'private' }), 'x\u{1F600}.json': entryJson({ name: 'smiley' }) });
+    expect(catalog().map((e) => e.name)).toEqual(['smiley', 'private']);
+  });
+
   it('a NAME.json that is a directory is refused as such, not as invalid JSON', () => {
     const dir = catalogueOf({});
     mkdirSync(join(dir, 'odd.json'));
