@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Augmenter, augmentLabel, augmentProblem, gaussianKernel, IDENTITY_WARP, parseAugment, warp } from '../../src/data/augment.js';
+import { Augmenter, augmentLabel, augmentProblem, gaussianKernel, IDENTITY_WARP, MIN_SIGMA, parseAugment, warp } from '../../src/data/augment.js';
 import { Rng } from '../../src/base/rng.js';
 
 /** A rows×cols image of zeros with 1 at (x, y) = (column, row). */
@@ -154,6 +154,46 @@ describe('augment: --augment specs', () => {
     expect(augmentProblem({ elastic: null })).toMatch(/elastic α/);
     expect(augmentProblem({ shift: 'x' })).toMatch(/shift x/);
     expect(augmentProblem([1])).toMatch(/^not an object$/);
+  });
+
+  it('the ends of each range are accepted, and the first value past them refused with its message', () => {
+    expect(parseAugment('shift=1e6,rotate=180,scale=0,elastic=1e6:1e6')).toEqual({ shift: 1e6, rotate: 180, scale: 0, elastic: { alpha: 1e6, sigma: 1e6 } });
+    expect(parseAugment('scale=0.999')).toEqual({ scale: 0.999 });
+    expect(parseAugment(`elastic=0:${MIN_SIGMA}`)).toEqual({ elastic: { alpha: 0, sigma: 0.125 } });
+    for (const [c, msg] of [
+      [{ shift: 1000001 }, 'shift 1000001 must be a number of pixels from 0 to 1e6'],
+      [{ shift: Infinity }, 'shift Infinity must be a number of pixels from 0 to 1e6'],
+      [{ rotate: 180.5 }, 'rotate 180.5 must be a number of degrees from 0 to 180'],
+      [{ rotate: -1 }, 'rotate -1 must be a number of degrees from 0 to 180'],
+      [{ scale: -0.1 }, 'scale -0.1 must be a number in [0, 1)'],
+      [{ scale: 1.5 }, 'scale 1.5 must be a number in [0, 1)'],
+      [{ elastic: 5 }, 'elastic α undefined must be a number from 0 to 1e6'],
+      [{ elastic: { alpha: 1000001, sigma: 4 } }, 'elastic α 1000001 must be a number from 0 to 1e6'],
+      [{ elastic: { alpha: 1, sigma: 1000001 } }, 'elastic σ 1000001 must be a positive number up to 1e6'],
+      [{ elastic: { alpha: 1, sigma: -1 } }, 'elastic σ -1 must be a positive number up to 1e6'],
+      [{ elastic: { alpha: 1, sigma: '4' } }, 'elastic σ 4 must be a positive number up to 1e6'],
+      [{ elastic: { alpha: 1, sigma: 0.1249 } }, "elastic σ 0.1249 is below 0.125 pixel: the Gaussian would not smooth the field at all; use σ ≥ 0.125 (Simard's is 4)"],
+      [{ shift: undefined }, 'names no transform'],
+      [null, 'not an object'],
+      ['shift', 'not an object'],
+    ] as const)
+      expect(augmentProblem(c), JSON.stringify(c)).toBe(msg);
+    expect(() => parseAugment('elastic=1:0.1')).toThrow("elastic σ 0.1 is below 0.125 pixel: the Gaussian would not smooth the field at all; use σ ≥ 0.125 (Simard's is 4).");
+  });
+
+  it('labels each part given, in the order shift, rotate, scale, elastic, whatever order it was given in', () => {
+    expect(augmentLabel({ elastic: { alpha: 1, sigma: 2 }, scale: 0.5, rotate: 3, shift: 0 })).toBe('shift=0,rotate=3,scale=0.5,elastic=1:2');
+    expect(augmentLabel({ rotate: 0 })).toBe('rotate=0');
+    expect(augmentLabel({ scale: 0 })).toBe('scale=0');
+    expect(augmentLabel({ elastic: { alpha: 0, sigma: 4 } })).toBe('elastic=0:4');
+  });
+
+  it('a batch needs m images of rows·cols values in the buffer: exactly that is enough', () => {
+    const a = new Augmenter({ shift: 1 }, 3, 4);
+    expect(() => a.batch(new Float32Array(23), 2, new Rng(1))).toThrow('augment: a batch of 2 needs 24 values, the buffer has 23');
+    const x = new Float32Array(24).fill(1);
+    a.batch(x, 2, new Rng(1));
+    expect(x.some((v) => v !== 1)).toBe(true);
   });
 });
 
