@@ -112,6 +112,17 @@ describe('fetchFile: a plain download', () => {
     expect(hitsOf(m)).toEqual([undefined]); // no Range: nothing kept
   });
 
+  it('nothing kept: neither resumed nor restarted; without a Content-Length, no total in the progress', async () => {
+    const told: string[] = [];
+    const progress: [number, number | undefined][] = [];
+    const body = Buffer.alloc(500, 5);
+    const opts: FetchOptions = { onResume: () => told.push('resume'), onRestart: () => told.push('restart'), onProgress: (p) => progress.push([p.received, p.total]) };
+    await fetchFile(mirror('bytes:500'), dirOf(), { ...FILE, md5: md5(body) }, opts);
+    expect(told).toEqual([]);
+    expect(progress[0]).toEqual([0, undefined]);
+    expect(progress.at(-1)).toEqual([500, undefined]);
+  });
+
   it('a base URL without the final "/" gets one before the file name', async () => {
     const m = mirror('ok');
     expect(readFileSync(await fetchFile(m.slice(0, -1), dirOf(), FILE)).equals(BODY)).toBe(true);
@@ -151,6 +162,13 @@ describe('fetchFile: redirects', () => {
       const to = encodeURIComponent(`${base}/ok~x${status}/${FILE.name}`);
       expect(readFileSync(await fetchFile(`${m}x?l=${to}&`, dirOf(), { ...FILE, name: FILE.name })).equals(BODY), String(status)).toBe(true);
     }
+  });
+
+  it('a 400 or 200 with a Location is no redirect', async () => {
+    const to = encodeURIComponent(`${base}/ok~elsewhere/${FILE.name}`);
+    const m = mirror('location:400');
+    expect(await failure(fetchFile(`${m}x?l=${to}&`, dirOf(), FILE))).toBe(`${m}x?l=${to}&/${FILE.name}: HTTP 400`);
+    expect(hits['ok~elsewhere']).toBeUndefined();
   });
 
   it('to something that is not a URL, or not http(s): refused in one line', async () => {
@@ -245,6 +263,10 @@ describe('fetchFile: Retry-After and the backoff', () => {
     expect(hitsOf(m)).toHaveLength(1);
     const n = mirror('after:300');
     expect(await failure(fetchFile(n, dirOf(), FILE, { backoff: 1, deadline: 60_000 }))).toBe(`${n}${FILE.name}: download failed (HTTP 503, retry after 300 s; the download deadline passed)`);
+    const l = mirror('after:999999');
+    expect(await failure(fetchFile(l, dirOf(), FILE))).toBe(`${l}${FILE.name}: download failed (HTTP 503, retry after 999999 s, more than the 300 s we wait: try again later)`);
+    const k = mirror('after:1000000');
+    expect(await failure(fetchFile(k, dirOf(), FILE))).toBe(`${k}${FILE.name}: download failed (HTTP 503, retry after 1.0e+6 s, more than the 300 s we wait: try again later)`);
     const o = mirror('after:10000000');
     expect(await failure(fetchFile(o, dirOf(), FILE))).toBe(`${o}${FILE.name}: download failed (HTTP 503, retry after 1.0e+7 s, more than the 300 s we wait: try again later)`);
   });
@@ -370,6 +392,12 @@ describe('fetchFile: the predictable NAME.part', () => {
 });
 
 describe('fetchFile: connection failures', () => {
+  it('an https URL is fetched with TLS (here: a plain-HTTP server, so the handshake fails)', async () => {
+    const msg = await failure(fetchFile(`${base.replace('http:', 'https:')}/ok/`, dirOf(), FILE, { attempts: 1 }));
+    expect(msg).toMatch(/download failed \(.*(SSL|ssl|EPROTO|TLS|tls)/);
+    expect(msg).not.toMatch(/not supported/);
+  });
+
   it('a refused connection is named as such and retried', async () => {
     const closed = http.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
