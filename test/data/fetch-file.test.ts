@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CatalogEntry, CatalogFile } from '../../src/data/catalog.js';
 import { DataError } from '../../src/data/dataset.js';
-import { FETCH_LIMITS, fetchDataset, fetchFile, type FetchOptions } from '../../src/data/fetch.js';
+import { FETCH_LIMITS, fetchDataset, fetchFile, retryAfterMs, type FetchOptions } from '../../src/data/fetch.js';
 
 // fetchFile and fetchDataset (src/data/fetch.ts) in process, against a server on 127.0.0.1 (nothing leaves the
 // machine) whose first path segment says how to answer: redirects, "not now" statuses, refusals, bodies larger than
@@ -86,6 +87,8 @@ afterAll(() => {
   return new Promise<void>((r) => server.close(() => r()));
 });
 
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
 const dirOf = () => mkdtempSync(join(tmpdir(), 'backprop-ff-'));
 /** fetchFile's error: a DataError, and its message. */
 async function failure(p: Promise<unknown>): Promise<string> {
@@ -169,6 +172,22 @@ describe('fetchFile: redirects', () => {
     const m = mirror('location:400');
     expect(await failure(fetchFile(`${m}x?l=${to}&`, dirOf(), FILE))).toBe(`${m}x?l=${to}&/${FILE.name}: HTTP 400`);
     expect(hits['ok~elsewhere']).toBeUndefined();
+    // a 200 with a Location is its (empty) body: refused by its MD5, the Location not followed
+    const n = mirror('location:200');
+    expect(await failure(fetchFile(`${n}x?l=${to}&`, dirOf(), FILE))).toBe(
+      `${FILE.name}: checksum mismatch after download (MD5 expected ${FILE.md5}, got ${md5(Buffer.alloc(0))}); the partial file was removed`,
+    );
+    expect(hits['ok~elsewhere']).toBeUndefined();
+  });
+
+  it('to https: followed (here to a plain-HTTP server, so TLS fails and is retried, not refused)', async () => {
+    const m = mirror('location:302');
+    const to = encodeURIComponent(`${base.replace('http:', 'https:')}/ok/${FILE.name}`);
+    const retries: string[] = [];
+    const msg = await failure(fetchFile(`${m}x?l=${to}&`, dirOf(), FILE, { backoff: 1, attempts: 2, onRetry: (_f, _a, why) => retries.push(why) }));
+    expect(msg).not.toMatch(/only http and https/);
+    expect(retries).toHaveLength(1);
+    expect(hitsOf(m)).toHaveLength(2);
   });
 
   it('to something that is not a URL, or not http(s): refused in one line', async () => {
@@ -388,6 +407,96 @@ describe('fetchFile: the predictable NAME.part', () => {
     const other = dirOf();
     mkdirSync(join(other, `${FILE.name}.part`));
     expect(await failure(fetchFile(mirror('ok'), other, FILE))).toBe(`${join(other, FILE.name)}.part: not a regular file, not a download of ours: not writing through it (remove it and run again)`);
+  });
+});
+
+describe('fetchFile: what a failure leaves', () => {
+  it('a refusal (HTTP 404) of a resumed download keeps NAME.part for another mirror, without "run again to resume"', async () => {
+    for (const kept of [1000, BODY.length]) {
+      const dir = dirOf();
+      const part = join(dir, `${FILE.name}.part`);
+      writeFileSync(part, BODY.subarray(0, kept));
+      const m = mirror('status:404');
+      expect(await failure(fetchFile(m, dir, FILE))).toBe(`${m}${FILE.name}: HTTP 404`);
+      expect(statSync(part).size).toBe(kept);
+    }
+  });
+
+  it('a retry without an onRetry listener', async () => {
+    expect(readFileSync(await fetchFile(mirror('once:503'), dirOf(), FILE, { backoff: 1 })).equals(BODY)).toBe(true);
+  });
+
+  it('leaves no deadline timer running and no file open, after a download and after a failure', async () => {
+    // the deadline timer is the only long one (30 minutes by default): record those armed and those cleared
+    const armed = new Set<unknown>();
+    const cleared = new Set<unknown>();
+    const setT = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      const t = realSetTimeout(fn, ms);
+      if ((ms ?? 0) > 60_000) armed.add(t);
+      return t;
+    }) as typeof setTimeout);
+    const clearT = vi.spyOn(globalThis, 'clearTimeout').mockImplementation(((t: NodeJS.Timeout) => {
+      cleared.add(t);
+      realClearTimeout(t);
+    }) as typeof clearTimeout);
+    const dir = dirOf();
+    const open = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(join('/proc/self/fd', fd)).startsWith(dir);
+        } catch {
+          return false;
+        }
+      });
+    try {
+      await fetchFile(mirror('redirect:1'), dir, FILE);
+      await failure(fetchFile(mirror('status:404'), dir, { ...FILE, name: 'other.gz' }));
+      await new Promise((r) => realSetTimeout(r, 50));
+    } finally {
+      setT.mockRestore();
+      clearT.mockRestore();
+    }
+    expect(armed.size).toBe(3); // one per request: the redirect, its target, the 404
+    expect([...armed].filter((t) => !cleared.has(t))).toEqual([]);
+    expect(open()).toEqual([]);
+  });
+
+  it('NAME.part swapped for a link or a FIFO while a retry waits: not written through', async () => {
+    const dir = dirOf();
+    const part = join(dir, `${FILE.name}.part`);
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'keep me');
+    const swapTo = (plant: () => void) => ({ backoff: 1, onRetry: plant });
+    expect(
+      await failure(
+        fetchFile(
+          mirror('once:503'),
+          dir,
+          FILE,
+          swapTo(() => symlinkSync(victim, part)),
+        ),
+      ),
+    ).toBe(`${part}: cannot write it (a symbolic link, which is not followed)`);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    rmSync(part);
+    let reader = -1;
+    const plantFifo = () => {
+      execFileSync('mkfifo', [part]);
+      reader = openSync(part, constants.O_RDONLY | constants.O_NONBLOCK); // a reader, so that opening it to write does not wait
+    };
+    try {
+      expect(await failure(fetchFile(mirror('once:503'), dir, FILE, swapTo(plantFifo)))).toBe(`${part}: cannot write it (not a regular file)`);
+    } finally {
+      if (reader >= 0) closeSync(reader);
+    }
+  });
+});
+
+describe('retryAfterMs: the header’s forms', () => {
+  it('white space around the seconds is allowed; anything else beside the digits makes it a date, and unreadable', () => {
+    expect(retryAfterMs(' 120 ', 0)).toBe(120_000);
+    for (const v of ['120abc', 'abc120', '12 0', '0x10', '1e3']) expect(retryAfterMs(v, 0), v).toBeUndefined();
+    expect(retryAfterMs('', 0)).toBeUndefined();
   });
 });
 
