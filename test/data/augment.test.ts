@@ -181,6 +181,10 @@ describe('augment: --augment specs', () => {
     expect(() => parseAugment('elastic=1:0.1')).toThrow("elastic σ 0.1 is below 0.125 pixel: the Gaussian would not smooth the field at all; use σ ≥ 0.125 (Simard's is 4).");
   });
 
+  it('an empty item: the message lists the four names', () => {
+    expect(() => parseAugment('shift,,rotate')).toThrow('expected a comma-separated list of shift, rotate, scale, elastic (each may take =value), e.g. shift=2,elastic=34:4.');
+  });
+
   it('labels each part given, in the order shift, rotate, scale, elastic, whatever order it was given in', () => {
     expect(augmentLabel({ elastic: { alpha: 1, sigma: 2 }, scale: 0.5, rotate: 3, shift: 0 })).toBe('shift=0,rotate=3,scale=0.5,elastic=1:2');
     expect(augmentLabel({ rotate: 0 })).toBe('rotate=0');
