@@ -477,13 +477,8 @@ export const equivalent = [
     'NAME.part was just found (its size read, or its digest): force matters only if another process removes it in between',
   ]),
   ['src/data/fetch.ts', "let lastError = '';", 'Stryker was here!', 'there is at least one attempt (FETCH_LIMITS.retries + 1; the CLI sets no other) and each assigns lastError before it is read'],
-  [
-    'src/data/fetch.ts',
-    'if (have() > limits.maxBytes) rmSync(part, { force: true });',
-    'if (false)',
-    'no write makes NAME.part longer than maxBytes (a body that would is refused before those bytes reach the file, a longer NAME.part is removed at the start): after a fatal error there is none to remove',
-  ],
   ['src/data/fetch.ts', 'if (asked !== undefined && asked > FETCH_LIMITS.maxRetryAfterMs) {', 'true && asked', 'undefined > maxRetryAfterMs is false: the test only narrows the type'],
+  ['src/data/fetch.ts', "throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });", 'new Error("")', 'only its code is read, by the catch below'],
   ...[
     'if (false) {',
     '(x0 < -1 || x0 >= cols || y0 < -1) && y0 >= rows',

@@ -52,6 +52,9 @@ beforeAll(async () => {
         return send(BODY);
       case 'location': // a redirect (status arg) to the Location given by the query, once
         return void res.writeHead(Number(arg), { Location: decodeURIComponent((rest.join('/').split('?l=')[1] ?? '').split('&')[0]) }).end();
+      case 'oncefull': // 503 the first time, then the whole file whatever the Range
+        if (first) return void res.writeHead(503).end();
+        return void res.writeHead(200, { 'Content-Length': BODY.length }).end(BODY);
       case 'status': // this status, every time
         return void res.writeHead(Number(arg)).end();
       case 'once': // this status the first time, then the file
@@ -461,7 +464,7 @@ describe('fetchFile: what a failure leaves', () => {
     expect(open()).toEqual([]);
   });
 
-  it('NAME.part swapped for a link or a FIFO while a retry waits: not written through', async () => {
+  it('NAME.part swapped for a link, a FIFO or a directory while a retry waits: not written through', async () => {
     const dir = dirOf();
     const part = join(dir, `${FILE.name}.part`);
     const victim = join(dir, 'victim');
@@ -479,6 +482,21 @@ describe('fetchFile: what a failure leaves', () => {
     ).toBe(`${part}: cannot write it (a symbolic link, which is not followed)`);
     expect(readFileSync(victim, 'utf8')).toBe('keep me');
     rmSync(part);
+    // a link to a file longer than this one can be: the link is removed (as an oversized download would be), not its target
+    const big = join(dir, 'big');
+    writeFileSync(big, Buffer.alloc(BODY.length + 1, 7));
+    expect(
+      await failure(
+        fetchFile(
+          mirror('oncefull'),
+          dir,
+          FILE,
+          swapTo(() => symlinkSync(big, part)),
+        ),
+      ),
+    ).toBe(`${part}: cannot write it (a symbolic link, which is not followed)`);
+    expect(readdirSync(dir)).not.toContain(`${FILE.name}.part`);
+    expect(readFileSync(big).length).toBe(BODY.length + 1);
     let reader = -1;
     const plantFifo = () => {
       execFileSync('mkfifo', [part]);
@@ -489,6 +507,18 @@ describe('fetchFile: what a failure leaves', () => {
     } finally {
       if (reader >= 0) closeSync(reader);
     }
+    rmSync(part);
+    // a directory: the open fails with the system's code, given as it is
+    expect(
+      await failure(
+        fetchFile(
+          mirror('oncefull'),
+          dir,
+          FILE,
+          swapTo(() => mkdirSync(part)),
+        ),
+      ),
+    ).toBe(`${part}: cannot write it (EISDIR)`);
   });
 });
 
