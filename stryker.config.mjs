@@ -498,7 +498,25 @@ export const equivalent = [
     rep,
     'a shortcut: with all four neighbours outside, px gives 0 for each and the interpolation 0, so taking it less often changes no value',
   ]),
-  ['src/data/augment.ts', 'if (dx && dy) {', 'dx || dy', 'dx and dy are given together (the Augmenter sets both or neither)'],
+  [
+    'src/data/augment.ts',
+    'if (x0 < -1 || x0 >= cols || y0 < -1 || y0 >= rows) {',
+    'x0 > cols',
+    'a shortcut: at x0 = cols all four neighbours are outside, px gives 0 for each and the interpolation 0',
+  ],
+  ...['value <= lo ? lo', 'value >= hi ? hi'].map((rep) => ['src/data/augment.ts', 'out[o + k] = value < lo ? lo : value > hi ? hi : value;', rep, 'a value equal to the bound is the bound']),
+  [
+    'src/data/augment.ts',
+    'for (let y = 0; y < rows; y++) {',
+    'y <= rows',
+    'row rows of the field is past the end of t and d: its writes are dropped, and it reads only rows inside or undefined into them',
+  ],
+  [
+    'src/data/augment.ts',
+    "typeof v === 'number' && Number.isFinite(v) && v >= 0",
+    "typeof v === 'number' || Number.isFinite(v) && v >= 0",
+    '(number or finite) and 0 ≤ v ≤ max: Number.isFinite is false for every non-number, and NaN and ±∞ fail 0 ≤ v ≤ max',
+  ],
   ['src/data/augment.ts', 'for (let k = 0; k < g.length; k++) g[k] /= sum;', 'k <= g.length', pastEnd],
   ['src/data/augment.ts', 'private readonly w: Warp = { ...IDENTITY_WARP };', 'Warp = {}', 'image() assigns tx, ty and A before warp() reads them, and the constructor dx and dy'],
   ...['c.elastic && this.dx || this.dy', 'if (true && this.dy)', 'c.elastic || this.dx && this.dy'].map((rep) => [
