@@ -24,8 +24,9 @@ const parts = {
   // One module's tests at a time (the part named for it), for a short first run: --mutate that module alone.
   'data-val': ['test/data/val-data.test.ts'],
   'data-augment': ['test/data/augment.test.ts', 'test/train/augment.test.ts'],
-  'data-catalog': ['test/data/catalog-mnist.test.ts', 'test/data/catalog-verify.test.ts'],
-  'data-fetch': ['test/data/fetch.test.ts', 'test/data/fetch-limits.test.ts', 'test/data/fetch-retry.test.ts'],
+  'data-catalog': ['test/data/catalog.test.ts', 'test/data/catalog-mnist.test.ts', 'test/data/catalog-verify.test.ts', 'test/data/load.test.ts'],
+  'data-load': ['test/data/load.test.ts', 'test/data/catalog-verify.test.ts'],
+  'data-fetch': ['test/data/fetch-retry.test.ts', 'test/data/fetch-file.test.ts'],
   // The fast tests of the learners' own code; ga, ntk and rbm (tests of a minute each once instrumented) apart.
   learners: [
     'test/learners/harness.test.ts',

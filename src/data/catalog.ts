@@ -268,7 +268,9 @@ export function verifyFile(path: string, f: CatalogFile): FileCheck {
   const cache = readVerifyCache();
   const key = resolve(path);
   let rec = cache[key];
-  const cached = sameFile(rec, st);
+  // A record of a .gz hashed by its MD5 alone (no content digest asked for then) does not answer a catalogue that now asks
+  // for the content's: hashed again, instead of a mismatch against a digest never computed.
+  const cached = sameFile(rec, st) && (rec.contentSha256 !== undefined || !f.contentSha256);
   if (!cached) {
     const bytes = readDataFile(path);
     const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;

