@@ -421,4 +421,18 @@ export const equivalent = [
     "the loop below does the same: one block of all A's rows, one gemm, one yield (the branch spares two views)",
   ]),
   ['src/learners/sgd.ts', 'evaluate: false,', 'evaluate: true,', 'runTraining evaluates only when given test examples, which the learner does not pass (it measures its own trace)'],
+  // src/train/schedule.ts, run.ts, lr-find.ts, metrics.ts
+  ...['true ? (n - n1) / (n2 - n1)', 'n2 >= n1 ?'].map((rep) => [
+    'src/train/schedule.ts',
+    'return anneal(lr, final, n2 > n1 ? (n - n1) / (n2 - n1) : 1);',
+    rep,
+    'reached only with n > n₁, and every step of the run has n ≤ T − 1 = n₂: n₂ > n₁ always holds there',
+  ]),
+  ['src/train/schedule.ts', 'history: () => readonly EpochMetrics[] = () => []', '() => ["Stryker was here"]', 'the filter on m.epoch < epoch drops a string (no epoch): the same empty history'],
+  ...["false || s.unit === 'step'", 's.name === "" || s.unit'].map((rep) => [
+    'src/train/schedule.ts',
+    "const unit = s.name === 'onecycle' || s.unit === 'step' ? 'step' : 'epoch';",
+    rep,
+    "onecycle's label reads no unit but in its warm-up suffix, and --schedule onecycle refuses --warmup (src/cli/schedule-flags.ts)",
+  ]),
 ];
