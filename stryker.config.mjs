@@ -435,4 +435,11 @@ export const equivalent = [
     rep,
     "onecycle's label reads no unit but in its warm-up suffix, and --schedule onecycle refuses --warmup (src/cli/schedule-flags.ts)",
   ]),
+  [
+    'src/train/lr-find.ts',
+    'if (upto.length < 2) return { lowest };',
+    'if (false) return { lowest };',
+    'with one point up to the lowest, upto.length − skip = 1 − skip < 2 returns the same { lowest } two lines below',
+  ],
+  ['src/train/lr-find.ts', 'for (let i = skip; i < upto.length; i++) {', 'i <= upto.length', 'the extra i takes slope(n − 1, n − 1) = 0/0 = NaN, never below bestSlope'],
 ];
