@@ -442,4 +442,27 @@ export const equivalent = [
     'with one point up to the lowest, upto.length − skip = 1 − skip < 2 returns the same { lowest } two lines below',
   ],
   ['src/train/lr-find.ts', 'for (let i = skip; i < upto.length; i++) {', 'i <= upto.length', 'the extra i takes slope(n − 1, n − 1) = 0/0 = NaN, never below bestSlope'],
+  ['src/train/metrics.ts', 'let ws: Workspace[] = [];', '["Stryker was here"]', 'a string has no m: the first chunk allocates the workspaces all the same'],
+  ['src/train/metrics.ts', 'if (ws[0]?.m !== m) {', 'if (true) {', 'allocates fresh workspaces for every chunk: the same values, more allocation'],
+  ...['mean = true ?', 'K >= 1 ? Matrix.zeros'].map((rep) => [
+    'src/train/metrics.ts',
+    "mean = K > 1 ? Matrix.zeros(classes, m, 'float64') : undefined;",
+    rep,
+    'a mean of one network is its output copied to float64 (exact), its cost divided by 1; the members list still needs K > 1',
+  ]),
+  [
+    'src/train/metrics.ts',
+    'if (!shared.has(key)) shared.set(key, new Workspace(n, m));',
+    'if (true)',
+    'a workspace per member instead of per architecture: the input is copied into each, the same values',
+  ],
+  ...['if (true) ws[k].input', 'if (k || ws[k] !== ws[0])', 'if (k && true)'].map((rep) => [
+    'src/train/metrics.ts',
+    'if (k && ws[k] !== ws[0]) ws[k].input.data.set(ws[0].input.data);',
+    rep,
+    'the only extra copies are of a shared workspace onto itself, which changes nothing',
+  ]),
+  ['src/train/metrics.ts', 'if (argmaxColumn(a, j) === labels[j]) own[k].correct++;', 'j <= a.cols', "labels is the chunk's subarray: labels[a.cols] is undefined, equal to no class"],
+  ['src/train/metrics.ts', 'M[i] += A[i];', 'i <= M.length', pastEnd],
+  ['src/train/metrics.ts', 'M[i] /= K;', 'i <= M.length', pastEnd],
 ];
