@@ -465,4 +465,11 @@ export const equivalent = [
   ['src/train/metrics.ts', 'if (argmaxColumn(a, j) === labels[j]) own[k].correct++;', 'j <= a.cols', "labels is the chunk's subarray: labels[a.cols] is undefined, equal to no class"],
   ['src/train/metrics.ts', 'M[i] += A[i];', 'i <= M.length', pastEnd],
   ['src/train/metrics.ts', 'M[i] /= K;', 'i <= M.length', pastEnd],
+  ['src/train/run.ts', 'if (spec.state.history.length) {', 'if (true) {', 'replaying an empty history finds no best, so no kept weights are asked for: the same as not replaying'],
+  [
+    'src/train/run.ts',
+    "since: result.status === 'stopped' && early?.best ? early.since(result.epoch) : undefined,",
+    "=== 'stopped' && early.best",
+    "'stopped' comes only from stopAfter, which is set only when there is early stopping: early is defined there",
+  ],
 ];
