@@ -472,4 +472,10 @@ export const equivalent = [
     "=== 'stopped' && early.best",
     "'stopped' comes only from stopAfter, which is set only when there is early stopping: early is defined there",
   ],
+  [
+    'src/train/run.ts',
+    "stoppedAfter: result.status === 'stopped' ? result.epoch : undefined,",
+    'stoppedAfter: true ?',
+    "only 'done' and 'stopped' reach this line, and a 'done' RunResult has no epoch: undefined either way",
+  ],
 ];
