@@ -76,3 +76,97 @@ describe('the LR range test (Smith 2017)', () => {
     expect(steepestDescent([]).steepest).toBeUndefined();
   });
 });
+
+describe('the LR range test, its rules one by one (a scripted trainer)', () => {
+  // A stand-in for SgdTrainer that returns the scripted mean costs and records where each batch starts.
+  const scripted = (losses: number[], count = 4, batchSize = 2, dtype = 'float32') => {
+    const starts: number[] = [];
+    let shuffles = 0;
+    const trainer = {
+      opts: { batchSize },
+      lr: 0,
+      net: { dtype },
+      step: (_t: unknown, _o: unknown, at: number, m: number) => (starts.push(at), losses[starts.length - 1] * m),
+    } as unknown as SgdTrainer;
+    const rng = { shuffle: (o: Uint32Array) => (shuffles++, o) } as unknown as Rng;
+    const examples = { count } as unknown as typeof train;
+    return { trainer, rng, examples, starts, shuffles: () => shuffles };
+  };
+  const o = { startLr: 1e-3, endLr: 1e3, smoothing: 0, divergence: 2 };
+
+  it('one step: η is --start-lr (not 0/0)', () => expect(rangeRate({ startLr: 0.5, endLr: 2, steps: 1 }, 0)).toBe(0.5));
+
+  it('batches follow one shuffle to its end before the next (4 examples, batches of 2: a new pass every 2 steps)', () => {
+    const s = scripted([1, 1, 1, 1, 1]);
+    rangeTest(s.trainer, s.examples, s.rng, { ...o, steps: 5, divergence: 100 });
+    expect(s.starts).toEqual([0, 2, 0, 2, 0]);
+    expect(s.shuffles()).toBe(3);
+  });
+
+  it('stops at a step whose cost is not finite, or beyond float32 in a float64 network, and says where', () => {
+    for (const [bad, dtype] of [
+      [NaN, 'float32'],
+      [Infinity, 'float32'],
+      [1e39, 'float64'],
+    ] as const) {
+      const s = scripted([1, 1, bad, 1], 4, 2, dtype);
+      const r = rangeTest(s.trainer, s.examples, s.rng, { ...o, steps: 4, divergence: 100 });
+      expect(r.points.map((p) => p.step)).toEqual([1, 2]);
+      expect(r.stopped).toEqual({ step: 3, lr: rangeRate({ ...o, steps: 4 }, 2), why: 'not finite' });
+    }
+    // 1e39 in a float32 network cannot happen (it would be Infinity); in float64 only past float32's range counts
+    const s = scripted([1, 1e38, 1], 4, 2, 'float64');
+    expect(rangeTest(s.trainer, s.examples, s.rng, { ...o, steps: 3, divergence: 1e300 }).stopped).toBeUndefined();
+  });
+
+  it('diverged: the first smoothed cost strictly above divergence × the lowest so far (β = 0: s = C)', () => {
+    const s = scripted([2, 1, 2, 5, 1]);
+    const r = rangeTest(s.trainer, s.examples, s.rng, { ...o, steps: 5 });
+    // step 3: 2 = 2 × 1 is not above; step 4: 5 > 2 × 1
+    expect(r.points.map((p) => [p.step, p.smoothed])).toEqual([
+      [1, 2],
+      [2, 1],
+      [3, 2],
+      [4, 5],
+    ]);
+    expect(r.stopped).toEqual({ step: 4, lr: rangeRate({ ...o, steps: 5 }, 3), why: 'diverged' });
+  });
+});
+
+describe('steepestDescent, by hand', () => {
+  const pts = (s: number[], lr = (i: number) => 10 ** i): RangePoint[] => s.map((v, i) => ({ step: i + 1, lr: lr(i), loss: v, smoothed: v }));
+
+  it('no points: nothing at all', () => expect(steepestDescent([])).toStrictEqual({}));
+
+  it('the lowest is the first of equal lowest values; two points give a one-sided slope, the first of equal slopes wins', () => {
+    const p = pts([2, 1, 1]);
+    // upto = [2, 1]: slopes (1 − 2)/ln 10 at both i = 0 and i = 1; the first is kept
+    expect(steepestDescent(p)).toStrictEqual({ steepest: p[0], lowest: p[1] });
+  });
+
+  it('the slope is taken before the lowest point only: one-sided there, not across it', () => {
+    // s = 5, 4, 3, 1, 1.0001 per decade: up to the lowest (i = 3), slopes −1, −1, −1.5 (central), −2 (one-sided at i = 3) → step 4.
+    // Across the lowest, i = 3 would be (1.0001 − 3)/2 ≈ −1 and i = 2 −1.5 would win.
+    const p = pts([5, 4, 3, 1, 1.0001]);
+    expect(steepestDescent(p)).toStrictEqual({ steepest: p[3], lowest: p[3] });
+  });
+
+  it('ds/d(ln η) by central differences on an uneven axis', () => {
+    // ln η = 0, 1, 3, 4 (η = e^x); s = 3, 2, 1.5, 1.4. Slopes: i = 0: −1; i = 1: (1.5 − 3)/3 = −0.5; i = 2: (1.4 − 2)/3 = −0.2; i = 3: −0.1.
+    const x = [0, 1, 3, 4];
+    const p = pts([3, 2, 1.5, 1.4], (i) => Math.exp(x[i]));
+    expect(steepestDescent(p).steepest).toBe(p[0]);
+    // s = 3, 2.9, 1, 0.9: i = 0: −0.1; i = 1: (1 − 3)/3 ≈ −0.67; i = 2: (0.9 − 2.9)/3 ≈ −0.67 (later, not kept); i = 3: −0.1 → step 2
+    const q = pts([3, 2.9, 1, 0.9], (i) => Math.exp(x[i]));
+    expect(steepestDescent(q).steepest).toBe(q[1]);
+  });
+
+  it('after skipping the first tenth, fewer than two points before the lowest: only the lowest', () => {
+    // 20 points: skip 2. Lowest at i = 1: upto has 2 points, 2 − 2 < 2.
+    const s = Array.from({ length: 20 }, (_, i) => (i === 1 ? 0.5 : 1 + i));
+    expect(steepestDescent(pts(s))).toStrictEqual({ lowest: pts(s)[1] });
+    // Lowest at i = 3: upto has 4 points, 4 − 2 = 2 left (i = 2, 3): i = 2 (3 − 2.5)/… > 0, i = 3 one-sided (0.5 − 3) → step 4
+    const t = Array.from({ length: 20 }, (_, i) => [3, 2.5, 3, 0.5][i] ?? 9);
+    expect(steepestDescent(pts(t)).steepest?.step).toBe(4);
+  });
+});

@@ -83,3 +83,60 @@ describe('runTraining, more', () => {
     expect(argmaxColumn(Matrix.from(3, 2, [0, 1, 0, 3, 0, 5], 'float64'), 1)).toBe(2);
   });
 });
+
+describe('evaluate, more (mutation testing)', () => {
+  const linear = (sizes: number[], weights: number[][], biases: number[][], dtype: 'float32' | 'float64' = 'float64') =>
+    new Network(
+      { sizes, activation: 'relu', outputActivation: 'linear', cost: 'quadratic' },
+      weights.map((w, l) => Matrix.from(sizes[l + 1], sizes[l], w, dtype)),
+      biases.map((b) => (dtype === 'float64' ? Float64Array.from(b) : Float32Array.from(b))),
+    );
+  const ex: Examples = { features: Float32Array.from([2, -1, 4]), labels: Uint8Array.from([0, 1, 1]), count: 3, dim: 1 };
+
+  it('predictions are bytes up to 256 classes (class 255 included), 32-bit from 257', () => {
+    const net = (classes: number) => linear([1, classes], [new Array<number>(classes).fill(0)], [Array.from({ length: classes }, (_, i) => (i === classes - 1 ? 1 : 0))]);
+    const one = { features: Float32Array.from([1]), labels: Uint8Array.from([0]), count: 1, dim: 1 };
+    const e256 = evaluate(net(256), one, jsKernels);
+    expect(e256.predictions).toBeInstanceOf(Uint8Array);
+    expect(e256.predictions[0]).toBe(255);
+    expect(evaluate(net(257), one, jsKernels).predictions).toBeInstanceOf(Int32Array);
+    expect(evaluate(net(2), one, jsKernels).predictions).toBeInstanceOf(Uint8Array);
+  });
+
+  it('one network has no per-member scores', () => {
+    const one = linear([1, 2], [[1, -1]], [[0, 0.5]]);
+    expect(evaluate(one, ex, jsKernels).members).toBeUndefined();
+    expect(evaluate([one], ex, jsKernels).members).toBeUndefined();
+  });
+
+  it('the mean output is summed in float64: (0.1 + 0.2)/2 is 0.15000000000000002, not float32’s 0.15000000596046448', () => {
+    const a = linear([1, 2], [[0, 0]], [[0.1, 0]]),
+      b = linear([1, 2], [[0, 0]], [[0.2, 0]]);
+    const e = evaluate([a, b], ex, jsKernels);
+    expect(Array.from(e.predictedOutputs)).toEqual([0.15000000000000002, 0.15000000000000002, 0.15000000000000002]);
+  });
+
+  it('members of different architectures each run their own network on the same inputs', () => {
+    // a: (x, 0.5 − x); b: hidden relu(x), relu(−x), then (h₁ − h₂, 2h₂) = (x, 2·max(0, −x)); x = 2, −1, 4
+    const a = linear([1, 2], [[1, -1]], [[0, 0.5]]);
+    const b = linear(
+      [1, 2, 2],
+      [
+        [1, -1],
+        [1, -1, 0, 2],
+      ],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+    );
+    const e = evaluate([a, b], ex, jsKernels);
+    // b alone: (2, 0), (−1, 2), (4, 0) → classes 0, 1, 0: two right (x = 2, −1); a alone: 0, 1, 0: two right
+    // mean: (2, −0.75), (−1, 1.75), (4, −1.75) → 0, 1, 0
+    expect(Array.from(e.trueOutputs)).toEqual([2, 1.75, -1.75]);
+    expect(e.members!.map((m) => m.correct)).toEqual([2, 2]);
+    const solo = evaluate(b, ex, jsKernels);
+    expect(Array.from(solo.trueOutputs)).toEqual([2, 2, 0]);
+    expect(e.members![1]).toEqual({ loss: solo.loss, accuracy: solo.accuracy, correct: solo.correct, count: 3 });
+  });
+});

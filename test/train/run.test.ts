@@ -9,6 +9,9 @@ import { TrainingRun, type RunSnapshot } from '../../src/train/run.js';
 import type { RunRecord } from '../../src/train/settings.js';
 import type { EpochMetrics } from '../../src/train/sgd.js';
 import { OPTIMIZER_DEFAULTS } from '../../src/train/optimizers.js';
+import { evaluate } from '../../src/train/metrics.js';
+import { oneCycleRate } from '../../src/train/schedule.js';
+import { Augmenter } from '../../src/data/augment.js';
 
 // In-process runs of src/train/run.ts: early stopping's choice and restore, and a resume that ends
 // with the weights of the uninterrupted run, without spawning the CLI.
@@ -49,9 +52,11 @@ describe('TrainingRun', () => {
     const run = start(r);
     const snapshots = new Map<number, number[][]>();
     const seen: EpochMetrics[] = [];
+    const flags: boolean[] = [];
     const outcome = await run.run({
-      onEpochEnd(m) {
+      onEpochEnd(m, best) {
         seen.push(m);
+        flags.push(best);
         snapshots.set(m.epoch, params(run.spec.net));
       },
     });
@@ -65,13 +70,20 @@ describe('TrainingRun', () => {
     expect(params(run.spec.net)).toEqual(snapshots.get(best.epoch));
     expect(outcome.final.accuracy).toBe(best.testAccuracy);
     expect(outcome.final.correct).toBe(Math.round(best.testAccuracy! * 100));
+    expect(outcome.since).toBe(2);
+    // onEpochEnd hears `best` exactly at the epochs whose validation loss beats every earlier one
+    expect(flags).toEqual(seen.map((m, i) => seen.slice(0, i).every((p) => m.validationLoss! < p.validationLoss!)));
   });
 
   it('without early stopping the final metrics are the last epoch’s', async () => {
     const run = start(record({ epochs: 2 }));
-    const outcome = await run.run();
+    const flags: boolean[] = [];
+    const outcome = await run.run({ onEpochEnd: (_m, best) => flags.push(best) });
     expect(outcome.status).toBe('done');
     if (outcome.status !== 'done') return;
+    expect(flags).toEqual([false, false]); // nothing watched: no epoch is called best
+    expect(outcome.stoppedAfter).toBeUndefined();
+    expect(outcome.since).toBeUndefined();
     expect(outcome.final.accuracy).toBe(run.spec.state.history[1].testAccuracy);
     expect(outcome.keptEpoch).toBeUndefined();
     expect(outcome.epochsRun).toBe(2);
@@ -134,5 +146,118 @@ describe('TrainingRun', () => {
     // what the case is about acts within the run: clipping clips, plateau drops η
     if (r.clipNorm || r.clipValue) expect(whole.spec.state.history.some((m) => m.clipped! > 0)).toBe(true);
     if (r.schedule?.name === 'plateau') expect(whole.spec.state.history.at(-1)!.lr).toBeLessThan(r.lr);
+  });
+});
+
+describe('TrainingRun, its parts (mutation testing)', () => {
+  // A run resumed after its last epoch trains nothing: what it reports comes from the history given.
+  const m = (epoch: number, over: Partial<EpochMetrics> = {}): EpochMetrics => ({ epoch, loss: 1, trainAccuracy: 0.5, lr: 0.05, seconds: 0, ...over });
+  const finished = (r: RunRecord, history: EpochMetrics[], bestWeights?: () => Network | undefined) => {
+    const rng = new Rng(r.seed);
+    const net = Network.create(r.arch, r.init, rng, r.dtype);
+    const state: TrainState = { ...initialState(ds.train.count), epoch: r.epochs + 1, history };
+    return new TrainingRun({ record: r, ds, net, rng, state, kernels: jsKernels, bestWeights });
+  };
+  const measured = (net: Network) => {
+    const e = evaluate(net, ds.test, jsKernels);
+    return { accuracy: e.accuracy, loss: e.loss, correct: e.correct, count: e.count };
+  };
+
+  it("the final metrics are the last epoch's as recorded, not measured again", async () => {
+    const run = finished(
+      record({ epochs: 3 }),
+      [1, 2, 3].map((e) => m(e, { testAccuracy: 0.11 * e, testLoss: 7 + e })),
+    );
+    const outcome = await run.run();
+    expect(outcome.status).toBe('done');
+    if (outcome.status !== 'done') return;
+    expect(outcome.final).toEqual({ accuracy: 0.33, loss: 10, correct: 33, count: 100 });
+    expect(outcome.epochsRun).toBe(3);
+  });
+
+  it('without both test metrics recorded for the last epoch (or with no epoch at all) the network is measured', async () => {
+    for (const last of [{}, { testAccuracy: 0.5 }, { testLoss: 9 }]) {
+      const run = finished(record({ epochs: 2 }), [m(1, { testAccuracy: 0.2, testLoss: 8 }), m(2, last)]);
+      const outcome = await run.run();
+      if (outcome.status !== 'done') throw new Error(outcome.status);
+      expect(outcome.final).toEqual(measured(run.spec.net));
+    }
+    const none = finished(record({ epochs: 0 }), []);
+    const outcome = await none.run();
+    if (outcome.status !== 'done') throw new Error(outcome.status);
+    expect(outcome.final).toEqual(measured(none.spec.net));
+  });
+
+  it('--save-best resumed: the replay finds the best epoch, its kept weights are restored, and its recorded metrics are the final ones', async () => {
+    const history = [0.5, 0.3, 0.4].map((v, i) => m(i + 1, { validationLoss: v, testAccuracy: 0.11 * (i + 1), testLoss: 7 + i }));
+    const kept = Network.create(record().arch, 'he', new Rng(99));
+    let asked = 0;
+    const run = finished(record({ epochs: 3, saveBest: 'val-loss' }), history, () => (asked++, kept.clone()));
+    expect(run.early?.best).toEqual({ epoch: 2, value: 0.3 });
+    expect(asked).toBe(1);
+    const outcome = await run.run();
+    if (outcome.status !== 'done') throw new Error(outcome.status);
+    expect(outcome).toMatchObject({ keptEpoch: 2, best: { epoch: 2, value: 0.3 }, final: { accuracy: 0.22, loss: 8, correct: 22, count: 100 } });
+    expect(outcome.since).toBeUndefined(); // done, not stopped
+    expect(outcome.stoppedAfter).toBeUndefined();
+    expect(params(run.spec.net)).toEqual(params(kept));
+  });
+
+  it('resumed with no best epoch (nothing watched was recorded), the kept weights are not asked for; a best without kept weights keeps the last', async () => {
+    let asked = 0;
+    const none = finished(
+      record({ epochs: 2, saveBest: 'val-loss' }),
+      [m(1, { testAccuracy: 0.2, testLoss: 8 }), m(2, { testAccuracy: 0.3, testLoss: 9 })],
+      () => (asked++, Network.create(record().arch, 'he', new Rng(99))),
+    );
+    const before = params(none.spec.net);
+    expect(none.early?.best).toBeUndefined();
+    const a = await none.run();
+    expect(asked).toBe(0);
+    expect(params(none.spec.net)).toEqual(before);
+    if (a.status !== 'done') throw new Error(a.status);
+    expect([a.keptEpoch, a.final.accuracy]).toEqual([undefined, 0.3]);
+    // a best epoch, but a checkpoint with no weights of it (no bestWeights given at all)
+    const history = [0.5, 0.6].map((v, i) => m(i + 1, { validationLoss: v, testAccuracy: 0.1 * (i + 1), testLoss: 7 + i }));
+    const bare = finished(record({ epochs: 2, saveBest: 'val-loss' }), history);
+    expect(bare.early?.best?.epoch).toBe(1);
+    const b = await bare.run();
+    if (b.status !== 'done') throw new Error(b.status);
+    expect([b.keptEpoch, b.final.accuracy]).toEqual([undefined, 0.2]);
+  });
+
+  it('the per-step schedule counts ⌈300/16⌉ = 19 batches an epoch', () => {
+    const schedule = { name: 'onecycle', warmup: 0, decay: 0.1, stepEvery: 1 } as const;
+    const run = start(record({ schedule, epochs: 4 }));
+    expect(run.rate!(2, 1)).toBe(oneCycleRate({}, 0.05, 20, 76)); // step 20 of 4 · 19
+  });
+
+  it('--augment gives the trainer an augmenter of the images’ shape; plain SGD ignores an optimizer state', () => {
+    const run = start(record({ augment: { shift: 2 } }));
+    expect(run.trainer.opts.augment?.augmenter).toBeInstanceOf(Augmenter);
+    expect(run.trainer.opts.augment?.rng).toBe(run.spec.rng);
+    expect(start(record()).trainer.opts.augment).toBeUndefined();
+    const rng = new Rng(1);
+    const net = Network.create(record().arch, 'he', rng);
+    const sgd = new TrainingRun({ record: record(), ds, net, rng, state: initialState(ds.train.count), kernels: jsKernels, optimizerState: { t: 1 } as never });
+    expect(sgd.trainer.optimizer).toBeUndefined();
+  });
+
+  it('checkpoints hold the next epoch’s state, the optimizer’s state and the best weights (none of either without them)', async () => {
+    const snaps: RunSnapshot[] = [];
+    await start(record({ epochs: 1 })).run({ checkpoint: (s) => void snaps.push(s) });
+    expect(snaps.map((s) => [s.state.epoch, s.state.batch, s.optimizer, s.best])).toEqual([[2, 0, undefined, undefined]]);
+    const run = start(record({ epochs: 1, saveBest: 'val-loss', optimizer: { ...OPTIMIZER_DEFAULTS, name: 'momentum' } }));
+    await run.run({ checkpoint: (s) => void snaps.push(s) });
+    expect(snaps[1].optimizer).toEqual(run.trainer.optimizer!.state());
+    expect(params(snaps[1].best!)).toEqual(params(run.spec.net));
+  });
+
+  it('a diverging run says where', async () => {
+    const outcome = await start(record({ lr: 1e30, epochs: 2 })).run();
+    expect(outcome).toMatchObject({ status: 'diverged', epoch: 1 });
+    if (outcome.status !== 'diverged') return;
+    expect(outcome.batch).toBeGreaterThan(0);
+    expect(outcome.diagnosis).toBeDefined();
   });
 });

@@ -142,3 +142,83 @@ describe('learning-rate schedules at their edges', () => {
     expect(learningRate(s('cosine', 3), 1, 5, 2)).toBeCloseTo(0.5 * (1 + Math.cos(Math.PI)), 15); // K = max(1, −1)
   });
 });
+
+describe('schedules, more (mutation testing)', () => {
+  const base = { warmup: 0, decay: 0.1, stepEvery: 1 };
+  const epoch = (e: number, validationLoss: number, validationAccuracy = 0.5) => ({ epoch: e, loss: 1, trainAccuracy: 0.5, seconds: 0, validationLoss, validationAccuracy });
+
+  it('onecycle: the peak step (n = n₁) is η exactly, as PyTorch takes phase 1 there (step ≤ end_step)', () => {
+    // pct 0.5 of T = 6: n₁ = 2, so t = 3 ends the rise: cos_anneal(η₀ → η, 1) = η. Taken as the start of the fall it would be
+    // η_final + (η − η_final), which for η = 0.013, η_final = 0.013/6 rounds to 0.013000000000000001.
+    expect(oneCycleRate({ pctStart: 0.5, divFactor: 2, finalDivFactor: 3 }, 0.013, 3, 6)).toBe(0.013);
+  });
+
+  it('onecycle: with n₁ = 0 (pct_start · T = 1) the first step is already the peak', () => {
+    // pct 0.1 of T = 10: n₁ = 0, so n = 0 ≤ n₁ takes p = 1 (not 0/0): η = 2; then the fall over the 9 steps left
+    const s = { pctStart: 0.1, divFactor: 4, finalDivFactor: 10 };
+    expect(oneCycleRate(s, 2, 1, 10)).toBe(2);
+    expect(oneCycleRate(s, 2, 2, 10)).toBeCloseTo(0.05 + 0.975 * (1 + Math.cos(Math.PI / 9)), 15);
+  });
+
+  it('plateau: a loss of exactly best·(1 − 10⁻⁴) or an accuracy of exactly best·(1 + 10⁻⁴) is not better (PyTorch compares strictly)', () => {
+    const loss = [epoch(1, 1), epoch(2, 1 * (1 - 1e-4))];
+    expect(plateauRate({ decay: 0.5, patience: 0 }, 1, loss)).toBe(0.5);
+    const acc = [epoch(1, 1, 0.5), epoch(2, 1, 0.5 * (1 + 1e-4))];
+    expect(plateauRate({ decay: 0.5, patience: 0, metric: 'val-accuracy' }, 1, acc)).toBe(0.5);
+    // and just past the threshold it is better: no drop
+    expect(plateauRate({ decay: 0.5, patience: 0 }, 1, [epoch(1, 1), epoch(2, 0.9998)])).toBe(1);
+  });
+
+  it('plateau: an infinite loss is never better, not even as the first epoch', () => {
+    expect(plateauRate({ decay: 0.5, patience: 0 }, 1, [epoch(1, Infinity)])).toBe(0.5);
+  });
+
+  it('plateau: no drop that changes η by 10⁻⁸ or less (eps), as ReduceLROnPlateau', () => {
+    const flat = [epoch(1, 1), epoch(2, 1), epoch(3, 1)];
+    // η = 10⁻⁸ · 1.5 would fall by 0.75·10⁻⁸: skipped, every time
+    expect(plateauRate({ decay: 0.5, patience: 0 }, 1.5e-8, flat)).toBe(1.5e-8);
+    // η = 2·10⁻⁸ would fall by exactly 10⁻⁸: skipped too (old − new > eps, strictly)
+    expect(plateauRate({ decay: 0.5, patience: 0 }, 2e-8, flat)).toBe(2e-8);
+    // η = 4·10⁻⁸ falls once, to 2·10⁻⁸, then stays
+    expect(plateauRate({ decay: 0.5, patience: 0 }, 4e-8, flat)).toBe(2e-8);
+  });
+
+  it('scheduleRate: plateau without a history runs at η; the history is read once per epoch', () => {
+    expect(scheduleRate({ ...base, name: 'plateau' }, 0.3, 3, 4)!(1, 1)).toBe(0.3);
+    let reads = 0;
+    const history = [epoch(1, 1), epoch(2, 1)];
+    const rate = scheduleRate({ ...base, name: 'plateau', patience: 0, decay: 0.5 }, 1, 3, 4, () => (reads++, history))!;
+    expect([1, 2, 3, 4].map((b) => rate(3, b))).toEqual([0.5, 0.5, 0.5, 0.5]); // epoch 1 sets the best, epoch 2 is one bad epoch: > 0
+    expect(reads).toBe(1);
+  });
+
+  it('scheduleRate: only plateau reads the validation history (a flat loss does not drop a step schedule)', () => {
+    const flat = Array.from({ length: 12 }, (_, i) => epoch(i + 1, 1));
+    const rate = scheduleRate({ ...base, name: 'exponential', decay: 0.5, patience: 0 }, 1, 20, 4, () => flat)!;
+    expect(rate(13, 1)).toBe(0.5 ** 12);
+  });
+
+  it('scheduleRate: undefined only for a constant η without warm-up', () => {
+    expect(scheduleRate({ ...base, name: 'constant' }, 0.3, 3, 4)).toBeUndefined();
+    const warm = scheduleRate({ ...base, name: 'constant', warmup: 2 }, 0.3, 3, 4)!;
+    expect([1, 2, 3].map((e) => warm(e, 1))).toEqual([0.3 / 3, 0.6 / 3, 0.3]);
+    const exp = scheduleRate({ ...base, name: 'exponential', decay: 0.5 }, 1, 3, 4)!;
+    expect([1, 2, 3].map((e) => exp(e, 2))).toEqual([1, 0.5, 0.25]);
+  });
+
+  it('labels of every schedule, by hand', () => {
+    expect(scheduleLabel({ ...base, name: 'step', stepEvery: 3 })).toBe('step schedule ×0.1 every 3 epochs');
+    expect(scheduleLabel({ ...base, name: 'step', decay: 0.5, unit: 'step' })).toBe('step schedule ×0.5 every 1 step');
+    expect(scheduleLabel({ ...base, name: 'exponential', decay: 0.9 })).toBe('exponential schedule ×0.9 per epoch');
+    expect(scheduleLabel({ ...base, name: 'exponential', decay: 0.9, unit: 'step', warmup: 1 })).toBe('exponential schedule ×0.9 per step after 1 warm-up step');
+    expect(scheduleLabel({ ...base, name: 'onecycle' })).toBe('onecycle schedule per step (η/25 up to η over the first 30% of the steps, then down to η/250000)');
+    expect(scheduleLabel({ ...base, name: 'onecycle', pctStart: 0.25, divFactor: 10, finalDivFactor: 100 })).toBe(
+      'onecycle schedule per step (η/10 up to η over the first 25% of the steps, then down to η/1000)',
+    );
+    expect(scheduleLabel({ ...base, name: 'plateau', patience: 1 })).toBe('plateau schedule ×0.1 after more than 1 epoch without a better val-loss');
+    expect(scheduleLabel({ ...base, name: 'plateau' })).toBe('plateau schedule ×0.1 after more than 10 epochs without a better val-loss');
+    expect(scheduleLabel({ ...base, name: 'constant', warmup: 1 })).toBe('constant schedule after 1 warm-up epoch');
+    expect(scheduleLabel({ ...base, name: 'constant', unit: 'step', etaMin: 0.1 })).toBe('constant schedule per step');
+    expect(scheduleLabel({ ...base, name: 'cosine', etaMin: 0.1 })).toBe('cosine schedule to η_min 0.1');
+  });
+});
