@@ -270,12 +270,7 @@ export async function fetchFile(base: string, dir: string, f: CatalogFile, opts:
   // A recompressed copy (another mirror, Debian) differs from the official .gz in size too: with a content digest to check it by, allow for that.
   const maxBytes = f.size === undefined ? FETCH_LIMITS.unknownSizeBytes : f.contentSha256 ? 2 * f.size + 65_536 : f.size;
   const limits: GetLimits = { timeout: opts.timeout ?? FETCH_LIMITS.stallMs, deadline, maxBytes, redirects: 0, onRestart: (had) => opts.onRestart?.(f.name, had) };
-  // The bytes kept: the size of a regular file at NAME.part. Anything else put there (a directory, a FIFO) keeps none, and
-  // is refused when opened, with its error, instead of being removed as an oversized download (rmSync threw on a directory).
-  const have = () => {
-    const st = existsSync(part) ? statSync(part) : undefined;
-    return st?.isFile() ? st.size : 0;
-  };
+  const have = () => (existsSync(part) && statSync(part).isFile() ? statSync(part).size : 0); // a directory or FIFO there keeps no bytes: refused when opened
   const kept = existsSync(part) || isLink(part) ? lstatSync(part) : undefined;
   if (kept && !kept.isFile())
     throw new DataError(`${part}: ${kept.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}, not a download of ours: not writing through it (remove it and run again)`);
