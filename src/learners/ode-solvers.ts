@@ -195,7 +195,7 @@ export function* odeSolveSteps(
   const dir = Math.sign(span);
   f(t0, y, k[0]);
   stats.nfe++;
-  let h = dir * initialStep(f, t0, y, k[0], tab.order, rtol, atol, groups, tmp, ynew, stats);
+  let h = dir * initialStep(f, t0, dir, y, k[0], tab.order, rtol, atol, groups, tmp, ynew, stats);
   let t = t0;
   while (dir * (t1 - t) > 0) {
     if (stats.steps + stats.rejected >= maxSteps) throw new SolverError(`the adaptive solver took more than ${maxSteps} steps (rtol ${rtol}, atol ${atol})`);
@@ -226,15 +226,18 @@ export function* odeSolveSteps(
   return { y, stats };
 }
 
-/** Hairer, Nørsett & Wanner II.4: a first step from the sizes of y, f(y) and f's change over a tiny Euler step. */
-function initialStep(f: Dynamics, t0: number, y: Float, f0: Float, order: number, rtol: number, atol: number, groups: readonly number[], y1: Float, f1: Float, stats: SolveStats): number {
+/**
+ * Hairer, Nørsett & Wanner II.4: a first step from the sizes of y, f(y) and f's change over a tiny Euler step,
+ * taken in the direction dir of the solve (their HINIT), so that f is only evaluated inside the interval.
+ */
+function initialStep(f: Dynamics, t0: number, dir: number, y: Float, f0: Float, order: number, rtol: number, atol: number, groups: readonly number[], y1: Float, f1: Float, stats: SolveStats): number {
   const zero = like(y);
   const scaled = (v: Float) => errorRatio(v, zero, y, rtol, atol, groups); // ‖v / (atol + rtol|y|)‖
   const d0 = scaled(y),
     d1 = scaled(f0);
   const h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * (d0 / d1);
-  for (let i = 0; i < y.length; i++) y1[i] = y[i] + h0 * f0[i];
-  f(t0 + h0, y1, f1);
+  for (let i = 0; i < y.length; i++) y1[i] = y[i] + dir * h0 * f0[i];
+  f(t0 + dir * h0, y1, f1);
   stats.nfe++;
   for (let i = 0; i < y.length; i++) y1[i] = f1[i] - f0[i];
   const d2 = scaled(y1) / h0;
