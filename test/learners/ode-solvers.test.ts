@@ -375,6 +375,20 @@ describe('Dormand–Prince against its sources written out', () => {
     expect(far.y[0]).toBeCloseTo(1 + 47.02586, 12);
   });
 
+  it('accepts a step whose error ratio is exactly 1 (err = atol), and rejects it at the next smaller atol', () => {
+    // dy/dt = ε + sin 3t with y0 = 10⁶ and rtol = 0: the starting step is (0.01/d1)^(1/5) ≈ 3.5 (d1 = ε/atol = 2·10⁻⁵),
+    // clipped to the span [0, 1], so h = 1 whatever atol; its error estimate h Σ e_i k_i, summed as the solver does
+    const eps = 2e-8,
+      f = (t: number) => eps + Math.sin(3 * t);
+    let err = 0;
+    for (let i = 0; i < 7; i++) if (DOPRI5.e![i] !== 0) err += DOPRI5.e![i] * f(DOPRI5.c[i]);
+    const atol = Math.abs(err);
+    expect(eps / atol).toBeGreaterThan(1e-5);
+    const solve = (a: number) => odeSolve((t, _y, dy) => dy.fill(f(t)), f64(1e6), 0, 1, { method: 'dopri5', rtol: 0, atol: a }).stats;
+    expect(solve(atol)).toEqual({ nfe: 8, steps: 1, rejected: 0 });
+    expect(solve(atol * (1 - 2 ** -52)).rejected).toBeGreaterThan(0);
+  });
+
   it('SolverError names itself', () => {
     expect(new SolverError('x').name).toBe('SolverError');
   });
