@@ -262,7 +262,7 @@ function referenceDopri5(f: (t: number, y: number[]) => number[], y0: number[], 
     if (ratio <= 1) {
       steps.push({ t, h });
       y = y5;
-      t = Math.abs(t1 - (t + h)) < 1e-15 * Math.max(1, Math.abs(t1)) ? t1 : t + h;
+      t = Math.abs(t1 - (t + h)) <= 1e-14 * Math.max(1, Math.abs(t + h)) ? t1 : t + h;
       first = k[6];
     } else rejected++;
     h *= ratio === 0 ? 10 : Math.min(10, Math.max(ratio <= 1 ? 1 : 0.2, 0.9 * ratio ** (-1 / 5)));
@@ -360,19 +360,30 @@ describe('Dormand–Prince against its sources written out', () => {
     expect(odeSolve(one, f64(1), 0, 2e-14, opts).y[0]).toBe(1 + 2e-14);
   });
 
-  it('lands on t1 when t + (t1 − t) rounds short of it (within 1e−15·max(1, |t1|)), instead of a last step of an ulp', () => {
+  it('lands on t1 when what is left is within the underflow limit 1e−14·max(1, |t|), instead of refusing the last sliver', () => {
     const one = (_t: number, _y: Float, dy: Float) => dy.fill(1);
+    const zero = (_t: number, _y: Float, dy: Float) => dy.fill(0);
     const opts = { method: 'dopri5', rtol: 1, atol: 1 } as const;
     // 0.002248422 + (0.3 − 0.002248422) is 0.3 − 5.6e−17 in floating point; the first step is clipped to the interval
     expect(0.002248422 + (0.3 - 0.002248422)).toBeLessThan(0.3);
     const short = odeSolve(one, f64(1), 0.002248422, 0.3, opts);
     expect(short.stats.steps).toBe(1);
     expect(short.y[0]).toBeCloseTo(1.3 - 0.002248422, 15);
-    // at t1 = 10 the threshold is 1e−14, above the 3.6e−15 by which −31.9955… + 41.9955… falls short of 10
+    // −31.9955… + 41.9955… falls 3.6e−15 short of 10 (the limit there is 1e−13)
     let last = { t: 0, h: 0 };
     const far = odeSolve(one, f64(1), -37.02586, 10, opts, (s) => (last = { t: s.t, h: s.h }));
     expect(10 - (last.t + last.h)).toBeGreaterThan(1e-15);
     expect(far.y[0]).toBeCloseTo(1 + 47.02586, 12);
+    // f = 0 starts with a step of 1e−6 (see 'clips a step…' below). It ends 5e−15 short of t1 at t ≈ 1e−6 (limit 1e−14):
+    // this solve used to fail as an underflowing step; 5e−14 short of t1 ≈ 10 (limit 1e−13); exactly 1e−14 short of −1e−14
+    const sixth = { method: 'dopri5', rtol: 1e-6, atol: 1e-6 } as const;
+    expect(odeSolve(zero, f64(2), 0, 1e-6 + 5e-15, sixth).stats).toEqual({ nfe: 8, steps: 1, rejected: 0 });
+    expect(10 - (10 - 1e-6 - 5e-14 + 1e-6)).toBeGreaterThan(1e-14);
+    expect(odeSolve(zero, f64(2), 10 - 1e-6 - 5e-14, 10, sixth).stats.steps).toBe(1);
+    expect(1e-6 - 1e-6 - -1e-14).toBe(1e-14);
+    expect(odeSolve(zero, f64(2), 1e-6, -1e-14, sixth).stats.steps).toBe(1);
+    // 2e−14 short is a step of its own
+    expect(odeSolve(zero, f64(2), 0, 1e-6 + 2e-14, sixth).stats.steps).toBe(2);
   });
 
   it('accepts a step whose error ratio is exactly 1 (err = atol), and rejects it at the next smaller atol', () => {
@@ -387,6 +398,28 @@ describe('Dormand–Prince against its sources written out', () => {
     const solve = (a: number) => odeSolve((t, _y, dy) => dy.fill(f(t)), f64(1e6), 0, 1, { method: 'dopri5', rtol: 0, atol: a }).stats;
     expect(solve(atol)).toEqual({ nfe: 8, steps: 1, rejected: 0 });
     expect(solve(atol * (1 - 2 ** -52)).rejected).toBeGreaterThan(0);
+  });
+
+  it('clips a step only when it would pass t1: one that ends on t1 exactly keeps its size', () => {
+    // f = 0: the starting step is 1e−6 (d1 < 1e−5 gives h0 = 1e−6, and max(d1, d2) = 0 gives h1 = max(1e−6, h0/1000))
+    const t0 = 0.1,
+      t1 = t0 + 1e-6;
+    expect(t1 - t0).not.toBe(1e-6);
+    for (const [a, b] of [
+      [t0, t1],
+      [t1, t0],
+    ]) {
+      const hs: number[] = [];
+      odeSolve(
+        (_t, _y, dy) => dy.fill(0),
+        f64(1),
+        a,
+        b,
+        { method: 'dopri5', rtol: 1e-6, atol: 1e-6 },
+        (s) => hs.push(s.h),
+      );
+      expect(hs).toEqual([Math.sign(b - a) * 1e-6]);
+    }
   });
 
   it('SolverError names itself', () => {
