@@ -195,7 +195,7 @@ export function* odeSolveSteps(
   const dir = Math.sign(span);
   f(t0, y, k[0]);
   stats.nfe++;
-  let h = dir * initialStep(f, t0, y, k[0], tab.order, rtol, atol, groups, tmp, ynew, stats);
+  let h = dir * initialStep(f, t0, dir, y, k[0], tab.order, rtol, atol, groups, tmp, ynew, stats);
   let t = t0;
   while (dir * (t1 - t) > 0) {
     if (stats.steps + stats.rejected >= maxSteps) throw new SolverError(`the adaptive solver took more than ${maxSteps} steps (rtol ${rtol}, atol ${atol})`);
@@ -215,7 +215,10 @@ export function* odeSolveSteps(
     if (ratio <= 1) {
       onStep?.({ t, h, stages });
       y.set(ynew);
-      t = Math.abs(t1 - (t + h)) < 1e-15 * Math.max(1, Math.abs(t1)) ? t1 : t + h;
+      // Land on t1 when what is left of the interval is below the smallest step taken (the underflow limit above):
+      // the rounding of t + h can leave up to an ulp of t1, which would otherwise be refused as an underflowing step.
+      const next = t + h;
+      t = Math.abs(t1 - next) <= 1e-14 * Math.max(1, Math.abs(next)) ? t1 : next;
       k[0].set(k[s - 1]); // FSAL: the last stage was f(t + h, y')
       stats.steps++;
     } else stats.rejected++;
@@ -226,15 +229,18 @@ export function* odeSolveSteps(
   return { y, stats };
 }
 
-/** Hairer, Nørsett & Wanner II.4: a first step from the sizes of y, f(y) and f's change over a tiny Euler step. */
-function initialStep(f: Dynamics, t0: number, y: Float, f0: Float, order: number, rtol: number, atol: number, groups: readonly number[], y1: Float, f1: Float, stats: SolveStats): number {
+/**
+ * Hairer, Nørsett & Wanner II.4: a first step from the sizes of y, f(y) and f's change over a tiny Euler step,
+ * taken in the direction dir of the solve (their HINIT), so that f is only evaluated inside the interval.
+ */
+function initialStep(f: Dynamics, t0: number, dir: number, y: Float, f0: Float, order: number, rtol: number, atol: number, groups: readonly number[], y1: Float, f1: Float, stats: SolveStats): number {
   const zero = like(y);
   const scaled = (v: Float) => errorRatio(v, zero, y, rtol, atol, groups); // ‖v / (atol + rtol|y|)‖
   const d0 = scaled(y),
     d1 = scaled(f0);
   const h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * (d0 / d1);
-  for (let i = 0; i < y.length; i++) y1[i] = y[i] + h0 * f0[i];
-  f(t0 + h0, y1, f1);
+  for (let i = 0; i < y.length; i++) y1[i] = y[i] + dir * h0 * f0[i];
+  f(t0 + dir * h0, y1, f1);
   stats.nfe++;
   for (let i = 0; i < y.length; i++) y1[i] = f1[i] - f0[i];
   const d2 = scaled(y1) / h0;
