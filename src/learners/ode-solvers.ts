@@ -215,10 +215,7 @@ export function* odeSolveSteps(
     if (ratio <= 1) {
       onStep?.({ t, h, stages });
       y.set(ynew);
-      // Land on t1 when what is left of the interval is below the smallest step taken (the underflow limit above):
-      // the rounding of t + h can leave up to an ulp of t1, which would otherwise be refused as an underflowing step.
-      const next = t + h;
-      t = Math.abs(t1 - next) <= 1e-14 * Math.max(1, Math.abs(next)) ? t1 : next;
+      t = Math.abs(t1 - (t + h)) <= 1e-14 * Math.max(1, Math.abs(t + h)) ? t1 : t + h; // what is left below the underflow limit above: land on t1
       k[0].set(k[s - 1]); // FSAL: the last stage was f(t + h, y')
       stats.steps++;
     } else stats.rejected++;
