@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliAsync, FIXTURES, tinyCatalogEntry } from '../helpers.js';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { cliAsync, tinyCatalogEntry } from '../helpers.js';
+import { FIRST, files, hits, md5, mirror, NAMES, recompressed } from '../data/retry-server.js';
 
 // `datasets fetch` against a local server on 127.0.0.1 (nothing here leaves
 // the machine; moved from test/data/fetch-retry.test.ts, which keeps the cases that run in process): servers that say "not now" (429/503 with Retry-After), a
@@ -14,75 +13,7 @@ import { cliAsync, FIXTURES, tinyCatalogEntry } from '../helpers.js';
 // runs, deadlines beyond what a Node timer holds, the number of retries, and
 // the progress lines.
 
-const TINY = join(FIXTURES, 'tiny-mnist');
-const NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
-/** The "official" files (gzip level 6) and the same content recompressed (level 1: other bytes, other size). */
-const files: Record<string, Buffer> = {};
-const recompressed: Record<string, Buffer> = {};
-for (const n of NAMES) {
-  const raw = existsSync(join(TINY, n)) ? readFileSync(join(TINY, n)) : gunzipSync(readFileSync(join(TINY, `${n}.gz`)));
-  files[`${n}.gz`] = gzipSync(raw, { level: 6 });
-  recompressed[`${n}.gz`] = gzipSync(raw, { level: 1 });
-}
-const FIRST = 'train-images-idx3-ubyte.gz';
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-let server: http.Server;
-let base = '';
-/** Requests by "mode-id/name", with their Range header. */
-const hits: Record<string, (string | undefined)[]> = {};
-
-beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    const [, key, name] = (req.url ?? '').split('/');
-    const mode = key.split('-')[0];
-    const seen = (hits[`${key}/${name}`] ??= []);
-    seen.push(req.headers.range);
-    const first = seen.length === 1;
-    let body = files[name];
-    if (!body) return void res.writeHead(404).end();
-    switch (mode) {
-      case 'r429': // "too many requests, come back in 1 s", once per file
-        if (first) return void res.writeHead(429, { 'Retry-After': '1' }).end();
-        break;
-      case 'r503date': // "unavailable until <date>", once
-        if (first) return void res.writeHead(503, { 'Retry-After': new Date(Date.now() + 1500).toUTCString() }).end();
-        break;
-      case 'r503long': // come back in an hour
-        return void res.writeHead(503, { 'Retry-After': '3600' }).end();
-      case 'r503': // unavailable, no Retry-After: backoff
-        if (first) return void res.writeHead(503).end();
-        break;
-      case 'recompressed':
-        body = recompressed[name];
-        break;
-      case 'recompressedwrong': // recompressed, and one byte of the content changed
-        body = gzipSync(Buffer.from(gunzipSync(recompressed[name]).map((b, i) => (i === 200 ? b ^ 1 : b))), { level: 1 });
-        break;
-      case 'norange': // no Range support: the whole file, always
-        return void res.writeHead(200, { 'Content-Length': body.length }).end(body);
-      case 'drop': // 200 bytes, then the connection dies: every time
-        res.writeHead(200, { 'Content-Length': body.length });
-        res.write(body.subarray(0, 200));
-        return void setTimeout(() => res.socket?.destroy(), 10);
-    }
-    const m = /bytes=(\d+)-/.exec(req.headers.range ?? '');
-    const start = m ? Number(m[1]) : 0;
-    const slice = body.subarray(start);
-    res.writeHead(m ? 206 : 200, { 'Content-Length': slice.length }).end(slice);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(() => {
-  server.closeAllConnections();
-  return new Promise<void>((r) => server.close(() => r()));
-});
-
-let ids = 0;
-/** A fresh mirror path for a mode (so each test has its own request counts). */
-const mirror = (mode: string) => `${base}/${mode}-${++ids}/`;
 
 /** A catalogue with "tiny": the official files' sizes and MD5s and, unless told not to, the content SHA-256s. */
 function catalogue(withContent = true): { env: Record<string, string>; dir: string } {
