@@ -85,8 +85,8 @@ export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTra
   // W ← (1 − ηλ)W − …: with ηλ ≥ 1 the decay alone flips (and, from 2 on, grows) every weight each step, whatever η the gradient gets.
   const smaller =
     lr * weightDecay >= 1
-      ? `--weight-decay ${weightDecay} with η = ${lr} scales W by 1 − ηλ = ${fmt(1 - lr * weightDecay)} each step (it must stay within (0, 1)): try a smaller --weight-decay, e.g. ${+(0.1 / lr).toPrecision(2)}`
-      : `try a smaller learning rate, e.g. --lr ${lr / 10}`;
+      ? `--weight-decay ${weightDecay} with η = ${lr} scales W by 1 − ηλ = ${fmt(1 - lr * weightDecay)} each step (it must stay within (0, 1)): ${trySmaller(lr, weightDecay)}`
+      : trySmaller(lr, weightDecay);
   const what = where ? `${symbol(where.quantity, where.layer)} became ${where.value}` : 'the loss became NaN';
   if (where?.quantity === 'input') {
     return { ...base, kind: 'non-finite', cause: 'data', message: `an input of the batch is ${where.value}: the data holds a non-finite value` };
@@ -172,11 +172,19 @@ export function lossBeyondRange(net: Network, loss: number): boolean {
   return net.dtype === 'float64' && Math.abs(loss) > FLOAT32_MAX;
 }
 
+/**
+ * What to try after a blow-up: with ηλ ≥ 1 a λ that makes ηλ = 0.1 (two significant digits), else η/10, its float
+ * noise rounded off (2.5e-6 / 10 is 2.5000000000000004e-7 in binary floating point; the user is shown 2.5e-7).
+ */
+function trySmaller(lr: number, weightDecay: number): string {
+  return lr * weightDecay >= 1 ? `try a smaller --weight-decay, e.g. ${+(0.1 / lr).toPrecision(2)}` : `try a smaller learning rate, e.g. --lr ${+(lr / 10).toPrecision(6)}`;
+}
+
 /** The diagnosis of lossBeyondRange: the learning rate's fault (or the weight decay's), as for a float32 run's blow-up. */
 export function runawayLoss(losses: LossTrack, loss: number, lr: number, weightDecay = 0): Diagnosis {
   const { first, lowest, last } = losses;
   const from = lowest !== undefined ? `it rose from ${fmt(lowest)} at its lowest to ${fmt(loss)}` : `it is ${fmt(loss)} on the first batch`;
-  const smaller = lr * weightDecay >= 1 ? `try a smaller --weight-decay, e.g. ${+(0.1 / lr).toPrecision(2)}` : `try a smaller learning rate, e.g. --lr ${lr / 10}`;
+  const smaller = trySmaller(lr, weightDecay);
   return {
     firstLoss: first,
     lowestLoss: lowest,

@@ -152,6 +152,9 @@ describe('diagnose(), by hand on a planted pass', () => {
   it('the advice: a tenth of η, or a smaller weight decay once ηλ ≥ 1 (from exactly 1)', () => {
     const { net, ws, y } = pass();
     expect(diagnose(net, ws, y, {}, 0.4, 2).message).toBe('the loss became NaN: try a smaller learning rate, e.g. --lr 0.04');
+    // η/10 without binary noise: 0.7 / 10 is 0.06999999999999999, 2.5e-6 / 10 is 2.5000000000000004e-7.
+    expect(diagnose(net, ws, y, {}, 0.7).message).toBe('the loss became NaN: try a smaller learning rate, e.g. --lr 0.07');
+    expect(runawayLoss({}, 5e38, 2.5e-6).message).toMatch(/ --lr 2\.5e-7$/);
     expect(diagnose(net, ws, y, {}, 0.5, 2).message).toBe(
       'the loss became NaN: --weight-decay 2 with η = 0.5 scales W by 1 − ηλ = 0.00 each step (it must stay within (0, 1)): try a smaller --weight-decay, e.g. 0.2',
     );

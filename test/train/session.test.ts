@@ -294,7 +294,9 @@ describe('runTraining: float64 divergence, clipping counts and per-step rates', 
     expect([r.epoch, r.batch]).toEqual([seen.length + 1, 1]); // one batch an epoch
     expect(Number(r.what.replace('the loss is ', '')) / loss).toBeCloseTo(1, 9);
     expect(r.diagnosis.kind).toBe('loss-blew-up');
-    expect(r.diagnosis.message).toMatch(/^the loss blew up: it rose from 5\.0e\+5 at its lowest to /);
+    expect(r.diagnosis.message).toMatch(/^the loss blew up: it rose from 5\.0e\+5 at its lowest to \d\.\de\+\d+, beyond .*; try a smaller learning rate, e\.g\. --lr 2\.5e-7$/);
+    // The loss the message names is the batch's mean (two significant digits), not its sum.
+    expect(Number(/ to (\S+), beyond/.exec(r.diagnosis.message)?.[1]) / loss).toBeCloseTo(1, 1);
   });
 
   it('counts the steps clipping changed, 0 when it changed none, and nothing without clipping', async () => {
