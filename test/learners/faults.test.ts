@@ -233,7 +233,7 @@ describe('signals stop the running learner; what ran is still printed and writte
   for (const learner of HEAVY) {
     it(`${learner.join(' ')}: SIGINT stops it within ${BOUND_MS / 1000} s (exit 130, the JSON says interrupted)`, async () => {
       const t = { sent: 0 };
-      const r = await during(['learners', '--learners', ...learner, '--json'], /backprop learners/, 3000, ['SIGINT'], 0, t);
+      const r = await during(['learners', '--learners', ...learner, '--json'], /backprop learners/, 1000, ['SIGINT'], 0, t);
       const ms = performance.now() - t.sent;
       expect(r.code, r.stderr).toBe(130);
       expect(ms).toBeLessThan(BOUND_MS);
@@ -241,7 +241,7 @@ describe('signals stop the running learner; what ran is still printed and writte
     }, 90_000);
     it(`${learner.join(' ')}: a second signal exits at once, within ${BOUND_MS / 1000} s of the first: no table, no JSON`, async () => {
       const t = { sent: 0 };
-      const r = await during(['learners', '--learners', ...learner, '--json'], /backprop learners/, 3000, ['SIGINT', 'SIGTERM'], 0, t); // sent together: both land in one piece of work
+      const r = await during(['learners', '--learners', ...learner, '--json'], /backprop learners/, 1000, ['SIGINT', 'SIGTERM'], 0, t); // sent together: both land in one piece of work
       const ms = performance.now() - t.sent;
       expect([130, 143], r.stderr).toContain(r.code);
       expect(ms).toBeLessThan(BOUND_MS);
