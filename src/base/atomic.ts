@@ -299,7 +299,7 @@ function writableDir(dir: string, flag: string, target: string, probeFor = join(
   try {
     st = statSync(dir);
   } catch {
-    throw new OutputPathError(`${flag} ${target}: the directory ${dir} does not exist`);
+    throw new OutputPathError(`${flag} ${target}: the directory ${dir} does not exist (nothing creates it: make it first, e.g. with mkdir -p)`);
   }
   if (!st.isDirectory()) throw new OutputPathError(`${flag} ${target}: ${dir} is not a directory`);
   try {

@@ -153,7 +153,7 @@ const cases: [string, () => string[], RegExp][] = [
   [
     '--save into a missing directory (checked before training)',
     () => ['train', '--save', '/nonexistent-backprop/m.safetensors'],
-    /--save \/nonexistent-backprop\/m\.safetensors: the directory \/nonexistent-backprop does not exist/,
+    /--save \/nonexistent-backprop\/m\.safetensors: the directory \/nonexistent-backprop does not exist \(nothing creates it: make it first, e\.g\. with mkdir -p\)$/m,
   ],
   ['--save naming a directory', () => ['train', '--save', tmp()], /--save .*: is a directory, expected a file name/],
   ['--checkpoint under a missing directory', () => ['train', '--checkpoint', '/nonexistent-backprop/a/ck'], /--checkpoint .*: the directory \/nonexistent-backprop\/a does not exist/],
