@@ -184,3 +184,19 @@ describe('architecture', () => {
     expect(edges.filter((e) => (e.from === 'nn' || e.from === 'linalg' || e.from === 'autodiff') && e.to === 'data' && !(e.edge in KNOWN)).map((e) => e.edge)).toEqual([]);
   });
 });
+
+describe('the tests themselves', () => {
+  // A skip must say why, in the report: ctx.skip(reason), or needs()/needsTmpfs() in test/helpers.ts, which fail
+  // instead under BACKPROP_REQUIRE_SYSTEM=1 (.ci/run). skipIf/runIf skipped the learners' disk-full case in CI unseen.
+  it('no test skips without its reason: no skipIf, runIf, skip, todo or only modifiers; each ctx.skip names why', () => {
+    const found: string[] = [];
+    for (const file of sources(join(root, 'test'))) {
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/\b(it|test|describe)\.(skipIf|runIf|skip|todo|only)\b|\bctx\.skip\(\s*\)/.test(line)) found.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(found).toEqual([]);
+  });
+});

@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,15 @@ const once = (f: () => boolean) => {
 };
 const pythonImports = (module: string) => once(() => spawnSync(PYTHON, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 60_000 }).status === 0);
 
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The system packages the suite can use; `.ci/run` installs every one. */
 export const SYSTEM = {
   fashionMnist: { what: `Fashion-MNIST in ${FASHION}`, apt: 'dataset-fashion-mnist', present: once(() => existsSync(join(FASHION, 'train-images-idx3-ubyte.gz'))) },
@@ -46,18 +55,8 @@ export const SYSTEM = {
   referenceBlas: { what: `the reference BLAS (${REFERENCE_BLAS})`, apt: 'libblas3', present: once(() => existsSync(REFERENCE_BLAS)) },
   numpy: { what: `numpy for ${PYTHON}`, apt: 'python3-numpy', present: pythonImports('numpy') },
   torch: { what: `PyTorch for ${PYTHON}`, apt: 'python3-torch', present: pythonImports('torch') },
-  chromium: {
-    what: `a Chromium executable at ${CHROMIUM}`,
-    apt: 'chromium',
-    present: once(() => {
-      try {
-        accessSync(CHROMIUM, constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    }),
-  },
+  script: { what: 'script (util-linux) at /usr/bin/script, a pseudo-terminal for the progress bar tests', apt: 'bsdutils', present: once(() => executable('/usr/bin/script')) },
+  chromium: { what: `a Chromium executable at ${CHROMIUM}`, apt: 'chromium', present: once(() => executable(CHROMIUM)) },
 } satisfies Record<string, SystemNeed>;
 
 /** Set by `.ci/run`, which installs every package above: a missing one then fails the test instead of skipping it. */
@@ -75,6 +74,30 @@ export function needs(ctx: TestContext, ...what: SystemNeed[]): void {
   const reason = `needs ${missing.map((n) => n.what).join(' and ')}: apt-get install ${missing.map((n) => n.apt).join(' ')}`;
   if (REQUIRE_SYSTEM) throw new Error(`${reason} (BACKPROP_REQUIRE_SYSTEM=1: every system package must be present)`);
   ctx.skip(reason);
+}
+
+const NO_TMPFS = 'cannot mount tmpfs here (not root, or no CAP_SYS_ADMIN): the disk-full and read-only cases need it';
+
+/**
+ * A small tmpfs mounted at a new temporary directory (`opts`: size=64k, ro, …), recorded in `mounts` for the
+ * file's afterAll to unmount; undefined where it cannot be mounted (not root, no CAP_SYS_ADMIN).
+ */
+export function mountTmpfs(opts: string, mounts: string[]): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'backprop-mnt-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', dir], { stdio: 'ignore' });
+    mounts.push(dir);
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Call first in a case that needs tmpfs mounts: skipped with the reason where one could not be made, failed under BACKPROP_REQUIRE_SYSTEM=1 (CI must run every fault test). */
+export function needsTmpfs(ctx: TestContext, ...mounts: (string | undefined)[]): void {
+  if (mounts.every((m) => m !== undefined)) return;
+  if (REQUIRE_SYSTEM) throw new Error(`${NO_TMPFS} (BACKPROP_REQUIRE_SYSTEM=1: the fault tests of full and read-only disks must run; run as root or with CAP_SYS_ADMIN)`);
+  ctx.skip(NO_TMPFS);
 }
 
 /** The tiny MNIST-style IDX fixture (test/../datasets/fixtures/tiny-mnist) and its four files. */

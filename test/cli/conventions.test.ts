@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canRedraw, clock } from '../../src/cli/output.js';
 import { rate, runProgress } from '../../src/cli/progress.js';
-import { BIN, cli, ROOT } from '../helpers.js';
+import { BIN, cli, needs, ROOT, SYSTEM } from '../helpers.js';
 
 const COMMANDS = ['train', 'evaluate', 'gradcheck', 'grad', 'compare', 'bench', 'info', 'datasets', 'datasets fetch', 'predict', 'export', 'learners', 'lr-find'];
 const help = (c: string) => cli([...c.split(' '), '--help']);
@@ -136,7 +136,8 @@ describe('progress on stderr', () => {
     return r;
   };
 
-  it.skipIf(!existsSync(SCRIPT))('(needs script from util-linux) a terminal gets the bar (examples/s, running accuracy, elapsed, run ETA); TERM=dumb gets no escape codes at all', () => {
+  it('a terminal gets the bar (examples/s, running accuracy, elapsed, run ETA); TERM=dumb gets no escape codes at all', (ctx) => {
+    needs(ctx, SYSTEM.script);
     const tty = inPty('xterm');
     expect(tty.status, tty.stdout).toBe(0);
     expect(tty.stdout).toContain('\x1b[?25l'); // the cursor hidden while the bar is drawn

@@ -11,7 +11,7 @@ import { parseExpression } from '../../src/autodiff/expression.js';
 import { backward, topologicalOrder } from '../../src/autodiff/node.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { BIN, cli, FIXTURES, idxFile, REQUIRE_SYSTEM, ROOT, tinyCatalogEntry, type Run } from '../helpers.js';
+import { BIN, cli, FIXTURES, idxFile, mountTmpfs, needsTmpfs, ROOT, tinyCatalogEntry, type Run } from '../helpers.js';
 
 // Off the happy path: what the operating system, signals, sizes and values can
 // do to a run. Every case: its exit code, exactly one error line naming the
@@ -35,29 +35,10 @@ function oneError(r: Run, code: number, msg: RegExp): string {
 
 // ---- file systems that say no: small tmpfs mounts (we run as root where permitted) ----
 const mounts: string[] = [];
-function mountTmpfs(opts: string): string | undefined {
-  const dir = tmp('backprop-mnt-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', dir], { stdio: 'ignore' });
-    mounts.push(dir);
-    return dir;
-  } catch {
-    return undefined;
-  }
-}
-const FULL = mountTmpfs('size=64k'); // a model of 784-8-10 is 25 KB, of 784-100-10 318 KB: "full" for it
-const READONLY = mountTmpfs('size=64k,ro');
-const REMOUNT = mountTmpfs('size=4m');
-const noTmpfs = !FULL || !READONLY || !REMOUNT;
-const NO_TMPFS = 'cannot mount tmpfs here (not root, or no CAP_SYS_ADMIN): the disk-full and read-only cases need it';
-if (noTmpfs) console.warn(`faults.test: ${NO_TMPFS}${REQUIRE_SYSTEM ? ' (BACKPROP_REQUIRE_SYSTEM=1: they fail)' : ': they are skipped'}`);
-
-/** Call first in a case that needs the tmpfs mounts: skipped with the reason where they cannot be made, failed under BACKPROP_REQUIRE_SYSTEM=1 (CI must run them). */
-function needsTmpfs(ctx: TestContext): void {
-  if (!noTmpfs) return;
-  if (REQUIRE_SYSTEM) throw new Error(`${NO_TMPFS} (BACKPROP_REQUIRE_SYSTEM=1: the fault tests of full and read-only disks must run; run as root or with CAP_SYS_ADMIN)`);
-  ctx.skip(NO_TMPFS);
-}
+const FULL = mountTmpfs('size=64k', mounts); // a model of 784-8-10 is 25 KB, of 784-100-10 318 KB: "full" for it
+const READONLY = mountTmpfs('size=64k,ro', mounts);
+const REMOUNT = mountTmpfs('size=4m', mounts);
+const needsMounts = (ctx: TestContext) => needsTmpfs(ctx, FULL, READONLY, REMOUNT);
 afterAll(() => {
   for (const m of mounts) spawnSync('umount', [m]);
 });
@@ -699,7 +680,7 @@ const cases: Case[] = [
 describe(`${cases.length} faults: exit code, one error line naming the file or flag, nothing lost`, () => {
   for (const c of cases)
     it(c.what, (ctx) => {
-      if (c.tmpfs) needsTmpfs(ctx);
+      if (c.tmpfs) needsMounts(ctx);
       const { args, env, check } = c.run();
       const r = cli(args, { env });
       if (c.code === 0) expect(r.code, r.stderr).toBe(0);
@@ -788,7 +769,7 @@ describe('signals and file systems that change under a run', () => {
   }, 60_000);
 
   it('a file system that turns read-only during the run: exit 1, one line, the weights rescued byte for byte', async (ctx) => {
-    needsTmpfs(ctx);
+    needsMounts(ctx);
     const out = join(REMOUNT!, 'm.safetensors');
     const r = await during([...SLOW, '--save', out], /epoch 1\/3/, 0, () => execFileSync('mount', ['-o', 'remount,ro', REMOUNT!]));
     execFileSync('mount', ['-o', 'remount,rw', REMOUNT!]);

@@ -9,7 +9,7 @@ import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { writeOrRescue } from '../../src/cli/output.js';
-import { cli, ROOT } from '../helpers.js';
+import { cli, needs, ROOT, SYSTEM } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'backprop-newcomer-'));
 const digits: Architecture = { sizes: [784, 10], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' };
@@ -133,7 +133,8 @@ describe('a config replays on a machine without its recorded provider', () => {
 
 describe('compare draws a bar while each activation trains (it showed nothing)', () => {
   const SCRIPT = '/usr/bin/script'; // util-linux: a pseudo-terminal, so that stderr is a TTY
-  it.skipIf(!existsSync(SCRIPT))('(needs script from util-linux) on an 80-column terminal: the run, its epoch, n/total and the ETA, never past column 79', () => {
+  it('on an 80-column terminal: the run, its epoch, n/total and the ETA, never past column 79', (ctx) => {
+    needs(ctx, SYSTEM.script);
     const env: Record<string, string | undefined> = { ...process.env, TERM: 'xterm', COLUMNS: '80' };
     delete env.NO_COLOR;
     delete env.FORCE_COLOR;

@@ -83,7 +83,7 @@ describe('durable runs', () => {
     const other = cli(['train', '--resume', ck, '--epochs', '2', '--json'], { env: { BACKPROP_PARALLEL_WORK: '0' } });
     expect(other.code, other.stderr).toBe(0);
     const now = JSON.parse(other.stdout).provenance.threads as string;
-    if (now === was) ctx.skip(); // a one-core machine: every policy is "1 thread"
+    if (now === was) return ctx.skip('a one-core machine: every thread policy is "1 thread", so none differs from the checkpoint\'s');
     const line = `⚠ the thread policy differs from the checkpoint's: blas ran with "${was}", now "${now}" (its sums depend on the thread count): the result is not guaranteed to be byte-identical to an uninterrupted run's`;
     expect(other.stderr.split('\n')).toContain(line);
     expect(JSON.parse(other.stdout).resumeNotice).toBe(line.slice(2));

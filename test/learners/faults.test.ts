@@ -1,9 +1,9 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, cli, ROOT, type Run } from '../helpers.js';
+import { BIN, cli, mountTmpfs, needsTmpfs, ROOT, type Run } from '../helpers.js';
 
 // `backprop learners` under the rules `train` keeps: sizes and labels refused
 // before any work, the default learning rate, signals, a full disk, --quiet,
@@ -113,39 +113,25 @@ describe('conventions', () => {
 });
 
 // ---- a full disk: a small tmpfs (needs root or CAP_SYS_ADMIN) ----
-function mountTmpfs(opts: string): string | undefined {
-  const m = mkdtempSync(join(tmpdir(), 'learners-mnt-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', m], { stdio: 'ignore' });
-    mounts.push(m);
-    return m;
-  } catch {
-    return undefined;
-  }
-}
-const FULL = mountTmpfs('size=8k'); // the report of one learner is tens of KB
-if (!FULL) console.warn('learners/faults.test: cannot mount tmpfs here (not root, or no CAP_SYS_ADMIN): the disk-full case is skipped');
+const FULL = mountTmpfs('size=8k', mounts); // the report of one learner is tens of KB
 
 describe('--report on a full disk', () => {
-  it.skipIf(!FULL)(
-    'exit 1, one line naming the file and where the report was saved instead; the JSON result still on stdout',
-    () => {
-      const target = join(FULL!, 'l2.html');
-      const r = cli(['learners', '--learners', 'sgd', '--limit', '200', '--test-limit', '100', '--epochs', '1', '--json', '--report', target]);
-      expect(r.code, r.stderr).toBe(1);
-      const errors = r.stderr.split('\n').filter((l) => l.startsWith('backprop: error:'));
-      expect(errors).toHaveLength(1);
-      expect(errors[0]).toMatch(/--report .*l2\.html: cannot write \(ENOSPC: no space left on the device\); the report was saved to \S+ instead$/);
-      const rescued = /saved to (\S+) instead/.exec(errors[0])![1];
-      expect(readFileSync(rescued, 'utf8')).toMatch(/<svg/);
-      const out = JSON.parse(r.stdout) as { report: string; learners: unknown[] };
-      expect(out.learners).toHaveLength(1);
-      expect(out.report).toBe(rescued);
-      expect(existsSync(target)).toBe(false);
-      rmSync(rescued, { force: true });
-    },
-    60_000,
-  );
+  it('exit 1, one line naming the file and where the report was saved instead; the JSON result still on stdout', (ctx) => {
+    needsTmpfs(ctx, FULL);
+    const target = join(FULL!, 'l2.html');
+    const r = cli(['learners', '--learners', 'sgd', '--limit', '200', '--test-limit', '100', '--epochs', '1', '--json', '--report', target]);
+    expect(r.code, r.stderr).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('backprop: error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/--report .*l2\.html: cannot write \(ENOSPC: no space left on the device\); the report was saved to \S+ instead$/);
+    const rescued = /saved to (\S+) instead/.exec(errors[0])![1];
+    expect(readFileSync(rescued, 'utf8')).toMatch(/<svg/);
+    const out = JSON.parse(r.stdout) as { report: string; learners: unknown[] };
+    expect(out.learners).toHaveLength(1);
+    expect(out.report).toBe(rescued);
+    expect(existsSync(target)).toBe(false);
+    rmSync(rescued, { force: true });
+  }, 60_000);
 });
 
 // ---- signals ----
