@@ -90,11 +90,29 @@ export const ERROR_LIMIT = 4000;
  * ERROR_LIMIT characters. Not yet neutralised: see reportError.
  */
 export function errorLine(message: string): string {
+  // Linear scans, no regular expressions: \S{401,} overflowed V8's regex stack on a 10-million-character word (a
+  // value of a --config, a CSV cell), and \s*\n\s* takes quadratic time on a long run of spaces.
   const one = message
-    .replace(/\s*\n\s*/g, ' ')
-    .trim()
-    .replace(new RegExp(`\\S{${WORD_LIMIT + 1},}`, 'g'), (w) => shorten(w, WORD_LIMIT));
-  return shorten(one, ERROR_LIMIT);
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ');
+  let out = '';
+  for (let i = 0; i < one.length;) {
+    let j = i;
+    const space = isSpace(one, i);
+    while (j < one.length && isSpace(one, j) === space) j++;
+    const run = one.slice(i, j);
+    out += space ? run : shorten(run, WORD_LIMIT);
+    i = j;
+  }
+  return shorten(out, ERROR_LIMIT);
+}
+
+/** Whether text[i] is white space as \s counts it (ASCII without a regular expression, the rest with one). */
+function isSpace(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c < 128 ? c === 32 || (c >= 9 && c <= 13) : /\s/.test(text[i]);
 }
 
 /**

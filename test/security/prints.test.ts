@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import chalk from 'chalk';
 import { OUR_COLOURS, safeJson, safeLine, safeText, shorten } from '../../src/base/terminal-safe.js';
-import { errorLine } from '../../src/cli/errors.js';
+import { ERROR_LIMIT, errorLine, WORD_LIMIT } from '../../src/cli/errors.js';
 import { style } from '../../src/cli/output.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
 import { Network } from '../../src/nn/network.js';
@@ -99,6 +99,13 @@ describe(`${pure.length + 4} neutralising functions`, () => {
     const line = errorLine(`--config f: "lr": ${'x'.repeat(5_000_000)} is not a number\nsecond line`);
     expect(line.length).toBeLessThan(600);
     expect(line).toMatch(/… \(5000000 characters\) is not a number second line$/);
+  });
+  it('errorLine: a 10-million-character word, a million spaces, blank lines and tabs (its regular expressions overflowed or went quadratic)', () => {
+    const word = 'A'.repeat(10_000_000);
+    expect(errorLine(`--config k.json: "hidden": ${word} is invalid`)).toBe(`--config k.json: "hidden": ${'A'.repeat(WORD_LIMIT)}… (10000000 characters) is invalid`);
+    expect(errorLine(`a${' '.repeat(1_000_000)}b`)).toBe(`a${' '.repeat(1_000_000)}b`.slice(0, ERROR_LIMIT) + '… (1000002 characters)');
+    expect(errorLine(' \t first \n\n \t\n  second\t\n')).toBe('first second');
+    expect(errorLine(`x\u00a0${'y'.repeat(WORD_LIMIT)}\u3000${'z'.repeat(WORD_LIMIT + 1)}`)).toBe(`x\u00a0${'y'.repeat(WORD_LIMIT)}\u3000${'z'.repeat(WORD_LIMIT)}… (${WORD_LIMIT + 1} characters)`);
   });
 });
 
