@@ -1,8 +1,6 @@
 import type { DType, Kernels } from '../linalg/index.js';
 import type { ActivationName } from '../nn/activations.js';
-import type { CostName } from '../nn/costs.js';
-import { convArchitecture, Network, type InitName } from '../nn/network.js';
-import { hasConv, type ImageShape, type LayerToken } from '../nn/layers.js';
+import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import type { Dataset } from '../data/dataset.js';
 import { evaluate } from '../train/metrics.js';
@@ -18,12 +16,8 @@ export interface CompareSpec {
 
 export interface CompareConfig {
   runs: CompareSpec[];
-  /** Hidden layers: sizes, or conv layers first (src/nn/layers.ts), which need `image`. */
-  hidden: LayerToken[];
-  /** The input image (c, h, w) of a conv net. */
-  image?: ImageShape;
-  outputActivation: ActivationName;
-  cost: CostName;
+  /** The network, dense or conv, with or without batch normalisation; each run replaces its hidden activation. */
+  arch: Architecture;
   batchSize: number;
   epochs: number;
   /** Also measure every N batches (0: at initialisation and epoch ends only). */
@@ -72,8 +66,7 @@ export async function compareActivations(
   const batchesPerEpoch = Math.ceil(ds.train.count / cfg.batchSize);
   for (const [i, spec] of cfg.runs.entries()) {
     const shown = progress(i); // a progress display's callbacks (the CLI's bar), told of each batch
-    const rest = { activation: spec.activation, outputActivation: cfg.outputActivation, cost: cfg.cost };
-    const arch = cfg.image && hasConv(cfg.hidden) ? convArchitecture(cfg.hidden, cfg.image, ds.classes, rest) : { sizes: [ds.train.dim, ...(cfg.hidden as number[]), ds.classes], ...rest };
+    const arch: Architecture = { ...cfg.arch, activation: spec.activation };
     const sizes = arch.sizes;
     const net = Network.create(arch, spec.init, new Rng(cfg.seed), cfg.dtype);
     const batch = evaluationBatch(net, ds.train, cfg.seed, cfg.evalSize);

@@ -6,13 +6,18 @@ import { fillBatch, identity, type Examples } from '../data/dataset.js';
 import { Rng } from '../base/rng.js';
 
 /** Per-layer statistics of one evaluation batch (Nielsen, NNDL ch. 5: the speed of learning). */
+/** The speed's label: ‖∂C/∂b‖, or ‖∂C/∂β‖ on a batch-normalised layer. */
+export const speedLabel = (s: Pick<LayerStats, 'batchNorm'>): string => (s.batchNorm ? '‖∂C/∂β‖' : '‖∂C/∂b‖');
+
 export interface LayerStats {
   /** l = 1..L */
   layer: number;
   hidden: boolean;
   activation: string;
-  /** ‖∂C/∂b^l‖ = ‖δ^l 1/m‖: Nielsen's "speed of learning" of the layer. */
+  /** ‖∂C/∂b^l‖ = ‖δ^l 1/m‖: Nielsen's "speed of learning" of the layer; ‖∂C/∂β^l‖ where batch norm's β replaces b^l. */
   speed: number;
+  /** Set on a batch-normalised layer: `speed` is then ‖∂C/∂β^l‖. */
+  batchNorm?: true;
   /** ‖∂C/∂W^l‖ (Frobenius). */
   gradW: number;
   /** mean |z| over units and examples. */
@@ -89,7 +94,8 @@ export function layerStats(net: Network, batch: { ws: Workspace; y: Matrix }, ke
   const m = ws.m;
   const out: LayerStats[] = [];
   for (let l = 1; l <= net.depth; l++) {
-    const act = net.activations[l - 1];
+    const act = net.activations[l - 1],
+      bnorm = net.norm[l]; // a batch-normalised layer has no b: its β (the second half of [γ; β]) takes b's place
     const Z = ws.z[l].data,
       A = ws.a[l].data;
     const n = ws.z[l].rows;
@@ -99,9 +105,10 @@ export function layerStats(net: Network, batch: { ws: Workspace; y: Matrix }, ke
       layer: l,
       hidden: l < net.depth,
       activation: act.name,
-      speed: norm(grads.gradB[l - 1]),
+      speed: norm(bnorm ? grads.gradB[bnorm.index].subarray(bnorm.features) : grads.gradB[l - 1]),
       gradW: norm(grads.gradW[l - 1].data),
       meanAbsZ: absZ / Z.length,
+      ...(bnorm ? { batchNorm: true as const } : {}),
     };
     if (act.stalls === 'saturates' && act.prime) {
       let sat = 0;

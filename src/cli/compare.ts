@@ -3,6 +3,7 @@ import { loadData } from '../data/load.js';
 import { safeText } from '../base/terminal-safe.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { compareActivations, type CompareRun, type CompareSpec } from '../analysis/compare.js';
+import { speedLabel } from '../analysis/layers.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
@@ -171,10 +172,7 @@ async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[]
       ds,
       {
         runs: specs,
-        hidden: opts.hidden,
-        image: arch.input,
-        outputActivation: opts.outputActivation,
-        cost: opts.cost,
+        arch,
         batchSize: opts.batchSize,
         epochs: opts.epochs,
         every: opts.every,
@@ -241,7 +239,8 @@ const sci = (x: number) => x.toExponential(2);
 function printRuns(out: Output, runs: CompareRun[]): void {
   const hidden = runs[0].initial.filter((l) => l.hidden).map((l) => l.layer);
   out.line('');
-  out.line(style.bold('speed of learning ‖∂C/∂b^l‖ per hidden layer (Nielsen, NNDL ch. 5)'));
+  const bn = runs[0].initial.some((l) => l.batchNorm) ? '; ‖∂C/∂β^l‖ where batch norm’s β replaces b^l' : '';
+  out.line(style.bold(`speed of learning ‖∂C/∂b^l‖ per hidden layer (Nielsen, NNDL ch. 5)${bn}`));
   const rows: string[][] = [];
   for (const r of runs)
     for (const [when, stats] of [
@@ -298,7 +297,7 @@ function printRuns(out: Output, runs: CompareRun[]): void {
         `  ${''.padEnd(10)} layer ${l}  ${sparkline(
           r.snapshots.map((s) => s.layers[l - 1].speed),
           { log: true, lo, hi },
-        )}  ‖∂C/∂b‖ ${sci(r.snapshots[0].layers[l - 1].speed)} → ${sci(r.snapshots[r.snapshots.length - 1].layers[l - 1].speed)}`,
+        )}  ${speedLabel(r.snapshots[0].layers[l - 1])} ${sci(r.snapshots[0].layers[l - 1].speed)} → ${sci(r.snapshots[r.snapshots.length - 1].layers[l - 1].speed)}`,
       );
     }
   }

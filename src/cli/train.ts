@@ -34,7 +34,7 @@ import { optimizerLabel, RULES, type OptimizerState } from '../train/optimizers.
 import { initialState, type TrainState } from '../train/session.js';
 import { TrainingRun, type RunOutcome, type RunSnapshot } from '../train/run.js';
 import { nonFiniteInput } from '../train/diagnose.js';
-import { evaluationBatch, layerStats, type LayerStats } from '../analysis/layers.js';
+import { evaluationBatch, layerStats, speedLabel, type LayerStats } from '../analysis/layers.js';
 import { stalledLayers } from './advice.js';
 import { EXIT, InterruptedError, reportError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { writeOrRescue, Output, percent, seconds, style } from './output.js';
@@ -560,7 +560,8 @@ function layerMonitor(plan: RunPlan, opts: TrainOptions, out: Output, k: Kernels
       style.dim(`  layers: `) +
         layers
           .map(
-            (l) => `${l.layer}: ‖∂C/∂b‖ ${l.speed.toExponential(1)}${l.saturated !== undefined ? ` ${percent(l.saturated, 0)} sat` : ''}${l.dead !== undefined ? ` ${percent(l.dead, 0)} dead` : ''}`,
+            (l) =>
+              `${l.layer}: ${speedLabel(l)} ${l.speed.toExponential(1)}${l.saturated !== undefined ? ` ${percent(l.saturated, 0)} sat` : ''}${l.dead !== undefined ? ` ${percent(l.dead, 0)} dead` : ''}`,
           )
           .join(style.dim(' · ')),
     );

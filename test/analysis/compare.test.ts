@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
+import { numericalGradients } from '../../src/check/finite-diff.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { evaluationBatch, layerStats, stalls } from '../../src/analysis/layers.js';
@@ -105,6 +106,22 @@ describe('backprop compare', () => {
     expect(runs[1].snapshots[1].layers[0].dead).toBeDefined();
   });
 
+  it('batch normalisation, on dense and conv layers: each run trains it, and the speed of a normalised layer is labelled ‖∂C/∂β‖', () => {
+    const dense = cli(['compare', '--limit', '200', '--test-limit', '100', '--hidden', '10,bn,10', '--epochs', '1', '--eval-size', '50']);
+    expect(dense.code, dense.stderr).toBe(0);
+    expect(dense.stderr).not.toMatch(/error/);
+    expect(dense.stdout).toMatch(/^ {2}sigmoid .*\n +layer 1 .* ‖∂C\/∂β‖ \S+ → \S+\n +layer 2 .* ‖∂C\/∂b‖ /m);
+    const conv = cli(['compare', '--limit', '200', '--test-limit', '100', '--hidden', 'conv3x3x2,bn,pool2,10', '--epochs', '1', '--eval-size', '50', '--json']);
+    expect(conv.code, conv.stderr).toBe(0);
+    const layers = JSON.parse(conv.stdout).runs[0].initial as { layer: number; batchNorm?: boolean; speed: number }[];
+    expect(layers.map((l) => [l.layer, l.batchNorm ?? false])).toEqual([
+      [1, true],
+      [2, false],
+      [3, false],
+    ]);
+    expect(layers[0].speed).toBeGreaterThan(0);
+  });
+
   it('rejects a bad activation list and per-activation values for activations not compared', () => {
     const a = cli(['compare', '--activations', 'sigmoid,softmax']);
     expect(a.code).toBe(2);
@@ -134,9 +151,7 @@ describe('compareActivations in process', () => {
       { activation: 'sigmoid', init: 'normal', lr: 0.5 },
       { activation: 'relu', init: 'he', lr: 0.1 },
     ] as const,
-    hidden: [3],
-    outputActivation: 'sigmoid' as const,
-    cost: 'quadratic' as const,
+    arch: { sizes: [2, 3, 2], activation: 'sigmoid' as const, outputActivation: 'sigmoid' as const, cost: 'quadratic' as const },
     batchSize: 2,
     epochs: 2,
     every: 3,
@@ -175,12 +190,33 @@ describe('compareActivations in process', () => {
   });
 
   it('every = 0 measures at epoch ends only; a diverging run says where', async () => {
-    const runs = await compareActivations(ds, { ...cfg, every: 0, outputActivation: 'linear', runs: [{ activation: 'relu', init: 'normal', lr: 1e200 }] }, jsKernels);
+    const runs = await compareActivations(ds, { ...cfg, every: 0, arch: { ...cfg.arch, outputActivation: 'linear' as const }, runs: [{ activation: 'relu', init: 'normal', lr: 1e200 }] }, jsKernels);
     expect(runs[0].diverged).toMatch(/^diverged at epoch 1, batch \d+: /);
     const calm = await compareActivations(ds, { ...cfg, every: 0, epochs: 1, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
     expect(calm[0].snapshots.map((s) => s.step)).toEqual([0, 4]);
     // every 2 with 4 batches an epoch: the epoch ends are measured once, not again as 'every'
     const even = await compareActivations(ds, { ...cfg, every: 2, epochs: 2, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
     expect(even[0].snapshots.map((s) => s.step)).toEqual([0, 2, 4, 6, 8]);
+  });
+
+  // `compare --hidden 10,bn` gave "internal error: Matrix … needs NaN values": the runs were rebuilt from the hidden
+  // sizes, and the bn token reached them. They now take the architecture whole, and a batch-normalised layer's speed
+  // of learning is ‖∂C/∂β^l‖ (its β takes the place of b^l, which it does not have: ‖∂C/∂b^l‖ would read 0).
+  it('a network with batch normalisation: each run keeps it, and its speed is ‖∂C/∂β‖ against finite differences', async () => {
+    const arch = { sizes: [2, 4, 3, 2], activation: 'sigmoid' as const, outputActivation: 'sigmoid' as const, cost: 'quadratic' as const, batchNorm: [1, 2] };
+    const runs = await compareActivations(ds, { ...cfg, arch, every: 0, epochs: 1, runs: [{ activation: 'tanh', init: 'xavier', lr: 0.1 }] }, jsKernels);
+    expect(runs[0].diverged).toBeUndefined();
+    const fresh = Network.create({ ...arch, activation: 'tanh' }, 'xavier', new Rng(cfg.seed), 'float64');
+    expect(fresh.norm.filter(Boolean)).toHaveLength(2);
+    const batch = evaluationBatch(fresh, ds.train, cfg.seed, cfg.evalSize);
+    const x = batch.ws.input.clone();
+    const numeric = numericalGradients(fresh, x, batch.y, 1e-6);
+    for (const l of [1, 2]) {
+      const { index, features } = fresh.norm[l]!;
+      const beta = Array.from(numeric.gradB[index].subarray(features));
+      expect(Math.hypot(...beta)).toBeGreaterThan(1e-4);
+      expect(runs[0].initial[l - 1].speed / Math.hypot(...beta)).toBeCloseTo(1, 6);
+    }
+    expect(runs[0].initial[2].speed).toBeCloseTo(Math.hypot(...numeric.gradB[2]), 9); // the output layer keeps its b
   });
 });
