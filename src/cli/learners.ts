@@ -143,6 +143,12 @@ export interface LearnersOptions extends DataOptions, NetworkOptions, SgdFlags, 
 /** The flag that set the architecture, for messages about its size. */
 const archFlag = (o: LearnersOptions) => (o.layers ? '--layers' : '--hidden');
 
+/** Refuses conv layers and batch normalisation for a learner whose model is a dense network (the GA's genomes, the NTK's closed form). */
+function denseOnly(name: string, why: string, o: LearnersOptions, s: LearnerSetup): void {
+  const what = s.arch.layers ? 'conv layers' : s.arch.batchNorm ? 'batch normalisation (bn)' : undefined;
+  if (what) throw new UsageError(`${archFlag(o)}: the ${name} learner ${why}, without ${what}; sgd trains them (--learners sgd)`);
+}
+
 /** Refuses, before any learner runs, a learner whose buffers would take more than half of this machine's memory (or a typed array longer than V8 allows). */
 function checkLearnerSize(flag: string, what: string, bytes: number, largestArray: number, advice: string): void {
   if (bytes > totalmem() / 2) throw new DataError(`${flag}: ${what} needs about ${gb(bytes)} (estimated), more than half of this machine's ${gb(totalmem())}; ${advice}`);
@@ -193,6 +199,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--tournament <k>', 'ga: networks per tournament (selection pressure)', positiveInt, GA_DEFAULTS.tournament)
         .option('--fitness-batch <n>', 'ga: training examples each generation is scored on (fitness = mean cost)', positiveInt, GA_DEFAULTS.fitnessBatch),
     create: (o, s) => {
+      denseOnly('ga', 'evolves the weights of dense layers', o, s);
       const { population, elite, tournament } = o;
       if (population < 2) throw new UsageError(`--population ${population}: the genetic algorithm needs at least 2 networks to breed`);
       if (elite >= population) throw new UsageError(`--elite ${elite} must be smaller than --population ${population} (otherwise no child is ever bred)`);
@@ -225,6 +232,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         .option('--ridge <lambda>', 'ntk: ridge λ, relative to the mean of diag Θ', positiveNumber, NTK_DEFAULTS.ridge)
         .option('--kernel-limit <n>', 'ntk: at most n training examples (the kernel holds n² float64: 8n² bytes)', positiveInt, NTK_DEFAULTS.maxExamples),
     create: (o, s) => {
+      denseOnly('ntk', 'has the closed-form kernel of a dense ReLU network (Jacot et al. 2018)', o, s);
       if (activation(s.arch.activation) !== relu) throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
       const n = Math.min(s.trainCount, o.kernelLimit),
@@ -446,7 +454,7 @@ async function prepareSession(opts: LearnersOptions, given: (key: string) => boo
   const ds = loadData(opts);
   const labels = trainingLabelProblem(ds, !opts.layers);
   if (labels) throw new DataError(labels);
-  const arch = architecture(opts, ds.train.dim, ds.classes, []);
+  const arch = architecture(opts, ds.train.dim, ds.classes, [], ds.shape);
   const setup: LearnerSetup = {
     arch,
     archGiven: Boolean(opts.layers || opts.hidden),

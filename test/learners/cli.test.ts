@@ -57,6 +57,18 @@ describe('backprop learners', () => {
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org|vega\.github\.io)/);
   }, 180_000);
 
+  it('sgd trains conv layers on the embedded 28×28 digits (refused as "no rows × cols shape" before), with their parameters counted', () => {
+    const r = cli(['learners', '--learners', 'sgd', '--hidden', 'conv3x3x2,pool2,10', '--limit', '600', '--test-limit', '200', '--epochs', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const [sgd] = (JSON.parse(r.stdout) as { learners: Run[] }).learners;
+    expect(sgd.parametersUpdated).toBe(2 * 9 + 2 + (13 * 13 * 2 * 10 + 10) + (10 * 10 + 10)); // 3×3 kernels of 2 channels, 2×2 pooling of 26×26, 10 units, 10 outputs
+    // the same network, seed, batches and steps as train's
+    const train = cli(['train', '--hidden', 'conv3x3x2,pool2,10', '--limit', '600', '--test-limit', '200', '--epochs', '2', '--json']);
+    expect(train.code, train.stderr).toBe(0);
+    expect(sgd.testAccuracy).toBe((JSON.parse(train.stdout) as { testAccuracy: number }).testAccuracy);
+    expect(r.stderr).toMatch(/SGD \+ backprop 784-338-10-10:/);
+  }, 120_000);
+
   const bad: [string[], RegExp][] = [
     [['--learners', 'sgd,foo'], /--learners.*"foo" is not a learner/],
     [['--learners', 'sgd', '--lr', '0'], /--lr.*positive number/],

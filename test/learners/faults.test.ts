@@ -53,6 +53,23 @@ describe('refused before any learner runs: one line, exit 2, nothing on stdout',
     ['--activation for rbm', ['--learners', 'rbm', '--activation', 'tanh'], /^backprop: error: --activation is read by none of --learners rbm\n/],
     ['--init for ntk', ['--learners', 'ntk', '--init', 'normal'], /^backprop: error: --init is read by none of --learners ntk\n/],
     ['--cost for ntk and ode', ['--learners', 'ntk,ode', '--cost', 'quadratic'], /^backprop: error: --cost is read by none of --learners ntk,ode\n/],
+    // conv layers on the embedded 28×28 digits were refused for every learner as "no rows × cols shape"; sgd trains
+    // them now, and the learners whose model is a dense network say so (the GA gave an internal error, the NTK ignored them)
+    [
+      'conv layers for the ga',
+      ['--learners', 'sgd,ga', '--hidden', 'conv3x3x2,pool2,10'],
+      /^backprop: error: --hidden: the ga learner evolves the weights of dense layers, without conv layers; sgd trains them \(--learners sgd\)\n/,
+    ],
+    [
+      'conv layers for the ntk',
+      ['--learners', 'ntk', '--layers', 'conv3x3x2,10'],
+      /^backprop: error: --layers: the ntk learner has the closed-form kernel of a dense ReLU network \(Jacot et al\. 2018\), without conv layers; sgd/,
+    ],
+    [
+      'batch norm for the ga and the ntk',
+      ['--learners', 'ntk,ga', '--hidden', '10,bn'],
+      /^backprop: error: --hidden: the ntk learner .*, without batch normalisation \(bn\); sgd trains them \(--learners sgd\)\n/,
+    ],
     ['labels with gaps', ['--learners', 'sgd', '--data', GAPS], /gaps\.csv: the labels run from 0 to 5 but no example has label 2, 3, 4; the output layer would have 6 units/],
   ];
   for (const [what, args, message] of cases)
