@@ -31,6 +31,7 @@ const parts = {
   learners: [
     'test/learners/harness.test.ts',
     'test/learners/sgd.test.ts',
+    'test/learners/finite.test.ts',
     'test/learners/study.test.ts',
     'test/learners/ode-solvers.test.ts',
     'test/learners/ode.test.ts',
@@ -39,9 +40,9 @@ const parts = {
   ],
   // One learner's own tests (a whole run of the three parts below is about 3 h on 2 cores: the part above, 1119
   // mutants, was estimated at 2 h 55 min after 123 of them, as each survivor runs every fit that covers it).
-  'learners-ga': ['test/learners/ga.test.ts', 'test/learners/memory.test.ts', 'test/learners/progress.test.ts'],
-  'learners-ntk': ['test/learners/ntk.test.ts', 'test/learners/solve.test.ts', 'test/learners/progress.test.ts'],
-  'learners-rbm': ['test/learners/rbm.test.ts'],
+  'learners-ga': ['test/learners/ga.test.ts', 'test/learners/finite.test.ts', 'test/learners/memory.test.ts', 'test/learners/progress.test.ts'],
+  'learners-ntk': ['test/learners/ntk.test.ts', 'test/learners/finite.test.ts', 'test/learners/solve.test.ts', 'test/learners/progress.test.ts'],
+  'learners-rbm': ['test/learners/rbm.test.ts', 'test/learners/finite.test.ts'],
   // The GA, the NTK and the RBM, with the tests of the harness, progress and memory that run them.
   'learners-models': [
     'test/learners/ga.test.ts',

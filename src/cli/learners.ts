@@ -526,6 +526,8 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
     ...jsonProvenance(provenance(provider, 'float32', opts.seed, options)),
   });
   await stops.settle(); // one that came while the report was written is still counted, not lost with the handlers
+  const diverged = runs.flatMap((r) => r.diverged ?? []);
+  if (diverged.length) throw new RunFailedError([...diverged, ...failures].join('; ')); // after every output, as a write's failure
   if (failures.length) throw new WriteFailedError(failures.join('; ')); // after the JSON: the numbers are on stdout whatever became of the files
   return stops.signal ? signalExitCode(stops.signal) : EXIT.ok;
 }
@@ -539,8 +541,9 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
   const shouldStop = () => stops.signal !== undefined;
   let phase = { unit: '', since: 0 }, // the unit of the phase running (the NTK: kernel rows, solve, test rows) and its start, in wall seconds
     lastWall = 0;
+  const diverged: number[] = []; // the seeds whose fit left a non-finite parameter
   const fitSeed = (seed: number) =>
-    fitOrFail(l, ds, {
+    fitOrFail(l, ds, diverged, {
       kernels: k,
       seed,
       budget: { seconds: opts.seconds },
@@ -563,7 +566,17 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
     out.note(style.dim(`  ${l.name} stopped before its first measurement: no row`));
     return undefined;
   }
-  return studyRun(l, ds, r, last, { seed: opts.seed, count: opts.seeds, others });
+  const run = studyRun(l, ds, r, last, { seed: opts.seed, count: opts.seeds, others });
+  return diverged.length ? { ...run, diverged: divergedMessage(l.name, diverged, opts.seeds > 1) } : run;
+}
+
+/** The flag to turn down when a learner's parameters blow up. */
+const STEP_FLAG: Record<string, string> = { sgd: '--lr', ga: '--sigma', ntk: '--ridge (raise it)', rbm: '--rbm-lr', ode: '--ode-lr' };
+
+/** `the rbm learner diverged: …`: its accuracy (one class everywhere) is no result. */
+function divergedMessage(name: string, seeds: number[], several: boolean): string {
+  const which = several ? ` with --seed ${seeds.join(', ')}` : '';
+  return `the ${name} learner diverged${which}: its parameters became NaN or infinite, so its accuracy (one class predicted everywhere) is no result; try a smaller ${STEP_FLAG[name]}`;
 }
 
 /** `validation 91.20%, test 90.80% in 1.2s (1.5s with the test evaluations) · key value, …`: a learner's line when it is done. */
@@ -585,7 +598,7 @@ function printTable(out: Output, runs: StudyRun[], ds: Dataset, opts: LearnersOp
         ...(r.validationAccuracy !== null
           ? [r.validationAccuracySd !== undefined ? `${percent(r.validationAccuracyMean!)} ± ${(100 * r.validationAccuracySd).toFixed(2)}` : percent(r.validationAccuracy)]
           : []),
-        r.testAccuracySd !== undefined ? `${percent(r.testAccuracyMean!)} ± ${(100 * r.testAccuracySd).toFixed(2)}` : percent(r.testAccuracy),
+        r.diverged ? 'diverged' : r.testAccuracySd !== undefined ? `${percent(r.testAccuracyMean!)} ± ${(100 * r.testAccuracySd).toFixed(2)}` : percent(r.testAccuracy),
         seconds(r.wallSeconds),
         seconds(r.seconds),
         r.work.toExponential(2),
@@ -610,9 +623,11 @@ function printTable(out: Output, runs: StudyRun[], ds: Dataset, opts: LearnersOp
 }
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
-async function fitOrFail(l: Learner, ds: Dataset, ctx: FitContext): Promise<FitResult> {
+async function fitOrFail(l: Learner, ds: Dataset, diverged: number[], ctx: FitContext): Promise<FitResult> {
   try {
-    return await l.fit(ds, ctx);
+    const r = await l.fit(ds, ctx);
+    if (r.trace.length && !l.finite()) diverged.push(ctx.seed);
+    return r;
   } catch (e) {
     if (e instanceof SolverError) throw new RunFailedError(`the ${l.name} learner stopped: ${e.message}; loosen --rtol/--atol or use --solver rk4`);
     if (e instanceof NotPositiveDefiniteError)

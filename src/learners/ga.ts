@@ -5,7 +5,7 @@ import { cost } from '../nn/costs.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { evaluate } from '../train/metrics.js';
-import type { FitContext, FitResult, Learner } from './learner.js';
+import { allFiniteArrays, type FitContext, type FitResult, type Learner } from './learner.js';
 import { Harness, networkAccuracy, rowBlocks, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
 
 export interface GaOptions {
@@ -225,6 +225,10 @@ export class GaLearner implements Learner {
 
   predict(ex: Examples): ArrayLike<number> {
     return evaluate(this.network, ex, this.kernels ?? jsKernels).predictions;
+  }
+
+  finite(): boolean {
+    return allFiniteArrays(...this.network.weights.map((W) => W.data), ...this.network.biases);
   }
 }
 

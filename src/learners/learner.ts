@@ -79,6 +79,14 @@ export interface Learner {
   fit(ds: Dataset, ctx: FitContext): Promise<FitResult>;
   /** The predicted class of every example. */
   predict(ex: Examples): ArrayLike<number>;
+  /** Whether the fitted model's parameters are all finite: a diverged fit (NaN weights) predicts one class everywhere, and its accuracy is no result. */
+  finite(): boolean;
+}
+
+/** Whether every value of every array is finite. */
+export function allFiniteArrays(...arrays: ArrayLike<number>[]): boolean {
+  for (const a of arrays) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
 }
 
 /** Fraction of examples whose predicted class is the label. */

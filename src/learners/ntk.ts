@@ -5,7 +5,7 @@ import { SOLVE_BLOCK, solvePositiveDefiniteSteps } from '../linalg/lapack.js';
 import type { Network } from '../nn/network.js';
 import { slice } from '../data/dataset.js';
 import { drain, Harness, PIECE_WORK, Stop, totalBytes, type MemoryEstimate } from './harness.js';
-import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
+import { accuracy, allFiniteArrays, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
 
 /**
  * The neural tangent kernel of an infinitely wide fully connected ReLU
@@ -325,6 +325,10 @@ export class NtkLearner implements Learner {
   /** f(x) = Θ(x, X) α for 1,000 examples at a time; the class is the argmax. */
   predict(ex: Examples): Uint8Array {
     return drain(this.predictSteps(ex));
+  }
+
+  finite(): boolean {
+    return this.alpha !== undefined && allFiniteArrays(this.alpha.data);
   }
 
   /** predict(), yielding the examples done after every kernel row. */

@@ -9,7 +9,7 @@ import { argmaxColumn } from '../train/metrics.js';
 import { Optimizer, OPTIMIZER_DEFAULTS } from '../train/optimizers.js';
 import { learningRate } from '../train/schedule.js';
 import { drain, Harness, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
-import { accuracy, type FitContext, type FitResult, type Learner } from './learner.js';
+import { accuracy, allFiniteArrays, type FitContext, type FitResult, type Learner } from './learner.js';
 import { DOPRI5, odeSolveSteps, RK4, rkStepBackward, stepBackwardWork, type SolveStats, type SolverOptions, type StepRecord } from './ode-solvers.js';
 
 export type OdeGradient = 'adjoint' | 'unrolled';
@@ -527,6 +527,10 @@ export class OdeLearner implements Learner {
 
   predict(ex: Examples): Uint8Array {
     return drain(this.predictSteps(ex));
+  }
+
+  finite(): boolean {
+    return this.net !== undefined && allFiniteArrays(this.net.theta);
   }
 
   /** The argmax of p(y | x) for 500 examples at a time, yielding after every solver step. */

@@ -2,7 +2,7 @@ import type { Dataset, Examples } from '../data/dataset.js';
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
 import { Rng } from '../base/rng.js';
 import { softplus } from '../nn/costs.js';
-import { accuracy, type FitContext, type FitResult, type Learner } from './learner.js';
+import { accuracy, allFiniteArrays, type FitContext, type FitResult, type Learner } from './learner.js';
 import { drain, Harness, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
 
 export interface RbmOptions {
@@ -226,6 +226,10 @@ export class RbmLearner implements Learner {
 
   predict(ex: Examples, kernels?: Kernels): Uint8Array {
     return drain(this.predictSteps(ex, kernels ?? this.kernels));
+  }
+
+  finite(): boolean {
+    return this.v !== undefined && allFiniteArrays(this.v.data, this.c, this.bv);
   }
 
   /** ŷ = argmin_y F(x, y) for every example, yielding between pieces of the free energies. */

@@ -6,7 +6,7 @@ import { networkBytes } from '../data/limits.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining } from '../train/session.js';
 import { SgdTrainer } from '../train/sgd.js';
-import type { FitContext, FitResult, Learner } from './learner.js';
+import { allFiniteArrays, type FitContext, type FitResult, type Learner } from './learner.js';
 import { Harness, TraceSchedule } from './harness.js';
 
 export interface SgdLearnerOptions {
@@ -87,5 +87,9 @@ export class SgdLearner implements Learner {
 
   predict(ex: Examples): ArrayLike<number> {
     return evaluate(this.network, ex, this.kernels ?? jsKernels).predictions;
+  }
+
+  finite(): boolean {
+    return allFiniteArrays(...this.network.weights.map((W) => W.data), ...this.network.biases);
   }
 }

@@ -24,6 +24,8 @@ export interface StudyRun extends Partial<ReturnType<typeof seedStats>> {
   peakBytes: number;
   trace: TracePoint[];
   details: Record<string, number | string>;
+  /** Set when a fit's parameters became non-finite: what diverged and what to try. */
+  diverged?: string;
 }
 
 /** Mean and sample standard deviation (n − 1) of a list. */

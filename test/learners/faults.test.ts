@@ -106,6 +106,35 @@ describe("the sgd learner's default η is train's (defaultLearningRate of the ar
     });
 });
 
+// A fit whose parameters became NaN predicts one class everywhere: its accuracy was printed as a result, exit 0.
+describe('a diverged learner: its row says so, every other row and output stays, exit 1', () => {
+  for (const [name, flags] of [
+    ['sgd', ['--lr', '1e300', '--epochs', '1']],
+    ['rbm', ['--rbm-lr', '1e300', '--rbm-epochs', '1', '--rbm-hidden', '10']],
+    ['ode', ['--ode-lr', '1e300', '--ode-epochs', '1']],
+  ] as const)
+    it(`${name} ${flags.join(' ')}`, () => {
+      const others = name === 'sgd' ? 'ntk' : 'sgd';
+      const r = cli(['learners', '--learners', `${others},${name}`, ...flags, '--limit', '200', '--test-limit', '100', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      const step = { sgd: '--lr', rbm: '--rbm-lr', ode: '--ode-lr' }[name];
+      const message = `the ${name} learner diverged: its parameters became NaN or infinite, so its accuracy (one class predicted everywhere) is no result; try a smaller ${step}`;
+      expect(r.stderr).toContain(`backprop: error: ${message}\n`);
+      expect(r.stderr).toMatch(new RegExp(`^${name} +diverged `, 'm'));
+      const out = JSON.parse(r.stdout) as { learners: { name: string; diverged?: string; testAccuracy: number }[] };
+      expect(out.learners.map((l) => [l.name, l.diverged])).toEqual([
+        [others, undefined],
+        [name, message],
+      ]);
+      expect(out.learners[0].testAccuracy).toBeGreaterThan(0.2);
+    }, 120_000);
+  it('with --seeds, the seeds that diverged are named', () => {
+    const r = cli(['learners', '--learners', 'sgd', '--lr', '1e300', '--epochs', '1', '--seeds', '2', '--limit', '200', '--test-limit', '100']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^backprop: error: the sgd learner diverged with --seed 2, 1: its parameters/m);
+  }, 120_000);
+});
+
 describe('conventions', () => {
   it('--json carries schemaVersion and provenance; --quiet drops the heading and the narration, not the table', () => {
     const args = ['learners', '--learners', 'sgd', '--limit', '200', '--test-limit', '100', '--epochs', '1'];
