@@ -77,7 +77,7 @@ const HUGE_INPUT = 1e6;
  * Why the step whose pass is in ws (computed from the weights before it) went
  * non-finite; `losses` are the batch losses before it.
  */
-export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTrack, lr: number, weightDecay = 0): Diagnosis {
+export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTrack, lr: number, weightDecay = 0, baseLr = lr): Diagnosis {
   const where = firstNonFinite(net, ws, y);
   const { first, lowest, last } = losses;
   const base = { firstLoss: first, lowestLoss: lowest, lastLoss: last, layer: where?.layer, quantity: where?.quantity };
@@ -86,7 +86,7 @@ export function diagnose(net: Network, ws: Workspace, y: Matrix, losses: LossTra
   const smaller =
     lr * weightDecay >= 1
       ? `--weight-decay ${weightDecay} with η = ${lr} scales W by 1 − ηλ = ${fmt(1 - lr * weightDecay)} each step (it must stay within (0, 1)): ${trySmaller(lr, weightDecay)}`
-      : trySmaller(lr, weightDecay);
+      : trySmaller(lr, weightDecay, baseLr);
   const what = where ? `${symbol(where.quantity, where.layer)} became ${where.value}` : 'the loss became NaN';
   if (where?.quantity === 'input') {
     return { ...base, kind: 'non-finite', cause: 'data', message: `an input of the batch is ${where.value}: the data holds a non-finite value` };
@@ -173,18 +173,21 @@ export function lossBeyondRange(net: Network, loss: number): boolean {
 }
 
 /**
- * What to try after a blow-up: with ηλ ≥ 1 a λ that makes ηλ = 0.1 (two significant digits), else η/10, its float
- * noise rounded off (2.5e-6 / 10 is 2.5000000000000004e-7 in binary floating point; the user is shown 2.5e-7).
+ * What to try after a blow-up at step size η: with ηλ ≥ 1 a λ that makes ηλ = 0.1 (two significant digits), else
+ * --lr/10, its float noise rounded off (2.5e-6 / 10 is 2.5000000000000004e-7 in binary floating point; the user is
+ * shown 2.5e-7). `base` is --lr: where a schedule had raised η above it (a --div-factor below 1, a --decay above
+ * 1), the schedule's flags are the cause, and a tenth of η would be far above --lr.
  */
-function trySmaller(lr: number, weightDecay: number): string {
-  return lr * weightDecay >= 1 ? `try a smaller --weight-decay, e.g. ${+(0.1 / lr).toPrecision(2)}` : `try a smaller learning rate, e.g. --lr ${+(lr / 10).toPrecision(6)}`;
+function trySmaller(lr: number, weightDecay: number, base = lr): string {
+  if (lr > base * (1 + 1e-12)) return `the schedule had raised η to ${fmt(lr)}, above --lr ${base}: check its flags (--div-factor, --decay)`;
+  return lr * weightDecay >= 1 ? `try a smaller --weight-decay, e.g. ${+(0.1 / lr).toPrecision(2)}` : `try a smaller learning rate, e.g. --lr ${+(base / 10).toPrecision(6)}`;
 }
 
 /** The diagnosis of lossBeyondRange: the learning rate's fault (or the weight decay's), as for a float32 run's blow-up. */
-export function runawayLoss(losses: LossTrack, loss: number, lr: number, weightDecay = 0): Diagnosis {
+export function runawayLoss(losses: LossTrack, loss: number, lr: number, weightDecay = 0, baseLr = lr): Diagnosis {
   const { first, lowest, last } = losses;
   const from = lowest !== undefined ? `it rose from ${fmt(lowest)} at its lowest to ${fmt(loss)}` : `it is ${fmt(loss)} on the first batch`;
-  const smaller = trySmaller(lr, weightDecay);
+  const smaller = trySmaller(lr, weightDecay, baseLr);
   return {
     firstLoss: first,
     lowestLoss: lowest,

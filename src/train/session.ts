@@ -97,7 +97,13 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
       const total = trainer.step(train, state.order, start, size);
       if (!Number.isFinite(total)) return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total}`, diagnosis: trainer.diagnose(losses) };
       if (lossBeyondRange(trainer.net, total / size))
-        return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total / size}`, diagnosis: runawayLoss(losses, total / size, trainer.lr, trainer.opts.weightDecay) };
+        return {
+          status: 'diverged',
+          epoch: state.epoch,
+          batch: b + 1,
+          what: `the loss is ${total / size}`,
+          diagnosis: runawayLoss(losses, total / size, trainer.lr, trainer.opts.weightDecay, trainer.opts.lr),
+        };
       trackLoss(losses, total / size);
       countStep(state, trainer, total, size);
       state.batch = b + 1;

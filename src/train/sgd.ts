@@ -122,7 +122,7 @@ export class SgdTrainer {
   /** Why the last step went non-finite (sgdStep leaves the weights as they were before it, and its pass in the workspace). */
   diagnose(losses: LossTrack): Diagnosis {
     const b = this.last ?? this.buffers(this.opts.batchSize);
-    return diagnose(this.net, b.ws, b.y, losses, this.lr, this.opts.weightDecay);
+    return diagnose(this.net, b.ws, b.y, losses, this.lr, this.opts.weightDecay, this.opts.lr);
   }
 
   /** Trains on the batch order[start, start + m); returns the summed cost Σ_x C_x (and sets `correct`). */

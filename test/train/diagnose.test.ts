@@ -155,6 +155,11 @@ describe('diagnose(), by hand on a planted pass', () => {
     // η/10 without binary noise: 0.7 / 10 is 0.06999999999999999, 2.5e-6 / 10 is 2.5000000000000004e-7.
     expect(diagnose(net, ws, y, {}, 0.7).message).toBe('the loss became NaN: try a smaller learning rate, e.g. --lr 0.07');
     expect(runawayLoss({}, 5e38, 2.5e-6).message).toMatch(/ --lr 2\.5e-7$/);
+    // With a schedule: a tenth of --lr, not of the η the schedule had reached; and where the schedule had raised η
+    // above --lr (onecycle's --div-factor 1e-300 started it at 2e+299: "try --lr 2e+298"), its flags are the cause.
+    expect(runawayLoss({}, 5e38, 0.05, 0, 0.5).message).toMatch(/try a smaller learning rate, e\.g\. --lr 0\.05$/);
+    expect(diagnose(net, ws, y, {}, 2e299, 0, 0.2).message).toBe('the loss became NaN: the schedule had raised η to 2.0e+299, above --lr 0.2: check its flags (--div-factor, --decay)');
+    expect(runawayLoss({}, 5e38, 0.2 * (1 + 1e-15), 0, 0.2).message).toMatch(/--lr 0\.02$/); // onecycle's peak is --lr, give or take rounding
     expect(diagnose(net, ws, y, {}, 0.5, 2).message).toBe(
       'the loss became NaN: --weight-decay 2 with η = 0.5 scales W by 1 − ηλ = 0.00 each step (it must stay within (0, 1)): try a smaller --weight-decay, e.g. 0.2',
     );
