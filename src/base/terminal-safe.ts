@@ -84,6 +84,16 @@ export function safeLine(text: string, colours: boolean): string {
 }
 
 /**
+ * A path or argument as a user can paste it into a POSIX shell, in a suggested command (`continue with: backprop
+ * train --resume DIR`) or a line that names a file: bare when it holds only characters no shell treats specially,
+ * else in single quotes (each ' as '\''), so that a directory named `a b;echo PWNED` is one argument, not a
+ * second command; then neutralised as safeText does (a newline in it shows as \n, forging no line).
+ */
+export function shellArg(arg: string): string {
+  return safeText(/^[\w./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
+}
+
+/**
  * JSON.stringify, then the characters JSON allows raw but a terminal obeys
  * (DEL, C1 controls, bidi and other invisible formatting, U+2028/U+2029) spelt
  * as \uXXXX: the same value for a JSON reader, nothing for a terminal to obey.

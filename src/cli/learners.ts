@@ -25,6 +25,7 @@ import { sparkline, table } from '../report/terminal.js';
 import { EXIT, InterruptedError, RunFailedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { providerForDtype } from './precision.js';
 import { clock, Output, percent, seconds, style, writeOrRescue } from './output.js';
+import { shellArg } from '../base/terminal-safe.js';
 import {
   addBackendOption,
   addDataOptions,
@@ -505,7 +506,7 @@ async function learnersSession(opts: LearnersOptions, given: (key: string) => bo
   if (opts.report) {
     const html = await learnersReport(runs, 'backprop learners', `backprop learners ${heading}`, ratio ? [ratio.text] : [], figures);
     const written = writeOrRescue(opts.report, '--report', 'the report was', html, (m) => failures.push(m));
-    if (written === opts.report) out.line(`report written to ${opts.report}`);
+    if (written === opts.report) out.line(`report written to ${shellArg(opts.report)}`);
     report = written;
   }
   const { json: _json, quiet: _quiet, report: _report, ...options } = opts; // how and where the results are shown does not change them

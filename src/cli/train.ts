@@ -66,7 +66,7 @@ import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption } from './precision.js';
 import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
 import { withValidationData } from '../data/val-data.js';
-import { safeText } from '../base/terminal-safe.js';
+import { safeText, shellArg } from '../base/terminal-safe.js';
 import { jsonProvenance, provenance, type Provenance } from '../io/provenance.js';
 
 /** Defaults chosen so that plain `backprop train` gives ≥ 95% on the embedded digits in seconds (the others are in RUN_SETTINGS). */
@@ -248,7 +248,7 @@ async function runTrain(opts: TrainOptions, given: (key: string) => boolean): Pr
     const code = await reportRun(plan, session, opts, out, t0);
     if (pipe.broken && code === EXIT.ok) {
       reportError(
-        `stdout was closed (broken pipe) during the run: the lines after that were not printed${plan.record.save ? `; the model was saved to ${plan.record.save}` : ''}`,
+        `stdout was closed (broken pipe) during the run: the lines after that were not printed${plan.record.save ? `; the model was saved to ${shellArg(plan.record.save)}` : ''}`,
         EXIT.failed,
         opts.json,
       );
@@ -581,7 +581,7 @@ function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot, prov: Proven
     throw new WriteFailedError(
       `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
         (rescued
-          ? `the checkpoint was written to ${rescued} instead; continue with: backprop train --resume ${rescued}${record.save ? ` --save ${record.save}` : ''}`
+          ? `the checkpoint was written to ${shellArg(rescued)} instead; continue with: backprop train --resume ${shellArg(rescued)}${record.save ? ` --save ${shellArg(record.save)}` : ''}`
           : 'nor could it be written to the temporary directory'),
     );
   }
@@ -596,7 +596,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
     const sig = session.signal ?? 'SIGINT';
     const { state } = plan;
     out.status(
-      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${dir}; continue with: backprop train --resume ${dir}${plan.record.save ? ` --save ${plan.record.save}` : ''}`,
+      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${shellArg(dir)}; continue with: backprop train --resume ${shellArg(dir)}${plan.record.save ? ` --save ${shellArg(plan.record.save)}` : ''}`,
     );
     return signalExitCode(sig);
   }
@@ -666,7 +666,7 @@ async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, 
     f.keptEpoch,
   );
   const written = writeOrRescue(opts.report, '--report', 'the report was', html, fail, [checkpointDir]);
-  if (written === opts.report) out.note(`report written to ${opts.report}`);
+  if (written === opts.report) out.note(`report written to ${shellArg(opts.report)}`);
   return written;
 }
 
@@ -677,7 +677,7 @@ function printOutcome(plan: RunPlan, out: Output, f: Finished, model: string | u
   out.line(
     `${style.good('test accuracy ' + percent(f.final.accuracy))} (${f.final.correct}/${f.final.count}) after ${n} epoch${n === 1 ? '' : 's'} in ${seconds(f.seconds)}` +
       (f.keptEpoch !== undefined && f.best ? ` · the weights of the best epoch, ${f.keptEpoch} (${run.earlyStop?.metric ?? run.saveBest} ${f.best.value.toFixed(4)})` : '') +
-      (model ? ` · model saved to ${model}` : ''),
+      (model ? ` · model saved to ${shellArg(model)}` : ''),
   );
 }
 

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import chalk from 'chalk';
-import { OUR_COLOURS, safeJson, safeLine, safeText, shorten } from '../../src/base/terminal-safe.js';
+import { OUR_COLOURS, safeJson, safeLine, safeText, shellArg, shorten } from '../../src/base/terminal-safe.js';
 import { ERROR_LIMIT, errorLine, WORD_LIMIT } from '../../src/cli/errors.js';
 import { style } from '../../src/cli/output.js';
 import { encodeSafetensors } from '../../src/io/safetensors.js';
@@ -100,6 +101,18 @@ describe(`${pure.length + 4} neutralising functions`, () => {
     expect(line.length).toBeLessThan(600);
     expect(line).toMatch(/… \(5000000 characters\) is not a number second line$/);
   });
+  // A suggested command (`continue with: backprop train --resume DIR --save F`) is pasted into a shell: a directory
+  // named `a b;echo PWNED` ran echo; and a name with a newline printed as two lines, the second forged.
+  it('shellArg: bash reads each back as the one argument it was; plain paths stay bare; a newline shows as \\n', () => {
+    const args = ['runs/m.safetensors', '/tmp/ck-1/x=2,y@3%+:', 'a b;echo PWNED', "it's", '$(rm -rf ~)', '`id`', '*', '~', 'a"b', '-x', '', 'a\\b', 'tab\there'];
+    for (const a of args) {
+      const r = spawnSync('bash', ['-c', `printf '%s\\0' ${shellArg(a)}`], { encoding: 'utf8' });
+      expect(r.stdout, a).toBe(a.replace('\t', '\\t') + '\0'); // one argument, the same text (a tab shows as \t: a control)
+    }
+    expect(shellArg('runs/m.safetensors')).toBe('runs/m.safetensors');
+    expect(shellArg('a b;echo PWNED')).toBe("'a b;echo PWNED'");
+    expect(shellArg('x\ny\x1b[2J')).toBe("'x\\ny\\x1b[2J'");
+  });
   it('errorLine: a 10-million-character word, a million spaces, blank lines and tabs (its regular expressions overflowed or went quadratic)', () => {
     const word = 'A'.repeat(10_000_000);
     expect(errorLine(`--config k.json: "hidden": ${word} is invalid`)).toBe(`--config k.json: "hidden": ${'A'.repeat(WORD_LIMIT)}… (10000000 characters) is invalid`);
@@ -121,6 +134,15 @@ const noRaw = (r: { stdout: string; stderr: string }) => {
 };
 
 const cliCases: CliCase[] = [
+  {
+    what: 'train --save NAME with a newline and a forged error line in it: the name is quoted and escaped, no line is forged',
+    args: () => ['train', '--limit', '100', '--test-limit', '50', '--epochs', '1', '--hidden', '5', '--save', join(dir(), 'a\nbackprop: error: fake.safetensors')],
+    check: (r) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/ · model saved to '\/\S+\/a\\nbackprop: error: fake\.safetensors'\n$/);
+      expect((r.stdout + r.stderr).split('\n').filter((l) => l.startsWith('backprop: error'))).toEqual([]);
+    },
+  },
   {
     what: 'summary shows hostile metadata as escapes (no title, no clear screen, no forged line)',
     args: () => ['summary', '--model', modelWith({ data: ATTACK, optimizer: ATTACK, lr: ATTACK })],
