@@ -239,8 +239,7 @@ const sci = (x: number) => x.toExponential(2);
 function printRuns(out: Output, runs: CompareRun[]): void {
   const hidden = runs[0].initial.filter((l) => l.hidden).map((l) => l.layer);
   out.line('');
-  const bn = runs[0].initial.some((l) => l.batchNorm) ? '; ‖∂C/∂β^l‖ where batch norm’s β replaces b^l' : '';
-  out.line(style.bold(`speed of learning ‖∂C/∂b^l‖ per hidden layer (Nielsen, NNDL ch. 5)${bn}`));
+  out.line(style.bold(`speed of learning ‖∂C/∂b^l‖ per hidden layer (Nielsen, NNDL ch. 5)${runs[0].initial.some((l) => l.batchNorm) ? '; ‖∂C/∂β^l‖ where batch norm’s β replaces b^l' : ''}`));
   const rows: string[][] = [];
   for (const r of runs)
     for (const [when, stats] of [

@@ -3,7 +3,7 @@ import { identity } from '../data/dataset.js';
 import type { Rng } from '../base/rng.js';
 import { evaluate } from './metrics.js';
 import type { EpochMetrics, SgdTrainer, TrainCallbacks } from './sgd.js';
-import { lossBeyondRange, runawayLoss, trackLoss, type Diagnosis, type LossTrack } from './diagnose.js';
+import { lossBeyondRange, trackLoss, type Diagnosis, type LossTrack } from './diagnose.js';
 
 /**
  * Where a run is: everything needed to continue it and end with exactly the
@@ -97,13 +97,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
       const total = trainer.step(train, state.order, start, size);
       if (!Number.isFinite(total)) return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total}`, diagnosis: trainer.diagnose(losses) };
       if (lossBeyondRange(trainer.net, total / size))
-        return {
-          status: 'diverged',
-          epoch: state.epoch,
-          batch: b + 1,
-          what: `the loss is ${total / size}`,
-          diagnosis: runawayLoss(losses, total / size, trainer.lr, trainer.opts.weightDecay, trainer.opts.lr),
-        };
+        return { status: 'diverged', epoch: state.epoch, batch: b + 1, what: `the loss is ${total / size}`, diagnosis: trainer.runaway(losses, total / size) };
       trackLoss(losses, total / size);
       countStep(state, trainer, total, size);
       state.batch = b + 1;

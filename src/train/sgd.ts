@@ -7,7 +7,7 @@ import type { Rng } from '../base/rng.js';
 import { fillBatch, type Examples } from '../data/dataset.js';
 import type { Augmenter } from '../data/augment.js';
 import { argmaxColumn } from './metrics.js';
-import { diagnose, type Diagnosis, type LossTrack } from './diagnose.js';
+import { diagnose, runawayLoss, type Diagnosis, type LossTrack } from './diagnose.js';
 
 export interface SgdOptions {
   /** η */
@@ -118,6 +118,11 @@ export class SgdTrainer {
 
   /** The buffers of the last step: its forward and backward pass, for diagnose(). */
   private last?: { ws: Workspace; y: Matrix };
+
+  /** Why a float64 step's mean loss went beyond float32's range (lossBeyondRange), with this trainer's η, λ and --lr. */
+  runaway(losses: LossTrack, loss: number): Diagnosis {
+    return runawayLoss(losses, loss, this.lr, this.opts.weightDecay, this.opts.lr);
+  }
 
   /** Why the last step went non-finite (sgdStep leaves the weights as they were before it, and its pass in the workspace). */
   diagnose(losses: LossTrack): Diagnosis {
