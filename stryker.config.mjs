@@ -490,6 +490,23 @@ export const equivalent = [
     rep,
     'u is a multiple of 2⁻³², and a sigmoid or softmax probability (or what is left of u after subtracting them) equals one exactly only by chance',
   ]),
+  // src/learners/ga.ts (STRYKER_PART=learners-ga)
+  ['src/learners/ga.ts', 'const acts: Activation[] = sizes.slice(1).map(', 'sizes.map(', 'one activation more, at index L after those of layers 1..L, which no layer reads'],
+  ['src/learners/ga.ts', 'for (let j = 0; j < B; j++) batch[j] = j;', 'j <= B', pastEnd],
+  ['src/learners/ga.ts', 'for (let r = 0; r < bAll.length; r++) Z.fill(bAll[r]', 'r <= bAll.length', 'the extra row fills from the end of Z: nothing'],
+  ['src/learners/ga.ts', 'for (let j = 0; j < B; j++) {', 'j <= B', 'batch[B] is undefined: the row copied is empty and the label index NaN, which a typed array ignores'],
+  [
+    'src/learners/ga.ts',
+    'if (!fixedBatch || generation === 0) fill(train, batch, x, y);',
+    'if (true) fill(',
+    'with the whole training set as the batch, batch stays 0..B−1 and nothing writes x or y: filling again writes the same values',
+  ],
+  [
+    'src/learners/ga.ts',
+    'fitness[p] - fitness[q] || p - q',
+    '|| p + q',
+    "V8's stable sort calls the comparator as (later, earlier) element of the array, here (p, q) with p > q ≥ 0: p − q and p + q are both positive (20M calls on arrays with ties and NaNs checked)",
+  ],
   // src/data/catalog.ts, load.ts, augment.ts, fetch.ts (STRYKER_PART=data-catalog, data-load, data-augment, data-fetch)
   [
     'src/data/catalog.ts',

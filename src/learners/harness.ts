@@ -64,7 +64,8 @@ export class Harness {
   shouldStop(): boolean {
     if (this.ctx.shouldStop?.()) this.stopped = 'signal';
     else if (!this.evaluating && this.ctx.budget.seconds !== undefined && this.seconds() >= this.ctx.budget.seconds) this.stopped ??= 'budget';
-    return this.stopped !== undefined;
+    // Not `stopped !== undefined`: once the budget had stopped the learner, its final evaluation threw Stop and no final point was measured.
+    return this.stopped === 'signal' || (this.stopped === 'budget' && !this.evaluating);
   }
 
   /** Yields to the event loop if YIELD_MS have passed since the last yield; then says whether to stop. */

@@ -1,10 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { examples, slice, type Examples } from '../../src/data/dataset.js';
 import { GA_DEFAULTS, GaLearner, gaMemory, mutate, type GaOptions } from '../../src/learners/ga.js';
 import { jsKernels, loadProvider, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
+import { evaluate } from '../../src/train/metrics.js';
+import type { FitContext } from '../../src/learners/learner.js';
 import { providerUnavailable } from '../helpers.js';
 
 const full = loadEmbedded();
@@ -31,7 +33,7 @@ const bytes = (ga: GaLearner) =>
  * tournaments, neuron crossover, mutation by geometric skips, elitism; drawing the same random numbers in the same
  * order. Returns every generation's best fitness and the final best network's weights and biases.
  */
-function referenceGa(train: Examples, sizes: number[], o: GaOptions, seed: number): { best: number[]; w: Float32Array[]; b: Float32Array[] } {
+function referenceGa(train: Examples, sizes: number[], o: GaOptions, seed: number, test?: Examples): { best: number[]; accuracy: number[]; w: Float32Array[]; b: Float32Array[] } {
   const rng = new Rng(seed);
   const a: Architecture = { sizes, activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' };
   const L = sizes.length - 1,
@@ -43,14 +45,19 @@ function referenceGa(train: Examples, sizes: number[], o: GaOptions, seed: numbe
   });
   const B = Math.min(o.fitnessBatch, train.count);
   let batch = Array.from({ length: B }, (_, j) => j);
+  /** z^L of example e (before the softmax). */
+  const output = (net: Genome, ex: Examples, e: number) => {
+    let act = [...ex.features.subarray(e * ex.dim, (e + 1) * ex.dim)];
+    for (let l = 0; l < L; l++) {
+      const z = Array.from({ length: sizes[l + 1] }, (_, r) => net.b[l][r] + act.reduce((s, x, k) => s + net.w[l][r * sizes[l] + k] * x, 0));
+      act = l < L - 1 ? z.map((v) => Math.max(v, 0)) : z;
+    }
+    return act;
+  };
   const fitnessOf = (net: Genome) => {
     let total = 0;
     for (const e of batch) {
-      let act = [...train.features.subarray(e * train.dim, (e + 1) * train.dim)];
-      for (let l = 0; l < L; l++) {
-        const z = Array.from({ length: sizes[l + 1] }, (_, r) => net.b[l][r] + act.reduce((s, x, k) => s + net.w[l][r * sizes[l] + k] * x, 0));
-        act = l < L - 1 ? z.map((v) => Math.max(v, 0)) : z;
-      }
+      const act = output(net, train, e);
       const max = Math.max(...act);
       const lse = max + Math.log(act.reduce((s, v) => s + Math.exp(v - max), 0));
       total += lse - act[train.labels[e]];
@@ -67,13 +74,16 @@ function referenceGa(train: Examples, sizes: number[], o: GaOptions, seed: numbe
     const skip = () => Math.floor(Math.log(1 - rng.uniform()) / Math.log(1 - o.mutationRate));
     for (let g = skip(); g < genes.length; g += 1 + skip()) genes[g] += o.sigma * rng.normal();
   };
-  const best: number[] = [];
+  const best: number[] = [],
+    accuracy: number[] = [];
   let order: number[] = [];
   for (let gen = 0; gen < o.generations; gen++) {
     if (B < train.count) batch = batch.map(() => rng.int(train.count));
     const fitness = pop.map(fitnessOf);
     order = Array.from({ length: P }, (_, i) => i).sort((p, q) => fitness[p] - fitness[q] || p - q);
     best.push(fitness[order[0]]);
+    // The best network's test accuracy: the class of the largest output (the first of equal ones).
+    if (test) accuracy.push(Array.from({ length: test.count }, (_, e) => output(pop[order[0]], test, e)).filter((z, e) => z.indexOf(Math.max(...z)) === test.labels[e]).length / test.count);
     if (gen === o.generations - 1) break;
     const tournament = () => {
       let w = rng.int(P);
@@ -107,7 +117,7 @@ function referenceGa(train: Examples, sizes: number[], o: GaOptions, seed: numbe
     }
     pop = next;
   }
-  return { best, w: pop[order[0]].w, b: pop[order[0]].b };
+  return { best, accuracy, w: pop[order[0]].w, b: pop[order[0]].b };
 }
 
 /** 23 examples of 6 features in [0, 1), 3 classes whose means differ, so that fitness tells networks apart. */
@@ -154,7 +164,15 @@ describe('genetic algorithm', () => {
       const train = blobs(23, 1),
         test = blobs(9, 2);
       const ga = new GaLearner(tinyArch, o);
-      const r = await ga.fit({ name: 'blobs', classes: 3, train, test }, { kernels: jsKernels, seed: 5, budget: {}, test });
+      // Every piece of work asks whether to stop: after the last generation's point, nothing more is asked (no
+      // breeding of a generation that would never be scored).
+      let asked = 0,
+        askedAtPoint = -1;
+      const r = await ga.fit(
+        { name: 'blobs', classes: 3, train, test },
+        { kernels: jsKernels, seed: 5, budget: {}, test, yieldMs: 0, shouldStop: () => (asked++, false), onPoint: () => (askedAtPoint = asked) },
+      );
+      expect(asked).toBe(askedAtPoint);
       const ref = referenceGa(train, [6, 4, 3], o, 5);
       expect(ga.history.bestFitness.length).toBe(o.generations);
       ga.history.bestFitness.forEach((f, g) => expect(f, `generation ${g}`).toBeCloseTo(ref.best[g], 5));
@@ -206,5 +224,156 @@ describe('genetic algorithm', () => {
     const sd = Math.sqrt(changed.reduce((s, g) => s + g * g, 0) / changed.length);
     expect(sd).toBeGreaterThan(0.45);
     expect(sd).toBeLessThan(0.55);
+  });
+});
+
+describe('genetic algorithm: its trace, its stops and its ties', () => {
+  const tinyArch: Architecture = { sizes: [6, 4, 3], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' };
+  const train = blobs(23, 1),
+    test = blobs(60, 2);
+  const data = { name: 'blobs', classes: 3, train, test };
+  const base: GaOptions = { ...GA_DEFAULTS, population: 6, generations: 5, fitnessBatch: 9, mutationRate: 0.1, sigma: 0.3, elite: 1, tournament: 2, init: 'he' };
+  const ctx = (over: Partial<FitContext> = {}): FitContext => ({ kernels: jsKernels, seed: 5, budget: {}, test, yieldMs: 0, ...over });
+  const weights = (net: Network) => [...net.weights.map((W) => Array.from(W.data)), ...net.biases.map((b) => Array.from(b))];
+  const refWeights = (ref: { w: Float32Array[]; b: Float32Array[] }) => [...ref.w.map((W) => [...W]), ...ref.b.map((b) => [...b])];
+
+  it('before fit: an empty history, and predict() asks for fit(); after it, evaluate()’s predictions on the fit’s kernels', async () => {
+    const ga = new GaLearner(tinyArch, base);
+    expect(ga.history).toEqual({ bestFitness: [] });
+    expect(() => ga.predict(test)).toThrow('ga: fit() first');
+    let gemms = 0;
+    const counting: Kernels = { ...jsKernels, gemm: (...args: Parameters<Kernels['gemm']>) => (gemms++, jsKernels.gemm(...args)) };
+    await ga.fit(data, ctx({ kernels: counting }));
+    gemms = 0;
+    expect(Array.from(ga.predict(test))).toEqual(Array.from(evaluate(ga.network, test, jsKernels).predictions));
+    expect(gemms).toBe(2); // one chunk through two layers, on the kernels fit() was given
+  });
+
+  it('a point after generations 1–8, 10 and the last (11), each the test accuracy of that generation’s best network', async () => {
+    // elite 0: network 0 of a generation is a child like any other, not the previous best
+    const o: GaOptions = { ...base, generations: 11, elite: 0 };
+    const r = await new GaLearner(tinyArch, o).fit(data, ctx());
+    const ref = referenceGa(train, [6, 4, 3], o, 5, test);
+    const at = [1, 2, 3, 4, 5, 6, 7, 8, 10, 11]; // the schedule ×1.15 from generation 1, then the last
+    expect(r.trace.map((p) => p.work)).toEqual(at.map((g) => g * o.population * 9));
+    expect(r.trace.map((p) => p.testAccuracy)).toEqual(at.map((g) => ref.accuracy[g - 1]));
+    expect(new Set(ref.accuracy).size).toBeGreaterThan(1); // the accuracies tell the networks apart
+  });
+
+  it('zero generations: the first population drawn and none scored; one point, of network 0; best fitness none', async () => {
+    const o: GaOptions = { ...base, generations: 0 };
+    const ga = new GaLearner(tinyArch, o);
+    const r = await ga.fit(data, ctx());
+    const first = Network.create(tinyArch, 'he', new Rng(5)); // the first network drawn from the seed
+    expect(weights(ga.network)).toEqual(weights(first));
+    expect(r.trace.map((p) => [p.work, p.testAccuracy])).toEqual([[0, evaluate(first, test, jsKernels).correct / test.count]]);
+    expect(r.details).toEqual({ generations: 0, population: 6, 'best fitness': 'none' });
+    expect(ga.history.bestFitness).toEqual([]);
+  });
+
+  it('a signal before the first generation: no point, no generation, best fitness none', async () => {
+    const ga = new GaLearner(tinyArch, base);
+    const r = await ga.fit(data, ctx({ shouldStop: () => true }));
+    expect(r.trace).toEqual([]);
+    expect(r.details).toEqual({ generations: 0, population: 6, 'best fitness': 'none' });
+  });
+
+  for (const when of ['after its point', 'before its point'])
+    it(`a signal during generation 3, ${when}: the best of generation 3 as the rules give it, no point after the signal`, async () => {
+      const ref = referenceGa(train, [6, 4, 3], { ...base, generations: 3 }, 5);
+      let signal = false;
+      const ga = new GaLearner(tinyArch, { ...base, generations: 50 });
+      // After its point the signal stops the breeding that follows (Stop thrown inside it); before it, fit sees it first.
+      const r = await ga.fit(
+        data,
+        ctx({
+          shouldStop: () => signal,
+          onPoint: (p) => (signal ||= when === 'after its point' && p.work === 3 * 6 * 9),
+          onProgress: (p) => (signal ||= when === 'before its point' && p.done === 3),
+        }),
+      );
+      expect(r.trace.map((p) => p.work / (6 * 9))).toEqual(when === 'after its point' ? [1, 2, 3] : [1, 2]);
+      expect(ga.history.bestFitness.length).toBe(3);
+      ga.history.bestFitness.forEach((f, g) => expect(f).toBeCloseTo(ref.best[g], 5));
+      expect(r.details).toEqual({ generations: 3, population: 6, 'best fitness': ga.history.bestFitness[2] });
+      expect(weights(ga.network)).toEqual(refWeights(ref));
+    });
+
+  it('an error inside fit (here from onProgress) is thrown on, not taken for a stop', async () => {
+    const failing = ctx({
+      onProgress: (p) => {
+        if (p.done === 2) throw new Error('no space left on device');
+      },
+    });
+    await expect(new GaLearner(tinyArch, base).fit(data, failing)).rejects.toThrow('no space left on device');
+  });
+
+  it('the budget spent: the generation it ends in is the last point (its evaluation is not cut short)', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const ga = new GaLearner(tinyArch, { ...base, generations: 1000 });
+      // 20 s pass during generation 9 (not on the ×1.15 schedule): a budget of 10 s stops the GA there.
+      const r = await ga.fit(data, ctx({ budget: { seconds: 10 }, onProgress: (p) => p.done === 9 && vi.advanceTimersByTime(20_000) }));
+      expect(r.details.generations).toBe(9);
+      expect(r.trace.map((p) => p.work / (6 * 9))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(r.trace[8].testAccuracy).toBe(evaluate(ga.network, test, jsKernels).correct / test.count);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('the first layer of all networks in one gemm, each later layer one gemm per network', async () => {
+    let gemms = 0;
+    const counting: Kernels = { ...jsKernels, gemm: (...args: Parameters<Kernels['gemm']>) => (gemms++, jsKernels.gemm(...args)) };
+    // no test examples: the trace's evaluations multiply nothing
+    await new GaLearner({ ...tinyArch, sizes: [6, 4, 5, 3] }, { ...base, generations: 3 }).fit(data, ctx({ kernels: counting, test: slice(test, 0, 0) }));
+    expect(gemms).toBe(3 * (1 + 2 * 6)); // 3 generations × (layer 1 of all + layers 2, 3 of each of 6)
+  });
+
+  it('an elite as large as the population: no children, the population only ranked again', async () => {
+    const o: GaOptions = { ...base, generations: 4, fitnessBatch: 23, elite: 9 };
+    const ga = new GaLearner(tinyArch, o);
+    await ga.fit(data, ctx());
+    const ref = referenceGa(train, [6, 4, 3], o, 5);
+    expect(weights(ga.network)).toEqual(refWeights(ref));
+    ga.history.bestFitness.forEach((f) => expect(f).toBeCloseTo(ref.best[0], 6)); // the first best, unchanged
+  });
+
+  // All inputs 0 and the biases drawn as 0 (he): every network computes z^L = 0, and the population ties at ln 3
+  // (whatever its weights) until mutation moves a bias. Tournaments and the ranking then decide by their tie rules.
+  const zeros = examples(
+    new Float32Array(12 * 6),
+    Uint8Array.from({ length: 12 }, (_, e) => e % 3),
+    6,
+  );
+  for (const o of [
+    { ...base, population: 7, generations: 4, fitnessBatch: 12, mutationRate: 0, elite: 0, tournament: 3 },
+    { ...base, population: 8, generations: 6, fitnessBatch: 12, mutationRate: 0.05, sigma: 0.5, elite: 2, tournament: 2 },
+  ] satisfies GaOptions[])
+    it(`ties (all inputs 0, mutation rate ${o.mutationRate}): the tournament keeps the first drawn of equal networks, as the rules written out`, async () => {
+      const ga = new GaLearner(tinyArch, o);
+      await ga.fit({ name: 'zeros', classes: 3, train: zeros, test: zeros }, ctx({ test: zeros }));
+      const ref = referenceGa(zeros, [6, 4, 3], o, 5);
+      expect(ref.best[0]).toBeCloseTo(Math.log(3), 12); // a tie of the whole first generation
+      ga.history.bestFitness.forEach((f, g) => expect(f).toBeCloseTo(ref.best[g], 6));
+      expect(weights(ga.network)).toEqual(refWeights(ref));
+    });
+
+  it('a crossover draw of exactly ½ takes the second parent: u ∈ [0, ½) the first, as the rules written out', async () => {
+    // Rng's 53-bit draws are never exactly ½ in practice: here every draw below 0.05 becomes ½, in both runs alike.
+    const uniform = Rng.prototype.uniform;
+    const spy = vi.spyOn(Rng.prototype, 'uniform').mockImplementation(function (this: Rng) {
+      const u = uniform.call(this);
+      return u < 0.05 ? 0.5 : u;
+    });
+    try {
+      const o: GaOptions = { ...base, generations: 4, mutationRate: 0, elite: 0 };
+      const ga = new GaLearner(tinyArch, o);
+      await ga.fit(data, ctx());
+      const ref = referenceGa(train, [6, 4, 3], o, 5);
+      expect(weights(ga.network)).toEqual(refWeights(ref));
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -121,6 +121,10 @@ describe('Harness', () => {
       vi.advanceTimersByTime(1);
       expect(h.shouldStop()).toBe(true);
       expect(h.stopped).toBe('budget');
+      // the learner's final evaluation, after the budget has stopped it, still records its point (it threw Stop)
+      await h.point(pieces(2, 1000, 0.25));
+      expect(h.trace.map((p) => p.testAccuracy)).toEqual([0.5, 0.25]);
+      expect(h.shouldStop()).toBe(true);
       let signal = false;
       const g = new Harness(ctx({ budget: { seconds: 1 }, shouldStop: () => signal }));
       vi.advanceTimersByTime(1000);
