@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { slice } from '../../src/data/dataset.js';
-import { empiricalNtk, NtkLearner, ntkKernel } from '../../src/learners/ntk.js';
+import { empiricalNtk, NtkLearner, ntkKernel, ntkMemory } from '../../src/learners/ntk.js';
 import { jsKernels, loadProvider, Matrix, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import { cholesky, choleskySolve, solvePositiveDefinite } from '../../src/linalg/lapack.js';
 import type { Examples } from '../../src/data/dataset.js';
@@ -49,6 +49,32 @@ describe('neural tangent kernel', () => {
     expect(errors[3]).toBeLessThan(errors[0] / 4);
     expect(errors[3]).toBeLessThan(0.08); // measured: 0.32, 0.22, 0.078, 0.045
   }, 120_000);
+
+  it('the empirical NTK by hand on a 2-2-1 ReLU net: Θ(x, x′) = Σ_l (σ²/n_(l−1)) (δ^l·δ^l′)(a^(l−1)·a^(l−1)′), in float64', () => {
+    const net = Network.create({ sizes: [2, 2, 1], activation: 'relu', outputActivation: 'linear', cost: 'quadratic' }, 'he', new Rng(1), 'float64');
+    net.weights[0].data.set([1, -2, 0.5, 3]); // W¹ rows (1, −2) and (0.5, 3)
+    net.weights[1].data.set([2, -1]);
+    const x = new Matrix(2, 2, Float64Array.of(1 / 3, 0.25, -1, 1 / 7));
+    // x₁ = (1/3, 1/4): z¹ = (1/3 − 1/2, 1/6 + 3/4) = (−1/6, 11/12), a¹ = (0, 11/12), δ¹ = (2·0, −1·1) = (0, −1)
+    // x₂ = (−1, 1/7): z¹ = (−1 − 2/7, −1/2 + 3/7) = (−9/7, −1/14), a¹ = (0, 0), δ¹ = (0, 0)
+    const a0 = [
+        [1 / 3, 0.25],
+        [-1, 1 / 7],
+      ],
+      a1 = [
+        [0, 11 / 12],
+        [0, 0],
+      ],
+      d1 = [
+        [0, -1],
+        [0, 0],
+      ];
+    const dot = (u: number[], v: number[]) => u[0] * v[0] + u[1] * v[1];
+    const theta = (i: number, j: number) => (2 / 2) * dot(d1[i], d1[j]) * dot(a0[i], a0[j]) + (2 / 2) * 1 * dot(a1[i], a1[j]);
+    const t = empiricalNtk(net, x, 0, jsKernels);
+    expect(t.dtype).toBe('float64');
+    expect(Array.from(t.data)).toEqual([theta(0, 0), theta(0, 1), theta(1, 0), theta(1, 1)].map((v) => expect.closeTo(v, 15)));
+  });
 
   it('matches the arc-cosine formula computed by hand for one pair, and its diagonal keeps 2‖x‖²/n_0 scaled by depth', () => {
     const a = slice(ds.train, 0, 2);
@@ -211,6 +237,107 @@ describe('neural tangent kernel', () => {
       expect(relativeError(alpha, unblocked.alphaT)).toBeLessThan(1e-7);
       if (dposv) expect(relativeError(alpha, dposv.alphaT)).toBeLessThan(1e-7);
     }, 60_000);
+
+  // Its Stryker survivors: the estimate (only a CLI refusal read it), describe(), the stops in the kernel and in the
+  // predictions (the tests stopped it in the solve only), the error a stop must not swallow.
+  it('ntkMemory by hand: each buffer at n = 3 and at n = 600 (above the 512-row K¹ block and the 256-column solve block)', () => {
+    expect(ntkMemory(3, 4, 5, 2)).toEqual({
+      'training kernel Θ(X, X)': 8 * 9,
+      'training inputs (float64)': 8 * 12,
+      'a block of K¹': 8 * 3 * 3,
+      'targets and α': 8 * 2 * 3,
+      'prediction kernel rows Θ(x, X)': 8 * 5 * 3,
+      'prediction inputs and outputs': 8 * 5 * 6,
+      'prediction K¹ block': 8 * 5 * 3,
+      "solve: the panel L21 and the triangular solves' strip of L": 2 * 8 * 3 * 3,
+      'solve: a block of the trailing update': 8 * 9, // all of K: n² < 4n and < the piece
+      'solve: the targets transposed': 8 * 2 * 3,
+    });
+    expect(ntkMemory(600, 4, 2000, 2)).toEqual({
+      'training kernel Θ(X, X)': 2_880_000,
+      'training inputs (float64)': 19_200,
+      'a block of K¹': 8 * 512 * 600,
+      'targets and α': 9_600,
+      'prediction kernel rows Θ(x, X)': 8 * 1000 * 600, // 1,000 test examples at a time
+      'prediction inputs and outputs': 8 * 1000 * 6,
+      'prediction K¹ block': 8 * 512 * 600,
+      "solve: the panel L21 and the triangular solves' strip of L": 2 * 8 * 256 * 600,
+      'solve: a block of the trailing update': 8 * 2 ** 18, // a piece of 2²⁶ multiply-adds over 256 columns
+      'solve: the targets transposed': 9_600,
+    });
+    expect(ntkMemory(70_000, 1, 1, 1)['solve: a block of the trailing update']).toBe(8 * 4 * 70_000); // 4n rows beat the piece
+  });
+
+  it('describes itself: layer or layers, the ridge, the limit', () => {
+    expect(new NtkLearner({ hidden: 1, ridge: 0.5, maxExamples: 7 }, 10).describe()).toBe(
+      'neural tangent kernel of an infinitely wide ReLU net (1 hidden layer), kernel ridge regression λ=0.5·mean diag Θ, at most 7 training examples',
+    );
+    expect(new NtkLearner({ hidden: 3, ridge: 1e-4, maxExamples: 10000 }, 10).describe()).toMatch(/^neural tangent kernel of an infinitely wide ReLU net \(3 hidden layers\), /);
+    expect(() => new NtkLearner({ hidden: 1, ridge: 1, maxExamples: 1 }, 10).predict(test)).toThrow(/^ntk: fit\(\) first$/);
+  });
+
+  const stopAt = async (unit: RegExp, stopAfter = 1) => {
+    let seen = 0;
+    const l = new NtkLearner({ hidden: 1, ridge: 1e-4, maxExamples: 300 }, 10);
+    const fit = await l.fit(
+      { ...ds, train: slice(ds.train, 0, 300), test },
+      { kernels: jsKernels, seed: 1, budget: {}, test, yieldMs: 0, onProgress: (p) => void (unit.test(p.unit) && p.done > 0 && seen++), shouldStop: () => seen >= stopAfter },
+    );
+    return { l, fit };
+  };
+
+  it('a signal in the kernel rows: no trace, "stopped in the kernel", no α', async () => {
+    const { l, fit } = await stopAt(/kernel rows/);
+    expect(fit.trace).toEqual([]);
+    expect(fit.details).toEqual({ 'stopped in': 'the kernel' });
+    expect(l.finite()).toBe(false);
+  });
+
+  it('a signal in the test rows: the fit is kept (α), but no trace point is made of a part of the test set', async () => {
+    const { l, fit } = await stopAt(/test rows/);
+    expect(fit.trace).toEqual([]);
+    expect(fit.details['training examples']).toBe(300);
+    expect(l.finite()).toBe(true);
+  });
+
+  it('the test rows count on across chunks of 1,000 to the size of the test set; the seconds of the kernel and the solve are their parts of the fit', async () => {
+    const rows: number[] = [];
+    const many = slice(ds.test, 0, 1100);
+    const l = new NtkLearner({ hidden: 1, ridge: 1e-4, maxExamples: 200 }, 10);
+    const fit = await l.fit(
+      { ...ds, train: slice(ds.train, 0, 200), test: many },
+      { kernels: jsKernels, seed: 1, budget: {}, test: many, yieldMs: 0, onProgress: (p) => void (/test rows/.test(p.unit) && rows.push(p.done)) },
+    );
+    expect(rows.at(-1)).toBe(1100);
+    expect(rows.some((r) => r > 1000)).toBe(true);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]).toBeGreaterThanOrEqual(rows[i - 1]);
+    const kernel = fit.details['kernel seconds'] as number,
+      solve = fit.details['solve seconds'] as number;
+    expect(kernel).toBeGreaterThan(0);
+    expect(solve).toBeGreaterThanOrEqual(0);
+    expect(kernel + solve).toBeLessThanOrEqual(fit.trace[0].seconds + 0.002); // the fit's seconds before its predictions
+  });
+
+  it('an error inside the work is thrown on, not taken for a stop', async () => {
+    const l = new NtkLearner({ hidden: 1, ridge: 1e-4, maxExamples: 50 }, 10);
+    for (const unit of [/kernel rows/, /solve/, /test rows/]) {
+      const fail = () =>
+        l.fit(
+          { ...ds, train: slice(ds.train, 0, 50), test },
+          {
+            kernels: jsKernels,
+            seed: 1,
+            budget: {},
+            test,
+            yieldMs: 0,
+            onProgress: (p) => {
+              if (unit.test(p.unit) && p.done > 0) throw new Error(`broken in ${p.unit}`);
+            },
+          },
+        );
+      await expect(fail()).rejects.toThrow(/^broken in /);
+    }
+  });
 
   it('a signal during the solve stops it at the next block: no trace, "stopped in the solve", no gemm after the signal', async () => {
     let gemms = 0,
