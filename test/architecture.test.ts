@@ -111,7 +111,7 @@ const LONG_FUNCTIONS: Record<string, number> = {
   'src/learners/ga.ts:GaLearner.fit': 73,
   'src/data/fetch.ts:getInto': 102,
   'src/autodiff/expression.ts:convert': 79,
-  'src/io/safetensors.ts:decodeSafetensors': 126,
+  'src/io/safetensors.ts:decodeSafetensors': 112,
   'src/train/session.ts:runTraining': 72,
   'src/linalg/wasm.ts:wasmKernels': 73,
   'src/cli/grad.ts:runGrad': 66,

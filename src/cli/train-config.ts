@@ -5,7 +5,7 @@ import { resolveData } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
 import { existsSync, statSync } from 'node:fs';
 import { loadModel } from '../io/safetensors.js';
-import { recordFlags, RUN_SETTINGS, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
+import { ALTERNATIVE_FLAGS, archMismatch, recordFlags, RUN_SETTINGS, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
 import { UsageError } from './errors.js';
 import { BackendUnavailableError, type Available, type BackendName, type DType } from '../linalg/index.js';
 import { providerForDtype } from './precision.js';
@@ -51,7 +51,7 @@ export async function configuredProvider(backend: BackendName, dtype: DType, out
 /** The config in FILE: a JSON object of flags, or a model saved by train (its metadata records the run). */
 function readConfig(file: string): TrainConfig {
   if (file.endsWith('.safetensors')) {
-    const { metadata } = loadModel(file);
+    const { metadata, network } = loadModel(file);
     if (!metadata.options) throw new DataError(`--config ${file}: the model does not record the run that trained it (no options in its metadata)`);
     let record: unknown;
     try {
@@ -59,7 +59,7 @@ function readConfig(file: string): TrainConfig {
     } catch {
       throw new DataError(`--config ${file}: the run recorded in its metadata (options) is not JSON`);
     }
-    const problem = runRecordProblem(record);
+    const problem = runRecordProblem(record) ?? archMismatch((record as RunRecord).arch, network.arch); // the record's arch is the model's, or the file was edited
     if (problem) throw new DataError(`--config ${file}: the run recorded in its metadata is not one train can repeat (${problem})`);
     // a setting this version does not know (a newer backprop's) would be dropped, and another run trained: refused, as a JSON config's unknown key is
     const unknown = Object.keys(record as object).filter((k) => !(k in RUN_SETTINGS) && k !== 'save');
@@ -105,7 +105,15 @@ export function expandConfig(argv: string[], train: Command): string[] {
   if (!file || file.startsWith('-')) return argv; // commander says the value is missing
   if (opts.includes('--resume')) throw new UsageError(`--config ${file}: --resume continues a run with its own recorded options; drop --config`);
   const flags: string[] = [];
-  for (const [key, value] of Object.entries(readConfig(file))) {
+  const typed = (name: string) => opts.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  const config = readConfig(file);
+  for (const group of ALTERNATIVE_FLAGS) {
+    const held = Object.keys(config).filter((k) => group.includes(flagName(k)));
+    if (group.some(typed))
+      held.forEach((k) => delete config[k]); // the command line's form replaces the file's
+    else if (held.length > 1) throw new UsageError(`--config ${file}: give either ${group.map((f) => `"${f}"`).join(' or ')}, not both`);
+  }
+  for (const [key, value] of Object.entries(config)) {
     const name = flagName(key);
     const option = train.options.find((o) => o.long === `--${name}`);
     if (!option || NOT_IN_CONFIG.includes(name))
@@ -127,8 +135,7 @@ export function expandConfig(argv: string[], train: Command): string[] {
     }
     if (name === 'data') checkConfigData(file, key, text, opts);
     flags.push(option.long!, text);
-    const typed = opts.some((a) => a === '--backend' || a.startsWith('--backend='));
-    if (name === 'backend' && text !== 'auto' && !typed) flags.push('--backend-of-config', file); // recorded elsewhere: may fall back (configuredProvider)
+    if (name === 'backend' && text !== 'auto' && !typed('backend')) flags.push('--backend-of-config', file); // recorded elsewhere: may fall back (configuredProvider)
   }
   return [...argv.slice(0, at + 1), ...flags, ...rest];
 }

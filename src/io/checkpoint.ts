@@ -2,9 +2,9 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoundedReadError, CONFIG_FILE_LIMIT, MODEL_FILE_LIMIT, readFileBounded } from '../base/read.js';
-import type { Network } from '../nn/network.js';
+import type { Architecture, Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
-import { runRecordProblem } from '../train/settings.js';
+import { archMismatch, runRecordProblem } from '../train/settings.js';
 import { slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
 import { cleanStaleTemporaries, OutputPathError, processAlive, writeFileAtomic } from '../base/atomic.js';
 
@@ -302,8 +302,8 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   const problem = runRecordProblem(file.options) ?? stateProblem(file.state) ?? kernelsProblem(file.kernels);
   if (problem) fail(problem);
   const network = decodeSafetensors(readFileOr(join(dir, file.model)), join(dir, file.model)).network;
-  const sizes = (file.options as { arch: { sizes: number[] } }).arch.sizes;
-  if (sizes.join(',') !== network.sizes.join(',')) fail(`options.arch.sizes ${sizes.join(',')} do not match the model's ${network.sizes.join(',')}`);
+  const mismatch = archMismatch((file.options as { arch: Architecture }).arch, network.arch); // the run would train one network and record another
+  if (mismatch) fail(`${mismatch} (${file.model})`);
   const ob = readFileOr(join(dir, file.order));
   const orderPath = join(dir, file.order);
   if (ob.length % 4) throw new ModelFileError(`${orderPath}: ${ob.length} bytes is not a list of uint32`);

@@ -5,6 +5,7 @@ import { COSTS, type CostName } from '../nn/costs.js';
 import { architectureGeometry, Network, pairingProblem, type Architecture } from '../nn/network.js';
 import { formatLayers, LayerSpecError, layerSpecs, parseLayerList } from '../nn/layers.js';
 import { writeFileAtomic } from '../base/atomic.js';
+import { QUOTE_LIMIT, safeText } from '../base/terminal-safe.js';
 
 /** Thrown for a model file that cannot be used: the CLI prints it on one line and exits 2. */
 export class ModelFileError extends Error {
@@ -217,23 +218,28 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
     weights.push(new Matrix(0, F, params instanceof Float64Array ? new Float64Array(0) : new Float32Array(0)));
     biases.push(params);
   }
-  if (
-    new Set(
-      weights
-        .map((w) => w.dtype)
-        .concat(
-          biases.map((b) => (b instanceof Float64Array ? 'float64' : 'float32')),
-          running.flatMap((r) => [r.mean, r.variance].map((b) => (b instanceof Float64Array ? 'float64' : 'float32'))),
-        ),
-    ).size > 1
-  ) {
-    fail('tensors mix F32 and F64');
-  }
-  spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i][0] < spans[i - 1][1]) fail(`tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
-  }
+  const problem = tensorsProblem(header, spans, [...biases, ...running.flatMap((r) => [r.mean, r.variance]), ...weights.map((w) => w.data)], m);
+  if (problem) fail(problem);
   return { network: new Network(arch, weights, biases, undefined, undefined, running), metadata: m };
+}
+
+/**
+ * What is wrong with the tensors of a file as a whole, once each was read
+ * (`spans`: their byte ranges and names): both dtypes, overlapping bytes, or
+ * a tensor the metadata does not account for. A bn1.weight beside metadata
+ * without batch_norm (a file edited by hand, or cut from another) would be
+ * ignored and the network evaluated without its normalisation: refused, as
+ * a W3 beyond sizes of two layers is.
+ */
+function tensorsProblem(header: Record<string, unknown>, spans: [number, number, string][], tensors: Float[], m: Record<string, string>): string | undefined {
+  if (new Set(tensors.map((t) => t instanceof Float64Array)).size > 1) return 'tensors mix F32 and F64';
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) if (spans[i][0] < spans[i - 1][1]) return `tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`;
+  const names = new Set(spans.map((s) => s[2]));
+  const stray = Object.keys(header).filter((k) => k !== '__metadata__' && !names.has(k));
+  if (stray.length === 0) return undefined;
+  const described = `sizes ${m.sizes}${m.layers === undefined ? '' : `, layers ${m.layers}`}, ${m.batch_norm === undefined ? 'no batch_norm' : `batch_norm ${m.batch_norm}`}`;
+  return `tensor ${safeText(stray[0], QUOTE_LIMIT)}${stray.length > 1 ? ` (and ${stray.length - 1} more)` : ''} is not part of the network its __metadata__ describes (${safeText(described, QUOTE_LIMIT)})`;
 }
 
 /**

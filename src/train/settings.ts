@@ -1,8 +1,11 @@
+import { isDeepStrictEqual } from 'node:util';
 import { augmentLabel, augmentProblem, type AugmentConfig } from '../data/augment.js';
 import { BACKENDS, type DType } from '../linalg/index.js';
 import { isActivationName } from '../nn/activations.js';
 import { COSTS, smoothingProblem, type CostName } from '../nn/costs.js';
-import { INITS, layersFlag, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
+import { QUOTE_LIMIT, safeText } from '../base/terminal-safe.js';
+import { batchNormLayers, formatLayers, hasConv, LayerSpecError, parseLayerList, type LayerSpec, type LayerToken } from '../nn/layers.js';
+import { convArchitecture, INITS, layersFlag, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
 import { WATCHED_METRICS, type WatchedMetric } from './early-stop.js';
 import { HYPER_PARAMETERS, OPTIMIZERS, RULES, type HyperParameter, type OptimizerConfig, type OptimizerName } from './optimizers.js';
 import { SCHEDULE_UNITS, SCHEDULES, type Schedule } from './schedule.js';
@@ -37,6 +40,8 @@ const quote = (v: unknown): string => {
   const q = JSON.stringify(v) ?? String(v);
   return q.length > 40 ? `${q.slice(0, 40)}…` : q;
 };
+/** A value read from a file whole, as JSON (control characters escaped), cut at the CLI's quoting limit. */
+const json = (v: unknown): string => safeText(JSON.stringify(v) ?? String(v), QUOTE_LIMIT);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A config: train's flags by their long names without the dashes, values as on the command line. */
@@ -92,7 +97,67 @@ function archProblem(a: unknown): string | undefined {
   if (typeof a.activation !== 'string' || typeof a.outputActivation !== 'string' || !isActivationName(a.activation) || !isActivationName(a.outputActivation)) return ' has an unknown activation';
   if (typeof a.cost !== 'string' || !(COSTS as readonly string[]).includes(a.cost)) return `.cost ${quote(a.cost)} is not a known cost`;
   const refused = pairingProblem({ activation: a.sizes.length > 2 ? a.activation : 'relu', outputActivation: a.outputActivation, cost: a.cost as CostName });
-  return refused ? ` is a pairing train refuses (${refused})` : undefined;
+  return refused ? ` is a pairing train refuses (${refused})` : layersProblem(a as Record<string, unknown> & Architecture);
+}
+
+/** The keys of an Architecture (src/nn/network.ts), in its order: train records no other. */
+const ARCH_KEYS = ['sizes', 'activation', 'outputActivation', 'cost', 'input', 'layers', 'batchNorm'] as const;
+
+/**
+ * What is wrong with a recorded layer description (a conv net's input and
+ * layers, the batch-normalised layers), checked as the command line's
+ * --layers is: rendered as the tokens that rebuild it (layersFlag), parsed
+ * back by the CLI's own parsers (parseLayerList, batchNormLayers,
+ * convArchitecture, which fits every kernel and pooling to its input) and
+ * compared with itself. A description that does not read back to itself is
+ * not one train wrote: resumed, it would train one network and record another.
+ */
+function layersProblem(a: Record<string, unknown> & Architecture): string | undefined {
+  const stray = Object.keys(a).find((k) => !(ARCH_KEYS as readonly string[]).includes(k));
+  if (stray !== undefined) return ` holds ${quote(stray)}, not part of a layer description`;
+  const hidden = a.sizes.length - 2;
+  const bn: unknown = a.batchNorm;
+  if (bn !== undefined && (!Array.isArray(bn) || bn.length === 0 || !bn.every((l) => isInt(l, 1) && l <= hidden)))
+    return `.batchNorm ${quote(bn)} must list hidden layers (${hidden ? `1 to ${hidden}` : 'the network has none'}): batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's`;
+  if ((a.input === undefined) !== (a.layers === undefined)) return ' needs both input and layers (a conv net) or neither (a dense net)';
+  if (a.input !== undefined && (!Array.isArray(a.input) || a.input.length !== 3 || !a.input.every((s) => isInt(s, 1)))) return `.input ${quote(a.input)} must be [channels, rows, columns]`;
+  if (a.layers !== undefined && (!Array.isArray(a.layers) || a.layers.length < 2 || !a.layers.every(isObject)))
+    return `.layers ${quote(a.layers)} must be a list of layer specs, the hidden layers and the output`;
+  const tokens = layersFlag(a);
+  const flag = `--layers ${safeText(tokens, QUOTE_LIMIT)}`;
+  let rebuilt: Architecture;
+  try {
+    rebuilt = rebuiltArchitecture(a, parseLayerList(tokens));
+  } catch (e) {
+    if (e instanceof LayerSpecError) return `${a.layers ? '.layers' : ''} (as ${flag}): ${e.message}${a.input ? ` (on ${a.input.join('×')} images)` : ''}`;
+    throw e;
+  }
+  const images = a.input ? ` on ${a.input.join('×')} images` : '';
+  const i = (a.layers ?? []).findIndex((spec, j) => !isDeepStrictEqual(spec, rebuilt.layers?.[j]));
+  if (i >= 0) return `.layers[${i}] ${json(a.layers![i])} is not a layer train writes: as ${flag}${images} it reads ${json(rebuilt.layers![i])}`;
+  const k = (['sizes', 'batchNorm'] as const).find((key) => !isDeepStrictEqual(a[key], rebuilt[key]));
+  return k && `.${k} ${quote(a[k])} is not what its layers give (${quote(rebuilt[k])}, as ${flag}${images})`;
+}
+
+/** The architecture the CLI builds from a recorded one's --layers tokens, as `train --config` would (src/cli/options.ts architecture). */
+function rebuiltArchitecture(a: Architecture, tokens: LayerToken[]): Architecture {
+  const conv = a.layers !== undefined;
+  if (conv && !hasConv(tokens)) throw new LayerSpecError('no convolution: train records the layers of conv nets only, a dense net by its sizes');
+  const { tokens: rest, layers: batchNorm } = batchNormLayers(tokens, conv ? 1 : 0);
+  const { activation, outputActivation, cost } = a;
+  const arch = conv && a.input ? convArchitecture(rest, a.input, a.sizes[a.sizes.length - 1], { activation, outputActivation, cost }) : { ...a, sizes: rest as number[] };
+  return batchNorm.length ? { ...arch, batchNorm } : { ...arch, batchNorm: undefined };
+}
+
+/**
+ * The first field in which a recorded architecture (a checkpoint's or a
+ * saved model's options.arch) differs from the model's own, as the rest of
+ * the message's `options.arch.KEY …`; undefined when they agree.
+ */
+export function archMismatch(recorded: Architecture, model: Architecture): string | undefined {
+  const show = (v: unknown) => (v === undefined ? 'none' : Array.isArray(v) ? (v.every(isObject) ? formatLayers(v as unknown as LayerSpec[]) : v.join(',')) : String(v));
+  const k = ARCH_KEYS.find((key) => !isDeepStrictEqual(recorded[key], model[key]));
+  return k && `options.arch.${k} ${show(recorded[k])} ${k === 'sizes' || k === 'layers' ? 'do' : 'does'} not match the model's ${show(model[k])}`;
 }
 
 function optimizerProblem(o: unknown): string | undefined {
@@ -274,6 +339,12 @@ export type RunRecord = { [K in RequiredKeys]: ValueOf<Settings[K]> } & { [K in 
 
 export type SettingKey = keyof Settings;
 const entries = Object.entries(RUN_SETTINGS) as [SettingKey, Setting<unknown>][];
+
+/**
+ * Flags that give one setting in two forms (the layers from the input, or the hidden layers only): a config
+ * may hold one of a group, and a command line's flag of the group replaces the config's (`train --config`).
+ */
+export const ALTERNATIVE_FLAGS: readonly (readonly string[])[] = [['layers', 'hidden']];
 
 /** The flags (option keys, camel case) that --resume refuses: the checkpoint holds them. */
 export const RESUME_TAKES: readonly string[] = [

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from '../helpers.js';
+import { cli, withHeader } from '../helpers.js';
 
 // train --config FILE and backprop summary: a run's resolved flags go out with --json (and in the model's metadata)
 // and come back in as a config that trains the same run again; the command line wins over the file.
@@ -68,6 +68,7 @@ describe('train --config', () => {
     ['a data value that names no dataset, blamed on the file and its key', { data: 'no-such-set' }, /^backprop: error: --config \S+: "data": no-such-set: unknown dataset/],
     ['a data value that is a missing directory', { data: './no/such/dir' }, /^backprop: error: --config \S+: "data": \.\/no\/such\/dir: no such directory/],
     ['a data value that is a missing CSV', { data: 'absent.csv' }, /^backprop: error: --config \S+: "data": absent\.csv: no such file/],
+    ['both forms of the layers', { hidden: '10', layers: '784,30,10' }, /^backprop: error: --config \S+: give either "layers" or "hidden", not both\n$/],
     ['not an object', [1, 2], /expected a JSON object of flags/],
     ['not JSON', 'epochs: 3', /not JSON/],
   ] as const)
@@ -80,6 +81,52 @@ describe('train --config', () => {
       expect(r.stderr).toMatch(message);
       expect(() => readFileSync(join(dir, 'never.safetensors'))).toThrow();
     });
+
+  // The help says flags on the command line win; --layers and --hidden are one setting in two forms, so either on the command
+  // line replaces the config's layer description, whichever form it has (found by a hostile-input hunt: "give either --layers
+  // or --hidden, not both" for a model config and --hidden 30, and for {"hidden": "10"} and --layers 784,30,10).
+  it("--hidden or --layers on the command line replaces the config's layers, either form", () => {
+    const TINY = ['--limit', '200', '--test-limit', '100', '--epochs', '1', '--backend', 'js'];
+    const model = join(dir, 'layers.safetensors');
+    expect(json([...TINY, '--hidden', '8', '--save', model]).config.layers).toBe('784,8,10');
+    const file = join(dir, 'hidden.json');
+    writeFileSync(file, JSON.stringify({ hidden: '10', limit: 200, 'test-limit': 100, epochs: 1, backend: 'js' }));
+    const layersFile = join(dir, 'layers.json');
+    writeFileSync(layersFile, JSON.stringify({ layers: [784, 10], limit: 200, 'test-limit': 100, epochs: 1, backend: 'js' }));
+    for (const [config, flags, layers] of [
+      [model, ['--hidden', '30'], '784,30,10'],
+      [model, ['--layers', '784,6,10'], '784,6,10'],
+      [model, ['--hidden=conv3x3x2,bn'], 'conv3x3x2,bn'],
+      [file, ['--layers', '784,30,10'], '784,30,10'],
+      [layersFile, ['--hidden', '7'], '784,7,10'],
+      [file, [], '784,10,10'],
+    ] as const)
+      expect(json(['--config', config, ...flags]).config.layers, `${config} ${flags.join(' ')}`).toBe(layers);
+  });
+
+  // A model's recorded run describes its layers as state.json does: checked as --layers is, and against the model's own
+  // (found by a hostile-input hunt: batchNorm [1,3] and [7] were replayed, one bn dropped without a word).
+  it("refuses a model whose recorded layers are not ones train writes, or not the model's: one line, exit 2", () => {
+    const model = join(dir, 'bn.safetensors');
+    expect(json(['--limit', '200', '--test-limit', '100', '--epochs', '1', '--backend', 'js', '--hidden', '8,bn,6', '--save', model]).config.layers).toBe('784,8,bn,6,10');
+    for (const [batchNorm, problem] of [
+      [[1, 3], "options.arch.batchNorm [1,3] must list hidden layers (1 to 2): batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's"],
+      [[2], "options.arch.batchNorm 2 does not match the model's 1"],
+    ] as const) {
+      const edited = join(dir, `bn-${batchNorm.join('')}.safetensors`);
+      writeFileSync(
+        edited,
+        withHeader(readFileSync(model), (h) => {
+          const options = JSON.parse(h.__metadata__.options);
+          options.arch.batchNorm = batchNorm;
+          h.__metadata__.options = JSON.stringify(options);
+        }),
+      );
+      const r = cli(['train', '--config', edited, '--save', join(dir, 'never.safetensors')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`backprop: error: --config ${edited}: the run recorded in its metadata is not one train can repeat (${problem})\n`);
+    }
+  });
 
   it('refuses a missing file, a device, a FIFO and --config with --resume', () => {
     expect(cli(['train', '--config', join(dir, 'none.json')]).stderr).toMatch(/--config .*none\.json: cannot read \(ENOENT\)/);

@@ -17,7 +17,8 @@ import {
 } from '../../src/io/checkpoint.js';
 import { encodeSafetensors, ModelFileError } from '../../src/io/safetensors.js';
 import { OutputPathError, processAlive, tempName } from '../../src/base/atomic.js';
-import { Network } from '../../src/nn/network.js';
+import { convArchitecture, Network } from '../../src/nn/network.js';
+import { parseLayerList } from '../../src/nn/layers.js';
 import { Rng } from '../../src/base/rng.js';
 import { initialState, type TrainState } from '../../src/train/session.js';
 import { newRecord, type RunRecord } from '../../src/train/settings.js';
@@ -326,7 +327,15 @@ describe('readCheckpoint refuses a damaged checkpoint, naming the file and the f
     ['validationLoss "x"', (s) => (s.state.history[0].validationLoss = 'x'), 'state.history[0].validationLoss "x" is not absent or a finite number ≥ 0'],
     ['validationAccuracy 1.01', (s) => (s.state.history[0].validationAccuracy = 1.01), 'state.history[0].validationAccuracy 1.01 is not absent or a fraction in [0, 1]'],
     ['batch past the epoch', (s) => (s.state.batch = 3), 'state.batch 3 is past the end of an epoch of 5 examples in batches of 2'],
-    ['sizes that do not match', (s) => (s.options.arch.sizes = [4, 5, 2]), "options.arch.sizes 4,5,2 do not match the model's 4,3,2"],
+    ['sizes that do not match', (s) => (s.options.arch.sizes = [4, 5, 2]), "options.arch.sizes 4,5,2 do not match the model's 4,3,2 (model-1.safetensors)"],
+    // the arch must be the model's in every field, not only its sizes: a resumed run trains the model's network and records options.arch
+    ['another hidden activation', (s) => (s.options.arch.activation = 'tanh'), "options.arch.activation tanh does not match the model's relu (model-1.safetensors)"],
+    ['a batch normalisation the model does not have', (s) => (s.options.arch.batchNorm = [1]), "options.arch.batchNorm 1 does not match the model's none (model-1.safetensors)"],
+    [
+      'a batch normalisation on the output',
+      (s) => (s.options.arch.batchNorm = [2]),
+      "options.arch.batchNorm [2] must list hidden layers (1 to 1): batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's",
+    ],
   ];
   for (const [what, edit, msg] of cases) {
     it(what, () => {
@@ -334,6 +343,49 @@ describe('readCheckpoint refuses a damaged checkpoint, naming the file and the f
       expect(refusal(dir)).toBe(P(dir) + msg);
     });
   }
+
+  // A conv net with batch normalisation: the layer description of state.json is checked as --layers is, and against the model
+  // (found by a hostile-input hunt: each of these was resumed, exit 0, and copied into the saved model's metadata).
+  const CONV_ARCH = { ...convArchitecture(parseLayerList('conv3x3x2,pool2'), [1, 6, 6], 2, ARCH), batchNorm: [1] };
+  it.each<[string, (a: Record<string, any>) => void, string]>([
+    [
+      'batchNorm on the output',
+      (a) => (a.batchNorm = [1, 2]),
+      "options.arch.batchNorm [1,2] must list hidden layers (1 to 1): batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's",
+    ],
+    [
+      'batchNorm as a string',
+      (a) => (a.batchNorm = '1'),
+      'options.arch.batchNorm "1" must list hidden layers (1 to 1): batch normalisation goes on hidden layers (Z → BN → f), the output\'s Z is the cost\'s',
+    ],
+    [
+      'a kernel larger than the image',
+      (a) => (a.layers[0].kh = 29),
+      'options.arch.layers (as --layers conv29x3x2,bn,pool2): layer "conv29x3x2": a 29×3 kernel does not fit its 6×6 input (on 1×6×6 images)',
+    ],
+    [
+      'a pooling of size 0',
+      (a) => (a.layers[0].pool.size = 0),
+      'options.arch.layers (as --layers conv3x3x2,bn,pool0): layer "pool0" is not a size (100), a convolution (conv5x5x20, conv5x5x20p2 with padding 2), a pooling (pool2, maxpool2, avgpool2) or a batch normalisation (bn) (on 1×6×6 images)',
+    ],
+    ['another input', (a) => (a.input = [1, 7, 7]), 'options.arch.sizes [36,8,2] is not what its layers give ([49,8,2], as --layers conv3x3x2,bn,pool2 on 1×7×7 images)'],
+    ['3 channels over a model of 2', (a) => (a.layers[0].channels = 3), 'options.arch.sizes [36,8,2] is not what its layers give ([36,12,2], as --layers conv3x3x3,bn,pool2 on 1×6×6 images)'],
+    [
+      '3 channels over a model of 2, the sizes edited to match',
+      (a) => ((a.layers[0].channels = 3), (a.sizes = [36, 12, 2])),
+      "options.arch.sizes 36,12,2 do not match the model's 36,8,2 (model-1.safetensors)",
+    ],
+    ['no batch normalisation over a model with one', (a) => delete a.batchNorm, "options.arch.batchNorm none does not match the model's 1 (model-1.safetensors)"],
+  ])('a conv net: refuses %s', (_what, edit, msg) => {
+    const dir = fresh();
+    const n = Network.create(structuredClone(CONV_ARCH), 'he', new Rng(3));
+    writeCheckpoint(dir, n, RNG, state(), record({ arch: structuredClone(CONV_ARCH) }));
+    expect(readCheckpoint(dir).network.arch).toEqual(CONV_ARCH); // as written, it is read back
+    const s = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    edit(s.options.arch);
+    writeFileSync(join(dir, 'state.json'), JSON.stringify(s));
+    expect(refusal(dir)).toBe(P(dir) + msg);
+  });
 
   it('accepts the limits: accuracies 0 and 1, losses 0, optional fields absent, the last batch of an epoch, batch 0', () => {
     const h = { epoch: 1, loss: 0, trainAccuracy: 1, seconds: 0, testAccuracy: 0, validationAccuracy: 1, validationLoss: 0 };

@@ -264,6 +264,24 @@ describe('decodeSafetensors: each check at its edge, with its message', () => {
     expect(refusal(encodeSafetensors(a))).toBe('m.safetensors: tensor bn1.running_var holds a negative variance');
   });
 
+  // Every tensor of the file must be one the metadata describes (found by a hostile-input hunt: a model whose batch_norm
+  // was deleted from its metadata kept its bn tensors and was evaluated as a network without them, 38% instead of 50%).
+  it.each<[string, (h: Record<string, any>) => void, string]>([
+    [
+      'the bn tensors of a layer the metadata does not normalise',
+      (h) => delete h.__metadata__.batch_norm,
+      'm.safetensors: tensor bn1.weight (and 3 more) is not part of the network its __metadata__ describes (sizes 4,3,2, no batch_norm)',
+    ],
+    ['a weight matrix beyond the layers of the sizes', (h) => (h.W3 = { ...h.W2 }), 'm.safetensors: tensor W3 is not part of the network its __metadata__ describes (sizes 4,3,2, batch_norm 1)'],
+    [
+      'a key of another format, its name shown escaped',
+      (h) => (h['\u001b[2Jextra'] = { dtype: 'F32', shape: [0], data_offsets: [0, 0] }),
+      'm.safetensors: tensor \\x1b[2Jextra is not part of the network its __metadata__ describes (sizes 4,3,2, batch_norm 1)',
+    ],
+  ])('refuses %s', (_what, edit, message) => {
+    expect(refusal(edited(edit, undefined, bnNet()))).toBe(message);
+  });
+
   it('a net without hidden layers is not refused for its hidden activation (it has none)', () => {
     const a = Network.create({ sizes: [4, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', new Rng(2));
     const { network } = decodeSafetensors(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { newRecord, recordFlags, RESUME_TAKES, runRecordProblem, settingLabels, weightDecayProblem, type RunRecord } from '../../src/train/settings.js';
+import { ALTERNATIVE_FLAGS, archMismatch, newRecord, recordFlags, RESUME_TAKES, runRecordProblem, settingLabels, weightDecayProblem, type RunRecord } from '../../src/train/settings.js';
+import type { Architecture } from '../../src/nn/network.js';
 
 const RECORD: RunRecord = {
   data: 'embedded',
@@ -318,6 +319,153 @@ describe('runRecordProblem: each check refuses the wrong value and passes the ri
     expect(problem({ labelSmoothing: 0.1, arch: { ...RECORD.arch, outputActivation: 'linear', cost: 'quadratic' } })).toBe(
       'options.labelSmoothing: label smoothing replaces the one-hot targets by a distribution for a cross-entropy cost; --cost quadratic has none (use --cost log-likelihood with a softmax output, or cross-entropy)',
     );
+  });
+});
+
+// The layer description of a record (a checkpoint's state.json, a model's options), checked as the command line's
+// --layers/--hidden are: rendered as tokens, parsed back and compared (found by a hostile-input hunt: batchNorm [1,3],
+// "1,2", a 29×3 kernel, pool 0, a 7×7 input and 3 channels over a model of 2 were all resumed, exit 0).
+describe('runRecordProblem: the layer description reads back to itself', () => {
+  // what train records for --hidden conv3x3x2,bn,pool2,10,bn on 28×28 digits
+  const CONV = {
+    sizes: [784, 338, 10, 10],
+    activation: 'relu',
+    outputActivation: 'softmax',
+    cost: 'log-likelihood',
+    input: [1, 28, 28],
+    layers: [
+      { kind: 'conv', kh: 3, kw: 3, channels: 2, padding: 0, pool: { kind: 'max', size: 2 } },
+      { kind: 'dense', units: 10 },
+      { kind: 'dense', units: 10 },
+    ],
+    batchNorm: [1, 2],
+  };
+  const DENSE = { ...RECORD.arch, sizes: [784, 30, 20, 10], batchNorm: [2] };
+  const conv = (edit: (a: any) => void) => {
+    const a = structuredClone(CONV);
+    edit(a);
+    return problem({ arch: a });
+  };
+  const dense = (edit: (a: any) => void) => {
+    const a = structuredClone(DENSE);
+    edit(a);
+    return problem({ arch: a });
+  };
+  const C = JSON.stringify(CONV.layers[0]);
+  const AS = 'as --layers conv3x3x2,bn,pool2,10,bn on 1×28×28 images';
+  const HIDDEN = "batch normalisation goes on hidden layers (Z → BN → f), the output's Z is the cost's";
+  const NOT_A_TOKEN = 'is not a size (100), a convolution (conv5x5x20, conv5x5x20p2 with padding 2), a pooling (pool2, maxpool2, avgpool2) or a batch normalisation (bn)';
+  it.each<[string, (a: any) => void, string | undefined]>([
+    ['as train writes it', () => {}, undefined],
+    ['without batch normalisation', (a) => delete a.batchNorm, undefined],
+    [
+      'a padded conv with an average pooling, bn on the conv only',
+      (a) => ((a.layers[0] = { kind: 'conv', kh: 5, kw: 5, channels: 2, padding: 2, pool: { kind: 'avg', size: 2 } }), (a.batchNorm = [1])),
+      'sizes',
+    ],
+    ['batchNorm on the output layer', (a) => (a.batchNorm = [1, 3]), `options.arch.batchNorm [1,3] must list hidden layers (1 to 2): ${HIDDEN}`],
+    ['batchNorm beyond the layers', (a) => (a.batchNorm = [7]), `options.arch.batchNorm [7] must list hidden layers (1 to 2): ${HIDDEN}`],
+    ['batchNorm as a string', (a) => (a.batchNorm = '1,2'), `options.arch.batchNorm "1,2" must list hidden layers (1 to 2): ${HIDDEN}`],
+    ['batchNorm of a fraction', (a) => (a.batchNorm = [1.5]), `options.arch.batchNorm [1.5] must list hidden layers (1 to 2): ${HIDDEN}`],
+    ['batchNorm on the input', (a) => (a.batchNorm = [0]), `options.arch.batchNorm [0] must list hidden layers (1 to 2): ${HIDDEN}`],
+    ['batchNorm empty', (a) => (a.batchNorm = []), `options.arch.batchNorm [] must list hidden layers (1 to 2): ${HIDDEN}`],
+    ['batchNorm out of order', (a) => (a.batchNorm = [2, 1]), 'options.arch.batchNorm [2,1] is not what its layers give ([1,2], as --layers conv3x3x2,bn,pool2,10,bn on 1×28×28 images)'],
+    ['batchNorm twice on a layer', (a) => (a.batchNorm = [1, 1]), 'options.arch.batchNorm [1,1] is not what its layers give ([1], as --layers conv3x3x2,bn,pool2,10 on 1×28×28 images)'],
+    [
+      'a 29×3 kernel on 28×28 images',
+      (a) => (a.layers[0].kh = 29),
+      'options.arch.layers (as --layers conv29x3x2,bn,pool2,10,bn): layer "conv29x3x2": a 29×3 kernel does not fit its 28×28 input (on 1×28×28 images)',
+    ],
+    ['a pooling of size 0', (a) => (a.layers[0].pool.size = 0), `options.arch.layers (as --layers conv3x3x2,bn,pool0,10,bn): layer "pool0" ${NOT_A_TOKEN} (on 1×28×28 images)`],
+    ['a kernel size as a string', (a) => (a.layers[0].kh = '3'), `options.arch.layers[0] ${C.replace('"kh":3', '"kh":"3"')} is not a layer train writes: ${AS} it reads ${C}`],
+    ['a pooling of another kind', (a) => (a.layers[0].pool.kind = 'min'), `options.arch.layers[0] ${C.replace('max', 'min')} is not a layer train writes: ${AS} it reads ${C}`],
+    [
+      'a spec with a key train does not write',
+      (a) => (a.layers[1].stride = 2),
+      `options.arch.layers[1] {"kind":"dense","units":10,"stride":2} is not a layer train writes: ${AS} it reads {"kind":"dense","units":10}`,
+    ],
+    [
+      'a conv layer after a dense one',
+      (a) => a.layers.splice(2, 0, { kind: 'conv', kh: 1, kw: 1, channels: 1, padding: 0 }),
+      'options.arch.layers (as --layers conv3x3x2,bn,pool2,10,bn,conv1x1x1): layer "conv1x1x1" follows a dense layer: conv layers read images, so they come first (on 1×28×28 images)',
+    ],
+    [
+      'one dense layer more than the sizes',
+      (a) => a.layers.splice(1, 0, { kind: 'dense', units: 5 }),
+      'options.arch.sizes [784,338,10,10] is not what its layers give ([784,338,5,10,10], as --layers conv3x3x2,bn,pool2,5,bn,10 on 1×28×28 images)',
+    ],
+    [
+      'an output that is a conv layer',
+      (a) => (a.layers[2] = { kind: 'conv', kh: 1, kw: 1, channels: 10, padding: 0 }),
+      `options.arch.layers[2] {"kind":"conv","kh":1,"kw":1,"channels":10,"padding":0} is not a layer train writes: ${AS} it reads {"kind":"dense","units":10}`,
+    ],
+    [
+      'a 7×7 input under sizes of a 28×28 one',
+      (a) => (a.input = [1, 7, 7]),
+      'options.arch.sizes [784,338,10,10] is not what its layers give ([49,8,10,10], as --layers conv3x3x2,bn,pool2,10,bn on 1×7×7 images)',
+    ],
+    [
+      '3 channels under sizes of 2',
+      (a) => (a.layers[0].channels = 3),
+      'options.arch.sizes [784,338,10,10] is not what its layers give ([784,507,10,10], as --layers conv3x3x3,bn,pool2,10,bn on 1×28×28 images)',
+    ],
+    ['an input of two numbers', (a) => (a.input = [28, 28]), 'options.arch.input [28,28] must be [channels, rows, columns]'],
+    ['an input of 0 channels', (a) => (a.input = [0, 28, 28]), 'options.arch.input [0,28,28] must be [channels, rows, columns]'],
+    ['layers without an input', (a) => delete a.input, 'options.arch needs both input and layers (a conv net) or neither (a dense net)'],
+    ['an input without layers', (a) => delete a.layers, 'options.arch needs both input and layers (a conv net) or neither (a dense net)'],
+    ['layers that are a string', (a) => (a.layers = 'conv3x3x2,pool2,10'), 'options.arch.layers "conv3x3x2,pool2,10" must be a list of layer specs, the hidden layers and the output'],
+    [
+      'layers of the output alone',
+      (a) => ((a.layers = [{ kind: 'dense', units: 10 }]), delete a.batchNorm),
+      'options.arch.layers [{"kind":"dense","units":10}] must be a list of layer specs, the hidden layers and the output',
+    ],
+    ['layers with a null', (a) => (a.layers[1] = null), 'options.arch.layers [{"kind":"conv","kh":3,"kw":3,"channels"… must be a list of layer specs, the hidden layers and the output'],
+    [
+      'layers without a convolution',
+      (a) => (
+        (a.layers = [
+          { kind: 'dense', units: 10 },
+          { kind: 'dense', units: 10 },
+        ]),
+        (a.sizes = [784, 10, 10]),
+        (a.batchNorm = [1])
+      ),
+      'options.arch.layers (as --layers 10,bn): no convolution: train records the layers of conv nets only, a dense net by its sizes (on 1×28×28 images)',
+    ],
+    ['a key an architecture does not have', (a) => (a.dropout = 0.5), 'options.arch holds "dropout", not part of a layer description'],
+  ])('a conv net: %s', (_what, edit, message) => {
+    if (message === 'sizes') {
+      // a good description with other numbers: its sizes follow from it
+      expect(conv((a) => (edit(a), (a.sizes = [784, 392, 10, 10])))).toBeUndefined();
+      return;
+    }
+    expect(conv(edit)).toBe(message);
+  });
+
+  it.each<[string, (a: any) => void, string | undefined]>([
+    ['as train writes it', () => {}, undefined],
+    ['bn on the first hidden layer too', (a) => (a.batchNorm = [1, 2]), undefined],
+    ['bn on the output', (a) => (a.batchNorm = [3]), `options.arch.batchNorm [3] must list hidden layers (1 to 2): ${HIDDEN}`],
+    ['bn without a hidden layer', (a) => ((a.sizes = [784, 10]), (a.batchNorm = [1])), `options.arch.batchNorm [1] must list hidden layers (the network has none): ${HIDDEN}`],
+    ['bn twice', (a) => (a.batchNorm = [2, 2]), 'options.arch.batchNorm [2,2] is not what its layers give ([2], as --layers 784,30,20,bn,10)'],
+  ])('a dense net: %s', (_what, edit, message) => {
+    expect(dense(edit)).toBe(message);
+  });
+
+  it("archMismatch: the first field in which a record differs from the model's own, or undefined", () => {
+    const model = CONV as unknown as Architecture;
+    const differ = (edit: Partial<Record<keyof Architecture, unknown>>) => archMismatch({ ...model, ...edit } as Architecture, model);
+    expect(archMismatch(structuredClone(model), model)).toBeUndefined();
+    expect(differ({ sizes: [784, 338, 12, 10] })).toBe("options.arch.sizes 784,338,12,10 do not match the model's 784,338,10,10");
+    expect(differ({ activation: 'tanh' })).toBe("options.arch.activation tanh does not match the model's relu");
+    expect(differ({ batchNorm: [1] })).toBe("options.arch.batchNorm 1 does not match the model's 1,2");
+    expect(differ({ batchNorm: undefined })).toBe("options.arch.batchNorm none does not match the model's 1,2");
+    expect(differ({ input: [2, 28, 28] })).toBe("options.arch.input 2,28,28 does not match the model's 1,28,28");
+    expect(differ({ layers: [{ ...CONV.layers[0], channels: 3 }, ...CONV.layers.slice(1)] })).toBe("options.arch.layers conv3x3x3,pool2,10,10 do not match the model's conv3x3x2,pool2,10,10");
+  });
+
+  it('--layers and --hidden are one setting in two forms', () => {
+    expect(ALTERNATIVE_FLAGS).toEqual([['layers', 'hidden']]);
   });
 });
 
