@@ -129,6 +129,19 @@ describe('RunLog', () => {
     expect(readFileSync(onlyJson, 'utf8')).toBe(`${JSON.stringify(batch)}\n`);
   });
 
+  it('close() closes each file once: a second close, a record after it, change nothing and say nothing failed', () => {
+    const json = join(dir(), 'run.jsonl');
+    const log = new RunLog({ json, csv: join(dir(), 'run.csv') });
+    log.record(RunLog.epoch(m, 10));
+    expect(log.active).toBe(true);
+    log.close();
+    expect(log.active).toBe(false);
+    expect(() => log.close()).not.toThrow();
+    log.record(RunLog.epoch(m, 10));
+    expect(log.failed).toBeUndefined();
+    expect(readFileSync(json, 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
   it('a failed write stops that file, says why naming its flag, and the run goes on without it; the other file is still written (a real full disk: test/cli/faults.test.ts)', () => {
     // the write fails as on a full disk, after the open: its descriptor is taken away
     const good = join(dir(), 'run.jsonl'),
