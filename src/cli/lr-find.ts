@@ -147,7 +147,14 @@ function reportHtml(plan: RunPlan, o: LrFindOptions, r: RangeTestResult): Promis
     [
       ['optimizer', `${optimizerLabel(plan.record.optimizer)} ${settingLabels(plan.record, ['lr', 'epochs'])}`],
       ['η', `from ${o.startLr} to ${o.endLr} over ${o.steps} mini-batches (${r.points.length} run${r.interrupted ? ', then interrupted' : ''})`],
-      ['suggested η', r.steepest ? `${r.steepest.lr.toPrecision(2)} (steepest descent of the smoothed loss)` : 'none: the smoothed loss never fell'],
+      [
+        'suggested η',
+        r.steepest
+          ? `${r.steepest.lr.toPrecision(2)} (steepest descent of the smoothed loss)`
+          : r.interrupted
+            ? 'none yet: the smoothed loss had not fallen when the test was interrupted'
+            : 'none: the smoothed loss never fell',
+      ],
       ['seed', String(plan.record.seed)],
     ],
     r,
