@@ -116,7 +116,6 @@ const LONG_FUNCTIONS: Record<string, number> = {
   'src/linalg/wasm.ts:wasmKernels': 73,
   'src/cli/grad.ts:runGrad': 66,
   'src/data/image.ts:toMnist': 66,
-  'src/cli/compare.ts:printRuns': 65,
   'src/linalg/js.ts:rowStream': 65,
   // added 2026-12-06, when conv layers, batch normalisation, the learner harness and the download retries landed:
   'src/learners/ode-solvers.ts:odeSolveSteps': 100,

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +175,35 @@ export function cliAsync(args: string[], env: Record<string, string> = {}): Prom
     execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
+  });
+}
+
+/** Runs `backprop args` (node given `nodeArgs`); once stderr shows `when`, sends the signals (after delayMs, then gapMs apart). */
+export function during(args: string[], when: RegExp, delayMs: number, signals: NodeJS.Signals[], gapMs = 0, clock = { sent: 0 }, nodeArgs: string[] = []): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '',
+      stderr = '',
+      sent = false;
+    const watch = () => {
+      if (sent || !when.test(stderr)) return;
+      sent = true;
+      signals.forEach((sig, i) =>
+        setTimeout(
+          () => {
+            if (i === 0) clock.sent = performance.now();
+            p.kill(sig);
+          },
+          delayMs + i * gapMs,
+        ),
+      );
+    };
+    p.stdout.on('data', (d: Buffer) => (stdout += d));
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      watch();
+    });
+    p.on('exit', (code, signal) => resolve({ code: code ?? (signal ? -1 : null), stdout, stderr }));
   });
 }
 

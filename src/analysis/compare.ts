@@ -27,6 +27,8 @@ export interface CompareConfig {
   evalSize: number;
   /** Number type of the weights and arithmetic (default float32). */
   dtype?: DType;
+  /** Asked between batches (runTraining's cadence) and before each run after the first: yes ends the study with the runs so far, the last one as far as it got. */
+  shouldStop?: () => boolean;
 }
 
 /** One measurement: after `step` batches (epoch = step / batches per epoch). */
@@ -46,6 +48,8 @@ export interface CompareRun extends CompareSpec {
   initial: LayerStats[];
   final: LayerStats[];
   diverged?: string;
+  /** shouldStop ended this run before its last epoch: its snapshots are those measured. */
+  interrupted?: true;
 }
 
 /**
@@ -65,6 +69,7 @@ export async function compareActivations(
   const runs: CompareRun[] = [];
   const batchesPerEpoch = Math.ceil(ds.train.count / cfg.batchSize);
   for (const [i, spec] of cfg.runs.entries()) {
+    if (i > 0 && cfg.shouldStop?.()) break;
     const shown = progress(i); // a progress display's callbacks (the CLI's bar), told of each batch
     const arch: Architecture = { ...cfg.arch, activation: spec.activation };
     const sizes = arch.sizes;
@@ -80,6 +85,7 @@ export async function compareActivations(
     const result = await runTraining(trainer, ds.train, new Rng(cfg.seed + 1), initialState(ds.train.count), {
       epochs: cfg.epochs,
       evaluate: false,
+      shouldStop: cfg.shouldStop,
       onEpochStart: shown.onEpochStart,
       onBatch(...a) {
         shown.onBatch?.(...a);
@@ -92,6 +98,7 @@ export async function compareActivations(
         onEpoch?.(spec, m.epoch);
       },
     });
+    if (result.status === 'interrupted') run.interrupted = true;
     if (result.status === 'diverged') run.diverged = `diverged at epoch ${result.epoch}, batch ${result.batch}: ${result.diagnosis.message}`;
     run.final = layerStats(net, batch, kernels, true);
     runs.push(run);

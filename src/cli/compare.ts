@@ -11,7 +11,7 @@ import { compareReport } from '../report/html.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { sparkline, table } from '../report/terminal.js';
-import { UsageError } from './errors.js';
+import { EXIT, InterruptedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { Output, percent, style, writeOrRescue } from './output.js';
 import { runsProgress } from './progress.js';
 import {
@@ -116,7 +116,16 @@ export function compareCommand(): Command {
       ['a learning rate per activation, with the quadratic cost', 'backprop compare --cost quadratic --lr sigmoid=0.5,relu=0.05'],
     ]),
   );
-  return cmd.action(async (opts: CompareOptions) => runCompare(opts));
+  return cmd.action(async (opts: CompareOptions) => {
+    // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) stop the running network
+    // at its next yield; the runs so far are still printed and written, and the exit code is 128 + the signal's number.
+    const stops = watchStopSignals();
+    try {
+      process.exitCode = await runCompare(opts, stops);
+    } finally {
+      stops.release();
+    }
+  });
 }
 
 /** Each run of --activations with its init and η (--init and --lr: one value for all, or activation=value pairs). */
@@ -165,7 +174,7 @@ function refusePairings(opts: CompareOptions): void {
 }
 
 /** Trains one network per activation (compareActivations), with train's progress bar on a terminal (runsProgress). */
-async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[], arch: Architecture, k: Kernels, dtype: DType, out: Output): Promise<CompareRun[]> {
+async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[], arch: Architecture, k: Kernels, dtype: DType, out: Output, stops: SignalWatch): Promise<CompareRun[]> {
   const bar = runsProgress(out.interactive, opts.epochs, opts.activations);
   try {
     return await compareActivations(
@@ -179,6 +188,7 @@ async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[]
         seed: opts.seed,
         evalSize: opts.evalSize,
         dtype,
+        shouldStop: () => stops.signal !== undefined,
       },
       k,
       (s, e) => {
@@ -191,47 +201,69 @@ async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[]
   }
 }
 
-async function runCompare(opts: CompareOptions): Promise<void> {
-  const out = new Output(opts.json, opts.quiet);
+/** The data, the runs' specs, the kernels and the network of a comparison, checked before any work, with its heading printed. */
+async function prepareCompare(opts: CompareOptions, out: Output) {
   refusePairings(opts);
   if (opts.report) checkOutputFile(opts.report, '--report');
   const ds = loadData(opts);
-  const acts = opts.activations;
   const specs = compareSpecs(opts);
   const dtype = opts.dtype ?? 'float32';
   const provider = await providerForDtype(opts, dtype, out);
-  const k = provider.kernels;
   const arch = compareArchitecture(opts, ds);
-  const sizes = arch.sizes;
-  const heading = `${safeText(ds.name)} · ${sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
+  const heading = `${safeText(ds.name)} · ${arch.sizes.join('-')} · ${opts.outputActivation} output, ${opts.cost} · ${opts.epochs} epochs, m=${opts.batchSize} · seed ${opts.seed}`;
   out.note(style.bold('backprop compare') + ' ' + heading);
   out.note(
     style.dim(
       `runs: ${specs.map((s) => `${s.activation} (init ${s.init}, η=${s.lr})`).join(', ')} · same data, batches and order · statistics on ${Math.min(opts.evalSize, ds.train.count)} training examples`,
     ),
   );
-  const runs = await trainRuns(opts, ds, specs, arch, k, dtype, out);
+  return { ds, specs, dtype, provider, arch, heading };
+}
+
+/** Trains, prints, writes --report (rescued if it cannot be) and the JSON result; a signal stops the training and keeps the runs so far. Returns the exit code. */
+async function runCompare(opts: CompareOptions, stops: SignalWatch): Promise<number> {
+  const out = new Output(opts.json, opts.quiet);
+  const { ds, specs, dtype, provider, arch, heading } = await prepareCompare(opts, out);
+  await stops.settle(); // a signal while the data loaded
+  if (stops.signal) throw new InterruptedError(stops.signal, 'before the first run: nothing was trained, so no tables or report were written');
+  const runs = await trainRuns(opts, ds, specs, arch, provider.kernels, dtype, out, stops);
+  const interrupted = stops.signal;
+  if (interrupted) out.line(style.warn(`interrupted${interrupted === 'SIGINT' ? '' : ` by ${interrupted}`}: the tables show the runs that ran, as far as they got (${stoppedAt(runs, specs)})`));
   printRuns(out, runs);
+  const failures: string[] = []; // outputs that could not be written: reported after every other output
+  let report = opts.report;
   if (opts.report) {
-    writeOrRescue(opts.report, '--report', 'the report was', await compareReport(runs, `backprop compare: ${acts.join(' vs ')}`, heading), (m) => {
-      throw new WriteFailedError(m);
-    });
-    out.line(`report written to ${safeText(opts.report)}`);
+    const html = await compareReport(runs, `backprop compare: ${opts.activations.join(' vs ')}`, heading);
+    report = writeOrRescue(opts.report, '--report', 'the report was', html, (m) => failures.push(m));
+    if (report === opts.report) out.line(`report written to ${safeText(opts.report)}`);
   }
   const { json: _json, report: _report, ...options } = opts; // where the report goes does not change the runs
   out.result({
     command: 'compare',
     data: ds.name,
-    sizes,
+    sizes: arch.sizes,
     cost: opts.cost,
     outputActivation: opts.outputActivation,
     epochs: opts.epochs,
     batchSize: opts.batchSize,
     seed: opts.seed,
     runs,
-    report: opts.report,
+    report,
+    interrupted: interrupted !== undefined,
+    signal: interrupted ?? null,
     ...jsonProvenance(provenance(provider, dtype, opts.seed, { ...options, dtype })),
   });
+  await stops.settle(); // one that came while the report was written is still counted
+  if (failures.length) throw new WriteFailedError(failures.join('; ')); // after the JSON: the numbers are on stdout whatever became of the file
+  return stops.signal ? signalExitCode(stops.signal) : EXIT.ok;
+}
+
+/** Where an interrupted comparison stopped: the run, and the epochs it had finished; the runs it never started. */
+function stoppedAt(runs: CompareRun[], specs: CompareSpec[]): string {
+  const last = runs.at(-1)!;
+  const epochs = Math.floor(last.snapshots.at(-1)!.epoch);
+  const never = specs.slice(runs.length).map((s) => s.activation);
+  return `${last.activation} ${last.interrupted ? `after ${epochs} epoch${epochs === 1 ? '' : 's'}` : 'finished'}${never.length ? `; not run: ${never.join(', ')}` : ''}`;
 }
 
 const sci = (x: number) => x.toExponential(2);
@@ -272,13 +304,7 @@ function printRuns(out: Output, runs: CompareRun[]): void {
 
   out.line('');
   out.line(style.bold('test accuracy and cost, side by side'));
-  const epochs = runs[0].snapshots.map((s) => s.epoch);
-  out.line(
-    table(
-      ['epoch', ...runs.flatMap((r) => [`${r.activation} acc`, 'cost'])],
-      epochs.map((e, i) => [Number.isInteger(e) ? String(e) : e.toFixed(2), ...runs.flatMap((r) => [percent(r.snapshots[i]?.testAccuracy ?? NaN), (r.snapshots[i]?.testLoss ?? NaN).toFixed(4)])]),
-    ),
-  );
+  out.line(sideBySide(runs));
   out.line('');
   out.line(style.bold('curves') + style.dim(' (each from initialisation to the end; speeds on a log scale shared by all runs)'));
   const allSpeeds = runs.flatMap((r) => r.snapshots.flatMap((s) => s.layers.filter((l) => l.hidden).map((l) => Math.log10(Math.max(l.speed, 1e-30)))));
@@ -300,4 +326,19 @@ function printRuns(out: Output, runs: CompareRun[]): void {
       );
     }
   }
+}
+
+/** The test accuracy and cost of every run at each measurement of the first; '-' where a run had stopped (diverged, interrupted). */
+function sideBySide(runs: CompareRun[]): string {
+  const epochs = runs[0].snapshots.map((s) => s.epoch);
+  return table(
+    ['epoch', ...runs.flatMap((r) => [`${r.activation} acc`, 'cost'])],
+    epochs.map((e, i) => [
+      Number.isInteger(e) ? String(e) : e.toFixed(2),
+      ...runs.flatMap((r) => {
+        const s = r.snapshots[i];
+        return s ? [percent(s.testAccuracy), s.testLoss.toFixed(4)] : ['-', '-'];
+      }),
+    ]),
+  );
 }

@@ -1,16 +1,16 @@
 import { Command } from 'commander';
-import { ioReason, writeFileAtomic, WriteFailedError } from '../base/atomic.js';
+import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
 import { safeText } from '../base/terminal-safe.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import type { BackendName } from '../linalg/index.js';
 import { rangeTestLines, rangeTestReport } from '../report/lr-find.js';
-import { rangeTest, RANGE_TEST_DEFAULTS, type RangeTestOptions, type RangeTestResult } from '../train/lr-find.js';
+import { rangeTestUntil, RANGE_TEST_DEFAULTS, type RangeTestOptions, type RangeTestResult } from '../train/lr-find.js';
 import { optimizerLabel } from '../train/optimizers.js';
 import { TrainingRun } from '../train/run.js';
 import { recordFlags, settingLabels, type SettingKey } from '../train/settings.js';
-import { UsageError } from './errors.js';
+import { EXIT, InterruptedError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { addBackendOption, addQuietOption, examples, positiveInt, positiveNumber, unitInterval } from './options.js';
-import { Output, style } from './output.js';
+import { Output, style, writeOrRescue } from './output.js';
 import { addDtypeOption, providerForDtype } from './precision.js';
 import { addSettingOptions, planRun, type RunPlan, type TrainOptions } from './train.js';
 
@@ -49,23 +49,39 @@ export function lrFindCommand(): Command {
     if (!(opts.startLr < opts.endLr)) throw new UsageError(`--start-lr ${opts.startLr}: it must be below --end-lr ${opts.endLr}`);
     if (opts.steps < 2) throw new UsageError(`--steps ${opts.steps}: the test needs at least 2 mini-batches`);
     if (!(opts.divergence > 1)) throw new UsageError(`--divergence ${opts.divergence}: give a factor above 1`);
-    await lrFind(opts, (k) => this.getOptionValueSource(k) === 'cli');
+    // SIGINT (Ctrl-C), SIGTERM (kill, a scheduler) and SIGHUP (the terminal closed) stop the test at its next yield;
+    // the curve so far is still printed and written, and the exit code is 128 + the signal's number.
+    const stops = watchStopSignals();
+    try {
+      process.exitCode = await lrFind(opts, (k) => this.getOptionValueSource(k) === 'cli', stops);
+    } finally {
+      stops.release();
+    }
   });
 }
 
-/** Builds the network and data as `train` would (planRun), runs the range test, prints the chart and the suggestion, writes --report. */
-async function lrFind(opts: LrFindOptions, given: (key: string) => boolean): Promise<void> {
+/**
+ * Builds the network and data as `train` would (planRun), runs the range test
+ * until it ends or a signal stops it, prints the chart and the suggestion,
+ * writes --report (rescued if it cannot be) and the JSON result. Returns the exit code.
+ */
+async function lrFind(opts: LrFindOptions, given: (key: string) => boolean, stops: SignalWatch): Promise<number> {
   const out = new Output(opts.json, opts.quiet);
   const t0 = performance.now();
+  if (opts.report) checkOutputFile(opts.report, '--report'); // a path that cannot be written costs no work
   const plan = planRun({ ...opts, epochs: 1, schedule: 'constant', warmup: 0, monitorMetric: 'val-loss', overwrite: false, monitor: false }, given);
   const provider = await providerForDtype({ backend: plan.record.backend as BackendName }, plan.net.dtype, out);
   plan.record.backend = provider.name;
   const trainer = new TrainingRun({ ...plan, kernels: provider.kernels }).trainer;
   out.note(heading(plan, opts, provider.name));
-  const result = rangeTest(trainer, plan.ds.train, plan.rng, opts);
+  await stops.settle(); // a signal while the data loaded
+  if (stops.signal) throw new InterruptedError(stops.signal, 'before the first mini-batch: nothing was run, so no curve or report was written');
+  const result = await rangeTestUntil(trainer, plan.ds.train, plan.rng, opts, () => stops.signal !== undefined);
   for (const l of rangeTestLines(result)) out.note(l);
-  const report = opts.report ? await writeReport(plan, opts, result) : undefined;
-  if (report) out.note(`report written to ${report}`);
+  if (result.interrupted) out.line(style.warn(interruptedLine(stops.signal ?? 'SIGINT', result, opts)));
+  const failures: string[] = []; // outputs that could not be written: reported after every other output
+  const report = opts.report ? writeOrRescue(opts.report, '--report', 'the report was', await reportHtml(plan, opts, result), (m) => failures.push(m)) : undefined;
+  if (report && report === opts.report) out.note(`report written to ${report}`);
   out.line(outcome(result));
   const { save: _save, ...options } = plan.record;
   out.result({
@@ -73,17 +89,32 @@ async function lrFind(opts: LrFindOptions, given: (key: string) => boolean): Pro
     data: plan.ds.name,
     architecture: { ...plan.net.arch, init: plan.record.init, parameters: plan.net.parameterCount },
     test: { startLr: opts.startLr, endLr: opts.endLr, steps: opts.steps, smoothing: opts.smoothing, divergence: opts.divergence },
-    suggestedLr: result.steepest?.lr,
+    suggestedLr: result.steepest?.lr ?? null, // null: no suggestion (the loss never fell, or too few mini-batches ran)
     steepest: result.steepest,
     lowest: result.lowest,
     stopped: result.stopped,
     points: result.points,
     seconds: (performance.now() - t0) / 1000,
     report,
+    interrupted: result.interrupted === true,
+    signal: result.interrupted ? (stops.signal ?? null) : null,
     // train's flags for this network and optimizer at the suggested η (epochs and the like are train's to choose).
     config: { ...recordFlags(plan.record), ...(result.steepest ? { lr: result.steepest.lr } : {}), epochs: undefined },
     ...jsonProvenance(provenance(provider, plan.net.dtype, plan.record.seed, options)),
   });
+  await stops.settle(); // one that came while the report was written is still counted
+  if (failures.length) throw new WriteFailedError(failures.join('; ')); // after the JSON: the numbers are on stdout whatever became of the file
+  return stops.signal ? signalExitCode(stops.signal) : EXIT.ok;
+}
+
+/** The line of a test stopped by a signal: how far it got, and what the curve and the suggestion below are of. */
+function interruptedLine(sig: NodeJS.Signals, r: RangeTestResult, o: LrFindOptions): string {
+  const last = r.points.at(-1);
+  return (
+    `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} after ${r.points.length} of ${o.steps} mini-batches` +
+    (last ? ` (η up to ${last.lr.toPrecision(2)})` : '') +
+    ': the curve and the suggestion are of those'
+  );
 }
 
 function heading(plan: RunPlan, o: LrFindOptions, kernels: string): string {
@@ -102,27 +133,30 @@ function heading(plan: RunPlan, o: LrFindOptions, kernels: string): string {
 function outcome(r: RangeTestResult): string {
   const low = r.lowest ? `; lowest smoothed loss ${r.lowest.smoothed.toPrecision(3)} at η ${r.lowest.lr.toPrecision(2)}` : '';
   const stop = r.stopped ? `; the loss ${r.stopped.why === 'diverged' ? 'diverged' : 'was not finite'} at η ${r.stopped.lr.toPrecision(2)} (mini-batch ${r.stopped.step})` : '';
+  if (!r.steepest && r.interrupted) return style.warn(`no suggestion: the ${r.points.length} mini-batches run before the interruption show no fall of the smoothed loss yet${low}`);
   if (!r.steepest) return style.warn(`no suggestion: the smoothed loss never fell (${r.points.length} mini-batches)${low}${stop}; try a lower --start-lr`);
   return `${style.good(`suggested η ${r.steepest.lr.toPrecision(2)}`)} (steepest descent of the smoothed loss, mini-batch ${r.steepest.step})${low}${stop}`;
 }
 
-async function writeReport(plan: RunPlan, o: LrFindOptions, r: RangeTestResult): Promise<string> {
+/** The --report page: the chart of the points run, the settings and the suggestion. */
+function reportHtml(plan: RunPlan, o: LrFindOptions, r: RangeTestResult): Promise<string> {
   const a = plan.net.arch;
-  const html = await rangeTestReport(
+  return rangeTestReport(
     `backprop lr-find ${plan.ds.name}`,
     `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${plan.ds.train.count} training examples`,
     [
       ['optimizer', `${optimizerLabel(plan.record.optimizer)} ${settingLabels(plan.record, ['lr', 'epochs'])}`],
-      ['η', `from ${o.startLr} to ${o.endLr} over ${o.steps} mini-batches (${r.points.length} run)`],
-      ['suggested η', r.steepest ? `${r.steepest.lr.toPrecision(2)} (steepest descent of the smoothed loss)` : 'none: the smoothed loss never fell'],
+      ['η', `from ${o.startLr} to ${o.endLr} over ${o.steps} mini-batches (${r.points.length} run${r.interrupted ? ', then interrupted' : ''})`],
+      [
+        'suggested η',
+        r.steepest
+          ? `${r.steepest.lr.toPrecision(2)} (steepest descent of the smoothed loss)`
+          : r.interrupted
+            ? 'none yet: the smoothed loss had not fallen when the test was interrupted'
+            : 'none: the smoothed loss never fell',
+      ],
       ['seed', String(plan.record.seed)],
     ],
     r,
   );
-  try {
-    writeFileAtomic(o.report!, html);
-  } catch (e) {
-    throw new WriteFailedError(`--report ${o.report}: cannot write (${ioReason(e)})`);
-  }
-  return o.report!;
 }

@@ -509,7 +509,8 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
     progress.stop();
     log?.close();
   }
-  if (log?.failed) out.line(style.warn(`⚠ the run log stopped: ${log.failed}`));
+  // On stderr (stdout is the result); a finished run names it with its other outputs, exit 1 (reportRun).
+  if (log?.failed && (outcome.status === 'interrupted' || outcome.status === 'diverged')) out.status(style.warn(`⚠ the run log stopped: ${log.failed}`));
   return { outcome, training, kernels: k, prov, resumeNotice: notice, monitorLog: opts.monitor ? monitorLog : undefined, signal: stops.signal, saved: saves.written };
 }
 
@@ -613,7 +614,7 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
   }
   const finished: Finished = { ...outcome, seconds: (performance.now() - t0) / 1000 };
   // Every output is attempted: a model that cannot be saved must not cost the report or the JSON result.
-  const failed: string[] = [];
+  const failed: string[] = plan.log?.failed ? [plan.log.failed] : []; // --log/--csv stopped during the run
   const fail = (m: string) => failed.push(m);
   const model = saveTrainedModel(plan, session, finished, fail);
   const report = await writeReport(plan, session, opts, out, finished, fail);

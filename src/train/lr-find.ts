@@ -34,6 +34,8 @@ export interface RangeTestResult {
   steepest?: RangePoint;
   /** The lowest smoothed loss. */
   lowest?: RangePoint;
+  /** The caller stopped the test (a signal) before its last step: the points are those that ran. */
+  interrupted?: true;
 }
 
 /** η of step i (0-based) of n: start·(end/start)^(i/(n−1)), evenly spaced on a log axis. */
@@ -54,9 +56,38 @@ export function rangeRate(o: Pick<RangeTestOptions, 'startLr' | 'endLr' | 'steps
  * as they go: the caller starts a real run from fresh weights afterwards.
  */
 export function rangeTest(trainer: SgdTrainer, train: Examples, rng: Rng, o: RangeTestOptions, onStep?: (p: RangePoint) => void): RangeTestResult {
+  const work = rangeSteps(trainer, train, rng, o, [], onStep);
+  for (;;) {
+    const r = work.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * rangeTest that can be stopped: it yields to the event loop once `yieldMs`
+ * have passed since its last yield (50 ms, as runTraining and the learners'
+ * harness, so that a signal handler runs within about that long), and then
+ * asks `shouldStop`; when it says yes, the test ends with the points run so
+ * far, their suggestion (if they give one) and `interrupted`.
+ */
+export async function rangeTestUntil(trainer: SgdTrainer, train: Examples, rng: Rng, o: RangeTestOptions, shouldStop: () => boolean, yieldMs = 50): Promise<RangeTestResult> {
+  const points: RangePoint[] = [];
+  const work = rangeSteps(trainer, train, rng, o, points);
+  let lastYield = performance.now();
+  for (;;) {
+    const r = work.next();
+    if (r.done) return r.value;
+    if (performance.now() - lastYield < yieldMs) continue;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    lastYield = performance.now();
+    if (shouldStop()) return { ...finish(points), interrupted: true };
+  }
+}
+
+/** The test's steps, one yield after each mini-batch that left it going; `points` fills as they run. Returns the result. */
+function* rangeSteps(trainer: SgdTrainer, train: Examples, rng: Rng, o: RangeTestOptions, points: RangePoint[], onStep?: (p: RangePoint) => void): Generator<void, RangeTestResult> {
   const m = Math.min(trainer.opts.batchSize, train.count);
   const order = identity(train.count);
-  const points: RangePoint[] = [];
   let avg = 0;
   let lowest = Infinity;
   let at = train.count; // the next batch's start; past the end: shuffle for a new pass
@@ -76,6 +107,7 @@ export function rangeTest(trainer: SgdTrainer, train: Examples, rng: Rng, o: Ran
     onStep?.(p);
     lowest = Math.min(lowest, smoothed);
     if (smoothed > o.divergence * lowest) return finish(points, { step: i + 1, lr, why: 'diverged' });
+    yield;
   }
   return finish(points);
 }

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, ftruncateSync, writeSync } from 'node:fs';
-import { openAppend } from '../base/atomic.js';
+import { ioReason, openAppend } from '../base/atomic.js';
 import type { EpochMetrics } from './sgd.js';
 
 /**
@@ -53,9 +53,13 @@ export interface LogRecord {
  * regular file appended to.
  */
 export class RunLog {
-  private readonly fds: { fd: number; format: 'json' | 'csv'; path: string }[] = [];
-  /** Why writing stopped (a full disk…): the run goes on without its log. */
-  failed?: string;
+  private readonly fds: { fd: number; format: 'json' | 'csv'; path: string; failed?: string }[] = [];
+
+  /** Why writing stopped, a line per file that stopped (a full disk…), naming its flag: the run goes on without that file, the other one still written. */
+  get failed(): string | undefined {
+    const lines = this.fds.flatMap((f) => f.failed ?? []);
+    return lines.length ? lines.join('; ') : undefined;
+  }
 
   /** Opens the files (appending); throws the open error for the caller to name the flag. */
   constructor(files: { json?: string; csv?: string }) {
@@ -72,12 +76,12 @@ export class RunLog {
         throw e;
       }
       this.fds.push({ fd, format, path });
-      if (format === 'csv' && fstatSync(fd).size === 0) this.write(fd, path, CSV_COLUMNS.join(',') + '\n');
+      if (format === 'csv' && fstatSync(fd).size === 0) this.write(this.fds.at(-1)!, CSV_COLUMNS.join(',') + '\n');
     }
   }
 
   get active(): boolean {
-    return this.fds.length > 0 && !this.failed;
+    return this.fds.some((f) => f.fd >= 0 && !f.failed);
   }
 
   static epoch(m: EpochMetrics, examples: number): LogRecord {
@@ -98,10 +102,7 @@ export class RunLog {
   }
 
   record(r: LogRecord): void {
-    if (this.failed) return;
-    for (const { fd, format, path } of this.fds) {
-      this.write(fd, path, format === 'json' ? JSON.stringify(r) + '\n' : csvRow(r) + '\n');
-    }
+    for (const f of this.fds) if (f.fd >= 0 && !f.failed) this.write(f, f.format === 'json' ? JSON.stringify(r) + '\n' : csvRow(r) + '\n');
   }
 
   /**
@@ -109,7 +110,8 @@ export class RunLog {
    * and a write that fails after part of a line is undone (the file cut back
    * to where the line began), so that the log never ends in half a JSON line.
    */
-  private write(fd: number, path: string, text: string): void {
+  private write(file: RunLog['fds'][number], text: string): void {
+    const { fd, format, path } = file;
     const bytes = Buffer.from(text);
     let start: number | undefined;
     let at = 0;
@@ -127,12 +129,16 @@ export class RunLog {
       } catch {
         cut = false;
       }
-      this.failed = `${path}: ${(e as Error).message}${cut ? '' : '; its last line may be incomplete'}`;
+      file.failed = `${format === 'json' ? '--log' : '--csv'} ${path}: cannot write (${ioReason(e)}); the records before it are kept, ${cut ? 'each line whole' : 'its last line may be incomplete'}, and the run went on without it`;
     }
   }
 
+  /** Closes the files (once); `failed` still says why any stopped. */
   close(): void {
-    for (const { fd } of this.fds.splice(0)) closeSync(fd);
+    for (const f of this.fds.filter((f) => f.fd >= 0)) {
+      closeSync(f.fd);
+      f.fd = -1;
+    }
   }
 }
 

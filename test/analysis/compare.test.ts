@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { evaluationBatch, layerStats, stalls } from '../../src/analysis/layers.js';
 import { adviceFor } from '../../src/cli/advice.js';
-import { cli, diagonalPoints } from '../helpers.js';
+import { cli, diagonalPoints, during } from '../helpers.js';
 import { compareActivations } from '../../src/analysis/compare.js';
 import { evaluate } from '../../src/train/metrics.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
@@ -132,6 +132,42 @@ describe('backprop compare', () => {
   });
 });
 
+describe('backprop compare: signals stop the running network and keep the runs so far (as train and learners)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'backprop-compare-sig-'));
+  // Far more epochs than run before the signal: the first network (sigmoid) is still training when it comes.
+  const LONG = ['compare', '--limit', '2000', '--test-limit', '100', '--epochs', '1000', '--json'];
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)
+    it(`${sig}: exit ${code}, the interrupted line, the tables, --json and --report of the epochs so far`, async () => {
+      const report = join(dir, `${sig}.html`);
+      const r = await during([...LONG, '--report', report], /^runs: /m, 1500, [sig]);
+      expect(r.code, r.stderr).toBe(code);
+      const j = JSON.parse(r.stdout);
+      expect(j).toMatchObject({ command: 'compare', interrupted: true, signal: sig, report });
+      expect(j.runs.map((x: { activation: string; interrupted?: boolean }) => [x.activation, x.interrupted])).toEqual([['sigmoid', true]]);
+      const epochs = j.runs[0].snapshots.length - 1; // snapshot 0 is the untrained network, then one per epoch
+      expect(j.runs[0].snapshots.map((x: { epoch: number }) => x.epoch)).toEqual(Array.from({ length: epochs + 1 }, (_, i) => i));
+      expect(epochs).toBeLessThan(1000);
+      expect(r.stderr).toContain(
+        `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`}: the tables show the runs that ran, as far as they got (sigmoid after ${epochs} epoch${epochs === 1 ? '' : 's'}; not run: relu)`,
+      );
+      expect(r.stderr).toMatch(/test accuracy and cost, side by side/);
+      expect(r.stderr).not.toMatch(/error/);
+      expect(readFileSync(report, 'utf8')).toMatch(/<svg/);
+    }, 60_000);
+
+  it('a second signal exits at once: no JSON, no report', async () => {
+    const report = join(dir, 'twice.html');
+    const r = await during([...LONG, '--report', report], /^runs: /m, 1500, ['SIGTERM', 'SIGINT']); // two different signals: the same one twice may merge while pending
+    expect([130, 143], r.stderr).toContain(r.code);
+    expect(r.stdout).toBe('');
+    expect(existsSync(report)).toBe(false);
+  }, 60_000);
+});
+
 describe('backprop train --monitor', () => {
   it('prints per-layer speed and saturation each epoch and warns when a layer stops learning', () => {
     const r = cli(['train', '--monitor', '--epochs', '1', '--activation', 'sigmoid', '--init', 'normal', '--hidden', '30', '--lr', '30', '--json']);
@@ -187,6 +223,22 @@ describe('compareActivations in process', () => {
       await runTraining(new SgdTrainer(own, { lr: spec.lr, batchSize: 2, weightDecay: 0 }, jsKernels), ds.train, new Rng(cfg.seed + 1), initialState(8), { epochs: 2 });
       expect(run.final).toEqual(layerStats(own, evaluationBatch(own, ds.train, cfg.seed, cfg.evalSize), jsKernels, true));
     }
+  });
+
+  it('shouldStop (a signal): the run stops at its next epoch end or yield, marked interrupted; the runs after it never start', async () => {
+    let stop = false;
+    const runs = await compareActivations(ds, { ...cfg, epochs: 3, runs: cfg.runs.map((r) => ({ ...r })), shouldStop: () => stop }, jsKernels, () => (stop = true));
+    expect(runs).toHaveLength(1);
+    expect(runs[0].interrupted).toBe(true);
+    expect(runs[0].snapshots.map((s) => s.step)).toEqual([0, 3, 4]); // epoch 1 of 3
+    const own = Network.create({ sizes: [2, 3, 2], activation: 'sigmoid', outputActivation: 'sigmoid', cost: 'quadratic' }, 'normal', new Rng(cfg.seed), 'float64');
+    await runTraining(new SgdTrainer(own, { lr: 0.5, batchSize: 2, weightDecay: 0 }, jsKernels), ds.train, new Rng(cfg.seed + 1), initialState(8), { epochs: 1 });
+    expect(runs[0].final).toEqual(layerStats(own, evaluationBatch(own, ds.train, cfg.seed, cfg.evalSize), jsKernels, true));
+    // asked before any run: the first still runs (a study of no runs has nothing to show), to its first stop; a finished run is not marked
+    const first = await compareActivations(ds, { ...cfg, batchSize: 8, every: 0, epochs: 2, runs: cfg.runs.map((r) => ({ ...r })), shouldStop: () => true }, jsKernels);
+    expect(first.map((r) => [r.activation, r.interrupted, r.snapshots.map((s) => s.step)])).toEqual([['sigmoid', true, [0, 1]]]);
+    const done = await compareActivations(ds, { ...cfg, epochs: 1, runs: cfg.runs.map((r) => ({ ...r })), shouldStop: () => false }, jsKernels);
+    expect(done.map((r) => r.interrupted)).toEqual([undefined, undefined]);
   });
 
   it('every = 0 measures at epoch ends only; a diverging run says where', async () => {

@@ -290,6 +290,98 @@ const cases: Case[] = [
     }),
   },
 
+  {
+    what: 'compare --report on a full disk with --json: the JSON result is still on stdout, naming the rescued report',
+    code: 1,
+    tmpfs: true,
+    msg: /--report .*r2\.html: cannot write \(ENOSPC: no space left on the device\); the report was saved to \S+ instead/,
+    run: () => ({
+      args: ['compare', '--limit', '200', '--test-limit', '100', '--hidden', '8', '--epochs', '1', '--eval-size', '100', '--json', '--report', join(FULL!, 'r2.html')],
+      check: (r) => {
+        const rescued = /saved to (\S+) instead/.exec(r.stderr)![1];
+        expect(JSON.parse(r.stdout)).toMatchObject({ command: 'compare', report: rescued, interrupted: false });
+        expect(readFileSync(rescued, 'utf8')).toMatch(/<svg/);
+        rmSync(rescued);
+      },
+    }),
+  },
+  {
+    what: 'lr-find --report on a full disk: the suggestion is printed, the JSON result written, the report rescued',
+    code: 1,
+    tmpfs: true,
+    msg: /--report .*lr\.html: cannot write \(ENOSPC: no space left on the device\); the report was saved to \S+ instead/,
+    run: () => ({
+      // 3,000 points: a page of about 100 KB for a disk of 64 KB
+      args: ['lr-find', '--limit', '200', '--hidden', '10', '--steps', '3000', '--start-lr', '1e-4', '--end-lr', '1', '--divergence', '1000', '--json', '--report', join(FULL!, 'lr.html')],
+      check: (r) => {
+        const rescued = /saved to (\S+) instead/.exec(r.stderr)![1];
+        const j = JSON.parse(r.stdout);
+        expect(j).toMatchObject({ command: 'lr-find', report: rescued, interrupted: false });
+        expect(r.stderr).toContain(`suggested η ${j.suggestedLr.toPrecision(2)} (steepest descent`);
+        expect(readFileSync(rescued, 'utf8')).toContain(`steepest descent: η ${j.suggestedLr.toPrecision(2)}`);
+        expect(existsSync(join(FULL!, 'lr.html'))).toBe(false);
+        rmSync(rescued);
+      },
+    }),
+  },
+  {
+    what: 'train --log on a full disk: named on stderr and in --json (failed), exit 1; --csv and --save still written',
+    code: 1,
+    tmpfs: true,
+    // 2,000 batches of one example, each logged: a few hundred KB of lines for a disk of 64 KB
+    msg: /^backprop: error: --log .*run\.jsonl: cannot write \(ENOSPC: no space left on the device\); the records before it are kept, each line whole, and the run went on without it$/,
+    run: () => {
+      const d = tmp();
+      return {
+        args: [
+          ...QUICK,
+          '--limit',
+          '2000',
+          '--lr',
+          '0.01',
+          '--epochs',
+          '1',
+          '--batch-size',
+          '1',
+          '--log-every',
+          '1',
+          '--log',
+          join(FULL!, 'run.jsonl'),
+          '--csv',
+          join(d, 'run.csv'),
+          '--save',
+          join(d, 'm.safetensors'),
+          '--json',
+        ],
+        check: (r) => {
+          const j = JSON.parse(r.stdout);
+          expect(j.failed).toEqual([expect.stringMatching(/^--log .*run\.jsonl: cannot write \(ENOSPC/)]);
+          expect(j.testAccuracy).toBeGreaterThan(0);
+          expect(readFileSync(join(d, 'run.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + 2000 + 1); // the header, every batch, the epoch
+          expect(existsSync(join(d, 'm.safetensors'))).toBe(true);
+          const lines = readFileSync(join(FULL!, 'run.jsonl'), 'utf8').split('\n');
+          expect(lines.pop()).toBe(''); // whole lines only
+          expect(lines.length).toBeLessThan(2000);
+          for (const l of lines) JSON.parse(l);
+          rmSync(join(FULL!, 'run.jsonl'));
+        },
+      };
+    },
+  },
+  {
+    what: 'train -q --csv on a full disk: stdout holds the result line only, the failure is on stderr, exit 1',
+    code: 1,
+    tmpfs: true,
+    msg: /^backprop: error: --csv .*run\.csv: cannot write \(ENOSPC: no space left on the device\)/,
+    run: () => ({
+      args: [...QUICK, '--limit', '2000', '--lr', '0.01', '--epochs', '1', '--batch-size', '1', '--log-every', '1', '--csv', join(FULL!, 'run.csv'), '-q'],
+      check: (r) => {
+        expect(r.stdout).toMatch(/^test accuracy [\d.]+% \(\d+\/100\) after 1 epoch in [\d.]+s\n$/);
+        expect(r.stderr).not.toMatch(/⚠/); // said once, as the error line
+        rmSync(join(FULL!, 'run.csv'));
+      },
+    }),
+  },
   // 2. Signals and sharing
   {
     what: "a new run into another run's checkpoint directory is refused; the checkpoint stays and resumes",

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from '../helpers.js';
+import { cli, during } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'backprop-lrf-'));
 const SMALL = ['--limit', '800', '--test-limit', '100', '--hidden', '16', '--backend', 'js'];
@@ -50,5 +50,42 @@ describe('backprop lr-find', () => {
     expect(a.points).toHaveLength(40);
     expect(JSON.parse(cli(args).stdout).points).toEqual(a.points);
     expect(a.config.optimizer).toBe('adam');
+  }, 60_000);
+});
+
+// A test far longer than the wait before the signal: 5,000 mini-batches of a 784-300-10 net, η kept low so that it never diverges.
+const LONG = ['lr-find', '--limit', '5000', '--hidden', '300', '--steps', '5000', '--end-lr', '0.01', '--json'];
+
+describe('lr-find: signals stop the test and keep what ran (as train and learners)', () => {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)
+    it(`${sig}: exit ${code}, the interrupted line, the curve so far in --json and --report, and the suggestion or that there is none`, async () => {
+      const report = join(tmp(), 'lr.html');
+      const r = await during([...LONG, '--report', report], /backprop lr-find/, 1500, [sig]);
+      expect(r.code, r.stderr).toBe(code);
+      const j = JSON.parse(r.stdout);
+      expect(j).toMatchObject({ command: 'lr-find', interrupted: true, signal: sig, report });
+      expect(j.points.length).toBeGreaterThan(0);
+      expect(j.points.length).toBeLessThan(5000);
+      expect(j.points.map((p: { step: number }) => p.step)).toEqual(j.points.map((_: unknown, i: number) => i + 1));
+      const n = j.points.length;
+      expect(r.stderr).toMatch(
+        new RegExp(`^interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} after ${n} of 5000 mini-batches \\(η up to [\\d.e-]+\\): the curve and the suggestion are of those$`, 'm'),
+      );
+      if (j.suggestedLr === null) expect(r.stderr).toMatch(new RegExp(`^no suggestion: the ${n} mini-batches run before the interruption show no fall`, 'm'));
+      else expect(r.stderr).toMatch(/^suggested η /m);
+      expect(r.stderr).not.toMatch(/error/);
+      expect(readFileSync(report, 'utf8')).toContain(`(${n} run, then interrupted)`);
+    }, 60_000);
+
+  it('a second signal exits at once: no JSON, no report', async () => {
+    const report = join(tmp(), 'lr.html');
+    const r = await during([...LONG, '--report', report], /backprop lr-find/, 1500, ['SIGTERM', 'SIGINT']); // two different signals: the same one twice may merge while pending
+    expect([130, 143], r.stderr).toContain(r.code);
+    expect(r.stdout).toBe('');
+    expect(existsSync(report)).toBe(false);
   }, 60_000);
 });

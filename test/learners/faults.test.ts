@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, cli, mountTmpfs, needsTmpfs, ROOT, type Run } from '../helpers.js';
+import { BIN, cli, during, mountTmpfs, needsTmpfs, ROOT, type Run } from '../helpers.js';
 
 // `backprop learners` under the rules `train` keeps: sizes and labels refused
 // before any work, the default learning rate, signals, a full disk, --quiet,
@@ -181,35 +181,6 @@ describe('--report on a full disk', () => {
 });
 
 // ---- signals ----
-/** Runs `backprop args` (node given `nodeArgs`); once stderr shows `when`, sends the signals (after delayMs, then gapMs apart). */
-function during(args: string[], when: RegExp, delayMs: number, signals: NodeJS.Signals[], gapMs = 0, clock = { sent: 0 }, nodeArgs: string[] = []): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...nodeArgs, BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '',
-      stderr = '',
-      sent = false;
-    const watch = () => {
-      if (sent || !when.test(stderr)) return;
-      sent = true;
-      signals.forEach((sig, i) =>
-        setTimeout(
-          () => {
-            if (i === 0) clock.sent = performance.now();
-            p.kill(sig);
-          },
-          delayMs + i * gapMs,
-        ),
-      );
-    };
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      watch();
-    });
-    p.on('exit', (code, signal) => resolve({ code: code ?? (signal ? -1 : null), stdout, stderr }));
-  });
-}
-
 describe('signals stop the running learner; what ran is still printed and written', () => {
   const LONG = ['learners', '--learners', 'sgd,ga', '--generations', '100000', '--limit', '1000', '--test-limit', '200', '--epochs', '1', '--json'];
   for (const [sig, code] of [

@@ -4,7 +4,7 @@ import { identity, take } from '../../src/data/dataset.js';
 import { loadData } from '../../src/data/load.js';
 import { jsKernels } from '../../src/linalg/index.js';
 import { Network } from '../../src/nn/network.js';
-import { rangeRate, rangeTest, steepestDescent, type RangePoint } from '../../src/train/lr-find.js';
+import { rangeRate, rangeTest, rangeTestUntil, steepestDescent, type RangePoint } from '../../src/train/lr-find.js';
 import { evaluate } from '../../src/train/metrics.js';
 import { SgdTrainer } from '../../src/train/sgd.js';
 
@@ -117,6 +117,38 @@ describe('the LR range test, its rules one by one (a scripted trainer)', () => {
     // 1e39 in a float32 network cannot happen (it would be Infinity); in float64 only past float32's range counts
     const s = scripted([1, 1e38, 1], 4, 2, 'float64');
     expect(rangeTest(s.trainer, s.examples, s.rng, { ...o, steps: 3, divergence: 1e300 }).stopped).toBeUndefined();
+  });
+
+  it('rangeTestUntil never stopped is rangeTest: the same points, the same divergence, no interrupted', async () => {
+    const a = scripted([2, 1, 2, 5, 1]),
+      b = scripted([2, 1, 2, 5, 1]);
+    const r = await rangeTestUntil(a.trainer, a.examples, a.rng, { ...o, steps: 5 }, () => false, 0);
+    expect(r).toStrictEqual(rangeTest(b.trainer, b.examples, b.rng, { ...o, steps: 5 }));
+    expect(r.stopped?.why).toBe('diverged');
+    expect(a.starts).toEqual(b.starts);
+  });
+
+  it('rangeTestUntil asks shouldStop at each yield and ends with the points run, their suggestion and interrupted', async () => {
+    const s = scripted([3, 2, 1, 0.5, 0.4, 0.3]);
+    let asked = 0;
+    const r = await rangeTestUntil(s.trainer, s.examples, s.rng, { ...o, steps: 6, divergence: 100 }, () => ++asked === 4, 0); // yieldMs 0: a yield after every step
+    expect(r.points.map((p) => p.step)).toEqual([1, 2, 3, 4]);
+    expect(s.starts).toHaveLength(4);
+    expect(r).toStrictEqual({ points: r.points, stopped: undefined, ...steepestDescent(r.points), interrupted: true });
+    expect(r.steepest).toBeDefined();
+  });
+
+  it('rangeTestUntil yields to the event loop (a signal handler runs there), and only once yieldMs have passed', async () => {
+    const s = scripted([3, 2, 1, 0.5]);
+    let ran = false;
+    setImmediate(() => (ran = true)); // as a signal handler would: it runs only if the test yields
+    const r = await rangeTestUntil(s.trainer, s.examples, s.rng, { ...o, steps: 4, divergence: 100 }, () => ran, 0);
+    expect(r.points).toHaveLength(1);
+    expect(r.interrupted).toBe(true);
+    const t = scripted([3, 2, 1, 0.5]);
+    const never = await rangeTestUntil(t.trainer, t.examples, t.rng, { ...o, steps: 4, divergence: 100 }, () => true, 1e9); // no yield: never asked
+    expect(never.points).toHaveLength(4);
+    expect(never.interrupted).toBeUndefined();
   });
 
   it('diverged: the first smoothed cost strictly above divergence × the lowest so far (β = 0: s = C)', () => {

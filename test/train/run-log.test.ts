@@ -50,7 +50,7 @@ describe('RunLog on a disk that fills up', () => {
         .split('\n')
         .map((l) => JSON.parse(l).epoch),
     ).toEqual([1]);
-    expect(log.failed).toMatch(/run\.jsonl: ENOSPC: no space left on device/);
+    expect(log.failed).toBe(`--log ${path}: cannot write (ENOSPC: no space left on the device); the records before it are kept, each line whole, and the run went on without it`);
     expect(log.active).toBe(false);
   });
 
@@ -70,7 +70,7 @@ describe('RunLog on a disk that fills up', () => {
     disk.zero = true;
     log.record({ kind: 'epoch', epoch: 1, loss: 0.5 });
     log.close();
-    expect(log.failed).toBe(`${path}: the file system accepted no more bytes`);
+    expect(log.failed).toBe(`--log ${path}: cannot write (the file system accepted no more bytes); the records before it are kept, each line whole, and the run went on without it`);
   });
 
   it('when the half line cannot be cut off again, the message says the last line may be incomplete', () => {
@@ -80,7 +80,7 @@ describe('RunLog on a disk that fills up', () => {
     disk.truncateFails = true;
     log.record({ kind: 'epoch', epoch: 1, loss: 0.5 });
     log.close();
-    expect(log.failed).toBe(`${path}: ENOSPC: no space left on device, write; its last line may be incomplete`);
+    expect(log.failed).toBe(`--log ${path}: cannot write (ENOSPC: no space left on the device); the records before it are kept, its last line may be incomplete, and the run went on without it`);
   });
 });
 
@@ -129,7 +129,20 @@ describe('RunLog', () => {
     expect(readFileSync(onlyJson, 'utf8')).toBe(`${JSON.stringify(batch)}\n`);
   });
 
-  it('a failed write stops the log, says why, and the run goes on without it (a real full disk: test/cli/faults.test.ts)', () => {
+  it('close() closes each file once: a second close, a record after it, change nothing and say nothing failed', () => {
+    const json = join(dir(), 'run.jsonl');
+    const log = new RunLog({ json, csv: join(dir(), 'run.csv') });
+    log.record(RunLog.epoch(m, 10));
+    expect(log.active).toBe(true);
+    log.close();
+    expect(log.active).toBe(false);
+    expect(() => log.close()).not.toThrow();
+    log.record(RunLog.epoch(m, 10));
+    expect(log.failed).toBeUndefined();
+    expect(readFileSync(json, 'utf8').split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('a failed write stops that file, says why naming its flag, and the run goes on without it; the other file is still written (a real full disk: test/cli/faults.test.ts)', () => {
     // the write fails as on a full disk, after the open: its descriptor is taken away
     const good = join(dir(), 'run.jsonl'),
       bad = join(dir(), 'run.csv');
@@ -137,10 +150,12 @@ describe('RunLog', () => {
     const fds = (log as unknown as { fds: { fd: number; path: string }[] }).fds;
     closeSync(fds[1].fd);
     log.record(RunLog.epoch(m, 10));
-    expect(log.failed).toBe(`${bad}: EBADF: bad file descriptor, fstat`); // where the line would begin: nothing of it written
-    expect(log.active).toBe(false);
-    log.record(RunLog.epoch(m, 10)); // nothing more, no throw
-    expect(readFileSync(good, 'utf8').split('\n').filter(Boolean)).toHaveLength(1); // the line written before the failure
+    const failed = `--csv ${bad}: cannot write (EBADF: bad file descriptor, fstat); the records before it are kept, each line whole, and the run went on without it`;
+    expect(log.failed).toBe(failed); // where the line would begin: nothing of it written
+    expect(log.active).toBe(true); // --log goes on
+    log.record(RunLog.epoch(m, 10)); // nothing more to --csv, no throw
+    expect(log.failed).toBe(failed); // said once
+    expect(readFileSync(good, 'utf8').split('\n').filter(Boolean)).toHaveLength(2); // --log: both lines
     fds.splice(1, 1);
     log.close();
     // a device is not a log file: refused at the open, naming the flag (it was written to, and failed at once)
