@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/base/rng.js';
 import { jsKernels } from '../../src/linalg/index.js';
 import { BN_EPS, batchNormBackward, batchNormForward } from '../../src/nn/batchnorm.js';
-import { backprop, feedforward, Gradients, Workspace } from '../../src/nn/backprop.js';
+import { backprop, feedforward, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
+import { numericalGradients } from '../../src/check/finite-diff.js';
 import { convArchitecture, layersFlag, Network, type Architecture } from '../../src/nn/network.js';
 import { copyWeights } from '../../src/train/early-stop.js';
 import { batchNormLayers, LayerSpecError, parseLayerList } from '../../src/nn/layers.js';
@@ -181,6 +182,43 @@ describe('networks with batch normalisation', () => {
     const header2 = encodeSafetensors(Network.create(plain, 'xavier', new Rng(2)));
     expect(Buffer.from(header2).toString('latin1')).not.toMatch(/batch_norm|bn1/);
   });
+});
+
+describe('sgdStep through batch normalisation', () => {
+  const conv = { ...convArchitecture(parseLayerList('conv3x3x3,pool2,5'), [1, 6, 6], 3, { activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' }), batchNorm: [1, 2] };
+  const dense: Architecture = { sizes: [6, 5, 4, 3], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood', batchNorm: [1, 2] };
+  for (const [name, arch] of [
+    ['dense', dense],
+    ['conv (γ, β per channel), then dense', conv],
+  ] as const)
+    it(`${name}: W ← (1 − ηλ)W − η∂C/∂W, [γ; β] ← [γ; β] − η∂C/∂[γ; β] (no decay), b of a normalised layer unchanged, the others b − η∂C/∂b; gradients by centred differences`, () => {
+      const rng = new Rng(21);
+      const net = Network.create(arch, 'xavier', new Rng(4), 'float64');
+      // γ, β off 1 and 0, and biases off 0 (b^l of a normalised layer included: it must stay as it is)
+      for (const b of net.biases) for (let i = 0; i < b.length; i++) b[i] += 0.3 * rng.normal();
+      const x = randomMatrix(rng, 4, arch.sizes[0]),
+        y = oneHot([0, 2, 1, 2], 3);
+      const before = net.clone();
+      const fd = numericalGradients(before, x, y, 1e-5);
+      const [lr, wd] = [0.5, 0.1];
+      const ws = new Workspace(net, 4);
+      ws.input.data.set(x.data);
+      expect(Number.isFinite(sgdStep(net, ws, y, lr, wd, jsKernels))).toBe(true);
+      for (let l = 0; l < net.weights.length; l++) {
+        const W0 = before.weights[l].data;
+        for (let i = 0; i < W0.length; i++) expect(net.weights[l].data[i], `W${l + 1}[${i}]`).toBeCloseTo((1 - lr * wd) * W0[i] - lr * fd.gradW[l][i], 8);
+      }
+      for (let k = 0; k < net.biases.length; k++) {
+        const b0 = before.biases[k];
+        // b^l of a batch-normalised layer: not used, ∂C/∂b^l = 0, so it stays (the differences say 0 as well)
+        for (let i = 0; i < b0.length; i++) expect(net.biases[k][i], `${k < net.depth ? 'b' + (k + 1) : 'bn [γ; β]'}[${i}]`).toBeCloseTo(b0[i] - lr * fd.gradB[k][i], 8);
+      }
+      for (const l of arch.batchNorm!) {
+        expect(Array.from(net.biases[l - 1])).toEqual(Array.from(before.biases[l - 1]));
+        const g = net.norm[l]!.params;
+        expect(g.some((v, i) => Math.abs(v - before.norm[l]!.params[i]) > 1e-3)).toBe(true); // the step moved γ and β
+      }
+    });
 });
 
 describe('train with bn', () => {
