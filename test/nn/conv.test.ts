@@ -194,6 +194,21 @@ describe('the training step on a conv net', () => {
     }
   });
 
+  it('the gradient of cols(A) is in the float32 block for a conv layer above another, and absent for layer 1 (the input has no gradient)', () => {
+    // conv3x3x2 on 1×7×7 → 2×5×5; conv2x2x3 on it → 3×4×4, pool2 → 3×2×2: layer 2's K = 2·2·2 = 8, P = 16
+    const net = Network.create(convArch('conv3x3x2,conv2x2x3,pool2', [1, 7, 7], 3, 'relu'), 'he', new Rng(3), 'float32');
+    const ws = new Workspace(net, 2);
+    expect(ws.conv[1]!.dCols).toBeUndefined();
+    const d = ws.conv[2]!.dCols!;
+    expect([d.rows, d.cols, d.data.length]).toEqual([8, 2 * 16, 8 * 32]);
+    expect(d.data).toBeInstanceOf(Float32Array);
+    // where wasm runs, the same memory as z, a, δ and X (the SIMD col2im takes it); without wasm, plain arrays
+    expect(d.data.buffer === ws.x.data.buffer).toBe(ws.conv[2]!.wasm !== undefined);
+    // float64: no block, the first backward pass allocates it (none at all for a forward-only workspace)
+    const ws64 = new Workspace(Network.create(convArch('conv3x3x2,conv2x2x3,pool2', [1, 7, 7], 3, 'relu'), 'he', new Rng(3), 'float64'), 2);
+    expect(ws64.conv.map((c) => c?.dCols)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
   it('estimates the im2col buffers in the memory a workspace needs', () => {
     const arch = convArch('conv5x5x20,pool2,conv5x5x40,pool2,100', [1, 28, 28], 10, 'relu');
     const { geometry } = layerGeometry(arch.input!, arch.layers!);
