@@ -119,6 +119,21 @@ describe('networks with batch normalisation', () => {
     expect(r.pass).toBe(true);
   }, 60_000);
 
+  it("its buffers have the network's precision: float32 nets normalise in float32 (Z, x̂, 1/√(σ² + ε), Σ G x̂, Σ G)", () => {
+    for (const [dtype, type] of [
+      ['float32', Float32Array],
+      ['float64', Float64Array],
+    ] as const) {
+      const ws = new Workspace(Network.create(dense, 'xavier', new Rng(2), dtype), 4);
+      for (const l of [1, 2]) {
+        const b = ws.bn[l]!;
+        for (const k of ['pre', 'xhat', 'invStd', 'dGamma', 'dBeta'] as const) expect(b[k], `${dtype} bn${l}.${k}`).toBeInstanceOf(type);
+        expect([b.pre.length, b.xhat.length, b.invStd.length]).toEqual([dense.sizes[l] * 4, dense.sizes[l] * 4, dense.sizes[l]]);
+        expect(b.preZ.data).toBe(b.pre);
+      }
+    }
+  });
+
   it('a training pass updates the running statistics; evaluation uses them; backprop leaves b unused (∂C/∂b = 0)', () => {
     const net = Network.create(dense, 'xavier', new Rng(2), 'float64');
     const ws = new Workspace(net, 4);
