@@ -132,6 +132,47 @@ export const equivalent = [
   ['src/nn/activations.ts', 'if (simd?.holds(Z, G, D)) return simd.reluBackward(Z, G, D);', 'if (false)', 'the js loops compute the same bits (SIMD is speed only)'],
   ['src/nn/backprop.ts', 'if (ws.mask && ws.dropped && l < net.depth)', 'ws.mask || ws.dropped', 'enableDropout sets mask and dropped together: both or neither (dropped only narrows the type)'],
   ['src/nn/backprop.ts', 'for (let i = 0; i < x.length; i++) out[i] = x[i] * y[i];', 'i <= x.length', pastEnd],
+  ...['(false ? a', '(l === 0 && this.conv[l] ? a', '(false || this.conv[l] ? a'].map((rep) => [
+    'src/nn/backprop.ts',
+    'this.dropped = hidden.map((a, l) => (l === 0 || this.conv[l] ? a',
+    rep,
+    'dropped[0] and a conv layer’s dropped[l] are never read (previous() takes X or the pooled output there): a fresh empty matrix instead of the empty mask',
+  ]),
+  [
+    'src/nn/backprop.ts',
+    'const hidden = this.a.slice(0, -1).map((a, l) => (l === 0 || this.conv[l] ?',
+    '(false || this.conv[l] ?',
+    'a^0 is 0 × m: Matrix.zeros(a.rows, a.cols) is the same empty mask',
+  ],
+  [
+    'src/nn/backprop.ts',
+    'if (beta) for (let i = 0; i < z.rows; i++) Z.fill(',
+    'if (true) for',
+    'with beta = 0 the gemm sets Z without reading it (js fills C with 0 first, BLAS does not read C): the b filled in is overwritten',
+  ],
+  ...[
+    ['if (bn && norm) batchNormForward(', 'bn || norm'],
+    ['if (bn && norm) batchNormBackward(', 'bn || norm'],
+    ['if (!bn || !norm) {', '!bn && !norm'],
+  ].map(([line, rep]) => [
+    'src/nn/backprop.ts',
+    line,
+    rep,
+    'a Workspace’s bn[l] is made exactly where its network’s norm[l] is (metrics.ts shares one only between equal architectures, batchNorm included): both or neither, the second only narrows the type',
+  ]),
+  [
+    'src/nn/backprop.ts',
+    'if ((ws.bn[l] || !allFinite(sums(l))) && !allFinite(ws.delta[l].data)) return false;',
+    '(true) && !allFinite',
+    'a shortcut: a row of δ with a non-finite entry has a non-finite float64 sum (NaN and ±∞ propagate, through s/m too), so checking every δ gives the same answer',
+  ],
+  [
+    'src/nn/backprop.ts',
+    'if (!ws.bn[l]) kernels.rowSums(ws.delta[l], 1, 0, ws.sums[l]);',
+    'if (true) kernels.rowSums',
+    'a batch-normalised layer’s sums are read by nothing: passFinite checks its δ entries, its step takes Σ G x̂ and Σ G',
+  ],
+  ['src/nn/backprop.ts', 'for (let i = 0; i < b.length; i++) b[i] = step * s[i] + b[i];', 'i <= b.length', pastEnd],
   // src/linalg/js.ts, kernels.ts (measured with vitest.stryker-kernels.config.mjs):
   ['src/linalg/js.ts', 'if (alpha === 0 || k === 0) return;', 'alpha === 0 || false', 'with k = 0 every loop over p runs zero times and C stays beta·C'],
   ['src/linalg/js.ts', 'T[p * n + j] = B[bj + p]', 'p <= k', 'the extra entry lands in the scratch past the k·n entries rowStream reads (or past its end)'],
