@@ -43,6 +43,20 @@ describe('batch normalisation, by hand', () => {
     expect(y[0]).toBeCloseTo((2 * (1 - 0.25)) / Math.sqrt(0.9 + 1 / 6 + BN_EPS) + 0.5, 14);
   });
 
+  it('a batch of one (N = 1): σ² = 0, x̂ = 0, y = β, and the running variance takes σ² itself (N/(N − 1) would be 0/0)', () => {
+    const params = Float64Array.from([2, 3, 0.5, -1]); // two features: γ = (2, 3), β = (0.5, −1)
+    const mean = Float64Array.from([1, 0]),
+      variance = Float64Array.from([2, 1]);
+    const buf = buffers(2, 1),
+      y = new Float64Array(2);
+    batchNormForward('update', Float64Array.from([7, -4]), 2, 1, params, mean, variance, buf, y);
+    expect(Array.from(y)).toEqual([0.5, -1]);
+    expect(Array.from(buf.xhat)).toEqual([0, 0]);
+    expect(mean[0]).toBeCloseTo(0.9 * 1 + 0.1 * 7, 15);
+    expect(mean[1]).toBeCloseTo(0.1 * -4, 15);
+    expect(Array.from(variance)).toEqual([0.9 * 2, 0.9 * 1]); // 0.9 r + 0.1 · 0
+  });
+
   it('backward: ∂C/∂β = Σ G, ∂C/∂γ = Σ G x̂, and ∂C/∂z sums to 0 and is orthogonal to x̂ (the mean and the scale are taken out)', () => {
     const z = Float64Array.from([1, 2, 3, 4]),
       params = Float64Array.from([2, 0.5]);
