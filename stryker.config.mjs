@@ -97,6 +97,7 @@ export const equivalent = [
   ['src/nn/costs.ts', 'col.load(Z, m, j, true);', 'false', 'also computes what log-likelihood does not read (speed only)'],
   ['src/nn/costs.ts', 'if (Y[i] !== 0) s -= Y[i] * ln(A[i]);', 'true', 'ln is clamped finite, so the added 0 · ln a is 0'],
   ['src/nn/costs.ts', 'if (Y[i] !== 1) s -= (1 - Y[i]) * ln(1 - A[i]);', 'true', 'ln is clamped finite, so the added 0 · ln(1 − a) is 0'],
+  ['src/nn/costs.ts', "Y[i] = keep * Y[i] + share; // y' = (1 − ε) y + ε/K", 'i <= Y.length', pastEnd],
   ['src/nn/network.ts', "dtype: DType = 'float32'", '""', "Matrix.zeros makes float32 for any dtype but 'float64'"],
   ...['(true && l < bn[k - 1])', '(k >= 0 && l < bn[k - 1])'].map((rep) => [
     'src/nn/network.ts',
