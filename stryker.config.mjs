@@ -108,6 +108,24 @@ export const equivalent = [
   ['src/nn/network.ts', '|| (k > 0 && l < bn[k - 1]))', 'l <= bn[k - 1]', 'l = bn[k − 1] is a layer named twice, refused with the same message by this.norm[l] just before'],
   ['src/nn/network.ts', 'const bn = new Set(arch.batchNorm ?? []);', '["Stryker was here"]', 'a set holding a string has no layer number: has(l) is false for every l, as for the empty set'],
   ['src/nn/backprop.ts', 'Z.fill(b[i], i * n, (i + 1) * n)', 'i <= z.rows', 'fill past the end of a typed array is clamped to nothing'],
+  [
+    'src/nn/batchnorm.ts',
+    'for (let i = 0; i < F; i++) {',
+    'i <= F',
+    'the extra feature i = F only writes past the ends (y, x̂ and G have F·N entries; invStd, Σ G x̂, Σ G and the running statistics F) and reads undefined into them',
+  ],
+  [
+    'src/nn/batchnorm.ts',
+    'y[j] = gamma * (z[j] - mu) * inv + beta; // y = γ (z − r_μ)',
+    'j <= o + N',
+    'the extra write is the next row’s first y, which the next row then overwrites (past the end after the last)',
+  ],
+  [
+    'src/nn/batchnorm.ts',
+    'for (let j = o; j < o + N; j++) {',
+    'j <= o + N',
+    'forward, x̂ and y of row i: the extra writes are the next row’s first x̂ and y, which it then overwrites (past the end after the last). The same text in the backward pass is not equivalent (it would add the next row’s G to Σ G): killed by the tests',
+  ],
   ['src/base/rng.ts', 'for (let i = 0; i < 4; i++) {', 'i <= 4', pastEnd],
   ['src/analysis/layers.ts', 'if (act.prime(Z[i], A[i]) < 0.01 * act.maxPrime) sat++;', 'i <= Z.length', 'f′ of undefined is NaN, never below the threshold'],
   [
