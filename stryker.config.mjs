@@ -106,6 +106,12 @@ export const equivalent = [
     'at k = 0, bn[−1] is undefined and l < undefined is false: the k > 0 guard only spares the read',
   ]),
   ['src/nn/network.ts', '|| (k > 0 && l < bn[k - 1]))', 'l <= bn[k - 1]', 'l = bn[k − 1] is a layer named twice, refused with the same message by this.norm[l] just before'],
+  ...['false || t.kind', 'typeof t === ""'].map((rep) => [
+    'src/nn/layers.ts',
+    "if (typeof t === 'number' || t.kind !== 'bn') {",
+    rep,
+    "a number has no kind: t.kind is undefined, never 'bn', so a size passes either way",
+  ]),
   ['src/nn/network.ts', 'const bn = new Set(arch.batchNorm ?? []);', '["Stryker was here"]', 'a set holding a string has no layer number: has(l) is false for every l, as for the empty set'],
   ['src/nn/backprop.ts', 'Z.fill(b[i], i * n, (i + 1) * n)', 'i <= z.rows', 'fill past the end of a typed array is clamped to nothing'],
   [

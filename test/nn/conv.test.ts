@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels, loadProvider, PROVIDERS } from '../../src/linalg/index.js';
 import { backprop, feedforward, Gradients, sgdStep, Workspace, drawDropoutMasks } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
-import { formatLayers, layerGeometry, layerSpecs, parseLayerList, workspaceBytes, type LayerSpec } from '../../src/nn/layers.js';
+import { batchNormLayers, formatLayers, hasConv, layerGeometry, layerSpecs, outputShape, parseLayerList, workspaceBytes, type LayerSpec } from '../../src/nn/layers.js';
 import { Rng } from '../../src/base/rng.js';
 import { numericalGradients } from '../../src/check/finite-diff.js';
 import { compare } from '../../src/check/compare.js';
@@ -207,6 +207,32 @@ describe('the training step on a conv net', () => {
     // float64: no block, the first backward pass allocates it (none at all for a forward-only workspace)
     const ws64 = new Workspace(Network.create(convArch('conv3x3x2,conv2x2x3,pool2', [1, 7, 7], 3, 'relu'), 'he', new Rng(3), 'float64'), 2);
     expect(ws64.conv.map((c) => c?.dCols)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('workspaceBytes by hand: a dense layer 5·n·m + 3·n·n_in + 3·n values, a conv layer 3·c·m·P + 2·n·m + 2·K·m·P + 3·c·(K + 1) and n·m int32', () => {
+    // dense 7 → 5 → 3, m = 2: input 2·7 = 14; layer 1: 5·5·2 + 3·5·7 + 3·5 = 50 + 105 + 15 = 170; layer 2: 5·3·2 + 3·3·5 + 3·3 = 30 + 45 + 9 = 84
+    expect(workspaceBytes([7, 5, 3], [undefined, undefined, undefined], 2, 4)).toBe((14 + 170 + 84) * 4);
+    expect(workspaceBytes([7, 5, 3], [undefined, undefined, undefined], 2, 8)).toBe((14 + 170 + 84) * 8);
+    // conv3x3x2,pool2 on 1×6×6 (c = 2, K = 9, P = 16, n = 2·2·2 = 8), then dense 3; m = 3: input 3·36 = 108;
+    // layer 1: 3·2·3·16 + 2·8·3 + 2·9·3·16 + 3·2·10 = 288 + 48 + 864 + 60 = 1260, and 8·3 = 24 int32; layer 2: 5·3·3 + 3·3·8 + 3·3 = 45 + 72 + 9 = 126
+    const arch = convArch('conv3x3x2,pool2', [1, 6, 6], 3);
+    const { geometry } = layerGeometry(arch.input!, arch.layers!);
+    expect(arch.sizes).toEqual([36, 8, 3]);
+    expect(workspaceBytes(arch.sizes, geometry, 3, 8)).toBe((108 + 1260 + 126) * 8 + 24 * 4);
+    expect(outputShape(geometry[1], 8)).toEqual([2, 2, 2]);
+    expect(outputShape(undefined, 8)).toEqual([8]);
+  });
+
+  it('hasConv: a conv layer among the tokens (sizes and bn are not)', () => {
+    expect(hasConv(parseLayerList('conv3x3x4,pool2,10'))).toBe(true);
+    expect(hasConv(parseLayerList('100,bn,50'))).toBe(false);
+    expect(hasConv(parseLayerList('30'))).toBe(false);
+    expect(hasConv([])).toBe(false);
+  });
+
+  it('a bn token first: the message says after what, the input size when the list counts it', () => {
+    expect(() => batchNormLayers(parseLayerList('bn,100'), 0)).toThrow('layer "bn" must follow a layer it normalises (a size or a convolution, after the input size)');
+    expect(() => batchNormLayers(parseLayerList('bn,100'), 1)).toThrow(/^layer "bn" must follow a layer it normalises \(a size or a convolution\)$/);
   });
 
   it('estimates the im2col buffers in the memory a workspace needs', () => {
