@@ -112,6 +112,12 @@ export const equivalent = [
     rep,
     "a number has no kind: t.kind is undefined, never 'bn', so a size passes either way",
   ]),
+  [
+    'src/nn/layers.ts',
+    'if (s > oh || s > ow) throw new LayerSpecError(`layer "${spec.pool?.kind}pool${s}"',
+    'spec.pool.kind',
+    'the message is built only when the window exceeds the maps: s > 1, so there is a pool (without one s = 1 and oh, ow ≥ 1)',
+  ],
   ['src/nn/network.ts', 'const bn = new Set(arch.batchNorm ?? []);', '["Stryker was here"]', 'a set holding a string has no layer number: has(l) is false for every l, as for the empty set'],
   ['src/nn/backprop.ts', 'Z.fill(b[i], i * n, (i + 1) * n)', 'i <= z.rows', 'fill past the end of a typed array is clamped to nothing'],
   [

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels, loadProvider, PROVIDERS } from '../../src/linalg/index.js';
 import { backprop, feedforward, Gradients, sgdStep, Workspace, drawDropoutMasks } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
-import { batchNormLayers, formatLayers, hasConv, layerGeometry, layerSpecs, outputShape, parseLayerList, workspaceBytes, type LayerSpec } from '../../src/nn/layers.js';
+import { batchNormLayers, formatLayers, hasConv, layerGeometry, layerSpecs, outputShape, parseLayerList, parseLayerToken, workspaceBytes, type LayerSpec } from '../../src/nn/layers.js';
 import { Rng } from '../../src/base/rng.js';
 import { numericalGradients } from '../../src/check/finite-diff.js';
 import { compare } from '../../src/check/compare.js';
@@ -48,6 +48,35 @@ describe('the layer syntax', () => {
     expect(() => layerGeometry([1, 4, 4], layerSpecs(parseLayerList('conv5x5x2')))).toThrow('layer "conv5x5x2": a 5×5 kernel does not fit its 4×4 input');
     expect(() => layerGeometry([1, 4, 4], layerSpecs(parseLayerList('conv3x3x2,pool3')))).toThrow('smaller than one pooling window');
     expect(() => parseLayerList('conv0x3x2')).toThrow('layer "conv0x3x2"');
+  });
+});
+
+describe('the layer syntax, token by token', () => {
+  it('reads whole tokens only (trimmed), sizes of several digits, and refuses 0 and anything around a token', () => {
+    expect(parseLayerToken(' 30 ')).toBe(30);
+    expect(parseLayerToken('conv12x13x14p10')).toEqual({ kind: 'conv', kh: 12, kw: 13, channels: 14, padding: 10 });
+    expect(parseLayerToken('pool12')).toEqual({ kind: 'pool', pool: { kind: 'max', size: 12 } });
+    expect(parseLayerToken('maxpool2')).toEqual({ kind: 'pool', pool: { kind: 'max', size: 2 } });
+    expect(parseLayerToken('avgpool2')).toEqual({ kind: 'pool', pool: { kind: 'avg', size: 2 } });
+    for (const bad of ['0', '30a', 'a30', '+30', '1e3', '0x10', 'xconv3x3x4', 'conv3x3x4y', 'xpool2', 'pool2x']) expect(() => parseLayerToken(bad), bad).toThrow(`layer "${bad}"`);
+  });
+
+  it('layerSpecs refuses a bn token; layerGeometry refuses a conv after a dense layer, a kernel or a pooling too big in either direction, a padding as large as the kernel', () => {
+    expect(() => layerSpecs(parseLayerList('30,bn'))).toThrow(/^layer "bn" here: take the bn tokens out first \(batchNormLayers\)$/);
+    const conv = (kh: number, kw: number, padding = 0, size?: number): LayerSpec => ({ kind: 'conv', kh, kw, channels: 2, padding, ...(size ? { pool: { kind: 'max' as const, size } } : {}) });
+    const geometry =
+      (input: [number, number, number], ...specs: LayerSpec[]) =>
+      () =>
+        layerGeometry(input, [...specs, { kind: 'dense', units: 3 }]);
+    expect(geometry([1, 6, 6], { kind: 'dense', units: 5 }, conv(3, 3))).toThrow(/^layer "conv3x3x2" follows a dense layer: conv layers read images, so they come first$/);
+    expect(geometry([1, 4, 4], conv(5, 2))).toThrow(/^layer "conv5x2x2": a 5×2 kernel does not fit its 4×4 input$/);
+    expect(geometry([1, 4, 4], conv(2, 5))).toThrow(/^layer "conv2x5x2": a 2×5 kernel does not fit its 4×4 input$/);
+    expect(geometry([1, 1, 1], conv(5, 5, 1))).toThrow(/^layer "conv5x5x2p1": a 5×5 kernel does not fit its 1×1 input padded by 1$/);
+    expect(geometry([1, 4, 4], conv(2, 4))).not.toThrow(); // one column of positions
+    expect(geometry([1, 6, 6], conv(3, 3, 3))).toThrow(/^layer "conv3x3x2p3": padding 3 must be smaller than the kernel$/);
+    expect(geometry([1, 6, 6], conv(3, 1, 2))).not.toThrow(); // smaller than the larger side
+    expect(geometry([1, 4, 6], conv(3, 1, 0, 4))).toThrow(/^layer "maxpool4": the 2×6 maps of "conv3x1x2" are smaller than one pooling window$/);
+    expect(geometry([1, 6, 4], conv(1, 3, 0, 4))).toThrow(/^layer "maxpool4": the 6×2 maps of "conv1x3x2" are smaller than one pooling window$/);
   });
 });
 
