@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels, Matrix } from '../../src/linalg/index.js';
-import { allFinite, backprop, Gradients, passFinite, sgdStep, Workspace } from '../../src/nn/backprop.js';
+import { allFinite, backprop, feedforward, Gradients, passFinite, sgdStep, Workspace } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
 import { type ActivationName, ACTIVATIONS } from '../../src/nn/activations.js';
@@ -118,6 +118,37 @@ describe('backprop against centered finite differences (float64, allclose rtol 1
     const num = numericalGradients(net, x, y, 1e-6);
     expect(compare(g.gradW[0].data, num.gradW[0], 1e-6, 1e-9).violations).toBeGreaterThan(0);
   });
+});
+
+describe('the order of the bias add (float32, bit for bit)', () => {
+  for (const act of ['tanh', 'relu'] as const)
+    it(`${act} layers: Z = fl(fl(W A) + b), the gemm (beta = 0) then the bias in f's pass; softmax's: the bias first, as gemm's C (beta = 1)`, () => {
+      const rng = new Rng(17),
+        m = 8;
+      const net = Network.create({ sizes: [20, 16, 12, 4], activation: act, outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', rng, 'float32');
+      for (const b of net.biases) for (let i = 0; i < b.length; i++) b[i] = rng.normal();
+      const ws = new Workspace(net, m);
+      ws.input.data.set(randomMatrix(rng, m, 20, 'float32').data);
+      feedforward(net, ws, jsKernels);
+      for (let l = 1; l <= net.depth; l++) {
+        const b = net.biases[l - 1],
+          expected = Matrix.zeros(b.length, m, 'float32');
+        if (l < net.depth) {
+          // hidden: W A rounded to float32 by the gemm, then + b rounded once more
+          jsKernels.gemm(false, l === 1, 1, net.weights[l - 1], l === 1 ? ws.x : ws.a[l - 1], 0, expected);
+          for (let i = 0; i < b.length; i++) for (let j = 0; j < m; j++) expected.data[i * m + j] = Math.fround(expected.data[i * m + j] + b[i]);
+        } else {
+          for (let i = 0; i < b.length; i++) expected.data.fill(b[i], i * m, (i + 1) * m);
+          jsKernels.gemm(false, false, 1, net.weights[l - 1], ws.a[l - 1], 1, expected);
+        }
+        expect(Array.from(ws.z[l].data), `Z${l}`).toEqual(Array.from(expected.data));
+      }
+      // the two orders round differently: the test can tell them apart
+      const other = Matrix.zeros(16, m, 'float32');
+      for (let i = 0; i < 16; i++) other.data.fill(net.biases[0][i], i * m, (i + 1) * m);
+      jsKernels.gemm(false, true, 1, net.weights[0], ws.x, 1, other);
+      expect(Array.from(other.data)).not.toEqual(Array.from(ws.z[1].data));
+    });
 });
 
 describe('weight decay shrinks W and never b', () => {

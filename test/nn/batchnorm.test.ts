@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/base/rng.js';
 import { jsKernels } from '../../src/linalg/index.js';
 import { BN_EPS, batchNormBackward, batchNormForward } from '../../src/nn/batchnorm.js';
-import { backprop, feedforward, Gradients, Workspace } from '../../src/nn/backprop.js';
+import { backprop, feedforward, Gradients, sgdStep, Workspace } from '../../src/nn/backprop.js';
+import { numericalGradients } from '../../src/check/finite-diff.js';
 import { convArchitecture, layersFlag, Network, type Architecture } from '../../src/nn/network.js';
 import { copyWeights } from '../../src/train/early-stop.js';
 import { batchNormLayers, LayerSpecError, parseLayerList } from '../../src/nn/layers.js';
@@ -40,6 +41,20 @@ describe('batch normalisation, by hand', () => {
     // evaluation: γ (z − r_μ)/√(r_σ² + ε) + β
     batchNormForward('running', z, 1, 4, params, mean, variance, buf, y);
     expect(y[0]).toBeCloseTo((2 * (1 - 0.25)) / Math.sqrt(0.9 + 1 / 6 + BN_EPS) + 0.5, 14);
+  });
+
+  it('a batch of one (N = 1): σ² = 0, x̂ = 0, y = β, and the running variance takes σ² itself (N/(N − 1) would be 0/0)', () => {
+    const params = Float64Array.from([2, 3, 0.5, -1]); // two features: γ = (2, 3), β = (0.5, −1)
+    const mean = Float64Array.from([1, 0]),
+      variance = Float64Array.from([2, 1]);
+    const buf = buffers(2, 1),
+      y = new Float64Array(2);
+    batchNormForward('update', Float64Array.from([7, -4]), 2, 1, params, mean, variance, buf, y);
+    expect(Array.from(y)).toEqual([0.5, -1]);
+    expect(Array.from(buf.xhat)).toEqual([0, 0]);
+    expect(mean[0]).toBeCloseTo(0.9 * 1 + 0.1 * 7, 15);
+    expect(mean[1]).toBeCloseTo(0.1 * -4, 15);
+    expect(Array.from(variance)).toEqual([0.9 * 2, 0.9 * 1]); // 0.9 r + 0.1 · 0
   });
 
   it('backward: ∂C/∂β = Σ G, ∂C/∂γ = Σ G x̂, and ∂C/∂z sums to 0 and is orthogonal to x̂ (the mean and the scale are taken out)', () => {
@@ -118,6 +133,21 @@ describe('networks with batch normalisation', () => {
     expect(r.pass).toBe(true);
   }, 60_000);
 
+  it("its buffers have the network's precision: float32 nets normalise in float32 (Z, x̂, 1/√(σ² + ε), Σ G x̂, Σ G)", () => {
+    for (const [dtype, type] of [
+      ['float32', Float32Array],
+      ['float64', Float64Array],
+    ] as const) {
+      const ws = new Workspace(Network.create(dense, 'xavier', new Rng(2), dtype), 4);
+      for (const l of [1, 2]) {
+        const b = ws.bn[l]!;
+        for (const k of ['pre', 'xhat', 'invStd', 'dGamma', 'dBeta'] as const) expect(b[k], `${dtype} bn${l}.${k}`).toBeInstanceOf(type);
+        expect([b.pre.length, b.xhat.length, b.invStd.length]).toEqual([dense.sizes[l] * 4, dense.sizes[l] * 4, dense.sizes[l]]);
+        expect(b.preZ.data).toBe(b.pre);
+      }
+    }
+  });
+
   it('a training pass updates the running statistics; evaluation uses them; backprop leaves b unused (∂C/∂b = 0)', () => {
     const net = Network.create(dense, 'xavier', new Rng(2), 'float64');
     const ws = new Workspace(net, 4);
@@ -181,6 +211,43 @@ describe('networks with batch normalisation', () => {
     const header2 = encodeSafetensors(Network.create(plain, 'xavier', new Rng(2)));
     expect(Buffer.from(header2).toString('latin1')).not.toMatch(/batch_norm|bn1/);
   });
+});
+
+describe('sgdStep through batch normalisation', () => {
+  const conv = { ...convArchitecture(parseLayerList('conv3x3x3,pool2,5'), [1, 6, 6], 3, { activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' }), batchNorm: [1, 2] };
+  const dense: Architecture = { sizes: [6, 5, 4, 3], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood', batchNorm: [1, 2] };
+  for (const [name, arch] of [
+    ['dense', dense],
+    ['conv (γ, β per channel), then dense', conv],
+  ] as const)
+    it(`${name}: W ← (1 − ηλ)W − η∂C/∂W, [γ; β] ← [γ; β] − η∂C/∂[γ; β] (no decay), b of a normalised layer unchanged, the others b − η∂C/∂b; gradients by centred differences`, () => {
+      const rng = new Rng(21);
+      const net = Network.create(arch, 'xavier', new Rng(4), 'float64');
+      // γ, β off 1 and 0, and biases off 0 (b^l of a normalised layer included: it must stay as it is)
+      for (const b of net.biases) for (let i = 0; i < b.length; i++) b[i] += 0.3 * rng.normal();
+      const x = randomMatrix(rng, 4, arch.sizes[0]),
+        y = oneHot([0, 2, 1, 2], 3);
+      const before = net.clone();
+      const fd = numericalGradients(before, x, y, 1e-5);
+      const [lr, wd] = [0.5, 0.1];
+      const ws = new Workspace(net, 4);
+      ws.input.data.set(x.data);
+      expect(Number.isFinite(sgdStep(net, ws, y, lr, wd, jsKernels))).toBe(true);
+      for (let l = 0; l < net.weights.length; l++) {
+        const W0 = before.weights[l].data;
+        for (let i = 0; i < W0.length; i++) expect(net.weights[l].data[i], `W${l + 1}[${i}]`).toBeCloseTo((1 - lr * wd) * W0[i] - lr * fd.gradW[l][i], 8);
+      }
+      for (let k = 0; k < net.biases.length; k++) {
+        const b0 = before.biases[k];
+        // b^l of a batch-normalised layer: not used, ∂C/∂b^l = 0, so it stays (the differences say 0 as well)
+        for (let i = 0; i < b0.length; i++) expect(net.biases[k][i], `${k < net.depth ? 'b' + (k + 1) : 'bn [γ; β]'}[${i}]`).toBeCloseTo(b0[i] - lr * fd.gradB[k][i], 8);
+      }
+      for (const l of arch.batchNorm!) {
+        expect(Array.from(net.biases[l - 1])).toEqual(Array.from(before.biases[l - 1]));
+        const g = net.norm[l]!.params;
+        expect(g.some((v, i) => Math.abs(v - before.norm[l]!.params[i]) > 1e-3)).toBe(true); // the step moved γ and β
+      }
+    });
 });
 
 describe('train with bn', () => {

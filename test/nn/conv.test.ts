@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Matrix, jsKernels, loadProvider, PROVIDERS } from '../../src/linalg/index.js';
 import { backprop, feedforward, Gradients, sgdStep, Workspace, drawDropoutMasks } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
-import { formatLayers, layerGeometry, layerSpecs, parseLayerList, workspaceBytes, type LayerSpec } from '../../src/nn/layers.js';
+import { batchNormLayers, formatLayers, hasConv, layerGeometry, layerSpecs, outputShape, parseLayerList, parseLayerToken, workspaceBytes, type LayerSpec } from '../../src/nn/layers.js';
 import { Rng } from '../../src/base/rng.js';
 import { numericalGradients } from '../../src/check/finite-diff.js';
 import { compare } from '../../src/check/compare.js';
@@ -48,6 +48,35 @@ describe('the layer syntax', () => {
     expect(() => layerGeometry([1, 4, 4], layerSpecs(parseLayerList('conv5x5x2')))).toThrow('layer "conv5x5x2": a 5×5 kernel does not fit its 4×4 input');
     expect(() => layerGeometry([1, 4, 4], layerSpecs(parseLayerList('conv3x3x2,pool3')))).toThrow('smaller than one pooling window');
     expect(() => parseLayerList('conv0x3x2')).toThrow('layer "conv0x3x2"');
+  });
+});
+
+describe('the layer syntax, token by token', () => {
+  it('reads whole tokens only (trimmed), sizes of several digits, and refuses 0 and anything around a token', () => {
+    expect(parseLayerToken(' 30 ')).toBe(30);
+    expect(parseLayerToken('conv12x13x14p10')).toEqual({ kind: 'conv', kh: 12, kw: 13, channels: 14, padding: 10 });
+    expect(parseLayerToken('pool12')).toEqual({ kind: 'pool', pool: { kind: 'max', size: 12 } });
+    expect(parseLayerToken('maxpool2')).toEqual({ kind: 'pool', pool: { kind: 'max', size: 2 } });
+    expect(parseLayerToken('avgpool2')).toEqual({ kind: 'pool', pool: { kind: 'avg', size: 2 } });
+    for (const bad of ['0', '30a', 'a30', '+30', '1e3', '0x10', 'xconv3x3x4', 'conv3x3x4y', 'xpool2', 'pool2x']) expect(() => parseLayerToken(bad), bad).toThrow(`layer "${bad}"`);
+  });
+
+  it('layerSpecs refuses a bn token; layerGeometry refuses a conv after a dense layer, a kernel or a pooling too big in either direction, a padding as large as the kernel', () => {
+    expect(() => layerSpecs(parseLayerList('30,bn'))).toThrow(/^layer "bn" here: take the bn tokens out first \(batchNormLayers\)$/);
+    const conv = (kh: number, kw: number, padding = 0, size?: number): LayerSpec => ({ kind: 'conv', kh, kw, channels: 2, padding, ...(size ? { pool: { kind: 'max' as const, size } } : {}) });
+    const geometry =
+      (input: [number, number, number], ...specs: LayerSpec[]) =>
+      () =>
+        layerGeometry(input, [...specs, { kind: 'dense', units: 3 }]);
+    expect(geometry([1, 6, 6], { kind: 'dense', units: 5 }, conv(3, 3))).toThrow(/^layer "conv3x3x2" follows a dense layer: conv layers read images, so they come first$/);
+    expect(geometry([1, 4, 4], conv(5, 2))).toThrow(/^layer "conv5x2x2": a 5×2 kernel does not fit its 4×4 input$/);
+    expect(geometry([1, 4, 4], conv(2, 5))).toThrow(/^layer "conv2x5x2": a 2×5 kernel does not fit its 4×4 input$/);
+    expect(geometry([1, 1, 1], conv(5, 5, 1))).toThrow(/^layer "conv5x5x2p1": a 5×5 kernel does not fit its 1×1 input padded by 1$/);
+    expect(geometry([1, 4, 4], conv(2, 4))).not.toThrow(); // one column of positions
+    expect(geometry([1, 6, 6], conv(3, 3, 3))).toThrow(/^layer "conv3x3x2p3": padding 3 must be smaller than the kernel$/);
+    expect(geometry([1, 6, 6], conv(3, 1, 2))).not.toThrow(); // smaller than the larger side
+    expect(geometry([1, 4, 6], conv(3, 1, 0, 4))).toThrow(/^layer "maxpool4": the 2×6 maps of "conv3x1x2" are smaller than one pooling window$/);
+    expect(geometry([1, 6, 4], conv(1, 3, 0, 4))).toThrow(/^layer "maxpool4": the 6×2 maps of "conv1x3x2" are smaller than one pooling window$/);
   });
 });
 
@@ -192,6 +221,47 @@ describe('the training step on a conv net', () => {
       W[i] = saved;
       expect(grads.gradW[l].data[i]).toBeCloseTo((plus - minus) / 2e-5, 8);
     }
+  });
+
+  it('the gradient of cols(A) is in the float32 block for a conv layer above another, and absent for layer 1 (the input has no gradient)', () => {
+    // conv3x3x2 on 1×7×7 → 2×5×5; conv2x2x3 on it → 3×4×4, pool2 → 3×2×2: layer 2's K = 2·2·2 = 8, P = 16
+    const net = Network.create(convArch('conv3x3x2,conv2x2x3,pool2', [1, 7, 7], 3, 'relu'), 'he', new Rng(3), 'float32');
+    const ws = new Workspace(net, 2);
+    expect(ws.conv[1]!.dCols).toBeUndefined();
+    const d = ws.conv[2]!.dCols!;
+    expect([d.rows, d.cols, d.data.length]).toEqual([8, 2 * 16, 8 * 32]);
+    expect(d.data).toBeInstanceOf(Float32Array);
+    // where wasm runs, the same memory as z, a, δ and X (the SIMD col2im takes it); without wasm, plain arrays
+    expect(d.data.buffer === ws.x.data.buffer).toBe(ws.conv[2]!.wasm !== undefined);
+    // float64: no block, the first backward pass allocates it (none at all for a forward-only workspace)
+    const ws64 = new Workspace(Network.create(convArch('conv3x3x2,conv2x2x3,pool2', [1, 7, 7], 3, 'relu'), 'he', new Rng(3), 'float64'), 2);
+    expect(ws64.conv.map((c) => c?.dCols)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('workspaceBytes by hand: a dense layer 5·n·m + 3·n·n_in + 3·n values, a conv layer 3·c·m·P + 2·n·m + 2·K·m·P + 3·c·(K + 1) and n·m int32', () => {
+    // dense 7 → 5 → 3, m = 2: input 2·7 = 14; layer 1: 5·5·2 + 3·5·7 + 3·5 = 50 + 105 + 15 = 170; layer 2: 5·3·2 + 3·3·5 + 3·3 = 30 + 45 + 9 = 84
+    expect(workspaceBytes([7, 5, 3], [undefined, undefined, undefined], 2, 4)).toBe((14 + 170 + 84) * 4);
+    expect(workspaceBytes([7, 5, 3], [undefined, undefined, undefined], 2, 8)).toBe((14 + 170 + 84) * 8);
+    // conv3x3x2,pool2 on 1×6×6 (c = 2, K = 9, P = 16, n = 2·2·2 = 8), then dense 3; m = 3: input 3·36 = 108;
+    // layer 1: 3·2·3·16 + 2·8·3 + 2·9·3·16 + 3·2·10 = 288 + 48 + 864 + 60 = 1260, and 8·3 = 24 int32; layer 2: 5·3·3 + 3·3·8 + 3·3 = 45 + 72 + 9 = 126
+    const arch = convArch('conv3x3x2,pool2', [1, 6, 6], 3);
+    const { geometry } = layerGeometry(arch.input!, arch.layers!);
+    expect(arch.sizes).toEqual([36, 8, 3]);
+    expect(workspaceBytes(arch.sizes, geometry, 3, 8)).toBe((108 + 1260 + 126) * 8 + 24 * 4);
+    expect(outputShape(geometry[1], 8)).toEqual([2, 2, 2]);
+    expect(outputShape(undefined, 8)).toEqual([8]);
+  });
+
+  it('hasConv: a conv layer among the tokens (sizes and bn are not)', () => {
+    expect(hasConv(parseLayerList('conv3x3x4,pool2,10'))).toBe(true);
+    expect(hasConv(parseLayerList('100,bn,50'))).toBe(false);
+    expect(hasConv(parseLayerList('30'))).toBe(false);
+    expect(hasConv([])).toBe(false);
+  });
+
+  it('a bn token first: the message says after what, the input size when the list counts it', () => {
+    expect(() => batchNormLayers(parseLayerList('bn,100'), 0)).toThrow('layer "bn" must follow a layer it normalises (a size or a convolution, after the input size)');
+    expect(() => batchNormLayers(parseLayerList('bn,100'), 1)).toThrow(/^layer "bn" must follow a layer it normalises \(a size or a convolution\)$/);
   });
 
   it('estimates the im2col buffers in the memory a workspace needs', () => {

@@ -3,7 +3,8 @@ import { jsKernels, Matrix } from '../../src/linalg/index.js';
 import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
 import { activation, ACTIVATIONS, isActivationName } from '../../src/nn/activations.js';
 import { cost } from '../../src/nn/costs.js';
-import { type Architecture, defaultLearningRate, Network, pairingProblem } from '../../src/nn/network.js';
+import { type Architecture, architectureGeometry, convArchitecture, defaultLearningRate, Network, pairingProblem } from '../../src/nn/network.js';
+import { parseLayerList } from '../../src/nn/layers.js';
 import { Rng } from '../../src/base/rng.js';
 
 describe('pairings and costs by name', () => {
@@ -137,5 +138,68 @@ describe('Network.summary, withActivations and withCost', () => {
     expect(v.activations).toBe(net.activations);
     expect(v.weights).toBe(net.weights);
     expect(v.biases).toBe(net.biases);
+  });
+});
+
+describe('Network with conv layers and batch normalisation: what it refuses, its summary, its clone', () => {
+  const dense: Architecture = { sizes: [3, 4, 5, 2], activation: 'tanh', outputActivation: 'softmax', cost: 'log-likelihood' };
+  const rest = { activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' } as const;
+  const only = /^batch normalisation on layer (.+): only hidden layers 1\.\.2, ascending, once each$/;
+  it('batch normalisation on hidden layers only (1..L − 1), integer, ascending, once each', () => {
+    const made = (batchNorm: number[]) => () => Network.create({ ...dense, batchNorm }, 'xavier', new Rng(1), 'float64');
+    expect(made([1, 2])).not.toThrow();
+    for (const bn of [[0], [3], [1, 3], [2, 1], [1, 1]]) expect(made(bn), JSON.stringify(bn)).toThrow(only);
+    expect(made([0])).toThrow('batch normalisation on layer 0: only hidden layers 1..2, ascending, once each');
+    expect(made([2, 1])).toThrow('batch normalisation on layer 1:');
+    // not an integer: given by hand, [γ; β] of 4 entries beside it
+    const net = Network.create(dense, 'xavier', new Rng(1), 'float64');
+    expect(() => new Network({ ...dense, batchNorm: [1.5] }, [...net.weights, Matrix.zeros(0, 4, 'float64')], [...net.biases, new Float64Array(8)])).toThrow(only);
+  });
+  it('needs a weights and biases entry per layer and per batch normalisation: [γ; β] of 2F beside a 0 × F matrix, running statistics of F', () => {
+    const arch = { ...dense, batchNorm: [2] };
+    const net = Network.create(arch, 'xavier', new Rng(1), 'float64');
+    const W = net.weights,
+      b = net.biases;
+    expect(() => new Network(arch, W.slice(0, 3), b.slice(0, 3))).toThrow('expected 4 weight matrices and bias vectors');
+    expect(() => new Network(arch, W, [...b.slice(0, 3), new Float64Array(8)])).toThrow('batch normalisation 1 (layer 2) needs γ and β of 5 entries each');
+    expect(() => new Network(arch, [...W.slice(0, 3), Matrix.zeros(1, 5, 'float64')], b)).toThrow('batch normalisation 1 (layer 2) needs γ and β of 5 entries each');
+    const ok = new Float64Array(5),
+      short = new Float64Array(4);
+    expect(() => new Network(arch, W, b, undefined, undefined, [{ mean: ok, variance: ok }])).not.toThrow();
+    expect(() => new Network(arch, W, b, undefined, undefined, [{ mean: short, variance: ok }])).toThrow('batch normalisation 1 (layer 2) needs running statistics of 5 entries');
+    expect(() => new Network(arch, W, b, undefined, undefined, [{ mean: ok, variance: short }])).toThrow('batch normalisation 1 (layer 2) needs running statistics of 5 entries');
+  });
+  it('conv layers: the geometry checked against the sizes, dense nets have none (input or layers alone included), the output layer dense', () => {
+    const conv = convArchitecture(parseLayerList('conv3x3x2'), [1, 4, 4], 3, rest); // 1×4×4 → 2×2×2 = 8 → 3
+    expect(conv.sizes).toEqual([16, 8, 3]);
+    expect(architectureGeometry(conv)[1]?.cOut).toBe(2);
+    expect(() => architectureGeometry({ ...conv, sizes: [16, 9, 3] })).toThrow('layers give sizes 16,8,3, but the architecture says 16,9,3');
+    expect(architectureGeometry({ ...dense, input: [1, 1, 3] })).toEqual([undefined, undefined, undefined, undefined]);
+    expect(architectureGeometry({ ...conv, input: undefined })).toEqual([undefined, undefined, undefined]);
+    const last = { ...conv, sizes: [16, 8], layers: conv.layers!.slice(0, 1) };
+    expect(() => Network.create(last, 'he', new Rng(1), 'float64')).toThrow(/^the output layer must be dense$/);
+  });
+  it("summary(): a conv layer's kernel, padding and pooling, '+ batchnorm' and its γ, β counted in the parameters", () => {
+    const arch = { ...convArchitecture(parseLayerList('conv3x3x2p1,avgpool2,conv2x2x3,4'), [1, 6, 6], 3, rest), batchNorm: [1, 3] };
+    const net = Network.create(arch, 'he', new Rng(1), 'float64');
+    // 1×6×6 → (pad 1) 2×6×6 → avgpool 2×3×3 = 18 → 3×2×2 = 12 → 4 → 3
+    expect(net.summary().map((r) => [r.kind, r.parameters])).toEqual([
+      ['conv 3×3×2 pad 1 + avgpool 2 + batchnorm', 2 * 9 + 2 + 2 * 2],
+      ['conv 2×2×3', 3 * 2 * 4 + 3],
+      ['dense + batchnorm', 4 * 12 + 4 + 2 * 4],
+      ['dense', 3 * 4 + 3],
+    ]);
+  });
+  it('clone() copies the running statistics (and converts them with the rest)', () => {
+    const net = Network.create({ ...dense, batchNorm: [1, 2] }, 'xavier', new Rng(1), 'float64');
+    net.norm[1]!.runningMean.set([0.5, -1, 2, 0.25]);
+    net.norm[2]!.runningVar.fill(3);
+    for (const dtype of ['float64', 'float32'] as const) {
+      const copy = net.clone(dtype);
+      expect(Array.from(copy.norm[1]!.runningMean)).toEqual([0.5, -1, 2, 0.25]);
+      expect(Array.from(copy.norm[2]!.runningVar)).toEqual([3, 3, 3, 3, 3]);
+      expect(copy.norm[2]!.runningVar).toBeInstanceOf(dtype === 'float64' ? Float64Array : Float32Array);
+      expect(copy.norm[1]!.runningMean).not.toBe(net.norm[1]!.runningMean);
+    }
   });
 });
