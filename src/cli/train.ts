@@ -408,6 +408,8 @@ export function planRun(opts: TrainOptions, given: (key: string) => boolean): Ru
   }
   const optimizer = optimizerConfig(opts);
   const schedule = scheduleConfig(opts, Math.ceil(ds.train.count / opts.batchSize));
+  if (given('monitorMetric') && !opts.earlyStop && !opts.saveBest && schedule.name !== 'plateau')
+    throw new UsageError(`--monitor-metric ${opts.monitorMetric}: nothing here watches it; it chooses the metric of --early-stop, --save-best and --schedule plateau`);
   const arch = architecture(opts, ds.train.dim, ds.classes, TRAIN_DEFAULTS.hidden, ds.shape);
   checkNetworkFits(opts, arch, ds, data.data, given);
   const start = startingModel(opts, arch);

@@ -157,6 +157,11 @@ const cases: [string, () => string[], RegExp][] = [
   ],
   ['--save naming a directory', () => ['train', '--save', tmp()], /--save .*: is a directory, expected a file name/],
   ['--checkpoint under a missing directory', () => ['train', '--checkpoint', '/nonexistent-backprop/a/ck'], /--checkpoint .*: the directory \/nonexistent-backprop\/a does not exist/],
+  [
+    '--monitor-metric that nothing watches (hunt S02: accepted and ignored)',
+    () => ['train', '--monitor-metric', 'val-loss', '--validation', '100'],
+    /^backprop: error: --monitor-metric val-loss: nothing here watches it; it chooses the metric of --early-stop, --save-best and --schedule plateau$/m,
+  ],
   ['--report into a missing directory', () => ['compare', '--report', '/nonexistent-backprop/r.html'], /--report .*: the directory \/nonexistent-backprop does not exist/],
   [
     'export --out under a missing directory',
