@@ -5,7 +5,8 @@ import { cost } from '../nn/costs.js';
 import { Network, type Architecture, type InitName } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { evaluate } from '../train/metrics.js';
-import { allFiniteArrays, type FitContext, type FitResult, type Learner } from './learner.js';
+import type { FitContext, FitResult, Learner } from './learner.js';
+import { parametersFinite } from '../train/session.js';
 import { Harness, networkAccuracy, rowBlocks, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
 
 export interface GaOptions {
@@ -228,7 +229,7 @@ export class GaLearner implements Learner {
   }
 
   finite(): boolean {
-    return allFiniteArrays(...this.network.weights.map((W) => W.data), ...this.network.biases);
+    return parametersFinite(this.network);
   }
 }
 

@@ -83,12 +83,6 @@ export interface Learner {
   finite(): boolean;
 }
 
-/** Whether every value of every array is finite. */
-export function allFiniteArrays(...arrays: ArrayLike<number>[]): boolean {
-  for (const a of arrays) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
-}
-
 /** Fraction of examples whose predicted class is the label. */
 export function accuracy(predictions: ArrayLike<number>, ex: Examples): number {
   let c = 0;

@@ -3,9 +3,10 @@ import { Matrix, type Kernels } from '../linalg/index.js';
 import { solveWork } from '../linalg/cholesky.js';
 import { SOLVE_BLOCK, solvePositiveDefiniteSteps } from '../linalg/lapack.js';
 import type { Network } from '../nn/network.js';
+import { allFinite } from '../nn/backprop.js';
 import { slice } from '../data/dataset.js';
 import { drain, Harness, PIECE_WORK, Stop, totalBytes, type MemoryEstimate } from './harness.js';
-import { accuracy, allFiniteArrays, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
+import { accuracy, type FitContext, type FitResult, type Learner, type TracePoint } from './learner.js';
 
 /**
  * The neural tangent kernel of an infinitely wide fully connected ReLU
@@ -328,7 +329,7 @@ export class NtkLearner implements Learner {
   }
 
   finite(): boolean {
-    return this.alpha !== undefined && allFiniteArrays(this.alpha.data);
+    return this.alpha !== undefined && allFinite(this.alpha.data);
   }
 
   /** predict(), yielding the examples done after every kernel row. */

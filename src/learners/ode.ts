@@ -3,13 +3,13 @@ import { Matrix, type DType, type Float, type Kernels } from '../linalg/index.js
 import { Rng } from '../base/rng.js';
 import { fillBatch } from '../data/dataset.js';
 import { softmax } from '../nn/activations.js';
-import { Gradients } from '../nn/backprop.js';
+import { allFinite, Gradients } from '../nn/backprop.js';
 import { Network, type Architecture } from '../nn/network.js';
 import { argmaxColumn } from '../train/metrics.js';
 import { Optimizer, OPTIMIZER_DEFAULTS } from '../train/optimizers.js';
 import { learningRate } from '../train/schedule.js';
 import { drain, Harness, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
-import { accuracy, allFiniteArrays, type FitContext, type FitResult, type Learner } from './learner.js';
+import { accuracy, type FitContext, type FitResult, type Learner } from './learner.js';
 import { DOPRI5, odeSolveSteps, RK4, rkStepBackward, stepBackwardWork, type SolveStats, type SolverOptions, type StepRecord } from './ode-solvers.js';
 
 export type OdeGradient = 'adjoint' | 'unrolled';
@@ -530,7 +530,7 @@ export class OdeLearner implements Learner {
   }
 
   finite(): boolean {
-    return this.net !== undefined && allFiniteArrays(this.net.theta);
+    return this.net !== undefined && allFinite(this.net.theta);
   }
 
   /** The argmax of p(y | x) for 500 examples at a time, yielding after every solver step. */

@@ -2,7 +2,8 @@ import type { Dataset, Examples } from '../data/dataset.js';
 import { Matrix, type Float, type Kernels } from '../linalg/index.js';
 import { Rng } from '../base/rng.js';
 import { softplus } from '../nn/costs.js';
-import { accuracy, allFiniteArrays, type FitContext, type FitResult, type Learner } from './learner.js';
+import { allFinite } from '../nn/backprop.js';
+import { accuracy, type FitContext, type FitResult, type Learner } from './learner.js';
 import { drain, Harness, Stop, totalBytes, TraceSchedule, type MemoryEstimate } from './harness.js';
 
 export interface RbmOptions {
@@ -229,7 +230,7 @@ export class RbmLearner implements Learner {
   }
 
   finite(): boolean {
-    return this.v !== undefined && allFiniteArrays(this.v.data, this.c, this.bv);
+    return this.v !== undefined && [this.v.data, this.c, this.bv].every(allFinite);
   }
 
   /** ŷ = argmin_y F(x, y) for every example, yielding between pieces of the free energies. */

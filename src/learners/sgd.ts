@@ -6,7 +6,8 @@ import { networkBytes } from '../data/limits.js';
 import { evaluate } from '../train/metrics.js';
 import { initialState, runTraining } from '../train/session.js';
 import { SgdTrainer } from '../train/sgd.js';
-import { allFiniteArrays, type FitContext, type FitResult, type Learner } from './learner.js';
+import type { FitContext, FitResult, Learner } from './learner.js';
+import { parametersFinite } from '../train/session.js';
 import { Harness, TraceSchedule } from './harness.js';
 
 export interface SgdLearnerOptions {
@@ -90,6 +91,6 @@ export class SgdLearner implements Learner {
   }
 
   finite(): boolean {
-    return allFiniteArrays(...this.network.weights.map((W) => W.data), ...this.network.biases);
+    return parametersFinite(this.network);
   }
 }

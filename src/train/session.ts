@@ -4,6 +4,8 @@ import type { Rng } from '../base/rng.js';
 import { evaluate } from './metrics.js';
 import type { EpochMetrics, SgdTrainer, TrainCallbacks } from './sgd.js';
 import { lossBeyondRange, trackLoss, type Diagnosis, type LossTrack } from './diagnose.js';
+import { allFinite } from '../nn/backprop.js';
+import type { Network } from '../nn/network.js';
 
 /**
  * Where a run is: everything needed to continue it and end with exactly the
@@ -56,10 +58,9 @@ export interface TrainingLoopOptions extends TrainCallbacks {
   onCheckpoint?: (state: TrainState) => void | Promise<void>;
 }
 
-function finite(net: SgdTrainer['net']): boolean {
-  for (const W of net.weights) for (const v of W.data) if (!Number.isFinite(v)) return false;
-  for (const b of net.biases) for (const v of b) if (!Number.isFinite(v)) return false;
-  return true;
+/** Whether every weight and bias of the network (batch norm's [γ; β] among the biases) is finite. */
+export function parametersFinite(net: Network): boolean {
+  return net.weights.every((W) => allFinite(W.data)) && net.biases.every(allFinite);
 }
 
 /** Adds a step to the epoch's sums: Σ_x C_x, the examples right and seen, and whether clipping acted. */
@@ -111,7 +112,7 @@ export async function runTraining(trainer: SgdTrainer, train: Examples, rng: Rng
         }
       }
     }
-    if (!finite(trainer.net)) return { status: 'diverged', epoch: state.epoch, batch: batches, what: 'a weight is not finite', diagnosis: trainer.diagnose(losses) };
+    if (!parametersFinite(trainer.net)) return { status: 'diverged', epoch: state.epoch, batch: batches, what: 'a weight is not finite', diagnosis: trainer.diagnose(losses) };
     const seconds = state.seconds + (performance.now() - t0) / 1000;
     const metrics: EpochMetrics = { epoch: state.epoch, loss: state.totalLoss / state.seen, trainAccuracy: state.correct / state.seen, lr: trainer.lr, seconds };
     if (trainer.clipping) metrics.clipped = state.clipped ?? 0;

@@ -4,7 +4,8 @@ import { GaLearner, GA_DEFAULTS } from '../../src/learners/ga.js';
 import { NtkLearner } from '../../src/learners/ntk.js';
 import { RbmLearner } from '../../src/learners/rbm.js';
 import { OdeLearner } from '../../src/learners/ode.js';
-import { allFiniteArrays, type Learner } from '../../src/learners/learner.js';
+import type { Learner } from '../../src/learners/learner.js';
+import { allFinite } from '../../src/nn/backprop.js';
 import { examples, type Dataset } from '../../src/data/dataset.js';
 import { jsKernels } from '../../src/linalg/index.js';
 import type { Architecture } from '../../src/nn/network.js';
@@ -61,11 +62,11 @@ describe('Learner.finite', () => {
     expect(new OdeLearner({ width: 3 }).finite()).toBe(false);
   });
 
-  it('allFiniteArrays looks at every value of every array, the first and the last', () => {
-    expect(allFiniteArrays()).toBe(true);
-    expect(allFiniteArrays([1, 2], Float32Array.of(3))).toBe(true);
-    expect(allFiniteArrays([NaN, 2], [3])).toBe(false);
-    expect(allFiniteArrays([1, 2], [3, Infinity])).toBe(false);
-    expect(allFiniteArrays([], [-Infinity])).toBe(false);
+  it('allFinite, which each finite() calls per array, looks at every value, the first and the last', () => {
+    expect(allFinite([])).toBe(true);
+    expect(allFinite(Float32Array.of(1, 2, 3))).toBe(true);
+    expect(allFinite([NaN, 2])).toBe(false);
+    expect(allFinite([3, Infinity])).toBe(false);
+    expect(allFinite([-Infinity])).toBe(false);
   });
 });
