@@ -593,6 +593,12 @@ export const equivalent = [
   ['src/learners/ntk.ts', 'const delta: Matrix[] = new Array<Matrix>(L + 1);', 'L - 1', 'a JavaScript array grows to the indices written'],
   ['src/learners/ntk.ts', 'for (let i = 0; i < n; i++) delta[L].set(i, unit, 1);', 'i <= n', pastEnd],
   ['src/learners/ntk.ts', 'for (let k = 0; k < n * n; k++) theta.data[k]', 'k <= n * n', pastEnd],
+  [
+    'src/learners/ntk.ts',
+    'const steps = solvePositiveDefiniteSteps(K, alphaT, ctx.kernels, { pieceWork: PIECE_WORK });',
+    'ctx.kernels, {})',
+    "the solve's default piece, DEFAULT_PIECE_WORK (src/linalg/cholesky.ts), is the learners' PIECE_WORK (harness.ts): 2^26 both",
+  ],
   // src/learners/ga.ts (STRYKER_PART=learners-ga)
   ['src/learners/ga.ts', 'const acts: Activation[] = sizes.slice(1).map(', 'sizes.map(', 'one activation more, at index L after those of layers 1..L, which no layer reads'],
   ['src/learners/ga.ts', 'for (let j = 0; j < B; j++) batch[j] = j;', 'j <= B', pastEnd],

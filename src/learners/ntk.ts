@@ -240,9 +240,8 @@ export const NTK_DEFAULTS: NtkOptions = { hidden: 2, ridge: 1e-4, maxExamples: 1
  */
 export class NtkLearner implements Learner {
   readonly name = 'ntk' as const;
-  private train?: Examples;
-  private alpha?: Matrix;
-  private kernels?: Kernels;
+  /** What predict() needs, set whole once the solve has finished: a fit stopped earlier leaves none of it. */
+  private fitted?: { train: Examples; alpha: Matrix; kernels: Kernels };
   solver = '';
 
   constructor(
@@ -267,8 +266,7 @@ export class NtkLearner implements Learner {
     const full = ds.train;
     const n = Math.min(full.count, this.opts.maxExamples);
     const train = n === full.count ? full : slice(full, 0, n);
-    this.train = train;
-    this.kernels = ctx.kernels;
+    this.fitted = undefined;
     const d = train.dim,
       nt = ctx.test.count,
       H = this.opts.hidden,
@@ -299,7 +297,7 @@ export class NtkLearner implements Learner {
       if (e instanceof Stop) return stoppedIn('the solve', h);
       throw e;
     }
-    this.alpha = alphaT;
+    this.fitted = { train, alpha: alphaT, kernels: ctx.kernels };
     h.flops += (n * n * n) / 3 + 2 * n * n * C; // Cholesky n³/6 multiply-adds = n³/3 flops (G&VL), 2 substitutions of n²/2 a class
     const fitSeconds = h.seconds();
     // The test predictions are the learner's one trace point: their kernel rows count as work, as in training.
@@ -329,20 +327,21 @@ export class NtkLearner implements Learner {
   }
 
   finite(): boolean {
-    return this.alpha !== undefined && allFinite(this.alpha.data);
+    return this.fitted !== undefined && allFinite(this.fitted.alpha.data);
   }
 
   /** predict(), yielding the examples done after every kernel row. */
   *predictSteps(ex: Examples): Generator<number, Uint8Array> {
-    if (!this.train || !this.alpha || !this.kernels) throw new Error('ntk: fit() first');
+    if (!this.fitted) throw new Error('ntk: fit() first');
+    const { train, alpha, kernels } = this.fitted;
     const C = this.classes,
       out = new Uint8Array(ex.count);
     const chunk = 1000;
     for (let s = 0; s < ex.count; s += chunk) {
       const m = Math.min(chunk, ex.count - s);
-      const Kt = yield* offset(ntkKernelSteps(slice(ex, s, s + m), this.train, this.opts.hidden, this.kernels), s);
+      const Kt = yield* offset(ntkKernelSteps(slice(ex, s, s + m), train, this.opts.hidden, kernels), s);
       const f = Matrix.zeros(m, C, 'float64');
-      this.kernels.gemm(false, true, 1, Kt, this.alpha, 0, f); // f = Θ(x, X) α
+      kernels.gemm(false, true, 1, Kt, alpha, 0, f); // f = Θ(x, X) α
       for (let i = 0; i < m; i++) {
         let best = 0; // argmax over the row f(x_i) (argmaxColumn reads columns)
         for (let c = 1; c < C; c++) if (f.data[i * C + c] > f.data[i * C + best]) best = c;

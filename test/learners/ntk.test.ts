@@ -233,7 +233,7 @@ describe('neural tangent kernel', () => {
       // α = (Θ + λI)⁻¹ Y with a ridge of 1e-4 of Θ's mean diagonal is ill-conditioned: two exact-to-rounding solves
       // differ by about κ₂·u. Measured (relative, Frobenius): 1.0e-14 from the unblocked loops (js, wasm) and 2.1e-14
       // from dposv (blas, LAPACK's pieces); 6.5e-9 across the two families, as between the unblocked loops and dposv.
-      const alpha = (l as unknown as { alpha: Matrix }).alpha;
+      const alpha = (l as unknown as { fitted: { alpha: Matrix } }).fitted.alpha;
       expect(relativeError(alpha, unblocked.alphaT)).toBeLessThan(1e-7);
       if (dposv) expect(relativeError(alpha, dposv.alphaT)).toBeLessThan(1e-7);
     }, 60_000);
@@ -316,6 +316,59 @@ describe('neural tangent kernel', () => {
     expect(kernel).toBeGreaterThan(0);
     expect(solve).toBeGreaterThanOrEqual(0);
     expect(kernel + solve).toBeLessThanOrEqual(fit.trace[0].seconds + 0.002); // the fit's seconds before its predictions
+  });
+
+  it("the trace point's seconds: the fit's and the predictions' (a wait in the test rows counts), within the wall time; onPoint gets it", async () => {
+    const points: unknown[] = [];
+    let waited = false;
+    const l = new NtkLearner({ hidden: 1, ridge: 1e-4, maxExamples: 100 }, 10);
+    const fit = await l.fit(
+      { ...ds, train: slice(ds.train, 0, 100), test },
+      {
+        kernels: jsKernels,
+        seed: 1,
+        budget: {},
+        test,
+        yieldMs: 0,
+        onPoint: (p) => points.push(p),
+        onProgress: (p) => {
+          if (waited || !/test rows/.test(p.unit) || p.done === 0) return;
+          waited = true;
+          const until = performance.now() + 80;
+          while (performance.now() < until); // 80 ms inside the predictions
+        },
+      },
+    );
+    const before = (fit.details['kernel seconds'] as number) + (fit.details['solve seconds'] as number);
+    expect(fit.trace).toHaveLength(1);
+    expect(fit.trace[0].seconds).toBeGreaterThanOrEqual(before + 0.08 - 0.002);
+    expect(fit.trace[0].seconds).toBeLessThanOrEqual(fit.wallSeconds!);
+    expect(points).toEqual(fit.trace);
+  });
+
+  it('a fit stopped before its solve ends leaves no model: predict() says fit() first, even after an earlier whole fit', async () => {
+    const points: unknown[] = [];
+    const l = new NtkLearner({ hidden: 1, ridge: 1e-4, maxExamples: 300 }, 10);
+    const sub = { ...ds, train: slice(ds.train, 0, 300), test };
+    await l.fit(sub, { kernels: jsKernels, seed: 1, budget: {}, test });
+    expect(l.predict(test)).toHaveLength(test.count);
+    for (const unit of [/kernel rows/, /solve/]) {
+      let seen = 0;
+      const fit = await l.fit(sub, {
+        kernels: jsKernels,
+        seed: 1,
+        budget: {},
+        test,
+        yieldMs: 0,
+        onPoint: (p) => points.push(p),
+        onProgress: (p) => void (unit.test(p.unit) && p.done > 0 && seen++),
+        shouldStop: () => seen >= 1,
+      });
+      expect(fit.trace, String(unit)).toEqual([]);
+      expect(() => l.predict(test)).toThrow(/^ntk: fit\(\) first$/);
+      expect(l.finite()).toBe(false);
+    }
+    expect(points).toEqual([]);
   });
 
   it('an error inside the work is thrown on, not taken for a stop', async () => {
