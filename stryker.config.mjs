@@ -533,6 +533,20 @@ export const equivalent = [
   ['src/train/settings.ts', '.includes(s.name)) return', '!isObject(s) || false ||', 'SCHEDULES, a list of strings, includes no name that is not a string'],
   ['src/train/settings.ts', "s.check(v) ?? ' is missing'", 's.check(v) ?? ""', "every required setting's check refuses undefined in words of its own, so the fallback is never read"],
   ['src/train/settings.ts', 'except: readonly SettingKey[] = []', '["Stryker was here"]', 'no setting is named "Stryker was here": leaving it out leaves nothing out'],
+  [
+    'src/train/settings.ts',
+    'if (e instanceof LayerSpecError) return',
+    'if (true) return',
+    'the parsers and layerGeometry throw only LayerSpecError for the tokens layersFlag writes; the rethrow keeps a bug from reading as a bad record',
+  ],
+  ['src/train/settings.ts', 'rebuilt.layers?.[j]', 'rebuilt.layers[j]', "with a.layers the rebuilt architecture is a conv net's and has layers; without, findIndex runs over [] and never calls"],
+  ['src/train/settings.ts', 'const arch = conv && a.input ?', 'conv || a.input ?', 'layersProblem refuses an input without layers before it rebuilds: input is set exactly when conv is'],
+  [
+    'src/train/settings.ts',
+    'v.every(isObject) ? formatLayers',
+    'v.some(isObject)',
+    'a recorded architecture has passed archProblem: its lists are all layer specs (layers) or all numbers (sizes, input, batchNorm)',
+  ],
   // src/learners/rbm.ts (STRYKER_PART=learners-rbm)
   ...[
     ['for (let i = 0; i < n; i++) {', 'i <= n'],

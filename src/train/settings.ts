@@ -125,17 +125,18 @@ function layersProblem(a: Record<string, unknown> & Architecture): string | unde
     return `.layers ${quote(a.layers)} must be a list of layer specs, the hidden layers and the output`;
   const tokens = layersFlag(a);
   const flag = `--layers ${safeText(tokens, QUOTE_LIMIT)}`;
+  const images = a.input ? ` on ${a.input.join('×')} images` : '';
   let rebuilt: Architecture;
   try {
     rebuilt = rebuiltArchitecture(a, parseLayerList(tokens));
   } catch (e) {
-    if (e instanceof LayerSpecError) return `${a.layers ? '.layers' : ''} (as ${flag}): ${e.message}${a.input ? ` (on ${a.input.join('×')} images)` : ''}`;
+    // Only a conv net's layers can fail to read back: a dense net's tokens are its sizes, checked above, and its bn layers.
+    if (e instanceof LayerSpecError) return `.layers (as ${flag}): ${e.message} (${images.trim()})`;
     throw e;
   }
-  const images = a.input ? ` on ${a.input.join('×')} images` : '';
   const i = (a.layers ?? []).findIndex((spec, j) => !isDeepStrictEqual(spec, rebuilt.layers?.[j]));
   if (i >= 0) return `.layers[${i}] ${json(a.layers![i])} is not a layer train writes: as ${flag}${images} it reads ${json(rebuilt.layers![i])}`;
-  const k = (['sizes', 'batchNorm'] as const).find((key) => !isDeepStrictEqual(a[key], rebuilt[key]));
+  const k = ARCH_KEYS.find((key) => !isDeepStrictEqual(a[key], rebuilt[key]));
   return k && `.${k} ${quote(a[k])} is not what its layers give (${quote(rebuilt[k])}, as ${flag}${images})`;
 }
 
