@@ -282,6 +282,14 @@ describe('decodeSafetensors: each check at its edge, with its message', () => {
     expect(refusal(edited(edit, undefined, bnNet()))).toBe(message);
   });
 
+  it("a conv net's stray tensor: the refusal shows the layers its metadata describes", () => {
+    const arch = { ...convArchitecture(parseLayerList('conv3x3x2,pool2'), [1, 6, 6], 2, { activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }), batchNorm: [1] };
+    const conv = Network.create(arch, 'he', new Rng(4));
+    expect(refusal(edited((h) => (h.W3 = { ...h.W2 }), undefined, conv))).toBe(
+      'm.safetensors: tensor W3 is not part of the network its __metadata__ describes (sizes 36,8,2, layers conv3x3x2,pool2,2, batch_norm 1)',
+    );
+  });
+
   it('a net without hidden layers is not refused for its hidden activation (it has none)', () => {
     const a = Network.create({ sizes: [4, 2], activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'xavier', new Rng(2));
     const { network } = decodeSafetensors(
