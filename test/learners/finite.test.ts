@@ -32,7 +32,7 @@ const cases: [string, () => Learner, (l: never) => Float32Array[] | Float64Array
     () => new GaLearner(arch, { ...GA_DEFAULTS, population: 4, generations: 2, elite: 1, tournament: 2, fitnessBatch: 6, init: 'he' }),
     (l: GaLearner) => [...l.network.weights.map((W) => W.data), ...l.network.biases],
   ],
-  ['ntk', () => new NtkLearner({ hidden: 1, ridge: 1e-3, maxExamples: 100 }, 3), (l: NtkLearner) => [(l as unknown as { alpha: { data: Float64Array } }).alpha.data]],
+  ['ntk', () => new NtkLearner({ hidden: 1, ridge: 1e-3, maxExamples: 100 }, 3), (l: NtkLearner) => [(l as unknown as { fitted: { alpha: { data: Float64Array } } }).fitted.alpha.data]],
   ['rbm', () => new RbmLearner({ hidden: 3, epochs: 1, batchSize: 4 }), (l: RbmLearner) => [l.v.data, l.c, l.bv]],
   ['ode', () => new OdeLearner({ width: 3, hidden: 3, epochs: 1, batchSize: 6, steps: 2 }), (l: OdeLearner) => [l.net!.theta]],
 ];
