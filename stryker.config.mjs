@@ -577,6 +577,7 @@ export const equivalent = [
   ['src/learners/rbm.ts', 'for (let y = 0; y < this.classes && picks.length < count; y++) {', 'y <= this.classes', 'no label equals the class count: indexOf finds nothing there'],
   ...[
     ['for (let i = 0; i < D; i++) V[o + i] = u32(rng) < V[o + i] ? 1 : 0;', 'u32(rng) <= V[o + i]'],
+    ['for (let i = 0; i < P.length; i++) S[i] = u32(rng) < P[i] ? 1 : 0;', 'u32(rng) <= P[i]'],
     ['if (u < 0 && chosen === n - 1) chosen = i;', 'u <= 0'],
   ].map(([line, rep]) => [
     'src/learners/rbm.ts',

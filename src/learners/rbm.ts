@@ -107,7 +107,13 @@ export class RbmLearner implements Learner {
       dc = Matrix.zeros(H, 1),
       dbv = Matrix.zeros(n, 1); // momentum buffers (velocities)
     const chains = persistent ? Matrix.zeros(m, n) : undefined;
-    if (chains) for (let j = 0; j < m; j++) fillVisible(train, rng.int(train.count), chains.data, j * n, n);
+    if (chains)
+      fillVisible(
+        train,
+        Array.from({ length: m }, () => rng.int(train.count)),
+        chains.data,
+        n,
+      );
     const buffers = { v0, vk, p0, pk, hs, chains };
 
     const h = new Harness(ctx);
@@ -123,7 +129,7 @@ export class RbmLearner implements Learner {
         rng.shuffle(order);
         for (let b = 0; b < batches; b++) {
           if (h.shouldStop()) throw new Stop();
-          for (let j = 0; j < m; j++) fillVisible(train, order[b * m + j], v0.data, j * n, n);
+          fillVisible(train, order.subarray(b * m, (b + 1) * m), v0.data, n);
           await h.run(this.update(buffers, rng, kernels));
           // ΔV ← μ ΔV + (η/m)(p0ᵀ v0 − pkᵀ vk) − ηλV,   V ← V + ΔV
           kernels.gemm(true, false, lr / m, p0, v0, momentum, dV);
@@ -321,7 +327,7 @@ export class RbmLearner implements Learner {
     const v = Matrix.zeros(picks.length, n),
       p = Matrix.zeros(picks.length, H),
       hs = Matrix.zeros(picks.length, H);
-    picks.forEach((e, j) => fillVisible(ex, e, v.data, j * n, n));
+    fillVisible(ex, picks, v.data, n);
     for (let step = 0; step < this.opts.cdK; step++) {
       this.hiddenProbs(v, p, kernels);
       sample(p, hs, rng);
@@ -338,12 +344,16 @@ export class RbmLearner implements Learner {
   }
 }
 
-/** Row `o` of a visible batch: the image's intensities, then the one-hot label. */
-function fillVisible(ex: Examples, e: number, out: Float32Array | Float64Array, o: number, n: number): void {
+/** A visible batch, row j from example picks[j] (n units a row): the image's intensities, then the one-hot label. */
+function fillVisible(ex: Examples, picks: ArrayLike<number>, out: Float32Array | Float64Array, n: number): void {
   const D = ex.dim;
-  out.set(ex.features.subarray(e * D, (e + 1) * D), o);
-  out.fill(0, o + D, o + n);
-  out[o + D + ex.labels[e]] = 1;
+  for (let j = 0; j < picks.length; j++) {
+    const e = picks[j],
+      o = j * n;
+    out.set(ex.features.subarray(e * D, (e + 1) * D), o);
+    out.fill(0, o + D, o + n);
+    out[o + D + ex.labels[e]] = 1;
+  }
 }
 
 /** h ~ Bernoulli(p), element-wise. */

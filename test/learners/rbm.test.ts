@@ -171,6 +171,10 @@ describe('classification RBM', () => {
     { hidden: 5, lr: 1, momentum: 0.5, weightDecay: 0.05, epochs: 2, cdK: 2, persistent: true, batchSize: 3 },
     { hidden: 4, lr: 0.1, momentum: 0.9, weightDecay: 0.02, epochs: 3, cdK: 1, persistent: false, batchSize: 4 },
     { hidden: 4, lr: 1, momentum: 0, weightDecay: 0, epochs: 1, cdK: 3, persistent: true, batchSize: 4 },
+    // At η = 1 the hidden units saturate and sampling from the data or from the chains draws the same states: PCD with
+    // ηs where they do not (negative phases started from the data instead of the chains, or chains never carried over, fail these).
+    { hidden: 5, lr: 0.3, momentum: 0.5, weightDecay: 0.05, epochs: 2, cdK: 1, persistent: true, batchSize: 3 },
+    { hidden: 8, lr: 0.2, momentum: 0.5, weightDecay: 0, epochs: 3, cdK: 2, persistent: true, batchSize: 5 },
   ] satisfies RbmOptions[])
     it(`trains exactly as its equations written out in float64: ${o.persistent ? 'P' : ''}CD-${o.cdK}, μ = ${o.momentum}, λ = ${o.weightDecay}, m = ${o.batchSize}`, async () => {
       const train = slice(ds.train, 0, 31),
@@ -225,6 +229,25 @@ describe('classification RBM', () => {
     const ref = referenceRbm(train, 3, o, 2);
     const worst = ref.v.reduce((w, x, i) => (Math.abs(rbm.v.data[i] - x) > Math.abs(rbm.v.data[w] - ref.v[w]) ? i : w), 0);
     expect(rbm.v.data[worst]).toBeCloseTo(ref.v[worst], 5);
+  });
+
+  it('an error inside the work is thrown on, not taken for a stop', async () => {
+    const train = slice(ds.train, 0, 40),
+      test = slice(ds.test, 0, 10);
+    const fit = new RbmLearner({ hidden: 3, epochs: 1, batchSize: 4 }).fit(
+      { ...ds, train, test },
+      {
+        kernels: jsKernels,
+        seed: 1,
+        budget: {},
+        test,
+        yieldMs: 0,
+        onProgress: (p) => {
+          if (p.done >= 3) throw new Error('broken at update 3');
+        },
+      },
+    );
+    await expect(fit).rejects.toThrow(/^broken at update 3$/);
   });
 
   it('describes one epoch in the singular and the defaults in full', () => {
