@@ -82,6 +82,7 @@ describe('readCsv', () => {
     ['text before a number', '1,x5\n', (f) => `${f}:1: column 2 "x5" is not a number (decimal numbers only)`],
     ['beyond float64', '1,1e309\n', (f) => `${f}:1: column 2 "1e309" is out of range (beyond ±1.8e308)`],
     ['a negative feature', '1,0,-0.5\n', (f) => `${f}:1: column 3 is -0.5; expected values from 0 to 1, or pixels 0–255`],
+    ['a negative feature between spaces, shown trimmed', '1,0, -0.5 \n', (f) => `${f}:1: column 3 is -0.5; expected values from 0 to 1, or pixels 0–255`],
     ['a fractional label', '1.5,0\n', (f) => `${f}:1: label 1.5 is not a class index from 0 to 255`],
     ['a negative label', '0,0\n-1,0\n', (f) => `${f}:2: label -1 is not a class index from 0 to 255`],
     ['label 256', '256,0\n', (f) => `${f}:1: label 256 is not a class index from 0 to 255`],
