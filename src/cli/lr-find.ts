@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
-import { safeText } from '../base/terminal-safe.js';
+import { safeText, shellArg } from '../base/terminal-safe.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import type { BackendName } from '../linalg/index.js';
 import { rangeTestLines, rangeTestReport } from '../report/lr-find.js';
@@ -81,7 +81,7 @@ async function lrFind(opts: LrFindOptions, given: (key: string) => boolean, stop
   if (result.interrupted) out.line(style.warn(interruptedLine(stops.signal ?? 'SIGINT', result, opts)));
   const failures: string[] = []; // outputs that could not be written: reported after every other output
   const report = opts.report ? writeOrRescue(opts.report, '--report', 'the report was', await reportHtml(plan, opts, result), (m) => failures.push(m)) : undefined;
-  if (report && report === opts.report) out.note(`report written to ${report}`);
+  if (report && report === opts.report) out.note(`report written to ${shellArg(report)}`);
   out.line(outcome(result));
   const { save: _save, ...options } = plan.record;
   out.result({

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -132,6 +132,10 @@ interface CliCase {
 const noRaw = (r: { stdout: string; stderr: string }) => {
   for (const line of (r.stdout + r.stderr).split('\n')) expect(line).not.toMatch(OBEYED);
 };
+
+/** A user cache directory (XDG_CACHE_HOME) whose name holds a newline and a forged line. */
+const HOSTILE_CACHE = join(mkdtempSync(join(tmpdir(), 'backprop-prints-')), 'c\nFORGED: line');
+mkdirSync(HOSTILE_CACHE);
 
 const cliCases: CliCase[] = [
   {
@@ -284,6 +288,36 @@ const cliCases: CliCase[] = [
     check: (r) => {
       noRaw(r);
       expect(r.stdout).toMatch(/from http:\/\/127\.0\.0\.1:9\/\\x1b\[2J/);
+    },
+  },
+  // A newline in a path forged a line of its own where the path reached a line without safeText or shellArg (safeLine
+  // keeps newlines: a line may hold several); found by the fourth hunt in lr-find's "report written to".
+  {
+    what: 'lr-find --report NAME with a newline and a forged line: the name is quoted, its newline escaped',
+    args: () => ['lr-find', '--limit', '200', '--steps', '5', '--report', join(dir(), 'x\nFORGED: red.html')],
+    check: (r) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/report written to '\/\S+\/x\\nFORGED: red\.html'\n/);
+      expect((r.stdout + r.stderr).split('\n').filter((l) => l.startsWith('FORGED'))).toEqual([]);
+    },
+  },
+  {
+    what: 'datasets with a cache directory holding a newline: the searched paths shown escaped, no forged line',
+    args: () => ['datasets'],
+    env: { XDG_CACHE_HOME: HOSTILE_CACHE },
+    check: (r) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('c\\nFORGED: line/backprop/NAME');
+      expect((r.stdout + r.stderr).split('\n').filter((l) => l.startsWith('FORGED'))).toEqual([]);
+    },
+  },
+  {
+    what: 'datasets fetch into a cache directory holding a newline: "fetching … into" shows it escaped',
+    args: () => ['datasets', 'fetch', 'kmnist', '--mirror', 'http://127.0.0.1:9/', '--deadline', '2'],
+    env: { XDG_CACHE_HOME: HOSTILE_CACHE },
+    check: (r) => {
+      expect(r.stdout).toMatch(/into \/\S+\/c\\nFORGED: line\/backprop\/kmnist/);
+      expect((r.stdout + r.stderr).split('\n').filter((l) => l.startsWith('FORGED'))).toEqual([]);
     },
   },
 ];
