@@ -93,10 +93,19 @@ function refuseEmptyValues(c: Command): void {
  * other failure (a full disk under `> out.json`, EBADF, EIO) is said once on
  * the other stream, the run also goes on, and the exit code is 1 at the end
  * (unless something else already failed): a result that was not delivered is
- * a failed run. Never a stack trace.
+ * a failed run. Never a stack trace. With --json, stdout holds the JSON
+ * result alone: a lost stderr is said by the exit code only. An error line
+ * that stderr failed to take is repeated on stdout, so that the reason for
+ * the exit code is not lost with it.
  */
-export function guardOutputStreams(): void {
+export function guardOutputStreams(json = false): void {
   let lost: string | undefined;
+  let lastError = ''; // the last `backprop: error:` line given to stderr
+  const write = process.stderr.write.bind(process.stderr) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (typeof chunk === 'string' && chunk.startsWith(ERROR_PREFIX)) lastError = chunk;
+    return write(chunk, ...rest);
+  }) as typeof process.stderr.write;
   for (const [name, s] of [
     ['stdout', process.stdout],
     ['stderr', process.stderr],
@@ -106,9 +115,11 @@ export function guardOutputStreams(): void {
       s.write = (() => true) as typeof s.write;
       if (e.code === 'EPIPE' || lost) return;
       lost = name;
+      if (name === 'stderr' && json) return;
       const other = name === 'stdout' ? process.stderr : process.stdout;
+      const said = name === 'stderr' && lastError ? `; it said: ${lastError.slice(ERROR_PREFIX.length).trimEnd()}` : '; the run goes on so that its files are written';
       try {
-        other.write(`${ERROR_PREFIX}cannot write to ${name} (${ioReason(e)}): the output is incomplete; the run goes on so that its files are written\n`);
+        other.write(`${ERROR_PREFIX}cannot write to ${name} (${ioReason(e)}): the output is incomplete${said}\n`);
       } catch {
         // that one is gone too
       }
@@ -131,8 +142,8 @@ function wantsJson(argv: string[]): boolean {
  * stack unless BACKPROP_DEBUG is set.
  */
 export async function main(argv: string[]): Promise<void> {
-  guardOutputStreams();
   const json = wantsJson(argv);
+  guardOutputStreams(json);
   try {
     const p = program();
     await p.parseAsync(
