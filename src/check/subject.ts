@@ -13,9 +13,20 @@ import type { ParityReport } from './parity.js';
  */
 export function checkNetwork(arch: Architecture, init: InitName, seed: number): Network {
   const net = Network.create(arch, init, new Rng(seed), 'float64');
-  const biasRng = new Rng(seed + 1);
-  net.geometry.forEach((g, l) => g && net.biases[l - 1].forEach((v, i, b) => (b[i] = v === 0 ? 0.1 * biasRng.normal() : v)));
+  offKinks(net, seed);
   return net;
+}
+
+/**
+ * The conv biases that are exactly 0 drawn from N(0, 0.1²) (seed + 1), as
+ * checkNetwork does for a new network: a saved model that was never trained
+ * (--epochs 0) has them too. Returns how many were drawn.
+ */
+export function offKinks(net: Network, seed: number): number {
+  const biasRng = new Rng(seed + 1);
+  let drawn = 0;
+  net.geometry.forEach((g, l) => g && net.biases[l - 1].forEach((v, i, b) => v === 0 && ((b[i] = 0.1 * biasRng.normal()), drawn++)));
+  return drawn;
 }
 
 /** A batch of `size` real examples, chosen by seed: inputs x (size × dim) and one-hot targets y (outputs × size), in float64. */

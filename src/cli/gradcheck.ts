@@ -1,5 +1,5 @@
 import { loadData } from '../data/load.js';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { jsKernels, type BackendName, type Kernels } from '../linalg/index.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
 import { Network, type InitName } from '../nn/network.js';
@@ -8,7 +8,7 @@ import { loadModel } from '../io/safetensors.js';
 import { bugNoOp, BUGS, type BugName } from '../check/bugs.js';
 import { GRADCHECK_DEFAULTS, gradcheck, timeBackpropVsFiniteDifferences, TOLERANCES, type GradcheckReport, type MethodResult, type TensorReport, type Timing } from '../check/gradcheck.js';
 import { trainParity, type ParityReport } from '../check/parity.js';
-import { checkBatch, checkNetwork, failedChecks } from '../check/subject.js';
+import { checkBatch, checkNetwork, failedChecks, offKinks } from '../check/subject.js';
 import { ADAM_LR, RULES, type OptimizerName } from '../train/optimizers.js';
 import { loadTf } from '../check/tfjs-oracle.js';
 import { EXIT, UsageError } from './errors.js';
@@ -64,7 +64,7 @@ export function gradcheckCommand(): Command {
   cmd
     .option('--batch-size <m>', 'examples in the batch whose cost is differentiated', positiveInt, 10)
     .option('--seed <n>', 'seed for the network, the batch and the sampled coordinates', nonNegativeInt, 1)
-    .option('--eps <h>', 'step of the centered differences (C(θ+h) − C(θ−h)) / 2h', positiveNumber, GRADCHECK_DEFAULTS.eps)
+    .option('--eps <h>', 'step of the centered differences (C(θ+h) − C(θ−h)) / 2h, at least 1e-10', differenceStep, GRADCHECK_DEFAULTS.eps)
     .option('--coords <n>', 'check tensors of ≤ n entries fully, larger ones at n random entries', positiveInt, GRADCHECK_DEFAULTS.coords)
     .option('--rtol <r>', 'finite differences: relative tolerance of |Δ| ≤ atol + rtol·|g|', positiveNumber, TOLERANCES.finiteDifferences.rtol)
     .option('--atol <a>', 'finite differences: absolute tolerance', positiveNumber, TOLERANCES.finiteDifferences.atol)
@@ -110,21 +110,32 @@ const sci = (x: number) => (Number.isFinite(x) ? x.toExponential(1) : String(x))
 const num = (x: number) => (x < 1e-3 ? x.toExponential() : String(x));
 const verdict = (pass: boolean) => (pass ? style.good('PASS') : style.bad('FAIL'));
 
-/** The network to check: --model's, or a new float64 one of --layers/--hidden (init undefined with --model). */
-function subjectNetwork(opts: GradcheckCliOptions, ds: Dataset): { net: Network; init?: InitName } {
+/**
+ * --eps: below 1e-10 the rounding of C(θ ± h) (about 2⁻⁵² C / h) swamps the
+ * difference, and at 1e-300 θ ± h is θ itself: every difference is 0 and
+ * correct gradients fail.
+ */
+function differenceStep(v: string): number {
+  const h = positiveNumber(v);
+  if (h < 1e-10) throw new InvalidArgumentError(`expected a step of at least 1e-10: below it the rounding of C(θ ± h) swamps the difference (the default is ${GRADCHECK_DEFAULTS.eps}).`);
+  return h;
+}
+
+/** The network to check: --model's, or a new float64 one of --layers/--hidden (init undefined with --model); `drawn` conv biases moved off ReLU's kink. */
+function subjectNetwork(opts: GradcheckCliOptions, ds: Dataset): { net: Network; init?: InitName; drawn: number } {
   if (opts.model) {
     if (opts.layers || opts.hidden) throw new UsageError('--model gives the architecture: drop --layers/--hidden');
     const net = loadModel(opts.model).network;
     if (net.sizes[0] !== ds.train.dim) {
       throw new UsageError(`--model ${opts.model} expects ${net.sizes[0]} inputs but ${ds.name} has ${ds.train.dim} values per example`);
     }
-    return { net };
+    return { net, drawn: offKinks(net, opts.seed) };
   }
   const arch = architecture(opts, ds.train.dim, ds.classes, DEFAULT_HIDDEN, ds.shape);
   checkNetworkSize(arch.sizes, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
   checkLayerMemory(arch, Math.min(opts.batchSize, ds.train.count), opts.layers ? '--layers' : '--hidden', 8);
   const init = opts.init ?? defaultInit(arch.activation);
-  return { net: checkNetwork(arch, init, opts.seed), init };
+  return { net: checkNetwork(arch, init, opts.seed), init, drawn: 0 };
 }
 
 async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
@@ -134,8 +145,14 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
   // (Only the gaps: a check of gradients on one class is still a check.)
   const labels = opts.model || opts.layers || !ds.missingClasses?.length ? undefined : trainingLabelProblem(ds, true);
   if (labels) throw new DataError(labels);
-  const { net, init } = subjectNetwork(opts, ds);
+  const { net, init, drawn } = subjectNetwork(opts, ds);
   if (opts.batchSize > ds.train.count) throw new UsageError(`--batch-size ${opts.batchSize} is larger than the ${ds.train.count} training examples`);
+  if (opts.batchSize === 1 && net.norm.some((n) => n))
+    throw new UsageError(`--batch-size 1 with batch normalisation: a batch of one is its own mean, so every normalised value is 0 (Z = β, at ReLU's kink); give at least 2`);
+  if (drawn)
+    out.note(
+      `${drawn} conv bias${drawn === 1 ? '' : 'es'} of the model ${drawn === 1 ? 'was' : 'were'} exactly 0 (never trained): drawn from N(0, 0.1²) as for a new network, so that no blank patch sits at ReLU's kink`,
+    );
   const { x, y } = checkBatch(ds.train, net.sizes[net.depth], opts.batchSize, opts.seed);
 
   if (opts.bug === 'flip-kernel' && !net.arch.layers) throw new UsageError('--bug flip-kernel flips conv kernels: give conv layers, e.g. --hidden conv5x5x4,pool2,30');
@@ -168,6 +185,7 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     command: 'gradcheck',
     architecture: { ...net.arch, init, parameters: net.parameterCount },
     model: opts.model,
+    convBiasesDrawn: opts.model ? drawn : undefined, // a saved model's conv biases that were exactly 0, drawn off ReLU's kink
     data: ds.name,
     batch: x.rows,
     loss: report.loss,

@@ -177,6 +177,27 @@ describe('backprop gradcheck (CLI) on 784-30-30-10 with real digits', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).architecture.sizes).toEqual([784, 20, 10]);
   });
+
+  // Found by the fourth hostile hunt: each was a false FAIL of correct gradients, or a step that made every difference 0.
+  it('an untrained conv model (--epochs 0, conv biases 0): those biases are drawn off the kink and said, and the check passes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gc-'));
+    const file = `${dir}/z0.safetensors`;
+    expect(cli(['train', '--layers', 'conv5x5x4,pool2,16', '--epochs', '0', '--limit', '300', '--test-limit', '100', '--save', file, '-q']).code).toBe(0);
+    const r = cli(['gradcheck', '--model', file, '--no-tfjs', '--coords', '20', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).convBiasesDrawn).toBe(4);
+    expect(r.stderr).toMatch(/^4 conv biases of the model were exactly 0 \(never trained\): drawn from N\(0, 0\.1²\)/m);
+  });
+
+  it.each([
+    [['--hidden', '6,bn', '--batch-size', '1'], /^backprop: error: --batch-size 1 with batch normalisation: a batch of one is its own mean/],
+    [['--eps', '1e-300'], /^backprop: error: option '--eps <h>' argument '1e-300' is invalid\. expected a step of at least 1e-10/],
+    [['--eps', '9e-11'], /expected a step of at least 1e-10/],
+  ])('gradcheck %j is refused in one line, exit 2', (args, message) => {
+    const r = cli(['gradcheck', '--no-tfjs', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
 });
 
 describe('gradcheck', () => {
