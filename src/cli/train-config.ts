@@ -5,7 +5,7 @@ import { resolveData } from '../data/catalog.js';
 import { DataError } from '../data/dataset.js';
 import { existsSync, statSync } from 'node:fs';
 import { loadModel } from '../io/safetensors.js';
-import { ALTERNATIVE_FLAGS, archMismatch, recordFlags, RUN_SETTINGS, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
+import { ALTERNATIVE_FLAGS, recordFlags, recordMismatch, RUN_SETTINGS, runRecordProblem, type RunRecord, type TrainConfig } from '../train/settings.js';
 import { UsageError } from './errors.js';
 import { BackendUnavailableError, type Available, type BackendName, type DType } from '../linalg/index.js';
 import { providerForDtype } from './precision.js';
@@ -59,7 +59,7 @@ function readConfig(file: string): TrainConfig {
     } catch {
       throw new DataError(`--config ${file}: the run recorded in its metadata (options) is not JSON`);
     }
-    const problem = runRecordProblem(record) ?? archMismatch((record as RunRecord).arch, network.arch); // the record's arch is the model's, or the file was edited
+    const problem = runRecordProblem(record) ?? recordMismatch(record as RunRecord, network); // the record's arch is the model's, or the file was edited
     if (problem) throw new DataError(`--config ${file}: the run recorded in its metadata is not one train can repeat (${problem})`);
     // a setting this version does not know (a newer backprop's) would be dropped, and another run trained: refused, as a JSON config's unknown key is
     const unknown = Object.keys(record as object).filter((k) => !(k in RUN_SETTINGS) && k !== 'save');

@@ -2,9 +2,9 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoundedReadError, CONFIG_FILE_LIMIT, MODEL_FILE_LIMIT, readFileBounded } from '../base/read.js';
-import type { Architecture, Network } from '../nn/network.js';
+import type { Network } from '../nn/network.js';
 import type { TrainState } from '../train/session.js';
-import { archMismatch, runRecordProblem } from '../train/settings.js';
+import { recordMismatch, runRecordProblem, type RunRecord } from '../train/settings.js';
 import { slotCount, type OptimizerName, type OptimizerState } from '../train/optimizers.js';
 import { cleanStaleTemporaries, OutputPathError, processAlive, writeFileAtomic } from '../base/atomic.js';
 
@@ -302,7 +302,7 @@ export function readCheckpoint<O>(dir: string): Checkpoint<O> {
   const problem = runRecordProblem(file.options) ?? stateProblem(file.state) ?? kernelsProblem(file.kernels);
   if (problem) fail(problem);
   const network = decodeSafetensors(readFileOr(join(dir, file.model)), join(dir, file.model)).network;
-  const mismatch = archMismatch((file.options as { arch: Architecture }).arch, network.arch); // the run would train one network and record another
+  const mismatch = recordMismatch(file.options as RunRecord, network); // the run would train one network and record another
   if (mismatch) fail(`${mismatch} (${file.model})`);
   const ob = readFileOr(join(dir, file.order));
   const orderPath = join(dir, file.order);

@@ -161,6 +161,17 @@ export function archMismatch(recorded: Architecture, model: Architecture): strin
   return k && `options.arch.${k} ${show(recorded[k])} ${k === 'sizes' || k === 'layers' ? 'do' : 'does'} not match the model's ${show(model[k])}`;
 }
 
+/**
+ * archMismatch, then the dtype: a record (checkpoint or model) names the
+ * network beside it, and an edited `options.dtype` would resume a float32
+ * model as float32 while recording float64 (absent: float32, as checkpoints
+ * written before --dtype are).
+ */
+export function recordMismatch(record: { arch: Architecture; dtype?: DType }, model: { arch: Architecture; dtype: DType }): string | undefined {
+  const dtype = record.dtype ?? 'float32';
+  return archMismatch(record.arch, model.arch) ?? (dtype === model.dtype ? undefined : `options.dtype ${dtype} does not match the model's ${model.dtype} tensors`);
+}
+
 function optimizerProblem(o: unknown): string | undefined {
   if (!isObject(o) || typeof o.name !== 'string' || !(OPTIMIZERS as readonly string[]).includes(o.name)) return `.name is not one of ${OPTIMIZERS.join(', ')}`;
   const uses: readonly string[] = RULES[o.name as OptimizerName].hyper;

@@ -331,6 +331,8 @@ describe('readCheckpoint refuses a damaged checkpoint, naming the file and the f
     // the arch must be the model's in every field, not only its sizes: a resumed run trains the model's network and records options.arch
     ['another hidden activation', (s) => (s.options.arch.activation = 'tanh'), "options.arch.activation tanh does not match the model's relu (model-1.safetensors)"],
     ['a batch normalisation the model does not have', (s) => (s.options.arch.batchNorm = [1]), "options.arch.batchNorm 1 does not match the model's none (model-1.safetensors)"],
+    // the dtype too (fourth hunt): an edited float64 resumed the float32 model in float32 and recorded float64
+    ['a dtype the model is not', (s) => (s.options.dtype = 'float64'), "options.dtype float64 does not match the model's float32 tensors (model-1.safetensors)"],
     [
       'a batch normalisation on the output',
       (s) => (s.options.arch.batchNorm = [2]),

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { ALTERNATIVE_FLAGS, archMismatch, newRecord, recordFlags, RESUME_TAKES, runRecordProblem, settingLabels, weightDecayProblem, type RunRecord } from '../../src/train/settings.js';
+import {
+  ALTERNATIVE_FLAGS,
+  archMismatch,
+  newRecord,
+  recordMismatch,
+  recordFlags,
+  RESUME_TAKES,
+  runRecordProblem,
+  settingLabels,
+  weightDecayProblem,
+  type RunRecord,
+} from '../../src/train/settings.js';
 import type { Architecture } from '../../src/nn/network.js';
 
 const RECORD: RunRecord = {
@@ -462,6 +473,15 @@ describe('runRecordProblem: the layer description reads back to itself', () => {
     expect(differ({ batchNorm: undefined })).toBe("options.arch.batchNorm none does not match the model's 1,2");
     expect(differ({ input: [2, 28, 28] })).toBe("options.arch.input 2,28,28 does not match the model's 1,28,28");
     expect(differ({ layers: [{ ...CONV.layers[0], channels: 3 }, ...CONV.layers.slice(1)] })).toBe("options.arch.layers conv3x3x3,pool2,10,10 do not match the model's conv3x3x2,pool2,10,10");
+  });
+
+  it("recordMismatch: the arch first, then the dtype against the model's tensors (absent: float32)", () => {
+    const model = CONV as unknown as Architecture;
+    expect(recordMismatch({ arch: model }, { arch: model, dtype: 'float32' })).toBeUndefined();
+    expect(recordMismatch({ arch: model, dtype: 'float64' }, { arch: model, dtype: 'float64' })).toBeUndefined();
+    expect(recordMismatch({ arch: model }, { arch: model, dtype: 'float64' })).toBe("options.dtype float32 does not match the model's float64 tensors");
+    expect(recordMismatch({ arch: model, dtype: 'float64' }, { arch: model, dtype: 'float32' })).toBe("options.dtype float64 does not match the model's float32 tensors");
+    expect(recordMismatch({ arch: { ...model, activation: 'tanh' }, dtype: 'float64' }, { arch: model, dtype: 'float32' })).toBe("options.arch.activation tanh does not match the model's relu");
   });
 
   it('--layers and --hidden are one setting in two forms', () => {
