@@ -71,8 +71,31 @@ export function program(): Command {
     ]) + '\n\nEvery command takes --help, and --json for its result as JSON on stdout.',
   );
   conventions(p);
-  p.hook('preAction', (_root, action) => refuseEmptyValues(action));
+  p.hook('preAction', (_root, action) => {
+    refuseEmptyValues(action);
+    refuseRepeats(action, typedArgs);
+  });
   return p;
+}
+
+/** The arguments as the user typed them, before --config adds its flags (which the command line's then replace). */
+let typedArgs: readonly string[] = [];
+
+/**
+ * A flag given twice keeps only its last value in commander, silently
+ * (`predict --model a --model b` predicted with b alone): refused, one line,
+ * exit 2, unless the flag collects its values (evaluate's --model ensemble).
+ * Counted in what the user typed, before the `--` that ends the options.
+ */
+function refuseRepeats(c: Command, argv: readonly string[]): void {
+  const end = argv.indexOf('--');
+  const typed = end < 0 ? argv : argv.slice(0, end);
+  for (const o of c.options) {
+    const key = o.attributeName();
+    if (c.getOptionValueSource(key) !== 'cli' || Array.isArray(c.getOptionValue(key))) continue;
+    const times = typed.filter((a) => a === o.long || a.startsWith(`${o.long}=`) || (o.short !== undefined && a === o.short)).length;
+    if (times > 1) throw new UsageError(`${o.long} is given ${times === 2 ? 'twice' : `${times} times`}: give it once (only the last would count)`);
+  }
 }
 
 /**
@@ -144,6 +167,7 @@ function wantsJson(argv: string[]): boolean {
 export async function main(argv: string[]): Promise<void> {
   const json = wantsJson(argv);
   guardOutputStreams(json);
+  typedArgs = argv;
   try {
     const p = program();
     await p.parseAsync(
