@@ -203,9 +203,12 @@ export function lockCheckpoint(dir: string, flag: string): () => void {
     }
     const [pidText, host, identity] = owner.split('\n');
     const pid = Number(pidText);
-    const alive = Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid);
+    // Not a lock a run wrote (empty, or another file saved there): no pid to show or to test, and nothing to take over.
+    if (!/^[1-9]\d*$/.test(pidText) || !Number.isSafeInteger(pid))
+      throw new OutputPathError(`${flag} ${dir}: its lock file ${path} was not written by a run (it names no process); delete it if no run uses the directory`);
+    const alive = pid !== process.pid && processAlive(pid);
     // A lock written before identities were (two lines) is judged by its pid alone.
-    const stale = host === hostname() && Number.isSafeInteger(pid) && pid > 0 && (!alive || (Boolean(identity) && processIdentity(pid) !== identity));
+    const stale = host === hostname() && (!alive || (Boolean(identity) && processIdentity(pid) !== identity));
     if (!stale) {
       throw new OutputPathError(
         `${flag} ${dir}: in use by another run (pid ${pidText}${host && host !== hostname() ? ` on ${host}` : ''}); wait for it to finish, choose another directory, or delete ${path} if that run is gone`,

@@ -527,9 +527,24 @@ describe('lockCheckpoint', () => {
       expect(() => lockCheckpoint(dir, '--resume')).toThrow(`--resume ${dir}: in use by another run (pid ${child.pid});`);
       writeFileSync(lock, `1\nanother-host\nx y\n`);
       expect(() => lockCheckpoint(dir, '--checkpoint')).toThrow(`--checkpoint ${dir}: in use by another run (pid 1 on another-host); wait`);
-      for (const junk of ['', 'abc\n' + hostname() + '\n', '0\n' + hostname() + '\n', '-5\n' + hostname() + '\n', '1.5\n' + hostname() + '\n']) {
+      // not a lock a run wrote (the fourth hunt: "in use by another run (pid )", or a whole model's header as the pid): said so
+      const junks = [
+        '',
+        'abc\n' + hostname() + '\n',
+        '0\n' + hostname() + '\n',
+        '-5\n' + hostname() + '\n',
+        '1.5\n' + hostname() + '\n',
+        ' 12\n',
+        '1e3\n',
+        '99999999999999999999\n',
+        '{"__metadata__"',
+      ];
+      for (const junk of junks) {
         writeFileSync(lock, junk);
-        expect(() => lockCheckpoint(dir, '--checkpoint'), JSON.stringify(junk)).toThrow(`--checkpoint ${dir}: in use by another run (pid ${junk.split('\n')[0]}); wait`);
+        expect(() => lockCheckpoint(dir, '--checkpoint'), JSON.stringify(junk)).toThrow(
+          new OutputPathError(`--checkpoint ${dir}: its lock file ${lock} was not written by a run (it names no process); delete it if no run uses the directory`),
+        );
+        expect(readFileSync(lock, 'utf8')).toBe(junk); // left as it was
       }
       // the pid now names another process (its identity differs): stale, taken over
       writeFileSync(lock, `${child.pid}\n${hostname()}\nanother-boot 1\n`);
