@@ -207,7 +207,7 @@ export function fsyncDir(dir: string): void {
 function resolveTarget(path: string): string {
   const abs = resolve(path);
   const link = danglingLink(abs);
-  if (link !== undefined) throw new Error(`${path} is a symbolic link to ${link}, which does not exist (a write follows no dangling link: remove it or choose another name)`);
+  if (link !== undefined) throw new Error(`${path} is a symbolic link to ${link} (a write follows no dangling link: remove it or choose another name)`);
   try {
     if (lstatSync(abs).isSymbolicLink()) return realpathSync(abs);
   } catch {
@@ -216,7 +216,11 @@ function resolveTarget(path: string): string {
   return abs;
 }
 
-/** Where path points when it is a symbolic link whose target does not exist (a chain that ends nowhere, or loops), else undefined. */
+/**
+ * Where path points, and why that is nowhere, when it is a symbolic link that
+ * leads to no file: `gone/m.safetensors, which does not exist`, or `b, a loop
+ * of links` (ELOOP); else undefined.
+ */
 export function danglingLink(path: string): string | undefined {
   let link: string;
   try {
@@ -228,8 +232,8 @@ export function danglingLink(path: string): string | undefined {
   try {
     statSync(path);
     return undefined;
-  } catch {
-    return link;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ELOOP' ? `${link}, a loop of links that leads to no file` : `${link}, which does not exist`;
   }
 }
 
@@ -331,7 +335,7 @@ export function checkOutputFile(path: string, flag: string): void {
   if (st?.isDirectory()) throw new OutputPathError(`${flag} ${path}: is a directory, expected a file name`);
   if (st && !st.isFile()) throw new OutputPathError(`${flag} ${path}: exists and is ${kind(st)}, not a regular file (choose a file name)`);
   const link = danglingLink(path);
-  if (link !== undefined) throw new OutputPathError(`${flag} ${path}: is a symbolic link to ${link}, which does not exist; a write follows no dangling link: remove it or choose another name`);
+  if (link !== undefined) throw new OutputPathError(`${flag} ${path}: is a symbolic link to ${link}; a write follows no dangling link: remove it or choose another name`);
   const target = resolveTarget(path);
   // The probe uses a short temporary name: a name too long for the final rename is caught here instead.
   const bytes = Buffer.byteLength(basename(target), 'utf8');
@@ -346,7 +350,7 @@ export function checkOutputFile(path: string, flag: string): void {
  */
 export function checkOutputDir(dir: string, flag: string): boolean {
   const link = danglingLink(dir);
-  if (link !== undefined) throw new OutputPathError(`${flag} ${dir}: is a symbolic link to ${link}, which does not exist; a write follows no dangling link: remove it or choose another name`);
+  if (link !== undefined) throw new OutputPathError(`${flag} ${dir}: is a symbolic link to ${link}; a write follows no dangling link: remove it or choose another name`);
   const st = statOrUndefined(dir);
   if (st) {
     if (!st.isDirectory()) throw new OutputPathError(`${flag} ${dir}: exists and is ${st.isFile() ? 'a file' : kind(st)}, expected a directory`);
@@ -383,7 +387,7 @@ export function ensureOutputDir(dir: string, flag: string): boolean {
  */
 export function openAppend(path: string, flag: string): number {
   const link = danglingLink(path);
-  if (link !== undefined) throw new OutputPathError(`${flag} ${path}: is a symbolic link to ${link}, which does not exist; a write follows no dangling link: remove it or choose another name`);
+  if (link !== undefined) throw new OutputPathError(`${flag} ${path}: is a symbolic link to ${link}; a write follows no dangling link: remove it or choose another name`);
   let target = resolve(path);
   let isLink = false;
   try {

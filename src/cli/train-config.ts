@@ -51,7 +51,7 @@ export async function configuredProvider(backend: BackendName, dtype: DType, out
 /** The config in FILE: a JSON object of flags, or a model saved by train (its metadata records the run). */
 function readConfig(file: string): TrainConfig {
   if (file.endsWith('.safetensors')) {
-    const { metadata, network } = loadModel(file);
+    const { metadata, network } = loadModel(file, '--config');
     if (!metadata.options) throw new DataError(`--config ${file}: the model does not record the run that trained it (no options in its metadata)`);
     let record: unknown;
     try {
@@ -103,7 +103,7 @@ export function expandConfig(argv: string[], train: Command): string[] {
   if (i < 0) return argv;
   const file = opts[i].startsWith('--config=') ? opts[i].slice('--config='.length) : opts[i + 1];
   if (!file || file.startsWith('-')) return argv; // commander says the value is missing
-  if (opts.includes('--resume')) throw new UsageError(`--config ${file}: --resume continues a run with its own recorded options; drop --config`);
+  if (opts.some((a) => a === '--resume' || a.startsWith('--resume='))) throw new UsageError(`--config ${file}: --resume continues a run with its own recorded options; drop --config`);
   const flags: string[] = [];
   const typed = (name: string) => opts.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
   const config = readConfig(file);

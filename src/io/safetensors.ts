@@ -98,13 +98,14 @@ export interface LoadedModel {
   metadata: Record<string, string>;
 }
 
-export function loadModel(path: string): LoadedModel {
+/** A saved model, read whole (bounded); `flag` names it in a refusal: `--model` unless the model came by another flag (`--config`). */
+export function loadModel(path: string, flag = '--model'): LoadedModel {
   let buf: Buffer;
   try {
     buf = readFileBounded(path, MODEL_FILE_LIMIT);
   } catch (e) {
     const reason = e instanceof BoundedReadError ? e.reason : String(e);
-    throw new ModelFileError(`--model ${path}: ${reason.startsWith('not a regular file') ? reason : `cannot read (${reason})`}`);
+    throw new ModelFileError(`${flag} ${path}: ${reason.startsWith('not a regular file') ? reason : `cannot read (${reason})`}`);
   }
   return decodeSafetensors(buf, path);
 }
@@ -149,6 +150,7 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
   };
   if (m.layers !== undefined || m.input !== undefined) {
     // a conv net: its layer list and input image c,h,w, which must give the sizes
+    if (m.layers === undefined || m.input === undefined) fail(`__metadata__ has ${m.layers === undefined ? 'input but no layers' : 'layers but no input'}: a conv net records both`);
     const input = String(m.input ?? '')
       .split(',')
       .map(Number);

@@ -35,13 +35,15 @@ export type NumberKind = keyof typeof NUMBER_KINDS;
 
 const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
 const isNum = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min;
+/** JSON, but a number JSON cannot write as itself: 1e999 in a file reads as Infinity, which JSON.stringify writes as null. */
+const asJson = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : (JSON.stringify(v) ?? String(v)));
 /** A value read from a file as an error shows it: JSON (control characters escaped), cut short. */
 const quote = (v: unknown): string => {
-  const q = JSON.stringify(v) ?? String(v);
+  const q = asJson(v);
   return q.length > 40 ? `${q.slice(0, 40)}…` : q;
 };
 /** A value read from a file whole, as JSON (control characters escaped), cut at the CLI's quoting limit. */
-const json = (v: unknown): string => safeText(JSON.stringify(v) ?? String(v), QUOTE_LIMIT);
+const json = (v: unknown): string => safeText(asJson(v), QUOTE_LIMIT);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A config: train's flags by their long names without the dashes, values as on the command line. */

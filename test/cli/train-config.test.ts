@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -139,6 +139,14 @@ describe('train --config', () => {
     const r = cli(['train', '--resume', dir, '--config', join(dir, 'hand.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--resume continues a run with its own recorded options; drop --config/);
+    // a directory named like a model is refused as --config's, not as a --model nobody typed (fourth hunt)
+    const named = join(dir, 'dir.safetensors');
+    mkdirSync(named, { recursive: true });
+    expect(cli(['train', '--config', named]).stderr).toBe(`backprop: error: --config ${named}: not a regular file (a directory)\n`);
+    // --resume=DIR too (fourth hunt: the config was expanded, and --resume blamed its flags: "drop --hidden, --lr")
+    const eq = cli(['train', '--config', join(dir, 'hand.json'), `--resume=${dir}`]);
+    expect(eq.code).toBe(2);
+    expect(eq.stderr).toMatch(/--resume continues a run with its own recorded options; drop --config/);
   });
 });
 

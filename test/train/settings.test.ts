@@ -172,10 +172,13 @@ describe('runRecordProblem: each check refuses the wrong value and passes the ri
 
   it('numbers: a number string, infinity and a negative are refused, 0 where it may be', () => {
     expect(problem({ lr: '0.1' })).toBe('options.lr "0.1" must be a positive number');
-    expect(problem({ lr: Infinity })).toBe('options.lr null must be a positive number'); // JSON.stringify(Infinity) is null
+    // 1e999 in a file reads as Infinity, which JSON.stringify writes as null (fourth hunt: "options.lr null")
+    expect(problem({ lr: JSON.parse('1e999') })).toBe('options.lr Infinity must be a positive number');
+    expect(problem({ lr: JSON.parse('-1e999') })).toBe('options.lr -Infinity must be a positive number');
+    expect(problem({ lr: null })).toBe('options.lr null must be a positive number');
     expect(problem({ lr: 0 })).toBe('options.lr 0 must be a positive number');
     expect(problem({ weightDecay: -0.5 })).toBe('options.weightDecay -0.5 must be a number ≥ 0');
-    expect(problem({ weightDecay: Infinity })).toBe('options.weightDecay null must be a number ≥ 0');
+    expect(problem({ weightDecay: Infinity })).toBe('options.weightDecay Infinity must be a number ≥ 0');
     expect(problem({ weightDecay: '1' })).toBe('options.weightDecay "1" must be a number ≥ 0');
     expect(problem({ weightDecay: 0 })).toBeUndefined();
     expect(problem({ dropout: 0 })).toBeUndefined();
