@@ -138,14 +138,10 @@ function subjectNetwork(opts: GradcheckCliOptions, ds: Dataset): { net: Network;
   return { net: checkNetwork(arch, init, opts.seed), init, drawn: 0 };
 }
 
-async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
-  const out = new Output(opts.json);
-  const ds = loadData(opts);
-  // As train does: labels with gaps would size the output layer by the largest label (a model's own output count decides with --model).
-  // (Only the gaps: a check of gradients on one class is still a check.)
-  const labels = opts.model || opts.layers || !ds.missingClasses?.length ? undefined : trainingLabelProblem(ds, true);
-  if (labels) throw new DataError(labels);
-  const { net, init, drawn } = subjectNetwork(opts, ds);
+/** subjectNetwork, with the batch it can be checked on: one larger than the data, or of one example under batch normalisation, is refused. */
+function checkedSubject(opts: GradcheckCliOptions, ds: Dataset, out: Output): ReturnType<typeof subjectNetwork> {
+  const subject = subjectNetwork(opts, ds);
+  const { net, drawn } = subject;
   if (opts.batchSize > ds.train.count) throw new UsageError(`--batch-size ${opts.batchSize} is larger than the ${ds.train.count} training examples`);
   if (opts.batchSize === 1 && net.norm.some((n) => n))
     throw new UsageError(`--batch-size 1 with batch normalisation: a batch of one is its own mean, so every normalised value is 0 (Z = β, at ReLU's kink); give at least 2`);
@@ -153,6 +149,17 @@ async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
     out.note(
       `${drawn} conv bias${drawn === 1 ? '' : 'es'} of the model ${drawn === 1 ? 'was' : 'were'} exactly 0 (never trained): drawn from N(0, 0.1²) as for a new network, so that no blank patch sits at ReLU's kink`,
     );
+  return subject;
+}
+
+async function runGradcheck(opts: GradcheckCliOptions): Promise<number> {
+  const out = new Output(opts.json);
+  const ds = loadData(opts);
+  // As train does: labels with gaps would size the output layer by the largest label (a model's own output count decides with --model).
+  // (Only the gaps: a check of gradients on one class is still a check.)
+  const labels = opts.model || opts.layers || !ds.missingClasses?.length ? undefined : trainingLabelProblem(ds, true);
+  if (labels) throw new DataError(labels);
+  const { net, init, drawn } = checkedSubject(opts, ds, out);
   const { x, y } = checkBatch(ds.train, net.sizes[net.depth], opts.batchSize, opts.seed);
 
   if (opts.bug === 'flip-kernel' && !net.arch.layers) throw new UsageError('--bug flip-kernel flips conv kernels: give conv layers, e.g. --hidden conv5x5x4,pool2,30');

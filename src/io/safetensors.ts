@@ -151,12 +151,10 @@ export function decodeSafetensors(buf: Uint8Array, name: string): LoadedModel {
   if (m.layers !== undefined || m.input !== undefined) {
     // a conv net: its layer list and input image c,h,w, which must give the sizes
     if (m.layers === undefined || m.input === undefined) fail(`__metadata__ has ${m.layers === undefined ? 'input but no layers' : 'layers but no input'}: a conv net records both`);
-    const input = String(m.input ?? '')
-      .split(',')
-      .map(Number);
+    const input = m.input.split(',').map(Number);
     if (input.length !== 3 || input.some((s) => !Number.isInteger(s) || s <= 0)) fail(`__metadata__.input "${m.input}" is not channels,rows,cols`);
     try {
-      arch.layers = layerSpecs(parseLayerList(String(m.layers)));
+      arch.layers = layerSpecs(parseLayerList(m.layers));
       arch.input = [input[0], input[1], input[2]];
       architectureGeometry(arch);
     } catch (e) {

@@ -106,14 +106,7 @@ export class RbmLearner implements Learner {
     const dV = Matrix.zeros(H, n),
       dc = Matrix.zeros(H, 1),
       dbv = Matrix.zeros(n, 1); // momentum buffers (velocities)
-    const chains = persistent ? Matrix.zeros(m, n) : undefined;
-    if (chains)
-      fillVisible(
-        train,
-        Array.from({ length: m }, () => rng.int(train.count)),
-        chains.data,
-        n,
-      );
+    const chains = persistent ? startChains(train, rng, m, n) : undefined;
     const buffers = { v0, vk, p0, pk, hs, chains };
 
     const h = new Harness(ctx);
@@ -129,7 +122,7 @@ export class RbmLearner implements Learner {
         rng.shuffle(order);
         for (let b = 0; b < batches; b++) {
           if (h.shouldStop()) throw new Stop();
-          fillVisible(train, order.subarray(b * m, (b + 1) * m), v0.data, n);
+          fillVisible(train, v0.data, n, order.subarray(b * m, (b + 1) * m));
           await h.run(this.update(buffers, rng, kernels));
           // ΔV ← μ ΔV + (η/m)(p0ᵀ v0 − pkᵀ vk) − ηλV,   V ← V + ΔV
           kernels.gemm(true, false, lr / m, p0, v0, momentum, dV);
@@ -327,7 +320,7 @@ export class RbmLearner implements Learner {
     const v = Matrix.zeros(picks.length, n),
       p = Matrix.zeros(picks.length, H),
       hs = Matrix.zeros(picks.length, H);
-    fillVisible(ex, picks, v.data, n);
+    fillVisible(ex, v.data, n, picks);
     for (let step = 0; step < this.opts.cdK; step++) {
       this.hiddenProbs(v, p, kernels);
       sample(p, hs, rng);
@@ -345,7 +338,7 @@ export class RbmLearner implements Learner {
 }
 
 /** A visible batch, row j from example picks[j] (n units a row): the image's intensities, then the one-hot label. */
-function fillVisible(ex: Examples, picks: ArrayLike<number>, out: Float32Array | Float64Array, n: number): void {
+function fillVisible(ex: Examples, out: Float32Array | Float64Array, n: number, picks: ArrayLike<number>): void {
   const D = ex.dim;
   for (let j = 0; j < picks.length; j++) {
     const e = picks[j],
@@ -354,6 +347,14 @@ function fillVisible(ex: Examples, picks: ArrayLike<number>, out: Float32Array |
     out.fill(0, o + D, o + n);
     out[o + D + ex.labels[e]] = 1;
   }
+}
+
+/** The persistent chains' first state (Tieleman 2008): m training examples drawn at random, one a row. */
+function startChains(train: Examples, rng: Rng, m: number, n: number): Matrix {
+  const chains = Matrix.zeros(m, n);
+  const picks = Array.from({ length: m }, () => rng.int(train.count));
+  fillVisible(train, chains.data, n, picks);
+  return chains;
 }
 
 /** h ~ Bernoulli(p), element-wise. */
