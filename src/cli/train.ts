@@ -1,7 +1,7 @@
 import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { defaultLearningRate, Network, type Architecture } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { encodeSafetensors, loadModel } from '../io/safetensors.js';
@@ -17,7 +17,7 @@ import {
   writeRescueCheckpoint,
   type CheckpointKernels,
 } from '../io/checkpoint.js';
-import { checkOutputFile, ensureOutputDir, ioReason, makeDirectories, OutputPathError, writeFileAtomic, WriteFailedError } from '../base/atomic.js';
+import { ensureOutputDir, ioReason, makeDirectories, OutputPathError, writeFileAtomic, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { augmentLabel } from '../data/augment.js';
 import { addConfigBackendOption, configuredProvider, flagName } from './train-config.js';
@@ -38,6 +38,7 @@ import { evaluationBatch, layerStats, speedLabel, type LayerStats } from '../ana
 import { stalledLayers } from './advice.js';
 import { EXIT, InterruptedError, reportError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { writeOrRescue, Output, percent, seconds, style } from './output.js';
+import { claimOutputFiles } from './outputs.js';
 import { epochProgress } from './progress.js';
 import {
   addBackendOption,
@@ -324,28 +325,22 @@ function quoted(v: string): string {
   return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
 }
 
-/** Every output path writable now, and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
+/** Every output path writable now, each its own file and none in a checkpoint directory (claimOutputFiles), and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
 function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDir: string | undefined): void {
-  if (save) checkOutputFile(save, '--save');
-  if (opts.log) checkOutputFile(opts.log, '--log');
-  if (opts.report) checkOutputFile(opts.report, '--report');
-  if (opts.csv) checkOutputFile(opts.csv, '--csv');
-  if (opts.log && opts.csv && resolve(opts.log) === resolve(opts.csv)) throw new UsageError(`--log and --csv are both ${opts.log}: give each its own file`);
+  claimOutputFiles(
+    [
+      ['--save', save],
+      ['--log', opts.log],
+      ['--csv', opts.csv],
+      ['--report', opts.report],
+    ],
+    // The run replaces the files of its checkpoint directory and deletes their old generations; --resume's is read first.
+    [
+      ['--checkpoint', opts.checkpoint],
+      ['--resume', opts.resume],
+    ],
+  );
   if (opts.logEvery && !opts.log && !opts.csv) throw new UsageError(`--log-every ${opts.logEvery}: give --log or --csv to write the records to`);
-  for (const [flag, path] of [
-    ['--log', opts.log],
-    ['--csv', opts.csv],
-    ['--report', opts.report],
-  ] as const) {
-    if (
-      path &&
-      ((save && resolve(path) === resolve(save)) ||
-        (flag === '--report' && [opts.log, opts.csv].some((f) => f && resolve(f) === resolve(path))) ||
-        (checkpointDir && resolve(path) === resolve(checkpointDir)))
-    )
-      throw new UsageError(`${flag} ${path}: that is another output of the run; give it a file of its own`);
-  }
-  if (save && checkpointDir && resolve(save) === resolve(checkpointDir)) throw new UsageError(`--save ${save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   if (opts.resume && !opts.checkpoint) ensureOutputDir(opts.resume, '--resume');
   if (!checkpointDir) return;
