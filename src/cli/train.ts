@@ -38,7 +38,7 @@ import { evaluationBatch, layerStats, speedLabel, type LayerStats } from '../ana
 import { stalledLayers } from './advice.js';
 import { EXIT, InterruptedError, reportError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { writeOrRescue, Output, percent, seconds, style } from './output.js';
-import { claimOutputFiles } from './outputs.js';
+import { claimOutputFiles, type OutputFlag } from './outputs.js';
 import { epochProgress } from './progress.js';
 import {
   addBackendOption,
@@ -65,7 +65,7 @@ import {
 } from './options.js';
 import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption } from './precision.js';
-import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
+import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, everyName, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
 import { withValidationData } from '../data/val-data.js';
 import { safeText, shellArg } from '../base/terminal-safe.js';
 import { jsonProvenance, provenance, type Provenance } from '../io/provenance.js';
@@ -326,14 +326,11 @@ function quoted(v: string): string {
 }
 
 /** Every output path writable now, each its own file and none in a checkpoint directory (claimOutputFiles), and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
-function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDir: string | undefined): void {
+function claimOutputs(opts: TrainOptions, run: Pick<RunRecord, 'save' | 'saveEvery' | 'epochs'>, checkpointDir: string | undefined): void {
+  const { save, saveEvery } = run;
+  const everySaves = save && saveEvery ? Array.from({ length: Math.floor(run.epochs / saveEvery) }, (_, i): OutputFlag => ['--save-every', everyName(save, (i + 1) * saveEvery)]) : [];
   claimOutputFiles(
-    [
-      ['--save', save],
-      ['--log', opts.log],
-      ['--csv', opts.csv],
-      ['--report', opts.report],
-    ],
+    [['--save', save], ...everySaves, ['--log', opts.log], ['--csv', opts.csv], ['--report', opts.report]],
     // The run replaces the files of its checkpoint directory and deletes their old generations; --resume's is read first.
     [
       ['--checkpoint', opts.checkpoint],
@@ -382,7 +379,7 @@ function checkNetworkFits(opts: TrainOptions, arch: Architecture, ds: Dataset, d
 export function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
   const checkpointDir = opts.checkpoint ?? opts.resume;
-  claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
+  claimOutputs(opts, resumed?.record ?? opts, checkpointDir);
   const log = openLog(opts);
   const data = resumed?.record ?? { ...opts, validation: validationSplit(opts) };
   const split = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });

@@ -244,6 +244,11 @@ const cases: Case[] = [
         (d) => [...QUICK, '--checkpoint', dir(d, 'ckw'), '--report', join(link(d, 'ckw', 'alias'), 'model-1.safetensors')],
       ],
       [
+        'train --report naming a --save-every file',
+        /--report .*m\.e2\.safetensors: that is --save-every .*m\.e2\.safetensors, another output/,
+        (d) => [...QUICK, '--epochs', '2', '--save', join(d, 'm.safetensors'), '--save-every', '1', '--report', join(d, 'm.e2.safetensors')],
+      ],
+      [
         'train --csv naming the checkpoint directory',
         /--csv .*ck: that is the checkpoint directory; give it a file name of its own/,
         (d) => [...QUICK, '--checkpoint', join(d, 'ck'), '--csv', join(d, 'ck')],
@@ -263,6 +268,16 @@ const cases: Case[] = [
       return { args: args(d), check };
     },
   })),
+  {
+    what: 'outputs whose names start like the checkpoint directory are outside it: written',
+    code: 0,
+    msg: /^$/,
+    run: () => {
+      const d = tmp();
+      const args = [...QUICK, '--epochs', '1', '--checkpoint', join(d, 'ck'), '--save', join(d, 'ck.safetensors'), '--report', join(d, 'ck2')];
+      return { args, check: () => expect(readdirSync(d).sort()).toEqual(['ck', 'ck.safetensors', 'ck2']) };
+    },
+  },
   {
     what: '--checkpoint naming a regular file',
     code: 2,
