@@ -6,7 +6,8 @@ import { compareActivations, type CompareRun, type CompareSpec } from '../analys
 import { speedLabel } from '../analysis/layers.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS, isActivationName, type ActivationName } from '../nn/activations.js';
 import { INITS, pairingProblem, type Architecture, type InitName } from '../nn/network.js';
-import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
+import { WriteFailedError } from '../base/atomic.js';
+import { claimOutputFiles } from './outputs.js';
 import { compareReport } from '../report/html.js';
 import { checkNetworkSize } from '../data/limits.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
@@ -204,7 +205,7 @@ async function trainRuns(opts: CompareOptions, ds: Dataset, specs: CompareSpec[]
 /** The data, the runs' specs, the kernels and the network of a comparison, checked before any work, with its heading printed. */
 async function prepareCompare(opts: CompareOptions, out: Output) {
   refusePairings(opts);
-  if (opts.report) checkOutputFile(opts.report, '--report');
+  claimOutputFiles([['--report', opts.report]]);
   const ds = loadData(opts);
   const specs = compareSpecs(opts);
   const dtype = opts.dtype ?? 'float32';

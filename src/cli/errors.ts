@@ -57,9 +57,11 @@ export interface SignalWatch {
  */
 export function watchStopSignals(): SignalWatch {
   let signal: NodeJS.Signals | undefined;
+  let at = 0;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (signal) process.exit(signalExitCode(signal)); // a second signal: stop now
-    signal = sig;
+    // The same signal again within 250 ms is one event delivered twice (`timeout` signals the child, then its whole process group), not a second request.
+    if (signal && !(sig === signal && performance.now() - at < 250)) process.exit(signalExitCode(signal)); // a second signal: stop now
+    if (!signal) [signal, at] = [sig, performance.now()];
   };
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   return {

@@ -5,7 +5,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { checkNetworkSize, gb, MAX_ARRAY } from '../data/limits.js';
 import { jsonProvenance, provenance } from '../io/provenance.js';
-import { checkOutputFile, WriteFailedError } from '../base/atomic.js';
+import { WriteFailedError } from '../base/atomic.js';
+import { claimOutputFiles, type OutputFlag } from './outputs.js';
 import { GA_DEFAULTS, GaLearner, gaMemory } from '../learners/ga.js';
 import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
@@ -74,8 +75,8 @@ export interface LearnerEntry {
   addOptions(cmd: Command): void;
   /** Builds the learner; refuses (one line, exit 2) flags it cannot use and sizes that would not fit in memory. */
   create(opts: LearnersOptions, setup: LearnerSetup): Learner;
-  /** Before any learner runs: check the files this learner's flags will write. */
-  checkOutputs?(opts: LearnersOptions): void;
+  /** The files this learner's flags will write, claimed with the command's others before any learner runs (src/cli/outputs.ts). */
+  outputFiles?(opts: LearnersOptions): OutputFlag[];
   /** After its fit: write the files its flags ask for (a write that fails is rescued and reported through `failed`, not thrown), and return pictures for --report. */
   finish?(learner: Learner, ds: Dataset, kernels: Kernels, opts: LearnersOptions, failed: (message: string) => void): Figure[];
 }
@@ -283,9 +284,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         persistent: o.persistent,
       });
     },
-    checkOutputs: (o) => {
-      if (o.filters) checkOutputFile(o.filters, '--filters');
-    },
+    outputFiles: (o) => [['--filters', o.filters]],
     finish: (l, ds, k, o, fail) => {
       if (!(l instanceof RbmLearner)) return [];
       const png = filtersPng(l.filterImages(ds.test, k), [28, 28]);
@@ -450,8 +449,7 @@ async function runLearners(opts: LearnersOptions, given: (key: string) => boolea
 
 /** The data, the learners (built and checked before any runs) and the kernels of a session, with its heading printed. */
 async function prepareSession(opts: LearnersOptions, given: (key: string) => boolean, out: Output) {
-  if (opts.report) checkOutputFile(opts.report, '--report');
-  for (const name of opts.learners) LEARNER_REGISTRY[name]!.checkOutputs?.(opts);
+  claimOutputFiles([['--report', opts.report], ...opts.learners.flatMap((name) => LEARNER_REGISTRY[name]!.outputFiles?.(opts) ?? [])]);
   const ds = loadData(opts);
   const labels = trainingLabelProblem(ds, !opts.layers);
   if (labels) throw new DataError(labels);

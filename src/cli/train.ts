@@ -1,7 +1,7 @@
 import { loadData } from '../data/load.js';
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { defaultLearningRate, Network, type Architecture } from '../nn/network.js';
 import { Rng } from '../base/rng.js';
 import { encodeSafetensors, loadModel } from '../io/safetensors.js';
@@ -17,7 +17,7 @@ import {
   writeRescueCheckpoint,
   type CheckpointKernels,
 } from '../io/checkpoint.js';
-import { checkOutputFile, ensureOutputDir, ioReason, makeDirectories, OutputPathError, writeFileAtomic, WriteFailedError } from '../base/atomic.js';
+import { ensureOutputDir, ioReason, makeDirectories, OutputPathError, writeFileAtomic, WriteFailedError } from '../base/atomic.js';
 import { DataError, trainingLabelProblem, type Dataset } from '../data/dataset.js';
 import { augmentLabel } from '../data/augment.js';
 import { addConfigBackendOption, configuredProvider, flagName } from './train-config.js';
@@ -38,6 +38,7 @@ import { evaluationBatch, layerStats, speedLabel, type LayerStats } from '../ana
 import { stalledLayers } from './advice.js';
 import { EXIT, InterruptedError, reportError, signalExitCode, UsageError, watchStopSignals, type SignalWatch } from './errors.js';
 import { writeOrRescue, Output, percent, seconds, style } from './output.js';
+import { claimOutputFiles, type OutputFlag } from './outputs.js';
 import { epochProgress } from './progress.js';
 import {
   addBackendOption,
@@ -64,7 +65,7 @@ import {
 } from './options.js';
 import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption } from './precision.js';
-import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
+import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, everyName, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
 import { withValidationData } from '../data/val-data.js';
 import { safeText, shellArg } from '../base/terminal-safe.js';
 import { jsonProvenance, provenance, type Provenance } from '../io/provenance.js';
@@ -324,28 +325,19 @@ function quoted(v: string): string {
   return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
 }
 
-/** Every output path writable now, and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
-function claimOutputs(opts: TrainOptions, save: string | undefined, checkpointDir: string | undefined): void {
-  if (save) checkOutputFile(save, '--save');
-  if (opts.log) checkOutputFile(opts.log, '--log');
-  if (opts.report) checkOutputFile(opts.report, '--report');
-  if (opts.csv) checkOutputFile(opts.csv, '--csv');
-  if (opts.log && opts.csv && resolve(opts.log) === resolve(opts.csv)) throw new UsageError(`--log and --csv are both ${opts.log}: give each its own file`);
+/** Every output path writable now, each its own file and none in a checkpoint directory (claimOutputFiles), and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
+function claimOutputs(opts: TrainOptions, run: Pick<RunRecord, 'save' | 'saveEvery' | 'epochs'>, checkpointDir: string | undefined): void {
+  const { save, saveEvery } = run;
+  const everySaves = save && saveEvery ? Array.from({ length: Math.floor(run.epochs / saveEvery) }, (_, i): OutputFlag => ['--save-every', everyName(save, (i + 1) * saveEvery)]) : [];
+  claimOutputFiles(
+    [['--save', save], ...everySaves, ['--log', opts.log], ['--csv', opts.csv], ['--report', opts.report]],
+    // The run replaces the files of its checkpoint directory and deletes their old generations; --resume's is read first.
+    [
+      ['--checkpoint', opts.checkpoint],
+      ['--resume', opts.resume],
+    ],
+  );
   if (opts.logEvery && !opts.log && !opts.csv) throw new UsageError(`--log-every ${opts.logEvery}: give --log or --csv to write the records to`);
-  for (const [flag, path] of [
-    ['--log', opts.log],
-    ['--csv', opts.csv],
-    ['--report', opts.report],
-  ] as const) {
-    if (
-      path &&
-      ((save && resolve(path) === resolve(save)) ||
-        (flag === '--report' && [opts.log, opts.csv].some((f) => f && resolve(f) === resolve(path))) ||
-        (checkpointDir && resolve(path) === resolve(checkpointDir)))
-    )
-      throw new UsageError(`${flag} ${path}: that is another output of the run; give it a file of its own`);
-  }
-  if (save && checkpointDir && resolve(save) === resolve(checkpointDir)) throw new UsageError(`--save ${save}: that is the checkpoint directory; give the model a file name of its own`);
   if (opts.checkpoint) ensureOutputDir(opts.checkpoint, '--checkpoint');
   if (opts.resume && !opts.checkpoint) ensureOutputDir(opts.resume, '--resume');
   if (!checkpointDir) return;
@@ -387,7 +379,7 @@ function checkNetworkFits(opts: TrainOptions, arch: Architecture, ds: Dataset, d
 export function planRun(opts: TrainOptions, given: (key: string) => boolean): RunPlan {
   const resumed = opts.resume ? resumedRun(opts.resume, opts, given) : undefined;
   const checkpointDir = opts.checkpoint ?? opts.resume;
-  claimOutputs(opts, resumed ? resumed.record.save : opts.save, checkpointDir);
+  claimOutputs(opts, resumed?.record ?? opts, checkpointDir);
   const log = openLog(opts);
   const data = resumed?.record ?? { ...opts, validation: validationSplit(opts) };
   const split = loadData({ data: data.data, limit: data.limit, testLimit: data.testLimit, validation: data.validation, seed: data.seed });
@@ -505,7 +497,7 @@ async function trainSession(plan: RunPlan, opts: TrainOptions, out: Output, stop
         monitor(m.epoch);
         saves.onEpochEnd(m, best);
       },
-      checkpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, prov) : undefined,
+      checkpoint: checkpointDir ? (s) => saveCheckpoint(plan, checkpointDir, s, prov, opts) : undefined,
     });
   } finally {
     progress.stop();
@@ -573,7 +565,7 @@ function layerMonitor(plan: RunPlan, opts: TrainOptions, out: Output, k: Kernels
 }
 
 /** Writes a checkpoint; when its directory cannot be written, into a new one in the temporary directory, and says so. */
-function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot, prov: Provenance): void {
+function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot, prov: Provenance, opts: TrainOptions): void {
   const { net, rng, record } = plan;
   const kernels = checkpointKernels(prov);
   try {
@@ -583,9 +575,7 @@ function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot, prov: Proven
     const rescued = writeRescueCheckpoint(net, rng.state(), s.state, record, s.optimizer, kernels);
     throw new WriteFailedError(
       `checkpoint ${dir}: cannot write (${ioReason(e)}); ` +
-        (rescued
-          ? `the checkpoint was written to ${shellArg(rescued)} instead; continue with: backprop train --resume ${shellArg(rescued)}${record.save ? ` --save ${shellArg(record.save)}` : ''}`
-          : 'nor could it be written to the temporary directory'),
+        (rescued ? `the checkpoint was written to ${shellArg(rescued)} instead; continue with: ${resumeCommand(rescued, plan, opts)}` : 'nor could it be written to the temporary directory'),
     );
   }
 }
@@ -593,16 +583,7 @@ function saveCheckpoint(plan: RunPlan, dir: string, s: RunSnapshot, prov: Proven
 /** The output: a checkpoint for an interrupted run, the diagnosis of a diverged one, or the saved model and the result. Returns the exit code. */
 async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, t0: number): Promise<number> {
   const { outcome } = session;
-  if (outcome.status === 'interrupted') {
-    const dir = plan.checkpointDir ?? interruptDir();
-    saveCheckpoint(plan, dir, outcome.snapshot, session.prov);
-    const sig = session.signal ?? 'SIGINT';
-    const { state } = plan;
-    out.status(
-      `interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${state.epoch}, batch ${state.batch}: checkpoint written to ${shellArg(dir)}; continue with: backprop train --resume ${shellArg(dir)}${plan.record.save ? ` --save ${shellArg(plan.record.save)}` : ''}`,
-    );
-    return signalExitCode(sig);
-  }
+  if (outcome.status === 'interrupted') return reportInterrupted(plan, session, outcome.snapshot, opts, out, t0);
   if (outcome.status === 'diverged') {
     reportError(
       `training diverged at epoch ${outcome.epoch}, batch ${outcome.batch}: ${outcome.diagnosis.message}` + (plan.checkpointDir ? `; the last good checkpoint is kept in ${plan.checkpointDir}` : ''),
@@ -626,6 +607,56 @@ async function reportRun(plan: RunPlan, session: Session, opts: TrainOptions, ou
   return EXIT.ok;
 }
 
+/**
+ * An interrupted run: its checkpoint, then the --report of the epochs it ran
+ * and the --json result (status "interrupted", where it stopped, the
+ * checkpoint and the command that continues it), as learners, compare and
+ * lr-find write theirs. Exits 128 + the signal's number, or 1 when an output
+ * could not be written (after every other output).
+ */
+async function reportInterrupted(plan: RunPlan, session: Session, snapshot: RunSnapshot, opts: TrainOptions, out: Output, t0: number): Promise<number> {
+  const dir = plan.checkpointDir ?? interruptDir();
+  saveCheckpoint(plan, dir, snapshot, session.prov, opts);
+  const sig = session.signal ?? 'SIGINT';
+  const { epoch, batch } = plan.state;
+  const stopped: InterruptedRun = { status: 'interrupted', epoch, batch, checkpoint: dir, signal: sig, resume: resumeCommand(dir, plan, opts), seconds: (performance.now() - t0) / 1000 };
+  const failed: string[] = plan.log?.failed ? [plan.log.failed] : [];
+  const report = await writeReport(plan, session, opts, out, stopped, (m) => failed.push(m));
+  out.status(`interrupted${sig === 'SIGINT' ? '' : ` by ${sig}`} at epoch ${epoch}, batch ${batch}: checkpoint written to ${shellArg(dir)}; continue with: ${stopped.resume}`);
+  out.result({ ...resultJson(plan, session, opts, stopped), report, ...(failed.length ? { failed } : {}) });
+  if (failed.length) throw new WriteFailedError(failed.join('; '));
+  return signalExitCode(sig);
+}
+
+/**
+ * The command that continues a run from its checkpoint in dir, with the
+ * outputs this invocation asked for: the checkpoint never records where to
+ * write (resumedRun), so --save, --report, --log, --csv and --json must be given again.
+ */
+function resumeCommand(dir: string, plan: RunPlan, opts: TrainOptions): string {
+  const flags: [string, string | number | boolean | undefined][] = [
+    ['--save', plan.record.save],
+    ['--report', opts.report],
+    ['--log', opts.log],
+    ['--csv', opts.csv],
+    ['--log-every', opts.logEvery],
+    ['--monitor', opts.monitor],
+    ['--json', opts.json],
+  ];
+  return ['backprop train --resume', shellArg(dir), ...flags.flatMap(([flag, v]) => (v === true ? [flag] : v === undefined || v === false ? [] : [flag, shellArg(String(v))]))].join(' ');
+}
+
+/** An interrupted run: where it stopped, its checkpoint and the command that continues it, with its wall time. */
+interface InterruptedRun {
+  status: 'interrupted';
+  epoch: number;
+  batch: number;
+  checkpoint: string;
+  signal: NodeJS.Signals;
+  resume: string;
+  seconds: number;
+}
+
 /** A finished run, with its wall time. */
 type Finished = Extract<RunOutcome, { status: 'done' | 'stopped' }> & { seconds: number };
 
@@ -647,10 +678,11 @@ function saveTrainedModel(plan: RunPlan, session: Session, f: Finished, fail: (m
 }
 
 /** --report: the HTML page of the run; when it cannot be written, rescued and `fail` hears where. */
-async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, f: Finished, fail: (message: string) => void): Promise<string | undefined> {
+async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, out: Output, f: Finished | InterruptedRun, fail: (message: string) => void): Promise<string | undefined> {
   if (!opts.report) return undefined;
   const { record: run, ds, net, state, checkpointDir } = plan;
   const a = net.arch;
+  const kept = f.status === 'interrupted' ? undefined : f.keptEpoch;
   const html = await trainingReport(
     `backprop train ${ds.name}`,
     `${a.sizes.join('-')} ${a.activation}→${a.outputActivation}, ${a.cost} · ${ds.train.count} training${ds.validation ? `, ${ds.validation.count} validation` : ''} and ${ds.test.count} test examples`,
@@ -660,13 +692,18 @@ async function writeReport(plan: RunPlan, session: Session, opts: TrainOptions, 
       ['schedule', run.schedule ? scheduleLabel(run.schedule) : 'constant'],
       ['dropout', run.dropout ? String(run.dropout) : 'none'],
       ['augmentation', run.augment ? augmentLabel(run.augment) : 'none'],
-      ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${f.keptEpoch !== undefined ? `; the weights of epoch ${f.keptEpoch} kept` : ''}` : 'no'],
-      ['test accuracy', `${percent(f.final.accuracy)} (${f.final.correct}/${f.final.count}) after ${f.epochsRun} epochs in ${seconds(f.seconds)}`],
+      ['early stopping', run.earlyStop ? `patience ${run.earlyStop.patience} on ${run.earlyStop.metric}${kept !== undefined ? `; the weights of epoch ${kept} kept` : ''}` : 'no'],
+      f.status === 'interrupted'
+        ? [
+            'interrupted',
+            `by ${f.signal} at epoch ${f.epoch}, batch ${f.batch}, after ${state.history.length} whole epoch${state.history.length === 1 ? '' : 's'} in ${seconds(f.seconds)}; checkpoint in ${f.checkpoint}; continue with: ${f.resume}`,
+          ]
+        : ['test accuracy', `${percent(f.final.accuracy)} (${f.final.correct}/${f.final.count}) after ${f.epochsRun} epochs in ${seconds(f.seconds)}`],
       ['seed, kernels', `${run.seed}, ${session.kernels.name}`],
     ],
     state.history,
     session.monitorLog,
-    f.keptEpoch,
+    kept,
   );
   const written = writeOrRescue(opts.report, '--report', 'the report was', html, fail, [checkpointDir]);
   if (written === opts.report) out.note(`report written to ${shellArg(opts.report)}`);
@@ -685,10 +722,13 @@ function printOutcome(plan: RunPlan, out: Output, f: Finished, model: string | u
 }
 
 /** train --json's result. */
-function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Finished): Record<string, unknown> {
+function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Finished | InterruptedRun): Record<string, unknown> {
   const { record: run, ds, net, state, checkpointDir } = plan;
   return {
     command: 'train',
+    status: f.status, // done, stopped (early stopping) or interrupted (by a signal: `resume` continues it)
+    interrupted: f.status === 'interrupted',
+    signal: f.status === 'interrupted' ? f.signal : null,
     data: ds.name,
     architecture: { ...net.arch, init: run.init, parameters: net.parameterCount },
     options: {
@@ -711,21 +751,29 @@ function resultJson(plan: RunPlan, session: Session, opts: TrainOptions, f: Fini
     test: ds.test.count,
     validation: ds.validation?.count,
     epochs: state.history,
-    testAccuracy: f.final.accuracy,
-    testLoss: f.final.loss,
-    earlyStop: run.earlyStop && session.training.early ? { ...run.earlyStop, bestEpoch: f.keptEpoch, best: f.best?.value, stoppedAfter: f.stoppedAfter } : undefined,
+    ...(f.status === 'interrupted' ? { testAccuracy: null, testLoss: null, stoppedAt: { epoch: f.epoch, batch: f.batch }, resume: f.resume } : finishedJson(plan, session, f)),
     initFrom: run.initFrom,
-    saveBest: run.saveBest ? { metric: run.saveBest, bestEpoch: f.keptEpoch, best: f.best?.value } : undefined,
     saved: session.saved.length ? session.saved : undefined,
     seconds: f.seconds,
-    model: run.save,
+    model: f.status === 'interrupted' ? null : run.save, // an interrupted run writes its model when it is continued
     report: opts.report,
-    checkpoint: checkpointDir,
+    checkpoint: f.status === 'interrupted' ? f.checkpoint : checkpointDir,
     resumeNotice: session.resumeNotice,
     monitor: session.monitorLog,
     // Every choice of the run resolved, as flags: saved to a file, `train --config FILE` trains it again.
     config: recordFlags(run),
     ...jsonProvenance(session.prov),
+  };
+}
+
+/** The fields of train --json's result that only a finished run has: the test metrics and the best epoch. */
+function finishedJson(plan: RunPlan, session: Session, f: Finished): Record<string, unknown> {
+  const run = plan.record;
+  return {
+    testAccuracy: f.final.accuracy,
+    testLoss: f.final.loss,
+    earlyStop: run.earlyStop && session.training.early ? { ...run.earlyStop, bestEpoch: f.keptEpoch, best: f.best?.value, stoppedAfter: f.stoppedAfter } : undefined,
+    saveBest: run.saveBest ? { metric: run.saveBest, bestEpoch: f.keptEpoch, best: f.best?.value } : undefined,
   };
 }
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -76,6 +76,21 @@ function file(name: string, data: Uint8Array | string): string {
   const p = join(tmp(), name);
   writeFileSync(p, data);
   return p;
+}
+/** d/name as a symbolic link to target (relative to d); returns its path. */
+function link(d: string, target: string, name: string): string {
+  symlinkSync(target, join(d, name));
+  return join(d, name);
+}
+/** d/name as a hard link of d/target. */
+function hard(d: string, target: string, name: string): string {
+  linkSync(join(d, target), join(d, name));
+  return join(d, name);
+}
+/** d/name, a new directory. */
+function dir(d: string, name: string): string {
+  mkdirSync(join(d, name));
+  return join(d, name);
 }
 const net = (sizes: number[]) => Network.create({ sizes, activation: 'relu', outputActivation: 'softmax', cost: 'log-likelihood' }, 'he', new Rng(1));
 const model = encodeSafetensors(net([784, 8, 10]));
@@ -185,6 +200,82 @@ const cases: Case[] = [
     run: () => {
       const p = join(tmp(), 'ck');
       return { args: [...QUICK, '--save', p, '--checkpoint', p] };
+    },
+  },
+  // Two outputs that are one file, or an output in the directory the run manages: refused before any work,
+  // whatever path leads there (a symbolic link, a hard link, a linked parent), in every command (src/cli/outputs.ts).
+  ...(
+    [
+      [
+        'train --report through a symbolic link to --save',
+        /--report .*q3link: that is --save .*q3, another output of the run/,
+        (d) => [...QUICK, '--save', join(d, 'q3'), '--report', link(d, 'q3', 'q3link')],
+      ],
+      ['train --csv a hard link of --save', /--csv .*hard: that is --save .*q3, another output/, (d) => [...QUICK, '--save', join(d, 'q3'), '--csv', hard(d, 'q3', 'hard')]],
+      [
+        'train --log under a linked parent, as --csv',
+        /--csv .*via\/r\.log: that is --log .*r\.log, another output/,
+        (d) => [...QUICK, '--log', join(d, 'r.log'), '--csv', join(link(d, '.', 'via'), 'r.log')],
+      ],
+      ['train --log naming --report', /--report .*same: that is --log .*same, another output/, (d) => [...QUICK, '--log', join(d, 'same'), '--report', join(d, 'same')]],
+      [
+        'learners --report and --filters the same file',
+        /--filters .*same\.w: that is --report .*same\.w, another output/,
+        (d) => ['learners', '--learners', 'rbm', '--rbm-hidden', '10', '--rbm-epochs', '1', '--limit', '300', '--test-limit', '100', '--report', join(d, 'same.w'), '--filters', join(d, 'same.w')],
+      ],
+      [
+        'learners --filters through a symbolic link to --report',
+        /--filters .*lnk: that is --report .*r\.html, another output/,
+        (d) => ['learners', '--learners', 'rbm', '--rbm-hidden', '10', '--rbm-epochs', '1', '--limit', '300', '--report', join(d, 'r.html'), '--filters', link(d, 'r.html', 'lnk')],
+      ],
+      [
+        'train --save state.json inside --checkpoint',
+        /--save .*ckx\/state\.json: that is inside the checkpoint directory .*ckx \(--checkpoint\)/,
+        (d) => [...QUICK, '--epochs', '2', '--checkpoint', dir(d, 'ckx'), '--save', join(d, 'ckx', 'state.json')],
+      ],
+      [
+        'train --log order-1.bin inside a new --checkpoint',
+        /--log .*ckw\/order-1\.bin: that is inside the checkpoint directory/,
+        (d) => [...QUICK, '--checkpoint', join(d, 'ckw'), '--log', join(d, 'ckw', 'order-1.bin')],
+      ],
+      [
+        'train --report inside --checkpoint through a linked directory',
+        /--report .*alias\/model-1\.safetensors: that is inside the checkpoint directory .*ckw/,
+        (d) => [...QUICK, '--checkpoint', dir(d, 'ckw'), '--report', join(link(d, 'ckw', 'alias'), 'model-1.safetensors')],
+      ],
+      [
+        'train --report naming a --save-every file',
+        /--report .*m\.e2\.safetensors: that is --save-every .*m\.e2\.safetensors, another output/,
+        (d) => [...QUICK, '--epochs', '2', '--save', join(d, 'm.safetensors'), '--save-every', '1', '--report', join(d, 'm.e2.safetensors')],
+      ],
+      [
+        'train --csv naming the checkpoint directory',
+        /--csv .*ck: that is the checkpoint directory; give it a file name of its own/,
+        (d) => [...QUICK, '--checkpoint', join(d, 'ck'), '--csv', join(d, 'ck')],
+      ],
+    ] as [string, RegExp, (d: string) => string[]][]
+  ).map(([what, msg, args]): Case => ({
+    what,
+    code: 2,
+    msg,
+    run: () => {
+      const d = tmp();
+      writeFileSync(join(d, 'q3'), 'the model');
+      const check = () => {
+        expect(readFileSync(join(d, 'q3'), 'utf8')).toBe('the model'); // nothing written: not through a link either
+        expect(readdirSync(d).filter((f) => !['q3', 'q3link', 'hard', 'via', 'ckx', 'ckw', 'alias', 'lnk'].includes(f))).toEqual([]);
+      };
+      return { args: args(d), check };
+    },
+  })),
+  {
+    what: 'outputs whose names start like the checkpoint directory are outside it: written',
+    code: 0,
+    msg: /^$/,
+    run: () => {
+      const d = tmp();
+      const args = [...QUICK, '--epochs', '1', '--checkpoint', join(d, 'ck'), '--save', join(d, 'ck.safetensors'), '--report', join(d, 'ck2')];
+      return { args, check: () => expect(readdirSync(d).sort()).toEqual(['ck', 'ck.safetensors', 'ck2']) };
     },
   },
   {

@@ -21,7 +21,7 @@ function oneError(r: { code: number | null; stderr: string }, code: number, msg:
 }
 
 /** Spawns train; `onStdout`/`onStderr` see the output as it comes; resolves at exit. */
-function run(args: string[], cwd: string, watch: { stdout?: (text: string, kill: () => void) => void; stderr?: (text: string) => void }) {
+function run(args: string[], cwd: string, watch: { stdout?: (text: string, kill: () => void) => void; stderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void }) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const p = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '',
@@ -32,7 +32,7 @@ function run(args: string[], cwd: string, watch: { stdout?: (text: string, kill:
     });
     p.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
-      watch.stderr?.(stderr);
+      watch.stderr?.(stderr, (sig) => p.kill(sig));
     });
     p.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
@@ -89,6 +89,62 @@ describe('train: no result lost when one output fails', () => {
     expect(cli([...QUICK, '--epochs', '3', '--save', join(straight, 'F.safetensors')]).code).toBe(0);
     expect(readFileSync(join(d, 'F.safetensors')).equals(readFileSync(join(straight, 'F.safetensors')))).toBe(true);
   }, 60_000);
+});
+
+describe('train interrupted: its --json and --report are written, and the command that continues it keeps every output', () => {
+  // The js provider keeps an epoch long enough (about half a second) to signal in the middle of the run.
+  const SLOW = ['train', '--backend', 'js', '--limit', '1200', '--test-limit', '200', '--hidden', '256', '--epochs', '3'];
+  it.each([
+    ['SIGINT', 130, 1, 'ck'],
+    ['SIGTERM', 143, 1, 'ck'],
+    ['SIGHUP', 129, 1, 'none'], // no --checkpoint: ./backprop-checkpoint
+    ['SIGINT', 130, 2, 'ck'], // twice at once, as `timeout` sends it (to the child, then to its process group): one stop, not a hard exit
+  ] as const)(
+    '%s (%i, sent %i times; --checkpoint %s): exit 128 + n, the report and the JSON of what ran, then the printed command continues it with every output',
+    async (sig, code, times, checkpoint) => {
+      const d = tmp();
+      const ck = checkpoint === 'ck' ? ['--checkpoint', 'ck'] : [];
+      let sent = false;
+      const r = await run([...SLOW, ...ck, '--save', 'm.safetensors', '--report', 'r.html', '--log', 'run.jsonl', '--json'], d, {
+        stderr: (text, kill) => {
+          if (!sent && /epoch 1\/3/.test(text)) {
+            sent = true;
+            for (let i = 0; i < times; i++) setTimeout(() => kill(sig), 30 * i); // the second 30 ms on: delivered as a signal of its own
+          }
+        },
+      });
+      expect(r.code, r.stderr).toBe(code);
+      const dir = checkpoint === 'ck' ? 'ck' : 'backprop-checkpoint';
+      const resume = `backprop train --resume ${dir} --save m.safetensors --report r.html --log run.jsonl --json`;
+      expect(r.stderr).toContain(`at epoch 2, batch `);
+      expect(r.stderr).toContain(`: checkpoint written to ${dir}; continue with: ${resume}`);
+      const j = JSON.parse(r.stdout);
+      expect(j).toMatchObject({
+        command: 'train',
+        status: 'interrupted',
+        interrupted: true,
+        signal: sig,
+        stoppedAt: { epoch: 2 },
+        checkpoint: dir,
+        resume,
+        model: null,
+        report: 'r.html',
+        testAccuracy: null,
+      });
+      expect(j.epochs).toHaveLength(1);
+      expect(existsSync(join(d, 'm.safetensors'))).toBe(false); // the model is the continued run's
+      const html = readFileSync(join(d, 'r.html'), 'utf8');
+      expect(html).toContain(`by ${sig} at epoch 2, batch ${j.stoppedAt.batch}, after 1 whole epoch in`);
+      const resumed = cli(resume.split(' ').slice(1), { cwd: d });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const done = JSON.parse(resumed.stdout);
+      expect([done.status, done.interrupted, done.model, done.epochs.length]).toEqual(['done', false, 'm.safetensors', 3]);
+      expect(existsSync(join(d, 'm.safetensors'))).toBe(true);
+      expect(readFileSync(join(d, 'r.html'), 'utf8')).toContain('test accuracy');
+      expect(readFileSync(join(d, 'run.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(3); // the epochs of both invocations
+    },
+    90_000,
+  );
 });
 
 describe('train --resume: the checkpoint chooses nothing', () => {
