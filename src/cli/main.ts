@@ -82,20 +82,20 @@ export function program(): Command {
 let typedArgs: readonly string[] = [];
 
 /**
- * A flag given twice keeps only its last value in commander, silently
- * (`predict --model a --model b` predicted with b alone): refused, one line,
- * exit 2, unless the flag collects its values (evaluate's --model ensemble).
- * Counted in what the user typed, before the `--` that ends the options.
+ * A flag given twice keeps its last value, as in most command lines (a
+ * script's defaults, then the overrides after them). Not --model: evaluate
+ * takes several (an ensemble), so `predict --model a --model b` reads as a
+ * request for one, and predicted with b alone, silently. Refused there, one
+ * line, exit 2. Counted in what the user typed, before the `--` that ends the
+ * options.
  */
 function refuseRepeats(c: Command, argv: readonly string[]): void {
   const end = argv.indexOf('--');
   const typed = end < 0 ? argv : argv.slice(0, end);
-  for (const o of c.options) {
-    const key = o.attributeName();
-    if (c.getOptionValueSource(key) !== 'cli' || Array.isArray(c.getOptionValue(key))) continue;
-    const times = typed.filter((a) => a === o.long || a.startsWith(`${o.long}=`) || (o.short !== undefined && a === o.short)).length;
-    if (times > 1) throw new UsageError(`${o.long} is given ${times === 2 ? 'twice' : `${times} times`}: give it once (only the last would count)`);
-  }
+  const model = c.options.find((o) => o.long === '--model');
+  if (!model || Array.isArray(c.getOptionValue(model.attributeName()))) return;
+  const times = typed.filter((a) => a === '--model' || a.startsWith('--model=')).length;
+  if (times > 1) throw new UsageError(`--model is given ${times === 2 ? 'twice' : `${times} times`}: backprop ${c.name()} takes one model (evaluate takes several, as an ensemble)`);
 }
 
 /**

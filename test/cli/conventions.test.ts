@@ -48,14 +48,17 @@ describe('errors', () => {
     ['an unknown option (from commander)', ['grad', 'x', '--chek'], /^backprop: error: unknown option '--chek' \(Did you mean --check\?\)$/],
     ['a value outside the choices', ['train', '--backend', 'cuda'], /^backprop: error: option '--backend <name>' argument 'cuda' is invalid\. expected one of auto, blas, tensorflow, wasm, js\.$/],
     ['a mistake found by the command', ['train', '--layers', '100,10'], /^backprop: error: --layers starts with 100 inputs but the data has 784 values per example$/],
-    // A flag given twice kept its last value silently (fourth hunt: predict --model a --model b used b alone).
+    // --model given twice kept its last value silently (fourth hunt: predict --model a --model b used b alone; evaluate takes several)
     [
       'a model given twice to predict',
-      ['predict', 'embedded:0', '--model', 'a.safetensors', '--model', 'b.safetensors'],
-      /^backprop: error: --model is given twice: give it once \(only the last would count\)$/,
+      ['predict', 'embedded:0', '--model', 'a.safetensors', '--model=b.safetensors'],
+      /^backprop: error: --model is given twice: backprop predict takes one model \(evaluate takes several, as an ensemble\)$/,
     ],
-    ['a flag given three times, in both forms', ['train', '--epochs', '1', '--epochs=2', '--epochs', '3'], /^backprop: error: --epochs is given 3 times: give it once \(only the last would count\)$/],
-    ['a short flag and its long form', ['train', '-q', '--quiet', '--epochs', '1'], /^backprop: error: --quiet is given twice: give it once \(only the last would count\)$/],
+    [
+      'a model given three times to summary',
+      ['summary', '--model', 'a', '--model', 'b', '--model', 'c'],
+      /^backprop: error: --model is given 3 times: backprop summary takes one model \(evaluate takes several, as an ensemble\)$/,
+    ],
   ];
   for (const [what, args, message] of cases) {
     it(`${what}: one line with one prefix; with --json also {"error", "exitCode"} on stderr`, () => {
