@@ -540,7 +540,7 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
   const shouldStop = () => stops.signal !== undefined;
   let phase = { unit: '', since: 0 }, // the unit of the phase running (the NTK: kernel rows, solve, test rows) and its start, in wall seconds
     lastWall = 0;
-  const diverged: number[] = []; // the seeds whose fit left a non-finite parameter
+  const diverged: { seed: number; why?: string }[] = []; // the seeds whose fit left a non-finite parameter or stopped itself on a non-finite value
   const fitSeed = (seed: number) =>
     fitOrFail(l, ds, diverged, {
       kernels: k,
@@ -573,8 +573,10 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
 const STEP_FLAG: Record<string, string> = { sgd: '--lr', ga: '--sigma', ntk: '--ridge (raise it)', rbm: '--rbm-lr', ode: '--ode-lr' };
 
 /** `the rbm learner diverged: …`: its accuracy (one class everywhere) is no result. */
-function divergedMessage(name: string, seeds: number[], several: boolean): string {
-  const which = several ? ` with --seed ${seeds.join(', ')}` : '';
+function divergedMessage(name: string, seeds: { seed: number; why?: string }[], several: boolean): string {
+  const which = several ? ` with --seed ${seeds.map((s) => s.seed).join(', ')}` : '';
+  const why = seeds[0].why; // the fit's own account (sgd: train's diagnosis), of the first seed that diverged
+  if (why) return `the ${name} learner diverged${which}${several ? ` (--seed ${seeds[0].seed})` : ''} ${why}; its accuracy is no result`;
   return `the ${name} learner diverged${which}: its parameters became NaN or infinite, so its accuracy (one class predicted everywhere) is no result; try a smaller ${STEP_FLAG[name]}`;
 }
 
@@ -622,10 +624,10 @@ function printTable(out: Output, runs: StudyRun[], ds: Dataset, opts: LearnersOp
 }
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
-async function fitOrFail(l: Learner, ds: Dataset, diverged: number[], ctx: FitContext): Promise<FitResult> {
+async function fitOrFail(l: Learner, ds: Dataset, diverged: { seed: number; why?: string }[], ctx: FitContext): Promise<FitResult> {
   try {
     const r = await l.fit(ds, ctx);
-    if (r.trace.length && !l.finite()) diverged.push(ctx.seed);
+    if (r.trace.length && (r.diverged !== undefined || !l.finite())) diverged.push({ seed: ctx.seed, why: r.diverged });
     return r;
   } catch (e) {
     if (e instanceof SolverError) throw new RunFailedError(`the ${l.name} learner stopped: ${e.message}; loosen --rtol/--atol or use --solver rk4`);

@@ -118,7 +118,13 @@ describe('a diverged learner: its row says so, every other row and output stays,
       const r = cli(['learners', '--learners', `${others},${name}`, ...flags, '--limit', '200', '--test-limit', '100', '--json']);
       expect(r.code, r.stderr).toBe(1);
       const step = { sgd: '--lr', rbm: '--rbm-lr', ode: '--ode-lr' }[name];
-      const message = `the ${name} learner diverged: its parameters became NaN or infinite, so its accuracy (one class predicted everywhere) is no result; try a smaller ${step}`;
+      // sgd: runTraining's own diagnosis, as `train` gives it
+      const message =
+        name === 'sgd'
+          ? (/^backprop: error: (the sgd learner diverged at epoch 1, batch \d: the loss blew up: .*; try a smaller learning rate, e\.g\. --lr 1e\+299; its accuracy is no result)$/m.exec(
+              r.stderr,
+            )?.[1] ?? 'no sgd message')
+          : `the ${name} learner diverged: its parameters became NaN or infinite, so its accuracy (one class predicted everywhere) is no result; try a smaller ${step}`;
       expect(r.stderr).toContain(`backprop: error: ${message}\n`);
       expect(r.stderr).toMatch(new RegExp(`^${name} +diverged `, 'm'));
       const out = JSON.parse(r.stdout) as { learners: { name: string; diverged?: string; testAccuracy: number }[] };
@@ -131,7 +137,21 @@ describe('a diverged learner: its row says so, every other row and output stays,
   it('with --seeds, the seeds that diverged are named', () => {
     const r = cli(['learners', '--learners', 'sgd', '--lr', '1e300', '--epochs', '1', '--seeds', '2', '--limit', '200', '--test-limit', '100']);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^backprop: error: the sgd learner diverged with --seed 2, 1: its parameters/m);
+    expect(r.stderr).toMatch(/^backprop: error: the sgd learner diverged with --seed 2, 1 \(--seed 2\) at epoch 1, batch \d: the loss blew up/m);
+  }, 120_000);
+  // runTraining stopped at the first non-finite loss (z^2 = ∞) with every weight still finite: the row said 4.00% after
+  // 2 of 10 steps, exit 0, where `train` with the same flags says "training diverged", exit 1.
+  it("sgd stopped by runTraining with its weights finite: the diverged row and train's diagnosis, exit 1", () => {
+    const args = ['--learners', 'sgd', '--hidden', '100', '--limit', '300', '--test-limit', '100', '--lr', '1e10', '--epochs', '1'];
+    const r = cli(['learners', ...args, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const message =
+      'the sgd learner diverged at epoch 1, batch 3: the loss blew up: it rose from 2.33 at its lowest to 5.8e+19, then z^2 became Infinity; try a smaller learning rate, e.g. --lr 1000000000; its accuracy is no result';
+    expect(r.stderr).toContain(`backprop: error: ${message}\n`);
+    expect((JSON.parse(r.stdout) as { learners: { diverged?: string; details: { steps: number } }[] }).learners[0]).toMatchObject({ diverged: message, details: { steps: 2 } });
+    const t = cli(['train', ...args.slice(2)]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toContain('training diverged at epoch 1, batch 3: the loss blew up: it rose from 2.33 at its lowest to 5.8e+19, then z^2 became Infinity;');
   }, 120_000);
 });
 
