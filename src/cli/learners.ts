@@ -11,7 +11,7 @@ import { GA_DEFAULTS, GaLearner, gaMemory } from '../learners/ga.js';
 import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
 import { fitOtherSeeds, studyRun, type StudyRun } from '../learners/study.js';
-import { NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
+import { kernelSubsetProblem, NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner, odeMemory, OdeNet } from '../learners/ode.js';
 import { SolverError } from '../learners/ode-solvers.js';
 import { RBM_DEFAULTS, RbmLearner, rbmMemory } from '../learners/rbm.js';
@@ -59,6 +59,8 @@ export interface LearnerSetup {
   inputs: number;
   /** Test examples after --test-limit. */
   testCount: number;
+  /** The training labels (after --limit and --validation): the NTK refuses a kernel subset that lacks a class of them. */
+  trainLabels: ArrayLike<number>;
   /** True when the flag (camelCase key) was given on the command line. */
   given: (key: string) => boolean;
 }
@@ -237,6 +239,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       denseOnly('ntk', 'has the closed-form kernel of a dense ReLU network (Jacot et al. 2018)', o, s);
       if (activation(s.arch.activation) !== relu) throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
+      const missing = kernelSubsetProblem(s.trainLabels, o.kernelLimit);
+      if (missing) {
+        const classes = missing.missing.length === 1 ? `class ${missing.missing[0]}` : `classes ${missing.missing.join(', ')}`;
+        throw new UsageError(
+          `--kernel-limit ${o.kernelLimit}: ${o.kernelLimit === 1 ? 'the first training example has' : `the first ${o.kernelLimit} training examples have`} no example of ${classes}, and kernel regression on one-hot targets never predicts a class it did not see; use --kernel-limit ${missing.needed} or more (the first example of every class)`,
+        );
+      }
       const n = Math.min(s.trainCount, o.kernelLimit),
         bytes = totalBytes(ntkMemory(n, s.inputs, s.testCount, s.classes));
       if (bytes > totalmem() / 2) {
@@ -462,6 +471,7 @@ async function prepareSession(opts: LearnersOptions, given: (key: string) => boo
     trainCount: ds.train.count,
     inputs: ds.train.dim,
     testCount: Math.max(ds.test.count, ds.validation?.count ?? 0),
+    trainLabels: ds.train.labels,
     given,
   };
   // Every learner is built (its flags checked, its memory estimated) before any runs: a bad flag costs no work.
