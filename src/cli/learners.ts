@@ -301,7 +301,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       return [
         {
           title: 'RBM: learned filters and reconstructions',
-          caption: `The image weights of the first ${Math.min(100, l.opts.hidden)} hidden units as 28×28 images (each from its most negative weight, black, to its most positive, white); below, one test digit per class over what ${l.opts.cdK} Gibbs step${l.opts.cdK === 1 ? '' : 's'} (v → h → v) make of it.`,
+          caption: `The image weights of the first ${Math.min(100, l.opts.hidden)} hidden units as 28×28 images (each from its most negative weight, black, to its most positive, white); below, one test digit per class over what ${l.reconstructionSteps} Gibbs step${l.reconstructionSteps === 1 ? '' : 's'} (v → h → v) make of it.`,
           png,
         },
       ];

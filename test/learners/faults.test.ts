@@ -310,6 +310,58 @@ describe('signals stop the running learner; what ran is still printed and writte
   }, 60_000);
 });
 
+// However large one update's work (a flag value, not the data), --seconds and a signal stop every learner within about
+// a second. --cd-k 1000000 ran its 10⁶ Gibbs steps again for the report's reconstructions after the fit, outside the
+// budget and the signal checks (20 s after Ctrl-C it was still running: SIGKILL); --ode-steps 100000000 measured its
+// first test point through 10⁸ RK4 steps, an evaluation the budget did not stop (30 s at --seconds 2, until Ctrl-C).
+describe('--seconds and a signal stop a learner at a huge per-update setting', () => {
+  const HUGE: string[][] = [
+    ['sgd', '--hidden', '1000', '--batch-size', '300', '--epochs', '100000'],
+    ['ga', '--hidden', '1500', '--fitness-batch', '300', '--generations', '1000000'],
+    ['ntk', '--hidden', '50'],
+    ['rbm', '--cd-k', '1000000', '--rbm-hidden', '5'],
+    ['ode', '--ode-steps', '100000000'],
+  ];
+  const SMALL = ['--limit', '300', '--test-limit', '100', '--json'];
+  const BOUND_MS = 5_000; // as the signal tests above: 1 s on an idle machine, room for a loaded CI runner
+  /** Runs the command; the milliseconds from its heading (the data loaded, the learners built) to its exit. */
+  const timed = (args: string[]) =>
+    new Promise<Run & { ms: number }>((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+      let stdout = '',
+        stderr = '',
+        start = 0;
+      p.stdout.on('data', (d: Buffer) => (stdout += d));
+      p.stderr.on('data', (d: Buffer) => {
+        stderr += d;
+        if (!start && /backprop learners/.test(stderr)) start = performance.now();
+      });
+      p.on('exit', (code) => resolve({ code, stdout, stderr, ms: performance.now() - start }));
+    });
+  for (const learner of HUGE) {
+    it(`${learner.join(' ')} --seconds 1: exit 0 within ${BOUND_MS / 1000} s of the budget`, async () => {
+      const report = join(dir, `huge-${learner[0]}.html`);
+      const r = await timed(['learners', '--learners', ...learner, ...SMALL, '--seconds', '1', '--report', report]);
+      expect(r.code, r.stderr.slice(-500)).toBe(0);
+      expect(r.ms).toBeLessThan(1000 + BOUND_MS);
+      expect((JSON.parse(r.stdout) as { interrupted: boolean }).interrupted).toBe(false);
+    }, 90_000);
+    it(`${learner.join(' ')}: SIGINT stops it within ${BOUND_MS / 1000} s (exit 130)`, async () => {
+      const t = { sent: 0 };
+      const report = join(dir, `huge-${learner[0]}-sigint.html`);
+      const r = await during(['learners', '--learners', ...learner, ...SMALL, '--report', report], /backprop learners/, 1000, ['SIGINT'], 0, t);
+      expect(r.code, r.stderr.slice(-500)).toBe(130);
+      expect(performance.now() - t.sent).toBeLessThan(BOUND_MS);
+    }, 90_000);
+  }
+  it('ode: an evaluation longer than the budget is abandoned: no row, a note, exit 0', async () => {
+    const r = await timed(['learners', '--learners', 'ode', '--ode-steps', '100000000', ...SMALL, '--seconds', '1']);
+    expect(r.code, r.stderr.slice(-500)).toBe(0);
+    expect(r.stderr).toMatch(/ode stopped before its first measurement: no row/);
+    expect((JSON.parse(r.stdout) as { learners: unknown[] }).learners).toEqual([]);
+  }, 90_000);
+});
+
 describe('one output that cannot be written loses no other', () => {
   it('--filters in a directory removed during the run: the table, --json and --report are still written; one line names the file; exit 1', async () => {
     const gone = mkdtempSync(join(tmpdir(), 'learners-gone-'));
