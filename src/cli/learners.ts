@@ -13,7 +13,7 @@ import { totalBytes } from '../learners/harness.js';
 import { fitOtherSeeds, studyRun, type StudyRun } from '../learners/study.js';
 import { kernelSubsetProblem, NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner, odeMemory, OdeNet } from '../learners/ode.js';
-import { SolverError } from '../learners/ode-solvers.js';
+import { RK4, SolverError } from '../learners/ode-solvers.js';
 import { RBM_DEFAULTS, RbmLearner, rbmMemory } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
 import type { BackendName, Kernels } from '../linalg/index.js';
@@ -337,6 +337,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         Math.max(P, m * s.inputs, m * (2 * o.odeWidth + o.odeHidden)),
         'use a smaller --ode-width, --ode-hidden or --ode-batch-size',
       );
+      // The unrolled gradient keeps every RK4 step's 4 stage inputs (width × m float32 each) until the backward pass.
+      const tape = 4 * RK4.c.length * o.odeWidth * m * o.odeSteps;
+      if (o.odeGradient === 'unrolled' && o.solver === 'rk4' && tape > totalmem() / 2) {
+        throw new DataError(
+          `--ode-steps ${o.odeSteps}: the unrolled gradient stores the 4 stages of every RK4 step, about ${gb(tape)} a batch (estimated), more than half of this machine's ${gb(totalmem())}; use fewer --ode-steps or --ode-gradient adjoint`,
+        );
+      }
       return new OdeLearner({
         width: o.odeWidth,
         hidden: o.odeHidden,

@@ -44,6 +44,12 @@ describe('refused before any learner runs: one line, exit 2, nothing on stdout',
     ['a huge RBM', ['--learners', 'rbm', '--rbm-hidden', '100000000'], /^backprop: error: --rbm-hidden: an RBM of 794 visible and 100000000 hidden units needs about \d+ GB/],
     ['a huge neural ODE', ['--learners', 'ode', '--ode-width', '100000000'], /^backprop: error: --ode-width: a neural ODE of width 100000000 with \d+ hidden units .* needs about \d+ GB/],
     ['a huge hidden network of the ODE', ['--learners', 'ode', '--ode-hidden', '1000000000'], /^backprop: error: --ode-hidden: a neural ODE .* needs about \d+ GB/],
+    // its tape grew step by step until the heap ran out
+    [
+      'an unrolled gradient through 10⁸ RK4 steps',
+      ['--learners', 'ode', '--ode-gradient', 'unrolled', '--ode-steps', '100000000'],
+      /^backprop: error: --ode-steps 100000000: the unrolled gradient stores the 4 stages of every RK4 step, about \d+ GB a batch \(estimated\), more than half of this machine's .*; use fewer --ode-steps or --ode-gradient adjoint\n/,
+    ],
     ['one class', ['--limit', '1', '--seconds', '1'], /^backprop: error: embedded: all 1 training examples have label 0: training needs at least two classes/],
     ['one class in a CSV', ['--learners', 'sgd', '--data', ONE_CLASS], /all \d training examples have label 3: training needs at least two classes/],
     ['--rtol with RK4', ['--learners', 'ode', '--rtol', '1e-3'], /^backprop: error: --rtol is a tolerance of --solver dopri5; --solver rk4 takes fixed steps/],
