@@ -11,9 +11,9 @@ import { GA_DEFAULTS, GaLearner, gaMemory } from '../learners/ga.js';
 import { type FitContext, type FitResult, type Learner, type LearnerName, type Progress, type TracePoint } from '../learners/learner.js';
 import { totalBytes } from '../learners/harness.js';
 import { fitOtherSeeds, studyRun, type StudyRun } from '../learners/study.js';
-import { NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
+import { kernelSubsetProblem, NTK_DEFAULTS, NtkLearner, ntkMemory } from '../learners/ntk.js';
 import { ODE_DEFAULTS, OdeLearner, odeMemory, OdeNet } from '../learners/ode.js';
-import { SolverError } from '../learners/ode-solvers.js';
+import { RK4, SolverError } from '../learners/ode-solvers.js';
 import { RBM_DEFAULTS, RbmLearner, rbmMemory } from '../learners/rbm.js';
 import { SGD_DEFAULTS, SgdLearner } from '../learners/sgd.js';
 import type { BackendName, Kernels } from '../linalg/index.js';
@@ -59,6 +59,8 @@ export interface LearnerSetup {
   inputs: number;
   /** Test examples after --test-limit. */
   testCount: number;
+  /** The training labels (after --limit and --validation): the NTK refuses a kernel subset that lacks a class of them. */
+  trainLabels: ArrayLike<number>;
   /** True when the flag (camelCase key) was given on the command line. */
   given: (key: string) => boolean;
 }
@@ -237,6 +239,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       denseOnly('ntk', 'has the closed-form kernel of a dense ReLU network (Jacot et al. 2018)', o, s);
       if (activation(s.arch.activation) !== relu) throw new UsageError(`--activation ${s.arch.activation}: the ntk learner's closed form is for ReLU networks only`);
       const hidden = s.archGiven ? s.arch.sizes.length - 2 : NTK_DEFAULTS.hidden;
+      const missing = kernelSubsetProblem(s.trainLabels, o.kernelLimit);
+      if (missing) {
+        const classes = missing.missing.length === 1 ? `class ${missing.missing[0]}` : `classes ${missing.missing.join(', ')}`;
+        throw new UsageError(
+          `--kernel-limit ${o.kernelLimit}: ${o.kernelLimit === 1 ? 'the first training example has' : `the first ${o.kernelLimit} training examples have`} no example of ${classes}, and kernel regression on one-hot targets never predicts a class it did not see; use --kernel-limit ${missing.needed} or more (the first example of every class)`,
+        );
+      }
       const n = Math.min(s.trainCount, o.kernelLimit),
         bytes = totalBytes(ntkMemory(n, s.inputs, s.testCount, s.classes));
       if (bytes > totalmem() / 2) {
@@ -292,7 +301,7 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
       return [
         {
           title: 'RBM: learned filters and reconstructions',
-          caption: `The image weights of the first ${Math.min(100, l.opts.hidden)} hidden units as 28×28 images (each from its most negative weight, black, to its most positive, white); below, one test digit per class over what ${l.opts.cdK} Gibbs step${l.opts.cdK === 1 ? '' : 's'} (v → h → v) make of it.`,
+          caption: `The image weights of the first ${Math.min(100, l.opts.hidden)} hidden units as 28×28 images (each from its most negative weight, black, to its most positive, white); below, one test digit per class over what ${l.reconstructionSteps} Gibbs step${l.reconstructionSteps === 1 ? '' : 's'} (v → h → v) make of it.`,
           png,
         },
       ];
@@ -328,6 +337,13 @@ export const LEARNER_REGISTRY: Partial<Record<LearnerName, LearnerEntry>> = {
         Math.max(P, m * s.inputs, m * (2 * o.odeWidth + o.odeHidden)),
         'use a smaller --ode-width, --ode-hidden or --ode-batch-size',
       );
+      // The unrolled gradient keeps every RK4 step's 4 stage inputs (width × m float32 each) until the backward pass.
+      const tape = 4 * RK4.c.length * o.odeWidth * m * o.odeSteps;
+      if (o.odeGradient === 'unrolled' && o.solver === 'rk4' && tape > totalmem() / 2) {
+        throw new DataError(
+          `--ode-steps ${o.odeSteps}: the unrolled gradient stores the 4 stages of every RK4 step, about ${gb(tape)} a batch (estimated), more than half of this machine's ${gb(totalmem())}; use fewer --ode-steps or --ode-gradient adjoint`,
+        );
+      }
       return new OdeLearner({
         width: o.odeWidth,
         hidden: o.odeHidden,
@@ -462,6 +478,7 @@ async function prepareSession(opts: LearnersOptions, given: (key: string) => boo
     trainCount: ds.train.count,
     inputs: ds.train.dim,
     testCount: Math.max(ds.test.count, ds.validation?.count ?? 0),
+    trainLabels: ds.train.labels,
     given,
   };
   // Every learner is built (its flags checked, its memory estimated) before any runs: a bad flag costs no work.
@@ -540,7 +557,7 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
   const shouldStop = () => stops.signal !== undefined;
   let phase = { unit: '', since: 0 }, // the unit of the phase running (the NTK: kernel rows, solve, test rows) and its start, in wall seconds
     lastWall = 0;
-  const diverged: number[] = []; // the seeds whose fit left a non-finite parameter
+  const diverged: { seed: number; why?: string }[] = []; // the seeds whose fit left a non-finite parameter or stopped itself on a non-finite value
   const fitSeed = (seed: number) =>
     fitOrFail(l, ds, diverged, {
       kernels: k,
@@ -573,8 +590,10 @@ async function runLearner(l: Learner, ds: Dataset, k: Kernels, opts: LearnersOpt
 const STEP_FLAG: Record<string, string> = { sgd: '--lr', ga: '--sigma', ntk: '--ridge (raise it)', rbm: '--rbm-lr', ode: '--ode-lr' };
 
 /** `the rbm learner diverged: …`: its accuracy (one class everywhere) is no result. */
-function divergedMessage(name: string, seeds: number[], several: boolean): string {
-  const which = several ? ` with --seed ${seeds.join(', ')}` : '';
+function divergedMessage(name: string, seeds: { seed: number; why?: string }[], several: boolean): string {
+  const which = several ? ` with --seed ${seeds.map((s) => s.seed).join(', ')}` : '';
+  const why = seeds[0].why; // the fit's own account (sgd: train's diagnosis), of the first seed that diverged
+  if (why) return `the ${name} learner diverged${which}${several ? ` (--seed ${seeds[0].seed})` : ''} ${why}; its accuracy is no result`;
   return `the ${name} learner diverged${which}: its parameters became NaN or infinite, so its accuracy (one class predicted everywhere) is no result; try a smaller ${STEP_FLAG[name]}`;
 }
 
@@ -622,10 +641,10 @@ function printTable(out: Output, runs: StudyRun[], ds: Dataset, opts: LearnersOp
 }
 
 /** fit(), with a solver that cannot meet its tolerances reported as a failed run (one line, exit 1), not an internal error. */
-async function fitOrFail(l: Learner, ds: Dataset, diverged: number[], ctx: FitContext): Promise<FitResult> {
+async function fitOrFail(l: Learner, ds: Dataset, diverged: { seed: number; why?: string }[], ctx: FitContext): Promise<FitResult> {
   try {
     const r = await l.fit(ds, ctx);
-    if (r.trace.length && !l.finite()) diverged.push(ctx.seed);
+    if (r.trace.length && (r.diverged !== undefined || !l.finite())) diverged.push({ seed: ctx.seed, why: r.diverged });
     return r;
   } catch (e) {
     if (e instanceof SolverError) throw new RunFailedError(`the ${l.name} learner stopped: ${e.message}; loosen --rtol/--atol or use --solver rk4`);

@@ -7,6 +7,9 @@ import type { FitContext, TracePoint } from './learner.js';
 /** Milliseconds between yields to the event loop: a signal is seen within about this long (as SGD's runTraining). */
 export const YIELD_MS = 50;
 
+/** The least time one evaluation of a learner under --seconds may take before it is abandoned (the budget when larger). */
+export const EVAL_GRACE_S = 1;
+
 /** Multiply-adds in one piece of a long product (rowBlocks): tens of milliseconds on one core, so a signal waits no longer. */
 export const PIECE_WORK = 2 ** 26;
 
@@ -33,12 +36,14 @@ export class Harness {
   /** Example-forwards and multiply-adds ×2 done so far (the learner adds to them). */
   work = 0;
   flops = 0;
-  /** Why the learner stopped: a signal (or the caller's shouldStop), or --seconds. */
-  stopped?: 'signal' | 'budget';
+  /** Why the learner stopped: a signal (or the caller's shouldStop), --seconds, or an evaluation that outlasted --seconds. */
+  stopped?: 'signal' | 'budget' | 'evaluation';
   private readonly t0 = performance.now();
   private evalMs = 0;
   private lastYield = performance.now();
   private evaluating = false;
+  /** When the evaluation in progress began (performance.now()). */
+  private evalStart = 0;
 
   constructor(
     private readonly ctx: FitContext,
@@ -60,12 +65,23 @@ export class Harness {
     return this.evalMs / 1000;
   }
 
-  /** Should the learner stop now: a signal (ctx.shouldStop) or, outside an evaluation, the budget spent? Sets `stopped`. */
+  /**
+   * Should the learner stop now: a signal (ctx.shouldStop) or, outside an evaluation, the budget spent? Sets
+   * `stopped`. An evaluation's time is not the budget's, but one evaluation may not outlast the budget itself
+   * (at least EVAL_GRACE_S): an evaluation whose every piece is long (the ODE's test set through 10⁸ solver steps)
+   * ran on, unstoppable but by a signal, with the budget long spent. Such an evaluation is abandoned (it measures
+   * nothing) and the learner stops.
+   */
   shouldStop(): boolean {
+    const budget = this.ctx.budget.seconds;
     if (this.ctx.shouldStop?.()) this.stopped = 'signal';
-    else if (!this.evaluating && this.ctx.budget.seconds !== undefined && this.seconds() >= this.ctx.budget.seconds) this.stopped ??= 'budget';
+    else if (!this.evaluating && budget !== undefined && this.seconds() >= budget) this.stopped ??= 'budget';
+    else if (this.evaluating && budget !== undefined && (performance.now() - this.evalStart) / 1000 >= Math.max(budget, EVAL_GRACE_S)) {
+      this.stopped = 'evaluation';
+      return true;
+    }
     // Not `stopped !== undefined`: once the budget had stopped the learner, its final evaluation threw Stop and no final point was measured.
-    return this.stopped === 'signal' || (this.stopped === 'budget' && !this.evaluating);
+    return this.stopped === 'signal' || this.stopped === 'evaluation' || (this.stopped === 'budget' && !this.evaluating);
   }
 
   /** Yields to the event loop if YIELD_MS have passed since the last yield; then says whether to stop. */
@@ -96,7 +112,7 @@ export class Harness {
    * signal records nothing.
    */
   async point(accuracy: Generator<unknown, number>): Promise<void> {
-    const e0 = performance.now();
+    const e0 = (this.evalStart = performance.now());
     this.evaluating = true;
     let acc: number;
     try {
@@ -131,7 +147,7 @@ export class Harness {
   /** If the trace's last point is not at the current work, measure one (not after a signal: the learner must stop now). */
   async finalPoint(accuracy: () => Generator<unknown, number>): Promise<void> {
     if (this.trace[this.trace.length - 1]?.work === this.work) return;
-    if (this.stopped === 'signal') return; // the trace so far is the result; an empty one gives no row
+    if (this.stopped === 'signal' || this.stopped === 'evaluation') return; // the trace so far is the result; an empty one gives no row
     await this.point(accuracy());
   }
 }

@@ -69,6 +69,8 @@ export interface FitResult {
   wallSeconds?: number;
   /** Free-form numbers worth printing (e.g. generations run, CD steps, solver evaluations). */
   details: Record<string, number | string>;
+  /** Set when the fit stopped itself on a non-finite value (its parameters may still be finite): what happened and what to try. */
+  diverged?: string;
 }
 
 export interface Learner {

@@ -231,6 +231,21 @@ export interface NtkOptions {
 export const NTK_DEFAULTS: NtkOptions = { hidden: 2, ridge: 1e-4, maxExamples: 10000 };
 
 /**
+ * Why the kernel's training examples (the first `limit` of the training set) cannot make a classifier: a class of
+ * the training set is not among them. Kernel regression on one-hot targets predicts f_y(x) = Θ(x, X) α_y with
+ * α_y = (Θ + λI)⁻¹ Y_y, and a class no kernel example has gets Y_y = 0, α_y = 0, f_y ≡ 0: it is never predicted
+ * (one example gave one class everywhere, reported as an accuracy). Undefined when every class is there; else the
+ * classes missing and the smallest limit that takes one example of each class (the last class's first example).
+ */
+export function kernelSubsetProblem(labels: ArrayLike<number>, limit: number): { missing: number[]; needed: number } | undefined {
+  const first = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) if (!first.has(labels[i])) first.set(labels[i], i);
+  const missing = [...first].filter(([, i]) => i >= limit).map(([y]) => y);
+  if (!missing.length) return undefined;
+  return { missing: missing.sort((a, b) => a - b), needed: Math.max(...first.values()) + 1 };
+}
+
+/**
  * Kernel ridge regression with the NTK on one-hot targets: the prediction of
  * an infinitely wide network trained by gradient flow on the squared loss
  * to convergence (Jacot et al. 2018; Arora et al. 2019, §3), plus a small

@@ -25,6 +25,12 @@ export interface RbmOptions {
 
 export const RBM_DEFAULTS: RbmOptions = { hidden: 500, lr: 0.02, momentum: 0.9, weightDecay: 1e-4, epochs: 10, cdK: 1, persistent: false, batchSize: 20 };
 
+/**
+ * The most Gibbs steps the report's reconstructions take (k = --cd-k up to this). They are drawn after the fit,
+ * outside its budget and its checks for a signal: --cd-k 1000000 held the process for minutes after Ctrl-C.
+ */
+export const RECONSTRUCTION_STEPS = 100;
+
 /** Examples per gemm when computing free energies. */
 const FREE_ENERGY_BLOCK = 500;
 
@@ -306,7 +312,12 @@ export class RbmLearner implements Learner {
     return { filters, ...this.reconstruct(ex, count, kernels, seed) };
   }
 
-  /** The first example of each class (up to count) and its image after k = cdK Gibbs steps v → h → v, its label clamped. */
+  /** The Gibbs steps of the reconstructions: k = cdK, at most RECONSTRUCTION_STEPS. */
+  get reconstructionSteps(): number {
+    return Math.min(this.opts.cdK, RECONSTRUCTION_STEPS);
+  }
+
+  /** The first example of each class (up to count) and its image after k = reconstructionSteps Gibbs steps v → h → v, its label clamped. */
   reconstruct(ex: Examples, count: number, kernels: Kernels, seed = 1): { originals: Float[]; reconstructions: Float[] } {
     const H = this.v.rows,
       n = this.v.cols,
@@ -321,7 +332,7 @@ export class RbmLearner implements Learner {
       p = Matrix.zeros(picks.length, H),
       hs = Matrix.zeros(picks.length, H);
     fillVisible(ex, v.data, n, picks);
-    for (let step = 0; step < this.opts.cdK; step++) {
+    for (let step = 0; step < this.reconstructionSteps; step++) {
       this.hiddenProbs(v, p, kernels);
       sample(p, hs, rng);
       this.visibleProbs(hs, v, kernels);

@@ -61,7 +61,7 @@ export class SgdLearner implements Learner {
     let steps = 0;
     const state = initialState(ds.train.count);
     const total = this.opts.epochs * Math.ceil(ds.train.count / m);
-    await runTraining(trainer, ds.train, rng, state, {
+    const run = await runTraining(trainer, ds.train, rng, state, {
       epochs: this.opts.epochs,
       evaluate: false,
       onBatch: (_epoch, batch) => {
@@ -83,6 +83,8 @@ export class SgdLearner implements Learner {
       peakBytes: networkBytes(net.sizes, m), // the estimate `learners` (and train) refuse a network by
       wallSeconds: h.wallSeconds(),
       details: { steps, epochs: state.history.length },
+      // runTraining stops at the first non-finite loss, often before a weight is: finite() alone would pass a run that never trained.
+      ...(run.status === 'diverged' ? { diverged: divergedAdvice(run.epoch, run.batch, run.diagnosis.message) } : {}),
     };
   }
 
@@ -93,4 +95,12 @@ export class SgdLearner implements Learner {
   finite(): boolean {
     return parametersFinite(this.network);
   }
+}
+
+/**
+ * Why runTraining stopped, for the learner's diverged row, as `train` says it: where, and the diagnosis with its
+ * advice. The learners train in float32 only (they have no --dtype flag): the diagnosis's float64 suggestion is left out.
+ */
+export function divergedAdvice(epoch: number, batch: number, diagnosis: string): string {
+  return `at epoch ${epoch}, batch ${batch}: ${diagnosis.replace(/, or --dtype float64$/, '')}`;
 }

@@ -38,9 +38,21 @@ export interface RangeTestResult {
   interrupted?: true;
 }
 
-/** η of step i (0-based) of n: start·(end/start)^(i/(n−1)), evenly spaced on a log axis. */
+/**
+ * η of step i (0-based) of n: start·(end/start)^(i/(n−1)), evenly spaced on a log axis, computed as
+ *
+ *     log η_i = log start + (i/(n−1)) (log end − log start),
+ *
+ * since end/start itself overflows to ∞ (1e300 / 1e-300) or underflows to 0 where the logarithms, at most 745 in
+ * size, do not. The ends are start and end exactly, and exp's rounding is kept within them.
+ */
 export function rangeRate(o: Pick<RangeTestOptions, 'startLr' | 'endLr' | 'steps'>, i: number): number {
-  return o.steps === 1 ? o.startLr : o.startLr * (o.endLr / o.startLr) ** (i / (o.steps - 1));
+  if (o.steps === 1 || i === 0) return o.startLr;
+  if (i === o.steps - 1) return o.endLr;
+  const a = Math.log(o.startLr),
+    b = Math.log(o.endLr);
+  const lr = Math.exp(a + (i / (o.steps - 1)) * (b - a));
+  return Math.min(Math.max(lr, Math.min(o.startLr, o.endLr)), Math.max(o.startLr, o.endLr));
 }
 
 /**

@@ -44,6 +44,22 @@ describe('backprop lr-find', () => {
     expect(bad.stderr).toBe('backprop: error: --start-lr 1: it must be below --end-lr 0.1\n');
   }, 60_000);
 
+  // end/start overflowed to ∞: from 1e-300 to 1e300 every η after the first was ∞ ("the loss was not finite at η
+  // Infinity (mini-batch 3)"), and from 1e-200 to 1e200 step 2 was printed as "lr": null.
+  it('η from 1e-200 to 1e200: every η finite and where the log axis puts it; no number of the JSON is null', () => {
+    const r = cli(['lr-find', ...SMALL, '--start-lr', '1e-200', '--end-lr', '1e200', '--steps', '10', '--json', '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.points[0].lr).toBe(1e-200);
+    expect(Math.abs(j.points[1].lr / 10 ** (-200 + 400 / 9) - 1)).toBeLessThan(1e-12); // 2.78e-156
+    for (const p of [...j.points, ...(j.stopped ? [j.stopped] : [])]) expect(Number.isFinite(p.lr), JSON.stringify(p)).toBe(true);
+    for (const p of j.points) expect([p.loss, p.smoothed].every(Number.isFinite), JSON.stringify(p)).toBe(true);
+    expect(r.stdout).not.toMatch(/"(lr|loss|smoothed|step)": null/);
+    const wide = cli(['lr-find', ...SMALL, '--start-lr', '1e-300', '--end-lr', '1e300']);
+    expect(wide.code, wide.stderr).toBe(0);
+    expect(wide.stderr).not.toMatch(/Infinity|NaN/);
+  }, 60_000);
+
   it('with adam, the same seed gives the same points', () => {
     const args = ['lr-find', ...SMALL, '--optimizer', 'adam', '--start-lr', '1e-5', '--end-lr', '1', '--steps', '40', '--json', '-q'];
     const a = JSON.parse(cli(args).stdout);

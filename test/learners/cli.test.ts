@@ -82,6 +82,15 @@ describe('backprop learners', () => {
     [['--learners', 'ntk', '--hidden', '10', '--activation', 'sigmoid'], /--activation sigmoid: .*ReLU/],
     [['--learners', 'ntk', '--kernel-limit', '0'], /--kernel-limit.*positive integer/],
     [['--learners', 'ntk', '--kernel-limit', '100000', '--data', 'fashion-mnist'], /--kernel-limit 100000: .*GB/],
+    // one example, one class: its fit predicted that class everywhere, reported as 4.00%, exit 0
+    [
+      ['--learners', 'sgd,ntk', '--kernel-limit', '1', '--limit', '300', '--test-limit', '100'],
+      /^backprop: error: --kernel-limit 1: the first training example has no example of classes 1, 2, 3, 4, 5, 6, 7, 8, 9, and kernel regression on one-hot targets never predicts a class it did not see; use --kernel-limit \d+ or more/,
+    ],
+    [
+      ['--learners', 'ntk', '--kernel-limit', '15', '--limit', '300'],
+      /^backprop: error: --kernel-limit 15: the first 15 training examples have no example of class 8, .*; use --kernel-limit \d+ or more/,
+    ],
     [['--seconds', '0'], /--seconds.*positive number/],
     [['--learners', 'sgd', '--population', '3'], /--population is an option of the ga learner, which --learners sgd does not run/],
     [['--learners', 'sgd,ga', '--filters', 'f.png'], /--filters is an option of the rbm learner/],

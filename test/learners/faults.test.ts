@@ -44,6 +44,12 @@ describe('refused before any learner runs: one line, exit 2, nothing on stdout',
     ['a huge RBM', ['--learners', 'rbm', '--rbm-hidden', '100000000'], /^backprop: error: --rbm-hidden: an RBM of 794 visible and 100000000 hidden units needs about \d+ GB/],
     ['a huge neural ODE', ['--learners', 'ode', '--ode-width', '100000000'], /^backprop: error: --ode-width: a neural ODE of width 100000000 with \d+ hidden units .* needs about \d+ GB/],
     ['a huge hidden network of the ODE', ['--learners', 'ode', '--ode-hidden', '1000000000'], /^backprop: error: --ode-hidden: a neural ODE .* needs about \d+ GB/],
+    // its tape grew step by step until the heap ran out
+    [
+      'an unrolled gradient through 10⁸ RK4 steps',
+      ['--learners', 'ode', '--ode-gradient', 'unrolled', '--ode-steps', '100000000'],
+      /^backprop: error: --ode-steps 100000000: the unrolled gradient stores the 4 stages of every RK4 step, about \d+ GB a batch \(estimated\), more than half of this machine's .*; use fewer --ode-steps or --ode-gradient adjoint\n/,
+    ],
     ['one class', ['--limit', '1', '--seconds', '1'], /^backprop: error: embedded: all 1 training examples have label 0: training needs at least two classes/],
     ['one class in a CSV', ['--learners', 'sgd', '--data', ONE_CLASS], /all \d training examples have label 3: training needs at least two classes/],
     ['--rtol with RK4', ['--learners', 'ode', '--rtol', '1e-3'], /^backprop: error: --rtol is a tolerance of --solver dopri5; --solver rk4 takes fixed steps/],
@@ -118,7 +124,13 @@ describe('a diverged learner: its row says so, every other row and output stays,
       const r = cli(['learners', '--learners', `${others},${name}`, ...flags, '--limit', '200', '--test-limit', '100', '--json']);
       expect(r.code, r.stderr).toBe(1);
       const step = { sgd: '--lr', rbm: '--rbm-lr', ode: '--ode-lr' }[name];
-      const message = `the ${name} learner diverged: its parameters became NaN or infinite, so its accuracy (one class predicted everywhere) is no result; try a smaller ${step}`;
+      // sgd: runTraining's own diagnosis, as `train` gives it
+      const message =
+        name === 'sgd'
+          ? (/^backprop: error: (the sgd learner diverged at epoch 1, batch \d: the loss blew up: .*; try a smaller learning rate, e\.g\. --lr 1e\+299; its accuracy is no result)$/m.exec(
+              r.stderr,
+            )?.[1] ?? 'no sgd message')
+          : `the ${name} learner diverged: its parameters became NaN or infinite, so its accuracy (one class predicted everywhere) is no result; try a smaller ${step}`;
       expect(r.stderr).toContain(`backprop: error: ${message}\n`);
       expect(r.stderr).toMatch(new RegExp(`^${name} +diverged `, 'm'));
       const out = JSON.parse(r.stdout) as { learners: { name: string; diverged?: string; testAccuracy: number }[] };
@@ -131,7 +143,21 @@ describe('a diverged learner: its row says so, every other row and output stays,
   it('with --seeds, the seeds that diverged are named', () => {
     const r = cli(['learners', '--learners', 'sgd', '--lr', '1e300', '--epochs', '1', '--seeds', '2', '--limit', '200', '--test-limit', '100']);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^backprop: error: the sgd learner diverged with --seed 2, 1: its parameters/m);
+    expect(r.stderr).toMatch(/^backprop: error: the sgd learner diverged with --seed 2, 1 \(--seed 2\) at epoch 1, batch \d: the loss blew up/m);
+  }, 120_000);
+  // runTraining stopped at the first non-finite loss (z^2 = ∞) with every weight still finite: the row said 4.00% after
+  // 2 of 10 steps, exit 0, where `train` with the same flags says "training diverged", exit 1.
+  it("sgd stopped by runTraining with its weights finite: the diverged row and train's diagnosis, exit 1", () => {
+    const args = ['--learners', 'sgd', '--hidden', '100', '--limit', '300', '--test-limit', '100', '--lr', '1e10', '--epochs', '1'];
+    const r = cli(['learners', ...args, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const message =
+      'the sgd learner diverged at epoch 1, batch 3: the loss blew up: it rose from 2.33 at its lowest to 5.8e+19, then z^2 became Infinity; try a smaller learning rate, e.g. --lr 1000000000; its accuracy is no result';
+    expect(r.stderr).toContain(`backprop: error: ${message}\n`);
+    expect((JSON.parse(r.stdout) as { learners: { diverged?: string; details: { steps: number } }[] }).learners[0]).toMatchObject({ diverged: message, details: { steps: 2 } });
+    const t = cli(['train', ...args.slice(2)]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toContain('training diverged at epoch 1, batch 3: the loss blew up: it rose from 2.33 at its lowest to 5.8e+19, then z^2 became Infinity;');
   }, 120_000);
 });
 
@@ -288,6 +314,58 @@ describe('signals stop the running learner; what ran is still printed and writte
     expect(r.stderr).not.toMatch(/learner\s+test acc|error/);
     expect(existsSync(report)).toBe(false);
   }, 60_000);
+});
+
+// However large one update's work (a flag value, not the data), --seconds and a signal stop every learner within about
+// a second. --cd-k 1000000 ran its 10⁶ Gibbs steps again for the report's reconstructions after the fit, outside the
+// budget and the signal checks (20 s after Ctrl-C it was still running: SIGKILL); --ode-steps 100000000 measured its
+// first test point through 10⁸ RK4 steps, an evaluation the budget did not stop (30 s at --seconds 2, until Ctrl-C).
+describe('--seconds and a signal stop a learner at a huge per-update setting', () => {
+  const HUGE: string[][] = [
+    ['sgd', '--hidden', '1000', '--batch-size', '300', '--epochs', '100000'],
+    ['ga', '--hidden', '1500', '--fitness-batch', '300', '--generations', '1000000'],
+    ['ntk', '--hidden', '50'],
+    ['rbm', '--cd-k', '1000000', '--rbm-hidden', '5'],
+    ['ode', '--ode-steps', '100000000'],
+  ];
+  const SMALL = ['--limit', '300', '--test-limit', '100', '--json'];
+  const BOUND_MS = 5_000; // as the signal tests above: 1 s on an idle machine, room for a loaded CI runner
+  /** Runs the command; the milliseconds from its heading (the data loaded, the learners built) to its exit. */
+  const timed = (args: string[]) =>
+    new Promise<Run & { ms: number }>((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+      let stdout = '',
+        stderr = '',
+        start = 0;
+      p.stdout.on('data', (d: Buffer) => (stdout += d));
+      p.stderr.on('data', (d: Buffer) => {
+        stderr += d;
+        if (!start && /backprop learners/.test(stderr)) start = performance.now();
+      });
+      p.on('exit', (code) => resolve({ code, stdout, stderr, ms: performance.now() - start }));
+    });
+  for (const learner of HUGE) {
+    it(`${learner.join(' ')} --seconds 1: exit 0 within ${BOUND_MS / 1000} s of the budget`, async () => {
+      const report = join(dir, `huge-${learner[0]}.html`);
+      const r = await timed(['learners', '--learners', ...learner, ...SMALL, '--seconds', '1', '--report', report]);
+      expect(r.code, r.stderr.slice(-500)).toBe(0);
+      expect(r.ms).toBeLessThan(1000 + BOUND_MS);
+      expect((JSON.parse(r.stdout) as { interrupted: boolean }).interrupted).toBe(false);
+    }, 90_000);
+    it(`${learner.join(' ')}: SIGINT stops it within ${BOUND_MS / 1000} s (exit 130)`, async () => {
+      const t = { sent: 0 };
+      const report = join(dir, `huge-${learner[0]}-sigint.html`);
+      const r = await during(['learners', '--learners', ...learner, ...SMALL, '--report', report], /backprop learners/, 1000, ['SIGINT'], 0, t);
+      expect(r.code, r.stderr.slice(-500)).toBe(130);
+      expect(performance.now() - t.sent).toBeLessThan(BOUND_MS);
+    }, 90_000);
+  }
+  it('ode: an evaluation longer than the budget is abandoned: no row, a note, exit 0', async () => {
+    const r = await timed(['learners', '--learners', 'ode', '--ode-steps', '100000000', ...SMALL, '--seconds', '1']);
+    expect(r.code, r.stderr.slice(-500)).toBe(0);
+    expect(r.stderr).toMatch(/ode stopped before its first measurement: no row/);
+    expect((JSON.parse(r.stdout) as { learners: unknown[] }).learners).toEqual([]);
+  }, 90_000);
 });
 
 describe('one output that cannot be written loses no other', () => {

@@ -114,15 +114,15 @@ describe('Harness', () => {
       const h = new Harness(ctx({ budget: { seconds: 2 } }));
       vi.advanceTimersByTime(1999);
       expect(h.shouldStop()).toBe(false);
-      // an evaluation that runs past the budget still records its point
-      await h.point(pieces(3, 1000, 0.5));
+      // an evaluation that runs past the budget (but is shorter than the budget itself) still records its point
+      await h.point(pieces(3, 600, 0.5));
       expect(h.trace.map((p) => p.testAccuracy)).toEqual([0.5]);
       expect(h.stopped).toBeUndefined();
       vi.advanceTimersByTime(1);
       expect(h.shouldStop()).toBe(true);
       expect(h.stopped).toBe('budget');
       // the learner's final evaluation, after the budget has stopped it, still records its point (it threw Stop)
-      await h.point(pieces(2, 1000, 0.25));
+      await h.point(pieces(2, 900, 0.25));
       expect(h.trace.map((p) => p.testAccuracy)).toEqual([0.5, 0.25]);
       expect(h.shouldStop()).toBe(true);
       let signal = false;
@@ -140,6 +140,47 @@ describe('Harness', () => {
       const free = new Harness(ctx());
       vi.advanceTimersByTime(1e9);
       expect(free.shouldStop()).toBe(false);
+    });
+
+    // An evaluation is not the budget's time, but it was not bounded by anything else: the ODE's first test point
+    // through 10⁸ RK4 steps ran on at --seconds 2 until a signal.
+    it('an evaluation that outlasts the budget itself (at least 1 s) is abandoned: no point, the learner stops', async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const h = new Harness(ctx({ budget: { seconds: 3 } }));
+      let spent = 0;
+      function* long(): Generator<unknown, number> {
+        for (;;) {
+          vi.advanceTimersByTime(1000);
+          spent++;
+          yield;
+        }
+      }
+      await h.point(long());
+      expect(spent).toBe(3); // abandoned after its third second: 3 s ≥ the budget of 3 s
+      expect(h.trace).toEqual([]);
+      expect(h.stopped).toBe('evaluation');
+      expect(h.shouldStop()).toBe(true); // the learner stops at its next check
+      await h.finalPoint(() => long()); // and measures no final point
+      expect(spent).toBe(3);
+      // a budget under 1 s: an evaluation still gets 1 s (an ordinary test evaluation is not cut at --seconds 0.1)
+      const g = new Harness(ctx({ budget: { seconds: 0.1 } }));
+      await g.point(pieces(9, 100, 0.5));
+      expect(g.trace.map((p) => p.testAccuracy)).toEqual([0.5]);
+      let n = 0;
+      function* slow(): Generator<unknown, number> {
+        for (;;) {
+          vi.advanceTimersByTime(250);
+          n++;
+          yield;
+        }
+      }
+      await g.point(slow());
+      expect(n).toBe(4);
+      expect(g.stopped).toBe('evaluation');
+      // no budget: only a signal stops an evaluation
+      const free = new Harness(ctx());
+      await free.point(pieces(100, 1e6, 0.5));
+      expect(free.trace).toHaveLength(1);
     });
 
     it('run() stops between pieces and closes the generator; an error in an evaluation is thrown on', async () => {

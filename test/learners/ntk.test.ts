@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { slice } from '../../src/data/dataset.js';
-import { empiricalNtk, NtkLearner, ntkKernel, ntkMemory } from '../../src/learners/ntk.js';
+import { empiricalNtk, kernelSubsetProblem, NtkLearner, ntkKernel, ntkMemory } from '../../src/learners/ntk.js';
 import { jsKernels, loadProvider, Matrix, PROVIDERS, type Kernels } from '../../src/linalg/index.js';
 import { cholesky, choleskySolve, solvePositiveDefinite } from '../../src/linalg/lapack.js';
 import type { Examples } from '../../src/data/dataset.js';
@@ -425,4 +425,24 @@ describe('neural tangent kernel', () => {
     const solve = seen.filter((p) => /solve/.test(p.unit));
     expect(solve.at(-1)!.done).toBeLessThan(solve.at(-1)!.total / 2); // stopped early in it, not at its end
   }, 60_000);
+});
+
+// A kernel subset without some class gives that class α_y = 0 and f_y ≡ 0: `learners --kernel-limit 1` fitted one
+// example, predicted its class everywhere and reported 4.00%, exit 0. The CLI refuses it with this.
+describe('kernelSubsetProblem: a class of the training set missing from the first --kernel-limit examples', () => {
+  it('by hand: the classes missing, and the limit that takes the first example of each', () => {
+    const labels = [3, 3, 1, 0, 3, 2, 1];
+    expect(kernelSubsetProblem(labels, 1)).toEqual({ missing: [0, 1, 2], needed: 6 });
+    expect(kernelSubsetProblem(labels, 3)).toEqual({ missing: [0, 2], needed: 6 });
+    expect(kernelSubsetProblem(labels, 5)).toEqual({ missing: [2], needed: 6 });
+    expect(kernelSubsetProblem(labels, 6)).toBeUndefined();
+    expect(kernelSubsetProblem(labels, 1000)).toBeUndefined();
+    expect(kernelSubsetProblem([], 1)).toBeUndefined();
+  });
+  it('the embedded digits: every class by the first example of the last class to appear', () => {
+    const first = Array.from({ length: 10 }, (_, y) => Array.from(ds.train.labels).indexOf(y));
+    const needed = Math.max(...first) + 1;
+    expect(kernelSubsetProblem(ds.train.labels, needed)).toBeUndefined();
+    expect(kernelSubsetProblem(ds.train.labels, needed - 1)).toEqual({ missing: [first.indexOf(needed - 1)], needed });
+  });
 });

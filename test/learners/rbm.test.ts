@@ -4,7 +4,7 @@ import { examples, slice, type Examples } from '../../src/data/dataset.js';
 import { loadEmbedded } from '../../src/data/embedded.js';
 import { getKernels, jsKernels, Matrix } from '../../src/linalg/index.js';
 import { accuracy, type Progress } from '../../src/learners/learner.js';
-import { RBM_DEFAULTS, RbmLearner, rbmMemory, type RbmOptions } from '../../src/learners/rbm.js';
+import { RBM_DEFAULTS, RbmLearner, rbmMemory, RECONSTRUCTION_STEPS, type RbmOptions } from '../../src/learners/rbm.js';
 import { filtersPng } from '../../src/report/png-grid.js';
 import { Rng } from '../../src/base/rng.js';
 
@@ -351,6 +351,23 @@ describe('classification RBM', () => {
       const one = rbm.freeEnergies(slice(ex, e, e + 1), jsKernels);
       for (let y = 0; y < 10; y++) expect(all[e * 10 + y], `example ${e}, class ${y}`).toBeCloseTo(one[y], 4);
     }
+  });
+
+  // The reconstructions are drawn after the fit, outside its budget and its checks for a signal: with --cd-k 1000000
+  // they ran 10⁶ Gibbs steps, minutes that Ctrl-C could not stop (SIGKILL).
+  it('reconstructs with k = --cd-k Gibbs steps up to RECONSTRUCTION_STEPS (100), the same images as k = 100', () => {
+    const { train } = tiny();
+    const images = (k: number) => {
+      const rbm = randomRbm(5, 3, 40, 8);
+      (rbm.opts as RbmOptions).cdK = k;
+      return { steps: rbm.reconstructionSteps, images: rbm.reconstruct(train, 2, jsKernels, 5).reconstructions.map((x) => [...x]) };
+    };
+    expect(RECONSTRUCTION_STEPS).toBe(100);
+    expect(images(3).steps).toBe(3);
+    expect(images(100).steps).toBe(100);
+    const huge = images(1_000_000);
+    expect(huge).toEqual({ steps: 100, images: images(100).images });
+    expect(huge.images).not.toEqual(images(99).images); // the 100th step draws new samples: the cap is at 100, not before
   });
 
   it('draws min(H, maxFilters) filters; reconstructs only the classes present, up to count', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SGD_DEFAULTS, SgdLearner } from '../../src/learners/sgd.js';
+import { divergedAdvice, SGD_DEFAULTS, SgdLearner } from '../../src/learners/sgd.js';
 import type { Progress } from '../../src/learners/learner.js';
 import { examples, type Dataset } from '../../src/data/dataset.js';
 import { jsKernels } from '../../src/linalg/index.js';
@@ -77,5 +77,29 @@ describe('SgdLearner', () => {
     expect(r.details.steps).toBeLessThan(18);
     expect(r.details.steps).toBeGreaterThan(15);
     expect(r.trace[r.trace.length - 1].work).toBeLessThan(2 * Number(r.details.steps));
+  });
+
+  // runTraining stops at the first non-finite loss, while the weights are often still finite: the learner returned its
+  // accuracy as a result (`learners --lr 1e10` exit 0 with 4%, where `train` says "training diverged", exit 1).
+  it("a run that runTraining stopped as diverged says so, with train's diagnosis, even when its weights are finite", async () => {
+    const relu: Architecture = { ...arch, activation: 'relu' };
+    const opts = { lr: 1e20, batchSize: 5, epochs: 10, init: 'normal' } as const;
+    const l = new SgdLearner(relu, opts);
+    const r = await l.fit(ds, { kernels: jsKernels, seed: 3, budget: {}, test: ds.test, yieldMs: 0 });
+    const g = new Rng(3);
+    const net = Network.create(relu, 'normal', g);
+    const run = await runTraining(new SgdTrainer(net, { lr: opts.lr, batchSize: 5, weightDecay: 0 }, jsKernels), ds.train, g, initialState(25), { epochs: 10, evaluate: false });
+    if (run.status !== 'diverged') throw new Error(`expected a diverged run, got ${run.status}`);
+    expect(r.diverged).toBe(`at epoch ${run.epoch}, batch ${run.batch}: ${run.diagnosis.message}`);
+    expect(r.diverged).toMatch(/; try a smaller learning rate, e.g. --lr 10000000000000000000$/);
+    expect(r.details.steps).toBeLessThanOrEqual((run.epoch - 1) * 5 + run.batch); // it stopped there
+    // an ordinary run has no such note
+    expect((await new SgdLearner(relu, { ...opts, lr: 0.5 }).fit(ds, { kernels: jsKernels, seed: 3, budget: {}, test: ds.test, yieldMs: 0 })).diverged).toBeUndefined();
+  });
+
+  it("the diverged note drops train's --dtype float64 advice (the learners have no such flag)", () => {
+    expect(divergedAdvice(2, 7, 'layer 1 overflowed float32 (z^1 became Infinity): try a smaller learning rate, e.g. --lr 0.1, or --dtype float64')).toBe(
+      'at epoch 2, batch 7: layer 1 overflowed float32 (z^1 became Infinity): try a smaller learning rate, e.g. --lr 0.1',
+    );
   });
 });

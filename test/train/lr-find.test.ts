@@ -96,6 +96,29 @@ describe('the LR range test, its rules one by one (a scripted trainer)', () => {
 
   it('one step: η is --start-lr (not 0/0)', () => expect(rangeRate({ startLr: 0.5, endLr: 2, steps: 1 }, 0)).toBe(0.5));
 
+  // end/start overflowed: 1e300 / 1e-300 = ∞, so every η after the first was ∞ (the test said "the loss was not finite
+  // at η Infinity" and suggested 1e-300), and 1e200 / 1e-200 gave ∞ at step 2 (JSON "lr": null) instead of ~1e-156.
+  it('η at the extremes of float64: in log space, by hand, never ∞ or 0', () => {
+    const rel = (x: number, want: number) => expect(Math.abs(x / want - 1)).toBeLessThan(1e-12);
+    // step 2 of 10 from 1e-200 to 1e200: 10^(−200 + 400/9) = 10^−155.56 = 2.78e-156
+    rel(rangeRate({ startLr: 1e-200, endLr: 1e200, steps: 10 }, 1), 10 ** (-200 + 400 / 9));
+    expect(rangeRate({ startLr: 1e-200, endLr: 1e200, steps: 10 }, 1)).toBeCloseTo(2.7826e-156, 159);
+    // step 3 of 100 from 1e-300 to 1e300: 10^(−300 + 600·2/99) = 10^−287.88; the midpoint of 1e-300 … 1e300 in 3 steps is 1
+    rel(rangeRate({ startLr: 1e-300, endLr: 1e300, steps: 100 }, 2), 10 ** (-300 + 1200 / 99));
+    rel(rangeRate({ startLr: 1e-300, endLr: 1e300, steps: 3 }, 1), 1);
+    // the whole range of positive doubles, 5e-324 (subnormal) to 1.8e308: finite, increasing, the ends exact
+    const o = { startLr: Number.MIN_VALUE, endLr: Number.MAX_VALUE, steps: 1000 };
+    const rates = Array.from({ length: o.steps }, (_, i) => rangeRate(o, i));
+    expect(rates[0]).toBe(Number.MIN_VALUE);
+    expect(rates[999]).toBe(Number.MAX_VALUE);
+    for (let i = 1; i < rates.length; i++) {
+      expect(Number.isFinite(rates[i]) && rates[i] > 0).toBe(true);
+      expect(rates[i]).toBeGreaterThan(rates[i - 1]);
+    }
+    // halfway on the log axis between 2^−1074 and (2 − 2^−52)·2^1023: e^((log 2^−1074 + log MAX)/2) ≈ 2^−25.5 = 2.1e-8
+    rel(rangeRate({ ...o, steps: 3 }, 1), Math.exp((Math.log(Number.MIN_VALUE) + Math.log(Number.MAX_VALUE)) / 2));
+  });
+
   it('batches follow one shuffle to its end before the next (4 examples, batches of 2: a new pass every 2 steps)', () => {
     const s = scripted([1, 1, 1, 1, 1]);
     rangeTest(s.trainer, s.examples, s.rng, { ...o, steps: 5, divergence: 100 });
