@@ -608,6 +608,27 @@ export const equivalent = [
   ['src/learners/ntk.ts', 'const delta: Matrix[] = new Array<Matrix>(L + 1);', 'L - 1', 'a JavaScript array grows to the indices written'],
   ['src/learners/ntk.ts', 'for (let i = 0; i < n; i++) delta[L].set(i, unit, 1);', 'i <= n', pastEnd],
   ['src/learners/ntk.ts', 'for (let k = 0; k < n * n; k++) theta.data[k]', 'k <= n * n', pastEnd],
+  ['src/learners/ntk.ts', 'const train = n === full.count ? full : slice(full, 0, n);', 'false ? full', 'slice(full, 0, full.count) holds the same examples in the same order'],
+  ...['ctx.kernels, false, true)', 'ctx.kernels, true, false)'].map((rep) => [
+    'src/learners/ntk.ts',
+    "K = await h.run(progressOf(ntkKernelSteps(train, train, H, ctx.kernels, true, true), n, 'kernel rows', h));",
+    rep,
+    'the whole kernel, or its mirrored upper triangle, holds the same lower triangle (Θ is symmetric), the one part the Cholesky reads; work and flops are counted by formula, not from the steps',
+  ]),
+  ['src/learners/ntk.ts', 'for (let i0 = 0; i0 < n; i0 += KERNEL_BLOCK) gemmEntries +=', 'i0 <= n', 'the extra block has min(KERNEL_BLOCK, n − n) = 0 rows: it adds 0 entries'],
+  ['src/learners/ntk.ts', 'for (let s = 0; s < ex.count; s += chunk) {', 's <= ex.count', 'the extra chunk, when the count is a multiple of 1,000, has 0 rows: an empty slice, no prediction'],
+  [
+    'src/learners/ntk.ts',
+    'for (let i = 0; i < m; i++) {',
+    'i <= m',
+    "the extra row reads past f's end (undefined: no class beats 0) and writes out[s + m], which the next chunk overwrites or which lies past the end",
+  ],
+  [
+    'src/learners/ntk.ts',
+    'for (let c = 1; c < C; c++) if (f.data[i * C + c] > f.data[i * C + best]) best = c;',
+    '>= f.data[i * C + best]',
+    "f = Θ(x, X) α is a float64 sum over the training examples: two classes' outputs tie exactly only by chance (a class absent from the kernel's examples is refused by kernelSubsetProblem)",
+  ],
   [
     'src/learners/ntk.ts',
     'const steps = solvePositiveDefiniteSteps(K, alphaT, ctx.kernels, { pieceWork: PIECE_WORK });',

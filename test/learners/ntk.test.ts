@@ -278,12 +278,22 @@ describe('neural tangent kernel', () => {
 
   const stopAt = async (unit: RegExp, stopAfter = 1) => {
     let seen = 0;
+    const points: unknown[] = [];
     const l = new NtkLearner({ hidden: 1, ridge: 1e-4, maxExamples: 300 }, 10);
     const fit = await l.fit(
       { ...ds, train: slice(ds.train, 0, 300), test },
-      { kernels: jsKernels, seed: 1, budget: {}, test, yieldMs: 0, onProgress: (p) => void (unit.test(p.unit) && p.done > 0 && seen++), shouldStop: () => seen >= stopAfter },
+      {
+        kernels: jsKernels,
+        seed: 1,
+        budget: {},
+        test,
+        yieldMs: 0,
+        onPoint: (p) => points.push(p),
+        onProgress: (p) => void (unit.test(p.unit) && p.done > 0 && seen++),
+        shouldStop: () => seen >= stopAfter,
+      },
     );
-    return { l, fit };
+    return { l, fit, points };
   };
 
   it('a signal in the kernel rows: no trace, "stopped in the kernel", no α', async () => {
@@ -294,8 +304,9 @@ describe('neural tangent kernel', () => {
   });
 
   it('a signal in the test rows: the fit is kept (α), but no trace point is made of a part of the test set', async () => {
-    const { l, fit } = await stopAt(/test rows/);
+    const { l, fit, points } = await stopAt(/test rows/);
     expect(fit.trace).toEqual([]);
+    expect(points).toEqual([]); // no point of a part of the test set reaches onPoint either
     expect(fit.details['training examples']).toBe(300);
     expect(l.finite()).toBe(true);
   });
@@ -321,14 +332,16 @@ describe('neural tangent kernel', () => {
   it("the trace point's seconds: the fit's and the predictions' (a wait in the test rows counts), within the wall time; onPoint gets it", async () => {
     const points: unknown[] = [];
     let waited = false;
-    const l = new NtkLearner({ hidden: 1, ridge: 1e-4, maxExamples: 100 }, 10);
+    // 600 training rows and 10 test rows: the kernel and solve take far longer than the predictions (the wait aside)
+    const few = slice(ds.test, 0, 10);
+    const l = new NtkLearner({ hidden: 1, ridge: 1e-4, maxExamples: 600 }, 10);
     const fit = await l.fit(
-      { ...ds, train: slice(ds.train, 0, 100), test },
+      { ...ds, train: slice(ds.train, 0, 600), test: few },
       {
         kernels: jsKernels,
         seed: 1,
         budget: {},
-        test,
+        test: few,
         yieldMs: 0,
         onPoint: (p) => points.push(p),
         onProgress: (p) => {
@@ -343,6 +356,9 @@ describe('neural tangent kernel', () => {
     expect(fit.trace).toHaveLength(1);
     expect(fit.trace[0].seconds).toBeGreaterThanOrEqual(before + 0.08 - 0.002);
     expect(fit.trace[0].seconds).toBeLessThanOrEqual(fit.wallSeconds!);
+    // the kernel and solve seconds are the fit's seconds before the predictions, split: the solve's is not fit + kernel
+    expect(before).toBeLessThanOrEqual(fit.trace[0].seconds - 0.08 + 0.002);
+    expect(fit.details['kernel seconds'] as number).toBeGreaterThan(0.005);
     expect(points).toEqual(fit.trace);
   });
 
