@@ -556,6 +556,7 @@ export const equivalent = [
     ['for (let i = 0; i < P.length; i++) P[i] = 1 / (1 + Math.exp(-P[i]));', 'i <= P.length'],
     ['for (let row = 0; row < r.rows; row++) {', 'row <= r.rows'],
     ['for (let e = 0; e < ex.count; e++) {', 'e <= ex.count'],
+    ['for (let j = 0; j < picks.length; j++) {', 'j <= picks.length'],
   ].map(([line, rep]) => ['src/learners/rbm.ts', line, rep, pastEnd]),
   ['src/learners/rbm.ts', 'if (h.shouldStop()) throw new Stop();', 'if (false) throw new Stop();', "h.run() asks shouldStop before the update's first piece and throws the same Stop"],
   ...['s <= ex.count', 'Math.max(block, ex.count - s)', 'Math.min(block, ex.count + s)', 'false ? xin', 'false ? q'].map((rep) => [
