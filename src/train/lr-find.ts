@@ -47,7 +47,7 @@ export interface RangeTestResult {
  * size, do not. The ends are start and end exactly, and exp's rounding is kept within them.
  */
 export function rangeRate(o: Pick<RangeTestOptions, 'startLr' | 'endLr' | 'steps'>, i: number): number {
-  if (o.steps === 1 || i === 0) return o.startLr;
+  if (i === 0) return o.startLr; // (with one step, the only one)
   if (i === o.steps - 1) return o.endLr;
   const a = Math.log(o.startLr),
     b = Math.log(o.endLr);
