@@ -610,6 +610,13 @@ export const equivalent = [
   ['src/learners/ntk.ts', 'for (let i = 0; i < n; i++) delta[L].set(i, unit, 1);', 'i <= n', pastEnd],
   ['src/learners/ntk.ts', 'for (let k = 0; k < n * n; k++) theta.data[k]', 'k <= n * n', pastEnd],
   ['src/learners/ntk.ts', 'const train = n === full.count ? full : slice(full, 0, n);', 'false ? full', 'slice(full, 0, full.count) holds the same examples in the same order'],
+  ['src/learners/ntk.ts', "solver = '';", 'solver = "Stryker was here!"', 'fit() sets it before anything reads it (its details, after the solve)'],
+  [
+    'src/learners/sgd.ts',
+    "diagnosis.replace(/, or --dtype float64$/, '')",
+    '/, or --dtype float64/',
+    "train's diagnoses name --dtype float64 only as their last words: anchored or not, the same text is removed",
+  ],
   ...['ctx.kernels, false, true)', 'ctx.kernels, true, false)'].map((rep) => [
     'src/learners/ntk.ts',
     "K = await h.run(progressOf(ntkKernelSteps(train, train, H, ctx.kernels, true, true), n, 'kernel rows', h));",

@@ -73,10 +73,10 @@ export class Harness {
    * nothing) and the learner stops.
    */
   shouldStop(): boolean {
-    const budget = this.ctx.budget.seconds;
+    const budget = this.ctx.budget.seconds ?? Infinity;
     if (this.ctx.shouldStop?.()) this.stopped = 'signal';
-    else if (!this.evaluating && budget !== undefined && this.seconds() >= budget) this.stopped ??= 'budget';
-    else if (this.evaluating && budget !== undefined && (performance.now() - this.evalStart) / 1000 >= Math.max(budget, EVAL_GRACE_S)) {
+    else if (!this.evaluating && this.seconds() >= budget) this.stopped ??= 'budget';
+    else if (this.evaluating && (performance.now() - this.evalStart) / 1000 >= Math.max(budget, EVAL_GRACE_S)) {
       this.stopped = 'evaluation';
       return true;
     }
@@ -144,10 +144,13 @@ export class Harness {
     this.ctx.onProgress?.({ done, total, unit, seconds: this.seconds(), wallSeconds: this.wallSeconds(), testAccuracy: this.trace[this.trace.length - 1]?.testAccuracy });
   }
 
-  /** If the trace's last point is not at the current work, measure one (not after a signal: the learner must stop now). */
+  /**
+   * If the trace's last point is not at the current work, measure one. Not after a signal or an abandoned
+   * evaluation: point()'s run() then throws Stop before the first piece, and the trace so far is the result (an
+   * empty one gives no row).
+   */
   async finalPoint(accuracy: () => Generator<unknown, number>): Promise<void> {
     if (this.trace[this.trace.length - 1]?.work === this.work) return;
-    if (this.stopped === 'signal' || this.stopped === 'evaluation') return; // the trace so far is the result; an empty one gives no row
     await this.point(accuracy());
   }
 }

@@ -177,6 +177,14 @@ describe('Harness', () => {
       await g.point(slow());
       expect(n).toBe(4);
       expect(g.stopped).toBe('evaluation');
+      // outside an evaluation, the time since the last one began is not the evaluation's: 2.8 s of work at 3.9 s of wall
+      // time (1.1 s of it evaluating, from 0.5 s) is within a budget of 3 s
+      const later = new Harness(ctx({ budget: { seconds: 3 } }));
+      vi.advanceTimersByTime(500);
+      await later.point(pieces(1, 1100, 0.5));
+      vi.advanceTimersByTime(2300);
+      expect(later.shouldStop()).toBe(false);
+      expect(later.stopped).toBeUndefined();
       // no budget: only a signal stops an evaluation
       const free = new Harness(ctx());
       await free.point(pieces(100, 1e6, 0.5));
