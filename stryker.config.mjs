@@ -481,18 +481,6 @@ export const equivalent = [
     'one lower-case letter then any letters or digits is the same set of words as one or more then any',
   ],
   // src/learners/harness.ts and sgd.ts (STRYKER_PART=learners)
-  [
-    'src/learners/harness.ts',
-    'this.ctx.budget.seconds !== undefined && this.seconds() >= this.ctx.budget.seconds',
-    'true && this.seconds()',
-    'without a budget the comparison is with undefined, which is false: the test only spares reading the clock',
-  ],
-  ...['if (false) return; // the trace so far', 'if (this.stopped === "") return;'].map((rep) => [
-    'src/learners/harness.ts',
-    "if (this.stopped === 'signal') return;",
-    rep,
-    "after a signal `stopped` stays set, so point()'s run() throws Stop before the evaluation's first piece: no point either way",
-  ]),
   ...['if (false) {', 'if (rows > A.rows) {', 'if (rows >= A.rows) {}'].map((rep) => [
     'src/learners/harness.ts',
     'if (rows >= A.rows) {',
