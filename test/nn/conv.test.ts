@@ -489,6 +489,51 @@ describe('the SIMD passes (assets/conv.wasm): which arrays they take, when they 
     }
   });
 
+  it('the passes themselves give the values of the definitions (float32 in a block, whole numbers: exact), ties to the first, nothing written outside their arrays', (ctx) => {
+    for (const [input, kh, kw, pad, pooling] of [
+      [[2, 6, 7], 3, 2, 1, { kind: 'max', size: 2 }],
+      [[1, 4, 5], 3, 3, 2, { kind: 'max', size: 2 }],
+      [[2, 5, 1], 3, 5, 2, undefined], // columns reading nothing at all (lo > hi)
+    ] as const) {
+      const g = geometryOf(input as [number, number, number], kh, kw, pad, pooling);
+      const m = 3,
+        n = m * g.cIn * g.h * g.w,
+        K = g.K * m * g.P,
+        A = g.cOut * m * g.P,
+        O = m * g.cOut * g.Q;
+      // a guard array after each, full of 7s: a pass that writes past its array shows there
+      const sizes = [n, 8, K, 8, A, 8, O, 8, O, 8, A, 8, n, 8];
+      const { arrays, memory } = float32Block(sizes);
+      const passes = memory && convPasses(memory);
+      if (!memory || !passes) return ctx.skip('no wasm block or assets/conv.wasm here');
+      const [src, , cols, , a, , out, , table, , dA, , dst] = arrays;
+      for (let i = 1; i < arrays.length; i += 2) arrays[i].fill(7);
+      const rng = new Rng(28);
+      src.set(ints(rng, n).map((v) => v + 10));
+      a.set(ints(rng, A));
+      cols.fill(NaN);
+      im2col(g, src, m, cols, passes);
+      expect(Array.from(cols)).toEqual(Array.from(refIm2col(g, Float64Array.from(src), m)));
+      const dcols = ints(rng, K);
+      cols.set(dcols);
+      dst.fill(NaN);
+      col2im(g, cols, m, dst, passes);
+      expect(Array.from(dst)).toEqual(Array.from(refCol2im(g, dcols, m)));
+      const argmax = new Int32Array(memory.buffer, table.byteOffset, O);
+      const want = refPool(g, Float64Array.from(a), m);
+      out.fill(NaN);
+      pool(g, a, m, out, argmax, passes);
+      expect(Array.from(out)).toEqual(Array.from(want.out));
+      expect(Array.from(argmax)).toEqual(Array.from(want.argmax));
+      dA.fill(NaN);
+      unpool(g, out, m, argmax, dA, passes);
+      const wantDA = new Float64Array(A);
+      for (let o = 0; o < O; o++) wantDA[want.argmax[o]] = want.out[o];
+      expect(Array.from(dA)).toEqual(Array.from(wantDA));
+      for (let i = 1; i < arrays.length; i += 2) expect(Array.from(arrays[i]), `the guard after array ${(i - 1) / 2}`).toEqual(new Array(8).fill(7));
+    }
+  });
+
   it('each function hands its arrays to its pass when the passes hold them (by byte offsets, with the geometry), and runs the js loop when not; average unpooling never goes to unpool_max', () => {
     const g = geometryOf([2, 6, 7], 2, 2, 1, { kind: 'max', size: 2 }); // oh = 7, ow = 8 → 3×4
     const gAvg = geometryOf([2, 6, 7], 2, 2, 1, { kind: 'avg', size: 2 });
