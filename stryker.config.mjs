@@ -215,7 +215,7 @@ export const equivalent = [
     'src/analysis/mistakes.ts',
     'for (let i = 0; i < ex.count; i++) {',
     'i <= ex.count',
-    'evaluate() makes count predictions and the labels are count: at i = count both read undefined, equal, so the example is skipped',
+    'evaluate() makes ex.count predictions and ex.labels has ex.count entries: at i = count both read undefined, which are equal, so the extra example is skipped',
   ],
   ['src/nn/backprop.ts', 'if (ws.mask && ws.dropped && l < net.depth)', 'ws.mask || ws.dropped', 'enableDropout sets mask and dropped together: both or neither (dropped only narrows the type)'],
   ['src/nn/backprop.ts', 'for (let i = 0; i < x.length; i++) out[i] = x[i] * y[i];', 'i <= x.length', pastEnd],
