@@ -167,8 +167,56 @@ export const equivalent = [
   ['src/analysis/compare.ts', 'evaluate: false,', 'true', 'no test set is passed, so runTraining evaluates nothing either way'],
   ['src/analysis/compare.ts', 'if (cfg.every > 0 && step % cfg.every === 0', 'true && step % cfg.every === 0 && step % batchesPerEpoch !== 0', 'with every = 0, step % 0 is NaN, never 0'],
   ['src/analysis/compare.ts', 'if (cfg.every > 0 && step % cfg.every === 0', 'cfg.every >= 0', 'with every = 0, step % 0 is NaN, never 0'],
-  ['src/nn/activations.ts', 'if (simd?.holds(Z, A)) return simd.reluForward(Z, A);', 'if (false)', 'the js loops compute the same bits (SIMD is speed only)'],
-  ['src/nn/activations.ts', 'if (simd?.holds(Z, G, D)) return simd.reluBackward(Z, G, D);', 'if (false)', 'the js loops compute the same bits (SIMD is speed only)'],
+  // src/nn/conv.ts (the tests against its survivors: each function against loops from its definition, float64 and
+  // the SIMD passes' dispatch). Loop bounds one past the end: im2col writes cols(A) in increasing order, each entry
+  // once, so an extra iteration writes entries the next iteration writes again, or past the end; col2im, pooling
+  // and rotateKernels start the extra example, channel or kernel at the end of the array they write.
+  ...[
+    ['for (let ci = 0; ci < g.cIn; ci++)', 'ci <= g.cIn'],
+    ['for (let i = 0; i < kh; i++)', 'i <= kh'],
+    ['for (let j = 0; j < kw; j++) {', 'j <= kw'],
+    ['for (let e = 0; e < m; e++)', 'e <= m'],
+    ['cols[o + ox] = src[s + ox];', 'oy <= oh'],
+    ['cols[o + ox] = src[s + ox];', 'ox <= ow'],
+    ['for (let oy = 0; oy < oh; oy++) {', 'oy <= oh'],
+    ['for (let ox = 0; ox < lo; ox++) cols[o + ox] = 0;', 'ox <= lo'],
+    ['for (let ox = lo; ox < hi; ox++) cols[o + ox] = src[s + ox];', 'ox <= hi'],
+    ['for (let ox = Math.max(lo, hi); ox < ow; ox++) cols[o + ox] = 0;', 'ox <= ow'],
+    ['for (let c = 0; c < cOut; c++)', 'c <= cOut'],
+    ['for (let r = 0; r < g.cOut * g.cIn; r++) {', 'r <= g.cOut * g.cIn'],
+  ].map(([line, rep]) => [
+    'src/nn/conv.ts',
+    line,
+    rep,
+    'the extra iteration writes past the end of the typed array, or (im2col; average unpooling’s extra example) entries of the next segment, row or channel that their own iteration then writes again',
+  ]),
+  [
+    'src/nn/conv.ts',
+    'for (let o = 0; o < argmax.length; o++) dA[argmax[o]] = grad[o];',
+    'o <= argmax.length',
+    'argmax[length] is undefined: dA[undefined] = … sets a property named "undefined", no entry of dA',
+  ],
+  ...['if (false) {', 'if (pad === 0) {}'].map((rep) => [
+    'src/nn/conv.ts',
+    'if (pad === 0) {',
+    rep,
+    'with pad = 0 the general loop has lo = 0, hi = ow and no row outside the image: the same copies (col2im: the same sums in the same order); the valid-convolution loop is speed only',
+  ]),
+  [
+    'src/nn/conv.ts',
+    'const table = argmax instanceof Float32Array && argmax.length ?',
+    'argmax instanceof Float32Array || argmax.length',
+    'the arrays are float32 or float64 together, and a float64 workspace’s arg-max array has 0 entries (convBufferShapes): the table of its own either way',
+  ],
+  // src/nn/activations.ts
+  ['src/nn/activations.ts', 'for (let i = 0, k = 0; i < z.rows; i++) {', 'i <= z.rows', pastEnd + ' (the extra row starts at k = rows·cols = Z.length)'],
+  // src/analysis/mistakes.ts
+  [
+    'src/analysis/mistakes.ts',
+    'for (let i = 0; i < ex.count; i++) {',
+    'i <= ex.count',
+    'evaluate() makes ex.count predictions and ex.labels has ex.count entries: at i = count both read undefined, which are equal, so the extra example is skipped',
+  ],
   ['src/nn/backprop.ts', 'if (ws.mask && ws.dropped && l < net.depth)', 'ws.mask || ws.dropped', 'enableDropout sets mask and dropped together: both or neither (dropped only narrows the type)'],
   ['src/nn/backprop.ts', 'for (let i = 0; i < x.length; i++) out[i] = x[i] * y[i];', 'i <= x.length', pastEnd],
   ...['(false ? a', '(l === 0 && this.conv[l] ? a', '(false || this.conv[l] ? a'].map((rep) => [

@@ -7,7 +7,7 @@ import { backprop, Gradients, Workspace } from '../../src/nn/backprop.js';
 import { numericalGradients } from '../../src/check/finite-diff.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { evaluationBatch, layerStats, stalls } from '../../src/analysis/layers.js';
+import { evaluationBatch, layerStats, speedLabel, stalls } from '../../src/analysis/layers.js';
 import { adviceFor } from '../../src/cli/advice.js';
 import { cli, diagonalPoints, during } from '../helpers.js';
 import { compareActivations } from '../../src/analysis/compare.js';
@@ -270,5 +270,11 @@ describe('compareActivations in process', () => {
       expect(runs[0].initial[l - 1].speed / Math.hypot(...beta)).toBeCloseTo(1, 6);
     }
     expect(runs[0].initial[2].speed).toBeCloseTo(Math.hypot(...numeric.gradB[2]), 9); // the output layer keeps its b
+    // and says so: the two normalised layers are flagged (their label ‖∂C/∂β‖), the output layer is not
+    expect(runs[0].initial.map((s) => [s.batchNorm, speedLabel(s)])).toEqual([
+      [true, '‖∂C/∂β‖'],
+      [true, '‖∂C/∂β‖'],
+      [undefined, '‖∂C/∂b‖'],
+    ]);
   });
 });

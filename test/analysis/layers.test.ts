@@ -4,7 +4,7 @@ import { Workspace } from '../../src/nn/backprop.js';
 import type { ActivationName } from '../../src/nn/activations.js';
 import { Network } from '../../src/nn/network.js';
 import { Rng } from '../../src/base/rng.js';
-import { evaluationBatch, layerStats } from '../../src/analysis/layers.js';
+import { evaluationBatch, layerStats, speedLabel, symlogBins } from '../../src/analysis/layers.js';
 import { diagonalPoints } from '../helpers.js';
 
 /** A 1-n-k network with the given weights, quadratic cost, on inputs x (one scalar per example). */
@@ -87,6 +87,10 @@ describe('layer statistics by hand', () => {
     c2[5] = 1;
     expect(s2.histogram!.counts).toEqual(c2);
     expect(layerStats(net, batch, jsKernels)[0].histogram).toBeUndefined();
+    // ReLU is unbounded above: also symlog bins, t = ln(1 + a) in steps of 0.1: ln 2 = 0.69 (bin 6), ln 3 = 1.10 (bin 10), the two 0 apart
+    expect(s1.histogram!.symlog).toEqual({ step: 0.1, first: 6, counts: [1, 0, 0, 0, 1], zeros: 2 });
+    // linear is unbounded both ways: t = (ln 3.5, ln 3.5, −ln 2, 0) → bins 12, 12, −7, and one 0
+    expect(s2.histogram!.symlog).toEqual({ step: 0.1, first: -7, counts: [1, ...new Array(18).fill(0), 2], zeros: 1 });
   });
 
   it('histograms: sigmoid and softmax over [0, 1], tanh over [−1, 1], leaky ReLU from its most negative a, all-zero ReLU over [0, 1]', () => {
@@ -117,6 +121,7 @@ describe('layer statistics by hand', () => {
     c1[0] = 1;
     c1[10] = 2;
     expect(h1.counts).toEqual(c1);
+    expect([h1.symlog, h2.symlog]).toEqual([undefined, undefined]); // bounded: the equal bins over [0, 1] only
     const p0 = sig(sig(10) - 0.5),
       p1 = sig(sig(-10) - 0.5); // softmax of two: σ(z₀ − z₁)
     expect([h2.lo, h2.hi]).toEqual([0, 1]);
@@ -130,6 +135,7 @@ describe('layer statistics by hand', () => {
     c3[0] = 1;
     c3[10] = 2;
     expect(t.counts).toEqual(c3);
+    expect(t.symlog).toBeUndefined();
     // leaky ReLU: Z¹ = [[2, −3], [−2, 3]], A¹ = (2, −0.03, −0.02, 3) over [−0.03, 3]
     const lk = tiny('leaky-relu', 'linear', [1, -1], [0, 0], [1, 1], [0], [2, -3], [[0], [0]]);
     const l = layerStats(lk.net, lk.batch, jsKernels, true)[0].histogram!;
@@ -137,6 +143,8 @@ describe('layer statistics by hand', () => {
     expect(l.hi).toBe(3);
     expect(l.counts).toEqual(bins([2, -0.03, -0.02, 3], l.lo, 3));
     expect(l.counts[0]).toBe(2);
+    // unbounded both ways: symlog too, t = (ln 3, −ln 1.03, −ln 1.02, ln 4) → bins 10, −1, −1, 13
+    expect(l.symlog).toEqual({ step: 0.1, first: -1, counts: [2, ...new Array(10).fill(0), 1, 0, 0, 1], zeros: 0 });
     // ReLU, every unit dead: A¹ = 0 everywhere, over [0, 1], all in the first bin
     const dd = tiny('relu', 'linear', [-1, -1], [0, 0], [1, 1], [0], [1, 2], [[0], [0]]);
     const d = layerStats(dd.net, dd.batch, jsKernels, true)[0];
@@ -172,6 +180,29 @@ describe('layer statistics by hand', () => {
     expect(layerStats(th2.net, th2.batch, jsKernels)[0].saturated).toBe(0.5);
   });
 });
+describe('symlogBins and the speed label', () => {
+  it('bins t = sign(a)·ln(1 + |a|) by floor(t / step) from the lowest bin met, the exact zeros apart (by hand)', () => {
+    // t: 0.05 → 0.0488 (bin 0), 0.06 → 0.0583 (0), −0.05 → −0.0488 (−1), 1 → 0.693 (6), −1 → −0.693 (−7), 2 → 1.0986 (10, twice)
+    const a = [0, 0.05, 0.06, -0.05, 1, 0, -1, 2, 2, 0];
+    const b = symlogBins(a);
+    expect(b).toEqual({ step: 0.1, first: -7, counts: [1, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2], zeros: 3 });
+    expect(Object.keys(b.counts)).toHaveLength(b.counts.length); // no stray keys (counts[NaN], counts[−1])
+    // step 0.5: 0.0488 → 0, 0.0583 → 0, −0.0488 → −1, 0.693 → 1, −0.693 → −2, 1.0986 → 2
+    expect(symlogBins(Float32Array.from(a), 0.5)).toEqual({ step: 0.5, first: -2, counts: [1, 1, 2, 1, 2], zeros: 3 });
+    // every nonzero a in one bin: one count; every a at bin ≥ 1 (first > 0)
+    expect(symlogBins([0.05, 0, 0.06])).toEqual({ step: 0.1, first: 0, counts: [2], zeros: 1 });
+    expect(symlogBins([1, 2, 0])).toEqual({ step: 0.1, first: 6, counts: [1, 0, 0, 0, 1], zeros: 1 });
+    // nothing but zeros, or nothing: no bins
+    expect(symlogBins([0, 0])).toEqual({ step: 0.1, first: 0, counts: [], zeros: 2 });
+    expect(symlogBins([])).toEqual({ step: 0.1, first: 0, counts: [], zeros: 0 });
+  });
+
+  it('the speed is ‖∂C/∂b‖, or ‖∂C/∂β‖ on a batch-normalised layer', () => {
+    expect(speedLabel({ batchNorm: true })).toBe('‖∂C/∂β‖');
+    expect(speedLabel({})).toBe('‖∂C/∂b‖');
+  });
+});
+
 describe('the evaluation batch', () => {
   it('holds min(size, count) distinct training examples with their one-hot labels, the same for the same seed', () => {
     const ex = diagonalPoints(new Rng(7), 10);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Matrix } from '../../src/linalg/index.js';
 import { activation, ACTIVATIONS, HIDDEN_ACTIVATIONS } from '../../src/nn/activations.js';
+import type { ElementPasses } from '../../src/linalg/simd.js';
 import { activated, columns } from '../helpers.js';
 
 // What each activation says about itself (range, how its units stall) is checked against what it computes.
@@ -113,5 +114,43 @@ describe('the bias add fused with the activation (forwardBias)', () => {
 
   it('softmax has none: it mixes a column, so its layer puts the bias in first, as gemm’s C', () => {
     expect(activation('softmax').forwardBias).toBeUndefined();
+  });
+});
+
+describe('ReLU hands its passes to the SIMD ones (a Workspace’s float32 block) when they hold the arrays', () => {
+  it('forward, forwardBias and backward each call their pass with the arrays (and the rows and columns) instead of the js loop, and run the js loop when the passes hold nothing', () => {
+    const calls: unknown[][] = [];
+    const passes = (holds: boolean): ElementPasses => ({
+      holds: () => holds,
+      reluForward: (Z, A) => void calls.push(['forward', Z, A]),
+      reluBiasForward: (Z, b, A, rows, cols) => void calls.push(['forwardBias', Z, b, A, rows, cols]),
+      reluBackward: (Z, G, D) => void calls.push(['backward', Z, G, D]),
+    });
+    const relu = activation('relu');
+    const z = Matrix.from(2, 3, [1, -2, 3, -4, 5, -6], 'float32'),
+      a = Matrix.zeros(2, 3, 'float32'),
+      g = Matrix.from(2, 3, [1, 1, 1, 1, 1, 1], 'float32'),
+      d = Matrix.zeros(2, 3, 'float32');
+    const b = Float32Array.from([10, 20]);
+    relu.forward(z, a, passes(true));
+    relu.forwardBias!(z, b, a, passes(true));
+    relu.backward(z, a, g, d, passes(true));
+    expect(calls).toEqual([
+      ['forward', z.data, a.data],
+      ['forwardBias', z.data, b, a.data, 2, 3],
+      ['backward', z.data, g.data, d.data],
+    ]);
+    expect([Array.from(z.data), Array.from(a.data), Array.from(d.data)]).toEqual([
+      [1, -2, 3, -4, 5, -6],
+      [0, 0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0, 0],
+    ]); // untouched by js
+    relu.forwardBias!(z, b, a, passes(false));
+    relu.backward(z, a, g, d, passes(false));
+    expect(calls).toHaveLength(3);
+    expect([Array.from(a.data), Array.from(d.data)]).toEqual([
+      [11, 8, 13, 16, 25, 14],
+      [1, 1, 1, 1, 1, 1],
+    ]);
   });
 });

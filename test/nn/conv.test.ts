@@ -1,9 +1,23 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Matrix, jsKernels, loadProvider, PROVIDERS } from '../../src/linalg/index.js';
+import { float32Block } from '../../src/linalg/simd.js';
 import { backprop, feedforward, Gradients, sgdStep, Workspace, drawDropoutMasks } from '../../src/nn/backprop.js';
 import { Network, type Architecture } from '../../src/nn/network.js';
-import { batchNormLayers, formatLayers, hasConv, layerGeometry, layerSpecs, outputShape, parseLayerList, parseLayerToken, workspaceBytes, type LayerSpec } from '../../src/nn/layers.js';
+import {
+  batchNormLayers,
+  formatLayers,
+  hasConv,
+  layerGeometry,
+  layerSpecs,
+  outputShape,
+  parseLayerList,
+  parseLayerToken,
+  workspaceBytes,
+  type ConvGeometry,
+  type LayerSpec,
+} from '../../src/nn/layers.js';
 import { Rng } from '../../src/base/rng.js';
+import { col2im, convPasses, im2col, pool, rotateKernels, unpool, type ConvPasses } from '../../src/nn/conv.js';
 import { numericalGradients } from '../../src/check/finite-diff.js';
 import { compare } from '../../src/check/compare.js';
 import type { ActivationName } from '../../src/nn/activations.js';
@@ -299,4 +313,304 @@ describe('every provider that loads runs conv nets as js does (float32)', () => 
         expect(compare(other.net.weights[l].data, js.net.weights[l].data, 1e-4, 1e-6).violations, `W${l + 1} after a step`).toBe(0);
       }
     });
+});
+
+// The data movement of src/nn/conv.ts, function by function, against loops written from the layouts in its doc
+// comment (cols[k][e·P + p], k = (ci·kh + i)·kw + j, p = oy·ow + ox; out[e][c·Q + qy·pw + qx]), on float64 arrays
+// (the js loops). Every output buffer starts full of NaN: an entry a function forgets to write shows.
+const geometryOf = (input: [number, number, number], kh: number, kw: number, padding: number, pool?: { kind: 'max' | 'avg'; size: number }): ConvGeometry =>
+  layerGeometry(input, [
+    { kind: 'conv', kh, kw, channels: 3, padding, ...(pool ? { pool } : {}) },
+    { kind: 'dense', units: 2 },
+  ]).geometry[1]!;
+const nan = (n: number) => new Float64Array(n).fill(NaN);
+/** Small whole numbers (many ties, exact sums): from −3 to 3. */
+const expectClose = (x: ArrayLike<number>, y: ArrayLike<number>) => {
+  expect(x.length).toBe(y.length);
+  for (let i = 0; i < x.length; i++) expect(x[i], `entry ${i}`).toBeCloseTo(y[i], 12);
+};
+const ints = (rng: Rng, n: number) => Float64Array.from({ length: n }, () => rng.int(7) - 3);
+
+function refIm2col(g: ConvGeometry, src: Float64Array, m: number): Float64Array {
+  const { kh, kw, padding: pad } = g.spec;
+  const cols = new Float64Array(g.K * m * g.P);
+  for (let ci = 0; ci < g.cIn; ci++)
+    for (let i = 0; i < kh; i++)
+      for (let j = 0; j < kw; j++)
+        for (let e = 0; e < m; e++)
+          for (let oy = 0; oy < g.oh; oy++)
+            for (let ox = 0; ox < g.ow; ox++) {
+              const y = oy + i - pad,
+                x = ox + j - pad;
+              const inside = y >= 0 && y < g.h && x >= 0 && x < g.w;
+              cols[((ci * kh + i) * kw + j) * m * g.P + e * g.P + oy * g.ow + ox] = inside ? src[e * g.cIn * g.h * g.w + ci * g.h * g.w + y * g.w + x] : 0;
+            }
+  return cols;
+}
+
+/** col2im by its definition: each pixel, the sum of the entries of dcols whose column read it. */
+function refCol2im(g: ConvGeometry, dcols: Float64Array, m: number): Float64Array {
+  const { kh, kw, padding: pad } = g.spec;
+  const dst = new Float64Array(m * g.cIn * g.h * g.w);
+  for (let e = 0; e < m; e++)
+    for (let ci = 0; ci < g.cIn; ci++)
+      for (let y = 0; y < g.h; y++)
+        for (let x = 0; x < g.w; x++) {
+          let s = 0;
+          for (let i = 0; i < kh; i++)
+            for (let j = 0; j < kw; j++) {
+              const oy = y - i + pad,
+                ox = x - j + pad;
+              if (oy >= 0 && oy < g.oh && ox >= 0 && ox < g.ow) s += dcols[((ci * kh + i) * kw + j) * m * g.P + e * g.P + oy * g.ow + ox];
+            }
+          dst[e * g.cIn * g.h * g.w + ci * g.h * g.w + y * g.w + x] = s;
+        }
+  return dst;
+}
+
+/** Pooling by its definition: the window's first largest entry (and its index in a), or its mean. */
+function refPool(g: ConvGeometry, a: Float64Array, m: number) {
+  const out = new Float64Array(m * g.cOut * g.Q),
+    argmax = new Int32Array(m * g.cOut * g.Q);
+  for (let e = 0; e < m; e++)
+    for (let c = 0; c < g.cOut; c++)
+      for (let qy = 0; qy < g.ph; qy++)
+        for (let qx = 0; qx < g.pw; qx++) {
+          const at: number[] = [];
+          for (let dy = 0; dy < g.s; dy++) for (let dx = 0; dx < g.s; dx++) at.push(c * m * g.P + e * g.P + (qy * g.s + dy) * g.ow + qx * g.s + dx);
+          const values = at.map((i) => a[i]);
+          const o = e * g.cOut * g.Q + c * g.Q + qy * g.pw + qx;
+          argmax[o] = at[values.indexOf(Math.max(...values))];
+          out[o] = g.spec.pool?.kind === 'avg' ? values.reduce((s, v) => s + v, 0) / values.length : Math.max(...values);
+        }
+  return { out, argmax };
+}
+
+describe('im2col, col2im, pooling and its backward pass, against loops from their definitions (js, float64)', () => {
+  // valid; padding 1 (a zero column on either side); padding 2 (two zero columns, so a row's zeros come before
+  // its pixels); a 1-pixel-wide image under a 5-wide kernel with padding 2 (columns that read nothing at all)
+  const shapes: [string, [number, number, number], number, number, number][] = [
+    ['valid 3×2 on 2×5×6', [2, 5, 6], 3, 2, 0],
+    ['3×3 padded by 1 on 2×4×5', [2, 4, 5], 3, 3, 1],
+    ['3×3 padded by 2 on 1×4×5', [1, 4, 5], 3, 3, 2],
+    ['3×5 padded by 2 on 2×3×1', [2, 3, 1], 3, 5, 2],
+  ];
+  const m = 3;
+  for (const [name, input, kh, kw, pad] of shapes) {
+    it(`im2col and col2im, ${name}`, () => {
+      const g = geometryOf(input, kh, kw, pad);
+      const rng = new Rng(21);
+      const src = ints(rng, m * g.cIn * g.h * g.w).map((v) => v + 10); // no pixel is 0: a padding read as a pixel shows
+      const cols = nan(g.K * m * g.P);
+      im2col(g, src, m, cols);
+      expect(cols).toEqual(refIm2col(g, src, m));
+      // col2im adds into a dst it first clears; whole numbers, so the order of the sums does not matter
+      const dcols = ints(rng, g.K * m * g.P);
+      const dst = nan(m * g.cIn * g.h * g.w);
+      col2im(g, dcols, m, dst);
+      expect(dst).toEqual(refCol2im(g, dcols, m));
+    });
+  }
+
+  const pools: [string, [number, number, number], number, number, number, 'max' | 'avg', number][] = [
+    ['max 2×2 (the window written out)', [2, 6, 7], 2, 2, 0, 'max', 2], // 5×6 maps: the last row is left out
+    ['max 3×3 (the general loop)', [1, 8, 9], 2, 2, 0, 'max', 3], // 7×8 maps → 2×2, 7 not a multiple of 3
+    ['average 2×2', [2, 6, 7], 2, 2, 0, 'avg', 2],
+    ['average 3×3', [1, 8, 9], 2, 2, 0, 'avg', 3],
+  ];
+  for (const [name, input, kh, kw, pad, kind, size] of pools)
+    it(`pool and unpool, ${name}${kind === 'max' ? ': the first of equal largest entries is the arg-max and takes the gradient' : ''}`, () => {
+      const g = geometryOf(input, kh, kw, pad, { kind, size });
+      const rng = new Rng(22);
+      const a = ints(rng, g.cOut * m * g.P); // seven values over windows of 4 or 9: ties in most windows
+      const out = nan(m * g.cOut * g.Q),
+        argmax = new Int32Array(m * g.cOut * g.Q).fill(-1);
+      pool(g, a, m, out, argmax);
+      const want = refPool(g, a, m);
+      expectClose(out, want.out); // a mean: the sum times 1/s² or divided by s², within a rounding
+      if (kind === 'max') expect(argmax).toEqual(want.argmax);
+      // backward: max routes each gradient to its arg-max, average spreads g/s² over the window; 0 elsewhere
+      const grad = ints(rng, m * g.cOut * g.Q).map((v) => v + 10);
+      const dA = nan(g.cOut * m * g.P);
+      unpool(g, grad, m, want.argmax, dA);
+      const wantDA = new Float64Array(g.cOut * m * g.P);
+      for (let o = 0; o < grad.length; o++) {
+        if (kind === 'max') wantDA[want.argmax[o]] = grad[o];
+        else {
+          const e = Math.floor(o / (g.cOut * g.Q)),
+            c = Math.floor((o % (g.cOut * g.Q)) / g.Q),
+            qy = Math.floor((o % g.Q) / g.pw),
+            qx = o % g.pw;
+          for (let dy = 0; dy < g.s; dy++) for (let dx = 0; dx < g.s; dx++) wantDA[c * m * g.P + e * g.P + (qy * g.s + dy) * g.ow + qx * g.s + dx] = grad[o] / (g.s * g.s);
+        }
+      }
+      expectClose(dA, wantDA);
+    });
+
+  it('rotateKernels turns each kernel of W (c_out × c_in·kh·kw) by 180°: W(co, ci, i, j) ← W(co, ci, kh−1−i, kw−1−j)', () => {
+    for (const [kh, kw] of [
+      [2, 3], // an even count: the middle pair is swapped once
+      [3, 3], // an odd one: the centre stays
+    ]) {
+      const g = geometryOf([2, 5, 5], kh, kw, 0); // c_out = 3, c_in = 2
+      const W = Float64Array.from({ length: 3 * 2 * kh * kw }, (_, i) => i);
+      rotateKernels(g, W);
+      for (let co = 0; co < 3; co++)
+        for (let ci = 0; ci < 2; ci++)
+          for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) expect(W[((co * 2 + ci) * kh + i) * kw + j]).toBe(((co * 2 + ci) * kh + (kh - 1 - i)) * kw + (kw - 1 - j));
+    }
+  });
+});
+
+describe('the SIMD passes (assets/conv.wasm): which arrays they take, when they run', () => {
+  it('holds: every array a float32 or int32 view of their memory (not a float64 one, not another buffer)', (ctx) => {
+    const { arrays, memory } = float32Block([8, 8, 8]); // a Workspace's block: the memory of relu.wasm
+    const passes = memory && convPasses(memory);
+    if (!memory || !passes) return ctx.skip('no wasm block or assets/conv.wasm here');
+    const f32 = arrays[0],
+      i32 = new Int32Array(memory.buffer, arrays[1].byteOffset, 8);
+    expect(passes.holds(f32, i32)).toBe(true);
+    expect(passes.holds(f32)).toBe(true);
+    expect(passes.holds(new Float64Array(memory.buffer, arrays[2].byteOffset, 4))).toBe(false);
+    expect(passes.holds(f32, new Float64Array(memory.buffer, arrays[2].byteOffset, 4))).toBe(false);
+    expect(passes.holds(f32, new Float32Array(8))).toBe(false);
+    expect(passes.holds(new Float32Array(8), i32)).toBe(false);
+  });
+
+  it('where assets/conv.wasm does not compile (a Node without wasm SIMD), there are no passes: the js loops run', async () => {
+    vi.resetModules();
+    vi.doMock('../../src/linalg/simd.js', async (original) => ({ ...(await original<typeof import('../../src/linalg/simd.js')>()), wasmModule: () => ({ error: 'no wasm SIMD here' }) }));
+    try {
+      const { convPasses: without } = await import('../../src/nn/conv.js');
+      expect(without(new WebAssembly.Memory({ initial: 1 }))).toBeUndefined();
+    } finally {
+      vi.doUnmock('../../src/linalg/simd.js');
+      vi.resetModules();
+    }
+  });
+
+  it('the passes themselves give the values of the definitions (float32 in a block, whole numbers: exact), ties to the first, nothing written outside their arrays', (ctx) => {
+    for (const [input, kh, kw, pad, pooling] of [
+      [[2, 6, 7], 3, 2, 1, { kind: 'max', size: 2 }],
+      [[1, 4, 5], 3, 3, 2, { kind: 'max', size: 2 }],
+      [[2, 5, 1], 3, 5, 2, undefined], // columns reading nothing at all (lo > hi)
+    ] as const) {
+      const g = geometryOf(input as [number, number, number], kh, kw, pad, pooling);
+      const m = 3,
+        n = m * g.cIn * g.h * g.w,
+        K = g.K * m * g.P,
+        A = g.cOut * m * g.P,
+        O = m * g.cOut * g.Q;
+      // a guard array after each, full of 7s: a pass that writes past its array shows there
+      const sizes = [n, 8, K, 8, A, 8, O, 8, O, 8, A, 8, n, 8];
+      const { arrays, memory } = float32Block(sizes);
+      const passes = memory && convPasses(memory);
+      if (!memory || !passes) return ctx.skip('no wasm block or assets/conv.wasm here');
+      const [src, , cols, , a, , out, , table, , dA, , dst] = arrays;
+      for (let i = 1; i < arrays.length; i += 2) arrays[i].fill(7);
+      const rng = new Rng(28);
+      src.set(ints(rng, n).map((v) => v + 10));
+      a.set(ints(rng, A));
+      cols.fill(NaN);
+      im2col(g, src, m, cols, passes);
+      expect(Array.from(cols)).toEqual(Array.from(refIm2col(g, Float64Array.from(src), m)));
+      const dcols = ints(rng, K);
+      cols.set(dcols);
+      dst.fill(NaN);
+      col2im(g, cols, m, dst, passes);
+      expect(Array.from(dst)).toEqual(Array.from(refCol2im(g, dcols, m)));
+      const argmax = new Int32Array(memory.buffer, table.byteOffset, O);
+      const want = refPool(g, Float64Array.from(a), m);
+      out.fill(NaN);
+      pool(g, a, m, out, argmax, passes);
+      expect(Array.from(out)).toEqual(Array.from(want.out));
+      expect(Array.from(argmax)).toEqual(Array.from(want.argmax));
+      dA.fill(NaN);
+      unpool(g, out, m, argmax, dA, passes);
+      const wantDA = new Float64Array(A);
+      for (let o = 0; o < O; o++) wantDA[want.argmax[o]] = want.out[o];
+      expect(Array.from(dA)).toEqual(Array.from(wantDA));
+      for (let i = 1; i < arrays.length; i += 2) expect(Array.from(arrays[i]), `the guard after array ${(i - 1) / 2}`).toEqual(new Array(8).fill(7));
+    }
+  });
+
+  it('each function hands its arrays to its pass when the passes hold them (by byte offsets, with the geometry), and runs the js loop when not; average unpooling never goes to unpool_max', () => {
+    const g = geometryOf([2, 6, 7], 2, 2, 1, { kind: 'max', size: 2 }); // oh = 7, ow = 8 → 3×4
+    const gAvg = geometryOf([2, 6, 7], 2, 2, 1, { kind: 'avg', size: 2 });
+    const m = 2;
+    const calls: unknown[][] = [];
+    const record =
+      (name: string) =>
+      (...args: number[]) =>
+        void calls.push([name, ...args]);
+    const passes = (holds: boolean): ConvPasses => ({
+      holds: () => holds,
+      k: { im2col: record('im2col'), col2im: record('col2im'), maxpool2: record('maxpool2'), unpool_max: record('unpool_max') },
+    });
+    const src = ints(new Rng(23), m * g.cIn * g.h * g.w),
+      cols = nan(g.K * m * g.P),
+      a = ints(new Rng(24), g.cOut * m * g.P),
+      out = nan(m * g.cOut * g.Q),
+      argmax = new Int32Array(m * g.cOut * g.Q),
+      dA = nan(g.cOut * m * g.P);
+    im2col(g, src, m, cols, passes(true));
+    col2im(g, cols, m, src, passes(true));
+    pool(g, a, m, out, argmax, passes(true));
+    unpool(g, out, m, argmax, dA, passes(true));
+    expect(calls).toEqual([
+      ['im2col', src.byteOffset, cols.byteOffset, m, 2, 6, 7, 2, 2, 1, 7, 8],
+      ['col2im', cols.byteOffset, src.byteOffset, m, 2, 6, 7, 2, 2, 1, 7, 8],
+      ['maxpool2', a.byteOffset, out.byteOffset, argmax.byteOffset, 3, m, 56, 8, 3, 4, 12],
+      ['unpool_max', out.byteOffset, argmax.byteOffset, dA.byteOffset, argmax.length, dA.length],
+    ]);
+    // the passes ran in place of the loops: nothing written by js
+    expect([cols, out, dA].every((x) => x.every(Number.isNaN))).toBe(true);
+    // average pooling: its backward pass is not unpool_max's, whatever the passes hold
+    const grad = ints(new Rng(25), m * gAvg.cOut * gAvg.Q);
+    unpool(gAvg, grad, m, argmax, dA, passes(true));
+    expect(calls).toHaveLength(4);
+    expect(dA[0]).toBe(grad[0] / 4);
+    // passes that hold nothing: the js loops
+    im2col(g, src, m, cols, passes(false));
+    pool(g, a, m, out, argmax, passes(false));
+    expect(calls).toHaveLength(4);
+    expect(cols).toEqual(refIm2col(g, src, m));
+    expect(out).toEqual(refPool(g, a, m).out);
+  });
+
+  it('a float32 workspace keeps the arg-max tables in its wasm memory (where the SIMD pooling writes them) and gets the gradients of float64, average and max pooling, a conv layer above another', () => {
+    const arch = convArch('conv3x3x3p1,avgpool2,conv2x2x4,pool2,5', [2, 8, 9], 3, 'tanh');
+    const net64 = Network.create(arch, 'xavier', new Rng(26), 'float64');
+    const net32 = new Network(
+      arch,
+      net64.weights.map((W) => Matrix.from(W.rows, W.cols, Array.from(W.data), 'float32')),
+      net64.biases.map((b) => Float32Array.from(b)),
+    );
+    // the float32 weights, exactly, in both nets
+    for (let l = 0; l < net64.depth; l++) {
+      net64.weights[l].data.set(net32.weights[l].data);
+      net64.biases[l].set(net32.biases[l]);
+    }
+    const m = 3;
+    const { x, y } = batch(new Rng(27), m, arch.sizes[0], 3, 'float64');
+    const run = (net: Network) => {
+      const ws = new Workspace(net, m);
+      ws.input.data.set(x.data);
+      const grads = new Gradients(net);
+      const yy = Matrix.from(y.rows, y.cols, Array.from(y.data), net.dtype);
+      backprop(net, ws, yy, grads, jsKernels);
+      return { ws, grads };
+    };
+    const r32 = run(net32),
+      r64 = run(net64);
+    for (const l of [1, 2]) {
+      const c = r32.ws.conv[l]!;
+      expect(c.argmax.length).toBe(m * arch.sizes[l]);
+      expect(c.argmax.buffer === r32.ws.x.data.buffer, `layer ${l}'s arg-max table in the block`).toBe(c.wasm !== undefined);
+    }
+    for (let l = 0; l < net64.depth; l++) {
+      expect(compare(r32.grads.gradW[l].data, r64.grads.gradW[l].data, 1e-4, 1e-6).violations, `∂C/∂W${l + 1}`).toBe(0);
+      expect(compare(r32.grads.gradB[l], r64.grads.gradB[l], 1e-4, 1e-6).violations, `∂C/∂b${l + 1}`).toBe(0);
+    }
+  });
 });
