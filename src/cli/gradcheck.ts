@@ -143,8 +143,9 @@ function checkedSubject(opts: GradcheckCliOptions, ds: Dataset, out: Output): Re
   const subject = subjectNetwork(opts, ds);
   const { net, drawn } = subject;
   if (opts.batchSize > ds.train.count) throw new UsageError(`--batch-size ${opts.batchSize} is larger than the ${ds.train.count} training examples`);
-  if (opts.batchSize === 1 && net.norm.some((n) => n))
-    throw new UsageError(`--batch-size 1 with batch normalisation: a batch of one is its own mean, so every normalised value is 0 (Z = β, at ReLU's kink); give at least 2`);
+  // A normalised layer takes its statistics over m examples × P positions (P = 1 for a dense layer): one value is its own mean.
+  if (opts.batchSize === 1 && net.norm.some((n, l) => n && (net.geometry[l]?.P ?? 1) === 1))
+    throw new UsageError(`--batch-size 1 with batch normalisation of a dense layer: a batch of one is its own mean, so every normalised value is 0 (Z = β, at ReLU's kink); give at least 2`);
   if (drawn)
     out.note(
       `${drawn} conv bias${drawn === 1 ? '' : 'es'} of the model ${drawn === 1 ? 'was' : 'were'} exactly 0 (never trained): drawn from N(0, 0.1²) as for a new network, so that no blank patch sits at ReLU's kink`,

@@ -190,13 +190,20 @@ describe('backprop gradcheck (CLI) on 784-30-30-10 with real digits', () => {
   });
 
   it.each([
-    [['--hidden', '6,bn', '--batch-size', '1'], /^backprop: error: --batch-size 1 with batch normalisation: a batch of one is its own mean/],
+    [['--hidden', '6,bn', '--batch-size', '1'], /^backprop: error: --batch-size 1 with batch normalisation of a dense layer: a batch of one is its own mean/],
+    [['--hidden', 'conv3x3x2,bn,pool2,6,bn', '--batch-size', '1'], /^backprop: error: --batch-size 1 with batch normalisation of a dense layer/],
     [['--eps', '1e-300'], /^backprop: error: option '--eps <h>' argument '1e-300' is invalid\. expected a step of at least 1e-10/],
     [['--eps', '9e-11'], /expected a step of at least 1e-10/],
   ])('gradcheck %j is refused in one line, exit 2', (args, message) => {
     const r = cli(['gradcheck', '--no-tfjs', ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it("--batch-size 1 where batch norm is on conv layers only: their statistics run over the image's positions, checked and passing", () => {
+    const r = cli(['gradcheck', '--no-tfjs', '--hidden', 'conv3x3x2,bn,pool2,6', '--batch-size', '1', '--coords', '10', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).batch).toBe(1);
   });
 });
 
