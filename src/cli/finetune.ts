@@ -89,14 +89,20 @@ export function everyName(save: string, epoch: number): string {
  * it never replaces a file the user did not name (--save itself is replaced,
  * as without these flags).
  */
+/** The models --save-every writes: [epoch, file] for every saveEvery-th epoch up to the last (none without --save and --save-every). */
+export function epochSaves(record: Pick<RunRecord, 'save' | 'saveEvery' | 'epochs'>): [number, string][] {
+  const { save, saveEvery } = record;
+  if (!save || !saveEvery) return [];
+  return Array.from({ length: Math.floor(record.epochs / saveEvery) }, (_, i) => [(i + 1) * saveEvery, everyName(save, (i + 1) * saveEvery)]);
+}
+
 export function claimEpochSaves(record: RunRecord, done: number): void {
   const { save, saveEvery, saveBest } = record;
   if (saveBest && !save) throw new UsageError("--save-best: give --save FILE, where the best epoch's model is written as the run goes");
   if (!saveEvery) return;
   if (!save) throw new UsageError(`--save-every ${saveEvery}: give --save FILE; the models are written beside it (FILE with .eN before its extension)`);
-  for (let e = saveEvery; e <= record.epochs; e += saveEvery) {
+  for (const [e, path] of epochSaves(record)) {
     if (e <= done) continue;
-    const path = everyName(save, e);
     if (existsSync(path)) throw new UsageError(`--save-every ${saveEvery}: ${path} exists already (another run's?); move it away or give --save another name`);
     checkOutputFile(path, '--save-every');
   }

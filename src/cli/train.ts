@@ -65,7 +65,7 @@ import {
 } from './options.js';
 import type { BackendName, DType, Kernels } from '../linalg/index.js';
 import { addDtypeOption } from './precision.js';
-import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, everyName, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
+import { HELD_OUT_VALIDATION, applyStartingModel, claimEpochSaves, epochSaver, epochSaves, heldOut, modelMetadata, startingModel, validationSplit } from './finetune.js';
 import { withValidationData } from '../data/val-data.js';
 import { safeText, shellArg } from '../base/terminal-safe.js';
 import { jsonProvenance, provenance, type Provenance } from '../io/provenance.js';
@@ -327,10 +327,9 @@ function quoted(v: string): string {
 
 /** Every output path writable now, each its own file and none in a checkpoint directory (claimOutputFiles), and the checkpoint directory taken by this run (a lock file keeps out a second writer). */
 function claimOutputs(opts: TrainOptions, run: Pick<RunRecord, 'save' | 'saveEvery' | 'epochs'>, checkpointDir: string | undefined): void {
-  const { save, saveEvery } = run;
-  const everySaves = save && saveEvery ? Array.from({ length: Math.floor(run.epochs / saveEvery) }, (_, i): OutputFlag => ['--save-every', everyName(save, (i + 1) * saveEvery)]) : [];
+  const everySaves = epochSaves(run).map(([, path]): OutputFlag => ['--save-every', path]);
   claimOutputFiles(
-    [['--save', save], ...everySaves, ['--log', opts.log], ['--csv', opts.csv], ['--report', opts.report]],
+    [['--save', run.save], ...everySaves, ['--log', opts.log], ['--csv', opts.csv], ['--report', opts.report]],
     // The run replaces the files of its checkpoint directory and deletes their old generations; --resume's is read first.
     [
       ['--checkpoint', opts.checkpoint],
